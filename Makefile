@@ -1,0 +1,113 @@
+# Postroom: plain GNU make, no generated build system.
+#
+#   make            build everything into $(BUILD)/
+#   make check      install missing packages, build, run unit + end-to-end tests
+#   make run        install missing packages, build, run the suite on loopback
+#   make bench      throughput/latency figures, side by side with the reference servers
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
+#   make install    DESTDIR=... PREFIX=/usr/local
+#   make SAN=1      the same, built with ASan+UBSan into build-san/
+#
+# Source layout drives the rules: every lib/*.c goes into libpostroom.a,
+# every spool/*.c but deliver.c into libspool.a; each daemon directory's
+# *.c but main.c into lib<daemon>.a, linked with main.c into the daemon.
+# tests/unit/test_*.c are cmocka programs linked against all of it.
+
+CC	?= cc
+PREFIX	?= /usr/local
+SAN	?=
+ifeq ($(SAN),1)
+BUILD	?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD	?= build
+SANFLAGS =
+endif
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	   -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration \
+	   -fno-strict-aliasing -pthread -I. -MMD -MP $(SANFLAGS)
+LDFLAGS	+= -pthread $(SANFLAGS)
+LDLIBS	 = -lssl -lcrypto -ldb -lcares -lcrypt
+
+DAEMONS	 = smtpd pop3d
+PROGS	 = $(addprefix $(BUILD)/,$(DAEMONS) deliver mailctl)
+
+LIB_SRC	  = $(wildcard lib/*.c)
+SPOOL_SRC = $(filter-out spool/deliver.c,$(wildcard spool/*.c))
+TEST_SRC  = $(wildcard tests/unit/test_*.c)
+TEST_HELP = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+
+obj	= $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIBPOSTROOM = $(BUILD)/libpostroom.a
+LIBSPOOL    = $(BUILD)/libspool.a
+DAEMON_LIBS = $(foreach d,$(DAEMONS),$(BUILD)/lib$(d).a)
+TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.PHONY: all deps check unit e2e run bench fuzz install clean
+all: $(PROGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBPOSTROOM): $(call obj,$(LIB_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+$(LIBSPOOL): $(call obj,$(SPOOL_SRC))
+	@rm -f $@; $(AR) rcs $@ $^
+
+define daemon_rules
+$(BUILD)/lib$(1).a: $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
+	@rm -f $$@; $$(AR) rcs $$@ $$^
+$(BUILD)/$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBSPOOL) $(LIBPOSTROOM)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
+
+$(BUILD)/deliver: $(BUILD)/spool/deliver.o $(LIBSPOOL) $(LIBPOSTROOM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/mailctl: $(call obj,$(wildcard mailctl/*.c)) $(LIBSPOOL) $(LIBPOSTROOM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_HELP)) $(DAEMON_LIBS) $(LIBSPOOL) $(LIBPOSTROOM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@sh tools/deps.sh
+
+# The README's second command: set-up, then every test.
+check: deps
+	@$(MAKE) --no-print-directory all unit-build
+	@sh tools/check.sh $(BUILD)
+
+unit-build: $(TESTS)
+unit: unit-build
+	@sh tools/check.sh $(BUILD) unit
+e2e: all
+	@sh tools/check.sh $(BUILD) e2e
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/run.sh $(BUILD)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/postroom $(DESTDIR)/etc/postroom
+	install -m 755 $(addprefix $(BUILD)/,$(DAEMONS) mailctl) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/deliver $(DESTDIR)$(PREFIX)/lib/postroom/deliver
+	install -m 644 etc/postroom.conf $(DESTDIR)/etc/postroom/postroom.conf.sample
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

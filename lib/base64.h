@@ -1,0 +1,11 @@
+#ifndef LIB_BASE64_H
+#define LIB_BASE64_H
+
+#include <stddef.h>
+
+/* Strict RFC 4648 decode (padding required, no whitespace).  -1 on bad input or if out is too small. */
+int	base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outmax, size_t *outlen_r);
+/* Encode into out (needs 4 * ((len + 2) / 3) + 1 bytes); returns length. */
+size_t	base64_encode(const void *in, size_t len, char *out);
+
+#endif

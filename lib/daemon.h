@@ -1,0 +1,65 @@
+/*
+ * The one daemon skeleton (Postfix's single_server_main, in spirit).
+ * daemon_run() parses the command line (-c config, -f foreground is the
+ * default, -o key=value overrides), loads the config (every error, with
+ * file:line), binds the listeners or takes them from systemd (LISTEN_FDS,
+ * matched by FileDescriptorName= to the listener kind), loads TLS, drops
+ * to the unprivileged mail user and checks that the drop stuck, forks
+ * `workers` copies sharing the listeners, then runs the event loop.
+ *
+ * SIGHUP: reload config, directory and certificates; a broken config
+ * keeps the old one and logs why.  SIGTERM/SIGINT: stop accepting, let
+ * live sessions finish their command, close.  sd_notify READY, RELOADING,
+ * STOPPING when NOTIFY_SOCKET is set.
+ */
+#ifndef LIB_DAEMON_H
+#define LIB_DAEMON_H
+
+#include <stdbool.h>
+
+struct authfail;
+struct config;
+struct daemon;
+struct directory;
+struct ev_loop;
+struct session_ops;
+struct workq;
+
+struct daemon_listener {
+	const char	*config_key;	/* "smtpd.submission_listen": comma-separated addr:port, "" = off */
+	const char	*kind;		/* passed to the session as peer->listener */
+	bool		 implicit_tls;	/* handshake before the greeting (465, 995, 993) */
+};
+
+struct daemon_spec {
+	const char			*name;		/* "smtpd": log prefix, config key prefix */
+	const struct daemon_listener	*listeners;	/* terminated by { NULL } */
+	const struct session_ops	*ops;
+	/*
+	 * In each worker, after the privilege drop, before the first accept:
+	 * set up the daemon's own state and daemon_set_arg() it.
+	 */
+	int				(*init)(struct daemon *d, const char **error_r);
+	/* After a successful reload (config and directory already swapped). */
+	void				(*reload)(struct daemon *d);
+	/* At exit of a worker. */
+	void				(*fini)(struct daemon *d);
+};
+
+int		 daemon_run(const struct daemon_spec *spec, int argc, char *argv[]);
+
+const struct config	*daemon_config(struct daemon *d);
+struct directory	*daemon_directory(struct daemon *d);
+struct ev_loop		*daemon_loop(struct daemon *d);
+struct workq		*daemon_workq(struct daemon *d);
+struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
+void			*daemon_arg(struct daemon *d);
+void			 daemon_set_arg(struct daemon *d, void *arg);
+
+/*
+ * Drop to user (setgroups, setresgid, setresuid) and verify: getresuid
+ * returns the target everywhere and setuid(0) fails.  No-op when not root.
+ */
+int		 daemon_drop_privileges(const char *user, const char **error_r);
+
+#endif

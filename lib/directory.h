@@ -1,0 +1,75 @@
+/*
+ * Users, domains, groups and aliases from plain text files in the config
+ * directory (reloaded on SIGHUP, edited by mailctl):
+ *
+ *   domains   one domain per line, optionally "catchall=<local part>"
+ *   passwd    Dovecot passwd-file format:
+ *             user@domain:{CRYPT}$y$...:::::: [quota_bytes=N] [quota_messages=N]
+ *   groups    group@domain: member@domain, member@domain, ...  (members may be groups)
+ *   aliases   alias@domain: target@domain[, ...]                 (same grammar)
+ *
+ * Every parse error names file:line.  A group cycle is an error at load.
+ * Addresses compare case-insensitively in the domain and, as every real
+ * server does for its own users, in the local part too; canonical form is
+ * lower case.
+ */
+#ifndef LIB_DIRECTORY_H
+#define LIB_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct directory;
+
+struct dir_user {
+	const char	*address;	/* canonical "alice@example.com" */
+	const char	*local;		/* "alice" */
+	const char	*domain;	/* "example.com" */
+	const char	*password;	/* "{CRYPT}$y$..." as stored */
+	uint64_t	 quota_bytes;	/* 0 = unlimited */
+	uint64_t	 quota_messages;
+};
+
+enum dir_resolve {
+	DIR_LOCAL,	/* resolved to >= 1 local users */
+	DIR_NOUSER,	/* local domain, no such user/alias/group and no catch-all */
+	DIR_REMOTE,	/* not one of our domains */
+	DIR_INVALID,	/* not an address */
+};
+
+/* Loads domains, passwd, groups, aliases from dir (missing files = empty). */
+struct directory *directory_load(const char *dir, const char **error_r);
+void		 directory_free(struct directory **d);
+
+bool		 directory_is_local_domain(const struct directory *d, const char *domain);
+const struct dir_user *directory_user(const struct directory *d, const char *address);
+
+/*
+ * Resolve a recipient: plus-address (alice+tag@ -> alice@), alias, group
+ * (recursively, each user once), catch-all.  On DIR_LOCAL fills users_r
+ * (deduplicated, owned by d, valid until d is freed) up to max entries and
+ * sets *n_r; more than max is reported as n_r = max + 1 (caller: too many).
+ */
+enum dir_resolve directory_resolve(const struct directory *d, const char *address,
+		    const struct dir_user **users_r, size_t max, size_t *n_r);
+
+/*
+ * Check a login (address as typed; case-insensitive).  Constant-time compare
+ * of the crypt(3) result; runs crypt even for unknown users so timing does
+ * not reveal which exist.  Returns the user or NULL.
+ */
+const struct dir_user *directory_authenticate(const struct directory *d, const char *address,
+		    const char *password);
+
+/* Mailbox path of a user: <mail_root>/<domain>/<local>/Maildir (malloc'd). */
+char		*directory_maildir(const char *mail_root, const struct dir_user *u);
+
+/* Syntax check of an addr-spec we accept for users (local@domain, no quotes). */
+bool		 address_valid(const char *address);
+
+/* crypt(3) helpers: a new hash "{CRYPT}$y$..." (yescrypt) and a verify. */
+char		*password_hash(const char *plain);
+bool		 password_verify(const char *stored, const char *plain);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * The one event loop: epoll for file descriptors, a heap of timers,
+ * signals through signalfd, deferred calls (run after the current
+ * dispatch round, before the next epoll_wait).  One loop per process;
+ * everything runs on its thread except work handed to workq.
+ */
+#ifndef LIB_EV_H
+#define LIB_EV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct ev_io;
+struct ev_timer;
+
+enum {
+	EV_READ		= 1 << 0,
+	EV_WRITE	= 1 << 1,
+	EV_ERROR	= 1 << 2,	/* EPOLLERR/EPOLLHUP: reported with READ */
+};
+
+typedef void	(*ev_io_cb)(int fd, unsigned events, void *arg);
+typedef void	(*ev_timer_cb)(void *arg);
+typedef void	(*ev_signal_cb)(int signo, void *arg);
+typedef void	(*ev_defer_cb)(void *arg);
+
+struct ev_loop	*ev_loop_new(void);
+void		 ev_loop_free(struct ev_loop **loop);
+/* Runs until ev_loop_break(); returns 0, or -1 if epoll itself failed. */
+int		 ev_loop_run(struct ev_loop *loop);
+void		 ev_loop_break(struct ev_loop *loop);
+/* Milliseconds on CLOCK_MONOTONIC, cached once per loop iteration. */
+uint64_t	 ev_now(struct ev_loop *loop);
+
+/* Watch fd for `events` (EV_READ|EV_WRITE); 0 events keeps it registered but idle. */
+struct ev_io	*ev_io_add(struct ev_loop *loop, int fd, unsigned events, ev_io_cb cb, void *arg);
+void		 ev_io_set(struct ev_io *io, unsigned events);
+void		 ev_io_del(struct ev_io **io);	/* does not close fd */
+
+/* A timer is created stopped; ev_timer_set arms it to fire once after ms. */
+struct ev_timer	*ev_timer_new(struct ev_loop *loop, ev_timer_cb cb, void *arg);
+void		 ev_timer_set(struct ev_timer *t, uint64_t ms);
+void		 ev_timer_stop(struct ev_timer *t);
+bool		 ev_timer_pending(const struct ev_timer *t);
+void		 ev_timer_free(struct ev_timer **t);
+
+/* Block signo and deliver it through signalfd to cb on the loop. */
+int		 ev_signal_add(struct ev_loop *loop, int signo, ev_signal_cb cb, void *arg);
+
+/* Run cb(arg) once, after the current round of callbacks. */
+void		 ev_defer(struct ev_loop *loop, ev_defer_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * The mail store: Maildir++ mailboxes, indexed in Berkeley DB.  This header
+ * is the whole interface the daemons see; nothing outside spool/ includes
+ * <db.h>.
+ *
+ * Layout per user: <mail_root>/<domain>/<local>/Maildir/ with folders
+ * ".Sent", ".Drafts", ".Trash", ".Junk", nested with '.' on disk.  Message
+ * files are stored with LF line ends (Maildir convention, so mutt and
+ * Dovecot agree); sizes reported to clients count CRLF.
+ *
+ * Every function returning int: 0 ok, -1 error with *error_r set (a static
+ * or store-owned string).  A -1 whose cause is temporary (disk full, quota,
+ * lock timeout) also sets store_error_temporary() so protocols answer 4xx.
+ */
+#ifndef SPOOL_STORE_H
+#define SPOOL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+struct mailbox;
+struct store_delivery;
+
+struct store_options {
+	unsigned	fsync_enabled;	/* 1 normally; 0 only for tests that say so */
+};
+
+struct store	*store_open(const char *mail_root, const struct store_options *opts,
+		    const char **error_r);
+void		 store_close(struct store **st);
+
+/* True if the last failure on this thread was temporary (EX_TEMPFAIL / 4xx). */
+bool		 store_error_temporary(void);
+
+/* fsyncs issued by this process since start (make bench, tests). */
+uint64_t	 store_fsync_count(void);
+
+/* Create a user's Maildir++ with INBOX, Sent, Drafts, Trash, Junk (mailctl adduser). */
+int		 store_create_user(struct store *st, const char *maildir, const char **error_r);
+
+/* ---- Delivery: one write, hard links for further recipients ---- */
+
+struct store_rcpt {
+	const char	*maildir;	/* from directory_maildir() */
+	uint64_t	 quota_bytes;	/* 0 = unlimited */
+	uint64_t	 quota_messages;
+};
+
+/*
+ * Begin a delivery to n recipients' INBOXes.  The message is written with
+ * store_delivery_write (LF line ends expected: the caller converts) into a
+ * temp file; nothing is visible yet.
+ */
+struct store_delivery *store_delivery_begin(struct store *st, const struct store_rcpt *rcpts,
+		    size_t n, const char **error_r);
+int		 store_delivery_write(struct store_delivery *d, const void *data, size_t len);
+/*
+ * Make it durable in every recipient's new/ (fsync file, link/rename,
+ * fsync each directory) and only then return 0.  BLOCKING: call it on a
+ * workq thread.  Touches only d.  On -1 nothing is visible anywhere.
+ */
+int		 store_delivery_commit(struct store_delivery *d, const char **error_r);
+/* Free d; removes the temp file if not committed. */
+void		 store_delivery_free(struct store_delivery **d);
+/* Bytes written so far (SIZE enforcement). */
+uint64_t	 store_delivery_size(const struct store_delivery *d);
+
+/* ---- Mailboxes ---- */
+
+enum {
+	MSG_SEEN	= 1 << 0,
+	MSG_ANSWERED	= 1 << 1,
+	MSG_FLAGGED	= 1 << 2,
+	MSG_DELETED	= 1 << 3,
+	MSG_DRAFT	= 1 << 4,
+	MSG_RECENT	= 1 << 5,	/* session-level; never stored */
+};
+
+enum {
+	MAILBOX_READONLY	= 1 << 0,
+	MAILBOX_POP3_LOCK	= 1 << 1,	/* exclusive POP3 maildrop lock; fails with IN-USE */
+};
+
+struct mailbox_status {
+	uint32_t	uidvalidity;
+	uint32_t	uidnext;
+	uint64_t	highestmodseq;
+	uint32_t	messages;
+	uint32_t	unseen;
+	uint32_t	recent;
+	uint64_t	size;		/* sum of CRLF sizes */
+};
+
+struct msg_info {
+	uint32_t	 uid;
+	uint32_t	 flags;		/* MSG_* */
+	uint64_t	 modseq;
+	uint64_t	 size;		/* RFC822.SIZE: bytes with CRLF line ends */
+	time_t		 internal_date;
+	const char	*keywords;	/* space-separated, "" if none */
+	const char	*envelope;	/* IMAP ENVELOPE string, from the index */
+	const char	*bodystructure;	/* IMAP BODYSTRUCTURE (extended) string */
+	const char	*body;		/* IMAP BODY (non-extended) string */
+};
+
+/* Open a folder ("INBOX", "Sent", "Archive.2024") of the Maildir; synced on open. */
+int		 mailbox_open(struct store *st, const char *maildir, const char *folder,
+		    unsigned flags, struct mailbox **mb_r, const char **error_r);
+void		 mailbox_close(struct mailbox **mb);
+/* -1 with *error_r = "IN-USE" when MAILBOX_POP3_LOCK is held elsewhere. */
+
+/* Pick up changes by others (new files, flags, expunges) into the index. */
+int		 mailbox_sync(struct mailbox *mb, const char **error_r);
+int		 mailbox_status(struct mailbox *mb, struct mailbox_status *st);
+
+/*
+ * A snapshot of the messages in UID order, answered from the index alone
+ * (no message file is opened).  Valid until the next call on mb.
+ */
+int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
+		    const char **error_r);
+
+/* The message file, opened read-only (LF line ends); -1 if expunged meanwhile. */
+int		 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
+
+enum flag_mode { FLAGS_ADD, FLAGS_REMOVE, FLAGS_REPLACE };
+/* keywords: space-separated or NULL.  Durable (Maildir rename) before return. */
+int		 mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    enum flag_mode mode, uint32_t flags, const char *keywords, const char **error_r);
+/* Remove these messages; durable before return. */
+int		 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, const char **error_r);
+/* Copy to another folder of the same Maildir; new UIDs in uids_r (may be NULL). */
+int		 mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
+		    uint32_t *uids_r, const char **error_r);
+/* APPEND: one message (LF line ends), with flags and internal date. */
+int		 mailbox_append(struct store *st, const char *maildir, const char *folder,
+		    const void *data, size_t len, uint32_t flags, time_t internal_date,
+		    uint32_t *uid_r, const char **error_r);
+
+/* POP3 UIDL: stable forever, same message same value (UIDVALIDITY + UID). */
+void		 store_uidl(uint32_t uidvalidity, uint32_t uid, char out[24]);
+
+/* ---- Folders ---- */
+int		 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r);
+int		 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r);
+int		 folder_rename(struct store *st, const char *maildir, const char *from, const char *to,
+		    const char **error_r);
+/* Names of all folders ("INBOX" first), malloc'd array of malloc'd strings. */
+int		 folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
+		    const char **error_r);
+int		 folder_subscribe(struct store *st, const char *maildir, const char *name, bool on,
+		    const char **error_r);
+
+#endif

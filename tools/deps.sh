@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install the Debian packages Postroom builds and tests with; a no-op when
+# all are present.  Reference platform: Debian 12, run as root.
+set -eu
+
+PKGS="gcc make pkg-config libc6-dev libssl-dev libdb-dev libc-ares-dev libcmocka-dev
+libcrypt-dev python3 openssl swaks curl fetchmail"
+# For make fuzz and the sanitizer build.
+[ "${POSTROOM_DEPS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-14-dev"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+# Packages such as fetchmail ship services: never let Debian start them here.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
+[ "$own_policy" = 1 ] && rm -f "$policy"
+exit 0
