@@ -93,12 +93,19 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/run.sh $(BUILD)
 
-bench: deps
-	@$(MAKE) --no-print-directory all
-	@sh tests/bench/run.sh $(BUILD)
+BENCH_TOOLS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+$(BUILD)/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -o $@ $<
+
+bench:
+	@POSTROOM_DEPS_BENCH=1 sh tools/deps.sh
+	@$(MAKE) --no-print-directory all $(BENCH_TOOLS)
+	@python3 tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz:
+	@POSTROOM_DEPS_FUZZ=1 sh tools/deps.sh
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all

@@ -27,7 +27,9 @@ void		 buf_free(struct buf **b);
 void		 buf_init(struct buf *b, size_t max);
 void		 buf_release(struct buf *b);	/* frees the storage of an embedded buffer */
 
-static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
+/* off == 0 case: no arithmetic on the NULL data of an unused buffer (UBSan). */
+static inline const char *
+buf_head(const struct buf *b) { return b->off == 0 ? b->data : b->data + b->off; }
 static inline size_t	 buf_len(const struct buf *b) { return b->len; }
 static inline size_t	 buf_room(const struct buf *b) { return b->max - b->len; }
 

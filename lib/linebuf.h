@@ -28,9 +28,12 @@ struct linebuf	*linebuf_new(size_t max);
 void		 linebuf_free(struct linebuf **lb);
 
 /*
- * Append input.  Returns the number of bytes taken (always all of them
- * unless the buffer is full with unread complete lines; the caller keeps the
- * rest and feeds it again after consuming lines).
+ * Append input.  Returns the number of bytes taken: fewer than len when
+ * max bytes are buffered and unread (complete lines, the first max bytes
+ * of an over-long line, or literal data).  The caller keeps the rest, calls
+ * linebuf_next()/linebuf_take() until LINE_MORE / 0, and feeds it again.
+ * While an over-long line is being skipped its bytes are taken and dropped
+ * without being stored, so memory stays bounded by max.
  */
 size_t		 linebuf_feed(struct linebuf *lb, const void *data, size_t len);
 
@@ -43,6 +46,14 @@ enum line_status linebuf_next(struct linebuf *lb, char **line_r, size_t *len_r);
  * next call on lb.  Returns the number of bytes handed out (0: feed more).
  */
 size_t		 linebuf_take(struct linebuf *lb, size_t want, const char **data_r);
+/*
+ * Typical loop, for lines and counted blocks alike:
+ *	while (len > 0) {
+ *		used = linebuf_feed(lb, p, len); p += used; len -= used;
+ *		while ((st = linebuf_next(lb, &line, &linelen)) != LINE_MORE)
+ *			handle(st, line, linelen);	(linebuf_take() in a literal)
+ *	}
+ */
 
 size_t		 linebuf_pending(const struct linebuf *lb);	/* bytes buffered */
 /* Throw away everything buffered (STARTTLS: plaintext sent before the handshake). */

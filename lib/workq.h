@@ -16,8 +16,17 @@ typedef void	(*workq_fn)(void *arg);
 
 /* nthreads == 0: run work synchronously inside workq_submit (tests, fuzzing). */
 struct workq	*workq_new(struct ev_loop *loop, unsigned nthreads);
-void		 workq_free(struct workq **wq);	/* waits for queued jobs */
+/*
+ * Waits for queued jobs, joins the threads, then runs the `done` of every
+ * job that finished but was not yet reported (on the calling thread).
+ * Not from inside a `done` callback.  Pool threads block all signals.
+ */
+void		 workq_free(struct workq **wq);
 
+/*
+ * Call from the loop thread.  `done` (may be NULL) runs on the loop thread;
+ * the done callbacks found by one wake-up run in submission order.
+ */
 void		 workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg);
 
 #endif

@@ -4,9 +4,11 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev libssl-dev libdb-dev libc-ares-dev libcmocka-dev
-libcrypt-dev python3 openssl swaks curl fetchmail"
-# For make fuzz and the sanitizer build.
+libcrypt-dev python3 openssl swaks curl fetchmail dovecot-pop3d"
+# For make fuzz.
 [ "${POSTROOM_DEPS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-14-dev"
+# For make bench: the reference servers, run with their own config on loopback.
+[ "${POSTROOM_DEPS_BENCH:-0}" = 1 ] && PKGS="$PKGS postfix dovecot-pop3d dovecot-imapd strace"
 
 missing=""
 for p in $PKGS; do
@@ -26,8 +28,10 @@ if [ ! -e "$policy" ]; then
 	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# Postfix asks how to configure the system instance: it must not have one.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get -o DPkg::Lock::Timeout=600 update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing
 [ "$own_policy" = 1 ] && rm -f "$policy"
 exit 0
