@@ -51,6 +51,13 @@ long long	 config_int(const struct config *cfg, const char *key);	/* INT, SIZE, 
 bool		 config_bool(const struct config *cfg, const char *key);
 const char	*config_str(const struct config *cfg, const char *key);	/* STRING, PATH ("" if empty) */
 
+/*
+ * Any key's value as it would be written in the file, sizes and durations
+ * in the largest exact unit ("35M", "5m"), booleans as yes/no: for
+ * `mailctl config` and start-up logs.  Undeclared keys abort.
+ */
+const char	*config_format(const struct config *cfg, const char *key, char *buf, size_t bufsize);
+
 const char	*config_path(const struct config *cfg);	/* the file it came from */
 const char	*config_dir(const struct config *cfg);	/* its directory */
 const struct config_key *config_key_find(const char *name);

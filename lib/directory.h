@@ -8,7 +8,13 @@
  *   groups    group@domain: member@domain, member@domain, ...  (members may be groups)
  *   aliases   alias@domain: target@domain[, ...]                 (same grammar)
  *
- * Every parse error names file:line.  A group cycle is an error at load.
+ * '#' starts a comment line.  Users, groups and aliases must be in a listed
+ * domain; members must be local users, groups or aliases (no forwarding to
+ * remote addresses); a name is defined once across passwd, groups and
+ * aliases.  Unknown passwd extra fields are kept for Dovecot and logged.
+ *
+ * Every parse error names file:line, and all of them are reported.  A
+ * group cycle is an error at load, naming the cycle.
  * Addresses compare case-insensitively in the domain and, as every real
  * server does for its own users, in the local part too; canonical form is
  * lower case.
@@ -67,6 +73,8 @@ char		*directory_maildir(const char *mail_root, const struct dir_user *u);
 
 /* Syntax check of an addr-spec we accept for users (local@domain, no quotes). */
 bool		 address_valid(const char *address);
+/* Syntax check of a domain name: LDH labels of 1-63, at most 253 in all. */
+bool		 domain_name_valid(const char *domain);
 
 /* crypt(3) helpers: a new hash "{CRYPT}$y$..." (yescrypt) and a verify. */
 char		*password_hash(const char *plain);

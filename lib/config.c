@@ -1,0 +1,587 @@
+/*
+ * The configuration parser.  One pass over the file collects every
+ * problem (syntax, unknown type, range, duplicate) before giving up, so an
+ * admin fixes a file in one round instead of one error per restart.
+ *
+ * Grammar: "key = value" per line; '#' starts a comment only as the first
+ * non-blank character (values may contain '#'); surrounding whitespace of
+ * key and value is trimmed; an empty value is allowed where the type
+ * allows it (STRING, PATH).
+ */
+#include "lib/config.h"
+
+#include "lib/log.h"
+#include "lib/textfile.h"
+#include "lib/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CONFIG_LINE_MAX		4096
+#define CONFIG_KEY_LEN_MAX	64	/* longer names get no suggestion */
+
+struct config_value {
+	long long	 num;		/* INT, SIZE, DURATION (ms), BOOL */
+	char		*str;		/* STRING, PATH (resolved) */
+	unsigned	 line;		/* where it was set; 0 = default */
+};
+
+struct config {
+	char			*path;
+	char			*dir;
+	size_t			 nkeys;
+	struct config_value	*values;	/* parallel to config_keys[] */
+};
+
+struct config_parse {
+	struct config	*cfg;
+	unsigned	 errors;
+	char		 first[512];	/* the first error, for the summary */
+};
+
+static _Thread_local char	 config_error[768];
+
+static size_t
+config_key_index(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; config_keys[i].name != NULL; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+const struct config_key *
+config_key_find(const char *name)
+{
+	size_t	 i = config_key_index(name);
+
+	return i == SIZE_MAX ? NULL : &config_keys[i];
+}
+
+/* Decimal digits with an optional sign, then the rest in *end_r. */
+static int
+parse_number(const char *s, long long *n_r, const char **end_r)
+{
+	char	*end;
+
+	if (!isdigit((unsigned char)s[0]) && !(s[0] == '-' && isdigit((unsigned char)s[1])))
+		return -1;
+	errno = 0;
+	*n_r = strtoll(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	*end_r = end;
+	return 0;
+}
+
+static int
+scale(long long n, long long unit, long long *r)
+{
+	if (__builtin_mul_overflow(n, unit, r))
+		return -1;
+	return 0;
+}
+
+static int
+parse_size(const char *s, long long *r, const char **why_r)
+{
+	const char	*end;
+	long long	 n, unit = 1;
+
+	if (parse_number(s, &n, &end) == -1) {
+		*why_r = "expected a size such as 512, 64K, 35M or 1G";
+		return -1;
+	}
+	if (strcasecmp(end, "k") == 0)
+		unit = 1024;
+	else if (strcasecmp(end, "m") == 0)
+		unit = 1024 * 1024;
+	else if (strcasecmp(end, "g") == 0)
+		unit = 1024 * 1024 * 1024;
+	else if (*end != '\0') {
+		*why_r = "unknown size unit (use K, M or G)";
+		return -1;
+	}
+	if (scale(n, unit, r) == -1) {
+		*why_r = "size too large";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_duration(const char *s, long long *r, const char **why_r)
+{
+	static const struct { const char *suffix; long long ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	const char	*end;
+	long long	 n;
+	size_t		 i;
+
+	if (parse_number(s, &n, &end) == -1) {
+		*why_r = "expected a duration such as 30s, 5m, 2h or 500ms";
+		return -1;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].suffix) == 0)
+			break;
+	if (i == sizeof(units) / sizeof(units[0])) {
+		*why_r = "unknown duration unit (use ms, s, m, h or d)";
+		return -1;
+	}
+	if (scale(n, units[i].ms, r) == -1) {
+		*why_r = "duration too large";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_bool(const char *s, long long *r, const char **why_r)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t	 i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*r = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*r = 0;
+			return 0;
+		}
+	}
+	*why_r = "expected yes or no";
+	return -1;
+}
+
+/* A numeric value back in the unit an admin would write, for messages. */
+static void
+format_value(const struct config_key *k, long long v, char *out, size_t outsize)
+{
+	static const struct { const char *suffix; long long unit; } size_units[] = {
+		{ "G", 1024LL * 1024 * 1024 }, { "M", 1024 * 1024 }, { "K", 1024 },
+	}, dur_units[] = {
+		{ "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 },
+	};
+	size_t	 i;
+
+	if (v != 0 && k->type == CONFIG_SIZE) {
+		for (i = 0; i < 3; i++)
+			if (v % size_units[i].unit == 0) {
+				snprintf(out, outsize, "%lld%s", v / size_units[i].unit,
+				    size_units[i].suffix);
+				return;
+			}
+	}
+	if (k->type == CONFIG_DURATION) {
+		for (i = 0; v != 0 && i < 4; i++)
+			if (v % dur_units[i].unit == 0) {
+				snprintf(out, outsize, "%lld%s", v / dur_units[i].unit,
+				    dur_units[i].suffix);
+				return;
+			}
+		snprintf(out, outsize, "%lldms", v);
+		return;
+	}
+	snprintf(out, outsize, "%lld", v);
+}
+
+/*
+ * Parse text as the type of key k into v (not touched on error).  why is
+ * filled with the reason on error.
+ */
+static int
+parse_value(const struct config *cfg, const struct config_key *k, const char *text,
+    struct config_value *v, char *why, size_t whysize)
+{
+	const char	*reason = NULL, *end;
+	char		 lo[32], hi[32];
+	long long	 n = 0;
+	int		 r = 0;
+
+	switch (k->type) {
+	case CONFIG_STRING:
+		free(v->str);
+		v->str = xstrdup(text);
+		return 0;
+	case CONFIG_PATH:
+		free(v->str);
+		if (text[0] == '\0' || text[0] == '/')
+			v->str = xstrdup(text);
+		else
+			v->str = xasprintf("%s/%s", cfg->dir, text);
+		return 0;
+	case CONFIG_INT:
+		if (parse_number(text, &n, &end) == -1 || *end != '\0') {
+			reason = "expected an integer";
+			r = -1;
+		}
+		break;
+	case CONFIG_SIZE:
+		r = parse_size(text, &n, &reason);
+		break;
+	case CONFIG_DURATION:
+		r = parse_duration(text, &n, &reason);
+		break;
+	case CONFIG_BOOL:
+		r = parse_bool(text, &n, &reason);
+		break;
+	}
+	if (r == 0 && (k->min != 0 || k->max != 0) && (n < k->min || n > k->max)) {
+		format_value(k, k->min, lo, sizeof(lo));
+		format_value(k, k->max, hi, sizeof(hi));
+		snprintf(why, whysize, "%s is out of range (%s..%s)", text, lo, hi);
+		return -1;
+	}
+	if (r == -1) {
+		snprintf(why, whysize, "%s: %s", text, reason);
+		return -1;
+	}
+	v->num = n;
+	return 0;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	 row[CONFIG_KEY_LEN_MAX + 1];
+	size_t	 la = strlen(a), lb = strlen(b), i, j, diag, up, best;
+
+	if (la > CONFIG_KEY_LEN_MAX || lb > CONFIG_KEY_LEN_MAX)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			best = diag + (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/*
+ * The known key an admin most likely meant: the same name under a daemon
+ * prefix ("max_message_size" -> "smtpd.max_message_size"), else the
+ * nearest by edit distance if it is close enough to be a typo.
+ */
+static const char *
+config_suggest(const char *name)
+{
+	const char	*best = NULL, *dot;
+	size_t		 i, d, bestd = SIZE_MAX;
+
+	for (i = 0; config_keys[i].name != NULL; i++) {
+		dot = strchr(config_keys[i].name, '.');
+		if (dot != NULL && strcmp(dot + 1, name) == 0)
+			return config_keys[i].name;
+	}
+	for (i = 0; config_keys[i].name != NULL; i++) {
+		d = edit_distance(name, config_keys[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = config_keys[i].name;
+		}
+	}
+	if (best == NULL || bestd > 3 || bestd * 3 > strlen(name))
+		return NULL;
+	return best;
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static void
+config_parse_error(struct config_parse *p, unsigned lineno, const char *key, const char *why)
+{
+	char	 msg[sizeof(p->first)];
+
+	if (key != NULL)
+		snprintf(msg, sizeof(msg), "%s:%u: %s: %s", p->cfg->path, lineno, key, why);
+	else
+		snprintf(msg, sizeof(msg), "%s:%u: %s", p->cfg->path, lineno, why);
+	log_warnx("%s", msg);
+	if (p->errors++ == 0)
+		memcpy(p->first, msg, sizeof(msg));
+}
+
+static void
+config_line(void *ctx, unsigned lineno, char *line, const char *why)
+{
+	struct config_parse	*p = ctx;
+	struct config		*cfg = p->cfg;
+	const char		*suggestion;
+	char			 reason[256], qkey[80];
+	char			*key, *value, *eq;
+	size_t			 i;
+
+	if (line == NULL) {
+		config_parse_error(p, lineno, NULL, why);
+		return;
+	}
+	key = trim(line);
+	if (*key == '\0' || *key == '#')
+		return;
+	if ((eq = strchr(key, '=')) == NULL) {
+		config_parse_error(p, lineno, NULL, "expected \"key = value\"");
+		return;
+	}
+	*eq = '\0';
+	key = trim(key);
+	value = trim(eq + 1);
+	if (*key == '\0') {
+		config_parse_error(p, lineno, NULL, "missing key before '='");
+		return;
+	}
+	if ((i = config_key_index(key)) == SIZE_MAX) {
+		/* Unknown keys only warn: an older binary must start on a newer file. */
+		log_quote(key, qkey, sizeof(qkey));
+		suggestion = config_suggest(key);
+		if (suggestion != NULL)
+			log_warnx("%s:%u: unknown key %s ignored (did you mean %s?)",
+			    cfg->path, lineno, qkey, suggestion);
+		else
+			log_warnx("%s:%u: unknown key %s ignored", cfg->path, lineno, qkey);
+		return;
+	}
+	if (cfg->values[i].line != 0) {
+		snprintf(reason, sizeof(reason), "duplicate (first set on line %u)",
+		    cfg->values[i].line);
+		config_parse_error(p, lineno, key, reason);
+		return;
+	}
+	if (parse_value(cfg, &config_keys[i], value, &cfg->values[i], reason,
+	    sizeof(reason)) == -1) {
+		config_parse_error(p, lineno, key, reason);
+		return;
+	}
+	cfg->values[i].line = lineno;
+}
+
+static struct config *
+config_new(const char *path, const char *dir)
+{
+	struct config	*cfg;
+	char		 why[256];
+	size_t		 i;
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(path);
+	cfg->dir = xstrdup(dir);
+	for (i = 0; config_keys[i].name != NULL; i++)
+		;
+	cfg->nkeys = i;
+	cfg->values = xcalloc(i + 1, sizeof(*cfg->values));
+	for (i = 0; i < cfg->nkeys; i++) {
+		if (parse_value(cfg, &config_keys[i], config_keys[i].def, &cfg->values[i],
+		    why, sizeof(why)) == -1) {
+			/* config_keys.c is code: a bad default is a bug. */
+			log_warnx("config_keys.c: %s: bad default: %s", config_keys[i].name, why);
+			abort();
+		}
+	}
+	return cfg;
+}
+
+struct config *
+config_defaults(const char *dir)
+{
+	return config_new("(defaults)", dir);
+}
+
+struct config *
+config_load(const char *path, const char **error_r)
+{
+	struct config_parse	 p;
+	const char		*slash, *err;
+	char			*dir, *cwd, *abs;
+	int			 r;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	/* Daemons chdir("/") later: relative paths must not depend on the cwd. */
+	if (dir[0] != '/' && (cwd = getcwd(NULL, 0)) != NULL) {
+		abs = strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir);
+		free(cwd);
+		free(dir);
+		dir = abs;
+	}
+	memset(&p, 0, sizeof(p));
+	p.cfg = config_new(path, dir);
+	free(dir);
+
+	r = textfile_read(path, CONFIG_LINE_MAX, config_line, &p, &err);
+	if (r != 0) {
+		if (r == 1)
+			snprintf(config_error, sizeof(config_error), "%s: no such file", path);
+		else
+			snprintf(config_error, sizeof(config_error), "%s", err);
+		log_warnx("%s", config_error);
+		*error_r = config_error;
+		config_free(&p.cfg);
+		return NULL;
+	}
+	if (p.errors > 0) {
+		if (p.errors == 1)
+			snprintf(config_error, sizeof(config_error), "%s", p.first);
+		else
+			snprintf(config_error, sizeof(config_error), "%u errors, first: %s",
+			    p.errors, p.first);
+		*error_r = config_error;
+		config_free(&p.cfg);
+		return NULL;
+	}
+	return p.cfg;
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value, const char **error_r)
+{
+	char	 why[256], qkey[80];
+	size_t	 i;
+
+	if ((i = config_key_index(key)) == SIZE_MAX) {
+		const char	*suggestion = config_suggest(key);
+
+		log_quote(key, qkey, sizeof(qkey));
+		snprintf(config_error, sizeof(config_error), "unknown key %s%s%s%s", qkey,
+		    suggestion != NULL ? " (did you mean " : "",
+		    suggestion != NULL ? suggestion : "", suggestion != NULL ? "?)" : "");
+		*error_r = config_error;
+		return -1;
+	}
+	if (parse_value(cfg, &config_keys[i], value, &cfg->values[i], why, sizeof(why)) == -1) {
+		snprintf(config_error, sizeof(config_error), "%s: %s", key, why);
+		*error_r = config_error;
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct config **cfgp)
+{
+	struct config	*cfg = *cfgp;
+	size_t		 i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nkeys; i++)
+		free(cfg->values[i].str);
+	free(cfg->values);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+/* A lookup that does not match the table is a programming error. */
+static const struct config_value *
+config_lookup(const struct config *cfg, const char *key, unsigned type_mask)
+{
+	size_t	 i = config_key_index(key);
+
+	if (i == SIZE_MAX) {
+		log_warnx("config: lookup of undeclared key %s", key);
+		abort();
+	}
+	if (((1u << config_keys[i].type) & type_mask) == 0) {
+		log_warnx("config: key %s looked up with the wrong type", key);
+		abort();
+	}
+	return &cfg->values[i];
+}
+
+long long
+config_int(const struct config *cfg, const char *key)
+{
+	return config_lookup(cfg, key, 1u << CONFIG_INT | 1u << CONFIG_SIZE |
+	    1u << CONFIG_DURATION)->num;
+}
+
+bool
+config_bool(const struct config *cfg, const char *key)
+{
+	return config_lookup(cfg, key, 1u << CONFIG_BOOL)->num != 0;
+}
+
+const char *
+config_str(const struct config *cfg, const char *key)
+{
+	return config_lookup(cfg, key, 1u << CONFIG_STRING | 1u << CONFIG_PATH)->str;
+}
+
+const char *
+config_format(const struct config *cfg, const char *key, char *buf, size_t bufsize)
+{
+	const struct config_value	*v;
+	const struct config_key		*k;
+
+	v = config_lookup(cfg, key, ~0u);
+	k = &config_keys[v - cfg->values];
+	switch (k->type) {
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		snprintf(buf, bufsize, "%s", v->str);
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, bufsize, "%s", v->num != 0 ? "yes" : "no");
+		break;
+	case CONFIG_INT:
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		format_value(k, v->num, buf, bufsize);
+		break;
+	}
+	return buf;
+}
+
+const char *
+config_path(const struct config *cfg)
+{
+	return cfg->path;
+}
+
+const char *
+config_dir(const struct config *cfg)
+{
+	return cfg->dir;
+}
