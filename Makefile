@@ -25,7 +25,7 @@ SANFLAGS =
 endif
 
 CFLAGS	?= -O2 -g
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration \
 	   -fno-strict-aliasing -pthread -I. -MMD -MP $(SANFLAGS)
 LDFLAGS	+= -pthread $(SANFLAGS)

@@ -200,6 +200,21 @@ format_value(const struct config_key *k, long long v, char *out, size_t outsize)
 	snprintf(out, outsize, "%lld", v);
 }
 
+/* Is text one of the '|'-separated words in choices? */
+static bool
+choice_valid(const char *choices, const char *text)
+{
+	size_t		 n = strlen(text), len;
+	const char	*p;
+
+	for (p = choices; *p != '\0'; p += len + (p[len] == '|')) {
+		len = strcspn(p, "|");
+		if (len == n && strncmp(p, text, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Parse text as the type of key k into v (not touched on error).  why is
  * filled with the reason on error.
@@ -215,6 +230,10 @@ parse_value(const struct config *cfg, const struct config_key *k, const char *te
 
 	switch (k->type) {
 	case CONFIG_STRING:
+		if (k->choices != NULL && !choice_valid(k->choices, text)) {
+			snprintf(why, whysize, "%s: expected one of %s", text, k->choices);
+			return -1;
+		}
 		free(v->str);
 		v->str = xstrdup(text);
 		return 0;

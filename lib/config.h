@@ -29,6 +29,7 @@ struct config_key {
 	const char		*def;		/* default, as written in the file */
 	long long		 min, max;	/* range for numeric types (after unit scaling) */
 	const char		*doc;		/* one line for the sample file and `mailctl config` */
+	const char		*choices;	/* STRING only: "a|b|c" = the only values allowed */
 };
 
 extern const struct config_key	config_keys[];	/* terminated by { NULL } */

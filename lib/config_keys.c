@@ -28,9 +28,9 @@ const struct config_key config_keys[] = {
 	{ "io_threads", CONFIG_INT, "4", 0, 64,
 	  "threads per process that run fsync off the event loop (0: inline)" },
 	{ "log_level", CONFIG_STRING, "info", 0, 0,
-	  "error, warn, info or debug" },
+	  "error, warn, info or debug", "error|warn|info|debug" },
 	{ "log_target", CONFIG_STRING, "stderr", 0, 0,
-	  "stderr (journald adds time and unit) or syslog" },
+	  "stderr (journald adds time and unit) or syslog", "stderr|syslog" },
 	{ "tls_cert", CONFIG_PATH, "/etc/postroom/tls/cert.pem", 0, 0,
 	  "PEM certificate chain, reloaded on SIGHUP" },
 	{ "tls_key", CONFIG_PATH, "/etc/postroom/tls/key.pem", 0, 0,
@@ -76,7 +76,8 @@ const struct config_key config_keys[] = {
 	{ "smtpd.vrfy", CONFIG_BOOL, "no", 0, 0,
 	  "answer VRFY truthfully (otherwise 252)" },
 	{ "smtpd.bare_lf", CONFIG_STRING, "normalize", 0, 0,
-	  "bare LF inside DATA: normalize (treat as a line end, never as end of data) or reject (550)" },
+	  "bare LF inside DATA: normalize (treat as a line end, never as end of data) or reject (550)",
+	  "normalize|reject" },
 
 	/* ---- pop3d ---- */
 	{ "pop3d.listen", CONFIG_STRING, "0.0.0.0:110", 0, 0,

@@ -315,6 +315,28 @@ test_config_set(void **state)
 	config_free(&cfg);
 }
 
+/* A key with a fixed set of words takes exactly those, whole. */
+static void
+test_choices(void **state)
+{
+	struct config	*cfg = config_defaults("/etc/postroom");
+	const char	*err = NULL;
+
+	(void)state;
+	assert_int_equal(config_set(cfg, "log_level", "debug", &err), 0);
+	assert_string_equal(config_str(cfg, "log_level"), "debug");
+	assert_int_equal(config_set(cfg, "log_level", "error", &err), 0);
+	assert_int_equal(config_set(cfg, "log_level", "verbose", &err), -1);
+	assert_non_null(strstr(err, "expected one of error|warn|info|debug"));
+	assert_int_equal(config_set(cfg, "log_level", "warn|info", &err), -1);
+	assert_int_equal(config_set(cfg, "log_level", "inf", &err), -1);
+	assert_int_equal(config_set(cfg, "log_level", "", &err), -1);
+	assert_string_equal(config_str(cfg, "log_level"), "error");
+	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "reject", &err), 0);
+	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "accept", &err), -1);
+	config_free(&cfg);
+}
+
 /* Run fn in a child and check that it aborts. */
 static void
 assert_aborts(void (*fn)(const struct config *), const struct config *cfg)
@@ -431,6 +453,7 @@ main(void)
 		cmocka_unit_test(test_unknown_key_suggestion),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_config_set),
+		cmocka_unit_test(test_choices),
 		cmocka_unit_test(test_bad_lookups_abort),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test(test_sample_loads_clean),
