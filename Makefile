@@ -39,7 +39,7 @@ SPOOL_SRC = $(filter-out spool/deliver.c,$(wildcard spool/*.c))
 TEST_SRC  = $(wildcard tests/unit/test_*.c)
 TEST_HELP = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
-obj	= $(patsubst %.c,$(BUILD)/%.o,$(1))
+obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBPOSTROOM = $(BUILD)/libpostroom.a
 LIBSPOOL    = $(BUILD)/libspool.a
@@ -49,7 +49,7 @@ TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 .PHONY: all deps check unit e2e run bench fuzz install clean
 all: $(PROGS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -61,17 +61,17 @@ $(LIBSPOOL): $(call obj,$(SPOOL_SRC))
 define daemon_rules
 $(BUILD)/lib$(1).a: $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
 	@rm -f $$@; $$(AR) rcs $$@ $$^
-$(BUILD)/$(1): $(BUILD)/$(1)/main.o $(BUILD)/lib$(1).a $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/$(1): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(LIBSPOOL) $(LIBPOSTROOM)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
-$(BUILD)/deliver: $(BUILD)/spool/deliver.o $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/deliver: $(BUILD)/obj/spool/deliver.o $(LIBSPOOL) $(LIBPOSTROOM)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/mailctl: $(call obj,$(wildcard mailctl/*.c)) $(LIBSPOOL) $(LIBPOSTROOM)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(TEST_HELP)) $(DAEMON_LIBS) $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TEST_HELP)) $(DAEMON_LIBS) $(LIBSPOOL) $(LIBPOSTROOM)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
