@@ -62,7 +62,7 @@ const struct config_key config_keys[] = {
 	{ "smtpd.max_recipients", CONFIG_INT, "100", 1, 100000,
 	  "recipients per message (more get 452 4.5.3)" },
 	{ "smtpd.max_line_length", CONFIG_SIZE, "4096", 512, 1 * MB,
-	  "longest command or message line, CRLF included" },
+	  "longest command line, CRLF included (message lines: only max_message_size)" },
 	{ "smtpd.max_commands_before_mail", CONFIG_INT, "100", 1, 100000,
 	  "commands (NOOP, RSET, VRFY...) allowed without a MAIL transaction" },
 	{ "smtpd.max_errors", CONFIG_INT, "10", 1, 1000,
@@ -78,6 +78,8 @@ const struct config_key config_keys[] = {
 	{ "smtpd.bare_lf", CONFIG_STRING, "normalize", 0, 0,
 	  "bare LF inside DATA: normalize (treat as a line end, never as end of data) or reject (550)",
 	  "normalize|reject" },
+	{ "smtpd.max_expansion", CONFIG_INT, "1000", 1, 100000,
+	  "users one recipient (group or alias) may expand to; more get 452 4.5.3" },
 
 	/* ---- pop3d ---- */
 	{ "pop3d.listen", CONFIG_STRING, "0.0.0.0:110", 0, 0,

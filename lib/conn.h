@@ -21,7 +21,7 @@ struct ev_loop;
 
 enum conn_event {
 	CONN_INPUT,	/* new bytes in conn_input() */
-	CONN_DRAINED,	/* output fell below the low-water mark: produce more */
+	CONN_DRAINED,	/* output fell below the low-water mark (output_high / 2): produce more */
 	CONN_TLS_DONE,	/* handshake finished (conn_tls_info() says what) */
 	CONN_TIMEOUT,	/* the deadline set by conn_set_timeout() passed */
 	CONN_CLOSED,	/* peer closed, I/O or TLS error: free the conn now */
@@ -44,7 +44,12 @@ struct buf	*conn_input(struct conn *c);	/* consume what you use */
 struct buf	*conn_output(struct conn *c);	/* append replies */
 void		 conn_flush(struct conn *c);
 
-/* Stop/resume reading from the socket (a session waiting for a commit). */
+/*
+ * Stop/resume reading from the socket (a session waiting for a commit).
+ * A peer's half-close seen while paused is reported (CONN_CLOSED) only
+ * after resuming and flushing, so the answer to its last command still
+ * goes out.
+ */
 void		 conn_pause(struct conn *c, bool paused);
 /* Deadline from now; 0 disables.  Re-armed by every call. */
 void		 conn_set_timeout(struct conn *c, unsigned long long ms);
@@ -58,10 +63,23 @@ void		 conn_close_after_flush(struct conn *c);
  * Implicit TLS: call right after conn_new().
  */
 int		 conn_start_tls(struct conn *c, SSL_CTX *ctx);
+/*
+ * Client-side TLS (the relay): after the server's "go ahead" to STARTTLS,
+ * or right after connecting for implicit TLS.  Buffered input is
+ * discarded; servername (may be NULL) is sent as SNI.  CONN_TLS_DONE as
+ * above.  The ctx decides about verification (tls_client_ctx_new: none).
+ */
+int		 conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *servername);
 bool		 conn_is_tls(const struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
 const char	*conn_tls_info(const struct conn *c);
 
 int		 conn_fd(const struct conn *c);
+
+/* Why CONN_CLOSED came: "eof", "write: Broken pipe", "TLS handshake: ...". */
+const char	*conn_close_reason(const struct conn *c);
+/* Bytes read from / written to the peer (plaintext when TLS). */
+unsigned long long conn_bytes_in(const struct conn *c);
+unsigned long long conn_bytes_out(const struct conn *c);
 
 #endif

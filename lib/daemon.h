@@ -16,6 +16,7 @@
 #define LIB_DAEMON_H
 
 #include <stdbool.h>
+#include <openssl/ssl.h>
 
 struct authfail;
 struct config;
@@ -55,6 +56,14 @@ struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
 void			*daemon_arg(struct daemon *d);
 void			 daemon_set_arg(struct daemon *d, void *arg);
+
+/*
+ * A certificate is loaded (tls_cert/tls_key).  Without one the daemon
+ * still runs: sessions must not offer STARTTLS, implicit-TLS connections
+ * are closed.  May become true on a reload that finds a certificate.
+ */
+bool			 daemon_tls_available(struct daemon *d);
+SSL_CTX			*daemon_tls_ctx(struct daemon *d);	/* NULL when unavailable */
 
 /*
  * Drop to user (setgroups, setresgid, setresuid) and verify: getresuid

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 
 struct buf;
 struct session_host;
@@ -50,6 +51,14 @@ struct session_ops {
 	void		 (*timeout)(void *s);
 	enum session_want (*want)(void *s);
 	void		 (*free)(void *s);
+	/*
+	 * Optional.  The server is stopping (SIGTERM): finish the command in
+	 * progress, append a farewell and say SESSION_CLOSE (at once if idle).
+	 * NULL: the host closes the session once it is quiet (want() says
+	 * SESSION_READ, nothing buffered either way, no input for a second),
+	 * or at the hard stop (10 s).
+	 */
+	void		 (*shutdown)(void *s);
 	/* Sent, then the connection closed, when a connection limit refuses a client. */
 	const char	*busy_reply;		/* "421 4.7.0 Too many connections\r\n" */
 };
@@ -64,11 +73,66 @@ void	session_host_set_timeout(struct session_host *host, unsigned long long ms);
 
 /*
  * Call cb(s) after ms on the loop (failed-login delays); the session says
- * SESSION_PAUSE meanwhile.  NULL host: cb runs at once (tests).
+ * SESSION_PAUSE meanwhile.  s is the session itself (so that a NULL host
+ * can still call it).  NULL host: cb(s) runs at once (tests).  One pending
+ * call per host: a second replaces the first.
  */
-void	session_host_after(struct session_host *host, unsigned long long ms, void (*cb)(void *s));
+void	session_host_after(struct session_host *host, void *s, unsigned long long ms,
+	    void (*cb)(void *s));
 
 /* New random session id (16 hex digits + NUL). */
 void	session_id_new(char id[17]);
+
+/*
+ * The host side, for daemon.c and tests: the live sessions of one protocol
+ * in this process, each a conn driving a session_ops, with the
+ * per-process connection limits.  Logs one line when a connection opens
+ * and one (duration, bytes in/out) when it closes.
+ */
+struct ev_loop;
+struct session_pool;
+
+struct session_pool_limits {
+	unsigned	 max_connections;	/* per process; over it: busy_reply, close */
+	unsigned	 max_per_ip;		/* per process and client address */
+	size_t		 input_max;		/* conn_limits for each connection */
+	size_t		 output_high;
+	size_t		 output_max;
+	/* After want() said CLOSE: how long the farewell may take to drain. */
+	unsigned long long close_linger_ms;
+};
+#define SESSION_POOL_LIMITS_DEFAULT \
+	{ 2000, 20, 64 * 1024, 256 * 1024, 4 * 1024 * 1024, 10 * 1000 }
+
+/* arg is passed to ops->open. */
+struct session_pool *session_pool_new(struct ev_loop *loop, const struct session_ops *ops,
+		    void *arg, const struct session_pool_limits *limits);
+/* Closes every session now (ops->free, no farewell). */
+void		 session_pool_free(struct session_pool **pool);
+/* New limits apply to new connections (reload). */
+void		 session_pool_set_limits(struct session_pool *pool, const struct session_pool_limits *l);
+/* Context for implicit TLS and STARTTLS; NULL: none (STARTTLS then closes). */
+void		 session_pool_set_tls(struct session_pool *pool, SSL_CTX *ctx);
+
+/*
+ * Take over an accepted socket.  listener: the kind, as in
+ * session_peer.listener (must outlive the session).  implicit_tls: the
+ * handshake runs before ops->open.  Returns 0, or -1 if refused by a limit
+ * (busy_reply sent when plaintext, fd closed, logged).
+ */
+int		 session_pool_accept(struct session_pool *pool, int fd, const char *listener,
+		    bool implicit_tls);
+/* Stopping: ops->shutdown on each session (or close the idle ones). */
+void		 session_pool_shutdown(struct session_pool *pool);
+size_t		 session_pool_count(const struct session_pool *pool);
+
+/*
+ * Reload bookkeeping: sessions remember the generation current when they
+ * opened, so the daemon can free an old config or directory once no
+ * session older than its replacement is left.
+ */
+void		 session_pool_set_generation(struct session_pool *pool, unsigned gen);
+/* Oldest generation among live sessions; UINT_MAX when there are none. */
+unsigned	 session_pool_oldest_generation(const struct session_pool *pool);
 
 #endif

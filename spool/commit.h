@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define SPOOL_TXN_MAX_DIRS	64
 
@@ -25,10 +26,25 @@ void	spool_txn_init(struct spool_txn *t);
 /* Write iov to tmpdir/name (O_EXCL), fsync, close, rename to dstdir/name. */
 int	spool_txn_add(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
 	    const struct iovec *iov, int iovcnt);
+/*
+ * Replace dstdir/name (a side file) with iov: written under a unique name
+ * in tmpdir, fsynced, closed, renamed over name; dstdir fsynced at commit.
+ */
+int	spool_txn_replace(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
+	    const struct iovec *iov, int iovcnt);
+/* spool_txn_add, with the file's mtime set first (IMAP APPEND's internal date). */
+int	spool_txn_add_mtime(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
+	    const struct iovec *iov, int iovcnt, time_t mtime);
 /* Publish an already-durable file under another name/directory (hard link). */
 int	spool_txn_link(struct spool_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
 /* rename() within or across directories of one file system; both directories get fsynced. */
 int	spool_txn_rename(struct spool_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
+/*
+ * rename() as the last step of publishing a file from a tmp directory:
+ * only dstdir gets fsynced (the old name was never visible to anyone).
+ */
+int	spool_txn_publish(struct spool_txn *t, int srcdir, const char *src, int dstdir,
+	    const char *dst);
 /* unlink; the directory gets fsynced. */
 int	spool_txn_unlink(struct spool_txn *t, int dir, const char *name);
 /* Note a directory to fsync at commit (deduplicated by inode). */

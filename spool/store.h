@@ -123,6 +123,13 @@ int		 mailbox_status(struct mailbox *mb, struct mailbox_status *st);
 int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
 		    const char **error_r);
 
+/*
+ * An inotify descriptor watching new/ and cur/ (owned by mb, readable when
+ * another process delivered, flagged or expunged): poll it, drain it, then
+ * mailbox_sync().  -1 if inotify is unavailable.
+ */
+int		 mailbox_notify_fd(struct mailbox *mb);
+
 /* The message file, opened read-only (LF line ends); -1 if expunged meanwhile. */
 int		 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
 
@@ -135,6 +142,12 @@ int		 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, const 
 /* Copy to another folder of the same Maildir; new UIDs in uids_r (may be NULL). */
 int		 mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
 		    uint32_t *uids_r, const char **error_r);
+/*
+ * MOVE: like copy, but each file is renamed (atomic per message) and the
+ * sources leave this folder; new UIDs in uids_r (0 for one expunged meanwhile).
+ */
+int		 mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
+		    uint32_t *uids_r, const char **error_r);
 /* APPEND: one message (LF line ends), with flags and internal date. */
 int		 mailbox_append(struct store *st, const char *maildir, const char *folder,
 		    const void *data, size_t len, uint32_t flags, time_t internal_date,
@@ -146,6 +159,7 @@ void		 store_uidl(uint32_t uidvalidity, uint32_t uid, char out[24]);
 /* ---- Folders ---- */
 int		 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r);
 int		 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r);
+/* Children move along; from = INBOX moves its messages, INBOX stays (RFC 3501). */
 int		 folder_rename(struct store *st, const char *maildir, const char *from, const char *to,
 		    const char **error_r);
 /* Names of all folders ("INBOX" first), malloc'd array of malloc'd strings. */

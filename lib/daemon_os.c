@@ -1,0 +1,91 @@
+/*
+ * The two places the daemon talks to the operating system about itself:
+ * the privilege drop (and its verification) and sd_notify.
+ */
+#include "lib/daemon_private.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int
+daemon_drop_privileges(const char *user, const char **error_r)
+{
+	static char	 err[256];
+	struct passwd	*pw;
+	uid_t		 ru, eu, su;
+	gid_t		 rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) == -1) {
+		snprintf(err, sizeof(err), "getresuid: %s", strerror(errno));
+		goto fail;
+	}
+	if (ru != 0 && eu != 0 && su != 0)
+		return 0;	/* not root: nothing to give up */
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, sizeof(err), "user %s: %s", user,
+		    errno != 0 ? strerror(errno) : "no such user");
+		goto fail;
+	}
+	if (pw->pw_uid == 0) {
+		snprintf(err, sizeof(err), "user %s is root: refusing to run as root", user);
+		goto fail;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(err, sizeof(err), "dropping to %s: %s", user, strerror(errno));
+		goto fail;
+	}
+	/* Trust, but verify: a partial drop is worse than none. */
+	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
+	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid) {
+		snprintf(err, sizeof(err), "dropping to %s: ids did not change", user);
+		goto fail;
+	}
+	if (setuid(0) != -1) {
+		snprintf(err, sizeof(err), "dropping to %s: setuid(0) still succeeds", user);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	*error_r = err;
+	return -1;
+}
+
+void
+daemon_notify(const char *state)
+{
+	const char		*path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	size_t			 plen;
+	int			 fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	plen = strlen(path);
+	if (plen >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, plen);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';		/* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	/* Best effort, like sd_notify(3): systemd may not be listening. */
+	(void)sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun, len);
+	close(fd);
+}

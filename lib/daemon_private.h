@@ -1,0 +1,84 @@
+/*
+ * Inside the daemon skeleton: shared by daemon.c (start-up, workers,
+ * reload, stop), daemon_listen.c (sockets), daemon_super.c (the
+ * supervisor of `workers` processes) and daemon_os.c (privileges,
+ * sd_notify).  Tests include it for the listener parser.
+ */
+#ifndef LIB_DAEMON_PRIVATE_H
+#define LIB_DAEMON_PRIVATE_H
+
+#include "lib/daemon.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct daemon;
+struct ev_io;
+struct ev_timer;
+struct session_pool;
+struct tls_server;
+
+struct daemon_sock {
+	struct daemon			*d;
+	int				 fd;
+	const struct daemon_listener	*l;
+	struct ev_io			*io;
+};
+
+/* A config and directory replaced by a reload, kept while older sessions live. */
+struct daemon_retired {
+	struct daemon_retired	*next;
+	unsigned		 gen;		/* sessions older than this may use them */
+	struct config		*cfg;
+	struct directory	*dir;
+};
+
+struct daemon {
+	const struct daemon_spec	*spec;
+	const char			*config_path;
+	char				**overrides;	/* -o key=value, reapplied on reload */
+	size_t				 noverrides;
+	struct config			*cfg;
+	struct directory		*dir;
+	struct tls_server		*tls;		/* NULL: no certificate loaded */
+	struct daemon_sock		*socks;
+	size_t				 nsocks;
+	bool				 notify;	/* this process talks to systemd */
+
+	/* Per worker. */
+	struct ev_loop			*loop;
+	struct workq			*wq;
+	struct authfail			*af;
+	struct session_pool		*pool;
+	void				*arg;
+	unsigned			 gen;
+	struct daemon_retired		*retired;
+	struct ev_timer			*stop_timer;
+	struct ev_timer			*accept_timer;	/* re-enable accept after EMFILE */
+	struct ev_timer			*gc_timer;
+	unsigned long long		 stop_deadline;
+	bool				 stopping;
+};
+
+/*
+ * One listen item "addr:port", "[v6addr]:port" or "*:port" (all IPv4
+ * addresses) into a socket address.
+ */
+int	daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *len_r,
+	    const char **error_r);
+/* Fill d->socks from systemd (LISTEN_FDS) or by binding the config's listeners. */
+int	daemon_listeners_open(struct daemon *d, const char **error_r);
+void	daemon_listeners_close(struct daemon *d);
+
+/*
+ * Fork `workers` processes running worker(d) and supervise them: restart
+ * a dying one with back-off, forward SIGHUP and SIGTERM/SIGINT.  Returns
+ * the exit status once every worker has stopped after SIGTERM.
+ */
+int	daemon_supervise(struct daemon *d, unsigned workers, int (*worker)(struct daemon *));
+
+/* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
+void	daemon_notify(const char *state);
+
+#endif

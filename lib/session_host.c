@@ -1,0 +1,649 @@
+/*
+ * The glue between a conn and a socket-free session (lib/session.h).
+ *
+ * After every call into the session the host flushes the corked output
+ * and acts on want().  Kicks from async work never call into the session
+ * synchronously: they arm a zero-delay timer, so a session's own callback
+ * can never be pulled out from under it.  A session that is PAUSEd when
+ * its peer goes away (a commit in flight) is kept alive, without a conn,
+ * until it stops pausing, so no session has to handle being freed while
+ * it waits for its own work.
+ */
+#include "lib/session.h"
+
+#include "lib/buf.h"
+#include "lib/conn.h"
+#include "lib/ev.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+#include <netinet/tcp.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HOST_HANDSHAKE_TIMEOUT_MS	(30 * 1000)
+#define IP_BUCKETS			256
+/* Stopping without ops->shutdown: a session this quiet is between commands. */
+#define HOST_QUIET_MS			1000
+
+struct ip_count {
+	struct ip_count	*next;
+	unsigned	 n;
+	char		 addr[INET6_ADDRSTRLEN];
+};
+
+struct session_pool {
+	struct ev_loop			*loop;
+	const struct session_ops	*ops;
+	void				*arg;
+	struct session_pool_limits	 limits;
+	SSL_CTX				*tls;
+	struct session_host		*hosts;		/* doubly linked */
+	size_t				 count;
+	unsigned			 gen;
+	bool				 stopping;
+	struct ip_count			*ips[IP_BUCKETS];
+};
+
+struct session_host {
+	struct session_pool	*pool;
+	struct session_host	*prev, *next;
+	struct conn		*conn;		/* NULL: peer gone, session still PAUSEd */
+	void			*s;
+	struct session_peer	 peer;
+	struct ip_count		*ip;
+	struct ev_timer		*soon;		/* settle from the loop (kicks) */
+	struct ev_timer		*after;
+	void			(*after_cb)(void *s);
+	uint64_t		 start_ms;
+	uint64_t		 last_input_ms;
+	unsigned		 gen;
+	int			 depth;		/* calls into the session on the stack */
+	bool			 implicit_tls;
+	bool			 tls_requested;
+	bool			 paused;	/* last want() was PAUSE */
+	bool			 stop_sent;	/* ops->shutdown called */
+	bool			 closing;	/* close after flush requested */
+	unsigned long long	 bytes_in, bytes_out;
+	char			 reason[160];
+};
+
+static void	host_settle(struct session_host *h);
+
+void
+session_id_new(char id[17])
+{
+	static const char	 hex[] = "0123456789abcdef";
+	static uint64_t		 counter;
+	unsigned char		 r[8];
+	size_t			 i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		/* Ids only need to be unique in the logs; never worth failing for. */
+		uint64_t v = ((uint64_t)getpid() << 40) ^ (uint64_t)time(NULL) ^ ++counter;
+
+		memcpy(r, &v, sizeof(r));
+	}
+	for (i = 0; i < sizeof(r); i++) {
+		id[2 * i] = hex[r[i] >> 4];
+		id[2 * i + 1] = hex[r[i] & 15];
+	}
+	id[16] = '\0';
+}
+
+/* ---- per-address counts ---- */
+
+static struct ip_count **
+ip_slot(struct session_pool *p, const char *addr)
+{
+	uint32_t		 h = 2166136261u;
+	const unsigned char	*s;
+	struct ip_count		**ipp;
+
+	for (s = (const unsigned char *)addr; *s != '\0'; s++)
+		h = (h ^ *s) * 16777619u;
+	for (ipp = &p->ips[h % IP_BUCKETS]; *ipp != NULL; ipp = &(*ipp)->next)
+		if (strcmp((*ipp)->addr, addr) == 0)
+			break;
+	return ipp;
+}
+
+static unsigned
+ip_current(struct session_pool *p, const char *addr)
+{
+	struct ip_count	**ipp = ip_slot(p, addr);
+
+	return *ipp != NULL ? (*ipp)->n : 0;
+}
+
+static struct ip_count *
+ip_ref(struct session_pool *p, const char *addr)
+{
+	struct ip_count	**ipp = ip_slot(p, addr);
+
+	if (*ipp == NULL) {
+		*ipp = xcalloc(1, sizeof(**ipp));
+		snprintf((*ipp)->addr, sizeof((*ipp)->addr), "%s", addr);
+	}
+	(*ipp)->n++;
+	return *ipp;
+}
+
+static void
+ip_unref(struct session_pool *p, struct ip_count *ip)
+{
+	struct ip_count	**ipp;
+
+	if (--ip->n > 0)
+		return;
+	ipp = ip_slot(p, ip->addr);
+	*ipp = ip->next;
+	free(ip);
+}
+
+/* ---- addresses ---- */
+
+static void
+sa_format(const struct sockaddr_storage *ss, char *addr, size_t size, int *port_r,
+    bool *loopback_r)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*sin6 = (const struct sockaddr_in6 *)ss;
+	struct in_addr			 v4;
+
+	*port_r = 0;
+	*loopback_r = false;
+	switch (ss->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, addr, size);
+		*port_r = ntohs(sin->sin_port);
+		*loopback_r = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+		return;
+	case AF_INET6:
+		*port_r = ntohs(sin6->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			/* One client, one spelling: ::ffff:1.2.3.4 counts as 1.2.3.4. */
+			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
+			inet_ntop(AF_INET, &v4, addr, size);
+			*loopback_r = (ntohl(v4.s_addr) >> 24) == 127;
+			return;
+		}
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, size);
+		*loopback_r = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+		return;
+	case AF_UNIX:
+		/* socketpairs in tests, local proxies: the same machine. */
+		snprintf(addr, size, "unix");
+		*loopback_r = true;
+		return;
+	default:
+		snprintf(addr, size, "unknown");
+		return;
+	}
+}
+
+static void
+peer_fill(struct session_peer *peer, int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	bool			 lo;
+
+	session_id_new(peer->id);
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		ss.ss_family = AF_UNSPEC;
+	sa_format(&ss, peer->addr, sizeof(peer->addr), &peer->port, &peer->loopback);
+	memset(&ss, 0, sizeof(ss));
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		ss.ss_family = AF_UNSPEC;
+	sa_format(&ss, peer->local_addr, sizeof(peer->local_addr), &peer->local_port, &lo);
+}
+
+/* ---- the session driver ---- */
+
+static void
+host_destroy(struct session_host *h)
+{
+	struct session_pool	*p = h->pool;
+	char			 q[200];
+
+	if (h->conn != NULL) {
+		h->bytes_in = conn_bytes_in(h->conn);
+		h->bytes_out = conn_bytes_out(h->conn);
+		conn_free(&h->conn);
+	}
+	/* The session's own summary first, then the connection's. */
+	if (h->s != NULL)
+		p->ops->free(h->s);
+	log_info("session=%s event=close addr=%s listener=%s duration_ms=%llu "
+	    "bytes_in=%llu bytes_out=%llu reason=%s", h->peer.id, h->peer.addr, h->peer.listener,
+	    (unsigned long long)(ev_now(p->loop) - h->start_ms), h->bytes_in, h->bytes_out,
+	    log_quote(h->reason[0] != '\0' ? h->reason : "closed", q, sizeof(q)));
+	ev_timer_free(&h->soon);
+	ev_timer_free(&h->after);
+	ip_unref(p, h->ip);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		p->hosts = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	p->count--;
+	free(h);
+}
+
+/*
+ * Feed buffered input while the session wants it and takes some, and
+ * while its replies fit under the high-water mark: a client pipelining
+ * commands without reading the answers gets the rest processed only
+ * as it reads (after CONN_DRAINED), so output stays bounded.
+ */
+static void
+host_feed(struct session_host *h)
+{
+	const struct session_ops	*ops = h->pool->ops;
+	struct buf			*in = conn_input(h->conn);
+	struct buf			*out = conn_output(h->conn);
+	size_t				 n;
+
+	while (buf_len(in) > 0 && buf_len(out) <= h->pool->limits.output_high &&
+	    ops->want(h->s) == SESSION_READ) {
+		h->depth++;
+		n = ops->input(h->s, buf_head(in), buf_len(in));
+		h->depth--;
+		if (n > buf_len(in))
+			abort();	/* the session claims bytes it was never given */
+		if (n == 0)
+			break;
+		buf_consume(in, n);
+	}
+}
+
+static void
+host_close(struct session_host *h)
+{
+	if (h->closing)
+		return;
+	h->closing = true;
+	conn_close_after_flush(h->conn);
+	/* A client that never reads its farewell must not keep the slot. */
+	conn_set_timeout(h->conn, h->pool->limits.close_linger_ms);
+}
+
+static void
+host_close_now(struct session_host *h, const char *why)
+{
+	snprintf(h->reason, sizeof(h->reason), "%s", why);
+	host_close(h);
+}
+
+/* Act on want() until it is stable; flush once at the end. */
+static void
+host_settle(struct session_host *h)
+{
+	const struct session_ops	*ops = h->pool->ops;
+	enum session_want		 w;
+	bool				 was_paused;
+
+	if (h->depth > 0 || h->s == NULL)
+		return;
+	if (h->conn == NULL) {
+		/* The peer is gone; the session waited for its own work. */
+		if (ops->want(h->s) != SESSION_PAUSE)
+			host_destroy(h);
+		return;
+	}
+	for (;;) {
+		w = ops->want(h->s);
+		was_paused = h->paused;
+		h->paused = w == SESSION_PAUSE;
+		if (w == SESSION_READ) {
+			conn_pause(h->conn, false);
+			/* Leftovers from before the pause: the session can take them now. */
+			if (was_paused && buf_len(conn_input(h->conn)) > 0) {
+				host_feed(h);
+				continue;
+			}
+		} else if (w == SESSION_PAUSE)
+			conn_pause(h->conn, true);
+		else if (w == SESSION_STARTTLS) {
+			conn_pause(h->conn, true);
+			if (!h->tls_requested) {
+				h->tls_requested = true;
+				if (h->pool->tls == NULL)
+					host_close_now(h, "STARTTLS without a certificate");
+				else if (conn_start_tls(h->conn, h->pool->tls) == -1)
+					host_close_now(h, "STARTTLS failed");
+			}
+		} else
+			host_close(h);
+		break;
+	}
+	conn_flush(h->conn);
+}
+
+static void
+host_open(struct session_host *h)
+{
+	const struct session_ops	*ops = h->pool->ops;
+
+	h->depth++;
+	h->s = ops->open(&h->peer, conn_output(h->conn), h, h->pool->arg);
+	h->depth--;
+	if (h->pool->stopping && ops->shutdown != NULL) {
+		h->stop_sent = true;
+		ops->shutdown(h->s);
+	}
+}
+
+static void
+host_conn_closed(struct session_host *h)
+{
+	/* Keep our own reason (timeout, shutdown) over the conn's "closed". */
+	if (h->reason[0] == '\0' || strcmp(conn_close_reason(h->conn), "closed") != 0)
+		snprintf(h->reason, sizeof(h->reason), "%s", conn_close_reason(h->conn));
+	h->bytes_in = conn_bytes_in(h->conn);
+	h->bytes_out = conn_bytes_out(h->conn);
+	conn_free(&h->conn);
+	if (h->s != NULL && h->pool->ops->want(h->s) == SESSION_PAUSE)
+		return;		/* freed by host_settle() once it stops pausing */
+	host_destroy(h);
+}
+
+static void
+host_conn_cb(struct conn *c, enum conn_event ev, void *arg)
+{
+	struct session_host		*h = arg;
+	const struct session_ops	*ops = h->pool->ops;
+
+	(void)c;
+	switch (ev) {
+	case CONN_INPUT:
+		h->last_input_ms = ev_now(h->pool->loop);
+		if (h->s != NULL)
+			host_feed(h);
+		break;
+	case CONN_DRAINED:
+		if (h->s == NULL)
+			break;
+		if (ops->drained != NULL) {
+			h->depth++;
+			ops->drained(h->s);
+			h->depth--;
+		}
+		host_feed(h);	/* what was held back by the high-water mark */
+		break;
+	case CONN_TLS_DONE:
+		h->peer.tls = true;
+		snprintf(h->peer.tls_info, sizeof(h->peer.tls_info), "%s", conn_tls_info(h->conn));
+		if (h->s == NULL) {
+			conn_set_timeout(h->conn, 0);
+			host_open(h);
+		} else if (ops->tls_started != NULL) {
+			h->depth++;
+			ops->tls_started(h->s);
+			h->depth--;
+		}
+		break;
+	case CONN_TIMEOUT:
+		if (h->closing) {
+			/* The client does not read its farewell: drop it. */
+			snprintf(h->reason, sizeof(h->reason), "close timeout");
+			h->bytes_in = conn_bytes_in(h->conn);
+			h->bytes_out = conn_bytes_out(h->conn);
+			conn_free(&h->conn);
+			host_destroy(h);
+			return;
+		}
+		if (h->s == NULL || (h->tls_requested && !h->peer.tls)) {
+			host_close_now(h, "TLS handshake timeout");
+			return;
+		}
+		snprintf(h->reason, sizeof(h->reason), "timeout");
+		h->depth++;
+		ops->timeout(h->s);
+		h->depth--;
+		break;
+	case CONN_CLOSED:
+		host_conn_closed(h);
+		return;
+	}
+	host_settle(h);
+}
+
+static void
+host_soon_cb(void *arg)
+{
+	host_settle(arg);
+}
+
+static void
+host_after_cb(void *arg)
+{
+	struct session_host	*h = arg;
+	void			(*cb)(void *) = h->after_cb;
+
+	h->after_cb = NULL;
+	if (cb == NULL || h->s == NULL)
+		return;
+	h->depth++;
+	cb(h->s);
+	h->depth--;
+	host_settle(h);
+}
+
+void
+session_host_kick(struct session_host *h)
+{
+	if (h != NULL)
+		ev_timer_set(h->soon, 0);
+}
+
+void
+session_host_set_timeout(struct session_host *h, unsigned long long ms)
+{
+	if (h != NULL && h->conn != NULL && !h->closing)
+		conn_set_timeout(h->conn, ms);
+}
+
+void
+session_host_after(struct session_host *h, void *s, unsigned long long ms, void (*cb)(void *s))
+{
+	if (h == NULL) {
+		cb(s);
+		return;
+	}
+	h->after_cb = cb;
+	ev_timer_set(h->after, ms);
+}
+
+/* ---- the pool ---- */
+
+struct session_pool *
+session_pool_new(struct ev_loop *loop, const struct session_ops *ops, void *arg,
+    const struct session_pool_limits *limits)
+{
+	struct session_pool	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->loop = loop;
+	p->ops = ops;
+	p->arg = arg;
+	p->limits = *limits;
+	return p;
+}
+
+void
+session_pool_free(struct session_pool **pp)
+{
+	struct session_pool	*p = *pp;
+	size_t			 i;
+
+	if (p == NULL)
+		return;
+	while (p->hosts != NULL) {
+		snprintf(p->hosts->reason, sizeof(p->hosts->reason), "shutdown");
+		host_destroy(p->hosts);
+	}
+	for (i = 0; i < IP_BUCKETS; i++)
+		if (p->ips[i] != NULL)
+			abort();	/* counts out of step with hosts */
+	free(p);
+	*pp = NULL;
+}
+
+void
+session_pool_set_limits(struct session_pool *p, const struct session_pool_limits *l)
+{
+	p->limits = *l;
+}
+
+void
+session_pool_set_tls(struct session_pool *p, SSL_CTX *ctx)
+{
+	p->tls = ctx;
+}
+
+static void
+pool_refuse(struct session_pool *p, int fd, const char *addr, const char *listener,
+    bool implicit_tls, const char *why)
+{
+	const char	*reply = p->ops->busy_reply;
+
+	/* A fresh socket has an empty send buffer: one non-blocking send suffices. */
+	if (!implicit_tls && reply != NULL)
+		(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	log_warnx("event=refuse addr=%s listener=%s reason=%s", addr, listener, why);
+}
+
+int
+session_pool_accept(struct session_pool *p, int fd, const char *listener, bool implicit_tls)
+{
+	struct session_host	*h;
+	struct conn_limits	 cl;
+	int			 one = 1;
+
+	h = xcalloc(1, sizeof(*h));
+	peer_fill(&h->peer, fd);
+	if (p->count >= p->limits.max_connections) {
+		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "max_connections");
+		free(h);
+		return -1;
+	}
+	if (ip_current(p, h->peer.addr) >= p->limits.max_per_ip) {
+		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "max_connections_per_ip");
+		free(h);
+		return -1;
+	}
+	h->pool = p;
+	h->peer.listener = listener;
+	h->implicit_tls = implicit_tls;
+	h->ip = ip_ref(p, h->peer.addr);
+	h->start_ms = ev_now(p->loop);
+	h->last_input_ms = h->start_ms;
+	h->gen = p->gen;
+	h->soon = ev_timer_new(p->loop, host_soon_cb, h);
+	h->after = ev_timer_new(p->loop, host_after_cb, h);
+	cl.input_max = p->limits.input_max;
+	cl.output_high = p->limits.output_high;
+	cl.output_max = p->limits.output_max;
+	/* Output is corked into whole replies: Nagle could only delay them. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 &&
+	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+		log_warn("session=%s setsockopt TCP_NODELAY", h->peer.id);
+	h->conn = conn_new(p->loop, fd, &cl, host_conn_cb, h);
+	h->next = p->hosts;
+	if (p->hosts != NULL)
+		p->hosts->prev = h;
+	p->hosts = h;
+	p->count++;
+	log_info("session=%s event=connect addr=%s port=%d local=%s%s%s:%d listener=%s",
+	    h->peer.id, h->peer.addr, h->peer.port, strchr(h->peer.local_addr, ':') ? "[" : "",
+	    h->peer.local_addr, strchr(h->peer.local_addr, ':') ? "]" : "", h->peer.local_port,
+	    listener);
+	if (!implicit_tls) {
+		host_open(h);
+		host_settle(h);
+		return 0;
+	}
+	if (p->tls == NULL || conn_start_tls(h->conn, p->tls) == -1)
+		host_close_now(h, p->tls == NULL ? "no TLS certificate" : "TLS setup failed");
+	else
+		conn_set_timeout(h->conn, HOST_HANDSHAKE_TIMEOUT_MS);
+	return 0;
+}
+
+/*
+ * Without ops->shutdown the host cannot see a command in progress (a DATA
+ * transfer looks like READ), so it takes silence as the sign: nothing
+ * buffered either way and no input for HOST_QUIET_MS.
+ */
+static bool
+host_idle(struct session_host *h)
+{
+	return h->conn != NULL && h->pool->ops->want(h->s) == SESSION_READ &&
+	    buf_len(conn_input(h->conn)) == 0 && buf_len(conn_output(h->conn)) == 0 &&
+	    ev_now(h->pool->loop) - h->last_input_ms >= HOST_QUIET_MS;
+}
+
+void
+session_pool_shutdown(struct session_pool *p)
+{
+	struct session_host	*h;
+
+	p->stopping = true;
+	for (h = p->hosts; h != NULL; h = h->next) {
+		if (h->s == NULL) {
+			if (h->conn != NULL)
+				host_close_now(h, "shutdown");
+			continue;
+		}
+		if (p->ops->shutdown != NULL) {
+			if (!h->stop_sent) {
+				h->stop_sent = true;
+				h->depth++;
+				p->ops->shutdown(h->s);
+				h->depth--;
+			}
+			session_host_kick(h);
+		} else if (host_idle(h))
+			host_close_now(h, "shutdown");
+	}
+}
+
+size_t
+session_pool_count(const struct session_pool *p)
+{
+	return p->count;
+}
+
+void
+session_pool_set_generation(struct session_pool *p, unsigned gen)
+{
+	p->gen = gen;
+}
+
+unsigned
+session_pool_oldest_generation(const struct session_pool *p)
+{
+	const struct session_host	*h;
+	unsigned			 oldest = UINT_MAX;
+
+	for (h = p->hosts; h != NULL; h = h->next)
+		if (h->gen < oldest)
+			oldest = h->gen;
+	return oldest;
+}

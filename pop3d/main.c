@@ -1,0 +1,61 @@
+/* pop3d: wiring only.  The protocol lives in pop3_session.c and friends. */
+#include "lib/config.h"
+#include "lib/daemon.h"
+#include "pop3d/pop3_session.h"
+#include "spool/store.h"
+
+#include <stddef.h>
+
+static struct pop3_env	env;
+
+static void
+pop3d_configure(struct daemon *d)
+{
+	const struct config	*cfg = daemon_config(d);
+
+	pop3_env_configure(&env, cfg);
+	env.directory = daemon_directory(d);
+	env.authfail = daemon_authfail(d);
+	env.workq = daemon_workq(d);
+	env.tls_available = daemon_tls_available(d);
+}
+
+static int
+pop3d_init(struct daemon *d, const char **error_r)
+{
+	struct store_options	 opts = { 0 };
+
+	pop3d_configure(d);
+	opts.fsync_enabled = config_bool(daemon_config(d), "store.fsync");
+	if ((env.store = store_open(env.mail_root, &opts, error_r)) == NULL)
+		return -1;
+	daemon_set_arg(d, &env);
+	return 0;
+}
+
+static void
+pop3d_fini(struct daemon *d)
+{
+	store_close(&env.store);
+	pop3_env_release(&env);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct daemon_listener listeners[] = {
+		{ "pop3d.listen",	"pop3",		false },
+		{ "pop3d.tls_listen",	"pop3s",	true },
+		{ NULL, NULL, false },
+	};
+	static const struct daemon_spec spec = {
+		.name		= "pop3d",
+		.listeners	= listeners,
+		.ops		= &pop3_session_ops,
+		.init		= pop3d_init,
+		.reload		= pop3d_configure,
+		.fini		= pop3d_fini,
+	};
+
+	return daemon_run(&spec, argc, argv);
+}

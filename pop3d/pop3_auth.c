@@ -1,0 +1,375 @@
+/*
+ * Logins: USER/PASS (RFC 1939), AUTH with SASL-IR (RFC 5034), the
+ * failed-login delay, the per-user connection limit and the maildrop
+ * snapshot taken from the index at login.
+ */
+#include "pop3d/pop3_private.h"
+
+#include "lib/authfail.h"
+#include "lib/directory.h"
+#include "lib/log.h"
+#include "lib/sasl.h"
+#include "lib/workq.h"
+#include "lib/xmalloc.h"
+#include "spool/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t
+now_ms(const struct pop3_env *env)
+{
+	struct timespec	 ts;
+
+	if (env->now_ms != NULL)
+		return env->now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct pop3_user_count *
+user_count(struct pop3_env *env, const char *address, bool create)
+{
+	size_t	 i;
+
+	for (i = 0; i < env->nusers; i++)
+		if (strcmp(env->users[i].address, address) == 0)
+			return &env->users[i];
+	if (!create)
+		return NULL;
+	env->users = xreallocarray(env->users, env->nusers + 1, sizeof(*env->users));
+	env->users[env->nusers].address = xstrdup(address);
+	env->users[env->nusers].n = 0;
+	return &env->users[env->nusers++];
+}
+
+void
+pop3_logout_user(struct pop3_session *s)
+{
+	struct pop3_env		*env = s->env;
+	struct pop3_user_count	*uc;
+
+	if (s->address == NULL)
+		return;
+	uc = user_count(env, s->address, false);
+	if (uc != NULL && --uc->n == 0) {
+		free(uc->address);
+		*uc = env->users[--env->nusers];
+	}
+	mailbox_close(&s->mb);
+	xfree(&s->msgs);
+	s->nmsgs = 0;
+	xfree(&s->address);
+}
+
+/* Runs after the failed-login delay (at once with a NULL host). */
+static void
+login_failed_reply(void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	s->delay_pending = false;
+	pop3_reply(s, "-ERR [AUTH] Authentication failed.");
+	pop3_bad_command(s);
+	/* With a NULL host this ran inside the dispatcher, which goes on. */
+	if (!s->dispatching) {
+		pop3_resume(s);
+		session_host_kick(s->host);
+	}
+}
+
+static void
+login_failed(struct pop3_session *s, const char *user)
+{
+	struct pop3_env	*env = s->env;
+	uint64_t	 delay = 0, now;
+	char		 q[128];
+
+	log_info("session=%s pop3 auth failed user=%s addr=%s", s->peer->id,
+	    log_quote(user, q, sizeof(q)), s->peer->addr);
+	if (env->authfail != NULL) {
+		now = now_ms(env);
+		authfail_record(env->authfail, s->peer->addr, false, now);
+		delay = authfail_delay(env->authfail, s->peer->addr, now);
+	}
+	/*
+	 * Not SESSION_PAUSE: a paused session outlives its connection, and
+	 * its output buffer with it.  Input is held instead (pop3_blocked).
+	 */
+	s->delay_pending = true;
+	session_host_after(s->host, s, delay, login_failed_reply);
+}
+
+/* Take the maildrop snapshot from the index: no message file is opened. */
+static int
+load_maildrop(struct pop3_session *s, struct mailbox *mb, const char **error_r)
+{
+	const struct msg_info	*msgs;
+	struct mailbox_status	 st;
+	size_t			 i, n;
+
+	if (mailbox_status(mb, &st) == -1) {
+		*error_r = "mailbox status failed";
+		return -1;
+	}
+	if (mailbox_messages(mb, &msgs, &n, error_r) == -1)
+		return -1;
+	s->uidvalidity = st.uidvalidity;
+	s->msgs = xreallocarray(NULL, n + 1, sizeof(*s->msgs));
+	s->nmsgs = 0;
+	for (i = 0; i < n; i++) {
+		/* Messages another client marked \Deleted are still listed (as Dovecot does). */
+		s->msgs[s->nmsgs].uid = msgs[i].uid;
+		s->msgs[s->nmsgs].size = msgs[i].size;
+		s->msgs[s->nmsgs].flags = (msgs[i].flags & MSG_SEEN) ? POP3_MSG_SEEN : 0;
+		s->nmsgs++;
+	}
+	return 0;
+}
+
+/* A user authenticated: limits, the POP3 lock, the snapshot. */
+static void
+login_ok(struct pop3_session *s, const struct dir_user *u)
+{
+	struct pop3_env		*env = s->env;
+	struct pop3_user_count	*uc;
+	struct mailbox		*mb = NULL;
+	const char		*error;
+	char			*maildir;
+
+	uc = user_count(env, u->address, false);
+	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
+		log_info("session=%s pop3 too many connections user=%s", s->peer->id, u->address);
+		pop3_reply(s, "-ERR [IN-USE] Too many connections for this user.");
+		pop3_bad_command(s);
+		return;
+	}
+	maildir = directory_maildir(env->mail_root, u);
+	if (mailbox_open(env->store, maildir, "INBOX", MAILBOX_POP3_LOCK, &mb, &error) == -1) {
+		free(maildir);
+		if (strcmp(error, "IN-USE") == 0) {
+			pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
+		} else {
+			log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id,
+			    u->address, error);
+			pop3_reply(s, "-ERR [SYS/%s] Cannot open the mailbox.",
+			    store_error_temporary() ? "TEMP" : "PERM");
+		}
+		pop3_bad_command(s);
+		return;
+	}
+	free(maildir);
+	if (load_maildrop(s, mb, &error) == -1) {
+		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, u->address, error);
+		mailbox_close(&mb);
+		xfree(&s->msgs);
+		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the mailbox.");
+		pop3_bad_command(s);
+		return;
+	}
+	s->mb = mb;
+	s->address = xstrdup(u->address);
+	user_count(env, u->address, true)->n++;
+	s->state = POP3_TRANSACTION;
+	s->bad_commands = 0;
+	log_info("session=%s pop3 login user=%s messages=%zu", s->peer->id, s->address, s->nmsgs);
+	pop3_reply(s, "+OK Logged in.");
+}
+
+/* The outcome of a password check (u: NULL if it failed). */
+static void
+login_result(struct pop3_session *s, const char *user, const struct dir_user *u)
+{
+	struct pop3_env	*env = s->env;
+
+	if (u == NULL) {
+		login_failed(s, user);
+		return;
+	}
+	if (env->authfail != NULL)
+		authfail_record(env->authfail, s->peer->addr, true, now_ms(env));
+	login_ok(s, u);
+}
+
+/*
+ * A password check on a workq thread: crypt(3) costs tens of milliseconds
+ * of CPU, which must not stall every other session on the loop.
+ */
+struct pop3_auth_job {
+	struct pop3_session	*s;		/* NULL once the session is gone */
+	const struct directory	*directory;
+	char			*user;
+	char			*password;
+	const struct dir_user	*u;		/* the result */
+};
+
+static void
+auth_work(void *arg)
+{
+	struct pop3_auth_job	*job = arg;
+
+	/* Touches only the job and the (immutable) directory. */
+	job->u = directory_authenticate(job->directory, job->user, job->password);
+}
+
+static void
+auth_done(void *arg)
+{
+	struct pop3_auth_job	*job = arg;
+	struct pop3_session	*s = job->s;
+
+	explicit_bzero(job->password, strlen(job->password));
+	if (s != NULL) {
+		s->auth_job = NULL;
+		login_result(s, job->user, job->u);
+		/* Synchronous workq (tests): the dispatcher is still running. */
+		if (!s->dispatching) {
+			pop3_resume(s);
+			session_host_kick(s->host);
+		}
+	}
+	free(job->user);
+	free(job->password);
+	free(job);
+}
+
+static void
+login(struct pop3_session *s, const char *user, const char *password)
+{
+	struct pop3_env		*env = s->env;
+	struct pop3_auth_job	*job;
+
+	if (env->directory == NULL ||
+	    (env->authfail != NULL && authfail_blocked(env->authfail, s->peer->addr, now_ms(env)))) {
+		login_failed(s, user);
+		return;
+	}
+	if (env->workq == NULL) {
+		login_result(s, user, directory_authenticate(env->directory, user, password));
+		return;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->directory = env->directory;
+	job->user = xstrdup(user);
+	job->password = xstrdup(password);
+	s->auth_job = job;	/* blocks the session; see login_failed() for why not PAUSE */
+	workq_submit(env->workq, auth_work, auth_done, job);
+}
+
+/* The session goes away while its password is being checked. */
+void
+pop3_auth_orphan(struct pop3_session *s)
+{
+	if (s->auth_job != NULL)
+		s->auth_job->s = NULL;
+	s->auth_job = NULL;
+}
+
+int
+pop3_cmd_user(struct pop3_session *s, char *args)
+{
+	if (*args == '\0') {
+		pop3_reply(s, "-ERR No username given.");
+		return -1;
+	}
+	free(s->user);
+	s->user = xstrdup(args);
+	pop3_reply(s, "+OK");
+	return 0;
+}
+
+int
+pop3_cmd_pass(struct pop3_session *s, char *args)
+{
+	char	*user;
+
+	if (s->user == NULL) {
+		pop3_reply(s, "-ERR No username given.");
+		return -1;
+	}
+	user = s->user;
+	s->user = NULL;
+	/* The password is the rest of the line: it may contain spaces. */
+	login(s, user, args);
+	explicit_bzero(args, strlen(args));
+	free(user);
+	/* login() replied (or will, after the delay) and counted failures. */
+	return 0;
+}
+
+static void
+sasl_result(struct pop3_session *s, enum sasl_status st, const char *challenge,
+    const char *error)
+{
+	switch (st) {
+	case SASL_CONTINUE:
+		pop3_reply(s, "+ %s", challenge);
+		return;
+	case SASL_DONE:
+		login(s, sasl_user(s->sasl), sasl_password(s->sasl));
+		sasl_free(&s->sasl);
+		return;
+	case SASL_ERROR:
+		log_info("session=%s pop3 auth error: %s", s->peer->id, error);
+		sasl_free(&s->sasl);
+		pop3_reply(s, "-ERR Invalid SASL response: %s.", error);
+		pop3_bad_command(s);
+		return;
+	}
+}
+
+int
+pop3_cmd_auth(struct pop3_session *s, char *args)
+{
+	const char		*challenge = "", *error = "";
+	char			*mech, *initial;
+	enum sasl_status	 st;
+
+	mech = strsep(&args, " ");
+	if (*mech == '\0') {
+		/* Not in RFC 5034, but Outlook asks this way (Dovecot answers it too). */
+		pop3_reply(s, "+OK\r\nPLAIN\r\nLOGIN\r\n.");
+		return 0;
+	}
+	initial = args;
+	if (initial != NULL && (*initial == '\0' || strchr(initial, ' ') != NULL)) {
+		pop3_reply(s, "-ERR Invalid AUTH arguments.");
+		return -1;
+	}
+	s->sasl = sasl_new(mech);
+	if (s->sasl == NULL) {
+		pop3_reply(s, "-ERR Unsupported authentication mechanism.");
+		return -1;
+	}
+	st = sasl_start(s->sasl, initial, &challenge, &error);
+	if (initial != NULL)
+		explicit_bzero(initial, strlen(initial));
+	sasl_result(s, st, challenge, error);
+	return 0;
+}
+
+/* A line while AUTH is in progress: a client response, or "*" to cancel. */
+void
+pop3_auth_line(struct pop3_session *s, char *line)
+{
+	const char		*challenge = "", *error = "";
+	enum sasl_status	 st;
+
+	if (strcmp(line, "*") == 0) {
+		sasl_free(&s->sasl);
+		pop3_reply(s, "-ERR Authentication cancelled.");
+		pop3_bad_command(s);
+		return;
+	}
+	st = sasl_step(s->sasl, line, &challenge, &error);
+	explicit_bzero(line, strlen(line));
+	sasl_result(s, st, challenge, error);
+}
+
+void
+pop3_auth_abort(struct pop3_session *s)
+{
+	sasl_free(&s->sasl);
+}

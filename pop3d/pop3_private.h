@@ -1,0 +1,128 @@
+/*
+ * Inside the POP3 session: shared by pop3_session.c (the session_ops and
+ * the line loop), pop3_commands.c (the command table and dispatcher),
+ * pop3_auth.c (USER/PASS/AUTH and the login) and pop3_retr.c (streamed
+ * multi-line replies).  Nothing outside pop3d/ includes this.
+ */
+#ifndef POP3D_POP3_PRIVATE_H
+#define POP3D_POP3_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/session.h"
+#include "pop3d/pop3_session.h"
+
+struct linebuf;
+struct mailbox;
+struct pop3_auth_job;
+struct sasl;
+
+enum pop3_state {
+	POP3_AUTHORIZATION	= 1 << 0,
+	POP3_TRANSACTION	= 1 << 1,
+};
+
+/* Per-message flags of the maildrop snapshot (session-local). */
+enum {
+	POP3_MSG_DELETED	= 1 << 0,	/* DELE'd; expunged at QUIT */
+	POP3_MSG_RETRIEVED	= 1 << 1,	/* RETR'd; \Seen at QUIT */
+	POP3_MSG_SEEN		= 1 << 2,	/* already \Seen in the store at login */
+};
+
+struct pop3_msg {
+	uint64_t	size;		/* CRLF size, from the index */
+	uint32_t	uid;
+	uint8_t		flags;		/* POP3_MSG_* */
+};
+
+enum pop3_stream_kind {
+	STREAM_NONE,
+	STREAM_MESSAGE,		/* RETR / TOP body */
+	STREAM_LIST,		/* LIST without argument */
+	STREAM_UIDL,		/* UIDL without argument */
+};
+
+/* A multi-line reply being produced as the output drains. */
+struct pop3_stream {
+	enum pop3_stream_kind	 kind;
+	int			 fd;		/* STREAM_MESSAGE: the message file */
+	size_t			 next;		/* LIST/UIDL: next snapshot index */
+	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
+	bool			 line_start;	/* next byte begins a line */
+	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
+	bool			 prev_cr;	/* last byte written was CR */
+	bool			 in_body;	/* past the header/body blank line */
+};
+
+struct pop3_session {
+	struct pop3_env		*env;
+	const struct session_peer *peer;	/* updated by the host (tls) */
+	struct session_host	*host;
+	struct buf		*out;
+	struct linebuf		*lb;
+	struct buf		 held;		/* input that arrived while blocked */
+	size_t			 high_water;	/* stop producing above this much output */
+
+	enum pop3_state		 state;
+	enum session_want	 want;
+	bool			 dispatching;	/* inside pop3_run(): no re-entry */
+	bool			 shutting_down;	/* close once the current reply is out */
+	unsigned		 bad_commands;
+
+	/* AUTHORIZATION */
+	char			*user;		/* from USER, until PASS */
+	struct sasl		*sasl;		/* AUTH in progress: lines are responses */
+	struct pop3_auth_job	*auth_job;	/* password check on the workq */
+	bool			 delay_pending;	/* failed-login reply waits for its delay */
+
+	/* TRANSACTION */
+	char			*address;	/* logged-in user, canonical */
+	struct mailbox		*mb;
+	struct pop3_msg		*msgs;
+	size_t			 nmsgs;
+	uint32_t		 uidvalidity;
+	struct pop3_stream	 stream;
+
+	/* For the summary line. */
+	unsigned		 ncommands, nretr, ntop, ndele;
+	uint64_t		 bytes_sent;
+};
+
+/* pop3_session.c */
+void	pop3_reply(struct pop3_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	pop3_close(struct pop3_session *s);
+void	pop3_run(struct pop3_session *s);
+bool	pop3_blocked(const struct pop3_session *s);
+void	pop3_resume(struct pop3_session *s);
+bool	pop3_plaintext_allowed(const struct pop3_session *s);
+bool	pop3_output_full(const struct pop3_session *s);
+int	pop3_update(struct pop3_session *s, const char **error_r);
+
+/* pop3_commands.c */
+void	pop3_dispatch(struct pop3_session *s, char *line);
+void	pop3_bad_command(struct pop3_session *s);
+/* A message number not deleted: 0 and its snapshot index, or -1 after an -ERR. */
+int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
+
+/* pop3_auth.c */
+int	pop3_cmd_user(struct pop3_session *s, char *args);
+int	pop3_cmd_pass(struct pop3_session *s, char *args);
+int	pop3_cmd_auth(struct pop3_session *s, char *args);
+void	pop3_auth_line(struct pop3_session *s, char *line);
+void	pop3_auth_abort(struct pop3_session *s);
+void	pop3_auth_orphan(struct pop3_session *s);
+void	pop3_logout_user(struct pop3_session *s);
+
+/* pop3_retr.c */
+int	pop3_cmd_retr(struct pop3_session *s, char *args);
+int	pop3_cmd_top(struct pop3_session *s, char *args);
+void	pop3_stream_list(struct pop3_session *s, enum pop3_stream_kind kind);
+/* Produce more of the current stream; true when it has finished. */
+bool	pop3_stream_continue(struct pop3_session *s);
+void	pop3_stream_abort(struct pop3_session *s);
+
+#endif

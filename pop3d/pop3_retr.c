@@ -1,0 +1,274 @@
+/*
+ * Streamed multi-line replies: RETR and TOP read the message file in
+ * chunks and convert it on the way (LF -> CRLF, dot-stuffing), LIST and
+ * UIDL walk the snapshot.  Each produces output only while it is below
+ * the high-water mark and continues on drained(), so neither a large
+ * message nor a large maildrop is ever held in memory.
+ */
+#include "pop3d/pop3_private.h"
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "spool/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK	(16 * 1024)
+
+void
+pop3_stream_abort(struct pop3_session *s)
+{
+	if (s->stream.fd != -1)
+		close(s->stream.fd);
+	memset(&s->stream, 0, sizeof(s->stream));
+	s->stream.fd = -1;
+	s->stream.kind = STREAM_NONE;
+}
+
+/* Bookkeeping at the end of a line; true when TOP has all the lines it wants. */
+static bool
+end_of_line(struct pop3_stream *st)
+{
+	bool	 was_empty = st->line_empty;
+
+	st->prev_cr = false;
+	st->line_start = true;
+	st->line_empty = true;
+	if (st->lines_left < 0)
+		return false;
+	if (st->in_body)
+		st->lines_left--;
+	else if (was_empty)
+		st->in_body = true;	/* the header/body separator */
+	return st->in_body && st->lines_left == 0;
+}
+
+/*
+ * Convert len bytes of an LF message into dst (room: 2 * len): a bare LF
+ * becomes CRLF, a '.' starting a line is doubled.  Line by line with
+ * memchr/memcpy (this is the RETR hot path).  For TOP, stops after the
+ * wanted body lines; *done_r tells.  Returns the bytes written.
+ */
+static size_t
+convert(struct pop3_stream *st, const char *src, size_t len, char *dst, bool *done_r)
+{
+	const char	*lf;
+	size_t		 i = 0, o = 0, n, k;
+
+	*done_r = false;
+	while (i < len) {
+		if (st->line_start && src[i] == '.')
+			dst[o++] = '.';
+		lf = memchr(src + i, '\n', len - i);
+		n = lf != NULL ? (size_t)(lf - (src + i)) : len - i;
+		if (n > 0) {
+			memcpy(dst + o, src + i, n);
+			o += n;
+			for (k = 0; st->line_empty && k < n; k++)
+				st->line_empty = src[i + k] == '\r';
+			st->prev_cr = src[i + n - 1] == '\r';
+			st->line_start = false;
+			i += n;
+		}
+		if (lf == NULL)
+			break;
+		if (!st->prev_cr)
+			dst[o++] = '\r';
+		dst[o++] = '\n';
+		i++;
+		if (end_of_line(st)) {
+			*done_r = true;
+			break;
+		}
+	}
+	return o;
+}
+
+static void
+stream_finish(struct pop3_session *s)
+{
+	/* A last line without LF still ends in CRLF before the dot. */
+	if (s->stream.kind == STREAM_MESSAGE && !s->stream.line_start)
+		buf_puts(s->out, "\r\n");
+	pop3_reply(s, ".");
+	pop3_stream_abort(s);
+}
+
+/* Returns true when the message has been sent completely. */
+static bool
+stream_message(struct pop3_session *s)
+{
+	struct pop3_stream	*st = &s->stream;
+	char			 in[READ_CHUNK], *dst;
+	size_t			 want, n;
+	ssize_t			 r;
+	bool			 done;
+
+	while (!pop3_output_full(s)) {
+		want = buf_room(s->out) > 64 ? (buf_room(s->out) - 8) / 2 : 0;
+		if (want > sizeof(in))
+			want = sizeof(in);
+		if (want < 64)
+			return false;	/* wait for the output to drain */
+		r = read(st->fd, in, want);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			/* The +OK is out: all we can do is cut the connection. */
+			log_warn("session=%s pop3 read message", s->peer->id);
+			pop3_stream_abort(s);
+			pop3_close(s);
+			return true;
+		}
+		if (r == 0) {
+			stream_finish(s);
+			return true;
+		}
+		dst = buf_reserve(s->out, 2 * (size_t)r);
+		n = convert(st, in, (size_t)r, dst, &done);
+		buf_commit(s->out, n);
+		s->bytes_sent += n;
+		if (done) {
+			stream_finish(s);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* LIST / UIDL of every message not deleted. */
+static bool
+stream_listing(struct pop3_session *s)
+{
+	struct pop3_stream	*st = &s->stream;
+	const struct pop3_msg	*m;
+	char			 uidl[24];
+
+	while (st->next < s->nmsgs) {
+		if (pop3_output_full(s) || s->want != SESSION_READ)
+			return false;
+		m = &s->msgs[st->next++];
+		if (m->flags & POP3_MSG_DELETED)
+			continue;
+		if (st->kind == STREAM_LIST) {
+			pop3_reply(s, "%zu %llu", st->next, (unsigned long long)m->size);
+		} else {
+			store_uidl(s->uidvalidity, m->uid, uidl);
+			pop3_reply(s, "%zu %s", st->next, uidl);
+		}
+	}
+	stream_finish(s);
+	return true;
+}
+
+bool
+pop3_stream_continue(struct pop3_session *s)
+{
+	switch (s->stream.kind) {
+	case STREAM_NONE:
+		return true;
+	case STREAM_MESSAGE:
+		return stream_message(s);
+	case STREAM_LIST:
+	case STREAM_UIDL:
+		return stream_listing(s);
+	}
+	abort();
+}
+
+void
+pop3_stream_list(struct pop3_session *s, enum pop3_stream_kind kind)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < s->nmsgs; i++)
+		if (!(s->msgs[i].flags & POP3_MSG_DELETED))
+			n++;
+	if (kind == STREAM_LIST)
+		pop3_reply(s, "+OK %zu messages:", n);
+	else
+		pop3_reply(s, "+OK");
+	s->stream.kind = kind;
+	s->stream.next = 0;
+	pop3_stream_continue(s);
+}
+
+/* Open message idx and start streaming it; lines < 0: the whole message. */
+static int
+start_message(struct pop3_session *s, size_t idx, long long lines)
+{
+	struct pop3_msg	*m = &s->msgs[idx];
+	const char	*error;
+	int		 fd;
+
+	if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
+		/* Expunged by another client (IMAP) since the snapshot. */
+		log_info("session=%s pop3 open message uid=%u: %s", s->peer->id, m->uid, error);
+		pop3_reply(s, "-ERR Message is no longer available.");
+		return -1;
+	}
+	if (lines < 0)
+		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
+	else
+		pop3_reply(s, "+OK");
+	pop3_stream_abort(s);
+	s->stream.kind = STREAM_MESSAGE;
+	s->stream.fd = fd;
+	s->stream.lines_left = lines;
+	s->stream.line_start = true;
+	s->stream.line_empty = true;
+	pop3_stream_continue(s);
+	return 0;
+}
+
+int
+pop3_cmd_retr(struct pop3_session *s, char *args)
+{
+	size_t	 idx;
+
+	if (strchr(args, ' ') != NULL) {
+		pop3_reply(s, "-ERR RETR needs one message number.");
+		return -1;
+	}
+	if (pop3_msgnum(s, args, &idx) == -1)
+		return -1;
+	if (start_message(s, idx, -1) == -1)
+		return -1;
+	s->msgs[idx].flags |= POP3_MSG_RETRIEVED;
+	s->nretr++;
+	return 0;
+}
+
+int
+pop3_cmd_top(struct pop3_session *s, char *args)
+{
+	char		*msg, *lines, *end;
+	unsigned long long n;
+	size_t		 idx;
+
+	msg = strsep(&args, " ");
+	lines = args;
+	if (lines == NULL || *lines == '\0' || strchr(lines, ' ') != NULL) {
+		pop3_reply(s, "-ERR TOP needs a message number and a line count.");
+		return -1;
+	}
+	if (pop3_msgnum(s, msg, &idx) == -1)
+		return -1;
+	if (strspn(lines, "0123456789") != strlen(lines)) {
+		pop3_reply(s, "-ERR Invalid number of lines.");
+		return -1;
+	}
+	errno = 0;
+	n = strtoull(lines, &end, 10);
+	/* More lines than any message has means "all of them". */
+	if (errno == ERANGE || n > (unsigned long long)LLONG_MAX)
+		n = (unsigned long long)LLONG_MAX;
+	if (start_message(s, idx, (long long)n) == -1)
+		return -1;
+	s->ntop++;
+	return 0;
+}

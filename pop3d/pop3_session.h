@@ -1,0 +1,58 @@
+/*
+ * POP3 (RFC 1939, 2449, 2595, 5034) as a socket-free session: bytes in,
+ * replies appended to the output buffer, want() tells the host what next.
+ * Everything from outside comes in one pop3_env, so unit tests and the
+ * fuzzer run the real code against a real store in a temp directory.
+ */
+#ifndef POP3D_POP3_SESSION_H
+#define POP3D_POP3_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/session.h"
+
+struct authfail;
+struct config;
+struct directory;
+struct store;
+struct workq;
+
+struct pop3_limits {
+	size_t			 max_line_length;	/* CRLF included */
+	unsigned		 max_bad_commands;	/* in a row, then close */
+	unsigned long long	 idle_timeout_ms;
+	unsigned		 max_connections_per_user;
+	bool			 plaintext_auth_loopback;
+	bool			 mark_seen;
+};
+
+/* Logged-in sessions per user in this process (bounded by max_connections). */
+struct pop3_user_count {
+	char		*address;
+	unsigned	 n;
+};
+
+struct pop3_env {
+	struct pop3_limits	 limits;
+	struct directory	*directory;	/* swapped on reload; users are copied at login */
+	struct store		*store;
+	char			*mail_root;
+	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
+	struct workq		*workq;		/* password checks; NULL: inline */
+	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
+	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
+
+	struct pop3_user_count	*users;
+	size_t			 nusers;
+};
+
+extern const struct session_ops	pop3_session_ops;
+
+/* Limits and flags from the config (pop3d.* and the shared keys). */
+void	pop3_env_configure(struct pop3_env *env, const struct config *cfg);
+/* Frees what pop3_env owns (mail_root, the user table); not the store or directory. */
+void	pop3_env_release(struct pop3_env *env);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * The inside of an SMTP session, shared by the modules of smtpd/ only:
+ * smtp_session.c (input loop, lifecycle), smtp_commands.c (table and
+ * dispatcher), smtp_data.c (DATA/BDAT byte machine), smtp_policy.c
+ * (recipients, relay), smtp_reply.c (replies and the error counter).
+ */
+#ifndef SMTPD_SMTP_PRIVATE_H
+#define SMTPD_SMTP_PRIVATE_H
+
+#include "smtpd/smtp_session.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct linebuf;
+struct sasl;
+
+/* Command states, as bits so the table can list several. */
+enum smtp_state {
+	ST_INIT	= 1 << 0,	/* no HELO/EHLO yet */
+	ST_READY	= 1 << 1,	/* HELO done, no transaction */
+	ST_MAIL	= 1 << 2,	/* MAIL accepted, no recipient yet */
+	ST_RCPT	= 1 << 3,	/* at least one recipient */
+	ST_BDAT	= 1 << 4,	/* BDAT chunks received, LAST not yet */
+};
+
+/* What the input loop does with the next bytes. */
+enum smtp_mode {
+	MODE_COMMAND,	/* lines through the linebuf */
+	MODE_AUTH,	/* lines are SASL responses */
+	MODE_DATA,	/* the DATA byte machine until CRLF.CRLF */
+	MODE_BDAT,	/* counted chunk bytes */
+};
+
+/* The DATA byte machine (qmail's blast(), plus our bare-LF rules). */
+enum data_state {
+	D_BOL,		/* after CRLF: start of a line */
+	D_TEXT,		/* inside a line */
+	D_CR,		/* CR seen inside a line */
+	D_DOT,		/* "." at the start of a line */
+	D_DOT_CR,	/* ".\r" at the start of a line */
+	D_BOL_LF,	/* after a bare LF: not a line start for SMTP */
+};
+
+struct smtp_session {
+	const struct smtp_env	*env;
+	const struct session_peer *peer;
+	struct session_host	*host;
+	struct buf		*out;
+	struct linebuf		*lb;
+
+	unsigned		 state;		/* one ST_* */
+	enum smtp_mode		 mode;
+	bool			 closing;	/* 421/221 sent: take nothing more */
+	bool			 starttls;	/* 220 sent: host switches to TLS */
+	bool			 esmtp;
+	bool			 stopping;	/* SIGTERM: close when idle */
+	char			*helo;
+	char			*auth_user;
+	struct sasl		*sasl;
+	bool			 auth_waiting;	/* password check or failed-login delay */
+	struct smtp_auth_req	*auth_req;	/* password check in flight */
+	unsigned		 errors;
+	unsigned		 junk_commands;	/* since the last MAIL */
+
+	/* The transaction. */
+	struct smtp_msg		*msg;		/* being built, NULL outside one */
+	struct smtp_msg		*inflight;	/* handed to deliver, answer pending */
+	size_t			 nrcpt;		/* accepted RCPT commands */
+	bool			 smtputf8;
+	bool			 body_8bit;
+
+	/* DATA / BDAT reading. */
+	enum data_state		 dstate;
+	uint64_t		 wire_size;	/* bytes received for this message */
+	bool			 oversize;
+	bool			 bare_lf;
+	bool			 bdat_cr;	/* BDAT chunk ended in CR: maybe CRLF */
+	bool			 bdat_last;
+	bool			 bdat_discard;	/* read the chunk, then reply bdat_reply */
+	const char		*bdat_reply;
+	uint64_t		 bdat_left;
+
+	/* Counters for the summary line. */
+	unsigned		 ncommands;
+	unsigned		 nmessages;
+};
+
+/* smtp_reply.c */
+void	smtp_reply(struct smtp_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* An error reply: counted; past max_errors the session ends with 421. */
+int	smtp_error(struct smtp_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	smtp_close(struct smtp_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	smtp_log_reject(struct smtp_session *s, const char *what, const char *reason);
+
+/* smtp_commands.c */
+void	smtp_dispatch(struct smtp_session *s, char *line);
+void	smtp_auth_line(struct smtp_session *s, char *line);
+void	smtp_txn_reset(struct smtp_session *s);
+
+/* smtp_auth.c */
+int	cmd_auth(struct smtp_session *s, char *args);
+
+/* smtp_data.c */
+size_t	smtp_data_feed(struct smtp_session *s, const char *data, size_t len);
+size_t	smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len);
+void	smtp_data_begin(struct smtp_session *s);
+void	smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last);
+void	smtp_bdat_discard(struct smtp_session *s, uint64_t count, const char *reply);
+
+/* smtp_policy.c */
+int	smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify,
+	    const char *orcpt);
+bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
+bool	smtp_addr_valid(const char *addr, bool utf8);
+bool	xtext_valid(const char *s);
+bool	smtp_may_relay(const struct smtp_session *s);
+
+/* smtp_session.c */
+void	smtp_msg_finish(struct smtp_session *s);
+bool	smtp_auth_allowed(const struct smtp_session *s);
+bool	smtp_auth_required(const struct smtp_session *s);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * The SMTP session's life: greeting, the input loop that hands bytes to
+ * the command parser or the DATA/BDAT machine, pausing while a commit
+ * runs, STARTTLS, timeouts, and the end of a message (Received: header,
+ * hand-off to env->deliver, the 250 or 451 when it is durable).
+ */
+#include "smtpd/smtp_private.h"
+#include "lib/buf.h"
+#include "lib/linebuf.h"
+#include "lib/log.h"
+#include "lib/sasl.h"
+#include "lib/session.h"
+#include "lib/xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Stop taking input while this little room is left for replies. */
+#define OUT_RESERVE	4096
+
+static void
+smtp_arm_timeout(struct smtp_session *s)
+{
+	session_host_set_timeout(s->host, s->mode == MODE_DATA || s->mode == MODE_BDAT ?
+	    s->env->data_timeout : s->env->idle_timeout);
+}
+
+static void *
+smtp_open(const struct session_peer *peer, struct buf *out, struct session_host *host,
+    void *arg)
+{
+	struct smtp_session	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->env = arg;
+	s->peer = peer;
+	s->host = host;
+	s->out = out;
+	s->lb = linebuf_new(s->env->max_line_length);
+	s->state = ST_INIT;
+	s->mode = MODE_COMMAND;
+	smtp_reply(s, "220 %s ESMTP Postroom", s->env->hostname);
+	smtp_arm_timeout(s);
+	return s;
+}
+
+bool
+smtp_auth_allowed(const struct smtp_session *s)
+{
+	return s->peer->tls || (s->peer->loopback && s->env->plaintext_auth_loopback);
+}
+
+/* Submission listeners want AUTH before MAIL (RFC 6409 4.3). */
+bool
+smtp_auth_required(const struct smtp_session *s)
+{
+	return s->peer->listener != NULL && strcmp(s->peer->listener, "mx") != 0;
+}
+
+/* One complete line (or a reader status) in command or AUTH mode. */
+static void
+smtp_line(struct smtp_session *s, enum line_status st, char *line)
+{
+	switch (st) {
+	case LINE_OK:
+	case LINE_BARE_LF:
+		/* Commands ending in a bare LF are accepted: only DATA cares. */
+		if (s->mode == MODE_AUTH)
+			smtp_auth_line(s, line);
+		else
+			smtp_dispatch(s, line);
+		break;
+	case LINE_TOO_LONG:
+		if (s->mode == MODE_AUTH)
+			smtp_auth_line(s, NULL);
+		smtp_log_reject(s, "line", "line too long");
+		smtp_error(s, "500 5.5.2 Error: line too long");
+		break;
+	case LINE_NUL:
+		if (s->mode == MODE_AUTH)
+			smtp_auth_line(s, NULL);
+		smtp_log_reject(s, "line", "NUL in command");
+		smtp_error(s, "500 5.5.2 Error: NUL character in command");
+		break;
+	case LINE_MORE:
+		break;
+	}
+}
+
+/* Stopping: close between commands, never in the middle of a message. */
+static void
+smtp_stop_if_idle(struct smtp_session *s)
+{
+	if (s->stopping && !s->closing && s->mode == MODE_COMMAND && s->inflight == NULL &&
+	    !s->auth_waiting && s->msg == NULL)
+		smtp_close(s, "421 4.3.2 %s Service shutting down", s->env->hostname);
+}
+
+static void
+smtp_shutdown(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	s->stopping = true;
+	smtp_stop_if_idle(s);
+}
+
+static bool
+smtp_runnable(const struct smtp_session *s)
+{
+	return !s->closing && !s->starttls && s->inflight == NULL && !s->auth_waiting &&
+	    buf_room(s->out) > OUT_RESERVE;
+}
+
+/*
+ * Lines are fed to the reader one at a time, so it never holds bytes past
+ * the current line: DATA and BDAT then read straight from `data`, and a
+ * pause or STARTTLS knows exactly how much was taken.
+ */
+static size_t
+smtp_input(void *arg, const char *data, size_t len)
+{
+	struct smtp_session	*s = arg;
+	enum line_status	 st;
+	const char		*lf;
+	char			*line;
+	size_t			 used = 0, n, linelen;
+
+	while (used < len && smtp_runnable(s)) {
+		if (s->mode == MODE_DATA) {
+			used += smtp_data_feed(s, data + used, len - used);
+			continue;
+		}
+		if (s->mode == MODE_BDAT) {
+			used += smtp_bdat_feed(s, data + used, len - used);
+			continue;
+		}
+		lf = memchr(data + used, '\n', len - used);
+		n = lf != NULL ? (size_t)(lf - (data + used)) + 1 : len - used;
+		used += linebuf_feed(s->lb, data + used, n);
+		while (smtp_runnable(s) && s->mode != MODE_DATA && s->mode != MODE_BDAT &&
+		    (st = linebuf_next(s->lb, &line, &linelen)) != LINE_MORE)
+			smtp_line(s, st, line);
+	}
+	smtp_stop_if_idle(s);
+	smtp_arm_timeout(s);
+	/* After the last reply nothing more is read: swallow the rest. */
+	return s->closing ? len : used;
+}
+
+/* RFC 3207 4.2: forget everything learnt before the handshake. */
+static void
+smtp_tls_started(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	s->starttls = false;
+	smtp_txn_reset(s);
+	xfree(&s->helo);
+	s->esmtp = false;
+	s->state = ST_INIT;
+	s->mode = MODE_COMMAND;
+	linebuf_discard(s->lb);
+	smtp_arm_timeout(s);
+}
+
+static void
+smtp_timeout(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	smtp_log_reject(s, "timeout", s->mode == MODE_DATA || s->mode == MODE_BDAT ?
+	    "data timeout" : "idle timeout");
+	smtp_close(s, "421 4.4.2 %s Error: timeout exceeded", s->env->hostname);
+}
+
+static enum session_want
+smtp_want(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s->closing)
+		return SESSION_CLOSE;
+	if (s->starttls)
+		return SESSION_STARTTLS;
+	/*
+	 * Replies not yet sent fill the output buffer (a client pipelining
+	 * without reading): pause until the host reports it drained.
+	 */
+	if (s->inflight != NULL || s->auth_waiting || buf_room(s->out) <= OUT_RESERVE)
+		return SESSION_PAUSE;
+	return SESSION_READ;
+}
+
+static void
+smtp_free(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s == NULL)
+		return;
+	log_info("session=%s summary commands=%u messages=%u errors=%u auth=%s",
+	    s->peer->id, s->ncommands, s->nmessages, s->errors,
+	    s->auth_user != NULL ? s->auth_user : "-");
+	/* A commit in flight finishes on its own and frees the message. */
+	if (s->inflight != NULL)
+		s->inflight->session = NULL;
+	if (s->auth_req != NULL)
+		s->auth_req->session = NULL;
+	smtp_msg_free(&s->msg);
+	sasl_free(&s->sasl);
+	linebuf_free(&s->lb);
+	free(s->helo);
+	free(s->auth_user);
+	free(s);
+}
+
+void
+smtp_msg_free(struct smtp_msg **msgp)
+{
+	struct smtp_msg	*m = *msgp;
+	size_t		 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nlocal; i++) {
+		free(m->local[i].address);
+		free(m->local[i].maildir);
+	}
+	for (i = 0; i < m->nremote; i++) {
+		free(m->remote[i].address);
+		free(m->remote[i].orcpt);
+	}
+	free(m->local);
+	free(m->remote);
+	free(m->sender);
+	free(m->envid);
+	free(m->auth_user);
+	free(m->return_path);
+	free(m->received);
+	buf_release(&m->body);
+	free(m);
+	*msgp = NULL;
+}
+
+/* Keep only characters that cannot break out of a header or a comment. */
+static void
+smtp_sanitize(char *dst, size_t size, const char *src)
+{
+	size_t	 i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < size; i++)
+		dst[i] = (src[i] > ' ' && src[i] < 127 && strchr("()\\;\"", src[i]) == NULL) ?
+		    src[i] : '_';
+	dst[i] = '\0';
+}
+
+/* RFC 5321 4.4 trace header; "for" only with a single recipient (privacy). */
+static char *
+smtp_received(struct smtp_session *s, const struct smtp_msg *m)
+{
+	char		 helo[256], date[64], tls[128] = "", auth[300] = "", rcpt[300] = "";
+	const char	*proto;
+	time_t		 t = (time_t)(s->env->now_ms() / 1000);
+	struct tm	 tm;
+
+	smtp_sanitize(helo, sizeof(helo), s->helo != NULL ? s->helo : "unknown");
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->peer->tls) {
+		char	 info[96], *sp;
+
+		smtp_sanitize(info, sizeof(info), s->peer->tls_info);
+		sp = strchr(s->peer->tls_info, ' ');
+		if (sp != NULL && (size_t)(sp - s->peer->tls_info) < sizeof(info)) {
+			info[sp - s->peer->tls_info] = '\0';
+			snprintf(tls, sizeof(tls), "\n\t(using %s with cipher %s)", info,
+			    info + (sp - s->peer->tls_info) + 1);
+		} else
+			snprintf(tls, sizeof(tls), "\n\t(using %s)", info);
+	}
+	if (m->auth_user != NULL) {
+		char	 user[256];
+
+		smtp_sanitize(user, sizeof(user), m->auth_user);
+		snprintf(auth, sizeof(auth), "\n\t(authenticated user %s)", user);
+	}
+	if (m->nlocal + m->nremote == 1 && s->nrcpt == 1) {
+		char	 r[256];
+
+		smtp_sanitize(r, sizeof(r), m->nlocal == 1 ? m->local[0].address :
+		    m->remote[0].address);
+		snprintf(rcpt, sizeof(rcpt), "\n\tfor <%s>", r);
+	}
+	/* RFC 3848 protocol names, with RFC 6531's UTF8 forms. */
+	if (!s->esmtp)
+		proto = "SMTP";
+	else if (s->smtputf8)
+		proto = s->peer->tls ? (m->auth_user != NULL ? "UTF8SMTPSA" : "UTF8SMTPS") :
+		    (m->auth_user != NULL ? "UTF8SMTPA" : "UTF8SMTP");
+	else
+		proto = s->peer->tls ? (m->auth_user != NULL ? "ESMTPSA" : "ESMTPS") :
+		    (m->auth_user != NULL ? "ESMTPA" : "ESMTP");
+	return xasprintf("Received: from %s ([%s])%s%s\n\tby %s (Postroom) with %s id %s%s;"
+	    " %s\n", helo, s->peer->addr, tls, auth, s->env->hostname, proto, m->queueid,
+	    rcpt, date);
+}
+
+/* The message is complete and acceptable: make it durable, then answer. */
+void
+smtp_msg_finish(struct smtp_session *s)
+{
+	struct smtp_msg	*m = s->msg;
+
+	s->msg = NULL;
+	m->return_path = xasprintf("Return-Path: <%s>\n", m->sender);
+	m->received = smtp_received(s, m);
+	m->session = s;
+	s->inflight = m;
+	s->mode = MODE_COMMAND;
+	s->state = ST_READY;
+	s->nrcpt = 0;
+	s->env->deliver(s->env->deliver_ctx, m);
+}
+
+static void
+smtp_log_message(struct smtp_session *s, const struct smtp_msg *m, const char *result)
+{
+	char	 from[300], to[1024], q[300];
+	size_t	 i, off = 0;
+
+	to[0] = '\0';
+	for (i = 0; i < m->nlocal + m->nremote && off + 2 < sizeof(to); i++)
+		off += (size_t)snprintf(to + off, sizeof(to) - off, "%s%s", i > 0 ? "," : "",
+		    log_quote(i < m->nlocal ? m->local[i].address :
+		    m->remote[i - m->nlocal].address, q, sizeof(q)));
+	log_info("session=%s queueid=%s from=<%s> to=%s nlocal=%zu nremote=%zu size=%zu"
+	    " tls=%s auth=%s result=%s", s->peer->id, m->queueid,
+	    log_quote(m->sender, from, sizeof(from)), to, m->nlocal, m->nremote,
+	    buf_len(&m->body), s->peer->tls ? "yes" : "no",
+	    m->auth_user != NULL ? m->auth_user : "-", result);
+}
+
+void
+smtp_session_delivered(struct smtp_msg *m, int result, const char *error)
+{
+	struct smtp_session	*s = m->session;
+
+	if (s == NULL) {
+		/* The client left before the answer; the commit stands. */
+		log_info("queueid=%s result=%s orphaned=yes", m->queueid,
+		    result == 0 ? "stored" : "failed");
+		smtp_msg_free(&m);
+		return;
+	}
+	s->inflight = NULL;
+	if (result == 0) {
+		s->nmessages++;
+		smtp_log_message(s, m, "250");
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", m->queueid);
+	} else {
+		smtp_log_message(s, m, "451");
+		log_warnx("session=%s queueid=%s commit failed: %s", s->peer->id, m->queueid,
+		    error != NULL ? error : "unknown");
+		smtp_error(s, "451 4.3.0 Error: queue file write error");
+	}
+	smtp_msg_free(&m);
+	smtp_stop_if_idle(s);
+	session_host_kick(s->host);
+}
+
+const struct session_ops smtp_session_ops = {
+	.open		= smtp_open,
+	.input		= smtp_input,
+	.tls_started	= smtp_tls_started,
+	.timeout	= smtp_timeout,
+	.want		= smtp_want,
+	.free		= smtp_free,
+	.shutdown	= smtp_shutdown,
+	.busy_reply	= "421 4.7.0 Error: too many connections\r\n",
+};

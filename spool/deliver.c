@@ -1,0 +1,233 @@
+/*
+ * deliver: the local delivery agent for other MTAs (Postfix's
+ * mailbox_command, fetchmail --mda, procmail).
+ *
+ *   deliver [-c postroom.conf] -f sender -d rcpt [rcpt...] < message
+ *
+ * Every recipient is resolved through the directory (aliases, groups,
+ * plus-addresses, catch-all) before anything is written: an unknown one
+ * fails the whole call with EX_NOUSER.  Each final user then gets one
+ * durable delivery with "Return-Path: <sender>" and "Delivered-To: <user>"
+ * on top (one file each: the headers differ).  CRLF becomes LF.  Exit codes
+ * are sysexits(3): 0, EX_USAGE, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL,
+ * EX_CONFIG.  A temporary failure after some users already got the message
+ * means the caller retries them all: a duplicate, never a loss.
+ */
+#include "spool/store.h"
+#include "lib/config.h"
+#include "lib/directory.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG	"/etc/postroom/postroom.conf"
+#define MAX_USERS	1000
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: deliver [-c postroom.conf] -f sender -d recipient ...\n");
+	exit(EX_USAGE);
+}
+
+/* Read stdin (at most max bytes), CRLF -> LF, without a leading mbox "From " line. */
+static char *
+read_message(size_t max, size_t *len_r, int *ex_r)
+{
+	char	*data = NULL, *in, *out;
+	size_t	 len = 0, cap = 0, i;
+	ssize_t	 n;
+
+	for (;;) {
+		if (len == cap) {
+			cap = cap == 0 ? 64 * 1024 : size_mul(cap, 2);
+			data = xreallocarray(data, cap, 1);
+		}
+		n = read(STDIN_FILENO, data + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("deliver: read message");
+			*ex_r = EX_TEMPFAIL;
+			free(data);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			log_warnx("deliver: message larger than %zu bytes", max);
+			*ex_r = EX_DATAERR;
+			free(data);
+			return NULL;
+		}
+	}
+	in = data;
+	if (len >= 5 && strncmp(data, "From ", 5) == 0) {
+		while (in < data + len && *in != '\n')
+			in++;
+		if (in < data + len)
+			in++;
+	}
+	for (out = data, i = (size_t)(in - data); i < len; i++) {
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			continue;
+		*out++ = data[i];
+	}
+	*len_r = (size_t)(out - data);
+	return data;
+}
+
+/* A sender we can put in a header: no CR, LF, '<', '>' or spaces. */
+static bool
+sender_valid(const char *s)
+{
+	return strlen(s) < 512 && strpbrk(s, "\r\n<> \t") == NULL;
+}
+
+static int
+deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
+    const char *sender, const char *data, size_t len)
+{
+	struct store_delivery	*d;
+	struct store_rcpt	 r;
+	const char		*error;
+	char			*maildir, *headers, path[4096];
+	int			 rc = -1;
+
+	maildir = directory_maildir(mail_root, u);
+	snprintf(path, sizeof(path), "%s/new", maildir);
+	if (access(path, F_OK) == -1 && store_create_user(st, maildir, &error) == -1) {
+		log_warnx("deliver: to=%s create %s: %s", u->address, maildir, error);
+		free(maildir);
+		return EX_TEMPFAIL;
+	}
+	r.maildir = maildir;
+	r.quota_bytes = u->quota_bytes;
+	r.quota_messages = u->quota_messages;
+	headers = xasprintf("Return-Path: <%s>\nDelivered-To: %s\n", sender, u->address);
+	if ((d = store_delivery_begin(st, &r, 1, &error)) != NULL) {
+		/* A write error is kept and reported by the commit. */
+		if (store_delivery_write(d, headers, strlen(headers)) == 0)
+			store_delivery_write(d, data, len);
+		rc = store_delivery_commit(d, &error);
+	}
+	if (rc == 0)
+		log_info("deliver: from=<%s> to=%s size=%zu status=delivered", sender,
+		    u->address, len);
+	else
+		log_warnx("deliver: from=<%s> to=%s status=deferred: %s", sender, u->address,
+		    error);
+	store_delivery_free(&d);
+	free(headers);
+	free(maildir);
+	return rc == 0 ? 0 : EX_TEMPFAIL;
+}
+
+/* Resolve every recipient to users, deduplicated; EX_NOUSER if one is unknown. */
+static int
+resolve_all(const struct directory *dir, char *rcpts[], size_t nrcpts,
+    const struct dir_user **users, size_t *nusers_r)
+{
+	const struct dir_user	*found[MAX_USERS + 1];
+	size_t			 nusers = 0, n, i, j, k;
+
+	for (i = 0; i < nrcpts; i++) {
+		if (directory_resolve(dir, rcpts[i], found, MAX_USERS, &n) != DIR_LOCAL) {
+			log_warnx("deliver: to=%s status=bounced: no such user", rcpts[i]);
+			return EX_NOUSER;
+		}
+		if (n > MAX_USERS)
+			return EX_DATAERR;
+		for (j = 0; j < n; j++) {
+			for (k = 0; k < nusers && users[k] != found[j]; k++)
+				;
+			if (k == nusers && nusers < MAX_USERS)
+				users[nusers++] = found[j];
+		}
+	}
+	*nusers_r = nusers;
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct dir_user	 *users[MAX_USERS];
+	struct store_options	  opts;
+	struct directory	 *dir = NULL;
+	struct config		 *cfg = NULL;
+	struct store		 *st = NULL;
+	const char		 *config_path = DEFAULT_CONFIG, *sender = NULL, *error;
+	char			 *data = NULL;
+	size_t			  nusers = 0, i, len;
+	int			  ch, ex = 0, rc;
+	bool			  dflag = false;
+
+	log_init("deliver", LOG_LEVEL_INFO, "stderr");
+	while ((ch = getopt(argc, argv, "c:f:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			sender = optarg;
+			break;
+		case 'd':
+			dflag = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (sender == NULL || !dflag || argc < 1)
+		usage();
+	if (strcmp(sender, "<>") == 0)
+		sender = "";
+	if (!sender_valid(sender)) {
+		log_warnx("deliver: invalid sender address");
+		return EX_DATAERR;
+	}
+	if ((cfg = config_load(config_path, &error)) == NULL) {
+		log_warnx("deliver: %s: %s", config_path, error);
+		return EX_CONFIG;
+	}
+	if ((ch = log_level_parse(config_str(cfg, "log_level"))) != -1)
+		log_init("deliver", (enum log_level)ch, config_str(cfg, "log_target"));
+	if ((dir = directory_load(config_dir(cfg), &error)) == NULL) {
+		log_warnx("deliver: directory: %s", error);
+		ex = EX_CONFIG;
+		goto out;
+	}
+	/* Everybody is resolved first: an unknown recipient delivers nothing. */
+	if ((ex = resolve_all(dir, argv, (size_t)argc, users, &nusers)) != 0)
+		goto out;
+	data = read_message((size_t)config_int(cfg, "smtpd.max_message_size"), &len, &ex);
+	if (data == NULL)
+		goto out;
+	opts.fsync_enabled = config_bool(cfg, "store.fsync");
+	if ((st = store_open(config_str(cfg, "mail_root"), &opts, &error)) == NULL) {
+		log_warnx("deliver: %s", error);
+		ex = EX_CONFIG;
+		goto out;
+	}
+	for (i = 0; i < nusers; i++)
+		if ((rc = deliver_one(st, config_str(cfg, "mail_root"), users[i], sender, data,
+		    len)) != 0)
+			ex = rc;
+out:
+	store_close(&st);
+	directory_free(&dir);
+	config_free(&cfg);
+	free(data);
+	return ex;
+}

@@ -1,0 +1,398 @@
+/*
+ * Maildir++ folders: ".Name" directories below the Maildir, '.' as the
+ * hierarchy separator, a "maildirfolder" file in each, and the
+ * "subscriptions" file (one name per line, as Courier and Dovecot read it).
+ * The index forgets a deleted or renamed folder; a renamed folder is
+ * re-indexed from its side file under its new name (same UIDVALIDITY and
+ * UIDs).  Renaming INBOX moves its messages into the new folder.
+ */
+#include "spool/store_private.h"
+#include "spool/commit.h"
+#include "lib/xmalloc.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SUBSCRIPTIONS		"subscriptions"
+#define SUBSCRIPTIONS_LOCK	"postroom-subscriptions.lock"
+#define SUBSCRIPTIONS_MAX	(256 * 1024)
+#define DELETED_PREFIX		"postroom-deleted."
+
+int
+maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **error_r)
+{
+	static const char	*subs[] = { "tmp", "new", "cur" };
+	struct iovec		 none = { NULL, 0 };
+	int			 fd, tmpfd, i;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return store_fail(error_r, store_errno_temporary(errno),
+		    "mkdir %s: %s", dir, strerror(errno));
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return store_fail(error_r, true, "open %s: %s", dir, strerror(errno));
+	for (i = 0; i < 3; i++) {
+		if (mkdirat(fd, subs[i], 0700) == -1 && errno != EEXIST) {
+			close(fd);
+			return store_fail(error_r, store_errno_temporary(errno),
+			    "mkdir %s/%s: %s", dir, subs[i], strerror(errno));
+		}
+	}
+	if (spool_txn_note_dir(t, fd) == -1) {
+		close(fd);
+		return store_fail(error_r, true, "%s", spool_txn_error(t));
+	}
+	if (folder && faccessat(fd, "maildirfolder", F_OK, 0) == -1) {
+		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tmpfd == -1 ||
+		    spool_txn_add(t, tmpfd, fd, "maildirfolder", &none, 1) == -1) {
+			if (tmpfd != -1)
+				close(tmpfd);
+			close(fd);
+			return store_fail(error_r, true, "maildirfolder in %s: %s",
+			    dir, spool_txn_error(t));
+		}
+		close(tmpfd);
+	}
+	close(fd);
+	return 0;
+}
+
+static int
+folder_path(const char *maildir, const char *name, char *out, size_t size,
+    const char **error_r)
+{
+	char	 sub[256];
+
+	if (maildir_folder_dir(name, sub, sizeof(sub)) == -1)
+		return store_fail(error_r, false, "invalid folder name");
+	if (sub[0] == '\0')
+		return store_fail(error_r, false, "INBOX cannot be created, deleted or replaced");
+	snprintf(out, size, "%s/%s", maildir, sub);
+	return 0;
+}
+
+static int
+root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
+{
+	int	 fd;
+
+	spool_txn_init(t);
+	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+	if (spool_txn_note_dir(t, fd) == -1) {
+		close(fd);
+		return store_fail(error_r, true, "%s", spool_txn_error(t));
+	}
+	close(fd);
+	return 0;
+}
+
+int
+folder_create(struct store *st, const char *maildir, const char *name, const char **error_r)
+{
+	struct spool_txn	 t;
+	char			 path[4096];
+
+	(void)st;
+	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
+		return -1;
+	if (access(path, F_OK) == 0)
+		return store_fail(error_r, false, "folder exists");
+	if (root_txn(&t, maildir, error_r) == -1)
+		return -1;
+	if (maildir_make(&t, path, true, error_r) == -1) {
+		spool_txn_abort(&t);
+		return -1;
+	}
+	if (spool_txn_commit(&t) == -1)
+		return store_fail(error_r, true, "%s", spool_txn_error(&t));
+	return 0;
+}
+
+/* Drop the index's idea of these folders (they are rebuilt on next open). */
+static int
+index_forget(const char *maildir, const char **names, size_t n, const char **error_r)
+{
+	struct idx_env	*env = NULL;
+	struct idx_txn	*txn;
+	size_t		 i;
+	struct idx_retry r = { 0 };
+	int		 rc;
+
+	do {
+		if ((env == NULL || idx_env_stale(env)) && (idx_env_put(&env),
+		    idx_env_get(maildir, &env, error_r)) == -1)
+			return -1;
+		if ((rc = idx_begin(env, false, &txn, error_r)) != 0)
+			continue;
+		for (i = 0; i < n && rc == 0; i++)
+			rc = idx_folder_del(txn, names[i], error_r);
+		if (rc == 0)
+			rc = idx_commit(&txn, error_r);
+		else
+			idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(env, &r));
+	idx_env_put(&env);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+remove_tree(int at, const char *name)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	int		 fd;
+
+	if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		unlinkat(at, name, 0);
+		return;
+	}
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == -1 && (errno == EISDIR || errno == EPERM))
+			remove_tree(fd, de->d_name);
+	}
+	closedir(dir);
+	unlinkat(at, name, AT_REMOVEDIR);
+}
+
+int
+folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r)
+{
+	struct spool_txn	 t;
+	char			 path[4096], gone[256], unique[128];
+	int			 rootfd;
+
+	(void)st;
+	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
+		return -1;
+	if (access(path, F_OK) == -1)
+		return store_fail(error_r, false, "no such folder");
+	if (index_forget(maildir, &name, 1, error_r) == -1)
+		return -1;
+	/* Vanish atomically (and durably), then remove at leisure. */
+	spool_unique_name(unique, sizeof(unique));
+	snprintf(gone, sizeof(gone), DELETED_PREFIX "%s", unique);
+	if (root_txn(&t, maildir, error_r) == -1)
+		return -1;
+	rootfd = t.dirfds[0];
+	if (spool_txn_rename(&t, rootfd, strrchr(path, '/') + 1, rootfd, gone) == -1 ||
+	    spool_txn_commit(&t) == -1) {
+		spool_txn_abort(&t);
+		return store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(&t));
+	}
+	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		remove_tree(rootfd, gone);
+		close(rootfd);
+	}
+	folder_subscribe(st, maildir, name, false, error_r);
+	return 0;
+}
+
+/*
+ * RENAME INBOX (RFC 3501 6.3.5): its messages move to a new folder and
+ * INBOX stays, empty.
+ */
+static int
+rename_inbox(struct store *st, const char *maildir, const char *to, const char **error_r)
+{
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	uint32_t		*uids;
+	size_t			 n, i;
+	int			 rc;
+
+	if (folder_create(st, maildir, to, error_r) == -1)
+		return -1;
+	if (mailbox_open(st, maildir, "INBOX", 0, &mb, error_r) == -1)
+		return -1;
+	if ((rc = mailbox_messages(mb, &mi, &n, error_r)) == 0 && n > 0) {
+		uids = xreallocarray(NULL, n, sizeof(*uids));
+		for (i = 0; i < n; i++)
+			uids[i] = mi[i].uid;
+		rc = mailbox_move(mb, uids, n, to, NULL, error_r);
+		free(uids);
+	}
+	mailbox_close(&mb);
+	return rc;
+}
+
+int
+folder_rename(struct store *st, const char *maildir, const char *from, const char *to,
+    const char **error_r)
+{
+	struct spool_txn	 t;
+	struct dirent		*de;
+	char			 src[4096], dst[4096], newname[512];
+	char			**names = NULL;
+	size_t			 n = 0, i, fromlen;
+	DIR			*dir;
+	int			 rootfd, rc = 0;
+
+	if (maildir_folder_is_inbox(from))
+		return rename_inbox(st, maildir, to, error_r);
+	if (folder_path(maildir, from, src, sizeof(src), error_r) == -1 ||
+	    folder_path(maildir, to, dst, sizeof(dst), error_r) == -1)
+		return -1;
+	if (access(src, F_OK) == -1)
+		return store_fail(error_r, false, "no such folder");
+	if (access(dst, F_OK) == 0)
+		return store_fail(error_r, false, "folder exists");
+	/* The folder and its children ".from.*". */
+	if ((dir = opendir(maildir)) == NULL)
+		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+	fromlen = strlen(from);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] != '.' || strncmp(de->d_name + 1, from, fromlen) != 0 ||
+		    (de->d_name[1 + fromlen] != '\0' && de->d_name[1 + fromlen] != '.'))
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name + 1);
+	}
+	closedir(dir);
+	if (index_forget(maildir, (const char **)names, n, error_r) == -1)
+		rc = -1;
+	if (rc == 0 && root_txn(&t, maildir, error_r) == -1)
+		rc = -1;
+	rootfd = rc == 0 ? t.dirfds[0] : -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(newname, sizeof(newname), ".%s%s", to, names[i] + fromlen);
+		snprintf(src, sizeof(src), ".%s", names[i]);
+		if (spool_txn_rename(&t, rootfd, src, rootfd, newname) == -1)
+			rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+			    spool_txn_error(&t));
+	}
+	if (rc == 0 && spool_txn_commit(&t) == -1)
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&t));
+	else if (rootfd != -1)
+		spool_txn_abort(&t);
+	if (rc == 0) {
+		folder_subscribe(st, maildir, from, false, error_r);
+		folder_subscribe(st, maildir, to, true, error_r);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+int
+folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
+    const char **error_r)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	char		**names;
+	size_t		 n = 1;
+	DIR		*dir;
+
+	(void)st;
+	if ((dir = opendir(maildir)) == NULL)
+		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+	names = xreallocarray(NULL, 1, sizeof(*names));
+	names[0] = xstrdup("INBOX");
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &sb, 0) == -1 || !S_ISDIR(sb.st_mode))
+			continue;
+		names = xreallocarray(names, n + 1, sizeof(*names));
+		names[n++] = xstrdup(de->d_name + 1);
+	}
+	closedir(dir);
+	qsort(names + 1, n - 1, sizeof(*names), name_cmp);
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
+int
+folder_subscribe(struct store *st, const char *maildir, const char *name, bool on,
+    const char **error_r)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov;
+	char			 path[4096], *text, *out, *line, *next;
+	size_t			 outlen = 0, namelen = strlen(name);
+	ssize_t			 n = 0;
+	int			 fd, lockfd, rootfd = -1, tmpfd = -1, rc = -1;
+	bool			 found = false;
+
+	(void)st;
+	/* One name per line: a name that is no folder name never gets in. */
+	if (maildir_folder_dir(name, path, sizeof(path)) == -1)
+		return store_fail(error_r, false, "invalid folder name");
+	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS_LOCK);
+	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    flock(lockfd, LOCK_EX) == -1) {
+		if (lockfd != -1)
+			close(lockfd);
+		return store_fail(error_r, true, "lock %s: %s", path, strerror(errno));
+	}
+	text = xmalloc(SUBSCRIPTIONS_MAX + 1);
+	out = xmalloc(SUBSCRIPTIONS_MAX + 512);
+	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, text, SUBSCRIPTIONS_MAX);
+		close(fd);
+	}
+	text[n > 0 ? n : 0] = '\0';
+	for (line = text; *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (strcmp(line, name) == 0) {
+			found = true;
+			if (!on)
+				continue;
+		}
+		if (*line != '\0')
+			outlen += (size_t)sprintf(out + outlen, "%s\n", line);
+	}
+	if (on && !found && namelen < 500)
+		outlen += (size_t)sprintf(out + outlen, "%s\n", name);
+	rc = 0;
+	if (found != on) {
+		snprintf(path, sizeof(path), "%s/tmp", maildir);
+		tmpfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		iov.iov_base = out;
+		iov.iov_len = outlen;
+		spool_txn_init(&t);
+		if (tmpfd == -1 || rootfd == -1 ||
+		    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
+		    spool_txn_commit(&t) == -1) {
+			spool_txn_abort(&t);
+			rc = store_fail(error_r, true, "subscriptions: %s", spool_txn_error(&t));
+		}
+	}
+	if (tmpfd != -1)
+		close(tmpfd);
+	if (rootfd != -1)
+		close(rootfd);
+	free(text);
+	free(out);
+	close(lockfd);
+	return rc;
+}

@@ -1,0 +1,714 @@
+/*
+ * The Berkeley DB index: one transactional environment per user, in
+ * <Maildir>/postroom-index/.  Per user, because a process killed while
+ * holding it then affects one user only, recovery work is bounded by one
+ * user's log, and moving a user is moving a directory.
+ *
+ * Two btrees: folders.db (folder name -> struct idx_folder, and the next
+ * folder id) and msgs.db (BE32 folder id + BE32 UID -> message record), so
+ * a cursor walks one folder in UID order.
+ *
+ * Locking: every writing transaction first takes the user's lock record
+ * with DB_RMW (in a DB_TXN_NOWAIT child, polled with back-off), so the
+ * writers of one user are serialised and nothing else can wait on a lock:
+ * no deadlock, and a writer killed mid-transaction leaves only that record
+ * locked.  Readers use DB_READ_UNCOMMITTED | DB_TXN_NOWAIT: they hold no
+ * locks a writer could wait on.  A lock that stays busy for a second gets
+ * the environment reopened (idx_retry_wait marks it stale): with
+ * DB_REGISTER that open notices a dead process and runs recovery, which
+ * frees its locks.  Writes are short (per user, a few ms), so the
+ * serialisation costs little and delivery never takes the lock at all.
+ *
+ * The index is derived from the Maildir, so commits use
+ * DB_TXN_WRITE_NOSYNC (a killed process loses nothing: the log is in the
+ * page cache; after a power loss a broken index is rebuilt).  DB_REGISTER
+ * with DB_RECOVER runs recovery when a process died holding the
+ * environment, so it never wedges the others.  This is the only file that
+ * includes <db.h>.
+ */
+#include "spool/store_private.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <db.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INDEX_DIR		"postroom-index"
+#define INDEX_LOCK		"postroom-index.lock"
+#define NEXT_ID_KEY		"\001next-folder-id"
+#define USER_LOCK_KEY		"\001user-lock"
+#define RETRY_BUDGET_MS		30000	/* give up: "index busy" */
+#define RETRY_REOPEN_MS		1000	/* busy this long: reopen (recovery) */
+#define CACHE_BYTES		(2 * 1024 * 1024)
+#define LOCKS_MAX		400000		/* a 100k-message folder in one txn */
+#define REGION_MAX		(96 * 1024 * 1024)
+#define CHECKPOINT_EVERY	256	/* commits between checkpoint attempts */
+
+struct idx_env {
+	struct idx_env	*next;
+	char		*maildir;
+	pid_t		 pid;		/* handles do not survive fork() */
+	DB_ENV		*env;
+	DB		*folders;
+	DB		*msgs;
+	int		 refs;
+	int		 lockfd;	/* LOCK_SH while open; LOCK_EX to destroy */
+	bool		 stale;		/* needs recovery: reopen */
+	unsigned	 commits;
+};
+
+struct idx_txn {
+	struct idx_env	*e;
+	DB_TXN		*txn;
+	DBT		 val;		/* DB_DBT_REALLOC buffer for idx_msg_get */
+};
+
+struct msg_rec {
+	uint32_t	 uid, flags, kwmask, pad;
+	uint64_t	 modseq, vsize, fsize;
+	int64_t		 idate;
+	uint32_t	 len[4];	/* name, envelope, body, bodystructure (with NUL) */
+};
+
+static pthread_mutex_t	 envs_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct idx_env	*envs;
+
+/* Map a BDB error to ours; marks the environment for reopening if needed. */
+static int
+db_fail(struct idx_env *e, int ret, const char *what, const char **error_r)
+{
+	if (ret == DB_LOCK_DEADLOCK) {
+		store_fail(error_r, true, "%s: %s", what, db_strerror(ret));
+		return IDX_RETRY;
+	}
+	if (ret == DB_LOCK_NOTGRANTED || ret == DB_RUNRECOVERY) {
+		/* Perhaps a process died holding locks: reopening recovers. */
+		e->stale = true;
+		store_fail(error_r, true, "%s: %s", what, db_strerror(ret));
+		return IDX_RETRY;
+	}
+	return store_fail(error_r, true, "index %s: %s", what, db_strerror(ret));
+}
+
+static void
+db_errcall(const DB_ENV *env, const char *prefix, const char *msg)
+{
+	(void)env;
+	(void)prefix;
+	log_warnx("index: %s", msg);
+}
+
+static void
+env_close_handles(struct idx_env *e)
+{
+	/*
+	 * No sync at close: the log (in the page cache) has every change and
+	 * the index is derived anyway.  A checkpoint only once the log has
+	 * grown, so the log files can be removed.
+	 */
+	if (e->msgs != NULL)
+		e->msgs->close(e->msgs, DB_NOSYNC);
+	if (e->folders != NULL)
+		e->folders->close(e->folders, DB_NOSYNC);
+	if (e->env != NULL) {
+		e->env->txn_checkpoint(e->env, 1024, 0, 0);
+		e->env->close(e->env, 0);
+	}
+	e->msgs = e->folders = NULL;
+	e->env = NULL;
+}
+
+static int
+env_open_handles(struct idx_env *e, const char *dir)
+{
+	int	 ret;
+
+	if ((ret = db_env_create(&e->env, 0)) != 0)
+		return ret;
+	e->env->set_errcall(e->env, db_errcall);
+	e->env->set_lk_detect(e->env, DB_LOCK_MINWRITE);	/* readers lose */
+	e->env->set_cachesize(e->env, 0, CACHE_BYTES, 1);
+	/*
+	 * A rebuild or a STORE over a whole folder locks every page it
+	 * touches in one transaction: allow many locks, but start small (the
+	 * regions grow on demand up to the memory maximum).
+	 */
+	e->env->set_lk_max_locks(e->env, LOCKS_MAX);
+	e->env->set_lk_max_objects(e->env, LOCKS_MAX);
+	e->env->set_memory_init(e->env, DB_MEM_LOCK, 1000);
+	e->env->set_memory_init(e->env, DB_MEM_LOCKOBJECT, 1000);
+	e->env->set_memory_max(e->env, 0, REGION_MAX);
+	e->env->set_lg_max(e->env, 1024 * 1024);
+	e->env->set_flags(e->env, DB_TXN_WRITE_NOSYNC, 1);
+	e->env->log_set_config(e->env, DB_LOG_AUTO_REMOVE, 1);
+	ret = e->env->open(e->env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER | DB_RECOVER | DB_THREAD, 0600);
+	if (ret != 0)
+		return ret;
+	if ((ret = db_create(&e->folders, e->env, 0)) != 0)
+		return ret;
+	ret = e->folders->open(e->folders, NULL, "folders.db", NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
+	if (ret != 0)
+		return ret;
+	if ((ret = db_create(&e->msgs, e->env, 0)) != 0)
+		return ret;
+	return e->msgs->open(e->msgs, NULL, "msgs.db", NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
+}
+
+/* Remove the files of the environment directory (caller holds LOCK_EX). */
+static void
+remove_env_files(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	fd = dirfd(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
+static struct idx_env *
+env_open(const char *maildir, const char **error_r)
+{
+	struct idx_env	*e;
+	char		 dir[4096], lock[4096];
+	int		 ret, attempt;
+
+	snprintf(dir, sizeof(dir), "%s/%s", maildir, INDEX_DIR);
+	snprintf(lock, sizeof(lock), "%s/%s", maildir, INDEX_LOCK);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		store_fail(error_r, store_errno_temporary(errno), "mkdir %s: %s", dir,
+		    strerror(errno));
+		return NULL;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->maildir = xstrdup(maildir);
+	e->pid = getpid();
+	e->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (e->lockfd == -1 || flock(e->lockfd, LOCK_SH) == -1) {
+		store_fail(error_r, true, "lock %s: %s", lock, strerror(errno));
+		goto fail;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((ret = env_open_handles(e, dir)) == 0)
+			return e;
+		env_close_handles(e);
+		log_warnx("index %s unusable (%s): rebuilding", dir, db_strerror(ret));
+		/* Derived data: start afresh, but only if nobody else uses it. */
+		if (flock(e->lockfd, LOCK_EX | LOCK_NB) == -1)
+			break;
+		remove_env_files(dir);
+		flock(e->lockfd, LOCK_SH);
+	}
+	store_fail(error_r, true, "index %s cannot be opened", dir);
+fail:
+	if (e->lockfd != -1)
+		close(e->lockfd);
+	free(e->maildir);
+	free(e);
+	return NULL;
+}
+
+static void
+env_free(struct idx_env *e)
+{
+	env_close_handles(e);
+	close(e->lockfd);
+	free(e->maildir);
+	free(e);
+}
+
+int
+idx_env_get(const char *maildir, struct idx_env **env_r, const char **error_r)
+{
+	struct idx_env	*e, **ep;
+	pid_t		 pid = getpid();
+
+	pthread_mutex_lock(&envs_lock);
+	for (ep = &envs; (e = *ep) != NULL; ) {
+		if (e->pid != pid) {
+			*ep = e->next;	/* inherited from a parent: never touch */
+			continue;
+		}
+		ep = &e->next;
+		if (!e->stale && strcmp(e->maildir, maildir) == 0) {
+			e->refs++;
+			pthread_mutex_unlock(&envs_lock);
+			*env_r = e;
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&envs_lock);
+	/* Opening may run recovery: not under the list lock. */
+	if ((e = env_open(maildir, error_r)) == NULL)
+		return -1;
+	e->refs = 1;
+	pthread_mutex_lock(&envs_lock);
+	e->next = envs;
+	envs = e;
+	pthread_mutex_unlock(&envs_lock);
+	*env_r = e;
+	return 0;
+}
+
+void
+idx_env_put(struct idx_env **envp)
+{
+	struct idx_env	*e = *envp, **ep;
+
+	if (e == NULL)
+		return;
+	*envp = NULL;
+	pthread_mutex_lock(&envs_lock);
+	if (--e->refs > 0) {
+		pthread_mutex_unlock(&envs_lock);
+		return;
+	}
+	for (ep = &envs; *ep != NULL; ep = &(*ep)->next)
+		if (*ep == e) {
+			*ep = e->next;
+			break;
+		}
+	pthread_mutex_unlock(&envs_lock);
+	env_free(e);
+}
+
+bool
+idx_env_stale(const struct idx_env *e)
+{
+	return e->stale;
+}
+
+/* ---- transactions ---- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+idx_retry_wait(struct idx_env *e, struct idx_retry *r)
+{
+	struct timespec	 ts;
+	int64_t		 now = now_ms(), ms;
+
+	if (r->n++ == 0)
+		r->start = r->reopened = now;
+	if (now - r->start > RETRY_BUDGET_MS)
+		return false;
+	if (now - r->reopened >= RETRY_REOPEN_MS) {
+		e->stale = true;	/* perhaps the holder died: recover */
+		r->reopened = now;
+	}
+	ms = r->n < 6 ? 1 << r->n : 50;
+	ms = ms / 2 + rand() % (ms / 2 + 1);	/* jitter: no lock-step retries */
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000;
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+/* Take the user's write lock without waiting: busy is IDX_RETRY. */
+static int
+user_lock(struct idx_env *e, DB_TXN *parent, const char **error_r)
+{
+	DB_TXN	*child;
+	DBT	 key, val;
+	char	 one = 1;
+	int	 ret;
+
+	if ((ret = e->env->txn_begin(e->env, parent, &child, DB_TXN_NOWAIT)) != 0)
+		return db_fail(e, ret, "txn_begin", error_r);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	key.data = USER_LOCK_KEY;
+	key.size = sizeof(USER_LOCK_KEY) - 1;
+	val.data = &one;
+	val.ulen = sizeof(one);
+	val.flags = DB_DBT_USERMEM;
+	ret = e->folders->get(e->folders, child, &key, &val, DB_RMW);
+	if (ret == DB_NOTFOUND) {
+		val.size = sizeof(one);
+		ret = e->folders->put(e->folders, child, &key, &val, 0);
+	}
+	if (ret != 0) {
+		child->abort(child);
+		if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED) {
+			store_fail(error_r, true, "index busy");
+			return IDX_RETRY;
+		}
+		return db_fail(e, ret, "lock", error_r);
+	}
+	/* The child's locks pass to the parent, held until its end. */
+	if ((ret = child->commit(child, 0)) != 0)
+		return db_fail(e, ret, "lock", error_r);
+	return 0;
+}
+
+int
+idx_begin(struct idx_env *e, bool read_only, struct idx_txn **txn_r, const char **error_r)
+{
+	struct idx_txn	*t;
+	int		 ret, rc;
+
+	t = xcalloc(1, sizeof(*t));
+	t->e = e;
+	t->val.flags = DB_DBT_REALLOC;
+	ret = e->env->txn_begin(e->env, NULL, &t->txn,
+	    read_only ? DB_READ_UNCOMMITTED | DB_TXN_NOWAIT : 0);
+	if (ret != 0) {
+		free(t);
+		return db_fail(e, ret, "txn_begin", error_r);
+	}
+	if (!read_only && (rc = user_lock(e, t->txn, error_r)) != 0) {
+		t->txn->abort(t->txn);
+		free(t);
+		return rc;
+	}
+	*txn_r = t;
+	return 0;
+}
+
+static void
+txn_free(struct idx_txn **tp)
+{
+	free((*tp)->val.data);
+	xfree(tp);
+}
+
+int
+idx_commit(struct idx_txn **tp, const char **error_r)
+{
+	struct idx_txn	*t = *tp;
+	struct idx_env	*e = t->e;
+	int		 ret;
+
+	ret = t->txn->commit(t->txn, 0);
+	txn_free(tp);
+	if (ret != 0)
+		return db_fail(e, ret, "commit", error_r);
+	/* Keep the log short: a checkpoint lets DB_LOG_AUTO_REMOVE work. */
+	if (++e->commits % CHECKPOINT_EVERY == 0)
+		e->env->txn_checkpoint(e->env, 256, 0, 0);
+	return 0;
+}
+
+void
+idx_abort(struct idx_txn **tp)
+{
+	if (*tp == NULL)
+		return;
+	(*tp)->txn->abort((*tp)->txn);
+	txn_free(tp);
+}
+
+/* ---- folders ---- */
+
+static void
+dbt_set(DBT *d, const void *data, size_t size)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)data;
+	d->size = (u_int32_t)size;
+}
+
+static void
+dbt_out(DBT *d, void *data, size_t size)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = data;
+	d->ulen = (u_int32_t)size;
+	d->flags = DB_DBT_USERMEM;
+}
+
+int
+idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_folder *f,
+    const char **error_r)
+{
+	DBT	 key, val;
+	int	 ret;
+
+	dbt_set(&key, folder, strlen(folder));
+	dbt_out(&val, f, sizeof(*f));
+	ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, lock ? DB_RMW : 0);
+	if (ret == DB_NOTFOUND)
+		return 1;
+	if (ret != 0)
+		return db_fail(t->e, ret, "folder get", error_r);
+	if (val.size != sizeof(*f))
+		return store_fail(error_r, true, "index folder record of %s is damaged", folder);
+	return 0;
+}
+
+int
+idx_folder_put(struct idx_txn *t, const char *folder, struct idx_folder *f,
+    const char **error_r)
+{
+	DBT		 key, val;
+	uint32_t	 next = 1;
+	int		 ret;
+
+	if (f->id == 0) {
+		dbt_set(&key, NEXT_ID_KEY, strlen(NEXT_ID_KEY));
+		dbt_out(&val, &next, sizeof(next));
+		ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, DB_RMW);
+		if (ret != 0 && ret != DB_NOTFOUND)
+			return db_fail(t->e, ret, "folder id", error_r);
+		if (ret == DB_NOTFOUND)
+			next = 1;
+		f->id = next++;
+		dbt_set(&val, &next, sizeof(next));
+		if ((ret = t->e->folders->put(t->e->folders, t->txn, &key, &val, 0)) != 0)
+			return db_fail(t->e, ret, "folder id", error_r);
+	}
+	dbt_set(&key, folder, strlen(folder));
+	dbt_set(&val, f, sizeof(*f));
+	if ((ret = t->e->folders->put(t->e->folders, t->txn, &key, &val, 0)) != 0)
+		return db_fail(t->e, ret, "folder put", error_r);
+	return 0;
+}
+
+static void
+msg_key(unsigned char k[8], uint32_t folder_id, uint32_t uid)
+{
+	k[0] = (unsigned char)(folder_id >> 24);
+	k[1] = (unsigned char)(folder_id >> 16);
+	k[2] = (unsigned char)(folder_id >> 8);
+	k[3] = (unsigned char)folder_id;
+	k[4] = (unsigned char)(uid >> 24);
+	k[5] = (unsigned char)(uid >> 16);
+	k[6] = (unsigned char)(uid >> 8);
+	k[7] = (unsigned char)uid;
+}
+
+int
+idx_folder_del(struct idx_txn *t, const char *folder, const char **error_r)
+{
+	struct idx_folder	 f;
+	unsigned char		 k[8], want[4];
+	DBC			*c;
+	DBT			 key, val;
+	int			 ret, rc;
+
+	if ((rc = idx_folder_get(t, folder, true, &f, error_r)) != 0)
+		return rc == 1 ? 0 : rc;
+	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(k, f.id, 0);
+	memcpy(want, k, 4);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	key.data = k;
+	key.size = sizeof(k);
+	key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	val.flags = DB_DBT_PARTIAL;	/* keys only */
+	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
+	    ret = c->get(c, &key, &val, DB_NEXT)) {
+		if (key.size != 8 || memcmp(k, want, 4) != 0)
+			break;
+		if ((ret = c->del(c, 0)) != 0)
+			break;
+	}
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "folder delete", error_r);
+	dbt_set(&key, folder, strlen(folder));
+	ret = t->e->folders->del(t->e->folders, t->txn, &key, 0);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "folder delete", error_r);
+	return 0;
+}
+
+/* ---- messages ---- */
+
+int
+idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
+    const char **error_r)
+{
+	const char	*s[4] = { m->name, m->envelope, m->body, m->bodystructure };
+	struct msg_rec	 r;
+	unsigned char	 k[8];
+	char		*blob, *p;
+	size_t		 total = sizeof(r), i;
+	DBT		 key, val;
+	int		 ret;
+
+	memset(&r, 0, sizeof(r));
+	r.uid = m->uid;
+	r.flags = m->flags;
+	r.kwmask = m->kwmask;
+	r.modseq = m->modseq;
+	r.vsize = m->vsize;
+	r.fsize = m->fsize;
+	r.idate = m->idate;
+	for (i = 0; i < 4; i++) {
+		r.len[i] = (uint32_t)(s[i] != NULL ? strlen(s[i]) + 1 : 1);
+		total = size_add(total, r.len[i]);
+	}
+	blob = p = xmalloc(total);
+	memcpy(p, &r, sizeof(r));
+	p += sizeof(r);
+	for (i = 0; i < 4; i++) {
+		memcpy(p, s[i] != NULL ? s[i] : "", r.len[i]);
+		p += r.len[i];
+	}
+	msg_key(k, folder_id, m->uid);
+	dbt_set(&key, k, sizeof(k));
+	dbt_set(&val, blob, total);
+	ret = t->e->msgs->put(t->e->msgs, t->txn, &key, &val, 0);
+	free(blob);
+	if (ret != 0)
+		return db_fail(t->e, ret, "message put", error_r);
+	return 0;
+}
+
+int
+idx_msg_del(struct idx_txn *t, uint32_t folder_id, uint32_t uid, const char **error_r)
+{
+	unsigned char	 k[8];
+	DBT		 key;
+	int		 ret;
+
+	msg_key(k, folder_id, uid);
+	dbt_set(&key, k, sizeof(k));
+	ret = t->e->msgs->del(t->e->msgs, t->txn, &key, 0);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "message delete", error_r);
+	return 0;
+}
+
+/* Point m into a record blob; -1 if the record is damaged. */
+static int
+msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
+{
+	struct msg_rec	 r;
+	const char	*s[4];
+	char		*p = (char *)blob + sizeof(r);
+	size_t		 left, i;
+
+	if (size < sizeof(r))
+		return -1;
+	memcpy(&r, blob, sizeof(r));
+	left = size - sizeof(r);
+	for (i = 0; i < 4; i++) {
+		if (r.len[i] == 0 || r.len[i] > left || p[r.len[i] - 1] != '\0')
+			return -1;
+		s[i] = p;
+		p += r.len[i];
+		left -= r.len[i];
+	}
+	m->uid = r.uid;
+	m->flags = r.flags;
+	m->kwmask = r.kwmask;
+	m->modseq = r.modseq;
+	m->vsize = r.vsize;
+	m->fsize = r.fsize;
+	m->idate = r.idate;
+	m->name = s[0];
+	m->envelope = with_cache ? s[1] : NULL;
+	m->body = with_cache ? s[2] : NULL;
+	m->bodystructure = with_cache ? s[3] : NULL;
+	return 0;
+}
+
+int
+idx_msg_get(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg *m,
+    const char **error_r)
+{
+	unsigned char	 k[8];
+	DBT		 key;
+	int		 ret;
+
+	msg_key(k, folder_id, uid);
+	dbt_set(&key, k, sizeof(k));
+	ret = t->e->msgs->get(t->e->msgs, t->txn, &key, &t->val, 0);
+	if (ret == DB_NOTFOUND)
+		return 1;
+	if (ret != 0)
+		return db_fail(t->e, ret, "message get", error_r);
+	if (msg_decode(t->val.data, t->val.size, m, true) == -1)
+		return store_fail(error_r, true, "index record of uid %u is damaged", uid);
+	return 0;
+}
+
+int
+idx_msg_list(struct idx_txn *t, uint32_t folder_id, bool with_cache, struct idx_msglist *l,
+    const char **error_r)
+{
+	unsigned char	 k[8], want[4];
+	DBC		*c;
+	DBT		 key, val;
+	void		*blob;
+	int		 ret;
+
+	idx_msglist_free(l);
+	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(k, folder_id, 0);
+	memcpy(want, k, 4);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	key.data = k;
+	key.size = key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	val.flags = DB_DBT_REALLOC;
+	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
+	    ret = c->get(c, &key, &val, DB_NEXT)) {
+		if (key.size != 8 || memcmp(k, want, 4) != 0)
+			break;
+		if (l->n == l->cap) {
+			l->cap = l->cap == 0 ? 64 : size_mul(l->cap, 2);
+			l->msgs = xreallocarray(l->msgs, l->cap, sizeof(*l->msgs));
+			l->blobs = xreallocarray(l->blobs, l->cap, sizeof(*l->blobs));
+		}
+		blob = xmalloc(val.size);
+		memcpy(blob, val.data, val.size);
+		if (msg_decode(blob, val.size, &l->msgs[l->n], with_cache) == -1) {
+			free(blob);
+			continue;	/* damaged: the next sync rewrites it */
+		}
+		l->blobs[l->n++] = blob;
+	}
+	free(val.data);
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND) {
+		idx_msglist_free(l);
+		return db_fail(t->e, ret, "message list", error_r);
+	}
+	return 0;
+}
+
+void
+idx_msglist_free(struct idx_msglist *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->blobs[i]);
+	xfree(&l->msgs);
+	xfree(&l->blobs);
+	l->n = l->cap = 0;
+}

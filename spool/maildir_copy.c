@@ -1,0 +1,306 @@
+/*
+ * COPY, MOVE and APPEND: new files enter cur/ directly with their UID in
+ * the name (reserved in the side file first), so no sync has to find them.
+ * COPY hard-links the source file (one directory fsync for the batch),
+ * MOVE renames it (each message is in exactly one folder at any instant;
+ * both directories fsynced once).
+ */
+#include "spool/store_private.h"
+#include "spool/commit.h"
+#include "lib/xmalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct copy_ctx {
+	const uint32_t	*uids;
+	size_t		 n;
+	const char	*dest;
+	uint32_t	*uids_r;
+	bool		 move;		/* rename instead of link, drop the sources */
+	bool		 made;		/* files were linked: never link twice */
+};
+
+struct append_ctx {
+	const void	*data;
+	size_t		 len;
+	uint32_t	 flags;
+	time_t		 idate;
+	uint32_t	 uid;
+};
+
+struct copied {
+	struct idx_msg	 m;
+	uint32_t	 src_uid;
+	char		 name[MAILDIR_NAME_MAX + 1];
+	void		*blob;		/* the source record's strings */
+};
+
+/* The destination's folder record, locked; created (and synced) if new. */
+static int
+dest_folder(struct mailbox *dm, struct idx_txn *txn, struct idx_folder *df,
+    const char **error_r)
+{
+	int	 rc;
+
+	if ((rc = idx_folder_get(txn, dm->folder, true, df, error_r)) < 0)
+		return rc;
+	if (rc == 1 && (rc = maildir_sync_locked(dm, txn, df, false, error_r)) != 0)
+		return rc;
+	dm->folder_id = df->id;
+	return 0;
+}
+
+/* Link (or move) one source message into dest's cur/ under a new name and UID. */
+static int
+copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx_folder *f,
+    struct idx_folder *df, uint32_t uid, bool move, struct spool_txn *st, struct copied *c,
+    const char **error_r)
+{
+	struct maildir_name	 mn;
+	struct idx_msg		 m;
+	char			*kw, *p;
+	size_t			 len;
+	int			 rc;
+
+	if ((rc = idx_msg_get(txn, f->id, uid, &m, error_r)) != 0)
+		return rc;
+	memset(&mn, 0, sizeof(mn));
+	spool_unique_name(mn.base, sizeof(mn.base));
+	mn.fsize = m.fsize;
+	mn.vsize = m.vsize;
+	mn.uid = df->uidnext;
+	mn.flags = m.flags;
+	mn.has_info = true;
+	if (m.kwmask != 0) {
+		/* Keyword letters are per folder: map by name. */
+		kw = maildir_keywords_string(&mb->kw, m.kwmask);
+		rc = maildir_keywords_mask(dm->dirfd, &dm->kw, kw, true, &mn.kwmask, error_r);
+		free(kw);
+		if (rc == -1)
+			return -1;
+	}
+	if (maildir_name_format(&mn, c->name, sizeof(c->name)) == -1)
+		return store_fail(error_r, false, "file name too long");
+	if ((move ? spool_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
+	    spool_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
+		return errno == ENOENT ? 1 :
+		    store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(st));
+	/* Keep the cached strings: the index record is copied, not re-parsed. */
+	len = strlen(m.envelope) + strlen(m.body) + strlen(m.bodystructure) + 3;
+	c->blob = p = xmalloc(len);
+	c->m = m;
+	c->src_uid = m.uid;
+	c->m.envelope = strcpy(p, m.envelope);
+	p += strlen(p) + 1;
+	c->m.body = strcpy(p, m.body);
+	p += strlen(p) + 1;
+	c->m.bodystructure = strcpy(p, m.bodystructure);
+	c->m.uid = df->uidnext++;
+	c->m.kwmask = mn.kwmask;
+	c->m.name = c->name;
+	return 0;
+}
+
+static int
+copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
+    bool retry, const char **error_r)
+{
+	struct copy_ctx		*ctx = vctx;
+	struct mailbox		*dm = NULL;
+	struct idx_folder	 dfr, *df;
+	struct spool_txn	 st;
+	struct copied		*c;
+	size_t			 i, n = 0;
+	uint64_t		 bytes = 0;
+	bool			 same, clean, srcclean;
+	int			 rc;
+
+	if (retry && ctx->made)
+		return store_fail(error_r, true, "copy interrupted; check the destination");
+	c = xcalloc(ctx->n + 1, sizeof(*c));
+	spool_txn_init(&st);
+	same = strcmp(ctx->dest, mb->folder) == 0 ||
+	    (maildir_folder_is_inbox(ctx->dest) && maildir_folder_is_inbox(mb->folder));
+	if ((rc = maildir_handle_open(mb->st, mb->maildir, ctx->dest, &dm, error_r)) != 0)
+		goto out;
+	if (same)
+		df = f;
+	else if ((rc = dest_folder(dm, txn, df = &dfr, error_r)) != 0)
+		goto out;
+	if ((rc = maildir_keywords_load(dm->dirfd, &dm->kw, error_r)) != 0 ||
+	    (rc = maildir_keywords_load(mb->dirfd, &mb->kw, error_r)) != 0 ||
+	    (rc = maildir_reserve_uids(dm, df, df->uidnext + (uint32_t)ctx->n, error_r)) != 0)
+		goto out;
+	clean = df->cur_mtime_ns != 0 && df->cur_mtime_ns == maildir_dir_mtime(dm->curfd);
+	srcclean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
+	for (i = 0; i < ctx->n; i++) {
+		if (ctx->uids_r != NULL)
+			ctx->uids_r[i] = 0;
+		rc = copy_one(mb, dm, txn, f, df, ctx->uids[i], ctx->move, &st, &c[n], error_r);
+		if (rc == 1)
+			continue;	/* expunged meanwhile */
+		if (rc != 0)
+			goto out;
+		ctx->made = true;
+		if (ctx->uids_r != NULL)
+			ctx->uids_r[i] = c[n].m.uid;
+		bytes += c[n].m.fsize;
+		n++;
+	}
+	store_crash_point("copy-linked");
+	if (spool_txn_commit(&st) == -1) {
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		goto out;
+	}
+	store_crash_point("copy-fsynced");
+	for (i = 0; i < n; i++) {
+		c[i].m.modseq = df->highestmodseq + 1;
+		if ((rc = idx_msg_put(txn, df->id, &c[i].m, error_r)) != 0)
+			goto out;
+		folder_account(df, &c[i].m, 1);
+	}
+	if (n > 0) {
+		df->highestmodseq++;
+		if (!ctx->move)
+			quota_note(mb->maildir, (int64_t)bytes, (int64_t)n);
+	}
+	df->cur_mtime_ns = clean ? maildir_dir_mtime(dm->curfd) : 0;
+	if ((rc = idx_folder_put(txn, dm->folder, df, error_r)) != 0 || !ctx->move)
+		goto out;
+	/* MOVE: the sources are gone from their folder too. */
+	for (i = 0; i < n; i++) {
+		if ((rc = idx_msg_del(txn, f->id, c[i].src_uid, error_r)) != 0)
+			goto out;
+		folder_account(f, &c[i].m, -1);
+	}
+	if (n > 0)
+		f->highestmodseq++;
+	f->cur_mtime_ns = srcclean ? maildir_dir_mtime(mb->curfd) : 0;
+	rc = idx_folder_put(txn, mb->folder, f, error_r);
+out:
+	spool_txn_abort(&st);
+	for (i = 0; i < ctx->n; i++)
+		free(c[i].blob);
+	free(c);
+	mailbox_close(&dm);
+	return rc;
+}
+
+int
+mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
+    uint32_t *uids_r, const char **error_r)
+{
+	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, false, false };
+	struct idx_txn		*txn;
+	struct idx_msg		 m;
+	uint64_t		 bytes = 0;
+	size_t			 i;
+	int			 rc;
+
+	/* Quota is checked before the lock: an estimate, as at delivery. */
+	if (idx_begin(mb->env, true, &txn, error_r) == 0) {
+		for (i = 0; i < n; i++)
+			if (idx_msg_get(txn, mb->folder_id, uids[i], &m, error_r) == 0)
+				bytes += m.fsize;
+		idx_abort(&txn);
+	}
+	if (quota_check_maildir(mb->maildir, bytes, error_r) == -1)
+		return -1;
+	rc = mailbox_locked(mb, copy_fn, &ctx, error_r);
+	return rc;
+}
+
+int
+mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
+    uint32_t *uids_r, const char **error_r)
+{
+	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false };
+
+	if (mb->flags & MAILBOX_READONLY)
+		return store_fail(error_r, false, "mailbox is read-only");
+	return mailbox_locked(mb, copy_fn, &ctx, error_r);
+}
+
+static int
+append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
+    bool retry, const char **error_r)
+{
+	struct append_ctx	*ctx = vctx;
+	struct maildir_name	 mn;
+	struct spool_txn	 st;
+	struct idx_msg		 m;
+	struct iovec		 iov;
+	char			 name[MAILDIR_NAME_MAX + 1], *cache;
+	bool			 clean;
+	int			 rc;
+
+	/* The file made it and the retry's full rescan indexed it under its U=. */
+	if (retry && ctx->uid != 0)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	maildir_index_data(ctx->data, ctx->len, &m, &cache);
+	if ((rc = maildir_reserve_uids(mb, f, f->uidnext + 1, error_r)) != 0)
+		goto out;
+	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
+	memset(&mn, 0, sizeof(mn));
+	spool_unique_name(mn.base, sizeof(mn.base));
+	mn.fsize = m.fsize;
+	mn.vsize = m.vsize;
+	mn.uid = f->uidnext;
+	mn.flags = ctx->flags & ~MSG_RECENT;
+	mn.has_info = true;
+	if (maildir_name_format(&mn, name, sizeof(name)) == -1) {
+		rc = store_fail(error_r, false, "file name too long");
+		goto out;
+	}
+	iov.iov_base = (void *)ctx->data;
+	iov.iov_len = ctx->len;
+	spool_txn_init(&st);
+	if (spool_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
+	    (store_crash_point("append-written"), spool_txn_commit(&st)) == -1) {
+		rc = store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(&st));
+		spool_txn_abort(&st);
+		goto out;
+	}
+	store_crash_point("append-fsynced");
+	ctx->uid = m.uid = f->uidnext++;
+	m.flags = mn.flags;
+	m.modseq = ++f->highestmodseq;
+	m.idate = ctx->idate;
+	m.name = name;
+	if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
+		goto out;
+	folder_account(f, &m, 1);
+	quota_note(mb->maildir, (int64_t)ctx->len, 1);
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
+	rc = idx_folder_put(txn, mb->folder, f, error_r);
+out:
+	free(cache);
+	return rc;
+}
+
+int
+mailbox_append(struct store *st, const char *maildir, const char *folder, const void *data,
+    size_t len, uint32_t flags, time_t internal_date, uint32_t *uid_r, const char **error_r)
+{
+	struct append_ctx	 ctx = { data, len, flags, internal_date, 0 };
+	struct mailbox		*mb;
+	int			 rc;
+
+	if (ctx.idate == 0)
+		ctx.idate = time(NULL);
+	if (quota_check_maildir(maildir, len, error_r) == -1)
+		return -1;
+	if (maildir_handle_open(st, maildir, folder, &mb, error_r) == -1)
+		return -1;
+	rc = mailbox_locked(mb, append_fn, &ctx, error_r);
+	if (rc == 0 && uid_r != NULL)
+		*uid_r = ctx.uid;
+	mailbox_close(&mb);
+	return rc;
+}

@@ -1,0 +1,408 @@
+/*
+ * Mailbox handles and the read side: open (with the POP3 lock), sync,
+ * status, the message list from the index, opening a message file, and
+ * change notification.  Every change runs through mailbox_locked(): one
+ * index transaction holding the folder's write lock, in which the Maildir
+ * is changed (durably) before the index is updated and committed.
+ */
+#include "spool/store_private.h"
+#include "lib/xmalloc.h"
+
+#include <sys/file.h>
+#include <sys/inotify.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POP3_LOCK_FILE	"postroom-pop3.lock"
+
+static int
+env_refresh(struct mailbox *mb, const char **error_r)
+{
+	if (!idx_env_stale(mb->env))
+		return 0;
+	idx_env_put(&mb->env);
+	return idx_env_get(mb->maildir, &mb->env, error_r);
+}
+
+int
+mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r)
+{
+	struct idx_folder	 f;
+	struct idx_retry	 r = { 0 };
+	struct idx_txn		*txn = NULL;
+	int			 rc = -1;
+	bool			 retry = false;
+
+	do {
+		if (env_refresh(mb, error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, false, &txn, error_r)) != 0)
+			goto next;
+		rc = idx_folder_get(txn, mb->folder, true, &f, error_r);
+		if (rc < 0)
+			goto next;
+		/* Unknown folder, or a retry after changes: sync first. */
+		if (rc == 1 || retry || f.id != mb->folder_id) {
+			if (rc == 0 && retry)
+				f.cur_mtime_ns = 0;
+			if ((rc = maildir_sync_locked(mb, txn, &f, rc == 0, error_r)) != 0)
+				goto next;
+			mb->folder_id = f.id;
+			mb->uidvalidity = f.uidvalidity;
+		}
+		/* From here an attempt may have changed the Maildir. */
+		retry = true;
+		if ((rc = fn(mb, txn, &f, ctx, retry && r.n > 0, error_r)) != 0)
+			goto next;
+		if ((rc = idx_commit(&txn, error_r)) == 0) {
+			mb->folder_id = f.id;
+			mb->uidvalidity = f.uidvalidity;
+			return 0;
+		}
+next:
+		idx_abort(&txn);
+		if (rc != IDX_RETRY)
+			return -1;
+	} while (idx_retry_wait(mb->env, &r));
+	return store_fail(error_r, true, "index busy, try again later");
+}
+
+/* True if dir has an entry other than . and .. (a cheap look at new/). */
+static bool
+dir_has_entries(int fd)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	int		 dfd;
+	bool		 found = false;
+
+	if ((dfd = dup(fd)) == -1)
+		return true;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return true;
+	}
+	rewinddir(dir);
+	while (!found && (de = readdir(dir)) != NULL)
+		found = de->d_name[0] != '.';
+	closedir(dir);
+	return found;
+}
+
+static int
+sync_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *ctx,
+    bool retry, const char **error_r)
+{
+	bool	*force = ctx;
+
+	if (*force)
+		f->cur_mtime_ns = 0;
+	return maildir_sync_locked(mb, txn, f, true, error_r);
+}
+
+int
+maildir_sync(struct mailbox *mb, bool force, const char **error_r)
+{
+	struct idx_folder	 f;
+	struct idx_txn		*txn;
+	int			 rc;
+
+	/* Nothing new and cur/ as we left it: no write lock needed. */
+	if (!force && env_refresh(mb, error_r) == 0 &&
+	    idx_begin(mb->env, true, &txn, error_r) == 0) {
+		rc = idx_folder_get(txn, mb->folder, false, &f, error_r);
+		idx_abort(&txn);
+		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) &&
+		    f.cur_mtime_ns != 0 && f.cur_mtime_ns == maildir_dir_mtime(mb->curfd) &&
+		    !dir_has_entries(mb->newfd)) {
+			mb->folder_id = f.id;
+			mb->uidvalidity = f.uidvalidity;
+			return 0;
+		}
+	}
+	return mailbox_locked(mb, sync_fn, &force, error_r);
+}
+
+int
+mailbox_sync(struct mailbox *mb, const char **error_r)
+{
+	return maildir_sync(mb, false, error_r);
+}
+
+static int
+open_dir(int at, const char *path, const char **error_r)
+{
+	int	 fd;
+
+	if ((fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR,
+		    errno == ENOENT ? "no such folder" : "open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+int
+maildir_handle_open(struct store *st, const char *maildir, const char *folder,
+    struct mailbox **mb_r, const char **error_r)
+{
+	struct mailbox	*mb;
+	char		 sub[256], path[4096];
+
+	if (maildir_folder_dir(folder, sub, sizeof(sub)) == -1)
+		return store_fail(error_r, false, "invalid folder name");
+	snprintf(path, sizeof(path), "%s%s%s", maildir, sub[0] != '\0' ? "/" : "", sub);
+	mb = xcalloc(1, sizeof(*mb));
+	mb->st = st;
+	mb->maildir = xstrdup(maildir);
+	mb->folder = xstrdup(sub[0] == '\0' ? "INBOX" : folder);
+	mb->dirfd = mb->tmpfd = mb->newfd = mb->curfd = -1;
+	mb->lockfd = mb->notifyfd = -1;
+	if ((mb->dirfd = open_dir(AT_FDCWD, path, error_r)) == -1 ||
+	    (mb->tmpfd = open_dir(mb->dirfd, "tmp", error_r)) == -1 ||
+	    (mb->newfd = open_dir(mb->dirfd, "new", error_r)) == -1 ||
+	    (mb->curfd = open_dir(mb->dirfd, "cur", error_r)) == -1)
+		goto fail;
+	if (idx_env_get(maildir, &mb->env, error_r) == -1)
+		goto fail;
+	*mb_r = mb;
+	return 0;
+fail:
+	mailbox_close(&mb);
+	return -1;
+}
+
+int
+mailbox_open(struct store *st, const char *maildir, const char *folder, unsigned flags,
+    struct mailbox **mb_r, const char **error_r)
+{
+	struct mailbox	*mb;
+
+	if (maildir_handle_open(st, maildir, folder, &mb, error_r) == -1)
+		return -1;
+	mb->flags = flags;
+	if (flags & MAILBOX_POP3_LOCK) {
+		mb->lockfd = openat(mb->dirfd, POP3_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (mb->lockfd == -1) {
+			store_fail(error_r, true, "open %s: %s", POP3_LOCK_FILE, strerror(errno));
+			goto fail;
+		}
+		if (flock(mb->lockfd, LOCK_EX | LOCK_NB) == -1) {
+			store_fail(error_r, errno == EWOULDBLOCK, "IN-USE");
+			if (error_r != NULL)
+				*error_r = "IN-USE";
+			goto fail;
+		}
+	}
+	if (maildir_sync(mb, false, error_r) == -1 ||
+	    maildir_keywords_load(mb->dirfd, &mb->kw, error_r) == -1)
+		goto fail;
+	*mb_r = mb;
+	return 0;
+fail:
+	mailbox_close(&mb);
+	return -1;
+}
+
+static void
+snapshot_free(struct mailbox *mb)
+{
+	size_t	 i;
+
+	if (mb->kwstrs != NULL)
+		for (i = 0; i < mb->snap.n; i++)
+			free(mb->kwstrs[i]);
+	xfree(&mb->kwstrs);
+	xfree(&mb->infos);
+	idx_msglist_free(&mb->snap);
+}
+
+void
+mailbox_close(struct mailbox **mbp)
+{
+	struct mailbox	*mb = *mbp;
+	size_t		 i;
+
+	if (mb == NULL)
+		return;
+	int *fds[] = { &mb->dirfd, &mb->tmpfd, &mb->newfd, &mb->curfd, &mb->lockfd,
+	    &mb->notifyfd };
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] != -1)
+			close(*fds[i]);
+	snapshot_free(mb);
+	maildir_keywords_clear(&mb->kw);
+	idx_env_put(&mb->env);
+	free(mb->recent);
+	free(mb->maildir);
+	free(mb->folder);
+	xfree(mbp);
+}
+
+int
+mailbox_status(struct mailbox *mb, struct mailbox_status *out)
+{
+	struct idx_folder	 f;
+	struct idx_retry	 r = { 0 };
+	struct idx_txn		*txn;
+	const char		*error;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	do {
+		if (env_refresh(mb, &error) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, &error)) == 0) {
+			rc = idx_folder_get(txn, mb->folder, false, &f, &error);
+			idx_abort(&txn);
+		}
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	if (rc != 0)
+		return -1;
+	out->uidvalidity = f.uidvalidity;
+	out->uidnext = f.uidnext;
+	out->highestmodseq = f.highestmodseq;
+	out->messages = f.messages;
+	out->unseen = f.unseen;
+	out->recent = (uint32_t)mb->nrecent;
+	out->size = f.size;
+	return 0;
+}
+
+static bool
+is_recent(const struct mailbox *mb, uint32_t uid)
+{
+	size_t	 lo = 0, hi = mb->nrecent, mid;
+
+	while (lo < hi) {		/* recent[] is ascending: UIDs only grow */
+		mid = (lo + hi) / 2;
+		if (mb->recent[mid] == uid)
+			return true;
+		if (mb->recent[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int
+mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
+    const char **error_r)
+{
+	struct idx_txn	*txn;
+	struct msg_info	*mi;
+	struct idx_msg	*m;
+	size_t		 i;
+	struct idx_retry r = { 0 };
+	int		 rc;
+	bool		 reloaded = false;
+
+	snapshot_free(mb);
+	do {
+		if (env_refresh(mb, error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
+			continue;
+		rc = idx_msg_list(txn, mb->folder_id, true, &mb->snap, error_r);
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	if (rc != 0)
+		return -1;
+	mb->infos = xcalloc(mb->snap.n + 1, sizeof(*mb->infos));
+	mb->kwstrs = xcalloc(mb->snap.n + 1, sizeof(*mb->kwstrs));
+	for (i = 0; i < mb->snap.n; i++) {
+		m = &mb->snap.msgs[i];
+		mi = &mb->infos[i];
+		mi->uid = m->uid;
+		mi->flags = m->flags | (is_recent(mb, m->uid) ? MSG_RECENT : 0);
+		mi->modseq = m->modseq;
+		mi->size = m->vsize;
+		mi->internal_date = m->idate;
+		mi->envelope = m->envelope;
+		mi->body = m->body;
+		mi->bodystructure = m->bodystructure;
+		if (m->kwmask != 0 && !reloaded) {
+			/* Another process may have added keywords to the file. */
+			maildir_keywords_load(mb->dirfd, &mb->kw, error_r);
+			reloaded = true;
+		}
+		mb->kwstrs[i] = m->kwmask != 0 ? maildir_keywords_string(&mb->kw, m->kwmask) : NULL;
+		mi->keywords = mb->kwstrs[i] != NULL ? mb->kwstrs[i] : "";
+	}
+	*msgs_r = mb->infos;
+	*n_r = mb->snap.n;
+	return 0;
+}
+
+/* The current file name of uid, from the index. */
+static int
+message_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char **error_r)
+{
+	struct idx_txn	*txn;
+	struct idx_msg	 m;
+	struct idx_retry r = { 0 };
+	int		 rc;
+
+	do {
+		if (env_refresh(mb, error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
+			continue;
+		rc = idx_msg_get(txn, mb->folder_id, uid, &m, error_r);
+		if (rc == 0)
+			snprintf(name, size, "%s", m.name);
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	if (rc == 1)
+		return store_fail(error_r, false, "no such message");
+	return rc == 0 ? 0 : -1;
+}
+
+int
+mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r)
+{
+	char	 name[MAILDIR_NAME_MAX + 1];
+	int	 attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (message_name(mb, uid, name, sizeof(name), error_r) == -1)
+			return -1;
+		if ((*fd_r = openat(mb->curfd, name, O_RDONLY | O_CLOEXEC)) != -1)
+			return 0;
+		if (errno != ENOENT)
+			return store_fail(error_r, true, "open %s: %s", name, strerror(errno));
+		/* Renamed by another program: let the index catch up. */
+		if (maildir_sync(mb, true, error_r) == -1)
+			return -1;
+	}
+	return store_fail(error_r, false, "message expunged");
+}
+
+int
+mailbox_notify_fd(struct mailbox *mb)
+{
+	const uint32_t	 mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+			    IN_ATTRIB;
+	char		 path[64];
+
+	if (mb->notifyfd != -1)
+		return mb->notifyfd;
+	if ((mb->notifyfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mb->newfd);
+	if (inotify_add_watch(mb->notifyfd, path, mask) == -1)
+		goto fail;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mb->curfd);
+	if (inotify_add_watch(mb->notifyfd, path, mask) == -1)
+		goto fail;
+	return mb->notifyfd;
+fail:
+	close(mb->notifyfd);
+	mb->notifyfd = -1;
+	return -1;
+}

@@ -1,0 +1,603 @@
+/*
+ * Maildir -> index synchronisation, under the folder's index lock.
+ *
+ * Files are matched to index records by their unique base name, so a
+ * flag rename by another program, or a file back in new/ after a crash
+ * lost our rename, keeps its UID.  A file the index does not know gets a
+ * UID: its own U= if that UID was never handed out (a crash between our
+ * rename and our index commit, or a rebuild), else a fresh one.  UIDs are
+ * reserved in the folder's side file before any name carries them, so a
+ * rebuilt index never hands one out twice.
+ */
+#include "spool/store_private.h"
+#include "spool/commit.h"
+#include "spool/mime.h"
+#include "lib/xmalloc.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SIDE_FILE	"postroom-uidvalidity"
+#define UID_RESERVE	128	/* UIDs reserved per side-file write */
+#define SCAN_PASSES	5
+#define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
+
+struct scan_ent {
+	char			*name;
+	struct maildir_name	 mn;
+	bool			 in_new;
+	long			 match;		/* index into the record list, -1 */
+	uint32_t		 uid;		/* assigned to a new message */
+	bool			 dup;		/* base name taken: give it a new one */
+};
+
+struct scan {
+	struct scan_ent	*ents;
+	size_t		 n, cap;
+};
+
+struct byname {
+	const char	*base;
+	size_t		 idx;
+	bool		 seen;
+};
+
+int64_t
+maildir_dir_mtime(int dirfd)
+{
+	struct stat	 sb;
+
+	if (fstat(dirfd, &sb) == -1)
+		return 0;
+	return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+static void
+scan_free(struct scan *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->ents[i].name);
+	xfree(&s->ents);
+	s->n = s->cap = 0;
+}
+
+static int
+scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
+{
+	struct scan_ent	*e;
+	struct dirent	*de;
+	DIR		*dir;
+	int		 dfd;
+
+	if ((dfd = dup(fd)) == -1 || lseek(dfd, 0, SEEK_SET) == -1 ||
+	    (dir = fdopendir(dfd)) == NULL) {
+		if (dfd != -1)
+			close(dfd);
+		return store_fail(error_r, true, "scan: %s", strerror(errno));
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (s->n == s->cap) {
+			s->cap = s->cap == 0 ? 64 : size_mul(s->cap, 2);
+			s->ents = xreallocarray(s->ents, s->cap, sizeof(*s->ents));
+		}
+		e = &s->ents[s->n];
+		if (maildir_name_parse(de->d_name, &e->mn) == -1)
+			continue;
+		e->name = xstrdup(de->d_name);
+		e->in_new = in_new;
+		e->match = -1;
+		e->uid = 0;
+		e->dup = false;
+		s->n++;
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Remove what crashed writers left in tmp/ long ago (never visible mail). */
+static void
+clean_tmp(int tmpfd)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	DIR		*dir;
+	time_t		 old = time(NULL) - TMP_MAX_AGE;
+	int		 dfd;
+
+	if ((dfd = dup(tmpfd)) == -1)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] != '.' && fstatat(tmpfd, de->d_name, &sb, 0) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_mtime < old)
+			unlinkat(tmpfd, de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/* ---- the side file: "<uidvalidity> <uid high-water>" ---- */
+
+static int
+side_read(struct mailbox *mb, uint32_t *uidvalidity_r, uint32_t *hw_r)
+{
+	char		 text[64];
+	ssize_t		 n;
+	int		 fd;
+	unsigned long	 v, hw;
+
+	if ((fd = openat(mb->dirfd, SIDE_FILE, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	if (sscanf(text, "%lu %lu", &v, &hw) != 2 || v == 0 || v > UINT32_MAX ||
+	    hw == 0 || hw > UINT32_MAX)
+		return -1;
+	*uidvalidity_r = (uint32_t)v;
+	*hw_r = (uint32_t)hw;
+	return 0;
+}
+
+static int
+side_write(struct mailbox *mb, uint32_t uidvalidity, uint32_t hw, const char **error_r)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov;
+	char			 text[64];
+
+	snprintf(text, sizeof(text), "%u %u\n", uidvalidity, hw);
+	iov.iov_base = text;
+	iov.iov_len = strlen(text);
+	spool_txn_init(&t);
+	if (spool_txn_replace(&t, mb->tmpfd, mb->dirfd, SIDE_FILE, &iov, 1) == -1 ||
+	    spool_txn_commit(&t) == -1) {
+		spool_txn_abort(&t);
+		return store_fail(error_r, true, "%s: %s", SIDE_FILE, spool_txn_error(&t));
+	}
+	return 0;
+}
+
+int
+maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
+    const char **error_r)
+{
+	uint32_t	 hw;
+
+	if (uidnext <= f->uid_reserved)
+		return 0;
+	if (uidnext > UINT32_MAX - UID_RESERVE)
+		return store_fail(error_r, false, "UIDs exhausted in %s", mb->folder);
+	hw = uidnext + UID_RESERVE;
+	if (side_write(mb, f->uidvalidity, hw, error_r) == -1)
+		return -1;
+	f->uid_reserved = hw;
+	store_crash_point("uids-reserved");
+	return 0;
+}
+
+/* A folder the index does not know: start from the side file (or anew). */
+static int
+folder_init(struct mailbox *mb, struct idx_folder *f, const char **error_r)
+{
+	uint32_t	 v, hw;
+
+	memset(f, 0, sizeof(*f));
+	if (side_read(mb, &v, &hw) == 0) {
+		f->uidvalidity = v;
+		f->uidnext = hw;
+		f->uid_reserved = hw;
+	} else {
+		f->uidvalidity = (uint32_t)time(NULL);
+		f->uidnext = 1;
+		if (side_write(mb, f->uidvalidity, 1, error_r) == -1)
+			return -1;
+		f->uid_reserved = 1;
+	}
+	f->highestmodseq = 1;
+	return 0;
+}
+
+void
+folder_account(struct idx_folder *f, const struct idx_msg *m, int sign)
+{
+	if (sign > 0) {
+		f->messages++;
+		f->size += m->vsize;
+		if (!(m->flags & MSG_SEEN))
+			f->unseen++;
+	} else {
+		f->messages--;
+		f->size -= m->vsize;
+		if (!(m->flags & MSG_SEEN))
+			f->unseen--;
+	}
+}
+
+int
+maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r)
+{
+	struct mime_message	*mm;
+	const char		*p, *end = data + len;
+	char			*cache;
+	size_t			 a, b, c;
+
+	m->fsize = len;
+	/* RFC822.SIZE: every bare LF counts as CRLF. */
+	m->vsize = len;
+	for (p = data; p < end; p++) {
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if (p == data || p[-1] != '\r')
+			m->vsize++;
+	}
+	mm = mime_parse(data, len);
+	/* One allocation holds the three strings, freed by the caller. */
+	a = strlen(mm->envelope) + 1;
+	b = strlen(mm->body) + 1;
+	c = strlen(mm->bodystructure) + 1;
+	cache = xmalloc(size_add(size_add(a, b), c));
+	memcpy(cache, mm->envelope, a);
+	memcpy(cache + a, mm->body, b);
+	memcpy(cache + a + b, mm->bodystructure, c);
+	mime_message_free(&mm);
+	m->envelope = cache;
+	m->body = cache + a;
+	m->bodystructure = cache + a + b;
+	*cache_r = cache;
+	return 0;
+}
+
+int
+maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,
+    const char **error_r)
+{
+	struct stat	 sb;
+	char		*data = NULL;
+	int		 fd;
+
+	*cache_r = NULL;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return store_fail(error_r, errno != ENOENT, "open %s: %s", name, strerror(errno));
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		return store_fail(error_r, true, "fstat %s: %s", name, strerror(errno));
+	}
+	if (sb.st_size > 0) {
+		data = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (data == MAP_FAILED) {
+			close(fd);
+			return store_fail(error_r, true, "mmap %s: %s", name, strerror(errno));
+		}
+	}
+	close(fd);
+	maildir_index_data(data != NULL ? data : "", (size_t)sb.st_size, m, cache_r);
+	if (data != NULL)
+		munmap(data, (size_t)sb.st_size);
+	m->idate = sb.st_mtim.tv_sec;
+	return 0;
+}
+
+static int
+byname_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct byname *)a)->base, ((const struct byname *)b)->base);
+}
+
+/*
+ * Among the records with this base name (normally one), the unseen one,
+ * preferring the one whose UID the file names; NULL if all are taken.
+ */
+static struct byname *
+match_unseen(struct byname *names, size_t n, struct byname *hit,
+    const struct idx_msglist *l, uint32_t uid)
+{
+	struct byname	*p, *first, *best = NULL;
+
+	for (first = hit; first > names && strcmp(first[-1].base, hit->base) == 0; first--)
+		;
+	for (p = first; p < names + n && strcmp(p->base, hit->base) == 0; p++) {
+		if (p->seen)
+			continue;
+		if (best == NULL || l->msgs[p->idx].uid == uid)
+			best = p;
+	}
+	return best;
+}
+
+/* New messages: those keeping their U= first (by UID), then by name. */
+static int
+newent_cmp(const void *a, const void *b)
+{
+	const struct scan_ent	*x = *(struct scan_ent * const *)a;
+	const struct scan_ent	*y = *(struct scan_ent * const *)b;
+
+	if (x->uid != y->uid)
+		return x->uid == 0 ? 1 : y->uid == 0 ? -1 : x->uid < y->uid ? -1 : 1;
+	return strcmp(x->mn.base, y->mn.base);
+}
+
+static int
+scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
+    const char **error_r)
+{
+	int64_t	 pre, post;
+	int	 pass;
+
+	*stable_r = true;
+	for (pass = 0; pass < SCAN_PASSES; pass++) {
+		scan_free(s);
+		pre = maildir_dir_mtime(mb->curfd);
+		if (scan_dir(mb->newfd, true, s, error_r) == -1)
+			return -1;
+		if (!full)
+			return 0;
+		if (scan_dir(mb->curfd, false, s, error_r) == -1)
+			return -1;
+		post = maildir_dir_mtime(mb->curfd);
+		if (pre == post)
+			return 0;
+	}
+	/* cur/ kept changing under us: do not take absence for expunge. */
+	*stable_r = false;
+	return 0;
+}
+
+/* Rename a matched file to its canonical name and update its record. */
+static int
+sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    struct scan_ent *e, const struct idx_msg *old, struct spool_txn *st,
+    bool *renamed_r, bool *stable_r, const char **error_r)
+{
+	struct maildir_name	 mn = e->mn;
+	struct idx_msg		 m;
+	char			 name[MAILDIR_NAME_MAX + 1];
+	int			 rc;
+
+	mn.uid = old->uid;
+	mn.fsize = old->fsize;
+	mn.vsize = old->vsize;
+	if (e->in_new) {		/* our rename was lost: keep the flags */
+		mn.flags = old->flags;
+		mn.kwmask = old->kwmask;
+	}
+	mn.has_info = true;
+	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
+		return store_fail(error_r, false, "file name too long: %s", e->name);
+	if (e->in_new || strcmp(name, e->name) != 0) {
+		if (spool_txn_rename(st, e->in_new ? mb->newfd : mb->curfd, e->name,
+		    mb->curfd, name) == -1) {
+			if (errno == ENOENT) {	/* renamed by someone else: next scan */
+				*stable_r = false;
+				return 0;
+			}
+			return store_fail(error_r, true, "%s", spool_txn_error(st));
+		}
+		*renamed_r = true;
+	}
+	if (strcmp(name, old->name) == 0)
+		return 0;
+	if ((rc = idx_msg_get(txn, f->id, old->uid, &m, error_r)) != 0)
+		return rc == 1 ? 0 : rc;
+	folder_account(f, &m, -1);
+	m.flags = mn.flags;
+	m.kwmask = mn.kwmask;
+	m.name = name;
+	if (m.flags != old->flags || m.kwmask != old->kwmask)
+		m.modseq = f->highestmodseq + 1;
+	folder_account(f, &m, 1);
+	return idx_msg_put(txn, f->id, &m, error_r);
+}
+
+/* Give an unknown file its UID, move it to cur/ and index it. */
+static int
+sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    struct scan_ent *e, struct spool_txn *st, const char **error_r)
+{
+	struct maildir_name	 mn = e->mn;
+	struct idx_msg		 m;
+	char			 name[MAILDIR_NAME_MAX + 1], *cache;
+	int			 dir = e->in_new ? mb->newfd : mb->curfd, rc;
+
+	memset(&m, 0, sizeof(m));
+	if (maildir_index_file(dir, e->name, &m, &cache, error_r) == -1)
+		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
+	if (e->dup)
+		spool_unique_name(mn.base, sizeof(mn.base));
+	mn.uid = e->uid;
+	mn.fsize = m.fsize;
+	mn.vsize = m.vsize;
+	mn.has_info = true;
+	rc = 0;
+	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
+		goto out;	/* an absurd name: leave it alone */
+	if (strcmp(name, e->name) != 0 || e->in_new) {
+		if (spool_txn_rename(st, dir, e->name, mb->curfd, name) == -1) {
+			if (errno != ENOENT)
+				rc = store_fail(error_r, true, "%s", spool_txn_error(st));
+			goto out;
+		}
+	}
+	m.uid = e->uid;
+	m.flags = mn.flags;
+	m.kwmask = mn.kwmask;
+	m.modseq = f->highestmodseq + 1;
+	m.name = name;
+	if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
+		goto out;
+	folder_account(f, &m, 1);
+	if (e->in_new) {
+		if (mb->nrecent == mb->recentcap) {
+			mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
+			mb->recent = xreallocarray(mb->recent, mb->recentcap, sizeof(*mb->recent));
+		}
+		mb->recent[mb->nrecent++] = e->uid;
+	}
+out:
+	free(cache);
+	return rc;
+}
+
+static int
+base_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct scan_ent * const *)a)->mn.base,
+	    (*(struct scan_ent * const *)b)->mn.base);
+}
+
+/* Decide the UIDs of unknown files; returns how many there are. */
+static size_t
+assign_uids(struct scan *s, struct idx_folder *f, bool rebuild, struct scan_ent ***new_r)
+{
+	struct scan_ent	**nw;
+	uint32_t	  last = 0;
+	size_t		  i, n = 0;
+
+	nw = xreallocarray(NULL, s->n + 1, sizeof(*nw));
+	for (i = 0; i < s->n; i++) {
+		if (s->ents[i].match != -1)
+			continue;
+		/* Keep U= only if that UID cannot have been handed out since. */
+		if (s->ents[i].mn.uid != 0 && (rebuild || s->ents[i].mn.uid >= f->uidnext))
+			s->ents[i].uid = s->ents[i].mn.uid;
+		nw[n++] = &s->ents[i];
+	}
+	/* Two unknown files with one base name: the later ones get new names. */
+	qsort(nw, n, sizeof(*nw), base_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(nw[i]->mn.base, nw[i - 1]->mn.base) == 0)
+			nw[i]->dup = true;
+	qsort(nw, n, sizeof(*nw), newent_cmp);
+	for (i = 0; i < n; i++) {
+		if (nw[i]->uid != 0 && nw[i]->uid != last) {
+			last = nw[i]->uid;
+			if (f->uidnext <= last)
+				f->uidnext = last + 1;
+		} else
+			nw[i]->uid = f->uidnext++;	/* duplicate or none */
+	}
+	*new_r = nw;
+	return n;
+}
+
+int
+maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    bool exists, const char **error_r)
+{
+	struct idx_msglist	 l = { 0 };
+	struct scan		 s = { 0 };
+	struct scan_ent		**nw = NULL;
+	struct byname		*names = NULL, key, *hit;
+	struct maildir_name	 mn;
+	struct spool_txn	 st;
+	size_t			 i, nnew;
+	int64_t			 pre;
+	bool			 full, stable, renamed = false, changed = false;
+	int			 rc = -1;
+
+	spool_txn_init(&st);
+	/* A new folder record first: its id is the key prefix of its messages. */
+	if (!exists && (folder_init(mb, f, error_r) == -1 ||
+	    (rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0))
+		return rc;
+	pre = maildir_dir_mtime(mb->curfd);
+	full = !exists || f->cur_mtime_ns == 0 || f->cur_mtime_ns != pre;
+	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
+		goto out;
+	if (full)
+		clean_tmp(mb->tmpfd);
+	if (full && exists && idx_msg_list(txn, f->id, false, &l, error_r) != 0)
+		goto out;
+	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
+	for (i = 0; i < l.n; i++) {
+		maildir_name_parse(l.msgs[i].name, &mn);
+		names[i].base = xstrdup(mn.base);
+		names[i].idx = i;
+		names[i].seen = false;
+	}
+	qsort(names, l.n, sizeof(*names), byname_cmp);
+	for (i = 0; i < s.n; i++) {
+		key.base = s.ents[i].mn.base;
+		if ((hit = bsearch(&key, names, l.n, sizeof(*names), byname_cmp)) == NULL)
+			continue;
+		if ((hit = match_unseen(names, l.n, hit, &l, s.ents[i].mn.uid)) == NULL) {
+			s.ents[i].dup = true;	/* a copy of a known file */
+			continue;
+		}
+		hit->seen = true;
+		s.ents[i].match = (long)hit->idx;
+	}
+	nnew = assign_uids(&s, f, !exists, &nw);
+	if (maildir_reserve_uids(mb, f, f->uidnext, error_r) == -1)
+		goto out;
+	for (i = 0; i < s.n; i++) {
+		if (s.ents[i].match == -1)
+			continue;
+		if ((rc = sync_known(mb, txn, f, &s.ents[i], &l.msgs[s.ents[i].match], &st,
+		    &renamed, &stable, error_r)) != 0)
+			goto out;
+	}
+	for (i = 0; i < nnew; i++) {
+		if ((rc = sync_new(mb, txn, f, nw[i], &st, error_r)) != 0)
+			goto out;
+		renamed = changed = true;
+	}
+	store_crash_point("sync-renamed");
+	rc = -1;
+	if (full && stable) {
+		for (i = 0; i < l.n; i++) {
+			if (names[i].seen)
+				continue;
+			if (idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid, error_r) != 0)
+				goto out;
+			folder_account(f, &l.msgs[names[i].idx], -1);
+			changed = true;
+		}
+	}
+	if (spool_txn_commit(&st) == -1) {
+		store_fail(error_r, true, "%s", spool_txn_error(&st));
+		goto out;
+	}
+	store_crash_point("sync-fsynced");
+	if (changed || renamed)
+		f->highestmodseq++;
+	/*
+	 * Our own renames changed cur/: remember its mtime, unless others
+	 * changed it too (then the next sync scans everything again).
+	 */
+	if (!stable)
+		f->cur_mtime_ns = 0;
+	else if (full)
+		f->cur_mtime_ns = renamed ? maildir_dir_mtime(mb->curfd) : pre;
+	else if (renamed && f->cur_mtime_ns == pre)
+		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
+	rc = idx_folder_put(txn, mb->folder, f, error_r);
+out:
+	spool_txn_abort(&st);
+	for (i = 0; i < l.n; i++)
+		free((char *)names[i].base);
+	free(names);
+	free(nw);
+	scan_free(&s);
+	idx_msglist_free(&l);
+	return rc;
+}

@@ -1,0 +1,242 @@
+/*
+ * Changes to a folder: flags, expunge, copy, append.  Each runs under the
+ * folder's index lock (mailbox_locked): the Maildir is changed first and
+ * made durable (one fsync of cur/), then the index records follow in the
+ * same transaction.  A crash in between leaves the Maildir right and the
+ * index behind; the next sync catches the index up.
+ */
+#include "spool/store_private.h"
+#include "spool/commit.h"
+#include "lib/xmalloc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct change {
+	uint32_t	 uid;
+	uint32_t	 flags;
+	uint32_t	 kwmask;
+	char		 name[MAILDIR_NAME_MAX + 1];
+};
+
+struct flags_ctx {
+	const uint32_t	*uids;
+	size_t		 n;
+	enum flag_mode	 mode;
+	uint32_t	 flags;
+	const char	*keywords;
+};
+
+/* Rescan everything (a file was renamed or removed behind our back). */
+static int
+resync(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, const char **error_r)
+{
+	f->cur_mtime_ns = 0;
+	return maildir_sync_locked(mb, txn, f, true, error_r);
+}
+
+/* Apply the recorded changes to the index records. */
+static int
+apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c, size_t n,
+    const char **error_r)
+{
+	struct idx_msg	 m;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = idx_msg_get(txn, f->id, c[i].uid, &m, error_r)) != 0) {
+			if (rc == 1)
+				continue;
+			return rc;
+		}
+		folder_account(f, &m, -1);
+		m.flags = c[i].flags;
+		m.kwmask = c[i].kwmask;
+		m.name = c[i].name;
+		m.modseq = f->highestmodseq + 1;
+		folder_account(f, &m, 1);
+		if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static uint32_t
+new_flags(enum flag_mode mode, uint32_t old, uint32_t set)
+{
+	switch (mode) {
+	case FLAGS_ADD:
+		return old | set;
+	case FLAGS_REMOVE:
+		return old & ~set;
+	case FLAGS_REPLACE:
+		return set;
+	}
+	return old;
+}
+
+/* Flag changes are idempotent: a rerun after a retry is harmless. */
+static int
+flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
+    bool retry, const char **error_r)
+{
+	struct flags_ctx	*ctx = vctx;
+	struct change		*c;
+	struct spool_txn	 st;
+	struct maildir_name	 mn;
+	struct idx_msg		 m;
+	size_t			 i, n = 0;
+	uint32_t		 kw = 0, set = ctx->flags & ~MSG_RECENT;
+	bool			 clean, synced = false;
+	int			 rc;
+
+	if (maildir_keywords_load(mb->dirfd, &mb->kw, error_r) == -1)
+		return -1;
+	if (ctx->keywords != NULL && maildir_keywords_mask(mb->dirfd, &mb->kw, ctx->keywords,
+	    ctx->mode != FLAGS_REMOVE, &kw, error_r) == -1)
+		return -1;
+	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
+	c = xreallocarray(NULL, ctx->n + 1, sizeof(*c));
+	spool_txn_init(&st);
+	for (i = 0; i < ctx->n; i++) {
+again:
+		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
+			if (rc == 1)
+				continue;	/* expunged meanwhile */
+			goto out;
+		}
+		c[n].uid = m.uid;
+		c[n].flags = new_flags(ctx->mode, m.flags, set);
+		c[n].kwmask = ctx->keywords == NULL && ctx->mode != FLAGS_REPLACE ? m.kwmask :
+		    new_flags(ctx->mode, m.kwmask, kw);
+		if (c[n].flags == m.flags && c[n].kwmask == m.kwmask)
+			continue;
+		maildir_name_parse(m.name, &mn);
+		mn.flags = c[n].flags;
+		mn.kwmask = c[n].kwmask;
+		mn.has_info = true;
+		if (maildir_name_format(&mn, c[n].name, sizeof(c[n].name)) == -1) {
+			rc = store_fail(error_r, false, "file name too long");
+			goto out;
+		}
+		if (spool_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
+			if (errno != ENOENT || synced) {
+				rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+				    spool_txn_error(&st));
+				goto out;
+			}
+			/* Another program renamed it: learn its name and try again. */
+			if ((rc = resync(mb, txn, f, error_r)) != 0)
+				goto out;
+			synced = true;
+			clean = false;
+			goto again;
+		}
+		n++;
+	}
+	store_crash_point("flags-renamed");
+	if (spool_txn_commit(&st) == -1) {
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		goto out;
+	}
+	store_crash_point("flags-fsynced");
+	if ((rc = apply_changes(txn, f, c, n, error_r)) != 0)
+		goto out;
+	if (n > 0)
+		f->highestmodseq++;
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
+	rc = idx_folder_put(txn, mb->folder, f, error_r);
+out:
+	spool_txn_abort(&st);
+	free(c);
+	return rc;
+}
+
+int
+mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum flag_mode mode,
+    uint32_t flags, const char *keywords, const char **error_r)
+{
+	struct flags_ctx	 ctx = { uids, n, mode, flags, keywords };
+
+	if (mb->flags & MAILBOX_READONLY)
+		return store_fail(error_r, false, "mailbox is read-only");
+	return mailbox_locked(mb, flags_fn, &ctx, error_r);
+}
+
+/* A rerun after a retry skips what the resync found gone already. */
+static int
+expunge_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
+    bool retry, const char **error_r)
+{
+	struct flags_ctx	*ctx = vctx;
+	struct idx_msg		*gone, m;
+	struct spool_txn	 st;
+	size_t			 i, n = 0;
+	int64_t			 bytes = 0;
+	bool			 clean, synced = false;
+	int			 rc;
+
+	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
+	gone = xreallocarray(NULL, ctx->n + 1, sizeof(*gone));
+	spool_txn_init(&st);
+	for (i = 0; i < ctx->n; i++) {
+again:
+		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
+			if (rc == 1)
+				continue;
+			goto out;
+		}
+		if (spool_txn_unlink(&st, mb->curfd, m.name) == -1) {
+			if (errno != ENOENT || synced) {
+				rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+				    spool_txn_error(&st));
+				goto out;
+			}
+			if ((rc = resync(mb, txn, f, error_r)) != 0)
+				goto out;
+			synced = true;
+			clean = false;
+			goto again;
+		}
+		gone[n] = m;
+		gone[n].name = NULL;	/* points into the txn buffer */
+		bytes += (int64_t)m.fsize;
+		n++;
+	}
+	store_crash_point("expunge-unlinked");
+	if (spool_txn_commit(&st) == -1) {
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		goto out;
+	}
+	store_crash_point("expunge-fsynced");
+	for (i = 0; i < n; i++) {
+		if ((rc = idx_msg_del(txn, f->id, gone[i].uid, error_r)) != 0)
+			goto out;
+		folder_account(f, &gone[i], -1);
+	}
+	if (n > 0) {
+		f->highestmodseq++;
+		quota_note(mb->maildir, -bytes, -(int64_t)n);
+	}
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
+	rc = idx_folder_put(txn, mb->folder, f, error_r);
+out:
+	spool_txn_abort(&st);
+	free(gone);
+	return rc;
+}
+
+int
+mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, const char **error_r)
+{
+	struct flags_ctx	 ctx = { uids, n, FLAGS_ADD, 0, NULL };
+
+	if (mb->flags & MAILBOX_READONLY)
+		return store_fail(error_r, false, "mailbox is read-only");
+	return mailbox_locked(mb, expunge_fn, &ctx, error_r);
+}

@@ -1,0 +1,423 @@
+/*
+ * The queue writer and reader (format and layout: spool/queue.h).  Writes
+ * go through spool/commit only: one file fsync plus, at publish, one
+ * fsync each of incoming/ and active/.
+ */
+#include "spool/queue.h"
+#include "spool/commit.h"
+#include "lib/buf.h"
+#include "lib/xmalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define QUEUE_VERSION	"POSTROOM-QUEUE 1"
+#define QUEUE_MAX_FILE	(4ULL * 1024 * 1024 * 1024)
+#define REC_HDR		5
+
+struct queue {
+	int	 tmp, incoming, active;
+	char	 error[256];
+};
+
+struct queue_entry {
+	struct queue	*q;
+	struct spool_txn txn;
+	char		 name[64];	/* in incoming/: "<id>.<pid>" */
+	char		 id[40];
+};
+
+static int
+open_dir(const char *base, const char *sub, char *error, size_t errsize)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", base, sub);
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(error, errsize, "mkdir %.200s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		snprintf(error, errsize, "open %.200s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Remove files of writers that are gone: never acknowledged, never published. */
+static void
+remove_orphans(int dirfd)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	const char	*dot;
+	long		 pid;
+	int		 fd;
+
+	if ((fd = dup(dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if ((dot = strrchr(de->d_name, '.')) == NULL || dot == de->d_name)
+			continue;
+		pid = strtol(dot + 1, NULL, 10);
+		if (pid > 0 && kill((pid_t)pid, 0) == -1 && errno == ESRCH)
+			unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+struct queue *
+queue_open(const char *queue_dir, const char **error_r)
+{
+	struct queue	*q = xcalloc(1, sizeof(*q));
+
+	q->tmp = q->incoming = q->active = -1;
+	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(q->error, sizeof(q->error), "mkdir %s: %s", queue_dir, strerror(errno));
+		goto fail;
+	}
+	if ((q->tmp = open_dir(queue_dir, "tmp", q->error, sizeof(q->error))) == -1 ||
+	    (q->incoming = open_dir(queue_dir, "incoming", q->error, sizeof(q->error))) == -1 ||
+	    (q->active = open_dir(queue_dir, "active", q->error, sizeof(q->error))) == -1)
+		goto fail;
+	remove_orphans(q->tmp);
+	remove_orphans(q->incoming);
+	return q;
+fail:
+	{
+		static char	 error[256];
+
+		snprintf(error, sizeof(error), "%s", q->error);
+		*error_r = error;
+	}
+	queue_close(&q);
+	return NULL;
+}
+
+void
+queue_close(struct queue **qp)
+{
+	struct queue	*q = *qp;
+
+	if (q == NULL)
+		return;
+	if (q->tmp != -1)
+		close(q->tmp);
+	if (q->incoming != -1)
+		close(q->incoming);
+	if (q->active != -1)
+		close(q->active);
+	free(q);
+	*qp = NULL;
+}
+
+static void
+rec_header(struct buf *b, char type, uint32_t len)
+{
+	unsigned char	 h[REC_HDR] = { (unsigned char)type, (unsigned char)(len >> 24),
+	    (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
+
+	if (buf_append(b, h, sizeof(h)) == -1)
+		abort();	/* the header buffer is sized for every record */
+}
+
+static void
+rec_str(struct buf *b, char type, const char *s)
+{
+	rec_header(b, type, (uint32_t)strlen(s));
+	if (buf_puts(b, s) == -1)
+		abort();
+}
+
+int
+queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry **e_r,
+    const char **error_r)
+{
+	struct queue_entry	*e;
+	struct buf		 head, tail;
+	struct iovec		*iov;
+	uint64_t		 size = 0;
+	char			 num[32];
+	size_t			 i, r;
+	int			 n = 0, rc;
+
+	for (i = 0; i < (size_t)m->ndata; i++)
+		size += m->data[i].iov_len;
+	if (size >= QUEUE_MAX_FILE / 2) {
+		*error_r = "message too large for a queue file";
+		return -1;
+	}
+	buf_init(&head, 1024 * 1024);
+	rec_str(&head, 'V', QUEUE_VERSION);
+	rec_str(&head, 'I', m->id);
+	snprintf(num, sizeof(num), "%lld", (long long)m->arrival);
+	rec_str(&head, 'T', num);
+	rec_str(&head, 'S', m->sender);
+	if (m->envid != NULL)
+		rec_str(&head, 'E', m->envid);
+	if (m->ret != 0)
+		rec_str(&head, 'N', m->ret == 1 ? "FULL" : "HDRS");
+	for (r = 0; r < m->nrcpts; r++) {
+		const struct queue_rcpt *rc_ = &m->rcpts[r];
+		const char *orcpt = rc_->orcpt != NULL ? rc_->orcpt : "";
+
+		snprintf(num, sizeof(num), "%u", rc_->notify);
+		rec_header(&head, 'R', (uint32_t)(strlen(rc_->address) + 1 + strlen(num) + 1 +
+		    strlen(orcpt)));
+		if (buf_append(&head, rc_->address, strlen(rc_->address) + 1) == -1 ||
+		    buf_append(&head, num, strlen(num) + 1) == -1 || buf_puts(&head, orcpt) == -1)
+			abort();
+	}
+	rec_header(&head, 'M', (uint32_t)size);
+	buf_init(&tail, 64);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)(buf_len(&head) + size));
+	rec_str(&tail, 'X', num);
+
+	iov = xreallocarray(NULL, (size_t)m->ndata + 2, sizeof(*iov));
+	iov[n].iov_base = (void *)buf_head(&head);
+	iov[n++].iov_len = buf_len(&head);
+	for (i = 0; i < (size_t)m->ndata; i++)
+		iov[n++] = m->data[i];
+	iov[n].iov_base = (void *)buf_head(&tail);
+	iov[n++].iov_len = buf_len(&tail);
+
+	e = xcalloc(1, sizeof(*e));
+	e->q = q;
+	snprintf(e->id, sizeof(e->id), "%s", m->id);
+	snprintf(e->name, sizeof(e->name), "%s.%ld", m->id, (long)getpid());
+	spool_txn_init(&e->txn);
+	rc = spool_txn_add(&e->txn, q->tmp, q->incoming, e->name, iov, n);
+	free(iov);
+	buf_release(&head);
+	buf_release(&tail);
+	if (rc == -1) {
+		static __thread char	 error[256];
+
+		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
+		*error_r = error;
+		spool_txn_abort(&e->txn);
+		free(e);
+		return -1;
+	}
+	*e_r = e;
+	return 0;
+}
+
+int
+queue_publish(struct queue_entry **ep, const char **error_r)
+{
+	static __thread char	 error[256];
+	struct queue_entry	*e = *ep;
+	int			 rc = 0;
+
+	*ep = NULL;
+	if (spool_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
+	    spool_txn_commit(&e->txn) == -1) {
+		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
+		*error_r = error;
+		spool_txn_abort(&e->txn);
+		rc = -1;
+	}
+	free(e);
+	return rc;
+}
+
+void
+queue_discard(struct queue_entry **ep)
+{
+	struct queue_entry	*e = *ep;
+
+	if (e == NULL)
+		return;
+	unlinkat(e->q->incoming, e->name, 0);
+	spool_txn_abort(&e->txn);
+	free(e);
+	*ep = NULL;
+}
+
+/* ---- reader ---- */
+
+struct rec {
+	char		 type;
+	const char	*data;
+	uint32_t	 len;
+};
+
+static bool
+rec_next(const char *file, size_t size, size_t *off, struct rec *r)
+{
+	const unsigned char	*h = (const unsigned char *)file + *off;
+
+	if (size - *off < REC_HDR)
+		return false;
+	r->type = (char)h[0];
+	r->len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
+	if (size - *off - REC_HDR < r->len)
+		return false;
+	r->data = file + *off + REC_HDR;
+	*off += REC_HDR + r->len;
+	return true;
+}
+
+static char *
+rec_dup(const struct rec *r)
+{
+	return xstrndup(r->data, r->len);
+}
+
+static bool
+rec_num(const struct rec *r, unsigned long long *v_r)
+{
+	char	 num[24], *end;
+
+	if (r->len == 0 || r->len >= sizeof(num))
+		return false;
+	memcpy(num, r->data, r->len);
+	num[r->len] = '\0';
+	*v_r = strtoull(num, &end, 10);
+	return *end == '\0';
+}
+
+static bool
+rec_rcpt(const struct rec *r, struct queue_message *m)
+{
+	const char		*a = r->data, *end = r->data + r->len, *n, *o;
+	struct queue_rcpt	*rc;
+
+	if ((n = memchr(a, '\0', r->len)) == NULL ||
+	    (o = memchr(n + 1, '\0', (size_t)(end - n - 1))) == NULL)
+		return false;
+	n++;
+	o++;
+	m->rcpts = xreallocarray((void *)m->rcpts, m->nrcpts + 1, sizeof(*m->rcpts));
+	rc = (struct queue_rcpt *)&m->rcpts[m->nrcpts++];
+	rc->address = xstrdup(a);
+	rc->notify = (unsigned)strtoul(n, NULL, 10);
+	rc->orcpt = o < end ? xstrndup(o, (size_t)(end - o)) : NULL;
+	return true;
+}
+
+static bool
+queue_parse(const char *file, size_t size, struct queue_message *m)
+{
+	struct iovec		*iov;
+	struct rec		 r;
+	size_t			 off = 0, at;
+	unsigned long long	 v;
+	bool			 ended = false;
+
+	if (!rec_next(file, size, &off, &r) || r.type != 'V' ||
+	    r.len != strlen(QUEUE_VERSION) || memcmp(r.data, QUEUE_VERSION, r.len) != 0)
+		return false;
+	while (!ended) {
+		at = off;
+		if (!rec_next(file, size, &off, &r))
+			return false;
+		switch (r.type) {
+		case 'I': free((char *)m->id); m->id = rec_dup(&r); break;
+		case 'T':
+			if (!rec_num(&r, &v))
+				return false;
+			m->arrival = (time_t)v;
+			break;
+		case 'S': free((char *)m->sender); m->sender = rec_dup(&r); break;
+		case 'E': free((char *)m->envid); m->envid = rec_dup(&r); break;
+		case 'N': m->ret = r.len == 4 && memcmp(r.data, "FULL", 4) == 0 ? 1 : 2; break;
+		case 'R':
+			if (!rec_rcpt(&r, m))
+				return false;
+			break;
+		case 'M':
+			if (m->data != NULL)
+				return false;
+			iov = xcalloc(1, sizeof(*iov));
+			iov->iov_base = xmalloc(r.len + 1);
+			memcpy(iov->iov_base, r.data, r.len);
+			iov->iov_len = r.len;
+			m->data = iov;
+			m->ndata = 1;
+			break;
+		case 'X':
+			/* END must say where it is and be the last thing in the file. */
+			if (off != size || !rec_num(&r, &v) || v != at)
+				return false;
+			ended = true;
+			break;
+		default:
+			return false;
+		}
+	}
+	return m->id != NULL && m->sender != NULL && m->data != NULL && m->nrcpts > 0;
+}
+
+struct queue_message *
+queue_read(const char *path, const char **error_r)
+{
+	static __thread char	 error[256];
+	struct queue_message	*m;
+	struct stat		 sb;
+	char			*file;
+	ssize_t			 n;
+	size_t			 off = 0;
+	int			 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1) {
+		snprintf(error, sizeof(error), "%s: %s", path, strerror(errno));
+		*error_r = error;
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	if ((unsigned long long)sb.st_size >= QUEUE_MAX_FILE) {
+		close(fd);
+		*error_r = "queue file too large";
+		return NULL;
+	}
+	file = xmalloc((size_t)sb.st_size + 1);
+	while (off < (size_t)sb.st_size &&
+	    ((n = read(fd, file + off, (size_t)sb.st_size - off)) > 0 || (n == -1 && errno == EINTR)))
+		if (n > 0)
+			off += (size_t)n;
+	close(fd);
+	m = xcalloc(1, sizeof(*m));
+	if (!queue_parse(file, off, m)) {
+		snprintf(error, sizeof(error), "%s: damaged queue file", path);
+		*error_r = error;
+		queue_message_free(&m);
+	}
+	free(file);
+	return m;
+}
+
+void
+queue_message_free(struct queue_message **mp)
+{
+	struct queue_message	*m = *mp;
+	size_t			 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nrcpts; i++) {
+		free((char *)m->rcpts[i].address);
+		free((char *)m->rcpts[i].orcpt);
+	}
+	free((void *)m->rcpts);
+	free((char *)m->id);
+	free((char *)m->sender);
+	free((char *)m->envid);
+	if (m->data != NULL)
+		free(m->data[0].iov_base);
+	free((void *)m->data);
+	free(m);
+	*mp = NULL;
+}

@@ -1,0 +1,69 @@
+/*
+ * The durable queue for mail that must be relayed: the writer (smtpd) and
+ * a validating reader (the relay, tests).
+ *
+ * Layout under queue_dir:
+ *   tmp/       files being written (spool_txn_add's scratch space)
+ *   incoming/  durable but not yet published: the local part of the same
+ *              message may still fail, and then this is removed again
+ *   active/    published: the relay's input, one file per message
+ * A file in tmp/ or incoming/ was never acknowledged; queue_open() removes
+ * those whose writer process is gone (the name ends in ".<pid>").
+ *
+ * A queue file is self-validating (Postfix record.c in spirit): records of
+ * [type: 1 byte][length: 4 bytes big-endian][payload], first 'V' (format
+ * version), then 'I' id, 'T' arrival, 'S' sender, optional 'E' ENVID and
+ * 'N' RET, one 'R' per recipient ("address\0notify\0orcpt"), 'M' the
+ * message (LF line ends, our Received: on top), and last 'X' (END) whose
+ * payload is the decimal offset of the END record itself.  A torn or
+ * truncated file fails queue_read(); it is never delivered.
+ */
+#ifndef SPOOL_QUEUE_H
+#define SPOOL_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <time.h>
+
+struct queue;
+struct queue_entry;
+
+struct queue_rcpt {
+	const char	*address;
+	unsigned	 notify;	/* RFC 3461 NOTIFY bits as in smtpd (0: not given) */
+	const char	*orcpt;		/* "rfc822;xtext" or NULL */
+};
+
+struct queue_message {
+	const char		*id;		/* unique, [0-9a-f] */
+	const char		*sender;	/* "" for the null sender */
+	const char		*envid;		/* NULL if not given */
+	int			 ret;		/* 0 default, 1 FULL, 2 HDRS */
+	time_t			 arrival;
+	const struct queue_rcpt	*rcpts;
+	size_t			 nrcpts;
+	const struct iovec	*data;		/* the message, in pieces */
+	int			 ndata;
+};
+
+/* Open (creating the directories) and remove leftovers of dead writers. */
+struct queue	*queue_open(const char *queue_dir, const char **error_r);
+void		 queue_close(struct queue **q);
+
+/*
+ * Write m durably into incoming/ (not visible to the relay).  BLOCKING
+ * (fsync): call it on a workq thread; touches only q's fds and *e_r.
+ */
+int		 queue_prepare(struct queue *q, const struct queue_message *m,
+		    struct queue_entry **e_r, const char **error_r);
+/* Move it into active/ and fsync both directories; frees *e. */
+int		 queue_publish(struct queue_entry **e, const char **error_r);
+/* Never publish: remove it from incoming/; frees *e.  NULL is fine. */
+void		 queue_discard(struct queue_entry **e);
+
+/* Read and validate a queue file; strings and data owned by the result. */
+struct queue_message *queue_read(const char *path, const char **error_r);
+void		 queue_message_free(struct queue_message **m);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * The store handle, its error convention, user creation, and delivery:
+ * one write into the first recipient's tmp/, one fsync, a hard link into
+ * every recipient's new/ but the last, a rename into the last one, and one
+ * fsync per new/ directory.  Delivery never
+ * opens the index; the next mailbox_sync() indexes the file.
+ */
+#include "spool/store_private.h"
+#include "spool/commit.h"
+#include "lib/xmalloc.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DELIVERY_BUFSIZE	(64 * 1024)
+
+static _Thread_local bool	error_temporary;
+static _Thread_local char	error_buf[512];
+
+int
+store_fail(const char **error_r, bool temporary, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+	va_end(ap);
+	error_temporary = temporary;
+	if (error_r != NULL)
+		*error_r = error_buf;
+	return -1;
+}
+
+bool
+store_error_temporary(void)
+{
+	return error_temporary;
+}
+
+bool
+store_errno_temporary(int err)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EIO:
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+	case EAGAIN:
+	case EINTR:
+	case ETIMEDOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+store_crash_point(const char *point)
+{
+	const char	*want;
+
+	/* Not cached: a forked test child sets it after the parent ran. */
+	if ((want = getenv("POSTROOM_CRASH_AT")) != NULL && strcmp(want, point) == 0)
+		raise(SIGKILL);
+}
+
+struct store *
+store_open(const char *mail_root, const struct store_options *opts, const char **error_r)
+{
+	struct store	*st;
+
+	if (mail_root == NULL || *mail_root == '\0') {
+		store_fail(error_r, false, "mail_root is empty");
+		return NULL;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->mail_root = xstrdup(mail_root);
+	st->opts.fsync_enabled = opts != NULL ? opts->fsync_enabled : 1;
+	spool_fsync_enable(st->opts.fsync_enabled);
+	return st;
+}
+
+void
+store_close(struct store **st)
+{
+	if (*st == NULL)
+		return;
+	free((*st)->mail_root);
+	xfree(st);
+}
+
+void
+store_uidl(uint32_t uidvalidity, uint32_t uid, char out[24])
+{
+	snprintf(out, 24, "%08x%08x", uidvalidity, uid);
+}
+
+/* mkdir -p with mode 0700; existing directories are fine. */
+static int
+mkdir_parents(const char *path, const char **error_r)
+{
+	char	*p, *copy;
+	int	 rc = 0;
+
+	copy = xstrdup(path);
+	for (p = copy + 1; rc == 0; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(copy, 0700) == -1 && errno != EEXIST)
+			rc = store_fail(error_r, store_errno_temporary(errno),
+			    "mkdir %s: %s", copy, strerror(errno));
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+int
+store_create_user(struct store *st, const char *maildir, const char **error_r)
+{
+	static const char	*folders[] = { "Sent", "Drafts", "Trash", "Junk" };
+	struct spool_txn	 t;
+	char			 path[4096], *parent, *slash;
+	size_t			 i;
+	int			 pfd;
+
+	(void)st;
+	spool_txn_init(&t);
+	if (mkdir_parents(maildir, error_r) == -1)
+		return -1;
+	/* The Maildir's own entry in its parent must survive a crash too. */
+	parent = xstrdup(maildir);
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
+		*slash = '\0';
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(parent);
+	if (pfd != -1) {
+		spool_txn_note_dir(&t, pfd);
+		close(pfd);
+	}
+	if (maildir_make(&t, maildir, false, error_r) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+		snprintf(path, sizeof(path), "%s/.%s", maildir, folders[i]);
+		if (maildir_make(&t, path, true, error_r) == -1)
+			goto fail;
+		if (folder_subscribe(st, maildir, folders[i], true, error_r) == -1)
+			goto fail;
+	}
+	if (spool_txn_commit(&t) == -1)
+		return store_fail(error_r, true, "%s", spool_txn_error(&t));
+	return 0;
+fail:
+	spool_txn_abort(&t);
+	return -1;
+}
+
+/* ---- delivery ---- */
+
+struct store_delivery {
+	struct store_rcpt	*rcpts;
+	size_t			 n;
+	int			 tmpdir;	/* first recipient's tmp/ */
+	int			 fd;
+	char			 name[128];	/* in tmp/ */
+	char			*buf;
+	size_t			 buflen;
+	uint64_t		 size;		/* bytes written (LF) */
+	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
+	int			 write_errno;	/* first write error, reported at commit */
+	bool			 committed;
+};
+
+static int
+open_subdir(const char *maildir, const char *sub, const char **error_r)
+{
+	char	 path[4096];
+	int	 fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", maildir, sub) >= sizeof(path))
+		return store_fail(error_r, false, "path too long: %s", maildir);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR,
+		    "open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+struct store_delivery *
+store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
+    const char **error_r)
+{
+	struct store_delivery	*d;
+	size_t			 i;
+
+	(void)st;
+	if (n == 0) {
+		store_fail(error_r, false, "delivery without recipients");
+		return NULL;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->fd = -1;
+	d->tmpdir = -1;
+	d->rcpts = xreallocarray(NULL, n, sizeof(*d->rcpts));
+	for (i = 0; i < n; i++) {
+		d->rcpts[i] = rcpts[i];
+		d->rcpts[i].maildir = xstrdup(rcpts[i].maildir);
+	}
+	d->n = n;
+	if ((d->tmpdir = open_subdir(rcpts[0].maildir, "tmp", error_r)) == -1)
+		goto fail;
+	spool_unique_name(d->name, sizeof(d->name));
+	d->fd = openat(d->tmpdir, d->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (d->fd == -1) {
+		store_fail(error_r, store_errno_temporary(errno), "create tmp/%s: %s",
+		    d->name, strerror(errno));
+		goto fail;
+	}
+	d->buf = xmalloc(DELIVERY_BUFSIZE);
+	return d;
+fail:
+	store_delivery_free(&d);
+	return NULL;
+}
+
+static int
+delivery_flush(struct store_delivery *d)
+{
+	size_t	 off = 0;
+	ssize_t	 w;
+
+	while (off < d->buflen && d->write_errno == 0) {
+		w = write(d->fd, d->buf + off, d->buflen - off);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			d->write_errno = errno;
+		else
+			off += (size_t)w;
+	}
+	d->buflen = 0;
+	return d->write_errno == 0 ? 0 : -1;
+}
+
+int
+store_delivery_write(struct store_delivery *d, const void *data, size_t len)
+{
+	const char	*p = data, *end = p + len, *lf;
+	size_t		 chunk;
+
+	if (d->write_errno != 0)
+		return -1;
+	for (lf = p; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
+		d->lfs++;
+	d->size += len;
+	while (len > 0) {
+		chunk = DELIVERY_BUFSIZE - d->buflen;
+		if (chunk > len)
+			chunk = len;
+		memcpy(d->buf + d->buflen, p, chunk);
+		d->buflen += chunk;
+		p += chunk;
+		len -= chunk;
+		if (d->buflen == DELIVERY_BUFSIZE && delivery_flush(d) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+uint64_t
+store_delivery_size(const struct store_delivery *d)
+{
+	return d->size;
+}
+
+/* Undo the links made so far, durably, so a failure leaves nothing visible. */
+static void
+delivery_unlink(const int *newfds, size_t linked, const char *final)
+{
+	struct spool_txn	 t;
+	size_t			 i;
+
+	spool_txn_init(&t);
+	for (i = 0; i < linked; i++)
+		spool_txn_unlink(&t, newfds[i], final);
+	spool_txn_commit(&t);
+}
+
+int
+store_delivery_commit(struct store_delivery *d, const char **error_r)
+{
+	struct spool_txn	 t;
+	char			 final[256];
+	int			*newfds;
+	size_t			 i, linked = 0;
+	int			 rc = -1, fd;
+
+	if (d->committed)
+		return store_fail(error_r, false, "delivery already committed");
+	for (i = 0; i < d->n; i++) {
+		if (quota_check(d->rcpts[i].maildir, d->rcpts[i].quota_bytes,
+		    d->rcpts[i].quota_messages, d->size, 1, error_r) == -1)
+			return -1;
+	}
+	if (delivery_flush(d) == -1)
+		return store_fail(error_r, store_errno_temporary(d->write_errno),
+		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
+	store_crash_point("delivery-written");
+	fd = d->fd;
+	d->fd = -1;
+	if (spool_fsync(fd) == -1) {
+		store_fail(error_r, true, "fsync tmp/%s: %s", d->name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1)
+		return store_fail(error_r, true, "close tmp/%s: %s", d->name, strerror(errno));
+	store_crash_point("delivery-fsynced");
+
+	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", d->name,
+	    (unsigned long long)d->size, (unsigned long long)(d->size + d->lfs));
+	newfds = xreallocarray(NULL, d->n, sizeof(*newfds));
+	spool_txn_init(&t);
+	for (i = 0; i < d->n; i++) {
+		if ((newfds[i] = open_subdir(d->rcpts[i].maildir, "new", error_r)) == -1)
+			goto out;
+		/* Links for all but the last, which takes the tmp/ name itself. */
+		if ((i + 1 < d->n ? spool_txn_link(&t, d->tmpdir, d->name, newfds[i], final) :
+		    spool_txn_publish(&t, d->tmpdir, d->name, newfds[i], final)) == -1) {
+			store_fail(error_r, store_errno_temporary(errno), "%s: %s",
+			    d->rcpts[i].maildir, spool_txn_error(&t));
+			close(newfds[i]);
+			goto out;
+		}
+		linked++;
+	}
+	store_crash_point("delivery-linked");
+	if (spool_txn_commit(&t) == -1) {
+		store_fail(error_r, true, "%s", spool_txn_error(&t));
+		goto out;
+	}
+	store_crash_point("delivery-committed");
+	d->committed = true;
+	for (i = 0; i < d->n; i++)
+		if (d->rcpts[i].quota_bytes != 0 || d->rcpts[i].quota_messages != 0)
+			quota_note(d->rcpts[i].maildir, (int64_t)d->size, 1);
+	rc = 0;
+out:
+	if (rc == -1) {
+		spool_txn_abort(&t);
+		delivery_unlink(newfds, linked, final);
+	}
+	for (i = 0; i < linked; i++)
+		close(newfds[i]);
+	free(newfds);
+	return rc;
+}
+
+void
+store_delivery_free(struct store_delivery **dp)
+{
+	struct store_delivery	*d = *dp;
+	size_t			 i;
+
+	if (d == NULL)
+		return;
+	if (d->fd != -1)
+		close(d->fd);
+	if (d->tmpdir != -1 && !d->committed && d->name[0] != '\0')
+		unlinkat(d->tmpdir, d->name, 0);
+	if (d->tmpdir != -1)
+		close(d->tmpdir);
+	for (i = 0; i < d->n; i++)
+		free((char *)d->rcpts[i].maildir);
+	free(d->rcpts);
+	free(d->buf);
+	xfree(dp);
+}

@@ -1,0 +1,224 @@
+/*
+ * Inside of the store, shared by spool/store.c, index.c, maildir_*.c,
+ * folder.c and quota.c.  Nothing outside spool/ includes this.
+ */
+#ifndef SPOOL_STORE_PRIVATE_H
+#define SPOOL_STORE_PRIVATE_H
+
+#include "spool/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store {
+	char			*mail_root;
+	struct store_options	 opts;
+};
+
+/* ---- errors (store.c) ---- */
+
+/* Set the thread's error; returns -1.  temporary: store_error_temporary(). */
+int		 store_fail(const char **error_r, bool temporary, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+/* errno of a failed file operation decides whether the failure is temporary. */
+bool		 store_errno_temporary(int err);
+/*
+ * Fault injection for the crash tests: if the environment variable
+ * POSTROOM_CRASH_AT names this point, the process kills itself (SIGKILL)
+ * here.  A getenv per point: nothing next to the fsyncs around it.
+ */
+void		 store_crash_point(const char *point);
+
+/* ---- Maildir names (maildir_name.c) ---- */
+
+#define MAILDIR_NAME_MAX	255
+#define MAILDIR_KEYWORDS_MAX	26	/* a..z, as in dovecot-keywords */
+
+struct maildir_name {
+	char		 base[MAILDIR_NAME_MAX + 1];	/* unique part, before ',' or ':' */
+	uint64_t	 fsize;		/* S= (0: absent) */
+	uint64_t	 vsize;		/* W= (0: absent) */
+	uint32_t	 uid;		/* U= (0: absent) */
+	uint32_t	 flags;		/* MSG_* from the :2, suffix */
+	uint32_t	 kwmask;	/* bit i = keyword letter 'a' + i */
+	bool		 has_info;	/* ":2," present */
+};
+
+int		 maildir_name_parse(const char *name, struct maildir_name *mn);
+/* "<base>,S=<fsize>,W=<vsize>[,U=<uid>][:2,<flags>]"; -1 if it does not fit. */
+int		 maildir_name_format(const struct maildir_name *mn, char *out, size_t outsize);
+/* Folder name -> directory below the Maildir ("" for INBOX, ".Sent"); -1 if invalid. */
+int		 maildir_folder_dir(const char *folder, char *out, size_t outsize);
+bool		 maildir_folder_is_inbox(const char *folder);
+
+/* Folder keyword list (dovecot-keywords file: "<index> <name>" lines). */
+struct maildir_keywords {
+	char	*names[MAILDIR_KEYWORDS_MAX];
+};
+int		 maildir_keywords_load(int folderfd, struct maildir_keywords *kw, const char **error_r);
+void		 maildir_keywords_clear(struct maildir_keywords *kw);
+/*
+ * Map a space-separated keyword list to a mask, adding unknown names to the
+ * list (and the file, durably, through the commit path) when add is true.
+ */
+int		 maildir_keywords_mask(int folderfd, struct maildir_keywords *kw, const char *list,
+		    bool add, uint32_t *mask_r, const char **error_r);
+/* Space-separated names of mask (malloc'd, "" if none). */
+char		*maildir_keywords_string(const struct maildir_keywords *kw, uint32_t mask);
+
+/* ---- the index (index.c: the only file with <db.h>) ---- */
+
+struct idx_env;
+struct idx_txn;
+
+struct idx_folder {
+	uint32_t	 id;		/* key prefix of this folder's messages */
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;
+	uint32_t	 messages;
+	uint32_t	 unseen;
+	uint32_t	 uid_reserved;	/* UID high-water durable in the side file */
+	uint64_t	 highestmodseq;
+	uint64_t	 size;		/* sum of CRLF sizes */
+	int64_t		 cur_mtime_ns;	/* cur/ mtime after our last change; 0: rescan */
+	int64_t		 spare;
+};
+
+struct idx_msg {
+	uint32_t	 uid;
+	uint32_t	 flags;
+	uint32_t	 kwmask;
+	uint64_t	 modseq;
+	uint64_t	 vsize;		/* RFC822.SIZE (CRLF) */
+	uint64_t	 fsize;		/* bytes on disk (LF) */
+	int64_t		 idate;
+	const char	*name;		/* file name in cur/ */
+	const char	*envelope;
+	const char	*body;
+	const char	*bodystructure;
+};
+
+/* Index errors: IDX_RETRY means "deadlock or recovery: abort and run again". */
+#define IDX_RETRY	(-2)
+
+int		 idx_env_get(const char *maildir, struct idx_env **env_r, const char **error_r);
+void		 idx_env_put(struct idx_env **env);
+/* True once the environment needs recovery: put it and get a fresh one. */
+bool		 idx_env_stale(const struct idx_env *env);
+
+/*
+ * Between attempts after IDX_RETRY: back off (ms, with jitter); after a
+ * second of it mark env stale (the caller reopens: recovery if a process
+ * died holding the lock).  false once 30 s are spent: give up, temporary.
+ */
+struct idx_retry {
+	unsigned	 n;
+	int64_t		 start, reopened;
+};
+bool		 idx_retry_wait(struct idx_env *env, struct idx_retry *r);
+/* Write transactions take the user's lock first (see index.c). */
+int		 idx_begin(struct idx_env *env, bool read_only, struct idx_txn **txn_r,
+		    const char **error_r);
+int		 idx_commit(struct idx_txn **txn, const char **error_r);
+void		 idx_abort(struct idx_txn **txn);
+
+/* 0 found, 1 absent, -1/IDX_RETRY error.  lock: take the folder's write lock. */
+int		 idx_folder_get(struct idx_txn *txn, const char *folder, bool lock,
+		    struct idx_folder *f, const char **error_r);
+/* Store; a new folder (id 0) gets a fresh id. */
+int		 idx_folder_put(struct idx_txn *txn, const char *folder, struct idx_folder *f,
+		    const char **error_r);
+/* Remove the folder record and all its messages. */
+int		 idx_folder_del(struct idx_txn *txn, const char *folder, const char **error_r);
+
+int		 idx_msg_put(struct idx_txn *txn, uint32_t folder_id, const struct idx_msg *m,
+		    const char **error_r);
+int		 idx_msg_del(struct idx_txn *txn, uint32_t folder_id, uint32_t uid, const char **error_r);
+/* 0 found (strings valid until the next idx call on txn), 1 absent. */
+int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
+		    struct idx_msg *m, const char **error_r);
+
+/* All messages of a folder in UID order; each record one malloc'd blob. */
+struct idx_msglist {
+	struct idx_msg	*msgs;
+	void		**blobs;
+	size_t		 n, cap;
+};
+int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, bool with_cache,
+		    struct idx_msglist *l, const char **error_r);
+void		 idx_msglist_free(struct idx_msglist *l);
+
+/* ---- mailboxes (maildir_sync.c, maildir_ops.c) ---- */
+
+struct mailbox {
+	struct store		*st;
+	struct idx_env		*env;
+	char			*maildir;
+	char			*folder;	/* as the index knows it ("INBOX", "Sent") */
+	int			 dirfd, tmpfd, newfd, curfd;
+	unsigned		 flags;		/* MAILBOX_* */
+	int			 lockfd;	/* POP3 lock, -1 */
+	int			 notifyfd;	/* inotify, -1 until asked for */
+	uint32_t		 folder_id;
+	uint32_t		 uidvalidity;
+	struct maildir_keywords	 kw;
+	struct idx_msglist	 snap;		/* mailbox_messages() */
+	struct msg_info		*infos;
+	char			**kwstrs;
+	uint32_t		*recent;	/* UIDs this handle moved out of new/ */
+	size_t			 nrecent, recentcap;
+};
+
+/*
+ * Run the Maildir scan with the folder locked in txn: new files get UIDs
+ * and move to cur/, changed names update flags, vanished files leave the
+ * index.  f is the folder record (absent: created, rebuilding the index
+ * from the Maildir and the side file).  The caller commits.
+ */
+int		 maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+		    bool exists, const char **error_r);
+/* The same, with its own transaction and retries. */
+int		 maildir_sync(struct mailbox *mb, bool force, const char **error_r);
+/* Make sure the side file covers UIDs below uidnext (durable before use). */
+int		 maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
+		    const char **error_r);
+/* Count a record in or out of the folder totals. */
+void		 folder_account(struct idx_folder *f, const struct idx_msg *m, int sign);
+/* cur/ mtime in ns (0 on error). */
+int64_t		 maildir_dir_mtime(int dirfd);
+/* Parse a message file once for the index (sizes, date, cached strings). */
+int		 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r);
+int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,
+		    const char **error_r);
+
+/*
+ * Run fn in one index transaction holding the folder's write lock (the
+ * folder synced first if the index does not know it).  On a deadlock the
+ * transaction is retried; retry tells fn that an earlier attempt may have
+ * changed the Maildir already (the folder was fully rescanned first).
+ */
+typedef int	 locked_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+		    void *ctx, bool retry, const char **error_r);
+int		 mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r);
+/* A handle without sync or locks. */
+int		 maildir_handle_open(struct store *st, const char *maildir, const char *folder,
+		    struct mailbox **mb_r, const char **error_r);
+
+/* ---- folders (folder.c) ---- */
+
+struct spool_txn;
+/* mkdir dir with tmp/ new/ cur/ (and maildirfolder if folder); noted in t for fsync. */
+int		 maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **error_r);
+
+/* ---- quota (quota.c): Maildir++ maildirsize ---- */
+
+/* -1 (temporary) if adding bytes/1 message would exceed the user's quota. */
+int		 quota_check(const char *maildir, uint64_t quota_bytes, uint64_t quota_messages,
+		    uint64_t add_bytes, uint64_t add_messages, const char **error_r);
+/* The same for APPEND: the definition comes from the maildirsize file. */
+int		 quota_check_maildir(const char *maildir, uint64_t add_bytes, const char **error_r);
+/* Record a change (delivery, expunge) if the user has a maildirsize file. */
+void		 quota_note(const char *maildir, int64_t bytes, int64_t messages);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * The MIME parser under arbitrary bytes: mime_parse() must return a
+ * well-formed tree (parts inside their parents, sizes within the input)
+ * and printable strings for anything; mime_decode_header() must decode or
+ * keep any header value.  Runs on an exact-size copy so ASan sees overreads.
+ */
+#include "tests/fuzz/fuzzer.h"
+#include "spool/mime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+static void
+check_part(const struct mime_part *p, size_t start, size_t end)
+{
+	size_t	 i;
+
+	CHECK(p->header_offset >= start);
+	CHECK(p->header_offset + p->header_size == p->body_offset);
+	CHECK(p->body_offset + p->body_size <= end);
+	CHECK(p->body_vsize >= p->body_size && p->lines <= p->body_size);
+	for (i = 0; i < p->nchildren; i++)
+		check_part(&p->children[i], p->body_offset,
+		    p->body_offset + p->body_size);
+}
+
+FUZZ_BEGIN(data, size)
+{
+	struct mime_message	*m;
+	char			*copy, *s;
+
+	copy = malloc(size > 0 ? size : 1);
+	CHECK(copy != NULL);
+	if (size > 0)
+		memcpy(copy, data, size);
+	m = mime_parse(copy, size);
+	check_part(&m->root, 0, size);
+	CHECK(m->envelope[0] == '(' && m->body[0] == '(' &&
+	    m->bodystructure[0] == '(');
+	mime_message_free(&m);
+	CHECK(m == NULL);
+	s = mime_decode_header(copy, size);
+	free(s);
+	free(copy);
+}
+FUZZ_END

@@ -1,0 +1,126 @@
+/*
+ * The SMTP session (command table, dispatcher, DATA/BDAT byte machine,
+ * AUTH, policy) under random bytes in random read sizes.  The deliver
+ * callback completes at once, so whole transactions run.  Input byte 0
+ * picks the peer (loopback, TLS active, submission listener, bare_lf
+ * reject); the rest is fed through FUZZ_CHUNK.  Checks: the output
+ * buffer's bound holds, output always ends at a line end, the session
+ * never claims bytes it was not given.
+ */
+#include "tests/fuzz/fuzzer.h"
+#include "lib/buf.h"
+#include "lib/directory.h"
+#include "lib/log.h"
+#include "lib/session.h"
+#include "lib/xmalloc.h"
+#include "smtpd/smtp_session.h"
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+static struct smtp_env	 env;
+
+static uint64_t
+fuzz_now(void)
+{
+	return 1795000000000ULL;
+}
+
+static void
+fuzz_deliver(void *ctx, struct smtp_msg *m)
+{
+	smtp_session_delivered(m, (m->body.len & 1) ? -1 : 0, "fuzz");
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	FILE	*f;
+
+	CHECK((f = fopen(path, "w")) != NULL);
+	fputs(text, f);
+	CHECK(fclose(f) == 0);
+	free(path);
+}
+
+static void
+init(void)
+{
+	static char	 root[] = "/tmp/fuzz_smtp.XXXXXX";
+	const char	*error;
+	char		*text;
+
+	log_set_level(LOG_LEVEL_ERROR);
+	CHECK(mkdtemp(root) != NULL);
+	/* A cheap hash: the fuzzer should log in often. */
+	text = xasprintf("alice@example.test:{CRYPT}%s::::::\n",
+	    crypt("alice-pw", "$6$rounds=1000$fuzzsalt$"));
+	write_file(root, "passwd", text);
+	free(text);
+	write_file(root, "domains", "example.test catchall=alice\n");
+	write_file(root, "groups", "team@example.test: alice@example.test\n");
+	CHECK((env.dir = directory_load(root, &error)) != NULL);
+	env.hostname = "mx.example.test";
+	env.mail_root = "/nonexistent";
+	env.max_message_size = 4096;
+	env.max_line_length = 512;
+	env.max_recipients = 5;
+	env.max_expansion = 2;
+	env.max_commands_before_mail = 50;
+	env.max_errors = 20;
+	env.idle_timeout = 1000;
+	env.data_timeout = 1000;
+	env.tls_available = true;
+	env.deliver = fuzz_deliver;
+	env.now_ms = fuzz_now;
+}
+
+FUZZ_BEGIN(data, size)
+{
+	static struct session_peer	 peer = { .id = "00000000fuzzfuzz", .addr = "127.0.0.1" };
+	static bool			 ready;
+	void				*s;
+	struct buf			*out;
+	size_t				 off, n;
+
+	if (!ready) {
+		init();
+		ready = true;
+	}
+	if (size < 1)
+		return 0;
+	peer.loopback = data[0] & 1;
+	peer.tls = (data[0] & 2) != 0;
+	peer.listener = (data[0] & 4) ? "submission" : "mx";
+	env.bare_lf_reject = (data[0] & 8) != 0;
+	out = buf_new(64 * 1024);
+	s = smtp_session_ops.open(&peer, out, NULL, &env);
+	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 4, chunk, chunk_len) {
+		for (off = 0; off < chunk_len; off += n) {
+			if (smtp_session_ops.want(s) == SESSION_STARTTLS) {
+				peer.tls = true;
+				smtp_session_ops.tls_started(s);
+			}
+			if (smtp_session_ops.want(s) != SESSION_READ)
+				break;
+			n = smtp_session_ops.input(s, (const char *)chunk + off, chunk_len - off);
+			CHECK(n <= chunk_len - off);
+			CHECK(buf_len(out) <= out->max);
+			CHECK(buf_len(out) == 0 || buf_head(out)[buf_len(out) - 1] == '\n');
+			buf_reset(out);
+			if (n == 0)
+				break;
+		}
+	}
+	smtp_session_ops.timeout(s);
+	CHECK(smtp_session_ops.want(s) == SESSION_CLOSE);
+	smtp_session_ops.free(s);
+	buf_free(&out);
+}
+FUZZ_END

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Regenerate tests/mime/expected/*.txt from a throw-away Dovecot.
+
+Every tests/mime/corpus/NAME.eml is put into a fresh Maildir, Dovecot
+(Debian's dovecot-imapd) is started on a random loopback port with its own
+config, and `FETCH n (ENVELOPE BODY BODYSTRUCTURE)` is saved as
+expected/NAME.txt:
+
+    ENVELOPE <value>\\n BODY <value>\\n BODYSTRUCTURE <value>\\n
+
+with each value exactly as Dovecot wrote it (IMAP literals included).
+tests/unit/test_mime.c compares mime_parse() with these files.
+
+    python3 tests/mime/refresh_expected.py
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import mime_dovecot as dovecot  # noqa: E402
+
+
+def corpus_files(corpus):
+    return sorted(f for f in os.listdir(corpus) if f.endswith(".eml"))
+
+
+def main():
+    corpus = os.path.join(HERE, "corpus")
+    expected = os.path.join(HERE, "expected")
+    if dovecot.find_dovecot() is None:
+        sys.exit("refresh_expected: dovecot is not installed "
+                 "(apt-get install dovecot-imapd)")
+    names = corpus_files(corpus)
+    messages = []
+    for name in names:
+        with open(os.path.join(corpus, name), "rb") as f:
+            messages.append(f.read())
+    with dovecot.Dovecot(messages) as d:
+        results = d.fetch()
+    os.makedirs(expected, exist_ok=True)
+    for f in os.listdir(expected):
+        if f.endswith(".txt"):
+            os.unlink(os.path.join(expected, f))
+    for name, values in zip(names, results):
+        with open(os.path.join(expected, name[:-4] + ".txt"), "wb") as f:
+            f.write(dovecot.expected_text(values))
+    print("wrote %d expected files to %s" % (len(names), expected))
+
+
+if __name__ == "__main__":
+    main()

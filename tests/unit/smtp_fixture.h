@@ -1,0 +1,217 @@
+/*
+ * A socket-free SMTP session for unit tests: a throw-away directory
+ * (example.test with alice, bob, groups and an alias), an env whose
+ * deliver callback completes at once and remembers the message, and
+ * helpers to feed bytes and take the replies.  Included by the
+ * test_smtp_*.c programs only.
+ */
+#ifndef TESTS_SMTP_FIXTURE_H
+#define TESTS_SMTP_FIXTURE_H
+
+#include "smtpd/smtp_session.h"
+#include "lib/buf.h"
+#include "lib/directory.h"
+#include "lib/session.h"
+#include "lib/xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fx {
+	struct smtp_env		 env;
+	struct session_peer	 peer;
+	struct buf		 out;
+	void			*s;
+	char			 dirpath[64];
+	/* What deliver saw. */
+	unsigned		 delivered;
+	int			 result;	/* what deliver answers */
+	char			*body;		/* Return-Path + Received + body of the last */
+	size_t			 body_len;	/* it may hold NULs */
+	char			*rcpts;		/* "l:alice@...,r:x@remote,..." */
+	char			*sender;
+	char			*dsn;		/* "envid=... ret=N r:addr/notify/orcpt" */
+};
+
+static uint64_t
+fx_now(void)
+{
+	return 1795000000000ULL;	/* a fixed instant: Received: is comparable */
+}
+
+static void
+fx_deliver(void *ctx, struct smtp_msg *m)
+{
+	struct fx	*f = ctx;
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 64 * 1024 * 1024);
+	free(f->body);
+	free(f->rcpts);
+	free(f->sender);
+	free(f->dsn);
+	buf_puts(&b, m->return_path);
+	buf_puts(&b, m->received);
+	buf_append(&b, buf_head(&m->body), buf_len(&m->body));
+	f->body = buf_strdup(&b);
+	f->body_len = buf_len(&b);
+	buf_reset(&b);
+	for (i = 0; i < m->nlocal; i++)
+		buf_printf(&b, "%sl:%s", i > 0 ? "," : "", m->local[i].address);
+	for (i = 0; i < m->nremote; i++)
+		buf_printf(&b, "%sr:%s", i + m->nlocal > 0 ? "," : "", m->remote[i].address);
+	f->rcpts = buf_strdup(&b);
+	buf_reset(&b);
+	buf_printf(&b, "envid=%s ret=%d", m->envid != NULL ? m->envid : "-", (int)m->ret);
+	for (i = 0; i < m->nremote; i++)
+		buf_printf(&b, " %s/%u/%s", m->remote[i].address, m->remote[i].notify,
+		    m->remote[i].orcpt != NULL ? m->remote[i].orcpt : "-");
+	f->dsn = buf_strdup(&b);
+	buf_release(&b);
+	f->sender = xstrdup(m->sender);
+	if (f->result == 0)
+		f->delivered++;
+	smtp_session_delivered(m, f->result, f->result == 0 ? NULL : "test failure");
+}
+
+static void
+fx_write(const char *dir, const char *name, const char *text)
+{
+	char	 path[128];
+	FILE	*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	if (fp == NULL)
+		abort();
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static struct fx *
+fx_new_peer(const char *addr, const char *listener)
+{
+	struct fx	*f = xcalloc(1, sizeof(*f));
+	const char	*error = NULL;
+	char		*pw, *line;
+
+	snprintf(f->dirpath, sizeof(f->dirpath), "/tmp/test_smtp.XXXXXX");
+	if (mkdtemp(f->dirpath) == NULL)
+		abort();
+	fx_write(f->dirpath, "domains", "example.test\ncatch.test catchall=info\n");
+	pw = password_hash("alice-pw");
+	line = xasprintf("alice@example.test:%s::::::\nbob@example.test:%s::::::\n"
+	    "carol@example.test:%s::::::\ninfo@catch.test:%s::::::\n", pw, pw, pw, pw);
+	fx_write(f->dirpath, "passwd", line);
+	free(line);
+	free(pw);
+	fx_write(f->dirpath, "groups",
+	    "team@example.test: alice@example.test, staff@example.test\n"
+	    "staff@example.test: bob@example.test, alice@example.test, carol@example.test\n");
+	fx_write(f->dirpath, "aliases", "postmaster@example.test: alice@example.test\n");
+	f->env.dir = directory_load(f->dirpath, &error);
+	if (f->env.dir == NULL) {
+		fprintf(stderr, "directory_load: %s\n", error);
+		abort();
+	}
+	f->env.hostname = "mx.example.test";
+	f->env.mail_root = "/mail";
+	f->env.max_message_size = 100000;
+	f->env.max_line_length = 1000;
+	f->env.max_recipients = 100;
+	f->env.max_expansion = 1000;
+	f->env.max_commands_before_mail = 100;
+	f->env.max_errors = 10;
+	f->env.idle_timeout = 300000;
+	f->env.data_timeout = 600000;
+	f->env.plaintext_auth_loopback = true;
+	f->env.tls_available = true;
+	f->env.deliver = fx_deliver;
+	f->env.deliver_ctx = f;
+	f->env.now_ms = fx_now;
+	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
+	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);
+	f->peer.loopback = strncmp(addr, "127.", 4) == 0;
+	f->peer.listener = listener;
+	buf_init(&f->out, 8 * 1024 * 1024);
+	return f;
+}
+
+static void
+fx_open(struct fx *f)
+{
+	f->s = smtp_session_ops.open(&f->peer, &f->out, NULL, &f->env);
+}
+
+static struct fx *
+fx_new(void)
+{
+	struct fx	*f = fx_new_peer("127.0.0.1", "mx");
+
+	fx_open(f);
+	return f;
+}
+
+static void
+fx_free(struct fx **fp)
+{
+	struct fx	*f = *fp;
+	char		 cmd[128];
+
+	if (f->s != NULL)
+		smtp_session_ops.free(f->s);
+	directory_free(&f->env.dir);
+	buf_release(&f->out);
+	free(f->body);
+	free(f->rcpts);
+	free(f->sender);
+	free(f->dsn);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dirpath);
+	if (system(cmd) != 0)
+		abort();
+	free(f);
+	*fp = NULL;
+}
+
+/* Feed len bytes in pieces of `chunk`, re-feeding what the session left. */
+static size_t
+fx_feedn(struct fx *f, const char *data, size_t len, size_t chunk)
+{
+	size_t	 off = 0, n, piece;
+
+	while (off < len && smtp_session_ops.want(f->s) == SESSION_READ) {
+		piece = len - off < chunk ? len - off : chunk;
+		n = smtp_session_ops.input(f->s, data + off, piece);
+		off += n;
+		if (n == 0)
+			break;
+	}
+	return off;
+}
+
+static size_t
+fx_feed(struct fx *f, const char *data)
+{
+	return fx_feedn(f, data, strlen(data), SIZE_MAX);
+}
+
+/* The replies so far, as one string (caller frees); the buffer is emptied. */
+static char *
+fx_take(struct fx *f)
+{
+	char	*s = buf_strdup(&f->out);
+
+	buf_reset(&f->out);
+	return s;
+}
+
+#define assert_replies(f, expected) do {			\
+	char *got_ = fx_take(f);				\
+	assert_string_equal(got_, expected);			\
+	free(got_);						\
+} while (0)
+
+#endif

@@ -1,0 +1,185 @@
+/* spool/commit: the durable-commit path, its fsync count and unique names. */
+#include "spool/commit.h"
+#include "spool/store.h"
+#include "tests/unit/store_fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static int
+open_dir(const char *root, const char *sub)
+{
+	char	 path[4096];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	mkdir(path, 0700);
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void
+test_add_commit_counts_fsyncs(void **state)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov[2] = { { "hello ", 6 }, { "world\n", 6 } };
+	char			*root = fx_tmpdir("commit"), path[4096], buf[32];
+	uint64_t		 before;
+	int			 tmp, dst, fd;
+
+	(void)state;
+	spool_fsync_enable(1);
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "new");
+	spool_txn_init(&t);
+	before = store_fsync_count();
+	assert_int_equal(spool_txn_add(&t, tmp, dst, "a", iov, 2), 0);
+	assert_int_equal(spool_txn_add(&t, tmp, dst, "b", iov, 1), 0);
+	/* one file fsync each, nothing for the directory yet */
+	assert_int_equal(store_fsync_count() - before, 2);
+	assert_int_equal(spool_txn_commit(&t), 0);
+	/* the directory was touched twice but is fsynced once */
+	assert_int_equal(store_fsync_count() - before, 3);
+	snprintf(path, sizeof(path), "%s/new/a", root);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 12);
+	assert_memory_equal(buf, "hello world\n", 12);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(fx_count(path), 0);	/* nothing left behind */
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
+static void
+test_add_existing_name_fails_cleanly(void **state)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov = { "x", 1 };
+	char			*root = fx_tmpdir("commit"), path[4096];
+	int			 tmp, dst, fd;
+
+	(void)state;
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "new");
+	snprintf(path, sizeof(path), "%s/tmp/dup", root);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	spool_txn_init(&t);
+	assert_int_equal(spool_txn_add(&t, tmp, dst, "dup", &iov, 1), -1);
+	assert_non_null(strstr(spool_txn_error(&t), "create dup"));
+	spool_txn_abort(&t);
+	snprintf(path, sizeof(path), "%s/new", root);
+	assert_int_equal(fx_count(path), 0);
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
+static void
+test_link_rename_unlink_replace(void **state)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov = { "data", 4 };
+	char			*root = fx_tmpdir("commit"), path[4096];
+	uint64_t		 before;
+	int			 tmp, a, b;
+
+	(void)state;
+	spool_fsync_enable(1);
+	tmp = open_dir(root, "tmp");
+	a = open_dir(root, "a");
+	b = open_dir(root, "b");
+	spool_txn_init(&t);
+	assert_int_equal(spool_txn_add(&t, tmp, a, "m", &iov, 1), 0);
+	assert_int_equal(spool_txn_link(&t, a, "m", b, "m2"), 0);
+	assert_int_equal(spool_txn_rename(&t, a, "m", a, "m3"), 0);
+	before = store_fsync_count();
+	assert_int_equal(spool_txn_commit(&t), 0);
+	assert_int_equal(store_fsync_count() - before, 2);	/* a/ and b/ once each */
+	spool_txn_init(&t);
+	assert_int_equal(spool_txn_unlink(&t, b, "m2"), 0);
+	assert_int_equal(spool_txn_unlink(&t, b, "m2"), -1);	/* gone already */
+	assert_int_equal(spool_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
+	assert_int_equal(spool_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
+	assert_int_equal(spool_txn_commit(&t), 0);
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(fx_count(path), 2);	/* m3 and side */
+	/* publish: a rename that fsyncs only the destination */
+	spool_txn_init(&t);
+	assert_int_equal(spool_txn_add(&t, tmp, tmp, "p", &iov, 1), 0);
+	assert_int_equal(spool_txn_commit(&t), 0);
+	spool_txn_init(&t);
+	assert_int_equal(spool_txn_publish(&t, tmp, "p", b, "p2"), 0);
+	before = store_fsync_count();
+	assert_int_equal(spool_txn_commit(&t), 0);
+	assert_int_equal(store_fsync_count() - before, 1);
+	snprintf(path, sizeof(path), "%s/b", root);
+	assert_int_equal(fx_count(path), 1);
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(fx_count(path), 0);
+	close(tmp);
+	close(a);
+	close(b);
+	fx_rmtree(root);
+	free(root);
+}
+
+static void
+test_fsync_disabled_is_not_counted(void **state)
+{
+	uint64_t	 before = store_fsync_count();
+	int		 fd = open("/", O_RDONLY | O_DIRECTORY);
+
+	(void)state;
+	spool_fsync_enable(0);
+	assert_int_equal(spool_fsync(fd), 0);
+	assert_int_equal(store_fsync_count(), before);
+	spool_fsync_enable(1);
+	assert_int_equal(spool_fsync(fd), 0);
+	assert_int_equal(store_fsync_count(), before + 1);
+	close(fd);
+}
+
+static void
+test_unique_names_differ(void **state)
+{
+	char	 a[128], b[128];
+
+	(void)state;
+	spool_unique_name(a, sizeof(a));
+	spool_unique_name(b, sizeof(b));
+	assert_string_not_equal(a, b);
+	assert_null(strchr(a, '/'));
+	assert_null(strchr(a, ':'));
+	assert_null(strchr(a, ','));
+	assert_non_null(strstr(a, ".M"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_commit_counts_fsyncs),
+		cmocka_unit_test(test_add_existing_name_fails_cleanly),
+		cmocka_unit_test(test_link_rename_unlink_replace),
+		cmocka_unit_test(test_fsync_disabled_is_not_counted),
+		cmocka_unit_test(test_unique_names_differ),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,964 @@
+/*
+ * pop3d/pop3_session: the real session driven with a NULL host against a
+ * real store and directory in a temp dir.  drive() plays the host: feeds
+ * the input in chunks of a given size, collects the output and calls
+ * drained() while a streamed reply is pending, so every case can also be
+ * run byte by byte.
+ */
+#include "pop3d/pop3_session.h"
+#include "pop3d/pop3_private.h"
+
+#include "lib/buf.h"
+#include "lib/directory.h"
+#include "lib/workq.h"
+#include "lib/xmalloc.h"
+#include "spool/store.h"
+
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+struct fx {
+	char			 root[64];
+	struct store		*store;
+	struct pop3_env		 env;
+	struct session_peer	 peer;
+	struct buf		*out;
+	struct buf		*got;
+	char			*alice_maildir;
+};
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	FILE	*f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	free(path);
+}
+
+static char *
+user_maildir(struct fx *fx, const char *address)
+{
+	const struct dir_user	*u = directory_user(fx->env.directory, address);
+
+	assert_non_null(u);
+	return directory_maildir(fx->env.mail_root, u);
+}
+
+/* Deliver text (LF line ends) to a maildir through the store. */
+static void
+deliver(struct fx *fx, const char *maildir, const char *text)
+{
+	struct store_rcpt	 rcpt = { maildir, 0, 0 };
+	struct store_delivery	*d;
+	const char		*error;
+
+	d = store_delivery_begin(fx->store, &rcpt, 1, &error);
+	assert_non_null(d);
+	assert_int_equal(store_delivery_write(d, text, strlen(text)), 0);
+	assert_int_equal(store_delivery_commit(d, &error), 0);
+	store_delivery_free(&d);
+}
+
+static const char msg1[] = "Subject: one\nFrom: a@example.test\n\nhello\n";
+static const char msg2[] =
+    "Subject: dots\n\n.leading dot\n..two\n.\nnot.a.dot\nlast line without LF";
+static const char msg3[] = "Subject: three\nX: y\n\nb1\nb2\nb3\n";
+
+static int
+setup(void **state)
+{
+	struct fx		*fx = xcalloc(1, sizeof(*fx));
+	struct store_options	 opts = { 0 };
+	const char		*error;
+	char			*conf, *pw, *line, *maildir;
+
+	strcpy(fx->root, "/tmp/test_pop3.XXXXXX");
+	assert_non_null(mkdtemp(fx->root));
+	conf = xasprintf("%s/conf", fx->root);
+	assert_int_equal(mkdir(conf, 0700), 0);
+	write_file(conf, "domains", "example.test\n");
+	pw = password_hash("alice-pw");
+	line = xasprintf("alice@example.test:%s::::::\nbob@example.test:%s::::::\n", pw, pw);
+	write_file(conf, "passwd", line);
+	free(pw);
+	free(line);
+	fx->env.directory = directory_load(conf, &error);
+	assert_non_null(fx->env.directory);
+	free(conf);
+
+	fx->env.mail_root = xasprintf("%s/mail", fx->root);
+	fx->store = store_open(fx->env.mail_root, &opts, &error);
+	assert_non_null(fx->store);
+	fx->env.store = fx->store;
+	fx->env.limits = (struct pop3_limits){ 1024, 20, 600000, 10, true, true };
+	fx->env.tls_available = true;
+	fx->alice_maildir = user_maildir(fx, "alice@example.test");
+	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
+	maildir = user_maildir(fx, "bob@example.test");
+	assert_int_equal(store_create_user(fx->store, maildir, &error), 0);
+	free(maildir);
+	deliver(fx, fx->alice_maildir, msg1);
+	deliver(fx, fx->alice_maildir, msg2);
+	deliver(fx, fx->alice_maildir, msg3);
+
+	strcpy(fx->peer.id, "0123456789abcdef");
+	strcpy(fx->peer.addr, "127.0.0.1");
+	fx->peer.loopback = true;
+	fx->peer.listener = "pop3";
+	fx->out = buf_new(1024 * 1024);
+	fx->got = buf_new(64 * 1024 * 1024);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*fx = *state;
+
+	buf_free(&fx->out);
+	buf_free(&fx->got);
+	free(fx->alice_maildir);
+	store_close(&fx->store);
+	directory_free(&fx->env.directory);
+	pop3_env_release(&fx->env);
+	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void *
+sopen(struct fx *fx)
+{
+	return pop3_session_ops.open(&fx->peer, fx->out, NULL, &fx->env);
+}
+
+static void
+sfree(void **s)
+{
+	pop3_session_ops.free(*s);
+	*s = NULL;
+}
+
+/* Move produced output to fx->got; keep a streamed reply going. */
+static void
+pump(struct fx *fx, void *s)
+{
+	for (;;) {
+		assert_true(buf_len(fx->out) <= fx->out->max);
+		assert_int_equal(buf_append(fx->got, buf_head(fx->out), buf_len(fx->out)), 0);
+		buf_reset(fx->out);
+		pop3_session_ops.drained(s);
+		if (buf_len(fx->out) == 0)
+			return;
+	}
+}
+
+/* Feed in chunks of `chunk` bytes as the host would. */
+static void
+drive_n(struct fx *fx, void *s, const char *in, size_t len, size_t chunk)
+{
+	size_t	 off = 0, n, taken;
+
+	while (off < len && pop3_session_ops.want(s) == SESSION_READ) {
+		n = len - off < chunk ? len - off : chunk;
+		taken = pop3_session_ops.input(s, in + off, n);
+		off += taken;
+		if (taken == 0 && buf_len(fx->out) == 0)
+			fail_msg("session took nothing and said nothing");
+		pump(fx, s);
+	}
+	pump(fx, s);
+}
+
+static void
+drive(struct fx *fx, void *s, const char *in)
+{
+	drive_n(fx, s, in, strlen(in), strlen(in) + 1);
+}
+
+/* Everything said since the last call (malloc'd). */
+static char *
+take(struct fx *fx)
+{
+	char	*r;
+
+	assert_int_equal(buf_append(fx->got, buf_head(fx->out), buf_len(fx->out)), 0);
+	buf_reset(fx->out);
+	r = buf_strdup(fx->got);
+	buf_reset(fx->got);
+	return r;
+}
+
+#define expect(fx, want) do {					\
+	char *got_ = take(fx);					\
+	assert_string_equal(got_, want);			\
+	free(got_);						\
+} while (0)
+
+#define expect_prefix(fx, want) do {				\
+	char *got_ = take(fx);					\
+	assert_true(strlen(got_) >= strlen(want));		\
+	got_[strlen(want)] = '\0';				\
+	assert_string_equal(got_, want);			\
+	free(got_);						\
+} while (0)
+
+#define GREETING	"+OK Postroom ready.\r\n"
+#define LOGIN		"USER alice@example.test\r\nPASS alice-pw\r\n"
+#define LOGGED_IN	"+OK\r\n+OK Logged in.\r\n"
+
+/* The size the store reports for an LF message: every LF counts as CRLF. */
+static size_t
+crlf_size(const char *m)
+{
+	size_t	 n = strlen(m), i;
+
+	for (i = 0; m[i] != '\0'; i++)
+		n += m[i] == '\n';
+	return n;
+}
+
+static void
+test_greeting_capa_quit(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+
+	drive(fx, s, "CAPA\r\nQUIT\r\n");
+	expect(fx, GREETING "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\nSTLS\r\nIMPLEMENTATION Postroom\r\n.\r\n"
+	    "+OK Logging out.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	sfree(&s);
+}
+
+static void
+test_capa_remote_and_tls(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s;
+
+	/* Remote, no TLS: no plaintext login offered, STLS offered. */
+	fx->peer.loopback = false;
+	s = sopen(fx);
+	drive(fx, s, "CAPA\r\nUSER alice@example.test\r\nPASS x\r\nAUTH PLAIN AGFsaWNlAHg=\r\n");
+	expect(fx, GREETING "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
+	    "STLS\r\nIMPLEMENTATION Postroom\r\n.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n"
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n");
+	sfree(&s);
+	/* TLS active (implicit TLS): logins offered, STLS not. */
+	fx->peer.tls = true;
+	s = sopen(fx);
+	drive(fx, s, "CAPA\r\nSTLS\r\n" LOGIN "CAPA\r\n");
+	expect(fx, GREETING "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
+	    "USER\r\nSASL PLAIN LOGIN\r\nIMPLEMENTATION Postroom\r\n.\r\n"
+	    "-ERR TLS is already active.\r\n" LOGGED_IN
+	    "+OK Capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
+	    "IMPLEMENTATION Postroom\r\n.\r\n");
+	sfree(&s);
+	/* Loopback with plaintext_auth_loopback = no. */
+	fx->peer.tls = false;
+	fx->peer.loopback = true;
+	fx->env.limits.plaintext_auth_loopback = false;
+	s = sopen(fx);
+	drive(fx, s, "USER alice@example.test\r\n");
+	expect(fx, GREETING
+	    "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n");
+	sfree(&s);
+}
+
+/* The session after login, the whole RFC 1939 transaction set. */
+static char *
+transaction_script(struct fx *fx, size_t chunk)
+{
+	static const char in[] = LOGIN "STAT\r\nLIST\r\nLIST 2\r\nUIDL 3\r\nNOOP\r\n"
+	    "RETR 1\r\nTOP 3 1\r\nDELE 2\r\nLIST 2\r\nUIDL 2\r\nRETR 2\r\nDELE 2\r\n"
+	    "STAT\r\nRSET\r\nSTAT\r\nDELE 1\r\nQUIT\r\n";
+	void	*s = sopen(fx);
+	char	*r;
+
+	drive_n(fx, s, in, sizeof(in) - 1, chunk);
+	r = take(fx);
+	sfree(&s);
+	return r;
+}
+
+static void
+test_transaction(void **state)
+{
+	struct fx		*fx = *state;
+	struct mailbox		*mb;
+	const struct msg_info	*msgs;
+	struct mailbox_status	 st;
+	const char		*error;
+	char			*want, *got, u[3][24];
+	size_t			 n, i, s1 = crlf_size(msg1), s2, s3 = crlf_size(msg3);
+
+	/* The expected replies use the index's own sizes and UIDLs. */
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_status(mb, &st), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(msgs[0].size, s1);
+	assert_int_equal(msgs[2].size, s3);
+	s2 = msgs[1].size;
+	for (i = 0; i < 3; i++)
+		store_uidl(st.uidvalidity, msgs[i].uid, u[i]);
+	mailbox_close(&mb);
+
+	want = xasprintf(GREETING LOGGED_IN
+	    "+OK 3 %zu\r\n"
+	    "+OK 3 messages:\r\n1 %zu\r\n2 %zu\r\n3 %zu\r\n.\r\n"
+	    "+OK 2 %zu\r\n"
+	    "+OK 3 %s\r\n"
+	    "+OK\r\n"
+	    "+OK %zu octets\r\nSubject: one\r\nFrom: a@example.test\r\n\r\nhello\r\n.\r\n"
+	    "+OK\r\nSubject: three\r\nX: y\r\n\r\nb1\r\n.\r\n"
+	    "+OK Marked to be deleted.\r\n"
+	    "-ERR Message is deleted.\r\n"
+	    "-ERR Message is deleted.\r\n"
+	    "-ERR Message is deleted.\r\n"
+	    "-ERR Message is deleted.\r\n"
+	    "+OK 2 %zu\r\n"
+	    "+OK 3 messages.\r\n"
+	    "+OK 3 %zu\r\n"
+	    "+OK Marked to be deleted.\r\n"
+	    "+OK Logging out, messages deleted.\r\n",
+	    s1 + s2 + s3, s1, s2, s3, s2, u[2], s1, s1 + s3, s1 + s2 + s3);
+	/* (test_byte_by_byte_equals_whole covers other input splits.) */
+	got = transaction_script(fx, SIZE_MAX);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+
+	/* QUIT expunged message 1 durably and set \Seen on nothing else. */
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(msgs[0].size, s2);
+	assert_int_equal(msgs[0].flags & MSG_SEEN, 0);
+	mailbox_close(&mb);
+}
+
+static void
+test_byte_by_byte_equals_whole(void **state)
+{
+	struct fx	*fx = *state;
+	static const char in[] = "CAPA\r\n" LOGIN "STAT\r\nLIST\r\nUIDL\r\nRETR 2\r\nTOP 1 0\r\n"
+	    "UIDL 1\r\nRETR 7\r\nRSET\r\nQUIT\r\n";
+	char		*whole, *got;
+	void		*s;
+	size_t		 chunk;
+
+	s = sopen(fx);
+	drive(fx, s, in);
+	whole = take(fx);
+	sfree(&s);
+	for (chunk = 1; chunk <= 13; chunk += 6) {
+		s = sopen(fx);
+		drive_n(fx, s, in, sizeof(in) - 1, chunk);
+		got = take(fx);
+		assert_string_equal(got, whole);
+		free(got);
+		sfree(&s);
+	}
+	free(whole);
+}
+
+static void
+test_retr_dot_stuffing_exact(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+	char		*got, *p;
+
+	drive(fx, s, LOGIN "RETR 2\r\nTOP 2 1\r\nTOP 2 0\r\nTOP 2 99999999999999999999\r\nQUIT\r\n");
+	got = take(fx);
+	p = strstr(got, "+OK Logged in.\r\n");
+	assert_non_null(p);
+	p += strlen("+OK Logged in.\r\n");
+	p = strstr(p, " octets\r\n");
+	assert_non_null(p);
+	p += strlen(" octets\r\n");
+	assert_string_equal(p,
+	    "Subject: dots\r\n\r\n..leading dot\r\n...two\r\n..\r\nnot.a.dot\r\n"
+	    "last line without LF\r\n.\r\n"
+	    "+OK\r\nSubject: dots\r\n\r\n..leading dot\r\n.\r\n"
+	    "+OK\r\nSubject: dots\r\n\r\n.\r\n"
+	    "+OK\r\nSubject: dots\r\n\r\n..leading dot\r\n...two\r\n..\r\nnot.a.dot\r\n"
+	    "last line without LF\r\n.\r\n"
+	    "+OK Logging out.\r\n");
+	free(got);
+	sfree(&s);
+}
+
+static void
+test_bad_message_numbers(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+
+	drive(fx, s, LOGIN "RETR 0\r\nRETR -1\r\nRETR 1099511627776\r\nRETR x\r\nRETR\r\n"
+	    "RETR 1 2\r\nLIST 4\r\nUIDL 99999999999999999999999\r\nDELE +1\r\nTOP 1\r\n"
+	    "TOP 1 -1\r\nTOP 9 1\r\nLIST 1 2\r\nNOOP\r\n");
+	expect(fx, GREETING LOGGED_IN
+	    "-ERR There's no message 0.\r\n"
+	    "-ERR Invalid message number.\r\n"
+	    "-ERR There's no message 1099511627776.\r\n"
+	    "-ERR Invalid message number.\r\n"
+	    "-ERR Invalid message number.\r\n"
+	    "-ERR RETR needs one message number.\r\n"
+	    "-ERR There's no message 4.\r\n"
+	    "-ERR There's no message 99999999999999999999.\r\n"
+	    "-ERR Invalid message number.\r\n"
+	    "-ERR TOP needs a message number and a line count.\r\n"
+	    "-ERR Invalid number of lines.\r\n"
+	    "-ERR There's no message 9.\r\n"
+	    "-ERR Too many arguments.\r\n"
+	    "+OK\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	sfree(&s);
+}
+
+static void
+test_wrong_state(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+	static const char *const txn[] = { "STAT", "LIST", "UIDL", "RETR 1", "TOP 1 1",
+	    "DELE 1", "NOOP", "RSET" };
+	size_t		 i;
+	char		 line[32];
+
+	for (i = 0; i < sizeof(txn) / sizeof(txn[0]); i++) {
+		snprintf(line, sizeof(line), "%s\r\n", txn[i]);
+		drive(fx, s, line);
+	}
+	drive(fx, s, "PASS alice-pw\r\nFOO\r\n\r\n" LOGIN "USER x\r\nPASS y\r\nAUTH PLAIN\r\n"
+	    "STLS\r\nAPOP alice 0123456789abcdef0123456789abcdef\r\n");
+	expect(fx, GREETING
+	    "-ERR Unknown command: STAT (log in first)\r\n"
+	    "-ERR Unknown command: LIST (log in first)\r\n"
+	    "-ERR Unknown command: UIDL (log in first)\r\n"
+	    "-ERR Unknown command: RETR (log in first)\r\n"
+	    "-ERR Unknown command: TOP (log in first)\r\n"
+	    "-ERR Unknown command: DELE (log in first)\r\n"
+	    "-ERR Unknown command: NOOP (log in first)\r\n"
+	    "-ERR Unknown command: RSET (log in first)\r\n"
+	    "-ERR No username given.\r\n"
+	    "-ERR Unknown command.\r\n"
+	    "-ERR Unknown command.\r\n"
+	    LOGGED_IN
+	    "-ERR Unknown command: USER (already logged in)\r\n"
+	    "-ERR Unknown command: PASS (already logged in)\r\n"
+	    "-ERR Unknown command: AUTH (already logged in)\r\n"
+	    "-ERR Unknown command: STLS (already logged in)\r\n"
+	    "-ERR Unknown command.\r\n");
+	sfree(&s);
+}
+
+static void
+test_login_failures(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+
+	drive(fx, s, "USER alice@example.test\r\nPASS wrong\r\nPASS alice-pw\r\n"
+	    "USER nobody@example.test\r\nPASS alice-pw\r\nUSER\r\n"
+	    "user ALICE@example.test\r\npass alice-pw\r\nstat\r\n");
+	expect_prefix(fx, GREETING "+OK\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR No username given.\r\n"
+	    "+OK\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "-ERR No username given.\r\n"
+	    LOGGED_IN "+OK 3 ");
+	sfree(&s);
+}
+
+/* Password checks handed to a workq (synchronous here: no threads). */
+static void
+test_login_via_workq(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s;
+
+	fx->env.workq = workq_new(NULL, 0);
+	/* Input held during a (delayed) failed login keeps its order; STLS drops it. */
+	s = sopen(fx);
+	((struct pop3_session *)s)->delay_pending = true;
+	drive(fx, s, "NOOP\r\nSTLS\r\nUSER alice@example.test\r\nPASS alice-pw\r\n");
+	expect(fx, GREETING);
+	((struct pop3_session *)s)->delay_pending = false;
+	pop3_resume(s);
+	expect(fx, "-ERR Unknown command: NOOP (log in first)\r\n+OK Begin TLS negotiation now.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_STARTTLS);
+	assert_int_equal(buf_len(&((struct pop3_session *)s)->held), 0);
+	sfree(&s);
+	s = sopen(fx);
+	drive(fx, s, "USER alice@example.test\r\nPASS wrong\r\nAUTH PLAIN "
+	    "AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nSTAT\r\n");
+	expect_prefix(fx, GREETING "+OK\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Logged in.\r\n+OK 3 ");
+	assert_null(((struct pop3_session *)s)->auth_job);
+	sfree(&s);
+	workq_free(&fx->env.workq);
+}
+
+static void
+test_in_use_and_user_limit(void **state)
+{
+	struct fx	*fx = *state;
+	void		*a = sopen(fx), *b;
+
+	drive(fx, a, LOGIN);
+	expect(fx, GREETING LOGGED_IN);
+	b = sopen(fx);
+	drive(fx, b, LOGIN "STAT\r\n");
+	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Mailbox is locked by another POP3 session.\r\n"
+	    "-ERR Unknown command: STAT (log in first)\r\n");
+	sfree(&b);
+	/* Dropped without QUIT: the lock goes, nothing is deleted. */
+	drive(fx, a, "DELE 1\r\nDELE 2\r\n");
+	sfree(&a);
+	free(take(fx));
+	fx->env.limits.max_connections_per_user = 1;
+	a = sopen(fx);
+	drive(fx, a, LOGIN "STAT\r\n");
+	expect_prefix(fx, GREETING LOGGED_IN "+OK 3 ");
+	b = sopen(fx);
+	drive(fx, b, LOGIN);
+	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Too many connections for this user.\r\n");
+	sfree(&b);
+	sfree(&a);
+	assert_int_equal(fx->env.nusers, 0);
+}
+
+static void
+test_overlong_line_and_nul(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+	char		 big[5000];
+
+	memset(big, 'A', sizeof(big));
+	drive_n(fx, s, big, sizeof(big), sizeof(big));
+	drive_n(fx, s, "\r\nNOOP\r\nCAPA\0x\r\nQUIT\r\n", 22, 22);
+	expect(fx, GREETING "-ERR line too long\r\n-ERR Unknown command: NOOP (log in first)\r\n"
+	    "-ERR NUL byte in command\r\n+OK Logging out.\r\n");
+	sfree(&s);
+	/* Byte by byte through an over-long line. */
+	s = sopen(fx);
+	drive_n(fx, s, big, sizeof(big), 1);
+	drive_n(fx, s, "\r\nQUIT\r\n", 8, 1);
+	expect(fx, GREETING "-ERR line too long\r\n+OK Logging out.\r\n");
+	sfree(&s);
+}
+
+static void
+test_ten_thousand_pipelined(void **state)
+{
+	struct fx	*fx = *state;
+	struct buf	*in = buf_new(1024 * 1024), *want = buf_new(1024 * 1024);
+	void		*s;
+	char		*got, *w;
+	int		 i;
+
+	buf_puts(in, LOGIN);
+	buf_puts(want, GREETING LOGGED_IN);
+	for (i = 0; i < 10000; i++) {
+		buf_puts(in, i % 2 ? "NOOP\r\n" : "LIST 1\r\n");
+		buf_printf(want, i % 2 ? "+OK\r\n" : "+OK 1 %zu\r\n", crlf_size(msg1));
+	}
+	buf_puts(in, "QUIT\r\n");
+	buf_puts(want, "+OK Logging out.\r\n");
+	/* A small output buffer: the session must pause and resume, not fail. */
+	buf_free(&fx->out);
+	fx->out = buf_new(16 * 1024);
+	s = sopen(fx);
+	drive_n(fx, s, buf_head(in), buf_len(in), buf_len(in));
+	got = take(fx);
+	w = buf_strdup(want);
+	assert_string_equal(got, w);
+	free(got);
+	free(w);
+	sfree(&s);
+	buf_free(&in);
+	buf_free(&want);
+}
+
+static void
+test_too_many_bad_commands(void **state)
+{
+	struct fx	*fx = *state;
+	struct buf	*want = buf_new(64 * 1024);
+	void		*s = sopen(fx);
+	char		*w;
+	int		 i;
+
+	buf_puts(want, GREETING);
+	for (i = 0; i < 19; i++) {
+		drive(fx, s, "BOGUS\r\n");
+		buf_puts(want, "-ERR Unknown command.\r\n");
+	}
+	drive(fx, s, "NOOP\r\n");
+	buf_puts(want, "-ERR Unknown command: NOOP (log in first)\r\n"
+	    "-ERR Too many bad commands, closing.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	w = buf_strdup(want);
+	expect(fx, w);
+	free(w);
+	buf_free(&want);
+	sfree(&s);
+	/* A good command resets the count. */
+	s = sopen(fx);
+	for (i = 0; i < 50; i++)
+		drive(fx, s, i % 10 == 9 ? "CAPA\r\n" : "BOGUS\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	free(take(fx));
+	sfree(&s);
+}
+
+static void
+test_auth(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+
+	drive(fx, s, "AUTH\r\nAUTH CRAM-MD5\r\n");
+	expect(fx, GREETING "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"
+	    "-ERR Unsupported authentication mechanism.\r\n");
+	drive(fx, s, "AUTH PLAIN !!!\r\n");
+	expect_prefix(fx, "-ERR Invalid SASL response");
+	drive(fx, s, "AUTH PLAIN\r\n*\r\n");
+	expect(fx, "+ \r\n-ERR Authentication cancelled.\r\n");
+	drive(fx, s, "AUTH PLAIN\r\nnot base64\r\n");
+	expect_prefix(fx, "+ \r\n-ERR Invalid SASL response");
+	/* LOGIN, wrong password: a failed login, the session goes on. */
+	drive(fx, s, "AUTH LOGIN\r\nYWxpY2VAZXhhbXBsZS50ZXN0\r\nd3Jvbmc=\r\n");
+	expect_prefix(fx, "+ ");
+	drive(fx, s, "AUTH LOGIN YWxpY2VAZXhhbXBsZS50ZXN0\r\n*\r\n");
+	expect_prefix(fx, "+ ");
+	/* "\0alice@example.test\0alice-pw" as SASL-IR, byte by byte. */
+	drive_n(fx, s, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nSTAT\r\n",
+	    59, 1);
+	expect_prefix(fx, "+OK Logged in.\r\n+OK 3 ");
+	sfree(&s);
+	/* Continuation form, with LOGIN. */
+	s = sopen(fx);
+	drive(fx, s, "AUTH LOGIN\r\n");
+	expect_prefix(fx, GREETING "+ ");
+	drive(fx, s, "YWxpY2VAZXhhbXBsZS50ZXN0\r\n");
+	expect_prefix(fx, "+ ");
+	drive(fx, s, "YWxpY2UtcHc=\r\n");
+	expect(fx, "+OK Logged in.\r\n");
+	sfree(&s);
+}
+
+static void
+test_stls(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+
+	fx->peer.loopback = false;
+	/* Plaintext pipelined after STLS is thrown away, never executed. */
+	drive(fx, s, "STLS\r\nUSER alice@example.test\r\nPASS alice-pw\r\n");
+	expect(fx, GREETING "+OK Begin TLS negotiation now.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_STARTTLS);
+	assert_int_equal(pop3_session_ops.input(s, "NOOP\r\n", 6), 0);
+	fx->peer.tls = true;
+	pop3_session_ops.tls_started(s);
+	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	drive(fx, s, "STLS\r\nSTAT\r\n" LOGIN "STAT\r\n");
+	expect_prefix(fx, "-ERR TLS is already active.\r\n"
+	    "-ERR Unknown command: STAT (log in first)\r\n" LOGGED_IN "+OK 3 ");
+	sfree(&s);
+	/* No certificate: no STLS. */
+	fx->peer.tls = false;
+	fx->env.tls_available = false;
+	s = sopen(fx);
+	drive(fx, s, "STLS\r\n");
+	expect(fx, GREETING "-ERR TLS support isn't enabled.\r\n");
+	sfree(&s);
+}
+
+static void
+test_mark_seen_and_timeout(void **state)
+{
+	struct fx		*fx = *state;
+	struct mailbox		*mb;
+	const struct msg_info	*msgs;
+	const char		*error;
+	size_t			 n;
+	void			*s = sopen(fx);
+
+	/* Timeout: farewell, close, no UPDATE. */
+	drive(fx, s, LOGIN "RETR 1\r\nDELE 2\r\n");
+	free(take(fx));
+	pop3_session_ops.timeout(s);
+	expect(fx, "-ERR Disconnected for inactivity.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	sfree(&s);
+	/* RETR then QUIT: \Seen on message 1 only; TOP does not mark. */
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\nTOP 3 1\r\nQUIT\r\n");
+	sfree(&s);
+	free(take(fx));
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(msgs[0].flags & MSG_SEEN, MSG_SEEN);
+	assert_int_equal(msgs[1].flags & MSG_SEEN, 0);
+	assert_int_equal(msgs[2].flags & MSG_SEEN, 0);
+	mailbox_close(&mb);
+	/* mark_seen = no */
+	fx->env.limits.mark_seen = false;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 2\r\nQUIT\r\n");
+	sfree(&s);
+	free(take(fx));
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(msgs[1].flags & MSG_SEEN, 0);
+	mailbox_close(&mb);
+}
+
+/* An IMAP client expunges and flags behind the POP3 session's back. */
+static void
+test_concurrent_changes(void **state)
+{
+	struct fx		*fx = *state;
+	struct mailbox		*mb;
+	const struct msg_info	*msgs;
+	const char		*error;
+	uint32_t		 uid;
+	size_t			 n;
+	char			*got, *p;
+	void			*s = sopen(fx);
+
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	uid = msgs[1].uid;
+	assert_int_equal(mailbox_expunge(mb, &uid, 1, &error), 0);
+	uid = msgs[0].uid;
+	assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	mailbox_close(&mb);
+	/* The snapshot still lists message 2; fetching it fails cleanly. */
+	drive(fx, s, "STAT\r\nRETR 2\r\nTOP 2 0\r\nRETR 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+	got = take(fx);
+	assert_memory_equal(got, "+OK 3 ", 6);
+	p = strstr(got, "\r\n-ERR Message is no longer available.\r\n"
+	    "-ERR Message is no longer available.\r\n+OK ");
+	assert_non_null(p);
+	assert_non_null(strstr(p, ".\r\n+OK Marked to be deleted.\r\n+OK Marked to be deleted.\r\n"
+	    "+OK Logging out, messages deleted.\r\n"));
+	free(got);
+	sfree(&s);
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(msgs[0].flags & (MSG_SEEN | MSG_FLAGGED), MSG_SEEN | MSG_FLAGGED);
+	mailbox_close(&mb);
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 2\r\nTOP 2 0\r\n");
+	expect(fx, GREETING LOGGED_IN "-ERR There's no message 2.\r\n"
+	    "-ERR There's no message 2.\r\n");
+	sfree(&s);
+}
+
+static void
+test_shutdown(void **state)
+{
+	struct fx	*fx = *state;
+	void		*s = sopen(fx);
+	char		*big, *got;
+
+	/* Idle: farewell at once, no UPDATE. */
+	drive(fx, s, LOGIN "DELE 1\r\n");
+	free(take(fx));
+	pop3_session_ops.shutdown(s);
+	expect(fx, "-ERR [SYS/TEMP] Server shutting down.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	sfree(&s);
+	/* In a streamed reply: the reply is finished first, STAT is not run. */
+	big = xcalloc(1, 100001);
+	memset(big, 'x', 100000);
+	memcpy(big, "Subject: big\n\n", 14);	/* no final LF: CRLF added */
+	deliver(fx, fx->alice_maildir, big);
+	buf_free(&fx->out);
+	fx->out = buf_new(4096);
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	assert_int_equal(pop3_session_ops.input(s, "RETR 4\r\nSTAT\r\n", 14), 14);
+	pop3_session_ops.shutdown(s);
+	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	pump(fx, s);
+	got = take(fx);
+	assert_int_equal(strlen(got), strlen("+OK 100002 octets\r\n") + 100000 + 4 +
+	    strlen(".\r\n-ERR [SYS/TEMP] Server shutting down.\r\n"));
+	assert_string_equal(got + strlen(got) - 45, "x\r\n.\r\n-ERR [SYS/TEMP] Server shutting down.\r\n");
+	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	free(got);
+	free(big);
+	sfree(&s);
+	assert_int_equal(fx->env.nusers, 0);
+}
+
+/* The reference conversion, byte by byte: LF -> CRLF (CRLF kept), dot-stuffing. */
+static char *
+reference_retr(const char *m)
+{
+	struct buf	*b = buf_new(4 * strlen(m) + 16);
+	char		*r;
+	size_t		 i;
+	bool		 bol = true;
+
+	for (i = 0; m[i] != '\0'; i++) {
+		if (bol && m[i] == '.')
+			buf_puts(b, ".");
+		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
+			buf_puts(b, "\r");
+		buf_append(b, &m[i], 1);
+		bol = m[i] == '\n';
+	}
+	if (!bol)
+		buf_puts(b, "\r\n");
+	buf_puts(b, ".\r\n");
+	r = buf_strdup(b);
+	buf_free(&b);
+	return r;
+}
+
+/* CR, LF and '.' exactly at the streamer's 16 KB read boundaries. */
+static void
+test_chunk_boundaries(void **state)
+{
+	struct fx	*fx = *state;
+	struct buf	*m = buf_new(1024 * 1024);
+	char		*text, *want, *got, *p;
+	void		*s;
+	int		 i;
+
+	buf_puts(m, "Subject: b\n\n");
+	while (buf_len(m) < 16383)
+		buf_puts(m, "x");
+	buf_puts(m, "\r\n.dot\n");			/* CR at 16383, LF at 16384 */
+	while (buf_len(m) < 32767)
+		buf_puts(m, "y");
+	buf_puts(m, "\n.z\r\n\r\n..\n");		/* '.' starts a line at 32768 */
+	for (i = 0; i < 3000; i++)
+		buf_puts(m, i % 7 ? "\r\n" : ".\n");
+	text = buf_strdup(m);
+	buf_free(&m);
+	deliver(fx, fx->alice_maildir, text);
+	want = reference_retr(text);
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 4\r\n");
+	got = take(fx);
+	p = strstr(got, " octets\r\n");
+	assert_non_null(p);
+	assert_string_equal(p + 9, want);
+	free(got);
+	free(want);
+	free(text);
+	sfree(&s);
+}
+
+/* A 3 MB message through a 64 KB output buffer: streamed, exact, bounded. */
+static void
+test_large_message_streams(void **state)
+{
+	struct fx	*fx = *state;
+	struct buf	*m = buf_new(8 * 1024 * 1024), *want = buf_new(16 * 1024 * 1024);
+	char		*text, *got, *w, *p;
+	void		*s;
+	int		 i;
+
+	buf_puts(m, "Subject: big\n\n");
+	for (i = 0; i < 60000; i++)
+		buf_printf(m, i % 3 ? "line %d ............................................\n" :
+		    ".dot line %d\n", i);
+	text = buf_strdup(m);
+	buf_free(&m);
+	deliver(fx, fx->alice_maildir, text);
+	buf_puts(want, "Subject: big\r\n\r\n");
+	for (i = 0; i < 60000; i++)
+		buf_printf(want, i % 3 ? "line %d ............................................\r\n" :
+		    "..dot line %d\r\n", i);
+	buf_puts(want, ".\r\n+OK\r\n");
+	buf_free(&fx->out);
+	fx->out = buf_new(64 * 1024);
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 4\r\nNOOP\r\n");
+	got = take(fx);
+	p = strstr(got, " octets\r\n");
+	assert_non_null(p);
+	w = buf_strdup(want);
+	assert_string_equal(p + 9, w);
+	assert_int_equal(strtoull(strstr(got, "+OK Logged in.\r\n+OK ") + 20, NULL, 10),
+	    strlen(w) - strlen(".\r\n+OK\r\n") - 20000);	/* sizes do not count dot-stuffing */
+	free(w);
+	free(got);
+	free(text);
+	buf_free(&want);
+	sfree(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_greeting_capa_quit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capa_remote_and_tls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_byte_by_byte_equals_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retr_dot_stuffing_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_message_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_via_workq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_use_and_user_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlong_line_and_nul, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ten_thousand_pipelined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_bad_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_seen_and_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

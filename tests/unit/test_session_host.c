@@ -1,0 +1,674 @@
+/*
+ * lib/session_host.c driving a tiny line-echo session_ops over socketpairs:
+ * pipelined lines, pause/kick with leftovers re-fed, close, timeouts,
+ * delayed callbacks, connection limits, a peer that leaves while the
+ * session waits, shutdown, and STARTTLS through the host.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lib/buf.h"
+#include "lib/ev.h"
+#include "lib/session.h"
+#include "lib/tls.h"
+#include "tests/unit/net_testcert.h"
+
+#include <openssl/err.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct echo {
+	struct session_host		*host;
+	struct buf			*out;
+	const struct session_peer	*peer;
+	enum session_want		 want;
+	unsigned			 inputs;	/* calls to input() */
+	bool				 tls_started;
+};
+
+static struct echo	*last;		/* the most recently opened session */
+static unsigned		 nfreed;
+static struct testcert	 cert;
+static struct tls_server *server;
+
+static void *
+echo_open(const struct session_peer *peer, struct buf *out, struct session_host *host, void *arg)
+{
+	struct echo	*e = calloc(1, sizeof(*e));
+
+	(void)arg;
+	e->host = host;
+	e->out = out;
+	e->peer = peer;
+	e->want = SESSION_READ;
+	buf_printf(out, "hello %s\r\n", peer->tls ? "tls" : "plain");
+	last = e;
+	return e;
+}
+
+static void
+echo_later(void *arg)
+{
+	struct echo	*e = arg;
+
+	buf_puts(e->out, "later\r\n");
+	e->want = SESSION_READ;
+}
+
+/* Takes one line per call, like a session that stops at a state change. */
+static size_t
+echo_input(void *arg, const char *data, size_t len)
+{
+	struct echo	*e = arg;
+	const char	*nl = memchr(data, '\n', len);
+	size_t		 n;
+
+	e->inputs++;
+	assert_int_equal(e->want, SESSION_READ);	/* never fed while not reading */
+	if (nl == NULL)
+		return 0;
+	n = (size_t)(nl - data) + 1;
+	if (n == 7 && memcmp(data, "PAUSE\r\n", 7) == 0) {
+		buf_puts(e->out, "paused\r\n");
+		e->want = SESSION_PAUSE;
+	} else if (n == 6 && memcmp(data, "QUIT\r\n", 6) == 0) {
+		buf_puts(e->out, "bye\r\n");
+		e->want = SESSION_CLOSE;
+	} else if (n == 6 && memcmp(data, "SLOW\r\n", 6) == 0) {
+		e->want = SESSION_PAUSE;
+		session_host_after(e->host, e, 30, echo_later);
+	} else if (n == 10 && memcmp(data, "STARTTLS\r\n", 10) == 0) {
+		buf_puts(e->out, "go\r\n");
+		e->want = SESSION_STARTTLS;	/* the host must throw the rest away */
+	} else
+		buf_printf(e->out, "echo: %.*s\r\n", (int)(n - 2), data);
+	return n;
+}
+
+static void
+echo_tls_started(void *arg)
+{
+	struct echo	*e = arg;
+
+	e->tls_started = true;
+	assert_true(e->peer->tls);
+	assert_non_null(strstr(e->peer->tls_info, "TLSv1."));
+	e->want = SESSION_READ;
+}
+
+static void
+echo_timeout(void *arg)
+{
+	struct echo	*e = arg;
+
+	buf_puts(e->out, "timeout\r\n");
+	e->want = SESSION_CLOSE;
+}
+
+static enum session_want
+echo_want(void *arg)
+{
+	return ((struct echo *)arg)->want;
+}
+
+static void
+echo_free(void *arg)
+{
+	if (arg == last)
+		last = NULL;
+	free(arg);
+	nfreed++;
+}
+
+static const struct session_ops echo_ops = {
+	.open		= echo_open,
+	.input		= echo_input,
+	.tls_started	= echo_tls_started,
+	.timeout	= echo_timeout,
+	.want		= echo_want,
+	.free		= echo_free,
+	.busy_reply	= "421 busy\r\n",
+};
+
+struct t {
+	struct ev_loop		*loop;
+	struct ev_timer		*tick;
+	struct session_pool	*pool;
+	int			 peer;
+	char			 got[65536];
+	size_t			 gotlen;
+	bool			 eof;
+};
+
+static void
+tick_cb(void *arg)
+{
+	ev_loop_break(((struct t *)arg)->loop);
+}
+
+static void
+t_setup(struct t *t, const struct session_pool_limits *lim)
+{
+	static const struct session_pool_limits	def = SESSION_POOL_LIMITS_DEFAULT;
+
+	memset(t, 0, sizeof(*t));
+	t->loop = ev_loop_new();
+	t->tick = ev_timer_new(t->loop, tick_cb, t);
+	t->pool = session_pool_new(t->loop, &echo_ops, NULL, lim != NULL ? lim : &def);
+	session_pool_set_tls(t->pool, tls_server_ctx(server));
+	t->peer = -1;
+	nfreed = 0;
+}
+
+/* A new client; returns its end. */
+static int
+t_connect(struct t *t, int type, bool implicit_tls)
+{
+	int	sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
+	session_pool_accept(t->pool, sv[0], "test", implicit_tls);
+	return sv[1];
+}
+
+static void
+t_run(struct t *t, unsigned ms)
+{
+	ev_timer_set(t->tick, ms);
+	ev_loop_run(t->loop);
+}
+
+/* Run the loop, collecting what the client receives, until want shows up or EOF. */
+static bool
+t_expect(struct t *t, int fd, const char *want)
+{
+	ssize_t	n;
+	int	i;
+
+	for (i = 0; i < 400; i++) {
+		t->got[t->gotlen] = '\0';
+		if (strstr(t->got, want) != NULL)
+			return true;
+		if (t->eof)
+			break;
+		t_run(t, 5);
+		while ((n = recv(fd, t->got + t->gotlen, sizeof(t->got) - 1 - t->gotlen,
+		    MSG_DONTWAIT)) > 0)
+			t->gotlen += (size_t)n;
+		if (n == 0)
+			t->eof = true;
+	}
+	t->got[t->gotlen] = '\0';
+	return strstr(t->got, want) != NULL;
+}
+
+static void
+t_teardown(struct t *t)
+{
+	session_pool_free(&t->pool);
+	ev_timer_free(&t->tick);
+	ev_loop_free(&t->loop);
+}
+
+static void
+test_pipelined_one_write(void **state)
+{
+	struct t	t;
+	char		buf[512];
+	ssize_t		n;
+	int		fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_SEQPACKET, false);
+	assert_int_equal(session_pool_count(t.pool), 1);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);	/* greeting flushed at open */
+	assert_int_equal(n, 13);
+	assert_memory_equal(buf, "hello plain\r\n", 13);
+	assert_string_equal(last->peer->listener, "test");
+	assert_true(last->peer->loopback);
+	assert_int_equal(strlen(last->peer->id), 16);
+	assert_int_equal(write(fd, "a\r\nb\r\nc\r\n", 9), 9);
+	t_run(&t, 20);
+	/* Three pipelined commands, three replies, one write. */
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "echo: a\r\necho: b\r\necho: c\r\n");
+	close(fd);
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	assert_int_equal(nfreed, 1);
+	t_teardown(&t);
+}
+
+static void
+test_byte_at_a_time(void **state)
+{
+	static const char	 in[] = "one\r\ntwo\r\n";
+	struct t		 t;
+	size_t			 i;
+	int			 fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	for (i = 0; i < sizeof(in) - 1; i++) {
+		assert_int_equal(write(fd, &in[i], 1), 1);
+		t_run(&t, 2);
+	}
+	assert_true(t_expect(&t, fd, "echo: two\r\n"));
+	assert_string_equal(t.got, "hello plain\r\necho: one\r\necho: two\r\n");
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_pause_kick_refeeds(void **state)
+{
+	struct t	t;
+	unsigned	inputs;
+	int		fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "PAUSE\r\nx\r\ny\r\n", 13), 13);
+	assert_true(t_expect(&t, fd, "paused\r\n"));
+	inputs = last->inputs;
+	t_run(&t, 50);
+	assert_int_equal(last->inputs, inputs);		/* nothing fed while paused */
+	assert_null(strstr(t.got, "echo"));
+	/* The async work finished: the leftovers are fed without new input. */
+	last->want = SESSION_READ;
+	session_host_kick(last->host);
+	assert_true(t_expect(&t, fd, "echo: y\r\n"));
+	assert_string_equal(t.got, "hello plain\r\npaused\r\necho: x\r\necho: y\r\n");
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_quit_closes(void **state)
+{
+	struct t	t;
+	int		fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "QUIT\r\nnever\r\n", 13), 13);
+	assert_true(t_expect(&t, fd, "bye\r\n"));
+	t_expect(&t, fd, "(eof)");
+	assert_true(t.eof);
+	assert_null(strstr(t.got, "never"));
+	assert_int_equal(session_pool_count(t.pool), 0);
+	assert_int_equal(nfreed, 1);
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_after_and_timeout(void **state)
+{
+	struct t	t;
+	int		fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "SLOW\r\nz\r\n", 9), 9);
+	t_run(&t, 10);
+	assert_null(strstr(t.got, "later"));
+	assert_true(t_expect(&t, fd, "echo: z\r\n"));
+	assert_string_equal(t.got, "hello plain\r\nlater\r\necho: z\r\n");
+	session_host_set_timeout(last->host, 30);
+	assert_true(t_expect(&t, fd, "timeout\r\n"));
+	t_expect(&t, fd, "(eof)");
+	assert_true(t.eof);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_connection_limits(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 buf[64];
+	ssize_t				 n;
+	int				 fd[4], i;
+
+	(void)state;
+	lim.max_per_ip = 2;
+	lim.max_connections = 3;
+	t_setup(&t, &lim);
+	fd[0] = t_connect(&t, SOCK_STREAM, false);
+	fd[1] = t_connect(&t, SOCK_STREAM, false);
+	fd[2] = t_connect(&t, SOCK_STREAM, false);	/* third from "unix": refused */
+	assert_int_equal(session_pool_count(t.pool), 2);
+	n = read(fd[2], buf, sizeof(buf));
+	assert_int_equal(n, 10);
+	assert_memory_equal(buf, "421 busy\r\n", 10);
+	assert_int_equal(read(fd[2], buf, sizeof(buf)), 0);
+	lim.max_per_ip = 10;
+	lim.max_connections = 2;
+	session_pool_set_limits(t.pool, &lim);
+	fd[3] = t_connect(&t, SOCK_STREAM, false);	/* now the total limit */
+	assert_int_equal(session_pool_count(t.pool), 2);
+	assert_int_equal(read(fd[3], buf, sizeof(buf)), 10);
+	/* One leaves: there is room again. */
+	close(fd[0]);
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 1);
+	fd[0] = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(session_pool_count(t.pool), 2);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	t_teardown(&t);
+}
+
+static void
+test_pipeline_output_bounded(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 in[400], want[64];
+	int				 fd, i;
+
+	(void)state;
+	lim.output_high = 64;	/* about seven replies */
+	t_setup(&t, &lim);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	for (i = 0; i < 100; i++)
+		memcpy(in + 3 * i, i == 99 ? "Z\r\n" : "a\r\n", 3);
+	/* 100 commands in one write: fed in slices as the replies drain. */
+	assert_int_equal(write(fd, in, 300), 300);
+	snprintf(want, sizeof(want), "echo: Z\r\n");
+	assert_true(t_expect(&t, fd, want));
+	assert_int_equal(t.gotlen, 13 + 99 * 9 + 9);
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_close_linger(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	int				 fd, i, sz = 4096;
+
+	(void)state;
+	lim.close_linger_ms = 50;
+	t_setup(&t, &lim);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	/* A long farewell the client never reads. */
+	for (i = 0; i < 20000; i++)
+		buf_puts(last->out, "0123456789012345678901234567890123456789\r\n");
+	last->want = SESSION_CLOSE;
+	session_host_kick(last->host);
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 1);	/* still draining */
+	for (i = 0; i < 50 && session_pool_count(t.pool) > 0; i++)
+		t_run(&t, 10);
+	assert_int_equal(session_pool_count(t.pool), 0);	/* gave up on it */
+	assert_int_equal(nfreed, 1);
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_peer_gone_while_paused(void **state)
+{
+	struct t	 t;
+	struct echo	*e;
+	int		 fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "PAUSE\r\n", 7), 7);
+	assert_true(t_expect(&t, fd, "paused\r\n"));
+	e = last;
+	close(fd);
+	t_run(&t, 30);
+	/* The session waits for its commit: it must not be freed under it. */
+	assert_int_equal(nfreed, 0);
+	assert_int_equal(session_pool_count(t.pool), 1);
+	e->want = SESSION_READ;
+	session_host_kick(e->host);
+	t_run(&t, 20);
+	assert_int_equal(nfreed, 1);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	t_teardown(&t);
+}
+
+static void
+test_half_close_while_paused(void **state)
+{
+	static char	big[16384];
+	struct t	t;
+	int		fd, sz = 65536;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	/*
+	 * A scripted client: everything, then its write side closed.  16 KB
+	 * exactly, so that the same read pass also sees the end of file.
+	 */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + sizeof(big) - 15, "\r\nPAUSE\r\nQUIT\r\n", 15);
+	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	shutdown(fd, SHUT_WR);
+	assert_true(t_expect(&t, fd, "paused\r\n"));
+	t_run(&t, 30);
+	assert_int_equal(session_pool_count(t.pool), 1);
+	/* The commit finishes: the answers still reach the client. */
+	last->want = SESSION_READ;
+	session_host_kick(last->host);
+	assert_true(t_expect(&t, fd, "bye\r\n"));
+	t_expect(&t, fd, "(eof)");
+	assert_true(t.eof);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	close(fd);
+	t_teardown(&t);
+}
+
+static void
+test_shutdown_closes_idle(void **state)
+{
+	struct t	t;
+	int		idle, active, busy;
+
+	(void)state;
+	t_setup(&t, NULL);
+	idle = t_connect(&t, SOCK_STREAM, false);
+	t_run(&t, 1050);
+	active = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(active, "x\r\n", 3), 3);
+	busy = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(busy, "PAUSE\r\n", 7), 7);
+	t_run(&t, 20);
+	session_pool_shutdown(t.pool);
+	t_run(&t, 20);
+	/* Only the quiet one goes; the one that just spoke may be mid-command. */
+	assert_int_equal(session_pool_count(t.pool), 2);
+	t_run(&t, 1000);
+	session_pool_shutdown(t.pool);		/* the daemon repeats it while it waits */
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 1);	/* the paused one stays */
+	session_pool_free(&t.pool);				/* the hard stop */
+	assert_int_equal(nfreed, 3);
+	close(idle);
+	close(active);
+	close(busy);
+	t_teardown(&t);
+}
+
+/* ---- TLS through the host ---- */
+
+struct client {
+	int	 fd;
+	bool	 implicit;
+	char	 got[512];
+	bool	 ok;
+};
+
+static void
+client_read(int fd, SSL *ssl, char *got, const char *until)
+{
+	size_t	n = strlen(got);
+	int	r;
+
+	while (strstr(got, until) == NULL && n + 1 < 512) {
+		r = ssl != NULL ? SSL_read(ssl, got + n, 1) : (int)read(fd, got + n, 1);
+		if (r <= 0)
+			break;
+		got[++n] = '\0';
+	}
+}
+
+static void *
+client_main(void *arg)
+{
+	static const char	 plain[] = "STARTTLS\r\nINJECTED\r\n";
+	struct client		*cl = arg;
+	SSL_CTX			*ctx = SSL_CTX_new(TLS_client_method());
+	SSL			*ssl = SSL_new(ctx);
+
+	if (!cl->implicit) {
+		if (write(cl->fd, plain, sizeof(plain) - 1) < 0)
+			goto out;
+		client_read(cl->fd, NULL, cl->got, "go\r\n");
+	}
+	SSL_set_fd(ssl, cl->fd);
+	if (SSL_connect(ssl) != 1)
+		goto out;
+	if (cl->implicit)
+		client_read(cl->fd, ssl, cl->got, "hello tls\r\n");
+	SSL_write(ssl, "secret\r\nQUIT\r\n", 14);
+	client_read(cl->fd, ssl, cl->got, "bye\r\n");
+	cl->ok = true;
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}
+
+static void
+run_tls_client(bool implicit, struct client *cl)
+{
+	struct t	t;
+	pthread_t	th;
+	int		i;
+
+	t_setup(&t, NULL);
+	memset(cl, 0, sizeof(*cl));
+	cl->implicit = implicit;
+	cl->fd = t_connect(&t, SOCK_STREAM, implicit);
+	assert_int_equal(pthread_create(&th, NULL, client_main, cl), 0);
+	for (i = 0; i < 400 && session_pool_count(t.pool) > 0; i++)
+		t_run(&t, 10);
+	pthread_join(th, NULL);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	close(cl->fd);
+	t_teardown(&t);
+}
+
+static void
+test_starttls_via_host(void **state)
+{
+	struct client	cl;
+
+	(void)state;
+	run_tls_client(false, &cl);
+	assert_true(cl.ok);
+	assert_string_equal(cl.got, "hello plain\r\ngo\r\necho: secret\r\nbye\r\n");
+	assert_null(strstr(cl.got, "INJECTED"));
+}
+
+static void
+test_implicit_tls_via_host(void **state)
+{
+	struct client	cl;
+
+	(void)state;
+	run_tls_client(true, &cl);
+	assert_true(cl.ok);
+	assert_string_equal(cl.got, "hello tls\r\necho: secret\r\nbye\r\n");
+}
+
+static void
+test_session_id(void **state)
+{
+	char	a[17], b[17];
+	size_t	i;
+
+	(void)state;
+	session_id_new(a);
+	session_id_new(b);
+	assert_int_equal(strlen(a), 16);
+	for (i = 0; i < 16; i++)
+		assert_non_null(strchr("0123456789abcdef", a[i]));
+	assert_string_not_equal(a, b);
+}
+
+static int
+setup_all(void **state)
+{
+	const char	*err = NULL;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	if (testcert_make(&cert) == -1)
+		return -1;
+	if ((server = tls_server_new(cert.cert, cert.key, &err)) == NULL) {
+		fprintf(stderr, "tls_server_new: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+teardown_all(void **state)
+{
+	(void)state;
+	tls_server_free(&server);
+	testcert_remove(&cert);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipelined_one_write),
+		cmocka_unit_test(test_byte_at_a_time),
+		cmocka_unit_test(test_pause_kick_refeeds),
+		cmocka_unit_test(test_quit_closes),
+		cmocka_unit_test(test_after_and_timeout),
+		cmocka_unit_test(test_connection_limits),
+		cmocka_unit_test(test_pipeline_output_bounded),
+		cmocka_unit_test(test_close_linger),
+		cmocka_unit_test(test_peer_gone_while_paused),
+		cmocka_unit_test(test_half_close_while_paused),
+		cmocka_unit_test(test_shutdown_closes_idle),
+		cmocka_unit_test(test_starttls_via_host),
+		cmocka_unit_test(test_implicit_tls_via_host),
+		cmocka_unit_test(test_session_id),
+	};
+
+	return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
