@@ -64,8 +64,11 @@ class MimeAgainstDovecot(unittest.TestCase):
             raise unittest.SkipTest("no C compiler to build mime_dump")
         cls.tmp = tempfile.mkdtemp(prefix="postroom-mime-")
         cls.dump = os.path.join(cls.tmp, "mime_dump")
+        # A sanitizer build's libraries need the sanitizer runtimes at link time.
+        with open(libs[0], "rb") as f:
+            san = ["-fsanitize=address,undefined"] if b"__asan_" in f.read() else []
         subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-I", ROOT, "-o",
-                        cls.dump, os.path.join(MIME, "mime_dump.c")] + libs
+                        cls.dump, os.path.join(MIME, "mime_dump.c")] + san + libs
                        + ["-pthread", "-lssl", "-lcrypto", "-ldb", "-lcares",
                           "-lcrypt"], check=True)
         cdir, cls.names = corpus()
