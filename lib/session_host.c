@@ -73,6 +73,7 @@ struct session_host {
 	bool			 paused;	/* last want() was PAUSE */
 	bool			 stop_sent;	/* ops->shutdown called */
 	bool			 closing;	/* close after flush requested */
+	bool			 peer_gone;	/* conn reported CLOSED while the session paused */
 	unsigned long long	 bytes_in, bytes_out;
 	char			 reason[160];
 };
@@ -299,7 +300,7 @@ host_settle(struct session_host *h)
 
 	if (h->depth > 0 || h->s == NULL)
 		return;
-	if (h->conn == NULL) {
+	if (h->peer_gone) {
 		/* The peer is gone; the session waited for its own work. */
 		if (ops->want(h->s) != SESSION_PAUSE)
 			host_destroy(h);
@@ -356,9 +357,16 @@ host_conn_closed(struct session_host *h)
 		snprintf(h->reason, sizeof(h->reason), "%s", conn_close_reason(h->conn));
 	h->bytes_in = conn_bytes_in(h->conn);
 	h->bytes_out = conn_bytes_out(h->conn);
+	if (h->s != NULL && h->pool->ops->want(h->s) == SESSION_PAUSE) {
+		/*
+		 * The session's work (a commit) is still running and will append
+		 * its reply to the conn's output buffer: keep the conn, inert since
+		 * it reported CLOSED, until host_settle() sees the pause end.
+		 */
+		h->peer_gone = true;
+		return;
+	}
 	conn_free(&h->conn);
-	if (h->s != NULL && h->pool->ops->want(h->s) == SESSION_PAUSE)
-		return;		/* freed by host_settle() once it stops pausing */
 	host_destroy(h);
 }
 
