@@ -166,7 +166,7 @@ test_all_errors_reported(void **state)
 		"postroom.conf:8: store.fsync: maybe: expected yes or no",
 		"postroom.conf:9: smtpd.idle_timeout: 5 minutes: unknown duration unit",
 		"postroom.conf:10: missing key",
-		"postroom.conf:11: io_threads: -1 is out of range (0..64)",
+		"postroom.conf:11: io_threads: -1 is out of range (0..256)",
 		"postroom.conf:12: max_connections:",
 		"postroom.conf:13: smtpd.max_message_size:",
 	};
