@@ -10,9 +10,8 @@
 static const char	 b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0-63, or -1 for anything else ('=' included). */
-static int
-b64_value(unsigned char c)
+int
+base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -49,7 +48,7 @@ base64_decode(const char *in, size_t inlen, unsigned char *out, size_t outmax, s
 				if (p[i + j] != '=')
 					return -1;
 				v = 0;
-			} else if ((v = b64_value(p[i + j])) == -1)
+			} else if ((v = base64_value(p[i + j])) == -1)
 				return -1;
 			group = group << 6 | (uint32_t)v;
 		}

@@ -7,6 +7,7 @@
  */
 #include "spool/mime_private.h"
 
+#include "lib/base64.h"
 #include "lib/xmalloc.h"
 
 #include <errno.h>
@@ -74,22 +75,6 @@ parse_word(const char *s, const char *end, struct word *w)
 	return true;
 }
 
-static int
-b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Base64 as mailers write it: padding optional; -1 on any other byte. */
 static int
 decode_b(const char *s, const char *end, struct buf *out)
@@ -99,7 +84,7 @@ decode_b(const char *s, const char *end, struct buf *out)
 	int		 v;
 
 	for (; s < end && *s != '='; s++) {
-		if ((v = b64val(*s)) < 0)
+		if ((v = base64_value((unsigned char)*s)) < 0)
 			return -1;
 		acc = (acc << 6) | (unsigned)v;
 		bits += 6;
