@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libc6-dev libssl-dev libdb-dev libc-ares-dev libcmocka-dev
-libcrypt-dev python3 openssl swaks curl fetchmail dovecot-pop3d dovecot-imapd dovecot-core libasan8 libubsan1"
+libcrypt-dev python3 openssl swaks libnet-ssleay-perl curl fetchmail dovecot-pop3d dovecot-imapd dovecot-core libasan8 libubsan1"
 # For make fuzz.
 [ "${POSTROOM_DEPS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-14-dev"
 # For make bench: the reference servers, run with their own config on loopback.
