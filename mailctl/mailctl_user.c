@@ -317,7 +317,8 @@ remove_mail(struct mailctl *m, const void *arg)
 		}
 	}
 	if (err != NULL && errno != ENOENT)
-		rc = ctl_error("the mail of %s was not deleted, or not all of it: %s", u->address, err);
+		rc = ctl_error("the mail of %s was not deleted, or not all of it: %s",
+		    u->address, err);
 	if (links > 0)
 		ctl_error("%s: %u symbolic link(s) inside removed, not followed", path, links);
 	free(path);
