@@ -9,6 +9,7 @@ import os
 import pwd
 import shutil
 import smtplib
+import subprocess
 import unittest
 
 from harness import Postroom
@@ -67,6 +68,41 @@ class DeliverySymlinkCase(unittest.TestCase):
     def test_symlinked_maildir(self):
         self.plant(self.pr.maildir('alice@example.test'))
         self.assert_temporary_and_untouched()
+
+
+@unittest.skipUnless(os.geteuid() == 0, 'deliver drops privileges only when run as root')
+class DeliverAsRootCase(unittest.TestCase):
+    """deliver run by root (an MTA's mailbox_command) acts as the mail user."""
+
+    def setUp(self):
+        self.pr = Postroom(daemons=())
+        self.pr.__enter__()
+        self.addCleanup(self.pr.__exit__, None, None, None)
+
+    def deliver(self, rcpt):
+        return subprocess.run([os.path.join(self.pr.build, 'deliver'), '-c', self.pr.conf_file,
+                               '-f', 'x@remote.test', '-d', rcpt], input=MSG,
+                              capture_output=True)
+
+    def test_files_belong_to_the_mail_user(self):
+        p = self.deliver('alice@example.test')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        new = os.path.join(self.pr.maildir('alice@example.test'), 'new')
+        names = os.listdir(new)
+        self.assertEqual(len(names), 1)
+        uid = pwd.getpwnam(self.pr.user).pw_uid
+        self.assertEqual(os.stat(os.path.join(new, names[0])).st_uid, uid)
+
+    def test_symlinked_new_is_a_temporary_failure(self):
+        victim = os.path.join(self.pr.dir, 'victim')
+        os.mkdir(victim)    # root's: the dropped deliver could not write it anyway
+        new = os.path.join(self.pr.maildir('alice@example.test'), 'new')
+        shutil.rmtree(new)
+        os.symlink(victim, new)
+        p = self.deliver('alice@example.test')
+        self.assertEqual(p.returncode, 75, p.stderr)     # EX_TEMPFAIL
+        self.assertIn(b'symbolic link', p.stderr)
+        self.assertEqual(os.listdir(victim), [])
 
 
 if __name__ == '__main__':
