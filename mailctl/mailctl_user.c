@@ -298,29 +298,34 @@ remove_mail(struct mailctl *m, const void *arg)
 	uid_t			 owner = geteuid();
 	unsigned		 links = 0;
 	char			*path;
-	int			 rootfd, domfd = -1, userfd = -1, rc = CTL_OK;
+	int			 rootfd, domfd = -1, userfd = -1, rc = CTL_OK, failed = 0;
 
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? CTL_OK : ctl_error("%s: %s", root, strerror(errno));
 	path = xasprintf("%s/%s", root, u->domain);
-	if ((domfd = safedir_open(rootfd, u->domain, path, owner, &err)) != -1) {
-		free(path);
-		path = xasprintf("%s/%s/%s", root, u->domain, u->local);
-		if ((userfd = safedir_open(domfd, u->local, path, owner, &err)) != -1) {
-			free(path);
-			path = directory_maildir(root, u);
-			if (safedir_remove_tree(userfd, "Maildir", path, owner, &links,
-			    &err) == 0 || errno == ENOENT)
-				err = NULL;
-			/* Not empty (something besides Maildir) is fine: kept. */
-			unlinkat(domfd, u->local, AT_REMOVEDIR);
-		}
+	if ((domfd = safedir_open(rootfd, u->domain, path, owner, &err)) == -1) {
+		failed = errno;
+		goto out;
 	}
-	if (err != NULL && errno != ENOENT)
-		rc = ctl_error("the mail of %s was not deleted, or not all of it: %s",
-		    u->address, err);
+	free(path);
+	path = xasprintf("%s/%s/%s", root, u->domain, u->local);
+	if ((userfd = safedir_open(domfd, u->local, path, owner, &err)) == -1) {
+		failed = errno;
+		goto out;
+	}
+	free(path);
+	path = directory_maildir(root, u);
+	if (safedir_remove_tree(userfd, "Maildir", path, owner, &links, &err) == -1)
+		failed = errno;
+	/* Not empty (something besides Maildir) is fine: kept. */
+	unlinkat(domfd, u->local, AT_REMOVEDIR);
 	if (links > 0)
 		ctl_error("%s: %u symbolic link(s) inside removed, not followed", path, links);
+out:
+	/* Nothing there (ENOENT) is nothing to delete. */
+	if (failed != 0 && failed != ENOENT)
+		rc = ctl_error("the mail of %s was not deleted, or not all of it: %s",
+		    u->address, err);
 	free(path);
 	if (userfd != -1)
 		close(userfd);
