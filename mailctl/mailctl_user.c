@@ -6,13 +6,14 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/directory.h"
+#include "lib/safedir.h"
 #include "lib/xmalloc.h"
 #include "spool/store.h"
 
 #include <sys/wait.h>
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,47 +175,61 @@ store_create(const char *mail_root, const char *maildir)
 }
 
 /*
- * Run as root, the Maildir is created by a child that dropped to the mail
- * user, so everything the store creates (directories, index files) belongs
- * to the user the daemons run as.
+ * Run fn as the mail user: when we are root, in a child that dropped to
+ * it.  What fn creates then belongs to the user the daemons run as, and
+ * what it deletes is only what the mail user could delete anyway, whatever
+ * that user planted in its tree.
  */
 static int
-create_maildir(struct mailctl *m, const struct directory *next, void *arg)
+as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const void *arg,
+    const char *what)
 {
-	const struct dir_user	*u = directory_user(next, arg);
-	const char		*mail_root = config_str(m->cfg, "mail_root"), *err;
-	char			*maildir;
-	pid_t			 pid;
-	int			 status, rc;
+	const char	*err;
+	pid_t		 pid;
+	int		 status;
 
-	if (u == NULL)
-		return ctl_error("%s: not found after adding it", ctl_q(arg));
-	maildir = directory_maildir(mail_root, u);
-	if (geteuid() != 0) {
-		rc = store_create(mail_root, maildir);
-		free(maildir);
-		return rc;
-	}
+	if (geteuid() != 0)
+		return fn(m, arg);
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) == -1) {
-		free(maildir);
+	if ((pid = fork()) == -1)
 		return ctl_error("fork: %s", strerror(errno));
-	}
 	if (pid == 0) {
 		if (daemon_drop_privileges(config_str(m->cfg, "user"), &err) == -1) {
 			ctl_error("%s", err);
 			_exit(CTL_ERR);
 		}
-		_exit(store_create(mail_root, maildir));
+		_exit(fn(m, arg));
 	}
-	free(maildir);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return ctl_error("waitpid: %s", strerror(errno));
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status) == 0 ? CTL_OK : CTL_ERR;
-	return ctl_error("creating the Maildir: child killed by signal %d", WTERMSIG(status));
+	return ctl_error("%s: child killed by signal %d", what, WTERMSIG(status));
+}
+
+static int
+make_maildir(struct mailctl *m, const void *arg)
+{
+	const char	*mail_root = config_str(m->cfg, "mail_root");
+	char		*maildir;
+	int		 rc;
+
+	maildir = directory_maildir(mail_root, arg);
+	rc = store_create(mail_root, maildir);
+	free(maildir);
+	return rc;
+}
+
+static int
+create_maildir(struct mailctl *m, const struct directory *next, void *arg)
+{
+	const struct dir_user	*u = directory_user(next, arg);
+
+	if (u == NULL)
+		return ctl_error("%s: not found after adding it", ctl_q(arg));
+	return as_mail_user(m, make_maildir, u, "creating the Maildir");
 }
 
 /* adduser's checks: run before asking for the password and again under the lock. */
@@ -270,32 +285,53 @@ out:
 	return rc;
 }
 
+/*
+ * Delete <mail_root>/<domain>/<local>/Maildir, then <local> if now empty.
+ * The mail user owns and can change everything below mail_root, so the
+ * walk goes by descriptor from mail_root and never through a symlink.
+ */
 static int
-remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+remove_mail(struct mailctl *m, const void *arg)
 {
-	if (remove(path) == -1 && errno != ENOENT) {
-		ctl_error("deleting %s: %s", path, strerror(errno));
-		return 1;
-	}
-	return 0;
-}
+	const struct dir_user	*u = arg;
+	const char		*root = config_str(m->cfg, "mail_root"), *err = NULL;
+	uid_t			 owner = geteuid();
+	unsigned		 links = 0;
+	char			*path;
+	int			 rootfd, domfd = -1, userfd = -1, rc = CTL_OK, failed = 0;
 
-/* Delete <mail_root>/<domain>/<local>/Maildir, then <local> if now empty. */
-static int
-remove_mail(const char *maildir)
-{
-	char	*parent, *slash;
-	int	 rc = CTL_OK;
-
-	if (access(maildir, F_OK) == 0 &&
-	    nftw(maildir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		rc = CTL_ERR;
-	parent = xstrdup(maildir);
-	if ((slash = strrchr(parent, '/')) != NULL) {
-		*slash = '\0';
-		rmdir(parent);
+	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? CTL_OK : ctl_error("%s: %s", root, strerror(errno));
+	path = xasprintf("%s/%s", root, u->domain);
+	if ((domfd = safedir_open(rootfd, u->domain, path, owner, &err)) == -1) {
+		failed = errno;
+		goto out;
 	}
-	free(parent);
+	free(path);
+	path = xasprintf("%s/%s/%s", root, u->domain, u->local);
+	if ((userfd = safedir_open(domfd, u->local, path, owner, &err)) == -1) {
+		failed = errno;
+		goto out;
+	}
+	free(path);
+	path = directory_maildir(root, u);
+	if (safedir_remove_tree(userfd, "Maildir", path, owner, &links, &err) == -1)
+		failed = errno;
+	/* Not empty (something besides Maildir) is fine: kept. */
+	unlinkat(domfd, u->local, AT_REMOVEDIR);
+	if (links > 0)
+		ctl_error("%s: %u symbolic link(s) inside removed, not followed", path, links);
+out:
+	/* Nothing there (ENOENT) is nothing to delete. */
+	if (failed != 0 && failed != ENOENT)
+		rc = ctl_error("the mail of %s was not deleted, or not all of it: %s",
+		    u->address, err);
+	free(path);
+	if (userfd != -1)
+		close(userfd);
+	if (domfd != -1)
+		close(domfd);
+	close(rootfd);
 	return rc;
 }
 
@@ -305,7 +341,7 @@ cmd_deluser(struct mailctl *m, int argc, char **argv)
 	const struct dir_user	*u;
 	struct user_opts	 o;
 	struct ctl_file		 f;
-	char			*addr, *maildir = NULL;
+	char			*addr;
 	ssize_t			 i;
 	int			 rc;
 
@@ -317,7 +353,6 @@ cmd_deluser(struct mailctl *m, int argc, char **argv)
 		rc = ctl_error("%s: no such user", ctl_q(addr));
 		goto out;
 	}
-	maildir = directory_maildir(config_str(m->cfg, "mail_root"), u);
 	if ((rc = ctl_file_read(m, "passwd", &f)) != CTL_OK)
 		goto out;
 	if ((i = ctl_file_find(&f, addr)) == -1)
@@ -328,9 +363,8 @@ cmd_deluser(struct mailctl *m, int argc, char **argv)
 	}
 	ctl_file_free(&f);
 	if (rc == CTL_OK && !o.keep_mail)
-		rc = remove_mail(maildir);
+		rc = as_mail_user(m, remove_mail, u, "deleting the Maildir");
 out:
-	free(maildir);
 	free(addr);
 	return rc;
 }

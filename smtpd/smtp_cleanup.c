@@ -85,7 +85,8 @@ each_subdir(int fd, void (*fn)(int subfd, void *arg), void *arg)
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		sub = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		sub = openat(dirfd(dir), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub != -1)
 			fn(sub, arg);
 	}
@@ -101,10 +102,15 @@ static void
 user_dir(int fd, void *arg)
 {
 	struct walk	*w = arg;
-	int		 tmp;
+	int		 md, tmp;
 
-	tmp = openat(fd, "Maildir/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Step by step: no symlink planted in a user's tree leads the walk out. */
+	md = openat(fd, "Maildir", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(fd);
+	if (md == -1)
+		return;
+	tmp = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(md);
 	if (tmp != -1)
 		w->removed += clean_tmp(tmp, w->host);
 }

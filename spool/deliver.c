@@ -15,6 +15,7 @@
  */
 #include "spool/store.h"
 #include "lib/config.h"
+#include "lib/daemon.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -206,6 +207,15 @@ main(int argc, char *argv[])
 	if ((dir = directory_load(config_dir(cfg), &error)) == NULL) {
 		log_warnx("deliver: directory: %s", error);
 		ex = EX_CONFIG;
+		goto out;
+	}
+	/*
+	 * Run by root (an MTA's mailbox_command), we would create root-owned
+	 * files the daemons cannot read, in a tree the mail user controls.
+	 */
+	if (daemon_drop_privileges(config_str(cfg, "user"), &error) == -1) {
+		log_warnx("deliver: %s", error);
+		ex = EX_TEMPFAIL;
 		goto out;
 	}
 	/* Everybody is resolved first: an unknown recipient delivers nothing. */

@@ -8,6 +8,7 @@
  */
 #include "spool/store_private.h"
 #include "spool/commit.h"
+#include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
@@ -36,7 +37,7 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return store_fail(error_r, store_errno_temporary(errno),
 		    "mkdir %s: %s", dir, strerror(errno));
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return store_fail(error_r, true, "open %s: %s", dir, strerror(errno));
 	for (i = 0; i < 3; i++) {
 		if (mkdirat(fd, subs[i], 0700) == -1 && errno != EEXIST) {
@@ -50,7 +51,7 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 		return store_fail(error_r, true, "%s", spool_txn_error(t));
 	}
 	if (folder && faccessat(fd, "maildirfolder", F_OK, 0) == -1) {
-		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (tmpfd == -1 ||
 		    spool_txn_add(t, tmpfd, fd, "maildirfolder", &none, 1) == -1) {
 			if (tmpfd != -1)
@@ -85,7 +86,7 @@ root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
 	int	 fd;
 
 	spool_txn_init(t);
-	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
 	if (spool_txn_note_dir(t, fd) == -1) {
 		close(fd);
@@ -144,36 +145,12 @@ index_forget(const char *maildir, const char **names, size_t n, const char **err
 	return rc == 0 ? 0 : -1;
 }
 
-static void
-remove_tree(int at, const char *name)
-{
-	struct dirent	*de;
-	DIR		*dir;
-	int		 fd;
-
-	if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		unlinkat(at, name, 0);
-		return;
-	}
-	if ((dir = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(fd, de->d_name, 0) == -1 && (errno == EISDIR || errno == EPERM))
-			remove_tree(fd, de->d_name);
-	}
-	closedir(dir);
-	unlinkat(at, name, AT_REMOVEDIR);
-}
-
 int
 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r)
 {
 	struct spool_txn	 t;
 	char			 path[4096], gone[256], unique[128];
+	unsigned		 links;
 	int			 rootfd;
 
 	(void)st;
@@ -194,8 +171,9 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 		spool_txn_abort(&t);
 		return store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(&t));
 	}
-	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		remove_tree(rootfd, gone);
+	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		/* Already invisible: what cannot be removed now is only litter. */
+		safedir_remove_tree(rootfd, gone, gone, SAFEDIR_ANY_OWNER, &links, NULL);
 		close(rootfd);
 	}
 	folder_subscribe(st, maildir, name, false, error_r);
@@ -374,9 +352,9 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 		outlen += (size_t)sprintf(out + outlen, "%s\n", name);
 	rc = 0;
 	if (found != on) {
-		snprintf(path, sizeof(path), "%s/tmp", maildir);
-		tmpfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rootfd != -1)
+			tmpfd = openat(rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		iov.iov_base = out;
 		iov.iov_len = outlen;
 		spool_txn_init(&t);

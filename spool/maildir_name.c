@@ -227,7 +227,8 @@ keywords_save(int folderfd, const struct maildir_keywords *kw, const char **erro
 		if (kw->names[i] != NULL)
 			len += (size_t)snprintf(text + len, sizeof(text) - len, "%zu %s\n",
 			    i, kw->names[i]);
-	if ((tmpfd = openat(folderfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	tmpfd = openat(folderfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tmpfd == -1)
 		return store_fail(error_r, true, "open tmp: %s", strerror(errno));
 	iov.iov_base = text;
 	iov.iov_len = len;

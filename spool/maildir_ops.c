@@ -6,6 +6,7 @@
  * is changed (durably) before the index is updated and committed.
  */
 #include "spool/store_private.h"
+#include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
@@ -135,14 +136,16 @@ mailbox_sync(struct mailbox *mb, const char **error_r)
 	return maildir_sync(mb, false, error_r);
 }
 
+/* Never through a symlink: a mailbox directory pointing elsewhere is refused (4xx). */
 static int
 open_dir(int at, const char *path, const char **error_r)
 {
-	int	 fd;
+	const char	*err;
+	int		 fd;
 
-	if ((fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = safedir_open(at, path, path, SAFEDIR_ANY_OWNER, &err)) == -1)
 		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR,
-		    errno == ENOENT ? "no such folder" : "open %s: %s", path, strerror(errno));
+		    errno == ENOENT ? "no such folder" : "%s", err);
 	return fd;
 }
 

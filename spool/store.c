@@ -7,6 +7,7 @@
  */
 #include "spool/store_private.h"
 #include "spool/commit.h"
+#include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
 #include <sys/stat.h>
@@ -186,17 +187,26 @@ struct store_delivery {
 	bool			 committed;
 };
 
+/*
+ * The Maildir and then its tmp/ or new/, neither through a symlink: the
+ * mail user could otherwise point delivery at any directory (a 4xx).
+ */
 static int
 open_subdir(const char *maildir, const char *sub, const char **error_r)
 {
-	char	 path[4096];
-	int	 fd;
+	char		 path[4096];
+	const char	*err;
+	int		 mfd, fd, saved;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", maildir, sub) >= sizeof(path))
 		return store_fail(error_r, false, "path too long: %s", maildir);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR,
-		    "open %s: %s", path, strerror(errno));
+	if ((mfd = safedir_open(AT_FDCWD, maildir, maildir, SAFEDIR_ANY_OWNER, &err)) == -1)
+		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR, "%s", err);
+	fd = safedir_open(mfd, sub, path, SAFEDIR_ANY_OWNER, &err);
+	saved = errno;
+	close(mfd);
+	if (fd == -1)
+		return store_fail(error_r, saved != ENOENT && saved != ENOTDIR, "%s", err);
 	return fd;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -74,6 +75,7 @@ test_deliver_binary(void **state)
 	char		 conf[4096], path[4096], text[512];
 	const char	*msg = "From sender@x.org Sat Nov 28 01:00:00 2026\r\n"
 			    "Subject: hi\r\n\r\nhello\r\n";
+	struct passwd	*pw;
 	FILE		*f;
 	int		 fd;
 	ssize_t		 n;
@@ -83,6 +85,11 @@ test_deliver_binary(void **state)
 	snprintf(conf, sizeof(conf), "%s/postroom.conf", fx->root);
 	f = fopen(conf, "w");
 	fprintf(f, "mail_root = %s/mail\n", fx->root);
+	/* Run by root, deliver works as the mail user: give it the tree. */
+	if (geteuid() == 0 && (pw = getpwnam("nobody")) != NULL) {
+		fprintf(f, "user = nobody\n");
+		assert_int_equal(chown(fx->root, pw->pw_uid, pw->pw_gid), 0);
+	}
 	fclose(f);
 	snprintf(path, sizeof(path), "%s/domains", fx->root);
 	f = fopen(path, "w");

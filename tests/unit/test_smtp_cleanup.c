@@ -74,11 +74,51 @@ test_cleanup(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A symlink planted in the mail tree (a user dir, a Maildir, a tmp/) is not followed. */
+static void
+test_cleanup_follows_no_symlink(void **state)
+{
+	static const char	*links[] = { "example.test/carol", "example.test/dave/Maildir",
+	    "example.test/erin/Maildir/tmp" };
+	char	 root[] = "/tmp/test_cleanup.XXXXXX", victim[] = "/tmp/test_victim.XXXXXX";
+	char	 cmd[600], name[256], dead[300], vtmp[300], link[300];
+	size_t	 i;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_non_null(mkdtemp(victim));
+	/* Every link points at victim: a user dir, a Maildir and a tmp/ at once. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/Maildir/tmp %s/tmp %s/example.test/dave "
+	    "%s/example.test/erin/Maildir", victim, victim, root, root);
+	assert_int_equal(system(cmd), 0);
+	spool_unique_name(name, sizeof(name));
+	snprintf(dead, sizeof(dead), "1795000000.M1P4194305Q1.%s",
+	    strchr(strchr(name, 'Q'), '.') + 1);
+	touch(victim, dead);
+	snprintf(vtmp, sizeof(vtmp), "%s/tmp", victim);
+	touch(vtmp, dead);
+	snprintf(vtmp, sizeof(vtmp), "%s/Maildir/tmp", victim);
+	touch(vtmp, dead);
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(link, sizeof(link), "%s/%s", root, links[i]);
+		assert_int_equal(symlink(victim, link), 0);
+	}
+	assert_int_equal(smtp_cleanup_maildirs(root), 0);
+	assert_true(exists(victim, dead));
+	snprintf(vtmp, sizeof(vtmp), "%s/tmp", victim);
+	assert_true(exists(vtmp, dead));
+	snprintf(vtmp, sizeof(vtmp), "%s/Maildir/tmp", victim);
+	assert_true(exists(vtmp, dead));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, victim);
+	assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cleanup),
+		cmocka_unit_test(test_cleanup_follows_no_symlink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
