@@ -7,10 +7,13 @@ Clients bind to 127.0.0.2, 127.0.0.3... before connecting (Linux routes all of
 """
 
 import base64
+import os
 import re
 import smtplib
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -171,6 +174,31 @@ class TestLoopbackExempt(AuthfailCase):
         code, took = smtp_auth(self.smtp, '127.0.0.9', ALICE[1])
         self.assertEqual(code, 235)
         self.assertGreater(took, DELAY * 0.8)
+
+
+class TestFullDisk(unittest.TestCase):
+    """A state_dir too small for the table: a warning and tables per process, no SIGBUS."""
+
+    def test_table_on_a_full_file_system_falls_back(self):
+        if os.geteuid() != 0:
+            self.skipTest('mounting a tmpfs needs root')
+        mnt = tempfile.mkdtemp(prefix='postroom-statefs-')
+        self.addCleanup(os.rmdir, mnt)
+        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt],
+                          capture_output=True).returncode != 0:
+            self.skipTest('cannot mount a tmpfs here')
+        self.addCleanup(subprocess.run, ['umount', mnt], check=True)
+        # 10,000 entries need 480 KB: more than the file system has.
+        with Postroom(daemons=('smtpd', 'pop3d'),
+                      config={'state_dir': mnt, 'auth_max_failures': 2}) as pr:
+            pop3, smtp = pr.port('pop3d.listen'), pr.port('smtpd.submission_listen')
+            for _ in range(2):
+                pop3_login(pop3, '127.0.0.11', 'wrong')
+            self.assertTrue(pop3_login(pop3, '127.0.0.11', ALICE[1])[0].startswith(b'-ERR'))
+            self.assertEqual(smtp_auth(smtp, '127.0.0.11', ALICE[1])[0], 235)  # not shared
+            for name in ('smtpd', 'pop3d'):
+                self.assertIn('shared=no reason="No space left on device"', pr.log(name))
+                self.assertTrue(pr.running(name))
 
 
 if __name__ == '__main__':
