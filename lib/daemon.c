@@ -17,6 +17,7 @@
 #include "lib/xmalloc.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +32,7 @@
 #define ACCEPT_BATCH		32
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
 #define GC_MS			5000
-#define AUTHFAIL_ENTRIES	10000
+#define AUTHFAIL_FILE		"authfail.table"
 
 const struct config *
 daemon_config(struct daemon *d)
@@ -381,6 +382,43 @@ worker_cleanup(struct daemon *d)
 	ev_loop_free(&d->loop);
 }
 
+/*
+ * Opened as root before the drop and the fork: every worker inherits the
+ * descriptor, and the file can stay root's (the mail user cannot edit it
+ * outside the daemons).  Failure is a warning: tables per process.
+ */
+static void
+open_authfail(struct daemon *d)
+{
+	const char	*dir = config_str(d->cfg, "state_dir"), *err;
+	char		*path;
+
+	if (dir[0] == '\0')
+		return;
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		log_warn("event=authfail dir=%s", dir);
+	path = xasprintf("%s/%s", dir, AUTHFAIL_FILE);
+	d->af_fd = authfail_file_open(path, (unsigned)config_int(d->cfg, "auth_table_size"), &err);
+	if (d->af_fd == -1)
+		log_warnx("event=authfail path=%s shared=no reason=\"%s\": failed logins are"
+		    " counted per process", path, err);
+	free(path);
+}
+
+static struct authfail *
+new_authfail(struct daemon *d)
+{
+	struct authfail_settings set = {
+		.max_entries = (unsigned)config_int(d->cfg, "auth_table_size"),
+		.max_failures = (unsigned)config_int(d->cfg, "auth_max_failures"),
+		.base_delay_ms = (uint64_t)config_int(d->cfg, "auth_fail_delay"),
+		.block_ms = (uint64_t)config_int(d->cfg, "auth_block_time"),
+		.exempt_loopback = config_bool(d->cfg, "auth_exempt_loopback"),
+	};
+
+	return authfail_new(&set, d->af_fd);
+}
+
 static int
 daemon_worker(struct daemon *d)
 {
@@ -394,9 +432,7 @@ daemon_worker(struct daemon *d)
 		return 1;
 	}
 	d->wq = workq_new(d->loop, (unsigned)config_int(d->cfg, "io_threads"));
-	d->af = authfail_new(AUTHFAIL_ENTRIES, (unsigned)config_int(d->cfg, "auth_max_failures"),
-	    (uint64_t)config_int(d->cfg, "auth_fail_delay"),
-	    (uint64_t)config_int(d->cfg, "auth_block_time"));
+	d->af = new_authfail(d);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);
@@ -472,6 +508,8 @@ daemon_release(struct daemon *d)
 	directory_free(&d->dir);
 	config_free(&d->cfg);
 	free(d->overrides);
+	if (d->af_fd != -1)
+		close(d->af_fd);
 }
 
 int
@@ -486,6 +524,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	d.spec = spec;
 	d.config_path = DEFAULT_CONFIG;
 	d.notify = true;
+	d.af_fd = -1;
 	if ((rc = parse_args(&d, argc, argv)) != -1) {
 		free(d.overrides);
 		return rc;
@@ -520,6 +559,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		goto out;
 	}
 	load_tls(&d);
+	open_authfail(&d);
 	/* Before the first byte from the network is read. */
 	if (daemon_drop_privileges(config_str(d.cfg, "user"), &err) == -1) {
 		log_warnx("privileges: %s", err);

@@ -45,6 +45,7 @@ struct daemon {
 	struct daemon_sock		*socks;
 	size_t				 nsocks;
 	bool				 notify;	/* this process talks to systemd */
+	int				 af_fd;		/* shared authfail table, -1: none */
 
 	/* Per worker. */
 	struct ev_loop			*loop;

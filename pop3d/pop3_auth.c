@@ -15,17 +15,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static uint64_t
 now_ms(const struct pop3_env *env)
 {
-	struct timespec	 ts;
-
 	if (env->now_ms != NULL)
 		return env->now_ms();
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return authfail_now();	/* the clock the shared table is kept in */
 }
 
 static struct pop3_user_count *
@@ -80,19 +76,12 @@ login_failed_reply(void *arg)
 }
 
 static void
-login_failed(struct pop3_session *s, const char *user)
+login_failed(struct pop3_session *s, const char *user, uint64_t delay)
 {
-	struct pop3_env	*env = s->env;
-	uint64_t	 delay = 0, now;
 	char		 q[128];
 
 	log_info("session=%s pop3 auth failed user=%s addr=%s", s->peer->id,
 	    log_quote(user, q, sizeof(q)), s->peer->addr);
-	if (env->authfail != NULL) {
-		now = now_ms(env);
-		authfail_record(env->authfail, s->peer->addr, false, now);
-		delay = authfail_delay(env->authfail, s->peer->addr, now);
-	}
 	/*
 	 * Not SESSION_PAUSE: a paused session outlives its connection, and
 	 * its output buffer with it.  Input is held instead (pop3_blocked).
@@ -177,19 +166,48 @@ login_ok(struct pop3_session *s, const struct dir_user *u)
 	pop3_reply(s, "+OK Logged in.");
 }
 
-/* The outcome of a password check (u: NULL if it failed). */
+/* A good login's answer, held as long as a failed one would be. */
+static void
+login_ok_reply(void *arg)
+{
+	struct pop3_session	*s = arg;
+	const struct dir_user	*u = s->login_user;
+
+	s->delay_pending = false;
+	s->login_user = NULL;
+	login_ok(s, u);	/* the directory outlives the session (retired on reload) */
+	if (!s->dispatching) {
+		pop3_resume(s);
+		session_host_kick(s->host);
+	}
+}
+
+/*
+ * The outcome of a password check (u: NULL if it failed), answered no
+ * sooner than login_answer_at, which was fixed before the check.
+ */
 static void
 login_result(struct pop3_session *s, const char *user, const struct dir_user *u)
 {
 	struct pop3_env	*env = s->env;
+	uint64_t	 now, delay = 0;
 
+	if (env->authfail != NULL) {
+		now = now_ms(env);
+		authfail_record(env->authfail, s->peer->addr, u != NULL, now);
+		delay = s->login_answer_at > now ? s->login_answer_at - now : 0;
+	}
 	if (u == NULL) {
-		login_failed(s, user);
+		login_failed(s, user, delay);
 		return;
 	}
-	if (env->authfail != NULL)
-		authfail_record(env->authfail, s->peer->addr, true, now_ms(env));
-	login_ok(s, u);
+	if (delay == 0) {
+		login_ok(s, u);
+		return;
+	}
+	s->login_user = u;
+	s->delay_pending = true;
+	session_host_after(s->host, s, delay, login_ok_reply);
 }
 
 /*
@@ -239,12 +257,17 @@ login(struct pop3_session *s, const char *user, const char *password)
 {
 	struct pop3_env		*env = s->env;
 	struct pop3_auth_job	*job;
+	uint64_t		 delay = 0, now = now_ms(env);
 
+	if (env->authfail != NULL)
+		delay = authfail_delay(env->authfail, s->peer->addr, now);
+	/* Refused unchecked and unrecorded: the block runs from the failure that set it. */
 	if (env->directory == NULL ||
-	    (env->authfail != NULL && authfail_blocked(env->authfail, s->peer->addr, now_ms(env)))) {
-		login_failed(s, user);
+	    (env->authfail != NULL && authfail_blocked(env->authfail, s->peer->addr, now))) {
+		login_failed(s, user, delay);
 		return;
 	}
+	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
 	if (env->workq == NULL) {
 		login_result(s, user, directory_authenticate(env->directory, user, password));
 		return;

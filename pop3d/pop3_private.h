@@ -18,6 +18,7 @@
 struct linebuf;
 struct mailbox;
 struct pop3_auth_job;
+struct dir_user;
 struct sasl;
 
 enum pop3_state {
@@ -76,7 +77,9 @@ struct pop3_session {
 	char			*user;		/* from USER, until PASS */
 	struct sasl		*sasl;		/* AUTH in progress: lines are responses */
 	struct pop3_auth_job	*auth_job;	/* password check on the workq */
-	bool			 delay_pending;	/* failed-login reply waits for its delay */
+	bool			 delay_pending;	/* a login reply waits for its delay */
+	uint64_t		 login_answer_at; /* no login answer before (authfail clock) */
+	const struct dir_user	*login_user;	/* good login whose answer waits */
 
 	/* TRANSACTION */
 	char			*address;	/* logged-in user, canonical */

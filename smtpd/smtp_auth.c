@@ -1,8 +1,10 @@
 /*
  * SMTP AUTH (RFC 4954): PLAIN and LOGIN through lib/sasl, with SASL-IR.
- * Refused outside TLS unless the peer is loopback and that is configured;
- * failures are delayed per client address (lib/authfail) with the session
- * paused, so a guesser gets no faster answers by pipelining.
+ * Refused outside TLS unless the peer is loopback and that is configured.
+ * Once an address has recent failures (lib/authfail), every answer to it
+ * waits, success or not, the wait fixed before the password is checked:
+ * the timing tells a guesser nothing.  The session is paused meanwhile, so
+ * pipelining gets no faster answers.
  */
 #include "smtpd/smtp_private.h"
 #include "lib/authfail.h"
@@ -31,10 +33,22 @@ auth_failed_reply(void *arg)
 	session_host_kick(s->host);
 }
 
+static void
+auth_ok_reply(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	s->auth_waiting = false;
+	smtp_reply(s, "235 2.7.0 Authentication successful");
+	session_host_kick(s->host);
+}
+
+/* The table's clock, shared with every other daemon (not env->now_ms). */
 static uint64_t
 auth_now(const struct smtp_session *s)
 {
-	return s->env->now_ms();
+	(void)s;
+	return authfail_now();
 }
 
 /* The password check (crypt: tens of ms); any thread, touches only req. */
@@ -68,30 +82,29 @@ smtp_session_auth_done(struct smtp_auth_req *req)
 {
 	struct smtp_session	*s = req->session;
 	char			 q[300];
-	uint64_t		 delay = 0;
+	uint64_t		 delay = 0, now;
 
 	if (s == NULL) {	/* the session is gone */
 		auth_req_free(&req);
 		return;
 	}
 	s->auth_req = NULL;
-	if (s->env->authfail != NULL)
-		authfail_record(s->env->authfail, s->peer->addr, req->result != NULL, auth_now(s));
+	if (s->env->authfail != NULL) {
+		now = auth_now(s);
+		authfail_record(s->env->authfail, s->peer->addr, req->result != NULL, now);
+		delay = req->answer_at > now ? req->answer_at - now : 0;
+	}
+	/* Still paused (auth_waiting): either answer comes after the same delay. */
 	if (req->result != NULL) {
 		s->auth_user = xstrdup(req->result);
 		log_info("session=%s auth=%s result=ok", s->peer->id, req->result);
 		auth_req_free(&req);
-		s->auth_waiting = false;
-		smtp_reply(s, "235 2.7.0 Authentication successful");
-		session_host_kick(s->host);
+		session_host_after(s->host, s, delay, auth_ok_reply);
 		return;
 	}
 	log_info("session=%s reject=AUTH addr=%s user=%s reason=\"authentication failed\"",
 	    s->peer->id, s->peer->addr, log_quote(req->user, q, sizeof(q)));
 	auth_req_free(&req);
-	if (s->env->authfail != NULL)
-		delay = authfail_delay(s->env->authfail, s->peer->addr, auth_now(s));
-	/* Still paused: the answer comes after the delay. */
 	session_host_after(s->host, s, delay, auth_failed_reply);
 }
 
@@ -105,6 +118,10 @@ auth_check(struct smtp_session *s)
 	req->user = xstrdup(sasl_user(s->sasl));
 	req->password = xstrdup(sasl_password(s->sasl));
 	req->session = s;
+	/* Fixed now, before the check: the outcome cannot change it. */
+	if (s->env->authfail != NULL)
+		req->answer_at = auth_now(s) +
+		    authfail_delay(s->env->authfail, s->peer->addr, auth_now(s));
 	auth_end(s);
 	s->auth_waiting = true;
 	s->auth_req = req;

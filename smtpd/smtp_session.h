@@ -42,6 +42,7 @@ struct smtp_auth_req {
 	char			*password;
 	char			*result;	/* canonical address if the login is good */
 	void			*session;	/* NULL once the session is gone */
+	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
 };
 typedef void	(*smtp_auth_fn)(void *ctx, struct smtp_auth_req *req);
 
@@ -98,6 +99,7 @@ struct smtp_msg {
 	char			*received;	/* our Received: header, LF line ends */
 	struct buf		 body;		/* the message, CRLF converted to LF */
 	void			*session;	/* NULL once the session is gone */
+	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
 };
 
 /* The deliver callback's answer: 0 = durable everywhere. */

@@ -12,7 +12,7 @@ every listener its own free port on 127.0.0.1, and the users alice@example.test
 ("alice-pw") and bob@example.test ("bob-pw"), created with the real mailctl.
 On exit the daemons are stopped and their logs scanned for sanitizer reports.
 
-API: .dir .conf_dir .conf_file .mail_root .queue_dir .cert .config (dict);
+API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (dict);
 .port(key); .mailctl(*args, input=None, check=True); .add_domain(d, catchall=None);
 .add_user(addr, pw); .add_group(group, members); .add_alias(alias, targets);
 .maildir(addr); .messages(addr, folder='INBOX'); .start(name) .stop(name)
@@ -147,8 +147,10 @@ class Postroom:
         self.conf_dir = os.path.join(self.dir, 'conf')
         self.mail_root = os.path.join(self.dir, 'mail')
         self.queue_dir = os.path.join(self.dir, 'queue')
+        self.state_dir = os.path.join(self.dir, 'state')
         tls_dir = os.path.join(self.dir, 'tls')
-        for d in (self.conf_dir, self.mail_root, self.queue_dir, self.log_dir, tls_dir):
+        for d in (self.conf_dir, self.mail_root, self.queue_dir, self.state_dir, self.log_dir,
+                  tls_dir):
             os.mkdir(d)
         cert, key = _tls_files()
         self.cert = os.path.join(tls_dir, 'cert.pem')
@@ -179,6 +181,10 @@ class Postroom:
             'log_level': 'debug',
             'user': self.user,
             'hostname': 'mail.example.test',
+            # The failed-login table is shared by every daemon of this instance only,
+            # and loopback is throttled like any address: keep deliberate failures cheap.
+            'state_dir': self.state_dir,
+            'auth_fail_delay': '100ms',
         })
         for k, v in self.overrides.items():
             if v is None:

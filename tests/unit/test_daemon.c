@@ -268,7 +268,8 @@ write_conf(struct run *r, const char *extra)
 
 	assert_non_null(f);
 	fprintf(f, "pop3d.listen = 127.0.0.1:%d\npop3d.tls_listen = 127.0.0.1:%d\n"
-	    "tls_cert = cert.pem\ntls_key = key.pem\nuser = nobody\nio_threads = 1\n%s",
+	    "tls_cert = cert.pem\ntls_key = key.pem\nuser = nobody\nio_threads = 1\n"
+	    "state_dir = .\n%s",
 	    r->port, r->tls_port, extra);
 	fclose(f);
 	chmod(r->conf, 0644);
@@ -511,6 +512,8 @@ run_cleanup(struct run *r)
 	unlink(r->notify);
 	unlink(r->conf);
 	unlink(r->errlog);
+	snprintf(r->conf, sizeof(r->conf), "%s/authfail.table", r->cert.dir);
+	unlink(r->conf);
 	testcert_remove(&r->cert);
 }
 
