@@ -110,7 +110,13 @@ void	smtp_txn_reset(struct smtp_session *s);
 /* smtp_auth.c */
 int	cmd_auth(struct smtp_session *s, char *args);
 
-/* smtp_data.c */
+/*
+ * smtp_data.c.  At end of data (data_end, before smtp_msg_finish or the
+ * reject) the message is on disk and s->msg->header holds its header
+ * section: buf_head(&s->msg->header) / buf_len() as a const char * and a
+ * length (LF line ends, no empty line, not NUL-terminated), with
+ * s->msg->header_truncated set if it was longer than max_header_size.
+ */
 size_t	smtp_data_feed(struct smtp_session *s, const char *data, size_t len);
 size_t	smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len);
 /* DATA: open the message; -1 (nothing changed) if it cannot be written. */
