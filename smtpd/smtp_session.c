@@ -190,7 +190,8 @@ smtp_timeout(void *arg)
 	} else
 		snprintf(why, sizeof(why), "idle timeout");
 	smtp_log_reject(s, "timeout", why);
-	/* The partial message is discarded with the session (smtp_msg_free). */
+	/* The partial message's files go before the client hears the 421. */
+	smtp_txn_reset(s);
 	smtp_close(s, "421 4.4.2 %s Error: timeout exceeded", s->env->hostname);
 }
 

@@ -12,6 +12,15 @@
 #include <cmocka.h>
 
 #include "tests/unit/smtp_fixture.h"
+#include "smtpd/smtp_private.h"
+
+static uint64_t	 clock_ms = 1795000000000ULL;
+
+static uint64_t
+test_clock(void)
+{
+	return clock_ms;
+}
 
 static const char	 txn[] =
     "EHLO client.test\r\nMAIL FROM:<bob@sender.test>\r\nRCPT TO:<alice@example.test>\r\n";
@@ -193,6 +202,60 @@ test_discards(void **state)
 	assert_int_equal(f->discards, 4);
 	assert_int_equal(f->open_streams, 0);
 	assert_int_equal(f->delivered, 0);
+
+	/* A timeout mid-DATA: gone before the 421 is even sent. */
+	fx_open(f);
+	fx_feed(f, txn);
+	fx_feed(f, "DATA\r\nhalf");
+	assert_int_equal(f->open_streams, 1);
+	free(fx_take(f));
+	smtp_session_ops.timeout(f->s);
+	assert_int_equal(f->open_streams, 0);
+	assert_replies(f, "421 4.4.2 mx.example.test Error: timeout exceeded\r\n");
+	fx_free(&f);
+}
+
+/* Postfix's rule: elapsed <= data_timeout + bytes / rate, reads <= data_timeout apart. */
+static void
+test_min_data_rate_deadline(void **state)
+{
+	struct fx		*f = fx_new_peer("127.0.0.1", "mx");
+	struct smtp_session	*s;
+	bool			 rate;
+
+	(void)state;
+	f->env.now_ms = test_clock;
+	f->env.data_timeout = 2000;
+	f->env.min_data_rate = 100;
+	fx_open(f);
+	s = f->s;
+	fx_feed(f, txn);
+	fx_feed(f, "DATA\r\n");
+	assert_int_equal(smtp_data_deadline(s, &rate), 2000);
+	assert_false(rate);
+	clock_ms += 1500;
+	fx_feed(f, "01234567890123456789012345678901234567890123456789");	/* 50 bytes */
+	/* allowed 2000 + 500 ms, 1500 gone: 1000 left, less than data_timeout. */
+	assert_int_equal(smtp_data_deadline(s, &rate), 1000);
+	assert_true(rate);
+	clock_ms += 1000;
+	assert_int_equal(smtp_data_deadline(s, &rate), 1);	/* due now */
+	assert_true(rate);
+	/* A fast client: only data_timeout between reads. */
+	{
+		char	*big = xmalloc(10001);
+
+		memset(big, 'x', 10000);
+		big[10000] = '\0';
+		fx_feed(f, big);
+		free(big);
+	}
+	assert_int_equal(smtp_data_deadline(s, &rate), 2000);
+	assert_false(rate);
+	f->env.min_data_rate = 0;
+	clock_ms += 1000000;
+	assert_int_equal(smtp_data_deadline(s, &rate), 2000);
+	assert_false(rate);
 	fx_free(&f);
 }
 
@@ -236,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_header_section),
 		cmocka_unit_test(test_discards),
 		cmocka_unit_test(test_writer_failures),
+		cmocka_unit_test(test_min_data_rate_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
