@@ -192,7 +192,6 @@ cmd_mail(struct smtp_session *s, char *args)
 	if (s->auth_user != NULL)
 		m->auth_user = xstrdup(s->auth_user);
 	session_id_new(m->queueid);
-	buf_init(&m->body, s->env->max_message_size);
 	s->msg = m;
 	s->state = ST_MAIL;
 	s->junk_commands = 0;
@@ -267,8 +266,12 @@ cmd_rcpt(struct smtp_session *s, char *args)
 static int
 cmd_data(struct smtp_session *s, char *args)
 {
+	/* The files are opened first: no 354 when the message has nowhere to go. */
+	if (smtp_data_begin(s) == -1) {
+		smtp_log_reject(s, "DATA", "cannot open the message file");
+		return smtp_error(s, "451 4.3.0 Error: queue file write error");
+	}
 	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	smtp_data_begin(s);
 	return 0;
 }
 

@@ -38,6 +38,7 @@ smtp_env_configure(struct smtp_env *env, const struct config *cfg)
 {
 	env->mail_root = config_str(cfg, "mail_root");
 	env->max_message_size = (size_t)config_int(cfg, "smtpd.max_message_size");
+	env->max_header_size = (size_t)config_int(cfg, "smtpd.max_header_size");
 	env->max_line_length = (size_t)config_int(cfg, "smtpd.max_line_length");
 	env->max_recipients = (unsigned)config_int(cfg, "smtpd.max_recipients");
 	env->max_expansion = (unsigned)config_int(cfg, "smtpd.max_expansion");
@@ -46,6 +47,7 @@ smtp_env_configure(struct smtp_env *env, const struct config *cfg)
 	env->max_errors = (unsigned)config_int(cfg, "smtpd.max_errors");
 	env->idle_timeout = (unsigned long long)config_int(cfg, "smtpd.idle_timeout");
 	env->data_timeout = (unsigned long long)config_int(cfg, "smtpd.data_timeout");
+	env->min_data_rate = (unsigned)config_int(cfg, "smtpd.min_data_rate");
 	env->vrfy = config_bool(cfg, "smtpd.vrfy");
 	env->bare_lf_reject = strcmp(config_str(cfg, "smtpd.bare_lf"), "reject") == 0;
 	env->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
@@ -93,6 +95,7 @@ smtpd_init(struct daemon *d, const char **error_r)
 	smtpd.dl.wq = daemon_workq(d);
 	smtpd.env.deliver = smtp_deliver;
 	smtpd.env.deliver_ctx = &smtpd.dl;
+	smtpd.env.writer = &smtp_deliver_writer;
 	smtpd.env.authenticate = smtp_authenticate;
 	smtpd.env.auth_ctx = &smtpd.dl;
 	smtpd.env.now_ms = smtpd_now_ms;

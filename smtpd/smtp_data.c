@@ -8,32 +8,156 @@
  * makes the message fail (reject); a bare CR is kept as it is.  The size
  * is enforced while reading: past the limit the bytes are still read (to
  * stay in sync) but not kept, and the answer after the end is 552.
+ *
+ * Nothing of the message is held in memory: converted bytes are staged
+ * (SMTP_STAGE_SIZE) and handed to env->writer, which streams them to the
+ * files the commit will publish; only the header section is kept, up to
+ * max_header_size, for checks at end of data.  The deadline while a
+ * message is read follows min_data_rate (smtp_data_deadline).
  */
 #include "smtpd/smtp_private.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/session.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-void
-smtp_data_begin(struct smtp_session *s)
+/* A new message: reset the reading state, open the writer (trace headers first). */
+static int
+data_open(struct smtp_session *s)
 {
-	s->mode = MODE_DATA;
-	s->dstate = D_BOL;
 	s->wire_size = 0;
 	s->oversize = false;
 	s->bare_lf = false;
-	session_host_set_timeout(s->host, s->env->data_timeout);
+	s->write_failed = false;
+	s->in_header = true;
+	s->header_bol = true;
+	s->data_start_ms = s->env->now_ms();
+	buf_reset(&s->stage);
+	return smtp_msg_open(s);
+}
+
+int
+smtp_data_begin(struct smtp_session *s)
+{
+	if (data_open(s) == -1)
+		return -1;
+	s->mode = MODE_DATA;
+	s->dstate = D_BOL;
+	session_host_set_timeout(s->host, smtp_data_deadline(s, NULL));
+	return 0;
+}
+
+/*
+ * Postfix's smtpd_min_data_rate: at any moment the time since the message
+ * started may not exceed data_timeout + bytes received / rate, and reads
+ * may not be more than data_timeout apart.  A drip of one byte a minute is
+ * then cut after about data_timeout, whatever its total size.
+ */
+unsigned long long
+smtp_data_deadline(const struct smtp_session *s, bool *rate_r)
+{
+	unsigned long long	 t = s->env->data_timeout, elapsed, allowed;
+	uint64_t		 now;
+
+	if (rate_r != NULL)
+		*rate_r = false;
+	if (s->env->min_data_rate == 0)
+		return t;
+	now = s->env->now_ms();
+	elapsed = now > s->data_start_ms ? now - s->data_start_ms : 0;
+	allowed = t + s->wire_size * 1000 / s->env->min_data_rate;
+	if (allowed - (elapsed < allowed ? elapsed : allowed) >= t)
+		return t;
+	if (rate_r != NULL)
+		*rate_r = true;
+	return elapsed < allowed ? allowed - elapsed : 1;
+}
+
+/* Nothing of this message will be kept: remove its files now, not at the end. */
+static void
+data_drop(struct smtp_session *s)
+{
+	if (s->msg->stream != NULL)
+		s->msg->writer->discard(s->msg);
+	buf_release(&s->stage);
+}
+
+static void
+data_write(struct smtp_session *s, const char *p, size_t n)
+{
+	if (s->write_failed || s->msg->writer->write(s->msg, p, n) == 0)
+		return;
+	log_warnx("session=%s queueid=%s event=write-failed size=%llu", s->peer->id,
+	    s->msg->queueid, (unsigned long long)s->msg->size);
+	s->write_failed = true;
+	data_drop(s);
+}
+
+static void
+data_flush(struct smtp_session *s)
+{
+	if (buf_len(&s->stage) > 0)
+		data_write(s, buf_head(&s->stage), buf_len(&s->stage));
+	buf_reset(&s->stage);
+}
+
+/* The header section: bytes up to the first empty line, bounded. */
+static void
+header_keep(struct smtp_session *s, const char *p, size_t n)
+{
+	struct smtp_msg	*m = s->msg;
+	const char	*q = p, *end = p + n, *lf;
+	size_t		 take;
+
+	while (q < end) {
+		if (s->header_bol && *q == '\n') {
+			s->in_header = false;
+			break;
+		}
+		if ((lf = memchr(q, '\n', (size_t)(end - q))) == NULL) {
+			s->header_bol = false;
+			q = end;
+		} else {
+			s->header_bol = true;
+			q = lf + 1;
+		}
+	}
+	take = (size_t)(q - p);
+	if (take > buf_room(&m->header)) {
+		take = buf_room(&m->header);
+		m->header_truncated = true;
+	}
+	if (take > 0 && buf_append(&m->header, p, take) == -1)
+		abort();	/* fits: checked above */
 }
 
 static void
 data_keep(struct smtp_session *s, const char *p, size_t n)
 {
-	if (s->oversize || n == 0)
+	if (s->oversize || s->write_failed || n == 0)
 		return;
-	if (buf_append(&s->msg->body, p, n) == -1)
+	if (s->in_header)
+		header_keep(s, p, n);
+	s->msg->size += n;
+	if (buf_len(&s->stage) + n > SMTP_STAGE_SIZE)
+		data_flush(s);
+	if (n >= SMTP_STAGE_SIZE)
+		data_write(s, p, n);
+	else if (buf_append(&s->stage, p, n) == -1)
+		abort();	/* flushed above: there is room */
+}
+
+static void
+data_count(struct smtp_session *s, size_t n)
+{
+	s->wire_size += n;
+	if (s->wire_size > s->env->max_message_size && !s->oversize) {
 		s->oversize = true;
+		data_drop(s);
+	}
 }
 
 static void
@@ -48,6 +172,9 @@ static void
 data_end(struct smtp_session *s, const char *what)
 {
 	s->mode = MODE_COMMAND;
+	if (!s->oversize)
+		data_flush(s);
+	buf_release(&s->stage);
 	if (s->oversize) {
 		smtp_log_reject(s, what, "message too big");
 		smtp_txn_reset(s);
@@ -56,6 +183,10 @@ data_end(struct smtp_session *s, const char *what)
 		smtp_log_reject(s, what, "bare LF in message");
 		smtp_txn_reset(s);
 		smtp_error(s, "550 5.5.2 Error: bare <LF> received");
+	} else if (s->write_failed) {
+		smtp_log_reject(s, what, "message write failed");
+		smtp_txn_reset(s);
+		smtp_error(s, "451 4.3.0 Error: queue file write error");
 	} else
 		smtp_msg_finish(s);
 }
@@ -119,9 +250,7 @@ smtp_data_feed(struct smtp_session *s, const char *data, size_t len)
 			break;
 		case D_DOT_CR:
 			if (c == '\n') {
-				s->wire_size += i;
-				if (s->wire_size > s->env->max_message_size)
-					s->oversize = true;
+				data_count(s, i);
 				data_end(s, "DATA");
 				return i;
 			}
@@ -132,9 +261,7 @@ smtp_data_feed(struct smtp_session *s, const char *data, size_t len)
 			break;
 		}
 	}
-	s->wire_size += len;
-	if (s->wire_size > s->env->max_message_size)
-		s->oversize = true;
+	data_count(s, len);
 	return len;
 }
 
@@ -142,17 +269,16 @@ void
 smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last)
 {
 	if (s->state != ST_BDAT) {
-		s->wire_size = 0;
-		s->oversize = false;
-		s->bare_lf = false;
 		s->bdat_cr = false;
+		if (data_open(s) == -1)
+			s->write_failed = true;	/* read the chunks, answer 451 */
 	}
 	s->state = ST_BDAT;
 	s->mode = MODE_BDAT;
 	s->bdat_left = count;
 	s->bdat_last = last;
 	s->bdat_discard = false;
-	session_host_set_timeout(s->host, s->env->data_timeout);
+	session_host_set_timeout(s->host, smtp_data_deadline(s, NULL));
 	if (count == 0)
 		smtp_bdat_feed(s, "", 0);
 }
@@ -165,6 +291,9 @@ smtp_bdat_discard(struct smtp_session *s, uint64_t count, const char *reply)
 	s->bdat_left = count;
 	s->bdat_discard = true;
 	s->bdat_reply = reply;
+	/* No message is being read (wrong state): the rate applies to this chunk. */
+	s->wire_size = 0;
+	s->data_start_ms = s->env->now_ms();
 	if (count == 0)
 		smtp_bdat_feed(s, "", 0);
 }
@@ -200,11 +329,10 @@ smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len)
 	size_t	 n = len < s->bdat_left ? len : (size_t)s->bdat_left;
 
 	if (!s->bdat_discard) {
-		s->wire_size += n;
-		if (s->wire_size > s->env->max_message_size)
-			s->oversize = true;
+		data_count(s, n);
 		bdat_keep(s, data, n);
-	}
+	} else
+		s->wire_size += n;
 	s->bdat_left -= n;
 	if (s->bdat_left > 0)
 		return n;

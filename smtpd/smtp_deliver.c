@@ -1,8 +1,12 @@
 /*
  * Hand an accepted message to the store and the queue, off the event loop.
  *
- * Order of the durable steps, so that a failure anywhere leaves nothing
- * acknowledged and nothing visible that the client will send again:
+ * The message is streamed to its files while it arrives (smtp_writer, on
+ * the loop thread: create, write, page cache only): the store's temp file
+ * in the first local recipient's tmp/ and, for remote recipients, the
+ * queue file in the queue's tmp/.  At end of data, the order of the
+ * durable steps, so that a failure anywhere leaves nothing acknowledged
+ * and nothing visible that the client will send again:
  *   1. queue file written and fsynced into incoming/ (not yet published)
  *   2. the local delivery committed into every recipient's new/
  *   3. the queue file renamed into active/, both directories fsynced
@@ -15,7 +19,6 @@
  */
 #include "smtpd/smtp_deliver.h"
 #include "smtpd/smtp_session.h"
-#include "lib/buf.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
 #include "spool/queue.h"
@@ -26,28 +29,25 @@
 #include <string.h>
 #include <time.h>
 
+/* A message's files while it arrives: m->stream (smtp_writer). */
+struct deliver_stream {
+	struct store_delivery	*d;	/* local recipients: tmp/ of the first */
+	struct queue_stream	*qs;	/* remote recipients: the queue's tmp/ */
+};
+
 struct deliver_job {
 	struct smtp_deliverer	*dl;
 	struct smtp_msg		*msg;
-	struct store_delivery	*d;
+	struct deliver_stream	*st;
 	int			 result;
 	char			 error[256];
 };
 
-static void
-job_fail(struct deliver_job *job, const char *what, const char *error)
-{
-	job->result = -1;
-	snprintf(job->error, sizeof(job->error), "%s: %s", what, error != NULL ? error : "failed");
-}
-
-/* On the loop thread: the local file is written (page cache), not yet synced. */
 static int
-deliver_begin_local(struct deliver_job *job)
+stream_open_local(struct smtp_deliverer *dl, struct smtp_msg *m, struct deliver_stream *st,
+    const char **error_r)
 {
-	struct smtp_msg		*m = job->msg;
 	struct store_rcpt	*rcpts;
-	const char		*error = NULL;
 	size_t			 i;
 
 	rcpts = xcalloc(m->nlocal, sizeof(*rcpts));
@@ -56,31 +56,25 @@ deliver_begin_local(struct deliver_job *job)
 		rcpts[i].quota_bytes = m->local[i].quota_bytes;
 		rcpts[i].quota_messages = m->local[i].quota_messages;
 	}
-	job->d = store_delivery_begin(job->dl->store, rcpts, m->nlocal, &error);
+	st->d = store_delivery_begin(dl->store, rcpts, m->nlocal, error_r);
 	free(rcpts);
-	if (job->d == NULL) {
-		job_fail(job, "store", error);
+	if (st->d == NULL)
 		return -1;
-	}
-	if (store_delivery_write(job->d, m->return_path, strlen(m->return_path)) == -1 ||
-	    store_delivery_write(job->d, m->received, strlen(m->received)) == -1 ||
-	    store_delivery_write(job->d, buf_head(&m->body), buf_len(&m->body)) == -1) {
-		job_fail(job, "store", "write failed");
+	if (store_delivery_write(st->d, m->return_path, strlen(m->return_path)) == -1 ||
+	    store_delivery_write(st->d, m->received, strlen(m->received)) == -1) {
+		*error_r = "store: write failed";
 		return -1;
 	}
 	return 0;
 }
 
 static int
-deliver_prepare_queue(struct deliver_job *job, struct queue_entry **e_r)
+stream_open_queue(struct smtp_deliverer *dl, struct smtp_msg *m, struct deliver_stream *st,
+    const char **error_r)
 {
-	struct smtp_msg		*m = job->msg;
 	struct queue_message	 qm;
 	struct queue_rcpt	*rcpts;
-	struct iovec		 iov[2];
-	const char		*error = NULL;
 	size_t			 i;
-	int			 rc;
 
 	rcpts = xcalloc(m->nremote, sizeof(*rcpts));
 	for (i = 0; i < m->nremote; i++) {
@@ -96,30 +90,99 @@ deliver_prepare_queue(struct deliver_job *job, struct queue_entry **e_r)
 	qm.arrival = time(NULL);
 	qm.rcpts = rcpts;
 	qm.nrcpts = m->nremote;
-	iov[0].iov_base = m->received;
-	iov[0].iov_len = strlen(m->received);
-	iov[1].iov_base = (void *)buf_head(&m->body);
-	iov[1].iov_len = buf_len(&m->body);
-	qm.data = iov;
-	qm.ndata = 2;
-	rc = queue_prepare(job->dl->queue, &qm, e_r, &error);
+	st->qs = queue_stream_begin(dl->queue, &qm, error_r);
 	free(rcpts);
-	if (rc == -1)
-		job_fail(job, "queue", error);
+	if (st->qs == NULL)
+		return -1;
+	if (queue_stream_write(st->qs, m->received, strlen(m->received)) == -1) {
+		*error_r = "queue: write failed";
+		return -1;
+	}
+	return 0;
+}
+
+/* smtp_writer: on the loop thread, when DATA/BDAT starts (page cache only). */
+static int
+stream_open(void *ctx, struct smtp_msg *m, const char **error_r)
+{
+	struct smtp_deliverer	*dl = ctx;
+	struct deliver_stream	*st = xcalloc(1, sizeof(*st));
+
+	m->stream = st;
+	if ((m->nlocal > 0 && stream_open_local(dl, m, st, error_r) == -1) ||
+	    (m->nremote > 0 && stream_open_queue(dl, m, st, error_r) == -1)) {
+		store_delivery_free(&st->d);
+		queue_stream_free(&st->qs);
+		free(st);
+		m->stream = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Errors are also kept by the store and the queue and reported at commit. */
+static int
+stream_write(struct smtp_msg *m, const void *data, size_t len)
+{
+	struct deliver_stream	*st = m->stream;
+	int			 rc = 0;
+
+	if (st->d != NULL && store_delivery_write(st->d, data, len) == -1)
+		rc = -1;
+	if (st->qs != NULL && queue_stream_write(st->qs, data, len) == -1)
+		rc = -1;
 	return rc;
 }
 
-/* On a workq thread: every fsync of this message. */
+static void
+stream_free(struct deliver_stream **stp)
+{
+	struct deliver_stream	*st = *stp;
+
+	if (st == NULL)
+		return;
+	store_delivery_free(&st->d);	/* removes the tmp/ file unless committed */
+	queue_stream_free(&st->qs);	/* removes the tmp/ file unless prepared */
+	free(st);
+	*stp = NULL;
+}
+
+static void
+stream_discard(struct smtp_msg *m)
+{
+	struct deliver_stream	*st = m->stream;
+
+	stream_free(&st);
+	m->stream = NULL;
+}
+
+const struct smtp_writer smtp_deliver_writer = {
+	.open		= stream_open,
+	.write		= stream_write,
+	.discard	= stream_discard,
+};
+
+static void
+job_fail(struct deliver_job *job, const char *what, const char *error)
+{
+	job->result = -1;
+	snprintf(job->error, sizeof(job->error), "%s: %s", what, error != NULL ? error : "failed");
+}
+
+/* On a workq thread: every fsync of this message, in the documented order. */
 static void
 deliver_work(void *arg)
 {
 	struct deliver_job	*job = arg;
+	struct deliver_stream	*st = job->st;
 	struct queue_entry	*e = NULL;
 	const char		*error = NULL;
 
-	if (job->msg->nremote > 0 && deliver_prepare_queue(job, &e) == -1)
+	if (st->qs != NULL && queue_stream_prepare(&st->qs, &e, &error) == -1) {
+		job_fail(job, "queue", error);
 		return;
-	if (job->d != NULL && store_delivery_commit(job->d, &error) == -1) {
+	}
+	if (st->d != NULL && store_delivery_commit(st->d, &error) == -1) {
 		job_fail(job, "store", error);
 		queue_discard(&e);
 		return;
@@ -133,7 +196,7 @@ deliver_done(void *arg)
 {
 	struct deliver_job	*job = arg;
 
-	store_delivery_free(&job->d);
+	stream_free(&job->st);
 	smtp_session_delivered(job->msg, job->result, job->result == 0 ? NULL : job->error);
 	free(job);
 }
@@ -145,7 +208,11 @@ smtp_deliver(void *ctx, struct smtp_msg *m)
 
 	job->dl = ctx;
 	job->msg = m;
-	if (m->nlocal > 0 && deliver_begin_local(job) == -1) {
+	/* The files are the job's now: the session no longer writes or discards them. */
+	job->st = m->stream;
+	m->stream = NULL;
+	if (job->st == NULL) {
+		job_fail(job, "deliver", "message was never opened");
 		deliver_done(job);
 		return;
 	}

@@ -8,6 +8,7 @@
 
 struct queue;
 struct smtp_msg;
+struct smtp_writer;
 struct store;
 struct workq;
 
@@ -19,6 +20,8 @@ struct smtp_deliverer {
 
 struct smtp_auth_req;
 
+/* The env->writer that goes with it: the message streamed into its files. */
+extern const struct smtp_writer smtp_deliver_writer;
 /* An smtp_deliver_fn; ctx is a struct smtp_deliverer. */
 void	smtp_deliver(void *ctx, struct smtp_msg *msg);
 /* An smtp_auth_fn: crypt(3) on the same workq, off the event loop. */

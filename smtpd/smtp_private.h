@@ -8,6 +8,7 @@
 #define SMTPD_SMTP_PRIVATE_H
 
 #include "smtpd/smtp_session.h"
+#include "lib/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,6 +74,11 @@ struct smtp_session {
 	/* DATA / BDAT reading. */
 	enum data_state		 dstate;
 	uint64_t		 wire_size;	/* bytes received for this message */
+	uint64_t		 data_start_ms;	/* DATA or first BDAT: min_data_rate */
+	struct buf		 stage;		/* converted bytes not yet written */
+	bool			 in_header;	/* msg->header not complete yet */
+	bool			 header_bol;	/* the last header byte kept was LF */
+	bool			 write_failed;	/* writer open/write failed: 451 at end */
 	bool			 oversize;
 	bool			 bare_lf;
 	bool			 bdat_cr;	/* BDAT chunk ended in CR: maybe CRLF */
@@ -104,12 +110,21 @@ void	smtp_txn_reset(struct smtp_session *s);
 /* smtp_auth.c */
 int	cmd_auth(struct smtp_session *s, char *args);
 
-/* smtp_data.c */
+/*
+ * smtp_data.c.  At end of data (data_end, before smtp_msg_finish or the
+ * reject) the message is on disk and s->msg->header holds its header
+ * section: buf_head(&s->msg->header) / buf_len() as a const char * and a
+ * length (LF line ends, no empty line, not NUL-terminated), with
+ * s->msg->header_truncated set if it was longer than max_header_size.
+ */
 size_t	smtp_data_feed(struct smtp_session *s, const char *data, size_t len);
 size_t	smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len);
-void	smtp_data_begin(struct smtp_session *s);
+/* DATA: open the message; -1 (nothing changed) if it cannot be written. */
+int	smtp_data_begin(struct smtp_session *s);
 void	smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last);
 void	smtp_bdat_discard(struct smtp_session *s, uint64_t count, const char *reply);
+/* ms until the DATA/BDAT deadline (data_timeout and min_data_rate); never 0. */
+unsigned long long smtp_data_deadline(const struct smtp_session *s, bool *rate_r);
 
 /* smtp_policy.c */
 int	smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify,
@@ -120,6 +135,8 @@ bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
 
 /* smtp_session.c */
+/* Start writing s->msg (trace headers first); -1: nowhere to write it. */
+int	smtp_msg_open(struct smtp_session *s);
 void	smtp_msg_finish(struct smtp_session *s);
 bool	smtp_auth_allowed(const struct smtp_session *s);
 bool	smtp_auth_required(const struct smtp_session *s);

@@ -12,6 +12,7 @@
 #include "lib/session.h"
 #include "lib/xmalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,11 +20,18 @@
 /* Stop taking input while this little room is left for replies. */
 #define OUT_RESERVE	4096
 
+/* While a message is read (also between BDAT chunks), min_data_rate applies. */
+static bool
+smtp_reading_message(const struct smtp_session *s)
+{
+	return s->mode == MODE_DATA || s->mode == MODE_BDAT || (s->state & ST_BDAT);
+}
+
 static void
 smtp_arm_timeout(struct smtp_session *s)
 {
-	session_host_set_timeout(s->host, s->mode == MODE_DATA || s->mode == MODE_BDAT ?
-	    s->env->data_timeout : s->env->idle_timeout);
+	session_host_set_timeout(s->host, smtp_reading_message(s) ?
+	    smtp_data_deadline(s, NULL) : s->env->idle_timeout);
 }
 
 static void *
@@ -38,6 +46,7 @@ smtp_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->host = host;
 	s->out = out;
 	s->lb = linebuf_new(s->env->max_line_length);
+	buf_init(&s->stage, SMTP_STAGE_SIZE);
 	s->state = ST_INIT;
 	s->mode = MODE_COMMAND;
 	smtp_reply(s, "220 %s ESMTP Postroom", s->env->hostname);
@@ -169,9 +178,20 @@ static void
 smtp_timeout(void *arg)
 {
 	struct smtp_session	*s = arg;
+	char			 why[128];
+	bool			 rate;
 
-	smtp_log_reject(s, "timeout", s->mode == MODE_DATA || s->mode == MODE_BDAT ?
-	    "data timeout" : "idle timeout");
+	if (smtp_reading_message(s)) {
+		smtp_data_deadline(s, &rate);
+		snprintf(why, sizeof(why), "%s after %llu bytes in %llu ms",
+		    rate ? "data rate below smtpd.min_data_rate" : "data timeout",
+		    (unsigned long long)s->wire_size,
+		    (unsigned long long)(s->env->now_ms() - s->data_start_ms));
+	} else
+		snprintf(why, sizeof(why), "idle timeout");
+	smtp_log_reject(s, "timeout", why);
+	/* The partial message's files go before the client hears the 421. */
+	smtp_txn_reset(s);
 	smtp_close(s, "421 4.4.2 %s Error: timeout exceeded", s->env->hostname);
 }
 
@@ -211,6 +231,7 @@ smtp_free(void *arg)
 	smtp_msg_free(&s->msg);
 	sasl_free(&s->sasl);
 	linebuf_free(&s->lb);
+	buf_release(&s->stage);
 	free(s->helo);
 	free(s->auth_user);
 	free(s);
@@ -224,6 +245,8 @@ smtp_msg_free(struct smtp_msg **msgp)
 
 	if (m == NULL)
 		return;
+	if (m->stream != NULL)
+		m->writer->discard(m);	/* never committed: no partial file stays */
 	for (i = 0; i < m->nlocal; i++) {
 		free(m->local[i].address);
 		free(m->local[i].maildir);
@@ -239,7 +262,7 @@ smtp_msg_free(struct smtp_msg **msgp)
 	free(m->auth_user);
 	free(m->return_path);
 	free(m->received);
-	buf_release(&m->body);
+	buf_release(&m->header);
 	free(m);
 	*msgp = NULL;
 }
@@ -307,15 +330,36 @@ smtp_received(struct smtp_session *s, const struct smtp_msg *m)
 	    rcpt, date);
 }
 
-/* The message is complete and acceptable: make it durable, then answer. */
+int
+smtp_msg_open(struct smtp_session *s)
+{
+	struct smtp_msg	*m = s->msg;
+	const char	*error = NULL;
+
+	free(m->return_path);
+	free(m->received);
+	buf_release(&m->header);
+	m->return_path = xasprintf("Return-Path: <%s>\n", m->sender);
+	m->received = smtp_received(s, m);
+	buf_init(&m->header, s->env->max_header_size);
+	m->header_truncated = false;
+	m->size = 0;
+	if (s->env->writer->open(s->env->deliver_ctx, m, &error) == -1) {
+		log_warnx("session=%s queueid=%s event=open-failed %s", s->peer->id, m->queueid,
+		    error != NULL ? error : "unknown error");
+		return -1;
+	}
+	m->writer = s->env->writer;
+	return 0;
+}
+
+/* The message is complete, on disk and acceptable: make it durable, then answer. */
 void
 smtp_msg_finish(struct smtp_session *s)
 {
 	struct smtp_msg	*m = s->msg;
 
 	s->msg = NULL;
-	m->return_path = xasprintf("Return-Path: <%s>\n", m->sender);
-	m->received = smtp_received(s, m);
 	m->session = s;
 	s->inflight = m;
 	s->mode = MODE_COMMAND;
@@ -335,10 +379,10 @@ smtp_log_message(struct smtp_session *s, const struct smtp_msg *m, const char *r
 		off += (size_t)snprintf(to + off, sizeof(to) - off, "%s%s", i > 0 ? "," : "",
 		    log_quote(i < m->nlocal ? m->local[i].address :
 		    m->remote[i - m->nlocal].address, q, sizeof(q)));
-	log_info("session=%s queueid=%s from=<%s> to=%s nlocal=%zu nremote=%zu size=%zu"
+	log_info("session=%s queueid=%s from=<%s> to=%s nlocal=%zu nremote=%zu size=%llu"
 	    " tls=%s auth=%s result=%s", s->peer->id, m->queueid,
 	    log_quote(m->sender, from, sizeof(from)), to, m->nlocal, m->nremote,
-	    buf_len(&m->body), s->peer->tls ? "yes" : "no",
+	    (unsigned long long)m->size, s->peer->tls ? "yes" : "no",
 	    m->auth_user != NULL ? m->auth_user : "-", result);
 }
 

@@ -35,6 +35,28 @@ enum dsn_ret { DSN_RET_DEFAULT, DSN_RET_FULL, DSN_RET_HDRS };
  */
 typedef void	(*smtp_deliver_fn)(void *ctx, struct smtp_msg *msg);
 
+/*
+ * Where a message goes while it arrives, so that a session's memory does
+ * not grow with the message.  open() runs when DATA or the first BDAT
+ * starts (sender, recipients, return_path and received are set): it opens
+ * the message's files (in m->stream) and writes the trace headers first.
+ * write() appends the message as received (CRLF already LF), staged into
+ * chunks of SMTP_STAGE_SIZE or more; an error may also be kept and
+ * reported by the commit.
+ * Then env->deliver takes m->stream over (and sets it to NULL); until
+ * then smtp_msg_free() calls discard(), which removes every partial file
+ * (RSET, QUIT, oversize, rejected, timeout, connection lost).  All three
+ * run on the loop thread.  ctx is env->deliver_ctx.
+ */
+struct smtp_writer {
+	int	(*open)(void *ctx, struct smtp_msg *m, const char **error_r);
+	int	(*write)(struct smtp_msg *m, const void *data, size_t len);
+	void	(*discard)(struct smtp_msg *m);
+};
+
+/* Message bytes are staged in the session and written in chunks of this. */
+#define SMTP_STAGE_SIZE	(64 * 1024)
+
 /* A login to check: smtp_auth_verify(req) (any thread), then smtp_session_auth_done(req). */
 struct smtp_auth_req {
 	struct directory	*dir;
@@ -50,6 +72,7 @@ struct smtp_env {
 	const char		*hostname;
 	const char		*mail_root;	/* for directory_maildir() */
 	size_t			 max_message_size;
+	size_t			 max_header_size;	/* kept in smtp_msg.header */
 	size_t			 max_line_length;
 	unsigned		 max_recipients;
 	unsigned		 max_expansion;	/* users one RCPT may expand to */
@@ -57,6 +80,7 @@ struct smtp_env {
 	unsigned		 max_errors;
 	unsigned long long	 idle_timeout;	/* ms */
 	unsigned long long	 data_timeout;	/* ms */
+	unsigned		 min_data_rate;	/* bytes/s after data_timeout; 0: off */
 	bool			 vrfy;
 	bool			 bare_lf_reject;
 	bool			 plaintext_auth_loopback;
@@ -65,7 +89,8 @@ struct smtp_env {
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
 	smtp_deliver_fn		 deliver;
-	void			*deliver_ctx;
+	void			*deliver_ctx;	/* also the writer's */
+	const struct smtp_writer *writer;
 	smtp_auth_fn		 authenticate;	/* NULL: checked inline (tests) */
 	void			*auth_ctx;
 	uint64_t		(*now_ms)(void);	/* wall clock, ms since the epoch */
@@ -97,7 +122,18 @@ struct smtp_msg {
 	size_t			 nremote;
 	char			*return_path;	/* "Return-Path: <...>\n" for local delivery */
 	char			*received;	/* our Received: header, LF line ends */
-	struct buf		 body;		/* the message, CRLF converted to LF */
+	/*
+	 * The header section as received (LF line ends, up to but not
+	 * including the empty line that ends it; all of it if there is no
+	 * body), at most env->max_header_size bytes: header_truncated says
+	 * more was received (and written to disk).  Complete at end of data,
+	 * for checks on the header: buf_head(&m->header), buf_len(&m->header).
+	 */
+	struct buf		 header;
+	bool			 header_truncated;
+	uint64_t		 size;		/* message bytes after CRLF -> LF */
+	const struct smtp_writer *writer;	/* set with stream */
+	void			*stream;	/* the writer's files; NULL: none */
 	void			*session;	/* NULL once the session is gone */
 	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
 };

@@ -139,6 +139,35 @@ rec_str(struct buf *b, char type, const char *s)
 		abort();
 }
 
+/* Every record before the message: V, I, T, S, E, N and the R's. */
+static void
+queue_head(struct buf *head, const struct queue_message *m)
+{
+	char	 num[32];
+	size_t	 r;
+
+	rec_str(head, 'V', QUEUE_VERSION);
+	rec_str(head, 'I', m->id);
+	snprintf(num, sizeof(num), "%lld", (long long)m->arrival);
+	rec_str(head, 'T', num);
+	rec_str(head, 'S', m->sender);
+	if (m->envid != NULL)
+		rec_str(head, 'E', m->envid);
+	if (m->ret != 0)
+		rec_str(head, 'N', m->ret == 1 ? "FULL" : "HDRS");
+	for (r = 0; r < m->nrcpts; r++) {
+		const struct queue_rcpt *rc_ = &m->rcpts[r];
+		const char *orcpt = rc_->orcpt != NULL ? rc_->orcpt : "";
+
+		snprintf(num, sizeof(num), "%u", rc_->notify);
+		rec_header(head, 'R', (uint32_t)(strlen(rc_->address) + 1 + strlen(num) + 1 +
+		    strlen(orcpt)));
+		if (buf_append(head, rc_->address, strlen(rc_->address) + 1) == -1 ||
+		    buf_append(head, num, strlen(num) + 1) == -1 || buf_puts(head, orcpt) == -1)
+			abort();
+	}
+}
+
 int
 queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry **e_r,
     const char **error_r)
@@ -148,7 +177,7 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	struct iovec		*iov;
 	uint64_t		 size = 0;
 	char			 num[32];
-	size_t			 i, r;
+	size_t			 i;
 	int			 n = 0, rc;
 
 	for (i = 0; i < (size_t)m->ndata; i++)
@@ -158,26 +187,7 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 		return -1;
 	}
 	buf_init(&head, 1024 * 1024);
-	rec_str(&head, 'V', QUEUE_VERSION);
-	rec_str(&head, 'I', m->id);
-	snprintf(num, sizeof(num), "%lld", (long long)m->arrival);
-	rec_str(&head, 'T', num);
-	rec_str(&head, 'S', m->sender);
-	if (m->envid != NULL)
-		rec_str(&head, 'E', m->envid);
-	if (m->ret != 0)
-		rec_str(&head, 'N', m->ret == 1 ? "FULL" : "HDRS");
-	for (r = 0; r < m->nrcpts; r++) {
-		const struct queue_rcpt *rc_ = &m->rcpts[r];
-		const char *orcpt = rc_->orcpt != NULL ? rc_->orcpt : "";
-
-		snprintf(num, sizeof(num), "%u", rc_->notify);
-		rec_header(&head, 'R', (uint32_t)(strlen(rc_->address) + 1 + strlen(num) + 1 +
-		    strlen(orcpt)));
-		if (buf_append(&head, rc_->address, strlen(rc_->address) + 1) == -1 ||
-		    buf_append(&head, num, strlen(num) + 1) == -1 || buf_puts(&head, orcpt) == -1)
-			abort();
-	}
+	queue_head(&head, m);
 	rec_header(&head, 'M', (uint32_t)size);
 	buf_init(&tail, 64);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)(buf_len(&head) + size));
@@ -211,6 +221,189 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	}
 	*e_r = e;
 	return 0;
+}
+
+/* ---- streamed writer ---- */
+
+#define QUEUE_STREAM_BUF	(64 * 1024)
+
+struct queue_stream {
+	struct queue	*q;
+	int		 fd;		/* tmp/<name>, -1 once closed */
+	char		 name[64];	/* "<id>.<pid>", as queue_prepare names it */
+	char		 id[40];
+	struct buf	 out;		/* not yet written, at most QUEUE_STREAM_BUF */
+	uint64_t	 moff;		/* file offset of the 'M' record header */
+	uint64_t	 size;		/* message bytes so far */
+	int		 write_errno;	/* first write error, reported by prepare */
+};
+
+static int
+stream_write_fd(struct queue_stream *qs, const char *p, size_t len)
+{
+	ssize_t	 w;
+
+	while (len > 0 && qs->write_errno == 0) {
+		w = write(qs->fd, p, len);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			qs->write_errno = errno;
+		else {
+			p += w;
+			len -= (size_t)w;
+		}
+	}
+	return qs->write_errno == 0 ? 0 : -1;
+}
+
+static int
+stream_flush(struct queue_stream *qs)
+{
+	int	 rc = stream_write_fd(qs, buf_head(&qs->out), buf_len(&qs->out));
+
+	buf_reset(&qs->out);
+	return rc;
+}
+
+struct queue_stream *
+queue_stream_begin(struct queue *q, const struct queue_message *m, const char **error_r)
+{
+	static __thread char	 error[256];
+	struct queue_stream	*qs = xcalloc(1, sizeof(*qs));
+
+	qs->q = q;
+	snprintf(qs->id, sizeof(qs->id), "%s", m->id);
+	snprintf(qs->name, sizeof(qs->name), "%s.%ld", m->id, (long)getpid());
+	buf_init(&qs->out, QUEUE_STREAM_BUF + 1024 * 1024);
+	qs->fd = openat(q->tmp, qs->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (qs->fd == -1) {
+		snprintf(error, sizeof(error), "queue: create %s: %s", qs->name, strerror(errno));
+		*error_r = error;
+		qs->name[0] = '\0';
+		queue_stream_free(&qs);
+		return NULL;
+	}
+	queue_head(&qs->out, m);
+	qs->moff = buf_len(&qs->out);
+	rec_header(&qs->out, 'M', 0);	/* the length is filled in by prepare */
+	if (stream_flush(qs) == -1) {
+		snprintf(error, sizeof(error), "queue: write %s: %s", qs->name,
+		    strerror(qs->write_errno));
+		*error_r = error;
+		queue_stream_free(&qs);
+		return NULL;
+	}
+	return qs;
+}
+
+int
+queue_stream_write(struct queue_stream *qs, const void *data, size_t len)
+{
+	if (qs->write_errno != 0)
+		return -1;
+	qs->size += len;
+	if (buf_len(&qs->out) + len > QUEUE_STREAM_BUF && stream_flush(qs) == -1)
+		return -1;
+	if (len >= QUEUE_STREAM_BUF)
+		return stream_write_fd(qs, data, len);
+	if (buf_append(&qs->out, data, len) == -1)
+		abort();	/* flushed above: there is room */
+	return 0;
+}
+
+/* Fill in the 'M' length, append END: the file now validates. */
+static int
+stream_finish(struct queue_stream *qs, const char **what_r)
+{
+	unsigned char	 len[4];
+	char		 num[32];
+
+	*what_r = "write";
+	if (stream_flush(qs) == -1)
+		return -1;
+	if (qs->size >= QUEUE_MAX_FILE / 2) {
+		qs->write_errno = EFBIG;
+		return -1;
+	}
+	len[0] = (unsigned char)(qs->size >> 24);
+	len[1] = (unsigned char)(qs->size >> 16);
+	len[2] = (unsigned char)(qs->size >> 8);
+	len[3] = (unsigned char)qs->size;
+	if (pwrite(qs->fd, len, sizeof(len), (off_t)qs->moff + 1) != (ssize_t)sizeof(len)) {
+		qs->write_errno = errno != 0 ? errno : EIO;
+		return -1;
+	}
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)(qs->moff + REC_HDR + qs->size));
+	rec_str(&qs->out, 'X', num);
+	if (stream_flush(qs) == -1)
+		return -1;
+	*what_r = "fsync";
+	if (spool_fsync(qs->fd) == -1) {
+		qs->write_errno = errno;
+		return -1;
+	}
+	*what_r = "close";
+	if (close(qs->fd) == -1) {		/* NFS and quotas report here */
+		qs->fd = -1;
+		qs->write_errno = errno;
+		return -1;
+	}
+	qs->fd = -1;
+	return 0;
+}
+
+int
+queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const char **error_r)
+{
+	static __thread char	 error[256];
+	struct queue_stream	*qs = *qsp;
+	struct queue_entry	*e;
+	const char		*what = "note";
+
+	e = xcalloc(1, sizeof(*e));
+	e->q = qs->q;
+	snprintf(e->id, sizeof(e->id), "%s", qs->id);
+	snprintf(e->name, sizeof(e->name), "%s", qs->name);
+	spool_txn_init(&e->txn);
+	/* As spool_txn_add: note incoming/ first, write, fsync, close, rename. */
+	if (spool_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
+	    stream_finish(qs, &what) == -1) {
+		snprintf(error, sizeof(error), "queue: %s %s: %s",
+		    qs->write_errno != 0 ? what : "note", qs->name,
+		    qs->write_errno != 0 ? strerror(qs->write_errno) : spool_txn_error(&e->txn));
+		goto fail;
+	}
+	if (spool_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
+		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
+		goto fail;
+	}
+	qs->name[0] = '\0';	/* it is in incoming/ now: e owns it */
+	queue_stream_free(qsp);
+	*e_r = e;
+	return 0;
+fail:
+	*error_r = error;
+	spool_txn_abort(&e->txn);
+	free(e);
+	queue_stream_free(qsp);
+	return -1;
+}
+
+void
+queue_stream_free(struct queue_stream **qsp)
+{
+	struct queue_stream	*qs = *qsp;
+
+	if (qs == NULL)
+		return;
+	if (qs->fd != -1)
+		close(qs->fd);
+	if (qs->name[0] != '\0')
+		unlinkat(qs->q->tmp, qs->name, 0);
+	buf_release(&qs->out);
+	free(qs);
+	*qsp = NULL;
 }
 
 int

@@ -62,6 +62,24 @@ int		 queue_publish(struct queue_entry **e, const char **error_r);
 /* Never publish: remove it from incoming/; frees *e.  NULL is fine. */
 void		 queue_discard(struct queue_entry **e);
 
+/*
+ * The same file, written as the message arrives (smtpd streams DATA/BDAT):
+ * begin creates it in tmp/ with every record but the message (m->data is
+ * ignored), write appends message bytes (buffered, large writes), and
+ * prepare fills in the 'M' length and the END record, then does exactly
+ * what queue_prepare does (fsync, close, rename into incoming/).  Write
+ * errors are remembered and reported by prepare.  free removes the file
+ * from tmp/ unless prepare took it.  Only prepare blocks on fsync.
+ */
+struct queue_stream;
+struct queue_stream *queue_stream_begin(struct queue *q, const struct queue_message *m,
+		    const char **error_r);
+int		 queue_stream_write(struct queue_stream *qs, const void *data, size_t len);
+/* BLOCKING: call it on a workq thread.  Frees *qs whatever the outcome. */
+int		 queue_stream_prepare(struct queue_stream **qs, struct queue_entry **e_r,
+		    const char **error_r);
+void		 queue_stream_free(struct queue_stream **qs);
+
 /* Read and validate a queue file; strings and data owned by the result. */
 struct queue_message *queue_read(const char *path, const char **error_r);
 void		 queue_message_free(struct queue_message **m);

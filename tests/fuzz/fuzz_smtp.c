@@ -31,10 +31,37 @@ fuzz_now(void)
 	return 1795000000000ULL;
 }
 
+/* The writer: m->stream counts the bytes written. */
+static int
+fuzz_open(void *ctx, struct smtp_msg *m, const char **error_r)
+{
+	m->stream = xcalloc(1, sizeof(uint64_t));
+	return 0;
+}
+
+static int
+fuzz_write(struct smtp_msg *m, const void *data, size_t len)
+{
+	*(uint64_t *)m->stream += len;
+	return 0;
+}
+
+static void
+fuzz_discard(struct smtp_msg *m)
+{
+	free(m->stream);
+	m->stream = NULL;
+}
+
+static const struct smtp_writer fuzz_writer = { fuzz_open, fuzz_write, fuzz_discard };
+
 static void
 fuzz_deliver(void *ctx, struct smtp_msg *m)
 {
-	smtp_session_delivered(m, (m->body.len & 1) ? -1 : 0, "fuzz");
+	uint64_t	 n = *(uint64_t *)m->stream;
+
+	fuzz_discard(m);
+	smtp_session_delivered(m, (n & 1) ? -1 : 0, "fuzz");
 }
 
 static void
@@ -77,7 +104,10 @@ init(void)
 	env.idle_timeout = 1000;
 	env.data_timeout = 1000;
 	env.tls_available = true;
+	env.max_header_size = 1024;
+	env.min_data_rate = 500;
 	env.deliver = fuzz_deliver;
+	env.writer = &fuzz_writer;
 	env.now_ms = fuzz_now;
 }
 

@@ -1,8 +1,9 @@
 /*
  * A socket-free SMTP session for unit tests: a throw-away directory
  * (example.test with alice, bob, groups and an alias), an env whose
- * deliver callback completes at once and remembers the message, and
- * helpers to feed bytes and take the replies.  Included by the
+ * writer collects the streamed message in memory (counting opens,
+ * writes and discards) and whose deliver callback completes at once and
+ * remembers the message, and helpers to feed bytes and take the replies.  Included by the
  * test_smtp_*.c programs only.
  */
 #ifndef TESTS_SMTP_FIXTURE_H
@@ -33,6 +34,78 @@ struct fx {
 	char			*rcpts;		/* "l:alice@...,r:x@remote,..." */
 	char			*sender;
 	char			*dsn;		/* "envid=... ret=N r:addr/notify/orcpt" */
+	char			*header;	/* msg->header at end of data */
+	size_t			 header_len;
+	bool			 header_truncated;
+	/* What the writer saw. */
+	unsigned		 opens, writes, discards, open_streams;
+	size_t			 max_write;	/* largest single write */
+	int			 fail_open;	/* open() answers -1 */
+	int			 fail_write;	/* write() answers -1 */
+};
+
+/* The writer double: m->stream is one of these. */
+struct fx_stream {
+	struct fx	*f;
+	struct buf	 b;	/* Return-Path + Received + the message */
+};
+
+static int
+fx_writer_open(void *ctx, struct smtp_msg *m, const char **error_r)
+{
+	struct fx		*f = ctx;
+	struct fx_stream	*st;
+
+	if (f->fail_open) {
+		*error_r = "test: open fails";
+		return -1;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->f = f;
+	buf_init(&st->b, 64 * 1024 * 1024);
+	buf_puts(&st->b, m->return_path);
+	buf_puts(&st->b, m->received);
+	m->stream = st;
+	f->opens++;
+	f->open_streams++;
+	return 0;
+}
+
+static int
+fx_writer_write(struct smtp_msg *m, const void *data, size_t len)
+{
+	struct fx_stream	*st = m->stream;
+
+	st->f->writes++;
+	if (len > st->f->max_write)
+		st->f->max_write = len;
+	if (st->f->fail_write)
+		return -1;
+	return buf_append(&st->b, data, len);
+}
+
+static void
+fx_stream_free(struct fx_stream *st)
+{
+	st->f->open_streams--;
+	buf_release(&st->b);
+	free(st);
+}
+
+static void
+fx_writer_discard(struct smtp_msg *m)
+{
+	struct fx_stream	*st = m->stream;
+
+	st->f->discards++;
+	fx_stream_free(st);
+	m->stream = NULL;
+}
+
+static const struct smtp_writer fx_writer = {
+	.open		= fx_writer_open,
+	.write		= fx_writer_write,
+	.discard	= fx_writer_discard,
 };
 
 static uint64_t
@@ -44,21 +117,28 @@ fx_now(void)
 static void
 fx_deliver(void *ctx, struct smtp_msg *m)
 {
-	struct fx	*f = ctx;
-	struct buf	 b;
-	size_t		 i;
+	struct fx		*f = ctx;
+	struct fx_stream	*st = m->stream;
+	struct buf		 b;
+	size_t			 i;
 
+	/* Like smtp_deliver: the files are the deliverer's now. */
+	m->stream = NULL;
 	buf_init(&b, 64 * 1024 * 1024);
 	free(f->body);
 	free(f->rcpts);
 	free(f->sender);
 	free(f->dsn);
-	buf_puts(&b, m->return_path);
-	buf_puts(&b, m->received);
-	buf_append(&b, buf_head(&m->body), buf_len(&m->body));
-	f->body = buf_strdup(&b);
-	f->body_len = buf_len(&b);
-	buf_reset(&b);
+	free(f->header);
+	f->body = buf_strdup(&st->b);
+	f->body_len = buf_len(&st->b);
+	fx_stream_free(st);
+	f->header = xmalloc(buf_len(&m->header) + 1);
+	if (buf_len(&m->header) > 0)
+		memcpy(f->header, buf_head(&m->header), buf_len(&m->header));
+	f->header[buf_len(&m->header)] = '\0';
+	f->header_len = buf_len(&m->header);
+	f->header_truncated = m->header_truncated;
 	for (i = 0; i < m->nlocal; i++)
 		buf_printf(&b, "%sl:%s", i > 0 ? "," : "", m->local[i].address);
 	for (i = 0; i < m->nremote; i++)
@@ -129,8 +209,10 @@ fx_new_peer(const char *addr, const char *listener)
 	f->env.data_timeout = 600000;
 	f->env.plaintext_auth_loopback = true;
 	f->env.tls_available = true;
+	f->env.max_header_size = 64 * 1024;
 	f->env.deliver = fx_deliver;
 	f->env.deliver_ctx = f;
+	f->env.writer = &fx_writer;
 	f->env.now_ms = fx_now;
 	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
 	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);
@@ -169,6 +251,7 @@ fx_free(struct fx **fp)
 	free(f->rcpts);
 	free(f->sender);
 	free(f->dsn);
+	free(f->header);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dirpath);
 	if (system(cmd) != 0)
 		abort();

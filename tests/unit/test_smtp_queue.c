@@ -138,6 +138,67 @@ test_roundtrip(void **state)
 	free(dir);
 }
 
+/*
+ * The streamed writer makes the same file as queue_prepare, written in
+ * pieces of every size (also past its 64 KB buffer); freed unprepared,
+ * it leaves nothing in tmp/.
+ */
+static void
+test_stream(void **state)
+{
+	struct queue		*q;
+	struct queue_stream	*qs;
+	struct queue_entry	*e = NULL;
+	struct queue_message	 m, *r;
+	struct iovec		 iov[2];
+	const char		*error = NULL;
+	char			*dir = xasprintf("%s/q", root), path[160], *big;
+	size_t			 len = 300 * 1024 + 7, off, n, i;
+
+	q = queue_open(dir, &error);
+	assert_non_null(q);
+	message(&m, "5555aaaa5555aaaa", iov);
+	big = xmalloc(len);
+	for (i = 0; i < len; i++)
+		big[i] = (char)('a' + i % 26);
+	qs = queue_stream_begin(q, &m, &error);
+	assert_non_null(qs);
+	assert_int_equal(count("tmp"), 1);
+	assert_int_equal(queue_stream_write(qs, "Received: x\n", 12), 0);
+	for (off = 0, n = 1; off < len; off += n, n = n * 3 + 1) {
+		if (n > len - off)
+			n = len - off;
+		assert_int_equal(queue_stream_write(qs, big + off, n), 0);
+	}
+	assert_int_equal(queue_stream_prepare(&qs, &e, &error), 0);
+	assert_null(qs);
+	assert_int_equal(count("tmp"), 0);
+	assert_int_equal(count("incoming"), 1);
+	assert_int_equal(queue_publish(&e, &error), 0);
+	snprintf(path, sizeof(path), "%s/active/5555aaaa5555aaaa", dir);
+	r = queue_read(path, &error);
+	assert_non_null(r);
+	assert_string_equal(r->envid, "env+2B1");
+	assert_int_equal(r->nrcpts, 2);
+	assert_int_equal(r->data[0].iov_len, 12 + len);
+	assert_memory_equal(r->data[0].iov_base, "Received: x\n", 12);
+	assert_memory_equal((char *)r->data[0].iov_base + 12, big, len);
+	queue_message_free(&r);
+
+	/* Never prepared: removed from tmp/. */
+	message(&m, "6666bbbb6666bbbb", iov);
+	qs = queue_stream_begin(q, &m, &error);
+	assert_non_null(qs);
+	assert_int_equal(queue_stream_write(qs, big, len), 0);
+	queue_stream_free(&qs);
+	assert_null(qs);
+	assert_int_equal(count("tmp"), 0);
+	assert_int_equal(count("incoming"), 0);
+	free(big);
+	queue_close(&q);
+	free(dir);
+}
+
 /* Every prefix of a valid file, and a corrupted END, must be rejected. */
 static void
 test_torn_files(void **state)
@@ -225,6 +286,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
 	};

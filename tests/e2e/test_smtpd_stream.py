@@ -1,0 +1,384 @@
+"""smtpd streams DATA/BDAT to disk (issue 19 item 4) and enforces a minimum data rate.
+
+- A 30 MB message, sent slowly enough to sample smtpd's memory while it is in
+  flight, through DATA (dot-stuffing, CRLF -> LF, a bare CR) and through BDAT
+  (CRLF split across chunks): smtpd's VmRSS grows by a few MB at most, not by
+  the message size, and the stored file is the converted message, byte-exact.
+- The same for a message with a remote recipient too: the queue file holds it.
+- A drip client (1 byte every 100 ms, data_timeout 2s, min_data_rate 100) is cut
+  with 421 4.4.2 within data_timeout + bytes/rate (plus slack), while another
+  session delivers; nothing stays in tmp/.  A slow client above the rate is not cut.
+"""
+
+import os
+import socket
+import threading
+import time
+import unittest
+
+from harness import Postroom, build_dir
+from smtpclient_raw import have_built, send_ok
+
+ALICE = 'alice@example.test'
+MB = 1024 * 1024
+
+
+def sanitized():
+    with open(os.path.join(build_dir(), 'smtpd'), 'rb') as f:
+        return b'__asan_' in f.read()
+
+
+def tree_pids(pid):
+    """pid and all its descendants (the supervisor's workers, if any)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir('/proc/%d/task' % p):
+                with open('/proc/%d/task/%s/children' % (p, tid)) as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def status_kb(pid, field):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class MemSampler(threading.Thread):
+    """Samples the summed VmRSS (and VmHWM) of smtpd's processes every 20 ms."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.stop = threading.Event()
+        self.peak_rss = 0
+        self.samples = 0
+
+    def rss(self):
+        return sum(status_kb(p, 'VmRSS') for p in tree_pids(self.pid))
+
+    def hwm(self):
+        return sum(status_kb(p, 'VmHWM') for p in tree_pids(self.pid))
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak_rss = max(self.peak_rss, self.rss())
+            self.samples += 1
+            time.sleep(0.02)
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=30)
+        self.buf = b''
+        self.reply()
+
+    def reply(self):
+        out = b''
+        while True:
+            while b'\n' not in self.buf:
+                d = self.sock.recv(65536)
+                if not d:
+                    raise EOFError('closed after %r' % (out + self.buf))
+                self.buf += d
+            line, self.buf = self.buf.split(b'\n', 1)
+            out += line + b'\n'
+            if line[3:4] != b'-':
+                return out
+
+    def cmd(self, line):
+        self.sock.sendall(line + b'\r\n')
+        return self.reply()
+
+    def close(self):
+        self.sock.close()
+
+
+def make_message(size):
+    """(wire bytes for DATA without the final dot, what the store must hold).
+
+    Lines of varying length, some starting with '.', one with a bare CR."""
+    wire, stored = [b'Subject: big\r\nFrom: <x@remote.test>\r\n\r\n'], [b'Subject: big\nFrom: <x@remote.test>\n\n']
+    n, i = 0, 0
+    while n < size:
+        body = (b'line %08d ' % i) + b'abcdefghijklmnopqrstuvwxyz0123456789' * (1 + i % 5)
+        if i % 7 == 0:
+            body = b'.' + body          # stuffed on the wire: '..'
+        if i % 1000 == 3:
+            body += b'\rcr'             # a bare CR stays as it is
+        wire.append((b'.' + body if body.startswith(b'.') else body) + b'\r\n')
+        stored.append(body + b'\n')
+        n += len(wire[-1])
+        i += 1
+    return b''.join(wire), b''.join(stored)
+
+
+def send_slowly(sock, data, chunk, seconds):
+    """Send data in chunks spread over about `seconds`."""
+    pieces = (len(data) + chunk - 1) // chunk
+    pause = seconds / pieces
+    for off in range(0, len(data), chunk):
+        sock.sendall(data[off:off + chunk])
+        time.sleep(pause)
+
+
+def tmp_files(pr, addrs=(ALICE,)):
+    dirs = [os.path.join(pr.maildir(a), 'tmp') for a in addrs] + [os.path.join(pr.queue_dir, 'tmp')]
+    return [os.path.join(d, n) for d in dirs if os.path.isdir(d) for n in os.listdir(d)]
+
+
+@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+class Streamed(unittest.TestCase):
+    SIZE = 30 * MB
+    LIMIT_KB = 8 * 1024     # RSS growth allowed while a 30 MB message is in flight
+
+    def setUp(self):
+        if sanitized():
+            # ASan keeps freed blocks in quarantine (256 MB): RSS would count
+            # every buffer ever freed, not what is live.  Reuse them at once.
+            old = os.environ.get('ASAN_OPTIONS')
+            os.environ['ASAN_OPTIONS'] = (old + ':' if old else '') + 'quarantine_size_mb=0'
+            self.addCleanup(lambda: os.environ.__setitem__('ASAN_OPTIONS', old)
+                            if old is not None else os.environ.pop('ASAN_OPTIONS', None))
+        self.pr = Postroom(daemons=('smtpd',), config={
+            'smtpd.max_message_size': '40M',
+            'smtpd.relay_networks': '127.0.0.0/8'})
+        self.pr.__enter__()
+        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.port = self.pr.port('smtpd.mx_listen')
+
+    def measure(self, send):
+        """Run send(client) while sampling; returns (growth KB, reply)."""
+        c = Client(self.port)
+        self.addCleanup(c.close)
+        c.cmd(b'EHLO client.test')
+        sampler = MemSampler(self.pr.pid('smtpd'))
+        base = sampler.rss()
+        sampler.start()
+        try:
+            reply = send(c)
+        finally:
+            sampler.stop.set()
+            sampler.join()
+        growth = sampler.peak_rss - base
+        print('\n  %s: smtpd VmRSS %d KB before, peak %d KB (+%d KB) over %d samples' % (
+            self.id().rsplit('.', 1)[-1], base, sampler.peak_rss, growth, sampler.samples))
+        return growth, reply
+
+    def check_stored(self, expected, n=1):
+        msgs = self.pr.messages(ALICE)
+        self.assertEqual(len(msgs), n)
+        m = msgs[-1]
+        self.assertTrue(m.startswith(b'Return-Path: <x@remote.test>\nReceived: from client.test'), m[:200])
+        head, sep, rest = m.partition(b'\nSubject: big\n')
+        self.assertTrue(sep, 'message start not found')
+        self.assertEqual(b'Subject: big\n' + rest, expected)
+        self.assertEqual(tmp_files(self.pr), [])
+
+    def test_data_30mb_streamed(self):
+        wire, stored = make_message(self.SIZE)
+
+        def send(c):
+            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
+            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
+            self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+            send_slowly(c.sock, wire, 256 * 1024, 3.0)
+            c.sock.sendall(b'.\r\n')
+            return c.reply()
+
+        growth, reply = self.measure(send)
+        self.assertTrue(reply.startswith(b'250 '), reply)
+        self.assertLess(growth, self.LIMIT_KB)
+        self.check_stored(stored)
+
+    def test_bdat_30mb_streamed(self):
+        wire, _ = make_message(self.SIZE)
+        # BDAT is binary-exact: no dot-unstuffing; only CRLF -> LF.
+        stored = wire.replace(b'\r\n', b'\n')
+        chunk = 1000 * 1000 + 1     # odd size: some chunks end between CR and LF
+
+        def send(c):
+            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
+            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
+            pause = 3.0 / (len(wire) // chunk + 1)
+            for off in range(0, len(wire), chunk):
+                piece = wire[off:off + chunk]
+                last = off + chunk >= len(wire)
+                c.sock.sendall(b'BDAT %d%s\r\n' % (len(piece), b' LAST' if last else b'') + piece)
+                r = c.reply()
+                self.assertTrue(r.startswith(b'250'), r)
+                time.sleep(pause)
+            return r
+
+        growth, reply = self.measure(send)
+        self.assertIn(b'queued as', reply)
+        self.assertLess(growth, self.LIMIT_KB)
+        self.check_stored(stored)
+
+    def test_local_and_remote_streamed(self):
+        """One local and one remote recipient: the Maildir file and the queue file."""
+        wire, stored = make_message(5 * MB)
+        c = Client(self.port)
+        self.addCleanup(c.close)
+        c.cmd(b'EHLO client.test')
+        self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
+        self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
+        self.assertTrue(c.cmd(b'RCPT TO:<someone@far.test>').startswith(b'250'))
+        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        c.sock.sendall(wire + b'.\r\n')
+        self.assertTrue(c.reply().startswith(b'250 '))
+        self.check_stored(stored)
+        active = os.path.join(self.pr.queue_dir, 'active')
+        names = os.listdir(active)
+        self.assertEqual(len(names), 1)
+        with open(os.path.join(active, names[0]), 'rb') as f:
+            q = f.read()
+        # Records: [type][len 4 BE][payload]; 'M' is Received: + the message, 'X' last.
+        off, recs = 0, {}
+        while off < len(q):
+            t, n = q[off:off + 1], int.from_bytes(q[off + 1:off + 5], 'big')
+            recs[t] = (off, q[off + 5:off + 5 + n])
+            off += 5 + n
+        self.assertEqual(off, len(q))
+        self.assertEqual(recs[b'X'][1], str(recs[b'X'][0]).encode())
+        self.assertTrue(recs[b'M'][1].startswith(b'Received: from client.test'))
+        self.assertTrue(recs[b'M'][1].endswith(b'\n' + stored))
+        self.assertIn(b'someone@far.test', recs[b'R'][1])
+
+    def test_oversize_and_rset_leave_nothing(self):
+        """552 (streamed past the limit), RSET mid-BDAT, a dropped connection: no tmp/ files."""
+        self.pr.stop('smtpd')
+        self.pr.config['smtpd.max_message_size'] = '1M'
+        self.pr._write_config_file()
+        self.pr.start('smtpd')
+        self.port = self.pr.port('smtpd.mx_listen')
+        c = Client(self.port)
+        self.addCleanup(c.close)
+        c.cmd(b'EHLO client.test')
+        c.cmd(b'MAIL FROM:<x@remote.test>')
+        c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
+        c.cmd(b'DATA')
+        c.sock.sendall((b'x' * 998 + b'\r\n') * 2000)
+        # The file is removed as soon as the limit is passed, before the end.
+        self.assertTrue(self.pr.wait_for(lambda: tmp_files(self.pr) == [], timeout=5))
+        self.assertTrue(c.cmd(b'.').startswith(b'552'))
+        c.cmd(b'MAIL FROM:<x@remote.test>')
+        c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
+        c.sock.sendall(b'BDAT 5\r\nhello')
+        self.assertTrue(c.reply().startswith(b'250'))
+        self.assertEqual(len(tmp_files(self.pr)), 1)
+        self.assertTrue(c.cmd(b'RSET').startswith(b'250'))
+        self.assertEqual(tmp_files(self.pr), [])
+        c.cmd(b'MAIL FROM:<x@remote.test>')
+        c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
+        c.cmd(b'DATA')
+        c.sock.sendall(b'Subject: half\r\n\r\nhalf a message')
+        self.assertTrue(self.pr.wait_for(lambda: len(tmp_files(self.pr)) == 1, timeout=5))
+        c.close()
+        self.assertTrue(self.pr.wait_for(lambda: tmp_files(self.pr) == [], timeout=5))
+        self.assertEqual(self.pr.messages(ALICE), [])
+
+
+@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+class MinDataRate(unittest.TestCase):
+    TIMEOUT = 2.0
+    RATE = 100
+
+    def setUp(self):
+        self.pr = Postroom(daemons=('smtpd',), config={
+            'smtpd.data_timeout': '2s', 'smtpd.min_data_rate': str(self.RATE)})
+        self.pr.__enter__()
+        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.port = self.pr.port('smtpd.mx_listen')
+
+    def start_data(self):
+        c = Client(self.port)
+        self.addCleanup(c.close)
+        c.cmd(b'EHLO drip.test')
+        c.cmd(b'MAIL FROM:<x@remote.test>')
+        c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
+        return c
+
+    def drip(self, c, first):
+        """One byte every 100 ms until the server answers; (reply, seconds, bytes sent)."""
+        start, sent = time.monotonic(), len(first)
+        c.sock.sendall(first)
+        c.sock.settimeout(0.1)
+        while time.monotonic() - start < 15:
+            try:
+                d = c.sock.recv(4096)
+                if d:
+                    return d, time.monotonic() - start, sent
+                break
+            except socket.timeout:
+                pass
+            try:
+                c.sock.sendall(b'x')
+                sent += 1
+            except OSError:
+                break
+        return b'', time.monotonic() - start, sent
+
+    def check_cut(self, reply, took, sent):
+        bound = self.TIMEOUT + sent / self.RATE
+        print('\n  drip: 421 after %.2f s, %d bytes sent; bound %.2f s' % (took, sent, bound))
+        self.assertTrue(reply.startswith(b'421 4.4.2 '), reply)
+        self.assertIn(b'timeout exceeded', reply)
+        self.assertLess(took, bound + 1.0)
+        self.assertGreater(took, self.TIMEOUT - 0.3)
+
+    def test_drip_data_cut(self):
+        c = self.start_data()
+        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        # Meanwhile another session delivers normally.
+        errors = []
+
+        def parallel():
+            time.sleep(0.5)
+            try:
+                send_ok(self, self.port)
+            except Exception as e:      # reported on the main thread
+                errors.append(e)
+
+        other = threading.Thread(target=parallel)
+        other.start()
+        reply, took, sent = self.drip(c, b'Subject: drip\r\n\r\n')
+        other.join()
+        self.assertEqual(errors, [])
+        self.check_cut(reply, took, sent)
+        msgs = self.pr.messages(ALICE)
+        self.assertEqual(len(msgs), 1)          # the other session's only
+        self.assertNotIn(b'Subject: drip', msgs[0])
+        self.assertEqual(tmp_files(self.pr), [])
+        self.assertIn('min_data_rate', self.pr.log('smtpd'))
+
+    def test_drip_bdat_cut(self):
+        c = self.start_data()
+        reply, took, sent = self.drip(c, b'BDAT 100000 LAST\r\n')
+        self.check_cut(reply, took, sent - len(b'BDAT 100000 LAST\r\n'))
+        self.assertEqual(tmp_files(self.pr), [])
+
+    def test_slow_but_fast_enough(self):
+        """200 bytes/s for 4 s (over data_timeout, above the rate): delivered."""
+        c = self.start_data()
+        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        c.sock.sendall(b'Subject: slow\r\n\r\n')
+        for _ in range(16):
+            c.sock.sendall(b'y' * 48 + b'\r\n')
+            time.sleep(0.25)
+        self.assertTrue(c.cmd(b'.').startswith(b'250'))
+        self.assertEqual(len(self.pr.messages(ALICE)), 1)
+
+
+if __name__ == '__main__':
+    unittest.main()
