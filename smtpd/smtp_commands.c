@@ -188,6 +188,12 @@ cmd_mail(struct smtp_session *s, char *args)
 		    "553 5.6.7 Must declare SMTPUTF8 to send from a non-ASCII address" :
 		    "501 5.1.7 Bad sender address syntax");
 	}
+	if (!smtp_policy_sender_ok(s, addr)) {
+		smtp_msg_free(&m);
+		smtp_log_reject(s, "MAIL", "sender address not owned by the user");
+		return smtp_error(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+		    addr, s->auth_user);
+	}
 	m->sender = xstrdup(addr);
 	if (s->auth_user != NULL)
 		m->auth_user = xstrdup(s->auth_user);

@@ -49,6 +49,8 @@ smtp_env_configure(struct smtp_env *env, const struct config *cfg)
 	env->vrfy = config_bool(cfg, "smtpd.vrfy");
 	env->bare_lf_reject = strcmp(config_str(cfg, "smtpd.bare_lf"), "reject") == 0;
 	env->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
+	env->sender_login_match = config_bool(cfg, "smtpd.sender_login_match");
+	env->sender_allow_null = config_bool(cfg, "smtpd.sender_allow_null");
 }
 
 /* Everything that may change on SIGHUP; -1 keeps the old relay networks. */

@@ -47,6 +47,8 @@ data_bare_lf(struct smtp_session *s)
 static void
 data_end(struct smtp_session *s, const char *what)
 {
+	const char	*bad = NULL;
+
 	s->mode = MODE_COMMAND;
 	if (s->oversize) {
 		smtp_log_reject(s, what, "message too big");
@@ -56,6 +58,15 @@ data_end(struct smtp_session *s, const char *what)
 		smtp_log_reject(s, what, "bare LF in message");
 		smtp_txn_reset(s);
 		smtp_error(s, "550 5.5.2 Error: bare <LF> received");
+	} else if (smtp_policy_check_from(s, (const char *)buf_head(&s->msg->body),
+	    buf_len(&s->msg->body), &bad) == -1) {
+		smtp_log_reject(s, what, "From: header not owned by the user");
+		smtp_txn_reset(s);
+		if (bad == NULL)
+			smtp_error(s, "550 5.7.1 Error: From: header is not an address list");
+		else
+			smtp_error(s, "550 5.7.1 <%s>: From: header address not owned by user %s",
+			    bad, s->auth_user);
 	} else
 		smtp_msg_finish(s);
 }

@@ -2,14 +2,17 @@
  * Recipient and relay policy, and the address syntax of the SMTP path.
  * Local domains resolve through the directory at RCPT time (unknown users
  * get 550 now, never a bounce later); other domains are relayed only for
- * authenticated sessions and smtpd.relay_networks.  The validators are
- * pure, total functions, covered by tests/unit/test_smtp_policy.c.
+ * authenticated sessions and smtpd.relay_networks.  An authenticated
+ * session sends only as addresses its user owns (the envelope at MAIL, the
+ * From: header at the end of the message).  The validators are pure,
+ * total functions.
  */
 #include "smtpd/smtp_private.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "spool/mime.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -136,6 +139,63 @@ xtext_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * smtpd.sender_login_match: an authenticated user sends as the addresses
+ * the directory gives them (directory_may_send_as), as Postfix's
+ * reject_sender_login_mismatch and OpenSMTPD's "auth senders" do; the null
+ * sender only if smtpd.sender_allow_null.  Unauthenticated sessions (MX)
+ * are not concerned: their senders are not ours to vouch for.
+ */
+bool
+smtp_policy_sender_ok(const struct smtp_session *s, const char *addr)
+{
+	if (s->auth_user == NULL || !s->env->sender_login_match)
+		return true;
+	if (*addr == '\0')
+		return s->env->sender_allow_null;
+	return s->env->dir != NULL && directory_may_send_as(s->env->dir, s->auth_user, addr);
+}
+
+struct from_check {
+	const struct smtp_session	*s;
+	bool				 bad;
+	bool				 unreadable;
+	char				 addr[256];	/* the first bad one, printable */
+};
+
+static int
+from_mailbox(void *ctx, const char *addr)
+{
+	struct from_check	*fc = ctx;
+	size_t			 i;
+
+	if (addr != NULL && smtp_policy_sender_ok(fc->s, addr) && *addr != '\0')
+		return 0;
+	fc->bad = true;
+	fc->unreadable = addr == NULL;
+	/* It goes into a reply: nothing that could end or split the line. */
+	for (i = 0; addr != NULL && addr[i] != '\0' && i + 1 < sizeof(fc->addr); i++)
+		fc->addr[i] = (unsigned char)addr[i] < 32 || addr[i] == 127 ? '?' : addr[i];
+	fc->addr[i] = '\0';
+	return -1;
+}
+
+int
+smtp_policy_check_from(const struct smtp_session *s, const char *header, size_t len,
+    const char **bad_addr_r)
+{
+	static _Thread_local struct from_check	 fc;
+
+	if (s->auth_user == NULL || !s->env->sender_login_match)
+		return 0;
+	memset(&fc, 0, sizeof(fc));
+	fc.s = s;
+	if (mime_header_mailboxes(header, len, "From", from_mailbox, &fc) == 0)
+		return 0;
+	*bad_addr_r = fc.unreadable ? NULL : fc.addr;
+	return -1;
 }
 
 bool

@@ -118,6 +118,19 @@ bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
 bool	smtp_addr_valid(const char *addr, bool utf8);
 bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
+/* May the session use addr ("" = null sender) as its envelope sender? */
+bool	smtp_policy_sender_ok(const struct smtp_session *s, const char *addr);
+/*
+ * The From: check at the end of a message.  header: the message's header
+ * section (reading stops at the first empty line; LF or CRLF).  0 if every
+ * address of every From: field passes smtp_policy_sender_ok (always, when
+ * the session is not authenticated or smtpd.sender_login_match is off; no
+ * From: passes too); -1 if not, *bad_addr_r the first failing address,
+ * printable (valid until the next call on this thread), or NULL when a
+ * From: field is not readable as addresses.
+ */
+int	smtp_policy_check_from(const struct smtp_session *s, const char *header, size_t len,
+	    const char **bad_addr_r);
 
 /* smtp_session.c */
 void	smtp_msg_finish(struct smtp_session *s);

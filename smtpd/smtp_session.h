@@ -60,6 +60,8 @@ struct smtp_env {
 	bool			 bare_lf_reject;
 	bool			 plaintext_auth_loopback;
 	bool			 tls_available;	/* STARTTLS can be offered */
+	bool			 sender_login_match;	/* AUTH: send only as own addresses */
+	bool			 sender_allow_null;	/* AUTH: MAIL FROM:<> allowed too */
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
