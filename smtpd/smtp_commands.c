@@ -155,8 +155,11 @@ mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
 		    (strcasecmp(val, "FULL") == 0 || strcasecmp(val, "HDRS") == 0) &&
 		    m->ret == DSN_RET_DEFAULT) {
 			m->ret = strcasecmp(val, "FULL") == 0 ? DSN_RET_FULL : DSN_RET_HDRS;
-		} else if (strcmp(key, "ENVID") == 0 && val != NULL && m->envid == NULL &&
-		    strlen(val) <= 100 && xtext_valid(val)) {
+		} else if (strcmp(key, "ENVID") == 0 && val != NULL && m->envid == NULL) {
+			if (strlen(val) > 100 || !xtext_valid(val)) {
+				smtp_log_reject(s, "MAIL", "bad ENVID");
+				return smtp_error(s, "501 5.5.4 Bad ENVID parameter syntax");
+			}
 			m->envid = xstrdup(val);
 		} else if (strcmp(key, "AUTH") == 0 && val != NULL && xtext_valid(val)) {
 			/* RFC 4954 5: accepted and not trusted. */
@@ -256,7 +259,11 @@ cmd_rcpt(struct smtp_session *s, char *args)
 		if (strcmp(key, "NOTIFY") == 0 && val != NULL && notify == 0 &&
 		    parse_notify(val, &notify))
 			continue;
-		if (strcmp(key, "ORCPT") == 0 && val != NULL && orcpt == NULL && orcpt_valid(val)) {
+		if (strcmp(key, "ORCPT") == 0 && val != NULL && orcpt == NULL) {
+			if (!orcpt_valid(val)) {
+				smtp_log_reject(s, "RCPT", "bad ORCPT");
+				return smtp_error(s, "501 5.5.4 Bad ORCPT parameter syntax");
+			}
 			orcpt = val;
 			continue;
 		}

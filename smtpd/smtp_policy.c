@@ -125,14 +125,29 @@ smtp_addr_valid(const char *addr, bool utf8)
 	return local_part_valid(addr, (size_t)(at - addr), utf8) && domain_part_valid(at + 1, utf8);
 }
 
-/* RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+" "=". */
+static int
+hexval(char c)
+{
+	return c <= '9' ? c - '0' : c - 'A' + 10;
+}
+
+/*
+ * RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+"
+ * "=".  What it encodes must be printable US-ASCII (4.2, 4.4): "+0D+0A"
+ * would end up as a line break in a DSN's Original-Envelope-ID.
+ */
 bool
 xtext_valid(const char *s)
 {
+	int	 c;
+
 	for (; *s != '\0'; s++) {
 		if (*s == '+') {
 			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
 			    islower((unsigned char)s[1]) || islower((unsigned char)s[2]))
+				return false;
+			c = hexval(s[1]) * 16 + hexval(s[2]);
+			if (c < 32 || c > 126)
 				return false;
 			s += 2;
 		} else if (*s < 33 || *s > 126 || *s == '=')
