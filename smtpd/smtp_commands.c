@@ -133,11 +133,12 @@ parse_u64(const char *s, uint64_t *v_r)
 
 /* MAIL parameters; on error a reply was sent and -1 returned. */
 static int
-mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
+mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest, uint64_t *size_r)
 {
 	char		*key, *val;
 	uint64_t	 size;
 
+	*size_r = 0;
 	while ((key = smtp_next_param(&rest, &val)) != NULL) {
 		if (strcmp(key, "SIZE") == 0) {
 			if (!parse_u64(val, &size))
@@ -146,6 +147,7 @@ mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
 				smtp_log_reject(s, "MAIL", "SIZE over limit");
 				return smtp_error(s, "552 5.3.4 Message size exceeds fixed limit");
 			}
+			*size_r = size;
 		} else if (strcmp(key, "BODY") == 0 && val != NULL &&
 		    (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0)) {
 			s->body_8bit = strcasecmp(val, "8BITMIME") == 0;
@@ -174,13 +176,14 @@ cmd_mail(struct smtp_session *s, char *args)
 {
 	struct smtp_msg	*m;
 	char		*addr, *rest;
+	uint64_t	 size;
 
 	if (strncasecmp(args, "FROM:", 5) != 0 ||
 	    !smtp_addr_parse(args + 5, true, &addr, &rest))
 		return smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	m = xcalloc(1, sizeof(*m));
 	s->smtputf8 = false;
-	if (mail_params(s, m, rest) == -1) {
+	if (mail_params(s, m, rest, &size) == -1) {
 		smtp_msg_free(&m);
 		return -1;
 	}
@@ -196,6 +199,13 @@ cmd_mail(struct smtp_session *s, char *args)
 		smtp_log_reject(s, "MAIL", "sender address not owned by the user");
 		return smtp_error(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
 		    addr, s->auth_user);
+	}
+	if (!smtp_policy_disk_ok(s, size)) {
+		smtp_msg_free(&m);
+		smtp_log_reject(s, "MAIL", "free space under smtpd.min_free_space");
+		/* Temporary and not the client's fault: not counted as an error. */
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+		return 0;
 	}
 	m->sender = xstrdup(addr);
 	if (s->auth_user != NULL)

@@ -157,6 +157,22 @@ xtext_valid(const char *s)
 }
 
 /*
+ * Postfix's queue_minfree: say 452 at MAIL, before the client sends the
+ * data, rather than 451 after all of it.  A commit that still fails (the
+ * space went meanwhile) keeps its 451.
+ */
+bool
+smtp_policy_disk_ok(const struct smtp_session *s, uint64_t size)
+{
+	uint64_t	 avail;
+
+	if (s->env->min_free_space == 0 || s->env->free_space == NULL ||
+	    s->env->free_space(&avail) == -1)
+		return true;
+	return avail >= s->env->min_free_space && avail - s->env->min_free_space >= size;
+}
+
+/*
  * smtpd.sender_login_match: an authenticated user sends as the addresses
  * the directory gives them (directory_may_send_as), as Postfix's
  * reject_sender_login_mismatch and OpenSMTPD's "auth senders" do; the null

@@ -118,6 +118,11 @@ bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
 bool	smtp_addr_valid(const char *addr, bool utf8);
 bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
+/*
+ * Is there room for a message of size bytes (0: SIZE not given) and still
+ * smtpd.min_free_space left?  Unknown free space counts as room.
+ */
+bool	smtp_policy_disk_ok(const struct smtp_session *s, uint64_t size);
 /* May the session use addr ("" = null sender) as its envelope sender? */
 bool	smtp_policy_sender_ok(const struct smtp_session *s, const char *addr);
 /*

@@ -2,7 +2,8 @@
  * Issue 19 item 13: an AUTH PLAIN authorization identity that is not the
  * login gets a 535 that says so (and one that differs only in case is the
  * login); DSN ENVID and ORCPT whose xtext decodes to control characters are
- * refused with 501 instead of being stored.
+ * refused with 501 instead of being stored.  Item 11: MAIL says 452 while
+ * free space (less MAIL's SIZE=) is under smtpd.min_free_space.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +89,64 @@ test_authzid(void **state)
 	fx_free(&f);
 }
 
+static uint64_t	 fake_free;
+static int	 fake_free_result;
+
+static int
+fake_free_space(uint64_t *bytes_r)
+{
+	*bytes_r = fake_free;
+	return fake_free_result;
+}
+
+static void
+test_low_disk_at_mail(void **state)
+{
+	struct fx	*f = fx_new();
+
+	(void)state;
+	f->env.free_space = fake_free_space;
+	f->env.min_free_space = 1000;
+	fake_free_result = 0;
+	fx_feed(f, "EHLO a\r\n");
+	free(fx_take(f));
+	fake_free = 999;
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\n");
+	assert_replies(f, "452 4.3.1 Insufficient system storage\r\n");
+	fake_free = 1000;
+	fx_feed(f, "MAIL FROM:<a@b.test> SIZE=1\r\nMAIL FROM:<a@b.test>\r\nRSET\r\n");
+	assert_replies(f, "452 4.3.1 Insufficient system storage\r\n250 2.1.0 Ok\r\n"
+	    "250 2.0.0 Ok\r\n");
+	fake_free = 1500;
+	fx_feed(f, "MAIL FROM:<a@b.test> SIZE=501\r\nMAIL FROM:<a@b.test> SIZE=500\r\n"
+	    "RCPT TO:<alice@example.test>\r\nDATA\r\nx\r\n.\r\n");
+	{
+		char	*r = fx_take(f);
+
+		assert_non_null(strstr(r, "452 4.3.1 Insufficient system storage\r\n"
+		    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 "));
+		free(r);
+	}
+	assert_int_equal(f->delivered, 1);
+	/* a huge SIZE cannot wrap around */
+	fake_free = 2000;
+	f->env.max_message_size = SIZE_MAX;
+	fx_feed(f, "MAIL FROM:<a@b.test> SIZE=9999999999999999999\r\n");
+	assert_replies(f, "452 4.3.1 Insufficient system storage\r\n");
+	/* unknown free space, or the check off: accepted */
+	fake_free = 0;
+	fake_free_result = -1;
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRSET\r\n");
+	assert_replies(f, "250 2.1.0 Ok\r\n250 2.0.0 Ok\r\n");
+	fake_free_result = 0;
+	f->env.min_free_space = 0;
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\n");
+	assert_replies(f, "250 2.1.0 Ok\r\n");
+	/* a 452 is not counted toward max_errors */
+	assert_int_equal(((struct smtp_session *)f->s)->errors, 0);
+	fx_free(&f);
+}
+
 int
 main(void)
 {
@@ -95,6 +154,7 @@ main(void)
 		cmocka_unit_test(test_xtext_decodes_to_printable),
 		cmocka_unit_test(test_envid_orcpt_control_characters),
 		cmocka_unit_test(test_authzid),
+		cmocka_unit_test(test_low_disk_at_mail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
