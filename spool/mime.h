@@ -55,7 +55,8 @@ char			*mime_decode_header(const char *value, size_t len);
  * (reading stops at the first empty line; LF or CRLF; folded fields are
  * unfolded), read as for ENVELOPE, goes to fn as "local@domain".  A mailbox
  * that could not be read whole goes as far as it was read ("bob", "": never
- * a valid address), and a field with anything that is not an address, or
+ * a valid address; any byte but NUL may be in one: escape it before printing),
+ * and a field with anything that is not an address, or
  * with more than 10,000 addresses, adds one call with NULL.  Group names give
  * no call.  Stops and returns -1 when fn does; else 0.
  */
