@@ -231,6 +231,9 @@ test_check_from(void **state)
 	assert_string_equal(bad, "bob@example.test");
 	assert_int_equal(CHECK("From: \"alice@example.test\"\n <bob@example.test>\n"), -1);
 	assert_string_equal(bad, "bob@example.test");
+	assert_int_equal(CHECK("From: \"alice@example.test\"@evil.test\n"), -1);
+	assert_string_equal(bad, "alice@example.test@evil.test");
+	assert_int_equal(CHECK("From: \"alice\"@example.test\n"), 0);
 	assert_int_equal(CHECK("From: alice\n"), -1);
 	assert_string_equal(bad, "alice");
 	assert_int_equal(CHECK("From: <>\n"), -1);
