@@ -90,6 +90,14 @@ const struct config_key config_keys[] = {
 	  "normalize|reject" },
 	{ "smtpd.max_expansion", CONFIG_INT, "1000", 1, 100000,
 	  "users one recipient (group or alias) may expand to; more get 452 4.5.3" },
+	{ "smtpd.min_free_space", CONFIG_SIZE, "100M", 0, 1024 * GB,
+	  "MAIL gets 452 4.3.1 while mail_root or queue_dir has less free space (minus MAIL's SIZE=)"
+	  " than this (0: off)" },
+	{ "smtpd.sender_login_match", CONFIG_BOOL, "yes", 0, 0,
+	  "authenticated sessions may use as MAIL FROM and in From: only addresses of the user"
+	  " (own, plus-variants, aliases/groups delivering to them, the senders file); else 553/550" },
+	{ "smtpd.sender_allow_null", CONFIG_BOOL, "no", 0, 0,
+	  "with smtpd.sender_login_match, also allow authenticated sessions MAIL FROM:<>" },
 
 	/* ---- pop3d ---- */
 	{ "pop3d.listen", CONFIG_STRING, "0.0.0.0:110", 0, 0,

@@ -65,11 +65,15 @@ struct directory {
 	size_t			 nusers;
 	struct dir_list		*lists;
 	size_t			 nlists;
+	struct dir_list		*senders;	/* login: addresses it may send as */
+	size_t			 nsenders;
 };
 
 struct dir_load {
 	struct directory	*d;
 	const char		*file;		/* current file's base name */
+	struct dir_list		**list;		/* where list_line appends */
+	size_t			*nlist;
 	unsigned		 errors;
 	char			 first[512];
 };
@@ -312,6 +316,8 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 	struct dir_list		*l;
 	char			 name[ADDR_BUF], *colon, *m, *save;
 
+	/* senders shares this grammar: "login@domain: address, ..." */
+
 	if (line == NULL) {
 		dir_load_error(ld, ld->file, lineno, "%s", why);
 		return;
@@ -333,8 +339,8 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 		    strrchr(name, '@') + 1);
 		return;
 	}
-	d->lists = xreallocarray(d->lists, d->nlists + 1, sizeof(*d->lists));
-	l = &d->lists[d->nlists++];
+	*ld->list = xreallocarray(*ld->list, *ld->nlist + 1, sizeof(**ld->list));
+	l = &(*ld->list)[(*ld->nlist)++];
 	memset(l, 0, sizeof(*l));
 	l->address = xstrdup(name);
 	l->file = ld->file;
@@ -466,6 +472,24 @@ check_catchalls(struct dir_load *ld)
 	}
 }
 
+/* Each senders entry belongs to one existing user; its addresses may be remote. */
+static void
+check_senders(struct dir_load *ld)
+{
+	struct directory	*d = ld->d;
+	size_t			 i;
+
+	for (i = 0; i < d->nsenders; i++) {
+		if (i > 0 && strcmp(d->senders[i - 1].address, d->senders[i].address) == 0)
+			dir_load_error(ld, "senders", d->senders[i].line,
+			    "%s: defined twice (also line %u)", d->senders[i].address,
+			    d->senders[i - 1].line);
+		if (find_user(d, d->senders[i].address) == NULL)
+			dir_load_error(ld, "senders", d->senders[i].line, "%s: no such user",
+			    d->senders[i].address);
+	}
+}
+
 static int
 read_file(struct dir_load *ld, const char *name, textfile_line_fn *fn)
 {
@@ -502,8 +526,15 @@ directory_load(const char *dir, const char **error_r)
 	if (ld.d->ndomains > 0)
 		qsort(ld.d->domains, ld.d->ndomains, sizeof(*ld.d->domains), cmp_domain);
 	read_file(&ld, "passwd", passwd_line);
+	ld.list = &ld.d->lists;
+	ld.nlist = &ld.d->nlists;
 	read_file(&ld, "groups", list_line);
 	read_file(&ld, "aliases", list_line);
+	ld.list = &ld.d->senders;
+	ld.nlist = &ld.d->nsenders;
+	read_file(&ld, "senders", list_line);
+	if (ld.d->nsenders > 0)
+		qsort(ld.d->senders, ld.d->nsenders, sizeof(*ld.d->senders), cmp_list);
 	if (ld.d->nusers > 0)
 		qsort(ld.d->users, ld.d->nusers, sizeof(*ld.d->users), cmp_user);
 	if (ld.d->nlists > 0)
@@ -518,6 +549,7 @@ directory_load(const char *dir, const char **error_r)
 	}
 	check_duplicates(&ld);
 	check_catchalls(&ld);
+	check_senders(&ld);
 	stack = xcalloc(ld.d->nlists + 1, sizeof(*stack));
 	for (i = 0; i < ld.d->nlists; i++)
 		if (ld.d->lists[i].state == 0)
@@ -563,9 +595,16 @@ directory_free(struct directory **dp)
 		free(d->lists[i].users);
 		free(d->lists[i].address);
 	}
+	for (i = 0; i < d->nsenders; i++) {
+		for (j = 0; j < d->senders[i].nmembers; j++)
+			free(d->senders[i].members[j]);
+		free(d->senders[i].members);
+		free(d->senders[i].address);
+	}
 	free(d->domains);
 	free(d->users);
 	free(d->lists);
+	free(d->senders);
 	free(d->dir);
 	free(d);
 	*dp = NULL;
@@ -661,4 +700,66 @@ char *
 directory_maildir(const char *mail_root, const struct dir_user *u)
 {
 	return xasprintf("%s/%s/%s/Maildir", mail_root, u->domain, u->local);
+}
+
+/* Does the canonical name (a user or a list) deliver to user index u? */
+static bool
+name_reaches(const struct directory *d, const char *name, size_t u)
+{
+	struct dir_user_rec	*r;
+	struct dir_list		*l;
+
+	if ((r = find_user(d, name)) != NULL)
+		return (size_t)(r - d->users) == u;
+	if ((l = find_list(d, name)) == NULL)
+		return false;
+	return l->nusers > 0 && bsearch(&u, l->users, l->nusers, sizeof(u), cmp_size) != NULL;
+}
+
+/* Is name in the user's senders entry? */
+static bool
+sender_listed(const struct directory *d, const char *user, const char *name)
+{
+	struct dir_list	 key = { .address = (char *)user }, *l;
+	size_t		 i;
+
+	if (d->nsenders == 0 ||
+	    (l = bsearch(&key, d->senders, d->nsenders, sizeof(key), cmp_list)) == NULL)
+		return false;
+	for (i = 0; i < l->nmembers; i++)
+		if (strcmp(l->members[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool
+may_send_as(const struct directory *d, const char *user, size_t u, const char *name)
+{
+	const char	*at = strrchr(name, '@');
+
+	return sender_listed(d, user, name) ||
+	    (find_domain(d, at + 1) != NULL && name_reaches(d, name, u));
+}
+
+bool
+directory_may_send_as(const struct directory *d, const char *login, const char *address)
+{
+	struct dir_user_rec	*r;
+	char			 user[ADDR_BUF], name[ADDR_BUF], base[ADDR_BUF], *at, *plus;
+	size_t			 u;
+
+	if (canonical(login, user) == -1 || (r = find_user(d, user)) == NULL ||
+	    canonical(address, name) == -1 || !address_valid(name))
+		return false;
+	u = (size_t)(r - d->users);
+	if (may_send_as(d, user, u, name))
+		return true;
+	/* As directory_resolve: a plus-variant only when the exact name is nobody. */
+	at = strrchr(name, '@');
+	plus = memchr(name, '+', (size_t)(at - name));
+	if (plus == NULL || plus == name || find_user(d, name) != NULL ||
+	    find_list(d, name) != NULL)
+		return false;
+	snprintf(base, sizeof(base), "%.*s%s", (int)(plus - name), name, at);
+	return may_send_as(d, user, u, base);
 }

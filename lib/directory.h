@@ -7,6 +7,8 @@
  *             user@domain:{CRYPT}$y$...:::::: [quota_bytes=N] [quota_messages=N]
  *   groups    group@domain: member@domain, member@domain, ...  (members may be groups)
  *   aliases   alias@domain: target@domain[, ...]                 (same grammar)
+ *   senders   user@domain: address[, ...]    (same grammar: further addresses the
+ *             user may send as when authenticated; they may be remote)
  *
  * '#' starts a comment line.  Users, groups and aliases must be in a listed
  * domain; members must be local users, groups or aliases (no forwarding to
@@ -67,6 +69,17 @@ enum dir_resolve directory_resolve(const struct directory *d, const char *addres
  */
 const struct dir_user *directory_authenticate(const struct directory *d, const char *address,
 		    const char *password);
+
+/*
+ * May the authenticated user login use address as a sender (envelope or
+ * From:)?  Yes for the user's own address, a local user/alias/group address
+ * that delivers to the user (groups expanded, as at RCPT), a plus-variant
+ * of any of those (alice+tag@ when alice+tag@ itself names nobody), and the
+ * addresses in the user's senders entry.  Never through a catch-all.
+ * Case-insensitive, as every lookup here.
+ */
+bool		 directory_may_send_as(const struct directory *d, const char *login,
+		    const char *address);
 
 /* Mailbox path of a user: <mail_root>/<domain>/<local>/Maildir (malloc'd). */
 char		*directory_maildir(const char *mail_root, const struct dir_user *u);

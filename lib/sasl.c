@@ -117,8 +117,11 @@ plain_response(struct sasl *s, const char *line, const char **error_r)
 	else if (strlen(authzid) > SASL_FIELD_MAX || strlen(authcid) > SASL_FIELD_MAX ||
 	    strlen(passwd) > SASL_FIELD_MAX)
 		ret = sasl_fail(s, "user name or password too long", error_r);
-	else if (*authzid != '\0' && strcmp(authzid, authcid) != 0)
-		ret = sasl_fail(s, "authorization identity differs from the user", error_r);
+	else if (*authzid != '\0' && strcasecmp(authzid, authcid) != 0) {
+		/* We act for nobody else: say so rather than "cannot decode". */
+		sasl_fail(s, "authorization identity differs from the login", error_r);
+		ret = SASL_AUTHZ_DENIED;
+	}
 	else {
 		s->user = xstrdup(authcid);
 		s->password = xstrdup(passwd);

@@ -14,7 +14,10 @@ enum sasl_mech { SASL_PLAIN, SASL_LOGIN };
 enum sasl_status {
 	SASL_DONE,		/* credentials ready: sasl_user/sasl_password */
 	SASL_CONTINUE,		/* send *challenge_r (base64, may be "") and wait */
-	SASL_ERROR,		/* bad base64, bad framing, authzid != authcid: *error_r */
+	SASL_ERROR,		/* bad base64, bad framing: *error_r */
+	SASL_AUTHZ_DENIED,	/* PLAIN authzid names someone else than authcid
+				 * (compared case-insensitively, as logins are):
+				 * an authorization failure, not a syntax error */
 };
 
 struct sasl;

@@ -1,5 +1,5 @@
 /*
- * mailctl: manage domains, users, groups and aliases of a Postroom
+ * mailctl: manage domains, users, groups, aliases and senders of a Postroom
  * installation.  This file: the command table, start-up (config, lock,
  * current directory) and the helpers every command shares.
  */
@@ -40,6 +40,7 @@ static const struct command {
 	{ "domains",	cmd_domains,	NEEDS_DIR },
 	{ "group",	cmd_group,	NEEDS_DIR | EDITS | LOCKS },
 	{ "alias",	cmd_alias,	NEEDS_DIR | EDITS | LOCKS },
+	{ "sender",	cmd_sender,	NEEDS_DIR | EDITS | LOCKS },
 	{ "reload",	cmd_reload,	0 },
 };
 
@@ -111,6 +112,16 @@ static const char help_text[] =
 "     alias list\n"
 "             An alias is another address for local users, groups or aliases.\n"
 "\n"
+"     sender add USER ADDRESS...\n"
+"     sender del USER [ADDRESS...]\n"
+"     sender list [USER]\n"
+"             Further addresses USER may send as once logged in (MAIL FROM and\n"
+"             From:, with smtpd.sender_login_match), local or remote.  Without\n"
+"             an entry a user sends as their own address, its +tag variants\n"
+"             and the aliases and groups that deliver to them.  del removes\n"
+"             the given addresses, or the whole entry.  deluser is refused\n"
+"             while the user has an entry.\n"
+"\n"
 "     reload  Signal the running daemons (SIGHUP) to reload configuration,\n"
 "             users and certificates.  They are found through the pid files\n"
 "             <queue_dir>/<daemon>.pid, else as processes started with this\n"
@@ -124,6 +135,7 @@ static const char help_text[] =
 "     DIR/passwd          user@domain:{CRYPT}hash:::::: [quota_bytes=N] [quota_messages=N]\n"
 "     DIR/groups          group@domain: member@domain, ...\n"
 "     DIR/aliases         alias@domain: target@domain, ...\n"
+"     DIR/senders         user@domain: address, ...\n"
 "\n"
 "EXIT STATUS\n"
 "     0 on success, 1 on an error (one line on standard error, nothing\n"
@@ -134,7 +146,8 @@ static const char help_text[] =
 "     mailctl adduser alice@example.com\n"
 "     echo 'secret' | mailctl adduser bob@example.com --password-stdin\n"
 "     mailctl group add team@example.com alice@example.com bob@example.com\n"
-"     mailctl alias add postmaster@example.com alice@example.com\n";
+"     mailctl alias add postmaster@example.com alice@example.com\n"
+"     mailctl sender add alice@example.com alice@gmail.com\n";
 
 int
 ctl_error(const char *fmt, ...)

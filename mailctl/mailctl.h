@@ -1,6 +1,6 @@
 /*
  * mailctl: edits the directory files of a Postroom config directory
- * (domains, passwd, groups, aliases; see lib/directory.h) and signals the
+ * (domains, passwd, groups, aliases, senders; see lib/directory.h) and signals the
  * daemons to reload.  Every edit runs under conf/.mailctl.lock, is
  * checked by loading the result with directory_load() and replaces the
  * file atomically (temp file, fsync, rename, directory fsync).
@@ -88,6 +88,7 @@ int		 cmd_deldomain(struct mailctl *m, int argc, char **argv);
 int		 cmd_domains(struct mailctl *m, int argc, char **argv);
 int		 cmd_group(struct mailctl *m, int argc, char **argv);
 int		 cmd_alias(struct mailctl *m, int argc, char **argv);
+int		 cmd_sender(struct mailctl *m, int argc, char **argv);
 int		 cmd_reload(struct mailctl *m, int argc, char **argv);
 
 #endif

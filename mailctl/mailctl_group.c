@@ -1,8 +1,10 @@
 /*
- * mailctl group add|del|members and alias add|del|list.  Both files share
- * one grammar ("name@domain: member@domain, ..."); the directory checks
- * that members exist and that groups form no cycle when the edited file
- * is loaded before it is installed.
+ * mailctl group add|del|members, alias add|del|list and sender
+ * add|del|list.  The three files share one grammar ("name@domain:
+ * member@domain, ..."); the directory checks that members exist and that
+ * groups form no cycle when the edited file is loaded before it is
+ * installed.  A senders entry is keyed by a user and lists further
+ * addresses (local or remote) that user may send as.
  */
 #include "mailctl/mailctl.h"
 
@@ -20,10 +22,12 @@ struct list_kind {
 	const char	*file;		/* "groups" */
 	const char	*kind;		/* "group": as ctl_address_kind() names it */
 	const char	*member;	/* "member" or "target" */
+	bool		 of_user;	/* the entry's name is an existing user */
 };
 
-static const struct list_kind groups = { "groups", "group", "member" };
-static const struct list_kind aliases = { "aliases", "alias", "target" };
+static const struct list_kind groups = { "groups", "group", "member", false };
+static const struct list_kind aliases = { "aliases", "alias", "target", false };
+static const struct list_kind senders = { "senders", "senders entry", "address", true };
 
 struct members {
 	char	**v;
@@ -141,7 +145,10 @@ list_add(struct mailctl *m, const struct list_kind *k, const char *name, struct 
 
 	if ((rc = ctl_check_local_address(m, name)) != CTL_OK)
 		return rc;
-	if ((other = ctl_address_kind(m, name)) != NULL && strcmp(other, k->kind) != 0)
+	other = ctl_address_kind(m, name);
+	if (k->of_user && (other == NULL || strcmp(other, "user") != 0))
+		return ctl_error("%s: no such user", name);
+	if (!k->of_user && other != NULL && strcmp(other, k->kind) != 0)
 		return ctl_error("%s: already a %s", name, other);
 	if ((rc = ctl_file_read(m, k->file, &f)) != CTL_OK)
 		return rc;
@@ -248,9 +255,10 @@ list_command(struct mailctl *m, const struct list_kind *k, int argc, char **argv
 	char		*name;
 	int		 rc;
 
-	if (strcmp(sub, "list") == 0 && k == &aliases && argc == 2)
+	if (strcmp(sub, "list") == 0 && k != &groups && argc == 2)
 		return list_show(m, k, NULL);
-	if (strcmp(sub, "members") == 0 && k == &groups && argc == 3) {
+	if ((strcmp(sub, "members") == 0 && k == &groups && argc == 3) ||
+	    (strcmp(sub, "list") == 0 && k == &senders && argc == 3)) {
 		name = ctl_lower(argv[2]);
 		rc = list_show(m, k, name);
 		free(name);
@@ -283,4 +291,11 @@ cmd_alias(struct mailctl *m, int argc, char **argv)
 {
 	return list_command(m, &aliases, argc, argv,
 	    "alias add ALIAS TARGET... | alias del ALIAS | alias list");
+}
+
+int
+cmd_sender(struct mailctl *m, int argc, char **argv)
+{
+	return list_command(m, &senders, argc, argv,
+	    "sender add USER ADDRESS... | sender del USER [ADDRESS...] | sender list [USER]");
 }

@@ -340,6 +340,12 @@ sasl_result(struct pop3_session *s, enum sasl_status st, const char *challenge,
 		pop3_reply(s, "-ERR Invalid SASL response: %s.", error);
 		pop3_bad_command(s);
 		return;
+	case SASL_AUTHZ_DENIED:
+		log_info("session=%s pop3 auth error: %s", s->peer->id, error);
+		sasl_free(&s->sasl);
+		pop3_reply(s, "-ERR [AUTH] Authorization identity must match the login.");
+		pop3_bad_command(s);
+		return;
 	}
 }
 

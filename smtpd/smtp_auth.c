@@ -147,6 +147,11 @@ auth_result(struct smtp_session *s, enum sasl_status st, const char *challenge,
 		smtp_log_reject(s, "AUTH", error != NULL ? error : "bad response");
 		smtp_error(s, "501 5.5.2 Cannot decode response");
 		break;
+	case SASL_AUTHZ_DENIED:
+		auth_end(s);
+		smtp_log_reject(s, "AUTH", error);
+		smtp_error(s, "535 5.7.8 Error: authorization identity must match the login");
+		break;
 	case SASL_DONE:
 		auth_check(s);
 		break;

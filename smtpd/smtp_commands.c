@@ -133,11 +133,12 @@ parse_u64(const char *s, uint64_t *v_r)
 
 /* MAIL parameters; on error a reply was sent and -1 returned. */
 static int
-mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
+mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest, uint64_t *size_r)
 {
 	char		*key, *val;
 	uint64_t	 size;
 
+	*size_r = 0;
 	while ((key = smtp_next_param(&rest, &val)) != NULL) {
 		if (strcmp(key, "SIZE") == 0) {
 			if (!parse_u64(val, &size))
@@ -146,6 +147,7 @@ mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
 				smtp_log_reject(s, "MAIL", "SIZE over limit");
 				return smtp_error(s, "552 5.3.4 Message size exceeds fixed limit");
 			}
+			*size_r = size;
 		} else if (strcmp(key, "BODY") == 0 && val != NULL &&
 		    (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0)) {
 			s->body_8bit = strcasecmp(val, "8BITMIME") == 0;
@@ -155,8 +157,11 @@ mail_params(struct smtp_session *s, struct smtp_msg *m, char *rest)
 		    (strcasecmp(val, "FULL") == 0 || strcasecmp(val, "HDRS") == 0) &&
 		    m->ret == DSN_RET_DEFAULT) {
 			m->ret = strcasecmp(val, "FULL") == 0 ? DSN_RET_FULL : DSN_RET_HDRS;
-		} else if (strcmp(key, "ENVID") == 0 && val != NULL && m->envid == NULL &&
-		    strlen(val) <= 100 && xtext_valid(val)) {
+		} else if (strcmp(key, "ENVID") == 0 && val != NULL && m->envid == NULL) {
+			if (strlen(val) > 100 || !xtext_valid(val)) {
+				smtp_log_reject(s, "MAIL", "bad ENVID");
+				return smtp_error(s, "501 5.5.4 Bad ENVID parameter syntax");
+			}
 			m->envid = xstrdup(val);
 		} else if (strcmp(key, "AUTH") == 0 && val != NULL && xtext_valid(val)) {
 			/* RFC 4954 5: accepted and not trusted. */
@@ -171,13 +176,14 @@ cmd_mail(struct smtp_session *s, char *args)
 {
 	struct smtp_msg	*m;
 	char		*addr, *rest;
+	uint64_t	 size;
 
 	if (strncasecmp(args, "FROM:", 5) != 0 ||
 	    !smtp_addr_parse(args + 5, true, &addr, &rest))
 		return smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	m = xcalloc(1, sizeof(*m));
 	s->smtputf8 = false;
-	if (mail_params(s, m, rest) == -1) {
+	if (mail_params(s, m, rest, &size) == -1) {
 		smtp_msg_free(&m);
 		return -1;
 	}
@@ -187,6 +193,19 @@ cmd_mail(struct smtp_session *s, char *args)
 		return smtp_error(s, "%s", !s->smtputf8 && smtp_addr_valid(addr, true) ?
 		    "553 5.6.7 Must declare SMTPUTF8 to send from a non-ASCII address" :
 		    "501 5.1.7 Bad sender address syntax");
+	}
+	if (!smtp_policy_sender_ok(s, addr)) {
+		smtp_msg_free(&m);
+		smtp_log_reject(s, "MAIL", "sender address not owned by the user");
+		return smtp_error(s, "553 5.7.1 <%s>: Sender address rejected: not owned by user %s",
+		    addr, s->auth_user);
+	}
+	if (!smtp_policy_disk_ok(s, size)) {
+		smtp_msg_free(&m);
+		smtp_log_reject(s, "MAIL", "free space under smtpd.min_free_space");
+		/* Temporary and not the client's fault: not counted as an error. */
+		smtp_reply(s, "452 4.3.1 Insufficient system storage");
+		return 0;
 	}
 	m->sender = xstrdup(addr);
 	if (s->auth_user != NULL)
@@ -249,7 +268,11 @@ cmd_rcpt(struct smtp_session *s, char *args)
 		if (strcmp(key, "NOTIFY") == 0 && val != NULL && notify == 0 &&
 		    parse_notify(val, &notify))
 			continue;
-		if (strcmp(key, "ORCPT") == 0 && val != NULL && orcpt == NULL && orcpt_valid(val)) {
+		if (strcmp(key, "ORCPT") == 0 && val != NULL && orcpt == NULL) {
+			if (!orcpt_valid(val)) {
+				smtp_log_reject(s, "RCPT", "bad ORCPT");
+				return smtp_error(s, "501 5.5.4 Bad ORCPT parameter syntax");
+			}
 			orcpt = val;
 			continue;
 		}

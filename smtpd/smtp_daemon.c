@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ static struct {
 	struct smtp_deliverer	 dl;
 	struct relaynets	*relaynets;
 	char			 hostname[256];
+	const char		*queue_dir;
 } smtpd;
 
 static uint64_t
@@ -31,6 +33,33 @@ smtpd_now_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Free bytes for the unprivileged (f_bavail) at path; -1 if unknown. */
+static int
+path_free_space(const char *path, uint64_t *bytes_r)
+{
+	struct statvfs	 st;
+
+	if (statvfs(path, &st) == -1) {
+		log_warn("statvfs %s", path);
+		return -1;
+	}
+	*bytes_r = (uint64_t)st.f_bavail * st.f_frsize;
+	return 0;
+}
+
+/* The lesser of mail_root's and queue_dir's: a message may need either. */
+static int
+smtpd_free_space(uint64_t *bytes_r)
+{
+	uint64_t	 mail, queue;
+
+	if (path_free_space(smtpd.env.mail_root, &mail) == -1 ||
+	    path_free_space(smtpd.queue_dir, &queue) == -1)
+		return -1;
+	*bytes_r = mail < queue ? mail : queue;
+	return 0;
 }
 
 void
@@ -51,6 +80,9 @@ smtp_env_configure(struct smtp_env *env, const struct config *cfg)
 	env->vrfy = config_bool(cfg, "smtpd.vrfy");
 	env->bare_lf_reject = strcmp(config_str(cfg, "smtpd.bare_lf"), "reject") == 0;
 	env->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
+	env->sender_login_match = config_bool(cfg, "smtpd.sender_login_match");
+	env->sender_allow_null = config_bool(cfg, "smtpd.sender_allow_null");
+	env->min_free_space = (uint64_t)config_int(cfg, "smtpd.min_free_space");
 }
 
 /* Everything that may change on SIGHUP; -1 keeps the old relay networks. */
@@ -67,6 +99,8 @@ smtpd_configure(struct daemon *d, const char **error_r)
 	    gethostname(smtpd.hostname, sizeof(smtpd.hostname) - 1) == -1)
 		snprintf(smtpd.hostname, sizeof(smtpd.hostname), "localhost");
 	smtpd.env.hostname = smtpd.hostname;
+	smtpd.queue_dir = config_str(cfg, "queue_dir");
+	smtpd.env.free_space = smtpd_free_space;
 	smtpd.env.dir = daemon_directory(d);
 	smtpd.env.authfail = daemon_authfail(d);
 	smtpd.env.tls_available = daemon_tls_available(d);

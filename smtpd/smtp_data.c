@@ -171,6 +171,8 @@ data_bare_lf(struct smtp_session *s)
 static void
 data_end(struct smtp_session *s, const char *what)
 {
+	const char	*bad = NULL;
+
 	s->mode = MODE_COMMAND;
 	if (!s->oversize)
 		data_flush(s);
@@ -187,6 +189,20 @@ data_end(struct smtp_session *s, const char *what)
 		smtp_log_reject(s, what, "message write failed");
 		smtp_txn_reset(s);
 		smtp_error(s, "451 4.3.0 Error: queue file write error");
+	} else if (s->msg->header_truncated && smtp_policy_checks_from(s)) {
+		/* A From: past the kept part must not slip by unchecked. */
+		smtp_log_reject(s, what, "header section too large to check From:");
+		smtp_txn_reset(s);
+		smtp_error(s, "552 5.3.4 Error: header section too large");
+	} else if (smtp_policy_check_from(s, (const char *)buf_head(&s->msg->header),
+	    buf_len(&s->msg->header), &bad) == -1) {
+		smtp_log_reject(s, what, "From: header not owned by the user");
+		smtp_txn_reset(s);
+		if (bad == NULL)
+			smtp_error(s, "550 5.7.1 Error: From: header is not an address list");
+		else
+			smtp_error(s, "550 5.7.1 <%s>: From: header address not owned by user %s",
+			    bad, s->auth_user);
 	} else
 		smtp_msg_finish(s);
 }

@@ -2,14 +2,17 @@
  * Recipient and relay policy, and the address syntax of the SMTP path.
  * Local domains resolve through the directory at RCPT time (unknown users
  * get 550 now, never a bounce later); other domains are relayed only for
- * authenticated sessions and smtpd.relay_networks.  The validators are
- * pure, total functions, covered by tests/unit/test_smtp_policy.c.
+ * authenticated sessions and smtpd.relay_networks.  An authenticated
+ * session sends only as addresses its user owns (the envelope at MAIL, the
+ * From: header at the end of the message).  The validators are pure,
+ * total functions.
  */
 #include "smtpd/smtp_private.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "spool/mime.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -122,20 +125,114 @@ smtp_addr_valid(const char *addr, bool utf8)
 	return local_part_valid(addr, (size_t)(at - addr), utf8) && domain_part_valid(at + 1, utf8);
 }
 
-/* RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+" "=". */
+static int
+hexval(char c)
+{
+	return c <= '9' ? c - '0' : c - 'A' + 10;
+}
+
+/*
+ * RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+"
+ * "=".  What it encodes must be printable US-ASCII (4.2, 4.4): "+0D+0A"
+ * would end up as a line break in a DSN's Original-Envelope-ID.
+ */
 bool
 xtext_valid(const char *s)
 {
+	int	 c;
+
 	for (; *s != '\0'; s++) {
 		if (*s == '+') {
 			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
 			    islower((unsigned char)s[1]) || islower((unsigned char)s[2]))
+				return false;
+			c = hexval(s[1]) * 16 + hexval(s[2]);
+			if (c < 32 || c > 126)
 				return false;
 			s += 2;
 		} else if (*s < 33 || *s > 126 || *s == '=')
 			return false;
 	}
 	return true;
+}
+
+/*
+ * Postfix's queue_minfree: say 452 at MAIL, before the client sends the
+ * data, rather than 451 after all of it.  A commit that still fails (the
+ * space went meanwhile) keeps its 451.
+ */
+bool
+smtp_policy_disk_ok(const struct smtp_session *s, uint64_t size)
+{
+	uint64_t	 avail;
+
+	if (s->env->min_free_space == 0 || s->env->free_space == NULL ||
+	    s->env->free_space(&avail) == -1)
+		return true;
+	return avail >= s->env->min_free_space && avail - s->env->min_free_space >= size;
+}
+
+/*
+ * smtpd.sender_login_match: an authenticated user sends as the addresses
+ * the directory gives them (directory_may_send_as), as Postfix's
+ * reject_sender_login_mismatch and OpenSMTPD's "auth senders" do; the null
+ * sender only if smtpd.sender_allow_null.  Unauthenticated sessions (MX)
+ * are not concerned: their senders are not ours to vouch for.
+ */
+bool
+smtp_policy_sender_ok(const struct smtp_session *s, const char *addr)
+{
+	if (s->auth_user == NULL || !s->env->sender_login_match)
+		return true;
+	if (*addr == '\0')
+		return s->env->sender_allow_null;
+	return s->env->dir != NULL && directory_may_send_as(s->env->dir, s->auth_user, addr);
+}
+
+struct from_check {
+	const struct smtp_session	*s;
+	bool				 bad;
+	bool				 unreadable;
+	char				 addr[256];	/* the first bad one, printable */
+};
+
+static int
+from_mailbox(void *ctx, const char *addr)
+{
+	struct from_check	*fc = ctx;
+	size_t			 i;
+
+	if (addr != NULL && smtp_policy_sender_ok(fc->s, addr) && *addr != '\0')
+		return 0;
+	fc->bad = true;
+	fc->unreadable = addr == NULL;
+	/* It goes into a reply: nothing that could end or split the line. */
+	for (i = 0; addr != NULL && addr[i] != '\0' && i + 1 < sizeof(fc->addr); i++)
+		fc->addr[i] = (unsigned char)addr[i] < 32 || addr[i] == 127 ? '?' : addr[i];
+	fc->addr[i] = '\0';
+	return -1;
+}
+
+bool
+smtp_policy_checks_from(const struct smtp_session *s)
+{
+	return s->auth_user != NULL && s->env->sender_login_match;
+}
+
+int
+smtp_policy_check_from(const struct smtp_session *s, const char *header, size_t len,
+    const char **bad_addr_r)
+{
+	static _Thread_local struct from_check	 fc;
+
+	if (!smtp_policy_checks_from(s))
+		return 0;
+	memset(&fc, 0, sizeof(fc));
+	fc.s = s;
+	if (mime_header_mailboxes(header, len, "From", from_mailbox, &fc) == 0)
+		return 0;
+	*bad_addr_r = fc.unreadable ? NULL : fc.addr;
+	return -1;
 }
 
 bool

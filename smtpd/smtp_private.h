@@ -133,6 +133,26 @@ bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
 bool	smtp_addr_valid(const char *addr, bool utf8);
 bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
+/*
+ * Is there room for a message of size bytes (0: SIZE not given) and still
+ * smtpd.min_free_space left?  Unknown free space counts as room.
+ */
+bool	smtp_policy_disk_ok(const struct smtp_session *s, uint64_t size);
+/* May the session use addr ("" = null sender) as its envelope sender? */
+bool	smtp_policy_sender_ok(const struct smtp_session *s, const char *addr);
+/*
+ * The From: check at the end of a message.  header: the message's header
+ * section (reading stops at the first empty line; LF or CRLF).  0 if every
+ * address of every From: field passes smtp_policy_sender_ok (always, when
+ * the session is not authenticated or smtpd.sender_login_match is off; no
+ * From: passes too); -1 if not, *bad_addr_r the first failing address,
+ * printable (valid until the next call on this thread), or NULL when a
+ * From: field is not readable as addresses.
+ */
+int	smtp_policy_check_from(const struct smtp_session *s, const char *header, size_t len,
+	    const char **bad_addr_r);
+/* True when the session's From: header must be checked (a truncated header is refused). */
+bool	smtp_policy_checks_from(const struct smtp_session *s);
 
 /* smtp_session.c */
 /* Start writing s->msg (trace headers first); -1: nowhere to write it. */

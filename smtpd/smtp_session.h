@@ -85,6 +85,11 @@ struct smtp_env {
 	bool			 bare_lf_reject;
 	bool			 plaintext_auth_loopback;
 	bool			 tls_available;	/* STARTTLS can be offered */
+	bool			 sender_login_match;	/* AUTH: send only as own addresses */
+	bool			 sender_allow_null;	/* AUTH: MAIL FROM:<> allowed too */
+	uint64_t		 min_free_space;	/* bytes; MAIL gets 452 below it; 0: off */
+	/* Bytes free to unprivileged users where mail and queue go; -1: unknown. */
+	int			(*free_space)(uint64_t *bytes_r);
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */

@@ -51,6 +51,20 @@ void			 mime_message_free(struct mime_message **m);
 char			*mime_decode_header(const char *value, size_t len);
 
 /*
+ * Every mailbox of every field called name ("From") in a message header
+ * (reading stops at the first empty line; LF or CRLF; folded fields are
+ * unfolded), read as for ENVELOPE, goes to fn as "local@domain".  A mailbox
+ * that could not be read whole goes as far as it was read ("bob", "": never
+ * a valid address; any byte but NUL may be in one: escape it before printing),
+ * and a field with anything that is not an address, or
+ * with more than 10,000 addresses, adds one call with NULL.  Group names give
+ * no call.  Stops and returns -1 when fn does; else 0.
+ */
+typedef int	 mime_mailbox_fn(void *ctx, const char *address);
+int			 mime_header_mailboxes(const char *header, size_t len, const char *name,
+			    mime_mailbox_fn *fn, void *ctx);
+
+/*
  * The part a section number such as "1.2" names, by RFC 3501 6.4.5 rules
  * (a leaf is its own part 1; the numbers after a message/rfc822 part are
  * those of its message), or NULL if there is none.  "" is the root.

@@ -5,12 +5,18 @@
  * address still yields an entry, with MISSING_MAILBOX / MISSING_DOMAIN or
  * SYNTAX_ERROR in place of what could not be read; a comment after a bare
  * addr-spec becomes the display name.  Encoded words stay encoded.
+ *
+ * mime_header_mailboxes() reads the same way for smtpd's From: policy,
+ * but says when a field held something that is not an address list, so a
+ * check never passes on what this lenient reading skipped.
  */
 #include "spool/mime_private.h"
 
 #include "lib/xmalloc.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct addr_ctx {
 	struct rfc822_parser	 p;
@@ -252,8 +258,9 @@ parse_address(struct addr_ctx *c)
 	return ret;
 }
 
-struct mime_address *
-mime_address_parse(struct mime_pool *pool, const char *value, size_t len)
+/* *complete_r: the whole value was read as addresses (nothing skipped or cut). */
+static struct mime_address *
+address_list(struct mime_pool *pool, const char *value, size_t len, bool *complete_r)
 {
 	struct addr_ctx	 c;
 
@@ -273,7 +280,84 @@ mime_address_parse(struct mime_pool *pool, const char *value, size_t len)
 				break;
 		}
 	}
+	*complete_r = c.p.data >= c.p.end && c.count < MIME_MAX_ADDRESSES;
 	buf_release(&c.str);
 	buf_release(&c.comment);
 	return c.first;
+}
+
+struct mime_address *
+mime_address_parse(struct mime_pool *pool, const char *value, size_t len)
+{
+	bool	 complete;
+
+	return address_list(pool, value, len, &complete);
+}
+
+/* One field's mailboxes to fn; a part that is not an address goes as NULL. */
+static int
+field_mailboxes(const char *value, size_t len, mime_mailbox_fn *fn, void *ctx)
+{
+	struct mime_pool		*pool = mime_pool_new();
+	struct mime_header_field	 f = { .value = value, .value_len = len };
+	struct mime_address		*a;
+	char				*v, *addr;
+	bool				 complete;
+	int				 ret = 0;
+
+	/* NULs become U+FFFD first: a C string must not end early. */
+	v = mime_header_value(pool, &f);
+	for (a = address_list(pool, v, strlen(v), &complete); a != NULL && ret == 0;
+	    a = a->next) {
+		if (a->domain == NULL)
+			continue;	/* a group's name or its end */
+		if (strcmp(a->mailbox, "MISSING_MAILBOX") == 0)
+			addr = xstrdup("");
+		else if (strcmp(a->domain, "MISSING_DOMAIN") == 0 ||
+		    strcmp(a->domain, "SYNTAX_ERROR") == 0)
+			addr = xstrdup(a->mailbox);
+		else
+			addr = xasprintf("%s@%s", a->mailbox, a->domain);
+		ret = fn(ctx, addr);
+		free(addr);
+	}
+	if (ret == 0 && !complete)
+		ret = fn(ctx, NULL);
+	mime_pool_free(&pool);
+	return ret;
+}
+
+/* Where the field starting at pos ends: after its last continuation line. */
+static size_t
+field_end(const char *h, size_t len, size_t pos)
+{
+	const char	*nl;
+
+	do {
+		nl = memchr(h + pos, '\n', len - pos);
+		pos = nl == NULL ? len : (size_t)(nl - h) + 1;
+	} while (pos < len && (h[pos] == ' ' || h[pos] == '\t'));
+	return pos;
+}
+
+int
+mime_header_mailboxes(const char *header, size_t len, const char *name, mime_mailbox_fn *fn,
+    void *ctx)
+{
+	size_t	 pos = 0, end, p, nlen = strlen(name);
+
+	while (pos < len && header[pos] != '\n' &&
+	    !(header[pos] == '\r' && pos + 1 < len && header[pos + 1] == '\n')) {
+		end = field_end(header, len, pos);
+		p = pos + nlen;
+		if (end - pos > nlen && strncasecmp(header + pos, name, nlen) == 0) {
+			while (p < end && (header[p] == ' ' || header[p] == '\t'))
+				p++;
+			if (p < end && header[p] == ':' &&
+			    field_mailboxes(header + p + 1, end - p - 1, fn, ctx) == -1)
+				return -1;
+		}
+		pos = end;
+	}
+	return 0;
 }

@@ -2,7 +2,10 @@
  * The MIME parser under arbitrary bytes: mime_parse() must return a
  * well-formed tree (parts inside their parents, sizes within the input)
  * and printable strings for anything; mime_decode_header() must decode or
- * keep any header value.  Runs on an exact-size copy so ASan sees overreads.
+ * keep any header value; mime_header_mailboxes() (smtpd's From: policy)
+ * must hand over only C strings no longer than the input allows (a NUL
+ * becomes 3 bytes of U+FFFD, plus the '@').  Runs on
+ * an exact-size copy so ASan sees overreads.
  */
 #include "tests/fuzz/fuzzer.h"
 #include "spool/mime.h"
@@ -26,6 +29,15 @@ check_part(const struct mime_part *p, size_t start, size_t end)
 		    p->body_offset + p->body_size);
 }
 
+static int
+check_mailbox(void *ctx, const char *addr)
+{
+	size_t	 size = *(const size_t *)ctx;
+
+	CHECK(addr == NULL || strlen(addr) <= 3 * size + 1);
+	return 0;
+}
+
 FUZZ_BEGIN(data, size)
 {
 	struct mime_message	*m;
@@ -43,6 +55,7 @@ FUZZ_BEGIN(data, size)
 	CHECK(m == NULL);
 	s = mime_decode_header(copy, size);
 	free(s);
+	CHECK(mime_header_mailboxes(copy, size, "From", check_mailbox, &size) == 0);
 	free(copy);
 }
 FUZZ_END

@@ -61,6 +61,9 @@ load_good(char **dir_r)
 	    "info@example.com: all@example.com\n"
 	    "Sales@example.com: dave@example.com\n"
 	    "support@example.org: erin@example.org, dave@example.com\n", (size_t)-1);
+	tu_write(*dir_r, "senders",
+	    "# login: further addresses it may send as\n"
+	    "Carol@example.com: Boss@example.com, carol@GMAIL.com\n", (size_t)-1);
 	d = directory_load(*dir_r, &err);
 	if (d == NULL)
 		fail_msg("load: %s", err);
@@ -119,6 +122,51 @@ test_resolve(void **state)
 	assert_false(directory_is_local_domain(d, "example.net"));
 	directory_free(&d);
 	assert_null(d);
+	tu_rmdir(&dir);
+}
+
+static void
+test_may_send_as(void **state)
+{
+	struct directory	*d;
+	char			*dir;
+
+	(void)state;
+	d = load_good(&dir);
+	/* own address, any case, and its plus-variants */
+	assert_true(directory_may_send_as(d, "alice@example.com", "alice@example.com"));
+	assert_true(directory_may_send_as(d, "ALICE@example.COM", "Alice@Example.com"));
+	assert_true(directory_may_send_as(d, "alice@example.com", "alice+news@example.com"));
+	/* groups and aliases that deliver to the user, nested too */
+	assert_true(directory_may_send_as(d, "alice@example.com", "team@example.com"));
+	assert_true(directory_may_send_as(d, "alice@example.com", "team+x@example.com"));
+	assert_true(directory_may_send_as(d, "carol@example.com", "all@example.com"));
+	assert_true(directory_may_send_as(d, "carol@example.com", "info@example.com"));
+	assert_true(directory_may_send_as(d, "dave@example.com", "SALES@example.com"));
+	assert_true(directory_may_send_as(d, "dave@example.com", "support@example.org"));
+	/* the senders file, remote addresses included, and their plus-variants */
+	assert_true(directory_may_send_as(d, "carol@example.com", "boss@example.com"));
+	assert_true(directory_may_send_as(d, "carol@example.com", "Carol@gmail.com"));
+	assert_true(directory_may_send_as(d, "carol@example.com", "carol+x@gmail.com"));
+	/* other users, groups without the user, remote, catch-all, postmaster */
+	assert_false(directory_may_send_as(d, "alice@example.com", "bob@example.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "bob+alice@example.com"));
+	assert_false(directory_may_send_as(d, "carol@example.com", "team@example.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "sales@example.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "someone@gmail.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "boss@example.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "nobody@example.com"));
+	assert_false(directory_may_send_as(d, "postmaster@example.com", "nobody@example.com"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "postmaster@example.com"));
+	/* a user literally named a+b is not a plus-variant of a */
+	assert_true(directory_may_send_as(d, "a+b@example.com", "a+b@example.com"));
+	assert_false(directory_may_send_as(d, "dave@example.com", "a+b@example.com"));
+	/* not addresses, unknown logins */
+	assert_false(directory_may_send_as(d, "alice@example.com", ""));
+	assert_false(directory_may_send_as(d, "alice@example.com", "alice"));
+	assert_false(directory_may_send_as(d, "alice@example.com", "+@example.com"));
+	assert_false(directory_may_send_as(d, "ghost@example.com", "ghost@example.com"));
+	directory_free(&d);
 	tu_rmdir(&dir);
 }
 
@@ -264,6 +312,29 @@ test_parse_errors(void **state)
 }
 
 static void
+test_senders_errors(void **state)
+{
+	const char	*err = NULL;
+	char		*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	tu_write(dir, "domains", "example.com\n", (size_t)-1);
+	tu_write(dir, "passwd", "alice@example.com:$6$x$y\n", (size_t)-1);
+	tu_write(dir, "senders",
+	    "ghost@example.com: a@example.net\n"
+	    "alice@example.com: not an address\n"
+	    "alice@example.com: b@example.net\n"
+	    "x@remote.net: alice@example.com\n", (size_t)-1);
+	log = load_bad(dir, &err);
+	assert_logged(log, dir, "senders:1: ghost@example.com: no such user");
+	assert_logged(log, dir, "senders:2: member is not a valid address");
+	assert_logged(log, dir, "senders:3: alice@example.com: defined twice");
+	assert_logged(log, dir, "senders:4: remote.net: domain is not in the domains file");
+	free(log);
+	tu_rmdir(&dir);
+}
+
+static void
 test_cycle(void **state)
 {
 	const char	*err = NULL;
@@ -375,6 +446,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_resolve_max),
+		cmocka_unit_test(test_may_send_as),
+		cmocka_unit_test(test_senders_errors),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_missing_files_are_empty),
 		cmocka_unit_test(test_parse_errors),

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* base64 of len bytes (malloc'd). */
 static char *
@@ -52,7 +53,8 @@ test_plain(void **state)
 	} cases[] = {
 		{ M("\0alice@example.com\0secret"), SASL_DONE },
 		{ M("alice@example.com\0alice@example.com\0secret"), SASL_DONE },
-		{ M("bob@example.com\0alice@example.com\0secret"), SASL_ERROR },	/* authzid */
+		{ M("bob@example.com\0alice@example.com\0secret"), SASL_AUTHZ_DENIED },
+		{ M("ALICE@Example.COM\0alice@example.com\0secret"), SASL_DONE },	/* case */
 		{ M("\0alice\0pass\0word"), SASL_ERROR },	/* 3 NULs */
 		{ M("alice\0secret"), SASL_ERROR },		/* 1 NUL */
 		{ M("alicesecret"), SASL_ERROR },		/* 0 NULs */
@@ -235,9 +237,18 @@ test_every_prefix_and_mutation(void **state)
 			copy[i] = (char)c;
 			s = sasl_new("PLAIN");
 			st = sasl_start(s, copy, &ch, &err);
-			if (st == SASL_DONE && c != (unsigned char)enc[i])
-				assert_true(strcmp(sasl_user(s), "alice") != 0 ||
-				    strcmp(sasl_password(s), "secret") != 0);
+			/* Only the authzid's case may change and keep the credentials. */
+			if (st == SASL_DONE && c != (unsigned char)enc[i] &&
+			    strcmp(sasl_user(s), "alice") == 0 &&
+			    strcmp(sasl_password(s), "secret") == 0) {
+				unsigned char	 raw[64];
+				size_t		 n;
+
+				assert_int_equal(base64_decode(copy, len, raw, sizeof(raw), &n), 0);
+				assert_int_equal(n, 18);
+				assert_memory_equal(raw + 5, "\0alice\0secret", 13);
+				assert_int_equal(strncasecmp((char *)raw, "alice", 5), 0);
+			}
 			sasl_free(&s);
 		}
 		copy[i] = enc[i];

@@ -366,7 +366,7 @@ test_relay_policy(void **state)
 
 		assert_non_null(strstr(r, "250 2.0.0 Ok\r\n235 2.7.0 Authentication successful\r\n"
 		    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n555 5.5.4 Unsupported option: NOTIFY\r\n"
-		    "555 5.5.4 Unsupported option: ORCPT\r\n250 2.1.5 Ok\r\n354 "));
+		    "501 5.5.4 Bad ORCPT parameter syntax\r\n250 2.1.5 Ok\r\n354 "));
 		free(r);
 	}
 	assert_string_equal(f->rcpts, "l:bob@example.test,r:x@remote.test");
