@@ -117,6 +117,31 @@ void	pop3_auth_abort(struct pop3_session *s);
 void	pop3_auth_orphan(struct pop3_session *s);
 void	pop3_logout_user(struct pop3_session *s);
 
+/* pop3_maildrop.c: what a login opens (on a workq thread: see there). */
+enum pop3_maildrop_result {
+	MAILDROP_OK,
+	MAILDROP_IN_USE,	/* another POP3 session holds the lock */
+	MAILDROP_TEMP,		/* cannot open, temporarily (disk full, index busy) */
+	MAILDROP_PERM,		/* cannot open */
+	MAILDROP_UNREADABLE,	/* opened, but the snapshot failed */
+};
+
+struct pop3_maildrop {
+	bool				 tried;		/* pop3_maildrop_open ran */
+	enum pop3_maildrop_result	 result;
+	char				*error;		/* why, if not MAILDROP_OK */
+	struct mailbox			*mb;
+	struct pop3_msg			*msgs;
+	size_t				 nmsgs;
+	uint32_t			 uidvalidity;
+};
+
+struct store;
+/* Blocking: open the INBOX with the POP3 lock, sync it, take the snapshot. */
+int	pop3_maildrop_open(struct store *st, const char *maildir, struct pop3_maildrop *md);
+/* Close and free what is left in md (a login that did not take it). */
+void	pop3_maildrop_clear(struct pop3_maildrop *md);
+
 /* pop3_retr.c */
 int	pop3_cmd_retr(struct pop3_session *s, char *args);
 int	pop3_cmd_top(struct pop3_session *s, char *args);

@@ -10,9 +10,12 @@ Needs root (mount); skipped otherwise.
 import os
 import poplib
 import pwd
+import select
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import Postroom
@@ -105,3 +108,80 @@ class IndexDiskFullTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class LoginSyncOffLoopTest(unittest.TestCase):
+    """Issue 19 item 10: the first login to a large Maildir without an index
+    rebuilds the index; that must not hold up the other sessions of the
+    process (it runs on the workq, as the password check does)."""
+
+    NMSG = 3000
+
+    def fill_maildir(self, pr, addr):
+        md = pr.maildir(addr)
+        pw = pwd.getpwnam(pr.user)
+        for i in range(self.NMSG):
+            path = os.path.join(md, 'new', '1700000000.M%dP1.test' % i)
+            with open(path, 'wb') as f:
+                f.write(b'From: a@remote.test\nTo: %s\nSubject: message %d\n'
+                        b'Message-ID: <%d@remote.test>\n\nbody %d\n'
+                        % (addr.encode(), i, i, i))
+            if pr.as_root:
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    @staticmethod
+    def cheap_hash(pr, addr, password):
+        """A SHA-512-crypt hash (a few ms) instead of yescrypt (~0.2 s here), so
+        that the time the login takes is the rebuild's."""
+        h = subprocess.run(['openssl', 'passwd', '-6', '-salt', 'e2esalt', password],
+                           check=True, capture_output=True, text=True).stdout.strip()
+        path = os.path.join(pr.conf_dir, 'passwd')
+        with open(path) as f:
+            lines = f.read().splitlines()
+        with open(path, 'w') as f:
+            for line in lines:
+                if line.startswith(addr + ':'):
+                    line = '%s:{CRYPT}%s%s' % (addr, h, line[line.index('::'):])
+                f.write(line + '\n')
+
+    @staticmethod
+    def read_line(sock):
+        data = b''
+        while not data.endswith(b'\r\n'):
+            chunk = sock.recv(1)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def test_other_greeting_not_delayed_by_rebuild(self):
+        with Postroom(daemons=()) as pr:
+            pr.add_user(*CAROL)
+            self.cheap_hash(pr, *CAROL)
+            self.fill_maildir(pr, CAROL[0])
+            pr.start('pop3d')
+            port = pr.port('pop3d.listen')
+            carol = socket.create_connection(('127.0.0.1', port), timeout=30)
+            self.addCleanup(carol.close)
+            self.assertTrue(self.read_line(carol).startswith(b'+OK'))
+            carol.sendall(b'USER %s\r\n' % CAROL[0].encode())
+            self.assertTrue(self.read_line(carol).startswith(b'+OK'))
+            start = time.monotonic()
+            carol.sendall(b'PASS %s\r\n' % CAROL[1].encode())
+            time.sleep(0.05)    # the password check (~ms) is done: the rebuild runs
+            other = socket.create_connection(('127.0.0.1', port), timeout=30)
+            self.addCleanup(other.close)
+            select.select([other], [], [], 30)
+            t_greeting = time.monotonic() - start
+            # Carol's +OK must not be there yet: the rebuild is still running.
+            login_pending = not select.select([carol], [], [], 0)[0]
+            greeting = self.read_line(other)
+            reply = self.read_line(carol)
+            t_login = time.monotonic() - start
+            print('\n%d-message rebuild at login: +OK after %.3f s; another client\'s '
+                  'greeting after %.3f s' % (self.NMSG, t_login, t_greeting))
+            self.assertTrue(greeting.startswith(b'+OK'), greeting)
+            self.assertTrue(reply.startswith(b'+OK'), reply)
+            self.assertTrue(login_pending, 'the greeting waited for the rebuild')
+            carol.sendall(b'STAT\r\n')
+            self.assertEqual(self.read_line(carol).split()[:2], [b'+OK', b'%d' % self.NMSG])
