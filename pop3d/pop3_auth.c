@@ -115,34 +115,8 @@ login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop 
 		pop3_bad_command(s);
 		return;
 	}
-	switch (md->result) {
-	case MAILDROP_OK:
-		break;
-	case MAILDROP_IN_USE:
-		pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
-		pop3_bad_command(s);
+	if (pop3_maildrop_take(s, u->address, md) == -1)
 		return;
-	case MAILDROP_TEMP:
-	case MAILDROP_PERM:
-		log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id,
-		    u->address, md->error);
-		pop3_reply(s, "-ERR [SYS/%s] Cannot open the mailbox.",
-		    md->result == MAILDROP_TEMP ? "TEMP" : "PERM");
-		pop3_bad_command(s);
-		return;
-	case MAILDROP_UNREADABLE:
-		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, u->address,
-		    md->error);
-		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the mailbox.");
-		pop3_bad_command(s);
-		return;
-	}
-	s->mb = md->mb;
-	s->msgs = md->msgs;
-	s->nmsgs = md->nmsgs;
-	s->uidvalidity = md->uidvalidity;
-	md->mb = NULL;
-	md->msgs = NULL;
 	s->address = xstrdup(u->address);
 	user_count(env, u->address, true)->n++;
 	s->state = POP3_TRANSACTION;
@@ -151,33 +125,20 @@ login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop 
 	pop3_reply(s, "+OK Logged in.");
 }
 
-/* The outcome of a password check (u: NULL if it failed); md is freed. */
+/* The outcome of a password check (u: NULL if it failed); the caller clears md. */
 static void
 login_result(struct pop3_session *s, const char *user, const struct dir_user *u,
     struct pop3_maildrop *md)
 {
 	struct pop3_env	*env = s->env;
 
-	if (u == NULL)
+	if (u == NULL) {
 		login_failed(s, user);
-	else {
-		if (env->authfail != NULL)
-			authfail_record(env->authfail, s->peer->addr, true, now_ms(env));
-		login_ok(s, u, md);
+		return;
 	}
-	pop3_maildrop_clear(md);
-}
-
-/* After a good password: open the maildrop (blocking: see pop3_maildrop.c). */
-static void
-maildrop_open(struct store *st, const char *mail_root, const struct dir_user *u,
-    struct pop3_maildrop *md)
-{
-	char	*maildir;
-
-	maildir = directory_maildir(mail_root, u);
-	pop3_maildrop_open(st, maildir, md);
-	free(maildir);
+	if (env->authfail != NULL)
+		authfail_record(env->authfail, s->peer->addr, true, now_ms(env));
+	login_ok(s, u, md);
 }
 
 /*
@@ -203,7 +164,7 @@ auth_work(void *arg)
 	/* Touches only the job, the (immutable) directory and the store. */
 	job->u = directory_authenticate(job->directory, job->user, job->password);
 	if (job->u != NULL)
-		maildrop_open(job->store, job->mail_root, job->u, &job->md);
+		pop3_maildrop_open(job->store, job->mail_root, job->u, &job->md);
 }
 
 static void
@@ -222,7 +183,7 @@ auth_done(void *arg)
 			session_host_kick(s->host);
 		}
 	}
-	pop3_maildrop_clear(&job->md);		/* the session went away meanwhile */
+	pop3_maildrop_clear(&job->md);		/* not taken, or the session went away */
 	free(job->mail_root);
 	free(job->user);
 	free(job->password);
@@ -244,8 +205,9 @@ login(struct pop3_session *s, const char *user, const char *password)
 	}
 	if (env->workq == NULL) {
 		if ((u = directory_authenticate(env->directory, user, password)) != NULL)
-			maildrop_open(env->store, env->mail_root, u, &md);
+			pop3_maildrop_open(env->store, env->mail_root, u, &md);
 		login_result(s, user, u, &md);
+		pop3_maildrop_clear(&md);
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));

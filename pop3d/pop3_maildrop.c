@@ -7,9 +7,12 @@
  */
 #include "pop3d/pop3_private.h"
 
+#include "lib/directory.h"
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "spool/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Take the snapshot from the index: no message file is opened. */
@@ -39,13 +42,18 @@ load_snapshot(struct pop3_maildrop *md, const char **error_r)
 }
 
 int
-pop3_maildrop_open(struct store *st, const char *maildir, struct pop3_maildrop *md)
+pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_user *u,
+    struct pop3_maildrop *md)
 {
 	const char	*error;
+	char		*maildir;
+	int		 rc;
 
 	memset(md, 0, sizeof(*md));
-	md->tried = true;
-	if (mailbox_open(st, maildir, "INBOX", MAILBOX_POP3_LOCK, &md->mb, &error) == -1) {
+	maildir = directory_maildir(mail_root, u);
+	rc = mailbox_open(st, maildir, "INBOX", MAILBOX_POP3_LOCK, &md->mb, &error);
+	free(maildir);
+	if (rc == -1) {
 		md->result = strcmp(error, "IN-USE") == 0 ? MAILDROP_IN_USE :
 		    store_error_temporary() ? MAILDROP_TEMP : MAILDROP_PERM;
 		md->error = xstrdup(error);	/* the store's text is this thread's */
@@ -62,6 +70,37 @@ pop3_maildrop_open(struct store *st, const char *maildir, struct pop3_maildrop *
 	return 0;
 }
 
+int
+pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_maildrop *md)
+{
+	switch (md->result) {
+	case MAILDROP_OK:
+		s->mb = md->mb;
+		s->msgs = md->msgs;
+		s->nmsgs = md->nmsgs;
+		s->uidvalidity = md->uidvalidity;
+		md->mb = NULL;
+		md->msgs = NULL;
+		return 0;
+	case MAILDROP_IN_USE:
+		pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
+		break;
+	case MAILDROP_TEMP:
+	case MAILDROP_PERM:
+		log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id, address,
+		    md->error);
+		pop3_reply(s, "-ERR [SYS/%s] Cannot open the mailbox.",
+		    md->result == MAILDROP_TEMP ? "TEMP" : "PERM");
+		break;
+	case MAILDROP_UNREADABLE:
+		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, address, md->error);
+		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the mailbox.");
+		break;
+	}
+	pop3_bad_command(s);
+	return -1;
+}
+
 void
 pop3_maildrop_clear(struct pop3_maildrop *md)
 {
@@ -69,5 +108,4 @@ pop3_maildrop_clear(struct pop3_maildrop *md)
 	xfree(&md->msgs);
 	xfree(&md->error);
 	md->nmsgs = 0;
-	md->tried = false;
 }

@@ -127,7 +127,6 @@ enum pop3_maildrop_result {
 };
 
 struct pop3_maildrop {
-	bool				 tried;		/* pop3_maildrop_open ran */
 	enum pop3_maildrop_result	 result;
 	char				*error;		/* why, if not MAILDROP_OK */
 	struct mailbox			*mb;
@@ -137,8 +136,15 @@ struct pop3_maildrop {
 };
 
 struct store;
-/* Blocking: open the INBOX with the POP3 lock, sync it, take the snapshot. */
-int	pop3_maildrop_open(struct store *st, const char *maildir, struct pop3_maildrop *md);
+struct dir_user;
+/*
+ * Blocking: open u's INBOX with the POP3 lock, sync it, take the snapshot.
+ * Touches only its arguments (runs on a workq thread).
+ */
+int	pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_user *u,
+	    struct pop3_maildrop *md);
+/* On the loop: give md's mailbox to s (0), or answer why not (-1, counted). */
+int	pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_maildrop *md);
 /* Close and free what is left in md (a login that did not take it). */
 void	pop3_maildrop_clear(struct pop3_maildrop *md);
 
