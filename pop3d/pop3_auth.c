@@ -1,7 +1,7 @@
 /*
  * Logins: USER/PASS (RFC 1939), AUTH with SASL-IR (RFC 5034), the
- * failed-login delay, the per-user connection limit and the maildrop
- * snapshot taken from the index at login.
+ * failed-login delay and the per-user connection limit.  The password
+ * check and the maildrop opening (pop3_maildrop.c) run on the workq.
  */
 #include "pop3d/pop3_private.h"
 
@@ -90,42 +90,12 @@ login_failed(struct pop3_session *s, const char *user, uint64_t delay)
 	session_host_after(s->host, s, delay, login_failed_reply);
 }
 
-/* Take the maildrop snapshot from the index: no message file is opened. */
-static int
-load_maildrop(struct pop3_session *s, struct mailbox *mb, const char **error_r)
-{
-	const struct msg_info	*msgs;
-	struct mailbox_status	 st;
-	size_t			 i, n;
-
-	if (mailbox_status(mb, &st) == -1) {
-		*error_r = "mailbox status failed";
-		return -1;
-	}
-	if (mailbox_messages(mb, &msgs, &n, error_r) == -1)
-		return -1;
-	s->uidvalidity = st.uidvalidity;
-	s->msgs = xreallocarray(NULL, n + 1, sizeof(*s->msgs));
-	s->nmsgs = 0;
-	for (i = 0; i < n; i++) {
-		/* Messages another client marked \Deleted are still listed (as Dovecot does). */
-		s->msgs[s->nmsgs].uid = msgs[i].uid;
-		s->msgs[s->nmsgs].size = msgs[i].size;
-		s->msgs[s->nmsgs].flags = (msgs[i].flags & MSG_SEEN) ? POP3_MSG_SEEN : 0;
-		s->nmsgs++;
-	}
-	return 0;
-}
-
-/* A user authenticated: limits, the POP3 lock, the snapshot. */
+/* A user authenticated and md opened (on the workq): limits, then take it. */
 static void
-login_ok(struct pop3_session *s, const struct dir_user *u)
+login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop *md)
 {
 	struct pop3_env		*env = s->env;
 	struct pop3_user_count	*uc;
-	struct mailbox		*mb = NULL;
-	const char		*error;
-	char			*maildir;
 
 	uc = user_count(env, u->address, false);
 	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
@@ -134,30 +104,8 @@ login_ok(struct pop3_session *s, const struct dir_user *u)
 		pop3_bad_command(s);
 		return;
 	}
-	maildir = directory_maildir(env->mail_root, u);
-	if (mailbox_open(env->store, maildir, "INBOX", MAILBOX_POP3_LOCK, &mb, &error) == -1) {
-		free(maildir);
-		if (strcmp(error, "IN-USE") == 0) {
-			pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
-		} else {
-			log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id,
-			    u->address, error);
-			pop3_reply(s, "-ERR [SYS/%s] Cannot open the mailbox.",
-			    store_error_temporary() ? "TEMP" : "PERM");
-		}
-		pop3_bad_command(s);
+	if (pop3_maildrop_take(s, u->address, md) == -1)
 		return;
-	}
-	free(maildir);
-	if (load_maildrop(s, mb, &error) == -1) {
-		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, u->address, error);
-		mailbox_close(&mb);
-		xfree(&s->msgs);
-		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the mailbox.");
-		pop3_bad_command(s);
-		return;
-	}
-	s->mb = mb;
 	s->address = xstrdup(u->address);
 	user_count(env, u->address, true)->n++;
 	s->state = POP3_TRANSACTION;
@@ -175,7 +123,8 @@ login_ok_reply(void *arg)
 
 	s->delay_pending = false;
 	s->login_user = NULL;
-	login_ok(s, u);	/* the directory outlives the session (retired on reload) */
+	login_ok(s, u, &s->login_md);	/* the directory outlives the session (retired on reload) */
+	pop3_maildrop_clear(&s->login_md);
 	if (!s->dispatching) {
 		pop3_resume(s);
 		session_host_kick(s->host);
@@ -184,10 +133,13 @@ login_ok_reply(void *arg)
 
 /*
  * The outcome of a password check (u: NULL if it failed), answered no
- * sooner than login_answer_at, which was fixed before the check.
+ * sooner than login_answer_at, which was fixed before the check.  md is
+ * taken (moved into the session while the answer waits) or left for the
+ * caller to clear.
  */
 static void
-login_result(struct pop3_session *s, const char *user, const struct dir_user *u)
+login_result(struct pop3_session *s, const char *user, const struct dir_user *u,
+    struct pop3_maildrop *md)
 {
 	struct pop3_env	*env = s->env;
 	uint64_t	 now, delay = 0;
@@ -202,10 +154,12 @@ login_result(struct pop3_session *s, const char *user, const struct dir_user *u)
 		return;
 	}
 	if (delay == 0) {
-		login_ok(s, u);
+		login_ok(s, u, md);
 		return;
 	}
 	s->login_user = u;
+	s->login_md = *md;
+	memset(md, 0, sizeof(*md));
 	s->delay_pending = true;
 	session_host_after(s->host, s, delay, login_ok_reply);
 }
@@ -217,9 +171,12 @@ login_result(struct pop3_session *s, const char *user, const struct dir_user *u)
 struct pop3_auth_job {
 	struct pop3_session	*s;		/* NULL once the session is gone */
 	const struct directory	*directory;
+	struct store		*store;
+	char			*mail_root;	/* a copy: a reload may replace env's */
 	char			*user;
 	char			*password;
 	const struct dir_user	*u;		/* the result */
+	struct pop3_maildrop	 md;		/* opened if u != NULL */
 };
 
 static void
@@ -227,8 +184,10 @@ auth_work(void *arg)
 {
 	struct pop3_auth_job	*job = arg;
 
-	/* Touches only the job and the (immutable) directory. */
+	/* Touches only the job, the (immutable) directory and the store. */
 	job->u = directory_authenticate(job->directory, job->user, job->password);
+	if (job->u != NULL)
+		pop3_maildrop_open(job->store, job->mail_root, job->u, &job->md);
 }
 
 static void
@@ -240,13 +199,15 @@ auth_done(void *arg)
 	explicit_bzero(job->password, strlen(job->password));
 	if (s != NULL) {
 		s->auth_job = NULL;
-		login_result(s, job->user, job->u);
+		login_result(s, job->user, job->u, &job->md);
 		/* Synchronous workq (tests): the dispatcher is still running. */
 		if (!s->dispatching) {
 			pop3_resume(s);
 			session_host_kick(s->host);
 		}
 	}
+	pop3_maildrop_clear(&job->md);		/* not taken, or the session went away */
+	free(job->mail_root);
 	free(job->user);
 	free(job->password);
 	free(job);
@@ -257,6 +218,8 @@ login(struct pop3_session *s, const char *user, const char *password)
 {
 	struct pop3_env		*env = s->env;
 	struct pop3_auth_job	*job;
+	struct pop3_maildrop	 md = { 0 };
+	const struct dir_user	*u;
 	uint64_t		 delay = 0, now = now_ms(env);
 
 	if (env->authfail != NULL)
@@ -269,12 +232,17 @@ login(struct pop3_session *s, const char *user, const char *password)
 	}
 	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
 	if (env->workq == NULL) {
-		login_result(s, user, directory_authenticate(env->directory, user, password));
+		if ((u = directory_authenticate(env->directory, user, password)) != NULL)
+			pop3_maildrop_open(env->store, env->mail_root, u, &md);
+		login_result(s, user, u, &md);
+		pop3_maildrop_clear(&md);
 		return;
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->directory = env->directory;
+	job->store = env->store;
+	job->mail_root = xstrdup(env->mail_root);
 	job->user = xstrdup(user);
 	job->password = xstrdup(password);
 	s->auth_job = job;	/* blocks the session; see login_failed() for why not PAUSE */
@@ -288,6 +256,7 @@ pop3_auth_orphan(struct pop3_session *s)
 	if (s->auth_job != NULL)
 		s->auth_job->s = NULL;
 	s->auth_job = NULL;
+	pop3_maildrop_clear(&s->login_md);	/* a good login whose answer was still waiting */
 }
 
 int

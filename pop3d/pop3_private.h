@@ -58,6 +58,23 @@ struct pop3_stream {
 	bool			 in_body;	/* past the header/body blank line */
 };
 
+enum pop3_maildrop_result {
+	MAILDROP_OK,
+	MAILDROP_IN_USE,	/* another POP3 session holds the lock */
+	MAILDROP_TEMP,		/* cannot open, temporarily (disk full, index busy) */
+	MAILDROP_PERM,		/* cannot open */
+	MAILDROP_UNREADABLE,	/* opened, but the snapshot failed */
+};
+
+struct pop3_maildrop {
+	enum pop3_maildrop_result	 result;
+	char				*error;		/* why, if not MAILDROP_OK */
+	struct mailbox			*mb;
+	struct pop3_msg			*msgs;
+	size_t				 nmsgs;
+	uint32_t			 uidvalidity;
+};
+
 struct pop3_session {
 	struct pop3_env		*env;
 	const struct session_peer *peer;	/* updated by the host (tls) */
@@ -80,6 +97,7 @@ struct pop3_session {
 	bool			 delay_pending;	/* a login reply waits for its delay */
 	uint64_t		 login_answer_at; /* no login answer before (authfail clock) */
 	const struct dir_user	*login_user;	/* good login whose answer waits */
+	struct pop3_maildrop	 login_md;	/* and its maildrop, opened */
 
 	/* TRANSACTION */
 	char			*address;	/* logged-in user, canonical */
@@ -119,6 +137,21 @@ void	pop3_auth_line(struct pop3_session *s, char *line);
 void	pop3_auth_abort(struct pop3_session *s);
 void	pop3_auth_orphan(struct pop3_session *s);
 void	pop3_logout_user(struct pop3_session *s);
+
+/* pop3_maildrop.c: what a login opens (on a workq thread: see there). */
+
+struct store;
+struct dir_user;
+/*
+ * Blocking: open u's INBOX with the POP3 lock, sync it, take the snapshot.
+ * Touches only its arguments (runs on a workq thread).
+ */
+int	pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_user *u,
+	    struct pop3_maildrop *md);
+/* On the loop: give md's mailbox to s (0), or answer why not (-1, counted). */
+int	pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_maildrop *md);
+/* Close and free what is left in md (a login that did not take it). */
+void	pop3_maildrop_clear(struct pop3_maildrop *md);
 
 /* pop3_retr.c */
 int	pop3_cmd_retr(struct pop3_session *s, char *args);

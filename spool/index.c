@@ -50,9 +50,11 @@
 #define USER_LOCK_KEY		"\001user-lock"
 #define RETRY_BUDGET_MS		30000	/* give up: "index busy" */
 #define RETRY_REOPEN_MS		1000	/* busy this long: reopen (recovery) */
-#define CACHE_BYTES		(2 * 1024 * 1024)
-#define LOCKS_MAX		400000		/* a 100k-message folder in one txn */
-#define REGION_MAX		(96 * 1024 * 1024)
+#define CACHE_BYTES		(2 * 1024 * 1024)	/* grows on use, up to this */
+#define LOCK_TABLE		1024	/* hash buckets: a user's working set */
+#define LOCKS_INIT		1000	/* locks and lock objects at creation */
+#define REGION_MAX		(32 * 1024 * 1024)	/* 100k-message rebuild: ~14 MB */
+#define LOG_FILE_MAX		(256 * 1024)	/* allocated whole: see alloc_gap() */
 #define CHECKPOINT_EVERY	256	/* commits between checkpoint attempts */
 
 struct idx_env {
@@ -82,6 +84,7 @@ struct msg_rec {
 };
 
 static pthread_mutex_t	 envs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t	 hooks_once = PTHREAD_ONCE_INIT;
 static struct idx_env	*envs;
 
 /* Map a BDB error to ours; marks the environment for reopening if needed. */
@@ -141,15 +144,16 @@ env_open_handles(struct idx_env *e, const char *dir)
 	e->env->set_cachesize(e->env, 0, CACHE_BYTES, 1);
 	/*
 	 * A rebuild or a STORE over a whole folder locks every page it
-	 * touches in one transaction: allow many locks, but start small (the
-	 * regions grow on demand up to the memory maximum).
+	 * touches in one transaction, but most users have small folders:
+	 * start small and let the regions grow on demand up to the memory
+	 * maximum.  set_lk_max_locks would size the lock table for the
+	 * maximum at creation (400,000 locks cost 41 MB per user on disk).
 	 */
-	e->env->set_lk_max_locks(e->env, LOCKS_MAX);
-	e->env->set_lk_max_objects(e->env, LOCKS_MAX);
-	e->env->set_memory_init(e->env, DB_MEM_LOCK, 1000);
-	e->env->set_memory_init(e->env, DB_MEM_LOCKOBJECT, 1000);
+	e->env->set_lk_tablesize(e->env, LOCK_TABLE);
+	e->env->set_memory_init(e->env, DB_MEM_LOCK, LOCKS_INIT);
+	e->env->set_memory_init(e->env, DB_MEM_LOCKOBJECT, LOCKS_INIT);
 	e->env->set_memory_max(e->env, 0, REGION_MAX);
-	e->env->set_lg_max(e->env, 1024 * 1024);
+	e->env->set_lg_max(e->env, LOG_FILE_MAX);
 	e->env->set_flags(e->env, DB_TXN_WRITE_NOSYNC, 1);
 	e->env->log_set_config(e->env, DB_LOG_AUTO_REMOVE, 1);
 	ret = e->env->open(e->env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
@@ -166,6 +170,54 @@ env_open_handles(struct idx_env *e, const char *dir)
 		return ret;
 	return e->msgs->open(e->msgs, NULL, "msgs.db", NULL, DB_BTREE,
 	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
+}
+
+/*
+ * The region files (__db.00N) are memory-mapped, and Berkeley DB creates
+ * and grows them by writing one byte past the end: a sparse file.  On a
+ * full file system the first touch of such a page is a SIGBUS that kills
+ * the whole process (every session on it).  So every write Berkeley DB
+ * makes past the end of a file first allocates the gap: a full disk is
+ * ENOSPC from that write, which Berkeley DB reports as an error (the open
+ * or the transaction fails), and no mapped page is ever without a block.
+ */
+static int
+alloc_gap(int fd, off_t off, size_t len)
+{
+	struct stat	 sb;
+	int		 err;
+
+	if (off < 0 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || off <= sb.st_size)
+		return 0;
+	if ((err = posix_fallocate(fd, sb.st_size, off - sb.st_size + (off_t)len)) != 0 &&
+	    err != EOPNOTSUPP && err != EINVAL) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t
+db_write_hook(int fd, const void *buf, size_t len)
+{
+	if (alloc_gap(fd, lseek(fd, 0, SEEK_CUR), len) == -1)
+		return -1;
+	return write(fd, buf, len);
+}
+
+static ssize_t
+db_pwrite_hook(int fd, const void *buf, size_t len, off_t off)
+{
+	if (alloc_gap(fd, off, len) == -1)
+		return -1;
+	return pwrite(fd, buf, len, off);
+}
+
+static void
+db_hooks_install(void)
+{
+	db_env_set_func_write(db_write_hook);
+	db_env_set_func_pwrite(db_pwrite_hook);
 }
 
 /* Remove the files of the environment directory (caller holds LOCK_EX). */
@@ -190,8 +242,9 @@ env_open(const char *maildir, const char **error_r)
 {
 	struct idx_env	*e;
 	char		 dir[4096], lock[4096];
-	int		 ret, attempt;
+	int		 ret = 0, attempt;
 
+	pthread_once(&hooks_once, db_hooks_install);
 	snprintf(dir, sizeof(dir), "%s/%s", maildir, INDEX_DIR);
 	snprintf(lock, sizeof(lock), "%s/%s", maildir, INDEX_LOCK);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
@@ -218,7 +271,7 @@ env_open(const char *maildir, const char **error_r)
 		remove_env_files(dir);
 		flock(e->lockfd, LOCK_SH);
 	}
-	store_fail(error_r, true, "index %s cannot be opened", dir);
+	store_fail(error_r, true, "index %s cannot be opened: %s", dir, db_strerror(ret));
 fail:
 	if (e->lockfd != -1)
 		close(e->lockfd);

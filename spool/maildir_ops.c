@@ -121,7 +121,7 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 		idx_abort(&txn);
 		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) &&
 		    f.cur_mtime_ns != 0 && f.cur_mtime_ns == maildir_dir_mtime(mb->curfd) &&
-		    !dir_has_entries(mb->newfd)) {
+		    !dir_has_entries(mb->newfd) && maildir_side_ok(mb, &f)) {
 			mb->folder_id = f.id;
 			mb->uidvalidity = f.uidvalidity;
 			return 0;

@@ -12,6 +12,7 @@
 #include "spool/store_private.h"
 #include "spool/commit.h"
 #include "spool/mime.h"
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 #include <sys/mman.h>
@@ -195,14 +196,19 @@ maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
 	return 0;
 }
 
-/* A folder the index does not know: start from the side file (or anew). */
+/*
+ * A folder the index does not know: start from the side file (*read_r),
+ * or anew: without the side file nothing tells which UIDs were handed out
+ * under the old UIDVALIDITY, so only a new one is safe.
+ */
 static int
-folder_init(struct mailbox *mb, struct idx_folder *f, const char **error_r)
+folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char **error_r)
 {
 	uint32_t	 v, hw;
 
 	memset(f, 0, sizeof(*f));
-	if (side_read(mb, &v, &hw) == 0) {
+	*read_r = side_read(mb, &v, &hw) == 0;
+	if (*read_r) {
 		f->uidvalidity = v;
 		f->uidnext = hw;
 		f->uid_reserved = hw;
@@ -215,6 +221,60 @@ folder_init(struct mailbox *mb, struct idx_folder *f, const char **error_r)
 	}
 	f->highestmodseq = 1;
 	return 0;
+}
+
+/*
+ * The index knows the folder: the side file must cover what it knows.
+ * One that is damaged, missing or rolled back (a restored backup) is
+ * rewritten from the index now, while the index can still tell: a
+ * rebuild has only the side file to go by.
+ */
+static uint32_t
+side_want(const struct idx_folder *f)
+{
+	return f->uid_reserved > f->uidnext ? f->uid_reserved : f->uidnext;
+}
+
+bool
+maildir_side_ok(struct mailbox *mb, const struct idx_folder *f)
+{
+	uint32_t	 v, hw;
+
+	return side_read(mb, &v, &hw) == 0 && v == f->uidvalidity && hw >= side_want(f);
+}
+
+static int
+side_check(struct mailbox *mb, const struct idx_folder *f, const char **error_r)
+{
+	if (maildir_side_ok(mb, f))
+		return 0;
+	log_warnx("%s/%s: damaged or behind the index, rewritten", mb->maildir, SIDE_FILE);
+	return side_write(mb, f->uidvalidity, side_want(f), error_r);
+}
+
+/*
+ * A rebuild: a file name carrying a UID at or above the side file's mark
+ * proves the side file was rolled back, and the UIDs handed out (and
+ * expunged) above the highest name left are unknown.  A new UIDVALIDITY
+ * is then the only way never to give a new message an old UIDL.
+ */
+static void
+side_stale_check(struct mailbox *mb, struct idx_folder *f, const struct scan *s)
+{
+	uint32_t	 maxuid = 0, old = f->uidvalidity;
+	size_t		 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ents[i].mn.uid > maxuid)
+			maxuid = s->ents[i].mn.uid;
+	if (maxuid < f->uid_reserved)
+		return;
+	log_warnx("%s/%s: mark %u is below UID %u in a file name: new UIDVALIDITY",
+	    mb->maildir, SIDE_FILE, f->uid_reserved, maxuid);
+	f->uidvalidity = (uint32_t)time(NULL);
+	if (f->uidvalidity == old || f->uidvalidity == 0)
+		f->uidvalidity = old + 1 != 0 ? old + 1 : 1;
+	f->uid_reserved = 0;	/* maildir_reserve_uids writes the new one */
 }
 
 void
@@ -511,18 +571,22 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct spool_txn	 st;
 	size_t			 i, nnew;
 	int64_t			 pre;
-	bool			 full, stable, renamed = false, changed = false;
+	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
 	spool_txn_init(&st);
 	/* A new folder record first: its id is the key prefix of its messages. */
-	if (!exists && (folder_init(mb, f, error_r) == -1 ||
+	if (!exists && (folder_init(mb, f, &side_ok, error_r) == -1 ||
 	    (rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0))
 		return rc;
+	if (exists && side_check(mb, f, error_r) == -1)
+		return -1;
 	pre = maildir_dir_mtime(mb->curfd);
 	full = !exists || f->cur_mtime_ns == 0 || f->cur_mtime_ns != pre;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
+	if (!exists && side_ok)
+		side_stale_check(mb, f, &s);
 	if (full)
 		clean_tmp(mb->tmpfd);
 	if (full && exists && idx_msg_list(txn, f->id, false, &l, error_r) != 0)

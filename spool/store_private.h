@@ -183,6 +183,11 @@ int		 maildir_sync(struct mailbox *mb, bool force, const char **error_r);
 /* Make sure the side file covers UIDs below uidnext (durable before use). */
 int		 maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
 		    const char **error_r);
+/*
+ * The folder's side file covers what the index record f says (else the
+ * next locked sync rewrites it from f).  A read of one small file.
+ */
+bool		 maildir_side_ok(struct mailbox *mb, const struct idx_folder *f);
 /* Count a record in or out of the folder totals. */
 void		 folder_account(struct idx_folder *f, const struct idx_msg *m, int sign);
 /* cur/ mtime in ns (0 on error). */

@@ -302,11 +302,36 @@ def bench_pop3(args, tools):
                                             ratio(pr_[i]['MB_per_s'], dc_[i]['MB_per_s'])))
 
 
+def index_disk_kb(maildir):
+    """Allocated blocks (not apparent size) of a user's postroom-index, in KB."""
+    d = os.path.join(maildir, 'postroom-index')
+    return sum(os.stat(os.path.join(d, n)).st_blocks for n in os.listdir(d)) * 512 // 1024
+
+
+def bench_index_disk(args):
+    """What one user's Berkeley DB index costs on disk, empty and with 10,000 messages."""
+    import poplib
+    n = 2000 if args.quick else 10000
+    with Postroom(build=args.build, daemons=('pop3d',), config=BENCH_CONFIG) as pr:
+        pr.add_user('big@example.test', 'big-pw')
+        fill_maildir(os.path.join(pr.maildir('big@example.test'), 'new'), n, 1024, 'disk')
+        pr._chown_tree(os.path.dirname(pr.maildir('big@example.test')))
+        for user, pw in ((RCPT, 'alice-pw'), ('big@example.test', 'big-pw')):
+            p = poplib.POP3('127.0.0.1', pr.port('pop3d.listen'), timeout=600)
+            p.user(user)
+            p.pass_(pw)
+            p.quit()
+        pr.stop('pop3d')    # every environment closed (checkpointed, logs removed)
+        print('\nindex disk per user: %d KB (empty) / %d KB (%s messages)' % (
+            index_disk_kb(pr.maildir(RCPT)), index_disk_kb(pr.maildir('big@example.test')),
+            format(n, ',')))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', default='build')
     ap.add_argument('--quick', action='store_true', help='smaller counts (a smoke run)')
-    ap.add_argument('--only', choices=('smtp', 'pop3'))
+    ap.add_argument('--only', choices=('smtp', 'pop3', 'index'))
     args = ap.parse_args()
     tools = os.path.join(os.path.abspath(args.build), 'bench')
     if os.geteuid() != 0:
@@ -315,6 +340,8 @@ def main():
         bench_smtp(args, tools)
     if args.only in (None, 'pop3') and os.path.exists(os.path.join(args.build, 'pop3d')):
         bench_pop3(args, tools)
+    if args.only in (None, 'index') and os.path.exists(os.path.join(args.build, 'pop3d')):
+        bench_index_disk(args)
 
 
 if __name__ == '__main__':

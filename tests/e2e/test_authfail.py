@@ -9,6 +9,7 @@ Clients bind to 127.0.0.2, 127.0.0.3... before connecting (Linux routes all of
 import base64
 import os
 import re
+import signal
 import smtplib
 import socket
 import subprocess
@@ -105,13 +106,19 @@ class TestBlockShared(AuthfailCase):
         code, took = smtp_auth(self.smtp, bad, ALICE[1])
         self.assertEqual(code, 454)
         # Blocked on every pop3d worker, even with the right password.
-        since, refusals = len(self.pr.log('pop3d')), 0
-        for _ in range(10):
+        # The kernel picks the worker that accepts (idle, it is always the same one): stop
+        # the one that refused first, so that the next connection goes to the other.
+        since = len(self.pr.log('pop3d'))
+        reply, _ = pop3_login(self.pop3, bad, ALICE[1])
+        self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
+        (first,) = self.worker_pids('pop3d', 'pop3 auth failed', since)
+        os.kill(first, signal.SIGSTOP)
+        try:
             reply, _ = pop3_login(self.pop3, bad, ALICE[1])
-            self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
-            refusals += 1
-            if len(self.worker_pids('pop3d', 'pop3 auth failed', since)) >= 2:
-                break
+        finally:
+            os.kill(first, signal.SIGCONT)
+        self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
+        refusals = 2
         workers = self.worker_pids('pop3d', 'pop3 auth failed', since)
         self.assertEqual(len(workers), 2, 'the refusals never reached a second worker')
         for _ in range(4):

@@ -158,11 +158,166 @@ test_rebuild_after_delete(void **state)
 	free(maildir);
 }
 
+/* ---- the UID high-water mark (issue 19 item 9) ---- */
+
+#define FEW	10
+
+static void
+side_file_set(const char *maildir, const char *text)
+{
+	char	*path = xasprintf("%s/postroom-uidvalidity", maildir);
+	FILE	*f;
+
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static void
+index_delete(const char *maildir)
+{
+	char	*cmd = xasprintf("rm -rf %s/postroom-index", maildir);
+
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* FEW messages, UIDs 1..FEW; the highest three expunged.  Returns UIDVALIDITY. */
+static uint32_t
+few_then_expunge(struct store *st, const char *maildir)
+{
+	static const uint32_t	 gone[] = { FEW - 2, FEW - 1, FEW };
+	struct mailbox_status	 ms;
+	struct mailbox		*mb;
+	const char		*error;
+	unsigned		 i;
+	char			*m;
+
+	for (i = 0; i < FEW; i++) {
+		m = fx_message(i);
+		assert_int_equal(fx_deliver(st, maildir, m), 0);
+		free(m);
+	}
+	assert_int_equal(mailbox_open(st, maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_status(mb, &ms), 0);
+	assert_int_equal(ms.uidnext, FEW + 1);
+	assert_int_equal(mailbox_expunge(mb, gone, 3, &error), 0);
+	mailbox_close(&mb);
+	return ms.uidvalidity;
+}
+
+/* Deliver one more and return its UID and the folder's UIDVALIDITY. */
+static uint32_t
+deliver_one(struct store *st, const char *maildir, uint32_t *uidvalidity_r)
+{
+	const struct msg_info	*mi;
+	struct mailbox_status	 ms;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+	uint32_t		 uid;
+	char			*m = fx_message(999);
+
+	assert_int_equal(fx_deliver(st, maildir, m), 0);
+	free(m);
+	assert_int_equal(mailbox_open(st, maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_status(mb, &ms), 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, FEW - 3 + 1);
+	*uidvalidity_r = ms.uidvalidity;
+	uid = mi[n - 1].uid;
+	mailbox_close(&mb);
+	return uid;
+}
+
+static void
+open_close(struct store *st, const char *maildir)
+{
+	struct mailbox	*mb;
+	const char	*error;
+
+	assert_int_equal(mailbox_open(st, maildir, "INBOX", 0, &mb, &error), 0);
+	mailbox_close(&mb);
+}
+
+/*
+ * A side file rolled back (or damaged) while the index is there is
+ * rewritten from the index at the next open, so a later rebuild keeps the
+ * UIDVALIDITY and never hands out an expunged UID again.
+ */
+static void
+side_file_repaired(const char *damage_fmt)
+{
+	char		*root = fx_tmpdir("hwm"), *maildir, *text;
+	struct store	*st = fx_store(root, 0);
+	uint32_t	 v, v2, uid;
+
+	maildir = fx_user(st, root, "alice");
+	v = few_then_expunge(st, maildir);
+	text = xasprintf(damage_fmt, v);
+	side_file_set(maildir, text);
+	free(text);
+	open_close(st, maildir);		/* the index still knows: repaired */
+	index_delete(maildir);
+	uid = deliver_one(st, maildir, &v2);
+	assert_int_equal(v2, v);
+	assert_true(uid > FEW);
+	store_close(&st);
+	fx_rmtree(root);
+	free(root);
+	free(maildir);
+}
+
+static void
+test_rolled_back_side_file_repaired(void **state)
+{
+	(void)state;
+	side_file_repaired("%u 3\n");
+}
+
+static void
+test_garbage_side_file_repaired(void **state)
+{
+	(void)state;
+	side_file_repaired("garbage %u\n");
+}
+
+/*
+ * Rolled back and the index gone: the file names still prove the side
+ * file stale.  The old UIDs above it are unknown, so the UIDL of the new
+ * message must differ from every one handed out: a new UIDVALIDITY, or a
+ * UID above all of them.
+ */
+static void
+test_stale_side_file_and_no_index(void **state)
+{
+	char		*root = fx_tmpdir("hwm"), *maildir, text[64];
+	struct store	*st = fx_store(root, 0);
+	uint32_t	 v, v2, uid;
+
+	(void)state;
+	maildir = fx_user(st, root, "alice");
+	v = few_then_expunge(st, maildir);
+	snprintf(text, sizeof(text), "%u 3\n", v);
+	side_file_set(maildir, text);
+	index_delete(maildir);
+	uid = deliver_one(st, maildir, &v2);
+	assert_true(v2 != v || uid > FEW);
+	store_close(&st);
+	fx_rmtree(root);
+	free(root);
+	free(maildir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rebuild_after_delete),
+		cmocka_unit_test(test_rolled_back_side_file_repaired),
+		cmocka_unit_test(test_garbage_side_file_repaired),
+		cmocka_unit_test(test_stale_side_file_and_no_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

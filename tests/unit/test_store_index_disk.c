@@ -1,0 +1,96 @@
+/*
+ * What a user's index costs on disk (issue 19 item 5): the Berkeley DB
+ * environment of a small mailbox must be sized for that mailbox, not for
+ * the largest folder it could ever hold.  Counted in allocated blocks
+ * (st_blocks), which is what fills the file system.
+ */
+#include "spool/store.h"
+#include "tests/unit/store_fixture.h"
+#include "lib/xmalloc.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define SMALL_INDEX_MAX	(2 * 1024 * 1024)	/* bytes allocated, a small mailbox */
+
+/* Bytes allocated to the files of maildir/postroom-index. */
+static uint64_t
+index_blocks(const char *maildir)
+{
+	struct dirent	*de;
+	struct stat	 sb;
+	uint64_t	 total = 0;
+	char		*dir;
+	DIR		*d;
+
+	dir = xasprintf("%s/postroom-index", maildir);
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode))
+			total += (uint64_t)sb.st_blocks * 512;
+	closedir(d);
+	free(dir);
+	return total;
+}
+
+static void
+open_close(struct store *st, const char *maildir)
+{
+	struct mailbox	*mb;
+	const char	*error;
+
+	if (mailbox_open(st, maildir, "INBOX", 0, &mb, &error) == -1)
+		fail_msg("open: %s", error);
+	mailbox_close(&mb);
+}
+
+static void
+test_small_mailbox_small_index(void **state)
+{
+	char		*root = fx_tmpdir("idxdisk"), *maildir, *m;
+	struct store	*st = fx_store(root, 0);
+	uint64_t	 empty, small;
+	unsigned	 i;
+
+	(void)state;
+	maildir = fx_user(st, root, "alice");
+	open_close(st, maildir);
+	empty = index_blocks(maildir);
+	for (i = 0; i < 50; i++) {
+		m = fx_message(i);
+		assert_int_equal(fx_deliver(st, maildir, m), 0);
+		free(m);
+	}
+	open_close(st, maildir);
+	small = index_blocks(maildir);
+	print_message("index on disk: %llu KB empty, %llu KB with 50 messages\n",
+	    (unsigned long long)empty / 1024, (unsigned long long)small / 1024);
+	assert_true(empty < SMALL_INDEX_MAX);
+	assert_true(small < SMALL_INDEX_MAX);
+	store_close(&st);
+	fx_rmtree(root);
+	free(root);
+	free(maildir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_mailbox_small_index),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
