@@ -25,6 +25,8 @@ const struct config_key config_keys[] = {
 	  "name in greetings and Received: headers (empty: the system host name)" },
 	{ "workers", CONFIG_INT, "1", 1, 64,
 	  "processes per daemon sharing the listening sockets" },
+	{ "worker_restart_burst", CONFIG_INT, "5", 0, 1000,
+	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s" },
 	{ "io_threads", CONFIG_INT, "16", 0, 256,
 	  "threads per process that run fsync off the event loop (0: inline); commits overlap up to this many" },
 	{ "log_level", CONFIG_STRING, "info", 0, 0,

@@ -391,7 +391,7 @@ daemon_worker(struct daemon *d)
 
 	if ((d->loop = ev_loop_new()) == NULL) {
 		log_warnx("event loop: cannot create");
-		return 1;
+		return DAEMON_EXIT_INIT;
 	}
 	d->wq = workq_new(d->loop, (unsigned)config_int(d->cfg, "io_threads"));
 	d->af = authfail_new(AUTHFAIL_ENTRIES, (unsigned)config_int(d->cfg, "auth_max_failures"),
@@ -402,7 +402,7 @@ daemon_worker(struct daemon *d)
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);
 	if (d->spec->init != NULL && d->spec->init(d, &err) == -1) {
 		log_warnx("event=init status=failed reason=\"%s\"", err);
-		rc = 1;
+		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
 	pool_limits(d->cfg, &l);
@@ -414,7 +414,7 @@ daemon_worker(struct daemon *d)
 	    ev_signal_add(d->loop, SIGTERM, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGINT, signal_cb, d) == -1) {
 		log_warn("signalfd");
-		rc = 1;
+		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
 	if (d->notify)
@@ -474,6 +474,16 @@ daemon_release(struct daemon *d)
 	free(d->overrides);
 }
 
+/* The whole life of a forked worker: serve, then free what it inherited. */
+static int
+daemon_worker_process(struct daemon *d)
+{
+	int	rc = daemon_worker(d);
+
+	daemon_release(d);
+	return rc;
+}
+
 int
 daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 {
@@ -529,10 +539,9 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	workers = (int)config_int(d.cfg, "workers");
 	log_info("event=start config=%s workers=%d uid=%ld", config_path(d.cfg), workers,
 	    (long)getuid());
-	if (workers <= 1)
-		rc = daemon_worker(&d);
-	else
-		rc = daemon_supervise(&d, (unsigned)workers, daemon_worker);
+	/* Even one worker is a child: if it dies, the supervisor starts another. */
+	rc = daemon_supervise(&d, (unsigned)workers,
+	    (unsigned)config_int(d.cfg, "worker_restart_burst"), daemon_worker_process);
 out:
 	daemon_release(&d);
 	return rc;
