@@ -514,6 +514,20 @@ run_cleanup(struct run *r)
 	testcert_remove(&r->cert);
 }
 
+/*
+ * The workers reload after the supervisor forwarded SIGHUP (and said
+ * READY=1): wait, bounded, until the log shows n reloads finished.
+ */
+static void
+wait_reloads(struct run *r, unsigned n)
+{
+	int	i;
+
+	for (i = 0; i < 100 && log_count(r, "event=reload status=") < n; i++)
+		usleep(50 * 1000);
+	assert_int_equal(log_count(r, "event=reload status="), n);
+}
+
 static void
 test_daemon_run_single(void **state)
 {
@@ -537,6 +551,7 @@ test_daemon_run_single(void **state)
 	kill(r.pid, SIGHUP);
 	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
 	assert_string_equal(notify_next(&r, 5000), "READY=1");
+	wait_reloads(&r, 1);
 	greet(&r, line, sizeof(line));
 	assert_non_null(strstr(line, "reloads=1"));
 	/* A broken config: the old one keeps running, and the log says why. */
@@ -544,6 +559,7 @@ test_daemon_run_single(void **state)
 	kill(r.pid, SIGHUP);
 	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
 	assert_string_equal(notify_next(&r, 5000), "READY=1");
+	wait_reloads(&r, 2);
 	greet(&r, line, sizeof(line));
 	assert_non_null(strstr(line, "reloads=1"));
 	assert_true(log_has(&r, "event=reload status=failed"));
