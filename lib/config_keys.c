@@ -27,6 +27,8 @@ const struct config_key config_keys[] = {
 	  "processes per daemon sharing the listening sockets" },
 	{ "worker_restart_burst", CONFIG_INT, "5", 0, 1000,
 	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s" },
+	{ "seccomp", CONFIG_BOOL, "yes", 0, 0,
+	  "after the privilege drop, refuse system calls no daemon makes (execve, ptrace, mount, bpf...)" },
 	{ "io_threads", CONFIG_INT, "16", 0, 256,
 	  "threads per process that run fsync off the event loop (0: inline); commits overlap up to this many" },
 	{ "log_level", CONFIG_STRING, "info", 0, 0,

@@ -536,6 +536,11 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
+	if (daemon_sandbox(config_bool(d.cfg, "seccomp"), &err) == -1) {
+		log_warnx("sandbox: %s", err);
+		rc = 1;
+		goto out;
+	}
 	workers = (int)config_int(d.cfg, "workers");
 	log_info("event=start config=%s workers=%d uid=%ld", config_path(d.cfg), workers,
 	    (long)getuid());

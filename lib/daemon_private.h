@@ -84,6 +84,14 @@ void	daemon_listeners_close(struct daemon *d);
 int	daemon_supervise(struct daemon *d, unsigned workers, unsigned burst,
 	    int (*worker)(struct daemon *));
 
+/*
+ * After the privilege drop: PR_SET_NO_NEW_PRIVS, then (seccomp) a filter
+ * refusing with EPERM the system calls no daemon makes (execve, ptrace,
+ * mount, module loading, bpf, keyrings, ...); another ABI is killed.
+ * Inherited by every child and thread.
+ */
+int	daemon_sandbox(bool seccomp, const char **error_r);
+
 /* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
 void	daemon_notify(const char *state);
 
