@@ -144,13 +144,26 @@ apply_log_level(const struct config *cfg)
 }
 
 static void
-pool_limits(const struct config *cfg, struct session_pool_limits *l)
+pool_limits(const struct daemon_spec *spec, const struct config *cfg,
+    struct session_pool_limits *l)
 {
 	static const struct session_pool_limits	def = SESSION_POOL_LIMITS_DEFAULT;
+	const struct daemon_listener		*dl;
+	size_t					 n = 0;
 
 	*l = def;
 	l->max_connections = (unsigned)config_int(cfg, "max_connections");
 	l->max_per_ip = (unsigned)config_int(cfg, "max_connections_per_ip");
+	for (dl = spec->listeners; dl->config_key != NULL && n < SESSION_LISTENERS_MAX; dl++) {
+		if (dl->max_key == NULL)
+			continue;
+		l->listeners[n].kind = dl->kind;
+		l->listeners[n++].max_connections = (unsigned)config_int(cfg, dl->max_key);
+	}
+	if (spec->stress_timeout_key != NULL) {
+		l->stress_percent = (unsigned)config_int(cfg, "stress_threshold");
+		l->stress_timeout_ms = (unsigned long long)config_int(cfg, spec->stress_timeout_key);
+	}
 }
 
 /* Try the certificate; without one we run, but offer no TLS. */
@@ -255,7 +268,7 @@ daemon_reload(struct daemon *d)
 	d->dir = dir;
 	apply_log_level(cfg);
 	load_tls(d);
-	pool_limits(cfg, &l);
+	pool_limits(d->spec, cfg, &l);
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
@@ -405,7 +418,7 @@ daemon_worker(struct daemon *d)
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	pool_limits(d->cfg, &l);
+	pool_limits(d->spec, d->cfg, &l);
 	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	for (i = 0; i < d->nsocks; i++)

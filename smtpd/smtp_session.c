@@ -19,11 +19,16 @@
 /* Stop taking input while this little room is left for replies. */
 #define OUT_RESERVE	4096
 
+/* Before EHLO/HELO a client has shown nothing: it gets the shorter wait. */
 static void
 smtp_arm_timeout(struct smtp_session *s)
 {
+	unsigned long long	idle = s->env->idle_timeout;
+
+	if (s->helo == NULL && s->env->greeting_timeout > 0 && s->env->greeting_timeout < idle)
+		idle = s->env->greeting_timeout;
 	session_host_set_timeout(s->host, s->mode == MODE_DATA || s->mode == MODE_BDAT ?
-	    s->env->data_timeout : s->env->idle_timeout);
+	    s->env->data_timeout : idle);
 }
 
 static void *

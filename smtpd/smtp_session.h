@@ -55,6 +55,7 @@ struct smtp_env {
 	unsigned		 max_commands_before_mail;
 	unsigned		 max_errors;
 	unsigned long long	 idle_timeout;	/* ms */
+	unsigned long long	 greeting_timeout;	/* ms, until the first EHLO/HELO */
 	unsigned long long	 data_timeout;	/* ms */
 	bool			 vrfy;
 	bool			 bare_lf_reject;
