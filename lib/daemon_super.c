@@ -75,8 +75,12 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 		return;
 	}
 	if (pid == 0) {
-		/* A supervisor killed with -9 must not leave workers serving. */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		/*
+		 * A supervisor killed with -9 takes its workers with it, at once:
+		 * no worker keeps serving (or holding the ports) unsupervised, and
+		 * kill -9 of the daemon means what it meant with one process.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 			_exit(1);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		d->notify = false;	/* only the main process talks to systemd */
