@@ -214,22 +214,33 @@ gc_cb(void *arg)
 	gc_retired(arg);
 }
 
+static bool
+key_changed(const struct config *a, const struct config *b, const char *key)
+{
+	switch (config_key_find(key)->type) {
+	case CONFIG_BOOL:
+		return config_bool(a, key) != config_bool(b, key);
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return strcmp(config_str(a, key), config_str(b, key)) != 0;
+	default:
+		return config_int(a, key) != config_int(b, key);
+	}
+}
+
 /* Keys a running daemon cannot apply: say so instead of silently ignoring them. */
 static void
 warn_restart_keys(const struct daemon *d, const struct config *cfg)
 {
-	static const char		*keys[] = { "workers", "user", "io_threads" };
+	static const char		*keys[] = { "workers", "user", "io_threads",
+					    "worker_restart_burst", "seccomp" };
 	const struct daemon_listener	*l;
 	size_t				 i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const struct config_key *k = config_key_find(keys[i]);
-
-		if (k->type == CONFIG_INT ? config_int(cfg, keys[i]) != config_int(d->cfg, keys[i]) :
-		    strcmp(config_str(cfg, keys[i]), config_str(d->cfg, keys[i])) != 0)
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (key_changed(cfg, d->cfg, keys[i]))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
 			    keys[i]);
-	}
 	for (l = d->spec->listeners; l->config_key != NULL; l++)
 		if (strcmp(config_str(cfg, l->config_key), config_str(d->cfg, l->config_key)) != 0)
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
