@@ -714,7 +714,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 	if (p->tls == NULL || conn_start_tls(h->conn, p->tls) == -1)
 		host_close_now(h, p->tls == NULL ? "no TLS certificate" : "TLS setup failed");
 	else
-		conn_set_timeout(h->conn, HOST_HANDSHAKE_TIMEOUT_MS);
+		conn_set_timeout(h->conn, host_timeout(h, HOST_HANDSHAKE_TIMEOUT_MS));
 	return 0;
 }
 
