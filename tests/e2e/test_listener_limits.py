@@ -120,11 +120,11 @@ class ListenerLimitCase(unittest.TestCase):
         t0 = time.monotonic()
         self.open_mx(pr, 8)			# 18 of 20 = 90 %: stress
         for c in self.conns:
-            last = closed_with_421(c, 8)
+            last = closed_with_421(c, 10)
             self.assertIsNotNone(last, 'idle MX session still open under stress')
             self.assertTrue(last.startswith(b'421'), last)
         took = time.monotonic() - t0
-        self.assertLess(took, 6.0)
+        self.assertLess(took, 10.0)
         self.assertGreaterEqual(took, 1.5)
         self.assertRegex(pr.log('smtpd'), r'event=stress listener=mx connections=16 ')
         # Once they are gone the stress ends, and the port serves again.
@@ -141,7 +141,7 @@ class ListenerLimitCase(unittest.TestCase):
         last = closed_with_421(silent, 6)
         self.assertIsNotNone(last, 'a client that never said EHLO was kept')
         self.assertTrue(last.startswith(b'421'), last)
-        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertLess(time.monotonic() - t0, 5.0)
         time.sleep(1)
         self.assertTrue(alive(polite), 'a client that said EHLO was dropped')
 
@@ -166,7 +166,7 @@ class ListenerLimitCase(unittest.TestCase):
                     pass
             except socket.timeout:
                 self.fail('idle POP3 session still open under stress')
-        self.assertLess(time.monotonic() - t0, 6.0)
+        self.assertLess(time.monotonic() - t0, 8.0)
         self.assertIn('event=stress listener=pop3', pr.log('pop3d'))
 
 
