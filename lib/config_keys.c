@@ -100,6 +100,8 @@ const struct config_key config_keys[] = {
 	  "POP3 over implicit TLS listeners" },
 	{ "pop3d.idle_timeout", CONFIG_DURATION, "10m", 1 * SEC, DAY,
 	  "inactivity before the session is closed (RFC 1939: at least 10 minutes)" },
+	{ "pop3d.preauth_timeout", CONFIG_DURATION, "1m", 1 * SEC, DAY,
+	  "inactivity before login (USER/PASS, AUTH) before the session is closed" },
 	{ "pop3d.stress_timeout", CONFIG_DURATION, "30s", 1 * SEC, DAY,
 	  "inactivity timeout while a listener is over stress_threshold" },
 	{ "pop3d.max_line_length", CONFIG_SIZE, "1024", 256, 64 * KB,

@@ -9,7 +9,9 @@
   are left alone;
 - smtpd.greeting_timeout: a client that never says EHLO/HELO is dropped
   sooner than one that did;
-- pop3d: the same stress mode against max_connections (pop3d.stress_timeout).
+- pop3d: the same stress mode against max_connections (pop3d.stress_timeout),
+  and pop3d.preauth_timeout: a client that never logs in is dropped sooner
+  than a logged-in one.
 
 Bounded: at most 25 connections, every wait under 10 s, loopback only.
 """
@@ -168,6 +170,33 @@ class ListenerLimitCase(unittest.TestCase):
                 self.fail('idle POP3 session still open under stress')
         self.assertLess(time.monotonic() - t0, 8.0)
         self.assertIn('event=stress listener=pop3', pr.log('pop3d'))
+
+    def test_pop3_preauth_timeout(self):
+        if not os.access(os.path.join(build_dir(), 'pop3d'), os.X_OK):
+            self.skipTest('pop3d not built')
+        pr = self.start('pop3d', **{'pop3d.preauth_timeout': '1s', 'pop3d.idle_timeout': '60s'})
+        port = pr.port('pop3d.listen')
+        anon = poplib.POP3('127.0.0.1', port, timeout=10)
+        self.addCleanup(anon.close)
+        user = poplib.POP3('127.0.0.1', port, timeout=10)
+        self.addCleanup(user.close)
+        user.user('alice@example.test')
+        user.pass_('alice-pw')
+        t0 = time.monotonic()
+        anon.sock.settimeout(6)
+        data = b''
+        try:
+            while True:
+                chunk = anon.sock.recv(512)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            self.fail('a client that never logged in was kept')
+        self.assertLess(time.monotonic() - t0, 5.0)
+        self.assertIn(b'-ERR', data)
+        time.sleep(1)
+        self.assertTrue(user.noop().startswith(b'+OK'), 'a logged-in client was dropped')
 
 
 if __name__ == '__main__':
