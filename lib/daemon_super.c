@@ -11,7 +11,7 @@
  * are restarted at once (a crash costs its sessions, not the service);
  * past that each restart waits twice as long as the last, 1 s up to 60 s,
  * so a crash loop cannot spin.  A worker that lived a minute starts
- * afresh.  A worker whose very first start fails with EXIT_INIT (config,
+ * afresh.  A worker whose very first start fails with DAEMON_EXIT_INIT (config,
  * store) would fail again: the supervisor stops instead of looping.
  */
 #include "lib/daemon_private.h"

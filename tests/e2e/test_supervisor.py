@@ -10,7 +10,9 @@ For smtpd and pop3d (each when built):
   served by the restarted worker);
 - SIGTERM to the supervisor still stops everything cleanly (exit 0, no
   worker left);
-- a worker that keeps dying is restarted with a growing delay, not in a loop.
+- a worker that keeps dying is restarted with a growing delay, not in a loop;
+- a worker whose first start fails in set-up (smtpd's queue) stops the
+  daemon (exit 1) instead of being restarted forever.
 """
 
 import os
@@ -149,6 +151,21 @@ class SupervisorCase:
 
 class TestSmtpdSupervisor(SupervisorCase, unittest.TestCase):
     name = 'smtpd'
+
+    def test_first_start_init_failure_stops(self):
+        pr = self.start(workers=1)
+        pr.stop(self.name)
+        # A queue dir that is a file: smtpd's queue cannot open, restarting cannot help.
+        bad = os.path.join(pr.dir, 'not-a-dir')
+        open(bad, 'w').close()
+        pr.config['mail_root'] = bad
+        pr.config['queue_dir'] = bad
+        pr._write_config_file()
+        with self.assertRaises(AssertionError) as cm:
+            pr.start(self.name)
+        self.assertIn('exited with 1 at start-up', str(cm.exception))
+        self.assertIn('event=worker_init_failed', pr.log(self.name))
+        self.assertEqual(pr.log(self.name).count('event=worker_start'), 2, 'restarted')
 
     def serves_new_user(self, pr):
         with smtplib.SMTP('127.0.0.1', pr.port('smtpd.mx_listen'), timeout=10) as s:
