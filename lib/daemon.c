@@ -145,13 +145,26 @@ apply_log_level(const struct config *cfg)
 }
 
 static void
-pool_limits(const struct config *cfg, struct session_pool_limits *l)
+pool_limits(const struct daemon_spec *spec, const struct config *cfg,
+    struct session_pool_limits *l)
 {
 	static const struct session_pool_limits	def = SESSION_POOL_LIMITS_DEFAULT;
+	const struct daemon_listener		*dl;
+	size_t					 n = 0;
 
 	*l = def;
 	l->max_connections = (unsigned)config_int(cfg, "max_connections");
 	l->max_per_ip = (unsigned)config_int(cfg, "max_connections_per_ip");
+	for (dl = spec->listeners; dl->config_key != NULL && n < SESSION_LISTENERS_MAX; dl++) {
+		if (dl->max_key == NULL)
+			continue;
+		l->listeners[n].kind = dl->kind;
+		l->listeners[n++].max_connections = (unsigned)config_int(cfg, dl->max_key);
+	}
+	if (spec->stress_timeout_key != NULL) {
+		l->stress_percent = (unsigned)config_int(cfg, "stress_threshold");
+		l->stress_timeout_ms = (unsigned long long)config_int(cfg, spec->stress_timeout_key);
+	}
 }
 
 /* Try the certificate; without one we run, but offer no TLS. */
@@ -202,22 +215,33 @@ gc_cb(void *arg)
 	gc_retired(arg);
 }
 
+static bool
+key_changed(const struct config *a, const struct config *b, const char *key)
+{
+	switch (config_key_find(key)->type) {
+	case CONFIG_BOOL:
+		return config_bool(a, key) != config_bool(b, key);
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return strcmp(config_str(a, key), config_str(b, key)) != 0;
+	default:
+		return config_int(a, key) != config_int(b, key);
+	}
+}
+
 /* Keys a running daemon cannot apply: say so instead of silently ignoring them. */
 static void
 warn_restart_keys(const struct daemon *d, const struct config *cfg)
 {
-	static const char		*keys[] = { "workers", "user", "io_threads" };
+	static const char		*keys[] = { "workers", "user", "io_threads",
+					    "worker_restart_burst", "seccomp" };
 	const struct daemon_listener	*l;
 	size_t				 i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const struct config_key *k = config_key_find(keys[i]);
-
-		if (k->type == CONFIG_INT ? config_int(cfg, keys[i]) != config_int(d->cfg, keys[i]) :
-		    strcmp(config_str(cfg, keys[i]), config_str(d->cfg, keys[i])) != 0)
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (key_changed(cfg, d->cfg, keys[i]))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
 			    keys[i]);
-	}
 	for (l = d->spec->listeners; l->config_key != NULL; l++)
 		if (strcmp(config_str(cfg, l->config_key), config_str(d->cfg, l->config_key)) != 0)
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
@@ -256,7 +280,7 @@ daemon_reload(struct daemon *d)
 	d->dir = dir;
 	apply_log_level(cfg);
 	load_tls(d);
-	pool_limits(cfg, &l);
+	pool_limits(d->spec, cfg, &l);
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
@@ -429,7 +453,7 @@ daemon_worker(struct daemon *d)
 
 	if ((d->loop = ev_loop_new()) == NULL) {
 		log_warnx("event loop: cannot create");
-		return 1;
+		return DAEMON_EXIT_INIT;
 	}
 	d->wq = workq_new(d->loop, (unsigned)config_int(d->cfg, "io_threads"));
 	d->af = new_authfail(d);
@@ -438,10 +462,10 @@ daemon_worker(struct daemon *d)
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);
 	if (d->spec->init != NULL && d->spec->init(d, &err) == -1) {
 		log_warnx("event=init status=failed reason=\"%s\"", err);
-		rc = 1;
+		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	pool_limits(d->cfg, &l);
+	pool_limits(d->spec, d->cfg, &l);
 	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	for (i = 0; i < d->nsocks; i++)
@@ -450,7 +474,7 @@ daemon_worker(struct daemon *d)
 	    ev_signal_add(d->loop, SIGTERM, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGINT, signal_cb, d) == -1) {
 		log_warn("signalfd");
-		rc = 1;
+		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
 	if (d->notify)
@@ -512,6 +536,16 @@ daemon_release(struct daemon *d)
 		close(d->af_fd);
 }
 
+/* The whole life of a forked worker: serve, then free what it inherited. */
+static int
+daemon_worker_process(struct daemon *d)
+{
+	int	rc = daemon_worker(d);
+
+	daemon_release(d);
+	return rc;
+}
+
 int
 daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 {
@@ -566,13 +600,17 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
+	if (daemon_sandbox(config_bool(d.cfg, "seccomp"), &err) == -1) {
+		log_warnx("sandbox: %s", err);
+		rc = 1;
+		goto out;
+	}
 	workers = (int)config_int(d.cfg, "workers");
 	log_info("event=start config=%s workers=%d uid=%ld", config_path(d.cfg), workers,
 	    (long)getuid());
-	if (workers <= 1)
-		rc = daemon_worker(&d);
-	else
-		rc = daemon_supervise(&d, (unsigned)workers, daemon_worker);
+	/* Even one worker is a child: if it dies, the supervisor starts another. */
+	rc = daemon_supervise(&d, (unsigned)workers,
+	    (unsigned)config_int(d.cfg, "worker_restart_burst"), daemon_worker_process);
 out:
 	daemon_release(&d);
 	return rc;

@@ -30,12 +30,19 @@ struct daemon_listener {
 	const char	*config_key;	/* "smtpd.submission_listen": comma-separated addr:port, "" = off */
 	const char	*kind;		/* passed to the session as peer->listener */
 	bool		 implicit_tls;	/* handshake before the greeting (465, 995, 993) */
+	/* Optional: INT key of this kind's own connection limit per process. */
+	const char	*max_key;
 };
 
 struct daemon_spec {
 	const char			*name;		/* "smtpd": log prefix, config key prefix */
 	const struct daemon_listener	*listeners;	/* terminated by { NULL } */
 	const struct session_ops	*ops;
+	/*
+	 * Optional: DURATION key to which idle deadlines drop while a listener
+	 * is over stress_threshold percent of its limit (NULL: no stress mode).
+	 */
+	const char			*stress_timeout_key;
 	/*
 	 * In each worker, after the privilege drop, before the first accept:
 	 * set up the daemon's own state and daemon_set_arg() it.

@@ -72,12 +72,26 @@ int	daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t
 int	daemon_listeners_open(struct daemon *d, const char **error_r);
 void	daemon_listeners_close(struct daemon *d);
 
+/* A worker's exit status when its set-up (init, loop) failed: restarting will not help. */
+#define DAEMON_EXIT_INIT	78
+
 /*
- * Fork `workers` processes running worker(d) and supervise them: restart
- * a dying one with back-off, forward SIGHUP and SIGTERM/SIGINT.  Returns
- * the exit status once every worker has stopped after SIGTERM.
+ * Fork `workers` processes running worker(d) and supervise them (also
+ * one): restart a dying one (the first `burst` deaths a minute at once,
+ * then with a growing delay), forward SIGHUP and SIGTERM/SIGINT.  Returns
+ * the exit status once every worker has stopped after SIGTERM, or 1 when
+ * a worker's first start failed with DAEMON_EXIT_INIT.
  */
-int	daemon_supervise(struct daemon *d, unsigned workers, int (*worker)(struct daemon *));
+int	daemon_supervise(struct daemon *d, unsigned workers, unsigned burst,
+	    int (*worker)(struct daemon *));
+
+/*
+ * After the privilege drop: PR_SET_NO_NEW_PRIVS, then (seccomp) a filter
+ * refusing with EPERM the system calls no daemon makes (execve, ptrace,
+ * mount, module loading, bpf, keyrings, ...); another ABI is killed.
+ * Inherited by every child and thread.
+ */
+int	daemon_sandbox(bool seccomp, const char **error_r);
 
 /* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
 void	daemon_notify(const char *state);

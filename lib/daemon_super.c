@@ -1,9 +1,18 @@
 /*
- * The supervisor of `workers` processes sharing the listening sockets.
+ * The supervisor of `workers` processes sharing the listening sockets,
+ * also for workers = 1: a worker that dies (SIGSEGV, SIGBUS, kill -9)
+ * takes only its own sessions, and a fresh one takes over its listeners.
  * It holds no event loop (an epoll instance is shared across fork, so a
- * child could not safely tear down an inherited one): it waits for
- * signals with sigtimedwait, restarts a worker that dies (with back-off
- * for one that keeps dying), and forwards SIGHUP and SIGTERM.
+ * child could not safely tear down an inherited one) and reads nothing
+ * from the network: it waits for signals with sigtimedwait, restarts a
+ * worker that dies, and forwards SIGHUP and SIGTERM.
+ *
+ * Restarts: the first `restart_burst` deaths of a worker within a minute
+ * are restarted at once (a crash costs its sessions, not the service);
+ * past that each restart waits twice as long as the last, 1 s up to 60 s,
+ * so a crash loop cannot spin.  A worker that lived a minute starts
+ * afresh.  A worker whose very first start fails with DAEMON_EXIT_INIT (config,
+ * store) would fail again: the supervisor stops instead of looping.
  */
 #include "lib/daemon_private.h"
 
@@ -20,8 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BACKOFF_FIRST_MS	500
-#define BACKOFF_MAX_MS		30000
+#define BACKOFF_FIRST_MS	1000
+#define BACKOFF_MAX_MS		60000
+#define WINDOW_MS		60000	/* restart_burst counts deaths in this window */
 #define HEALTHY_MS		60000	/* a worker that lived this long starts afresh */
 
 struct worker {
@@ -29,7 +39,20 @@ struct worker {
 	uint64_t	 started;
 	uint64_t	 restart_at;	/* when pid == 0 and not stopping */
 	uint64_t	 backoff;
+	uint64_t	 window_start;
+	unsigned	 window_deaths;
+	unsigned	 starts;
 };
+
+struct supervisor {
+	struct worker	*ws;		/* a global root: a child's leak check sees it */
+	unsigned	 n;
+	unsigned	 burst;
+	bool		 stopping;
+	bool		 failed;	/* a first start failed in init: stop, exit 1 */
+};
+
+static struct supervisor	sup;
 
 static uint64_t
 mono_ms(void)
@@ -52,68 +75,111 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 		return;
 	}
 	if (pid == 0) {
-		/* A supervisor killed with -9 must not leave workers serving. */
-		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		/*
+		 * A supervisor killed with -9 takes its workers with it, at once:
+		 * no worker keeps serving (or holding the ports) unsupervised, and
+		 * kill -9 of the daemon means what it meant with one process.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 			_exit(1);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		d->notify = false;	/* only the main process talks to systemd */
-		_exit(worker(d));
+		/* exit, not _exit: the worker released everything, leak checks run. */
+		exit(worker(d));
 	}
 	w->pid = pid;
 	w->started = mono_ms();
-	log_info("event=worker_start index=%u pid=%ld", idx, (long)pid);
+	w->starts++;
+	log_info("event=worker_start index=%u pid=%ld start=%u", idx, (long)pid, w->starts);
+}
+
+/* When worker w, which just died, may start again. */
+static void
+schedule_restart(struct worker *w, unsigned idx, uint64_t now)
+{
+	if (now - w->started >= HEALTHY_MS)
+		w->backoff = 0;
+	if (now - w->window_start >= WINDOW_MS) {
+		w->window_start = now;
+		w->window_deaths = 0;
+	}
+	w->window_deaths++;
+	if (w->window_deaths <= sup.burst && w->backoff == 0) {
+		w->restart_at = now;
+	} else {
+		/* A worker that dies at once again and again must not spin the CPU. */
+		w->backoff = w->backoff == 0 ? BACKOFF_FIRST_MS :
+		    w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
+		w->restart_at = now + w->backoff;
+	}
+	log_warnx("event=worker_restart index=%u delay_ms=%llu deaths_in_window=%u "
+	    "restart_burst=%u", idx, (unsigned long long)(w->restart_at - now),
+	    w->window_deaths, sup.burst);
 }
 
 static void
-reap(struct worker *ws, unsigned n, bool stopping)
+reap(void)
 {
+	struct worker	*w;
 	pid_t		 pid;
 	int		 status;
 	unsigned	 i;
-	uint64_t	 now = mono_ms();
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < n && ws[i].pid != pid; i++)
+		for (i = 0; i < sup.n && sup.ws[i].pid != pid; i++)
 			;
-		if (i == n)
+		if (i == sup.n)
 			continue;
-		ws[i].pid = 0;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stopping)
+		w = &sup.ws[i];
+		w->pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && sup.stopping) {
 			log_info("event=worker_exit index=%u pid=%ld status=0", i, (long)pid);
-		else
-			log_warnx("event=worker_exit index=%u pid=%ld %s=%d", i, (long)pid,
-			    WIFSIGNALED(status) ? "signal" : "status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		if (stopping)
 			continue;
-		/* A worker that dies at once again and again must not spin the CPU. */
-		if (now - ws[i].started >= HEALTHY_MS)
-			ws[i].backoff = 0;
-		ws[i].backoff = ws[i].backoff == 0 ? BACKOFF_FIRST_MS :
-		    ws[i].backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ws[i].backoff * 2;
-		ws[i].restart_at = now + ws[i].backoff;
+		}
+		log_warnx("event=worker_exit index=%u pid=%ld %s=%d%s", i, (long)pid,
+		    WIFSIGNALED(status) ? "signal" : "status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+		    sup.stopping ? "" : " unexpected=yes");
+		if (sup.stopping)
+			continue;
+		if (w->starts == 1 && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == DAEMON_EXIT_INIT) {
+			log_warnx("event=worker_init_failed index=%u stopping", i);
+			sup.failed = true;
+			continue;
+		}
+		schedule_restart(w, i, mono_ms());
 	}
 }
 
 static void
-signal_all(struct worker *ws, unsigned n, int signo)
+signal_all(int signo)
 {
 	unsigned	i;
 
-	for (i = 0; i < n; i++)
-		if (ws[i].pid > 0)
-			kill(ws[i].pid, signo);
+	for (i = 0; i < sup.n; i++)
+		if (sup.ws[i].pid > 0)
+			kill(sup.ws[i].pid, signo);
+}
+
+static void
+stop_all(void)
+{
+	if (!sup.stopping) {
+		sup.stopping = true;
+		daemon_notify("STOPPING=1");
+		log_info("event=stopping workers=%u", sup.n);
+	}
+	signal_all(SIGTERM);
 }
 
 int
-daemon_supervise(struct daemon *d, unsigned n, int (*worker)(struct daemon *))
+daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(struct daemon *))
 {
-	struct worker	*ws;
 	sigset_t	 set, oldmask;
 	struct timespec	 ts;
 	uint64_t	 now, wait_ms;
 	unsigned	 i, alive;
-	bool		 stopping = false;
 	int		 signo;
 
 	sigemptyset(&set);
@@ -123,28 +189,31 @@ daemon_supervise(struct daemon *d, unsigned n, int (*worker)(struct daemon *))
 	sigaddset(&set, SIGCHLD);
 	/* Blocked before the first fork: no signal slips between fork and wait. */
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
-	ws = xcalloc(n, sizeof(*ws));
+	memset(&sup, 0, sizeof(sup));
+	sup.ws = xcalloc(n, sizeof(*sup.ws));
+	sup.n = n;
+	sup.burst = burst;
 	for (i = 0; i < n; i++)
-		spawn(d, &ws[i], i, &oldmask, worker);
+		spawn(d, &sup.ws[i], i, &oldmask, worker);
 	daemon_notify("READY=1");
 	for (;;) {
 		now = mono_ms();
 		alive = 0;
 		wait_ms = 1000;
 		for (i = 0; i < n; i++) {
-			if (ws[i].pid > 0) {
+			if (sup.ws[i].pid > 0) {
 				alive++;
 				continue;
 			}
-			if (stopping)
+			if (sup.stopping)
 				continue;
-			if (ws[i].restart_at <= now) {
-				spawn(d, &ws[i], i, &oldmask, worker);
-				alive += ws[i].pid > 0;
-			} else if (ws[i].restart_at - now < wait_ms)
-				wait_ms = ws[i].restart_at - now;
+			if (sup.ws[i].restart_at <= now) {
+				spawn(d, &sup.ws[i], i, &oldmask, worker);
+				alive += sup.ws[i].pid > 0;
+			} else if (sup.ws[i].restart_at - now < wait_ms)
+				wait_ms = sup.ws[i].restart_at - now;
 		}
-		if (stopping && alive == 0)
+		if (sup.stopping && alive == 0)
 			break;
 		ts.tv_sec = (time_t)(wait_ms / 1000);
 		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000;
@@ -152,26 +221,24 @@ daemon_supervise(struct daemon *d, unsigned n, int (*worker)(struct daemon *))
 			continue;	/* EAGAIN: a restart may be due; EINTR */
 		switch (signo) {
 		case SIGCHLD:
-			reap(ws, n, stopping);
+			reap();
+			if (sup.failed)
+				stop_all();
 			break;
 		case SIGHUP:
+			/* A reload, not a crash: the workers reload in place. */
 			daemon_notify("RELOADING=1");
 			log_info("event=reload workers=%u", n);
-			signal_all(ws, n, SIGHUP);
+			signal_all(SIGHUP);
 			daemon_notify("READY=1");
 			break;
 		default:
-			if (!stopping) {
-				stopping = true;
-				daemon_notify("STOPPING=1");
-				log_info("event=stopping workers=%u", n);
-			}
-			signal_all(ws, n, SIGTERM);
+			stop_all();
 			break;
 		}
 	}
-	free(ws);
+	xfree(&sup.ws);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	log_info("event=stopped");
-	return 0;
+	return sup.failed ? 1 : 0;
 }

@@ -68,7 +68,11 @@ struct session_ops {
  * and changed its output or want.  NULL host: no-op (tests).
  */
 void	session_host_kick(struct session_host *host);
-/* Set the idle/command deadline in ms from now (0: none).  NULL host: no-op. */
+/*
+ * Set the idle/command deadline in ms from now (0: none); while the
+ * session's listener is under stress the host cuts it to the stress
+ * timeout.  NULL host: no-op.
+ */
 void	session_host_set_timeout(struct session_host *host, unsigned long long ms);
 
 /*
@@ -92,6 +96,14 @@ void	session_id_new(char id[17]);
 struct ev_loop;
 struct session_pool;
 
+#define SESSION_LISTENERS_MAX	8
+
+/* A limit of its own for one listener kind ("mx"), per process. */
+struct session_listener_limit {
+	const char	*kind;			/* NULL: unused slot */
+	unsigned	 max_connections;	/* over it: busy_reply, close */
+};
+
 struct session_pool_limits {
 	unsigned	 max_connections;	/* per process; over it: busy_reply, close */
 	unsigned	 max_per_ip;		/* per process and client address */
@@ -100,9 +112,19 @@ struct session_pool_limits {
 	size_t		 output_max;
 	/* After want() said CLOSE: how long the farewell may take to drain. */
 	unsigned long long close_linger_ms;
+	/* Kinds not named here share max_connections only. */
+	struct session_listener_limit listeners[SESSION_LISTENERS_MAX];
+	/*
+	 * Stress (Postfix's stress-adaptive timeouts): while a listener holds
+	 * stress_percent of its own limit, or the pool of max_connections,
+	 * its sessions' deadlines are cut to stress_timeout_ms, those already
+	 * running included.  0 in either: off.
+	 */
+	unsigned	 stress_percent;
+	unsigned long long stress_timeout_ms;
 };
 #define SESSION_POOL_LIMITS_DEFAULT \
-	{ 2000, 20, 64 * 1024, 256 * 1024, 4 * 1024 * 1024, 10 * 1000 }
+	{ 2000, 20, 64 * 1024, 256 * 1024, 4 * 1024 * 1024, 10 * 1000, { { NULL, 0 } }, 0, 0 }
 
 /* arg is passed to ops->open. */
 struct session_pool *session_pool_new(struct ev_loop *loop, const struct session_ops *ops,

@@ -41,6 +41,13 @@ struct ip_count {
 	char		 addr[INET6_ADDRSTRLEN];
 };
 
+/* Live sessions of one listener kind in this pool. */
+struct pool_kind {
+	const char	*kind;		/* NULL: unused */
+	unsigned	 count;
+	bool		 stressed;
+};
+
 struct session_pool {
 	struct ev_loop			*loop;
 	const struct session_ops	*ops;
@@ -52,6 +59,7 @@ struct session_pool {
 	unsigned			 gen;
 	bool				 stopping;
 	struct ip_count			*ips[IP_BUCKETS];
+	struct pool_kind		 kinds[SESSION_LISTENERS_MAX];
 };
 
 struct session_host {
@@ -61,6 +69,8 @@ struct session_host {
 	void			*s;
 	struct session_peer	 peer;
 	struct ip_count		*ip;
+	struct pool_kind	*kind;		/* NULL: more kinds than slots */
+	uint64_t		 deadline_ms;	/* of the session's timeout; 0: none */
 	struct ev_timer		*soon;		/* settle from the loop (kicks) */
 	struct ev_timer		*after;
 	void			(*after_cb)(void *s);
@@ -151,6 +161,101 @@ ip_unref(struct session_pool *p, struct ip_count *ip)
 	free(ip);
 }
 
+/* ---- per-listener counts and stress ---- */
+
+static struct pool_kind *
+kind_get(struct session_pool *p, const char *listener)
+{
+	size_t	i;
+
+	for (i = 0; i < SESSION_LISTENERS_MAX; i++) {
+		if (p->kinds[i].kind == NULL)
+			p->kinds[i].kind = listener;
+		if (strcmp(p->kinds[i].kind, listener) == 0)
+			return &p->kinds[i];
+	}
+	return NULL;
+}
+
+/* The listener's own limit; 0: none (max_connections only). */
+static unsigned
+kind_max(const struct session_pool *p, const char *listener)
+{
+	size_t	i;
+
+	for (i = 0; i < SESSION_LISTENERS_MAX && p->limits.listeners[i].kind != NULL; i++)
+		if (strcmp(p->limits.listeners[i].kind, listener) == 0)
+			return p->limits.listeners[i].max_connections;
+	return 0;
+}
+
+static bool
+over_percent(unsigned long long n, unsigned long long max, unsigned percent)
+{
+	return max > 0 && n * 100 >= max * percent;
+}
+
+static bool
+kind_stressed(const struct session_pool *p, const struct pool_kind *k)
+{
+	unsigned	pct = p->limits.stress_percent;
+
+	if (pct == 0 || p->limits.stress_timeout_ms == 0)
+		return false;
+	return over_percent(p->count, p->limits.max_connections, pct) ||
+	    over_percent(k->count, kind_max(p, k->kind), pct);
+}
+
+/* The session's deadline as the host applies it: cut short under stress. */
+static unsigned long long
+host_timeout(const struct session_host *h, unsigned long long ms)
+{
+	unsigned long long	stress = h->pool->limits.stress_timeout_ms;
+
+	if (ms > 0 && h->kind != NULL && h->kind->stressed && ms > stress)
+		return stress;
+	return ms;
+}
+
+/* Stress began on k: sessions waiting longer than the stress timeout wait less. */
+static void
+kind_cut_deadlines(struct session_pool *p, struct pool_kind *k)
+{
+	struct session_host	*h;
+	uint64_t		 now = ev_now(p->loop);
+	unsigned long long	 stress = p->limits.stress_timeout_ms;
+
+	for (h = p->hosts; h != NULL; h = h->next) {
+		if (h->kind != k || h->conn == NULL || h->closing || h->s == NULL ||
+		    h->deadline_ms == 0 || h->deadline_ms <= now + stress)
+			continue;
+		conn_set_timeout(h->conn, stress);
+		h->deadline_ms = now + stress;
+	}
+}
+
+/* After the counts changed: enter or leave stress, per listener kind. */
+static void
+pool_update_stress(struct session_pool *p)
+{
+	struct pool_kind	*k;
+	bool			 on;
+	size_t			 i;
+
+	for (i = 0; i < SESSION_LISTENERS_MAX && p->kinds[i].kind != NULL; i++) {
+		k = &p->kinds[i];
+		if ((on = kind_stressed(p, k)) == k->stressed)
+			continue;
+		k->stressed = on;
+		log_warnx("event=%s listener=%s connections=%u listener_max=%u total=%zu "
+		    "max_connections=%u stress_timeout_ms=%llu", on ? "stress" : "stress_end",
+		    k->kind, k->count, kind_max(p, k->kind), p->count,
+		    p->limits.max_connections, p->limits.stress_timeout_ms);
+		if (on)
+			kind_cut_deadlines(p, k);
+	}
+}
+
 /* ---- addresses ---- */
 
 static void
@@ -235,6 +340,8 @@ host_destroy(struct session_host *h)
 	ev_timer_free(&h->soon);
 	ev_timer_free(&h->after);
 	ip_unref(p, h->ip);
+	if (h->kind != NULL)
+		h->kind->count--;
 	if (h->prev != NULL)
 		h->prev->next = h->next;
 	else
@@ -243,6 +350,7 @@ host_destroy(struct session_host *h)
 		h->next->prev = h->prev;
 	p->count--;
 	free(h);
+	pool_update_stress(p);
 }
 
 /*
@@ -462,8 +570,11 @@ session_host_kick(struct session_host *h)
 void
 session_host_set_timeout(struct session_host *h, unsigned long long ms)
 {
-	if (h != NULL && h->conn != NULL && !h->closing)
-		conn_set_timeout(h->conn, ms);
+	if (h == NULL || h->conn == NULL || h->closing)
+		return;
+	ms = host_timeout(h, ms);
+	conn_set_timeout(h->conn, ms);
+	h->deadline_ms = ms > 0 ? ev_now(h->pool->loop) + ms : 0;
 }
 
 void
@@ -541,11 +652,20 @@ int
 session_pool_accept(struct session_pool *p, int fd, const char *listener, bool implicit_tls)
 {
 	struct session_host	*h;
+	struct pool_kind	*k;
 	struct conn_limits	 cl;
+	unsigned		 kmax = kind_max(p, listener);
 	int			 one = 1;
 
 	h = xcalloc(1, sizeof(*h));
 	peer_fill(&h->peer, fd);
+	k = kind_get(p, listener);
+	if (k != NULL && kmax > 0 && k->count >= kmax) {
+		/* MX strangers cannot take the room kept for submission users. */
+		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "listener_max_connections");
+		free(h);
+		return -1;
+	}
 	if (p->count >= p->limits.max_connections) {
 		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "max_connections");
 		free(h);
@@ -560,6 +680,9 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 	h->peer.listener = listener;
 	h->implicit_tls = implicit_tls;
 	h->ip = ip_ref(p, h->peer.addr);
+	h->kind = k;
+	if (k != NULL)
+		k->count++;
 	h->start_ms = ev_now(p->loop);
 	h->last_input_ms = h->start_ms;
 	h->gen = p->gen;
@@ -578,6 +701,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 		p->hosts->prev = h;
 	p->hosts = h;
 	p->count++;
+	pool_update_stress(p);
 	log_info("session=%s event=connect addr=%s port=%d local=%s%s%s:%d listener=%s",
 	    h->peer.id, h->peer.addr, h->peer.port, strchr(h->peer.local_addr, ':') ? "[" : "",
 	    h->peer.local_addr, strchr(h->peer.local_addr, ':') ? "]" : "", h->peer.local_port,
@@ -590,7 +714,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 	if (p->tls == NULL || conn_start_tls(h->conn, p->tls) == -1)
 		host_close_now(h, p->tls == NULL ? "no TLS certificate" : "TLS setup failed");
 	else
-		conn_set_timeout(h->conn, HOST_HANDSHAKE_TIMEOUT_MS);
+		conn_set_timeout(h->conn, host_timeout(h, HOST_HANDSHAKE_TIMEOUT_MS));
 	return 0;
 }
 

@@ -52,6 +52,7 @@ main(int argc, char *argv[])
 		.name		= "pop3d",
 		.listeners	= listeners,
 		.ops		= &pop3_session_ops,
+		.stress_timeout_key = "pop3d.stress_timeout",
 		.init		= pop3d_init,
 		.reload		= pop3d_configure,
 		.fini		= pop3d_fini,

@@ -38,6 +38,7 @@ pop3_env_configure(struct pop3_env *env, const struct config *cfg)
 	l->max_line_length = (size_t)config_int(cfg, "pop3d.max_line_length");
 	l->max_bad_commands = (unsigned)config_int(cfg, "max_bad_commands");
 	l->idle_timeout_ms = (unsigned long long)config_int(cfg, "pop3d.idle_timeout");
+	l->preauth_timeout_ms = (unsigned long long)config_int(cfg, "pop3d.preauth_timeout");
 	l->max_connections_per_user = (unsigned)config_int(cfg, "pop3d.max_connections_per_user");
 	l->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
 	l->mark_seen = config_bool(cfg, "pop3d.mark_seen");
@@ -149,9 +150,23 @@ pop3_feed(struct pop3_session *s, const char *data, size_t len)
 	return taken;
 }
 
+/* Before login a client has shown nothing: it gets the shorter wait. */
+static void
+pop3_arm_timeout(struct pop3_session *s)
+{
+	const struct pop3_limits	*l = &s->env->limits;
+	unsigned long long		 ms = l->idle_timeout_ms;
+
+	if (s->state == POP3_AUTHORIZATION && l->preauth_timeout_ms > 0 &&
+	    l->preauth_timeout_ms < ms)
+		ms = l->preauth_timeout_ms;
+	session_host_set_timeout(s->host, ms);
+}
+
 /*
  * Input held while blocked goes through first, in order.  Called when a
- * block ends and on drained(); the host then flushes what was said.
+ * block ends (a login checked: the deadline becomes the logged-in one)
+ * and on drained(); the host then flushes what was said.
  */
 void
 pop3_resume(struct pop3_session *s)
@@ -160,6 +175,7 @@ pop3_resume(struct pop3_session *s)
 
 	if (s->dispatching || pop3_blocked(s))
 		return;
+	pop3_arm_timeout(s);
 	pop3_run(s);
 	while (buf_len(&s->held) > 0 && s->want == SESSION_READ && !pop3_blocked(s)) {
 		n = pop3_feed(s, buf_head(&s->held), buf_len(&s->held));
@@ -226,7 +242,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->stream.fd = -1;
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
-	session_host_set_timeout(host, env->limits.idle_timeout_ms);
+	pop3_arm_timeout(s);
 	log_info("session=%s pop3 connect addr=%s port=%d listener=%s tls=%s",
 	    peer->id, peer->addr, peer->port, peer->listener != NULL ? peer->listener : "",
 	    peer->tls ? "yes" : "no");
@@ -241,7 +257,7 @@ pop3_input(void *arg, const char *data, size_t len)
 
 	if (s->want != SESSION_READ)
 		return 0;
-	session_host_set_timeout(s->host, s->env->limits.idle_timeout_ms);
+	pop3_arm_timeout(s);
 	/*
 	 * Blocked (not PAUSEd, so the host may free us if the peer goes):
 	 * keep the input, bounded, and take it all so none is left behind
@@ -272,7 +288,7 @@ pop3_drained(void *arg)
 	struct pop3_session	*s = arg;
 
 	/* A client reading a long reply is not idle. */
-	session_host_set_timeout(s->host, s->env->limits.idle_timeout_ms);
+	pop3_arm_timeout(s);
 	if (s->stream.kind != STREAM_NONE && !pop3_stream_continue(s))
 		return;
 	/* The host feeds the input we refused meanwhile after this returns. */

@@ -26,6 +26,7 @@ struct pop3_limits {
 	unsigned		 max_connections_per_user;
 	bool			 plaintext_auth_loopback;
 	bool			 mark_seen;
+	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
 };
 
 /* Logged-in sessions per user in this process (bounded by max_connections). */

@@ -9,7 +9,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct daemon_listener listeners[] = {
-		{ "smtpd.mx_listen",		"mx",		false },
+		{ "smtpd.mx_listen",		"mx",		false, "smtpd.mx_max_connections" },
 		{ "smtpd.submission_listen",	"submission",	false },
 		{ "smtpd.submissions_listen",	"submissions",	true },
 		{ NULL, NULL, false },
@@ -18,6 +18,7 @@ main(int argc, char *argv[])
 		.name		= "smtpd",
 		.listeners	= listeners,
 		.ops		= &smtp_session_ops,
+		.stress_timeout_key = "smtpd.stress_timeout",
 		.init		= smtpd_init,
 		.reload		= smtpd_reload,
 		.fini		= smtpd_fini,

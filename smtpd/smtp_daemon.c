@@ -75,6 +75,7 @@ smtp_env_configure(struct smtp_env *env, const struct config *cfg)
 	    (unsigned)config_int(cfg, "smtpd.max_commands_before_mail");
 	env->max_errors = (unsigned)config_int(cfg, "smtpd.max_errors");
 	env->idle_timeout = (unsigned long long)config_int(cfg, "smtpd.idle_timeout");
+	env->greeting_timeout = (unsigned long long)config_int(cfg, "smtpd.greeting_timeout");
 	env->data_timeout = (unsigned long long)config_int(cfg, "smtpd.data_timeout");
 	env->min_data_rate = (unsigned)config_int(cfg, "smtpd.min_data_rate");
 	env->vrfy = config_bool(cfg, "smtpd.vrfy");

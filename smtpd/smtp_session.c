@@ -27,11 +27,16 @@ smtp_reading_message(const struct smtp_session *s)
 	return s->mode == MODE_DATA || s->mode == MODE_BDAT || (s->state & ST_BDAT);
 }
 
+/* Before EHLO/HELO a client has shown nothing: it gets the shorter wait. */
 static void
 smtp_arm_timeout(struct smtp_session *s)
 {
+	unsigned long long	idle = s->env->idle_timeout;
+
+	if (s->helo == NULL && s->env->greeting_timeout > 0 && s->env->greeting_timeout < idle)
+		idle = s->env->greeting_timeout;
 	session_host_set_timeout(s->host, smtp_reading_message(s) ?
-	    smtp_data_deadline(s, NULL) : s->env->idle_timeout);
+	    smtp_data_deadline(s, NULL) : idle);
 }
 
 static void *

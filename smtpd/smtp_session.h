@@ -79,6 +79,7 @@ struct smtp_env {
 	unsigned		 max_commands_before_mail;
 	unsigned		 max_errors;
 	unsigned long long	 idle_timeout;	/* ms */
+	unsigned long long	 greeting_timeout;	/* ms, until the first EHLO/HELO */
 	unsigned long long	 data_timeout;	/* ms */
 	unsigned		 min_data_rate;	/* bytes/s after data_timeout; 0: off */
 	bool			 vrfy;

@@ -100,6 +100,26 @@ def _port_accepts(port):
         return False
 
 
+def _children(pid):
+    """Direct children of pid (a daemon's workers), from /proc."""
+    out = []
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _exists(pid):
+    """Not yet reaped (a zombie still counts: kill(pid, 0) finds it, so a
+    restarted daemon would take its files for a live writer's)."""
+    return os.path.exists('/proc/%d' % pid)
+
+
 def _has_sanitizer_report(text):
     return any(m in text for m in SANITIZER_MARKS)
 
@@ -389,9 +409,17 @@ class Postroom:
         return p.returncode
 
     def kill(self, name, sig=signal.SIGKILL):
+        """Signal the daemon's top process (its supervisor) and wait for it.
+        With SIGKILL its workers die with it (PR_SET_PDEATHSIG): wait until
+        they are reaped too, so ports and pids are free when this returns."""
         p = self.procs.pop(name)
+        workers = _children(p.pid)
         p.send_signal(sig)
         p.wait()
+        if sig == signal.SIGKILL:
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while any(_exists(w) for w in workers) and time.monotonic() < deadline:
+                time.sleep(0.01)
         return p.returncode
 
     def restart(self, name):

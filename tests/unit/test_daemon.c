@@ -19,8 +19,10 @@
 #include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -112,6 +114,74 @@ test_drop_privileges_errors(void **state)
 			_exit(2);
 		_exit(geteuid() == 0 ? 0 : 3);	/* still root: nothing half-done */
 	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- the sandbox (NO_NEW_PRIVS + seccomp deny-list) ---- */
+
+/* "NoNewPrivs:\t1" style lines of /proc/self/status; -1 if absent. */
+static int
+status_field(const char *key)
+{
+	char	 line[256];
+	FILE	*f = fopen("/proc/self/status", "r");
+	int	 v = -1;
+	size_t	 n = strlen(key);
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, n) == 0 && line[n] == ':')
+			v = atoi(line + n + 1);
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static int
+child_sandbox(void)
+{
+	char *const	 argv[] = { "/bin/true", NULL }, *const envp[] = { NULL };
+	const char	*err = NULL;
+	int		 fd;
+
+	if (daemon_sandbox(true, &err) == -1) {
+		fprintf(stderr, "sandbox: %s\n", err);
+		return 10;
+	}
+	if (status_field("NoNewPrivs") != 1 || status_field("Seccomp") != 2)
+		return 11;
+	errno = 0;
+	if (execve("/bin/true", argv, envp) != -1 || errno != EPERM)
+		return 12;	/* (a successful execve would exit 0 here: true) */
+	errno = 0;
+	if (syscall(SYS_keyctl, 0, 0, 0, 0, 0) != -1 || errno != EPERM)
+		return 13;
+	errno = 0;
+	if (syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL) != -1 || errno != EPERM)
+		return 14;
+#if !defined(__SANITIZE_ADDRESS__)
+	errno = 0;
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != -1 || errno != EPERM)
+		return 15;
+#endif
+	/* Ordinary calls still work: a daemon's life goes on. */
+	if (getpid() <= 0 || (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 || close(fd) != 0)
+		return 16;
+	return 0;
+}
+
+static void
+test_sandbox(void **state)
+{
+	pid_t	pid;
+	int	status;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0)
+		_exit(child_sandbox());
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -517,6 +587,20 @@ run_cleanup(struct run *r)
 	testcert_remove(&r->cert);
 }
 
+/*
+ * The workers reload after the supervisor forwarded SIGHUP (and said
+ * READY=1): wait, bounded, until the log shows n reloads finished.
+ */
+static void
+wait_reloads(struct run *r, unsigned n)
+{
+	int	i;
+
+	for (i = 0; i < 100 && log_count(r, "event=reload status=") < n; i++)
+		usleep(50 * 1000);
+	assert_int_equal(log_count(r, "event=reload status="), n);
+}
+
 static void
 test_daemon_run_single(void **state)
 {
@@ -540,6 +624,7 @@ test_daemon_run_single(void **state)
 	kill(r.pid, SIGHUP);
 	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
 	assert_string_equal(notify_next(&r, 5000), "READY=1");
+	wait_reloads(&r, 1);
 	greet(&r, line, sizeof(line));
 	assert_non_null(strstr(line, "reloads=1"));
 	/* A broken config: the old one keeps running, and the log says why. */
@@ -547,6 +632,7 @@ test_daemon_run_single(void **state)
 	kill(r.pid, SIGHUP);
 	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
 	assert_string_equal(notify_next(&r, 5000), "READY=1");
+	wait_reloads(&r, 2);
 	greet(&r, line, sizeof(line));
 	assert_non_null(strstr(line, "reloads=1"));
 	assert_true(log_has(&r, "event=reload status=failed"));
@@ -637,6 +723,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drop_privileges),
 		cmocka_unit_test(test_drop_privileges_errors),
+		cmocka_unit_test(test_sandbox),
 		cmocka_unit_test(test_listen_parse),
 		cmocka_unit_test_teardown(test_daemon_run_single, kill_live_daemon),
 		cmocka_unit_test_teardown(test_daemon_run_workers, kill_live_daemon),

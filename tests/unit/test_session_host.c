@@ -376,6 +376,85 @@ test_connection_limits(void **state)
 	t_teardown(&t);
 }
 
+/* A client on listener kind `kind`; returns its end. */
+static int
+t_connect_kind(struct t *t, const char *kind)
+{
+	int	sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	session_pool_accept(t->pool, sv[0], kind, false);
+	return sv[1];
+}
+
+static void
+test_listener_limit(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 buf[64];
+	int				 fd[5], i;
+
+	(void)state;
+	lim.max_per_ip = 100;
+	lim.max_connections = 4;
+	lim.listeners[0].kind = "mx";
+	lim.listeners[0].max_connections = 2;
+	t_setup(&t, &lim);
+	fd[0] = t_connect_kind(&t, "mx");
+	fd[1] = t_connect_kind(&t, "mx");
+	fd[2] = t_connect_kind(&t, "mx");		/* over the MX limit */
+	assert_int_equal(session_pool_count(t.pool), 2);
+	assert_int_equal(read(fd[2], buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "421 busy\r\n", 10);
+	/* The rest of max_connections is the other listener's. */
+	fd[3] = t_connect_kind(&t, "submission");
+	fd[4] = t_connect_kind(&t, "submission");
+	assert_int_equal(session_pool_count(t.pool), 4);
+	/* One MX client leaves: MX has room again. */
+	close(fd[0]);
+	t_run(&t, 20);
+	fd[0] = t_connect_kind(&t, "mx");
+	assert_int_equal(session_pool_count(t.pool), 4);
+	for (i = 0; i < 5; i++)
+		close(fd[i]);
+	t_teardown(&t);
+}
+
+static void
+test_stress_timeout(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	struct echo			*first;
+	int				 fd[3], i;
+
+	(void)state;
+	lim.max_per_ip = 100;
+	lim.listeners[0].kind = "mx";
+	lim.listeners[0].max_connections = 4;
+	lim.stress_percent = 75;
+	lim.stress_timeout_ms = 30;
+	t_setup(&t, &lim);
+	fd[0] = t_connect_kind(&t, "mx");
+	first = last;
+	session_host_set_timeout(first->host, 60 * 1000);
+	fd[1] = t_connect_kind(&t, "mx");		/* 2 of 4: calm */
+	session_host_set_timeout(last->host, 60 * 1000);
+	t_run(&t, 60);
+	assert_int_equal(session_pool_count(t.pool), 2);
+	fd[2] = t_connect_kind(&t, "mx");		/* 3 of 4: stress */
+	/* The running deadlines are cut, and a new one is cut when set. */
+	session_host_set_timeout(last->host, 60 * 1000);
+	assert_true(t_expect(&t, fd[0], "timeout\r\n"));
+	for (i = 0; i < 100 && session_pool_count(t.pool) > 0; i++)
+		t_run(&t, 10);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	t_teardown(&t);
+}
+
 static void
 test_pipeline_output_bounded(void **state)
 {
@@ -662,6 +741,8 @@ main(void)
 		cmocka_unit_test(test_quit_closes),
 		cmocka_unit_test(test_after_and_timeout),
 		cmocka_unit_test(test_connection_limits),
+		cmocka_unit_test(test_listener_limit),
+		cmocka_unit_test(test_stress_timeout),
 		cmocka_unit_test(test_pipeline_output_bounded),
 		cmocka_unit_test(test_close_linger),
 		cmocka_unit_test(test_peer_gone_while_paused),
