@@ -54,12 +54,13 @@ add_listeners() {
 first_start() {
 	echo "run: first start, creating $data"
 	umask 027
-	mkdir -p "$conf" "$data/mail" "$data/queue" "$data/tls"
+	mkdir -p "$conf" "$data/mail" "$data/queue" "$data/tls" "$data/state"
 	cat >"$conf/postroom.conf" <<-EOF
 	# Written by tools/run.sh for \`make run\`: loopback only, high ports.
 	# Delete $data to start again from scratch.
 	mail_root = $data/mail
 	queue_dir = $data/queue
+	state_dir = $data/state
 	tls_cert = $data/tls/cert.pem
 	tls_key = $data/tls/key.pem
 	user = $user
@@ -95,6 +96,11 @@ if [ ! -f "$conf/postroom.conf" ]; then
 	trap - EXIT
 else
 	add_listeners
+	# Data directories made before the shared login-failure table existed.
+	if ! grep -q '^state_dir *=' "$conf/postroom.conf"; then
+		mkdir -p "$data/state"
+		echo "state_dir = $data/state" >>"$conf/postroom.conf"
+	fi
 fi
 password=$(cat "$data/demo-password")
 
