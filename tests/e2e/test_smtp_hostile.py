@@ -294,6 +294,12 @@ class HostileTest(HostileBase):
         finally:
             for k in conns:
                 k.close()
+
+        def free():
+            # The server counts the closes as it reads them: wait, do not race it.
+            with RawSMTP(self.mx) as k:
+                return k.greeting.code == 220
+        Postroom.wait_for(free, timeout=5, interval=0.1)
         send_ok(self, self.mx)
 
     def test_starttls_pipelined_plaintext_discarded(self):
