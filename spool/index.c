@@ -67,6 +67,7 @@ struct idx_env {
 	int		 refs;
 	int		 lockfd;	/* LOCK_SH while open; LOCK_EX to destroy */
 	bool		 stale;		/* needs recovery: reopen */
+	bool		 opening;	/* a placeholder: another thread is opening it */
 	unsigned	 commits;
 };
 
@@ -84,6 +85,7 @@ struct msg_rec {
 };
 
 static pthread_mutex_t	 envs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 envs_opened = PTHREAD_COND_INITIALIZER;
 static pthread_once_t	 hooks_once = PTHREAD_ONCE_INIT;
 static struct idx_env	*envs;
 
@@ -289,35 +291,60 @@ env_free(struct idx_env *e)
 	free(e);
 }
 
+/*
+ * DB_REGISTER allows one handle per environment and process: threads
+ * asking for the same Maildir at once (pop3d logins on the workq) must
+ * share one open, so the first leaves a placeholder the others wait on.
+ */
 int
 idx_env_get(const char *maildir, struct idx_env **env_r, const char **error_r)
 {
-	struct idx_env	*e, **ep;
+	struct idx_env	*e, *opening, **ep;
 	pid_t		 pid = getpid();
 
 	pthread_mutex_lock(&envs_lock);
+again:
 	for (ep = &envs; (e = *ep) != NULL; ) {
 		if (e->pid != pid) {
 			*ep = e->next;	/* inherited from a parent: never touch */
 			continue;
 		}
 		ep = &e->next;
-		if (!e->stale && strcmp(e->maildir, maildir) == 0) {
-			e->refs++;
-			pthread_mutex_unlock(&envs_lock);
-			*env_r = e;
-			return 0;
+		if (e->stale || strcmp(e->maildir, maildir) != 0)
+			continue;
+		if (e->opening) {
+			pthread_cond_wait(&envs_opened, &envs_lock);
+			goto again;
 		}
+		e->refs++;
+		pthread_mutex_unlock(&envs_lock);
+		*env_r = e;
+		return 0;
 	}
+	opening = xcalloc(1, sizeof(*opening));
+	opening->maildir = xstrdup(maildir);
+	opening->pid = pid;
+	opening->opening = true;
+	opening->next = envs;
+	envs = opening;
 	pthread_mutex_unlock(&envs_lock);
 	/* Opening may run recovery: not under the list lock. */
-	if ((e = env_open(maildir, error_r)) == NULL)
-		return -1;
-	e->refs = 1;
+	e = env_open(maildir, error_r);
 	pthread_mutex_lock(&envs_lock);
-	e->next = envs;
-	envs = e;
+	for (ep = &envs; *ep != opening; ep = &(*ep)->next)
+		;
+	*ep = opening->next;
+	free(opening->maildir);
+	free(opening);
+	if (e != NULL) {
+		e->refs = 1;
+		e->next = envs;
+		envs = e;
+	}
+	pthread_cond_broadcast(&envs_opened);
 	pthread_mutex_unlock(&envs_lock);
+	if (e == NULL)
+		return -1;
 	*env_r = e;
 	return 0;
 }

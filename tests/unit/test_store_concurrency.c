@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -232,11 +233,75 @@ test_deliver_flag_expunge_copy(void **state)
 	free(logpath);
 }
 
+/*
+ * Threads of one process opening the same fresh mailbox at once (pop3d's
+ * logins run on the workq): Berkeley DB allows one environment handle per
+ * process, so they must share one open; a second handle used to fail and
+ * made the store think the index unusable.
+ */
+#define OPENERS	8
+#define ROUNDS	10
+
+struct opener {
+	struct store		*st;
+	const char		*maildir;
+	pthread_barrier_t	*go;
+	int			 rc;
+	const char		*error;
+};
+
+static void *
+open_at_once(void *arg)
+{
+	struct opener	*o = arg;
+	struct mailbox	*mb = NULL;
+
+	pthread_barrier_wait(o->go);
+	o->rc = mailbox_open(o->st, o->maildir, "INBOX", 0, &mb, &o->error);
+	mailbox_close(&mb);
+	return NULL;
+}
+
+static void
+test_threads_open_one_mailbox(void **state)
+{
+	struct opener		 o[OPENERS];
+	pthread_t		 t[OPENERS];
+	pthread_barrier_t	 go;
+	struct store		*st;
+	char			*dir, *md, local[16];
+	int			 round, i;
+
+	(void)state;
+	dir = fx_tmpdir("openers");
+	st = fx_store(dir, 0);
+	for (round = 0; round < ROUNDS; round++) {
+		snprintf(local, sizeof(local), "u%d", round);
+		md = fx_user(st, dir, local);	/* no index yet */
+		pthread_barrier_init(&go, NULL, OPENERS);
+		for (i = 0; i < OPENERS; i++) {
+			o[i] = (struct opener){ st, md, &go, -1, NULL };
+			assert_int_equal(pthread_create(&t[i], NULL, open_at_once, &o[i]), 0);
+		}
+		for (i = 0; i < OPENERS; i++) {
+			pthread_join(t[i], NULL);
+			if (o[i].rc != 0)
+				fail_msg("round %d thread %d: %s", round, i, o[i].error);
+		}
+		pthread_barrier_destroy(&go);
+		free(md);
+	}
+	store_close(&st);
+	fx_rmtree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deliver_flag_expunge_copy),
+		cmocka_unit_test(test_threads_open_one_mailbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
