@@ -589,7 +589,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		side_stale_check(mb, f, &s);
 	if (full)
 		clean_tmp(mb->tmpfd);
-	if (full && exists && idx_msg_list(txn, f->id, false, &l, error_r) != 0)
+	/* An index error keeps its code: IDX_RETRY makes the caller run again. */
+	if (full && exists && (rc = idx_msg_list(txn, f->id, false, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
@@ -611,7 +612,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		s.ents[i].match = (long)hit->idx;
 	}
 	nnew = assign_uids(&s, f, !exists, &nw);
-	if (maildir_reserve_uids(mb, f, f->uidnext, error_r) == -1)
+	if ((rc = maildir_reserve_uids(mb, f, f->uidnext, error_r)) != 0)
 		goto out;
 	for (i = 0; i < s.n; i++) {
 		if (s.ents[i].match == -1)
@@ -631,14 +632,15 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		for (i = 0; i < l.n; i++) {
 			if (names[i].seen)
 				continue;
-			if (idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid, error_r) != 0)
+			if ((rc = idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid,
+			    error_r)) != 0)
 				goto out;
 			folder_account(f, &l.msgs[names[i].idx], -1);
 			changed = true;
 		}
 	}
 	if (spool_txn_commit(&st) == -1) {
-		store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("sync-fsynced");

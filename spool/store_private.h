@@ -29,6 +29,12 @@ bool		 store_errno_temporary(int err);
  * here.  A getenv per point: nothing next to the fsyncs around it.
  */
 void		 store_crash_point(const char *point);
+/*
+ * The same for retries: true the first time in this process that this
+ * point is reached with POSTROOM_RETRY_AT naming it; the caller then
+ * fails as on a deadlock (IDX_RETRY), so the retry path can be tested.
+ */
+bool		 store_retry_point(const char *point);
 
 /* ---- Maildir names (maildir_name.c) ---- */
 

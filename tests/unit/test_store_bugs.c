@@ -126,10 +126,115 @@ test_subscriptions_over_max_refused(void **state)
 	free(path);
 }
 
+/* Run fn(fx) in a child with POSTROOM_RETRY_AT=point; its exit status. */
+static int
+with_retry_at(struct fx *fx, const char *point, int (*fn)(struct fx *))
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == 0) {
+		setenv("POSTROOM_RETRY_AT", point, 1);
+		_exit(fn(fx));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* The number of messages INBOX shows after an open (which syncs). */
+static int
+inbox_count(struct fx *fx)
+{
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+
+	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1) {
+		fprintf(stderr, "open: %s\n", error);
+		return 100;
+	}
+	if (mailbox_messages(mb, &mi, &n, &error) == -1)
+		n = 101;
+	mailbox_close(&mb);
+	return (int)n;
+}
+
+/* Deliver n messages and index them. */
+static void
+deliver_synced(struct fx *fx, unsigned n)
+{
+	unsigned	 i;
+	char		*m;
+
+	for (i = 0; i < n; i++) {
+		m = fx_message(i);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	assert_int_equal(inbox_count(fx), (int)n);
+}
+
+/* One file in cur/ named by the shell pattern; its name (static). */
+static const char *
+cur_file(struct fx *fx, const char *grep)
+{
+	static char	 name[512];
+	char		*cmd = xasprintf("ls %s/cur | grep '%s' | head -1", fx->maildir, grep);
+	FILE		*ls = popen(cmd, "r");
+
+	assert_non_null(fgets(name, sizeof(name), ls));
+	pclose(ls);
+	free(cmd);
+	name[strcspn(name, "\n")] = '\0';
+	return name;
+}
+
+/*
+ * A deadlock while the sync lists the folder (a full scan: another tool
+ * added a file to cur/) is retried, not turned into a failure.
+ */
+static void
+test_sync_retries_list(void **state)
+{
+	struct fx	*fx = *state;
+	char		*path;
+	FILE		*f;
+
+	deliver_synced(fx, 2);
+	path = xasprintf("%s/cur/1234.mutt.host:2,S", fx->maildir);
+	f = fopen(path, "w");
+	fputs("Subject: from mutt\r\n\r\nhi\r\n", f);
+	fclose(f);
+	free(path);
+	assert_int_equal(with_retry_at(fx, "idx_msg_list", inbox_count), 3);
+	assert_int_equal(inbox_count(fx), 3);
+}
+
+/* The same for a deadlock while the sync drops a file another tool removed. */
+static void
+test_sync_retries_delete(void **state)
+{
+	struct fx	*fx = *state;
+	const char	*why;
+	char		*path;
+
+	deliver_synced(fx, 3);
+	path = xasprintf("%s/cur/%s", fx->maildir, cur_file(fx, "U=2:"));
+	assert_int_equal(unlink(path), 0);
+	free(path);
+	assert_int_equal(with_retry_at(fx, "idx_msg_del", inbox_count), 2);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &why), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_sync_retries_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_retries_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_big_file_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_over_max_refused, setup,
 		    teardown),
