@@ -31,6 +31,7 @@
 #define UID_RESERVE	128	/* UIDs reserved per side-file write */
 #define SCAN_PASSES	5
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
+#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see maildir_mtime_settled() */
 
 struct scan_ent {
 	char			*name;
@@ -60,6 +61,28 @@ maildir_dir_mtime(int dirfd)
 	if (fstat(dirfd, &sb) == -1)
 		return 0;
 	return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+int64_t
+maildir_now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Directory mtimes are coarse (a clock tick, a second on some file
+ * systems): another tool's rename in the same tick as our scan leaves the
+ * mtime as it was.  Only an mtime MTIME_SETTLE_NS older than the scan
+ * proves that nothing changed since; a younger one is not kept (0: the
+ * next sync scans all of cur/ again), as Dovecot does.
+ */
+int64_t
+maildir_mtime_settled(int64_t mtime, int64_t scan_ns)
+{
+	return mtime <= scan_ns - MTIME_SETTLE_NS ? mtime : 0;
 }
 
 static void
@@ -570,7 +593,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct maildir_name	 mn;
 	struct spool_txn	 st;
 	size_t			 i, nnew;
-	int64_t			 pre;
+	int64_t			 pre, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
@@ -581,6 +604,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		return rc;
 	if (exists && side_check(mb, f, error_r) == -1)
 		return -1;
+	scan_ns = maildir_now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
 	full = !exists || f->cur_mtime_ns == 0 || f->cur_mtime_ns != pre;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
@@ -656,6 +680,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_mtime_ns = renamed ? maildir_dir_mtime(mb->curfd) : pre;
 	else if (renamed && f->cur_mtime_ns == pre)
 		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
+	f->cur_mtime_ns = maildir_mtime_settled(f->cur_mtime_ns, scan_ns);
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);

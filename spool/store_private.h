@@ -198,6 +198,10 @@ bool		 maildir_side_ok(struct mailbox *mb, const struct idx_folder *f);
 void		 folder_account(struct idx_folder *f, const struct idx_msg *m, int sign);
 /* cur/ mtime in ns (0 on error). */
 int64_t		 maildir_dir_mtime(int dirfd);
+/* CLOCK_REALTIME in ns (the clock file times come from). */
+int64_t		 maildir_now_ns(void);
+/* mtime if old enough before scan_ns to trust for the quick check, else 0. */
+int64_t		 maildir_mtime_settled(int64_t mtime, int64_t scan_ns);
 /* Parse a message file once for the index (sizes, date, cached strings). */
 int		 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r);
 int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,

@@ -229,12 +229,52 @@ test_sync_retries_delete(void **state)
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &why), 0);
 }
 
+/*
+ * Another tool flags a message by renaming it within the same clock tick
+ * as our last scan: cur/'s mtime is what the scan recorded (set back
+ * here, as on a file system with one-second times).  The sync must
+ * still see the rename, without any sleep.
+ */
+static void
+test_rename_same_tick_seen(void **state)
+{
+	struct fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	struct stat		 sb;
+	struct timespec		 ts[2];
+	const char		*error;
+	char			*cur = path_in(fx, "cur"), *from, *to;
+	size_t			 n;
+
+	deliver_synced(fx, 2);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_sync(mb, &error), 0);
+	assert_int_equal(stat(cur, &sb), 0);
+	from = xasprintf("%s/%s", cur, cur_file(fx, "U=1:"));
+	to = xasprintf("%sF", from);
+	assert_int_equal(rename(from, to), 0);
+	ts[0] = sb.st_atim;
+	ts[1] = sb.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, cur, ts, 0), 0);
+	assert_int_equal(mailbox_sync(mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mi[0].uid, 1);
+	assert_true(mi[0].flags & MSG_FLAGGED);
+	mailbox_close(&mb);
+	free(from);
+	free(to);
+	free(cur);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sync_retries_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_retries_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_same_tick_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_big_file_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_over_max_refused, setup,
 		    teardown),
