@@ -609,6 +609,8 @@ idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
 	DBT		 key, val;
 	int		 ret;
 
+	if (store_retry_point("idx_msg_put"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "message put", error_r);
 	memset(&r, 0, sizeof(r));
 	r.uid = m->uid;
 	r.flags = m->flags;

@@ -268,6 +268,90 @@ test_rename_same_tick_seen(void **state)
 	free(cur);
 }
 
+/* COPY (or MOVE) of UIDs 1 and 2 to Archive: 0 if it succeeded with two new UIDs. */
+static int
+copy_or_move(struct fx *fx, bool move)
+{
+	static const uint32_t	 uids[2] = { 1, 2 };
+	uint32_t		 out[2] = { 0, 0 };
+	struct mailbox		*mb;
+	const char		*error;
+	int			 rc;
+
+	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1)
+		return 10;
+	rc = move ? mailbox_move(mb, uids, 2, "Archive", out, &error) :
+	    mailbox_copy(mb, uids, 2, "Archive", out, &error);
+	if (rc == -1)
+		fprintf(stderr, "copy: %s\n", error);
+	mailbox_close(&mb);
+	return rc == -1 ? 11 : out[0] == 0 || out[1] == 0 || out[0] == out[1] ? 12 : 0;
+}
+
+static int
+copy_child(struct fx *fx)
+{
+	return copy_or_move(fx, false);
+}
+
+static int
+move_child(struct fx *fx)
+{
+	return copy_or_move(fx, true);
+}
+
+static size_t
+folder_count(struct fx *fx, const char *folder)
+{
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, folder, 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	mailbox_close(&mb);
+	return n;
+}
+
+/*
+ * A deadlock after the files were linked into the destination: the retry
+ * takes them as copied (no second link) and COPY succeeds; the
+ * destination holds each message once.
+ */
+static void
+test_copy_retry_no_duplicate(void **state)
+{
+	struct fx	*fx = *state;
+	const char	*why;
+	char		*cur = path_in(fx, ".Archive/cur");
+
+	deliver_synced(fx, 3);
+	assert_int_equal(folder_create(fx->st, fx->maildir, "Archive", &why), 0);
+	assert_int_equal(with_retry_at(fx, "idx_msg_put", copy_child), 0);
+	assert_int_equal(folder_count(fx, "Archive"), 2);
+	assert_int_equal(fx_count(cur), 2);
+	assert_int_equal(folder_count(fx, "INBOX"), 3);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Archive", &why), 0);
+	free(cur);
+}
+
+/* The same for MOVE: each message in exactly one folder, none lost. */
+static void
+test_move_retry_no_duplicate(void **state)
+{
+	struct fx	*fx = *state;
+	const char	*why;
+
+	deliver_synced(fx, 3);
+	assert_int_equal(folder_create(fx->st, fx->maildir, "Archive", &why), 0);
+	assert_int_equal(with_retry_at(fx, "idx_msg_put", move_child), 0);
+	assert_int_equal(folder_count(fx, "Archive"), 2);
+	assert_int_equal(folder_count(fx, "INBOX"), 1);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Archive", &why), 0);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &why), 0);
+}
+
 int
 main(void)
 {
@@ -275,6 +359,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_retries_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_retries_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_same_tick_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_retry_no_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_move_retry_no_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_big_file_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscriptions_over_max_refused, setup,
 		    teardown),
