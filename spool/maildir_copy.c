@@ -222,8 +222,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		if (!ctx->move)
 			quota_note(mb->maildir, (int64_t)bytes, (int64_t)n);
 	}
-	df->cur_mtime_ns = clean ?
-	    maildir_mtime_settled(maildir_dir_mtime(dm->curfd), maildir_now_ns()) : 0;
+	df->cur_mtime_ns = clean ? maildir_dir_mtime(dm->curfd) : 0;
 	if ((rc = idx_folder_put(txn, dm->folder, df, error_r)) != 0 || !ctx->move)
 		goto out;
 	/* MOVE: the sources are gone from their folder too. */
@@ -234,8 +233,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	}
 	if (n > 0)
 		f->highestmodseq++;
-	f->cur_mtime_ns = srcclean ?
-	    maildir_mtime_settled(maildir_dir_mtime(mb->curfd), maildir_now_ns()) : 0;
+	f->cur_mtime_ns = srcclean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);
@@ -345,8 +343,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 		goto out;
 	folder_account(f, &m, 1);
 	quota_note(mb->maildir, (int64_t)ctx->len, 1);
-	f->cur_mtime_ns = clean ?
-	    maildir_mtime_settled(maildir_dir_mtime(mb->curfd), maildir_now_ns()) : 0;
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	free(cache);

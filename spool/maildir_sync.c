@@ -63,26 +63,28 @@ maildir_dir_mtime(int dirfd)
 	return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
 }
 
-int64_t
-maildir_now_ns(void)
+static int64_t
+now_ns(void)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_REALTIME, &ts);	/* the clock file times come from */
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
  * Directory mtimes are coarse (a clock tick, a second on some file
  * systems): another tool's rename in the same tick as our scan leaves the
- * mtime as it was.  Only an mtime MTIME_SETTLE_NS older than the scan
- * proves that nothing changed since; a younger one is not kept (0: the
- * next sync scans all of cur/ again), as Dovecot does.
+ * mtime as it was.  Only an mtime MTIME_SETTLE_NS older than the start of
+ * the last full scan proves that nothing changed since, as Dovecot
+ * distrusts young mtimes.
  */
-int64_t
-maildir_mtime_settled(int64_t mtime, int64_t scan_ns)
+enum maildir_cur
+maildir_cur_state(const struct idx_folder *f, int64_t mtime)
 {
-	return mtime <= scan_ns - MTIME_SETTLE_NS ? mtime : 0;
+	if (f->cur_mtime_ns == 0 || f->cur_mtime_ns != mtime)
+		return MAILDIR_CHANGED;
+	return mtime <= f->cur_scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
 }
 
 static void
@@ -155,6 +157,49 @@ clean_tmp(int tmpfd)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(dir);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/*
+ * Until it settles, a young cur/ is compared name by name with the index
+ * (read-only, no lock): the check costs a readdir, a rescan the lock.
+ * Once it has settled the next locked sync makes its mtime trusted.
+ */
+bool
+maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx_folder *f)
+{
+	struct idx_msglist	 l = { 0 };
+	struct scan		 s = { 0 };
+	const char		*error, **a = NULL, **b = NULL;
+	size_t			 i;
+	bool			 same = false;
+
+	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
+	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
+	    idx_msg_list(txn, f->id, false, &l, &error) != 0 || l.n != s.n)
+		goto out;
+	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
+	b = xreallocarray(NULL, s.n + 1, sizeof(*b));
+	for (i = 0; i < s.n; i++) {
+		a[i] = s.ents[i].name;
+		b[i] = l.msgs[i].name;
+	}
+	qsort(a, s.n, sizeof(*a), name_cmp);
+	qsort(b, s.n, sizeof(*b), name_cmp);
+	for (i = 0; i < s.n && strcmp(a[i], b[i]) == 0; i++)
+		;
+	same = i == s.n;
+out:
+	free(a);
+	free(b);
+	scan_free(&s);
+	idx_msglist_free(&l);
+	return same;
 }
 
 /* ---- the side file: "<uidvalidity> <uid high-water>" ---- */
@@ -604,9 +649,9 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		return rc;
 	if (exists && side_check(mb, f, error_r) == -1)
 		return -1;
-	scan_ns = maildir_now_ns();
+	scan_ns = now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
-	full = !exists || f->cur_mtime_ns == 0 || f->cur_mtime_ns != pre;
+	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
 	if (!exists && side_ok)
@@ -680,7 +725,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_mtime_ns = renamed ? maildir_dir_mtime(mb->curfd) : pre;
 	else if (renamed && f->cur_mtime_ns == pre)
 		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
-	f->cur_mtime_ns = maildir_mtime_settled(f->cur_mtime_ns, scan_ns);
+	if (full)
+		f->cur_scan_ns = scan_ns;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);

@@ -149,8 +149,7 @@ again:
 		goto out;
 	if (n > 0)
 		f->highestmodseq++;
-	f->cur_mtime_ns = clean ?
-	    maildir_mtime_settled(maildir_dir_mtime(mb->curfd), maildir_now_ns()) : 0;
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);
@@ -224,8 +223,7 @@ again:
 		f->highestmodseq++;
 		quota_note(mb->maildir, -bytes, -(int64_t)n);
 	}
-	f->cur_mtime_ns = clean ?
-	    maildir_mtime_settled(maildir_dir_mtime(mb->curfd), maildir_now_ns()) : 0;
+	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);
