@@ -31,7 +31,7 @@
 #define UID_RESERVE	128	/* UIDs reserved per side-file write */
 #define SCAN_PASSES	5
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
-#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see maildir_mtime_settled() */
+#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see maildir_cur_state() */
 
 struct scan_ent {
 	char			*name;
