@@ -8,7 +8,9 @@
  */
 #include "spool/store_private.h"
 #include "spool/commit.h"
+#include "lib/buf.h"
 #include "lib/safedir.h"
+#include "lib/textfile.h"
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
@@ -24,7 +26,9 @@
 
 #define SUBSCRIPTIONS		"subscriptions"
 #define SUBSCRIPTIONS_LOCK	"postroom-subscriptions.lock"
-#define SUBSCRIPTIONS_MAX	(256 * 1024)
+/* Far above any real list; a bigger file is refused, never cut and rewritten. */
+#define SUBSCRIPTIONS_MAX	(4 * 1024 * 1024)
+#define SUBSCRIPTION_LINE_MAX	1024
 #define DELETED_PREFIX		"postroom-deleted."
 
 int
@@ -304,22 +308,73 @@ folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
 	return 0;
 }
 
+struct subs_ctx {
+	struct buf	*out;		/* the file as it will be */
+	const char	*name;
+	bool		 on, found, bad;
+};
+
+static void
+subs_line(void *vctx, unsigned lineno, char *line, const char *why)
+{
+	struct subs_ctx	*c = vctx;
+
+	(void)lineno;
+	(void)why;
+	if (line == NULL) {		/* a line we cannot keep: do not drop it */
+		c->bad = true;
+		return;
+	}
+	if (strcmp(line, c->name) == 0) {
+		c->found = true;
+		if (!c->on)
+			return;
+	}
+	if (*line != '\0' && buf_printf(c->out, "%s\n", line) == -1)
+		c->bad = true;		/* over SUBSCRIPTIONS_MAX */
+}
+
+static int
+subs_write(const char *maildir, const struct buf *out, const char **error_r)
+{
+	struct spool_txn	 t;
+	struct iovec		 iov;
+	int			 rootfd, tmpfd = -1, rc = 0;
+
+	rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd != -1)
+		tmpfd = openat(rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	iov.iov_base = (void *)buf_head(out);
+	iov.iov_len = buf_len(out);
+	spool_txn_init(&t);
+	if (tmpfd == -1 || rootfd == -1 ||
+	    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
+	    spool_txn_commit(&t) == -1) {
+		spool_txn_abort(&t);
+		rc = store_fail(error_r, true, "subscriptions: %s", spool_txn_error(&t));
+	}
+	if (tmpfd != -1)
+		close(tmpfd);
+	if (rootfd != -1)
+		close(rootfd);
+	return rc;
+}
+
 int
 folder_subscribe(struct store *st, const char *maildir, const char *name, bool on,
     const char **error_r)
 {
-	struct spool_txn	 t;
-	struct iovec		 iov;
-	char			 path[4096], *text, *out, *line, *next;
-	size_t			 outlen = 0, namelen = strlen(name);
-	ssize_t			 n = 0;
-	int			 fd, lockfd, rootfd = -1, tmpfd = -1, rc = -1;
-	bool			 found = false;
+	struct subs_ctx	 c = { NULL, name, on, false, false };
+	char		 path[4096];
+	const char	*err;
+	int		 lockfd, rc = -1;
 
 	(void)st;
 	/* One name per line: a name that is no folder name never gets in. */
 	if (maildir_folder_dir(name, path, sizeof(path)) == -1)
 		return store_fail(error_r, false, "invalid folder name");
+	if (strlen(name) >= SUBSCRIPTION_LINE_MAX)
+		return store_fail(error_r, false, "folder name too long to subscribe");
 	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS_LOCK);
 	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    flock(lockfd, LOCK_EX) == -1) {
@@ -327,50 +382,20 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 			close(lockfd);
 		return store_fail(error_r, true, "lock %s: %s", path, strerror(errno));
 	}
-	text = xmalloc(SUBSCRIPTIONS_MAX + 1);
-	out = xmalloc(SUBSCRIPTIONS_MAX + 512);
+	c.out = buf_new(SUBSCRIPTIONS_MAX);
 	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		n = read(fd, text, SUBSCRIPTIONS_MAX);
-		close(fd);
-	}
-	text[n > 0 ? n : 0] = '\0';
-	for (line = text; *line != '\0'; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		else
-			next = line + strlen(line);
-		if (strcmp(line, name) == 0) {
-			found = true;
-			if (!on)
-				continue;
-		}
-		if (*line != '\0')
-			outlen += (size_t)sprintf(out + outlen, "%s\n", line);
-	}
-	if (on && !found && namelen < 500)
-		outlen += (size_t)sprintf(out + outlen, "%s\n", name);
-	rc = 0;
-	if (found != on) {
-		rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (rootfd != -1)
-			tmpfd = openat(rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		iov.iov_base = out;
-		iov.iov_len = outlen;
-		spool_txn_init(&t);
-		if (tmpfd == -1 || rootfd == -1 ||
-		    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
-		    spool_txn_commit(&t) == -1) {
-			spool_txn_abort(&t);
-			rc = store_fail(error_r, true, "subscriptions: %s", spool_txn_error(&t));
-		}
-	}
-	if (tmpfd != -1)
-		close(tmpfd);
-	if (rootfd != -1)
-		close(rootfd);
-	free(text);
-	free(out);
+	/* The whole file or nothing: a partial read must never be written back. */
+	if (textfile_read(path, SUBSCRIPTION_LINE_MAX, subs_line, &c, &err) == -1)
+		rc = store_fail(error_r, true, "subscriptions: %s", err);
+	else if (c.bad)
+		rc = store_fail(error_r, false, "subscriptions: file over %d bytes or "
+		    "a line over %d bytes; left as it is", SUBSCRIPTIONS_MAX, SUBSCRIPTION_LINE_MAX);
+	else if (on && !c.found && buf_printf(c.out, "%s\n", name) == -1)
+		rc = store_fail(error_r, false, "subscriptions: file full (%d bytes)",
+		    SUBSCRIPTIONS_MAX);
+	else
+		rc = c.found != on ? subs_write(maildir, c.out, error_r) : 0;
+	buf_free(&c.out);
 	close(lockfd);
 	return rc;
 }

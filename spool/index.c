@@ -636,6 +636,8 @@ idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
 	DBT		 key, val;
 	int		 ret;
 
+	if (store_retry_point("idx_msg_put"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "message put", error_r);
 	memset(&r, 0, sizeof(r));
 	r.uid = m->uid;
 	r.flags = m->flags;
@@ -674,6 +676,8 @@ idx_msg_del(struct idx_txn *t, uint32_t folder_id, uint32_t uid, const char **er
 
 	msg_key(k, folder_id, uid);
 	dbt_set(&key, k, sizeof(k));
+	if (store_retry_point("idx_msg_del"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "message delete", error_r);
 	ret = t->e->msgs->del(t->e->msgs, t->txn, &key, 0);
 	if (ret != 0 && ret != DB_NOTFOUND)
 		return db_fail(t->e, ret, "message delete", error_r);
@@ -745,6 +749,8 @@ idx_msg_list(struct idx_txn *t, uint32_t folder_id, bool with_cache, struct idx_
 	int		 ret;
 
 	idx_msglist_free(l);
+	if (store_retry_point("idx_msg_list"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "cursor", error_r);
 	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
 		return db_fail(t->e, ret, "cursor", error_r);
 	msg_key(k, folder_id, 0);

@@ -23,6 +23,7 @@ struct copy_ctx {
 	uint32_t	*uids_r;
 	bool		 move;		/* rename instead of link, drop the sources */
 	bool		 made;		/* files were linked: never link twice */
+	char		**names;	/* [n]: the file each made in dest's cur/ */
 };
 
 struct append_ctx {
@@ -106,6 +107,44 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	return 0;
 }
 
+/*
+ * A retry after files were linked (or moved) into dest: a full rescan of
+ * dest indexes them (under the U= in their names), and done[i] marks the
+ * messages found there, with their UID in uids_r: they are not copied
+ * again.  same: the caller's rescan of the folder did it already.
+ */
+static int
+copy_reuse(struct copy_ctx *ctx, struct mailbox *dm, struct idx_txn *txn,
+    struct idx_folder *df, bool same, bool *done, const char **error_r)
+{
+	struct idx_msglist	 l = { 0 };
+	struct maildir_name	 mn, mine;
+	size_t			 i, j;
+	int			 rc;
+
+	if (!same) {
+		df->cur_mtime_ns = 0;
+		if ((rc = maildir_sync_locked(dm, txn, df, true, error_r)) != 0)
+			return rc;
+	}
+	if ((rc = idx_msg_list(txn, df->id, false, &l, error_r)) != 0)
+		return rc;
+	for (j = 0; j < l.n; j++) {
+		maildir_name_parse(l.msgs[j].name, &mn);
+		for (i = 0; i < ctx->n; i++) {
+			if (ctx->names[i] == NULL || done[i] ||
+			    maildir_name_parse(ctx->names[i], &mine) == -1 ||
+			    strcmp(mn.base, mine.base) != 0)
+				continue;
+			done[i] = true;
+			if (ctx->uids_r != NULL)
+				ctx->uids_r[i] = l.msgs[j].uid;
+		}
+	}
+	idx_msglist_free(&l);
+	return 0;
+}
+
 static int
 copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
     bool retry, const char **error_r)
@@ -117,12 +156,11 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	struct copied		*c;
 	size_t			 i, n = 0;
 	uint64_t		 bytes = 0;
-	bool			 same, clean, srcclean;
+	bool			 same, clean, srcclean, *done;
 	int			 rc;
 
-	if (retry && ctx->made)
-		return store_fail(error_r, true, "copy interrupted; check the destination");
 	c = xcalloc(ctx->n + 1, sizeof(*c));
+	done = xcalloc(ctx->n + 1, sizeof(*done));
 	spool_txn_init(&st);
 	same = strcmp(ctx->dest, mb->folder) == 0 ||
 	    (maildir_folder_is_inbox(ctx->dest) && maildir_folder_is_inbox(mb->folder));
@@ -132,6 +170,17 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		df = f;
 	else if ((rc = dest_folder(dm, txn, df = &dfr, error_r)) != 0)
 		goto out;
+	/* Never link twice: what an earlier attempt made is taken as copied. */
+	if (retry && ctx->made) {
+		if ((rc = copy_reuse(ctx, dm, txn, df, same, done, error_r)) != 0)
+			goto out;
+		/* Their links may not be durable yet: fsync before the index says so. */
+		if (spool_txn_note_dir(&st, dm->curfd) == -1 ||
+		    (ctx->move && spool_txn_note_dir(&st, mb->curfd) == -1)) {
+			rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+			goto out;
+		}
+	}
 	if ((rc = maildir_keywords_load(dm->dirfd, &dm->kw, error_r)) != 0 ||
 	    (rc = maildir_keywords_load(mb->dirfd, &mb->kw, error_r)) != 0 ||
 	    (rc = maildir_reserve_uids(dm, df, df->uidnext + (uint32_t)ctx->n, error_r)) != 0)
@@ -139,6 +188,8 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	clean = df->cur_mtime_ns != 0 && df->cur_mtime_ns == maildir_dir_mtime(dm->curfd);
 	srcclean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	for (i = 0; i < ctx->n; i++) {
+		if (done[i])
+			continue;
 		if (ctx->uids_r != NULL)
 			ctx->uids_r[i] = 0;
 		rc = copy_one(mb, dm, txn, f, df, ctx->uids[i], ctx->move, &st, &c[n], error_r);
@@ -147,6 +198,8 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		if (rc != 0)
 			goto out;
 		ctx->made = true;
+		free(ctx->names[i]);
+		ctx->names[i] = xstrdup(c[n].name);
 		if (ctx->uids_r != NULL)
 			ctx->uids_r[i] = c[n].m.uid;
 		bytes += c[n].m.fsize;
@@ -187,7 +240,22 @@ out:
 	for (i = 0; i < ctx->n; i++)
 		free(c[i].blob);
 	free(c);
+	free(done);
 	mailbox_close(&dm);
+	return rc;
+}
+
+static int
+copy_run(struct mailbox *mb, struct copy_ctx *ctx, const char **error_r)
+{
+	size_t	 i;
+	int	 rc;
+
+	ctx->names = xcalloc(ctx->n + 1, sizeof(*ctx->names));
+	rc = mailbox_locked(mb, copy_fn, ctx, error_r);
+	for (i = 0; i < ctx->n; i++)
+		free(ctx->names[i]);
+	free(ctx->names);
 	return rc;
 }
 
@@ -195,12 +263,11 @@ int
 mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
     uint32_t *uids_r, const char **error_r)
 {
-	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, false, false };
+	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, false, false, NULL };
 	struct idx_txn		*txn;
 	struct idx_msg		 m;
 	uint64_t		 bytes = 0;
 	size_t			 i;
-	int			 rc;
 
 	/* Quota is checked before the lock: an estimate, as at delivery. */
 	if (idx_begin(mb->env, true, &txn, error_r) == 0) {
@@ -211,19 +278,18 @@ mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *des
 	}
 	if (quota_check_maildir(mb->maildir, bytes, error_r) == -1)
 		return -1;
-	rc = mailbox_locked(mb, copy_fn, &ctx, error_r);
-	return rc;
+	return copy_run(mb, &ctx, error_r);
 }
 
 int
 mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
     uint32_t *uids_r, const char **error_r)
 {
-	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false };
+	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false, NULL };
 
 	if (mb->flags & MAILBOX_READONLY)
 		return store_fail(error_r, false, "mailbox is read-only");
-	return mailbox_locked(mb, copy_fn, &ctx, error_r);
+	return copy_run(mb, &ctx, error_r);
 }
 
 static int

@@ -112,15 +112,20 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 {
 	struct idx_folder	 f;
 	struct idx_txn		*txn;
+	enum maildir_cur	 cur;
 	int			 rc;
 
 	/* Nothing new and cur/ as we left it: no write lock needed. */
 	if (!force && env_refresh(mb, error_r) == 0 &&
 	    idx_begin(mb->env, true, &txn, error_r) == 0) {
 		rc = idx_folder_get(txn, mb->folder, false, &f, error_r);
+		cur = rc == 0 ? maildir_cur_state(&f, maildir_dir_mtime(mb->curfd)) :
+		    MAILDIR_CHANGED;
+		if (cur == MAILDIR_YOUNG && !maildir_cur_as_indexed(mb, txn, &f))
+			cur = MAILDIR_CHANGED;
 		idx_abort(&txn);
 		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) &&
-		    f.cur_mtime_ns != 0 && f.cur_mtime_ns == maildir_dir_mtime(mb->curfd) &&
+		    cur != MAILDIR_CHANGED &&
 		    !dir_has_entries(mb->newfd) && maildir_side_ok(mb, &f)) {
 			mb->folder_id = f.id;
 			mb->uidvalidity = f.uidvalidity;

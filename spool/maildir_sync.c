@@ -31,6 +31,7 @@
 #define UID_RESERVE	128	/* UIDs reserved per side-file write */
 #define SCAN_PASSES	5
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
+#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see maildir_cur_state() */
 
 struct scan_ent {
 	char			*name;
@@ -60,6 +61,30 @@ maildir_dir_mtime(int dirfd)
 	if (fstat(dirfd, &sb) == -1)
 		return 0;
 	return (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);	/* the clock file times come from */
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Directory mtimes are coarse (a clock tick, a second on some file
+ * systems): another tool's rename in the same tick as our scan leaves the
+ * mtime as it was.  Only an mtime MTIME_SETTLE_NS older than the start of
+ * the last full scan proves that nothing changed since, as Dovecot
+ * distrusts young mtimes.
+ */
+enum maildir_cur
+maildir_cur_state(const struct idx_folder *f, int64_t mtime)
+{
+	if (f->cur_mtime_ns == 0 || f->cur_mtime_ns != mtime)
+		return MAILDIR_CHANGED;
+	return mtime <= f->cur_scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
 }
 
 static void
@@ -132,6 +157,49 @@ clean_tmp(int tmpfd)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(dir);
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char * const *)a, *(char * const *)b);
+}
+
+/*
+ * Until it settles, a young cur/ is compared name by name with the index
+ * (read-only, no lock): the check costs a readdir, a rescan the lock.
+ * Once it has settled the next locked sync makes its mtime trusted.
+ */
+bool
+maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx_folder *f)
+{
+	struct idx_msglist	 l = { 0 };
+	struct scan		 s = { 0 };
+	const char		*error, **a = NULL, **b = NULL;
+	size_t			 i;
+	bool			 same = false;
+
+	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
+	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
+	    idx_msg_list(txn, f->id, false, &l, &error) != 0 || l.n != s.n)
+		goto out;
+	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
+	b = xreallocarray(NULL, s.n + 1, sizeof(*b));
+	for (i = 0; i < s.n; i++) {
+		a[i] = s.ents[i].name;
+		b[i] = l.msgs[i].name;
+	}
+	qsort(a, s.n, sizeof(*a), name_cmp);
+	qsort(b, s.n, sizeof(*b), name_cmp);
+	for (i = 0; i < s.n && strcmp(a[i], b[i]) == 0; i++)
+		;
+	same = i == s.n;
+out:
+	free(a);
+	free(b);
+	scan_free(&s);
+	idx_msglist_free(&l);
+	return same;
 }
 
 /* ---- the side file: "<uidvalidity> <uid high-water>" ---- */
@@ -570,7 +638,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct maildir_name	 mn;
 	struct spool_txn	 st;
 	size_t			 i, nnew;
-	int64_t			 pre;
+	int64_t			 pre, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
@@ -581,15 +649,17 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		return rc;
 	if (exists && side_check(mb, f, error_r) == -1)
 		return -1;
+	scan_ns = now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
-	full = !exists || f->cur_mtime_ns == 0 || f->cur_mtime_ns != pre;
+	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
 	if (!exists && side_ok)
 		side_stale_check(mb, f, &s);
 	if (full)
 		clean_tmp(mb->tmpfd);
-	if (full && exists && idx_msg_list(txn, f->id, false, &l, error_r) != 0)
+	/* An index error keeps its code: IDX_RETRY makes the caller run again. */
+	if (full && exists && (rc = idx_msg_list(txn, f->id, false, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
@@ -611,7 +681,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		s.ents[i].match = (long)hit->idx;
 	}
 	nnew = assign_uids(&s, f, !exists, &nw);
-	if (maildir_reserve_uids(mb, f, f->uidnext, error_r) == -1)
+	if ((rc = maildir_reserve_uids(mb, f, f->uidnext, error_r)) != 0)
 		goto out;
 	for (i = 0; i < s.n; i++) {
 		if (s.ents[i].match == -1)
@@ -631,14 +701,15 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		for (i = 0; i < l.n; i++) {
 			if (names[i].seen)
 				continue;
-			if (idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid, error_r) != 0)
+			if ((rc = idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid,
+			    error_r)) != 0)
 				goto out;
 			folder_account(f, &l.msgs[names[i].idx], -1);
 			changed = true;
 		}
 	}
 	if (spool_txn_commit(&st) == -1) {
-		store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("sync-fsynced");
@@ -654,6 +725,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_mtime_ns = renamed ? maildir_dir_mtime(mb->curfd) : pre;
 	else if (renamed && f->cur_mtime_ns == pre)
 		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
+	if (full)
+		f->cur_scan_ns = scan_ns;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	spool_txn_abort(&st);

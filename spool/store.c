@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,17 @@ store_crash_point(const char *point)
 	/* Not cached: a forked test child sets it after the parent ran. */
 	if ((want = getenv("POSTROOM_CRASH_AT")) != NULL && strcmp(want, point) == 0)
 		raise(SIGKILL);
+}
+
+bool
+store_retry_point(const char *point)
+{
+	static atomic_bool	 fired;
+	const char		*want;
+
+	if ((want = getenv("POSTROOM_RETRY_AT")) == NULL || strcmp(want, point) != 0)
+		return false;
+	return !atomic_exchange(&fired, true);
 }
 
 struct store *

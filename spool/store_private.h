@@ -29,6 +29,12 @@ bool		 store_errno_temporary(int err);
  * here.  A getenv per point: nothing next to the fsyncs around it.
  */
 void		 store_crash_point(const char *point);
+/*
+ * The same for retries: true the first time in this process that this
+ * point is reached with POSTROOM_RETRY_AT naming it; the caller then
+ * fails as on a deadlock (IDX_RETRY), so the retry path can be tested.
+ */
+bool		 store_retry_point(const char *point);
 
 /* ---- Maildir names (maildir_name.c) ---- */
 
@@ -82,7 +88,7 @@ struct idx_folder {
 	uint64_t	 highestmodseq;
 	uint64_t	 size;		/* sum of CRLF sizes */
 	int64_t		 cur_mtime_ns;	/* cur/ mtime after our last change; 0: rescan */
-	int64_t		 spare;
+	int64_t		 cur_scan_ns;	/* when the last full scan began (was spare, 0) */
 };
 
 struct idx_msg {
@@ -192,6 +198,16 @@ bool		 maildir_side_ok(struct mailbox *mb, const struct idx_folder *f);
 void		 folder_account(struct idx_folder *f, const struct idx_msg *m, int sign);
 /* cur/ mtime in ns (0 on error). */
 int64_t		 maildir_dir_mtime(int dirfd);
+/*
+ * cur/ is as f records it (mtime, the value maildir_dir_mtime gives now):
+ * MAILDIR_SETTLED for certain, MAILDIR_YOUNG if the mtime is too close to
+ * the last scan to prove it, MAILDIR_CHANGED otherwise.
+ */
+enum maildir_cur { MAILDIR_CHANGED, MAILDIR_YOUNG, MAILDIR_SETTLED };
+enum maildir_cur maildir_cur_state(const struct idx_folder *f, int64_t mtime);
+/* A young cur/ without the lock: every file name is the one the index has. */
+bool		 maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn,
+		    const struct idx_folder *f);
 /* Parse a message file once for the index (sizes, date, cached strings). */
 int		 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r);
 int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,

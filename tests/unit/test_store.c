@@ -421,7 +421,6 @@ test_external_changes_picked_up(void **state)
 	snprintf(to, sizeof(to), "%s/cur/%sF", fx->maildir, name);
 	snprintf(from, sizeof(from), "%s/cur/%s", fx->maildir, name);
 	assert_int_equal(rename(from, to), 0);
-	usleep(20000);	/* coarse directory mtimes */
 	assert_int_equal(mailbox_sync(mb, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 3);
@@ -444,7 +443,6 @@ test_external_changes_picked_up(void **state)
 	    "cd %s/cur && mv dup:2,S \"$(ls | grep U=2: | sed 's/:2,.*//')\":2,RS", fx->maildir,
 	    fx->maildir, fx->maildir);
 	assert_int_equal(system(path), 0);
-	usleep(20000);
 	assert_int_equal(mailbox_sync(mb, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 4);
@@ -453,7 +451,6 @@ test_external_changes_picked_up(void **state)
 	snprintf(path, sizeof(path), "%s/cur/zz", fx->maildir);	/* cur/ changes again */
 	close(open(path, O_CREAT | O_WRONLY, 0600));
 	unlink(path);
-	usleep(20000);
 	assert_int_equal(mailbox_sync(mb, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 4);				/* stable: no churn */
