@@ -338,14 +338,23 @@ class TestHostile(Pop3Case):
                 r = Raw(self.pr.port('pop3d.listen'))
                 r.s.sendall(blob)
                 r.close()
-        time.sleep(0.3)
         # Those failed logins may have got 127.0.0.1 blocked (auth_max_failures): the
-        # server is checked from another address.
-        r = Raw(self.pr.port('pop3d.listen'), source='127.0.0.7')
-        r.line()
-        self.login(r)
-        self.assertEqual(r.cmd('STAT')[:6], b'+OK 3 ')
-        r.close()
+        # server is checked from another address.  The abandoned good logins open the
+        # maildrop on the workq and hold its lock until they finish: wait for them.
+        def logged_in():
+            r = Raw(self.pr.port('pop3d.listen'), source='127.0.0.7')
+            try:
+                r.line()
+                r.cmd('USER ' + ALICE[0])
+                reply = r.cmd('PASS ' + ALICE[1])
+                if not reply.startswith(b'+OK'):
+                    self.assertIn(b'[IN-USE]', reply)
+                    return False
+                self.assertEqual(r.cmd('STAT')[:6], b'+OK 3 ')
+                return True
+            finally:
+                r.close()
+        self.pr.wait_for(logged_in, timeout=10, interval=0.1)
 
     def test_pipelined_retr_of_a_large_message(self):
         # More pipelined commands than one line buffer holds, each with a reply far
