@@ -35,21 +35,21 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 	int			 fd, tmpfd, i;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return store_fail(error_r, store_errno_code(errno),
+		return store_err(error_r, store_errno_code(errno),
 		    "mkdir %s: %s", dir, strerror(errno));
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "open %s: %s", dir, strerror(errno));
 	for (i = 0; i < 3; i++) {
 		if (mkdirat(fd, subs[i], 0700) == -1 && errno != EEXIST) {
 			close(fd);
-			return store_fail(error_r, store_errno_code(errno),
+			return store_err(error_r, store_errno_code(errno),
 			    "mkdir %s/%s: %s", dir, subs[i], strerror(errno));
 		}
 	}
 	if (spool_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_fail(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
 	}
 	if (folder && faccessat(fd, "maildirfolder", F_OK, 0) == -1) {
 		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -58,7 +58,7 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 			if (tmpfd != -1)
 				close(tmpfd);
 			close(fd);
-			return store_fail(error_r, STORE_ERR_TEMPORARY, "maildirfolder in %s: %s",
+			return store_err(error_r, STORE_ERR_TEMPORARY, "maildirfolder in %s: %s",
 			    dir, spool_txn_error(t));
 		}
 		close(tmpfd);
@@ -74,9 +74,9 @@ folder_path(const char *maildir, const char *name, char *out, size_t size,
 	char	 sub[256];
 
 	if (maildir_folder_dir(name, sub, sizeof(sub)) == -1)
-		return store_fail(error_r, STORE_ERR_PARAMS, "invalid folder name");
+		return store_err(error_r, STORE_ERR_PARAMS, "invalid folder name");
 	if (sub[0] == '\0')
-		return store_fail(error_r, STORE_ERR_NOT_POSSIBLE,
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE,
 		    "INBOX cannot be created, deleted or replaced");
 	snprintf(out, size, "%s/%s", maildir, sub);
 	return 0;
@@ -89,11 +89,11 @@ root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
 
 	spool_txn_init(t);
 	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "open %s: %s", maildir, strerror(errno));
 	if (spool_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_fail(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
 	}
 	close(fd);
 	return 0;
@@ -109,7 +109,7 @@ folder_create(struct store *st, const char *maildir, const char *name, const cha
 	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
 		return -1;
 	if (access(path, F_OK) == 0)
-		return store_fail(error_r, STORE_ERR_EXISTS, "folder exists");
+		return store_err(error_r, STORE_ERR_EXISTS, "folder exists");
 	if (root_txn(&t, maildir, error_r) == -1)
 		return -1;
 	if (maildir_make(&t, path, true, error_r) == -1) {
@@ -117,7 +117,7 @@ folder_create(struct store *st, const char *maildir, const char *name, const cha
 		return -1;
 	}
 	if (spool_txn_commit(&t) == -1)
-		return store_fail(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	return 0;
 }
 
@@ -160,7 +160,7 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
 		return -1;
 	if (access(path, F_OK) == -1)
-		return store_fail(error_r, STORE_ERR_NOT_FOUND, "no such folder");
+		return store_err(error_r, STORE_ERR_NOT_FOUND, "no such folder");
 	if (index_forget(maildir, &name, 1, error_r) == -1)
 		return -1;
 	/* Vanish atomically (and durably), then remove at leisure. */
@@ -172,7 +172,7 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 	if (spool_txn_rename(&t, rootfd, strrchr(path, '/') + 1, rootfd, gone) == -1 ||
 	    spool_txn_commit(&t) == -1) {
 		spool_txn_abort(&t);
-		return store_fail(error_r, store_errno_code(errno), "%s", spool_txn_error(&t));
+		return store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&t));
 	}
 	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
 		/* Already invisible: what cannot be removed now is only litter. */
@@ -229,12 +229,12 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 	    folder_path(maildir, to, dst, sizeof(dst), error_r) == -1)
 		return -1;
 	if (access(src, F_OK) == -1)
-		return store_fail(error_r, STORE_ERR_NOT_FOUND, "no such folder");
+		return store_err(error_r, STORE_ERR_NOT_FOUND, "no such folder");
 	if (access(dst, F_OK) == 0)
-		return store_fail(error_r, STORE_ERR_EXISTS, "folder exists");
+		return store_err(error_r, STORE_ERR_EXISTS, "folder exists");
 	/* The folder and its children ".from.*". */
 	if ((dir = opendir(maildir)) == NULL)
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "open %s: %s", maildir, strerror(errno));
 	fromlen = strlen(from);
 	while ((de = readdir(dir)) != NULL) {
@@ -254,11 +254,11 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 		snprintf(newname, sizeof(newname), ".%s%s", to, names[i] + fromlen);
 		snprintf(src, sizeof(src), ".%s", names[i]);
 		if (spool_txn_rename(&t, rootfd, src, rootfd, newname) == -1)
-			rc = store_fail(error_r, store_errno_code(errno), "%s",
+			rc = store_err(error_r, store_errno_code(errno), "%s",
 			    spool_txn_error(&t));
 	}
 	if (rc == 0 && spool_txn_commit(&t) == -1)
-		rc = store_fail(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	else if (rootfd != -1)
 		spool_txn_abort(&t);
 	if (rc == 0) {
@@ -289,7 +289,7 @@ folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
 
 	(void)st;
 	if ((dir = opendir(maildir)) == NULL)
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "open %s: %s", maildir, strerror(errno));
 	names = xreallocarray(NULL, 1, sizeof(*names));
 	names[0] = xstrdup("INBOX");
@@ -324,13 +324,13 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 	(void)st;
 	/* One name per line: a name that is no folder name never gets in. */
 	if (maildir_folder_dir(name, path, sizeof(path)) == -1)
-		return store_fail(error_r, STORE_ERR_PARAMS, "invalid folder name");
+		return store_err(error_r, STORE_ERR_PARAMS, "invalid folder name");
 	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS_LOCK);
 	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    flock(lockfd, LOCK_EX) == -1) {
 		if (lockfd != -1)
 			close(lockfd);
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "lock %s: %s", path, strerror(errno));
 	}
 	text = xmalloc(SUBSCRIPTIONS_MAX + 1);
@@ -368,7 +368,7 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 		    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
 		    spool_txn_commit(&t) == -1) {
 			spool_txn_abort(&t);
-			rc = store_fail(error_r, STORE_ERR_TEMPORARY,
+			rc = store_err(error_r, STORE_ERR_TEMPORARY,
 			    "subscriptions: %s", spool_txn_error(&t));
 		}
 	}

@@ -85,11 +85,11 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 			return -1;
 	}
 	if (maildir_name_format(&mn, c->name, sizeof(c->name)) == -1)
-		return store_fail(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 	if ((move ? spool_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
 	    spool_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
 		return errno == ENOENT ? 1 :
-		    store_fail(error_r, store_errno_code(errno), "%s", spool_txn_error(st));
+		    store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(st));
 	/* Keep the cached strings: the index record is copied, not re-parsed. */
 	len = strlen(m.envelope) + strlen(m.body) + strlen(m.bodystructure) + 3;
 	c->blob = p = xmalloc(len);
@@ -121,7 +121,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	int			 rc;
 
 	if (retry && ctx->made)
-		return store_fail(error_r, STORE_ERR_TEMPORARY,
+		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "copy interrupted; check the destination");
 	c = xcalloc(ctx->n + 1, sizeof(*c));
 	spool_txn_init(&st);
@@ -155,7 +155,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	}
 	store_crash_point("copy-linked");
 	if (spool_txn_commit(&st) == -1) {
-		rc = store_fail(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("copy-fsynced");
@@ -223,7 +223,7 @@ mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *des
 	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false };
 
 	if (mb->flags & MAILBOX_READONLY)
-		return store_fail(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	return mailbox_locked(mb, copy_fn, &ctx, error_r);
 }
 
@@ -256,7 +256,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 	mn.flags = ctx->flags & ~MSG_RECENT;
 	mn.has_info = true;
 	if (maildir_name_format(&mn, name, sizeof(name)) == -1) {
-		rc = store_fail(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
+		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 		goto out;
 	}
 	iov.iov_base = (void *)ctx->data;
@@ -264,7 +264,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 	spool_txn_init(&st);
 	if (spool_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
 	    (store_crash_point("append-written"), spool_txn_commit(&st)) == -1) {
-		rc = store_fail(error_r, store_errno_code(errno), "%s", spool_txn_error(&st));
+		rc = store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&st));
 		spool_txn_abort(&st);
 		goto out;
 	}
