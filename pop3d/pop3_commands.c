@@ -122,8 +122,8 @@ cmd_quit(struct pop3_session *s, char *args)
 		log_warnx("session=%s pop3 update failed user=%s: %s", s->peer->id,
 		    s->address, error);
 		/* RFC 1939 6 and RFC 2449 8.1.2. */
-		pop3_reply(s, "-ERR [SYS/%s] Some deleted messages not removed.",
-		    store_error_temporary() ? "TEMP" : "PERM");
+		pop3_reply(s, "-ERR [%s] Some deleted messages not removed.",
+		    pop3_store_resp_code(store_error_code()));
 		pop3_close(s);
 		return -1;
 	}

@@ -54,8 +54,8 @@ pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_use
 	rc = mailbox_open(st, maildir, "INBOX", MAILBOX_POP3_LOCK, &md->mb, &error);
 	free(maildir);
 	if (rc == -1) {
-		md->result = strcmp(error, "IN-USE") == 0 ? MAILDROP_IN_USE :
-		    store_error_temporary() ? MAILDROP_TEMP : MAILDROP_PERM;
+		md->result = MAILDROP_CANNOT_OPEN;
+		md->code = store_error_code();
 		md->error = xstrdup(error);	/* the store's text is this thread's */
 		return -1;
 	}
@@ -82,15 +82,14 @@ pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_mail
 		md->mb = NULL;
 		md->msgs = NULL;
 		return 0;
-	case MAILDROP_IN_USE:
-		pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
-		break;
-	case MAILDROP_TEMP:
-	case MAILDROP_PERM:
+	case MAILDROP_CANNOT_OPEN:
+		if (md->code == STORE_ERR_IN_USE) {
+			pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
+			break;
+		}
 		log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id, address,
 		    md->error);
-		pop3_reply(s, "-ERR [SYS/%s] Cannot open the mailbox.",
-		    md->result == MAILDROP_TEMP ? "TEMP" : "PERM");
+		pop3_reply(s, "-ERR [%s] Cannot open the mailbox.", pop3_store_resp_code(md->code));
 		break;
 	case MAILDROP_UNREADABLE:
 		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, address, md->error);
@@ -99,6 +98,21 @@ pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_mail
 	}
 	pop3_bad_command(s);
 	return -1;
+}
+
+/* The one map from store failures to POP3 response codes (RFC 2449 8.1, RFC 3206). */
+const char *
+pop3_store_resp_code(enum store_error code)
+{
+	switch (code) {
+	case STORE_ERR_IN_USE:
+		return "IN-USE";
+	case STORE_ERR_TEMPORARY:
+	case STORE_ERR_OVER_QUOTA:
+		return "SYS/TEMP";
+	default:
+		return "SYS/PERM";
+	}
 }
 
 void

@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 #include "lib/session.h"
 #include "pop3d/pop3_session.h"
+#include "spool/store.h"
 
 struct linebuf;
 struct mailbox;
@@ -60,14 +61,13 @@ struct pop3_stream {
 
 enum pop3_maildrop_result {
 	MAILDROP_OK,
-	MAILDROP_IN_USE,	/* another POP3 session holds the lock */
-	MAILDROP_TEMP,		/* cannot open, temporarily (disk full, index busy) */
-	MAILDROP_PERM,		/* cannot open */
+	MAILDROP_CANNOT_OPEN,	/* mailbox_open failed with code */
 	MAILDROP_UNREADABLE,	/* opened, but the snapshot failed */
 };
 
 struct pop3_maildrop {
 	enum pop3_maildrop_result	 result;
+	enum store_error		 code;		/* if MAILDROP_CANNOT_OPEN */
 	char				*error;		/* why, if not MAILDROP_OK */
 	struct mailbox			*mb;
 	struct pop3_msg			*msgs;
@@ -152,6 +152,8 @@ int	pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir
 int	pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_maildrop *md);
 /* Close and free what is left in md (a login that did not take it). */
 void	pop3_maildrop_clear(struct pop3_maildrop *md);
+/* The RFC 2449/3206 response code for a store failure: "IN-USE", "SYS/TEMP", "SYS/PERM". */
+const char *pop3_store_resp_code(enum store_error code);
 
 /* pop3_retr.c */
 int	pop3_cmd_retr(struct pop3_session *s, char *args);

@@ -165,8 +165,24 @@ const struct smtp_writer smtp_deliver_writer = {
 static void
 job_fail(struct deliver_job *job, const char *what, const char *error)
 {
-	job->result = -1;
+	job->result = SMTP_DELIVERY_TEMP;
 	snprintf(job->error, sizeof(job->error), "%s: %s", what, error != NULL ? error : "failed");
+}
+
+/*
+ * The one map from store failures to the answer after DATA.  Nothing else
+ * gets a 5xx there: the data is accepted and a permanent store failure is
+ * an operator's problem the client should not bounce for.
+ */
+static int
+store_result(enum store_error code)
+{
+	switch (code) {
+	case STORE_ERR_OVER_QUOTA:
+		return SMTP_DELIVERY_FULL;
+	default:
+		return SMTP_DELIVERY_TEMP;
+	}
 }
 
 /* On a workq thread: every fsync of this message, in the documented order. */
@@ -184,6 +200,7 @@ deliver_work(void *arg)
 	}
 	if (st->d != NULL && store_delivery_commit(st->d, &error) == -1) {
 		job_fail(job, "store", error);
+		job->result = store_result(store_error_code());
 		queue_discard(&e);
 		return;
 	}

@@ -409,10 +409,13 @@ smtp_session_delivered(struct smtp_msg *m, int result, const char *error)
 		smtp_log_message(s, m, "250");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", m->queueid);
 	} else {
-		smtp_log_message(s, m, "451");
+		smtp_log_message(s, m, result == SMTP_DELIVERY_FULL ? "452" : "451");
 		log_warnx("session=%s queueid=%s commit failed: %s", s->peer->id, m->queueid,
 		    error != NULL ? error : "unknown");
-		smtp_error(s, "451 4.3.0 Error: queue file write error");
+		if (result == SMTP_DELIVERY_FULL)
+			smtp_error(s, "452 4.2.2 Error: mailbox full");
+		else
+			smtp_error(s, "451 4.3.0 Error: queue file write error");
 	}
 	smtp_msg_free(&m);
 	smtp_stop_if_idle(s);

@@ -144,7 +144,12 @@ struct smtp_msg {
 	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
 };
 
-/* The deliver callback's answer: 0 = durable everywhere. */
+/* The deliver callback's answer (result): nothing visible unless SMTP_DELIVERED. */
+enum {
+	SMTP_DELIVERED		= 0,	/* durable everywhere: 250 */
+	SMTP_DELIVERY_TEMP	= -1,	/* 451 4.3.0, the client retries */
+	SMTP_DELIVERY_FULL	= -2,	/* 452 4.2.2: a recipient is over quota */
+};
 void	smtp_session_delivered(struct smtp_msg *msg, int result, const char *error);
 void	smtp_msg_free(struct smtp_msg **msg);
 

@@ -10,8 +10,10 @@
  * durable delivery with "Return-Path: <sender>" and "Delivered-To: <user>"
  * on top (one file each: the headers differ).  CRLF becomes LF.  Exit codes
  * are sysexits(3): 0, EX_USAGE, EX_DATAERR, EX_NOUSER, EX_TEMPFAIL,
- * EX_CONFIG.  A temporary failure after some users already got the message
- * means the caller retries them all: a duplicate, never a loss.
+ * EX_CONFIG, and for a store failure the code store_exit() maps it to.
+ * A temporary failure after some users already got the message means the
+ * caller retries them all: a duplicate, never a loss; so EX_TEMPFAIL wins
+ * over a permanent code of another user.
  */
 #include "spool/store.h"
 #include "lib/config.h"
@@ -93,6 +95,25 @@ sender_valid(const char *s)
 	return strlen(s) < 512 && strpbrk(s, "\r\n<> \t") == NULL;
 }
 
+/*
+ * The one map from store failures to exit codes.  Over quota stays
+ * temporary (as smtpd's 452): the MTA retries until its queue lifetime.
+ */
+static int
+store_exit(enum store_error code)
+{
+	switch (code) {
+	case STORE_ERR_PERMISSION:
+		return EX_NOPERM;
+	case STORE_ERR_PARAMS:
+		return EX_SOFTWARE;
+	case STORE_ERR_NOT_POSSIBLE:
+		return EX_CANTCREAT;
+	default:
+		return EX_TEMPFAIL;
+	}
+}
+
 static int
 deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
     const char *sender, const char *data, size_t len)
@@ -101,14 +122,14 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 	struct store_rcpt	 r;
 	const char		*error;
 	char			*maildir, *headers, path[4096];
-	int			 rc = -1;
+	int			 rc = -1, ex;
 
 	maildir = directory_maildir(mail_root, u);
 	snprintf(path, sizeof(path), "%s/new", maildir);
 	if (access(path, F_OK) == -1 && store_create_user(st, maildir, &error) == -1) {
 		log_warnx("deliver: to=%s create %s: %s", u->address, maildir, error);
 		free(maildir);
-		return EX_TEMPFAIL;
+		return store_exit(store_error_code());
 	}
 	r.maildir = maildir;
 	r.quota_bytes = u->quota_bytes;
@@ -120,16 +141,19 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 			store_delivery_write(d, data, len);
 		rc = store_delivery_commit(d, &error);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		log_info("deliver: from=<%s> to=%s size=%zu status=delivered", sender,
 		    u->address, len);
-	else
-		log_warnx("deliver: from=<%s> to=%s status=deferred: %s", sender, u->address,
-		    error);
+		ex = 0;
+	} else {
+		ex = store_exit(store_error_code());
+		log_warnx("deliver: from=<%s> to=%s status=%s: %s", sender, u->address,
+		    ex == EX_TEMPFAIL ? "deferred" : "rejected", error);
+	}
 	store_delivery_free(&d);
 	free(headers);
 	free(maildir);
-	return rc == 0 ? 0 : EX_TEMPFAIL;
+	return ex;
 }
 
 /* Resolve every recipient to users, deduplicated; EX_NOUSER if one is unknown. */
@@ -232,7 +256,7 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < nusers; i++)
 		if ((rc = deliver_one(st, config_str(cfg, "mail_root"), users[i], sender, data,
-		    len)) != 0)
+		    len)) != 0 && ex != EX_TEMPFAIL)
 			ex = rc;
 out:
 	store_close(&st);

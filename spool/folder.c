@@ -39,20 +39,21 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 	int			 fd, tmpfd, i;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return store_fail(error_r, store_errno_temporary(errno),
+		return store_err(error_r, store_errno_code(errno),
 		    "mkdir %s: %s", dir, strerror(errno));
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return store_fail(error_r, true, "open %s: %s", dir, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "open %s: %s", dir, strerror(errno));
 	for (i = 0; i < 3; i++) {
 		if (mkdirat(fd, subs[i], 0700) == -1 && errno != EEXIST) {
 			close(fd);
-			return store_fail(error_r, store_errno_temporary(errno),
+			return store_err(error_r, store_errno_code(errno),
 			    "mkdir %s/%s: %s", dir, subs[i], strerror(errno));
 		}
 	}
 	if (spool_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_fail(error_r, true, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
 	}
 	if (folder && faccessat(fd, "maildirfolder", F_OK, 0) == -1) {
 		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -61,7 +62,7 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 			if (tmpfd != -1)
 				close(tmpfd);
 			close(fd);
-			return store_fail(error_r, true, "maildirfolder in %s: %s",
+			return store_err(error_r, STORE_ERR_TEMPORARY, "maildirfolder in %s: %s",
 			    dir, spool_txn_error(t));
 		}
 		close(tmpfd);
@@ -77,9 +78,10 @@ folder_path(const char *maildir, const char *name, char *out, size_t size,
 	char	 sub[256];
 
 	if (maildir_folder_dir(name, sub, sizeof(sub)) == -1)
-		return store_fail(error_r, false, "invalid folder name");
+		return store_err(error_r, STORE_ERR_PARAMS, "invalid folder name");
 	if (sub[0] == '\0')
-		return store_fail(error_r, false, "INBOX cannot be created, deleted or replaced");
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE,
+		    "INBOX cannot be created, deleted or replaced");
 	snprintf(out, size, "%s/%s", maildir, sub);
 	return 0;
 }
@@ -91,10 +93,11 @@ root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
 
 	spool_txn_init(t);
 	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "open %s: %s", maildir, strerror(errno));
 	if (spool_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_fail(error_r, true, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
 	}
 	close(fd);
 	return 0;
@@ -110,7 +113,7 @@ folder_create(struct store *st, const char *maildir, const char *name, const cha
 	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
 		return -1;
 	if (access(path, F_OK) == 0)
-		return store_fail(error_r, false, "folder exists");
+		return store_err(error_r, STORE_ERR_EXISTS, "folder exists");
 	if (root_txn(&t, maildir, error_r) == -1)
 		return -1;
 	if (maildir_make(&t, path, true, error_r) == -1) {
@@ -118,7 +121,7 @@ folder_create(struct store *st, const char *maildir, const char *name, const cha
 		return -1;
 	}
 	if (spool_txn_commit(&t) == -1)
-		return store_fail(error_r, true, "%s", spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	return 0;
 }
 
@@ -161,7 +164,7 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 	if (folder_path(maildir, name, path, sizeof(path), error_r) == -1)
 		return -1;
 	if (access(path, F_OK) == -1)
-		return store_fail(error_r, false, "no such folder");
+		return store_err(error_r, STORE_ERR_NOT_FOUND, "no such folder");
 	if (index_forget(maildir, &name, 1, error_r) == -1)
 		return -1;
 	/* Vanish atomically (and durably), then remove at leisure. */
@@ -173,7 +176,7 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 	if (spool_txn_rename(&t, rootfd, strrchr(path, '/') + 1, rootfd, gone) == -1 ||
 	    spool_txn_commit(&t) == -1) {
 		spool_txn_abort(&t);
-		return store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(&t));
+		return store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&t));
 	}
 	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
 		/* Already invisible: what cannot be removed now is only litter. */
@@ -230,12 +233,13 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 	    folder_path(maildir, to, dst, sizeof(dst), error_r) == -1)
 		return -1;
 	if (access(src, F_OK) == -1)
-		return store_fail(error_r, false, "no such folder");
+		return store_err(error_r, STORE_ERR_NOT_FOUND, "no such folder");
 	if (access(dst, F_OK) == 0)
-		return store_fail(error_r, false, "folder exists");
+		return store_err(error_r, STORE_ERR_EXISTS, "folder exists");
 	/* The folder and its children ".from.*". */
 	if ((dir = opendir(maildir)) == NULL)
-		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "open %s: %s", maildir, strerror(errno));
 	fromlen = strlen(from);
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] != '.' || strncmp(de->d_name + 1, from, fromlen) != 0 ||
@@ -254,11 +258,11 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 		snprintf(newname, sizeof(newname), ".%s%s", to, names[i] + fromlen);
 		snprintf(src, sizeof(src), ".%s", names[i]);
 		if (spool_txn_rename(&t, rootfd, src, rootfd, newname) == -1)
-			rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+			rc = store_err(error_r, store_errno_code(errno), "%s",
 			    spool_txn_error(&t));
 	}
 	if (rc == 0 && spool_txn_commit(&t) == -1)
-		rc = store_fail(error_r, true, "%s", spool_txn_error(&t));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	else if (rootfd != -1)
 		spool_txn_abort(&t);
 	if (rc == 0) {
@@ -289,7 +293,8 @@ folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
 
 	(void)st;
 	if ((dir = opendir(maildir)) == NULL)
-		return store_fail(error_r, true, "open %s: %s", maildir, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "open %s: %s", maildir, strerror(errno));
 	names = xreallocarray(NULL, 1, sizeof(*names));
 	names[0] = xstrdup("INBOX");
 	while ((de = readdir(dir)) != NULL) {
@@ -351,7 +356,7 @@ subs_write(const char *maildir, const struct buf *out, const char **error_r)
 	    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
 	    spool_txn_commit(&t) == -1) {
 		spool_txn_abort(&t);
-		rc = store_fail(error_r, true, "subscriptions: %s", spool_txn_error(&t));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", spool_txn_error(&t));
 	}
 	if (tmpfd != -1)
 		close(tmpfd);
@@ -372,26 +377,27 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 	(void)st;
 	/* One name per line: a name that is no folder name never gets in. */
 	if (maildir_folder_dir(name, path, sizeof(path)) == -1)
-		return store_fail(error_r, false, "invalid folder name");
+		return store_err(error_r, STORE_ERR_PARAMS, "invalid folder name");
 	if (strlen(name) >= SUBSCRIPTION_LINE_MAX)
-		return store_fail(error_r, false, "folder name too long to subscribe");
+		return store_err(error_r, STORE_ERR_PARAMS, "folder name too long to subscribe");
 	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS_LOCK);
 	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
 	    flock(lockfd, LOCK_EX) == -1) {
 		if (lockfd != -1)
 			close(lockfd);
-		return store_fail(error_r, true, "lock %s: %s", path, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "lock %s: %s", path, strerror(errno));
 	}
 	c.out = buf_new(SUBSCRIPTIONS_MAX);
 	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS);
 	/* The whole file or nothing: a partial read must never be written back. */
 	if (textfile_read(path, SUBSCRIPTION_LINE_MAX, subs_line, &c, &err) == -1)
-		rc = store_fail(error_r, true, "subscriptions: %s", err);
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", err);
 	else if (c.bad)
-		rc = store_fail(error_r, false, "subscriptions: file over %d bytes or "
+		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "subscriptions: file over %d bytes or "
 		    "a line over %d bytes; left as it is", SUBSCRIPTIONS_MAX, SUBSCRIPTION_LINE_MAX);
 	else if (on && !c.found && buf_printf(c.out, "%s\n", name) == -1)
-		rc = store_fail(error_r, false, "subscriptions: file full (%d bytes)",
+		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "subscriptions: file full (%d bytes)",
 		    SUBSCRIPTIONS_MAX);
 	else
 		rc = c.found != on ? subs_write(maildir, c.out, error_r) : 0;

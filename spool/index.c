@@ -94,16 +94,16 @@ static int
 db_fail(struct idx_env *e, int ret, const char *what, const char **error_r)
 {
 	if (ret == DB_LOCK_DEADLOCK) {
-		store_fail(error_r, true, "%s: %s", what, db_strerror(ret));
+		store_err(error_r, STORE_ERR_TEMPORARY, "%s: %s", what, db_strerror(ret));
 		return IDX_RETRY;
 	}
 	if (ret == DB_LOCK_NOTGRANTED || ret == DB_RUNRECOVERY) {
 		/* Perhaps a process died holding locks: reopening recovers. */
 		e->stale = true;
-		store_fail(error_r, true, "%s: %s", what, db_strerror(ret));
+		store_err(error_r, STORE_ERR_TEMPORARY, "%s: %s", what, db_strerror(ret));
 		return IDX_RETRY;
 	}
-	return store_fail(error_r, true, "index %s: %s", what, db_strerror(ret));
+	return store_err(error_r, STORE_ERR_TEMPORARY, "index %s: %s", what, db_strerror(ret));
 }
 
 static void
@@ -250,7 +250,7 @@ env_open(const char *maildir, const char **error_r)
 	snprintf(dir, sizeof(dir), "%s/%s", maildir, INDEX_DIR);
 	snprintf(lock, sizeof(lock), "%s/%s", maildir, INDEX_LOCK);
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		store_fail(error_r, store_errno_temporary(errno), "mkdir %s: %s", dir,
+		store_err(error_r, store_errno_code(errno), "mkdir %s: %s", dir,
 		    strerror(errno));
 		return NULL;
 	}
@@ -259,7 +259,7 @@ env_open(const char *maildir, const char **error_r)
 	e->pid = getpid();
 	e->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (e->lockfd == -1 || flock(e->lockfd, LOCK_SH) == -1) {
-		store_fail(error_r, true, "lock %s: %s", lock, strerror(errno));
+		store_err(error_r, STORE_ERR_TEMPORARY, "lock %s: %s", lock, strerror(errno));
 		goto fail;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
@@ -273,7 +273,8 @@ env_open(const char *maildir, const char **error_r)
 		remove_env_files(dir);
 		flock(e->lockfd, LOCK_SH);
 	}
-	store_fail(error_r, true, "index %s cannot be opened: %s", dir, db_strerror(ret));
+	store_err(error_r, STORE_ERR_TEMPORARY,
+	    "index %s cannot be opened: %s", dir, db_strerror(ret));
 fail:
 	if (e->lockfd != -1)
 		close(e->lockfd);
@@ -436,7 +437,7 @@ user_lock(struct idx_env *e, DB_TXN *parent, const char **error_r)
 	if (ret != 0) {
 		child->abort(child);
 		if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED) {
-			store_fail(error_r, true, "index busy");
+			store_err(error_r, STORE_ERR_TEMPORARY, "index busy");
 			return IDX_RETRY;
 		}
 		return db_fail(e, ret, "lock", error_r);
@@ -538,7 +539,8 @@ idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_fold
 	if (ret != 0)
 		return db_fail(t->e, ret, "folder get", error_r);
 	if (val.size != sizeof(*f))
-		return store_fail(error_r, true, "index folder record of %s is damaged", folder);
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "index folder record of %s is damaged", folder);
 	return 0;
 }
 
@@ -734,7 +736,8 @@ idx_msg_get(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg 
 	if (ret != 0)
 		return db_fail(t->e, ret, "message get", error_r);
 	if (msg_decode(t->val.data, t->val.size, m, true) == -1)
-		return store_fail(error_r, true, "index record of uid %u is damaged", uid);
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "index record of uid %u is damaged", uid);
 	return 0;
 }
 

@@ -86,11 +86,11 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 			return -1;
 	}
 	if (maildir_name_format(&mn, c->name, sizeof(c->name)) == -1)
-		return store_fail(error_r, false, "file name too long");
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 	if ((move ? spool_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
 	    spool_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
 		return errno == ENOENT ? 1 :
-		    store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(st));
+		    store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(st));
 	/* Keep the cached strings: the index record is copied, not re-parsed. */
 	len = strlen(m.envelope) + strlen(m.body) + strlen(m.bodystructure) + 3;
 	c->blob = p = xmalloc(len);
@@ -177,7 +177,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		/* Their links may not be durable yet: fsync before the index says so. */
 		if (spool_txn_note_dir(&st, dm->curfd) == -1 ||
 		    (ctx->move && spool_txn_note_dir(&st, mb->curfd) == -1)) {
-			rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+			rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 			goto out;
 		}
 	}
@@ -207,7 +207,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	}
 	store_crash_point("copy-linked");
 	if (spool_txn_commit(&st) == -1) {
-		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("copy-fsynced");
@@ -288,7 +288,7 @@ mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *des
 	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false, NULL };
 
 	if (mb->flags & MAILBOX_READONLY)
-		return store_fail(error_r, false, "mailbox is read-only");
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	return copy_run(mb, &ctx, error_r);
 }
 
@@ -321,7 +321,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 	mn.flags = ctx->flags & ~MSG_RECENT;
 	mn.has_info = true;
 	if (maildir_name_format(&mn, name, sizeof(name)) == -1) {
-		rc = store_fail(error_r, false, "file name too long");
+		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 		goto out;
 	}
 	iov.iov_base = (void *)ctx->data;
@@ -329,7 +329,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 	spool_txn_init(&st);
 	if (spool_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
 	    (store_crash_point("append-written"), spool_txn_commit(&st)) == -1) {
-		rc = store_fail(error_r, store_errno_temporary(errno), "%s", spool_txn_error(&st));
+		rc = store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&st));
 		spool_txn_abort(&st);
 		goto out;
 	}

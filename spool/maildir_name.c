@@ -195,12 +195,14 @@ maildir_keywords_load(int folderfd, struct maildir_keywords *kw, const char **er
 	if ((fd = openat(folderfd, KEYWORDS_FILE, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 0;
-		return store_fail(error_r, true, "open %s: %s", KEYWORDS_FILE, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "open %s: %s", KEYWORDS_FILE, strerror(errno));
 	}
 	n = read(fd, text, KEYWORDS_FILE_MAX);
 	close(fd);
 	if (n < 0)
-		return store_fail(error_r, true, "read %s: %s", KEYWORDS_FILE, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "read %s: %s", KEYWORDS_FILE, strerror(errno));
 	text[n] = '\0';
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -229,7 +231,7 @@ keywords_save(int folderfd, const struct maildir_keywords *kw, const char **erro
 			    i, kw->names[i]);
 	tmpfd = openat(folderfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tmpfd == -1)
-		return store_fail(error_r, true, "open tmp: %s", strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "open tmp: %s", strerror(errno));
 	iov.iov_base = text;
 	iov.iov_len = len;
 	spool_txn_init(&t);
@@ -240,7 +242,7 @@ keywords_save(int folderfd, const struct maildir_keywords *kw, const char **erro
 		spool_txn_abort(&t);
 	close(tmpfd);
 	if (rc == -1)
-		return store_fail(error_r, true, "%s", spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	return 0;
 }
 
@@ -258,7 +260,7 @@ maildir_keywords_mask(int folderfd, struct maildir_keywords *kw, const char *lis
 		if ((len = strcspn(p, " ")) == 0)
 			break;
 		if (!keyword_valid(p, len))
-			return store_fail(error_r, false, "invalid keyword");
+			return store_err(error_r, STORE_ERR_PARAMS, "invalid keyword");
 		freeslot = MAILDIR_KEYWORDS_MAX;
 		for (i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
 			if (kw->names[i] == NULL) {
@@ -270,7 +272,8 @@ maildir_keywords_mask(int folderfd, struct maildir_keywords *kw, const char *lis
 		}
 		if (i == MAILDIR_KEYWORDS_MAX && add) {
 			if (freeslot == MAILDIR_KEYWORDS_MAX)
-				return store_fail(error_r, false, "too many keywords (at most %d)",
+				return store_err(error_r, STORE_ERR_PARAMS,
+				    "too many keywords (at most %d)",
 				    MAILDIR_KEYWORDS_MAX);
 			kw->names[freeslot] = xstrndup(p, len);
 			i = freeslot;

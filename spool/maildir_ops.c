@@ -71,7 +71,7 @@ next:
 		if (rc != IDX_RETRY)
 			return -1;
 	} while (idx_retry_wait(mb->env, &r));
-	return store_fail(error_r, true, "index busy, try again later");
+	return store_err(error_r, STORE_ERR_TEMPORARY, "index busy, try again later");
 }
 
 /* True if dir has an entry other than . and .. (a cheap look at new/). */
@@ -149,7 +149,8 @@ open_dir(int at, const char *path, const char **error_r)
 	int		 fd;
 
 	if ((fd = safedir_open(at, path, path, SAFEDIR_ANY_OWNER, &err)) == -1)
-		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR,
+		return store_err(error_r,
+		    errno == ENOENT || errno == ENOTDIR ? STORE_ERR_NOT_FOUND : STORE_ERR_TEMPORARY,
 		    errno == ENOENT ? "no such folder" : "%s", err);
 	return fd;
 }
@@ -162,7 +163,7 @@ maildir_handle_open(struct store *st, const char *maildir, const char *folder,
 	char		 sub[256], path[4096];
 
 	if (maildir_folder_dir(folder, sub, sizeof(sub)) == -1)
-		return store_fail(error_r, false, "invalid folder name");
+		return store_err(error_r, STORE_ERR_PARAMS, "invalid folder name");
 	snprintf(path, sizeof(path), "%s%s%s", maildir, sub[0] != '\0' ? "/" : "", sub);
 	mb = xcalloc(1, sizeof(*mb));
 	mb->st = st;
@@ -196,13 +197,17 @@ mailbox_open(struct store *st, const char *maildir, const char *folder, unsigned
 	if (flags & MAILBOX_POP3_LOCK) {
 		mb->lockfd = openat(mb->dirfd, POP3_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (mb->lockfd == -1) {
-			store_fail(error_r, true, "open %s: %s", POP3_LOCK_FILE, strerror(errno));
+			store_err(error_r, STORE_ERR_TEMPORARY,
+			    "open %s: %s", POP3_LOCK_FILE, strerror(errno));
 			goto fail;
 		}
 		if (flock(mb->lockfd, LOCK_EX | LOCK_NB) == -1) {
-			store_fail(error_r, errno == EWOULDBLOCK, "IN-USE");
-			if (error_r != NULL)
-				*error_r = "IN-USE";
+			if (errno == EWOULDBLOCK)
+				store_err(error_r, STORE_ERR_IN_USE,
+				    "%s held by another POP3 session", POP3_LOCK_FILE);
+			else
+				store_err(error_r, STORE_ERR_TEMPORARY,
+				    "lock %s: %s", POP3_LOCK_FILE, strerror(errno));
 			goto fail;
 		}
 	}
@@ -367,7 +372,7 @@ message_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const ch
 		idx_abort(&txn);
 	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
 	if (rc == 1)
-		return store_fail(error_r, false, "no such message");
+		return store_err(error_r, STORE_ERR_EXPUNGED, "no such message");
 	return rc == 0 ? 0 : -1;
 }
 
@@ -383,12 +388,13 @@ mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **e
 		if ((*fd_r = openat(mb->curfd, name, O_RDONLY | O_CLOEXEC)) != -1)
 			return 0;
 		if (errno != ENOENT)
-			return store_fail(error_r, true, "open %s: %s", name, strerror(errno));
+			return store_err(error_r, STORE_ERR_TEMPORARY,
+			    "open %s: %s", name, strerror(errno));
 		/* Renamed by another program: let the index catch up. */
 		if (maildir_sync(mb, true, error_r) == -1)
 			return -1;
 	}
-	return store_fail(error_r, false, "message expunged");
+	return store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");
 }
 
 int

@@ -110,7 +110,7 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	    (dir = fdopendir(dfd)) == NULL) {
 		if (dfd != -1)
 			close(dfd);
-		return store_fail(error_r, true, "scan: %s", strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "scan: %s", strerror(errno));
 	}
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
@@ -241,7 +241,8 @@ side_write(struct mailbox *mb, uint32_t uidvalidity, uint32_t hw, const char **e
 	if (spool_txn_replace(&t, mb->tmpfd, mb->dirfd, SIDE_FILE, &iov, 1) == -1 ||
 	    spool_txn_commit(&t) == -1) {
 		spool_txn_abort(&t);
-		return store_fail(error_r, true, "%s: %s", SIDE_FILE, spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "%s: %s", SIDE_FILE, spool_txn_error(&t));
 	}
 	return 0;
 }
@@ -255,7 +256,8 @@ maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
 	if (uidnext <= f->uid_reserved)
 		return 0;
 	if (uidnext > UINT32_MAX - UID_RESERVE)
-		return store_fail(error_r, false, "UIDs exhausted in %s", mb->folder);
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE,
+		    "UIDs exhausted in %s", mb->folder);
 	hw = uidnext + UID_RESERVE;
 	if (side_write(mb, f->uidvalidity, hw, error_r) == -1)
 		return -1;
@@ -405,16 +407,19 @@ maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_
 
 	*cache_r = NULL;
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
-		return store_fail(error_r, errno != ENOENT, "open %s: %s", name, strerror(errno));
+		return store_err(error_r, errno == ENOENT ? STORE_ERR_EXPUNGED : STORE_ERR_TEMPORARY,
+		    "open %s: %s", name, strerror(errno));
 	if (fstat(fd, &sb) == -1) {
 		close(fd);
-		return store_fail(error_r, true, "fstat %s: %s", name, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "fstat %s: %s", name, strerror(errno));
 	}
 	if (sb.st_size > 0) {
 		data = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (data == MAP_FAILED) {
 			close(fd);
-			return store_fail(error_r, true, "mmap %s: %s", name, strerror(errno));
+			return store_err(error_r, STORE_ERR_TEMPORARY,
+			    "mmap %s: %s", name, strerror(errno));
 		}
 	}
 	close(fd);
@@ -510,7 +515,8 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	}
 	mn.has_info = true;
 	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
-		return store_fail(error_r, false, "file name too long: %s", e->name);
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE,
+		    "file name too long: %s", e->name);
 	if (e->in_new || strcmp(name, e->name) != 0) {
 		if (spool_txn_rename(st, e->in_new ? mb->newfd : mb->curfd, e->name,
 		    mb->curfd, name) == -1) {
@@ -518,7 +524,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 				*stable_r = false;
 				return 0;
 			}
-			return store_fail(error_r, true, "%s", spool_txn_error(st));
+			return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(st));
 		}
 		*renamed_r = true;
 	}
@@ -561,7 +567,8 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	if (strcmp(name, e->name) != 0 || e->in_new) {
 		if (spool_txn_rename(st, dir, e->name, mb->curfd, name) == -1) {
 			if (errno != ENOENT)
-				rc = store_fail(error_r, true, "%s", spool_txn_error(st));
+				rc = store_err(error_r, STORE_ERR_TEMPORARY,
+				    "%s", spool_txn_error(st));
 			goto out;
 		}
 	}
@@ -709,7 +716,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		}
 	}
 	if (spool_txn_commit(&st) == -1) {
-		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("sync-fsynced");

@@ -121,12 +121,12 @@ again:
 		mn.kwmask = c[n].kwmask;
 		mn.has_info = true;
 		if (maildir_name_format(&mn, c[n].name, sizeof(c[n].name)) == -1) {
-			rc = store_fail(error_r, false, "file name too long");
+			rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 			goto out;
 		}
 		if (spool_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
 			if (errno != ENOENT || synced) {
-				rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+				rc = store_err(error_r, store_errno_code(errno), "%s",
 				    spool_txn_error(&st));
 				goto out;
 			}
@@ -141,7 +141,7 @@ again:
 	}
 	store_crash_point("flags-renamed");
 	if (spool_txn_commit(&st) == -1) {
-		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("flags-fsynced");
@@ -164,7 +164,7 @@ mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum fla
 	struct flags_ctx	 ctx = { uids, n, mode, flags, keywords };
 
 	if (mb->flags & MAILBOX_READONLY)
-		return store_fail(error_r, false, "mailbox is read-only");
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	return mailbox_locked(mb, flags_fn, &ctx, error_r);
 }
 
@@ -193,7 +193,7 @@ again:
 		}
 		if (spool_txn_unlink(&st, mb->curfd, m.name) == -1) {
 			if (errno != ENOENT || synced) {
-				rc = store_fail(error_r, store_errno_temporary(errno), "%s",
+				rc = store_err(error_r, store_errno_code(errno), "%s",
 				    spool_txn_error(&st));
 				goto out;
 			}
@@ -210,7 +210,7 @@ again:
 	}
 	store_crash_point("expunge-unlinked");
 	if (spool_txn_commit(&st) == -1) {
-		rc = store_fail(error_r, true, "%s", spool_txn_error(&st));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("expunge-fsynced");
@@ -237,6 +237,6 @@ mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, const char *
 	struct flags_ctx	 ctx = { uids, n, FLAGS_ADD, 0, NULL };
 
 	if (mb->flags & MAILBOX_READONLY)
-		return store_fail(error_r, false, "mailbox is read-only");
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	return mailbox_locked(mb, expunge_fn, &ctx, error_r);
 }

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +29,31 @@ struct queue {
 	char	 error[256];
 };
 
+/* The text behind every *error_r of this file (lifetime: spool/queue.h). */
+static _Thread_local char	queue_error[512];
+
 struct queue_entry {
 	struct queue	*q;
 	struct spool_txn txn;
 	char		 name[64];	/* in incoming/: "<id>.<pid>" */
 	char		 id[40];
 };
+
+static int
+queue_fail(const char **error_r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+queue_fail(const char **error_r, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(queue_error, sizeof(queue_error), fmt, ap);
+	va_end(ap);
+	*error_r = queue_error;
+	return -1;
+}
 
 static int
 open_dir(const char *base, const char *sub, char *error, size_t errsize)
@@ -94,12 +114,7 @@ queue_open(const char *queue_dir, const char **error_r)
 	remove_orphans(q->incoming);
 	return q;
 fail:
-	{
-		static char	 error[256];
-
-		snprintf(error, sizeof(error), "%s", q->error);
-		*error_r = error;
-	}
+	queue_fail(error_r, "%s", q->error);
 	queue_close(&q);
 	return NULL;
 }
@@ -211,10 +226,7 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	buf_release(&head);
 	buf_release(&tail);
 	if (rc == -1) {
-		static __thread char	 error[256];
-
-		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
-		*error_r = error;
+		queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
 		spool_txn_abort(&e->txn);
 		free(e);
 		return -1;
@@ -269,7 +281,6 @@ stream_flush(struct queue_stream *qs)
 struct queue_stream *
 queue_stream_begin(struct queue *q, const struct queue_message *m, const char **error_r)
 {
-	static __thread char	 error[256];
 	struct queue_stream	*qs = xcalloc(1, sizeof(*qs));
 
 	qs->q = q;
@@ -278,8 +289,7 @@ queue_stream_begin(struct queue *q, const struct queue_message *m, const char **
 	buf_init(&qs->out, QUEUE_STREAM_BUF + 1024 * 1024);
 	qs->fd = openat(q->tmp, qs->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (qs->fd == -1) {
-		snprintf(error, sizeof(error), "queue: create %s: %s", qs->name, strerror(errno));
-		*error_r = error;
+		queue_fail(error_r, "queue: create %s: %s", qs->name, strerror(errno));
 		qs->name[0] = '\0';
 		queue_stream_free(&qs);
 		return NULL;
@@ -288,9 +298,7 @@ queue_stream_begin(struct queue *q, const struct queue_message *m, const char **
 	qs->moff = buf_len(&qs->out);
 	rec_header(&qs->out, 'M', 0);	/* the length is filled in by prepare */
 	if (stream_flush(qs) == -1) {
-		snprintf(error, sizeof(error), "queue: write %s: %s", qs->name,
-		    strerror(qs->write_errno));
-		*error_r = error;
+		queue_fail(error_r, "queue: write %s: %s", qs->name, strerror(qs->write_errno));
 		queue_stream_free(&qs);
 		return NULL;
 	}
@@ -356,7 +364,6 @@ stream_finish(struct queue_stream *qs, const char **what_r)
 int
 queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const char **error_r)
 {
-	static __thread char	 error[256];
 	struct queue_stream	*qs = *qsp;
 	struct queue_entry	*e;
 	const char		*what = "note";
@@ -369,13 +376,13 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 	/* As spool_txn_add: note incoming/ first, write, fsync, close, rename. */
 	if (spool_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
 	    stream_finish(qs, &what) == -1) {
-		snprintf(error, sizeof(error), "queue: %s %s: %s",
+		queue_fail(error_r, "queue: %s %s: %s",
 		    qs->write_errno != 0 ? what : "note", qs->name,
 		    qs->write_errno != 0 ? strerror(qs->write_errno) : spool_txn_error(&e->txn));
 		goto fail;
 	}
 	if (spool_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
-		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
+		queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
 		goto fail;
 	}
 	qs->name[0] = '\0';	/* it is in incoming/ now: e owns it */
@@ -383,7 +390,6 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 	*e_r = e;
 	return 0;
 fail:
-	*error_r = error;
 	spool_txn_abort(&e->txn);
 	free(e);
 	queue_stream_free(qsp);
@@ -409,17 +415,14 @@ queue_stream_free(struct queue_stream **qsp)
 int
 queue_publish(struct queue_entry **ep, const char **error_r)
 {
-	static __thread char	 error[256];
 	struct queue_entry	*e = *ep;
 	int			 rc = 0;
 
 	*ep = NULL;
 	if (spool_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
 	    spool_txn_commit(&e->txn) == -1) {
-		snprintf(error, sizeof(error), "queue: %s", spool_txn_error(&e->txn));
-		*error_r = error;
+		rc = queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
 		spool_txn_abort(&e->txn);
-		rc = -1;
 	}
 	free(e);
 	return rc;
@@ -556,7 +559,6 @@ queue_parse(const char *file, size_t size, struct queue_message *m)
 struct queue_message *
 queue_read(const char *path, const char **error_r)
 {
-	static __thread char	 error[256];
 	struct queue_message	*m;
 	struct stat		 sb;
 	char			*file;
@@ -565,8 +567,7 @@ queue_read(const char *path, const char **error_r)
 	int			 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1) {
-		snprintf(error, sizeof(error), "%s: %s", path, strerror(errno));
-		*error_r = error;
+		queue_fail(error_r, "%s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return NULL;
@@ -584,8 +585,7 @@ queue_read(const char *path, const char **error_r)
 	close(fd);
 	m = xcalloc(1, sizeof(*m));
 	if (!queue_parse(file, off, m)) {
-		snprintf(error, sizeof(error), "%s: damaged queue file", path);
-		*error_r = error;
+		queue_fail(error_r, "%s: damaged queue file", path);
 		queue_message_free(&m);
 	}
 	free(file);

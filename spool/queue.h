@@ -17,6 +17,9 @@
  * message (LF line ends, our Received: on top), and last 'X' (END) whose
  * payload is the decimal offset of the END record itself.  A torn or
  * truncated file fails queue_read(); it is never delivered.
+ *
+ * Errors: *error_r is a string literal or this thread's queue error buffer,
+ * valid until the thread's next failing queue call (as spool/store.h).
  */
 #ifndef SPOOL_QUEUE_H
 #define SPOOL_QUEUE_H

@@ -154,10 +154,12 @@ quota_check(const char *maildir, uint64_t quota_bytes, uint64_t quota_messages,
 	if (bytes < 0 || count < 0)
 		recalc(maildir, def, &bytes, &count);
 	if (quota_bytes != 0 && (uint64_t)bytes + add_bytes > quota_bytes)
-		return store_fail(error_r, true, "quota exceeded (%" PRId64 " of %" PRIu64 " bytes)",
+		return store_err(error_r, STORE_ERR_OVER_QUOTA,
+		    "quota exceeded (%" PRId64 " of %" PRIu64 " bytes)",
 		    bytes, quota_bytes);
 	if (quota_messages != 0 && (uint64_t)count + add_messages > quota_messages)
-		return store_fail(error_r, true, "quota exceeded (%" PRId64 " of %" PRIu64 " messages)",
+		return store_err(error_r, STORE_ERR_OVER_QUOTA,
+		    "quota exceeded (%" PRId64 " of %" PRIu64 " messages)",
 		    count, quota_messages);
 	return 0;
 }

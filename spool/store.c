@@ -24,35 +24,56 @@
 
 #define DELIVERY_BUFSIZE	(64 * 1024)
 
-static _Thread_local bool	error_temporary;
-static _Thread_local char	error_buf[512];
+static _Thread_local enum store_error	error_code;
+static _Thread_local char		error_buf[512];
 
 int
-store_fail(const char **error_r, bool temporary, const char *fmt, ...)
+store_err(const char **error_r, enum store_error code, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
 	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
 	va_end(ap);
-	error_temporary = temporary;
+	error_code = code;
 	if (error_r != NULL)
 		*error_r = error_buf;
 	return -1;
 }
 
-bool
-store_error_temporary(void)
+enum store_error
+store_error_code(void)
 {
-	return error_temporary;
+	return error_code;
 }
 
 bool
-store_errno_temporary(int err)
+store_error_temporary(void)
+{
+	return error_code == STORE_ERR_TEMPORARY || error_code == STORE_ERR_OVER_QUOTA;
+}
+
+enum store_error
+store_errno_code(int err)
 {
 	switch (err) {
-	case ENOSPC:
 	case EDQUOT:
+		return STORE_ERR_OVER_QUOTA;
+	case ENOENT:
+	case ENOTDIR:
+		return STORE_ERR_NOT_FOUND;
+	case EEXIST:
+	case ENOTEMPTY:
+		return STORE_ERR_EXISTS;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+	case ELOOP:
+		return STORE_ERR_PERMISSION;
+	case ENAMETOOLONG:
+	case EINVAL:
+		return STORE_ERR_PARAMS;
+	case ENOSPC:
 	case EFBIG:
 	case EIO:
 	case ENOMEM:
@@ -61,9 +82,9 @@ store_errno_temporary(int err)
 	case EAGAIN:
 	case EINTR:
 	case ETIMEDOUT:
-		return true;
+		return STORE_ERR_TEMPORARY;
 	default:
-		return false;
+		return STORE_ERR_NOT_POSSIBLE;
 	}
 }
 
@@ -94,7 +115,7 @@ store_open(const char *mail_root, const struct store_options *opts, const char *
 	struct store	*st;
 
 	if (mail_root == NULL || *mail_root == '\0') {
-		store_fail(error_r, false, "mail_root is empty");
+		store_err(error_r, STORE_ERR_PARAMS, "mail_root is empty");
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
@@ -133,7 +154,7 @@ mkdir_parents(const char *path, const char **error_r)
 		char c = *p;
 		*p = '\0';
 		if (mkdir(copy, 0700) == -1 && errno != EEXIST)
-			rc = store_fail(error_r, store_errno_temporary(errno),
+			rc = store_err(error_r, store_errno_code(errno),
 			    "mkdir %s: %s", copy, strerror(errno));
 		*p = c;
 		if (c == '\0')
@@ -176,7 +197,7 @@ store_create_user(struct store *st, const char *maildir, const char **error_r)
 			goto fail;
 	}
 	if (spool_txn_commit(&t) == -1)
-		return store_fail(error_r, true, "%s", spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 	return 0;
 fail:
 	spool_txn_abort(&t);
@@ -211,14 +232,18 @@ open_subdir(const char *maildir, const char *sub, const char **error_r)
 	int		 mfd, fd, saved;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", maildir, sub) >= sizeof(path))
-		return store_fail(error_r, false, "path too long: %s", maildir);
+		return store_err(error_r, STORE_ERR_PARAMS, "path too long: %s", maildir);
 	if ((mfd = safedir_open(AT_FDCWD, maildir, maildir, SAFEDIR_ANY_OWNER, &err)) == -1)
-		return store_fail(error_r, errno != ENOENT && errno != ENOTDIR, "%s", err);
+		return store_err(error_r,
+		    errno == ENOENT || errno == ENOTDIR ? STORE_ERR_NOT_FOUND : STORE_ERR_TEMPORARY,
+		    "%s", err);
 	fd = safedir_open(mfd, sub, path, SAFEDIR_ANY_OWNER, &err);
 	saved = errno;
 	close(mfd);
 	if (fd == -1)
-		return store_fail(error_r, saved != ENOENT && saved != ENOTDIR, "%s", err);
+		return store_err(error_r,
+		    saved == ENOENT || saved == ENOTDIR ? STORE_ERR_NOT_FOUND : STORE_ERR_TEMPORARY,
+		    "%s", err);
 	return fd;
 }
 
@@ -231,7 +256,7 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 
 	(void)st;
 	if (n == 0) {
-		store_fail(error_r, false, "delivery without recipients");
+		store_err(error_r, STORE_ERR_PARAMS, "delivery without recipients");
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
@@ -248,7 +273,7 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 	spool_unique_name(d->name, sizeof(d->name));
 	d->fd = openat(d->tmpdir, d->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (d->fd == -1) {
-		store_fail(error_r, store_errno_temporary(errno), "create tmp/%s: %s",
+		store_err(error_r, store_errno_code(errno), "create tmp/%s: %s",
 		    d->name, strerror(errno));
 		goto fail;
 	}
@@ -332,25 +357,27 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	int			 rc = -1, fd;
 
 	if (d->committed)
-		return store_fail(error_r, false, "delivery already committed");
+		return store_err(error_r, STORE_ERR_PARAMS, "delivery already committed");
 	for (i = 0; i < d->n; i++) {
 		if (quota_check(d->rcpts[i].maildir, d->rcpts[i].quota_bytes,
 		    d->rcpts[i].quota_messages, d->size, 1, error_r) == -1)
 			return -1;
 	}
 	if (delivery_flush(d) == -1)
-		return store_fail(error_r, store_errno_temporary(d->write_errno),
+		return store_err(error_r, store_errno_code(d->write_errno),
 		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
 	store_crash_point("delivery-written");
 	fd = d->fd;
 	d->fd = -1;
 	if (spool_fsync(fd) == -1) {
-		store_fail(error_r, true, "fsync tmp/%s: %s", d->name, strerror(errno));
+		store_err(error_r, STORE_ERR_TEMPORARY,
+		    "fsync tmp/%s: %s", d->name, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (close(fd) == -1)
-		return store_fail(error_r, true, "close tmp/%s: %s", d->name, strerror(errno));
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "close tmp/%s: %s", d->name, strerror(errno));
 	store_crash_point("delivery-fsynced");
 
 	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", d->name,
@@ -363,7 +390,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 		/* Links for all but the last, which takes the tmp/ name itself. */
 		if ((i + 1 < d->n ? spool_txn_link(&t, d->tmpdir, d->name, newfds[i], final) :
 		    spool_txn_publish(&t, d->tmpdir, d->name, newfds[i], final)) == -1) {
-			store_fail(error_r, store_errno_temporary(errno), "%s: %s",
+			store_err(error_r, store_errno_code(errno), "%s: %s",
 			    d->rcpts[i].maildir, spool_txn_error(&t));
 			close(newfds[i]);
 			goto out;
@@ -372,7 +399,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	}
 	store_crash_point("delivery-linked");
 	if (spool_txn_commit(&t) == -1) {
-		store_fail(error_r, true, "%s", spool_txn_error(&t));
+		store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
 		goto out;
 	}
 	store_crash_point("delivery-committed");

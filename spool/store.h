@@ -8,9 +8,14 @@
  * files are stored with LF line ends (Maildir convention, so mutt and
  * Dovecot agree); sizes reported to clients count CRLF.
  *
- * Every function returning int: 0 ok, -1 error with *error_r set (a static
- * or store-owned string).  A -1 whose cause is temporary (disk full, quota,
- * lock timeout) also sets store_error_temporary() so protocols answer 4xx.
+ * Every function returning int: 0 ok, -1 error with *error_r set and the
+ * failure's kind in store_error_code().  Protocols map the code (one table
+ * per protocol), never the text: the text is for logs.
+ *
+ * Lifetime: *error_r points into a per-thread buffer (or is a string
+ * literal); it and store_error_code() stay valid on that thread until its
+ * next failing store call.  A caller that hands the failure to another
+ * thread (a workq job) copies both before returning.
  */
 #ifndef SPOOL_STORE_H
 #define SPOOL_STORE_H
@@ -32,7 +37,22 @@ struct store	*store_open(const char *mail_root, const struct store_options *opts
 		    const char **error_r);
 void		 store_close(struct store **st);
 
-/* True if the last failure on this thread was temporary (EX_TEMPFAIL / 4xx). */
+/* What the last failing store call on this thread failed with. */
+enum store_error {
+	STORE_ERR_NONE = 0,
+	STORE_ERR_TEMPORARY,	/* I/O, disk full, lock timeout, deadlock: try again later */
+	STORE_ERR_NOT_FOUND,	/* no such user, folder or message */
+	STORE_ERR_EXISTS,	/* the folder to create already exists */
+	STORE_ERR_IN_USE,	/* the POP3 maildrop lock is held by another session */
+	STORE_ERR_OVER_QUOTA,	/* the recipient's quota (maildirsize) or EDQUOT */
+	STORE_ERR_EXPUNGED,	/* the message was expunged meanwhile */
+	STORE_ERR_PARAMS,	/* bad folder name or keyword, a call out of order */
+	STORE_ERR_PERMISSION,	/* write to a read-only mailbox; EACCES, EPERM, EROFS */
+	STORE_ERR_NOT_POSSIBLE,	/* other permanent failures (UIDs exhausted) */
+};
+
+enum store_error store_error_code(void);
+/* The code is TEMPORARY or OVER_QUOTA: the client may retry (4xx, EX_TEMPFAIL). */
 bool		 store_error_temporary(void);
 
 /* fsyncs issued by this process since start (make bench, tests). */
@@ -81,7 +101,7 @@ enum {
 
 enum {
 	MAILBOX_READONLY	= 1 << 0,
-	MAILBOX_POP3_LOCK	= 1 << 1,	/* exclusive POP3 maildrop lock; fails with IN-USE */
+	MAILBOX_POP3_LOCK	= 1 << 1,	/* exclusive POP3 lock, else IN_USE */
 };
 
 struct mailbox_status {
@@ -110,7 +130,7 @@ struct msg_info {
 int		 mailbox_open(struct store *st, const char *maildir, const char *folder,
 		    unsigned flags, struct mailbox **mb_r, const char **error_r);
 void		 mailbox_close(struct mailbox **mb);
-/* -1 with *error_r = "IN-USE" when MAILBOX_POP3_LOCK is held elsewhere. */
+/* -1 with STORE_ERR_IN_USE when MAILBOX_POP3_LOCK is held elsewhere. */
 
 /* Pick up changes by others (new files, flags, expunges) into the index. */
 int		 mailbox_sync(struct mailbox *mb, const char **error_r);

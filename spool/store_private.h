@@ -18,11 +18,16 @@ struct store {
 
 /* ---- errors (store.c) ---- */
 
-/* Set the thread's error; returns -1.  temporary: store_error_temporary(). */
-int		 store_fail(const char **error_r, bool temporary, const char *fmt, ...)
+/*
+ * Set the thread's error text and code (store_error_code()); returns -1.
+ * Not named store_fail as before (bool temporary): a true or false from an
+ * unconverted call would silently become an enum value; this way it does
+ * not compile.
+ */
+int		 store_err(const char **error_r, enum store_error code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
-/* errno of a failed file operation decides whether the failure is temporary. */
-bool		 store_errno_temporary(int err);
+/* The code for the errno of a failed file operation. */
+enum store_error store_errno_code(int err);
 /*
  * Fault injection for the crash tests: if the environment variable
  * POSTROOM_CRASH_AT names this point, the process kills itself (SIGKILL)

@@ -68,6 +68,33 @@ run_deliver(const char *input, char *const argv[])
 	return WEXITSTATUS(status);
 }
 
+/*
+ * A store failure exits by its code: a Maildir the mail user cannot write
+ * to is EX_NOPERM, over quota EX_TEMPFAIL; a temporary failure wins over a
+ * permanent one of another recipient (the caller retries them all).
+ */
+static void
+deliver_store_codes(const char *conf, const char *root, const char *msg)
+{
+	char	 cmd[4200];
+	char	*noperm[] = { "deliver", "-c", (char *)conf, "-f", "a@b.c", "-d",
+		    "cat@example.org", NULL };
+	char	*cat_ben[] = { "deliver", "-c", (char *)conf, "-f", "a@b.c", "-d",
+		    "cat@example.org", "ben@example.org", NULL };
+	char	*ben_cat[] = { "deliver", "-c", (char *)conf, "-f", "a@b.c", "-d",
+		    "ben@example.org", "cat@example.org", NULL };
+
+	/* Root's own writes are never refused: only when deliver runs as nobody. */
+	if (geteuid() == 0 && getpwnam("nobody") == NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "d=%s/mail/example.org/cat/Maildir && "
+	    "mkdir -p $d/new $d/cur $d/tmp && chmod 0555 $d/tmp", root);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_deliver(msg, noperm), 77);
+	assert_int_equal(run_deliver(msg, cat_ben), 75);
+	assert_int_equal(run_deliver(msg, ben_cat), 75);
+}
+
 static void
 test_deliver_binary(void **state)
 {
@@ -98,7 +125,8 @@ test_deliver_binary(void **state)
 	snprintf(path, sizeof(path), "%s/passwd", fx->root);
 	f = fopen(path, "w");
 	fputs("ann@example.org:{CRYPT}$y$j9T$x$y::::::\n"
-	    "ben@example.org:{CRYPT}$y$j9T$x$y:::::: quota_messages=1\n", f);
+	    "ben@example.org:{CRYPT}$y$j9T$x$y:::::: quota_messages=1\n"
+	    "cat@example.org:{CRYPT}$y$j9T$x$y::::::\n", f);
 	fclose(f);
 	{
 		char *ok[] = { "deliver", "-c", conf, "-f", "sender@x.org", "-d",
@@ -136,6 +164,7 @@ test_deliver_binary(void **state)
 	}
 	snprintf(path, sizeof(path), "%s/mail/example.org/ann/Maildir/new", fx->root);
 	assert_int_equal(fx_count(path), 1);		/* the EX_NOUSER call wrote nothing */
+	deliver_store_codes(conf, fx->root, msg);
 }
 
 int

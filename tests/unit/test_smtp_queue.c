@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,36 @@ test_orphans_removed(void **state)
 	free(dir);
 }
 
+static void *
+open_bad(void *arg)
+{
+	const char	*error;
+
+	assert_null(queue_open(arg, &error));
+	return NULL;
+}
+
+/* A failed open's text is this thread's: another thread's failure leaves it alone. */
+static void
+test_open_error_per_thread(void **state)
+{
+	char		 file[128], mine[160], theirs[160];
+	const char	*error;
+	pthread_t	 t;
+	int		 fd;
+
+	snprintf(file, sizeof(file), "%s/file", root);
+	assert_true((fd = open(file, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(fd);
+	snprintf(mine, sizeof(mine), "%s/mine", file);
+	snprintf(theirs, sizeof(theirs), "%s/theirs", file);
+	assert_null(queue_open(mine, &error));
+	assert_non_null(strstr(error, mine));
+	assert_int_equal(pthread_create(&t, NULL, open_bad, theirs), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_non_null(strstr(error, mine));
+}
+
 int
 main(void)
 {
@@ -289,6 +320,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_error_per_thread, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
