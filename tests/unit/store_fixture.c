@@ -208,3 +208,29 @@ out:
 	mailbox_close(&mb);
 	return rc;
 }
+
+struct store_fx *
+store_fx_new(const char *tag, int fsync_on, const char *local)
+{
+	struct store_fx	*fx = xcalloc(1, sizeof(*fx));
+
+	fx->root = fx_tmpdir(tag);
+	fx->st = fx_store(fx->root, fsync_on);
+	fx->maildir = fx_user(fx->st, fx->root, local);
+	return fx;
+}
+
+void
+store_fx_free(struct store_fx **fxp)
+{
+	struct store_fx	*fx = *fxp;
+
+	if (fx == NULL)
+		return;
+	*fxp = NULL;
+	store_close(&fx->st);
+	fx_rmtree(fx->root);
+	free(fx->root);
+	free(fx->maildir);
+	free(fx);
+}

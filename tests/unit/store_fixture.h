@@ -16,6 +16,14 @@ void		 fx_rmtree(const char *path);
 /* A store over root (fsync as given) and a fresh user's Maildir below it. */
 struct store	*fx_store(const char *root, int fsync_on);
 char		*fx_user(struct store *st, const char *root, const char *local);
+/* A throw-away mail root with a store and one user's Maildir (setup/teardown). */
+struct store_fx {
+	char		*root;
+	struct store	*st;
+	char		*maildir;
+};
+struct store_fx	*store_fx_new(const char *tag, int fsync_on, const char *local);
+void		 store_fx_free(struct store_fx **fx);
 /* Deliver text (LF line ends) to one Maildir; 0 or -1. */
 int		 fx_deliver(struct store *st, const char *maildir, const char *text);
 /* A small message with a distinguishing subject. */

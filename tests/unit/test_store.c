@@ -21,39 +21,22 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-struct fx {
-	char		*root;
-	struct store	*st;
-	char		*maildir;
-};
-
 static int
 setup(void **state)
 {
-	struct fx	*fx = xcalloc(1, sizeof(*fx));
-
-	fx->root = fx_tmpdir("store");
-	fx->st = fx_store(fx->root, 1);
-	fx->maildir = fx_user(fx->st, fx->root, "alice");
-	*state = fx;
+	*state = store_fx_new("store", 1, "alice");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx	*fx = *state;
-
-	store_close(&fx->st);
-	fx_rmtree(fx->root);
-	free(fx->root);
-	free(fx->maildir);
-	free(fx);
+	store_fx_free((struct store_fx **)state);
 	return 0;
 }
 
 static char *
-sub(const struct fx *fx, const char *dir)
+sub(const struct store_fx *fx, const char *dir)
 {
 	static char	 path[4096];
 
@@ -62,7 +45,7 @@ sub(const struct fx *fx, const char *dir)
 }
 
 static void
-deliver_n(struct fx *fx, unsigned n)
+deliver_n(struct store_fx *fx, unsigned n)
 {
 	unsigned	 i;
 	char		*m;
@@ -75,7 +58,7 @@ deliver_n(struct fx *fx, unsigned n)
 }
 
 static struct mailbox *
-open_inbox(struct fx *fx)
+open_inbox(struct store_fx *fx)
 {
 	struct mailbox	*mb;
 	const char	*error = NULL;
@@ -88,7 +71,7 @@ open_inbox(struct fx *fx)
 static void
 test_create_user_layout(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct stat	 sb;
 	char		**names;
 	size_t		 n, i;
@@ -114,7 +97,7 @@ test_create_user_layout(void **state)
 static void
 test_delivery_two_fsyncs_and_name(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 0, 0 };
 	struct store_delivery	*d;
 	const char		*error;
@@ -144,7 +127,7 @@ test_delivery_two_fsyncs_and_name(void **state)
 static void
 test_delivery_multi_rcpt_links(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	char			*bob = fx_user(fx->st, fx->root, "bob");
 	char			*carol = fx_user(fx->st, fx->root, "carol");
 	struct store_rcpt	 r[3] = { { fx->maildir, 0, 0 }, { bob, 0, 0 }, { carol, 0, 0 } };
@@ -177,7 +160,7 @@ test_delivery_multi_rcpt_links(void **state)
 static void
 test_delivery_failure_leaves_nothing(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r[2] = { { fx->maildir, 0, 0 }, { "/nonexistent/Maildir", 0, 0 } };
 	struct store_delivery	*d;
 	const char		*error;
@@ -201,7 +184,7 @@ test_delivery_failure_leaves_nothing(void **state)
 static void
 test_delivery_disk_full(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 0, 0 };
 	struct store_delivery	*d;
 	struct rlimit		 rl = { 1000, 1000 };
@@ -231,7 +214,7 @@ test_delivery_disk_full(void **state)
 static void
 test_delivery_byte_at_a_time(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 0, 0 };
 	struct store_delivery	*d;
 	const struct msg_info	*mi;
@@ -262,7 +245,7 @@ test_delivery_byte_at_a_time(void **state)
 static void
 test_sync_assigns_uids_and_caches(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox_status	 s;
 	struct mailbox		*mb;
@@ -315,7 +298,7 @@ test_sync_assigns_uids_and_caches(void **state)
 static void
 test_flags_rename_and_keywords(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox_status	 s;
 	struct mailbox		*mb;
@@ -363,7 +346,7 @@ test_flags_rename_and_keywords(void **state)
 static void
 test_expunge(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox_status	 s;
 	struct mailbox		*mb;
@@ -397,7 +380,7 @@ test_expunge(void **state)
 static void
 test_external_changes_picked_up(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox		*mb;
 	const char		*error;
@@ -463,7 +446,7 @@ test_external_changes_picked_up(void **state)
 static void
 test_copy_and_append(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox		*mb, *trash;
 	const char		*error;
@@ -518,7 +501,7 @@ test_copy_and_append(void **state)
 static void
 test_folders(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 	char		**names, text[256];
@@ -582,7 +565,7 @@ test_folders(void **state)
 static void
 test_pop3_lock(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*a, *b;
 	const char	*error;
 
@@ -600,7 +583,7 @@ test_pop3_lock(void **state)
 static void
 test_readonly(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 	uint32_t	 uid = 1;
@@ -616,7 +599,7 @@ test_readonly(void **state)
 static void
 test_notify_fd(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb = open_inbox(fx);
 	struct pollfd	 p;
 
@@ -632,7 +615,7 @@ test_notify_fd(void **state)
 static void
 test_quota(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 400, 2 };
 	struct store_delivery	*d;
 	const char		*error;
@@ -673,7 +656,7 @@ test_quota(void **state)
 static void
 test_index_rebuilt_same_uids(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox_status	 s, s2;
 	struct mailbox		*mb;

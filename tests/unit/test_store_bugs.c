@@ -23,39 +23,22 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-struct fx {
-	char		*root;
-	char		*maildir;
-	struct store	*st;
-};
-
 static int
 setup(void **state)
 {
-	struct fx	*fx = xcalloc(1, sizeof(*fx));
-
-	fx->root = fx_tmpdir("bugs");
-	fx->st = fx_store(fx->root, 0);
-	fx->maildir = fx_user(fx->st, fx->root, "u");
-	*state = fx;
+	*state = store_fx_new("bugs", 0, "u");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx	*fx = *state;
-
-	store_close(&fx->st);
-	fx_rmtree(fx->root);
-	free(fx->root);
-	free(fx->maildir);
-	free(fx);
+	store_fx_free((struct store_fx **)state);
 	return 0;
 }
 
 static char *
-path_in(const struct fx *fx, const char *rel)
+path_in(const struct store_fx *fx, const char *rel)
 {
 	return xasprintf("%s/%s", fx->maildir, rel);
 }
@@ -86,7 +69,7 @@ write_subscriptions(const char *path, unsigned n)
 static void
 test_subscriptions_big_file_kept(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	char		*path = path_in(fx, "subscriptions"), tail[32];
 	const char	*error;
 	off_t		 before;
@@ -112,7 +95,7 @@ test_subscriptions_big_file_kept(void **state)
 static void
 test_subscriptions_over_max_refused(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	char		*path = path_in(fx, "subscriptions");
 	const char	*error;
 	off_t		 before;
@@ -128,7 +111,7 @@ test_subscriptions_over_max_refused(void **state)
 
 /* Run fn(fx) in a child with POSTROOM_RETRY_AT=point; its exit status. */
 static int
-with_retry_at(struct fx *fx, const char *point, int (*fn)(struct fx *))
+with_retry_at(struct store_fx *fx, const char *point, int (*fn)(struct store_fx *))
 {
 	pid_t	 pid;
 	int	 status;
@@ -145,7 +128,7 @@ with_retry_at(struct fx *fx, const char *point, int (*fn)(struct fx *))
 
 /* The number of messages INBOX shows after an open (which syncs). */
 static int
-inbox_count(struct fx *fx)
+inbox_count(struct store_fx *fx)
 {
 	const struct msg_info	*mi;
 	struct mailbox		*mb;
@@ -164,7 +147,7 @@ inbox_count(struct fx *fx)
 
 /* Deliver n messages and index them. */
 static void
-deliver_synced(struct fx *fx, unsigned n)
+deliver_synced(struct store_fx *fx, unsigned n)
 {
 	unsigned	 i;
 	char		*m;
@@ -179,7 +162,7 @@ deliver_synced(struct fx *fx, unsigned n)
 
 /* One file in cur/ named by the shell pattern; its name (static). */
 static const char *
-cur_file(struct fx *fx, const char *grep)
+cur_file(struct store_fx *fx, const char *grep)
 {
 	static char	 name[512];
 	char		*cmd = xasprintf("ls %s/cur | grep '%s' | head -1", fx->maildir, grep);
@@ -199,7 +182,7 @@ cur_file(struct fx *fx, const char *grep)
 static void
 test_sync_retries_list(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	char		*path;
 	FILE		*f;
 
@@ -217,7 +200,7 @@ test_sync_retries_list(void **state)
 static void
 test_sync_retries_delete(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	const char	*why;
 	char		*path;
 
@@ -238,7 +221,7 @@ test_sync_retries_delete(void **state)
 static void
 test_rename_same_tick_seen(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	const struct msg_info	*mi;
 	struct mailbox		*mb;
 	struct stat		 sb;
@@ -270,7 +253,7 @@ test_rename_same_tick_seen(void **state)
 
 /* COPY (or MOVE) of UIDs 1 and 2 to Archive: 0 if it succeeded with two new UIDs. */
 static int
-copy_or_move(struct fx *fx, bool move)
+copy_or_move(struct store_fx *fx, bool move)
 {
 	static const uint32_t	 uids[2] = { 1, 2 };
 	uint32_t		 out[2] = { 0, 0 };
@@ -289,19 +272,19 @@ copy_or_move(struct fx *fx, bool move)
 }
 
 static int
-copy_child(struct fx *fx)
+copy_child(struct store_fx *fx)
 {
 	return copy_or_move(fx, false);
 }
 
 static int
-move_child(struct fx *fx)
+move_child(struct store_fx *fx)
 {
 	return copy_or_move(fx, true);
 }
 
 static size_t
-folder_count(struct fx *fx, const char *folder)
+folder_count(struct store_fx *fx, const char *folder)
 {
 	const struct msg_info	*mi;
 	struct mailbox		*mb;
@@ -322,7 +305,7 @@ folder_count(struct fx *fx, const char *folder)
 static void
 test_copy_retry_no_duplicate(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	const char	*why;
 	char		*cur = path_in(fx, ".Archive/cur");
 
@@ -340,7 +323,7 @@ test_copy_retry_no_duplicate(void **state)
 static void
 test_move_retry_no_duplicate(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	const char	*why;
 
 	deliver_synced(fx, 3);

@@ -13,34 +13,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-struct fx {
-	char		*root;
-	struct store	*st;
-	char		*maildir;
-};
-
 static int
 setup(void **state)
 {
-	struct fx	*fx = xcalloc(1, sizeof(*fx));
-
-	fx->root = fx_tmpdir("store-errors");
-	fx->st = fx_store(fx->root, 0);
-	fx->maildir = fx_user(fx->st, fx->root, "alice");
-	*state = fx;
+	*state = store_fx_new("store-errors", 0, "alice");
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	struct fx	*fx = *state;
-
-	store_close(&fx->st);
-	fx_rmtree(fx->root);
-	free(fx->root);
-	free(fx->maildir);
-	free(fx);
+	store_fx_free((struct store_fx **)state);
 	return 0;
 }
 
@@ -57,7 +40,7 @@ assert_failed(int rc, enum store_error want)
 static void
 test_in_use(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*a, *b;
 	const char	*error;
 
@@ -75,7 +58,7 @@ test_in_use(void **state)
 static void
 test_not_found(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 
@@ -89,7 +72,7 @@ test_not_found(void **state)
 static void
 test_exists(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	const char	*error;
 
 	assert_int_equal(folder_create(fx->st, fx->maildir, "Archive", &error), 0);
@@ -102,7 +85,7 @@ test_exists(void **state)
 static void
 test_over_quota(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 0, 1 };
 	struct store_delivery	*d;
 	const char		*error;
@@ -127,7 +110,7 @@ test_over_quota(void **state)
 static void
 test_expunged(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 	char		*m = fx_message(1);
@@ -145,7 +128,7 @@ test_expunged(void **state)
 static void
 test_bad_parameters(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 	uint32_t	 uid = 1;
@@ -167,7 +150,7 @@ test_bad_parameters(void **state)
 static void
 test_permission(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 	const char	*error;
 	uint32_t	 uid = 1;
@@ -187,7 +170,7 @@ test_permission(void **state)
 static void
 test_not_possible(void **state)
 {
-	struct fx	*fx = *state;
+	struct store_fx	*fx = *state;
 	const char	*error;
 
 	assert_failed(folder_delete(fx->st, fx->maildir, "INBOX", &error),
@@ -199,7 +182,7 @@ test_not_possible(void **state)
 static void
 test_temporary(void **state)
 {
-	struct fx		*fx = *state;
+	struct store_fx		*fx = *state;
 	struct store_rcpt	 r = { fx->maildir, 0, 0 };
 	struct store_delivery	*d;
 	const char		*error;

@@ -20,9 +20,7 @@
 #include <cmocka.h>
 
 struct fx {
-	char		*root;
-	struct store	*st;
-	char		*maildir;
+	struct store_fx	*box;
 	char		*victim;	/* outside the mail root */
 };
 
@@ -31,9 +29,7 @@ setup(void **state)
 {
 	struct fx	*fx = xcalloc(1, sizeof(*fx));
 
-	fx->root = fx_tmpdir("symlink");
-	fx->st = fx_store(fx->root, 1);
-	fx->maildir = fx_user(fx->st, fx->root, "alice");
+	fx->box = store_fx_new("symlink", 1, "alice");
 	fx->victim = fx_tmpdir("victim");
 	*state = fx;
 	return 0;
@@ -44,11 +40,8 @@ teardown(void **state)
 {
 	struct fx	*fx = *state;
 
-	store_close(&fx->st);
-	fx_rmtree(fx->root);
+	store_fx_free(&fx->box);
 	fx_rmtree(fx->victim);
-	free(fx->root);
-	free(fx->maildir);
 	free(fx->victim);
 	free(fx);
 	return 0;
@@ -60,7 +53,7 @@ plant(const struct fx *fx, const char *name)
 {
 	char	 path[4096], cmd[8300];
 
-	snprintf(path, sizeof(path), "%s/%s", fx->maildir, name);
+	snprintf(path, sizeof(path), "%s/%s", fx->box->maildir, name);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(symlink(fx->victim, path), 0);
@@ -106,7 +99,7 @@ deliver(const struct fx *fx, const char *maildir, const char **error_r)
 	struct store_delivery	*d;
 	int			 rc;
 
-	if ((d = store_delivery_begin(fx->st, &r, 1, error_r)) == NULL)
+	if ((d = store_delivery_begin(fx->box->st, &r, 1, error_r)) == NULL)
 		return -1;
 	assert_int_equal(store_delivery_write(d, "Subject: x\n\nx\n", 14), 0);
 	rc = store_delivery_commit(d, error_r);
@@ -133,8 +126,8 @@ test_symlinked_new(void **state)
 	char		 tmp[4096];
 
 	plant(fx, "new");
-	assert_refused(fx, fx->maildir);
-	snprintf(tmp, sizeof(tmp), "%s/tmp", fx->maildir);
+	assert_refused(fx, fx->box->maildir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", fx->box->maildir);
 	assert_int_equal(fx_count(tmp), 0);
 }
 
@@ -144,7 +137,7 @@ test_symlinked_tmp(void **state)
 	struct fx	*fx = *state;
 
 	plant(fx, "tmp");
-	assert_refused(fx, fx->maildir);
+	assert_refused(fx, fx->box->maildir);
 }
 
 static void
@@ -154,10 +147,10 @@ test_symlinked_maildir(void **state)
 	char		 path[4096];
 
 	victim_like_maildir(fx);
-	snprintf(path, sizeof(path), "rm -rf '%s'", fx->maildir);
+	snprintf(path, sizeof(path), "rm -rf '%s'", fx->box->maildir);
 	assert_int_equal(system(path), 0);
-	assert_int_equal(symlink(fx->victim, fx->maildir), 0);
-	assert_refused(fx, fx->maildir);
+	assert_int_equal(symlink(fx->victim, fx->box->maildir), 0);
+	assert_refused(fx, fx->box->maildir);
 }
 
 static void
@@ -170,13 +163,13 @@ test_symlinked_cur_and_folder(void **state)
 	/* A folder whose directory is a symlink is not opened... */
 	victim_like_maildir(fx);
 	plant(fx, ".Trash");
-	assert_int_equal(mailbox_open(fx->st, fx->maildir, "Trash", 0, &mb, &error), -1);
+	assert_int_equal(mailbox_open(fx->box->st, fx->box->maildir, "Trash", 0, &mb, &error), -1);
 	assert_null(mb);
 	assert_true(store_error_temporary());
 	assert_non_null(strstr(error, "symbolic link"));
 	/* ...nor an INBOX whose cur/ is one. */
 	plant(fx, "cur");
-	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), -1);
+	assert_int_equal(mailbox_open(fx->box->st, fx->box->maildir, "INBOX", 0, &mb, &error), -1);
 	assert_null(mb);
 	assert_true(store_error_temporary());
 	assert_non_null(strstr(error, "symbolic link"));
@@ -192,10 +185,10 @@ test_plain_maildir_still_works(void **state)
 	const char	*error = NULL;
 	char		 path[4096];
 
-	assert_int_equal(deliver(fx, fx->maildir, &error), 0);
-	snprintf(path, sizeof(path), "%s/new", fx->maildir);
+	assert_int_equal(deliver(fx, fx->box->maildir, &error), 0);
+	snprintf(path, sizeof(path), "%s/new", fx->box->maildir);
 	assert_int_equal(fx_count(path), 1);
-	assert_int_equal(mailbox_open(fx->st, fx->maildir, "Trash", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_open(fx->box->st, fx->box->maildir, "Trash", 0, &mb, &error), 0);
 	mailbox_close(&mb);
 }
 
