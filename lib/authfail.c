@@ -10,7 +10,10 @@
  * file.  A process killed while holding the lock loses it with its life,
  * so nobody wedges; at worst it leaves one torn entry, which the checks
  * below treat as stale.  Times are CLOCK_MONOTONIC: the same in every
- * process; an entry "from the future" is from before a reboot and stale.
+ * process.  A caller reads the clock before it waits for the lock, so
+ * another process may have written a slightly later time meanwhile; an
+ * entry further than AUTHFAIL_SKEW_MS "in the future" is from before a
+ * reboot and stale.
  *
  * An entry's count decays to zero once block_ms have passed since its last
  * failure, which is also when a block ends.
@@ -36,6 +39,7 @@
 #define AUTHFAIL_VERSION	1u
 #define AUTHFAIL_HDR_SIZE	64
 #define AUTHFAIL_MAX_ENTRIES	1000000u
+#define AUTHFAIL_SKEW_MS	60000
 
 struct af_header {
 	uint32_t	 magic;
@@ -274,10 +278,13 @@ key_is_loopback(const uint8_t key[16])
 static bool
 entry_live(const struct authfail *af, const struct af_entry *e, uint64_t now)
 {
-	if (!e->used || e->last_seen > now || e->last_fail > now ||
-	    e->blocked_until > now + af->set.block_ms)
+	uint64_t	 horizon = now + AUTHFAIL_SKEW_MS;
+
+	if (!e->used || e->last_seen > horizon || e->last_fail > horizon ||
+	    e->blocked_until > horizon + af->set.block_ms)
 		return false;
-	return now - e->last_fail < af->set.block_ms || e->blocked_until > now;
+	return e->last_fail > now || now - e->last_fail < af->set.block_ms ||
+	    e->blocked_until > now;
 }
 
 static struct af_entry *
@@ -334,9 +341,13 @@ authfail_record(struct authfail *af, const char *addr, bool success, uint64_t no
 		e = take_slot(af, key, now);
 		if (e->failures < UINT32_MAX)
 			e->failures++;
-		e->last_fail = now;
-		e->last_seen = now;
-		if (e->failures >= af->set.max_failures)
+		/* Another process may have written a later time while we waited. */
+		if (e->last_fail < now)
+			e->last_fail = now;
+		if (e->last_seen < now)
+			e->last_seen = now;
+		if (e->failures >= af->set.max_failures &&
+		    e->blocked_until < now + af->set.block_ms)
 			e->blocked_until = now + af->set.block_ms;
 	}
 	file_lock(af->fd, F_UNLCK);

@@ -234,6 +234,30 @@ child_fails(int fd, const char *addr, unsigned n, bool want_shared)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/*
+ * A process reads the clock before it waits for the shared lock, so it may
+ * find an entry another process wrote a few milliseconds "later": that entry
+ * is live, not stale and not a free slot.  (Two workers failing at once lost
+ * each other's counts this way.)
+ */
+static void
+test_time_written_while_waiting(void **state)
+{
+	struct authfail	*af = mk(8, 1000, 1, BLOCK);
+	uint64_t	 now = 1000000;
+
+	(void)state;
+	authfail_record(af, "198.51.100.1", false, now + 5);
+	authfail_record(af, "198.51.100.2", false, now);
+	authfail_record(af, "198.51.100.1", false, now);
+	assert_int_equal(authfail_delay(af, "198.51.100.1", now), 2);
+	assert_int_equal(authfail_delay(af, "198.51.100.2", now), 1);
+	/* a time from before a reboot is stale: its slot is reused */
+	authfail_record(af, "198.51.100.3", false, now + BLOCK * 4);
+	assert_int_equal(authfail_delay(af, "198.51.100.3", now), 0);
+	authfail_free(&af);
+}
+
 static void
 test_shared_between_processes(void **state)
 {
@@ -366,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_bounded_table),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_time_written_while_waiting),
 		cmocka_unit_test(test_shared_between_processes),
 		cmocka_unit_test(test_shared_eviction),
 		cmocka_unit_test(test_fallback_per_process),
