@@ -8,10 +8,16 @@
 #   make install    DESTDIR=... PREFIX=/usr/local
 #   make SAN=1      the same, built with ASan+UBSan into build-san/
 #
-# Source layout drives the rules: every lib/*.c goes into libpostroom.a,
-# every spool/*.c but deliver.c into libspool.a; each daemon directory's
-# *.c but main.c into lib<daemon>.a, linked with main.c into the daemon.
-# tests/unit/test_*.c are cmocka programs linked against all of it.
+# Source layout drives the rules.  The layers, bottom up, each a static
+# library of its directory's *.c (tools/layers.sh checks who includes whom):
+#   lib/    libpostroom.a  buffers, events, config, logging, TLS, commit
+#   mail/   libmail.a      MIME, addresses; links without Berkeley DB
+#   store/  libstore.a     Maildir++ and its Berkeley DB index
+#   queue/  libqueue.a     the durable queue
+# Each program directory's *.c but main.c goes into lib<prog>.a, linked
+# with main.c into the program.  tests/unit/test_*.c are cmocka programs
+# linked against all of it; test_mime against mail/ and lib/ only, without
+# -ldb, which is how the build proves mail/ needs no database.
 
 CC	?= cc
 PREFIX	?= /usr/local
@@ -34,46 +40,55 @@ LDLIBS	 = -lssl -lcrypto -ldb -lcares -lcrypt
 DAEMONS	 = smtpd pop3d
 PROGS	 = $(addprefix $(BUILD)/,$(DAEMONS) deliver mailctl)
 
-LIB_SRC	  = $(wildcard lib/*.c)
-SPOOL_SRC = $(filter-out spool/deliver.c,$(wildcard spool/*.c))
+LAYERS	  = mail store queue
 TEST_SRC  = $(wildcard tests/unit/test_*.c)
 TEST_HELP = $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
 obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBPOSTROOM = $(BUILD)/libpostroom.a
-LIBSPOOL    = $(BUILD)/libspool.a
+LAYER_LIBS  = $(foreach l,queue store mail,$(BUILD)/lib$(l).a) $(LIBPOSTROOM)
 DAEMON_LIBS = $(foreach d,$(DAEMONS),$(BUILD)/lib$(d).a)
 TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps check unit e2e run bench fuzz install clean
-all: $(PROGS)
+.PHONY: all deps check unit e2e run bench fuzz install clean layers
+all: layers $(PROGS)
+
+layers:
+	@sh tools/layers.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIBPOSTROOM): $(call obj,$(LIB_SRC))
+$(LIBPOSTROOM): $(call obj,$(wildcard lib/*.c))
 	@rm -f $@; $(AR) rcs $@ $^
-$(LIBSPOOL): $(call obj,$(SPOOL_SRC))
-	@rm -f $@; $(AR) rcs $@ $^
+define layer_rules
+$(BUILD)/lib$(1).a: $$(call obj,$$(wildcard $(1)/*.c))
+	@rm -f $$@; $$(AR) rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rules,$(l))))
 
 define daemon_rules
 $(BUILD)/lib$(1).a: $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
 	@rm -f $$@; $$(AR) rcs $$@ $$^
-$(BUILD)/$(1): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/$(1): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(LAYER_LIBS)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
-$(BUILD)/deliver: $(BUILD)/obj/spool/deliver.o $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/deliver: $(call obj,$(wildcard deliver/*.c)) $(LAYER_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/mailctl: $(call obj,$(wildcard mailctl/*.c)) $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/mailctl: $(call obj,$(wildcard mailctl/*.c)) $(LAYER_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TEST_HELP)) $(DAEMON_LIBS) $(LIBSPOOL) $(LIBPOSTROOM)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TEST_HELP)) $(DAEMON_LIBS) $(LAYER_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+# mail/ links without Berkeley DB: the build fails here if it starts to need it.
+$(BUILD)/tests/test_mime: $(BUILD)/obj/tests/unit/test_mime.o $(BUILD)/libmail.a $(LIBPOSTROOM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(filter-out -ldb,$(LDLIBS)) -lcmocka
 
 deps:
 	@sh tools/deps.sh

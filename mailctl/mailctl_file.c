@@ -7,7 +7,7 @@
  * fsynced.  A crash at any point leaves the old file or the new one,
  * never a mix; a result the daemons would reject is never installed.
  *
- * These are configuration files, not mail, so spool/commit (which honours
+ * These are configuration files, not mail, so lib/commit (which honours
  * store.fsync = no) is not the right tool: config edits are always synced.
  */
 #include "mailctl/mailctl.h"

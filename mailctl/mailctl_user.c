@@ -8,7 +8,7 @@
 #include "lib/directory.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <sys/wait.h>
 #include <ctype.h>

@@ -2,7 +2,7 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "pop3d/pop3_session.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stddef.h>
 

@@ -11,7 +11,7 @@
 #include "lib/sasl.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

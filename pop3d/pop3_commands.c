@@ -8,7 +8,7 @@
 #include "lib/buf.h"
 #include "lib/linebuf.h"
 #include "lib/log.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
 #include "lib/buf.h"
 #include "lib/session.h"
 #include "pop3d/pop3_session.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 struct linebuf;
 struct mailbox;

@@ -9,7 +9,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,7 +11,7 @@
 #include "lib/linebuf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stdarg.h>
 #include <stdio.h>

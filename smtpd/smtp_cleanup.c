@@ -9,7 +9,7 @@
  */
 #include "smtpd/smtp_cleanup.h"
 #include "lib/log.h"
-#include "spool/commit.h"
+#include "lib/commit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,13 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The host part of spool_unique_name() on this machine. */
+/* The host part of commit_unique_name() on this machine. */
 static const char *
 our_host(char *buf, size_t size)
 {
 	const char	*q, *dot;
 
-	spool_unique_name(buf, size);
+	commit_unique_name(buf, size);
 	if ((q = strchr(buf, 'Q')) == NULL || (dot = strchr(q, '.')) == NULL)
 		return NULL;
 	return dot + 1;

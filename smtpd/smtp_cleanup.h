@@ -7,7 +7,7 @@
 
 /*
  * Walk <mail_root>/<domain>/<local>/Maildir/tmp/ and remove the files
- * named by spool_unique_name() on this host whose process is gone.
+ * named by commit_unique_name() on this host whose process is gone.
  * Returns the number removed.
  */
 unsigned	smtp_cleanup_maildirs(const char *mail_root);

@@ -9,8 +9,8 @@
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
-#include "spool/queue.h"
-#include "spool/store.h"
+#include "queue/queue.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>

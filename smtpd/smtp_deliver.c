@@ -21,8 +21,8 @@
 #include "smtpd/smtp_session.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
-#include "spool/queue.h"
-#include "spool/store.h"
+#include "queue/queue.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -3,9 +3,9 @@
 Every message of tests/mime/corpus goes into the Maildir of a throw-away
 Dovecot (Debian's dovecot-imapd, own config, random loopback port), and
 `FETCH n (ENVELOPE BODY BODYSTRUCTURE)` read with imaplib is compared byte
-for byte with what spool/mime.c's mime_parse() prints for the same file
+for byte with what mail/mime.c's mime_parse() prints for the same file
 (through tests/mime/mime_dump.c, built here against the build's
-libspool.a).  Differences must be listed, with a reason, in the
+libmail.a).  Differences must be listed, with a reason, in the
 allowed_diffs table of tests/unit/test_mime.c; anything else fails.  A
 second test checks that tests/mime/expected/ (what the unit test compares
 with) is still what this Dovecot prints; a third that the part offsets
@@ -56,7 +56,7 @@ class MimeAgainstDovecot(unittest.TestCase):
             raise unittest.SkipTest("dovecot not installed "
                                     "(apt-get install dovecot-imapd)")
         libs = [os.path.join(build_dir(), l)
-                for l in ("libspool.a", "libpostroom.a")]
+                for l in ("libmail.a", "libpostroom.a")]
         if not all(os.path.exists(l) for l in libs):
             raise unittest.SkipTest("no %s: build first" % " ".join(libs))
         cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")

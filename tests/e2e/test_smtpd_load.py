@@ -25,7 +25,7 @@ def ids_in(pr, addr):
 
 
 def parse_queue_file(data):
-    """spool/queue.h's record format; fails on any damage."""
+    """queue/queue.h's record format; fails on any damage."""
     records, off = {}, 0
     while True:
         assert len(data) - off >= 5, 'truncated'

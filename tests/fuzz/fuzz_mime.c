@@ -8,7 +8,7 @@
  * an exact-size copy so ASan sees overreads.
  */
 #include "tests/fuzz/fuzzer.h"
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 #include <stdlib.h>
 #include <string.h>

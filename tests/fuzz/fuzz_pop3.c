@@ -12,7 +12,7 @@
 #include "lib/xmalloc.h"
 #include "pop3d/pop3_private.h"
 #include "pop3d/pop3_session.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <crypt.h>
 #include <ftw.h>

@@ -5,7 +5,7 @@
 #
 # seconds: how long each harness runs (default 60).  names (e.g. linebuf
 # smtp) restrict the run to tests/fuzz/fuzz_<name>.c.  The sources (lib,
-# spool, the daemons, minus main.c and spool/deliver.c) are compiled with
+# mail, store, queue, the daemons, minus each main.c) are compiled with
 # clang into build-fuzz/ and archived, so each harness links only what it
 # uses.  tests/fuzz/fuzz_<name>.dict is passed as the dictionary and
 # tests/fuzz/corpus/<name>/ as seeds when they exist.  Crash inputs land in
@@ -31,11 +31,11 @@ mkdir -p "$out/obj" "$out/artifacts" "$out/corpus"
 
 # The code under test, instrumented for coverage but without libFuzzer's main.
 srcs=""
-for d in lib spool smtpd pop3d imapd; do
+for d in lib mail store queue smtpd pop3d imapd; do
 	for f in "$d"/*.c; do
 		[ -e "$f" ] || continue
 		case "$f" in
-		*/main.c|spool/deliver.c) continue ;;
+		*/main.c) continue ;;
 		esac
 		srcs="$srcs $f"
 	done

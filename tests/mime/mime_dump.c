@@ -6,9 +6,9 @@
  * for a part (BODY[s.MIME] and BODY[s]), and "M ..." with the same fields
  * for the message inside a message/rfc822 part (BODY[s.HEADER], [s.TEXT]),
  * so tests/e2e/test_mime_dovecot.py can compare mime_parse() and its part
- * offsets with a live Dovecot.  Built by that test against libspool.a.
+ * offsets with a live Dovecot.  Built by that test against libmail.a.
  */
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 #ifndef TESTS_STORE_FIXTURE_H
 #define TESTS_STORE_FIXTURE_H
 
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
-/* spool/commit: the durable-commit path, its fsync count and unique names. */
-#include "spool/commit.h"
-#include "spool/store.h"
+/* lib/commit: the durable-commit path, its fsync count and unique names. */
+#include "lib/commit.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 
 #include <setjmp.h>
@@ -31,25 +31,25 @@ open_dir(const char *root, const char *sub)
 static void
 test_add_commit_counts_fsyncs(void **state)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov[2] = { { "hello ", 6 }, { "world\n", 6 } };
 	char			*root = fx_tmpdir("commit"), path[4096], buf[32];
 	uint64_t		 before;
 	int			 tmp, dst, fd;
 
 	(void)state;
-	spool_fsync_enable(1);
+	commit_fsync_enable(1);
 	tmp = open_dir(root, "tmp");
 	dst = open_dir(root, "new");
-	spool_txn_init(&t);
-	before = store_fsync_count();
-	assert_int_equal(spool_txn_add(&t, tmp, dst, "a", iov, 2), 0);
-	assert_int_equal(spool_txn_add(&t, tmp, dst, "b", iov, 1), 0);
+	commit_txn_init(&t);
+	before = commit_fsync_count();
+	assert_int_equal(commit_txn_add(&t, tmp, dst, "a", iov, 2), 0);
+	assert_int_equal(commit_txn_add(&t, tmp, dst, "b", iov, 1), 0);
 	/* one file fsync each, nothing for the directory yet */
-	assert_int_equal(store_fsync_count() - before, 2);
-	assert_int_equal(spool_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 2);
+	assert_int_equal(commit_txn_commit(&t), 0);
 	/* the directory was touched twice but is fsynced once */
-	assert_int_equal(store_fsync_count() - before, 3);
+	assert_int_equal(commit_fsync_count() - before, 3);
 	snprintf(path, sizeof(path), "%s/new/a", root);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
@@ -67,7 +67,7 @@ test_add_commit_counts_fsyncs(void **state)
 static void
 test_add_existing_name_fails_cleanly(void **state)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov = { "x", 1 };
 	char			*root = fx_tmpdir("commit"), path[4096];
 	int			 tmp, dst, fd;
@@ -78,10 +78,10 @@ test_add_existing_name_fails_cleanly(void **state)
 	snprintf(path, sizeof(path), "%s/tmp/dup", root);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	spool_txn_init(&t);
-	assert_int_equal(spool_txn_add(&t, tmp, dst, "dup", &iov, 1), -1);
-	assert_non_null(strstr(spool_txn_error(&t), "create dup"));
-	spool_txn_abort(&t);
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_add(&t, tmp, dst, "dup", &iov, 1), -1);
+	assert_non_null(strstr(commit_txn_error(&t), "create dup"));
+	commit_txn_abort(&t);
 	snprintf(path, sizeof(path), "%s/new", root);
 	assert_int_equal(fx_count(path), 0);
 	close(tmp);
@@ -93,41 +93,41 @@ test_add_existing_name_fails_cleanly(void **state)
 static void
 test_link_rename_unlink_replace(void **state)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov = { "data", 4 };
 	char			*root = fx_tmpdir("commit"), path[4096];
 	uint64_t		 before;
 	int			 tmp, a, b;
 
 	(void)state;
-	spool_fsync_enable(1);
+	commit_fsync_enable(1);
 	tmp = open_dir(root, "tmp");
 	a = open_dir(root, "a");
 	b = open_dir(root, "b");
-	spool_txn_init(&t);
-	assert_int_equal(spool_txn_add(&t, tmp, a, "m", &iov, 1), 0);
-	assert_int_equal(spool_txn_link(&t, a, "m", b, "m2"), 0);
-	assert_int_equal(spool_txn_rename(&t, a, "m", a, "m3"), 0);
-	before = store_fsync_count();
-	assert_int_equal(spool_txn_commit(&t), 0);
-	assert_int_equal(store_fsync_count() - before, 2);	/* a/ and b/ once each */
-	spool_txn_init(&t);
-	assert_int_equal(spool_txn_unlink(&t, b, "m2"), 0);
-	assert_int_equal(spool_txn_unlink(&t, b, "m2"), -1);	/* gone already */
-	assert_int_equal(spool_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
-	assert_int_equal(spool_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
-	assert_int_equal(spool_txn_commit(&t), 0);
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_add(&t, tmp, a, "m", &iov, 1), 0);
+	assert_int_equal(commit_txn_link(&t, a, "m", b, "m2"), 0);
+	assert_int_equal(commit_txn_rename(&t, a, "m", a, "m3"), 0);
+	before = commit_fsync_count();
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 2);	/* a/ and b/ once each */
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_unlink(&t, b, "m2"), 0);
+	assert_int_equal(commit_txn_unlink(&t, b, "m2"), -1);	/* gone already */
+	assert_int_equal(commit_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
+	assert_int_equal(commit_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
+	assert_int_equal(commit_txn_commit(&t), 0);
 	snprintf(path, sizeof(path), "%s/a", root);
 	assert_int_equal(fx_count(path), 2);	/* m3 and side */
 	/* publish: a rename that fsyncs only the destination */
-	spool_txn_init(&t);
-	assert_int_equal(spool_txn_add(&t, tmp, tmp, "p", &iov, 1), 0);
-	assert_int_equal(spool_txn_commit(&t), 0);
-	spool_txn_init(&t);
-	assert_int_equal(spool_txn_publish(&t, tmp, "p", b, "p2"), 0);
-	before = store_fsync_count();
-	assert_int_equal(spool_txn_commit(&t), 0);
-	assert_int_equal(store_fsync_count() - before, 1);
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_add(&t, tmp, tmp, "p", &iov, 1), 0);
+	assert_int_equal(commit_txn_commit(&t), 0);
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_publish(&t, tmp, "p", b, "p2"), 0);
+	before = commit_fsync_count();
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 1);
 	snprintf(path, sizeof(path), "%s/b", root);
 	assert_int_equal(fx_count(path), 1);
 	snprintf(path, sizeof(path), "%s/tmp", root);
@@ -142,16 +142,16 @@ test_link_rename_unlink_replace(void **state)
 static void
 test_fsync_disabled_is_not_counted(void **state)
 {
-	uint64_t	 before = store_fsync_count();
+	uint64_t	 before = commit_fsync_count();
 	int		 fd = open("/", O_RDONLY | O_DIRECTORY);
 
 	(void)state;
-	spool_fsync_enable(0);
-	assert_int_equal(spool_fsync(fd), 0);
-	assert_int_equal(store_fsync_count(), before);
-	spool_fsync_enable(1);
-	assert_int_equal(spool_fsync(fd), 0);
-	assert_int_equal(store_fsync_count(), before + 1);
+	commit_fsync_enable(0);
+	assert_int_equal(commit_fsync(fd), 0);
+	assert_int_equal(commit_fsync_count(), before);
+	commit_fsync_enable(1);
+	assert_int_equal(commit_fsync(fd), 0);
+	assert_int_equal(commit_fsync_count(), before + 1);
 	close(fd);
 }
 
@@ -161,8 +161,8 @@ test_unique_names_differ(void **state)
 	char	 a[128], b[128];
 
 	(void)state;
-	spool_unique_name(a, sizeof(a));
-	spool_unique_name(b, sizeof(b));
+	commit_unique_name(a, sizeof(a));
+	commit_unique_name(b, sizeof(b));
 	assert_string_not_equal(a, b);
 	assert_null(strchr(a, '/'));
 	assert_null(strchr(a, ':'));

@@ -1,5 +1,5 @@
 /* The deliver binary: resolution, headers, CRLF, sysexits codes. */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

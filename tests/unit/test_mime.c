@@ -1,5 +1,5 @@
 /*
- * spool/mime*.c: ENVELOPE, BODY and BODYSTRUCTURE byte for byte against
+ * mail/mime*.c: ENVELOPE, BODY and BODYSTRUCTURE byte for byte against
  * what Dovecot printed for every message of tests/mime/corpus (saved in
  * tests/mime/expected by tests/mime/refresh_expected.py), the same with
  * LF turned into CRLF, every prefix of hostile messages, and the tricky
@@ -10,7 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 #include <dirent.h>
 #include <stdbool.h>

@@ -12,7 +12,7 @@
 #include "lib/directory.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <sys/stat.h>
 

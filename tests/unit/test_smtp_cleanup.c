@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "smtpd/smtp_cleanup.h"
-#include "spool/commit.h"
+#include "lib/commit.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -52,7 +52,7 @@ test_cleanup(void **state)
 	snprintf(tmp, sizeof(tmp), "%s/example.test/alice/Maildir/tmp", root);
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s %s/example.test/bob", tmp, root);
 	assert_int_equal(system(cmd), 0);
-	spool_unique_name(name, sizeof(name));
+	commit_unique_name(name, sizeof(name));
 	h = strchr(strchr(name, 'Q'), '.') + 1;
 	snprintf(host, sizeof(host), "%s", h);
 	/* pid 4194305 is above the default pid_max: never alive.  pid 1 always is. */
@@ -91,7 +91,7 @@ test_cleanup_follows_no_symlink(void **state)
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/Maildir/tmp %s/tmp %s/example.test/dave "
 	    "%s/example.test/erin/Maildir", victim, victim, root, root);
 	assert_int_equal(system(cmd), 0);
-	spool_unique_name(name, sizeof(name));
+	commit_unique_name(name, sizeof(name));
 	snprintf(dead, sizeof(dead), "1795000000.M1P4194305Q1.%s",
 	    strchr(strchr(name, 'Q'), '.') + 1);
 	touch(victim, dead);

@@ -1,5 +1,5 @@
 /*
- * spool/queue: the writer smtpd uses for relayed recipients and the
+ * queue/: the writer smtpd uses for relayed recipients and the
  * validating reader.  A round trip keeps every field; prepare alone is
  * invisible to the relay (incoming/, not active/); discard leaves nothing;
  * every truncation and a flipped END offset are detected; leftovers of a
@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "spool/queue.h"
-#include "spool/commit.h"
+#include "queue/queue.h"
+#include "lib/commit.h"
 #include "lib/xmalloc.h"
 
 #include <dirent.h>
@@ -31,7 +31,7 @@ setup(void **state)
 	snprintf(root, sizeof(root), "/tmp/test_queue.XXXXXX");
 	if (mkdtemp(root) == NULL)
 		return -1;
-	spool_fsync_enable(0);	/* the logic is under test, not the disk */
+	commit_fsync_enable(0);	/* the logic is under test, not the disk */
 	return 0;
 }
 

@@ -11,7 +11,7 @@
 
 #include "tests/unit/smtp_fixture.h"
 #include "smtpd/smtp_private.h"
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 /* AUTH PLAIN \0alice@example.test\0alice-pw */
 #define AUTH_ALICE	"AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\n"

@@ -1,6 +1,6 @@
-/* spool/store: delivery, sync, messages, flags, expunge, copy, append, folders, quota. */
-#include "spool/store.h"
-#include "spool/commit.h"
+/* store/: delivery, sync, messages, flags, expunge, copy, append, folders, quota. */
+#include "store/store.h"
+#include "lib/commit.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 
@@ -110,9 +110,9 @@ test_delivery_two_fsyncs_and_name(void **state)
 	assert_int_equal(store_delivery_write(d, "Subject: x\n\nab\n", 15), 0);
 	assert_int_equal(store_delivery_size(d), 15);
 	assert_int_equal(fx_count(sub(fx, "new")), 0);	/* nothing visible yet */
-	before = store_fsync_count();
+	before = commit_fsync_count();
 	assert_int_equal(store_delivery_commit(d, &error), 0);
-	assert_int_equal(store_fsync_count() - before, 2);	/* file + new/ */
+	assert_int_equal(commit_fsync_count() - before, 2);	/* file + new/ */
 	store_delivery_free(&d);
 	assert_null(d);
 	assert_int_equal(fx_count(sub(fx, "new")), 1);
@@ -140,9 +140,9 @@ test_delivery_multi_rcpt_links(void **state)
 
 	d = store_delivery_begin(fx->st, r, 3, &error);
 	assert_int_equal(store_delivery_write(d, "x\n", 2), 0);
-	before = store_fsync_count();
+	before = commit_fsync_count();
 	assert_int_equal(store_delivery_commit(d, &error), 0);
-	assert_int_equal(store_fsync_count() - before, 4);	/* 1 file + 3 dirs */
+	assert_int_equal(commit_fsync_count() - before, 4);	/* 1 file + 3 dirs */
 	store_delivery_free(&d);
 	snprintf(path, sizeof(path), "%s/new", carol);
 	assert_int_equal(fx_count(path), 1);
@@ -311,10 +311,10 @@ test_flags_rename_and_keywords(void **state)
 	mb = open_inbox(fx);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	modseq = s.highestmodseq;
-	before = store_fsync_count();
+	before = commit_fsync_count();
 	assert_int_equal(mailbox_store_flags(mb, uids, 2, FLAGS_ADD, MSG_SEEN | MSG_FLAGGED,
 	    NULL, &error), 0);
-	assert_int_equal(store_fsync_count() - before, 1);	/* cur/ once */
+	assert_int_equal(commit_fsync_count() - before, 1);	/* cur/ once */
 	assert_int_equal(mailbox_store_flags(mb, uids, 1, FLAGS_REMOVE, MSG_FLAGGED,
 	    "$Junk", &error), 0);
 	assert_int_equal(mailbox_store_flags(mb, uids + 1, 1, FLAGS_ADD, 0,

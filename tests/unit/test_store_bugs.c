@@ -5,7 +5,7 @@
  * second of the last scan is seen.  Retries are injected deterministically
  * (POSTROOM_RETRY_AT, once per process) in a forked child.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

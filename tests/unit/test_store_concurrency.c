@@ -6,7 +6,7 @@
  * index matches the Maildir and every delivered message is either there
  * exactly once or was expunged.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

@@ -6,7 +6,7 @@
  * nothing acknowledged is lost, no partial file is visible, the index
  * matches the Maildir and UIDs are never reused.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

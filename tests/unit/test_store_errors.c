@@ -1,5 +1,5 @@
-/* spool/store: every failure path sets the store_error_code() protocols map. */
-#include "spool/store.h"
+/* store/: every failure path sets the store_error_code() protocols map. */
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

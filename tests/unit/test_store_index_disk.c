@@ -4,7 +4,7 @@
  * the largest folder it could ever hold.  Counted in allocated blocks
  * (st_blocks), which is what fills the file system.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

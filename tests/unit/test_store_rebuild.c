@@ -3,7 +3,7 @@
  * mailbox with flags, keywords and expunged messages, and the next open
  * rebuilds it from the Maildir with the same UIDVALIDITY, UIDs and flags.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

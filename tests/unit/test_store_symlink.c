@@ -4,7 +4,7 @@
  * a symlink to another directory is a temporary failure (4xx), and nothing
  * is written into the symlink's target.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 

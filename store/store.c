@@ -5,8 +5,8 @@
  * fsync per new/ directory.  Delivery never
  * opens the index; the next mailbox_sync() indexes the file.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
@@ -121,7 +121,7 @@ store_open(const char *mail_root, const struct store_options *opts, const char *
 	st = xcalloc(1, sizeof(*st));
 	st->mail_root = xstrdup(mail_root);
 	st->opts.fsync_enabled = opts != NULL ? opts->fsync_enabled : 1;
-	spool_fsync_enable(st->opts.fsync_enabled);
+	commit_fsync_enable(st->opts.fsync_enabled);
 	return st;
 }
 
@@ -168,13 +168,13 @@ int
 store_create_user(struct store *st, const char *maildir, const char **error_r)
 {
 	static const char	*folders[] = { "Sent", "Drafts", "Trash", "Junk" };
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	char			 path[4096], *parent, *slash;
 	size_t			 i;
 	int			 pfd;
 
 	(void)st;
-	spool_txn_init(&t);
+	commit_txn_init(&t);
 	if (mkdir_parents(maildir, error_r) == -1)
 		return -1;
 	/* The Maildir's own entry in its parent must survive a crash too. */
@@ -184,7 +184,7 @@ store_create_user(struct store *st, const char *maildir, const char **error_r)
 	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	free(parent);
 	if (pfd != -1) {
-		spool_txn_note_dir(&t, pfd);
+		commit_txn_note_dir(&t, pfd);
 		close(pfd);
 	}
 	if (maildir_make(&t, maildir, false, error_r) == -1)
@@ -196,11 +196,11 @@ store_create_user(struct store *st, const char *maildir, const char **error_r)
 		if (folder_subscribe(st, maildir, folders[i], true, error_r) == -1)
 			goto fail;
 	}
-	if (spool_txn_commit(&t) == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+	if (commit_txn_commit(&t) == -1)
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 	return 0;
 fail:
-	spool_txn_abort(&t);
+	commit_txn_abort(&t);
 	return -1;
 }
 
@@ -270,7 +270,7 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 	d->n = n;
 	if ((d->tmpdir = open_subdir(rcpts[0].maildir, "tmp", error_r)) == -1)
 		goto fail;
-	spool_unique_name(d->name, sizeof(d->name));
+	commit_unique_name(d->name, sizeof(d->name));
 	d->fd = openat(d->tmpdir, d->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (d->fd == -1) {
 		store_err(error_r, store_errno_code(errno), "create tmp/%s: %s",
@@ -338,19 +338,19 @@ store_delivery_size(const struct store_delivery *d)
 static void
 delivery_unlink(const int *newfds, size_t linked, const char *final)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	size_t			 i;
 
-	spool_txn_init(&t);
+	commit_txn_init(&t);
 	for (i = 0; i < linked; i++)
-		spool_txn_unlink(&t, newfds[i], final);
-	spool_txn_commit(&t);
+		commit_txn_unlink(&t, newfds[i], final);
+	commit_txn_commit(&t);
 }
 
 int
 store_delivery_commit(struct store_delivery *d, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	char			 final[256];
 	int			*newfds;
 	size_t			 i, linked = 0;
@@ -369,7 +369,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	store_crash_point("delivery-written");
 	fd = d->fd;
 	d->fd = -1;
-	if (spool_fsync(fd) == -1) {
+	if (commit_fsync(fd) == -1) {
 		store_err(error_r, STORE_ERR_TEMPORARY,
 		    "fsync tmp/%s: %s", d->name, strerror(errno));
 		close(fd);
@@ -383,23 +383,23 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", d->name,
 	    (unsigned long long)d->size, (unsigned long long)(d->size + d->lfs));
 	newfds = xreallocarray(NULL, d->n, sizeof(*newfds));
-	spool_txn_init(&t);
+	commit_txn_init(&t);
 	for (i = 0; i < d->n; i++) {
 		if ((newfds[i] = open_subdir(d->rcpts[i].maildir, "new", error_r)) == -1)
 			goto out;
 		/* Links for all but the last, which takes the tmp/ name itself. */
-		if ((i + 1 < d->n ? spool_txn_link(&t, d->tmpdir, d->name, newfds[i], final) :
-		    spool_txn_publish(&t, d->tmpdir, d->name, newfds[i], final)) == -1) {
+		if ((i + 1 < d->n ? commit_txn_link(&t, d->tmpdir, d->name, newfds[i], final) :
+		    commit_txn_publish(&t, d->tmpdir, d->name, newfds[i], final)) == -1) {
 			store_err(error_r, store_errno_code(errno), "%s: %s",
-			    d->rcpts[i].maildir, spool_txn_error(&t));
+			    d->rcpts[i].maildir, commit_txn_error(&t));
 			close(newfds[i]);
 			goto out;
 		}
 		linked++;
 	}
 	store_crash_point("delivery-linked");
-	if (spool_txn_commit(&t) == -1) {
-		store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+	if (commit_txn_commit(&t) == -1) {
+		store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 		goto out;
 	}
 	store_crash_point("delivery-committed");
@@ -410,7 +410,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	rc = 0;
 out:
 	if (rc == -1) {
-		spool_txn_abort(&t);
+		commit_txn_abort(&t);
 		delivery_unlink(newfds, linked, final);
 	}
 	for (i = 0; i < linked; i++)

@@ -10,7 +10,7 @@
  * but says when a field held something that is not an address list, so a
  * check never passes on what this lenient reading skipped.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

@@ -15,7 +15,7 @@
  * caller retries them all: a duplicate, never a loss; so EX_TEMPFAIL wins
  * over a permanent code of another user.
  */
-#include "spool/store.h"
+#include "store/store.h"
 #include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/directory.h"

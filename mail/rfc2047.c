@@ -5,7 +5,7 @@
  * survives.  Anything that does not decode (bad base64, unknown charset,
  * bytes invalid in their charset) is kept exactly as it was written.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/base64.h"
 #include "lib/xmalloc.h"

@@ -1,11 +1,12 @@
 /*
- * Inside of the store, shared by spool/store.c, index.c, maildir_*.c,
- * folder.c and quota.c.  Nothing outside spool/ includes this.
+ * Inside of the store, shared by its files
+ * (store.c, index.c, mailbox*.c, maildir_*.c, folder.c, quota.c).  Nothing
+ * outside store/ includes this.
  */
-#ifndef SPOOL_STORE_PRIVATE_H
-#define SPOOL_STORE_PRIVATE_H
+#ifndef STORE_STORE_PRIVATE_H
+#define STORE_STORE_PRIVATE_H
 
-#include "spool/store.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -233,9 +234,9 @@ int		 maildir_handle_open(struct store *st, const char *maildir, const char *fol
 
 /* ---- folders (folder.c) ---- */
 
-struct spool_txn;
+struct commit_txn;
 /* mkdir dir with tmp/ new/ cur/ (and maildirfolder if folder); noted in t for fsync. */
-int		 maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **error_r);
+int		 maildir_make(struct commit_txn *t, const char *dir, bool folder, const char **error_r);
 
 /* ---- quota (quota.c): Maildir++ maildirsize ---- */
 

@@ -8,8 +8,8 @@
  * linear in the input.  Malformed input gives a sane structure, never an
  * error.  Tested against Dovecot 2.3.19 byte for byte (tests/mime/).
  */
-#ifndef SPOOL_MIME_H
-#define SPOOL_MIME_H
+#ifndef MAIL_MIME_H
+#define MAIL_MIME_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * parameter whose value stays percent-encoded, as BODYSTRUCTURE shows it),
  * disposition, language, and the fields kept verbatim.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

@@ -5,7 +5,7 @@
  * index transaction holding the folder's write lock, in which the Maildir
  * is changed (durably) before the index is updated and committed.
  */
-#include "spool/store_private.h"
+#include "store/store_private.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
 

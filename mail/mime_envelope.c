@@ -5,7 +5,7 @@
  * written "for humans" (white space runs folded to one space).  Header
  * values are raw: RFC 2047 words are not decoded here.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

@@ -7,8 +7,8 @@
  * the letters a..z, numbered by the folder's dovecot-keywords file, so mutt
  * and Dovecot pointed at the same Maildir agree with us.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/xmalloc.h"
 
 #include <ctype.h>
@@ -219,7 +219,7 @@ maildir_keywords_load(int folderfd, struct maildir_keywords *kw, const char **er
 static int
 keywords_save(int folderfd, const struct maildir_keywords *kw, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov;
 	char			 text[KEYWORDS_FILE_MAX];
 	size_t			 len = 0, i;
@@ -234,15 +234,15 @@ keywords_save(int folderfd, const struct maildir_keywords *kw, const char **erro
 		return store_err(error_r, STORE_ERR_TEMPORARY, "open tmp: %s", strerror(errno));
 	iov.iov_base = text;
 	iov.iov_len = len;
-	spool_txn_init(&t);
-	rc = spool_txn_replace(&t, tmpfd, folderfd, KEYWORDS_FILE, &iov, 1);
+	commit_txn_init(&t);
+	rc = commit_txn_replace(&t, tmpfd, folderfd, KEYWORDS_FILE, &iov, 1);
 	if (rc == 0)
-		rc = spool_txn_commit(&t);
+		rc = commit_txn_commit(&t);
 	else
-		spool_txn_abort(&t);
+		commit_txn_abort(&t);
 	close(tmpfd);
 	if (rc == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 	return 0;
 }
 

@@ -7,8 +7,8 @@
  * Courier and maildrop read and update the same file.  It is a cache: it
  * is never fsynced, and a torn file is just recomputed.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/log.h"
 
 #include <sys/stat.h>
@@ -88,7 +88,7 @@ recalc(const char *maildir, const char *def, int64_t *bytes, int64_t *count)
 
 	scan_maildir(maildir, bytes, count);
 	len = snprintf(text, sizeof(text), "%s\n%" PRId64 " %" PRId64 "\n", def, *bytes, *count);
-	spool_unique_name(name, sizeof(name));
+	commit_unique_name(name, sizeof(name));
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name);
 	snprintf(path, sizeof(path), "%s/maildirsize", maildir);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)

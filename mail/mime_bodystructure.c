@@ -5,7 +5,7 @@
  * data is MD5 (never computed: NIL unless Content-MD5 is given),
  * disposition, language and location.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include <string.h>
 #include <strings.h>

@@ -15,7 +15,7 @@
  * Sizes are computed from byte positions, so CRLF and LF input give the same
  * virtual (CRLF) sizes and line counts.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

@@ -1,5 +1,5 @@
 /*
- * Internals of the MIME parser shared by spool/mime*.c and spool/rfc2047.c.
+ * Internals of the MIME parser shared by mail/mime*.c and mail/rfc2047.c.
  * Nothing outside those files includes this.
  *
  * The parser reproduces Dovecot's observable behaviour (its BODYSTRUCTURE
@@ -8,10 +8,10 @@
  * lib-mail: comments are skipped everywhere, quoted strings lose their
  * quotes and backslashes, and a broken construct ends the field quietly.
  */
-#ifndef SPOOL_MIME_PRIVATE_H
-#define SPOOL_MIME_PRIVATE_H
+#ifndef MAIL_MIME_PRIVATE_H
+#define MAIL_MIME_PRIVATE_H
 
-#include "spool/mime.h"
+#include "mail/mime.h"
 
 #include <stdbool.h>
 #include <stddef.h>

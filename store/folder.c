@@ -6,8 +6,8 @@
  * re-indexed from its side file under its new name (same UIDVALIDITY and
  * UIDs).  Renaming INBOX moves its messages into the new folder.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/buf.h"
 #include "lib/safedir.h"
 #include "lib/textfile.h"
@@ -32,7 +32,7 @@
 #define DELETED_PREFIX		"postroom-deleted."
 
 int
-maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **error_r)
+maildir_make(struct commit_txn *t, const char *dir, bool folder, const char **error_r)
 {
 	static const char	*subs[] = { "tmp", "new", "cur" };
 	struct iovec		 none = { NULL, 0 };
@@ -51,19 +51,19 @@ maildir_make(struct spool_txn *t, const char *dir, bool folder, const char **err
 			    "mkdir %s/%s: %s", dir, subs[i], strerror(errno));
 		}
 	}
-	if (spool_txn_note_dir(t, fd) == -1) {
+	if (commit_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(t));
 	}
 	if (folder && faccessat(fd, "maildirfolder", F_OK, 0) == -1) {
 		tmpfd = openat(fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (tmpfd == -1 ||
-		    spool_txn_add(t, tmpfd, fd, "maildirfolder", &none, 1) == -1) {
+		    commit_txn_add(t, tmpfd, fd, "maildirfolder", &none, 1) == -1) {
 			if (tmpfd != -1)
 				close(tmpfd);
 			close(fd);
 			return store_err(error_r, STORE_ERR_TEMPORARY, "maildirfolder in %s: %s",
-			    dir, spool_txn_error(t));
+			    dir, commit_txn_error(t));
 		}
 		close(tmpfd);
 	}
@@ -87,17 +87,17 @@ folder_path(const char *maildir, const char *name, char *out, size_t size,
 }
 
 static int
-root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
+root_txn(struct commit_txn *t, const char *maildir, const char **error_r)
 {
 	int	 fd;
 
-	spool_txn_init(t);
+	commit_txn_init(t);
 	if ((fd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "open %s: %s", maildir, strerror(errno));
-	if (spool_txn_note_dir(t, fd) == -1) {
+	if (commit_txn_note_dir(t, fd) == -1) {
 		close(fd);
-		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(t));
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(t));
 	}
 	close(fd);
 	return 0;
@@ -106,7 +106,7 @@ root_txn(struct spool_txn *t, const char *maildir, const char **error_r)
 int
 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	char			 path[4096];
 
 	(void)st;
@@ -117,11 +117,11 @@ folder_create(struct store *st, const char *maildir, const char *name, const cha
 	if (root_txn(&t, maildir, error_r) == -1)
 		return -1;
 	if (maildir_make(&t, path, true, error_r) == -1) {
-		spool_txn_abort(&t);
+		commit_txn_abort(&t);
 		return -1;
 	}
-	if (spool_txn_commit(&t) == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+	if (commit_txn_commit(&t) == -1)
+		return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 	return 0;
 }
 
@@ -155,7 +155,7 @@ index_forget(const char *maildir, const char **names, size_t n, const char **err
 int
 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	char			 path[4096], gone[256], unique[128];
 	unsigned		 links;
 	int			 rootfd;
@@ -168,15 +168,15 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 	if (index_forget(maildir, &name, 1, error_r) == -1)
 		return -1;
 	/* Vanish atomically (and durably), then remove at leisure. */
-	spool_unique_name(unique, sizeof(unique));
+	commit_unique_name(unique, sizeof(unique));
 	snprintf(gone, sizeof(gone), DELETED_PREFIX "%s", unique);
 	if (root_txn(&t, maildir, error_r) == -1)
 		return -1;
 	rootfd = t.dirfds[0];
-	if (spool_txn_rename(&t, rootfd, strrchr(path, '/') + 1, rootfd, gone) == -1 ||
-	    spool_txn_commit(&t) == -1) {
-		spool_txn_abort(&t);
-		return store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&t));
+	if (commit_txn_rename(&t, rootfd, strrchr(path, '/') + 1, rootfd, gone) == -1 ||
+	    commit_txn_commit(&t) == -1) {
+		commit_txn_abort(&t);
+		return store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(&t));
 	}
 	if ((rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
 		/* Already invisible: what cannot be removed now is only litter. */
@@ -219,7 +219,7 @@ int
 folder_rename(struct store *st, const char *maildir, const char *from, const char *to,
     const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct dirent		*de;
 	char			 src[4096], dst[4096], newname[512];
 	char			**names = NULL;
@@ -257,14 +257,14 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 	for (i = 0; i < n && rc == 0; i++) {
 		snprintf(newname, sizeof(newname), ".%s%s", to, names[i] + fromlen);
 		snprintf(src, sizeof(src), ".%s", names[i]);
-		if (spool_txn_rename(&t, rootfd, src, rootfd, newname) == -1)
+		if (commit_txn_rename(&t, rootfd, src, rootfd, newname) == -1)
 			rc = store_err(error_r, store_errno_code(errno), "%s",
-			    spool_txn_error(&t));
+			    commit_txn_error(&t));
 	}
-	if (rc == 0 && spool_txn_commit(&t) == -1)
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&t));
+	if (rc == 0 && commit_txn_commit(&t) == -1)
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 	else if (rootfd != -1)
-		spool_txn_abort(&t);
+		commit_txn_abort(&t);
 	if (rc == 0) {
 		folder_subscribe(st, maildir, from, false, error_r);
 		folder_subscribe(st, maildir, to, true, error_r);
@@ -342,7 +342,7 @@ subs_line(void *vctx, unsigned lineno, char *line, const char *why)
 static int
 subs_write(const char *maildir, const struct buf *out, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov;
 	int			 rootfd, tmpfd = -1, rc = 0;
 
@@ -351,12 +351,12 @@ subs_write(const char *maildir, const struct buf *out, const char **error_r)
 		tmpfd = openat(rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	iov.iov_base = (void *)buf_head(out);
 	iov.iov_len = buf_len(out);
-	spool_txn_init(&t);
+	commit_txn_init(&t);
 	if (tmpfd == -1 || rootfd == -1 ||
-	    spool_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
-	    spool_txn_commit(&t) == -1) {
-		spool_txn_abort(&t);
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", spool_txn_error(&t));
+	    commit_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
+	    commit_txn_commit(&t) == -1) {
+		commit_txn_abort(&t);
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", commit_txn_error(&t));
 	}
 	if (tmpfd != -1)
 		close(tmpfd);

@@ -1,10 +1,10 @@
 /*
- * The queue writer and reader (format and layout: spool/queue.h).  Writes
- * go through spool/commit only: one file fsync plus, at publish, one
+ * The queue writer and reader (format and layout: queue/queue.h).  Writes
+ * go through lib/commit only: one file fsync plus, at publish, one
  * fsync each of incoming/ and active/.
  */
-#include "spool/queue.h"
-#include "spool/commit.h"
+#include "queue/queue.h"
+#include "lib/commit.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
 
@@ -29,12 +29,12 @@ struct queue {
 	char	 error[256];
 };
 
-/* The text behind every *error_r of this file (lifetime: spool/queue.h). */
+/* The text behind every *error_r of this file (lifetime: queue/queue.h). */
 static _Thread_local char	queue_error[512];
 
 struct queue_entry {
 	struct queue	*q;
-	struct spool_txn txn;
+	struct commit_txn txn;
 	char		 name[64];	/* in incoming/: "<id>.<pid>" */
 	char		 id[40];
 };
@@ -220,14 +220,14 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	e->q = q;
 	snprintf(e->id, sizeof(e->id), "%s", m->id);
 	snprintf(e->name, sizeof(e->name), "%s.%ld", m->id, (long)getpid());
-	spool_txn_init(&e->txn);
-	rc = spool_txn_add(&e->txn, q->tmp, q->incoming, e->name, iov, n);
+	commit_txn_init(&e->txn);
+	rc = commit_txn_add(&e->txn, q->tmp, q->incoming, e->name, iov, n);
 	free(iov);
 	buf_release(&head);
 	buf_release(&tail);
 	if (rc == -1) {
-		queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
-		spool_txn_abort(&e->txn);
+		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		commit_txn_abort(&e->txn);
 		free(e);
 		return -1;
 	}
@@ -347,7 +347,7 @@ stream_finish(struct queue_stream *qs, const char **what_r)
 	if (stream_flush(qs) == -1)
 		return -1;
 	*what_r = "fsync";
-	if (spool_fsync(qs->fd) == -1) {
+	if (commit_fsync(qs->fd) == -1) {
 		qs->write_errno = errno;
 		return -1;
 	}
@@ -372,17 +372,17 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 	e->q = qs->q;
 	snprintf(e->id, sizeof(e->id), "%s", qs->id);
 	snprintf(e->name, sizeof(e->name), "%s", qs->name);
-	spool_txn_init(&e->txn);
-	/* As spool_txn_add: note incoming/ first, write, fsync, close, rename. */
-	if (spool_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
+	commit_txn_init(&e->txn);
+	/* As commit_txn_add: note incoming/ first, write, fsync, close, rename. */
+	if (commit_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
 	    stream_finish(qs, &what) == -1) {
 		queue_fail(error_r, "queue: %s %s: %s",
 		    qs->write_errno != 0 ? what : "note", qs->name,
-		    qs->write_errno != 0 ? strerror(qs->write_errno) : spool_txn_error(&e->txn));
+		    qs->write_errno != 0 ? strerror(qs->write_errno) : commit_txn_error(&e->txn));
 		goto fail;
 	}
-	if (spool_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
-		queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
+	if (commit_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
+		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
 		goto fail;
 	}
 	qs->name[0] = '\0';	/* it is in incoming/ now: e owns it */
@@ -390,7 +390,7 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 	*e_r = e;
 	return 0;
 fail:
-	spool_txn_abort(&e->txn);
+	commit_txn_abort(&e->txn);
 	free(e);
 	queue_stream_free(qsp);
 	return -1;
@@ -419,10 +419,10 @@ queue_publish(struct queue_entry **ep, const char **error_r)
 	int			 rc = 0;
 
 	*ep = NULL;
-	if (spool_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
-	    spool_txn_commit(&e->txn) == -1) {
-		rc = queue_fail(error_r, "queue: %s", spool_txn_error(&e->txn));
-		spool_txn_abort(&e->txn);
+	if (commit_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
+	    commit_txn_commit(&e->txn) == -1) {
+		rc = queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		commit_txn_abort(&e->txn);
 	}
 	free(e);
 	return rc;
@@ -436,7 +436,7 @@ queue_discard(struct queue_entry **ep)
 	if (e == NULL)
 		return;
 	unlinkat(e->q->incoming, e->name, 0);
-	spool_txn_abort(&e->txn);
+	commit_txn_abort(&e->txn);
 	free(e);
 	*ep = NULL;
 }

@@ -5,7 +5,7 @@
  * between any two tokens, quoted strings lose quotes and backslashes, a
  * folded line inside a quoted string or comment loses its (CR)LF.
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

@@ -26,7 +26,7 @@
  * environment, so it never wedges the others.  This is the only file that
  * includes <db.h>.
  */
-#include "spool/store_private.h"
+#include "store/store_private.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 

@@ -3,8 +3,7 @@
  * link after its data was fsynced; every directory whose entries changed
  * is fsynced once, at commit.
  */
-#include "spool/commit.h"
-#include "spool/store.h"
+#include "lib/commit.h"
 
 #include <sys/stat.h>
 
@@ -22,7 +21,7 @@ static atomic_int	fsync_on = 1;
 static atomic_uint	name_counter;
 
 static int
-txn_fail(struct spool_txn *t, const char *what, const char *name)
+txn_fail(struct commit_txn *t, const char *what, const char *name)
 {
 	int	 saved = errno;
 
@@ -33,14 +32,14 @@ txn_fail(struct spool_txn *t, const char *what, const char *name)
 }
 
 void
-spool_txn_init(struct spool_txn *t)
+commit_txn_init(struct commit_txn *t)
 {
 	t->ndirs = 0;
 	t->error[0] = '\0';
 }
 
 int
-spool_fsync(int fd)
+commit_fsync(int fd)
 {
 	if (!atomic_load(&fsync_on))
 		return 0;
@@ -49,13 +48,13 @@ spool_fsync(int fd)
 }
 
 void
-spool_fsync_enable(int on)
+commit_fsync_enable(int on)
 {
 	atomic_store(&fsync_on, on != 0);
 }
 
 uint64_t
-store_fsync_count(void)
+commit_fsync_count(void)
 {
 	return atomic_load(&fsync_count);
 }
@@ -78,7 +77,7 @@ unique_host_init(void)
 }
 
 void
-spool_unique_name(char *out, size_t outsize)
+commit_unique_name(char *out, size_t outsize)
 {
 	struct timeval	 tv;
 
@@ -90,7 +89,7 @@ spool_unique_name(char *out, size_t outsize)
 }
 
 int
-spool_txn_note_dir(struct spool_txn *t, int dirfd)
+commit_txn_note_dir(struct commit_txn *t, int dirfd)
 {
 	struct stat	 sb, other;
 	int		 i, fd;
@@ -102,7 +101,7 @@ spool_txn_note_dir(struct spool_txn *t, int dirfd)
 		    other.st_dev == sb.st_dev && other.st_ino == sb.st_ino)
 			return 0;
 	}
-	if (t->ndirs == SPOOL_TXN_MAX_DIRS) {
+	if (t->ndirs == COMMIT_MAX_DIRS) {
 		errno = E2BIG;
 		return txn_fail(t, "note", "directory");
 	}
@@ -138,7 +137,7 @@ write_all(int fd, const struct iovec *iov, int iovcnt)
 
 /* Create dir/name (O_EXCL), write iov, fsync, close; removed again on failure. */
 static int
-write_file(struct spool_txn *t, int dir, const char *name, const struct iovec *iov,
+write_file(struct commit_txn *t, int dir, const char *name, const struct iovec *iov,
     int iovcnt, time_t mtime)
 {
 	struct timespec	 ts[2];
@@ -159,7 +158,7 @@ write_file(struct spool_txn *t, int dir, const char *name, const struct iovec *i
 			goto fail;
 		}
 	}
-	if (spool_fsync(fd) == -1) {
+	if (commit_fsync(fd) == -1) {
 		txn_fail(t, "fsync", name);
 		goto fail;
 	}
@@ -177,17 +176,17 @@ fail:
 }
 
 int
-spool_txn_add(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
+commit_txn_add(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt)
 {
-	return spool_txn_add_mtime(t, tmpdir, dstdir, name, iov, iovcnt, 0);
+	return commit_txn_add_mtime(t, tmpdir, dstdir, name, iov, iovcnt, 0);
 }
 
 int
-spool_txn_add_mtime(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
+commit_txn_add_mtime(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt, time_t mtime)
 {
-	if (spool_txn_note_dir(t, dstdir) == -1)	/* before anything is visible */
+	if (commit_txn_note_dir(t, dstdir) == -1)	/* before anything is visible */
 		return -1;
 	if (write_file(t, tmpdir, name, iov, iovcnt, mtime) == -1)
 		return -1;
@@ -200,13 +199,13 @@ spool_txn_add_mtime(struct spool_txn *t, int tmpdir, int dstdir, const char *nam
 }
 
 int
-spool_txn_replace(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
+commit_txn_replace(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt)
 {
 	char	 tmpname[128];
 
-	spool_unique_name(tmpname, sizeof(tmpname));
-	if (spool_txn_note_dir(t, dstdir) == -1)
+	commit_unique_name(tmpname, sizeof(tmpname));
+	if (commit_txn_note_dir(t, dstdir) == -1)
 		return -1;
 	if (write_file(t, tmpdir, tmpname, iov, iovcnt, 0) == -1)
 		return -1;
@@ -219,10 +218,10 @@ spool_txn_replace(struct spool_txn *t, int tmpdir, int dstdir, const char *name,
 }
 
 int
-spool_txn_link(struct spool_txn *t, int srcdir, const char *src, int dstdir,
+commit_txn_link(struct commit_txn *t, int srcdir, const char *src, int dstdir,
     const char *dst)
 {
-	if (spool_txn_note_dir(t, dstdir) == -1)
+	if (commit_txn_note_dir(t, dstdir) == -1)
 		return -1;
 	if (linkat(srcdir, src, dstdir, dst, 0) == -1)
 		return txn_fail(t, "link", dst);
@@ -230,11 +229,11 @@ spool_txn_link(struct spool_txn *t, int srcdir, const char *src, int dstdir,
 }
 
 int
-spool_txn_rename(struct spool_txn *t, int srcdir, const char *src, int dstdir,
+commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
     const char *dst)
 {
-	if (spool_txn_note_dir(t, srcdir) == -1 ||
-	    spool_txn_note_dir(t, dstdir) == -1)
+	if (commit_txn_note_dir(t, srcdir) == -1 ||
+	    commit_txn_note_dir(t, dstdir) == -1)
 		return -1;
 	if (renameat(srcdir, src, dstdir, dst) == -1)
 		return txn_fail(t, "rename", src);
@@ -242,10 +241,10 @@ spool_txn_rename(struct spool_txn *t, int srcdir, const char *src, int dstdir,
 }
 
 int
-spool_txn_publish(struct spool_txn *t, int srcdir, const char *src, int dstdir,
+commit_txn_publish(struct commit_txn *t, int srcdir, const char *src, int dstdir,
     const char *dst)
 {
-	if (spool_txn_note_dir(t, dstdir) == -1)
+	if (commit_txn_note_dir(t, dstdir) == -1)
 		return -1;
 	if (renameat(srcdir, src, dstdir, dst) == -1)
 		return txn_fail(t, "rename", src);
@@ -253,9 +252,9 @@ spool_txn_publish(struct spool_txn *t, int srcdir, const char *src, int dstdir,
 }
 
 int
-spool_txn_unlink(struct spool_txn *t, int dir, const char *name)
+commit_txn_unlink(struct commit_txn *t, int dir, const char *name)
 {
-	if (spool_txn_note_dir(t, dir) == -1)
+	if (commit_txn_note_dir(t, dir) == -1)
 		return -1;
 	if (unlinkat(dir, name, 0) == -1)
 		return txn_fail(t, "unlink", name);
@@ -263,12 +262,12 @@ spool_txn_unlink(struct spool_txn *t, int dir, const char *name)
 }
 
 int
-spool_txn_commit(struct spool_txn *t)
+commit_txn_commit(struct commit_txn *t)
 {
 	int	 i, rc = 0;
 
 	for (i = 0; i < t->ndirs; i++) {
-		if (rc == 0 && spool_fsync(t->dirfds[i]) == -1)
+		if (rc == 0 && commit_fsync(t->dirfds[i]) == -1)
 			rc = txn_fail(t, "fsync", "directory");
 		close(t->dirfds[i]);
 	}
@@ -277,7 +276,7 @@ spool_txn_commit(struct spool_txn *t)
 }
 
 void
-spool_txn_abort(struct spool_txn *t)
+commit_txn_abort(struct commit_txn *t)
 {
 	int	 i;
 
@@ -287,7 +286,7 @@ spool_txn_abort(struct spool_txn *t)
 }
 
 const char *
-spool_txn_error(const struct spool_txn *t)
+commit_txn_error(const struct commit_txn *t)
 {
 	return t->error[0] != '\0' ? t->error : "no error";
 }

@@ -9,9 +9,9 @@
  * reserved in the folder's side file before any name carries them, so a
  * rebuilt index never hands one out twice.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
-#include "spool/mime.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
+#include "mail/mime.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -230,19 +230,19 @@ side_read(struct mailbox *mb, uint32_t *uidvalidity_r, uint32_t *hw_r)
 static int
 side_write(struct mailbox *mb, uint32_t uidvalidity, uint32_t hw, const char **error_r)
 {
-	struct spool_txn	 t;
+	struct commit_txn	 t;
 	struct iovec		 iov;
 	char			 text[64];
 
 	snprintf(text, sizeof(text), "%u %u\n", uidvalidity, hw);
 	iov.iov_base = text;
 	iov.iov_len = strlen(text);
-	spool_txn_init(&t);
-	if (spool_txn_replace(&t, mb->tmpfd, mb->dirfd, SIDE_FILE, &iov, 1) == -1 ||
-	    spool_txn_commit(&t) == -1) {
-		spool_txn_abort(&t);
+	commit_txn_init(&t);
+	if (commit_txn_replace(&t, mb->tmpfd, mb->dirfd, SIDE_FILE, &iov, 1) == -1 ||
+	    commit_txn_commit(&t) == -1) {
+		commit_txn_abort(&t);
 		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "%s: %s", SIDE_FILE, spool_txn_error(&t));
+		    "%s: %s", SIDE_FILE, commit_txn_error(&t));
 	}
 	return 0;
 }
@@ -498,7 +498,7 @@ scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
 /* Rename a matched file to its canonical name and update its record. */
 static int
 sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
-    struct scan_ent *e, const struct idx_msg *old, struct spool_txn *st,
+    struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
     bool *renamed_r, bool *stable_r, const char **error_r)
 {
 	struct maildir_name	 mn = e->mn;
@@ -518,13 +518,13 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		return store_err(error_r, STORE_ERR_NOT_POSSIBLE,
 		    "file name too long: %s", e->name);
 	if (e->in_new || strcmp(name, e->name) != 0) {
-		if (spool_txn_rename(st, e->in_new ? mb->newfd : mb->curfd, e->name,
+		if (commit_txn_rename(st, e->in_new ? mb->newfd : mb->curfd, e->name,
 		    mb->curfd, name) == -1) {
 			if (errno == ENOENT) {	/* renamed by someone else: next scan */
 				*stable_r = false;
 				return 0;
 			}
-			return store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(st));
+			return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(st));
 		}
 		*renamed_r = true;
 	}
@@ -545,7 +545,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 /* Give an unknown file its UID, move it to cur/ and index it. */
 static int
 sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
-    struct scan_ent *e, struct spool_txn *st, const char **error_r)
+    struct scan_ent *e, struct commit_txn *st, const char **error_r)
 {
 	struct maildir_name	 mn = e->mn;
 	struct idx_msg		 m;
@@ -556,7 +556,7 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	if (maildir_index_file(dir, e->name, &m, &cache, error_r) == -1)
 		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
 	if (e->dup)
-		spool_unique_name(mn.base, sizeof(mn.base));
+		commit_unique_name(mn.base, sizeof(mn.base));
 	mn.uid = e->uid;
 	mn.fsize = m.fsize;
 	mn.vsize = m.vsize;
@@ -565,10 +565,10 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
 		goto out;	/* an absurd name: leave it alone */
 	if (strcmp(name, e->name) != 0 || e->in_new) {
-		if (spool_txn_rename(st, dir, e->name, mb->curfd, name) == -1) {
+		if (commit_txn_rename(st, dir, e->name, mb->curfd, name) == -1) {
 			if (errno != ENOENT)
 				rc = store_err(error_r, STORE_ERR_TEMPORARY,
-				    "%s", spool_txn_error(st));
+				    "%s", commit_txn_error(st));
 			goto out;
 		}
 	}
@@ -643,13 +643,13 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct scan_ent		**nw = NULL;
 	struct byname		*names = NULL, key, *hit;
 	struct maildir_name	 mn;
-	struct spool_txn	 st;
+	struct commit_txn	 st;
 	size_t			 i, nnew;
 	int64_t			 pre, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
-	spool_txn_init(&st);
+	commit_txn_init(&st);
 	/* A new folder record first: its id is the key prefix of its messages. */
 	if (!exists && (folder_init(mb, f, &side_ok, error_r) == -1 ||
 	    (rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0))
@@ -715,8 +715,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 			changed = true;
 		}
 	}
-	if (spool_txn_commit(&st) == -1) {
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+	if (commit_txn_commit(&st) == -1) {
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("sync-fsynced");
@@ -736,7 +736,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_scan_ns = scan_ns;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
-	spool_txn_abort(&st);
+	commit_txn_abort(&st);
 	for (i = 0; i < l.n; i++)
 		free((char *)names[i].base);
 	free(names);

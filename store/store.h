@@ -1,6 +1,6 @@
 /*
  * The mail store: Maildir++ mailboxes, indexed in Berkeley DB.  This header
- * is the whole interface the daemons see; nothing outside spool/ includes
+ * is the whole interface the daemons see; nothing outside store/ includes
  * <db.h>.
  *
  * Layout per user: <mail_root>/<domain>/<local>/Maildir/ with folders
@@ -17,8 +17,8 @@
  * next failing store call.  A caller that hands the failure to another
  * thread (a workq job) copies both before returning.
  */
-#ifndef SPOOL_STORE_H
-#define SPOOL_STORE_H
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,9 +54,6 @@ enum store_error {
 enum store_error store_error_code(void);
 /* The code is TEMPORARY or OVER_QUOTA: the client may retry (4xx, EX_TEMPFAIL). */
 bool		 store_error_temporary(void);
-
-/* fsyncs issued by this process since start (make bench, tests). */
-uint64_t	 store_fsync_count(void);
 
 /* Create a user's Maildir++ with INBOX, Sent, Drafts, Trash, Junk (mailctl adduser). */
 int		 store_create_user(struct store *st, const char *maildir, const char **error_r);

@@ -2,7 +2,7 @@
  * The arena a parsed message lives in: every string and part of one
  * mime_message comes from here and goes in one mime_pool_free().
  */
-#include "spool/mime_private.h"
+#include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
 

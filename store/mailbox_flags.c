@@ -5,8 +5,8 @@
  * same transaction.  A crash in between leaves the Maildir right and the
  * index behind; the next sync catches the index up.
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/xmalloc.h"
 
 #include <errno.h>
@@ -87,7 +87,7 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 {
 	struct flags_ctx	*ctx = vctx;
 	struct change		*c;
-	struct spool_txn	 st;
+	struct commit_txn	 st;
 	struct maildir_name	 mn;
 	struct idx_msg		 m;
 	size_t			 i, n = 0;
@@ -102,7 +102,7 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 		return -1;
 	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	c = xreallocarray(NULL, ctx->n + 1, sizeof(*c));
-	spool_txn_init(&st);
+	commit_txn_init(&st);
 	for (i = 0; i < ctx->n; i++) {
 again:
 		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
@@ -124,10 +124,10 @@ again:
 			rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 			goto out;
 		}
-		if (spool_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
+		if (commit_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
 			if (errno != ENOENT || synced) {
 				rc = store_err(error_r, store_errno_code(errno), "%s",
-				    spool_txn_error(&st));
+				    commit_txn_error(&st));
 				goto out;
 			}
 			/* Another program renamed it: learn its name and try again. */
@@ -140,8 +140,8 @@ again:
 		n++;
 	}
 	store_crash_point("flags-renamed");
-	if (spool_txn_commit(&st) == -1) {
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+	if (commit_txn_commit(&st) == -1) {
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("flags-fsynced");
@@ -152,7 +152,7 @@ again:
 	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
-	spool_txn_abort(&st);
+	commit_txn_abort(&st);
 	free(c);
 	return rc;
 }
@@ -175,7 +175,7 @@ expunge_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *
 {
 	struct flags_ctx	*ctx = vctx;
 	struct idx_msg		*gone, m;
-	struct spool_txn	 st;
+	struct commit_txn	 st;
 	size_t			 i, n = 0;
 	int64_t			 bytes = 0;
 	bool			 clean, synced = false;
@@ -183,7 +183,7 @@ expunge_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *
 
 	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	gone = xreallocarray(NULL, ctx->n + 1, sizeof(*gone));
-	spool_txn_init(&st);
+	commit_txn_init(&st);
 	for (i = 0; i < ctx->n; i++) {
 again:
 		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
@@ -191,10 +191,10 @@ again:
 				continue;
 			goto out;
 		}
-		if (spool_txn_unlink(&st, mb->curfd, m.name) == -1) {
+		if (commit_txn_unlink(&st, mb->curfd, m.name) == -1) {
 			if (errno != ENOENT || synced) {
 				rc = store_err(error_r, store_errno_code(errno), "%s",
-				    spool_txn_error(&st));
+				    commit_txn_error(&st));
 				goto out;
 			}
 			if ((rc = resync(mb, txn, f, error_r)) != 0)
@@ -209,8 +209,8 @@ again:
 		n++;
 	}
 	store_crash_point("expunge-unlinked");
-	if (spool_txn_commit(&st) == -1) {
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+	if (commit_txn_commit(&st) == -1) {
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("expunge-fsynced");
@@ -226,7 +226,7 @@ again:
 	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
-	spool_txn_abort(&st);
+	commit_txn_abort(&st);
 	free(gone);
 	return rc;
 }

@@ -3,7 +3,7 @@
  * a validating reader (the relay, tests).
  *
  * Layout under queue_dir:
- *   tmp/       files being written (spool_txn_add's scratch space)
+ *   tmp/       files being written (commit_txn_add's scratch space)
  *   incoming/  durable but not yet published: the local part of the same
  *              message may still fail, and then this is removed again
  *   active/    published: the relay's input, one file per message
@@ -19,10 +19,10 @@
  * truncated file fails queue_read(); it is never delivered.
  *
  * Errors: *error_r is a string literal or this thread's queue error buffer,
- * valid until the thread's next failing queue call (as spool/store.h).
+ * valid until the thread's next failing queue call (as store/store.h).
  */
-#ifndef SPOOL_QUEUE_H
-#define SPOOL_QUEUE_H
+#ifndef QUEUE_QUEUE_H
+#define QUEUE_QUEUE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * MOVE renames it (each message is in exactly one folder at any instant;
  * both directories fsynced once).
  */
-#include "spool/store_private.h"
-#include "spool/commit.h"
+#include "store/store_private.h"
+#include "lib/commit.h"
 #include "lib/xmalloc.h"
 
 #include <errno.h>
@@ -59,7 +59,7 @@ dest_folder(struct mailbox *dm, struct idx_txn *txn, struct idx_folder *df,
 /* Link (or move) one source message into dest's cur/ under a new name and UID. */
 static int
 copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx_folder *f,
-    struct idx_folder *df, uint32_t uid, bool move, struct spool_txn *st, struct copied *c,
+    struct idx_folder *df, uint32_t uid, bool move, struct commit_txn *st, struct copied *c,
     const char **error_r)
 {
 	struct maildir_name	 mn;
@@ -71,7 +71,7 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	if ((rc = idx_msg_get(txn, f->id, uid, &m, error_r)) != 0)
 		return rc;
 	memset(&mn, 0, sizeof(mn));
-	spool_unique_name(mn.base, sizeof(mn.base));
+	commit_unique_name(mn.base, sizeof(mn.base));
 	mn.fsize = m.fsize;
 	mn.vsize = m.vsize;
 	mn.uid = df->uidnext;
@@ -87,10 +87,10 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	}
 	if (maildir_name_format(&mn, c->name, sizeof(c->name)) == -1)
 		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
-	if ((move ? spool_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
-	    spool_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
+	if ((move ? commit_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
+	    commit_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
 		return errno == ENOENT ? 1 :
-		    store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(st));
+		    store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(st));
 	/* Keep the cached strings: the index record is copied, not re-parsed. */
 	len = strlen(m.envelope) + strlen(m.body) + strlen(m.bodystructure) + 3;
 	c->blob = p = xmalloc(len);
@@ -152,7 +152,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	struct copy_ctx		*ctx = vctx;
 	struct mailbox		*dm = NULL;
 	struct idx_folder	 dfr, *df;
-	struct spool_txn	 st;
+	struct commit_txn	 st;
 	struct copied		*c;
 	size_t			 i, n = 0;
 	uint64_t		 bytes = 0;
@@ -161,7 +161,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 
 	c = xcalloc(ctx->n + 1, sizeof(*c));
 	done = xcalloc(ctx->n + 1, sizeof(*done));
-	spool_txn_init(&st);
+	commit_txn_init(&st);
 	same = strcmp(ctx->dest, mb->folder) == 0 ||
 	    (maildir_folder_is_inbox(ctx->dest) && maildir_folder_is_inbox(mb->folder));
 	if ((rc = maildir_handle_open(mb->st, mb->maildir, ctx->dest, &dm, error_r)) != 0)
@@ -175,9 +175,9 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		if ((rc = copy_reuse(ctx, dm, txn, df, same, done, error_r)) != 0)
 			goto out;
 		/* Their links may not be durable yet: fsync before the index says so. */
-		if (spool_txn_note_dir(&st, dm->curfd) == -1 ||
-		    (ctx->move && spool_txn_note_dir(&st, mb->curfd) == -1)) {
-			rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+		if (commit_txn_note_dir(&st, dm->curfd) == -1 ||
+		    (ctx->move && commit_txn_note_dir(&st, mb->curfd) == -1)) {
+			rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&st));
 			goto out;
 		}
 	}
@@ -206,8 +206,8 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		n++;
 	}
 	store_crash_point("copy-linked");
-	if (spool_txn_commit(&st) == -1) {
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", spool_txn_error(&st));
+	if (commit_txn_commit(&st) == -1) {
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&st));
 		goto out;
 	}
 	store_crash_point("copy-fsynced");
@@ -236,7 +236,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	f->cur_mtime_ns = srcclean ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
-	spool_txn_abort(&st);
+	commit_txn_abort(&st);
 	for (i = 0; i < ctx->n; i++)
 		free(c[i].blob);
 	free(c);
@@ -298,7 +298,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 {
 	struct append_ctx	*ctx = vctx;
 	struct maildir_name	 mn;
-	struct spool_txn	 st;
+	struct commit_txn	 st;
 	struct idx_msg		 m;
 	struct iovec		 iov;
 	char			 name[MAILDIR_NAME_MAX + 1], *cache;
@@ -314,7 +314,7 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 		goto out;
 	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	memset(&mn, 0, sizeof(mn));
-	spool_unique_name(mn.base, sizeof(mn.base));
+	commit_unique_name(mn.base, sizeof(mn.base));
 	mn.fsize = m.fsize;
 	mn.vsize = m.vsize;
 	mn.uid = f->uidnext;
@@ -326,11 +326,11 @@ append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *v
 	}
 	iov.iov_base = (void *)ctx->data;
 	iov.iov_len = ctx->len;
-	spool_txn_init(&st);
-	if (spool_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
-	    (store_crash_point("append-written"), spool_txn_commit(&st)) == -1) {
-		rc = store_err(error_r, store_errno_code(errno), "%s", spool_txn_error(&st));
-		spool_txn_abort(&st);
+	commit_txn_init(&st);
+	if (commit_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
+	    (store_crash_point("append-written"), commit_txn_commit(&st)) == -1) {
+		rc = store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(&st));
+		commit_txn_abort(&st);
 		goto out;
 	}
 	store_crash_point("append-fsynced");
