@@ -67,7 +67,7 @@ struct idx_env {
 	int		 refs;
 	int		 lockfd;	/* LOCK_SH while open; LOCK_EX to destroy */
 	bool		 stale;		/* needs recovery: reopen */
-	bool		 opening;	/* a placeholder: another thread is opening it */
+	bool		 busy;		/* being opened (a placeholder) or closed: wait */
 	unsigned	 commits;
 };
 
@@ -85,7 +85,7 @@ struct msg_rec {
 };
 
 static pthread_mutex_t	 envs_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	 envs_opened = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t	 envs_changed = PTHREAD_COND_INITIALIZER;
 static pthread_once_t	 hooks_once = PTHREAD_ONCE_INIT;
 static struct idx_env	*envs;
 
@@ -283,26 +283,24 @@ fail:
 	return NULL;
 }
 
-static void
-env_free(struct idx_env *e)
-{
-	env_close_handles(e);
-	close(e->lockfd);
-	free(e->maildir);
-	free(e);
-}
+#define STALE_WAIT_S	1
 
 /*
  * DB_REGISTER allows one handle per environment and process: threads
  * asking for the same Maildir at once (pop3d logins on the workq) must
- * share one open, so the first leaves a placeholder the others wait on.
+ * share one open, so the first leaves a placeholder the others wait on,
+ * and an environment stays listed, busy, until its close has finished.
  */
 int
 idx_env_get(const char *maildir, struct idx_env **env_r, const char **error_r)
 {
 	struct idx_env	*e, *opening, **ep;
+	struct timespec	 deadline;
 	pid_t		 pid = getpid();
+	bool		 gave_up = false;
 
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += STALE_WAIT_S;
 	pthread_mutex_lock(&envs_lock);
 again:
 	for (ep = &envs; (e = *ep) != NULL; ) {
@@ -311,10 +309,21 @@ again:
 			continue;
 		}
 		ep = &e->next;
-		if (e->stale || strcmp(e->maildir, maildir) != 0)
+		if (strcmp(e->maildir, maildir) != 0)
 			continue;
-		if (e->opening) {
-			pthread_cond_wait(&envs_opened, &envs_lock);
+		if (e->busy) {
+			pthread_cond_wait(&envs_changed, &envs_lock);
+			goto again;
+		}
+		/*
+		 * A stale environment is reopened (recovery) once the threads
+		 * still using it let go; not forever, the caller may be one
+		 * of them: then it shares the old handle and retries later.
+		 */
+		if (e->stale && !gave_up) {
+			if (pthread_cond_timedwait(&envs_changed, &envs_lock, &deadline) ==
+			    ETIMEDOUT)
+				gave_up = true;
 			goto again;
 		}
 		e->refs++;
@@ -325,7 +334,7 @@ again:
 	opening = xcalloc(1, sizeof(*opening));
 	opening->maildir = xstrdup(maildir);
 	opening->pid = pid;
-	opening->opening = true;
+	opening->busy = true;
 	opening->next = envs;
 	envs = opening;
 	pthread_mutex_unlock(&envs_lock);
@@ -342,7 +351,7 @@ again:
 		e->next = envs;
 		envs = e;
 	}
-	pthread_cond_broadcast(&envs_opened);
+	pthread_cond_broadcast(&envs_changed);
 	pthread_mutex_unlock(&envs_lock);
 	if (e == NULL)
 		return -1;
@@ -363,13 +372,20 @@ idx_env_put(struct idx_env **envp)
 		pthread_mutex_unlock(&envs_lock);
 		return;
 	}
+	e->busy = true;
+	pthread_mutex_unlock(&envs_lock);
+	env_close_handles(e);
+	close(e->lockfd);
+	pthread_mutex_lock(&envs_lock);
 	for (ep = &envs; *ep != NULL; ep = &(*ep)->next)
 		if (*ep == e) {
 			*ep = e->next;
 			break;
 		}
+	pthread_cond_broadcast(&envs_changed);
 	pthread_mutex_unlock(&envs_lock);
-	env_free(e);
+	free(e->maildir);
+	free(e);
 }
 
 bool
