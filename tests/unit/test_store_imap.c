@@ -220,21 +220,26 @@ test_external_flag_change_takes_a_modseq(void **state)
 	mailbox_close(&mb);
 }
 
-/* Expunges by another program (a file gone) and by MOVE leave tombstones too. */
+/*
+ * Expunges by another program (a file gone) and by MOVE leave tombstones
+ * too; in the destination the message is new, whatever its age.
+ */
 static void
 test_tombstones_from_sync_and_move(void **state)
 {
 	struct store_fx		*fx = *state;
 	struct mailbox_changes	 ch;
-	struct mailbox		*mb;
+	struct mailbox		*mb, *trash;
 	const char		*error;
 	char			 cmd[4096];
 	uint32_t		 three = 3, moved;
-	uint64_t		 h0;
+	uint64_t		 h0, t0;
 
 	deliver_n(fx, 3);
 	mb = open_inbox(fx->st, fx->maildir);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "Trash", 0, &trash, &error), 0);
 	h0 = hms(mb);
+	t0 = hms(trash);
 	snprintf(cmd, sizeof(cmd), "rm %s/cur/*,U=1:*", fx->maildir);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(mailbox_sync(mb, &error), 0);
@@ -244,6 +249,12 @@ test_tombstones_from_sync_and_move(void **state)
 	assert_string_equal(uids(&ch.expunged), "1,3");
 	assert_int_equal(ch.added.n + ch.changed.n, 0);
 	mailbox_changes_free(&ch);
+	changes(trash, t0, &ch);
+	assert_int_equal(ch.added.n, 1);
+	assert_int_equal(ch.added.uids[0], moved);
+	assert_int_equal(ch.changed.n + ch.expunged.n, 0);
+	mailbox_changes_free(&ch);
+	mailbox_close(&trash);
 	mailbox_close(&mb);
 }
 
