@@ -232,12 +232,16 @@ test_tombstones_from_sync_and_move(void **state)
 	struct mailbox		*mb, *trash;
 	const char		*error;
 	char			 cmd[4096];
-	uint32_t		 three = 3, moved;
+	uint32_t		 three = 3, moved, i;
 	uint64_t		 h0, t0;
 
 	deliver_n(fx, 3);
 	mb = open_inbox(fx->st, fx->maildir);
 	assert_int_equal(mailbox_open(fx->st, fx->maildir, "Trash", 0, &trash, &error), 0);
+	/* Trash's MODSEQs pass the ones the INBOX messages were added with */
+	for (i = 0; i < 4; i++)
+		assert_int_equal(mailbox_append(fx->st, fx->maildir, "Trash", "S: a\n\nx\n", 9,
+		    0, 0, NULL, &error), 0);
 	h0 = hms(mb);
 	t0 = hms(trash);
 	snprintf(cmd, sizeof(cmd), "rm %s/cur/*,U=1:*", fx->maildir);
