@@ -487,6 +487,10 @@ idx_commit(struct idx_txn **tp, const char **error_r)
 	struct idx_env	*e = t->e;
 	int		 ret;
 
+	if (store_retry_point("idx_commit")) {
+		idx_abort(tp);
+		return db_fail(e, DB_LOCK_DEADLOCK, "commit", error_r);
+	}
 	ret = t->txn->commit(t->txn, 0);
 	txn_free(tp);
 	if (ret != 0)

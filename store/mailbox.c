@@ -34,9 +34,10 @@ mailbox_env_refresh(struct mailbox *mb, const char **error_r)
 int
 mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r)
 {
-	struct idx_folder	 f;
+	struct idx_folder	 f = { 0 };
 	struct idx_retry	 r = { 0 };
 	struct idx_txn		*txn = NULL;
+	uint64_t		 written = 0;	/* HIGHESTMODSEQ of an aborted attempt */
 	int			 rc = -1;
 	bool			 retry = false;
 
@@ -48,6 +49,12 @@ mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_
 		rc = idx_folder_get(txn, mb->folder, true, &f, error_r);
 		if (rc < 0)
 			goto next;
+		/*
+		 * Readers read uncommitted: one may have seen the HIGHESTMODSEQ
+		 * an aborted attempt wrote, so it is never handed out again.
+		 */
+		if (rc == 0 && f.highestmodseq < written)
+			f.highestmodseq = written;
 		/* Unknown folder, or a retry after changes: sync first. */
 		if (rc == 1 || retry || f.id != mb->folder_id) {
 			if (rc == 0 && retry)
@@ -72,6 +79,8 @@ mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_
 			return 0;
 		}
 next:
+		if (f.highestmodseq > written)
+			written = f.highestmodseq;
 		idx_abort(&txn);
 		if (rc != IDX_RETRY)
 			return -1;

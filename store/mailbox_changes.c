@@ -37,6 +37,7 @@ changes_read(struct mailbox *mb, struct idx_txn *txn, uint64_t since, struct mai
 
 	if ((rc = idx_folder_get(txn, mb->folder, false, &f, error_r)) != 0)
 		return rc == 1 ? store_err(error_r, STORE_ERR_NOT_FOUND, "folder not indexed") : rc;
+	ch->uidvalidity = f.uidvalidity;
 	ch->highestmodseq = f.highestmodseq;
 	/* A MODSEQ above ours was handed out before the index was rebuilt. */
 	ch->complete = since >= f.vanished_floor && since <= f.highestmodseq;

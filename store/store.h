@@ -193,6 +193,7 @@ struct uid_list {
 };
 
 struct mailbox_changes {
+	uint32_t	 uidvalidity;	/* another than the client's: none of this applies */
 	uint64_t	 highestmodseq;	/* of the index when read */
 	/*
 	 * false: expunges older than the kept tombstones (or a MODSEQ this

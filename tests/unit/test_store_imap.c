@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -141,6 +142,7 @@ test_changes_since(void **state)
 {
 	struct store_fx		*fx = *state;
 	struct mailbox_changes	 ch;
+	struct mailbox_status	 s;
 	struct mailbox		*mb;
 	const char		*error;
 	uint32_t		 one = 1, two = 2, four = 4;
@@ -158,6 +160,8 @@ test_changes_since(void **state)
 	changes(mb, h0, &ch);
 	assert_true(ch.complete);
 	assert_int_equal(ch.highestmodseq, hms(mb));
+	assert_int_equal(mailbox_status(mb, &s), 0);
+	assert_int_equal(ch.uidvalidity, s.uidvalidity);
 	assert_string_equal(uids(&ch.added), "4,5");
 	assert_string_equal(uids(&ch.changed), "1");
 	assert_string_equal(uids(&ch.expunged), "2");
@@ -260,6 +264,49 @@ test_tombstones_from_sync_and_move(void **state)
 	mailbox_changes_free(&ch);
 	mailbox_close(&trash);
 	mailbox_close(&mb);
+}
+
+/* In a child whose first index commit fails as on a deadlock: how far one STORE moved HIGHESTMODSEQ. */
+static int
+store_after_aborted_commit(struct store_fx *fx)
+{
+	struct mailbox	*mb;
+	const char	*error;
+	uint32_t	 one = 1;
+	uint64_t	 h0;
+	pid_t		 pid;
+	int		 status;
+
+	if ((pid = fork()) == 0) {
+		setenv("POSTROOM_RETRY_AT", "idx_commit", 1);
+		mb = open_inbox(fx->st, fx->maildir);	/* indexed already: no commit */
+		h0 = hms(mb);
+		if (mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error) == -1 ||
+		    modseq_of(mb, 1) != hms(mb))
+			_exit(100);
+		_exit((int)(hms(mb) - h0));
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/*
+ * An attempt that wrote HIGHESTMODSEQ h+1 and then aborted (deadlock,
+ * retried): a reader (read-uncommitted) may have told a client h+1, so
+ * the retry must not give its change h+1 again.
+ */
+static void
+test_aborted_modseq_not_reused(void **state)
+{
+	struct store_fx	*fx = *state;
+	struct mailbox	*mb;
+
+	deliver_n(fx, 2);
+	mb = open_inbox(fx->st, fx->maildir);
+	mailbox_close(&mb);
+	assert_int_equal(store_after_aborted_commit(fx), 2);
 }
 
 static void
@@ -455,6 +502,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_external_flag_change_takes_a_modseq, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_from_sync_and_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aborted_modseq_not_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_kept_across_restarts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
