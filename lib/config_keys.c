@@ -132,6 +132,8 @@ const struct config_key config_keys[] = {
 	/* ---- store ---- */
 	{ "store.fsync", CONFIG_BOOL, "yes", 0, 0,
 	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)" },
+	{ "store.vanished_max", CONFIG_INT, "10000", 1, 10000000,
+	  "expunged UIDs remembered per folder for IMAP QRESYNC; a client further behind resyncs fully" },
 
 	{ NULL, 0, NULL, 0, 0, NULL },
 };

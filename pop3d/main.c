@@ -27,6 +27,7 @@ pop3d_init(struct daemon *d, const char **error_r)
 
 	pop3d_configure(d);
 	opts.fsync_enabled = config_bool(daemon_config(d), "store.fsync");
+	opts.vanished_max = (unsigned)config_int(daemon_config(d), "store.vanished_max");
 	if ((env.store = store_open(env.mail_root, &opts, error_r)) == NULL)
 		return -1;
 	daemon_set_arg(d, &env);

@@ -2,6 +2,7 @@
  * Maildir++ folders: ".Name" directories below the Maildir, '.' as the
  * hierarchy separator, a "maildirfolder" file in each, and the
  * "subscriptions" file (one name per line, as Courier and Dovecot read it).
+ * Listing is in folder_list.c.
  * The index forgets a deleted or renamed folder; a renamed folder is
  * re-indexed from its side file under its new name (same UIDVALIDITY and
  * UIDs).  Renaming INBOX moves its messages into the new folder.
@@ -273,44 +274,6 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 		free(names[i]);
 	free(names);
 	return rc;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char * const *)a, *(char * const *)b);
-}
-
-int
-folder_list(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
-    const char **error_r)
-{
-	struct dirent	*de;
-	struct stat	 sb;
-	char		**names;
-	size_t		 n = 1;
-	DIR		*dir;
-
-	(void)st;
-	if ((dir = opendir(maildir)) == NULL)
-		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "open %s: %s", maildir, strerror(errno));
-	names = xreallocarray(NULL, 1, sizeof(*names));
-	names[0] = xstrdup("INBOX");
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(dir), de->d_name, &sb, 0) == -1 || !S_ISDIR(sb.st_mode))
-			continue;
-		names = xreallocarray(names, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name + 1);
-	}
-	closedir(dir);
-	qsort(names + 1, n - 1, sizeof(*names), name_cmp);
-	*names_r = names;
-	*n_r = n;
-	return 0;
 }
 
 struct subs_ctx {

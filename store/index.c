@@ -4,9 +4,15 @@
  * holding it then affects one user only, recovery work is bounded by one
  * user's log, and moving a user is moving a directory.
  *
- * Two btrees: folders.db (folder name -> struct idx_folder, and the next
- * folder id) and msgs.db (BE32 folder id + BE32 UID -> message record), so
- * a cursor walks one folder in UID order.
+ * Three btrees: folders.db (folder name -> struct idx_folder, and the next
+ * folder id: index_folder.c), msgs.db (BE32 folder id + BE32 UID -> message
+ * record), so a cursor walks one folder in UID order, and vanished.db (the
+ * expunge tombstones: index_vanished.c).
+ *
+ * Record formats change in place, never by a rebuild (a rebuild loses the
+ * MODSEQs CONDSTORE clients hold): a record says which layout it has (or
+ * has its old size), old ones are read as they are and written anew when
+ * they next change.
  *
  * Locking: every writing transaction first takes the user's lock record
  * with DB_RMW (in a DB_TXN_NOWAIT child, polled with back-off), so the
@@ -23,21 +29,21 @@
  * DB_TXN_WRITE_NOSYNC (a killed process loses nothing: the log is in the
  * page cache; after a power loss a broken index is rebuilt).  DB_REGISTER
  * with DB_RECOVER runs recovery when a process died holding the
- * environment, so it never wedges the others.  This is the only file that
- * includes <db.h>.
+ * environment, so it never wedges the others.  Only the index files
+ * (index_private.h) include <db.h>.
  */
-#include "store/store_private.h"
+#include "store/index_private.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include <db.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +52,6 @@
 
 #define INDEX_DIR		"postroom-index"
 #define INDEX_LOCK		"postroom-index.lock"
-#define NEXT_ID_KEY		"\001next-folder-id"
 #define USER_LOCK_KEY		"\001user-lock"
 #define RETRY_BUDGET_MS		30000	/* give up: "index busy" */
 #define RETRY_REOPEN_MS		1000	/* busy this long: reopen (recovery) */
@@ -57,31 +62,19 @@
 #define LOG_FILE_MAX		(256 * 1024)	/* allocated whole: see alloc_gap() */
 #define CHECKPOINT_EVERY	256	/* commits between checkpoint attempts */
 
-struct idx_env {
-	struct idx_env	*next;
-	char		*maildir;
-	pid_t		 pid;		/* handles do not survive fork() */
-	DB_ENV		*env;
-	DB		*folders;
-	DB		*msgs;
-	int		 refs;
-	int		 lockfd;	/* LOCK_SH while open; LOCK_EX to destroy */
-	bool		 stale;		/* needs recovery: reopen */
-	bool		 busy;		/* being opened (a placeholder) or closed: wait */
-	unsigned	 commits;
-};
-
-struct idx_txn {
-	struct idx_env	*e;
-	DB_TXN		*txn;
-	DBT		 val;		/* DB_DBT_REALLOC buffer for idx_msg_get */
-};
+/*
+ * A message record: this header, then the four strings.  Layout 0 (before
+ * MODSEQs had a creation stamp) ended the header at created.
+ */
+#define MSG_LAYOUT	1
+#define MSG_REC0_SIZE	offsetof(struct msg_rec, created)
 
 struct msg_rec {
-	uint32_t	 uid, flags, kwmask, pad;
+	uint32_t	 uid, flags, kwmask, layout;
 	uint64_t	 modseq, vsize, fsize;
 	int64_t		 idate;
 	uint32_t	 len[4];	/* name, envelope, body, bodystructure (with NUL) */
+	uint64_t	 created;	/* MODSEQ of the change that added it */
 };
 
 static pthread_mutex_t	 envs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,8 +82,7 @@ static pthread_cond_t	 envs_changed = PTHREAD_COND_INITIALIZER;
 static pthread_once_t	 hooks_once = PTHREAD_ONCE_INIT;
 static struct idx_env	*envs;
 
-/* Map a BDB error to ours; marks the environment for reopening if needed. */
-static int
+int
 db_fail(struct idx_env *e, int ret, const char *what, const char **error_r)
 {
 	if (ret == DB_LOCK_DEADLOCK) {
@@ -122,6 +114,8 @@ env_close_handles(struct idx_env *e)
 	 * the index is derived anyway.  A checkpoint only once the log has
 	 * grown, so the log files can be removed.
 	 */
+	if (e->vanished != NULL)
+		e->vanished->close(e->vanished, DB_NOSYNC);
 	if (e->msgs != NULL)
 		e->msgs->close(e->msgs, DB_NOSYNC);
 	if (e->folders != NULL)
@@ -130,7 +124,7 @@ env_close_handles(struct idx_env *e)
 		e->env->txn_checkpoint(e->env, 1024, 0, 0);
 		e->env->close(e->env, 0);
 	}
-	e->msgs = e->folders = NULL;
+	e->msgs = e->folders = e->vanished = NULL;
 	e->env = NULL;
 }
 
@@ -170,7 +164,14 @@ env_open_handles(struct idx_env *e, const char *dir)
 		return ret;
 	if ((ret = db_create(&e->msgs, e->env, 0)) != 0)
 		return ret;
-	return e->msgs->open(e->msgs, NULL, "msgs.db", NULL, DB_BTREE,
+	ret = e->msgs->open(e->msgs, NULL, "msgs.db", NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
+	if (ret != 0)
+		return ret;
+	/* An index made before tombstones gets the file here, empty. */
+	if ((ret = db_create(&e->vanished, e->env, 0)) != 0)
+		return ret;
+	return e->vanished->open(e->vanished, NULL, "vanished.db", NULL, DB_BTREE,
 	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
 }
 
@@ -502,6 +503,10 @@ idx_commit(struct idx_txn **tp, const char **error_r)
 	struct idx_env	*e = t->e;
 	int		 ret;
 
+	if (store_retry_point("idx_commit")) {
+		idx_abort(tp);
+		return db_fail(e, DB_LOCK_DEADLOCK, "commit", error_r);
+	}
 	ret = t->txn->commit(t->txn, 0);
 	txn_free(tp);
 	if (ret != 0)
@@ -521,9 +526,9 @@ idx_abort(struct idx_txn **tp)
 	txn_free(tp);
 }
 
-/* ---- folders ---- */
+/* ---- messages ---- */
 
-static void
+void
 dbt_set(DBT *d, const void *data, size_t size)
 {
 	memset(d, 0, sizeof(*d));
@@ -531,7 +536,7 @@ dbt_set(DBT *d, const void *data, size_t size)
 	d->size = (u_int32_t)size;
 }
 
-static void
+void
 dbt_out(DBT *d, void *data, size_t size)
 {
 	memset(d, 0, sizeof(*d));
@@ -540,55 +545,7 @@ dbt_out(DBT *d, void *data, size_t size)
 	d->flags = DB_DBT_USERMEM;
 }
 
-int
-idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_folder *f,
-    const char **error_r)
-{
-	DBT	 key, val;
-	int	 ret;
-
-	dbt_set(&key, folder, strlen(folder));
-	dbt_out(&val, f, sizeof(*f));
-	ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, lock ? DB_RMW : 0);
-	if (ret == DB_NOTFOUND)
-		return 1;
-	if (ret != 0)
-		return db_fail(t->e, ret, "folder get", error_r);
-	if (val.size != sizeof(*f))
-		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "index folder record of %s is damaged", folder);
-	return 0;
-}
-
-int
-idx_folder_put(struct idx_txn *t, const char *folder, struct idx_folder *f,
-    const char **error_r)
-{
-	DBT		 key, val;
-	uint32_t	 next = 1;
-	int		 ret;
-
-	if (f->id == 0) {
-		dbt_set(&key, NEXT_ID_KEY, strlen(NEXT_ID_KEY));
-		dbt_out(&val, &next, sizeof(next));
-		ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, DB_RMW);
-		if (ret != 0 && ret != DB_NOTFOUND)
-			return db_fail(t->e, ret, "folder id", error_r);
-		if (ret == DB_NOTFOUND)
-			next = 1;
-		f->id = next++;
-		dbt_set(&val, &next, sizeof(next));
-		if ((ret = t->e->folders->put(t->e->folders, t->txn, &key, &val, 0)) != 0)
-			return db_fail(t->e, ret, "folder id", error_r);
-	}
-	dbt_set(&key, folder, strlen(folder));
-	dbt_set(&val, f, sizeof(*f));
-	if ((ret = t->e->folders->put(t->e->folders, t->txn, &key, &val, 0)) != 0)
-		return db_fail(t->e, ret, "folder put", error_r);
-	return 0;
-}
-
-static void
+void
 msg_key(unsigned char k[8], uint32_t folder_id, uint32_t uid)
 {
 	k[0] = (unsigned char)(folder_id >> 24);
@@ -602,45 +559,37 @@ msg_key(unsigned char k[8], uint32_t folder_id, uint32_t uid)
 }
 
 int
-idx_folder_del(struct idx_txn *t, const char *folder, const char **error_r)
+idx_del_prefix(struct idx_txn *t, DB *db, uint32_t folder_id, const char **error_r)
 {
-	struct idx_folder	 f;
-	unsigned char		 k[8], want[4];
-	DBC			*c;
-	DBT			 key, val;
-	int			 ret, rc;
+	unsigned char	 k[32], want[8];
+	DBC		*c;
+	DBT		 key, val;
+	int		 ret;
 
-	if ((rc = idx_folder_get(t, folder, true, &f, error_r)) != 0)
-		return rc == 1 ? 0 : rc;
-	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+	if ((ret = db->cursor(db, t->txn, &c, 0)) != 0)
 		return db_fail(t->e, ret, "cursor", error_r);
-	msg_key(k, f.id, 0);
-	memcpy(want, k, 4);
+	msg_key(want, folder_id, 0);
+	memset(k, 0, sizeof(k));
+	memcpy(k, want, 4);
 	memset(&key, 0, sizeof(key));
 	memset(&val, 0, sizeof(val));
 	key.data = k;
-	key.size = sizeof(k);
+	key.size = 4;
 	key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;
 	val.flags = DB_DBT_PARTIAL;	/* keys only */
 	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
 	    ret = c->get(c, &key, &val, DB_NEXT)) {
-		if (key.size != 8 || memcmp(k, want, 4) != 0)
+		if (key.size < 4 || memcmp(k, want, 4) != 0)
 			break;
 		if ((ret = c->del(c, 0)) != 0)
 			break;
 	}
 	c->close(c);
 	if (ret != 0 && ret != DB_NOTFOUND)
-		return db_fail(t->e, ret, "folder delete", error_r);
-	dbt_set(&key, folder, strlen(folder));
-	ret = t->e->folders->del(t->e->folders, t->txn, &key, 0);
-	if (ret != 0 && ret != DB_NOTFOUND)
-		return db_fail(t->e, ret, "folder delete", error_r);
+		return db_fail(t->e, ret, "delete", error_r);
 	return 0;
 }
-
-/* ---- messages ---- */
 
 int
 idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
@@ -658,6 +607,8 @@ idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
 		return db_fail(t->e, DB_LOCK_DEADLOCK, "message put", error_r);
 	memset(&r, 0, sizeof(r));
 	r.uid = m->uid;
+	r.layout = MSG_LAYOUT;
+	r.created = m->created != 0 ? m->created : m->modseq;
 	r.flags = m->flags;
 	r.kwmask = m->kwmask;
 	r.modseq = m->modseq;
@@ -686,20 +637,39 @@ idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
 }
 
 int
-idx_msg_del(struct idx_txn *t, uint32_t folder_id, uint32_t uid, const char **error_r)
+idx_msg_del(struct idx_txn *t, struct idx_folder *f, uint32_t uid, const char **error_r)
 {
 	unsigned char	 k[8];
 	DBT		 key;
 	int		 ret;
 
-	msg_key(k, folder_id, uid);
+	msg_key(k, f->id, uid);
 	dbt_set(&key, k, sizeof(k));
 	if (store_retry_point("idx_msg_del"))
 		return db_fail(t->e, DB_LOCK_DEADLOCK, "message delete", error_r);
 	ret = t->e->msgs->del(t->e->msgs, t->txn, &key, 0);
-	if (ret != 0 && ret != DB_NOTFOUND)
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0)
 		return db_fail(t->e, ret, "message delete", error_r);
-	return 0;
+	return idx_vanished_add(t, f, uid, error_r);
+}
+
+/* The header of a record of either layout; its size, 0 if damaged. */
+static size_t
+msg_header(const void *blob, size_t size, struct msg_rec *r)
+{
+	if (size < MSG_REC0_SIZE)
+		return 0;
+	memcpy(r, blob, MSG_REC0_SIZE);
+	if (r->layout == 0) {
+		r->created = 1;		/* older than any MODSEQ a client can hold */
+		return MSG_REC0_SIZE;
+	}
+	if (r->layout != MSG_LAYOUT || size < sizeof(*r))
+		return 0;
+	memcpy(r, blob, sizeof(*r));
+	return sizeof(*r);
 }
 
 /* Point m into a record blob; -1 if the record is damaged. */
@@ -708,13 +678,13 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 {
 	struct msg_rec	 r;
 	const char	*s[4];
-	char		*p = (char *)blob + sizeof(r);
+	char		*p;
 	size_t		 left, i;
 
-	if (size < sizeof(r))
+	if ((i = msg_header(blob, size, &r)) == 0)
 		return -1;
-	memcpy(&r, blob, sizeof(r));
-	left = size - sizeof(r);
+	p = (char *)blob + i;
+	left = size - i;
 	for (i = 0; i < 4; i++) {
 		if (r.len[i] == 0 || r.len[i] > left || p[r.len[i] - 1] != '\0')
 			return -1;
@@ -726,6 +696,7 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 	m->flags = r.flags;
 	m->kwmask = r.kwmask;
 	m->modseq = r.modseq;
+	m->created = r.created;
 	m->vsize = r.vsize;
 	m->fsize = r.fsize;
 	m->idate = r.idate;
@@ -816,4 +787,40 @@ idx_msglist_free(struct idx_msglist *l)
 	xfree(&l->msgs);
 	xfree(&l->blobs);
 	l->n = l->cap = 0;
+}
+
+int
+idx_msg_changes(struct idx_txn *t, uint32_t folder_id, uint64_t since, struct uid_list *added,
+    struct uid_list *changed, const char **error_r)
+{
+	unsigned char	 k[8], want[4], hdr[sizeof(struct msg_rec)];
+	struct msg_rec	 r;
+	DBC		*c;
+	DBT		 key, val;
+	int		 ret;
+
+	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(k, folder_id, 0);
+	memcpy(want, k, 4);
+	memset(&key, 0, sizeof(key));
+	key.data = k;
+	key.size = key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	/* The header alone: the strings (most of a record) stay unread. */
+	dbt_out(&val, hdr, sizeof(hdr));
+	val.flags |= DB_DBT_PARTIAL;
+	val.dlen = sizeof(hdr);
+	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
+	    ret = c->get(c, &key, &val, DB_NEXT)) {
+		if (key.size != 8 || memcmp(k, want, 4) != 0)
+			break;
+		if (msg_header(hdr, val.size, &r) == 0 || r.modseq <= since)
+			continue;
+		uid_list_push(r.created > since ? added : changed, r.uid);
+	}
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "message changes", error_r);
+	return 0;
 }

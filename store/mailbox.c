@@ -22,8 +22,8 @@
 
 #define POP3_LOCK_FILE	"postroom-pop3.lock"
 
-static int
-env_refresh(struct mailbox *mb, const char **error_r)
+int
+mailbox_env_refresh(struct mailbox *mb, const char **error_r)
 {
 	if (!idx_env_stale(mb->env))
 		return 0;
@@ -34,20 +34,27 @@ env_refresh(struct mailbox *mb, const char **error_r)
 int
 mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r)
 {
-	struct idx_folder	 f;
+	struct idx_folder	 f = { 0 };
 	struct idx_retry	 r = { 0 };
 	struct idx_txn		*txn = NULL;
+	uint64_t		 written = 0;	/* HIGHESTMODSEQ of an aborted attempt */
 	int			 rc = -1;
 	bool			 retry = false;
 
 	do {
-		if (env_refresh(mb, error_r) == -1)
+		if (mailbox_env_refresh(mb, error_r) == -1)
 			return -1;
 		if ((rc = idx_begin(mb->env, false, &txn, error_r)) != 0)
 			goto next;
 		rc = idx_folder_get(txn, mb->folder, true, &f, error_r);
 		if (rc < 0)
 			goto next;
+		/*
+		 * Readers read uncommitted: one may have seen the HIGHESTMODSEQ
+		 * an aborted attempt wrote, so it is never handed out again.
+		 */
+		if (rc == 0 && f.highestmodseq < written)
+			f.highestmodseq = written;
 		/* Unknown folder, or a retry after changes: sync first. */
 		if (rc == 1 || retry || f.id != mb->folder_id) {
 			if (rc == 0 && retry)
@@ -61,12 +68,19 @@ mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_
 		retry = true;
 		if ((rc = fn(mb, txn, &f, ctx, retry && r.n > 0, error_r)) != 0)
 			goto next;
+		/* Every expunge passes here: the one place the tombstone cap is kept. */
+		if (f.tombstones > mb->st->opts.vanished_max &&
+		    ((rc = idx_vanished_trim(txn, &f, mb->st->opts.vanished_max, error_r)) != 0 ||
+		    (rc = idx_folder_put(txn, mb->folder, &f, error_r)) != 0))
+			goto next;
 		if ((rc = idx_commit(&txn, error_r)) == 0) {
 			mb->folder_id = f.id;
 			mb->uidvalidity = f.uidvalidity;
 			return 0;
 		}
 next:
+		if (f.highestmodseq > written)
+			written = f.highestmodseq;
 		idx_abort(&txn);
 		if (rc != IDX_RETRY)
 			return -1;
@@ -116,7 +130,7 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 	int			 rc;
 
 	/* Nothing new and cur/ as we left it: no write lock needed. */
-	if (!force && env_refresh(mb, error_r) == 0 &&
+	if (!force && mailbox_env_refresh(mb, error_r) == 0 &&
 	    idx_begin(mb->env, true, &txn, error_r) == 0) {
 		rc = idx_folder_get(txn, mb->folder, false, &f, error_r);
 		cur = rc == 0 ? maildir_cur_state(&f, maildir_dir_mtime(mb->curfd)) :
@@ -267,7 +281,7 @@ mailbox_status(struct mailbox *mb, struct mailbox_status *out)
 
 	memset(out, 0, sizeof(*out));
 	do {
-		if (env_refresh(mb, &error) == -1)
+		if (mailbox_env_refresh(mb, &error) == -1)
 			return -1;
 		if ((rc = idx_begin(mb->env, true, &txn, &error)) == 0) {
 			rc = idx_folder_get(txn, mb->folder, false, &f, &error);
@@ -317,7 +331,7 @@ mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r
 
 	snapshot_free(mb);
 	do {
-		if (env_refresh(mb, error_r) == -1)
+		if (mailbox_env_refresh(mb, error_r) == -1)
 			return -1;
 		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
 			continue;
@@ -362,7 +376,7 @@ message_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const ch
 	int		 rc;
 
 	do {
-		if (env_refresh(mb, error_r) == -1)
+		if (mailbox_env_refresh(mb, error_r) == -1)
 			return -1;
 		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
 			continue;

@@ -212,7 +212,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 	}
 	store_crash_point("copy-fsynced");
 	for (i = 0; i < n; i++) {
-		c[i].m.modseq = df->highestmodseq + 1;
+		c[i].m.modseq = c[i].m.created = df->highestmodseq + 1;
 		if ((rc = idx_msg_put(txn, df->id, &c[i].m, error_r)) != 0)
 			goto out;
 		folder_account(df, &c[i].m, 1);
@@ -227,7 +227,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		goto out;
 	/* MOVE: the sources are gone from their folder too. */
 	for (i = 0; i < n; i++) {
-		if ((rc = idx_msg_del(txn, f->id, c[i].src_uid, error_r)) != 0)
+		if ((rc = idx_msg_del(txn, f, c[i].src_uid, error_r)) != 0)
 			goto out;
 		folder_account(f, &c[i].m, -1);
 	}

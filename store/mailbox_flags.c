@@ -29,6 +29,9 @@ struct flags_ctx {
 	enum flag_mode	 mode;
 	uint32_t	 flags;
 	const char	*keywords;
+	uint64_t	 unchangedsince;	/* UINT64_MAX: unconditional */
+	uint32_t	*modified;		/* UIDs left alone: MODSEQ too new */
+	size_t		 nmodified;
 };
 
 /* Rescan everything (a file was renamed or removed behind our back). */
@@ -103,12 +106,17 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	c = xreallocarray(NULL, ctx->n + 1, sizeof(*c));
 	commit_txn_init(&st);
+	ctx->nmodified = 0;	/* a retry decides afresh */
 	for (i = 0; i < ctx->n; i++) {
 again:
 		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
 			if (rc == 1)
 				continue;	/* expunged meanwhile */
 			goto out;
+		}
+		if (m.modseq > ctx->unchangedsince) {
+			ctx->modified[ctx->nmodified++] = m.uid;
+			continue;
 		}
 		c[n].uid = m.uid;
 		c[n].flags = new_flags(ctx->mode, m.flags, set);
@@ -161,11 +169,28 @@ int
 mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum flag_mode mode,
     uint32_t flags, const char *keywords, const char **error_r)
 {
-	struct flags_ctx	 ctx = { uids, n, mode, flags, keywords };
+	struct flags_ctx	 ctx = { uids, n, mode, flags, keywords, UINT64_MAX, NULL, 0 };
 
 	if (mb->flags & MAILBOX_READONLY)
 		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	return mailbox_locked(mb, flags_fn, &ctx, error_r);
+}
+
+int
+mailbox_store_flags_cond(struct mailbox *mb, const uint32_t *uids, size_t n,
+    enum flag_mode mode, uint32_t flags, const char *keywords, uint64_t unchangedsince,
+    uint32_t *modified_r, size_t *nmodified_r, const char **error_r)
+{
+	struct flags_ctx	 ctx = { uids, n, mode, flags, keywords, unchangedsince,
+				    modified_r, 0 };
+	int			 rc;
+
+	*nmodified_r = 0;
+	if (mb->flags & MAILBOX_READONLY)
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
+	if ((rc = mailbox_locked(mb, flags_fn, &ctx, error_r)) == 0)
+		*nmodified_r = ctx.nmodified;
+	return rc;
 }
 
 /* A rerun after a retry skips what the resync found gone already. */
@@ -215,7 +240,7 @@ again:
 	}
 	store_crash_point("expunge-fsynced");
 	for (i = 0; i < n; i++) {
-		if ((rc = idx_msg_del(txn, f->id, gone[i].uid, error_r)) != 0)
+		if ((rc = idx_msg_del(txn, f, gone[i].uid, error_r)) != 0)
 			goto out;
 		folder_account(f, &gone[i], -1);
 	}
@@ -234,7 +259,7 @@ out:
 int
 mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, const char **error_r)
 {
-	struct flags_ctx	 ctx = { uids, n, FLAGS_ADD, 0, NULL };
+	struct flags_ctx	 ctx = { uids, n, FLAGS_ADD, 0, NULL, UINT64_MAX, NULL, 0 };
 
 	if (mb->flags & MAILBOX_READONLY)
 		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");

@@ -267,6 +267,20 @@ maildir_reserve_uids(struct mailbox *mb, struct idx_folder *f, uint32_t uidnext,
 }
 
 /*
+ * The first MODSEQ of a folder re-indexed under a UIDVALIDITY it had
+ * before (index lost or rebuilt, folder renamed): its old MODSEQs are
+ * unknown, and a client may hold one.  Seconds since the epoch times 2^16
+ * are above any of them unless the folder averaged 65,536 changes a
+ * second over its life; and its tombstone floor says "resync" to a client
+ * with an older one.
+ */
+static uint64_t
+modseq_restart(void)
+{
+	return (uint64_t)time(NULL) << 16;
+}
+
+/*
  * A folder the index does not know: start from the side file (*read_r),
  * or anew: without the side file nothing tells which UIDs were handed out
  * under the old UIDVALIDITY, so only a new one is safe.
@@ -289,7 +303,9 @@ folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char *
 			return -1;
 		f->uid_reserved = 1;
 	}
-	f->highestmodseq = 1;
+	/* A new UIDVALIDITY has had no expunges; an old one's are unknown. */
+	f->highestmodseq = *read_r ? modseq_restart() : 1;
+	f->vanished_floor = *read_r ? f->highestmodseq : 0;
 	return 0;
 }
 
@@ -499,7 +515,7 @@ scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
 static int
 sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
-    bool *renamed_r, bool *stable_r, const char **error_r)
+    bool *renamed_r, bool *changed_r, bool *stable_r, const char **error_r)
 {
 	struct maildir_name	 mn = e->mn;
 	struct idx_msg		 m;
@@ -536,8 +552,11 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	m.flags = mn.flags;
 	m.kwmask = mn.kwmask;
 	m.name = name;
-	if (m.flags != old->flags || m.kwmask != old->kwmask)
+	/* Flags another program changed: a change of ours as far as MODSEQs go. */
+	if (m.flags != old->flags || m.kwmask != old->kwmask) {
 		m.modseq = f->highestmodseq + 1;
+		*changed_r = true;
+	}
 	folder_account(f, &m, 1);
 	return idx_msg_put(txn, f->id, &m, error_r);
 }
@@ -694,7 +713,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		if (s.ents[i].match == -1)
 			continue;
 		if ((rc = sync_known(mb, txn, f, &s.ents[i], &l.msgs[s.ents[i].match], &st,
-		    &renamed, &stable, error_r)) != 0)
+		    &renamed, &changed, &stable, error_r)) != 0)
 			goto out;
 	}
 	for (i = 0; i < nnew; i++) {
@@ -708,7 +727,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		for (i = 0; i < l.n; i++) {
 			if (names[i].seen)
 				continue;
-			if ((rc = idx_msg_del(txn, f->id, l.msgs[names[i].idx].uid,
+			if ((rc = idx_msg_del(txn, f, l.msgs[names[i].idx].uid,
 			    error_r)) != 0)
 				goto out;
 			folder_account(f, &l.msgs[names[i].idx], -1);

@@ -121,6 +121,8 @@ store_open(const char *mail_root, const struct store_options *opts, const char *
 	st = xcalloc(1, sizeof(*st));
 	st->mail_root = xstrdup(mail_root);
 	st->opts.fsync_enabled = opts != NULL ? opts->fsync_enabled : 1;
+	st->opts.vanished_max = opts != NULL && opts->vanished_max != 0 ? opts->vanished_max :
+	    STORE_VANISHED_MAX_DEFAULT;
 	commit_fsync_enable(st->opts.fsync_enabled);
 	return st;
 }

@@ -31,7 +31,10 @@ struct store_delivery;
 
 struct store_options {
 	unsigned	fsync_enabled;	/* 1 normally; 0 only for tests that say so */
+	unsigned	vanished_max;	/* expunge tombstones kept per folder; 0: default */
 };
+
+#define STORE_VANISHED_MAX_DEFAULT	10000
 
 struct store	*store_open(const char *mail_root, const struct store_options *opts,
 		    const char **error_r);
@@ -173,6 +176,66 @@ int		 mailbox_append(struct store *st, const char *maildir, const char *folder,
 /* POP3 UIDL: stable forever, same message same value (UIDVALIDITY + UID). */
 void		 store_uidl(uint32_t uidvalidity, uint32_t uid, char out[24]);
 
+/*
+ * ---- The read side for IMAP: CONDSTORE/QRESYNC (RFC 7162), keywords ----
+ *
+ * Every change to a folder (append, copy or move in, flag change, expunge)
+ * takes the folder's next MODSEQ: the messages it touches get it and it
+ * becomes the folder's HIGHESTMODSEQ.  An expunge leaves a tombstone
+ * (UID, MODSEQ); a folder keeps the newest store.vanished_max of them.
+ * MODSEQs survive restarts and index format changes; an index rebuilt from
+ * the Maildir restarts them above any value handed out before.
+ */
+
+struct uid_list {
+	uint32_t	*uids;
+	size_t		 n, cap;
+};
+
+struct mailbox_changes {
+	uint32_t	 uidvalidity;	/* another than the client's: none of this applies */
+	uint64_t	 highestmodseq;	/* of the index when read */
+	/*
+	 * false: expunges older than the kept tombstones (or a MODSEQ this
+	 * folder never had) are asked for; expunged is then partial and the
+	 * caller falls back to a full resync (all UIDs; VANISHED not sent).
+	 */
+	bool		 complete;
+	struct uid_list	 added;		/* ascending UIDs, new since the MODSEQ */
+	struct uid_list	 changed;	/* ascending UIDs, flags changed, not in added */
+	struct uid_list	 expunged;	/* ascending UIDs, expunged since (VANISHED) */
+};
+
+/*
+ * What changed in the index since modseq (NOOP, IDLE, SELECT ... QRESYNC,
+ * VANISHED (EARLIER)), without a snapshot: call mailbox_sync() first to
+ * pick up other programs' changes.  Free ch with mailbox_changes_free().
+ */
+int		 mailbox_changes_since(struct mailbox *mb, uint64_t modseq,
+		    struct mailbox_changes *ch, const char **error_r);
+void		 mailbox_changes_free(struct mailbox_changes *ch);
+
+/*
+ * CONDSTORE's STORE ... (UNCHANGEDSINCE n): as mailbox_store_flags, but a
+ * message whose MODSEQ is above unchangedsince is left as it is and its UID
+ * goes to modified_r (room for n; *nmodified_r set), for the MODIFIED
+ * response code.  The check and the change are made under one lock.
+ */
+int		 mailbox_store_flags_cond(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    enum flag_mode mode, uint32_t flags, const char *keywords,
+		    uint64_t unchangedsince, uint32_t *modified_r, size_t *nmodified_r,
+		    const char **error_r);
+
+/* The most keywords a folder can have (dovecot-keywords letters a..z). */
+#define STORE_KEYWORDS_MAX	26
+/*
+ * The folder's keywords as the dovecot-keywords file lists them now (FLAGS,
+ * PERMANENTFLAGS; "\*" only while fewer than STORE_KEYWORDS_MAX).  The
+ * array and names stay valid until the next call on mb.
+ */
+int		 mailbox_keywords(struct mailbox *mb, const char *const **names_r, size_t *n_r,
+		    const char **error_r);
+
 /* ---- Folders ---- */
 int		 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r);
 int		 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r);
@@ -184,5 +247,31 @@ int		 folder_list(struct store *st, const char *maildir, char ***names_r, size_t
 		    const char **error_r);
 int		 folder_subscribe(struct store *st, const char *maildir, const char *name, bool on,
 		    const char **error_r);
+
+/* LIST attributes (RFC 3501, 5258 CHILDREN, 6154 SPECIAL-USE). */
+enum {
+	FOLDER_NOSELECT		= 1 << 0,	/* only a parent of others: no Maildir of its own */
+	FOLDER_HAS_CHILDREN	= 1 << 1,
+	FOLDER_HAS_NO_CHILDREN	= 1 << 2,
+	FOLDER_SENT		= 1 << 3,
+	FOLDER_DRAFTS		= 1 << 4,
+	FOLDER_TRASH		= 1 << 5,
+	FOLDER_JUNK		= 1 << 6,
+	FOLDER_ARCHIVE		= 1 << 7,
+};
+
+struct folder_info {
+	char		*name;
+	unsigned	 attrs;		/* FOLDER_* */
+};
+
+/*
+ * Every folder ("INBOX" first, then by name) with its LIST attributes; a
+ * missing parent ("A" of "A.B") is listed \Noselect.  Free with
+ * folder_info_free().
+ */
+int		 folder_list_info(struct store *st, const char *maildir, struct folder_info **folders_r,
+		    size_t *n_r, const char **error_r);
+void		 folder_info_free(struct folder_info **folders, size_t n);
 
 #endif

@@ -45,7 +45,7 @@ bool		 store_retry_point(const char *point);
 /* ---- Maildir names (maildir_name.c) ---- */
 
 #define MAILDIR_NAME_MAX	255
-#define MAILDIR_KEYWORDS_MAX	26	/* a..z, as in dovecot-keywords */
+#define MAILDIR_KEYWORDS_MAX	STORE_KEYWORDS_MAX	/* a..z, as in dovecot-keywords */
 
 struct maildir_name {
 	char		 base[MAILDIR_NAME_MAX + 1];	/* unique part, before ',' or ':' */
@@ -95,6 +95,10 @@ struct idx_folder {
 	uint64_t	 size;		/* sum of CRLF sizes */
 	int64_t		 cur_mtime_ns;	/* cur/ mtime after our last change; 0: rescan */
 	int64_t		 cur_scan_ns;	/* when the last full scan began (was spare, 0) */
+	/* Tombstones at or below this MODSEQ were dropped (or never kept). */
+	uint64_t	 vanished_floor;
+	uint32_t	 tombstones;	/* kept in vanished.db */
+	uint32_t	 spare;		/* 0 */
 };
 
 struct idx_msg {
@@ -102,6 +106,7 @@ struct idx_msg {
 	uint32_t	 flags;
 	uint32_t	 kwmask;
 	uint64_t	 modseq;
+	uint64_t	 created;	/* MODSEQ it was added with (0 on put: modseq) */
 	uint64_t	 vsize;		/* RFC822.SIZE (CRLF) */
 	uint64_t	 fsize;		/* bytes on disk (LF) */
 	int64_t		 idate;
@@ -146,7 +151,9 @@ int		 idx_folder_del(struct idx_txn *txn, const char *folder, const char **error
 
 int		 idx_msg_put(struct idx_txn *txn, uint32_t folder_id, const struct idx_msg *m,
 		    const char **error_r);
-int		 idx_msg_del(struct idx_txn *txn, uint32_t folder_id, uint32_t uid, const char **error_r);
+/* Remove it and leave a tombstone at f's next MODSEQ (the caller then bumps it). */
+int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
+		    const char **error_r);
 /* 0 found (strings valid until the next idx call on txn), 1 absent. */
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    struct idx_msg *m, const char **error_r);
@@ -160,6 +167,23 @@ struct idx_msglist {
 int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, bool with_cache,
 		    struct idx_msglist *l, const char **error_r);
 void		 idx_msglist_free(struct idx_msglist *l);
+
+/* UIDs with a MODSEQ above since: added since (created above it), or changed. */
+int		 idx_msg_changes(struct idx_txn *txn, uint32_t folder_id, uint64_t since,
+		    struct uid_list *added, struct uid_list *changed, const char **error_r);
+
+/* ---- expunge tombstones (index_vanished.c) ---- */
+
+int		 idx_vanished_add(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
+		    const char **error_r);
+/* UIDs expunged with a MODSEQ above since, oldest first. */
+int		 idx_vanished_since(struct idx_txn *txn, uint32_t folder_id, uint64_t since,
+		    struct uid_list *uids, const char **error_r);
+/* Keep at most max: drop the oldest, raising f->vanished_floor.  The caller puts f. */
+int		 idx_vanished_trim(struct idx_txn *txn, struct idx_folder *f, uint32_t max,
+		    const char **error_r);
+/* Append a UID (mailbox_changes.c). */
+void		 uid_list_push(struct uid_list *l, uint32_t uid);
 
 /* ---- mailboxes (maildir_sync.c, maildir_ops.c) ---- */
 
@@ -175,6 +199,7 @@ struct mailbox {
 	uint32_t		 folder_id;
 	uint32_t		 uidvalidity;
 	struct maildir_keywords	 kw;
+	const char		*kwlist[MAILDIR_KEYWORDS_MAX];	/* mailbox_keywords() */
 	struct idx_msglist	 snap;		/* mailbox_messages() */
 	struct msg_info		*infos;
 	char			**kwstrs;
@@ -228,6 +253,8 @@ int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **
 typedef int	 locked_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		    void *ctx, bool retry, const char **error_r);
 int		 mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r);
+/* Reopen mb's index environment if it needs recovery (before each attempt). */
+int		 mailbox_env_refresh(struct mailbox *mb, const char **error_r);
 /* A handle without sync or locks. */
 int		 maildir_handle_open(struct store *st, const char *maildir, const char *folder,
 		    struct mailbox **mb_r, const char **error_r);

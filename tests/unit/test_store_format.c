@@ -1,0 +1,253 @@
+/*
+ * Index format changes: an index written before MODSEQ creation stamps and
+ * tombstones (message record layout 0, 56-byte folder records, no
+ * vanished.db) is read in place, MODSEQs kept; an index rebuilt from the
+ * Maildir restarts MODSEQs above the old ones.  The test writes the old
+ * layout itself, with Berkeley DB, as the previous release did.
+ */
+#include "store/store.h"
+#include "tests/unit/store_fixture.h"
+#include "lib/xmalloc.h"
+
+#include <db.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* The old layouts: the message header ended before `created`, without a layout number. */
+#define REC0_HEADER	64
+#define REC1_HEADER	72
+#define REC_LAYOUT_AT	12
+#define FOLDER0_SIZE	56
+#define FOLDER1_SIZE	72
+
+static int
+setup(void **state)
+{
+	*state = store_fx_new("format", 0, "alice");
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	store_fx_free((struct store_fx **)state);
+	return 0;
+}
+
+static struct mailbox *
+open_inbox(struct store_fx *fx)
+{
+	struct mailbox	*mb;
+	const char	*error = NULL;
+
+	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1)
+		fail_msg("mailbox_open: %s", error);
+	return mb;
+}
+
+/* Rewrite every record of file with fn (which returns the new size, 0: keep). */
+static void
+rewrite(DB_ENV *env, const char *file, size_t (*fn)(const DBT *, unsigned char *))
+{
+	unsigned char	 out[65536];
+	DB_TXN		*txn;
+	DBC		*c;
+	DB		*db;
+	DBT		 key, val, nv;
+	size_t		 size;
+	int		 ret;
+
+	assert_int_equal(db_create(&db, env, 0), 0);
+	assert_int_equal(db->open(db, NULL, file, NULL, DB_BTREE, DB_AUTO_COMMIT, 0600), 0);
+	assert_int_equal(env->txn_begin(env, NULL, &txn, 0), 0);
+	assert_int_equal(db->cursor(db, txn, &c, 0), 0);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((ret = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		if ((size = fn(&val, out)) == 0)
+			continue;
+		memset(&nv, 0, sizeof(nv));
+		nv.data = out;
+		nv.size = (u_int32_t)size;
+		assert_int_equal(c->put(c, &key, &nv, DB_CURRENT), 0);
+	}
+	assert_int_equal(ret, DB_NOTFOUND);
+	c->close(c);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	db->close(db, 0);
+}
+
+static size_t
+msg_to_layout0(const DBT *val, unsigned char *out)
+{
+	assert_true(val->size > REC1_HEADER && val->size - REC1_HEADER + REC0_HEADER <= 65536);
+	assert_int_equal(((unsigned char *)val->data)[REC_LAYOUT_AT], 1);
+	memcpy(out, val->data, REC0_HEADER);
+	memset(out + REC_LAYOUT_AT, 0, 4);
+	memcpy(out + REC0_HEADER, (char *)val->data + REC1_HEADER, val->size - REC1_HEADER);
+	return val->size - REC1_HEADER + REC0_HEADER;
+}
+
+static size_t
+folder_to_old(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER1_SIZE)
+		return 0;		/* the next-id and lock records */
+	memcpy(out, val->data, FOLDER0_SIZE);
+	return FOLDER0_SIZE;
+}
+
+/* Make the (closed) index look like one the previous release wrote. */
+static void
+downgrade(const char *maildir)
+{
+	DB_ENV	*env;
+	char	 dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/postroom-index", maildir);
+	assert_int_equal(db_env_create(&env, 0), 0);
+	assert_int_equal(env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER | DB_RECOVER, 0600), 0);
+	rewrite(env, "msgs.db", msg_to_layout0);
+	rewrite(env, "folders.db", folder_to_old);
+	assert_int_equal(env->dbremove(env, NULL, "vanished.db", NULL, DB_AUTO_COMMIT), 0);
+	env->txn_checkpoint(env, 0, 0, 0);
+	assert_int_equal(env->close(env, 0), 0);
+}
+
+struct before {
+	uint64_t	 hms, modseq[3];
+	uint32_t	 uidvalidity;
+	char		*envelope[3];
+};
+
+static void
+remember(struct mailbox *mb, struct before *b)
+{
+	const struct msg_info	*mi;
+	struct mailbox_status	 s;
+	const char		*error;
+	size_t			 n, i;
+
+	assert_int_equal(mailbox_status(mb, &s), 0);
+	b->hms = s.highestmodseq;
+	b->uidvalidity = s.uidvalidity;
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < 3; i++) {
+		b->modseq[i] = mi[i].modseq;
+		b->envelope[i] = xstrdup(mi[i].envelope);
+	}
+}
+
+static void
+test_old_index_read_in_place(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox_changes	 ch;
+	struct mailbox_status	 s;
+	struct before		 b;
+	struct mailbox		*mb;
+	const char		*error;
+	uint32_t		 one = 1, three = 3;
+	size_t			 n, i;
+	char			*m;
+
+	for (i = 0; i < 3; i++) {
+		m = fx_message((unsigned)i + 1);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_store_flags(mb, &three, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
+	remember(mb, &b);
+	mailbox_close(&mb);		/* the last handle closes the environment */
+	downgrade(fx->maildir);
+
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_status(mb, &s), 0);
+	assert_int_equal(s.highestmodseq, b.hms);
+	assert_int_equal(s.uidvalidity, b.uidvalidity);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mi[i].modseq, b.modseq[i]);
+		assert_string_equal(mi[i].envelope, b.envelope[i]);
+		free(b.envelope[i]);
+	}
+	/* expunges before the upgrade left no tombstones: older MODSEQs resync */
+	assert_int_equal(mailbox_changes_since(mb, b.hms - 1, &ch, &error), 0);
+	assert_false(ch.complete);
+	mailbox_changes_free(&ch);
+	/* an old record changed is "changed", not "added"; new tombstones are kept */
+	assert_int_equal(mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &three, 1, &error), 0);
+	assert_int_equal(mailbox_changes_since(mb, b.hms, &ch, &error), 0);
+	assert_true(ch.complete);
+	assert_int_equal(ch.added.n, 0);
+	assert_int_equal(ch.changed.n, 1);
+	assert_int_equal(ch.changed.uids[0], 1);
+	assert_int_equal(ch.expunged.n, 1);
+	assert_int_equal(ch.expunged.uids[0], 3);
+	mailbox_changes_free(&ch);
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
+static void
+test_rebuilt_index_restarts_modseqs_above(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct mailbox_changes	 ch;
+	struct mailbox_status	 s;
+	struct before		 b;
+	struct mailbox		*mb;
+	const char		*error;
+	char			 cmd[4096], *m;
+	size_t			 i;
+
+	for (i = 0; i < 3; i++) {
+		m = fx_message((unsigned)i + 1);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	mb = open_inbox(fx);
+	remember(mb, &b);
+	for (i = 0; i < 3; i++)
+		free(b.envelope[i]);
+	mailbox_close(&mb);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/postroom-index", fx->maildir);
+	assert_int_equal(system(cmd), 0);
+
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_status(mb, &s), 0);
+	assert_int_equal(s.uidvalidity, b.uidvalidity);
+	assert_true(s.highestmodseq > b.hms);
+	/* a client holding a MODSEQ from before cannot be told what it missed */
+	assert_int_equal(mailbox_changes_since(mb, b.hms, &ch, &error), 0);
+	assert_false(ch.complete);
+	mailbox_changes_free(&ch);
+	assert_int_equal(mailbox_changes_since(mb, s.highestmodseq, &ch, &error), 0);
+	assert_true(ch.complete);
+	mailbox_changes_free(&ch);
+	mailbox_close(&mb);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_old_index_read_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuilt_index_restarts_modseqs_above, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
