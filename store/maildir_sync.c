@@ -134,7 +134,12 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	return 0;
 }
 
-/* Remove what crashed writers left in tmp/ long ago (never visible mail). */
+/*
+ * Remove what crashed writers left in tmp/ long ago (never visible mail).
+ * Not written and not accessed (the Maildir spec's rule): an APPEND in
+ * progress sets its file's mtime to the internal date, which may be years
+ * old, and leaves the atime at its creation.
+ */
 static void
 clean_tmp(int tmpfd)
 {
@@ -153,7 +158,7 @@ clean_tmp(int tmpfd)
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] != '.' && fstatat(tmpfd, de->d_name, &sb, 0) == 0 &&
-		    S_ISREG(sb.st_mode) && sb.st_mtime < old)
+		    S_ISREG(sb.st_mode) && sb.st_mtime < old && sb.st_atime < old)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(dir);
