@@ -36,6 +36,7 @@ struct store_append {
 	uint32_t		 uidvalidity;
 	uint32_t		*uids;		/* [n] after commit */
 	bool			 committed;
+	bool			 failed;	/* files were published and removed again */
 };
 
 int
@@ -64,7 +65,7 @@ store_append_message(struct store_append *a, uint32_t flags, const char *keyword
 	struct store_rcpt	 r = { a->dir, 0, 0 };
 	struct append_msg	*m;
 
-	if (a->committed || a->published > 0)
+	if (a->committed || a->failed || a->published > 0)
 		return store_err(error_r, STORE_ERR_PARAMS, "append already committed");
 	if (a->n == a->cap) {
 		a->cap = a->cap == 0 ? 4 : a->cap * 2;
@@ -85,7 +86,7 @@ store_append_message(struct store_append *a, uint32_t flags, const char *keyword
 int
 store_append_write(struct store_append *a, const void *data, size_t len)
 {
-	if (a->n == 0 || a->committed || a->published > 0) {
+	if (a->n == 0 || a->committed || a->failed || a->published > 0) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -152,6 +153,7 @@ append_unpublish(struct store_append *a)
 	for (i = 0; i < a->published; i++)
 		commit_txn_unlink(&t, a->mb->curfd, a->msgs[i].name);
 	commit_txn_commit(&t);
+	a->failed = a->failed || a->published > 0;
 	a->published = 0;
 }
 
@@ -235,9 +237,9 @@ append_commit(struct store_append *a, const char **error_r)
 	size_t	 i;
 	int	 rc;
 
-	if (a->committed || a->n == 0)
-		return store_err(error_r, STORE_ERR_PARAMS,
-		    a->n == 0 ? "append without a message" : "append already committed");
+	if (a->committed || a->failed || a->n == 0)
+		return store_err(error_r, STORE_ERR_PARAMS, a->n == 0 ? "append without a message" :
+		    a->failed ? "append failed: begin it again" : "append already committed");
 	if (quota_check_maildir(a->mb->maildir, store_append_size(a), error_r) == -1)
 		return -1;
 	for (i = 0; i < a->n; i++)

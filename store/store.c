@@ -217,6 +217,7 @@ struct store_delivery {
 	uint64_t		 size;		/* bytes written (LF) */
 	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
 	int			 write_errno;	/* first write error, reported at commit */
+	bool			 synced;	/* data durable in tmp/ (delivery_sync) */
 	bool			 committed;
 };
 
@@ -341,8 +342,10 @@ delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r)
 	struct timespec	 ts[2] = { { 0, UTIME_OMIT }, { mtime, 0 } };
 	int		 fd;
 
-	if (d->fd == -1)
-		return 0;	/* synced already */
+	if (d->synced)
+		return 0;
+	if (d->fd == -1)	/* an earlier attempt failed half-way */
+		return store_err(error_r, STORE_ERR_TEMPORARY, "tmp/%s: lost", d->name);
 	if (delivery_flush(d) == -1)
 		return store_err(error_r, store_errno_code(d->write_errno),
 		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
@@ -364,6 +367,7 @@ delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r)
 	if (close(fd) == -1)
 		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "close tmp/%s: %s", d->name, strerror(errno));
+	d->synced = true;
 	return 0;
 }
 
@@ -376,7 +380,7 @@ delivery_tmp_name(const struct store_delivery *d)
 int
 delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir, const char *name)
 {
-	if (d->fd != -1 || d->committed) {
+	if (!d->synced || d->committed) {
 		errno = EINVAL;
 		return -1;
 	}
