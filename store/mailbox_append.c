@@ -157,7 +157,7 @@ append_unpublish(struct store_append *a)
 	a->published = 0;
 }
 
-/* Rename every file into cur/ and fsync it once; on failure none stays there. */
+/* Rename every file into cur/ and fsync it once. */
 static int
 append_publish(struct store_append *a, const char **error_r)
 {
@@ -180,8 +180,7 @@ append_publish(struct store_append *a, const char **error_r)
 	store_crash_point("append-fsynced");
 	return 0;
 fail:
-	commit_txn_abort(&t);
-	append_unpublish(a);
+	commit_txn_abort(&t);	/* append_commit takes the published files out again */
 	return -1;
 }
 
@@ -247,7 +246,7 @@ append_commit(struct store_append *a, const char **error_r)
 			return -1;
 	rc = mailbox_locked(a->mb, append_fn, a, error_r);
 	if (rc == -1) {
-		/* Given up after a retry: the files must not turn up later. */
+		/* Failed, or given up after retries: the files must not turn up later. */
 		append_unpublish(a);
 		return -1;
 	}

@@ -114,7 +114,8 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	}
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
+		/* A directory is no message: indexing it failed every sync (mmap). */
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
 		if (s->n == s->cap) {
 			s->cap = s->cap == 0 ? 64 : size_mul(s->cap, 2);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -338,6 +339,55 @@ test_multiappend_abort_leaves_nothing(void **state)
 	free(m);
 }
 
+/*
+ * The second rename into cur/ fails (a directory squats its name): the
+ * first file, already renamed, is taken out again: none of it is visible.
+ */
+static void
+test_multiappend_publish_fails(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct store_append	*a;
+	struct dirent		*de;
+	const char		*error;
+	const char		*texts[2] = { "Subject: one\n\nx\n", "Subject: two\n\nlonger\n" };
+	char			 squat[4096] = "", *q;
+	unsigned long		 maxq = 0;
+	uint32_t		 uid;
+	unsigned		 i;
+	DIR			*dir;
+
+	multiappend(fx, "Drafts", 1, &uid, NULL);	/* the folder is indexed, uidnext 2 */
+	assert_int_equal(store_append_begin(fx->st, fx->maildir, "Drafts", &a, &error), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_append_message(a, 0, NULL, 0, &error), 0);
+		assert_int_equal(store_append_write(a, texts[i], strlen(texts[i])), 0);
+	}
+	/* Message 2's temp file has the higher counter (Q<n> in the name); it will be U=3. */
+	assert_non_null(dir = opendir(sub(fx, ".Drafts/tmp")));
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.' || (q = strchr(de->d_name, 'Q')) == NULL ||
+		    strtoul(q + 1, NULL, 10) < maxq)
+			continue;
+		maxq = strtoul(q + 1, NULL, 10);
+		snprintf(squat, sizeof(squat), "%s/.Drafts/cur/%s,S=%zu,W=%zu,U=3:2,",
+		    fx->maildir, de->d_name, strlen(texts[1]), strlen(texts[1]) + 3);
+	}
+	closedir(dir);
+	assert_true(squat[0] != '\0');
+	assert_int_equal(mkdir(squat, 0700), 0);
+	assert_int_equal(store_append_commit(a, NULL, NULL, &error), -1);
+	assert_non_null(strstr(error, "rename"));
+	assert_int_equal(store_append_commit(a, NULL, NULL, &error), -1);	/* not twice */
+	assert_int_equal(store_error_code(), STORE_ERR_PARAMS);
+	store_append_free(&a);
+	assert_int_equal(status_of(fx, "Drafts").messages, 1);	/* a sync ignores the directory */
+	assert_int_equal(rmdir(squat), 0);
+	assert_int_equal(fx_count(sub(fx, ".Drafts/tmp")), 0);
+	assert_int_equal(fx_count(sub(fx, ".Drafts/cur")), 1);	/* the first append's */
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Drafts", &error), 0);
+}
+
 static void
 test_multiappend_retry(void **state)
 {
@@ -374,6 +424,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multiappend_all_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend_abort_leaves_nothing, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_multiappend_publish_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiappend_retry, setup, teardown),
 	};
 
