@@ -1,7 +1,7 @@
 /*
- * COPY, MOVE and APPEND: new files enter cur/ directly with their UID in
- * the name (reserved in the side file first), so no sync has to find them.
- * COPY hard-links the source file (one directory fsync for the batch),
+ * COPY and MOVE (APPEND: mailbox_append.c): new files enter cur/ directly
+ * with their UID in the name (reserved in the side file first), so no sync
+ * has to find them.  COPY hard-links the source file (one directory fsync for the batch),
  * MOVE renames it (each message is in exactly one folder at any instant;
  * both directories fsynced once).
  */
@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 struct copy_ctx {
@@ -24,14 +23,7 @@ struct copy_ctx {
 	bool		 move;		/* rename instead of link, drop the sources */
 	bool		 made;		/* files were linked: never link twice */
 	char		**names;	/* [n]: the file each made in dest's cur/ */
-};
-
-struct append_ctx {
-	const void	*data;
-	size_t		 len;
-	uint32_t	 flags;
-	time_t		 idate;
-	uint32_t	 uid;
+	uint32_t	 uidvalidity;	/* dest's, for UIDPLUS */
 };
 
 struct copied {
@@ -170,6 +162,7 @@ copy_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vct
 		df = f;
 	else if ((rc = dest_folder(dm, txn, df = &dfr, error_r)) != 0)
 		goto out;
+	ctx->uidvalidity = df->uidvalidity;
 	/* Never link twice: what an earlier attempt made is taken as copied. */
 	if (retry && ctx->made) {
 		if ((rc = copy_reuse(ctx, dm, txn, df, same, done, error_r)) != 0)
@@ -260,113 +253,43 @@ copy_run(struct mailbox *mb, struct copy_ctx *ctx, const char **error_r)
 }
 
 int
-mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
-    uint32_t *uids_r, const char **error_r)
+mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest,
+    bool move, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r)
 {
-	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, false, false, NULL };
+	struct copy_ctx		 ctx = { uids, n, dest, uids_r, move, false, NULL, 0 };
 	struct idx_txn		*txn;
 	struct idx_msg		 m;
 	uint64_t		 bytes = 0;
 	size_t			 i;
+	int			 rc;
 
+	if (move && (mb->flags & MAILBOX_READONLY))
+		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	/* Quota is checked before the lock: an estimate, as at delivery. */
-	if (idx_begin(mb->env, true, &txn, error_r) == 0) {
+	if (!move && idx_begin(mb->env, true, &txn, error_r) == 0) {
 		for (i = 0; i < n; i++)
 			if (idx_msg_get(txn, mb->folder_id, uids[i], &m, error_r) == 0)
 				bytes += m.fsize;
 		idx_abort(&txn);
 	}
-	if (quota_check_maildir(mb->maildir, bytes, error_r) == -1)
+	if (!move && quota_check_maildir(mb->maildir, bytes, error_r) == -1)
 		return -1;
-	return copy_run(mb, &ctx, error_r);
+	rc = copy_run(mb, &ctx, error_r);
+	if (rc == 0 && uidvalidity_r != NULL)
+		*uidvalidity_r = ctx.uidvalidity;
+	return rc;
+}
+
+int
+mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
+    uint32_t *uids_r, const char **error_r)
+{
+	return mailbox_copy_uids(mb, uids, n, dest_folder, false, uids_r, NULL, error_r);
 }
 
 int
 mailbox_move(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest_folder,
     uint32_t *uids_r, const char **error_r)
 {
-	struct copy_ctx		 ctx = { uids, n, dest_folder, uids_r, true, false, NULL };
-
-	if (mb->flags & MAILBOX_READONLY)
-		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
-	return copy_run(mb, &ctx, error_r);
-}
-
-static int
-append_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vctx,
-    bool retry, const char **error_r)
-{
-	struct append_ctx	*ctx = vctx;
-	struct maildir_name	 mn;
-	struct commit_txn	 st;
-	struct idx_msg		 m;
-	struct iovec		 iov;
-	char			 name[MAILDIR_NAME_MAX + 1], *cache;
-	bool			 clean;
-	int			 rc;
-
-	/* The file made it and the retry's full rescan indexed it under its U=. */
-	if (retry && ctx->uid != 0)
-		return 0;
-	memset(&m, 0, sizeof(m));
-	maildir_index_data(ctx->data, ctx->len, &m, &cache);
-	if ((rc = maildir_reserve_uids(mb, f, f->uidnext + 1, error_r)) != 0)
-		goto out;
-	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
-	memset(&mn, 0, sizeof(mn));
-	commit_unique_name(mn.base, sizeof(mn.base));
-	mn.fsize = m.fsize;
-	mn.vsize = m.vsize;
-	mn.uid = f->uidnext;
-	mn.flags = ctx->flags & ~MSG_RECENT;
-	mn.has_info = true;
-	if (maildir_name_format(&mn, name, sizeof(name)) == -1) {
-		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
-		goto out;
-	}
-	iov.iov_base = (void *)ctx->data;
-	iov.iov_len = ctx->len;
-	commit_txn_init(&st);
-	if (commit_txn_add_mtime(&st, mb->tmpfd, mb->curfd, name, &iov, 1, ctx->idate) == -1 ||
-	    (store_crash_point("append-written"), commit_txn_commit(&st)) == -1) {
-		rc = store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(&st));
-		commit_txn_abort(&st);
-		goto out;
-	}
-	store_crash_point("append-fsynced");
-	ctx->uid = m.uid = f->uidnext++;
-	m.flags = mn.flags;
-	m.modseq = ++f->highestmodseq;
-	m.idate = ctx->idate;
-	m.name = name;
-	if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
-		goto out;
-	folder_account(f, &m, 1);
-	quota_note(mb->maildir, (int64_t)ctx->len, 1);
-	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
-	rc = idx_folder_put(txn, mb->folder, f, error_r);
-out:
-	free(cache);
-	return rc;
-}
-
-int
-mailbox_append(struct store *st, const char *maildir, const char *folder, const void *data,
-    size_t len, uint32_t flags, time_t internal_date, uint32_t *uid_r, const char **error_r)
-{
-	struct append_ctx	 ctx = { data, len, flags, internal_date, 0 };
-	struct mailbox		*mb;
-	int			 rc;
-
-	if (ctx.idate == 0)
-		ctx.idate = time(NULL);
-	if (quota_check_maildir(maildir, len, error_r) == -1)
-		return -1;
-	if (maildir_handle_open(st, maildir, folder, &mb, error_r) == -1)
-		return -1;
-	rc = mailbox_locked(mb, append_fn, &ctx, error_r);
-	if (rc == 0 && uid_r != NULL)
-		*uid_r = ctx.uid;
-	mailbox_close(&mb);
-	return rc;
+	return mailbox_copy_uids(mb, uids, n, dest_folder, true, uids_r, NULL, error_r);
 }

@@ -114,7 +114,8 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	}
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.')
+		/* A directory is no message: indexing it failed every sync (mmap). */
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
 		if (s->n == s->cap) {
 			s->cap = s->cap == 0 ? 64 : size_mul(s->cap, 2);
@@ -134,7 +135,12 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	return 0;
 }
 
-/* Remove what crashed writers left in tmp/ long ago (never visible mail). */
+/*
+ * Remove what crashed writers left in tmp/ long ago (never visible mail).
+ * Not written and not accessed (the Maildir spec's rule): an APPEND in
+ * progress sets its file's mtime to the internal date, which may be years
+ * old, and leaves the atime at its creation.
+ */
 static void
 clean_tmp(int tmpfd)
 {
@@ -153,7 +159,7 @@ clean_tmp(int tmpfd)
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] != '.' && fstatat(tmpfd, de->d_name, &sb, 0) == 0 &&
-		    S_ISREG(sb.st_mode) && sb.st_mtime < old)
+		    S_ISREG(sb.st_mode) && sb.st_mtime < old && sb.st_atime < old)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(dir);

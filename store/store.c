@@ -219,6 +219,7 @@ struct store_delivery {
 	uint64_t		 size;		/* bytes written (LF) */
 	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
 	int			 write_errno;	/* first write error, reported at commit */
+	bool			 synced;	/* data durable in tmp/ (delivery_sync) */
 	bool			 committed;
 };
 
@@ -336,6 +337,61 @@ store_delivery_size(const struct store_delivery *d)
 	return d->size;
 }
 
+int
+delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r)
+{
+	/* The atime stays: it tells tmp/ cleaning the file is young (clean_tmp). */
+	struct timespec	 ts[2] = { { 0, UTIME_OMIT }, { mtime, 0 } };
+	int		 fd;
+
+	if (d->synced)
+		return 0;
+	if (d->fd == -1)	/* an earlier attempt failed half-way */
+		return store_err(error_r, STORE_ERR_TEMPORARY, "tmp/%s: lost", d->name);
+	if (delivery_flush(d) == -1)
+		return store_err(error_r, store_errno_code(d->write_errno),
+		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
+	store_crash_point("delivery-written");
+	fd = d->fd;
+	d->fd = -1;
+	if (mtime != 0 && futimens(fd, ts) == -1) {
+		store_err(error_r, STORE_ERR_TEMPORARY,
+		    "utimes tmp/%s: %s", d->name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (commit_fsync(fd) == -1) {
+		store_err(error_r, STORE_ERR_TEMPORARY,
+		    "fsync tmp/%s: %s", d->name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (close(fd) == -1)
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "close tmp/%s: %s", d->name, strerror(errno));
+	d->synced = true;
+	return 0;
+}
+
+const char *
+delivery_tmp_name(const struct store_delivery *d)
+{
+	return d->name;
+}
+
+int
+delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir, const char *name)
+{
+	if (!d->synced || d->committed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (commit_txn_publish(t, d->tmpdir, d->name, dstdir, name) == -1)
+		return -1;
+	d->committed = true;	/* the file is no longer ours to remove */
+	return 0;
+}
+
 /* Undo the links made so far, durably, so a failure leaves nothing visible. */
 static void
 delivery_unlink(const int *newfds, size_t linked, const char *final)
@@ -356,7 +412,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 	char			 final[256];
 	int			*newfds;
 	size_t			 i, linked = 0;
-	int			 rc = -1, fd;
+	int			 rc = -1;
 
 	if (d->committed)
 		return store_err(error_r, STORE_ERR_PARAMS, "delivery already committed");
@@ -365,21 +421,8 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 		    d->rcpts[i].quota_messages, d->size, 1, error_r) == -1)
 			return -1;
 	}
-	if (delivery_flush(d) == -1)
-		return store_err(error_r, store_errno_code(d->write_errno),
-		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
-	store_crash_point("delivery-written");
-	fd = d->fd;
-	d->fd = -1;
-	if (commit_fsync(fd) == -1) {
-		store_err(error_r, STORE_ERR_TEMPORARY,
-		    "fsync tmp/%s: %s", d->name, strerror(errno));
-		close(fd);
+	if (delivery_sync(d, 0, error_r) == -1)
 		return -1;
-	}
-	if (close(fd) == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "close tmp/%s: %s", d->name, strerror(errno));
 	store_crash_point("delivery-fsynced");
 
 	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", d->name,

@@ -236,6 +236,77 @@ int		 mailbox_store_flags_cond(struct mailbox *mb, const uint32_t *uids, size_t 
 int		 mailbox_keywords(struct mailbox *mb, const char *const **names_r, size_t *n_r,
 		    const char **error_r);
 
+/*
+ * ---- Writes for imapd: UIDPLUS, streamed (MULTI)APPEND, commits on the workq ----
+ *
+ * Threading contract.  A write is split in two:
+ *  - begin (store_op_*(), store_append_*()) runs on the event loop.  It
+ *    copies its arguments and does no I/O that can block for long (the
+ *    append writes its message into tmp/ as it arrives, no fsync).
+ *  - store_op_commit() is the blocking part: the index lock, the Maildir
+ *    renames, every fsync and the index writes.  Run it on a workq thread
+ *    (store_op_submit) or inline.  It touches only the op, its mailbox
+ *    handle and the per-Maildir index environment (shared by threads).
+ *  - store_op_result() on the loop, after the commit returned (the workq's
+ *    done callback): 0, or -1 with *error_r and store_error_code() set on
+ *    the calling thread exactly as the synchronous call would.
+ * From begin until the op is freed the mailbox handle belongs to the op:
+ * the loop makes no other call on it (one write per mailbox at a time).
+ * The commit runs the synchronous call's code: same effect, same result.
+ */
+struct store_op;
+struct store_append;
+struct workq;
+
+/* Flags, expunge, copy, move of these UIDs (all arguments copied). */
+struct store_op	*store_op_flags(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    enum flag_mode mode, uint32_t flags, const char *keywords);
+struct store_op	*store_op_expunge(struct mailbox *mb, const uint32_t *uids, size_t n);
+struct store_op	*store_op_copy(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    const char *dest_folder, bool move);
+/* Commit a streamed append: the op takes *a over (and sets it NULL). */
+struct store_op	*store_op_append(struct store_append **a);
+
+/* BLOCKING: run once, on any one thread. */
+void		 store_op_commit(struct store_op *op);
+/* store_op_commit on a pool thread of wq, then done(op, arg) on the loop. */
+typedef void	 store_op_done_fn(struct store_op *op, void *arg);
+void		 store_op_submit(struct store_op *op, struct workq *wq, store_op_done_fn *done,
+		    void *arg);
+int		 store_op_result(const struct store_op *op, const char **error_r);
+/*
+ * UIDPLUS (RFC 4315 COPYUID, APPENDUID) after a successful commit: the
+ * destination folder's UIDVALIDITY and the UIDs assigned, one per source
+ * UID of a copy or move (0: expunged meanwhile, nothing copied) or per
+ * appended message in order; NULL for flags and expunge.
+ */
+const uint32_t	*store_op_uids(const struct store_op *op, uint32_t *uidvalidity_r, size_t *n_r);
+void		 store_op_free(struct store_op **op);
+
+/*
+ * APPEND streamed, one message or several (MULTIAPPEND, RFC 3502) in one
+ * transaction: each message goes into a temp file in the folder's tmp/ as
+ * its literal arrives (the delivery path: store_delivery_*), flags,
+ * keywords and internal date are applied at commit, and the commit makes
+ * all of them visible at once (one index transaction, one UID range) or
+ * none.  Freeing an uncommitted append removes its temp files.  Each
+ * pending message holds a descriptor: the protocol bounds their number.
+ */
+int		 store_append_begin(struct store *st, const char *maildir, const char *folder,
+		    struct store_append **a_r, const char **error_r);
+/* Start the next message (ends the previous one); internal_date 0: now. */
+int		 store_append_message(struct store_append *a, uint32_t flags, const char *keywords,
+		    time_t internal_date, const char **error_r);
+/* LF line ends expected (the caller converts); -1 on a write error. */
+int		 store_append_write(struct store_append *a, const void *data, size_t len);
+/* Messages begun so far, and bytes written (quota and literal checks). */
+size_t		 store_append_count(const struct store_append *a);
+uint64_t	 store_append_size(const struct store_append *a);
+/* Synchronous commit; uids_r has store_append_count() slots (either may be NULL). */
+int		 store_append_commit(struct store_append *a, uint32_t *uidvalidity_r, uint32_t *uids_r,
+		    const char **error_r);
+void		 store_append_free(struct store_append **a);
+
 /* ---- Folders ---- */
 int		 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r);
 int		 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r);

@@ -42,6 +42,19 @@ void		 store_crash_point(const char *point);
  */
 bool		 store_retry_point(const char *point);
 
+/* ---- the streamed temp file (store.c): delivery's, reused by APPEND ---- */
+
+struct commit_txn;
+/*
+ * Flush, set the mtime (0: leave it), fsync and close d's file in tmp/:
+ * durable there, visible nowhere.  A second call does nothing.
+ */
+int		 delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r);
+const char	*delivery_tmp_name(const struct store_delivery *d);
+/* Rename d's synced file to dstdir/name (dstdir noted in t); d no longer removes it. */
+int		 delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir,
+		    const char *name);
+
 /* ---- Maildir names (maildir_name.c) ---- */
 
 #define MAILDIR_NAME_MAX	255
@@ -259,9 +272,21 @@ int		 mailbox_env_refresh(struct mailbox *mb, const char **error_r);
 int		 maildir_handle_open(struct store *st, const char *maildir, const char *folder,
 		    struct mailbox **mb_r, const char **error_r);
 
+/*
+ * COPY (move false) or MOVE with UIDPLUS: the new UIDs in uids_r (may be
+ * NULL) and the destination's UIDVALIDITY in *uidvalidity_r (may be NULL).
+ */
+int		 mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    const char *dest, bool move, uint32_t *uids_r, uint32_t *uidvalidity_r,
+		    const char **error_r);
+
+/* The blocking half of store_append_commit (mailbox_append.c). */
+int		 append_commit(struct store_append *a, const char **error_r);
+/* After append_commit: the UIDs in message order (store_append_count of them). */
+const uint32_t	*append_uids(const struct store_append *a, uint32_t *uidvalidity_r);
+
 /* ---- folders (folder.c) ---- */
 
-struct commit_txn;
 /* mkdir dir with tmp/ new/ cur/ (and maildirfolder if folder); noted in t for fsync. */
 int		 maildir_make(struct commit_txn *t, const char *dir, bool folder, const char **error_r);
 
