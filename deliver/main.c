@@ -21,6 +21,7 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -86,13 +87,6 @@ read_message(size_t max, size_t *len_r, int *ex_r)
 	}
 	*len_r = (size_t)(out - data);
 	return data;
-}
-
-/* A sender we can put in a header: no CR, LF, '<', '>' or spaces. */
-static bool
-sender_valid(const char *s)
-{
-	return strlen(s) < 512 && strpbrk(s, "\r\n<> \t") == NULL;
 }
 
 /*
@@ -218,7 +212,8 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(sender, "<>") == 0)
 		sender = "";
-	if (!sender_valid(sender)) {
+	/* What smtpd takes in MAIL FROM with SMTPUTF8: it goes into Return-Path. */
+	if (*sender != '\0' && !address_valid(sender, ADDRESS_SMTP | ADDRESS_UTF8)) {
 		log_warnx("deliver: invalid sender address");
 		return EX_DATAERR;
 	}
@@ -228,7 +223,7 @@ main(int argc, char *argv[])
 	}
 	if ((ch = log_level_parse(config_str(cfg, "log_level"))) != -1)
 		log_init("deliver", (enum log_level)ch, config_str(cfg, "log_target"));
-	if ((dir = directory_load(config_dir(cfg), &error)) == NULL) {
+	if ((dir = directory_load(config_dir(cfg), &address_user_syntax, &error)) == NULL) {
 		log_warnx("deliver: directory: %s", error);
 		ex = EX_CONFIG;
 		goto out;

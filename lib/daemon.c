@@ -263,7 +263,7 @@ daemon_reload(struct daemon *d)
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
 		goto done;
 	}
-	if ((dir = directory_load(config_dir(cfg), &err)) == NULL) {
+	if ((dir = directory_load(config_dir(cfg), d->spec->directory_syntax, &err)) == NULL) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
 		config_free(&cfg);
 		goto done;
@@ -582,7 +582,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	level = log_level_parse(config_str(d.cfg, "log_level"));
 	log_init(spec->name, level == -1 ? LOG_LEVEL_INFO : (enum log_level)level,
 	    config_str(d.cfg, "log_target"));
-	if ((d.dir = directory_load(config_dir(d.cfg), &err)) == NULL) {
+	if ((d.dir = directory_load(config_dir(d.cfg), spec->directory_syntax, &err)) == NULL) {
 		log_warnx("directory %s: %s", config_dir(d.cfg), err);
 		rc = 1;
 		goto out;

@@ -129,8 +129,6 @@ unsigned long long smtp_data_deadline(const struct smtp_session *s, bool *rate_r
 /* smtp_policy.c */
 int	smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify,
 	    const char *orcpt);
-bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
-bool	smtp_addr_valid(const char *addr, bool utf8);
 bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
 /*
