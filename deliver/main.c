@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
+#include "mail/crlf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -45,16 +46,14 @@ usage(void)
 static char *
 read_message(size_t max, size_t *len_r, int *ex_r)
 {
-	char	*data = NULL, *in, *out;
-	size_t	 len = 0, cap = 0, i;
-	ssize_t	 n;
+	struct crlf_decoder	 dec;
+	char			 chunk[64 * 1024], *data = NULL, *lf;
+	size_t			 len = 0, cap = 0, total = 0, skip;
+	ssize_t			 n;
 
+	crlf_decoder_init(&dec);
 	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? 64 * 1024 : size_mul(cap, 2);
-			data = xreallocarray(data, cap, 1);
-		}
-		n = read(STDIN_FILENO, data + len, cap - len);
+		n = read(STDIN_FILENO, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -63,29 +62,29 @@ read_message(size_t max, size_t *len_r, int *ex_r)
 			free(data);
 			return NULL;
 		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
+		if ((total += (size_t)n) > max) {
 			log_warnx("deliver: message larger than %zu bytes", max);
 			*ex_r = EX_DATAERR;
 			free(data);
 			return NULL;
 		}
+		/* Room for the chunk and a CR held back from the last one. */
+		while (cap - len < (size_t)n + 1) {
+			cap = cap == 0 ? sizeof(chunk) : size_mul(cap, 2);
+			data = xreallocarray(data, cap, 1);
+		}
+		if (n == 0)
+			break;
+		len += crlf_decode(&dec, chunk, (size_t)n, data + len);
 	}
-	in = data;
+	len += crlf_decode_end(&dec, data + len);
 	if (len >= 5 && strncmp(data, "From ", 5) == 0) {
-		while (in < data + len && *in != '\n')
-			in++;
-		if (in < data + len)
-			in++;
+		lf = memchr(data, '\n', len);
+		skip = lf != NULL ? (size_t)(lf - data) + 1 : len;
+		memmove(data, data + skip, len - skip);
+		len -= skip;
 	}
-	for (out = data, i = (size_t)(in - data); i < len; i++) {
-		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-			continue;
-		*out++ = data[i];
-	}
-	*len_r = (size_t)(out - data);
+	*len_r = len;
 	return data;
 }
 
