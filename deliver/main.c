@@ -57,13 +57,15 @@ read_message(size_t max, size_t *len_r, int *ex_r)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			log_warn("deliver: read message");
+			log_warnx("event=deliver status=deferred reason=\"read message: %s\"",
+			    strerror(errno));
 			*ex_r = EX_TEMPFAIL;
 			free(data);
 			return NULL;
 		}
 		if ((total += (size_t)n) > max) {
-			log_warnx("deliver: message larger than %zu bytes", max);
+			log_warnx("event=deliver status=rejected reason=\"message larger than %zu "
+			    "bytes\"", max);
 			*ex_r = EX_DATAERR;
 			free(data);
 			return NULL;
@@ -114,15 +116,17 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 	struct store_delivery	*d;
 	struct store_rcpt	 r;
 	const char		*error;
-	char			*maildir, *headers, path[4096];
+	char			*maildir, *headers, path[4096], q[600];
 	int			 rc = -1, ex;
 
 	maildir = directory_maildir(mail_root, u);
 	snprintf(path, sizeof(path), "%s/new", maildir);
 	if (access(path, F_OK) == -1 && store_create_user(st, maildir, &error) == -1) {
-		log_warnx("deliver: to=%s create %s: %s", u->address, maildir, error);
+		ex = store_exit(store_error_code());
+		log_warnx("event=deliver to=%s status=%s reason=\"create %s: %s\"", u->address,
+		    ex == EX_TEMPFAIL ? "deferred" : "rejected", maildir, error);
 		free(maildir);
-		return store_exit(store_error_code());
+		return ex;
 	}
 	r.maildir = maildir;
 	r.quota_bytes = u->quota_bytes;
@@ -135,12 +139,13 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 		rc = store_delivery_commit(d, &error);
 	}
 	if (rc == 0) {
-		log_info("deliver: from=<%s> to=%s size=%zu status=delivered", sender,
-		    u->address, len);
+		log_info("event=deliver from=<%s> to=%s size=%zu status=delivered",
+		    *sender != '\0' ? log_quote(sender, q, sizeof(q)) : "", u->address, len);
 		ex = 0;
 	} else {
 		ex = store_exit(store_error_code());
-		log_warnx("deliver: from=<%s> to=%s status=%s: %s", sender, u->address,
+		log_warnx("event=deliver from=<%s> to=%s status=%s reason=\"%s\"",
+		    *sender != '\0' ? log_quote(sender, q, sizeof(q)) : "", u->address,
 		    ex == EX_TEMPFAIL ? "deferred" : "rejected", error);
 	}
 	store_delivery_free(&d);
@@ -155,11 +160,13 @@ resolve_all(const struct directory *dir, char *rcpts[], size_t nrcpts,
     const struct dir_user **users, size_t *nusers_r)
 {
 	const struct dir_user	*found[MAX_USERS + 1];
+	char			 q[600];
 	size_t			 nusers = 0, n, i, j, k;
 
 	for (i = 0; i < nrcpts; i++) {
 		if (directory_resolve(dir, rcpts[i], found, MAX_USERS, &n) != DIR_LOCAL) {
-			log_warnx("deliver: to=%s status=bounced: no such user", rcpts[i]);
+			log_warnx("event=deliver to=%s status=bounced reason=\"no such user\"",
+			    log_quote(rcpts[i], q, sizeof(q)));
 			return EX_NOUSER;
 		}
 		if (n > MAX_USERS)
@@ -213,17 +220,17 @@ main(int argc, char *argv[])
 		sender = "";
 	/* What smtpd takes in MAIL FROM with SMTPUTF8: it goes into Return-Path. */
 	if (*sender != '\0' && !address_valid(sender, ADDRESS_SMTP | ADDRESS_UTF8)) {
-		log_warnx("deliver: invalid sender address");
+		log_warnx("event=deliver status=rejected reason=\"invalid sender address\"");
 		return EX_DATAERR;
 	}
 	if ((cfg = config_load(config_path, &error)) == NULL) {
-		log_warnx("deliver: %s: %s", config_path, error);
+		log_warnx("event=config status=failed path=%s reason=\"%s\"", config_path, error);
 		return EX_CONFIG;
 	}
 	if ((ch = log_level_parse(config_str(cfg, "log_level"))) != -1)
 		log_init("deliver", (enum log_level)ch, config_str(cfg, "log_target"));
 	if ((dir = directory_load(config_dir(cfg), &address_user_syntax, &error)) == NULL) {
-		log_warnx("deliver: directory: %s", error);
+		log_warnx("event=directory status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
 		goto out;
 	}
@@ -232,7 +239,7 @@ main(int argc, char *argv[])
 	 * files the daemons cannot read, in a tree the mail user controls.
 	 */
 	if (daemon_drop_privileges(config_str(cfg, "user"), &error) == -1) {
-		log_warnx("deliver: %s", error);
+		log_warnx("event=privileges status=failed reason=\"%s\"", error);
 		ex = EX_TEMPFAIL;
 		goto out;
 	}
@@ -244,7 +251,7 @@ main(int argc, char *argv[])
 		goto out;
 	opts.fsync_enabled = config_bool(cfg, "store.fsync");
 	if ((st = store_open(config_str(cfg, "mail_root"), &opts, &error)) == NULL) {
-		log_warnx("deliver: %s", error);
+		log_warnx("event=store status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
 		goto out;
 	}

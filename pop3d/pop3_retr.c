@@ -95,7 +95,7 @@ stream_message(struct pop3_session *s)
 			continue;
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
-			log_warn("session=%s pop3 read message", s->peer->id);
+			log_warn("session=%s event=retr status=failed", s->peer->id);
 			pop3_stream_abort(s);
 			pop3_close(s);
 			return true;
@@ -184,7 +184,8 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 
 	if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
 		/* Expunged by another client (IMAP) since the snapshot. */
-		log_info("session=%s pop3 open message uid=%u: %s", s->peer->id, m->uid, error);
+		log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"", s->peer->id,
+		    m->uid, error);
 		pop3_reply(s, "-ERR Message is no longer available.");
 		return -1;
 	}

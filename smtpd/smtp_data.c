@@ -90,7 +90,7 @@ data_write(struct smtp_session *s, const char *p, size_t n)
 {
 	if (s->write_failed || s->msg->writer->write(s->msg, p, n) == 0)
 		return;
-	log_warnx("session=%s queueid=%s event=write-failed size=%llu", s->peer->id,
+	log_warnx("session=%s event=write_failed queueid=%s size=%llu", s->peer->id,
 	    s->msg->queueid, (unsigned long long)s->msg->size);
 	s->write_failed = true;
 	data_drop(s);
