@@ -9,6 +9,7 @@
 
 #include "smtpd/smtp_session.h"
 #include "lib/buf.h"
+#include "mail/crlf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,7 +82,7 @@ struct smtp_session {
 	bool			 write_failed;	/* writer open/write failed: 451 at end */
 	bool			 oversize;
 	bool			 bare_lf;
-	bool			 bdat_cr;	/* BDAT chunk ended in CR: maybe CRLF */
+	struct crlf_decoder	 bdat_crlf;	/* CRLF -> LF, a CR carried between chunks */
 	bool			 bdat_last;
 	bool			 bdat_discard;	/* read the chunk, then reply bdat_reply */
 	const char		*bdat_reply;
