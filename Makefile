@@ -51,11 +51,14 @@ LAYER_LIBS  = $(foreach l,queue store mail,$(BUILD)/lib$(l).a) $(LIBPOSTROOM)
 DAEMON_LIBS = $(foreach d,$(DAEMONS),$(BUILD)/lib$(d).a)
 TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps check unit e2e run bench fuzz install clean layers
-all: layers $(PROGS)
+.PHONY: all deps check unit e2e run bench fuzz install clean layers logs
+all: layers logs $(PROGS)
 
 layers:
 	@sh tools/layers.sh
+# Every log line starts with event= (tools/logs.sh says which do not).
+logs:
+	@sh tools/logs.sh
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -21,6 +21,8 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
+#include "mail/crlf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,55 +46,48 @@ usage(void)
 static char *
 read_message(size_t max, size_t *len_r, int *ex_r)
 {
-	char	*data = NULL, *in, *out;
-	size_t	 len = 0, cap = 0, i;
-	ssize_t	 n;
+	struct crlf_decoder	 dec;
+	char			 chunk[64 * 1024], *data = NULL, *lf;
+	size_t			 len = 0, cap = 0, total = 0, skip;
+	ssize_t			 n;
 
+	crlf_decoder_init(&dec);
 	for (;;) {
-		if (len == cap) {
-			cap = cap == 0 ? 64 * 1024 : size_mul(cap, 2);
-			data = xreallocarray(data, cap, 1);
-		}
-		n = read(STDIN_FILENO, data + len, cap - len);
+		n = read(STDIN_FILENO, chunk, sizeof(chunk));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			log_warn("deliver: read message");
+			log_warnx("event=deliver status=deferred reason=\"read message: %s\"",
+			    strerror(errno));
 			*ex_r = EX_TEMPFAIL;
 			free(data);
 			return NULL;
 		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
-			log_warnx("deliver: message larger than %zu bytes", max);
+		if ((total += (size_t)n) > max) {
+			log_warnx("event=deliver status=rejected reason=\"message larger than %zu "
+			    "bytes\"", max);
 			*ex_r = EX_DATAERR;
 			free(data);
 			return NULL;
 		}
+		/* Room for the chunk and a CR held back from the last one. */
+		while (cap - len < (size_t)n + 1) {
+			cap = cap == 0 ? sizeof(chunk) : size_mul(cap, 2);
+			data = xreallocarray(data, cap, 1);
+		}
+		if (n == 0)
+			break;
+		len += crlf_decode(&dec, chunk, (size_t)n, data + len);
 	}
-	in = data;
+	len += crlf_decode_end(&dec, data + len);
 	if (len >= 5 && strncmp(data, "From ", 5) == 0) {
-		while (in < data + len && *in != '\n')
-			in++;
-		if (in < data + len)
-			in++;
+		lf = memchr(data, '\n', len);
+		skip = lf != NULL ? (size_t)(lf - data) + 1 : len;
+		memmove(data, data + skip, len - skip);
+		len -= skip;
 	}
-	for (out = data, i = (size_t)(in - data); i < len; i++) {
-		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
-			continue;
-		*out++ = data[i];
-	}
-	*len_r = (size_t)(out - data);
+	*len_r = len;
 	return data;
-}
-
-/* A sender we can put in a header: no CR, LF, '<', '>' or spaces. */
-static bool
-sender_valid(const char *s)
-{
-	return strlen(s) < 512 && strpbrk(s, "\r\n<> \t") == NULL;
 }
 
 /*
@@ -121,15 +116,17 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 	struct store_delivery	*d;
 	struct store_rcpt	 r;
 	const char		*error;
-	char			*maildir, *headers, path[4096];
+	char			*maildir, *headers, path[4096], q[600];
 	int			 rc = -1, ex;
 
 	maildir = directory_maildir(mail_root, u);
 	snprintf(path, sizeof(path), "%s/new", maildir);
 	if (access(path, F_OK) == -1 && store_create_user(st, maildir, &error) == -1) {
-		log_warnx("deliver: to=%s create %s: %s", u->address, maildir, error);
+		ex = store_exit(store_error_code());
+		log_warnx("event=deliver to=%s status=%s reason=\"create %s: %s\"", u->address,
+		    ex == EX_TEMPFAIL ? "deferred" : "rejected", maildir, error);
 		free(maildir);
-		return store_exit(store_error_code());
+		return ex;
 	}
 	r.maildir = maildir;
 	r.quota_bytes = u->quota_bytes;
@@ -142,12 +139,13 @@ deliver_one(struct store *st, const char *mail_root, const struct dir_user *u,
 		rc = store_delivery_commit(d, &error);
 	}
 	if (rc == 0) {
-		log_info("deliver: from=<%s> to=%s size=%zu status=delivered", sender,
-		    u->address, len);
+		log_info("event=deliver from=<%s> to=%s size=%zu status=delivered",
+		    *sender != '\0' ? log_quote(sender, q, sizeof(q)) : "", u->address, len);
 		ex = 0;
 	} else {
 		ex = store_exit(store_error_code());
-		log_warnx("deliver: from=<%s> to=%s status=%s: %s", sender, u->address,
+		log_warnx("event=deliver from=<%s> to=%s status=%s reason=\"%s\"",
+		    *sender != '\0' ? log_quote(sender, q, sizeof(q)) : "", u->address,
 		    ex == EX_TEMPFAIL ? "deferred" : "rejected", error);
 	}
 	store_delivery_free(&d);
@@ -162,11 +160,13 @@ resolve_all(const struct directory *dir, char *rcpts[], size_t nrcpts,
     const struct dir_user **users, size_t *nusers_r)
 {
 	const struct dir_user	*found[MAX_USERS + 1];
+	char			 q[600];
 	size_t			 nusers = 0, n, i, j, k;
 
 	for (i = 0; i < nrcpts; i++) {
 		if (directory_resolve(dir, rcpts[i], found, MAX_USERS, &n) != DIR_LOCAL) {
-			log_warnx("deliver: to=%s status=bounced: no such user", rcpts[i]);
+			log_warnx("event=deliver to=%s status=bounced reason=\"no such user\"",
+			    log_quote(rcpts[i], q, sizeof(q)));
 			return EX_NOUSER;
 		}
 		if (n > MAX_USERS)
@@ -218,18 +218,19 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(sender, "<>") == 0)
 		sender = "";
-	if (!sender_valid(sender)) {
-		log_warnx("deliver: invalid sender address");
+	/* What smtpd takes in MAIL FROM with SMTPUTF8: it goes into Return-Path. */
+	if (*sender != '\0' && !address_valid(sender, ADDRESS_SMTP | ADDRESS_UTF8)) {
+		log_warnx("event=deliver status=rejected reason=\"invalid sender address\"");
 		return EX_DATAERR;
 	}
 	if ((cfg = config_load(config_path, &error)) == NULL) {
-		log_warnx("deliver: %s: %s", config_path, error);
+		log_warnx("event=config status=failed path=%s reason=\"%s\"", config_path, error);
 		return EX_CONFIG;
 	}
 	if ((ch = log_level_parse(config_str(cfg, "log_level"))) != -1)
 		log_init("deliver", (enum log_level)ch, config_str(cfg, "log_target"));
-	if ((dir = directory_load(config_dir(cfg), &error)) == NULL) {
-		log_warnx("deliver: directory: %s", error);
+	if ((dir = directory_load(config_dir(cfg), &address_user_syntax, &error)) == NULL) {
+		log_warnx("event=directory status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
 		goto out;
 	}
@@ -238,7 +239,7 @@ main(int argc, char *argv[])
 	 * files the daemons cannot read, in a tree the mail user controls.
 	 */
 	if (daemon_drop_privileges(config_str(cfg, "user"), &error) == -1) {
-		log_warnx("deliver: %s", error);
+		log_warnx("event=privileges status=failed reason=\"%s\"", error);
 		ex = EX_TEMPFAIL;
 		goto out;
 	}
@@ -250,7 +251,7 @@ main(int argc, char *argv[])
 		goto out;
 	opts.fsync_enabled = config_bool(cfg, "store.fsync");
 	if ((st = store_open(config_str(cfg, "mail_root"), &opts, &error)) == NULL) {
-		log_warnx("deliver: %s", error);
+		log_warnx("event=store status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
 		goto out;
 	}

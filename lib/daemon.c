@@ -104,7 +104,7 @@ load_config(struct daemon *d, const char **error_r)
 {
 	struct config	*cfg;
 	const char	*err;
-	char		*key, *eq;
+	char		*key, *eq, q[256];
 	size_t		 i;
 	int		 bad = 0;
 
@@ -113,12 +113,14 @@ load_config(struct daemon *d, const char **error_r)
 	for (i = 0; i < d->noverrides; i++) {
 		key = xstrdup(d->overrides[i]);
 		if ((eq = strchr(key, '=')) == NULL) {
-			log_warnx("-o %s: expected key=value", key);
+			log_warnx("event=override status=failed arg=%s reason=\"expected key=value\"",
+			    log_quote(key, q, sizeof(q)));
 			bad++;
 		} else {
 			*eq = '\0';
 			if (config_set(cfg, key, eq + 1, &err) == -1) {
-				log_warnx("-o %s: %s", d->overrides[i], err);
+				log_warnx("event=override status=failed arg=%s reason=\"%s\"",
+				    log_quote(d->overrides[i], q, sizeof(q)), err);
 				bad++;
 			}
 		}
@@ -138,8 +140,8 @@ apply_log_level(const struct config *cfg)
 	int	level = log_level_parse(config_str(cfg, "log_level"));
 
 	if (level == -1)
-		log_warnx("log_level %s: unknown, keeping the current level",
-		    config_str(cfg, "log_level"));
+		log_warnx("event=log_level status=ignored value=%s reason=\"unknown, keeping the "
+		    "current level\"", config_str(cfg, "log_level"));
 	else
 		log_set_level((enum log_level)level);
 }
@@ -263,7 +265,7 @@ daemon_reload(struct daemon *d)
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
 		goto done;
 	}
-	if ((dir = directory_load(config_dir(cfg), &err)) == NULL) {
+	if ((dir = directory_load(config_dir(cfg), d->spec->directory_syntax, &err)) == NULL) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
 		config_free(&cfg);
 		goto done;
@@ -452,7 +454,7 @@ daemon_worker(struct daemon *d)
 	int				 rc = 0;
 
 	if ((d->loop = ev_loop_new()) == NULL) {
-		log_warnx("event loop: cannot create");
+		log_warnx("event=init status=failed reason=\"cannot create the event loop\"");
 		return DAEMON_EXIT_INIT;
 	}
 	d->wq = workq_new(d->loop, (unsigned)config_int(d->cfg, "io_threads"));
@@ -473,7 +475,7 @@ daemon_worker(struct daemon *d)
 	if (ev_signal_add(d->loop, SIGHUP, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGTERM, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGINT, signal_cb, d) == -1) {
-		log_warn("signalfd");
+		log_warn("event=init status=failed stage=signalfd");
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
@@ -481,7 +483,7 @@ daemon_worker(struct daemon *d)
 		daemon_notify("READY=1");
 	log_info("event=ready pid=%ld", (long)getpid());
 	if (ev_loop_run(d->loop) == -1) {
-		log_warn("event loop");
+		log_warn("event=loop status=failed");
 		rc = 1;
 	}
 out:
@@ -575,20 +577,22 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	sigaddset(&sigs, SIGINT);
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	if ((d.cfg = load_config(&d, &err)) == NULL) {
-		log_warnx("%s: %s", d.config_path, err);
+		log_warnx("event=start status=failed stage=config path=%s reason=\"%s\"",
+		    d.config_path, err);
 		rc = 1;
 		goto out;
 	}
 	level = log_level_parse(config_str(d.cfg, "log_level"));
 	log_init(spec->name, level == -1 ? LOG_LEVEL_INFO : (enum log_level)level,
 	    config_str(d.cfg, "log_target"));
-	if ((d.dir = directory_load(config_dir(d.cfg), &err)) == NULL) {
-		log_warnx("directory %s: %s", config_dir(d.cfg), err);
+	if ((d.dir = directory_load(config_dir(d.cfg), spec->directory_syntax, &err)) == NULL) {
+		log_warnx("event=start status=failed stage=directory path=%s reason=\"%s\"",
+		    config_dir(d.cfg), err);
 		rc = 1;
 		goto out;
 	}
 	if (daemon_listeners_open(&d, &err) == -1) {
-		log_warnx("listen: %s", err);
+		log_warnx("event=start status=failed stage=listen reason=\"%s\"", err);
 		rc = 1;
 		goto out;
 	}
@@ -596,12 +600,12 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */
 	if (daemon_drop_privileges(config_str(d.cfg, "user"), &err) == -1) {
-		log_warnx("privileges: %s", err);
+		log_warnx("event=start status=failed stage=privileges reason=\"%s\"", err);
 		rc = 1;
 		goto out;
 	}
 	if (daemon_sandbox(config_bool(d.cfg, "seccomp"), &err) == -1) {
-		log_warnx("sandbox: %s", err);
+		log_warnx("event=start status=failed stage=sandbox reason=\"%s\"", err);
 		rc = 1;
 		goto out;
 	}

@@ -22,6 +22,7 @@ struct authfail;
 struct config;
 struct daemon;
 struct directory;
+struct directory_syntax;
 struct ev_loop;
 struct session_ops;
 struct workq;
@@ -43,6 +44,8 @@ struct daemon_spec {
 	 * is over stress_threshold percent of its limit (NULL: no stress mode).
 	 */
 	const char			*stress_timeout_key;
+	/* The address rules of the directory: &address_user_syntax (mail/address.h). */
+	const struct directory_syntax	*directory_syntax;
 	/*
 	 * In each worker, after the privilege drop, before the first accept:
 	 * set up the daemon's own state and daemon_set_arg() it.

@@ -22,6 +22,7 @@
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -67,6 +68,7 @@ struct directory {
 	size_t			 nlists;
 	struct dir_list		*senders;	/* login: addresses it may send as */
 	size_t			 nsenders;
+	const struct directory_syntax *syntax;
 };
 
 struct dir_load {
@@ -202,7 +204,7 @@ domains_line(void *ctx, unsigned lineno, char *line, const char *why)
 	if (*line == '\0' || *line == '#')
 		return;
 	word = strtok_r(line, " \t", &save);
-	if (canonical(word, name) == -1 || !domain_name_valid(name)) {
+	if (canonical(word, name) == -1 || !d->syntax->domain_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a domain name");
 		return;
 	}
@@ -281,7 +283,7 @@ passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
 		dir_load_error(ld, ld->file, lineno, "expected user@domain:password[:...]");
 		return;
 	}
-	if (canonical(trim(fields[0]), name) == -1 || !address_valid(name)) {
+	if (canonical(trim(fields[0]), name) == -1 || !d->syntax->address_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a valid address");
 		return;
 	}
@@ -330,7 +332,7 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 		return;
 	}
 	*colon = '\0';
-	if (canonical(trim(line), name) == -1 || !address_valid(name)) {
+	if (canonical(trim(line), name) == -1 || !d->syntax->address_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a valid address");
 		return;
 	}
@@ -346,7 +348,7 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 	l->file = ld->file;
 	l->line = lineno;
 	for (m = strtok_r(colon + 1, ", \t", &save); m != NULL; m = strtok_r(NULL, ", \t", &save)) {
-		if (canonical(m, name) == -1 || !address_valid(name)) {
+		if (canonical(m, name) == -1 || !d->syntax->address_valid(name)) {
 			dir_load_error(ld, ld->file, lineno, "member is not a valid address");
 			continue;
 		}
@@ -511,7 +513,8 @@ read_file(struct dir_load *ld, const char *name, textfile_line_fn *fn)
 }
 
 struct directory *
-directory_load(const char *dir, const char **error_r)
+directory_load(const char *dir, const struct directory_syntax *syntax,
+    const char **error_r)
 {
 	struct dir_load		 ld;
 	struct dir_list		**stack;
@@ -520,6 +523,8 @@ directory_load(const char *dir, const char **error_r)
 	memset(&ld, 0, sizeof(ld));
 	ld.d = xcalloc(1, sizeof(*ld.d));
 	ld.d->dir = xstrdup(dir);
+	assert(syntax != NULL);
+	ld.d->syntax = syntax;
 
 	/* Domains first: the other files are checked against them. */
 	read_file(&ld, "domains", domains_line);
@@ -662,7 +667,7 @@ directory_resolve(const struct directory *d, const char *address,
 	char			 name[ADDR_BUF], base[ADDR_BUF], *at, *plus;
 
 	*n_r = 0;
-	if (canonical(address, name) == -1 || !address_valid(name))
+	if (canonical(address, name) == -1 || !d->syntax->address_valid(name))
 		return DIR_INVALID;
 	at = strrchr(name, '@');
 	if ((dom = find_domain(d, at + 1)) == NULL)
@@ -749,7 +754,7 @@ directory_may_send_as(const struct directory *d, const char *login, const char *
 	size_t			 u;
 
 	if (canonical(login, user) == -1 || (r = find_user(d, user)) == NULL ||
-	    canonical(address, name) == -1 || !address_valid(name))
+	    canonical(address, name) == -1 || !d->syntax->address_valid(name))
 		return false;
 	u = (size_t)(r - d->users);
 	if (may_send_as(d, user, u, name))

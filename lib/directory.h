@@ -46,8 +46,22 @@ enum dir_resolve {
 	DIR_INVALID,	/* not an address */
 };
 
-/* Loads domains, passwd, groups, aliases from dir (missing files = empty). */
-struct directory *directory_load(const char *dir, const char **error_r);
+/*
+ * The address syntax of the names the directory holds and is asked about.
+ * lib/ may not include mail/, so the caller passes the one parser's rules:
+ * &address_user_syntax from mail/address.h (dot-atom@LDH, no quotes).
+ */
+struct directory_syntax {
+	bool	(*address_valid)(const char *address);
+	bool	(*domain_valid)(const char *domain);
+};
+
+/*
+ * Loads domains, passwd, groups, aliases, senders from dir (missing files
+ * = empty); syntax must outlive the directory.
+ */
+struct directory *directory_load(const char *dir, const struct directory_syntax *syntax,
+		    const char **error_r);
 void		 directory_free(struct directory **d);
 
 bool		 directory_is_local_domain(const struct directory *d, const char *domain);
@@ -83,11 +97,6 @@ bool		 directory_may_send_as(const struct directory *d, const char *login,
 
 /* Mailbox path of a user: <mail_root>/<domain>/<local>/Maildir (malloc'd). */
 char		*directory_maildir(const char *mail_root, const struct dir_user *u);
-
-/* Syntax check of an addr-spec we accept for users (local@domain, no quotes). */
-bool		 address_valid(const char *address);
-/* Syntax check of a domain name: LDH labels of 1-63, at most 253 in all. */
-bool		 domain_name_valid(const char *domain);
 
 /* crypt(3) helpers: a new hash "{CRYPT}$y$..." (yescrypt) and a verify. */
 char		*password_hash(const char *plain);

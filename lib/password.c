@@ -54,11 +54,11 @@ password_hash(const char *plain)
 
 	salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
 	if (salt == NULL)
-		fatal("crypt_gensalt_ra");
+		fatal("event=password_hash status=failed call=crypt_gensalt_ra");
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(plain, salt, cd);
 	if (h == NULL || h[0] != '$')
-		fatalx("crypt_r could not make a yescrypt hash");
+		fatalx("event=password_hash status=failed reason=\"crypt_r made no yescrypt hash\"");
 	out = xasprintf("{CRYPT}%s", h);
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);

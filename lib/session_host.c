@@ -694,7 +694,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 	/* Output is corked into whole replies: Nagle could only delay them. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 &&
 	    errno != EOPNOTSUPP && errno != ENOPROTOOPT)
-		log_warn("session=%s setsockopt TCP_NODELAY", h->peer.id);
+		log_warn("session=%s event=setsockopt option=TCP_NODELAY", h->peer.id);
 	h->conn = conn_new(p->loop, fd, &cl, host_conn_cb, h);
 	h->next = p->hosts;
 	if (p->hosts != NULL)

@@ -8,6 +8,7 @@
 #include "mail/mime_private.h"
 
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +30,11 @@ rfc822_parser_init(struct rfc822_parser *p, const char *data, size_t len,
 	p->last_comment = last_comment;
 }
 
-/* atext of RFC 5322, plus 8-bit bytes (raw UTF-8 names are common). */
+/* atext of RFC 5322 (mail/address's), plus 8-bit bytes (raw UTF-8 names are common). */
 bool
 rfc822_is_atext(unsigned char c)
 {
-	if (c >= 0x80)
-		return true;
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	return address_is_atext(c, true);
 }
 
 /* RFC 2045 token: atext without the tspecials "/", "=", "?", plus ".". */

@@ -9,6 +9,7 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -195,7 +196,7 @@ ctl_check_local_address(struct mailctl *m, const char *address)
 {
 	const char	*domain;
 
-	if (!address_valid(address))
+	if (!address_valid(address, ADDRESS_USER))
 		return ctl_error("%s: not a valid address (local@domain)", ctl_q(address));
 	domain = strrchr(address, '@') + 1;
 	if (!directory_is_local_domain(m->dir, domain))
@@ -247,7 +248,7 @@ run(struct mailctl *m, const struct command *cmd, int argc, char **argv)
 		if ((rc = ctl_lock(m)) != CTL_OK)
 			return rc;
 	} else if ((cmd->flags & NEEDS_DIR) &&
-	    (m->dir = directory_load(m->conf_dir, &err)) == NULL)
+	    (m->dir = directory_load(m->conf_dir, &address_user_syntax, &err)) == NULL)
 		return ctl_error("%s", err);
 	rc = cmd->run(m, argc, argv);
 	if (rc == CTL_OK && (cmd->flags & EDITS))

@@ -5,6 +5,7 @@
 
 #include "lib/directory.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +32,14 @@ cmd_adddomain(struct mailctl *m, int argc, char **argv)
 	if (name == NULL)
 		return ctl_usage(synopsis);
 	domain = ctl_lower(name);
-	if (!domain_name_valid(domain)) {
+	if (!address_domain_valid(domain, ADDRESS_USER)) {
 		rc = ctl_error("%s: not a valid domain name", ctl_q(domain));
 		goto out;
 	}
 	if (catchall != NULL) {
 		local = ctl_lower(catchall);
 		addr = xasprintf("%s@%s", local, domain);
-		if (strchr(local, '@') != NULL || !address_valid(addr)) {
+		if (strchr(local, '@') != NULL || !address_valid(addr, ADDRESS_USER)) {
 			rc = ctl_error("--catchall %s: not a valid local part", ctl_q(catchall));
 			goto out;
 		}

@@ -16,6 +16,7 @@
 #include "lib/directory.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -96,7 +97,7 @@ ctl_lock(struct mailctl *m)
 	remove_stale_stages(m);
 	/* What others changed while we waited is what this edit builds on. */
 	directory_free(&m->dir);
-	if ((m->dir = directory_load(m->conf_dir, &err)) == NULL)
+	if ((m->dir = directory_load(m->conf_dir, &address_user_syntax, &err)) == NULL)
 		return ctl_error("%s (fix it before editing)", err);
 	return CTL_OK;
 }
@@ -320,7 +321,7 @@ stage_load(const char *stage, struct directory **next_r)
 	const char	*err, *p;
 	size_t		 n = strlen(stage);
 
-	if ((*next_r = directory_load(stage, &err)) != NULL)
+	if ((*next_r = directory_load(stage, &address_user_syntax, &err)) != NULL)
 		return CTL_OK;
 	/* Name the file, not the staging directory nobody will see. */
 	p = strstr(err, stage);

@@ -11,6 +11,7 @@
 #include "lib/buf.h"
 #include "lib/directory.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,7 +123,7 @@ members_from_args(const struct list_kind *k, int argc, char **argv, int from,
 
 	memset(ms, 0, sizeof(*ms));
 	for (i = from; i < argc; i++) {
-		if (!address_valid(argv[i])) {
+		if (!address_valid(argv[i], ADDRESS_USER)) {
 			ctl_error("%s %s: not a valid address", k->member, ctl_q(argv[i]));
 			members_free(ms);
 			return CTL_ERR;

@@ -1,6 +1,7 @@
 /* pop3d: wiring only.  The protocol lives in pop3_session.c and friends. */
 #include "lib/config.h"
 #include "lib/daemon.h"
+#include "mail/address.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
 
@@ -54,6 +55,7 @@ main(int argc, char *argv[])
 		.listeners	= listeners,
 		.ops		= &pop3_session_ops,
 		.stress_timeout_key = "pop3d.stress_timeout",
+		.directory_syntax = &address_user_syntax,
 		.init		= pop3d_init,
 		.reload		= pop3d_configure,
 		.fini		= pop3d_fini,

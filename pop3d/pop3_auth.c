@@ -80,7 +80,7 @@ login_failed(struct pop3_session *s, const char *user, uint64_t delay)
 {
 	char		 q[128];
 
-	log_info("session=%s pop3 auth failed user=%s addr=%s", s->peer->id,
+	log_info("session=%s event=auth status=failed user=%s addr=%s", s->peer->id,
 	    log_quote(user, q, sizeof(q)), s->peer->addr);
 	/*
 	 * Not SESSION_PAUSE: a paused session outlives its connection, and
@@ -99,7 +99,8 @@ login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop 
 
 	uc = user_count(env, u->address, false);
 	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
-		log_info("session=%s pop3 too many connections user=%s", s->peer->id, u->address);
+		log_info("session=%s event=login status=refused user=%s reason=\"too many "
+		    "connections\"", s->peer->id, u->address);
 		pop3_reply(s, "-ERR [IN-USE] Too many connections for this user.");
 		pop3_bad_command(s);
 		return;
@@ -110,7 +111,8 @@ login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop 
 	user_count(env, u->address, true)->n++;
 	s->state = POP3_TRANSACTION;
 	s->bad_commands = 0;
-	log_info("session=%s pop3 login user=%s messages=%zu", s->peer->id, s->address, s->nmsgs);
+	log_info("session=%s event=login status=ok user=%s messages=%zu", s->peer->id, s->address,
+	    s->nmsgs);
 	pop3_reply(s, "+OK Logged in.");
 }
 
@@ -304,13 +306,13 @@ sasl_result(struct pop3_session *s, enum sasl_status st, const char *challenge,
 		sasl_free(&s->sasl);
 		return;
 	case SASL_ERROR:
-		log_info("session=%s pop3 auth error: %s", s->peer->id, error);
+		log_info("session=%s event=auth status=error reason=\"%s\"", s->peer->id, error);
 		sasl_free(&s->sasl);
 		pop3_reply(s, "-ERR Invalid SASL response: %s.", error);
 		pop3_bad_command(s);
 		return;
 	case SASL_AUTHZ_DENIED:
-		log_info("session=%s pop3 auth error: %s", s->peer->id, error);
+		log_info("session=%s event=auth status=error reason=\"%s\"", s->peer->id, error);
 		sasl_free(&s->sasl);
 		pop3_reply(s, "-ERR [AUTH] Authorization identity must match the login.");
 		pop3_bad_command(s);

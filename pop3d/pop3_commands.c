@@ -119,8 +119,8 @@ cmd_quit(struct pop3_session *s, char *args)
 		return 0;
 	}
 	if (pop3_update(s, &error) == -1) {
-		log_warnx("session=%s pop3 update failed user=%s: %s", s->peer->id,
-		    s->address, error);
+		log_warnx("session=%s event=update status=failed user=%s reason=\"%s\"",
+		    s->peer->id, s->address, error);
 		/* RFC 1939 6 and RFC 2449 8.1.2. */
 		pop3_reply(s, "-ERR [%s] Some deleted messages not removed.",
 		    pop3_store_resp_code(store_error_code()));
@@ -252,7 +252,8 @@ pop3_bad_command(struct pop3_session *s)
 {
 	if (++s->bad_commands < s->env->limits.max_bad_commands)
 		return;
-	log_info("session=%s pop3 too many bad commands", s->peer->id);
+	log_info("session=%s event=bad_commands count=%u action=close", s->peer->id,
+	    s->bad_commands);
 	pop3_reply(s, "-ERR Too many bad commands, closing.");
 	pop3_close(s);
 }

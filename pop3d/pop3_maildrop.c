@@ -87,12 +87,13 @@ pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_mail
 			pop3_reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session.");
 			break;
 		}
-		log_warnx("session=%s pop3 mailbox_open user=%s: %s", s->peer->id, address,
-		    md->error);
+		log_warnx("session=%s event=maildrop status=failed user=%s reason=\"%s\"",
+		    s->peer->id, address, md->error);
 		pop3_reply(s, "-ERR [%s] Cannot open the mailbox.", pop3_store_resp_code(md->code));
 		break;
 	case MAILDROP_UNREADABLE:
-		log_warnx("session=%s pop3 maildrop user=%s: %s", s->peer->id, address, md->error);
+		log_warnx("session=%s event=maildrop status=unreadable user=%s reason=\"%s\"",
+		    s->peer->id, address, md->error);
 		pop3_reply(s, "-ERR [SYS/TEMP] Cannot read the mailbox.");
 		break;
 	}

@@ -13,6 +13,7 @@
 
 #include "lib/buf.h"
 #include "lib/session.h"
+#include "mail/crlf.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
 
@@ -52,10 +53,9 @@ struct pop3_stream {
 	enum pop3_stream_kind	 kind;
 	int			 fd;		/* STREAM_MESSAGE: the message file */
 	size_t			 next;		/* LIST/UIDL: next snapshot index */
+	struct crlf_encoder	 crlf;		/* STREAM_MESSAGE: LF -> CRLF, dot-stuffed */
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
-	bool			 line_start;	/* next byte begins a line */
 	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
-	bool			 prev_cr;	/* last byte written was CR */
 	bool			 in_body;	/* past the header/body blank line */
 };
 

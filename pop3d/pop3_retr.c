@@ -9,6 +9,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "mail/crlf.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -29,71 +30,46 @@ pop3_stream_abort(struct pop3_session *s)
 	s->stream.kind = STREAM_NONE;
 }
 
-/* Bookkeeping at the end of a line; true when TOP has all the lines it wants. */
-static bool
-end_of_line(struct pop3_stream *st)
-{
-	bool	 was_empty = st->line_empty;
-
-	st->prev_cr = false;
-	st->line_start = true;
-	st->line_empty = true;
-	if (st->lines_left < 0)
-		return false;
-	if (st->in_body)
-		st->lines_left--;
-	else if (was_empty)
-		st->in_body = true;	/* the header/body separator */
-	return st->in_body && st->lines_left == 0;
-}
-
 /*
- * Convert len bytes of an LF message into dst (room: 2 * len): a bare LF
- * becomes CRLF, a '.' starting a line is doubled.  Line by line with
- * memchr/memcpy (this is the RETR hot path).  For TOP, stops after the
- * wanted body lines; *done_r tells.  Returns the bytes written.
+ * How many of len bytes TOP sends: the header and then lines_left body
+ * lines (all of it for RETR).  *done_r: the last wanted line is in.
  */
 static size_t
-convert(struct pop3_stream *st, const char *src, size_t len, char *dst, bool *done_r)
+top_take(struct pop3_stream *st, const char *src, size_t len, bool *done_r)
 {
 	const char	*lf;
-	size_t		 i = 0, o = 0, n, k;
+	size_t		 i = 0, k;
+	bool		 was_empty;
 
 	*done_r = false;
-	while (i < len) {
-		if (st->line_start && src[i] == '.')
-			dst[o++] = '.';
-		lf = memchr(src + i, '\n', len - i);
-		n = lf != NULL ? (size_t)(lf - (src + i)) : len - i;
-		if (n > 0) {
-			memcpy(dst + o, src + i, n);
-			o += n;
-			for (k = 0; st->line_empty && k < n; k++)
-				st->line_empty = src[i + k] == '\r';
-			st->prev_cr = src[i + n - 1] == '\r';
-			st->line_start = false;
-			i += n;
-		}
-		if (lf == NULL)
-			break;
-		if (!st->prev_cr)
-			dst[o++] = '\r';
-		dst[o++] = '\n';
-		i++;
-		if (end_of_line(st)) {
+	if (st->lines_left < 0)
+		return len;
+	while ((lf = memchr(src + i, '\n', len - i)) != NULL) {
+		for (k = i; st->line_empty && src + k < lf; k++)
+			st->line_empty = src[k] == '\r';
+		i = (size_t)(lf - src) + 1;
+		was_empty = st->line_empty;
+		st->line_empty = true;
+		if (st->in_body)
+			st->lines_left--;
+		else if (was_empty)
+			st->in_body = true;	/* the header/body separator */
+		if (st->in_body && st->lines_left == 0) {
 			*done_r = true;
-			break;
+			return i;
 		}
 	}
-	return o;
+	for (k = i; st->line_empty && k < len; k++)
+		st->line_empty = src[k] == '\r';
+	return len;
 }
 
 static void
 stream_finish(struct pop3_session *s)
 {
 	/* A last line without LF still ends in CRLF before the dot. */
-	if (s->stream.kind == STREAM_MESSAGE && !s->stream.line_start)
-		buf_puts(s->out, "\r\n");
+	if (s->stream.kind == STREAM_MESSAGE)
+		buf_commit(s->out, crlf_encode_end(&s->stream.crlf, buf_reserve(s->out, 2)));
 	pop3_reply(s, ".");
 	pop3_stream_abort(s);
 }
@@ -119,7 +95,7 @@ stream_message(struct pop3_session *s)
 			continue;
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
-			log_warn("session=%s pop3 read message", s->peer->id);
+			log_warn("session=%s event=retr status=failed", s->peer->id);
 			pop3_stream_abort(s);
 			pop3_close(s);
 			return true;
@@ -128,8 +104,9 @@ stream_message(struct pop3_session *s)
 			stream_finish(s);
 			return true;
 		}
-		dst = buf_reserve(s->out, 2 * (size_t)r);
-		n = convert(st, in, (size_t)r, dst, &done);
+		n = top_take(st, in, (size_t)r, &done);
+		dst = buf_reserve(s->out, 2 * n);
+		n = crlf_encode(&st->crlf, in, n, dst);
 		buf_commit(s->out, n);
 		s->bytes_sent += n;
 		if (done) {
@@ -207,7 +184,8 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 
 	if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
 		/* Expunged by another client (IMAP) since the snapshot. */
-		log_info("session=%s pop3 open message uid=%u: %s", s->peer->id, m->uid, error);
+		log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"", s->peer->id,
+		    m->uid, error);
 		pop3_reply(s, "-ERR Message is no longer available.");
 		return -1;
 	}
@@ -219,7 +197,7 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	s->stream.kind = STREAM_MESSAGE;
 	s->stream.fd = fd;
 	s->stream.lines_left = lines;
-	s->stream.line_start = true;
+	crlf_encoder_init(&s->stream.crlf, true);
 	s->stream.line_empty = true;
 	pop3_stream_continue(s);
 	return 0;

@@ -69,7 +69,7 @@ pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	 */
 	va_start(ap, fmt);
 	if (buf_vprintf(s->out, fmt, ap) == -1 || buf_puts(s->out, "\r\n") == -1) {
-		log_warnx("session=%s pop3 output buffer full, closing", s->peer->id);
+		log_warnx("session=%s event=output_full action=close", s->peer->id);
 		s->want = SESSION_CLOSE;
 	}
 	va_end(ap);
@@ -243,7 +243,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
 	pop3_arm_timeout(s);
-	log_info("session=%s pop3 connect addr=%s port=%d listener=%s tls=%s",
+	log_info("session=%s event=greeting addr=%s port=%d listener=%s tls=%s",
 	    peer->id, peer->addr, peer->port, peer->listener != NULL ? peer->listener : "",
 	    peer->tls ? "yes" : "no");
 	return s;
@@ -265,8 +265,7 @@ pop3_input(void *arg, const char *data, size_t len)
 	 */
 	if (pop3_blocked(s)) {
 		if (buf_append(&s->held, data, len) == -1) {
-			log_info("session=%s pop3 too much input while blocked, closing",
-			    s->peer->id);
+			log_info("session=%s event=input_full action=close", s->peer->id);
 			pop3_close(s);
 		}
 		return len;
@@ -299,11 +298,13 @@ static void
 pop3_tls_started(void *arg)
 {
 	struct pop3_session	*s = arg;
+	char			 q[128];
 
 	/* RFC 2595 4: back to a fresh AUTHORIZATION state, no new greeting. */
 	xfree(&s->user);
 	s->want = SESSION_READ;
-	log_info("session=%s pop3 tls=%s", s->peer->id, s->peer->tls_info);
+	log_info("session=%s event=starttls tls=%s", s->peer->id,
+	    log_quote(s->peer->tls_info, q, sizeof(q)));
 }
 
 static void
@@ -349,7 +350,7 @@ pop3_free(void *arg)
 
 	if (s == NULL)
 		return;
-	log_info("session=%s pop3 end user=%s commands=%u retr=%u top=%u dele=%u bytes=%llu",
+	log_info("session=%s event=summary user=%s commands=%u retr=%u top=%u dele=%u bytes=%llu",
 	    s->peer->id, s->address != NULL ? s->address : "-", s->ncommands, s->nretr,
 	    s->ntop, s->ndele, (unsigned long long)s->bytes_sent);
 	pop3_stream_abort(s);
@@ -390,7 +391,7 @@ pop3_update(struct pop3_session *s, const char **error_r)
 	if (ret == 0 && ngone > 0 && mailbox_expunge(s->mb, gone, ngone, error_r) == -1)
 		ret = -1;
 	if (ret == 0)
-		log_info("session=%s pop3 update user=%s expunged=%zu seen=%zu",
+		log_info("session=%s event=update status=ok user=%s expunged=%zu seen=%zu",
 		    s->peer->id, s->address, ngone, nseen);
 	free(seen);
 	free(gone);

@@ -1,5 +1,6 @@
 /* smtpd: wiring only.  The protocol lives in smtp_session.c and friends. */
 #include "lib/daemon.h"
+#include "mail/address.h"
 #include "smtpd/smtp_daemon.h"
 #include "smtpd/smtp_session.h"
 
@@ -19,6 +20,7 @@ main(int argc, char *argv[])
 		.listeners	= listeners,
 		.ops		= &smtp_session_ops,
 		.stress_timeout_key = "smtpd.stress_timeout",
+		.directory_syntax = &address_user_syntax,
 		.init		= smtpd_init,
 		.reload		= smtpd_reload,
 		.fini		= smtpd_fini,

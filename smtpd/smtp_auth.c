@@ -97,12 +97,12 @@ smtp_session_auth_done(struct smtp_auth_req *req)
 	/* Still paused (auth_waiting): either answer comes after the same delay. */
 	if (req->result != NULL) {
 		s->auth_user = xstrdup(req->result);
-		log_info("session=%s auth=%s result=ok", s->peer->id, req->result);
+		log_info("session=%s event=auth status=ok user=%s", s->peer->id, req->result);
 		auth_req_free(&req);
 		session_host_after(s->host, s, delay, auth_ok_reply);
 		return;
 	}
-	log_info("session=%s reject=AUTH addr=%s user=%s reason=\"authentication failed\"",
+	log_info("session=%s event=auth status=failed addr=%s user=%s",
 	    s->peer->id, s->peer->addr, log_quote(req->user, q, sizeof(q)));
 	auth_req_free(&req);
 	session_host_after(s->host, s, delay, auth_failed_reply);

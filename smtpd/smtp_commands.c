@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -179,7 +180,7 @@ cmd_mail(struct smtp_session *s, char *args)
 	uint64_t	 size;
 
 	if (strncasecmp(args, "FROM:", 5) != 0 ||
-	    !smtp_addr_parse(args + 5, true, &addr, &rest))
+	    address_path_parse(args + 5, true, &addr, &rest) == -1)
 		return smtp_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	m = xcalloc(1, sizeof(*m));
 	s->smtputf8 = false;
@@ -187,10 +188,10 @@ cmd_mail(struct smtp_session *s, char *args)
 		smtp_msg_free(&m);
 		return -1;
 	}
-	if (*addr != '\0' && !smtp_addr_valid(addr, s->smtputf8)) {
+	if (*addr != '\0' && !address_valid(addr, ADDRESS_SMTP | (s->smtputf8 ? ADDRESS_UTF8 : 0))) {
 		smtp_msg_free(&m);
 		smtp_log_reject(s, "MAIL", "bad sender address syntax");
-		return smtp_error(s, "%s", !s->smtputf8 && smtp_addr_valid(addr, true) ?
+		return smtp_error(s, "%s", !s->smtputf8 && address_valid(addr, ADDRESS_SMTP | ADDRESS_UTF8) ?
 		    "553 5.6.7 Must declare SMTPUTF8 to send from a non-ASCII address" :
 		    "501 5.1.7 Bad sender address syntax");
 	}
@@ -262,7 +263,7 @@ cmd_rcpt(struct smtp_session *s, char *args)
 	char		*addr, *rest, *key, *val, *orcpt = NULL;
 	unsigned	 notify = 0;
 
-	if (strncasecmp(args, "TO:", 3) != 0 || !smtp_addr_parse(args + 3, false, &addr, &rest))
+	if (strncasecmp(args, "TO:", 3) != 0 || address_path_parse(args + 3, false, &addr, &rest) == -1)
 		return smtp_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 	while ((key = smtp_next_param(&rest, &val)) != NULL) {
 		if (strcmp(key, "NOTIFY") == 0 && val != NULL && notify == 0 &&
@@ -357,7 +358,7 @@ cmd_vrfy(struct smtp_session *s, char *args)
 		const struct dir_user	*u[1];
 		size_t			 n;
 
-		if (smtp_addr_parse(args, false, &addr, &rest) && *rest == '\0' &&
+		if (address_path_parse(args, false, &addr, &rest) == 0 && *rest == '\0' &&
 		    directory_resolve(s->env->dir, addr, u, 1, &n) == DIR_LOCAL) {
 			smtp_reply(s, "250 2.0.0 <%s>", addr);
 			return 0;

@@ -42,7 +42,7 @@ path_free_space(const char *path, uint64_t *bytes_r)
 	struct statvfs	 st;
 
 	if (statvfs(path, &st) == -1) {
-		log_warn("statvfs %s", path);
+		log_warn("event=statvfs path=%s", path);
 		return -1;
 	}
 	*bytes_r = (uint64_t)st.f_bavail * st.f_frsize;
@@ -144,7 +144,8 @@ smtpd_reload(struct daemon *d)
 	const char	*error = NULL;
 
 	if (smtpd_configure(d, &error) == -1)
-		log_warnx("event=reload %s (keeping the previous relay networks)", error);
+		log_warnx("event=reload status=failed reason=\"%s\" keeping the previous relay networks",
+		    error);
 }
 
 void

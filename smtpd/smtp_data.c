@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/session.h"
+#include "mail/crlf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ data_write(struct smtp_session *s, const char *p, size_t n)
 {
 	if (s->write_failed || s->msg->writer->write(s->msg, p, n) == 0)
 		return;
-	log_warnx("session=%s queueid=%s event=write-failed size=%llu", s->peer->id,
+	log_warnx("session=%s event=write_failed queueid=%s size=%llu", s->peer->id,
 	    s->msg->queueid, (unsigned long long)s->msg->size);
 	s->write_failed = true;
 	data_drop(s);
@@ -285,7 +286,7 @@ void
 smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last)
 {
 	if (s->state != ST_BDAT) {
-		s->bdat_cr = false;
+		crlf_decoder_init(&s->bdat_crlf);
 		if (data_open(s) == -1)
 			s->write_failed = true;	/* read the chunks, answer 451 */
 	}
@@ -318,31 +319,20 @@ smtp_bdat_discard(struct smtp_session *s, uint64_t count, const char *reply)
 static void
 bdat_keep(struct smtp_session *s, const char *p, size_t n)
 {
-	const char	*cr;
+	char	 out[8192 + 1];
+	size_t	 k;
 
-	if (s->bdat_cr && n > 0) {
-		if (p[0] != '\n')
-			data_keep(s, "\r", 1);
-		s->bdat_cr = false;
+	for (; n > 0; p += k, n -= k) {
+		k = n < sizeof(out) - 1 ? n : sizeof(out) - 1;
+		data_keep(s, out, crlf_decode(&s->bdat_crlf, p, k, out));
 	}
-	while (n > 0 && (cr = memchr(p, '\r', n)) != NULL) {
-		data_keep(s, p, (size_t)(cr - p));
-		n -= (size_t)(cr - p) + 1;
-		p = cr + 1;
-		if (n == 0) {
-			s->bdat_cr = true;	/* decided by the next byte */
-			return;
-		}
-		if (*p != '\n')
-			data_keep(s, "\r", 1);
-	}
-	data_keep(s, p, n);
 }
 
 size_t
 smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len)
 {
 	size_t	 n = len < s->bdat_left ? len : (size_t)s->bdat_left;
+	char	 cr;
 
 	if (!s->bdat_discard) {
 		data_count(s, n);
@@ -360,9 +350,8 @@ smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len)
 		/* RFC 3030 4.2: the transaction fails at once. */
 		data_end(s, "BDAT");
 	} else if (s->bdat_last) {
-		if (s->bdat_cr)
-			data_keep(s, "\r", 1);
-		s->bdat_cr = false;
+		/* A CR ending the last chunk is the message's own. */
+		data_keep(s, &cr, crlf_decode_end(&s->bdat_crlf, &cr));
 		data_end(s, "BDAT");
 	} else
 		smtp_reply(s, "250 2.0.0 Ok: %llu octets received",

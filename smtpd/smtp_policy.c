@@ -1,5 +1,5 @@
 /*
- * Recipient and relay policy, and the address syntax of the SMTP path.
+ * Recipient and relay policy (the address syntax is mail/address.c's).
  * Local domains resolve through the directory at RCPT time (unknown users
  * get 550 now, never a bounce later); other domains are relayed only for
  * authenticated sessions and smtpd.relay_networks.  An authenticated
@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 #include "mail/mime.h"
 
 #include <arpa/inet.h>
@@ -20,110 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/*
- * "<addr> params" (leading spaces allowed: RFC 5321 says no, clients do).
- * Source routes "@a,@b:" are dropped (RFC 5321 4.1.2 says ignore them).
- * Returns false on bad framing; *rest_r: the parameters.
- */
-bool
-smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r)
-{
-	char	*p, *start, *colon;
-	bool	 quoted = false;
-
-	arg += strspn(arg, " ");
-	if (*arg != '<')
-		return false;
-	start = p = arg + 1;
-	for (; *p != '\0'; p++) {
-		if (quoted && *p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && *p == '>')
-			break;
-	}
-	if (*p != '>' || (p[1] != '\0' && p[1] != ' '))
-		return false;
-	*p = '\0';
-	*rest_r = p + 1;
-	if (*start == '@' && (colon = strchr(start, ':')) != NULL)
-		start = colon + 1;
-	*addr_r = start;
-	return *start != '\0' || allow_empty;
-}
-
-static bool
-is_atext(unsigned char c, bool utf8)
-{
-	return isalnum(c) || (c >= 0x80 && utf8) ||
-	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static bool
-local_part_valid(const char *s, size_t len, bool utf8)
-{
-	size_t	 i;
-
-	if (len == 0 || len > 64)
-		return false;
-	if (s[0] == '"') {
-		if (len < 2 || s[len - 1] != '"')
-			return false;
-		for (i = 1; i < len - 1; i++) {
-			unsigned char c = (unsigned char)s[i];
-
-			if (c == '\\' && i + 1 < len - 1)
-				i++;
-			else if (c == '"' || c == '\\' || c < 32 || c == 127 ||
-			    (c >= 0x80 && !utf8))
-				return false;
-		}
-		return true;
-	}
-	if (s[0] == '.' || s[len - 1] == '.')
-		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] == '.' ? s[i + 1] == '.' : !is_atext((unsigned char)s[i], utf8))
-			return false;
-	}
-	return true;
-}
-
-static bool
-domain_part_valid(const char *s, bool utf8)
-{
-	size_t	 i, label = 0, len = strlen(s);
-
-	if (len == 0 || len > 253)
-		return false;
-	if (s[0] == '[')	/* address literal: checked loosely, never routed on */
-		return s[len - 1] == ']' && strspn(s + 1, "0123456789abcdefABCDEF.:Pv6") == len - 2;
-	for (i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == len || c == '.') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			label = 0;
-		} else if (isalnum(c) || (c >= 0x80 && utf8) || (c == '-' && label > 0))
-			label++;
-		else
-			return false;
-	}
-	return true;
-}
-
-bool
-smtp_addr_valid(const char *addr, bool utf8)
-{
-	const char	*at = strrchr(addr, '@');
-
-	if (at == NULL || strlen(addr) > 254)
-		return false;
-	return local_part_valid(addr, (size_t)(at - addr), utf8) && domain_part_valid(at + 1, utf8);
-}
 
 static int
 hexval(char c)
@@ -333,9 +230,9 @@ smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify, const c
 	if (strcasecmp(addr, "postmaster") == 0)
 		return rcpt_postmaster(s, notify, orcpt);
 
-	if (!smtp_addr_valid(addr, s->smtputf8)) {
+	if (!address_valid(addr, ADDRESS_SMTP | (s->smtputf8 ? ADDRESS_UTF8 : 0))) {
 		smtp_log_reject(s, "RCPT", "bad recipient address syntax");
-		return smtp_error(s, "%s", !s->smtputf8 && smtp_addr_valid(addr, true) ?
+		return smtp_error(s, "%s", !s->smtputf8 && address_valid(addr, ADDRESS_SMTP | ADDRESS_UTF8) ?
 		    "553 5.6.7 Must declare SMTPUTF8 to send to a non-ASCII address" :
 		    "501 5.1.3 Bad recipient address syntax");
 	}

@@ -9,6 +9,7 @@
 
 #include "smtpd/smtp_session.h"
 #include "lib/buf.h"
+#include "mail/crlf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,7 +82,7 @@ struct smtp_session {
 	bool			 write_failed;	/* writer open/write failed: 451 at end */
 	bool			 oversize;
 	bool			 bare_lf;
-	bool			 bdat_cr;	/* BDAT chunk ended in CR: maybe CRLF */
+	struct crlf_decoder	 bdat_crlf;	/* CRLF -> LF, a CR carried between chunks */
 	bool			 bdat_last;
 	bool			 bdat_discard;	/* read the chunk, then reply bdat_reply */
 	const char		*bdat_reply;
@@ -129,8 +130,6 @@ unsigned long long smtp_data_deadline(const struct smtp_session *s, bool *rate_r
 /* smtp_policy.c */
 int	smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify,
 	    const char *orcpt);
-bool	smtp_addr_parse(char *arg, bool allow_empty, char **addr_r, char **rest_r);
-bool	smtp_addr_valid(const char *addr, bool utf8);
 bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
 /*

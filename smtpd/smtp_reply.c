@@ -19,7 +19,7 @@ smtp_vreply(struct smtp_session *s, const char *fmt, va_list ap)
 	 * we keep: a bug.  Closing is the only way to stay honest.
 	 */
 	if (buf_vprintf(s->out, fmt, ap) == -1 || buf_puts(s->out, "\r\n") == -1) {
-		log_warnx("session=%s output buffer full, closing", s->peer->id);
+		log_warnx("session=%s event=output_full action=close", s->peer->id);
 		s->closing = true;
 	}
 }
@@ -64,7 +64,7 @@ smtp_log_reject(struct smtp_session *s, const char *what, const char *reason)
 {
 	char	 q[256], r[256];
 
-	log_info("session=%s reject=%s addr=%s helo=%s reason=%s", s->peer->id, what,
+	log_info("session=%s event=reject cmd=%s addr=%s helo=%s reason=%s", s->peer->id, what,
 	    s->peer->addr, s->helo != NULL ? log_quote(s->helo, q, sizeof(q)) : "-",
 	    log_quote(reason, r, sizeof(r)));
 }

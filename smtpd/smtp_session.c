@@ -225,7 +225,7 @@ smtp_free(void *arg)
 
 	if (s == NULL)
 		return;
-	log_info("session=%s summary commands=%u messages=%u errors=%u auth=%s",
+	log_info("session=%s event=summary commands=%u messages=%u errors=%u auth=%s",
 	    s->peer->id, s->ncommands, s->nmessages, s->errors,
 	    s->auth_user != NULL ? s->auth_user : "-");
 	/* A commit in flight finishes on its own and frees the message. */
@@ -350,8 +350,8 @@ smtp_msg_open(struct smtp_session *s)
 	m->header_truncated = false;
 	m->size = 0;
 	if (s->env->writer->open(s->env->deliver_ctx, m, &error) == -1) {
-		log_warnx("session=%s queueid=%s event=open-failed %s", s->peer->id, m->queueid,
-		    error != NULL ? error : "unknown error");
+		log_warnx("session=%s event=open_failed queueid=%s reason=\"%s\"", s->peer->id,
+		    m->queueid, error != NULL ? error : "unknown error");
 		return -1;
 	}
 	m->writer = s->env->writer;
@@ -384,8 +384,8 @@ smtp_log_message(struct smtp_session *s, const struct smtp_msg *m, const char *r
 		off += (size_t)snprintf(to + off, sizeof(to) - off, "%s%s", i > 0 ? "," : "",
 		    log_quote(i < m->nlocal ? m->local[i].address :
 		    m->remote[i - m->nlocal].address, q, sizeof(q)));
-	log_info("session=%s queueid=%s from=<%s> to=%s nlocal=%zu nremote=%zu size=%llu"
-	    " tls=%s auth=%s result=%s", s->peer->id, m->queueid,
+	log_info("session=%s event=message queueid=%s from=<%s> to=%s nlocal=%zu nremote=%zu"
+	    " size=%llu tls=%s auth=%s result=%s", s->peer->id, m->queueid,
 	    log_quote(m->sender, from, sizeof(from)), to, m->nlocal, m->nremote,
 	    (unsigned long long)m->size, s->peer->tls ? "yes" : "no",
 	    m->auth_user != NULL ? m->auth_user : "-", result);
@@ -398,7 +398,7 @@ smtp_session_delivered(struct smtp_msg *m, int result, const char *error)
 
 	if (s == NULL) {
 		/* The client left before the answer; the commit stands. */
-		log_info("queueid=%s result=%s orphaned=yes", m->queueid,
+		log_info("event=message queueid=%s status=%s orphaned=yes", m->queueid,
 		    result == 0 ? "stored" : "failed");
 		smtp_msg_free(&m);
 		return;
@@ -410,8 +410,8 @@ smtp_session_delivered(struct smtp_msg *m, int result, const char *error)
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", m->queueid);
 	} else {
 		smtp_log_message(s, m, result == SMTP_DELIVERY_FULL ? "452" : "451");
-		log_warnx("session=%s queueid=%s commit failed: %s", s->peer->id, m->queueid,
-		    error != NULL ? error : "unknown");
+		log_warnx("session=%s event=commit_failed queueid=%s reason=\"%s\"", s->peer->id,
+		    m->queueid, error != NULL ? error : "unknown");
 		if (result == SMTP_DELIVERY_FULL)
 			smtp_error(s, "452 4.2.2 Error: mailbox full");
 		else

@@ -103,7 +103,7 @@ db_errcall(const DB_ENV *env, const char *prefix, const char *msg)
 {
 	(void)env;
 	(void)prefix;
-	log_warnx("index: %s", msg);
+	log_warnx("event=index status=error reason=\"%s\"", msg);
 }
 
 static void
@@ -267,7 +267,7 @@ env_open(const char *maildir, const char **error_r)
 		if ((ret = env_open_handles(e, dir)) == 0)
 			return e;
 		env_close_handles(e);
-		log_warnx("index %s unusable (%s): rebuilding", dir, db_strerror(ret));
+		log_warnx("event=index status=rebuilding dir=%s reason=\"%s\"", dir, db_strerror(ret));
 		/* Derived data: start afresh, but only if nobody else uses it. */
 		if (flock(e->lockfd, LOCK_EX | LOCK_NB) == -1)
 			break;

@@ -340,7 +340,8 @@ side_check(struct mailbox *mb, const struct idx_folder *f, const char **error_r)
 {
 	if (maildir_side_ok(mb, f))
 		return 0;
-	log_warnx("%s/%s: damaged or behind the index, rewritten", mb->maildir, SIDE_FILE);
+	log_warnx("event=uid_file status=rewritten path=%s/%s reason=\"damaged or behind the "
+	    "index\"", mb->maildir, SIDE_FILE);
 	return side_write(mb, f->uidvalidity, side_want(f), error_r);
 }
 
@@ -361,8 +362,8 @@ side_stale_check(struct mailbox *mb, struct idx_folder *f, const struct scan *s)
 			maxuid = s->ents[i].mn.uid;
 	if (maxuid < f->uid_reserved)
 		return;
-	log_warnx("%s/%s: mark %u is below UID %u in a file name: new UIDVALIDITY",
-	    mb->maildir, SIDE_FILE, f->uid_reserved, maxuid);
+	log_warnx("event=uidvalidity status=new path=%s/%s mark=%u uid=%u reason=\"mark below "
+	    "a UID in a file name\"", mb->maildir, SIDE_FILE, f->uid_reserved, maxuid);
 	f->uidvalidity = (uint32_t)time(NULL);
 	if (f->uidvalidity == old || f->uidvalidity == 0)
 		f->uidvalidity = old + 1 != 0 ? old + 1 : 1;

@@ -201,6 +201,6 @@ quota_note(const char *maildir, int64_t bytes, int64_t messages)
 	len = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "\n", bytes, messages);
 	/* A short write leaves a torn line: the next reader recomputes. */
 	if (write(fd, line, (size_t)len) != len)
-		log_warn("maildirsize append in %s", maildir);
+		log_warn("event=quota_append path=%s/maildirsize", maildir);
 	close(fd);
 }

@@ -111,7 +111,7 @@ class TestBlockShared(AuthfailCase):
         since = len(self.pr.log('pop3d'))
         reply, _ = pop3_login(self.pop3, bad, ALICE[1])
         self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
-        (first,) = self.worker_pids('pop3d', 'pop3 auth failed', since)
+        (first,) = self.worker_pids('pop3d', 'event=auth status=failed', since)
         os.kill(first, signal.SIGSTOP)
         try:
             reply, _ = pop3_login(self.pop3, bad, ALICE[1])
@@ -119,7 +119,7 @@ class TestBlockShared(AuthfailCase):
             os.kill(first, signal.SIGCONT)
         self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
         refusals = 2
-        workers = self.worker_pids('pop3d', 'pop3 auth failed', since)
+        workers = self.worker_pids('pop3d', 'event=auth status=failed', since)
         self.assertEqual(len(workers), 2, 'the refusals never reached a second worker')
         for _ in range(4):
             self.assertEqual(smtp_auth(self.smtp, bad, ALICE[1])[0], 454)

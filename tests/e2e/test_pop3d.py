@@ -254,7 +254,7 @@ class TestClients(Pop3Case):
                                   env=env, capture_output=True, text=True, timeout=60)
         r = run('--keep')
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertIn('tls=TLS', self.pr.log('pop3d'))
+        self.assertIn('event=starttls tls="TLSv1', self.pr.log('pop3d'))
         with open(out, 'rb') as f:
             data = f.read()
         self.assertIn(b'Subject: dots', data)

@@ -9,6 +9,7 @@
 #include "lib/config.h"
 #include "lib/directory.h"
 #include "lib/log.h"
+#include "mail/address.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ FUZZ_BEGIN(data, size)
 		(void)config_str(cfg, "mail_root");
 		config_free(&cfg);
 	}
-	if ((dir = directory_load(fuzz_dir, &err)) != NULL) {
+	if ((dir = directory_load(fuzz_dir, &address_user_syntax, &err)) != NULL) {
 		(void)directory_resolve(dir, "all@example.com", u, 4, &n);
 		(void)directory_resolve(dir, "x+y@example.com", u, 4, &n);
 		directory_free(&dir);

@@ -10,6 +10,7 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 #include "pop3d/pop3_private.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
@@ -94,7 +95,7 @@ init(void)
 	fputs("example.test\n", f);
 	CHECK(fclose(f) == 0);
 	free(path);
-	CHECK((env.directory = directory_load(conf, &error)) != NULL);
+	CHECK((env.directory = directory_load(conf, &address_user_syntax, &error)) != NULL);
 	free(conf);
 	env.mail_root = xasprintf("%s/mail", root);
 	CHECK((env.store = store_open(env.mail_root, &opts, &error)) != NULL);

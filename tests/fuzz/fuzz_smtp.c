@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 #include "smtpd/smtp_session.h"
 
 #include <crypt.h>
@@ -92,7 +93,7 @@ init(void)
 	free(text);
 	write_file(root, "domains", "example.test catchall=alice\n");
 	write_file(root, "groups", "team@example.test: alice@example.test\n");
-	CHECK((env.dir = directory_load(root, &error)) != NULL);
+	CHECK((env.dir = directory_load(root, &address_user_syntax, &error)) != NULL);
 	env.hostname = "mx.example.test";
 	env.mail_root = "/nonexistent";
 	env.max_message_size = 4096;

@@ -14,6 +14,7 @@
 #include "lib/directory.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +193,7 @@ fx_new_peer(const char *addr, const char *listener)
 	    "team@example.test: alice@example.test, staff@example.test\n"
 	    "staff@example.test: bob@example.test, alice@example.test, carol@example.test\n");
 	fx_write(f->dirpath, "aliases", "postmaster@example.test: alice@example.test\n");
-	f->env.dir = directory_load(f->dirpath, &error);
+	f->env.dir = directory_load(f->dirpath, &address_user_syntax, &error);
 	if (f->env.dir == NULL) {
 		fprintf(stderr, "directory_load: %s\n", error);
 		abort();

@@ -14,6 +14,7 @@
 #include "lib/daemon.h"
 #include "lib/daemon_private.h"
 #include "lib/session.h"
+#include "mail/address.h"
 #include "tests/unit/net_testcert.h"
 
 #include <openssl/ssl.h>
@@ -299,7 +300,7 @@ static const struct daemon_listener e_listeners[] = {
 
 static const struct daemon_spec e_spec = {
 	.name = "testd", .listeners = e_listeners, .ops = &e_ops,
-	.init = e_init, .reload = e_reload,
+	.init = e_init, .reload = e_reload, .directory_syntax = &address_user_syntax,
 };
 
 struct run {

@@ -156,6 +156,13 @@ test_deliver_binary(void **state)
 		    "ann@example.org", NULL };
 		char *config[] = { "deliver", "-c", "/nonexistent.conf", "-f", "a@b.c", "-d",
 		    "ann@example.org", NULL };
+		/* The sender is an SMTP Mailbox (mail/address), as at MAIL FROM. */
+		char *noat[] = { "deliver", "-c", conf, "-f", "root", "-d", "ann@example.org",
+		    NULL };
+		char *badquote[] = { "deliver", "-c", conf, "-f", "\"a\\\x01\"@b.c", "-d",
+		    "ann@example.org", NULL };
+		assert_int_equal(run_deliver(msg, noat), 65);
+		assert_int_equal(run_deliver(msg, badquote), 65);
 		assert_int_equal(run_deliver(msg, nouser), 67);
 		assert_int_equal(run_deliver(msg, quota), 75);
 		assert_int_equal(run_deliver(msg, usage), 64);

@@ -12,6 +12,7 @@
 #include "lib/directory.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
+#include "mail/address.h"
 #include "store/store.h"
 
 #include <sys/stat.h>
@@ -103,7 +104,7 @@ setup(void **state)
 	write_file(conf, "passwd", line);
 	free(pw);
 	free(line);
-	fx->env.directory = directory_load(conf, &error);
+	fx->env.directory = directory_load(conf, &address_user_syntax, &error);
 	assert_non_null(fx->env.directory);
 	free(conf);
 

@@ -11,6 +11,7 @@
 
 #include "tests/unit/smtp_fixture.h"
 #include "smtpd/smtp_private.h"
+#include "mail/address.h"
 #include "mail/mime.h"
 
 /* AUTH PLAIN \0alice@example.test\0alice-pw */
@@ -35,7 +36,7 @@ fx_senders(struct fx *f, const char *text)
 
 	fx_write(f->dirpath, "senders", text);
 	directory_free(&f->env.dir);
-	f->env.dir = directory_load(f->dirpath, &error);
+	f->env.dir = directory_load(f->dirpath, &address_user_syntax, &error);
 	assert_non_null(f->env.dir);
 }
 

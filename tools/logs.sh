@@ -1,0 +1,37 @@
+#!/bin/sh
+# The log vocabulary (docs/ARCHITECTURE.md, "Logs"): every log_*() and
+# fatal*() format starts "event=" or "session=%s event=".  The exception is
+# a problem in a file an admin edits (lib/config.c, lib/directory.c), said
+# as "file:line: problem", the form editors jump to.  Prints each
+# violation and fails the build.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+violations=$(
+	for f in lib/*.c mail/*.c store/*.c queue/*.c smtpd/*.c pop3d/*.c imapd/*.c \
+	    deliver/*.c mailctl/*.c; do
+		[ -e "$f" ] || continue
+		case "$f" in lib/log.c|lib/config.c|lib/directory.c) continue ;; esac
+		awk -v f="$f" '
+		pending {
+			sub(/^[ \t]+/, "")
+			check($0, pending)
+			pending = 0
+			next
+		}
+		match($0, /(log_(debug|info|warn|warnx)|fatalx?)\(/) {
+			rest = substr($0, RSTART + RLENGTH)
+			if (rest == "")
+				pending = FNR
+			else
+				check(rest, FNR)
+		}
+		function check(s, line) {
+			if (s !~ /^"(session=%s )?event=([a-z_]+|%s)/)
+				printf "%s:%d: log format does not start with event=\n", f, line
+		}' "$f"
+	done
+)
+[ -z "$violations" ] && exit 0
+echo "$violations" | sed 's/^/logs: /'
+exit 1
