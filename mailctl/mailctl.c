@@ -243,6 +243,7 @@ run(struct mailctl *m, const struct command *cmd, int argc, char **argv)
 
 	if ((m->cfg = config_load(m->conf_path, &err)) == NULL)
 		return ctl_error("%s", err);
+	m->set = config_settings(m->cfg);
 	if (cmd->flags & LOCKS) {
 		if ((rc = ctl_lock(m)) != CTL_OK)
 			return rc;

@@ -21,11 +21,13 @@
 
 struct config;
 struct directory;
+struct settings;
 
 struct mailctl {
 	const char		*conf_dir;
 	char			*conf_path;	/* <conf_dir>/postroom.conf */
 	struct config		*cfg;
+	const struct settings	*set;		/* cfg's */
 	struct directory	*dir;		/* as it is before the edit */
 	int			 lock_fd;
 };

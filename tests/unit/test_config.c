@@ -39,14 +39,14 @@ test_defaults(void **state)
 	char		 buf[64];
 
 	(void)state;
-	assert_string_equal(config_str(cfg, "mail_root"), "/var/lib/postroom/mail");
-	assert_int_equal(config_int(cfg, "workers"), 1);
-	assert_int_equal(config_int(cfg, "auth_fail_delay"), 1000);
-	assert_int_equal(config_int(cfg, "auth_block_time"), 15 * 60 * 1000);
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 35 * 1024 * 1024);
-	assert_true(config_bool(cfg, "store.fsync"));
-	assert_false(config_bool(cfg, "smtpd.vrfy"));
-	assert_string_equal(config_str(cfg, "hostname"), "");
+	assert_string_equal(config_settings(cfg)->lib.mail_root, "/var/lib/postroom/mail");
+	assert_int_equal(config_settings(cfg)->lib.workers, 1);
+	assert_int_equal(config_settings(cfg)->lib.auth_fail_delay_ms, 1000);
+	assert_int_equal(config_settings(cfg)->lib.auth_block_time_ms, 15 * 60 * 1000);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 35 * 1024 * 1024);
+	assert_true(config_settings(cfg)->store.fsync);
+	assert_false(config_settings(cfg)->smtpd.vrfy);
+	assert_string_equal(config_settings(cfg)->lib.hostname, "");
 	assert_string_equal(config_dir(cfg), "/etc/postroom");
 	assert_string_equal(config_format(cfg, "smtpd.max_message_size", buf, sizeof(buf)), "35M");
 	assert_string_equal(config_format(cfg, "smtpd.max_line_length", buf, sizeof(buf)), "4K");
@@ -81,7 +81,7 @@ test_format_round_trip(void **state)
 		assert_string_equal(config_format(b, k->name, buf2, sizeof(buf2)), buf);
 	}
 	assert_string_equal(config_format(b, "auth_fail_delay", buf, sizeof(buf)), "1500ms");
-	assert_int_equal(config_int(b, "smtpd.max_message_size"), 1025);
+	assert_int_equal(config_settings(b)->smtpd.max_message_size, 1025);
 	config_free(&a);
 	config_free(&b);
 }
@@ -114,23 +114,23 @@ test_units_and_syntax(void **state)
 	cfg = load_text(dir, text, (size_t)-1, &err, &log);
 	assert_non_null(cfg);
 	assert_string_equal(log, "");
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 10 * 1024 * 1024);
-	assert_int_equal(config_int(cfg, "auth_fail_delay"), 500);
-	assert_int_equal(config_int(cfg, "smtpd.idle_timeout"), 2 * 3600 * 1000);
-	assert_int_equal(config_int(cfg, "auth_block_time"), 90 * 1000);
-	assert_int_equal(config_int(cfg, "smtpd.data_timeout"), 86400LL * 1000);
-	assert_int_equal(config_int(cfg, "pop3d.max_line_length"), 2048);
-	assert_int_equal(config_int(cfg, "smtpd.max_line_length"), 1024);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 10 * 1024 * 1024);
+	assert_int_equal(config_settings(cfg)->lib.auth_fail_delay_ms, 500);
+	assert_int_equal(config_settings(cfg)->smtpd.idle_timeout_ms, 2 * 3600 * 1000);
+	assert_int_equal(config_settings(cfg)->lib.auth_block_time_ms, 90 * 1000);
+	assert_int_equal(config_settings(cfg)->smtpd.data_timeout_ms, 86400LL * 1000);
+	assert_int_equal(config_settings(cfg)->pop3d.max_line_length, 2048);
+	assert_int_equal(config_settings(cfg)->smtpd.max_line_length, 1024);
 	want = xasprintf("%s/mail", dir);
-	assert_string_equal(config_str(cfg, "mail_root"), want);
-	assert_string_equal(config_str(cfg, "queue_dir"), "/abs/queue");
-	assert_string_equal(config_str(cfg, "hostname"), "");
-	assert_string_equal(config_str(cfg, "smtpd.relay_networks"), "10.0.0.0/8 # not a comment");
-	assert_true(config_bool(cfg, "smtpd.vrfy"));
-	assert_false(config_bool(cfg, "pop3d.mark_seen"));
-	assert_int_equal(config_int(cfg, "workers"), 4);
+	assert_string_equal(config_settings(cfg)->lib.mail_root, want);
+	assert_string_equal(config_settings(cfg)->lib.queue_dir, "/abs/queue");
+	assert_string_equal(config_settings(cfg)->lib.hostname, "");
+	assert_string_equal(config_settings(cfg)->smtpd.relay_networks, "10.0.0.0/8 # not a comment");
+	assert_true(config_settings(cfg)->smtpd.vrfy);
+	assert_false(config_settings(cfg)->pop3d.mark_seen);
+	assert_int_equal(config_settings(cfg)->lib.workers, 4);
 	/* untouched keys keep their defaults */
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 100);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 100);
 	free(want);
 	free(log);
 	config_free(&cfg);
@@ -244,8 +244,8 @@ test_read_boundaries(void **state)
 	cfg = load_text(dir, text, len, &err, &log);
 	if (cfg == NULL)
 		fail_msg("%s", err);
-	assert_int_equal(config_int(cfg, "workers"), 7);
-	assert_int_equal(strlen(config_str(cfg, "hostname")), 4096 - 11 - 1);
+	assert_int_equal(config_settings(cfg)->lib.workers, 7);
+	assert_int_equal(strlen(config_settings(cfg)->lib.hostname), 4096 - 11 - 1);
 	config_free(&cfg);
 	free(log);
 	/* one byte longer */
@@ -276,7 +276,7 @@ test_unknown_key_suggestion(void **state)
 	assert_non_null(strstr(log, "postroom.conf:2: unknown key max_message_size ignored "
 	    "(did you mean smtpd.max_message_size?)"));
 	assert_non_null(strstr(log, "postroom.conf:3: unknown key zzzzzzzz ignored\n"));
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 35 * 1024 * 1024);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 35 * 1024 * 1024);
 	config_free(&cfg);
 	free(log);
 	tu_rmdir(&dir);
@@ -304,14 +304,14 @@ test_config_set(void **state)
 
 	(void)state;
 	assert_int_equal(config_set(cfg, "smtpd.max_recipients", "7", &err), 0);
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 7);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 7);
 	assert_int_equal(config_set(cfg, "smtpd.max_recipients", "0", &err), -1);
 	assert_non_null(strstr(err, "out of range"));
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 7);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 7);
 	assert_int_equal(config_set(cfg, "smtpd.max_recipent", "7", &err), -1);
 	assert_non_null(strstr(err, "did you mean smtpd.max_recipients"));
 	assert_int_equal(config_set(cfg, "tls_key", "k.pem", &err), 0);
-	assert_string_equal(config_str(cfg, "tls_key"), "/etc/postroom/k.pem");
+	assert_string_equal(config_settings(cfg)->lib.tls_key, "/etc/postroom/k.pem");
 	config_free(&cfg);
 }
 
@@ -324,14 +324,14 @@ test_choices(void **state)
 
 	(void)state;
 	assert_int_equal(config_set(cfg, "log_level", "debug", &err), 0);
-	assert_string_equal(config_str(cfg, "log_level"), "debug");
+	assert_string_equal(config_settings(cfg)->lib.log_level, "debug");
 	assert_int_equal(config_set(cfg, "log_level", "error", &err), 0);
 	assert_int_equal(config_set(cfg, "log_level", "verbose", &err), -1);
 	assert_non_null(strstr(err, "expected one of error|warn|info|debug"));
 	assert_int_equal(config_set(cfg, "log_level", "warn|info", &err), -1);
 	assert_int_equal(config_set(cfg, "log_level", "inf", &err), -1);
 	assert_int_equal(config_set(cfg, "log_level", "", &err), -1);
-	assert_string_equal(config_str(cfg, "log_level"), "error");
+	assert_string_equal(config_settings(cfg)->lib.log_level, "error");
 	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "reject", &err), 0);
 	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "accept", &err), -1);
 	config_free(&cfg);
@@ -357,19 +357,29 @@ assert_aborts(void (*fn)(const struct config *), const struct config *cfg)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
-static void lookup_undeclared(const struct config *cfg) { (void)config_int(cfg, "nope"); }
-static void lookup_wrong_type(const struct config *cfg) { (void)config_bool(cfg, "workers"); }
-static void lookup_wrong_type2(const struct config *cfg) { (void)config_str(cfg, "workers"); }
+static void
+format_undeclared(const struct config *cfg)
+{
+	char	 buf[64];
 
+	(void)config_format(cfg, "nope", buf, sizeof(buf));
+}
+
+static void
+changed_no_key(const struct config *cfg)
+{
+	(void)config_changed(cfg, cfg, sizeof(struct settings));
+}
+
+/* Code reads typed fields; what still goes by name or offset must name a key. */
 static void
 test_bad_lookups_abort(void **state)
 {
 	struct config	*cfg = config_defaults("/etc/postroom");
 
 	(void)state;
-	assert_aborts(lookup_undeclared, cfg);
-	assert_aborts(lookup_wrong_type, cfg);
-	assert_aborts(lookup_wrong_type2, cfg);
+	assert_aborts(format_undeclared, cfg);
+	assert_aborts(changed_no_key, cfg);
 	config_free(&cfg);
 }
 
