@@ -26,12 +26,13 @@
 
 #define CONFIG_LINE_MAX		4096
 #define CONFIG_KEY_LEN_MAX	64	/* longer names get no suggestion */
+#define LINE_OVERRIDE		UINT_MAX	/* set by config_set(), not by a line */
 
 struct config {
 	char			*path;
 	char			*dir;
 	size_t			 nkeys;
-	unsigned		*lines;		/* parallel to config_keys[]: where set, 0 = default */
+	unsigned		*lines;		/* parallel to config_keys[]: where set, 0: default */
 	struct settings		 set;		/* strings malloc'd, freed by config_free */
 };
 
@@ -560,6 +561,7 @@ config_run_checks(const struct config *cfg, struct config_parse *p)
 	const struct config_key	*k;
 	const char		*key, *why;
 	char			 value[64], msg[256];
+	unsigned		 line;
 	size_t			 i;
 
 	for (fn = config_checks; *fn != NULL; fn++) {
@@ -572,9 +574,10 @@ config_run_checks(const struct config *cfg, struct config_parse *p)
 			snprintf(value, sizeof(value), "%s", field_str(cfg, k));
 		else
 			config_format(cfg, k->name, value, sizeof(value));
-		snprintf(msg, sizeof(msg), "%s%s: %s", value,
-		    cfg->lines[i] == 0 ? " (default)" : "", why);
-		config_parse_error(p, cfg->lines[i], k->name, msg);
+		line = cfg->lines[i];
+		snprintf(msg, sizeof(msg), "%s%s: %s", value, line == 0 ? " (default)" :
+		    line == LINE_OVERRIDE ? " (override)" : "", why);
+		config_parse_error(p, line == LINE_OVERRIDE ? 0 : line, k->name, msg);
 	}
 }
 
@@ -683,6 +686,7 @@ config_set(struct config *cfg, const char *key, const char *value, const char **
 		*error_r = config_error;
 		return -1;
 	}
+	cfg->lines[i] = LINE_OVERRIDE;
 	return 0;
 }
 

@@ -337,6 +337,112 @@ test_choices(void **state)
 	config_free(&cfg);
 }
 
+/* A rule across keys is an error at the line of the key it blames. */
+static void
+test_check_failure(void **state)
+{
+	static const char	 text[] =
+	    "pop3d.idle_timeout = 5m\n"
+	    "# the rule: not longer before login than after\n"
+	    "pop3d.preauth_timeout = 6m\n";
+	struct config	*cfg;
+	const char	*err = NULL;
+	char		*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	cfg = load_text(dir, text, (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:3: pop3d.preauth_timeout: 6m: longer than"
+	    " pop3d.idle_timeout"));
+	assert_non_null(strstr(log, "postroom.conf:3: pop3d.preauth_timeout: 6m"));
+	free(log);
+	/* Blaming a default: no line to point at, so it says so. */
+	cfg = load_text(dir, "pop3d.idle_timeout = 30s\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf: pop3d.preauth_timeout: 1m (default): longer"));
+	free(log);
+	/* Parse errors first: a rule over half-parsed values would only confuse. */
+	cfg = load_text(dir, "pop3d.idle_timeout = 30s\nworkers = x\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_null(strstr(log, "preauth"));
+	free(log);
+	tu_rmdir(&dir);
+}
+
+/* -o overrides may break a rule the file kept: config_check() after them. */
+static void
+test_check_after_set(void **state)
+{
+	struct config	*cfg = config_defaults("/etc/postroom");
+	const char	*err = NULL;
+
+	(void)state;
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_set(cfg, "pop3d.preauth_timeout", "1h", &err), 0);
+	tu_capture_start();
+	assert_int_equal(config_check(cfg, &err), -1);
+	free(tu_capture_end());
+	assert_non_null(strstr(err, "(defaults): pop3d.preauth_timeout: 1h (override): longer"
+	    " than pop3d.idle_timeout"));
+	assert_int_equal(config_set(cfg, "pop3d.idle_timeout", "1h", &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	config_free(&cfg);
+}
+
+/* A renamed key still loads, with a warning naming its successor. */
+static void
+test_deprecated_alias(void **state)
+{
+	struct config	*cfg;
+	const char	*err = NULL;
+	char		*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	cfg = load_text(dir, "workers = 2\nmax_bad_commands = 5\n", (size_t)-1, &err, &log);
+	assert_non_null(cfg);
+	assert_non_null(strstr(log, "postroom.conf:2: key max_bad_commands is deprecated,"
+	    " use pop3d.max_errors"));
+	assert_int_equal(config_settings(cfg)->pop3d.max_errors, 5);
+	assert_int_equal(config_settings(cfg)->smtpd.max_errors, 10);
+	config_free(&cfg);
+	free(log);
+	/* Old and new name together: one key set twice. */
+	cfg = load_text(dir, "pop3d.max_errors = 4\nmax_bad_commands = 5\n", (size_t)-1, &err,
+	    &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:2: pop3d.max_errors: duplicate (first set"
+	    " on line 1)"));
+	free(log);
+	/* Checked like the new key. */
+	cfg = load_text(dir, "max_bad_commands = 0\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:1: pop3d.max_errors: 0 is out of range"));
+	free(log);
+	/* -o too. */
+	cfg = config_defaults("/etc/postroom");
+	tu_capture_start();
+	assert_int_equal(config_set(cfg, "max_bad_commands", "3", &err), 0);
+	log = tu_capture_end();
+	assert_non_null(strstr(log, "max_bad_commands is deprecated, use pop3d.max_errors"));
+	assert_int_equal(config_settings(cfg)->pop3d.max_errors, 3);
+	config_free(&cfg);
+	free(log);
+	tu_rmdir(&dir);
+}
+
+/* Every alias names a key, and no alias shadows one. */
+static void
+test_aliases_consistent(void **state)
+{
+	const struct config_alias	*a;
+
+	(void)state;
+	for (a = config_aliases; a->name != NULL; a++) {
+		assert_non_null(config_key_find(a->key));
+		assert_null(config_key_find(a->name));
+	}
+}
+
 /* Run fn in a child and check that it aborts. */
 static void
 assert_aborts(void (*fn)(const struct config *), const struct config *cfg)
@@ -464,6 +570,10 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_config_set),
 		cmocka_unit_test(test_choices),
+		cmocka_unit_test(test_check_failure),
+		cmocka_unit_test(test_check_after_set),
+		cmocka_unit_test(test_deprecated_alias),
+		cmocka_unit_test(test_aliases_consistent),
 		cmocka_unit_test(test_bad_lookups_abort),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test(test_sample_loads_clean),
