@@ -570,10 +570,7 @@ config_run_checks(const struct config *cfg, struct config_parse *p)
 		if ((i = config_key_index(key)) == SIZE_MAX)
 			abort();	/* a check blaming no key is a bug */
 		k = &config_keys[i];
-		if (k->type == CONFIG_STRING || k->type == CONFIG_PATH)
-			snprintf(value, sizeof(value), "%s", field_str(cfg, k));
-		else
-			config_format(cfg, k->name, value, sizeof(value));
+		config_format(cfg, k->name, value, sizeof(value));
 		line = cfg->lines[i];
 		snprintf(msg, sizeof(msg), "%s%s: %s", value, line == 0 ? " (default)" :
 		    line == LINE_OVERRIDE ? " (override)" : "", why);
@@ -581,20 +578,19 @@ config_run_checks(const struct config *cfg, struct config_parse *p)
 	}
 }
 
-/* NULL and *error_r set when p found errors. */
-static struct config *
-config_parse_done(struct config_parse *p, struct config **cfgp, const char **error_r)
+/* 0, or -1 with *error_r summing up the errors p found. */
+static int
+config_parse_summary(const struct config_parse *p, const char **error_r)
 {
 	if (p->errors == 0)
-		return *cfgp;
+		return 0;
 	if (p->errors == 1)
 		snprintf(config_error, sizeof(config_error), "%s", p->first);
 	else
 		snprintf(config_error, sizeof(config_error), "%u errors, first: %s", p->errors,
 		    p->first);
 	*error_r = config_error;
-	config_free(cfgp);
-	return NULL;
+	return -1;
 }
 
 int
@@ -605,11 +601,7 @@ config_check(const struct config *cfg, const char **error_r)
 	memset(&p, 0, sizeof(p));
 	p.path = cfg->path;
 	config_run_checks(cfg, &p);
-	if (p.errors == 0)
-		return 0;
-	snprintf(config_error, sizeof(config_error), "%s", p.first);
-	*error_r = config_error;
-	return -1;
+	return config_parse_summary(&p, error_r);
 }
 
 /* The directory of path, absolute: daemons chdir("/") later. */
@@ -662,7 +654,9 @@ config_load(const char *path, const char **error_r)
 	/* Rules across keys mean something only once every key parsed. */
 	if (p.errors == 0)
 		config_run_checks(p.cfg, &p);
-	return config_parse_done(&p, &p.cfg, error_r);
+	if (config_parse_summary(&p, error_r) == -1)
+		config_free(&p.cfg);
+	return p.cfg;
 }
 
 int

@@ -171,22 +171,37 @@ pool_limits(const struct daemon_spec *spec, const struct settings *set,
 	}
 }
 
-/* Fields a spec names as data must have keys: fail at start-up, not on SIGHUP. */
+/* Settings a running daemon cannot apply: a reload changing one warns. */
+static const size_t	restart_fields[] = {
+	SETTINGS_FIELD(unsigned, lib.workers),
+	SETTINGS_FIELD(const char *, lib.user),
+	SETTINGS_FIELD(unsigned, lib.io_threads),
+	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
+	SETTINGS_FIELD(bool, lib.seccomp),
+};
+
+/*
+ * Fields named as data must be filled by a key (the build checked their
+ * C type): a bug here aborts at start-up, not on SIGHUP.
+ */
 static void
 spec_verify(const struct daemon_spec *spec)
 {
 	const struct daemon_listener	*l;
-	const struct config_key		*k;
+	size_t				 i;
+	bool				 ok = true;
 
 	for (l = spec->listeners; l->kind != NULL; l++) {
 		(void)daemon_listener_key(l);
-		k = config_key_at(l->max_connections);
-		if (l->max_connections != 0 && (k == NULL || k->type != CONFIG_INT))
-			abort();
+		ok &= l->max_connections == 0 || config_key_at(l->max_connections) != NULL;
 	}
-	k = config_key_at(spec->stress_timeout);
-	if (spec->stress_timeout != 0 && (k == NULL || k->type != CONFIG_DURATION))
+	ok &= spec->stress_timeout == 0 || config_key_at(spec->stress_timeout) != NULL;
+	for (i = 0; i < sizeof(restart_fields) / sizeof(restart_fields[0]); i++)
+		ok &= config_key_at(restart_fields[i]) != NULL;
+	if (!ok) {
+		log_warnx("%s: a setting named in its spec has no config key", spec->name);
 		abort();
+	}
 }
 
 /* Try the certificate; without one we run, but offer no TLS. */
@@ -238,24 +253,17 @@ gc_cb(void *arg)
 	gc_retired(arg);
 }
 
-/* Settings a running daemon cannot apply: say so instead of silently ignoring them. */
+/* Say so instead of silently ignoring them. */
 static void
 warn_restart_keys(const struct daemon *d, const struct config *cfg)
 {
-	static const size_t		 fields[] = {
-		SETTINGS_FIELD(unsigned, lib.workers),
-		SETTINGS_FIELD(const char *, lib.user),
-		SETTINGS_FIELD(unsigned, lib.io_threads),
-		SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
-		SETTINGS_FIELD(bool, lib.seccomp),
-	};
 	const struct daemon_listener	*l;
 	size_t				 i;
 
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (config_changed(cfg, d->cfg, fields[i]))
+	for (i = 0; i < sizeof(restart_fields) / sizeof(restart_fields[0]); i++)
+		if (config_changed(cfg, d->cfg, restart_fields[i]))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
-			    config_key_at(fields[i])->name);
+			    config_key_at(restart_fields[i])->name);
 	for (l = d->spec->listeners; l->kind != NULL; l++)
 		if (config_changed(cfg, d->cfg, l->addrs))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
