@@ -9,6 +9,7 @@
 #include "tests/unit/config_testutil.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,65 @@ test_check_after_set(void **state)
 	config_free(&cfg);
 }
 
+static size_t
+key_field_size(const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_INT:
+		return sizeof(unsigned);
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		return sizeof(uint64_t);
+	case CONFIG_BOOL:
+		return sizeof(bool);
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return sizeof(const char *);
+	}
+	return 0;
+}
+
+/*
+ * Every field of struct settings is some key's: between two keys' fields
+ * (and at the end) there is no more room than padding, so a field added
+ * without a key (left 0 or NULL forever) fails here, unless it is small
+ * enough to hide in padding (a bool or unsigned before a wider field).
+ * Fields are scalars aligned to their size, so padding is shorter than the
+ * next field, or than 8 bytes where a section (a struct of its own) begins.
+ */
+static void
+test_every_field_has_a_key(void **state)
+{
+	static const size_t	 sections[] = {
+		offsetof(struct settings, smtpd), offsetof(struct settings, pop3d),
+		offsetof(struct settings, store),
+	};
+	const struct config_key	*k, *next;
+	size_t			 end = 0, gap, want, room, i;
+
+	(void)state;
+	for (;;) {
+		next = NULL;
+		for (k = config_keys; k->name != NULL; k++)
+			if (k->field >= end && (next == NULL || k->field < next->field))
+				next = k;
+		if (next == NULL)
+			break;
+		gap = next->field - end;
+		room = key_field_size(next);
+		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+			if (next->field == sections[i])
+				room = sizeof(uint64_t);
+		if (gap >= room)
+			fail_msg("%zu bytes of struct settings before %s belong to no key", gap,
+			    next->name);
+		end = next->field + key_field_size(next);
+	}
+	want = sizeof(struct settings);
+	if (want - end >= sizeof(uint64_t))
+		fail_msg("the last %zu bytes of struct settings belong to no key", want - end);
+}
+
 /* A renamed key still loads, with a warning naming its successor. */
 static void
 test_deprecated_alias(void **state)
@@ -574,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_check_after_set),
 		cmocka_unit_test(test_deprecated_alias),
 		cmocka_unit_test(test_aliases_consistent),
+		cmocka_unit_test(test_every_field_has_a_key),
 		cmocka_unit_test(test_bad_lookups_abort),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test(test_sample_loads_clean),
