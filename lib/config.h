@@ -2,9 +2,9 @@
  * The one configuration format: etc/postroom.conf, "key = value" lines,
  * '#' comments, blank lines.  Every key is declared once in
  * config_keys.c with its type, default, range, documentation and the
- * field of struct settings (lib/settings.h) it fills; the parser, the
- * sample file and a unit test (every key documented in etc/postroom.conf)
- * all read that table.  It is the one place key names live: code reads
+ * field of struct settings (lib/settings.h) it fills; the parser,
+ * `mailctl config`, the sample file and a unit test (every key documented
+ * in etc/postroom.conf) all read that table.  It is the one place key names live: code reads
  * the typed fields.
  *
  * Errors name file:line and key, and *all* of them are reported, not just

@@ -1,7 +1,7 @@
 /*
- * Every configuration key, in one table: the parser, the sample
- * etc/postroom.conf and a unit test (every key documented there) all read
- * it.  Each entry names the field of struct settings it fills; the macro
+ * Every configuration key, in one table: the parser, `mailctl config`,
+ * the sample etc/postroom.conf and a unit test (every key documented
+ * there) all read it.  Each entry names the field of struct settings it fills; the macro
  * per type checks at compile time that the field has that type.
  * Durations are in ms after parsing; sizes in bytes.
  *

@@ -42,6 +42,7 @@ static const struct command {
 	{ "alias",	cmd_alias,	NEEDS_DIR | EDITS | LOCKS },
 	{ "sender",	cmd_sender,	NEEDS_DIR | EDITS | LOCKS },
 	{ "reload",	cmd_reload,	0 },
+	{ "config",	cmd_config,	0 },
 };
 
 static const char help_text[] =
@@ -126,6 +127,10 @@ static const char help_text[] =
 "             users and certificates.  They are found through the pid files\n"
 "             <queue_dir>/<daemon>.pid, else as processes started with this\n"
 "             configuration file.\n"
+"\n"
+"     config [KEY...]\n"
+"             Print the settings the daemons would run with, as \"key = value\"\n"
+"             lines, defaults included: every key, or the ones named.\n"
 "\n"
 "     help    This text.\n"
 "\n"

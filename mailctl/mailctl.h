@@ -92,5 +92,7 @@ int		 cmd_group(struct mailctl *m, int argc, char **argv);
 int		 cmd_alias(struct mailctl *m, int argc, char **argv);
 int		 cmd_sender(struct mailctl *m, int argc, char **argv);
 int		 cmd_reload(struct mailctl *m, int argc, char **argv);
+/* mailctl_config.c */
+int		 cmd_config(struct mailctl *m, int argc, char **argv);
 
 #endif
