@@ -12,8 +12,8 @@
  */
 #include "mailctl/mailctl.h"
 
-#include "lib/settings.h"
 #include "lib/directory.h"
+#include "lib/settings.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
 

@@ -3,10 +3,10 @@
  */
 #include "mailctl/mailctl.h"
 
-#include "lib/settings.h"
 #include "lib/daemon.h"
 #include "lib/directory.h"
 #include "lib/safedir.h"
+#include "lib/settings.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
 

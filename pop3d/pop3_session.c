@@ -8,8 +8,8 @@
 
 #include "lib/buf.h"
 #include "lib/linebuf.h"
-#include "lib/settings.h"
 #include "lib/log.h"
+#include "lib/settings.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
 

@@ -7,8 +7,8 @@
 #include "smtpd/smtp_deliver.h"
 #include "smtpd/smtp_session.h"
 #include "lib/daemon.h"
-#include "lib/settings.h"
 #include "lib/log.h"
+#include "lib/settings.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
