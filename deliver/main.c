@@ -189,6 +189,7 @@ main(int argc, char *argv[])
 	struct store_options	  opts;
 	struct directory	 *dir = NULL;
 	struct config		 *cfg = NULL;
+	const struct settings	 *set;
 	struct store		 *st = NULL;
 	const char		 *config_path = DEFAULT_CONFIG, *sender = NULL, *error;
 	char			 *data = NULL;
@@ -227,8 +228,9 @@ main(int argc, char *argv[])
 		log_warnx("event=config status=failed path=%s reason=\"%s\"", config_path, error);
 		return EX_CONFIG;
 	}
-	if ((ch = log_level_parse(config_str(cfg, "log_level"))) != -1)
-		log_init("deliver", (enum log_level)ch, config_str(cfg, "log_target"));
+	set = config_settings(cfg);
+	if ((ch = log_level_parse(set->lib.log_level)) != -1)
+		log_init("deliver", (enum log_level)ch, set->lib.log_target);
 	if ((dir = directory_load(config_dir(cfg), &address_user_syntax, &error)) == NULL) {
 		log_warnx("event=directory status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
@@ -238,7 +240,7 @@ main(int argc, char *argv[])
 	 * Run by root (an MTA's mailbox_command), we would create root-owned
 	 * files the daemons cannot read, in a tree the mail user controls.
 	 */
-	if (daemon_drop_privileges(config_str(cfg, "user"), &error) == -1) {
+	if (daemon_drop_privileges(set->lib.user, &error) == -1) {
 		log_warnx("event=privileges status=failed reason=\"%s\"", error);
 		ex = EX_TEMPFAIL;
 		goto out;
@@ -246,17 +248,17 @@ main(int argc, char *argv[])
 	/* Everybody is resolved first: an unknown recipient delivers nothing. */
 	if ((ex = resolve_all(dir, argv, (size_t)argc, users, &nusers)) != 0)
 		goto out;
-	data = read_message((size_t)config_int(cfg, "smtpd.max_message_size"), &len, &ex);
+	data = read_message(set->smtpd.max_message_size, &len, &ex);
 	if (data == NULL)
 		goto out;
-	opts.fsync_enabled = config_bool(cfg, "store.fsync");
-	if ((st = store_open(config_str(cfg, "mail_root"), &opts, &error)) == NULL) {
+	opts.fsync_enabled = set->store.fsync;
+	if ((st = store_open(set->lib.mail_root, &opts, &error)) == NULL) {
 		log_warnx("event=store status=failed reason=\"%s\"", error);
 		ex = EX_CONFIG;
 		goto out;
 	}
 	for (i = 0; i < nusers; i++)
-		if ((rc = deliver_one(st, config_str(cfg, "mail_root"), users[i], sender, data,
+		if ((rc = deliver_one(st, set->lib.mail_root, users[i], sender, data,
 		    len)) != 0 && ex != EX_TEMPFAIL)
 			ex = rc;
 out:

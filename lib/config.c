@@ -26,22 +26,19 @@
 
 #define CONFIG_LINE_MAX		4096
 #define CONFIG_KEY_LEN_MAX	64	/* longer names get no suggestion */
-
-struct config_value {
-	long long	 num;		/* INT, SIZE, DURATION (ms), BOOL */
-	char		*str;		/* STRING, PATH (resolved) */
-	unsigned	 line;		/* where it was set; 0 = default */
-};
+#define LINE_OVERRIDE		UINT_MAX	/* set by config_set(), not by a line */
 
 struct config {
 	char			*path;
 	char			*dir;
 	size_t			 nkeys;
-	struct config_value	*values;	/* parallel to config_keys[] */
+	unsigned		*lines;		/* parallel to config_keys[]: where set, 0: default */
+	struct settings		 set;		/* strings malloc'd, freed by config_free */
 };
 
 struct config_parse {
-	struct config	*cfg;
+	struct config	*cfg;		/* NULL when only checking */
+	const char	*path;
 	unsigned	 errors;
 	char		 first[512];	/* the first error, for the summary */
 };
@@ -65,6 +62,92 @@ config_key_find(const char *name)
 	size_t	 i = config_key_index(name);
 
 	return i == SIZE_MAX ? NULL : &config_keys[i];
+}
+
+const struct config_key *
+config_key_at(size_t field)
+{
+	const struct config_key	*k;
+
+	for (k = config_keys; k->name != NULL; k++)
+		if (k->field == field)
+			return k;
+	return NULL;
+}
+
+static const struct config_alias *
+config_alias_find(const char *name)
+{
+	const struct config_alias	*a;
+
+	for (a = config_aliases; a->name != NULL; a++)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+static void *
+field_of(const struct config *cfg, const struct config_key *k)
+{
+	return (char *)&cfg->set + k->field;
+}
+
+/* The table's C type per config type: see enum config_type. */
+static void
+field_set_number(struct config *cfg, const struct config_key *k, long long n)
+{
+	void	*p = field_of(cfg, k);
+
+	switch (k->type) {
+	case CONFIG_INT:
+		*(unsigned *)p = (unsigned)n;
+		break;
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		*(uint64_t *)p = (uint64_t)n;
+		break;
+	case CONFIG_BOOL:
+		*(bool *)p = n != 0;
+		break;
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		abort();
+	}
+}
+
+static long long
+field_number(const struct config *cfg, const struct config_key *k)
+{
+	const void	*p = field_of(cfg, k);
+
+	switch (k->type) {
+	case CONFIG_INT:
+		return *(const unsigned *)p;
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		return (long long)*(const uint64_t *)p;
+	case CONFIG_BOOL:
+		return *(const bool *)p;
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		break;
+	}
+	abort();
+}
+
+static const char *
+field_str(const struct config *cfg, const struct config_key *k)
+{
+	return *(const char **)field_of(cfg, k);
+}
+
+static void
+field_set_str(struct config *cfg, const struct config_key *k, char *s)
+{
+	const char	**p = field_of(cfg, k);
+
+	free((char *)*p);
+	*p = s;
 }
 
 /* Decimal digits with an optional sign, then the rest in *end_r. */
@@ -216,12 +299,12 @@ choice_valid(const char *choices, const char *text)
 }
 
 /*
- * Parse text as the type of key k into v (not touched on error).  why is
- * filled with the reason on error.
+ * Parse text as the type of key k into its field (not touched on error).
+ * why is filled with the reason on error.
  */
 static int
-parse_value(const struct config *cfg, const struct config_key *k, const char *text,
-    struct config_value *v, char *why, size_t whysize)
+parse_value(struct config *cfg, const struct config_key *k, const char *text,
+    char *why, size_t whysize)
 {
 	const char	*reason = NULL, *end;
 	char		 lo[32], hi[32];
@@ -234,15 +317,13 @@ parse_value(const struct config *cfg, const struct config_key *k, const char *te
 			snprintf(why, whysize, "%s: expected one of %s", text, k->choices);
 			return -1;
 		}
-		free(v->str);
-		v->str = xstrdup(text);
+		field_set_str(cfg, k, xstrdup(text));
 		return 0;
 	case CONFIG_PATH:
-		free(v->str);
 		if (text[0] == '\0' || text[0] == '/')
-			v->str = xstrdup(text);
+			field_set_str(cfg, k, xstrdup(text));
 		else
-			v->str = xasprintf("%s/%s", cfg->dir, text);
+			field_set_str(cfg, k, xasprintf("%s/%s", cfg->dir, text));
 		return 0;
 	case CONFIG_INT:
 		if (parse_number(text, &n, &end) == -1 || *end != '\0') {
@@ -260,7 +341,7 @@ parse_value(const struct config *cfg, const struct config_key *k, const char *te
 		r = parse_bool(text, &n, &reason);
 		break;
 	}
-	if (r == 0 && (k->min != 0 || k->max != 0) && (n < k->min || n > k->max)) {
+	if (r == 0 && k->type != CONFIG_BOOL && (n < k->min || n > k->max)) {
 		format_value(k, k->min, lo, sizeof(lo));
 		format_value(k, k->max, hi, sizeof(hi));
 		snprintf(why, whysize, "%s is out of range (%s..%s)", text, lo, hi);
@@ -270,7 +351,7 @@ parse_value(const struct config *cfg, const struct config_key *k, const char *te
 		snprintf(why, whysize, "%s: %s", text, reason);
 		return -1;
 	}
-	v->num = n;
+	field_set_number(cfg, k, n);
 	return 0;
 }
 
@@ -343,18 +424,36 @@ trim(char *s)
 	return s;
 }
 
+/* lineno 0: a default or an override, not a line of the file. */
 static void
 config_parse_error(struct config_parse *p, unsigned lineno, const char *key, const char *why)
 {
-	char	 msg[sizeof(p->first)];
+	char	 msg[sizeof(p->first)], where[32] = "";
 
+	if (lineno != 0)
+		snprintf(where, sizeof(where), ":%u", lineno);
 	if (key != NULL)
-		snprintf(msg, sizeof(msg), "%s:%u: %s: %s", p->cfg->path, lineno, key, why);
+		snprintf(msg, sizeof(msg), "%s%s: %s: %s", p->path, where, key, why);
 	else
-		snprintf(msg, sizeof(msg), "%s:%u: %s", p->cfg->path, lineno, why);
+		snprintf(msg, sizeof(msg), "%s%s: %s", p->path, where, why);
 	log_warnx("%s", msg);
 	if (p->errors++ == 0)
 		memcpy(p->first, msg, sizeof(msg));
+}
+
+/*
+ * The index of key, or of the key a deprecated name now is (with a
+ * warning at where); SIZE_MAX if neither.
+ */
+static size_t
+config_key_resolve(const char *key, const char *where)
+{
+	const struct config_alias	*a;
+
+	if ((a = config_alias_find(key)) == NULL)
+		return config_key_index(key);
+	log_warnx("%s: key %s is deprecated, use %s", where, a->name, a->key);
+	return config_key_index(a->key);
 }
 
 static void
@@ -363,7 +462,7 @@ config_line(void *ctx, unsigned lineno, char *line, const char *why)
 	struct config_parse	*p = ctx;
 	struct config		*cfg = p->cfg;
 	const char		*suggestion;
-	char			 reason[256], qkey[80];
+	char			 reason[256], qkey[80], where[PATH_MAX + 16];
 	char			*key, *value, *eq;
 	size_t			 i;
 
@@ -385,29 +484,43 @@ config_line(void *ctx, unsigned lineno, char *line, const char *why)
 		config_parse_error(p, lineno, NULL, "missing key before '='");
 		return;
 	}
-	if ((i = config_key_index(key)) == SIZE_MAX) {
+	snprintf(where, sizeof(where), "%s:%u", cfg->path, lineno);
+	if ((i = config_key_resolve(key, where)) == SIZE_MAX) {
 		/* Unknown keys only warn: an older binary must start on a newer file. */
 		log_quote(key, qkey, sizeof(qkey));
 		suggestion = config_suggest(key);
 		if (suggestion != NULL)
-			log_warnx("%s:%u: unknown key %s ignored (did you mean %s?)",
-			    cfg->path, lineno, qkey, suggestion);
+			log_warnx("%s: unknown key %s ignored (did you mean %s?)", where, qkey,
+			    suggestion);
 		else
-			log_warnx("%s:%u: unknown key %s ignored", cfg->path, lineno, qkey);
+			log_warnx("%s: unknown key %s ignored", where, qkey);
 		return;
 	}
-	if (cfg->values[i].line != 0) {
-		snprintf(reason, sizeof(reason), "duplicate (first set on line %u)",
-		    cfg->values[i].line);
-		config_parse_error(p, lineno, key, reason);
+	if (cfg->lines[i] != 0) {
+		snprintf(reason, sizeof(reason), "duplicate (first set on line %u)", cfg->lines[i]);
+		config_parse_error(p, lineno, config_keys[i].name, reason);
 		return;
 	}
-	if (parse_value(cfg, &config_keys[i], value, &cfg->values[i], reason,
-	    sizeof(reason)) == -1) {
-		config_parse_error(p, lineno, key, reason);
+	if (parse_value(cfg, &config_keys[i], value, reason, sizeof(reason)) == -1) {
+		config_parse_error(p, lineno, config_keys[i].name, reason);
 		return;
 	}
-	cfg->values[i].line = lineno;
+	cfg->lines[i] = lineno;
+}
+
+/* config_keys.c is code: a key the parser cannot hold is a bug. */
+static void
+config_key_verify(const struct config_key *k)
+{
+	bool	 numeric = k->type == CONFIG_INT || k->type == CONFIG_SIZE ||
+		    k->type == CONFIG_DURATION;
+
+	if (config_key_at(k->field) != k ||
+	    (numeric && (k->min < 0 || k->max < k->min || k->max == 0)) ||
+	    (k->type == CONFIG_INT && k->max > (long long)UINT_MAX)) {
+		log_warnx("config_keys.c: %s: field shared or range unfit for its type", k->name);
+		abort();
+	}
 }
 
 static struct config *
@@ -423,11 +536,10 @@ config_new(const char *path, const char *dir)
 	for (i = 0; config_keys[i].name != NULL; i++)
 		;
 	cfg->nkeys = i;
-	cfg->values = xcalloc(i + 1, sizeof(*cfg->values));
+	cfg->lines = xcalloc(i + 1, sizeof(*cfg->lines));
 	for (i = 0; i < cfg->nkeys; i++) {
-		if (parse_value(cfg, &config_keys[i], config_keys[i].def, &cfg->values[i],
-		    why, sizeof(why)) == -1) {
-			/* config_keys.c is code: a bad default is a bug. */
+		config_key_verify(&config_keys[i]);
+		if (parse_value(cfg, &config_keys[i], config_keys[i].def, why, sizeof(why)) == -1) {
 			log_warnx("config_keys.c: %s: bad default: %s", config_keys[i].name, why);
 			abort();
 		}
@@ -441,30 +553,91 @@ config_defaults(const char *dir)
 	return config_new("(defaults)", dir);
 }
 
-struct config *
-config_load(const char *path, const char **error_r)
+/* Every rule of config_checks[], each failure logged as p's error. */
+static void
+config_run_checks(const struct config *cfg, struct config_parse *p)
+{
+	config_check_fn *const	*fn;
+	const struct config_key	*k;
+	const char		*key, *why;
+	char			 value[64], msg[256];
+	unsigned		 line;
+	size_t			 i;
+
+	for (fn = config_checks; *fn != NULL; fn++) {
+		if ((*fn)(&cfg->set, &key, &why) == 0)
+			continue;
+		if ((i = config_key_index(key)) == SIZE_MAX)
+			abort();	/* a check blaming no key is a bug */
+		k = &config_keys[i];
+		config_format(cfg, k->name, value, sizeof(value));
+		line = cfg->lines[i];
+		snprintf(msg, sizeof(msg), "%s%s: %s", value, line == 0 ? " (default)" :
+		    line == LINE_OVERRIDE ? " (override)" : "", why);
+		config_parse_error(p, line == LINE_OVERRIDE ? 0 : line, k->name, msg);
+	}
+}
+
+/* 0, or -1 with *error_r summing up the errors p found. */
+static int
+config_parse_summary(const struct config_parse *p, const char **error_r)
+{
+	if (p->errors == 0)
+		return 0;
+	if (p->errors == 1)
+		snprintf(config_error, sizeof(config_error), "%s", p->first);
+	else
+		snprintf(config_error, sizeof(config_error), "%u errors, first: %s", p->errors,
+		    p->first);
+	*error_r = config_error;
+	return -1;
+}
+
+int
+config_check(const struct config *cfg, const char **error_r)
 {
 	struct config_parse	 p;
-	const char		*slash, *err;
-	char			*dir, *cwd, *abs;
-	int			 r;
 
-	slash = strrchr(path, '/');
+	memset(&p, 0, sizeof(p));
+	p.path = cfg->path;
+	config_run_checks(cfg, &p);
+	return config_parse_summary(&p, error_r);
+}
+
+/* The directory of path, absolute: daemons chdir("/") later. */
+static char *
+config_dir_of(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+	char		*dir, *cwd, *abs;
+
 	if (slash == NULL)
 		dir = xstrdup(".");
 	else if (slash == path)
 		dir = xstrdup("/");
 	else
 		dir = xstrndup(path, (size_t)(slash - path));
-	/* Daemons chdir("/") later: relative paths must not depend on the cwd. */
 	if (dir[0] != '/' && (cwd = getcwd(NULL, 0)) != NULL) {
 		abs = strcmp(dir, ".") == 0 ? xstrdup(cwd) : xasprintf("%s/%s", cwd, dir);
 		free(cwd);
 		free(dir);
 		dir = abs;
 	}
+	return dir;
+}
+
+struct config *
+config_load(const char *path, const char **error_r)
+{
+	struct config_parse	 p;
+	const char		*err;
+	char			*dir;
+	int			 r;
+
 	memset(&p, 0, sizeof(p));
+	dir = config_dir_of(path);
 	p.cfg = config_new(path, dir);
+	p.path = p.cfg->path;
 	free(dir);
 
 	r = textfile_read(path, CONFIG_LINE_MAX, config_line, &p, &err);
@@ -478,16 +651,11 @@ config_load(const char *path, const char **error_r)
 		config_free(&p.cfg);
 		return NULL;
 	}
-	if (p.errors > 0) {
-		if (p.errors == 1)
-			snprintf(config_error, sizeof(config_error), "%s", p.first);
-		else
-			snprintf(config_error, sizeof(config_error), "%u errors, first: %s",
-			    p.errors, p.first);
-		*error_r = config_error;
+	/* Rules across keys mean something only once every key parsed. */
+	if (p.errors == 0)
+		config_run_checks(p.cfg, &p);
+	if (config_parse_summary(&p, error_r) == -1)
 		config_free(&p.cfg);
-		return NULL;
-	}
 	return p.cfg;
 }
 
@@ -497,7 +665,7 @@ config_set(struct config *cfg, const char *key, const char *value, const char **
 	char	 why[256], qkey[80];
 	size_t	 i;
 
-	if ((i = config_key_index(key)) == SIZE_MAX) {
+	if ((i = config_key_resolve(key, "override")) == SIZE_MAX) {
 		const char	*suggestion = config_suggest(key);
 
 		log_quote(key, qkey, sizeof(qkey));
@@ -507,11 +675,12 @@ config_set(struct config *cfg, const char *key, const char *value, const char **
 		*error_r = config_error;
 		return -1;
 	}
-	if (parse_value(cfg, &config_keys[i], value, &cfg->values[i], why, sizeof(why)) == -1) {
-		snprintf(config_error, sizeof(config_error), "%s: %s", key, why);
+	if (parse_value(cfg, &config_keys[i], value, why, sizeof(why)) == -1) {
+		snprintf(config_error, sizeof(config_error), "%s: %s", config_keys[i].name, why);
 		*error_r = config_error;
 		return -1;
 	}
+	cfg->lines[i] = LINE_OVERRIDE;
 	return 0;
 }
 
@@ -524,70 +693,54 @@ config_free(struct config **cfgp)
 	if (cfg == NULL)
 		return;
 	for (i = 0; i < cfg->nkeys; i++)
-		free(cfg->values[i].str);
-	free(cfg->values);
+		if (config_keys[i].type == CONFIG_STRING || config_keys[i].type == CONFIG_PATH)
+			field_set_str(cfg, &config_keys[i], NULL);
+	free(cfg->lines);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
 	*cfgp = NULL;
 }
 
-/* A lookup that does not match the table is a programming error. */
-static const struct config_value *
-config_lookup(const struct config *cfg, const char *key, unsigned type_mask)
+const struct settings *
+config_settings(const struct config *cfg)
 {
-	size_t	 i = config_key_index(key);
-
-	if (i == SIZE_MAX) {
-		log_warnx("config: lookup of undeclared key %s", key);
-		abort();
-	}
-	if (((1u << config_keys[i].type) & type_mask) == 0) {
-		log_warnx("config: key %s looked up with the wrong type", key);
-		abort();
-	}
-	return &cfg->values[i];
-}
-
-long long
-config_int(const struct config *cfg, const char *key)
-{
-	return config_lookup(cfg, key, 1u << CONFIG_INT | 1u << CONFIG_SIZE |
-	    1u << CONFIG_DURATION)->num;
+	return &cfg->set;
 }
 
 bool
-config_bool(const struct config *cfg, const char *key)
+config_changed(const struct config *a, const struct config *b, size_t field)
 {
-	return config_lookup(cfg, key, 1u << CONFIG_BOOL)->num != 0;
-}
+	const struct config_key	*k = config_key_at(field);
 
-const char *
-config_str(const struct config *cfg, const char *key)
-{
-	return config_lookup(cfg, key, 1u << CONFIG_STRING | 1u << CONFIG_PATH)->str;
+	if (k == NULL)
+		abort();	/* a field without a key is a bug */
+	if (k->type == CONFIG_STRING || k->type == CONFIG_PATH)
+		return strcmp(field_str(a, k), field_str(b, k)) != 0;
+	return field_number(a, k) != field_number(b, k);
 }
 
 const char *
 config_format(const struct config *cfg, const char *key, char *buf, size_t bufsize)
 {
-	const struct config_value	*v;
-	const struct config_key		*k;
+	const struct config_key	*k = config_key_find(key);
 
-	v = config_lookup(cfg, key, ~0u);
-	k = &config_keys[v - cfg->values];
+	if (k == NULL) {
+		log_warnx("config: format of undeclared key %s", key);
+		abort();
+	}
 	switch (k->type) {
 	case CONFIG_STRING:
 	case CONFIG_PATH:
-		snprintf(buf, bufsize, "%s", v->str);
+		snprintf(buf, bufsize, "%s", field_str(cfg, k));
 		break;
 	case CONFIG_BOOL:
-		snprintf(buf, bufsize, "%s", v->num != 0 ? "yes" : "no");
+		snprintf(buf, bufsize, "%s", field_number(cfg, k) != 0 ? "yes" : "no");
 		break;
 	case CONFIG_INT:
 	case CONFIG_SIZE:
 	case CONFIG_DURATION:
-		format_value(k, v->num, buf, bufsize);
+		format_value(k, field_number(cfg, k), buf, bufsize);
 		break;
 	}
 	return buf;

@@ -1,9 +1,20 @@
 /*
- * Every configuration key, in one table: the parser, `mailctl config`, the
- * sample etc/postroom.conf and a unit test (every key documented there)
- * all read it.  Durations are in ms after parsing; sizes in bytes.
+ * Every configuration key, in one table: the parser, `mailctl config`,
+ * the sample etc/postroom.conf and a unit test (every key documented
+ * there) all read it.  Each entry names the field of struct settings it fills; the macro
+ * per type checks at compile time that the field has that type.
+ * Durations are in ms after parsing; sizes in bytes.
+ *
+ * Naming: a limit one daemon enforces in its protocol is
+ * "<daemon>.<name>" (smtpd.max_errors, pop3d.max_errors); a key without a
+ * prefix is one the skeleton or the store applies alike to every program.
+ * A renamed key stays in config_aliases[] so old files keep loading.
  */
 #include "lib/config.h"
+
+#include "lib/settings.h"
+
+#include <stdint.h>
 
 #define KB	1024LL
 #define MB	(1024LL * KB)
@@ -13,127 +24,166 @@
 #define HOUR	(60 * MIN)
 #define DAY	(24 * HOUR)
 
+#define NUMBER(type, ctype, name, f, def, lo, hi, doc)			\
+	{ name, type, def, lo, hi, doc, NULL, SETTINGS_FIELD(ctype, f) }
+#define UINT(name, f, def, lo, hi, doc)					\
+	NUMBER(CONFIG_INT, unsigned, name, f, def, lo, hi, doc)
+#define SIZE(name, f, def, lo, hi, doc)					\
+	NUMBER(CONFIG_SIZE, uint64_t, name, f, def, lo, hi, doc)
+#define DURATION(name, f, def, lo, hi, doc)				\
+	NUMBER(CONFIG_DURATION, uint64_t, name, f, def, lo, hi, doc)
+#define BOOL(name, f, def, doc)						\
+	{ name, CONFIG_BOOL, def, 0, 0, doc, NULL, SETTINGS_FIELD(bool, f) }
+#define STRING(name, f, def, doc)					\
+	{ name, CONFIG_STRING, def, 0, 0, doc, NULL, SETTINGS_FIELD(const char *, f) }
+#define CHOICE(name, f, def, doc, choices)				\
+	{ name, CONFIG_STRING, def, 0, 0, doc, choices, SETTINGS_FIELD(const char *, f) }
+#define PATH(name, f, def, doc)						\
+	{ name, CONFIG_PATH, def, 0, 0, doc, NULL, SETTINGS_FIELD(const char *, f) }
+
 const struct config_key config_keys[] = {
 	/* ---- every daemon ---- */
-	{ "mail_root", CONFIG_PATH, "/var/lib/postroom/mail", 0, 0,
-	  "where the Maildirs live: <mail_root>/<domain>/<local>/Maildir" },
-	{ "queue_dir", CONFIG_PATH, "/var/spool/postroom", 0, 0,
-	  "the durable queue for mail that must be relayed or retried" },
-	{ "user", CONFIG_STRING, "postroom", 0, 0,
-	  "unprivileged user the daemons drop to after binding (ignored when not started as root)" },
-	{ "hostname", CONFIG_STRING, "", 0, 0,
-	  "name in greetings and Received: headers (empty: the system host name)" },
-	{ "workers", CONFIG_INT, "1", 1, 64,
-	  "processes per daemon sharing the listening sockets" },
-	{ "worker_restart_burst", CONFIG_INT, "5", 0, 1000,
-	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s" },
-	{ "seccomp", CONFIG_BOOL, "yes", 0, 0,
-	  "after the privilege drop, refuse system calls no daemon makes (execve, ptrace, mount, bpf...)" },
-	{ "io_threads", CONFIG_INT, "16", 0, 256,
-	  "threads per process that run fsync off the event loop (0: inline); commits overlap up to this many" },
-	{ "log_level", CONFIG_STRING, "info", 0, 0,
-	  "error, warn, info or debug", "error|warn|info|debug" },
-	{ "log_target", CONFIG_STRING, "stderr", 0, 0,
-	  "stderr (journald adds time and unit) or syslog", "stderr|syslog" },
-	{ "tls_cert", CONFIG_PATH, "/etc/postroom/tls/cert.pem", 0, 0,
-	  "PEM certificate chain, reloaded on SIGHUP" },
-	{ "tls_key", CONFIG_PATH, "/etc/postroom/tls/key.pem", 0, 0,
-	  "PEM private key, reloaded on SIGHUP" },
-	{ "plaintext_auth_loopback", CONFIG_BOOL, "yes", 0, 0,
-	  "allow AUTH/LOGIN/USER without TLS from 127.0.0.0/8 and ::1" },
-	{ "auth_max_failures", CONFIG_INT, "10", 1, 1000,
-	  "failed logins from one address before it is refused for auth_block_time" },
-	{ "auth_fail_delay", CONFIG_DURATION, "1s", 0, 60 * SEC,
-	  "per recent failed login from an address, every answer to its next login waits this long, success or not (capped at 15 s)" },
-	{ "auth_block_time", CONFIG_DURATION, "15m", 0, DAY,
-	  "how long an address over auth_max_failures is refused" },
-	{ "auth_exempt_loopback", CONFIG_BOOL, "no", 0, 0,
-	  "never refuse 127.0.0.0/8 and ::1 (still delayed); off: behind a local TLS proxy every client would share one exempt address" },
-	{ "auth_table_size", CONFIG_INT, "10000", 16, 1000000,
-	  "client addresses the failed-login table holds (oldest evicted); a shared table keeps the size it was created with" },
-	{ "state_dir", CONFIG_PATH, "/var/lib/postroom", 0, 0,
-	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process" },
-	{ "max_connections_per_ip", CONFIG_INT, "20", 1, 100000,
-	  "simultaneous connections from one client address, per daemon process" },
-	{ "max_connections", CONFIG_INT, "2000", 1, 1000000,
-	  "simultaneous connections per daemon process" },
-	{ "stress_threshold", CONFIG_INT, "80", 0, 100,
-	  "percent of a listener's connection limit (or of max_connections) at which idle timeouts drop to the daemon's stress_timeout (0: never)" },
-	{ "max_bad_commands", CONFIG_INT, "20", 1, 1000,
-	  "unknown or failed commands in a row before the connection is closed" },
+	PATH("mail_root", lib.mail_root, "/var/lib/postroom/mail",
+	  "where the Maildirs live: <mail_root>/<domain>/<local>/Maildir"),
+	PATH("queue_dir", lib.queue_dir, "/var/spool/postroom",
+	  "the durable queue for mail that must be relayed or retried"),
+	STRING("user", lib.user, "postroom",
+	  "unprivileged user the daemons drop to after binding (ignored when not started as root)"),
+	STRING("hostname", lib.hostname, "",
+	  "name in greetings and Received: headers (empty: the system host name)"),
+	UINT("workers", lib.workers, "1", 1, 64,
+	  "processes per daemon sharing the listening sockets"),
+	UINT("worker_restart_burst", lib.worker_restart_burst, "5", 0, 1000,
+	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s"),
+	BOOL("seccomp", lib.seccomp, "yes",
+	  "after the privilege drop, refuse system calls no daemon makes (execve, ptrace, mount, bpf...)"),
+	UINT("io_threads", lib.io_threads, "16", 0, 256,
+	  "threads per process that run fsync off the event loop (0: inline); commits overlap up to this many"),
+	CHOICE("log_level", lib.log_level, "info",
+	  "error, warn, info or debug", "error|warn|info|debug"),
+	CHOICE("log_target", lib.log_target, "stderr",
+	  "stderr (journald adds time and unit) or syslog", "stderr|syslog"),
+	PATH("tls_cert", lib.tls_cert, "/etc/postroom/tls/cert.pem",
+	  "PEM certificate chain, reloaded on SIGHUP"),
+	PATH("tls_key", lib.tls_key, "/etc/postroom/tls/key.pem",
+	  "PEM private key, reloaded on SIGHUP"),
+	BOOL("plaintext_auth_loopback", lib.plaintext_auth_loopback, "yes",
+	  "allow AUTH/LOGIN/USER without TLS from 127.0.0.0/8 and ::1"),
+	UINT("auth_max_failures", lib.auth_max_failures, "10", 1, 1000,
+	  "failed logins from one address before it is refused for auth_block_time"),
+	DURATION("auth_fail_delay", lib.auth_fail_delay_ms, "1s", 0, 60 * SEC,
+	  "per recent failed login from an address, every answer to its next login waits this long, success or not (capped at 15 s)"),
+	DURATION("auth_block_time", lib.auth_block_time_ms, "15m", 0, DAY,
+	  "how long an address over auth_max_failures is refused"),
+	BOOL("auth_exempt_loopback", lib.auth_exempt_loopback, "no",
+	  "never refuse 127.0.0.0/8 and ::1 (still delayed); off: behind a local TLS proxy every client would share one exempt address"),
+	UINT("auth_table_size", lib.auth_table_size, "10000", 16, 1000000,
+	  "client addresses the failed-login table holds (oldest evicted); a shared table keeps the size it was created with"),
+	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
+	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process"),
+	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,
+	  "simultaneous connections from one client address, per daemon process"),
+	UINT("max_connections", lib.max_connections, "2000", 1, 1000000,
+	  "simultaneous connections per daemon process"),
+	UINT("stress_threshold", lib.stress_threshold, "80", 0, 100,
+	  "percent of a listener's connection limit (or of max_connections) at which idle timeouts drop to the daemon's stress_timeout (0: never)"),
 
 	/* ---- smtpd ---- */
-	{ "smtpd.mx_listen", CONFIG_STRING, "0.0.0.0:25", 0, 0,
-	  "MX listeners (addr:port, comma-separated; empty: off): no AUTH needed for local domains" },
-	{ "smtpd.submission_listen", CONFIG_STRING, "0.0.0.0:587", 0, 0,
-	  "submission listeners (STARTTLS, AUTH required before MAIL)" },
-	{ "smtpd.submissions_listen", CONFIG_STRING, "0.0.0.0:465", 0, 0,
-	  "submissions listeners (implicit TLS, AUTH required before MAIL)" },
-	{ "smtpd.mx_max_connections", CONFIG_INT, "1500", 1, 1000000,
-	  "simultaneous MX connections per process; the rest of max_connections stays free for submission users" },
-	{ "smtpd.greeting_timeout", CONFIG_DURATION, "1m", 1 * SEC, DAY,
-	  "time to wait for the first EHLO/HELO (and again after STARTTLS)" },
-	{ "smtpd.stress_timeout", CONFIG_DURATION, "10s", 1 * SEC, DAY,
-	  "idle and command timeout while a listener is over stress_threshold" },
-	{ "smtpd.max_message_size", CONFIG_SIZE, "35M", 1 * KB, 2 * GB,
-	  "largest message accepted (advertised as SIZE, enforced during DATA/BDAT with 552)" },
-	{ "smtpd.max_header_size", CONFIG_SIZE, "256K", 1 * KB, 64 * MB,
-	  "header section kept in memory for end-of-data checks; the message is streamed to disk whole, a longer header is kept only up to this size" },
-	{ "smtpd.max_recipients", CONFIG_INT, "100", 1, 100000,
-	  "recipients per message (more get 452 4.5.3)" },
-	{ "smtpd.max_line_length", CONFIG_SIZE, "4096", 512, 1 * MB,
-	  "longest command line, CRLF included (message lines: only max_message_size)" },
-	{ "smtpd.max_commands_before_mail", CONFIG_INT, "100", 1, 100000,
-	  "commands (NOOP, RSET, VRFY...) allowed without a MAIL transaction" },
-	{ "smtpd.max_errors", CONFIG_INT, "10", 1, 1000,
-	  "error replies per session before 421 and close" },
-	{ "smtpd.idle_timeout", CONFIG_DURATION, "5m", 1 * SEC, DAY,
-	  "time to wait for the next command (RFC 5321 4.5.3.2 says at least 5 minutes)" },
-	{ "smtpd.data_timeout", CONFIG_DURATION, "10m", 1 * SEC, DAY,
-	  "time allowed between data blocks during DATA/BDAT (also the grace before smtpd.min_data_rate counts)" },
-	{ "smtpd.min_data_rate", CONFIG_INT, "500", 0, 1000000000,
-	  "bytes/s a DATA/BDAT client must keep up: cut with 421 once time since the message started exceeds data_timeout + bytes received / rate (0: off)" },
-	{ "smtpd.relay_networks", CONFIG_STRING, "", 0, 0,
-	  "client networks allowed to relay without AUTH (CIDR, comma-separated)" },
-	{ "smtpd.vrfy", CONFIG_BOOL, "no", 0, 0,
-	  "answer VRFY truthfully (otherwise 252)" },
-	{ "smtpd.bare_lf", CONFIG_STRING, "normalize", 0, 0,
+	STRING("smtpd.mx_listen", smtpd.mx_listen, "0.0.0.0:25",
+	  "MX listeners (addr:port, comma-separated; empty: off): no AUTH needed for local domains"),
+	STRING("smtpd.submission_listen", smtpd.submission_listen, "0.0.0.0:587",
+	  "submission listeners (STARTTLS, AUTH required before MAIL)"),
+	STRING("smtpd.submissions_listen", smtpd.submissions_listen, "0.0.0.0:465",
+	  "submissions listeners (implicit TLS, AUTH required before MAIL)"),
+	UINT("smtpd.mx_max_connections", smtpd.mx_max_connections, "1500", 1, 1000000,
+	  "simultaneous MX connections per process; the rest of max_connections stays free for submission users"),
+	DURATION("smtpd.greeting_timeout", smtpd.greeting_timeout_ms, "1m", 1 * SEC, DAY,
+	  "time to wait for the first EHLO/HELO (and again after STARTTLS)"),
+	DURATION("smtpd.stress_timeout", smtpd.stress_timeout_ms, "10s", 1 * SEC, DAY,
+	  "idle and command timeout while a listener is over stress_threshold"),
+	SIZE("smtpd.max_message_size", smtpd.max_message_size, "35M", 1 * KB, 2 * GB,
+	  "largest message accepted (advertised as SIZE, enforced during DATA/BDAT with 552)"),
+	SIZE("smtpd.max_header_size", smtpd.max_header_size, "256K", 1 * KB, 64 * MB,
+	  "header section kept in memory for end-of-data checks; the message is streamed to disk whole, a longer header is kept only up to this size"),
+	UINT("smtpd.max_recipients", smtpd.max_recipients, "100", 1, 100000,
+	  "recipients per message (more get 452 4.5.3)"),
+	SIZE("smtpd.max_line_length", smtpd.max_line_length, "4096", 512, 1 * MB,
+	  "longest command line, CRLF included (message lines: only max_message_size)"),
+	UINT("smtpd.max_commands_before_mail", smtpd.max_commands_before_mail, "100", 1, 100000,
+	  "commands (NOOP, RSET, VRFY...) allowed without a MAIL transaction"),
+	UINT("smtpd.max_errors", smtpd.max_errors, "10", 1, 1000,
+	  "error replies per session before 421 and close"),
+	DURATION("smtpd.idle_timeout", smtpd.idle_timeout_ms, "5m", 1 * SEC, DAY,
+	  "time to wait for the next command (RFC 5321 4.5.3.2 says at least 5 minutes)"),
+	DURATION("smtpd.data_timeout", smtpd.data_timeout_ms, "10m", 1 * SEC, DAY,
+	  "time allowed between data blocks during DATA/BDAT (also the grace before smtpd.min_data_rate counts)"),
+	UINT("smtpd.min_data_rate", smtpd.min_data_rate, "500", 0, 1000000000,
+	  "bytes/s a DATA/BDAT client must keep up: cut with 421 once time since the message started exceeds data_timeout + bytes received / rate (0: off)"),
+	STRING("smtpd.relay_networks", smtpd.relay_networks, "",
+	  "client networks allowed to relay without AUTH (CIDR, comma-separated)"),
+	BOOL("smtpd.vrfy", smtpd.vrfy, "no",
+	  "answer VRFY truthfully (otherwise 252)"),
+	CHOICE("smtpd.bare_lf", smtpd.bare_lf, "normalize",
 	  "bare LF inside DATA: normalize (treat as a line end, never as end of data) or reject (550)",
-	  "normalize|reject" },
-	{ "smtpd.max_expansion", CONFIG_INT, "1000", 1, 100000,
-	  "users one recipient (group or alias) may expand to; more get 452 4.5.3" },
-	{ "smtpd.min_free_space", CONFIG_SIZE, "100M", 0, 1024 * GB,
+	  "normalize|reject"),
+	UINT("smtpd.max_expansion", smtpd.max_expansion, "1000", 1, 100000,
+	  "users one recipient (group or alias) may expand to; more get 452 4.5.3"),
+	SIZE("smtpd.min_free_space", smtpd.min_free_space, "100M", 0, 1024 * GB,
 	  "MAIL gets 452 4.3.1 while mail_root or queue_dir has less free space (minus MAIL's SIZE=)"
-	  " than this (0: off)" },
-	{ "smtpd.sender_login_match", CONFIG_BOOL, "yes", 0, 0,
+	  " than this (0: off)"),
+	BOOL("smtpd.sender_login_match", smtpd.sender_login_match, "yes",
 	  "authenticated sessions may use as MAIL FROM and in From: only addresses of the user"
-	  " (own, plus-variants, aliases/groups delivering to them, the senders file); else 553/550" },
-	{ "smtpd.sender_allow_null", CONFIG_BOOL, "no", 0, 0,
-	  "with smtpd.sender_login_match, also allow authenticated sessions MAIL FROM:<>" },
+	  " (own, plus-variants, aliases/groups delivering to them, the senders file); else 553/550"),
+	BOOL("smtpd.sender_allow_null", smtpd.sender_allow_null, "no",
+	  "with smtpd.sender_login_match, also allow authenticated sessions MAIL FROM:<>"),
 
 	/* ---- pop3d ---- */
-	{ "pop3d.listen", CONFIG_STRING, "0.0.0.0:110", 0, 0,
-	  "POP3 listeners (STLS offered)" },
-	{ "pop3d.tls_listen", CONFIG_STRING, "0.0.0.0:995", 0, 0,
-	  "POP3 over implicit TLS listeners" },
-	{ "pop3d.idle_timeout", CONFIG_DURATION, "10m", 1 * SEC, DAY,
-	  "inactivity before the session is closed (RFC 1939: at least 10 minutes)" },
-	{ "pop3d.preauth_timeout", CONFIG_DURATION, "1m", 1 * SEC, DAY,
-	  "inactivity before login (USER/PASS, AUTH) before the session is closed" },
-	{ "pop3d.stress_timeout", CONFIG_DURATION, "30s", 1 * SEC, DAY,
-	  "inactivity timeout while a listener is over stress_threshold" },
-	{ "pop3d.max_line_length", CONFIG_SIZE, "1024", 256, 64 * KB,
-	  "longest command line, CRLF included" },
-	{ "pop3d.mark_seen", CONFIG_BOOL, "yes", 0, 0,
-	  "set \\Seen on messages retrieved through POP3" },
-	{ "pop3d.max_connections_per_user", CONFIG_INT, "10", 1, 10000,
-	  "simultaneous POP3 sessions for one user" },
+	STRING("pop3d.listen", pop3d.listen, "0.0.0.0:110",
+	  "POP3 listeners (STLS offered)"),
+	STRING("pop3d.tls_listen", pop3d.tls_listen, "0.0.0.0:995",
+	  "POP3 over implicit TLS listeners"),
+	DURATION("pop3d.idle_timeout", pop3d.idle_timeout_ms, "10m", 1 * SEC, DAY,
+	  "inactivity before the session is closed (RFC 1939: at least 10 minutes)"),
+	DURATION("pop3d.preauth_timeout", pop3d.preauth_timeout_ms, "1m", 1 * SEC, DAY,
+	  "inactivity before login (USER/PASS, AUTH) before the session is closed; at most pop3d.idle_timeout"),
+	DURATION("pop3d.stress_timeout", pop3d.stress_timeout_ms, "30s", 1 * SEC, DAY,
+	  "inactivity timeout while a listener is over stress_threshold"),
+	SIZE("pop3d.max_line_length", pop3d.max_line_length, "1024", 256, 64 * KB,
+	  "longest command line, CRLF included"),
+	UINT("pop3d.max_errors", pop3d.max_errors, "20", 1, 1000,
+	  "unknown or failed commands in a row before the connection is closed"),
+	BOOL("pop3d.mark_seen", pop3d.mark_seen, "yes",
+	  "set \\Seen on messages retrieved through POP3"),
+	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
+	  "simultaneous POP3 sessions for one user"),
 
 	/* ---- store ---- */
-	{ "store.fsync", CONFIG_BOOL, "yes", 0, 0,
-	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)" },
-	{ "store.vanished_max", CONFIG_INT, "10000", 1, 10000000,
-	  "expunged UIDs remembered per folder for IMAP QRESYNC; a client further behind resyncs fully" },
+	BOOL("store.fsync", store.fsync, "yes",
+	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)"),
+	UINT("store.vanished_max", store.vanished_max, "10000", 1, 10000000,
+	  "expunged UIDs remembered per folder for IMAP QRESYNC; a client further behind resyncs fully"),
 
-	{ NULL, 0, NULL, 0, 0, NULL },
+	{ NULL, 0, NULL, 0, 0, NULL, NULL, 0 },
+};
+
+const struct config_alias config_aliases[] = {
+	{ "max_bad_commands", "pop3d.max_errors" },	/* read by pop3d alone */
+	{ NULL, NULL },
+};
+
+/* Before login the session must not wait longer than after it. */
+static int
+pop3d_check(const struct settings *set, const char **key_r, const char **error_r)
+{
+	if (set->pop3d.preauth_timeout_ms > set->pop3d.idle_timeout_ms) {
+		*key_r = "pop3d.preauth_timeout";
+		*error_r = "longer than pop3d.idle_timeout";
+		return -1;
+	}
+	return 0;
+}
+
+config_check_fn *const config_checks[] = {
+	pop3d_check,
+	NULL,
 };

@@ -34,10 +34,10 @@
 #define GC_MS			5000
 #define AUTHFAIL_FILE		"authfail.table"
 
-const struct config *
-daemon_config(struct daemon *d)
+const struct settings *
+daemon_settings(struct daemon *d)
 {
-	return d->cfg;
+	return config_settings(d->cfg);
 }
 
 struct directory *
@@ -131,23 +131,28 @@ load_config(struct daemon *d, const char **error_r)
 		*error_r = "bad -o override";
 		return NULL;
 	}
+	/* The file passed its checks; the overrides may break a rule. */
+	if (d->noverrides > 0 && config_check(cfg, error_r) == -1) {
+		config_free(&cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
 static void
-apply_log_level(const struct config *cfg)
+apply_log_level(const struct settings *set)
 {
-	int	level = log_level_parse(config_str(cfg, "log_level"));
+	int	level = log_level_parse(set->lib.log_level);
 
 	if (level == -1)
 		log_warnx("event=log_level status=ignored value=%s reason=\"unknown, keeping the "
-		    "current level\"", config_str(cfg, "log_level"));
+		    "current level\"", set->lib.log_level);
 	else
 		log_set_level((enum log_level)level);
 }
 
 static void
-pool_limits(const struct daemon_spec *spec, const struct config *cfg,
+pool_limits(const struct daemon_spec *spec, const struct settings *set,
     struct session_pool_limits *l)
 {
 	static const struct session_pool_limits	def = SESSION_POOL_LIMITS_DEFAULT;
@@ -155,17 +160,51 @@ pool_limits(const struct daemon_spec *spec, const struct config *cfg,
 	size_t					 n = 0;
 
 	*l = def;
-	l->max_connections = (unsigned)config_int(cfg, "max_connections");
-	l->max_per_ip = (unsigned)config_int(cfg, "max_connections_per_ip");
-	for (dl = spec->listeners; dl->config_key != NULL && n < SESSION_LISTENERS_MAX; dl++) {
-		if (dl->max_key == NULL)
+	l->max_connections = set->lib.max_connections;
+	l->max_per_ip = set->lib.max_connections_per_ip;
+	for (dl = spec->listeners; dl->kind != NULL && n < SESSION_LISTENERS_MAX; dl++) {
+		if (dl->max_connections == 0)
 			continue;
 		l->listeners[n].kind = dl->kind;
-		l->listeners[n++].max_connections = (unsigned)config_int(cfg, dl->max_key);
+		l->listeners[n++].max_connections = settings_uint(set, dl->max_connections);
 	}
-	if (spec->stress_timeout_key != NULL) {
-		l->stress_percent = (unsigned)config_int(cfg, "stress_threshold");
-		l->stress_timeout_ms = (unsigned long long)config_int(cfg, spec->stress_timeout_key);
+	if (spec->stress_timeout != 0) {
+		l->stress_percent = set->lib.stress_threshold;
+		l->stress_timeout_ms = settings_u64(set, spec->stress_timeout);
+	}
+}
+
+/* Settings a running daemon cannot apply: a reload changing one warns. */
+static const size_t	restart_fields[] = {
+	SETTINGS_FIELD(unsigned, lib.workers),
+	SETTINGS_FIELD(const char *, lib.user),
+	SETTINGS_FIELD(unsigned, lib.io_threads),
+	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
+	SETTINGS_FIELD(bool, lib.seccomp),
+};
+
+/*
+ * Fields named as data must be filled by a key (the build checked their
+ * C type): a bug here aborts at start-up, not on SIGHUP.
+ */
+static void
+spec_verify(const struct daemon_spec *spec)
+{
+	const struct daemon_listener	*l;
+	size_t				 i;
+	bool				 ok = true;
+
+	for (l = spec->listeners; l->kind != NULL; l++) {
+		(void)daemon_listener_key(l);
+		ok &= l->max_connections == 0 || config_key_at(l->max_connections) != NULL;
+	}
+	ok &= spec->stress_timeout == 0 || config_key_at(spec->stress_timeout) != NULL;
+	for (i = 0; i < sizeof(restart_fields) / sizeof(restart_fields[0]); i++)
+		ok &= config_key_at(restart_fields[i]) != NULL;
+	if (!ok) {
+		log_warnx("event=start status=failed daemon=%s reason=\"a setting named in "
+		    "its spec has no config key\"", spec->name);
+		abort();
 	}
 }
 
@@ -173,7 +212,8 @@ pool_limits(const struct daemon_spec *spec, const struct config *cfg,
 static void
 load_tls(struct daemon *d)
 {
-	const char	*cert = config_str(d->cfg, "tls_cert"), *key = config_str(d->cfg, "tls_key");
+	const char	*cert = daemon_settings(d)->lib.tls_cert;
+	const char	*key = daemon_settings(d)->lib.tls_key;
 	const char	*err;
 
 	if (d->tls != NULL) {
@@ -217,37 +257,21 @@ gc_cb(void *arg)
 	gc_retired(arg);
 }
 
-static bool
-key_changed(const struct config *a, const struct config *b, const char *key)
-{
-	switch (config_key_find(key)->type) {
-	case CONFIG_BOOL:
-		return config_bool(a, key) != config_bool(b, key);
-	case CONFIG_STRING:
-	case CONFIG_PATH:
-		return strcmp(config_str(a, key), config_str(b, key)) != 0;
-	default:
-		return config_int(a, key) != config_int(b, key);
-	}
-}
-
-/* Keys a running daemon cannot apply: say so instead of silently ignoring them. */
+/* Say so instead of silently ignoring them. */
 static void
 warn_restart_keys(const struct daemon *d, const struct config *cfg)
 {
-	static const char		*keys[] = { "workers", "user", "io_threads",
-					    "worker_restart_burst", "seccomp" };
 	const struct daemon_listener	*l;
 	size_t				 i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (key_changed(cfg, d->cfg, keys[i]))
+	for (i = 0; i < sizeof(restart_fields) / sizeof(restart_fields[0]); i++)
+		if (config_changed(cfg, d->cfg, restart_fields[i]))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
-			    keys[i]);
-	for (l = d->spec->listeners; l->config_key != NULL; l++)
-		if (strcmp(config_str(cfg, l->config_key), config_str(d->cfg, l->config_key)) != 0)
+			    config_key_at(restart_fields[i])->name);
+	for (l = d->spec->listeners; l->kind != NULL; l++)
+		if (config_changed(cfg, d->cfg, l->addrs))
 			log_warnx("event=reload key=%s changed: takes effect after a restart",
-			    l->config_key);
+			    daemon_listener_key(l));
 }
 
 static void
@@ -280,9 +304,9 @@ daemon_reload(struct daemon *d)
 	d->retired = r;
 	d->cfg = cfg;
 	d->dir = dir;
-	apply_log_level(cfg);
+	apply_log_level(config_settings(cfg));
 	load_tls(d);
-	pool_limits(d->spec, cfg, &l);
+	pool_limits(d->spec, config_settings(cfg), &l);
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
@@ -416,15 +440,17 @@ worker_cleanup(struct daemon *d)
 static void
 open_authfail(struct daemon *d)
 {
-	const char	*dir = config_str(d->cfg, "state_dir"), *err;
-	char		*path;
+	const struct settings	*set = daemon_settings(d);
+	const char		*dir = set->lib.state_dir, *err;
+	char			*path;
+
 
 	if (dir[0] == '\0')
 		return;
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 		log_warn("event=authfail dir=%s", dir);
 	path = xasprintf("%s/%s", dir, AUTHFAIL_FILE);
-	d->af_fd = authfail_file_open(path, (unsigned)config_int(d->cfg, "auth_table_size"), &err);
+	d->af_fd = authfail_file_open(path, set->lib.auth_table_size, &err);
 	if (d->af_fd == -1)
 		log_warnx("event=authfail path=%s shared=no reason=\"%s\": failed logins are"
 		    " counted per process", path, err);
@@ -434,15 +460,16 @@ open_authfail(struct daemon *d)
 static struct authfail *
 new_authfail(struct daemon *d)
 {
-	struct authfail_settings set = {
-		.max_entries = (unsigned)config_int(d->cfg, "auth_table_size"),
-		.max_failures = (unsigned)config_int(d->cfg, "auth_max_failures"),
-		.base_delay_ms = (uint64_t)config_int(d->cfg, "auth_fail_delay"),
-		.block_ms = (uint64_t)config_int(d->cfg, "auth_block_time"),
-		.exempt_loopback = config_bool(d->cfg, "auth_exempt_loopback"),
+	const struct lib_settings	*set = &daemon_settings(d)->lib;
+	struct authfail_settings	 af = {
+		.max_entries = set->auth_table_size,
+		.max_failures = set->auth_max_failures,
+		.base_delay_ms = set->auth_fail_delay_ms,
+		.block_ms = set->auth_block_time_ms,
+		.exempt_loopback = set->auth_exempt_loopback,
 	};
 
-	return authfail_new(&set, d->af_fd);
+	return authfail_new(&af, d->af_fd);
 }
 
 static int
@@ -457,7 +484,7 @@ daemon_worker(struct daemon *d)
 		log_warnx("event=init status=failed reason=\"cannot create the event loop\"");
 		return DAEMON_EXIT_INIT;
 	}
-	d->wq = workq_new(d->loop, (unsigned)config_int(d->cfg, "io_threads"));
+	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);
@@ -467,7 +494,7 @@ daemon_worker(struct daemon *d)
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	pool_limits(d->spec, d->cfg, &l);
+	pool_limits(d->spec, daemon_settings(d), &l);
 	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	for (i = 0; i < d->nsocks; i++)
@@ -551,11 +578,13 @@ daemon_worker_process(struct daemon *d)
 int
 daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 {
-	struct daemon	 d;
-	const char	*err;
-	sigset_t	 sigs;
-	int		 rc, level, workers;
+	const struct settings	*set;
+	struct daemon		 d;
+	const char		*err;
+	sigset_t		 sigs;
+	int			 rc, level;
 
+	spec_verify(spec);
 	memset(&d, 0, sizeof(d));
 	d.spec = spec;
 	d.config_path = DEFAULT_CONFIG;
@@ -582,9 +611,10 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
-	level = log_level_parse(config_str(d.cfg, "log_level"));
+	set = config_settings(d.cfg);
+	level = log_level_parse(set->lib.log_level);
 	log_init(spec->name, level == -1 ? LOG_LEVEL_INFO : (enum log_level)level,
-	    config_str(d.cfg, "log_target"));
+	    set->lib.log_target);
 	if ((d.dir = directory_load(config_dir(d.cfg), spec->directory_syntax, &err)) == NULL) {
 		log_warnx("event=start status=failed stage=directory path=%s reason=\"%s\"",
 		    config_dir(d.cfg), err);
@@ -599,22 +629,21 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	load_tls(&d);
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */
-	if (daemon_drop_privileges(config_str(d.cfg, "user"), &err) == -1) {
+	if (daemon_drop_privileges(set->lib.user, &err) == -1) {
 		log_warnx("event=start status=failed stage=privileges reason=\"%s\"", err);
 		rc = 1;
 		goto out;
 	}
-	if (daemon_sandbox(config_bool(d.cfg, "seccomp"), &err) == -1) {
+	if (daemon_sandbox(set->lib.seccomp, &err) == -1) {
 		log_warnx("event=start status=failed stage=sandbox reason=\"%s\"", err);
 		rc = 1;
 		goto out;
 	}
-	workers = (int)config_int(d.cfg, "workers");
-	log_info("event=start config=%s workers=%d uid=%ld", config_path(d.cfg), workers,
-	    (long)getuid());
+	log_info("event=start config=%s workers=%u uid=%ld", config_path(d.cfg),
+	    set->lib.workers, (long)getuid());
 	/* Even one worker is a child: if it dies, the supervisor starts another. */
-	rc = daemon_supervise(&d, (unsigned)workers,
-	    (unsigned)config_int(d.cfg, "worker_restart_burst"), daemon_worker_process);
+	rc = daemon_supervise(&d, set->lib.workers, set->lib.worker_restart_burst,
+	    daemon_worker_process);
 out:
 	daemon_release(&d);
 	return rc;

@@ -15,11 +15,13 @@
 #ifndef LIB_DAEMON_H
 #define LIB_DAEMON_H
 
+#include "lib/settings.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 #include <openssl/ssl.h>
 
 struct authfail;
-struct config;
 struct daemon;
 struct directory;
 struct directory_syntax;
@@ -27,12 +29,16 @@ struct ev_loop;
 struct session_ops;
 struct workq;
 
+/*
+ * Settings are named by field, SETTINGS_FIELD(type, smtpd.mx_listen), so a
+ * misspelt one does not build; 0 means none (offset 0 is lib.mail_root, a
+ * string, never a limit).  Log lines name the key that fills the field.
+ */
 struct daemon_listener {
-	const char	*config_key;	/* "smtpd.submission_listen": comma-separated addr:port, "" = off */
 	const char	*kind;		/* passed to the session as peer->listener */
+	size_t		 addrs;		/* const char *: comma-separated addr:port, "" = off */
 	bool		 implicit_tls;	/* handshake before the greeting (465, 995, 993) */
-	/* Optional: INT key of this kind's own connection limit per process. */
-	const char	*max_key;
+	size_t		 max_connections;	/* optional unsigned: this kind's own limit per process */
 };
 
 struct daemon_spec {
@@ -40,10 +46,11 @@ struct daemon_spec {
 	const struct daemon_listener	*listeners;	/* terminated by { NULL } */
 	const struct session_ops	*ops;
 	/*
-	 * Optional: DURATION key to which idle deadlines drop while a listener
-	 * is over stress_threshold percent of its limit (NULL: no stress mode).
+	 * Optional uint64_t field: the ms to which idle deadlines drop while a
+	 * listener is over stress_threshold percent of its limit (0: no stress
+	 * mode).
 	 */
-	const char			*stress_timeout_key;
+	size_t				 stress_timeout;
 	/* The address rules of the directory: &address_user_syntax (mail/address.h). */
 	const struct directory_syntax	*directory_syntax;
 	/*
@@ -59,7 +66,8 @@ struct daemon_spec {
 
 int		 daemon_run(const struct daemon_spec *spec, int argc, char *argv[]);
 
-const struct config	*daemon_config(struct daemon *d);
+/* Replaced on reload; the old ones stay valid while sessions opened before it live. */
+const struct settings	*daemon_settings(struct daemon *d);
 struct directory	*daemon_directory(struct daemon *d);
 struct ev_loop		*daemon_loop(struct daemon *d);
 struct workq		*daemon_workq(struct daemon *d);

@@ -139,16 +139,26 @@ bind_one(struct daemon *d, const struct daemon_listener *l, const char *item,
 	    bind(fd, (struct sockaddr *)&ss, len) == -1 || listen(fd, LISTEN_BACKLOG) == -1)
 		goto fail;
 	sock_add(d, fd, l);
-	sock_log(fd, l, l->config_key);
+	sock_log(fd, l, daemon_listener_key(l));
 	return 0;
 
 fail:
-	snprintf(listen_err, sizeof(listen_err), "%s (%s): %s", item, l->config_key,
+	snprintf(listen_err, sizeof(listen_err), "%s (%s): %s", item, daemon_listener_key(l),
 	    strerror(errno));
 	*error_r = listen_err;
 	if (fd != -1)
 		close(fd);
 	return -1;
+}
+
+const char *
+daemon_listener_key(const struct daemon_listener *l)
+{
+	const struct config_key	*k = config_key_at(l->addrs);
+
+	if (k == NULL || k->type != CONFIG_STRING)
+		abort();	/* a listener naming no string key is a bug */
+	return k->name;
 }
 
 static int
@@ -158,8 +168,8 @@ bind_config(struct daemon *d, const char **error_r)
 	char				*list, *item, *save;
 	size_t				 n;
 
-	for (l = d->spec->listeners; l->config_key != NULL; l++) {
-		list = xstrdup(config_str(d->cfg, l->config_key));
+	for (l = d->spec->listeners; l->kind != NULL; l++) {
+		list = xstrdup(settings_str(config_settings(d->cfg), l->addrs));
 		for (item = strtok_r(list, ",", &save); item != NULL;
 		    item = strtok_r(NULL, ",", &save)) {
 			item += strspn(item, " \t");
@@ -183,7 +193,7 @@ listener_by_kind(const struct daemon *d, const char *name, size_t len)
 {
 	const struct daemon_listener	*l;
 
-	for (l = d->spec->listeners; l->config_key != NULL; l++)
+	for (l = d->spec->listeners; l->kind != NULL; l++)
 		if (strlen(l->kind) == len && strncmp(l->kind, name, len) == 0)
 			return l;
 	return NULL;
@@ -211,8 +221,8 @@ take_systemd(struct daemon *d, const char **error_r)
 		len = name == NULL ? 0 : colon != NULL ? (size_t)(colon - name) : strlen(name);
 		l = name != NULL ? listener_by_kind(d, name, len) : NULL;
 		/* Unnamed: fine only if the daemon has exactly one kind. */
-		if (name == NULL && d->spec->listeners[0].config_key != NULL &&
-		    d->spec->listeners[1].config_key == NULL)
+		if (name == NULL && d->spec->listeners[0].kind != NULL &&
+		    d->spec->listeners[1].kind == NULL)
 			l = &d->spec->listeners[0];
 		sl = sizeof(acc);
 		if (l == NULL || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) == -1 ||

@@ -68,6 +68,8 @@ struct daemon {
  */
 int	daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *len_r,
 	    const char **error_r);
+/* The key of l's address list, for log lines; aborts if l names none (a bug). */
+const char	*daemon_listener_key(const struct daemon_listener *l);
 /* Fill d->socks from systemd (LISTEN_FDS) or by binding the config's listeners. */
 int	daemon_listeners_open(struct daemon *d, const char **error_r);
 void	daemon_listeners_close(struct daemon *d);

@@ -43,6 +43,7 @@ static const struct command {
 	{ "alias",	cmd_alias,	NEEDS_DIR | EDITS | LOCKS },
 	{ "sender",	cmd_sender,	NEEDS_DIR | EDITS | LOCKS },
 	{ "reload",	cmd_reload,	0 },
+	{ "config",	cmd_config,	0 },
 };
 
 static const char help_text[] =
@@ -127,6 +128,10 @@ static const char help_text[] =
 "             users and certificates.  They are found through the pid files\n"
 "             <queue_dir>/<daemon>.pid, else as processes started with this\n"
 "             configuration file.\n"
+"\n"
+"     config [KEY...]\n"
+"             Print the settings the daemons would run with, as \"key = value\"\n"
+"             lines, defaults included: every key, or the ones named.\n"
 "\n"
 "     help    This text.\n"
 "\n"
@@ -244,6 +249,7 @@ run(struct mailctl *m, const struct command *cmd, int argc, char **argv)
 
 	if ((m->cfg = config_load(m->conf_path, &err)) == NULL)
 		return ctl_error("%s", err);
+	m->set = config_settings(m->cfg);
 	if (cmd->flags & LOCKS) {
 		if ((rc = ctl_lock(m)) != CTL_OK)
 			return rc;

@@ -21,11 +21,13 @@
 
 struct config;
 struct directory;
+struct settings;
 
 struct mailctl {
 	const char		*conf_dir;
 	char			*conf_path;	/* <conf_dir>/postroom.conf */
 	struct config		*cfg;
+	const struct settings	*set;		/* cfg's */
 	struct directory	*dir;		/* as it is before the edit */
 	int			 lock_fd;
 };
@@ -90,5 +92,7 @@ int		 cmd_group(struct mailctl *m, int argc, char **argv);
 int		 cmd_alias(struct mailctl *m, int argc, char **argv);
 int		 cmd_sender(struct mailctl *m, int argc, char **argv);
 int		 cmd_reload(struct mailctl *m, int argc, char **argv);
+/* mailctl_config.c */
+int		 cmd_config(struct mailctl *m, int argc, char **argv);
 
 #endif

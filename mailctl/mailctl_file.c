@@ -12,8 +12,8 @@
  */
 #include "mailctl/mailctl.h"
 
-#include "lib/config.h"
 #include "lib/directory.h"
+#include "lib/settings.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
@@ -263,7 +263,7 @@ set_owner(struct mailctl *m, int fd, const char *target)
 	}
 	if (fchmod(fd, 0640) == -1)
 		return -1;
-	if (geteuid() == 0 && (pw = getpwnam(config_str(m->cfg, "user"))) != NULL &&
+	if (geteuid() == 0 && (pw = getpwnam(m->set->lib.user)) != NULL &&
 	    fchown(fd, 0, pw->pw_gid) == -1)
 		return -1;
 	return 0;

@@ -10,7 +10,7 @@
  */
 #include "mailctl/mailctl.h"
 
-#include "lib/config.h"
+#include "lib/settings.h"
 #include "lib/xmalloc.h"
 
 #include <sys/types.h>
@@ -106,7 +106,7 @@ pid_from_file(struct mailctl *m, const char *name)
 	char	*path, buf[32], *end;
 	long	 pid;
 
-	path = xasprintf("%s/%s.pid", config_str(m->cfg, "queue_dir"), name);
+	path = xasprintf("%s/%s.pid", m->set->lib.queue_dir, name);
 	if (read_small(path, buf, sizeof(buf)) <= 0) {
 		free(path);
 		return -1;

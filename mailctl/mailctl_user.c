@@ -3,10 +3,10 @@
  */
 #include "mailctl/mailctl.h"
 
-#include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/directory.h"
 #include "lib/safedir.h"
+#include "lib/settings.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
 
@@ -195,7 +195,7 @@ as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const
 	if ((pid = fork()) == -1)
 		return ctl_error("fork: %s", strerror(errno));
 	if (pid == 0) {
-		if (daemon_drop_privileges(config_str(m->cfg, "user"), &err) == -1) {
+		if (daemon_drop_privileges(m->set->lib.user, &err) == -1) {
 			ctl_error("%s", err);
 			_exit(CTL_ERR);
 		}
@@ -212,7 +212,7 @@ as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const
 static int
 make_maildir(struct mailctl *m, const void *arg)
 {
-	const char	*mail_root = config_str(m->cfg, "mail_root");
+	const char	*mail_root = m->set->lib.mail_root;
 	char		*maildir;
 	int		 rc;
 
@@ -236,7 +236,7 @@ create_maildir(struct mailctl *m, const struct directory *next, void *arg)
 static int
 check_new_user(struct mailctl *m, const char *addr)
 {
-	const char	*kind, *user = config_str(m->cfg, "user");
+	const char	*kind, *user = m->set->lib.user;
 	int		 rc;
 
 	if ((rc = ctl_check_local_address(m, addr)) != CTL_OK)
@@ -294,7 +294,7 @@ static int
 remove_mail(struct mailctl *m, const void *arg)
 {
 	const struct dir_user	*u = arg;
-	const char		*root = config_str(m->cfg, "mail_root"), *err = NULL;
+	const char		*root = m->set->lib.mail_root, *err = NULL;
 	uid_t			 owner = geteuid();
 	unsigned		 links = 0;
 	char			*path;

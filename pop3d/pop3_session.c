@@ -7,9 +7,9 @@
 #include "pop3d/pop3_private.h"
 
 #include "lib/buf.h"
-#include "lib/config.h"
 #include "lib/linebuf.h"
 #include "lib/log.h"
+#include "lib/settings.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
 
@@ -31,19 +31,19 @@
 #define POP3_HELD_MAX		(64 * 1024)
 
 void
-pop3_env_configure(struct pop3_env *env, const struct config *cfg)
+pop3_env_configure(struct pop3_env *env, const struct settings *set)
 {
 	struct pop3_limits	*l = &env->limits;
 
-	l->max_line_length = (size_t)config_int(cfg, "pop3d.max_line_length");
-	l->max_bad_commands = (unsigned)config_int(cfg, "max_bad_commands");
-	l->idle_timeout_ms = (unsigned long long)config_int(cfg, "pop3d.idle_timeout");
-	l->preauth_timeout_ms = (unsigned long long)config_int(cfg, "pop3d.preauth_timeout");
-	l->max_connections_per_user = (unsigned)config_int(cfg, "pop3d.max_connections_per_user");
-	l->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
-	l->mark_seen = config_bool(cfg, "pop3d.mark_seen");
+	l->max_line_length = set->pop3d.max_line_length;
+	l->max_bad_commands = set->pop3d.max_errors;
+	l->idle_timeout_ms = set->pop3d.idle_timeout_ms;
+	l->preauth_timeout_ms = set->pop3d.preauth_timeout_ms;
+	l->max_connections_per_user = set->pop3d.max_connections_per_user;
+	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
+	l->mark_seen = set->pop3d.mark_seen;
 	free(env->mail_root);
-	env->mail_root = xstrdup(config_str(cfg, "mail_root"));
+	env->mail_root = xstrdup(set->lib.mail_root);
 }
 
 void

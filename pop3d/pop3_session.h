@@ -14,8 +14,8 @@
 #include "lib/session.h"
 
 struct authfail;
-struct config;
 struct directory;
+struct settings;
 struct store;
 struct workq;
 
@@ -51,8 +51,8 @@ struct pop3_env {
 
 extern const struct session_ops	pop3_session_ops;
 
-/* Limits and flags from the config (pop3d.* and the shared keys). */
-void	pop3_env_configure(struct pop3_env *env, const struct config *cfg);
+/* Limits and flags from the settings (pop3d.* and the shared keys). */
+void	pop3_env_configure(struct pop3_env *env, const struct settings *set);
 /* Frees what pop3_env owns (mail_root, the user table); not the store or directory. */
 void	pop3_env_release(struct pop3_env *env);
 

@@ -6,9 +6,9 @@
 #include "smtpd/smtp_cleanup.h"
 #include "smtpd/smtp_deliver.h"
 #include "smtpd/smtp_session.h"
-#include "lib/config.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
+#include "lib/settings.h"
 #include "queue/queue.h"
 #include "store/store.h"
 
@@ -63,49 +63,50 @@ smtpd_free_space(uint64_t *bytes_r)
 }
 
 void
-smtp_env_configure(struct smtp_env *env, const struct config *cfg)
+smtp_env_configure(struct smtp_env *env, const struct settings *set)
 {
-	env->mail_root = config_str(cfg, "mail_root");
-	env->max_message_size = (size_t)config_int(cfg, "smtpd.max_message_size");
-	env->max_header_size = (size_t)config_int(cfg, "smtpd.max_header_size");
-	env->max_line_length = (size_t)config_int(cfg, "smtpd.max_line_length");
-	env->max_recipients = (unsigned)config_int(cfg, "smtpd.max_recipients");
-	env->max_expansion = (unsigned)config_int(cfg, "smtpd.max_expansion");
-	env->max_commands_before_mail =
-	    (unsigned)config_int(cfg, "smtpd.max_commands_before_mail");
-	env->max_errors = (unsigned)config_int(cfg, "smtpd.max_errors");
-	env->idle_timeout = (unsigned long long)config_int(cfg, "smtpd.idle_timeout");
-	env->greeting_timeout = (unsigned long long)config_int(cfg, "smtpd.greeting_timeout");
-	env->data_timeout = (unsigned long long)config_int(cfg, "smtpd.data_timeout");
-	env->min_data_rate = (unsigned)config_int(cfg, "smtpd.min_data_rate");
-	env->vrfy = config_bool(cfg, "smtpd.vrfy");
-	env->bare_lf_reject = strcmp(config_str(cfg, "smtpd.bare_lf"), "reject") == 0;
-	env->plaintext_auth_loopback = config_bool(cfg, "plaintext_auth_loopback");
-	env->sender_login_match = config_bool(cfg, "smtpd.sender_login_match");
-	env->sender_allow_null = config_bool(cfg, "smtpd.sender_allow_null");
-	env->min_free_space = (uint64_t)config_int(cfg, "smtpd.min_free_space");
+	const struct smtpd_settings	*s = &set->smtpd;
+
+	env->mail_root = set->lib.mail_root;
+	env->max_message_size = s->max_message_size;
+	env->max_header_size = s->max_header_size;
+	env->max_line_length = s->max_line_length;
+	env->max_recipients = s->max_recipients;
+	env->max_expansion = s->max_expansion;
+	env->max_commands_before_mail = s->max_commands_before_mail;
+	env->max_errors = s->max_errors;
+	env->idle_timeout = s->idle_timeout_ms;
+	env->greeting_timeout = s->greeting_timeout_ms;
+	env->data_timeout = s->data_timeout_ms;
+	env->min_data_rate = s->min_data_rate;
+	env->vrfy = s->vrfy;
+	/* Its values are checked by the config parser (choices). */
+	env->bare_lf_reject = strcmp(s->bare_lf, "reject") == 0;
+	env->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
+	env->sender_login_match = s->sender_login_match;
+	env->sender_allow_null = s->sender_allow_null;
+	env->min_free_space = s->min_free_space;
 }
 
 /* Everything that may change on SIGHUP; -1 keeps the old relay networks. */
 static int
 smtpd_configure(struct daemon *d, const char **error_r)
 {
-	const struct config	*cfg = daemon_config(d);
+	const struct settings	*set = daemon_settings(d);
 	struct relaynets	*r;
 
-	/* smtpd.bare_lf's values are checked by the config parser (choices). */
-	smtp_env_configure(&smtpd.env, cfg);
-	snprintf(smtpd.hostname, sizeof(smtpd.hostname), "%s", config_str(cfg, "hostname"));
+	smtp_env_configure(&smtpd.env, set);
+	snprintf(smtpd.hostname, sizeof(smtpd.hostname), "%s", set->lib.hostname);
 	if (smtpd.hostname[0] == '\0' &&
 	    gethostname(smtpd.hostname, sizeof(smtpd.hostname) - 1) == -1)
 		snprintf(smtpd.hostname, sizeof(smtpd.hostname), "localhost");
 	smtpd.env.hostname = smtpd.hostname;
-	smtpd.queue_dir = config_str(cfg, "queue_dir");
+	smtpd.queue_dir = set->lib.queue_dir;
 	smtpd.env.free_space = smtpd_free_space;
 	smtpd.env.dir = daemon_directory(d);
 	smtpd.env.authfail = daemon_authfail(d);
 	smtpd.env.tls_available = daemon_tls_available(d);
-	if ((r = relaynets_parse(config_str(cfg, "smtpd.relay_networks"), error_r)) == NULL)
+	if ((r = relaynets_parse(set->smtpd.relay_networks, error_r)) == NULL)
 		return -1;
 	relaynets_free(&smtpd.relaynets);
 	smtpd.relaynets = r;
@@ -116,17 +117,17 @@ smtpd_configure(struct daemon *d, const char **error_r)
 int
 smtpd_init(struct daemon *d, const char **error_r)
 {
-	const struct config	*cfg = daemon_config(d);
+	const struct settings	*set = daemon_settings(d);
 	struct store_options	 opts = { 0 };
 
 	if (smtpd_configure(d, error_r) == -1)
 		return -1;
-	opts.fsync_enabled = config_bool(cfg, "store.fsync");
-	if ((smtpd.dl.store = store_open(config_str(cfg, "mail_root"), &opts, error_r)) == NULL)
+	opts.fsync_enabled = set->store.fsync;
+	if ((smtpd.dl.store = store_open(set->lib.mail_root, &opts, error_r)) == NULL)
 		return -1;
-	if ((smtpd.dl.queue = queue_open(config_str(cfg, "queue_dir"), error_r)) == NULL)
+	if ((smtpd.dl.queue = queue_open(set->lib.queue_dir, error_r)) == NULL)
 		return -1;
-	smtp_cleanup_maildirs(config_str(cfg, "mail_root"));
+	smtp_cleanup_maildirs(set->lib.mail_root);
 	smtpd.dl.wq = daemon_workq(d);
 	smtpd.env.deliver = smtp_deliver;
 	smtpd.env.deliver_ctx = &smtpd.dl;

@@ -5,12 +5,12 @@
 #ifndef SMTPD_SMTP_DAEMON_H
 #define SMTPD_SMTP_DAEMON_H
 
-struct config;
 struct daemon;
+struct settings;
 struct smtp_env;
 
-/* Limits and switches from cfg (hostname, directory etc. are set by the caller). */
-void	smtp_env_configure(struct smtp_env *env, const struct config *cfg);
+/* Limits and switches from set (hostname, directory etc. are set by the caller). */
+void	smtp_env_configure(struct smtp_env *env, const struct settings *set);
 
 int	smtpd_init(struct daemon *d, const char **error_r);
 void	smtpd_reload(struct daemon *d);

@@ -380,5 +380,25 @@ class TestLockAndReload(MailctlCase):
         self.assertIn('no running daemon', p.stderr)
 
 
+class TestConfig(unittest.TestCase):
+    def test_config_prints_the_settings(self):
+        """mailctl config: every key as the daemons read it (file, else default);
+        named keys only when given; a deprecated name shows as its new key."""
+        with Postroom(daemons=(), config={'max_bad_commands': 4,
+                                          'smtpd.max_message_size': 10240}) as pr:
+            lines = pr.mailctl('config').stdout.splitlines()
+            self.assertIn('mail_root = %s' % pr.mail_root, lines)
+            self.assertIn('auth_fail_delay = 100ms', lines)
+            self.assertIn('smtpd.max_message_size = 10K', lines)
+            self.assertIn('pop3d.max_errors = 4', lines)
+            self.assertIn('smtpd.max_errors = 10', lines)
+            self.assertFalse(any(line.startswith('max_bad_commands') for line in lines))
+            p = pr.mailctl('config', 'smtpd.max_errors', 'max_bad_commands')
+            self.assertEqual(p.stdout, 'smtpd.max_errors = 10\npop3d.max_errors = 4\n')
+            p = pr.mailctl('config', 'workers', 'smtpd.max_eror', check=False)
+            self.assertEqual((p.returncode, p.stdout), (1, ''))
+            self.assertEqual(p.stderr, 'mailctl: smtpd.max_eror: unknown key\n')
+
+
 if __name__ == '__main__':
     unittest.main()

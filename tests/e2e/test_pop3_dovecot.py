@@ -43,7 +43,7 @@ SESSIONS = {
                     'TOP 1 1', 'DELE 1', 'STAT', 'LIST', 'UIDL', 'RSET', 'STAT', 'NOOP',
                     'QUIT'],
     # Dovecot's login process closes after 3 bad commands (hard-coded), ours after
-    # max_bad_commands (20): keep at most 2 in a row before login.
+    # pop3d.max_errors (20): keep at most 2 in a row before login.
     'errors_prelogin': ['STAT', 'PASS x', 'USER ' + USER, 'PASS wrong', 'QUIT'],
     'errors_prelogin2': ['LIST', 'RETR 1', 'QUIT'],
     'errors': ['USER ' + USER, 'PASS ' + PASSWORD, 'RETR 0', 'RETR 99', 'RETR x',

@@ -229,6 +229,21 @@ class TestLimits(unittest.TestCase):
             for r in (a, b, c):
                 r.close()
 
+    def test_max_errors_and_its_old_name(self):
+        """pop3d.max_errors closes after that many bad commands in a row; the
+        old key max_bad_commands still sets it, with a warning naming the new one."""
+        for key in ('pop3d.max_errors', 'max_bad_commands'):
+            with Postroom(daemons=('pop3d',), config={key: 2}) as pr:
+                r = Raw(pr.port('pop3d.listen'))
+                self.assertTrue(r.line().startswith(b'+OK'))
+                self.assertEqual(r.cmd('BOGUS')[:4], b'-ERR')
+                self.assertEqual(r.cmd('BOGUS')[:4], b'-ERR')
+                self.assertEqual(r.line(), b'-ERR Too many bad commands, closing.\r\n')
+                self.assertEqual(r.line(), b'')
+                r.close()
+                deprecated = 'key max_bad_commands is deprecated, use pop3d.max_errors'
+                self.assertEqual(deprecated in pr.log('pop3d'), key == 'max_bad_commands')
+
 
 class TestClients(Pop3Case):
     def test_fetchmail_stls_keep_then_flush(self):

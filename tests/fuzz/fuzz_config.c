@@ -87,8 +87,8 @@ FUZZ_BEGIN(data, size)
 	memcpy(path, fuzz_dir, sizeof(fuzz_dir));
 	strcat(path, "/postroom.conf");
 	if ((cfg = config_load(path, &err)) != NULL) {
-		(void)config_int(cfg, "smtpd.max_message_size");
-		(void)config_str(cfg, "mail_root");
+		(void)config_settings(cfg)->smtpd.max_message_size;
+		(void)strlen(config_settings(cfg)->lib.mail_root);
 		config_free(&cfg);
 	}
 	if ((dir = directory_load(fuzz_dir, &address_user_syntax, &err)) != NULL) {

@@ -9,6 +9,7 @@
 #include "tests/unit/config_testutil.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,14 @@ test_defaults(void **state)
 	char		 buf[64];
 
 	(void)state;
-	assert_string_equal(config_str(cfg, "mail_root"), "/var/lib/postroom/mail");
-	assert_int_equal(config_int(cfg, "workers"), 1);
-	assert_int_equal(config_int(cfg, "auth_fail_delay"), 1000);
-	assert_int_equal(config_int(cfg, "auth_block_time"), 15 * 60 * 1000);
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 35 * 1024 * 1024);
-	assert_true(config_bool(cfg, "store.fsync"));
-	assert_false(config_bool(cfg, "smtpd.vrfy"));
-	assert_string_equal(config_str(cfg, "hostname"), "");
+	assert_string_equal(config_settings(cfg)->lib.mail_root, "/var/lib/postroom/mail");
+	assert_int_equal(config_settings(cfg)->lib.workers, 1);
+	assert_int_equal(config_settings(cfg)->lib.auth_fail_delay_ms, 1000);
+	assert_int_equal(config_settings(cfg)->lib.auth_block_time_ms, 15 * 60 * 1000);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 35 * 1024 * 1024);
+	assert_true(config_settings(cfg)->store.fsync);
+	assert_false(config_settings(cfg)->smtpd.vrfy);
+	assert_string_equal(config_settings(cfg)->lib.hostname, "");
 	assert_string_equal(config_dir(cfg), "/etc/postroom");
 	assert_string_equal(config_format(cfg, "smtpd.max_message_size", buf, sizeof(buf)), "35M");
 	assert_string_equal(config_format(cfg, "smtpd.max_line_length", buf, sizeof(buf)), "4K");
@@ -81,7 +82,7 @@ test_format_round_trip(void **state)
 		assert_string_equal(config_format(b, k->name, buf2, sizeof(buf2)), buf);
 	}
 	assert_string_equal(config_format(b, "auth_fail_delay", buf, sizeof(buf)), "1500ms");
-	assert_int_equal(config_int(b, "smtpd.max_message_size"), 1025);
+	assert_int_equal(config_settings(b)->smtpd.max_message_size, 1025);
 	config_free(&a);
 	config_free(&b);
 }
@@ -114,23 +115,23 @@ test_units_and_syntax(void **state)
 	cfg = load_text(dir, text, (size_t)-1, &err, &log);
 	assert_non_null(cfg);
 	assert_string_equal(log, "");
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 10 * 1024 * 1024);
-	assert_int_equal(config_int(cfg, "auth_fail_delay"), 500);
-	assert_int_equal(config_int(cfg, "smtpd.idle_timeout"), 2 * 3600 * 1000);
-	assert_int_equal(config_int(cfg, "auth_block_time"), 90 * 1000);
-	assert_int_equal(config_int(cfg, "smtpd.data_timeout"), 86400LL * 1000);
-	assert_int_equal(config_int(cfg, "pop3d.max_line_length"), 2048);
-	assert_int_equal(config_int(cfg, "smtpd.max_line_length"), 1024);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 10 * 1024 * 1024);
+	assert_int_equal(config_settings(cfg)->lib.auth_fail_delay_ms, 500);
+	assert_int_equal(config_settings(cfg)->smtpd.idle_timeout_ms, 2 * 3600 * 1000);
+	assert_int_equal(config_settings(cfg)->lib.auth_block_time_ms, 90 * 1000);
+	assert_int_equal(config_settings(cfg)->smtpd.data_timeout_ms, 86400LL * 1000);
+	assert_int_equal(config_settings(cfg)->pop3d.max_line_length, 2048);
+	assert_int_equal(config_settings(cfg)->smtpd.max_line_length, 1024);
 	want = xasprintf("%s/mail", dir);
-	assert_string_equal(config_str(cfg, "mail_root"), want);
-	assert_string_equal(config_str(cfg, "queue_dir"), "/abs/queue");
-	assert_string_equal(config_str(cfg, "hostname"), "");
-	assert_string_equal(config_str(cfg, "smtpd.relay_networks"), "10.0.0.0/8 # not a comment");
-	assert_true(config_bool(cfg, "smtpd.vrfy"));
-	assert_false(config_bool(cfg, "pop3d.mark_seen"));
-	assert_int_equal(config_int(cfg, "workers"), 4);
+	assert_string_equal(config_settings(cfg)->lib.mail_root, want);
+	assert_string_equal(config_settings(cfg)->lib.queue_dir, "/abs/queue");
+	assert_string_equal(config_settings(cfg)->lib.hostname, "");
+	assert_string_equal(config_settings(cfg)->smtpd.relay_networks, "10.0.0.0/8 # not a comment");
+	assert_true(config_settings(cfg)->smtpd.vrfy);
+	assert_false(config_settings(cfg)->pop3d.mark_seen);
+	assert_int_equal(config_settings(cfg)->lib.workers, 4);
 	/* untouched keys keep their defaults */
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 100);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 100);
 	free(want);
 	free(log);
 	config_free(&cfg);
@@ -244,8 +245,8 @@ test_read_boundaries(void **state)
 	cfg = load_text(dir, text, len, &err, &log);
 	if (cfg == NULL)
 		fail_msg("%s", err);
-	assert_int_equal(config_int(cfg, "workers"), 7);
-	assert_int_equal(strlen(config_str(cfg, "hostname")), 4096 - 11 - 1);
+	assert_int_equal(config_settings(cfg)->lib.workers, 7);
+	assert_int_equal(strlen(config_settings(cfg)->lib.hostname), 4096 - 11 - 1);
 	config_free(&cfg);
 	free(log);
 	/* one byte longer */
@@ -276,7 +277,7 @@ test_unknown_key_suggestion(void **state)
 	assert_non_null(strstr(log, "postroom.conf:2: unknown key max_message_size ignored "
 	    "(did you mean smtpd.max_message_size?)"));
 	assert_non_null(strstr(log, "postroom.conf:3: unknown key zzzzzzzz ignored\n"));
-	assert_int_equal(config_int(cfg, "smtpd.max_message_size"), 35 * 1024 * 1024);
+	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 35 * 1024 * 1024);
 	config_free(&cfg);
 	free(log);
 	tu_rmdir(&dir);
@@ -304,14 +305,14 @@ test_config_set(void **state)
 
 	(void)state;
 	assert_int_equal(config_set(cfg, "smtpd.max_recipients", "7", &err), 0);
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 7);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 7);
 	assert_int_equal(config_set(cfg, "smtpd.max_recipients", "0", &err), -1);
 	assert_non_null(strstr(err, "out of range"));
-	assert_int_equal(config_int(cfg, "smtpd.max_recipients"), 7);
+	assert_int_equal(config_settings(cfg)->smtpd.max_recipients, 7);
 	assert_int_equal(config_set(cfg, "smtpd.max_recipent", "7", &err), -1);
 	assert_non_null(strstr(err, "did you mean smtpd.max_recipients"));
 	assert_int_equal(config_set(cfg, "tls_key", "k.pem", &err), 0);
-	assert_string_equal(config_str(cfg, "tls_key"), "/etc/postroom/k.pem");
+	assert_string_equal(config_settings(cfg)->lib.tls_key, "/etc/postroom/k.pem");
 	config_free(&cfg);
 }
 
@@ -324,17 +325,182 @@ test_choices(void **state)
 
 	(void)state;
 	assert_int_equal(config_set(cfg, "log_level", "debug", &err), 0);
-	assert_string_equal(config_str(cfg, "log_level"), "debug");
+	assert_string_equal(config_settings(cfg)->lib.log_level, "debug");
 	assert_int_equal(config_set(cfg, "log_level", "error", &err), 0);
 	assert_int_equal(config_set(cfg, "log_level", "verbose", &err), -1);
 	assert_non_null(strstr(err, "expected one of error|warn|info|debug"));
 	assert_int_equal(config_set(cfg, "log_level", "warn|info", &err), -1);
 	assert_int_equal(config_set(cfg, "log_level", "inf", &err), -1);
 	assert_int_equal(config_set(cfg, "log_level", "", &err), -1);
-	assert_string_equal(config_str(cfg, "log_level"), "error");
+	assert_string_equal(config_settings(cfg)->lib.log_level, "error");
 	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "reject", &err), 0);
 	assert_int_equal(config_set(cfg, "smtpd.bare_lf", "accept", &err), -1);
 	config_free(&cfg);
+}
+
+/* A rule across keys is an error at the line of the key it blames. */
+static void
+test_check_failure(void **state)
+{
+	static const char	 text[] =
+	    "pop3d.idle_timeout = 5m\n"
+	    "# the rule: not longer before login than after\n"
+	    "pop3d.preauth_timeout = 6m\n";
+	struct config	*cfg;
+	const char	*err = NULL;
+	char		*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	cfg = load_text(dir, text, (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:3: pop3d.preauth_timeout: 6m: longer than"
+	    " pop3d.idle_timeout"));
+	assert_non_null(strstr(log, "postroom.conf:3: pop3d.preauth_timeout: 6m"));
+	free(log);
+	/* Blaming a default: no line to point at, so it says so. */
+	cfg = load_text(dir, "pop3d.idle_timeout = 30s\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf: pop3d.preauth_timeout: 1m (default): longer"));
+	free(log);
+	/* Parse errors first: a rule over half-parsed values would only confuse. */
+	cfg = load_text(dir, "pop3d.idle_timeout = 30s\nworkers = x\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_null(strstr(log, "preauth"));
+	free(log);
+	tu_rmdir(&dir);
+}
+
+/* -o overrides may break a rule the file kept: config_check() after them. */
+static void
+test_check_after_set(void **state)
+{
+	struct config	*cfg = config_defaults("/etc/postroom");
+	const char	*err = NULL;
+
+	(void)state;
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_set(cfg, "pop3d.preauth_timeout", "1h", &err), 0);
+	tu_capture_start();
+	assert_int_equal(config_check(cfg, &err), -1);
+	free(tu_capture_end());
+	assert_non_null(strstr(err, "(defaults): pop3d.preauth_timeout: 1h (override): longer"
+	    " than pop3d.idle_timeout"));
+	assert_int_equal(config_set(cfg, "pop3d.idle_timeout", "1h", &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	config_free(&cfg);
+}
+
+static size_t
+key_field_size(const struct config_key *k)
+{
+	switch (k->type) {
+	case CONFIG_INT:
+		return sizeof(unsigned);
+	case CONFIG_SIZE:
+	case CONFIG_DURATION:
+		return sizeof(uint64_t);
+	case CONFIG_BOOL:
+		return sizeof(bool);
+	case CONFIG_STRING:
+	case CONFIG_PATH:
+		return sizeof(const char *);
+	}
+	return 0;
+}
+
+/*
+ * Every field of struct settings is some key's: between two keys' fields
+ * (and at the end) there is no more room than padding, so a field added
+ * without a key (left 0 or NULL forever) fails here, unless it is small
+ * enough to hide in padding (a bool or unsigned before a wider field).
+ * Fields are scalars aligned to their size, so padding is shorter than the
+ * next field, or than 8 bytes where a section (a struct of its own) begins.
+ */
+static void
+test_every_field_has_a_key(void **state)
+{
+	static const size_t	 sections[] = {
+		offsetof(struct settings, smtpd), offsetof(struct settings, pop3d),
+		offsetof(struct settings, store),
+	};
+	const struct config_key	*k, *next;
+	size_t			 end = 0, gap, want, room, i;
+
+	(void)state;
+	for (;;) {
+		next = NULL;
+		for (k = config_keys; k->name != NULL; k++)
+			if (k->field >= end && (next == NULL || k->field < next->field))
+				next = k;
+		if (next == NULL)
+			break;
+		gap = next->field - end;
+		room = key_field_size(next);
+		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+			if (next->field == sections[i])
+				room = sizeof(uint64_t);
+		if (gap >= room)
+			fail_msg("%zu bytes of struct settings before %s belong to no key", gap,
+			    next->name);
+		end = next->field + key_field_size(next);
+	}
+	want = sizeof(struct settings);
+	if (want - end >= sizeof(uint64_t))
+		fail_msg("the last %zu bytes of struct settings belong to no key", want - end);
+}
+
+/* A renamed key still loads, with a warning naming its successor. */
+static void
+test_deprecated_alias(void **state)
+{
+	struct config	*cfg;
+	const char	*err = NULL;
+	char		*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	cfg = load_text(dir, "workers = 2\nmax_bad_commands = 5\n", (size_t)-1, &err, &log);
+	assert_non_null(cfg);
+	assert_non_null(strstr(log, "postroom.conf:2: key max_bad_commands is deprecated,"
+	    " use pop3d.max_errors"));
+	assert_int_equal(config_settings(cfg)->pop3d.max_errors, 5);
+	assert_int_equal(config_settings(cfg)->smtpd.max_errors, 10);
+	config_free(&cfg);
+	free(log);
+	/* Old and new name together: one key set twice. */
+	cfg = load_text(dir, "pop3d.max_errors = 4\nmax_bad_commands = 5\n", (size_t)-1, &err,
+	    &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:2: pop3d.max_errors: duplicate (first set"
+	    " on line 1)"));
+	free(log);
+	/* Checked like the new key. */
+	cfg = load_text(dir, "max_bad_commands = 0\n", (size_t)-1, &err, &log);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "postroom.conf:1: pop3d.max_errors: 0 is out of range"));
+	free(log);
+	/* -o too. */
+	cfg = config_defaults("/etc/postroom");
+	tu_capture_start();
+	assert_int_equal(config_set(cfg, "max_bad_commands", "3", &err), 0);
+	log = tu_capture_end();
+	assert_non_null(strstr(log, "max_bad_commands is deprecated, use pop3d.max_errors"));
+	assert_int_equal(config_settings(cfg)->pop3d.max_errors, 3);
+	config_free(&cfg);
+	free(log);
+	tu_rmdir(&dir);
+}
+
+/* Every alias names a key, and no alias shadows one. */
+static void
+test_aliases_consistent(void **state)
+{
+	const struct config_alias	*a;
+
+	(void)state;
+	for (a = config_aliases; a->name != NULL; a++) {
+		assert_non_null(config_key_find(a->key));
+		assert_null(config_key_find(a->name));
+	}
 }
 
 /* Run fn in a child and check that it aborts. */
@@ -357,19 +523,29 @@ assert_aborts(void (*fn)(const struct config *), const struct config *cfg)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
-static void lookup_undeclared(const struct config *cfg) { (void)config_int(cfg, "nope"); }
-static void lookup_wrong_type(const struct config *cfg) { (void)config_bool(cfg, "workers"); }
-static void lookup_wrong_type2(const struct config *cfg) { (void)config_str(cfg, "workers"); }
+static void
+format_undeclared(const struct config *cfg)
+{
+	char	 buf[64];
 
+	(void)config_format(cfg, "nope", buf, sizeof(buf));
+}
+
+static void
+changed_no_key(const struct config *cfg)
+{
+	(void)config_changed(cfg, cfg, sizeof(struct settings));
+}
+
+/* Code reads typed fields; what still goes by name or offset must name a key. */
 static void
 test_bad_lookups_abort(void **state)
 {
 	struct config	*cfg = config_defaults("/etc/postroom");
 
 	(void)state;
-	assert_aborts(lookup_undeclared, cfg);
-	assert_aborts(lookup_wrong_type, cfg);
-	assert_aborts(lookup_wrong_type2, cfg);
+	assert_aborts(format_undeclared, cfg);
+	assert_aborts(changed_no_key, cfg);
 	config_free(&cfg);
 }
 
@@ -454,6 +630,11 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_config_set),
 		cmocka_unit_test(test_choices),
+		cmocka_unit_test(test_check_failure),
+		cmocka_unit_test(test_check_after_set),
+		cmocka_unit_test(test_deprecated_alias),
+		cmocka_unit_test(test_aliases_consistent),
+		cmocka_unit_test(test_every_field_has_a_key),
 		cmocka_unit_test(test_bad_lookups_abort),
 		cmocka_unit_test(test_sample_documents_every_key),
 		cmocka_unit_test(test_sample_loads_clean),

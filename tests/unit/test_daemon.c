@@ -229,6 +229,7 @@ test_listen_parse(void **state)
 struct ctx {
 	unsigned	reloads;
 	unsigned	inits;
+	unsigned	max_errors;	/* a setting, as the last (re)load left it */
 };
 
 static struct ctx	e_ctx;
@@ -239,8 +240,9 @@ e_open(const struct session_peer *peer, struct buf *out, struct session_host *ho
 	const struct ctx	*c = arg;
 
 	(void)host;
-	buf_printf(out, "hello %s pid=%ld uid=%ld reloads=%u\r\n", peer->tls ? "tls" : "plain",
-	    (long)getpid(), (long)geteuid(), c->reloads);
+	buf_printf(out, "hello %s pid=%ld uid=%ld reloads=%u max_errors=%u\r\n",
+	    peer->tls ? "tls" : "plain", (long)getpid(), (long)geteuid(), c->reloads,
+	    c->max_errors);
 	return calloc(1, sizeof(int));
 }
 
@@ -281,6 +283,7 @@ e_init(struct daemon *d, const char **error_r)
 {
 	(void)error_r;
 	e_ctx.inits++;
+	e_ctx.max_errors = daemon_settings(d)->pop3d.max_errors;
 	daemon_set_arg(d, &e_ctx);
 	return 0;
 }
@@ -288,14 +291,14 @@ e_init(struct daemon *d, const char **error_r)
 static void
 e_reload(struct daemon *d)
 {
-	(void)d;
 	e_ctx.reloads++;
+	e_ctx.max_errors = daemon_settings(d)->pop3d.max_errors;
 }
 
 static const struct daemon_listener e_listeners[] = {
-	{ "pop3d.listen", "plain", false },
-	{ "pop3d.tls_listen", "tls", true },
-	{ NULL, NULL, false },
+	{ "plain", SETTINGS_FIELD(const char *, pop3d.listen), false },
+	{ "tls", SETTINGS_FIELD(const char *, pop3d.tls_listen), true },
+	{ NULL, 0, false },
 };
 
 static const struct daemon_spec e_spec = {
@@ -621,13 +624,14 @@ test_daemon_run_single(void **state)
 		assert_non_null(strstr(line, want));
 	}
 	/* A good reload (one change that needs a restart is named in the log). */
-	write_conf(&r, "workers = 2\n");
+	assert_non_null(strstr(line, "max_errors=20"));
+	write_conf(&r, "workers = 2\npop3d.max_errors = 7\n");
 	kill(r.pid, SIGHUP);
 	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
 	assert_string_equal(notify_next(&r, 5000), "READY=1");
 	wait_reloads(&r, 1);
 	greet(&r, line, sizeof(line));
-	assert_non_null(strstr(line, "reloads=1"));
+	assert_non_null(strstr(line, "reloads=1 max_errors=7"));
 	/* A broken config: the old one keeps running, and the log says why. */
 	write_conf(&r, "workers = many\n");
 	kill(r.pid, SIGHUP);
@@ -637,6 +641,16 @@ test_daemon_run_single(void **state)
 	greet(&r, line, sizeof(line));
 	assert_non_null(strstr(line, "reloads=1"));
 	assert_true(log_has(&r, "event=reload status=failed"));
+	/* A rule across keys fails the same way: the old settings stay. */
+	write_conf(&r, "workers = 2\npop3d.max_errors = 9\npop3d.preauth_timeout = 20m\n");
+	kill(r.pid, SIGHUP);
+	assert_string_equal(notify_next(&r, 5000), "RELOADING=1");
+	assert_string_equal(notify_next(&r, 5000), "READY=1");
+	wait_reloads(&r, 3);
+	greet(&r, line, sizeof(line));
+	assert_non_null(strstr(line, "reloads=1 max_errors=7"));
+	assert_true(log_has(&r, "postroom.conf:10: pop3d.preauth_timeout: 20m: longer than"
+	    " pop3d.idle_timeout"));
 	assert_true(log_has(&r, "key=workers changed: takes effect after a restart"));
 	assert_false(log_has(&r, "key=user changed"));
 	greet_tls(&r, line, sizeof(line));
