@@ -7,7 +7,8 @@
  * can never be pulled out from under it.  A session that is PAUSEd when
  * its peer goes away (a commit in flight) is kept alive, without a conn,
  * until it stops pausing, so no session has to handle being freed while
- * it waits for its own work.
+ * it waits for its own work.  The host holds input while a session
+ * pauses or streams a reply; no session keeps input of its own.
  */
 #include "lib/session.h"
 
@@ -15,6 +16,7 @@
 #include "lib/conn.h"
 #include "lib/ev.h"
 #include "lib/log.h"
+#include "lib/workq.h"
 #include "lib/xmalloc.h"
 
 #include <netinet/tcp.h>
@@ -23,6 +25,7 @@
 #include <sys/un.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +57,8 @@ struct session_pool {
 	void				*arg;
 	struct session_pool_limits	 limits;
 	SSL_CTX				*tls;
-	struct session_host		*hosts;		/* doubly linked */
+	struct workq			*wq;
+	struct host			*hosts;		/* doubly linked */
 	size_t				 count;
 	unsigned			 gen;
 	bool				 stopping;
@@ -62,9 +66,10 @@ struct session_pool {
 	struct pool_kind		 kinds[SESSION_LISTENERS_MAX];
 };
 
-struct session_host {
+struct host {
+	struct session_host	 base;		/* what the session sees */
 	struct session_pool	*pool;
-	struct session_host	*prev, *next;
+	struct host	*prev, *next;
 	struct conn		*conn;		/* NULL: peer gone, session still PAUSEd */
 	void			*s;
 	struct session_peer	 peer;
@@ -74,6 +79,9 @@ struct session_host {
 	struct ev_timer		*soon;		/* settle from the loop (kicks) */
 	struct ev_timer		*after;
 	void			(*after_cb)(void *s);
+	session_more_fn		 more;		/* a streamed reply in progress */
+	struct ev_io		*watch;
+	void			(*watch_cb)(void *s);
 	uint64_t		 start_ms;
 	uint64_t		 last_input_ms;
 	unsigned		 gen;
@@ -81,6 +89,7 @@ struct session_host {
 	bool			 implicit_tls;
 	bool			 tls_requested;
 	bool			 paused;	/* last want() was PAUSE */
+	bool			 stop_pending;	/* stopping: ops->shutdown when between commands */
 	bool			 stop_sent;	/* ops->shutdown called */
 	bool			 closing;	/* close after flush requested */
 	bool			 peer_gone;	/* conn reported CLOSED while the session paused */
@@ -88,7 +97,7 @@ struct session_host {
 	char			 reason[160];
 };
 
-static void	host_settle(struct session_host *h);
+static void	host_settle(struct host *h);
 
 void
 session_id_new(char id[17])
@@ -208,7 +217,7 @@ kind_stressed(const struct session_pool *p, const struct pool_kind *k)
 
 /* The session's deadline as the host applies it: cut short under stress. */
 static unsigned long long
-host_timeout(const struct session_host *h, unsigned long long ms)
+host_timeout(const struct host *h, unsigned long long ms)
 {
 	unsigned long long	stress = h->pool->limits.stress_timeout_ms;
 
@@ -221,7 +230,7 @@ host_timeout(const struct session_host *h, unsigned long long ms)
 static void
 kind_cut_deadlines(struct session_pool *p, struct pool_kind *k)
 {
-	struct session_host	*h;
+	struct host	*h;
 	uint64_t		 now = ev_now(p->loop);
 	unsigned long long	 stress = p->limits.stress_timeout_ms;
 
@@ -320,7 +329,7 @@ peer_fill(struct session_peer *peer, int fd)
 /* ---- the session driver ---- */
 
 static void
-host_destroy(struct session_host *h)
+host_destroy(struct host *h)
 {
 	struct session_pool	*p = h->pool;
 	char			 q[200];
@@ -339,6 +348,7 @@ host_destroy(struct session_host *h)
 	    log_quote(h->reason[0] != '\0' ? h->reason : "closed", q, sizeof(q)));
 	ev_timer_free(&h->soon);
 	ev_timer_free(&h->after);
+	ev_io_del(&h->watch);
 	ip_unref(p, h->ip);
 	if (h->kind != NULL)
 		h->kind->count--;
@@ -353,21 +363,26 @@ host_destroy(struct session_host *h)
 	pool_update_stress(p);
 }
 
+static bool
+host_output_full(const struct host *h)
+{
+	return buf_len(conn_output(h->conn)) >= h->pool->limits.output_high;
+}
+
 /*
- * Feed buffered input while the session wants it and takes some, and
- * while its replies fit under the high-water mark: a client pipelining
- * commands without reading the answers gets the rest processed only
- * as it reads (after CONN_DRAINED), so output stays bounded.
+ * Feed buffered input while the session wants it, takes some, streams
+ * nothing and has room for its replies: a client pipelining commands
+ * without reading the answers gets the rest processed only as it reads
+ * (after CONN_DRAINED), so output stays bounded.
  */
 static void
-host_feed(struct session_host *h)
+host_feed(struct host *h)
 {
 	const struct session_ops	*ops = h->pool->ops;
 	struct buf			*in = conn_input(h->conn);
-	struct buf			*out = conn_output(h->conn);
 	size_t				 n;
 
-	while (buf_len(in) > 0 && buf_len(out) <= h->pool->limits.output_high &&
+	while (buf_len(in) > 0 && h->more == NULL && !host_output_full(h) &&
 	    ops->want(h->s) == SESSION_READ) {
 		h->depth++;
 		n = ops->input(h->s, buf_head(in), buf_len(in));
@@ -380,8 +395,38 @@ host_feed(struct session_host *h)
 	}
 }
 
+/* Continue a streamed reply while there is room; true once none is left. */
+static bool
+host_produce(struct host *h)
+{
+	session_more_fn	 more;
+	bool		 done;
+
+	while ((more = h->more) != NULL && !host_output_full(h)) {
+		h->depth++;
+		done = more(h->s);
+		h->depth--;
+		if (done && h->more == more)
+			h->more = NULL;
+	}
+	return h->more == NULL;
+}
+
+/* Stopping: tell a session that is between commands. */
+static bool
+host_stop_due(struct host *h)
+{
+	if (!h->stop_pending || h->stop_sent)
+		return false;
+	h->stop_sent = true;
+	h->depth++;
+	h->pool->ops->shutdown(h->s);
+	h->depth--;
+	return true;
+}
+
 static void
-host_close(struct session_host *h)
+host_close(struct host *h)
 {
 	if (h->closing)
 		return;
@@ -392,19 +437,36 @@ host_close(struct session_host *h)
 }
 
 static void
-host_close_now(struct session_host *h, const char *why)
+host_close_now(struct host *h, const char *why)
 {
 	snprintf(h->reason, sizeof(h->reason), "%s", why);
 	host_close(h);
 }
 
-/* Act on want() until it is stable; flush once at the end. */
 static void
-host_settle(struct session_host *h)
+host_starttls(struct host *h)
+{
+	conn_pause(h->conn, true);
+	if (h->tls_requested)
+		return;
+	h->tls_requested = true;
+	if (h->pool->tls == NULL)
+		host_close_now(h, "STARTTLS without a certificate");
+	else if (conn_start_tls(h->conn, h->pool->tls) == -1)
+		host_close_now(h, "STARTTLS failed");
+}
+
+/*
+ * Act on want() until it is stable; flush once at the end.  While READ:
+ * the streamed reply first, then a pending shutdown, then the input held
+ * back meanwhile.
+ */
+static void
+host_settle(struct host *h)
 {
 	const struct session_ops	*ops = h->pool->ops;
 	enum session_want		 w;
-	bool				 was_paused;
+	size_t				 held;
 
 	if (h->depth > 0 || h->s == NULL)
 		return;
@@ -416,27 +478,21 @@ host_settle(struct session_host *h)
 	}
 	for (;;) {
 		w = ops->want(h->s);
-		was_paused = h->paused;
-		h->paused = w == SESSION_PAUSE;
 		if (w == SESSION_READ) {
 			conn_pause(h->conn, false);
-			/* Leftovers from before the pause: the session can take them now. */
-			if (was_paused && buf_len(conn_input(h->conn)) > 0) {
-				host_feed(h);
+			if (!host_produce(h))
+				break;		/* until CONN_DRAINED */
+			if (host_stop_due(h))
 				continue;
-			}
+			held = buf_len(conn_input(h->conn));
+			host_feed(h);
+			if (buf_len(conn_input(h->conn)) != held)
+				continue;
 		} else if (w == SESSION_PAUSE)
 			conn_pause(h->conn, true);
-		else if (w == SESSION_STARTTLS) {
-			conn_pause(h->conn, true);
-			if (!h->tls_requested) {
-				h->tls_requested = true;
-				if (h->pool->tls == NULL)
-					host_close_now(h, "STARTTLS without a certificate");
-				else if (conn_start_tls(h->conn, h->pool->tls) == -1)
-					host_close_now(h, "STARTTLS failed");
-			}
-		} else
+		else if (w == SESSION_STARTTLS)
+			host_starttls(h);
+		else
 			host_close(h);
 		break;
 	}
@@ -444,21 +500,18 @@ host_settle(struct session_host *h)
 }
 
 static void
-host_open(struct session_host *h)
+host_open(struct host *h)
 {
 	const struct session_ops	*ops = h->pool->ops;
 
 	h->depth++;
-	h->s = ops->open(&h->peer, conn_output(h->conn), h, h->pool->arg);
+	h->s = ops->open(&h->peer, conn_output(h->conn), &h->base, h->pool->arg);
 	h->depth--;
-	if (h->pool->stopping && ops->shutdown != NULL) {
-		h->stop_sent = true;
-		ops->shutdown(h->s);
-	}
+	h->stop_pending = h->pool->stopping && ops->shutdown != NULL;
 }
 
 static void
-host_conn_closed(struct session_host *h)
+host_conn_closed(struct host *h)
 {
 	/* Keep our own reason (timeout, shutdown) over the conn's "closed". */
 	if (h->reason[0] == '\0' || strcmp(conn_close_reason(h->conn), "closed") != 0)
@@ -472,6 +525,8 @@ host_conn_closed(struct session_host *h)
 		 * it reported CLOSED, until host_settle() sees the pause end.
 		 */
 		h->peer_gone = true;
+		h->more = NULL;
+		ev_io_del(&h->watch);
 		return;
 	}
 	conn_free(&h->conn);
@@ -479,10 +534,52 @@ host_conn_closed(struct session_host *h)
 }
 
 static void
+host_tls_done(struct host *h)
+{
+	const struct session_ops	*ops = h->pool->ops;
+
+	h->peer.tls = true;
+	snprintf(h->peer.tls_info, sizeof(h->peer.tls_info), "%s", conn_tls_info(h->conn));
+	if (h->s == NULL) {
+		conn_set_timeout(h->conn, 0);
+		host_open(h);
+	} else if (ops->tls_started != NULL) {
+		h->depth++;
+		ops->tls_started(h->s);
+		h->depth--;
+	}
+}
+
+/* CONN_TIMEOUT; false if the host is gone. */
+static bool
+host_timed_out(struct host *h)
+{
+	if (h->closing) {
+		/* The client does not read its farewell: drop it. */
+		snprintf(h->reason, sizeof(h->reason), "close timeout");
+		h->bytes_in = conn_bytes_in(h->conn);
+		h->bytes_out = conn_bytes_out(h->conn);
+		conn_free(&h->conn);
+		host_destroy(h);
+		return false;
+	}
+	if (h->s == NULL || (h->tls_requested && !h->peer.tls)) {
+		host_close_now(h, "TLS handshake timeout");
+		return false;
+	}
+	snprintf(h->reason, sizeof(h->reason), "timeout");
+	/* A farewell must not land inside a streamed reply: the session ends it. */
+	h->more = NULL;
+	h->depth++;
+	h->pool->ops->timeout(h->s);
+	h->depth--;
+	return true;
+}
+
+static void
 host_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 {
-	struct session_host		*h = arg;
-	const struct session_ops	*ops = h->pool->ops;
+	struct host	*h = arg;
 
 	(void)c;
 	switch (ev) {
@@ -492,45 +589,14 @@ host_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 			host_feed(h);
 		break;
 	case CONN_DRAINED:
-		if (h->s == NULL)
-			break;
-		if (ops->drained != NULL) {
-			h->depth++;
-			ops->drained(h->s);
-			h->depth--;
-		}
-		host_feed(h);	/* what was held back by the high-water mark */
+		/* host_settle() continues a stream and feeds what was held back. */
 		break;
 	case CONN_TLS_DONE:
-		h->peer.tls = true;
-		snprintf(h->peer.tls_info, sizeof(h->peer.tls_info), "%s", conn_tls_info(h->conn));
-		if (h->s == NULL) {
-			conn_set_timeout(h->conn, 0);
-			host_open(h);
-		} else if (ops->tls_started != NULL) {
-			h->depth++;
-			ops->tls_started(h->s);
-			h->depth--;
-		}
+		host_tls_done(h);
 		break;
 	case CONN_TIMEOUT:
-		if (h->closing) {
-			/* The client does not read its farewell: drop it. */
-			snprintf(h->reason, sizeof(h->reason), "close timeout");
-			h->bytes_in = conn_bytes_in(h->conn);
-			h->bytes_out = conn_bytes_out(h->conn);
-			conn_free(&h->conn);
-			host_destroy(h);
+		if (!host_timed_out(h))
 			return;
-		}
-		if (h->s == NULL || (h->tls_requested && !h->peer.tls)) {
-			host_close_now(h, "TLS handshake timeout");
-			return;
-		}
-		snprintf(h->reason, sizeof(h->reason), "timeout");
-		h->depth++;
-		ops->timeout(h->s);
-		h->depth--;
 		break;
 	case CONN_CLOSED:
 		host_conn_closed(h);
@@ -548,8 +614,8 @@ host_soon_cb(void *arg)
 static void
 host_after_cb(void *arg)
 {
-	struct session_host	*h = arg;
-	void			(*cb)(void *) = h->after_cb;
+	struct host	*h = arg;
+	void		(*cb)(void *) = h->after_cb;
 
 	h->after_cb = NULL;
 	if (cb == NULL || h->s == NULL)
@@ -560,33 +626,101 @@ host_after_cb(void *arg)
 	host_settle(h);
 }
 
-void
-session_host_kick(struct session_host *h)
+static void
+host_watch_cb(int fd, unsigned events, void *arg)
 {
-	if (h != NULL)
-		ev_timer_set(h->soon, 0);
+	struct host	*h = arg;
+
+	(void)fd;
+	(void)events;
+	if (h->watch_cb == NULL || h->s == NULL)
+		return;
+	h->depth++;
+	h->watch_cb(h->s);
+	h->depth--;
+	host_settle(h);
 }
 
-void
-session_host_set_timeout(struct session_host *h, unsigned long long ms)
+/* ---- the API a session sees (lib/session.h) ---- */
+
+static struct host *
+host_of(struct session_host *base)
 {
-	if (h == NULL || h->conn == NULL || h->closing)
+	return (struct host *)((char *)base - offsetof(struct host, base));
+}
+
+static void
+api_kick(struct session_host *base)
+{
+	ev_timer_set(host_of(base)->soon, 0);
+}
+
+static void
+api_set_timeout(struct session_host *base, unsigned long long ms)
+{
+	struct host	*h = host_of(base);
+
+	if (h->conn == NULL || h->closing)
 		return;
 	ms = host_timeout(h, ms);
 	conn_set_timeout(h->conn, ms);
 	h->deadline_ms = ms > 0 ? ev_now(h->pool->loop) + ms : 0;
 }
 
-void
-session_host_after(struct session_host *h, void *s, unsigned long long ms, void (*cb)(void *s))
+static void
+api_after(struct session_host *base, unsigned long long ms, void (*cb)(void *s))
 {
-	if (h == NULL) {
-		cb(s);
-		return;
-	}
+	struct host	*h = host_of(base);
+
 	h->after_cb = cb;
 	ev_timer_set(h->after, ms);
 }
+
+static void
+api_submit(struct session_host *base, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	workq_submit(host_of(base)->pool->wq, work, done, arg);
+}
+
+static bool
+api_output_full(const struct session_host *base)
+{
+	const struct host *h = (const struct host *)((const char *)base -
+	    offsetof(struct host, base));
+
+	return host_output_full(h);
+}
+
+static void
+api_stream(struct session_host *base, session_more_fn more)
+{
+	host_of(base)->more = more;
+}
+
+static int
+api_watch(struct session_host *base, int fd, void (*cb)(void *s))
+{
+	struct host	*h = host_of(base);
+
+	ev_io_del(&h->watch);
+	h->watch_cb = NULL;
+	if (fd == -1)
+		return 0;
+	if ((h->watch = ev_io_add(h->pool->loop, fd, EV_READ, host_watch_cb, h)) == NULL)
+		return -1;
+	h->watch_cb = cb;
+	return 0;
+}
+
+static const struct session_host_ops host_api = {
+	.kick		= api_kick,
+	.set_timeout	= api_set_timeout,
+	.after		= api_after,
+	.submit		= api_submit,
+	.output_full	= api_output_full,
+	.stream		= api_stream,
+	.watch		= api_watch,
+};
 
 /* ---- the pool ---- */
 
@@ -635,6 +769,12 @@ session_pool_set_tls(struct session_pool *p, SSL_CTX *ctx)
 	p->tls = ctx;
 }
 
+void
+session_pool_set_workq(struct session_pool *p, struct workq *wq)
+{
+	p->wq = wq;
+}
+
 static void
 pool_refuse(struct session_pool *p, int fd, const char *addr, const char *listener,
     bool implicit_tls, const char *why)
@@ -651,7 +791,7 @@ pool_refuse(struct session_pool *p, int fd, const char *addr, const char *listen
 int
 session_pool_accept(struct session_pool *p, int fd, const char *listener, bool implicit_tls)
 {
-	struct session_host	*h;
+	struct host	*h;
 	struct pool_kind	*k;
 	struct conn_limits	 cl;
 	unsigned		 kmax = kind_max(p, listener);
@@ -676,6 +816,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 		free(h);
 		return -1;
 	}
+	h->base.ops = &host_api;
 	h->pool = p;
 	h->peer.listener = listener;
 	h->implicit_tls = implicit_tls;
@@ -724,7 +865,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
  * buffered either way and no input for HOST_QUIET_MS.
  */
 static bool
-host_idle(struct session_host *h)
+host_idle(struct host *h)
 {
 	return h->conn != NULL && h->pool->ops->want(h->s) == SESSION_READ &&
 	    buf_len(conn_input(h->conn)) == 0 && buf_len(conn_output(h->conn)) == 0 &&
@@ -734,7 +875,7 @@ host_idle(struct session_host *h)
 void
 session_pool_shutdown(struct session_pool *p)
 {
-	struct session_host	*h;
+	struct host	*h;
 
 	p->stopping = true;
 	for (h = p->hosts; h != NULL; h = h->next) {
@@ -744,13 +885,9 @@ session_pool_shutdown(struct session_pool *p)
 			continue;
 		}
 		if (p->ops->shutdown != NULL) {
-			if (!h->stop_sent) {
-				h->stop_sent = true;
-				h->depth++;
-				p->ops->shutdown(h->s);
-				h->depth--;
-			}
-			session_host_kick(h);
+			/* host_settle() tells it once it is between commands. */
+			h->stop_pending = true;
+			api_kick(&h->base);
 		} else if (host_idle(h))
 			host_close_now(h, "shutdown");
 	}
@@ -771,7 +908,7 @@ session_pool_set_generation(struct session_pool *p, unsigned gen)
 unsigned
 session_pool_oldest_generation(const struct session_pool *p)
 {
-	const struct session_host	*h;
+	const struct host	*h;
 	unsigned			 oldest = UINT_MAX;
 
 	for (h = p->hosts; h != NULL; h = h->next)

@@ -83,7 +83,7 @@ echo_input(void *arg, const char *data, size_t len)
 		e->want = SESSION_CLOSE;
 	} else if (n == 6 && memcmp(data, "SLOW\r\n", 6) == 0) {
 		e->want = SESSION_PAUSE;
-		session_host_after(e->host, e, 30, echo_later);
+		session_host_after(e->host, 30, echo_later);
 	} else if (n == 10 && memcmp(data, "STARTTLS\r\n", 10) == 0) {
 		buf_puts(e->out, "go\r\n");
 		e->want = SESSION_STARTTLS;	/* the host must throw the rest away */
