@@ -68,8 +68,8 @@ struct session_ops {
 
 /*
  * What a session may ask of its host.  Every call returns before anything
- * it arranges calls into the session; callbacks get the session (the
- * pointer ops->open returned).  After each callback, and after a kick, the
+ * it arranges calls into the session (but see submit); callbacks get the
+ * session (the pointer ops->open returned).  After each callback, and after a kick, the
  * host acts on want() again: feeds held input, starts TLS, closes.
  */
 typedef bool	(*session_more_fn)(void *s);
@@ -104,10 +104,12 @@ void	session_host_set_timeout(struct session_host *h, unsigned long long ms);
 void	session_host_after(struct session_host *h, unsigned long long ms, void (*cb)(void *s));
 /*
  * Blocking work (fsync, crypt, a mailbox sync): work(arg) off the loop,
- * then done(arg) on the loop thread, never inside this call.  work touches
- * only arg.  The session usually says SESSION_PAUSE until done, which then
- * calls session_host_kick.  If the session was freed meanwhile (the server
- * stopped), done still runs: arg must tell it so.
+ * then done(arg) on the loop thread.  work touches only arg, and arg is
+ * the job's once submitted: with io_threads = 0 the workq runs both inside
+ * this call (the test double never does).  The session usually says
+ * SESSION_PAUSE until done, which then calls session_host_kick.  If the
+ * session was freed meanwhile (the server stopped), done still runs: arg
+ * must tell it so.
  */
 void	session_host_submit(struct session_host *h, void (*work)(void *arg),
 	    void (*done)(void *arg), void *arg);
