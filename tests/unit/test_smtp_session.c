@@ -638,7 +638,8 @@ test_async_completion(void **state)
 	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
 	assert_int_equal(host_double_jobs(f->d), 1);
 	assert_int_equal(host_double_held(f->d), strlen("NOOP\r\n"));
-	assert_null(strstr(buf_head(host_double_output(f->d)), "235"));
+	assert_null(memmem(buf_head(host_double_output(f->d)), buf_len(host_double_output(f->d)),
+	    "235", 3));			/* no answer before the check is back */
 	host_double_run(f->d);
 	assert_int_equal(host_double_want(f->d), SESSION_READ);
 	assert_int_equal(host_double_held(f->d), 0);
