@@ -227,6 +227,27 @@ static const struct session_ops echo_ops = {
 	.busy_reply	= "421 busy\r\n",
 };
 
+/* The same with ops->shutdown: a farewell, then close. */
+static void
+echo_shutdown(void *arg)
+{
+	struct echo	*e = arg;
+
+	buf_puts(e->out, "stopping\r\n");
+	e->want = SESSION_CLOSE;
+}
+
+static const struct session_ops echo_stop_ops = {
+	.open		= echo_open,
+	.input		= echo_input,
+	.timeout	= echo_timeout,
+	.want		= echo_want,
+	.free		= echo_free,
+	.shutdown	= echo_shutdown,
+};
+
+static const struct session_ops *setup_ops = &echo_ops;	/* for the next t_setup */
+
 struct t {
 	struct ev_loop		*loop;
 	struct workq		*wq;
@@ -252,7 +273,8 @@ t_setup(struct t *t, const struct session_pool_limits *lim)
 	memset(t, 0, sizeof(*t));
 	t->loop = ev_loop_new();
 	t->tick = ev_timer_new(t->loop, tick_cb, t);
-	t->pool = session_pool_new(t->loop, &echo_ops, NULL, lim != NULL ? lim : &def);
+	t->pool = session_pool_new(t->loop, setup_ops, NULL, lim != NULL ? lim : &def);
+	setup_ops = &echo_ops;
 	session_pool_set_tls(t->pool, tls_server_ctx(server));
 	t->wq = workq_new(t->loop, 1);
 	session_pool_set_workq(t->pool, t->wq);
@@ -795,6 +817,59 @@ test_shutdown_closes_idle(void **state)
 	t_teardown(&t);
 }
 
+/* ops->shutdown waits while a session pauses or streams, and comes before held input. */
+static void
+test_shutdown_waits_for_command(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	struct echo			*paused, *streaming;
+	char				 b[65536];
+	ssize_t				 n;
+	size_t				 total = 0;
+	int				 idle, pfd, sfd, i;
+
+	(void)state;
+	lim.output_high = 4096;
+	setup_ops = &echo_stop_ops;
+	t_setup(&t, &lim);
+	pfd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(pfd, "PAUSE\r\nx\r\n", 10), 10);
+	t_run(&t, 10);
+	paused = last;
+	sfd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(sfd, "STREAM 1000\r\ny\r\n", 17), 17);
+	t_run(&t, 10);
+	streaming = last;
+	idle = t_connect(&t, SOCK_STREAM, false);
+	t_run(&t, 10);
+	session_pool_shutdown(t.pool);
+	assert_true(t_expect(&t, idle, "stopping\r\n"));
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 2);
+	assert_int_equal(paused->want, SESSION_PAUSE);
+	assert_true(streaming->stream_left > 0);
+	/* The pause ends: its farewell, not the held "x". */
+	paused->want = SESSION_READ;
+	session_host_kick(paused->host);
+	t.gotlen = 0;
+	t.eof = false;
+	assert_true(t_expect(&t, pfd, "stopping\r\n"));
+	assert_string_equal(t.got, "hello plain\r\npaused\r\nstopping\r\n");
+	/* The stream finishes first, then the farewell; "y" is never run. */
+	for (i = 0; i < 5000 && session_pool_count(t.pool) > 0; i++) {
+		t_run(&t, 1);
+		while ((n = recv(sfd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+			total += (size_t)n;
+	}
+	assert_int_equal(session_pool_count(t.pool), 0);
+	assert_int_equal(total, 13 + 1000 * 1002 + 5 + 10);
+	close(idle);
+	close(pfd);
+	close(sfd);
+	t_teardown(&t);
+}
+
 /* ---- TLS through the host ---- */
 
 struct client {
@@ -949,6 +1024,7 @@ main(void)
 		cmocka_unit_test(test_peer_gone_while_paused),
 		cmocka_unit_test(test_half_close_while_paused),
 		cmocka_unit_test(test_shutdown_closes_idle),
+		cmocka_unit_test(test_shutdown_waits_for_command),
 		cmocka_unit_test(test_starttls_via_host),
 		cmocka_unit_test(test_implicit_tls_via_host),
 		cmocka_unit_test(test_session_id),
