@@ -497,6 +497,7 @@ daemon_worker(struct daemon *d)
 	pool_limits(d->spec, daemon_settings(d), &l);
 	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
+	session_pool_set_workq(d->pool, d->wq);
 	for (i = 0; i < d->nsocks; i++)
 		d->socks[i].io = ev_io_add(d->loop, d->socks[i].fd, EV_READ, accept_cb, &d->socks[i]);
 	if (ev_signal_add(d->loop, SIGHUP, signal_cb, d) == -1 ||

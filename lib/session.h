@@ -3,9 +3,12 @@
  *
  * A protocol (smtp_session.c, pop3_session.c, ...) implements session_ops:
  * it is fed bytes and appends replies to an output buffer; it never sees
- * an fd or a clock it was not given.  lib/session_host.c drives those ops
- * from a conn on the event loop; unit tests and fuzzers drive them
- * directly with a NULL host and their own buffer.
+ * an fd or a clock it was not given.  What it may ask of whoever drives it
+ * is the session_host API below.  Two hosts implement that API:
+ * lib/session_host.c (a conn on the event loop) and tests/unit/host_double.c
+ * (callbacks queued until the test runs them, a manual clock), so unit
+ * tests and fuzzers see the production ordering: nothing a session asks
+ * for calls back into it before the asking call has returned.
  */
 #ifndef LIB_SESSION_H
 #define LIB_SESSION_H
@@ -44,16 +47,16 @@ struct session_ops {
 			    struct session_host *host, void *arg);
 	/* Process input; return how many bytes were taken (the rest is fed again later). */
 	size_t		 (*input)(void *s, const char *data, size_t len);
-	/* Output drained below the low-water mark: continue a streamed reply. */
-	void		 (*drained)(void *s);
 	void		 (*tls_started)(void *s);
 	/* The idle or command deadline passed: append a farewell; want() should say CLOSE. */
 	void		 (*timeout)(void *s);
 	enum session_want (*want)(void *s);
 	void		 (*free)(void *s);
 	/*
-	 * Optional.  The server is stopping (SIGTERM): finish the command in
-	 * progress, append a farewell and say SESSION_CLOSE (at once if idle).
+	 * Optional.  The server is stopping (SIGTERM): append a farewell and say
+	 * SESSION_CLOSE, or finish what is in progress first.  The host calls it
+	 * only between commands as it sees them: never while the session says
+	 * SESSION_PAUSE or streams a reply (it waits for that to end).
 	 * NULL: the host closes the session once it is quiet (want() says
 	 * SESSION_READ, nothing buffered either way, no input for a second),
 	 * or at the hard stop (10 s).
@@ -64,25 +67,74 @@ struct session_ops {
 };
 
 /*
- * Called by a session whose async work (a commit on the workq) finished
- * and changed its output or want.  NULL host: no-op (tests).
+ * What a session may ask of its host.  Every call returns before anything
+ * it arranges calls into the session (but see submit); callbacks get the
+ * session (the pointer ops->open returned).  After each callback, and after a kick, the
+ * host acts on want() again: feeds held input, starts TLS, closes.
  */
-void	session_host_kick(struct session_host *host);
-/*
- * Set the idle/command deadline in ms from now (0: none); while the
- * session's listener is under stress the host cuts it to the stress
- * timeout.  NULL host: no-op.
- */
-void	session_host_set_timeout(struct session_host *host, unsigned long long ms);
+typedef bool	(*session_more_fn)(void *s);
 
+struct session_host_ops {
+	void	(*kick)(struct session_host *h);
+	void	(*set_timeout)(struct session_host *h, unsigned long long ms);
+	void	(*after)(struct session_host *h, unsigned long long ms, void (*cb)(void *s));
+	void	(*submit)(struct session_host *h, void (*work)(void *arg),
+		    void (*done)(void *arg), void *arg);
+	bool	(*output_full)(const struct session_host *h);
+	void	(*stream)(struct session_host *h, session_more_fn more);
+	int	(*watch)(struct session_host *h, int fd, void (*cb)(void *s));
+};
+
+struct session_host {
+	const struct session_host_ops	*ops;
+};
+
+/* Something changed outside a callback (async work finished): look at want() again. */
+void	session_host_kick(struct session_host *h);
 /*
- * Call cb(s) after ms on the loop (failed-login delays); the session says
- * SESSION_PAUSE meanwhile.  s is the session itself (so that a NULL host
- * can still call it).  NULL host: cb(s) runs at once (tests).  One pending
- * call per host: a second replaces the first.
+ * Set the idle/command deadline in ms from now (0: none); ops->timeout when
+ * it passes.  While the session's listener is under stress the host cuts it
+ * to the stress timeout.
  */
-void	session_host_after(struct session_host *host, void *s, unsigned long long ms,
-	    void (*cb)(void *s));
+void	session_host_set_timeout(struct session_host *h, unsigned long long ms);
+/*
+ * The session's one timer: cb(s) once, after ms (failed-login delays,
+ * IMAP IDLE keep-alives).  A second call replaces a pending one.
+ */
+void	session_host_after(struct session_host *h, unsigned long long ms, void (*cb)(void *s));
+/*
+ * Blocking work (fsync, crypt, a mailbox sync): work(arg) off the loop,
+ * then done(arg) on the loop thread.  work touches only arg, and arg is
+ * the job's once submitted: with io_threads = 0 the workq runs both inside
+ * this call (the test double never does).  The session usually says
+ * SESSION_PAUSE until done, which then calls session_host_kick.  If the
+ * session was freed meanwhile (the server stopped), done still runs: arg
+ * must tell it so.
+ */
+void	session_host_submit(struct session_host *h, void (*work)(void *arg),
+	    void (*done)(void *arg), void *arg);
+/*
+ * The one back-pressure rule: true while the output not yet sent is at or
+ * above the host's high-water mark.  A session stops producing then (it
+ * takes no more input, a streamed reply waits); the host feeds input
+ * again, or calls the stream's more(), once the output has drained below
+ * half the mark.
+ */
+bool	session_host_output_full(const struct session_host *h);
+/*
+ * A reply produced in parts (POP3 RETR, IMAP FETCH): the host calls
+ * more(s) while the output is below the mark, now and after each drain,
+ * until it returns true (finished); meanwhile no input is fed and
+ * ops->shutdown waits.  more() should stop (return false) once
+ * session_host_output_full() says so.  One stream per session.
+ */
+void	session_host_stream(struct session_host *h, session_more_fn more);
+/*
+ * The session's one extra descriptor (IMAP IDLE's inotify): cb(s) each time
+ * fd is readable, also while the session pauses.  fd -1 stops watching; the
+ * caller closes fd (after stopping).  Returns 0, or -1 if fd cannot be watched.
+ */
+int	session_host_watch(struct session_host *h, int fd, void (*cb)(void *s));
 
 /* New random session id (16 hex digits + NUL). */
 void	session_id_new(char id[17]);
@@ -95,6 +147,7 @@ void	session_id_new(char id[17]);
  */
 struct ev_loop;
 struct session_pool;
+struct workq;
 
 #define SESSION_LISTENERS_MAX	8
 
@@ -135,6 +188,8 @@ void		 session_pool_free(struct session_pool **pool);
 void		 session_pool_set_limits(struct session_pool *pool, const struct session_pool_limits *l);
 /* Context for implicit TLS and STARTTLS; NULL: none (STARTTLS then closes). */
 void		 session_pool_set_tls(struct session_pool *pool, SSL_CTX *ctx);
+/* Where session_host_submit() work runs (set before the first accept). */
+void		 session_pool_set_workq(struct session_pool *pool, struct workq *wq);
 
 /*
  * Take over an accepted socket.  listener: the kind, as in

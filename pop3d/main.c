@@ -15,7 +15,6 @@ pop3d_configure(struct daemon *d)
 	pop3_env_configure(&env, daemon_settings(d));
 	env.directory = daemon_directory(d);
 	env.authfail = daemon_authfail(d);
-	env.workq = daemon_workq(d);
 	env.tls_available = daemon_tls_available(d);
 }
 

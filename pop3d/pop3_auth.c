@@ -9,7 +9,6 @@
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
-#include "lib/workq.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
 
@@ -59,7 +58,7 @@ pop3_logout_user(struct pop3_session *s)
 	xfree(&s->address);
 }
 
-/* Runs after the failed-login delay (at once with a NULL host). */
+/* Runs after the failed-login delay; the host feeds held input next. */
 static void
 login_failed_reply(void *arg)
 {
@@ -68,11 +67,6 @@ login_failed_reply(void *arg)
 	s->delay_pending = false;
 	pop3_reply(s, "-ERR [AUTH] Authentication failed.");
 	pop3_bad_command(s);
-	/* With a NULL host this ran inside the dispatcher, which goes on. */
-	if (!s->dispatching) {
-		pop3_resume(s);
-		session_host_kick(s->host);
-	}
 }
 
 static void
@@ -82,12 +76,9 @@ login_failed(struct pop3_session *s, const char *user, uint64_t delay)
 
 	log_info("session=%s event=auth status=failed user=%s addr=%s", s->peer->id,
 	    log_quote(user, q, sizeof(q)), s->peer->addr);
-	/*
-	 * Not SESSION_PAUSE: a paused session outlives its connection, and
-	 * its output buffer with it.  Input is held instead (pop3_blocked).
-	 */
+	/* Paused until then: pipelined commands get no faster answer. */
 	s->delay_pending = true;
-	session_host_after(s->host, s, delay, login_failed_reply);
+	session_host_after(s->host, delay, login_failed_reply);
 }
 
 /* A user authenticated and md opened (on the workq): limits, then take it. */
@@ -111,6 +102,7 @@ login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop 
 	user_count(env, u->address, true)->n++;
 	s->state = POP3_TRANSACTION;
 	s->bad_commands = 0;
+	pop3_arm_timeout(s);	/* the logged-in deadline */
 	log_info("session=%s event=login status=ok user=%s messages=%zu", s->peer->id, s->address,
 	    s->nmsgs);
 	pop3_reply(s, "+OK Logged in.");
@@ -127,10 +119,6 @@ login_ok_reply(void *arg)
 	s->login_user = NULL;
 	login_ok(s, u, &s->login_md);	/* the directory outlives the session (retired on reload) */
 	pop3_maildrop_clear(&s->login_md);
-	if (!s->dispatching) {
-		pop3_resume(s);
-		session_host_kick(s->host);
-	}
 }
 
 /*
@@ -163,7 +151,7 @@ login_result(struct pop3_session *s, const char *user, const struct dir_user *u,
 	s->login_md = *md;
 	memset(md, 0, sizeof(*md));
 	s->delay_pending = true;
-	session_host_after(s->host, s, delay, login_ok_reply);
+	session_host_after(s->host, delay, login_ok_reply);
 }
 
 /*
@@ -202,11 +190,7 @@ auth_done(void *arg)
 	if (s != NULL) {
 		s->auth_job = NULL;
 		login_result(s, job->user, job->u, &job->md);
-		/* Synchronous workq (tests): the dispatcher is still running. */
-		if (!s->dispatching) {
-			pop3_resume(s);
-			session_host_kick(s->host);
-		}
+		session_host_kick(s->host);
 	}
 	pop3_maildrop_clear(&job->md);		/* not taken, or the session went away */
 	free(job->mail_root);
@@ -220,8 +204,6 @@ login(struct pop3_session *s, const char *user, const char *password)
 {
 	struct pop3_env		*env = s->env;
 	struct pop3_auth_job	*job;
-	struct pop3_maildrop	 md = { 0 };
-	const struct dir_user	*u;
 	uint64_t		 delay = 0, now = now_ms(env);
 
 	if (env->authfail != NULL)
@@ -233,13 +215,6 @@ login(struct pop3_session *s, const char *user, const char *password)
 		return;
 	}
 	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
-	if (env->workq == NULL) {
-		if ((u = directory_authenticate(env->directory, user, password)) != NULL)
-			pop3_maildrop_open(env->store, env->mail_root, u, &md);
-		login_result(s, user, u, &md);
-		pop3_maildrop_clear(&md);
-		return;
-	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->directory = env->directory;
@@ -247,11 +222,11 @@ login(struct pop3_session *s, const char *user, const char *password)
 	job->mail_root = xstrdup(env->mail_root);
 	job->user = xstrdup(user);
 	job->password = xstrdup(password);
-	s->auth_job = job;	/* blocks the session; see login_failed() for why not PAUSE */
-	workq_submit(env->workq, auth_work, auth_done, job);
+	s->auth_job = job;	/* the session pauses until auth_done */
+	session_host_submit(s->host, auth_work, auth_done, job);
 }
 
-/* The session goes away while its password is being checked. */
+/* The session goes away (the server stops) while its password is being checked. */
 void
 pop3_auth_orphan(struct pop3_session *s)
 {

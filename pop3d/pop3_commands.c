@@ -96,7 +96,7 @@ cmd_stls(struct pop3_session *s, char *args)
 	}
 	pop3_reply(s, "+OK Begin TLS negotiation now.");
 	/* Plaintext pipelined after STLS must never be read as commands. */
-	linebuf_discard(s->lb);		/* and pop3_resume() drops held input */
+	linebuf_discard(s->lb);		/* and the host drops what it holds */
 	s->want = SESSION_STARTTLS;
 	return 0;
 }
@@ -111,24 +111,12 @@ cmd_noop(struct pop3_session *s, char *args)
 static int
 cmd_quit(struct pop3_session *s, char *args)
 {
-	const char	*error;
-
 	if (s->state == POP3_AUTHORIZATION) {
 		pop3_reply(s, "+OK Logging out.");
 		pop3_close(s);
 		return 0;
 	}
-	if (pop3_update(s, &error) == -1) {
-		log_warnx("session=%s event=update status=failed user=%s reason=\"%s\"",
-		    s->peer->id, s->address, error);
-		/* RFC 1939 6 and RFC 2449 8.1.2. */
-		pop3_reply(s, "-ERR [%s] Some deleted messages not removed.",
-		    pop3_store_resp_code(store_error_code()));
-		pop3_close(s);
-		return -1;
-	}
-	pop3_reply(s, s->ndele > 0 ? "+OK Logging out, messages deleted." : "+OK Logging out.");
-	pop3_close(s);
+	pop3_update_start(s);	/* it answers when the UPDATE is durable */
 	return 0;
 }
 
@@ -150,15 +138,15 @@ cmd_stat(struct pop3_session *s, char *args)
 
 /* LIST and UIDL: one message, or all of them as a streamed multi-line reply. */
 static int
-list_or_uidl(struct pop3_session *s, char *args, enum pop3_stream_kind kind)
+list_or_uidl(struct pop3_session *s, char *args, bool uidl)
 {
 	char	*argv[1];
-	char	 uidl[24];
+	char	 id[24];
 	size_t	 idx;
 
 	switch (split_args(args, argv, 1)) {
 	case 0:
-		pop3_stream_list(s, kind);
+		pop3_stream_list(s, uidl);
 		return 0;
 	case 1:
 		break;
@@ -168,11 +156,11 @@ list_or_uidl(struct pop3_session *s, char *args, enum pop3_stream_kind kind)
 	}
 	if (pop3_msgnum(s, argv[0], &idx) == -1)
 		return -1;
-	if (kind == STREAM_LIST) {
+	if (!uidl) {
 		pop3_reply(s, "+OK %zu %llu", idx + 1, (unsigned long long)s->msgs[idx].size);
 	} else {
-		store_uidl(s->uidvalidity, s->msgs[idx].uid, uidl);
-		pop3_reply(s, "+OK %zu %s", idx + 1, uidl);
+		store_uidl(s->uidvalidity, s->msgs[idx].uid, id);
+		pop3_reply(s, "+OK %zu %s", idx + 1, id);
 	}
 	return 0;
 }
@@ -180,13 +168,13 @@ list_or_uidl(struct pop3_session *s, char *args, enum pop3_stream_kind kind)
 static int
 cmd_list(struct pop3_session *s, char *args)
 {
-	return list_or_uidl(s, args, STREAM_LIST);
+	return list_or_uidl(s, args, false);
 }
 
 static int
 cmd_uidl(struct pop3_session *s, char *args)
 {
-	return list_or_uidl(s, args, STREAM_UIDL);
+	return list_or_uidl(s, args, true);
 }
 
 static int

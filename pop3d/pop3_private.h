@@ -1,8 +1,9 @@
 /*
  * Inside the POP3 session: shared by pop3_session.c (the session_ops and
  * the line loop), pop3_commands.c (the command table and dispatcher),
- * pop3_auth.c (USER/PASS/AUTH and the login) and pop3_retr.c (streamed
- * multi-line replies).  Nothing outside pop3d/ includes this.
+ * pop3_auth.c (USER/PASS/AUTH and the login), pop3_retr.c (streamed
+ * multi-line replies) and pop3_update.c (QUIT's UPDATE on the workq).
+ * Nothing outside pop3d/ includes this.
  */
 #ifndef POP3D_POP3_PRIVATE_H
 #define POP3D_POP3_PRIVATE_H
@@ -20,6 +21,7 @@
 struct linebuf;
 struct mailbox;
 struct pop3_auth_job;
+struct pop3_update_job;
 struct dir_user;
 struct sasl;
 
@@ -41,17 +43,14 @@ struct pop3_msg {
 	uint8_t		flags;		/* POP3_MSG_* */
 };
 
-enum pop3_stream_kind {
-	STREAM_NONE,
-	STREAM_MESSAGE,		/* RETR / TOP body */
-	STREAM_LIST,		/* LIST without argument */
-	STREAM_UIDL,		/* UIDL without argument */
-};
-
-/* A multi-line reply being produced as the output drains. */
+/*
+ * A multi-line reply being produced as the output drains: the host calls
+ * its more() (pop3_retr.c) until it has finished.
+ */
 struct pop3_stream {
-	enum pop3_stream_kind	 kind;
-	int			 fd;		/* STREAM_MESSAGE: the message file */
+	bool			 active;	/* a reply is being streamed */
+	bool			 uidl;		/* listing: UIDL, not LIST */
+	int			 fd;		/* RETR/TOP: the message file; else -1 */
 	size_t			 next;		/* LIST/UIDL: next snapshot index */
 	struct crlf_encoder	 crlf;		/* STREAM_MESSAGE: LF -> CRLF, dot-stuffed */
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
@@ -81,13 +80,9 @@ struct pop3_session {
 	struct session_host	*host;
 	struct buf		*out;
 	struct linebuf		*lb;
-	struct buf		 held;		/* input that arrived while blocked */
-	size_t			 high_water;	/* stop producing above this much output */
 
 	enum pop3_state		 state;
-	enum session_want	 want;
-	bool			 dispatching;	/* inside pop3_run(): no re-entry */
-	bool			 shutting_down;	/* close once the current reply is out */
+	enum session_want	 want;		/* READ, STARTTLS or CLOSE; want() adds PAUSE */
 	unsigned		 bad_commands;
 
 	/* AUTHORIZATION */
@@ -106,6 +101,7 @@ struct pop3_session {
 	size_t			 nmsgs;
 	uint32_t		 uidvalidity;
 	struct pop3_stream	 stream;
+	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nretr, ntop, ndele;
@@ -116,12 +112,9 @@ struct pop3_session {
 void	pop3_reply(struct pop3_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	pop3_close(struct pop3_session *s);
-void	pop3_run(struct pop3_session *s);
-bool	pop3_blocked(const struct pop3_session *s);
-void	pop3_resume(struct pop3_session *s);
+/* The idle deadline (the shorter pre-login one before a login). */
+void	pop3_arm_timeout(struct pop3_session *s);
 bool	pop3_plaintext_allowed(const struct pop3_session *s);
-bool	pop3_output_full(const struct pop3_session *s);
-int	pop3_update(struct pop3_session *s, const char **error_r);
 
 /* pop3_commands.c */
 void	pop3_dispatch(struct pop3_session *s, char *line);
@@ -158,9 +151,15 @@ const char *pop3_store_resp_code(enum store_error code);
 /* pop3_retr.c */
 int	pop3_cmd_retr(struct pop3_session *s, char *args);
 int	pop3_cmd_top(struct pop3_session *s, char *args);
-void	pop3_stream_list(struct pop3_session *s, enum pop3_stream_kind kind);
-/* Produce more of the current stream; true when it has finished. */
-bool	pop3_stream_continue(struct pop3_session *s);
+/* LIST or UIDL (uidl) of every message not deleted, streamed. */
+void	pop3_stream_list(struct pop3_session *s, bool uidl);
+/* Forget the stream (timeout, free): nothing more of it is sent. */
 void	pop3_stream_abort(struct pop3_session *s);
+
+/* pop3_update.c */
+/* QUIT in TRANSACTION: UPDATE on the workq, paused until +OK or -ERR. */
+void	pop3_update_start(struct pop3_session *s);
+/* The session goes away while its UPDATE runs: the UPDATE finishes alone. */
+void	pop3_update_orphan(struct pop3_session *s);
 
 #endif

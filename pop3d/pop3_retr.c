@@ -1,9 +1,9 @@
 /*
  * Streamed multi-line replies: RETR and TOP read the message file in
  * chunks and convert it on the way (LF -> CRLF, dot-stuffing), LIST and
- * UIDL walk the snapshot.  Each produces output only while it is below
- * the high-water mark and continues on drained(), so neither a large
- * message nor a large maildrop is ever held in memory.
+ * UIDL walk the snapshot.  Each is a continuation the host calls while
+ * its output is below the high-water mark (session_host_stream), so
+ * neither a large message nor a large maildrop is ever held in memory.
  */
 #include "pop3d/pop3_private.h"
 
@@ -27,7 +27,6 @@ pop3_stream_abort(struct pop3_session *s)
 		close(s->stream.fd);
 	memset(&s->stream, 0, sizeof(s->stream));
 	s->stream.fd = -1;
-	s->stream.kind = STREAM_NONE;
 }
 
 /*
@@ -68,23 +67,26 @@ static void
 stream_finish(struct pop3_session *s)
 {
 	/* A last line without LF still ends in CRLF before the dot. */
-	if (s->stream.kind == STREAM_MESSAGE)
+	if (s->stream.fd != -1)
 		buf_commit(s->out, crlf_encode_end(&s->stream.crlf, buf_reserve(s->out, 2)));
 	pop3_reply(s, ".");
 	pop3_stream_abort(s);
 }
 
-/* Returns true when the message has been sent completely. */
+/* The host's more() for RETR/TOP: true when the message has been sent completely. */
 static bool
-stream_message(struct pop3_session *s)
+stream_message(void *arg)
 {
+	struct pop3_session	*s = arg;
 	struct pop3_stream	*st = &s->stream;
 	char			 in[READ_CHUNK], *dst;
 	size_t			 want, n;
 	ssize_t			 r;
 	bool			 done;
 
-	while (!pop3_output_full(s)) {
+	/* A client reading a long reply is not idle. */
+	pop3_arm_timeout(s);
+	while (!session_host_output_full(s->host)) {
 		want = buf_room(s->out) > 64 ? (buf_room(s->out) - 8) / 2 : 0;
 		if (want > sizeof(in))
 			want = sizeof(in);
@@ -117,21 +119,27 @@ stream_message(struct pop3_session *s)
 	return false;
 }
 
-/* LIST / UIDL of every message not deleted. */
+/* The host's more() for LIST / UIDL of every message not deleted. */
 static bool
-stream_listing(struct pop3_session *s)
+stream_listing(void *arg)
 {
+	struct pop3_session	*s = arg;
 	struct pop3_stream	*st = &s->stream;
 	const struct pop3_msg	*m;
 	char			 uidl[24];
 
+	pop3_arm_timeout(s);
 	while (st->next < s->nmsgs) {
-		if (pop3_output_full(s) || s->want != SESSION_READ)
+		if (s->want != SESSION_READ) {
+			pop3_stream_abort(s);	/* the output failed: closing */
+			return true;
+		}
+		if (session_host_output_full(s->host))
 			return false;
 		m = &s->msgs[st->next++];
 		if (m->flags & POP3_MSG_DELETED)
 			continue;
-		if (st->kind == STREAM_LIST) {
+		if (!st->uidl) {
 			pop3_reply(s, "%zu %llu", st->next, (unsigned long long)m->size);
 		} else {
 			store_uidl(s->uidvalidity, m->uid, uidl);
@@ -142,36 +150,22 @@ stream_listing(struct pop3_session *s)
 	return true;
 }
 
-bool
-pop3_stream_continue(struct pop3_session *s)
-{
-	switch (s->stream.kind) {
-	case STREAM_NONE:
-		return true;
-	case STREAM_MESSAGE:
-		return stream_message(s);
-	case STREAM_LIST:
-	case STREAM_UIDL:
-		return stream_listing(s);
-	}
-	abort();
-}
-
 void
-pop3_stream_list(struct pop3_session *s, enum pop3_stream_kind kind)
+pop3_stream_list(struct pop3_session *s, bool uidl)
 {
 	size_t	 i, n = 0;
 
 	for (i = 0; i < s->nmsgs; i++)
 		if (!(s->msgs[i].flags & POP3_MSG_DELETED))
 			n++;
-	if (kind == STREAM_LIST)
+	if (!uidl)
 		pop3_reply(s, "+OK %zu messages:", n);
 	else
 		pop3_reply(s, "+OK");
-	s->stream.kind = kind;
+	s->stream.active = true;
+	s->stream.uidl = uidl;
 	s->stream.next = 0;
-	pop3_stream_continue(s);
+	session_host_stream(s->host, stream_listing);
 }
 
 /* Open message idx and start streaming it; lines < 0: the whole message. */
@@ -194,12 +188,12 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	else
 		pop3_reply(s, "+OK");
 	pop3_stream_abort(s);
-	s->stream.kind = STREAM_MESSAGE;
+	s->stream.active = true;
 	s->stream.fd = fd;
 	s->stream.lines_left = lines;
 	crlf_encoder_init(&s->stream.crlf, true);
 	s->stream.line_empty = true;
-	pop3_stream_continue(s);
+	session_host_stream(s->host, stream_message);
 	return 0;
 }
 

@@ -17,7 +17,6 @@ struct authfail;
 struct directory;
 struct settings;
 struct store;
-struct workq;
 
 struct pop3_limits {
 	size_t			 max_line_length;	/* CRLF included */
@@ -41,7 +40,6 @@ struct pop3_env {
 	struct store		*store;
 	char			*mail_root;
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
-	struct workq		*workq;		/* password checks; NULL: inline */
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
 

@@ -99,13 +99,13 @@ smtp_session_auth_done(struct smtp_auth_req *req)
 		s->auth_user = xstrdup(req->result);
 		log_info("session=%s event=auth status=ok user=%s", s->peer->id, req->result);
 		auth_req_free(&req);
-		session_host_after(s->host, s, delay, auth_ok_reply);
+		session_host_after(s->host, delay, auth_ok_reply);
 		return;
 	}
 	log_info("session=%s event=auth status=failed addr=%s user=%s",
 	    s->peer->id, s->peer->addr, log_quote(req->user, q, sizeof(q)));
 	auth_req_free(&req);
-	session_host_after(s->host, s, delay, auth_failed_reply);
+	session_host_after(s->host, delay, auth_failed_reply);
 }
 
 /* Credentials complete: check them off the loop, paused meanwhile. */

@@ -17,9 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Stop taking input while this little room is left for replies. */
-#define OUT_RESERVE	4096
-
 /* While a message is read (also between BDAT chunks), min_data_rate applies. */
 static bool
 smtp_reading_message(const struct smtp_session *s)
@@ -124,7 +121,7 @@ static bool
 smtp_runnable(const struct smtp_session *s)
 {
 	return !s->closing && !s->starttls && s->inflight == NULL && !s->auth_waiting &&
-	    buf_room(s->out) > OUT_RESERVE;
+	    !session_host_output_full(s->host);
 }
 
 /*
@@ -209,11 +206,8 @@ smtp_want(void *arg)
 		return SESSION_CLOSE;
 	if (s->starttls)
 		return SESSION_STARTTLS;
-	/*
-	 * Replies not yet sent fill the output buffer (a client pipelining
-	 * without reading): pause until the host reports it drained.
-	 */
-	if (s->inflight != NULL || s->auth_waiting || buf_room(s->out) <= OUT_RESERVE)
+	/* Replies piling up unread (output full): the host stops feeding us. */
+	if (s->inflight != NULL || s->auth_waiting)
 		return SESSION_PAUSE;
 	return SESSION_READ;
 }

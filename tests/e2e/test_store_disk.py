@@ -185,3 +185,53 @@ class LoginSyncOffLoopTest(unittest.TestCase):
             self.assertTrue(login_pending, 'the greeting waited for the rebuild')
             carol.sendall(b'STAT\r\n')
             self.assertEqual(self.read_line(carol).split()[:2], [b'+OK', b'%d' % self.NMSG])
+
+
+class UpdateOffLoopTest(unittest.TestCase):
+    """Issue 14 item 4: QUIT's UPDATE (the expunge of every DELE'd message,
+    with its fsyncs) runs on the workq, so another client's greeting is not
+    held up by it; and what +OK answered is gone for good."""
+
+    NMSG = 3000
+
+    def test_other_greeting_not_delayed_by_update(self):
+        helper = LoginSyncOffLoopTest
+        with Postroom(daemons=()) as pr:
+            pr.add_user(*CAROL)
+            helper.cheap_hash(pr, *CAROL)
+            helper.fill_maildir(self, pr, CAROL[0])
+            pr.start('pop3d')
+            port = pr.port('pop3d.listen')
+            carol = socket.create_connection(('127.0.0.1', port), timeout=60)
+            self.addCleanup(carol.close)
+            self.assertTrue(helper.read_line(carol).startswith(b'+OK'))
+            carol.sendall(b'USER %s\r\nPASS %s\r\n' % (CAROL[0].encode(), CAROL[1].encode()))
+            self.assertTrue(helper.read_line(carol).startswith(b'+OK'))
+            self.assertTrue(helper.read_line(carol).startswith(b'+OK'))   # index built
+            carol.sendall(b''.join(b'DELE %d\r\n' % i for i in range(1, self.NMSG + 1)))
+            for _ in range(self.NMSG):
+                self.assertEqual(helper.read_line(carol), b'+OK Marked to be deleted.\r\n')
+            start = time.monotonic()
+            carol.sendall(b'QUIT\r\n')
+            time.sleep(0.02)    # the UPDATE is running
+            other = socket.create_connection(('127.0.0.1', port), timeout=60)
+            self.addCleanup(other.close)
+            select.select([other], [], [], 60)
+            t_greeting = time.monotonic() - start
+            # Carol's +OK must not be there yet: the expunge is still running.
+            update_pending = not select.select([carol], [], [], 0)[0]
+            greeting = helper.read_line(other)
+            reply = helper.read_line(carol)
+            t_update = time.monotonic() - start
+            print('\nUPDATE expunging %d messages: +OK after %.3f s; another client\'s '
+                  'greeting after %.3f s' % (self.NMSG, t_update, t_greeting))
+            self.assertTrue(greeting.startswith(b'+OK'), greeting)
+            self.assertEqual(reply, b'+OK Logging out, messages deleted.\r\n')
+            self.assertTrue(update_pending, 'the greeting waited for the UPDATE')
+            # Durable and visible: the mailbox is empty, its files gone.
+            md = pr.maildir(CAROL[0])
+            self.assertEqual(os.listdir(os.path.join(md, 'cur')) +
+                             os.listdir(os.path.join(md, 'new')), [])
+            p = login(pr, CAROL)
+            self.assertEqual(p.stat(), (0, 0))
+            p.quit()

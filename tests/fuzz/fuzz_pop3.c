@@ -1,9 +1,12 @@
 /*
- * The POP3 session (command parser, dispatcher, SASL, streaming) under
- * random bytes in random read sizes, against a real store in a temp dir.
- * Input byte 0 picks the peer (loopback, TLS active, certificate present);
- * the rest is fed through FUZZ_CHUNK.  Checks: the output buffer's bound
- * holds, every reply line ends in CRLF, a streamed reply always finishes.
+ * The POP3 session (command parser, dispatcher, SASL, streaming, UPDATE)
+ * under random bytes in random read sizes, against a real store in a temp
+ * dir, on the host double (tests/unit/host_double.h): logins and UPDATE
+ * run as queued jobs, streamed replies as continuations, as in production.
+ * Input byte 0 picks the peer (loopback, TLS active, certificate present)
+ * and whether the client reads after each piece; the rest is sent through
+ * FUZZ_CHUNK.  Checks: the output buffer's bound holds, output always ends
+ * at a line end, a streamed reply always finishes once the client reads.
  */
 #include "tests/fuzz/fuzzer.h"
 #include "lib/buf.h"
@@ -14,6 +17,7 @@
 #include "pop3d/pop3_private.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
+#include "tests/unit/host_double.h"
 
 #include <crypt.h>
 #include <ftw.h>
@@ -106,14 +110,24 @@ init(void)
 	top_up();
 }
 
+/* The client reads what was said; output is bounded and ends at a line end. */
+static void
+client_read(struct host_double *d)
+{
+	struct buf	*out = host_double_output(d);
+
+	CHECK(buf_len(out) <= out->max);
+	CHECK(buf_len(out) == 0 || buf_head(out)[buf_len(out) - 1] == '\n');
+	host_double_read(d, NULL);
+}
+
 FUZZ_BEGIN(data, size)
 {
 	static struct session_peer	 peer = { .id = "00000000fuzzfuzz", .addr = "127.0.0.1" };
 	static bool			 ready;
+	struct host_double		*d;
 	struct pop3_session		*s;
-	struct buf			*out;
-	size_t				 off, n;
-	bool				 quit_deleted;
+	bool				 quit_deleted, reads;
 
 	if (!ready) {
 		init();
@@ -124,24 +138,22 @@ FUZZ_BEGIN(data, size)
 	peer.loopback = data[0] & 1;
 	peer.tls = (data[0] & 2) != 0;
 	env.tls_available = (data[0] & 4) != 0;
-	out = buf_new(8192);
-	s = pop3_session_ops.open(&peer, out, NULL, &env);
-	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 3, chunk, chunk_len) {
-		for (off = 0; off < chunk_len && pop3_session_ops.want(s) == SESSION_READ;
-		    off += n) {
-			n = pop3_session_ops.input(s, (const char *)chunk + off, chunk_len - off);
-			do {
-				CHECK(buf_len(out) <= out->max);
-				CHECK(buf_len(out) == 0 || buf_head(out)[buf_len(out) - 1] == '\n');
-				buf_reset(out);
-				pop3_session_ops.drained(s);
-			} while (buf_len(out) > 0);
-		}
+	reads = (data[0] & 8) != 0;
+	d = host_double_new(8192);
+	s = host_double_open(d, &pop3_session_ops, &peer, &env);
+	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 4, chunk, chunk_len) {
+		host_double_input(d, chunk, chunk_len);
+		host_double_run(d);
+		if (reads)
+			client_read(d);
 	}
-	CHECK(s->stream.kind == STREAM_NONE || pop3_session_ops.want(s) != SESSION_READ);
+	/* The client reads everything: whatever streamed has finished. */
+	do
+		client_read(d);
+	while (buf_len(host_double_output(d)) > 0);
+	CHECK(!host_double_streaming(d) || host_double_want(d) != SESSION_READ);
 	quit_deleted = s->ndele > 0 && s->state == POP3_TRANSACTION;
-	pop3_session_ops.free(s);
-	buf_free(&out);
+	host_double_free(&d);
 	if (quit_deleted)
 		top_up();
 }

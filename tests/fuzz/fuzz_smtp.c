@@ -1,11 +1,13 @@
 /*
  * The SMTP session (command table, dispatcher, DATA/BDAT byte machine,
- * AUTH, policy) under random bytes in random read sizes.  The deliver
- * callback completes at once, so whole transactions run.  Input byte 0
- * picks the peer (loopback, TLS active, submission listener, bare_lf
- * reject); the rest is fed through FUZZ_CHUNK.  Checks: the output
- * buffer's bound holds, output always ends at a line end, the session
- * never claims bytes it was not given.
+ * AUTH, policy) under random bytes in random read sizes, on the host
+ * double (tests/unit/host_double.h).  The deliver callback answers as a
+ * queued job, as the workq does, so whole transactions run in the
+ * production order.  Input byte 0 picks the peer (loopback, TLS active,
+ * submission listener, bare_lf reject); the rest is sent through
+ * FUZZ_CHUNK.  Checks: the output buffer's bound holds, output always ends
+ * at a line end, the session never claims bytes it was not given (the
+ * double aborts), a timeout always closes.
  */
 #include "tests/fuzz/fuzzer.h"
 #include "lib/buf.h"
@@ -15,6 +17,7 @@
 #include "lib/xmalloc.h"
 #include "mail/address.h"
 #include "smtpd/smtp_session.h"
+#include "tests/unit/host_double.h"
 
 #include <crypt.h>
 #include <stdio.h>
@@ -56,13 +59,27 @@ fuzz_discard(struct smtp_msg *m)
 
 static const struct smtp_writer fuzz_writer = { fuzz_open, fuzz_write, fuzz_discard };
 
+static struct host_double	*double_host;
+
+static void
+fuzz_nowork(void *arg)
+{
+}
+
+/* An odd byte count fails the commit. */
+static void
+fuzz_delivered(void *arg)
+{
+	struct smtp_msg	*m = arg;
+
+	smtp_session_delivered(m, (m->size & 1) ? -1 : 0, "fuzz");
+}
+
 static void
 fuzz_deliver(void *ctx, struct smtp_msg *m)
 {
-	uint64_t	 n = *(uint64_t *)m->stream;
-
 	fuzz_discard(m);
-	smtp_session_delivered(m, (n & 1) ? -1 : 0, "fuzz");
+	session_host_submit(host_double_host(double_host), fuzz_nowork, fuzz_delivered, m);
 }
 
 static void
@@ -116,9 +133,8 @@ FUZZ_BEGIN(data, size)
 {
 	static struct session_peer	 peer = { .id = "00000000fuzzfuzz", .addr = "127.0.0.1" };
 	static bool			 ready;
-	void				*s;
 	struct buf			*out;
-	size_t				 off, n;
+	void				*s;
 
 	if (!ready) {
 		init();
@@ -130,28 +146,19 @@ FUZZ_BEGIN(data, size)
 	peer.tls = (data[0] & 2) != 0;
 	peer.listener = (data[0] & 4) ? "submission" : "mx";
 	env.bare_lf_reject = (data[0] & 8) != 0;
-	out = buf_new(64 * 1024);
-	s = smtp_session_ops.open(&peer, out, NULL, &env);
+	double_host = host_double_new(64 * 1024);
+	out = host_double_output(double_host);
+	s = host_double_open(double_host, &smtp_session_ops, &peer, &env);
 	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 4, chunk, chunk_len) {
-		for (off = 0; off < chunk_len; off += n) {
-			if (smtp_session_ops.want(s) == SESSION_STARTTLS) {
-				peer.tls = true;
-				smtp_session_ops.tls_started(s);
-			}
-			if (smtp_session_ops.want(s) != SESSION_READ)
-				break;
-			n = smtp_session_ops.input(s, (const char *)chunk + off, chunk_len - off);
-			CHECK(n <= chunk_len - off);
-			CHECK(buf_len(out) <= out->max);
-			CHECK(buf_len(out) == 0 || buf_head(out)[buf_len(out) - 1] == '\n');
-			buf_reset(out);
-			if (n == 0)
-				break;
-		}
+		host_double_input(double_host, chunk, chunk_len);
+		host_double_tls(double_host);	/* if STARTTLS was asked for */
+		host_double_run(double_host);
+		CHECK(buf_len(out) <= out->max);
+		CHECK(buf_len(out) == 0 || buf_head(out)[buf_len(out) - 1] == '\n');
+		host_double_read(double_host, NULL);
 	}
 	smtp_session_ops.timeout(s);
 	CHECK(smtp_session_ops.want(s) == SESSION_CLOSE);
-	smtp_session_ops.free(s);
-	buf_free(&out);
+	host_double_free(&double_host);
 }
 FUZZ_END

@@ -5,7 +5,8 @@
 #
 # seconds: how long each harness runs (default 60).  names (e.g. linebuf
 # smtp) restrict the run to tests/fuzz/fuzz_<name>.c.  The sources (lib,
-# mail, store, queue, the daemons, minus each main.c) are compiled with
+# mail, store, queue, the daemons, minus each main.c, and the session host
+# double tests/unit/host_double.c) are compiled with
 # clang into build-fuzz/ and archived, so each harness links only what it
 # uses.  tests/fuzz/fuzz_<name>.dict is passed as the dictionary and
 # tests/fuzz/corpus/<name>/ as seeds when they exist.  Crash inputs land in
@@ -40,6 +41,8 @@ for d in lib mail store queue smtpd pop3d imapd; do
 		srcs="$srcs $f"
 	done
 done
+# The session host double the session harnesses drive (as the unit tests do).
+srcs="$srcs tests/unit/host_double.c"
 objs=""
 uncompiled=""
 for f in $srcs; do

@@ -1,10 +1,11 @@
 /*
- * A socket-free SMTP session for unit tests: a throw-away directory
- * (example.test with alice, bob, groups and an alias), an env whose
- * writer collects the streamed message in memory (counting opens,
- * writes and discards) and whose deliver callback completes at once and
- * remembers the message, and helpers to feed bytes and take the replies.  Included by the
- * test_smtp_*.c programs only.
+ * A socket-free SMTP session for unit tests, on the host double
+ * (host_double.h): a throw-away directory (example.test with alice, bob,
+ * groups and an alias), an env whose writer collects the streamed message
+ * in memory (counting opens, writes and discards), whose deliver callback
+ * remembers the message and answers as a job on the host (as the workq
+ * would), password checks as jobs too, and helpers to send bytes and take
+ * the replies the client read.  Included by the test_smtp_*.c programs only.
  */
 #ifndef TESTS_SMTP_FIXTURE_H
 #define TESTS_SMTP_FIXTURE_H
@@ -15,6 +16,7 @@
 #include "lib/session.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
+#include "tests/unit/host_double.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,9 @@
 struct fx {
 	struct smtp_env		 env;
 	struct session_peer	 peer;
-	struct buf		 out;
+	struct buf		 out;		/* what the client read */
+	size_t			 out_max;	/* the session's output buffer */
+	struct host_double	*d;
 	void			*s;
 	char			 dirpath[64];
 	/* What deliver saw. */
@@ -115,9 +119,51 @@ fx_now(void)
 	return 1795000000000ULL;	/* a fixed instant: Received: is comparable */
 }
 
+/* The deliverer's answer, queued on the host like a workq job's. */
+struct fx_answer {
+	struct smtp_msg	*m;
+	int		 result;
+};
+
+static void
+fx_nowork(void *arg)
+{
+	(void)arg;
+}
+
+static void
+fx_answer(void *arg)
+{
+	struct fx_answer	*a = arg;
+
+	smtp_session_delivered(a->m, a->result, a->result == 0 ? NULL : "test failure");
+	free(a);
+}
+
+static void
+fx_auth_work(void *arg)
+{
+	smtp_auth_verify(arg);
+}
+
+static void
+fx_auth_done(void *arg)
+{
+	smtp_session_auth_done(arg);
+}
+
+static void
+fx_authenticate(void *ctx, struct smtp_auth_req *req)
+{
+	struct fx	*f = ctx;
+
+	session_host_submit(host_double_host(f->d), fx_auth_work, fx_auth_done, req);
+}
+
 static void
 fx_deliver(void *ctx, struct smtp_msg *m)
 {
+	struct fx_answer	*a = xcalloc(1, sizeof(*a));
 	struct fx		*f = ctx;
 	struct fx_stream	*st = m->stream;
 	struct buf		 b;
@@ -155,7 +201,9 @@ fx_deliver(void *ctx, struct smtp_msg *m)
 	f->sender = xstrdup(m->sender);
 	if (f->result == 0)
 		f->delivered++;
-	smtp_session_delivered(m, f->result, f->result == 0 ? NULL : "test failure");
+	a->m = m;
+	a->result = f->result;
+	session_host_submit(host_double_host(f->d), fx_nowork, fx_answer, a);
 }
 
 static void
@@ -213,20 +261,25 @@ fx_new_peer(const char *addr, const char *listener)
 	f->env.max_header_size = 64 * 1024;
 	f->env.deliver = fx_deliver;
 	f->env.deliver_ctx = f;
+	f->env.authenticate = fx_authenticate;
+	f->env.auth_ctx = f;
 	f->env.writer = &fx_writer;
 	f->env.now_ms = fx_now;
 	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
 	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);
 	f->peer.loopback = strncmp(addr, "127.", 4) == 0;
 	f->peer.listener = listener;
-	buf_init(&f->out, 8 * 1024 * 1024);
+	buf_init(&f->out, 64 * 1024 * 1024);
+	f->out_max = 8 * 1024 * 1024;
 	return f;
 }
 
 static void
 fx_open(struct fx *f)
 {
-	f->s = smtp_session_ops.open(&f->peer, &f->out, NULL, &f->env);
+	f->d = host_double_new(f->out_max);
+	f->s = host_double_open(f->d, &smtp_session_ops, &f->peer, &f->env);
+	host_double_pump(f->d, &f->out);
 }
 
 static struct fx *
@@ -244,8 +297,7 @@ fx_free(struct fx **fp)
 	struct fx	*f = *fp;
 	char		 cmd[128];
 
-	if (f->s != NULL)
-		smtp_session_ops.free(f->s);
+	host_double_free(&f->d);	/* frees the session */
 	directory_free(&f->env.dir);
 	buf_release(&f->out);
 	free(f->body);
@@ -260,20 +312,21 @@ fx_free(struct fx **fp)
 	*fp = NULL;
 }
 
-/* Feed len bytes in pieces of `chunk`, re-feeding what the session left. */
+/*
+ * Send len bytes in pieces of `chunk`, reading every reply after each;
+ * returns how many the host read (all, unless the session closed).
+ */
 static size_t
 fx_feedn(struct fx *f, const char *data, size_t len, size_t chunk)
 {
-	size_t	 off = 0, n, piece;
+	size_t	 off, piece, sent = 0;
 
-	while (off < len && smtp_session_ops.want(f->s) == SESSION_READ) {
+	for (off = 0; off < len; off += piece) {
 		piece = len - off < chunk ? len - off : chunk;
-		n = smtp_session_ops.input(f->s, data + off, piece);
-		off += n;
-		if (n == 0)
-			break;
+		sent += host_double_input(f->d, data + off, piece);
+		host_double_pump(f->d, &f->out);
 	}
-	return off;
+	return sent;
 }
 
 static size_t
@@ -286,7 +339,10 @@ fx_feed(struct fx *f, const char *data)
 static char *
 fx_take(struct fx *f)
 {
-	char	*s = buf_strdup(&f->out);
+	char	*s;
+
+	host_double_pump(f->d, &f->out);
+	s = buf_strdup(&f->out);
 
 	buf_reset(&f->out);
 	return s;

@@ -1,19 +1,20 @@
 /*
- * pop3d/pop3_session: the real session driven with a NULL host against a
- * real store and directory in a temp dir.  drive() plays the host: feeds
- * the input in chunks of a given size, collects the output and calls
- * drained() while a streamed reply is pending, so every case can also be
- * run byte by byte.
+ * pop3d/pop3_session: the real session driven by the host double
+ * (tests/unit/host_double.h) against a real store and directory in a temp
+ * dir, so logins and UPDATE run as submitted jobs and streamed replies as
+ * continuations, in the production order.  drive() plays the client: sends
+ * the input in chunks of a given size and reads everything said, so every
+ * case can also be run byte by byte.
  */
 #include "pop3d/pop3_session.h"
 #include "pop3d/pop3_private.h"
 
 #include "lib/buf.h"
 #include "lib/directory.h"
-#include "lib/workq.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
 #include "store/store.h"
+#include "tests/unit/host_double.h"
 
 #include <sys/stat.h>
 
@@ -33,7 +34,8 @@ struct fx {
 	struct store		*store;
 	struct pop3_env		 env;
 	struct session_peer	 peer;
-	struct buf		*out;
+	size_t			 out_max;	/* each session's output buffer */
+	struct pop3_session	*s;		/* the session sopen() opened last */
 	struct buf		*got;
 	char			*alice_maildir;
 };
@@ -127,7 +129,7 @@ setup(void **state)
 	strcpy(fx->peer.addr, "127.0.0.1");
 	fx->peer.loopback = true;
 	fx->peer.listener = "pop3";
-	fx->out = buf_new(1024 * 1024);
+	fx->out_max = 1024 * 1024;
 	fx->got = buf_new(64 * 1024 * 1024);
 	*state = fx;
 	return 0;
@@ -138,7 +140,6 @@ teardown(void **state)
 {
 	struct fx	*fx = *state;
 
-	buf_free(&fx->out);
 	buf_free(&fx->got);
 	free(fx->alice_maildir);
 	store_close(&fx->store);
@@ -149,65 +150,57 @@ teardown(void **state)
 	return 0;
 }
 
-static void *
+/* A session on its own host double; its greeting is read into fx->got. */
+static struct host_double *
 sopen(struct fx *fx)
 {
-	return pop3_session_ops.open(&fx->peer, fx->out, NULL, &fx->env);
+	struct host_double	*d = host_double_new(fx->out_max);
+
+	fx->s = host_double_open(d, &pop3_session_ops, &fx->peer, &fx->env);
+	host_double_pump(d, fx->got);
+	return d;
 }
 
 static void
-sfree(void **s)
+sfree(struct host_double **d)
 {
-	pop3_session_ops.free(*s);
-	*s = NULL;
+	host_double_free(d);
 }
 
-/* Move produced output to fx->got; keep a streamed reply going. */
+/* Read everything said; the output never went past its bound. */
 static void
-pump(struct fx *fx, void *s)
+pump(struct fx *fx, struct host_double *d)
 {
-	for (;;) {
-		assert_true(buf_len(fx->out) <= fx->out->max);
-		assert_int_equal(buf_append(fx->got, buf_head(fx->out), buf_len(fx->out)), 0);
-		buf_reset(fx->out);
-		pop3_session_ops.drained(s);
-		if (buf_len(fx->out) == 0)
-			return;
-	}
+	assert_true(buf_len(host_double_output(d)) <= fx->out_max);
+	host_double_pump(d, fx->got);
 }
 
-/* Feed in chunks of `chunk` bytes as the host would. */
+/* Send in chunks of `chunk` bytes, reading all replies after each. */
 static void
-drive_n(struct fx *fx, void *s, const char *in, size_t len, size_t chunk)
+drive_n(struct fx *fx, struct host_double *d, const char *in, size_t len, size_t chunk)
 {
-	size_t	 off = 0, n, taken;
+	size_t	 off, n;
 
-	while (off < len && pop3_session_ops.want(s) == SESSION_READ) {
+	for (off = 0; off < len; off += n) {
 		n = len - off < chunk ? len - off : chunk;
-		taken = pop3_session_ops.input(s, in + off, n);
-		off += taken;
-		if (taken == 0 && buf_len(fx->out) == 0)
-			fail_msg("session took nothing and said nothing");
-		pump(fx, s);
+		host_double_input(d, in + off, n);
+		pump(fx, d);
 	}
-	pump(fx, s);
+	pump(fx, d);
 }
 
 static void
-drive(struct fx *fx, void *s, const char *in)
+drive(struct fx *fx, struct host_double *d, const char *in)
 {
-	drive_n(fx, s, in, strlen(in), strlen(in) + 1);
+	drive_n(fx, d, in, strlen(in), strlen(in) + 1);
 }
 
-/* Everything said since the last call (malloc'd). */
+/* Everything read since the last call (malloc'd). */
 static char *
 take(struct fx *fx)
 {
-	char	*r;
+	char	*r = buf_strdup(fx->got);
 
-	assert_int_equal(buf_append(fx->got, buf_head(fx->out), buf_len(fx->out)), 0);
-	buf_reset(fx->out);
-	r = buf_strdup(fx->got);
 	buf_reset(fx->got);
 	return r;
 }
@@ -245,14 +238,14 @@ static void
 test_greeting_capa_quit(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	drive(fx, s, "CAPA\r\nQUIT\r\n");
 	expect(fx, GREETING "+OK Capability list follows\r\n"
 	    "TOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n"
 	    "USER\r\nSASL PLAIN LOGIN\r\nSTLS\r\nIMPLEMENTATION Postroom\r\n.\r\n"
 	    "+OK Logging out.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
 	sfree(&s);
 }
 
@@ -260,7 +253,7 @@ static void
 test_capa_remote_and_tls(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s;
+	struct host_double	*s;
 
 	/* Remote, no TLS: no plaintext login offered, STLS offered. */
 	fx->peer.loopback = false;
@@ -303,7 +296,7 @@ transaction_script(struct fx *fx, size_t chunk)
 	static const char in[] = LOGIN "STAT\r\nLIST\r\nLIST 2\r\nUIDL 3\r\nNOOP\r\n"
 	    "RETR 1\r\nTOP 3 1\r\nDELE 2\r\nLIST 2\r\nUIDL 2\r\nRETR 2\r\nDELE 2\r\n"
 	    "STAT\r\nRSET\r\nSTAT\r\nDELE 1\r\nQUIT\r\n";
-	void	*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	char	*r;
 
 	drive_n(fx, s, in, sizeof(in) - 1, chunk);
@@ -376,7 +369,7 @@ test_byte_by_byte_equals_whole(void **state)
 	static const char in[] = "CAPA\r\n" LOGIN "STAT\r\nLIST\r\nUIDL\r\nRETR 2\r\nTOP 1 0\r\n"
 	    "UIDL 1\r\nRETR 7\r\nRSET\r\nQUIT\r\n";
 	char		*whole, *got;
-	void		*s;
+	struct host_double	*s;
 	size_t		 chunk;
 
 	s = sopen(fx);
@@ -398,7 +391,7 @@ static void
 test_retr_dot_stuffing_exact(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	char		*got, *p;
 
 	drive(fx, s, LOGIN "RETR 2\r\nTOP 2 1\r\nTOP 2 0\r\nTOP 2 99999999999999999999\r\nQUIT\r\n");
@@ -425,7 +418,7 @@ static void
 test_bad_message_numbers(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	drive(fx, s, LOGIN "RETR 0\r\nRETR -1\r\nRETR 1099511627776\r\nRETR x\r\nRETR\r\n"
 	    "RETR 1 2\r\nLIST 4\r\nUIDL 99999999999999999999999\r\nDELE +1\r\nTOP 1\r\n"
@@ -445,7 +438,7 @@ test_bad_message_numbers(void **state)
 	    "-ERR There's no message 9.\r\n"
 	    "-ERR Too many arguments.\r\n"
 	    "+OK\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	assert_int_equal(host_double_want(s), SESSION_READ);
 	sfree(&s);
 }
 
@@ -453,7 +446,7 @@ static void
 test_wrong_state(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	static const char *const txn[] = { "STAT", "LIST", "UIDL", "RETR 1", "TOP 1 1",
 	    "DELE 1", "NOOP", "RSET" };
 	size_t		 i;
@@ -490,7 +483,7 @@ static void
 test_login_failures(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	drive(fx, s, "USER alice@example.test\r\nPASS wrong\r\nPASS alice-pw\r\n"
 	    "USER nobody@example.test\r\nPASS alice-pw\r\nUSER\r\n"
@@ -503,40 +496,56 @@ test_login_failures(void **state)
 	sfree(&s);
 }
 
-/* Password checks handed to a workq (synchronous here: no threads). */
+/*
+ * A login is a job on the workq: the session pauses, the host holds the
+ * commands pipelined behind it, and nothing answers until the job is back.
+ */
 static void
-test_login_via_workq(void **state)
+test_login_pauses(void **state)
 {
-	struct fx	*fx = *state;
-	void		*s;
+	static const char	 in[] = "USER alice@example.test\r\nPASS alice-pw\r\nSTAT\r\nNOOP\r\n";
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
 
-	fx->env.workq = workq_new(NULL, 0);
-	/* Input held during a (delayed) failed login keeps its order; STLS drops it. */
-	s = sopen(fx);
-	((struct pop3_session *)s)->delay_pending = true;
-	drive(fx, s, "NOOP\r\nSTLS\r\nUSER alice@example.test\r\nPASS alice-pw\r\n");
-	expect(fx, GREETING);
-	((struct pop3_session *)s)->delay_pending = false;
-	pop3_resume(s);
-	expect(fx, "-ERR Unknown command: NOOP (log in first)\r\n+OK Begin TLS negotiation now.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_STARTTLS);
-	assert_int_equal(buf_len(&((struct pop3_session *)s)->held), 0);
+	free(take(fx));
+	host_double_input(s, in, sizeof(in) - 1);
+	assert_int_equal(buf_len(host_double_output(s)), 5);	/* USER's +OK only */
+	assert_memory_equal(buf_head(host_double_output(s)), "+OK\r\n", 5);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_int_equal(host_double_held(s), strlen("STAT\r\nNOOP\r\n"));
+	assert_non_null(fx->s->auth_job);
+	pump(fx, s);
+	expect_prefix(fx, "+OK\r\n+OK Logged in.\r\n+OK 3 ");
+	assert_null(fx->s->auth_job);
+	assert_int_equal(host_double_held(s), 0);
 	sfree(&s);
+	/* A failed login, then STLS: the plaintext behind STLS is dropped by the host. */
 	s = sopen(fx);
-	drive(fx, s, "USER alice@example.test\r\nPASS wrong\r\nAUTH PLAIN "
-	    "AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nSTAT\r\n");
-	expect_prefix(fx, GREETING "+OK\r\n-ERR [AUTH] Authentication failed.\r\n"
-	    "+OK Logged in.\r\n+OK 3 ");
-	assert_null(((struct pop3_session *)s)->auth_job);
+	drive(fx, s, "USER alice@example.test\r\nPASS wrong\r\nSTLS\r\nUSER x\r\nPASS y\r\n");
+	expect(fx, GREETING "+OK\r\n-ERR [AUTH] Authentication failed.\r\n"
+	    "+OK Begin TLS negotiation now.\r\n");
+	assert_int_equal(host_double_want(s), SESSION_STARTTLS);
+	assert_int_equal(host_double_held(s), 0);
 	sfree(&s);
-	workq_free(&fx->env.workq);
+	/* The server stops while the password is checked: the job ends alone. */
+	s = sopen(fx);
+	host_double_input(s, LOGIN, strlen(LOGIN));
+	assert_int_equal(host_double_jobs(s), 1);
+	sfree(&s);
+	free(take(fx));
+	/* SASL too, and the commands after it wait for its answer. */
+	s = sopen(fx);
+	drive(fx, s, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nSTAT\r\n");
+	expect_prefix(fx, GREETING "+OK Logged in.\r\n+OK 3 ");
+	sfree(&s);
 }
 
 static void
 test_in_use_and_user_limit(void **state)
 {
 	struct fx	*fx = *state;
-	void		*a = sopen(fx), *b;
+	struct host_double	*a = sopen(fx), *b;
 
 	drive(fx, a, LOGIN);
 	expect(fx, GREETING LOGGED_IN);
@@ -565,7 +574,7 @@ static void
 test_overlong_line_and_nul(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	char		 big[5000];
 
 	memset(big, 'A', sizeof(big));
@@ -587,7 +596,7 @@ test_ten_thousand_pipelined(void **state)
 {
 	struct fx	*fx = *state;
 	struct buf	*in = buf_new(1024 * 1024), *want = buf_new(1024 * 1024);
-	void		*s;
+	struct host_double	*s;
 	char		*got, *w;
 	int		 i;
 
@@ -600,8 +609,7 @@ test_ten_thousand_pipelined(void **state)
 	buf_puts(in, "QUIT\r\n");
 	buf_puts(want, "+OK Logging out.\r\n");
 	/* A small output buffer: the session must pause and resume, not fail. */
-	buf_free(&fx->out);
-	fx->out = buf_new(16 * 1024);
+	fx->out_max = 16 * 1024;
 	s = sopen(fx);
 	drive_n(fx, s, buf_head(in), buf_len(in), buf_len(in));
 	got = take(fx);
@@ -619,7 +627,7 @@ test_too_many_bad_commands(void **state)
 {
 	struct fx	*fx = *state;
 	struct buf	*want = buf_new(64 * 1024);
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	char		*w;
 	int		 i;
 
@@ -631,7 +639,7 @@ test_too_many_bad_commands(void **state)
 	drive(fx, s, "NOOP\r\n");
 	buf_puts(want, "-ERR Unknown command: NOOP (log in first)\r\n"
 	    "-ERR Too many bad commands, closing.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
 	w = buf_strdup(want);
 	expect(fx, w);
 	free(w);
@@ -641,7 +649,7 @@ test_too_many_bad_commands(void **state)
 	s = sopen(fx);
 	for (i = 0; i < 50; i++)
 		drive(fx, s, i % 10 == 9 ? "CAPA\r\n" : "BOGUS\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	assert_int_equal(host_double_want(s), SESSION_READ);
 	free(take(fx));
 	sfree(&s);
 }
@@ -650,7 +658,7 @@ static void
 test_auth(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	drive(fx, s, "AUTH\r\nAUTH CRAM-MD5\r\n");
 	expect(fx, GREETING "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n"
@@ -686,17 +694,19 @@ static void
 test_stls(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	fx->peer.loopback = false;
 	/* Plaintext pipelined after STLS is thrown away, never executed. */
 	drive(fx, s, "STLS\r\nUSER alice@example.test\r\nPASS alice-pw\r\n");
 	expect(fx, GREETING "+OK Begin TLS negotiation now.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_STARTTLS);
-	assert_int_equal(pop3_session_ops.input(s, "NOOP\r\n", 6), 0);
-	fx->peer.tls = true;
-	pop3_session_ops.tls_started(s);
-	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	assert_int_equal(host_double_want(s), SESSION_STARTTLS);
+	assert_int_equal(host_double_held(s), 0);
+	drive(fx, s, "NOOP\r\n");		/* before the handshake: dropped */
+	host_double_tls(s);
+	assert_true(fx->peer.tls);
+	assert_int_equal(host_double_want(s), SESSION_READ);
+	expect(fx, "");
 	drive(fx, s, "STLS\r\nSTAT\r\n" LOGIN "STAT\r\n");
 	expect_prefix(fx, "-ERR TLS is already active.\r\n"
 	    "-ERR Unknown command: STAT (log in first)\r\n" LOGGED_IN "+OK 3 ");
@@ -718,14 +728,18 @@ test_mark_seen_and_timeout(void **state)
 	const struct msg_info	*msgs;
 	const char		*error;
 	size_t			 n;
-	void			*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	/* Timeout: farewell, close, no UPDATE. */
 	drive(fx, s, LOGIN "RETR 1\r\nDELE 2\r\n");
 	free(take(fx));
-	pop3_session_ops.timeout(s);
+	assert_int_equal(host_double_deadline(s), 600000);
+	host_double_advance(s, 599999);
+	assert_int_equal(host_double_want(s), SESSION_READ);
+	host_double_advance(s, 1);
+	pump(fx, s);
 	expect(fx, "-ERR Disconnected for inactivity.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
 	sfree(&s);
 	/* RETR then QUIT: \Seen on message 1 only; TOP does not mark. */
 	s = sopen(fx);
@@ -762,7 +776,7 @@ test_concurrent_changes(void **state)
 	uint32_t		 uid;
 	size_t			 n;
 	char			*got, *p;
-	void			*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 
 	drive(fx, s, LOGIN);
 	free(take(fx));
@@ -796,39 +810,103 @@ test_concurrent_changes(void **state)
 	sfree(&s);
 }
 
+/* Messages in alice's INBOX, as another process sees them. */
+static size_t
+inbox_count(struct fx *fx)
+{
+	struct mailbox		*mb;
+	const struct msg_info	*msgs;
+	const char		*error;
+	size_t			 n;
+
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	mailbox_close(&mb);
+	return n;
+}
+
+/*
+ * QUIT's UPDATE is a job: no answer and no expunge before it runs, the
+ * session pauses meanwhile, and +OK comes once the deletions are done.
+ * A session freed while its UPDATE runs (the server stops) still has its
+ * deletions made, and the mailbox lock released.
+ */
+static void
+test_quit_update_is_a_job(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	drive(fx, s, LOGIN "DELE 1\r\nDELE 3\r\n");
+	free(take(fx));
+	host_double_input(s, "QUIT\r\nNOOP\r\n", 12);
+	assert_int_equal(buf_len(host_double_output(s)), 0);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_null(fx->s->mb);			/* the job owns the mailbox now */
+	assert_int_equal(inbox_count(fx), 3);
+	pump(fx, s);
+	expect(fx, "+OK Logging out, messages deleted.\r\n");
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
+	assert_int_equal(inbox_count(fx), 1);
+	sfree(&s);
+	/* Freed with the UPDATE queued: it runs alone, and the lock is free after. */
+	s = sopen(fx);
+	drive(fx, s, LOGIN "DELE 1\r\n");
+	host_double_input(s, "QUIT\r\n", 6);
+	assert_int_equal(host_double_jobs(s), 1);
+	sfree(&s);
+	assert_int_equal(inbox_count(fx), 0);
+	s = sopen(fx);
+	free(take(fx));
+	drive(fx, s, LOGIN "STAT\r\n");
+	expect(fx, LOGGED_IN "+OK 0 0\r\n");
+	sfree(&s);
+}
+
 static void
 test_shutdown(void **state)
 {
 	struct fx	*fx = *state;
-	void		*s = sopen(fx);
+	struct host_double	*s = sopen(fx);
 	char		*big, *got;
 
 	/* Idle: farewell at once, no UPDATE. */
 	drive(fx, s, LOGIN "DELE 1\r\n");
 	free(take(fx));
-	pop3_session_ops.shutdown(s);
+	host_double_shutdown(s);
+	pump(fx, s);
 	expect(fx, "-ERR [SYS/TEMP] Server shutting down.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
+	sfree(&s);
+	/* A login in progress is answered first; the command behind it is not run. */
+	s = sopen(fx);
+	host_double_input(s, LOGIN "STAT\r\n", strlen(LOGIN "STAT\r\n"));
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	host_double_shutdown(s);
+	pump(fx, s);
+	expect(fx, GREETING LOGGED_IN "-ERR [SYS/TEMP] Server shutting down.\r\n");
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
 	sfree(&s);
 	/* In a streamed reply: the reply is finished first, STAT is not run. */
 	big = xcalloc(1, 100001);
 	memset(big, 'x', 100000);
 	memcpy(big, "Subject: big\n\n", 14);	/* no final LF: CRLF added */
 	deliver(fx, fx->alice_maildir, big);
-	buf_free(&fx->out);
-	fx->out = buf_new(4096);
+	fx->out_max = 4096;
 	s = sopen(fx);
 	drive(fx, s, LOGIN);
 	free(take(fx));
-	assert_int_equal(pop3_session_ops.input(s, "RETR 4\r\nSTAT\r\n", 14), 14);
-	pop3_session_ops.shutdown(s);
-	assert_int_equal(pop3_session_ops.want(s), SESSION_READ);
+	host_double_input(s, "RETR 4\r\nSTAT\r\n", 14);
+	host_double_shutdown(s);
+	assert_true(host_double_streaming(s));
+	assert_int_equal(host_double_want(s), SESSION_READ);
 	pump(fx, s);
 	got = take(fx);
 	assert_int_equal(strlen(got), strlen("+OK 100002 octets\r\n") + 100000 + 4 +
 	    strlen(".\r\n-ERR [SYS/TEMP] Server shutting down.\r\n"));
 	assert_string_equal(got + strlen(got) - 45, "x\r\n.\r\n-ERR [SYS/TEMP] Server shutting down.\r\n");
-	assert_int_equal(pop3_session_ops.want(s), SESSION_CLOSE);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
 	free(got);
 	free(big);
 	sfree(&s);
@@ -867,7 +945,7 @@ test_chunk_boundaries(void **state)
 	struct fx	*fx = *state;
 	struct buf	*m = buf_new(1024 * 1024);
 	char		*text, *want, *got, *p;
-	void		*s;
+	struct host_double	*s;
 	int		 i;
 
 	buf_puts(m, "Subject: b\n\n");
@@ -902,7 +980,7 @@ test_large_message_streams(void **state)
 	struct fx	*fx = *state;
 	struct buf	*m = buf_new(8 * 1024 * 1024), *want = buf_new(16 * 1024 * 1024);
 	char		*text, *got, *w, *p;
-	void		*s;
+	struct host_double	*s;
 	int		 i;
 
 	buf_puts(m, "Subject: big\n\n");
@@ -917,8 +995,7 @@ test_large_message_streams(void **state)
 		buf_printf(want, i % 3 ? "line %d ............................................\r\n" :
 		    "..dot line %d\r\n", i);
 	buf_puts(want, ".\r\n+OK\r\n");
-	buf_free(&fx->out);
-	fx->out = buf_new(64 * 1024);
+	fx->out_max = 64 * 1024;
 	s = sopen(fx);
 	drive(fx, s, LOGIN "RETR 4\r\nNOOP\r\n");
 	got = take(fx);
@@ -947,7 +1024,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_message_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_login_via_workq, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_pauses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_use_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_thousand_pipelined, setup, teardown),
@@ -956,6 +1033,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_seen_and_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quit_update_is_a_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),

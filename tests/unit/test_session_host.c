@@ -2,7 +2,9 @@
  * lib/session_host.c driving a tiny line-echo session_ops over socketpairs:
  * pipelined lines, pause/kick with leftovers re-fed, close, timeouts,
  * delayed callbacks, connection limits, a peer that leaves while the
- * session waits, shutdown, and STARTTLS through the host.
+ * session waits, shutdown, STARTTLS through the host, and what a session
+ * may ask of it: a streamed reply, a job on the workq, a watched
+ * descriptor and its timer.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include "lib/ev.h"
 #include "lib/session.h"
 #include "lib/tls.h"
+#include "lib/workq.h"
 #include "tests/unit/net_testcert.h"
 
 #include <openssl/err.h>
@@ -31,9 +34,14 @@ struct echo {
 	enum session_want		 want;
 	unsigned			 inputs;	/* calls to input() */
 	bool				 tls_started;
+	unsigned			 stream_left;	/* STREAM: lines still to produce */
+	unsigned			 more_calls;
+	unsigned			 ticks;		/* TIMER callbacks */
+	bool				 job_ran;	/* JOB: set on a pool thread */
 };
 
 static struct echo	*last;		/* the most recently opened session */
+static int		 watch_fd = -1;	/* WATCH: the descriptor to watch */
 static unsigned		 nfreed;
 static struct testcert	 cert;
 static struct tls_server *server;
@@ -62,6 +70,86 @@ echo_later(void *arg)
 	e->want = SESSION_READ;
 }
 
+/* STREAM: 1000-byte lines while the host says there is room. */
+static bool
+echo_more(void *arg)
+{
+	struct echo	*e = arg;
+	char		 line[1001];
+
+	e->more_calls++;
+	memset(line, 's', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	for (; e->stream_left > 0; e->stream_left--) {
+		if (session_host_output_full(e->host))
+			return false;
+		buf_printf(e->out, "%u%s\r\n", e->stream_left % 10, line + 1);
+	}
+	buf_puts(e->out, "end\r\n");
+	return true;
+}
+
+/* WATCH: the descriptor is readable. */
+static void
+echo_woke(void *arg)
+{
+	struct echo	*e = arg;
+	char		 b[64];
+	ssize_t		 n = read(watch_fd, b, sizeof(b));
+
+	buf_printf(e->out, "woke: %.*s\r\n", (int)(n > 0 ? n : 0), b);
+	if (n == 0) {
+		session_host_watch(e->host, -1, NULL);
+		buf_puts(e->out, "unwatched\r\n");
+	}
+}
+
+/* TIMER: fires once, while the session goes on reading. */
+static void
+echo_tick(void *arg)
+{
+	struct echo	*e = arg;
+
+	e->ticks++;
+	buf_puts(e->out, "tick\r\n");
+}
+
+static void
+echo_job_work(void *arg)
+{
+	((struct echo *)arg)->job_ran = true;	/* a pool thread, the session paused */
+}
+
+static void
+echo_job_done(void *arg)
+{
+	struct echo	*e = arg;
+
+	buf_printf(e->out, "job %s\r\n", e->job_ran ? "done" : "not run");
+	e->want = SESSION_READ;
+	session_host_kick(e->host);
+}
+
+/* The commands that ask the host for something. */
+static bool
+echo_ask_host(struct echo *e, const char *data, size_t n)
+{
+	if (n > 7 && memcmp(data, "STREAM ", 7) == 0) {
+		e->stream_left = (unsigned)atoi(data + 7);
+		session_host_stream(e->host, echo_more);
+	} else if (n == 7 && memcmp(data, "WATCH\r\n", 7) == 0)
+		assert_int_equal(session_host_watch(e->host, watch_fd, echo_woke), 0);
+	else if (n == 7 && memcmp(data, "TIMER\r\n", 7) == 0)
+		session_host_after(e->host, 20, echo_tick);
+	else if (n == 5 && memcmp(data, "JOB\r\n", 5) == 0) {
+		e->want = SESSION_PAUSE;
+		session_host_submit(e->host, echo_job_work, echo_job_done, e);
+		assert_false(e->job_ran && e->want == SESSION_READ);	/* done never runs inside */
+	} else
+		return false;
+	return true;
+}
+
 /* Takes one line per call, like a session that stops at a state change. */
 static size_t
 echo_input(void *arg, const char *data, size_t len)
@@ -75,6 +163,8 @@ echo_input(void *arg, const char *data, size_t len)
 	if (nl == NULL)
 		return 0;
 	n = (size_t)(nl - data) + 1;
+	if (echo_ask_host(e, data, n))
+		return n;
 	if (n == 7 && memcmp(data, "PAUSE\r\n", 7) == 0) {
 		buf_puts(e->out, "paused\r\n");
 		e->want = SESSION_PAUSE;
@@ -83,7 +173,7 @@ echo_input(void *arg, const char *data, size_t len)
 		e->want = SESSION_CLOSE;
 	} else if (n == 6 && memcmp(data, "SLOW\r\n", 6) == 0) {
 		e->want = SESSION_PAUSE;
-		session_host_after(e->host, e, 30, echo_later);
+		session_host_after(e->host, 30, echo_later);
 	} else if (n == 10 && memcmp(data, "STARTTLS\r\n", 10) == 0) {
 		buf_puts(e->out, "go\r\n");
 		e->want = SESSION_STARTTLS;	/* the host must throw the rest away */
@@ -137,8 +227,30 @@ static const struct session_ops echo_ops = {
 	.busy_reply	= "421 busy\r\n",
 };
 
+/* The same with ops->shutdown: a farewell, then close. */
+static void
+echo_shutdown(void *arg)
+{
+	struct echo	*e = arg;
+
+	buf_puts(e->out, "stopping\r\n");
+	e->want = SESSION_CLOSE;
+}
+
+static const struct session_ops echo_stop_ops = {
+	.open		= echo_open,
+	.input		= echo_input,
+	.timeout	= echo_timeout,
+	.want		= echo_want,
+	.free		= echo_free,
+	.shutdown	= echo_shutdown,
+};
+
+static const struct session_ops *setup_ops = &echo_ops;	/* for the next t_setup */
+
 struct t {
 	struct ev_loop		*loop;
+	struct workq		*wq;
 	struct ev_timer		*tick;
 	struct session_pool	*pool;
 	int			 peer;
@@ -161,8 +273,11 @@ t_setup(struct t *t, const struct session_pool_limits *lim)
 	memset(t, 0, sizeof(*t));
 	t->loop = ev_loop_new();
 	t->tick = ev_timer_new(t->loop, tick_cb, t);
-	t->pool = session_pool_new(t->loop, &echo_ops, NULL, lim != NULL ? lim : &def);
+	t->pool = session_pool_new(t->loop, setup_ops, NULL, lim != NULL ? lim : &def);
+	setup_ops = &echo_ops;
 	session_pool_set_tls(t->pool, tls_server_ctx(server));
+	t->wq = workq_new(t->loop, 1);
+	session_pool_set_workq(t->pool, t->wq);
 	t->peer = -1;
 	nfreed = 0;
 }
@@ -213,6 +328,7 @@ static void
 t_teardown(struct t *t)
 {
 	session_pool_free(&t->pool);
+	workq_free(&t->wq);
 	ev_timer_free(&t->tick);
 	ev_loop_free(&t->loop);
 }
@@ -478,6 +594,110 @@ test_pipeline_output_bounded(void **state)
 	t_teardown(&t);
 }
 
+/*
+ * A streamed reply: the host calls more() while the output is below the
+ * mark, again after each drain, and feeds nothing until it has finished.
+ */
+static void
+test_stream_continuation(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 b[65536], tail[32] = "";
+	size_t				 total = 0, keep, len = 0;
+	ssize_t				 n;
+	int				 fd, i;
+
+	(void)state;
+	lim.output_high = 4096;
+	t_setup(&t, &lim);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	/* 1 MB through a 4 KB mark; the pipelined line waits for "end". */
+	assert_int_equal(write(fd, "STREAM 1000\r\nafter\r\n", 21), 21);
+	t_run(&t, 20);
+	assert_true(last->stream_left > 0);		/* the client has not read yet */
+	assert_int_equal(last->inputs, 1);
+	for (i = 0; i < 5000 && strstr(tail, "echo: after\r\n") == NULL; i++) {
+		t_run(&t, 1);
+		/* Count it all; keep the last 31 bytes. */
+		while ((n = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0) {
+			total += (size_t)n;
+			if ((size_t)n >= sizeof(tail) - 1) {
+				memcpy(tail, b + n - (sizeof(tail) - 1), sizeof(tail) - 1);
+				len = sizeof(tail) - 1;
+			} else {
+				keep = len < sizeof(tail) - 1 - (size_t)n ? len :
+				    sizeof(tail) - 1 - (size_t)n;
+				memmove(tail, tail + len - keep, keep);
+				memcpy(tail + keep, b, (size_t)n);
+				len = keep + (size_t)n;
+			}
+			tail[len] = '\0';
+		}
+	}
+	assert_int_equal(total, 13 + 1000 * 1002 + 5 + 13);
+	assert_int_equal(len, sizeof(tail) - 1);
+	assert_string_equal(tail + len - 18, "end\r\necho: after\r\n");
+	assert_true(last->more_calls > 10);		/* once per drain, not once in all */
+	close(fd);
+	t_teardown(&t);
+}
+
+/* A job: work on a pool thread, done on the loop; the session paused between. */
+static void
+test_submit_job(void **state)
+{
+	struct t	t;
+	int		fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "JOB\r\nnext\r\n", 11), 11);
+	assert_true(t_expect(&t, fd, "echo: next\r\n"));
+	assert_string_equal(t.got, "hello plain\r\njob done\r\necho: next\r\n");
+	close(fd);
+	t_teardown(&t);
+}
+
+/*
+ * imapd's IDLE: a descriptor that becomes readable wakes the session (also
+ * while it waits for the client), and its timer fires once.
+ */
+static void
+test_watch_and_timer(void **state)
+{
+	struct t	t;
+	int		fd, p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	watch_fd = p[0];
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "WATCH\r\nTIMER\r\n", 14), 14);
+	t_run(&t, 5);
+	assert_null(strstr(t.got, "woke"));
+	assert_int_equal(write(p[1], "new", 3), 3);
+	assert_true(t_expect(&t, fd, "woke: new\r\n"));
+	assert_true(t_expect(&t, fd, "tick\r\n"));
+	t_run(&t, 100);
+	assert_int_equal(last->ticks, 1);
+	assert_int_equal(write(p[1], "more", 4), 4);
+	assert_true(t_expect(&t, fd, "woke: more\r\n"));
+	/* The writer goes: EOF is readable too; the session stops watching. */
+	close(p[1]);
+	assert_true(t_expect(&t, fd, "unwatched\r\n"));
+	assert_int_equal(write(fd, "x\r\n", 3), 3);
+	assert_true(t_expect(&t, fd, "echo: x\r\n"));
+	assert_string_equal(t.got, "hello plain\r\nwoke: new\r\ntick\r\nwoke: more\r\n"
+	    "woke: \r\nunwatched\r\necho: x\r\n");
+	close(fd);
+	t_teardown(&t);
+	close(p[0]);
+	watch_fd = -1;
+}
+
 static void
 test_close_linger(void **state)
 {
@@ -594,6 +814,59 @@ test_shutdown_closes_idle(void **state)
 	close(idle);
 	close(active);
 	close(busy);
+	t_teardown(&t);
+}
+
+/* ops->shutdown waits while a session pauses or streams, and comes before held input. */
+static void
+test_shutdown_waits_for_command(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	struct echo			*paused, *streaming;
+	char				 b[65536];
+	ssize_t				 n;
+	size_t				 total = 0;
+	int				 idle, pfd, sfd, i;
+
+	(void)state;
+	lim.output_high = 4096;
+	setup_ops = &echo_stop_ops;
+	t_setup(&t, &lim);
+	pfd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(pfd, "PAUSE\r\nx\r\n", 10), 10);
+	t_run(&t, 10);
+	paused = last;
+	sfd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(sfd, "STREAM 1000\r\ny\r\n", 17), 17);
+	t_run(&t, 10);
+	streaming = last;
+	idle = t_connect(&t, SOCK_STREAM, false);
+	t_run(&t, 10);
+	session_pool_shutdown(t.pool);
+	assert_true(t_expect(&t, idle, "stopping\r\n"));
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 2);
+	assert_int_equal(paused->want, SESSION_PAUSE);
+	assert_true(streaming->stream_left > 0);
+	/* The pause ends: its farewell, not the held "x". */
+	paused->want = SESSION_READ;
+	session_host_kick(paused->host);
+	t.gotlen = 0;
+	t.eof = false;
+	assert_true(t_expect(&t, pfd, "stopping\r\n"));
+	assert_string_equal(t.got, "hello plain\r\npaused\r\nstopping\r\n");
+	/* The stream finishes first, then the farewell; "y" is never run. */
+	for (i = 0; i < 5000 && session_pool_count(t.pool) > 0; i++) {
+		t_run(&t, 1);
+		while ((n = recv(sfd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+			total += (size_t)n;
+	}
+	assert_int_equal(session_pool_count(t.pool), 0);
+	assert_int_equal(total, 13 + 1000 * 1002 + 5 + 10);
+	close(idle);
+	close(pfd);
+	close(sfd);
 	t_teardown(&t);
 }
 
@@ -744,10 +1017,14 @@ main(void)
 		cmocka_unit_test(test_listener_limit),
 		cmocka_unit_test(test_stress_timeout),
 		cmocka_unit_test(test_pipeline_output_bounded),
+		cmocka_unit_test(test_stream_continuation),
+		cmocka_unit_test(test_submit_job),
+		cmocka_unit_test(test_watch_and_timer),
 		cmocka_unit_test(test_close_linger),
 		cmocka_unit_test(test_peer_gone_while_paused),
 		cmocka_unit_test(test_half_close_while_paused),
 		cmocka_unit_test(test_shutdown_closes_idle),
+		cmocka_unit_test(test_shutdown_waits_for_command),
 		cmocka_unit_test(test_starttls_via_host),
 		cmocka_unit_test(test_implicit_tls_via_host),
 		cmocka_unit_test(test_session_id),

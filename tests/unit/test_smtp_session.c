@@ -545,35 +545,35 @@ test_limits_and_failures(void **state)
 	    "421 4.7.0 mx.example.test Error: too many commands\r\n");
 	fx_free(&f);
 
-	/* A client that pipelines without reading: paused, never a lost reply. */
+	/*
+	 * A client that pipelines without reading: the host stops feeding at
+	 * the output mark (a quarter of 16 KB here), never a lost reply.
+	 */
 	{
-		struct buf	 in;
-		size_t		 off = 0, n, replies = 0;
+		struct buf	 in, *o;
+		const char	*p;
+		size_t		 n, replies = 0;
 
 		f = fx_new_peer("127.0.0.1", "mx");
-		f->out.max = 16384;
+		f->out_max = 16384;
 		f->env.max_commands_before_mail = 100000;
 		fx_open(f);
 		buf_init(&in, 1024 * 1024);
 		for (n = 0; n < 5000; n++)
 			buf_puts(&in, "NOOP\r\n");
-		while (off < buf_len(&in)) {
-			n = smtp_session_ops.input(f->s, buf_head(&in) + off, buf_len(&in) - off);
-			off += n;
-			if (off < buf_len(&in))
-				assert_int_equal(smtp_session_ops.want(f->s), SESSION_PAUSE);
-			{
-				char *r = fx_take(f), *p = r;
-
-				while ((p = strstr(p, "250 2.0.0 Ok\r\n")) != NULL) {
-					replies++;
-					p++;
-				}
-				free(r);
+		host_double_input(f->d, buf_head(&in), buf_len(&in));
+		o = host_double_output(f->d);
+		while (buf_len(o) > 0) {
+			assert_true(buf_len(o) < 16384 / 4 + 64);
+			assert_true(host_double_held(f->d) > 0 || replies + buf_len(o) / 14 == 5000);
+			for (p = buf_head(o); p < buf_head(o) + buf_len(o); p += 14) {
+				assert_memory_equal(p, "250 2.0.0 Ok\r\n", 14);
+				replies++;
 			}
-			assert_int_equal(smtp_session_ops.want(f->s), SESSION_READ);
+			host_double_read(f->d, NULL);
 		}
 		assert_int_equal(replies, 5000);
+		assert_int_equal(host_double_held(f->d), 0);
 		buf_release(&in);
 		fx_free(&f);
 	}
@@ -622,42 +622,27 @@ test_smtputf8_and_syntax(void **state)
 	fx_free(&f);
 }
 
-static struct smtp_auth_req	*deferred_auth;
-static struct smtp_msg		*deferred_msg;
-
-static void
-defer_auth(void *ctx, struct smtp_auth_req *req)
-{
-	deferred_auth = req;
-}
-
-static void
-defer_deliver(void *ctx, struct smtp_msg *m)
-{
-	deferred_msg = m;
-}
-
 /* Async work: the session pauses, takes no more input, resumes after. */
 static void
 test_async_completion(void **state)
 {
 	static const char	 in[] = "EHLO a\r\n"
 	    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nNOOP\r\n";
+	static const char	 txn2[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n"
+	    "DATA\r\nx\r\n.\r\nQUIT\r\n";
 	struct fx		*f = fx_new();
-	size_t			 n;
 
 	(void)state;
-	f->env.authenticate = defer_auth;
 	free(fx_take(f));
-	n = smtp_session_ops.input(f->s, in, sizeof(in) - 1);
-	assert_int_equal(n, sizeof(in) - 1 - strlen("NOOP\r\n"));
-	assert_int_equal(smtp_session_ops.want(f->s), SESSION_PAUSE);
-	assert_non_null(deferred_auth);
-	smtp_auth_verify(deferred_auth);
-	smtp_session_auth_done(deferred_auth);
-	deferred_auth = NULL;
-	assert_int_equal(smtp_session_ops.want(f->s), SESSION_READ);
-	fx_feed(f, "NOOP\r\n");
+	host_double_input(f->d, in, sizeof(in) - 1);
+	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(host_double_held(f->d), strlen("NOOP\r\n"));
+	assert_null(memmem(buf_head(host_double_output(f->d)), buf_len(host_double_output(f->d)),
+	    "235", 3));			/* no answer before the check is back */
+	host_double_run(f->d);
+	assert_int_equal(host_double_want(f->d), SESSION_READ);
+	assert_int_equal(host_double_held(f->d), 0);
 	{
 		char *r = fx_take(f);
 
@@ -666,24 +651,19 @@ test_async_completion(void **state)
 		free(r);
 	}
 	/* A commit in flight when the session goes away: it completes alone. */
-	f->env.deliver = defer_deliver;
-	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nx\r\n.\r\n"
-	    "QUIT\r\n");
-	assert_int_equal(smtp_session_ops.want(f->s), SESSION_PAUSE);
-	assert_non_null(deferred_msg);
-	smtp_session_ops.free(f->s);
+	host_double_input(f->d, txn2, sizeof(txn2) - 1);
+	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(host_double_held(f->d), strlen("QUIT\r\n"));
+	host_double_free(&f->d);	/* frees the session, then the job ends alone */
 	f->s = NULL;
-	smtp_session_delivered(deferred_msg, 0, NULL);
-	deferred_msg = NULL;
+	assert_int_equal(f->delivered, 1);
 	/* And a password check in flight. */
 	fx_open(f);
-	fx_feed(f, in);
-	assert_non_null(deferred_auth);
-	smtp_session_ops.free(f->s);
+	host_double_input(f->d, in, sizeof(in) - 1);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	host_double_free(&f->d);
 	f->s = NULL;
-	smtp_auth_verify(deferred_auth);
-	smtp_session_auth_done(deferred_auth);
-	deferred_auth = NULL;
 	fx_free(&f);
 }
 

@@ -1,0 +1,423 @@
+/*
+ * The session host double (host_double.h).  Its settle() mirrors
+ * lib/session_host.c's host_settle(): the two must apply the same rules,
+ * or the tests would pass against an order production never runs.
+ */
+#include "tests/unit/host_double.h"
+
+#include "lib/buf.h"
+#include "lib/xmalloc.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DOUBLE_INPUT_MAX	(64 * 1024 * 1024)
+
+struct double_job {
+	struct double_job	*next;
+	void			(*work)(void *);
+	void			(*done)(void *);
+	void			*arg;
+};
+
+struct host_double {
+	struct session_host		 base;
+	const struct session_ops	*ops;
+	struct session_peer		*peer;
+	void				*s;
+	struct buf			*in, *out;
+	size_t				 high;
+	uint64_t			 now;
+	uint64_t			 deadline;	/* 0: none */
+	uint64_t			 after_at;
+	void				(*after_cb)(void *s);
+	session_more_fn			 more;
+	void				(*watch_cb)(void *s);
+	struct double_job		*jobs, **jobs_tail;
+	size_t				 njobs;
+	int				 depth;		/* calls into the session */
+	bool				 kicked;
+	bool				 stop_pending, stop_sent;
+	bool				 closed;	/* want() said CLOSE */
+};
+
+static struct host_double *
+double_of(const struct session_host *base)
+{
+	return (struct host_double *)((char *)base - offsetof(struct host_double, base));
+}
+
+static bool
+output_full(const struct host_double *d)
+{
+	return buf_len(d->out) >= d->high;
+}
+
+static void
+feed(struct host_double *d)
+{
+	size_t	 n;
+
+	while (buf_len(d->in) > 0 && d->more == NULL && !output_full(d) &&
+	    d->ops->want(d->s) == SESSION_READ) {
+		d->depth++;
+		n = d->ops->input(d->s, buf_head(d->in), buf_len(d->in));
+		d->depth--;
+		if (n > buf_len(d->in))
+			abort();	/* the session claims bytes it was never given */
+		if (n == 0)
+			break;
+		buf_consume(d->in, n);
+	}
+}
+
+static bool
+produce(struct host_double *d)
+{
+	session_more_fn	 more;
+	bool		 done;
+
+	while ((more = d->more) != NULL && !output_full(d)) {
+		d->depth++;
+		done = more(d->s);
+		d->depth--;
+		if (done && d->more == more)
+			d->more = NULL;
+	}
+	return d->more == NULL;
+}
+
+static bool
+stop_due(struct host_double *d)
+{
+	if (!d->stop_pending || d->stop_sent)
+		return false;
+	d->stop_sent = true;
+	d->depth++;
+	d->ops->shutdown(d->s);
+	d->depth--;
+	return true;
+}
+
+static void
+settle(struct host_double *d)
+{
+	enum session_want	 w;
+	size_t			 held;
+
+	if (d->depth > 0 || d->s == NULL || d->closed)
+		return;
+	for (;;) {
+		w = d->ops->want(d->s);
+		if (w == SESSION_READ) {
+			if (!produce(d))
+				break;
+			if (stop_due(d))
+				continue;
+			held = buf_len(d->in);
+			feed(d);
+			if (buf_len(d->in) != held)
+				continue;
+		} else if (w == SESSION_STARTTLS)
+			buf_reset(d->in);	/* plaintext before the handshake: never commands */
+		else if (w == SESSION_CLOSE)
+			d->closed = true;
+		break;
+	}
+}
+
+/* ---- the API the session sees ---- */
+
+static void
+api_kick(struct session_host *base)
+{
+	double_of(base)->kicked = true;
+}
+
+static void
+api_set_timeout(struct session_host *base, unsigned long long ms)
+{
+	struct host_double	*d = double_of(base);
+
+	d->deadline = ms > 0 ? d->now + ms : 0;
+}
+
+static void
+api_after(struct session_host *base, unsigned long long ms, void (*cb)(void *s))
+{
+	struct host_double	*d = double_of(base);
+
+	d->after_cb = cb;
+	d->after_at = d->now + ms;
+}
+
+static void
+api_submit(struct session_host *base, void (*work)(void *), void (*done)(void *), void *arg)
+{
+	struct host_double	*d = double_of(base);
+	struct double_job	*j = xcalloc(1, sizeof(*j));
+
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	*d->jobs_tail = j;
+	d->jobs_tail = &j->next;
+	d->njobs++;
+}
+
+static bool
+api_output_full(const struct session_host *base)
+{
+	return output_full(double_of(base));
+}
+
+static void
+api_stream(struct session_host *base, session_more_fn more)
+{
+	double_of(base)->more = more;
+}
+
+static int
+api_watch(struct session_host *base, int fd, void (*cb)(void *s))
+{
+	struct host_double	*d = double_of(base);
+
+	/* No descriptor is polled: the test says when it is readable. */
+	d->watch_cb = fd != -1 ? cb : NULL;
+	return 0;
+}
+
+static const struct session_host_ops double_api = {
+	.kick		= api_kick,
+	.set_timeout	= api_set_timeout,
+	.after		= api_after,
+	.submit		= api_submit,
+	.output_full	= api_output_full,
+	.stream		= api_stream,
+	.watch		= api_watch,
+};
+
+/* ---- what the test does ---- */
+
+struct host_double *
+host_double_new(size_t out_max)
+{
+	struct host_double	*d = xcalloc(1, sizeof(*d));
+
+	d->base.ops = &double_api;
+	d->in = buf_new(DOUBLE_INPUT_MAX);
+	d->out = buf_new(out_max);
+	d->high = out_max / 4;
+	d->jobs_tail = &d->jobs;
+	return d;
+}
+
+static bool
+run_one_job(struct host_double *d)
+{
+	struct double_job	*j = d->jobs;
+
+	if (j == NULL)
+		return false;
+	if ((d->jobs = j->next) == NULL)
+		d->jobs_tail = &d->jobs;
+	d->njobs--;
+	j->work(j->arg);
+	if (j->done != NULL)
+		j->done(j->arg);
+	free(j);
+	return true;
+}
+
+void
+host_double_free(struct host_double **dp)
+{
+	struct host_double	*d = *dp;
+
+	if (d == NULL)
+		return;
+	if (d->s != NULL)
+		d->ops->free(d->s);
+	d->s = NULL;
+	while (run_one_job(d))
+		;
+	buf_free(&d->in);
+	buf_free(&d->out);
+	free(d);
+	*dp = NULL;
+}
+
+void *
+host_double_open(struct host_double *d, const struct session_ops *ops,
+    struct session_peer *peer, void *arg)
+{
+	d->ops = ops;
+	d->peer = peer;
+	d->depth++;
+	d->s = ops->open(peer, d->out, &d->base, arg);
+	d->depth--;
+	settle(d);
+	return d->s;
+}
+
+struct buf *
+host_double_output(struct host_double *d)
+{
+	return d->out;
+}
+
+struct session_host *
+host_double_host(struct host_double *d)
+{
+	return &d->base;
+}
+
+size_t
+host_double_input(struct host_double *d, const void *data, size_t len)
+{
+	if (d->closed)
+		return 0;	/* the connection is going: nothing more is read */
+	if (buf_append(d->in, data, len) == -1)
+		abort();
+	settle(d);
+	return len;
+}
+
+/* One thing that was due; false when nothing was. */
+static bool
+run_once(struct host_double *d)
+{
+	void	(*cb)(void *s);
+
+	if (run_one_job(d)) {
+		settle(d);
+		return true;
+	}
+	if (d->after_cb != NULL && d->after_at <= d->now) {
+		cb = d->after_cb;
+		d->after_cb = NULL;
+		d->depth++;
+		cb(d->s);
+		d->depth--;
+		settle(d);
+		return true;
+	}
+	if (d->kicked) {
+		d->kicked = false;
+		settle(d);
+		return true;
+	}
+	return false;
+}
+
+void
+host_double_run(struct host_double *d)
+{
+	if (d->s == NULL)
+		return;
+	settle(d);
+	while (run_once(d))
+		;
+}
+
+void
+host_double_read(struct host_double *d, struct buf *got)
+{
+	if (got != NULL && buf_append(got, buf_head(d->out), buf_len(d->out)) == -1)
+		abort();
+	buf_reset(d->out);
+	host_double_run(d);
+}
+
+void
+host_double_pump(struct host_double *d, struct buf *got)
+{
+	host_double_run(d);
+	while (buf_len(d->out) > 0)
+		host_double_read(d, got);
+}
+
+void
+host_double_advance(struct host_double *d, uint64_t ms)
+{
+	d->now += ms;
+	if (d->s != NULL && !d->closed && d->deadline != 0 && d->deadline <= d->now) {
+		d->deadline = 0;
+		d->more = NULL;		/* as the loop's host: the session ends its stream */
+		d->depth++;
+		d->ops->timeout(d->s);
+		d->depth--;
+		settle(d);
+	}
+	host_double_run(d);
+}
+
+uint64_t
+host_double_now(const struct host_double *d)
+{
+	return d->now;
+}
+
+uint64_t
+host_double_deadline(const struct host_double *d)
+{
+	return d->deadline > 0 ? d->deadline - d->now : 0;
+}
+
+void
+host_double_shutdown(struct host_double *d)
+{
+	d->stop_pending = d->ops->shutdown != NULL;
+	d->kicked = true;
+	host_double_run(d);
+}
+
+void
+host_double_tls(struct host_double *d)
+{
+	if (d->s == NULL || d->ops->want(d->s) != SESSION_STARTTLS)
+		return;
+	buf_reset(d->in);
+	d->peer->tls = true;
+	d->depth++;
+	d->ops->tls_started(d->s);
+	d->depth--;
+	host_double_run(d);
+}
+
+size_t
+host_double_held(const struct host_double *d)
+{
+	return buf_len(d->in);
+}
+
+size_t
+host_double_jobs(const struct host_double *d)
+{
+	return d->njobs;
+}
+
+bool
+host_double_streaming(const struct host_double *d)
+{
+	return d->more != NULL;
+}
+
+enum session_want
+host_double_want(struct host_double *d)
+{
+	return d->ops->want(d->s);
+}
+
+void
+host_double_readable(struct host_double *d)
+{
+	if (d->watch_cb == NULL || d->s == NULL)
+		return;
+	d->depth++;
+	d->watch_cb(d->s);
+	d->depth--;
+	settle(d);
+	host_double_run(d);
+}
