@@ -5,6 +5,7 @@
  */
 #include "queue/queue.h"
 #include "lib/commit.h"
+#include "lib/error.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
 
@@ -13,7 +14,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +26,7 @@
 
 struct queue {
 	int	 tmp, incoming, active;
-	char	 error[256];
 };
-
-/* The text behind every *error_r of this file (lifetime: queue/queue.h). */
-static _Thread_local char	queue_error[512];
 
 struct queue_entry {
 	struct queue	*q;
@@ -40,34 +36,16 @@ struct queue_entry {
 };
 
 static int
-queue_fail(const char **error_r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-queue_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(queue_error, sizeof(queue_error), fmt, ap);
-	va_end(ap);
-	*error_r = queue_error;
-	return -1;
-}
-
-static int
-open_dir(const char *base, const char *sub, char *error, size_t errsize)
+open_dir(const char *base, const char *sub, const char **error_r)
 {
 	char	 path[PATH_MAX];
 	int	 fd;
 
 	snprintf(path, sizeof(path), "%s/%s", base, sub);
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		snprintf(error, errsize, "mkdir %.200s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return err_set(error_r, "mkdir %s: %s", path, strerror(errno));
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		snprintf(error, errsize, "open %.200s: %s", path, strerror(errno));
+		return err_set(error_r, "open %s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -103,18 +81,17 @@ queue_open(const char *queue_dir, const char **error_r)
 
 	q->tmp = q->incoming = q->active = -1;
 	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(q->error, sizeof(q->error), "mkdir %s: %s", queue_dir, strerror(errno));
+		err_set(error_r, "mkdir %s: %s", queue_dir, strerror(errno));
 		goto fail;
 	}
-	if ((q->tmp = open_dir(queue_dir, "tmp", q->error, sizeof(q->error))) == -1 ||
-	    (q->incoming = open_dir(queue_dir, "incoming", q->error, sizeof(q->error))) == -1 ||
-	    (q->active = open_dir(queue_dir, "active", q->error, sizeof(q->error))) == -1)
+	if ((q->tmp = open_dir(queue_dir, "tmp", error_r)) == -1 ||
+	    (q->incoming = open_dir(queue_dir, "incoming", error_r)) == -1 ||
+	    (q->active = open_dir(queue_dir, "active", error_r)) == -1)
 		goto fail;
 	remove_orphans(q->tmp);
 	remove_orphans(q->incoming);
 	return q;
 fail:
-	queue_fail(error_r, "%s", q->error);
 	queue_close(&q);
 	return NULL;
 }
@@ -226,7 +203,7 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	buf_release(&head);
 	buf_release(&tail);
 	if (rc == -1) {
-		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		err_set(error_r, "queue: %s", commit_txn_error(&e->txn));
 		commit_txn_abort(&e->txn);
 		free(e);
 		return -1;
@@ -289,7 +266,7 @@ queue_stream_begin(struct queue *q, const struct queue_message *m, const char **
 	buf_init(&qs->out, QUEUE_STREAM_BUF + 1024 * 1024);
 	qs->fd = openat(q->tmp, qs->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (qs->fd == -1) {
-		queue_fail(error_r, "queue: create %s: %s", qs->name, strerror(errno));
+		err_set(error_r, "queue: create %s: %s", qs->name, strerror(errno));
 		qs->name[0] = '\0';
 		queue_stream_free(&qs);
 		return NULL;
@@ -298,7 +275,7 @@ queue_stream_begin(struct queue *q, const struct queue_message *m, const char **
 	qs->moff = buf_len(&qs->out);
 	rec_header(&qs->out, 'M', 0);	/* the length is filled in by prepare */
 	if (stream_flush(qs) == -1) {
-		queue_fail(error_r, "queue: write %s: %s", qs->name, strerror(qs->write_errno));
+		err_set(error_r, "queue: write %s: %s", qs->name, strerror(qs->write_errno));
 		queue_stream_free(&qs);
 		return NULL;
 	}
@@ -376,13 +353,13 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 	/* As commit_txn_add: note incoming/ first, write, fsync, close, rename. */
 	if (commit_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
 	    stream_finish(qs, &what) == -1) {
-		queue_fail(error_r, "queue: %s %s: %s",
+		err_set(error_r, "queue: %s %s: %s",
 		    qs->write_errno != 0 ? what : "note", qs->name,
 		    qs->write_errno != 0 ? strerror(qs->write_errno) : commit_txn_error(&e->txn));
 		goto fail;
 	}
 	if (commit_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
-		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		err_set(error_r, "queue: %s", commit_txn_error(&e->txn));
 		goto fail;
 	}
 	qs->name[0] = '\0';	/* it is in incoming/ now: e owns it */
@@ -421,7 +398,7 @@ queue_publish(struct queue_entry **ep, const char **error_r)
 	*ep = NULL;
 	if (commit_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
 	    commit_txn_commit(&e->txn) == -1) {
-		rc = queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		rc = err_set(error_r, "queue: %s", commit_txn_error(&e->txn));
 		commit_txn_abort(&e->txn);
 	}
 	free(e);
@@ -567,7 +544,7 @@ queue_read(const char *path, const char **error_r)
 	int			 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1) {
-		queue_fail(error_r, "%s: %s", path, strerror(errno));
+		err_set(error_r, "%s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return NULL;
@@ -585,7 +562,7 @@ queue_read(const char *path, const char **error_r)
 	close(fd);
 	m = xcalloc(1, sizeof(*m));
 	if (!queue_parse(file, off, m)) {
-		queue_fail(error_r, "%s: damaged queue file", path);
+		err_set(error_r, "%s: damaged queue file", path);
 		queue_message_free(&m);
 	}
 	free(file);

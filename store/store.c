@@ -7,6 +7,7 @@
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
+#include "lib/error.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
@@ -24,8 +25,8 @@
 
 #define DELIVERY_BUFSIZE	(64 * 1024)
 
+/* The kind of the last failure; its text is lib/error's. */
 static _Thread_local enum store_error	error_code;
-static _Thread_local char		error_buf[512];
 
 int
 store_err(const char **error_r, enum store_error code, const char *fmt, ...)
@@ -33,11 +34,9 @@ store_err(const char **error_r, enum store_error code, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+	err_vset(error_r, fmt, ap);
 	va_end(ap);
 	error_code = code;
-	if (error_r != NULL)
-		*error_r = error_buf;
 	return -1;
 }
 
