@@ -401,17 +401,6 @@ commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
 }
 
 int
-commit_txn_publish(struct commit_txn *t, int srcdir, const char *src, int dstdir,
-    const char *dst)
-{
-	if (commit_txn_note_dir(t, dstdir) == -1)
-		return -1;
-	if (renameat(srcdir, src, dstdir, dst) == -1)
-		return txn_fail(t, "rename", src);
-	return 0;
-}
-
-int
 commit_txn_unlink(struct commit_txn *t, int dir, const char *name)
 {
 	if (commit_txn_note_dir(t, dir) == -1)

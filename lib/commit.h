@@ -55,12 +55,6 @@ int	commit_txn_add_mtime(struct commit_txn *t, int tmpdir, int dstdir, const cha
 int	commit_txn_link(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
 /* rename() within or across directories of one file system; both directories get fsynced. */
 int	commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
-/*
- * rename() as the last step of publishing a file from a tmp directory:
- * only dstdir gets fsynced (the old name was never visible to anyone).
- */
-int	commit_txn_publish(struct commit_txn *t, int srcdir, const char *src, int dstdir,
-	    const char *dst);
 /* unlink; the directory gets fsynced. */
 int	commit_txn_unlink(struct commit_txn *t, int dir, const char *name);
 /* Note a directory to fsync at commit (deduplicated by inode). */

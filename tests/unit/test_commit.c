@@ -122,17 +122,6 @@ test_link_rename_unlink_replace(void **state)
 	assert_int_equal(commit_txn_commit(&t), 0);
 	snprintf(path, sizeof(path), "%s/a", root);
 	assert_int_equal(fx_count(path), 2);	/* m3 and side */
-	/* publish: a rename that fsyncs only the destination */
-	commit_txn_init(&t);
-	assert_int_equal(commit_txn_add(&t, tmp, tmp, "p", &iov, 1), 0);
-	assert_int_equal(commit_txn_commit(&t), 0);
-	commit_txn_init(&t);
-	assert_int_equal(commit_txn_publish(&t, tmp, "p", b, "p2"), 0);
-	before = commit_fsync_count();
-	assert_int_equal(commit_txn_commit(&t), 0);
-	assert_int_equal(commit_fsync_count() - before, 1);
-	snprintf(path, sizeof(path), "%s/b", root);
-	assert_int_equal(fx_count(path), 1);
 	snprintf(path, sizeof(path), "%s/tmp", root);
 	assert_int_equal(fx_count(path), 0);
 	close(tmp);
