@@ -188,8 +188,6 @@ file_put(struct commit_file *f, const char *p, size_t len)
 {
 	ssize_t	 n;
 
-	if (f->fd == -1 && f->write_errno == 0)
-		f->write_errno = EBADF;		/* written after finish: a bug */
 	while (len > 0 && f->write_errno == 0) {
 		n = write(f->fd, p, len);
 		if (n == -1 && errno == EINTR)
@@ -213,6 +211,15 @@ file_flush(struct commit_file *f)
 	return rc;
 }
 
+/* Still writable?  Writing after finish is a bug, reported as EBADF. */
+static bool
+file_ok(struct commit_file *f)
+{
+	if (f->fd == -1 && f->write_errno == 0)
+		f->write_errno = EBADF;
+	return f->write_errno == 0;
+}
+
 static int
 file_error(struct commit_file *f, const char **error_r)
 {
@@ -223,7 +230,7 @@ file_error(struct commit_file *f, const char **error_r)
 int
 commit_file_write(struct commit_file *f, const void *data, size_t len, const char **error_r)
 {
-	if (f->write_errno != 0)
+	if (!file_ok(f))
 		return file_error(f, error_r);
 	if (buf_len(&f->out) + len > COMMIT_FILE_BUF && file_flush(f) == -1)
 		return file_error(f, error_r);
@@ -237,7 +244,7 @@ commit_file_write(struct commit_file *f, const void *data, size_t len, const cha
 int
 commit_file_fd(struct commit_file *f, const char **error_r)
 {
-	if (file_flush(f) == -1)
+	if (!file_ok(f) || file_flush(f) == -1)
 		return file_error(f, error_r);
 	return f->fd;
 }
@@ -250,7 +257,7 @@ commit_file_finish(struct commit_file *f, const char **error_r)
 
 	if (f->durable)
 		return 0;
-	if (f->write_errno != 0 || file_flush(f) == -1)
+	if (!file_ok(f) || file_flush(f) == -1)
 		return file_error(f, error_r);
 	fd = f->fd;
 	if (sync_fd(fd, f->flags) == 0) {

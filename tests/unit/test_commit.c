@@ -248,6 +248,8 @@ test_abort_leaves_nothing(void **state)
 	assert_int_equal(fx_count(path), 0);
 	assert_non_null(f = commit_file_open(tmp, "x", 0, &error));
 	assert_int_equal(commit_file_finish(f, &error), 0);
+	assert_int_equal(commit_file_write(f, "late", 4, &error), -1);	/* a bug: refused */
+	assert_int_equal(errno, EBADF);
 	commit_file_abort(&f);
 	assert_int_equal(fx_count(path), 0);
 	commit_file_abort(&f);				/* NULL is fine */
