@@ -363,11 +363,21 @@ idx_env_put(struct idx_env **envp)
 		pthread_mutex_unlock(&envs_lock);
 		return;
 	}
+	/*
+	 * Listed until its handles are closed, waited on like an opening:
+	 * a thread opening the Maildir meanwhile would be a second handle,
+	 * which DB_REGISTER refuses (EINVAL).
+	 */
+	e->opening = true;
+	pthread_mutex_unlock(&envs_lock);
+	env_close_handles(e);
+	pthread_mutex_lock(&envs_lock);
 	for (ep = &envs; *ep != NULL; ep = &(*ep)->next)
 		if (*ep == e) {
 			*ep = e->next;
 			break;
 		}
+	pthread_cond_broadcast(&envs_opened);
 	pthread_mutex_unlock(&envs_lock);
 	env_free(e);
 }
