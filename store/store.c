@@ -208,7 +208,6 @@ struct store_delivery {
 	size_t			 n;
 	int			 tmpdir;	/* first recipient's tmp/ */
 	struct commit_file	*file;		/* in tmp/; NULL once published */
-	char			 name[128];	/* its name there */
 	uint64_t		 size;		/* bytes written (LF) */
 	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
 };
@@ -267,7 +266,6 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 		store_err(error_r, store_errno_code(errno), "%s/tmp: %s", rcpts[0].maildir, err);
 		goto fail;
 	}
-	snprintf(d->name, sizeof(d->name), "%s", commit_file_name(d->file));
 	return d;
 fail:
 	store_delivery_free(&d);
@@ -331,7 +329,7 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 		    STORE_ERR_TEMPORARY, "%s/tmp: %s", d->rcpts[0].maildir, err);
 	store_crash_point("delivery-fsynced");
 
-	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", d->name,
+	snprintf(final, sizeof(final), "%s,S=%llu,W=%llu", commit_file_name(d->file),
 	    (unsigned long long)d->size, (unsigned long long)(d->size + d->lfs));
 	newfds = xreallocarray(NULL, d->n, sizeof(*newfds));
 	commit_txn_init(&t);
