@@ -5,16 +5,25 @@
  */
 #include "lib/commit.h"
 
+#include "lib/buf.h"
+#include "lib/error.h"
+#include "lib/xmalloc.h"
+
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+/* What a commit_file buffers before it writes. */
+#define COMMIT_FILE_BUF	(64 * 1024)
 
 static _Atomic uint64_t	fsync_count;
 static atomic_int	fsync_on = 1;
@@ -31,20 +40,39 @@ txn_fail(struct commit_txn *t, const char *what, const char *name)
 	return -1;
 }
 
+/* A failure reported through lib/error becomes the txn's error too. */
+static int
+txn_copy(struct commit_txn *t, const char *error)
+{
+	int	 saved = errno;
+
+	snprintf(t->error, sizeof(t->error), "%s", error);
+	errno = saved;
+	return -1;
+}
+
 void
 commit_txn_init(struct commit_txn *t)
 {
 	t->ndirs = 0;
+	t->flags = 0;
 	t->error[0] = '\0';
+}
+
+/* The one fsync: counted, skipped only when disabled and not SYNC_ALWAYS. */
+static int
+sync_fd(int fd, unsigned flags)
+{
+	if ((flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
+		return 0;
+	atomic_fetch_add(&fsync_count, 1);
+	return fsync(fd);
 }
 
 int
 commit_fsync(int fd)
 {
-	if (!atomic_load(&fsync_on))
-		return 0;
-	atomic_fetch_add(&fsync_count, 1);
-	return fsync(fd);
+	return sync_fd(fd, 0);
 }
 
 void
@@ -111,110 +139,249 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	return 0;
 }
 
-static int
-write_all(int fd, const struct iovec *iov, int iovcnt)
-{
-	const char	*p;
-	size_t		 left;
-	ssize_t		 n;
-	int		 i;
+/* ---- streamed files ---- */
 
-	for (i = 0; i < iovcnt; i++) {
-		p = iov[i].iov_base;
-		left = iov[i].iov_len;
-		while (left > 0) {
-			n = write(fd, p, left);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1)
-				return -1;
+struct commit_file {
+	int		 dir;		/* borrowed */
+	int		 fd;		/* -1 once closed */
+	unsigned	 flags;		/* COMMIT_SYNC_ALWAYS */
+	bool		 durable;	/* fsynced and closed */
+	int		 write_errno;	/* the first failure; sticks */
+	struct buf	 out;		/* not yet written */
+	char		 name[256];
+};
+
+struct commit_file *
+commit_file_open(int dir, const char *name, unsigned flags, const char **error_r)
+{
+	struct commit_file	*f = xcalloc(1, sizeof(*f));
+
+	f->dir = dir;
+	f->flags = flags;
+	buf_init(&f->out, COMMIT_FILE_BUF);
+	if (name == NULL)
+		commit_unique_name(f->name, sizeof(f->name));
+	else if ((size_t)snprintf(f->name, sizeof(f->name), "%s", name) >= sizeof(f->name)) {
+		errno = ENAMETOOLONG;
+		err_set(error_r, "create %s: %s", name, strerror(errno));
+		free(f);
+		return NULL;
+	}
+	f->fd = openat(dir, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (f->fd == -1) {
+		err_set(error_r, "create %s: %s", f->name, strerror(errno));
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+const char *
+commit_file_name(const struct commit_file *f)
+{
+	return f->name;
+}
+
+/* Write it all or note the first error. */
+static int
+file_put(struct commit_file *f, const char *p, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0 && f->write_errno == 0) {
+		n = write(f->fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			f->write_errno = errno;
+		else {
 			p += n;
-			left -= (size_t)n;
+			len -= (size_t)n;
 		}
 	}
+	return f->write_errno == 0 ? 0 : -1;
+}
+
+static int
+file_flush(struct commit_file *f)
+{
+	int	 rc = file_put(f, buf_head(&f->out), buf_len(&f->out));
+
+	buf_reset(&f->out);
+	return rc;
+}
+
+/* Still writable?  Writing after finish is a bug, reported as EBADF. */
+static bool
+file_ok(struct commit_file *f)
+{
+	if (f->fd == -1 && f->write_errno == 0)
+		f->write_errno = EBADF;
+	return f->write_errno == 0;
+}
+
+static int
+file_error(struct commit_file *f, const char **error_r)
+{
+	errno = f->write_errno;
+	return err_set(error_r, "write %s: %s", f->name, strerror(f->write_errno));
+}
+
+int
+commit_file_write(struct commit_file *f, const void *data, size_t len, const char **error_r)
+{
+	if (!file_ok(f))
+		return file_error(f, error_r);
+	if (buf_len(&f->out) + len > COMMIT_FILE_BUF && file_flush(f) == -1)
+		return file_error(f, error_r);
+	if (len >= COMMIT_FILE_BUF)
+		return file_put(f, data, len) == 0 ? 0 : file_error(f, error_r);
+	if (buf_append(&f->out, data, len) == -1)
+		abort();	/* flushed above: there is room */
 	return 0;
 }
 
-/* Create dir/name (O_EXCL), write iov, fsync, close; removed again on failure. */
-static int
-write_file(struct commit_txn *t, int dir, const char *name, const struct iovec *iov,
-    int iovcnt, time_t mtime)
+int
+commit_file_fd(struct commit_file *f, const char **error_r)
 {
-	struct timespec	 ts[2];
+	if (!file_ok(f) || file_flush(f) == -1)
+		return file_error(f, error_r);
+	return f->fd;
+}
+
+int
+commit_file_finish(struct commit_file *f, const char **error_r)
+{
+	const char	*what = "fsync";
 	int		 fd;
 
-	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return txn_fail(t, "create", name);
-	if (write_all(fd, iov, iovcnt) == -1) {
-		txn_fail(t, "write", name);
-		goto fail;
+	if (f->durable)
+		return 0;
+	if (!file_ok(f) || file_flush(f) == -1)
+		return file_error(f, error_r);
+	fd = f->fd;
+	if (sync_fd(fd, f->flags) == 0) {
+		what = "close";
+		f->fd = -1;
+		if (close(fd) == 0) {		/* NFS and quotas report here */
+			f->durable = true;
+			return 0;
+		}
 	}
+	f->write_errno = errno;
+	return err_set(error_r, "%s %s: %s", what, f->name, strerror(errno));
+}
+
+int
+commit_file_link(struct commit_file *f, struct commit_txn *t, int dstdir, const char *dst,
+    const char **error_r)
+{
+	if (commit_txn_note_dir(t, dstdir) == -1)	/* before anything is visible */
+		return err_set(error_r, "%s", t->error);
+	if (commit_file_finish(f, error_r) == -1)
+		return -1;
+	t->flags |= f->flags;
+	if (linkat(f->dir, f->name, dstdir, dst, 0) == -1)
+		return err_set(error_r, "link %s: %s", dst, strerror(errno));
+	return 0;
+}
+
+static void
+file_free(struct commit_file **fp, bool remove)
+{
+	struct commit_file	*f = *fp;
+	int			 saved = errno;
+
+	if (f == NULL)
+		return;
+	if (f->fd != -1)
+		close(f->fd);
+	if (remove)
+		unlinkat(f->dir, f->name, 0);
+	buf_release(&f->out);
+	free(f);
+	*fp = NULL;
+	errno = saved;
+}
+
+int
+commit_file_commit(struct commit_file **fp, struct commit_txn *t, int dstdir, const char *dst,
+    const char **error_r)
+{
+	struct commit_file	*f = *fp;
+	int			 rc = -1;
+
+	if (commit_txn_note_dir(t, dstdir) == -1)	/* before anything is visible */
+		err_set(error_r, "%s", t->error);
+	else if (commit_file_finish(f, error_r) == 0) {
+		t->flags |= f->flags;
+		if (renameat(f->dir, f->name, dstdir, dst) == 0)
+			rc = 0;
+		else
+			err_set(error_r, "rename %s: %s", f->name, strerror(errno));
+	}
+	file_free(fp, rc == -1);
+	return rc;
+}
+
+void
+commit_file_abort(struct commit_file **fp)
+{
+	file_free(fp, true);
+}
+
+/* ---- whole files, for callers that have them in memory ---- */
+
+static int
+txn_write(struct commit_txn *t, int tmpdir, const char *tmpname, int dstdir, const char *dst,
+    const struct iovec *iov, int iovcnt, time_t mtime)
+{
+	struct commit_file	*f;
+	struct timespec		 ts[2];
+	const char		*err;
+	int			 i, fd;
+
+	if ((f = commit_file_open(tmpdir, tmpname, 0, &err)) == NULL)
+		return txn_copy(t, err);
+	for (i = 0; i < iovcnt; i++)
+		if (commit_file_write(f, iov[i].iov_base, iov[i].iov_len, &err) == -1)
+			goto fail;
 	if (mtime != 0) {
 		ts[0].tv_sec = ts[1].tv_sec = mtime;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if ((fd = commit_file_fd(f, &err)) == -1)
+			goto fail;
 		if (futimens(fd, ts) == -1) {
-			txn_fail(t, "utimes", name);
+			err_set(&err, "utimes %s: %s", f->name, strerror(errno));
 			goto fail;
 		}
 	}
-	if (commit_fsync(fd) == -1) {
-		txn_fail(t, "fsync", name);
-		goto fail;
-	}
-	if (close(fd) == -1) {		/* NFS and quotas report here */
-		fd = -1;
-		txn_fail(t, "close", name);
-		goto fail;
-	}
-	return 0;
+	if (commit_file_commit(&f, t, dstdir, dst, &err) == 0)
+		return 0;
 fail:
-	if (fd != -1)
-		close(fd);
-	unlinkat(dir, name, 0);
-	return -1;
+	commit_file_abort(&f);
+	return txn_copy(t, err);
 }
 
 int
 commit_txn_add(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt)
 {
-	return commit_txn_add_mtime(t, tmpdir, dstdir, name, iov, iovcnt, 0);
+	return txn_write(t, tmpdir, name, dstdir, name, iov, iovcnt, 0);
 }
 
 int
 commit_txn_add_mtime(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt, time_t mtime)
 {
-	if (commit_txn_note_dir(t, dstdir) == -1)	/* before anything is visible */
-		return -1;
-	if (write_file(t, tmpdir, name, iov, iovcnt, mtime) == -1)
-		return -1;
-	if (renameat(tmpdir, name, dstdir, name) == -1) {
-		txn_fail(t, "rename", name);
-		unlinkat(tmpdir, name, 0);
-		return -1;
-	}
-	return 0;
+	return txn_write(t, tmpdir, name, dstdir, name, iov, iovcnt, mtime);
 }
 
 int
 commit_txn_replace(struct commit_txn *t, int tmpdir, int dstdir, const char *name,
     const struct iovec *iov, int iovcnt)
 {
-	char	 tmpname[128];
-
-	commit_unique_name(tmpname, sizeof(tmpname));
-	if (commit_txn_note_dir(t, dstdir) == -1)
-		return -1;
-	if (write_file(t, tmpdir, tmpname, iov, iovcnt, 0) == -1)
-		return -1;
-	if (renameat(tmpdir, tmpname, dstdir, name) == -1) {
-		txn_fail(t, "rename", name);
-		unlinkat(tmpdir, tmpname, 0);
-		return -1;
-	}
-	return 0;
+	return txn_write(t, tmpdir, NULL, dstdir, name, iov, iovcnt, 0);
 }
 
 int
@@ -241,17 +408,6 @@ commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
 }
 
 int
-commit_txn_publish(struct commit_txn *t, int srcdir, const char *src, int dstdir,
-    const char *dst)
-{
-	if (commit_txn_note_dir(t, dstdir) == -1)
-		return -1;
-	if (renameat(srcdir, src, dstdir, dst) == -1)
-		return txn_fail(t, "rename", src);
-	return 0;
-}
-
-int
 commit_txn_unlink(struct commit_txn *t, int dir, const char *name)
 {
 	if (commit_txn_note_dir(t, dir) == -1)
@@ -267,7 +423,7 @@ commit_txn_commit(struct commit_txn *t)
 	int	 i, rc = 0;
 
 	for (i = 0; i < t->ndirs; i++) {
-		if (rc == 0 && commit_fsync(t->dirfds[i]) == -1)
+		if (rc == 0 && sync_fd(t->dirfds[i], t->flags) == -1)
 			rc = txn_fail(t, "fsync", "directory");
 		close(t->dirfds[i]);
 	}

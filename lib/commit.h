@@ -1,10 +1,11 @@
 /*
  * The one durable-commit path (STYLE.md sketch C), used for Maildir
- * delivery, the queue and side files.  Nobody else calls fsync or rename
- * on mail.  Files are written under a unique name in a tmp directory,
- * fsynced, closed (checked) and renamed/linked into place; each touched
- * destination directory is fsynced ONCE at commit.  Only after
- * commit_txn_commit() returns 0 may a protocol say 250, OK or +OK.
+ * delivery, the queue, side files and mailctl's config files.  Nobody
+ * else calls fsync or rename on mail.  Files are written under a unique
+ * name in a tmp directory (struct commit_file, streamed), fsynced, closed
+ * (checked) and renamed/linked into place; each touched destination
+ * directory is fsynced ONCE at commit.  Only after commit_txn_commit()
+ * returns 0 may a protocol say 250, OK or +OK.
  */
 #ifndef LIB_COMMIT_H
 #define LIB_COMMIT_H
@@ -16,10 +17,25 @@
 
 #define COMMIT_MAX_DIRS	64
 
+enum {
+	/*
+	 * fsync even when commit_fsync_enable(0) (store.fsync = no, a test
+	 * speed-up for mail): configuration files are always synced.  A txn
+	 * that publishes such a file syncs its directories the same way.
+	 */
+	COMMIT_SYNC_ALWAYS	= 1 << 0,
+};
+
+/*
+ * The error text is the transaction's own, not lib/error's per-thread
+ * one: a txn may be begun on one thread and committed on another (a workq
+ * job), and its first failure must survive the cleanup calls after it.
+ */
 struct commit_txn {
-	int	dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
-	int	ndirs;
-	char	error[256];
+	int		dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
+	int		ndirs;
+	unsigned	flags;				/* COMMIT_SYNC_ALWAYS */
+	char		error[256];
 };
 
 void	commit_txn_init(struct commit_txn *t);
@@ -39,12 +55,6 @@ int	commit_txn_add_mtime(struct commit_txn *t, int tmpdir, int dstdir, const cha
 int	commit_txn_link(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
 /* rename() within or across directories of one file system; both directories get fsynced. */
 int	commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
-/*
- * rename() as the last step of publishing a file from a tmp directory:
- * only dstdir gets fsynced (the old name was never visible to anyone).
- */
-int	commit_txn_publish(struct commit_txn *t, int srcdir, const char *src, int dstdir,
-	    const char *dst);
 /* unlink; the directory gets fsynced. */
 int	commit_txn_unlink(struct commit_txn *t, int dir, const char *name);
 /* Note a directory to fsync at commit (deduplicated by inode). */
@@ -53,6 +63,41 @@ int	commit_txn_note_dir(struct commit_txn *t, int dirfd);
 int	commit_txn_commit(struct commit_txn *t);
 void	commit_txn_abort(struct commit_txn *t);
 const char *commit_txn_error(const struct commit_txn *t);
+
+/*
+ * A file written in pieces (a message as it arrives, a queue file, a
+ * config file): created in a tmp directory, buffered, then made durable
+ * and published.  Nothing is visible before it is published; abort, or a
+ * failure of commit, leaves nothing behind.  Errors: *error_r as
+ * lib/error.h says, errno set to the failure's.  dir is borrowed: it stays
+ * open until the file is committed or aborted.
+ */
+struct commit_file;
+
+/* Create dir/name (O_EXCL, mode 0600); name NULL: a commit_unique_name(). */
+struct commit_file *commit_file_open(int dir, const char *name, unsigned flags,
+	    const char **error_r);
+/* Buffered.  The first write error sticks: every later write and finish report it. */
+int	commit_file_write(struct commit_file *f, const void *data, size_t len,
+	    const char **error_r);
+/* Flush, then the descriptor (fchmod, futimens, pwrite over what was written). */
+int	commit_file_fd(struct commit_file *f, const char **error_r);
+/* Its name in dir. */
+const char *commit_file_name(const struct commit_file *f);
+/* Flush, fsync, close (checked): the data is durable, still under its tmp name. */
+int	commit_file_finish(struct commit_file *f, const char **error_r);
+/* Finish if not yet, then hard-link it as dstdir/dst too; dstdir noted in t first. */
+int	commit_file_link(struct commit_file *f, struct commit_txn *t, int dstdir,
+	    const char *dst, const char **error_r);
+/*
+ * Note dstdir in t, finish if not yet, rename the file to dstdir/dst and
+ * free *f (also on failure, when the tmp file is removed).  Durable once
+ * commit_txn_commit(t) has fsynced dstdir.
+ */
+int	commit_file_commit(struct commit_file **f, struct commit_txn *t, int dstdir,
+	    const char *dst, const char **error_r);
+/* Close it and remove the tmp file; NULL is fine. */
+void	commit_file_abort(struct commit_file **f);
 
 /* fsync that counts (commit_fsync_count()); honours store.fsync = no. */
 int	commit_fsync(int fd);

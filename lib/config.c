@@ -10,6 +10,7 @@
  */
 #include "lib/config.h"
 
+#include "lib/error.h"
 #include "lib/log.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
@@ -42,8 +43,6 @@ struct config_parse {
 	unsigned	 errors;
 	char		 first[512];	/* the first error, for the summary */
 };
-
-static _Thread_local char	 config_error[768];
 
 static size_t
 config_key_index(const char *name)
@@ -585,12 +584,8 @@ config_parse_summary(const struct config_parse *p, const char **error_r)
 	if (p->errors == 0)
 		return 0;
 	if (p->errors == 1)
-		snprintf(config_error, sizeof(config_error), "%s", p->first);
-	else
-		snprintf(config_error, sizeof(config_error), "%u errors, first: %s", p->errors,
-		    p->first);
-	*error_r = config_error;
-	return -1;
+		return err_set(error_r, "%s", p->first);
+	return err_set(error_r, "%u errors, first: %s", p->errors, p->first);
 }
 
 int
@@ -643,11 +638,10 @@ config_load(const char *path, const char **error_r)
 	r = textfile_read(path, CONFIG_LINE_MAX, config_line, &p, &err);
 	if (r != 0) {
 		if (r == 1)
-			snprintf(config_error, sizeof(config_error), "%s: no such file", path);
+			err_set(error_r, "%s: no such file", path);
 		else
-			snprintf(config_error, sizeof(config_error), "%s", err);
-		log_warnx("%s", config_error);
-		*error_r = config_error;
+			err_set(error_r, "%s", err);
+		log_warnx("%s", *error_r);
 		config_free(&p.cfg);
 		return NULL;
 	}
@@ -669,16 +663,12 @@ config_set(struct config *cfg, const char *key, const char *value, const char **
 		const char	*suggestion = config_suggest(key);
 
 		log_quote(key, qkey, sizeof(qkey));
-		snprintf(config_error, sizeof(config_error), "unknown key %s%s%s%s", qkey,
+		return err_set(error_r, "unknown key %s%s%s%s", qkey,
 		    suggestion != NULL ? " (did you mean " : "",
 		    suggestion != NULL ? suggestion : "", suggestion != NULL ? "?)" : "");
-		*error_r = config_error;
-		return -1;
 	}
-	if (parse_value(cfg, &config_keys[i], value, why, sizeof(why)) == -1) {
-		snprintf(config_error, sizeof(config_error), "%s: %s", config_keys[i].name, why);
-		*error_r = config_error;
-		return -1;
+	if (parse_value(cfg, &config_keys[i], value, why, sizeof(why)) == -1)
+		return err_set(error_r, "%s: %s", config_keys[i].name, why);
 	}
 	cfg->lines[i] = LINE_OVERRIDE;
 	return 0;

@@ -6,6 +6,7 @@
 #include "lib/daemon_private.h"
 
 #include "lib/config.h"
+#include "lib/error.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -21,8 +22,6 @@
 
 #define LISTEN_BACKLOG	511
 #define SD_FDS_START	3
-
-static char	listen_err[512];
 
 int
 daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *len_r,
@@ -64,11 +63,8 @@ daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *le
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(listen_err, sizeof(listen_err), "%s: %s", item, gai_strerror(r));
-		*error_r = listen_err;
-		return -1;
-	}
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
+		return err_set(error_r, "%s: %s", item, gai_strerror(r));
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len_r = res->ai_addrlen;
@@ -76,10 +72,7 @@ daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *le
 	return 0;
 
 bad:
-	snprintf(listen_err, sizeof(listen_err),
-	    "%s: expected addr:port, [ipv6]:port or *:port", item);
-	*error_r = listen_err;
-	return -1;
+	return err_set(error_r, "%s: expected addr:port, [ipv6]:port or *:port", item);
 }
 
 static void
@@ -143,9 +136,7 @@ bind_one(struct daemon *d, const struct daemon_listener *l, const char *item,
 	return 0;
 
 fail:
-	snprintf(listen_err, sizeof(listen_err), "%s (%s): %s", item, daemon_listener_key(l),
-	    strerror(errno));
-	*error_r = listen_err;
+	err_set(error_r, "%s (%s): %s", item, daemon_listener_key(l), strerror(errno));
 	if (fd != -1)
 		close(fd);
 	return -1;
@@ -226,21 +217,13 @@ take_systemd(struct daemon *d, const char **error_r)
 			l = &d->spec->listeners[0];
 		sl = sizeof(acc);
 		if (l == NULL || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) == -1 ||
-		    acc == 0) {
-			snprintf(listen_err, sizeof(listen_err),
-			    "systemd socket %ld (name \"%.*s\"): %s", i, (int)len,
-			    name != NULL ? name : "", l == NULL ?
+		    acc == 0)
+			return err_set(error_r, "systemd socket %ld (name \"%.*s\"): %s", i,
+			    (int)len, name != NULL ? name : "", l == NULL ?
 			    "FileDescriptorName= matches no listener kind" : "not a listening socket");
-			*error_r = listen_err;
-			return -1;
-		}
 		if ((fl = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
-		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-			snprintf(listen_err, sizeof(listen_err), "systemd socket %ld: %s", i,
-			    strerror(errno));
-			*error_r = listen_err;
-			return -1;
-		}
+		    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
+			return err_set(error_r, "systemd socket %ld: %s", i, strerror(errno));
 		sock_add(d, fd, l);
 		sock_log(fd, l, "systemd");
 	}

@@ -4,6 +4,8 @@
  */
 #include "lib/daemon_private.h"
 
+#include "lib/error.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -18,49 +20,32 @@
 int
 daemon_drop_privileges(const char *user, const char **error_r)
 {
-	static char	 err[256];
 	struct passwd	*pw;
 	uid_t		 ru, eu, su;
 	gid_t		 rg, eg, sg;
 
-	if (getresuid(&ru, &eu, &su) == -1) {
-		snprintf(err, sizeof(err), "getresuid: %s", strerror(errno));
-		goto fail;
-	}
+	if (getresuid(&ru, &eu, &su) == -1)
+		return err_set(error_r, "getresuid: %s", strerror(errno));
 	if (ru != 0 && eu != 0 && su != 0)
 		return 0;	/* not root: nothing to give up */
 	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		snprintf(err, sizeof(err), "user %s: %s", user,
+	if ((pw = getpwnam(user)) == NULL)
+		return err_set(error_r, "user %s: %s", user,
 		    errno != 0 ? strerror(errno) : "no such user");
-		goto fail;
-	}
-	if (pw->pw_uid == 0) {
-		snprintf(err, sizeof(err), "user %s is root: refusing to run as root", user);
-		goto fail;
-	}
+	if (pw->pw_uid == 0)
+		return err_set(error_r, "user %s is root: refusing to run as root", user);
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		snprintf(err, sizeof(err), "dropping to %s: %s", user, strerror(errno));
-		goto fail;
-	}
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		return err_set(error_r, "dropping to %s: %s", user, strerror(errno));
 	/* Trust, but verify: a partial drop is worse than none. */
 	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
 	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
-	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid) {
-		snprintf(err, sizeof(err), "dropping to %s: ids did not change", user);
-		goto fail;
-	}
-	if (setuid(0) != -1) {
-		snprintf(err, sizeof(err), "dropping to %s: setuid(0) still succeeds", user);
-		goto fail;
-	}
+	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid)
+		return err_set(error_r, "dropping to %s: ids did not change", user);
+	if (setuid(0) != -1)
+		return err_set(error_r, "dropping to %s: setuid(0) still succeeds", user);
 	return 0;
-
-fail:
-	*error_r = err;
-	return -1;
 }
 
 void

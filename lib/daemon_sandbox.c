@@ -9,6 +9,8 @@
  */
 #include "lib/daemon_private.h"
 
+#include "lib/error.h"
+
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -111,7 +113,7 @@ build_filter(struct sock_filter *f)
 #endif
 
 static int
-install_filter(char *err, size_t size)
+install_filter(const char **error_r)
 {
 #ifdef SANDBOX_ARCH
 	struct sock_filter	filter[PROG_MAX];
@@ -123,27 +125,21 @@ install_filter(char *err, size_t size)
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0 ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0)
 		return 0;
-	snprintf(err, size, "seccomp filter: %s (seccomp = no runs without)", strerror(errno));
+	return err_set(error_r, "seccomp filter: %s (seccomp = no runs without)",
+	    strerror(errno));
 #else
-	snprintf(err, size, "seccomp: no filter for this architecture (seccomp = no runs without)");
+	return err_set(error_r,
+	    "seccomp: no filter for this architecture (seccomp = no runs without)");
 #endif
-	return -1;
 }
 
 int
 daemon_sandbox(bool seccomp, const char **error_r)
 {
-	static char	err[128];
-
 	/* No exec can ever gain privileges again (set-uid binaries, file caps). */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
-		snprintf(err, sizeof(err), "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
-		*error_r = err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return err_set(error_r, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	if (seccomp && install_filter(error_r) == -1)
 		return -1;
-	}
-	if (seccomp && install_filter(err, sizeof(err)) == -1) {
-		*error_r = err;
-		return -1;
-	}
 	return 0;
 }

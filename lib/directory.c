@@ -18,6 +18,7 @@
 #include "lib/directory.h"
 #include "lib/directory_private.h"
 
+#include "lib/error.h"
 #include "lib/log.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
@@ -79,8 +80,6 @@ struct dir_load {
 	unsigned		 errors;
 	char			 first[512];
 };
-
-static _Thread_local char	 dir_error[768];
 
 static void dir_load_error(struct dir_load *ld, const char *file, unsigned line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -563,11 +562,9 @@ directory_load(const char *dir, const struct directory_syntax *syntax,
 
 	if (ld.errors > 0) {
 		if (ld.errors == 1)
-			snprintf(dir_error, sizeof(dir_error), "%s", ld.first);
+			err_set(error_r, "%s", ld.first);
 		else
-			snprintf(dir_error, sizeof(dir_error), "%u errors, first: %s", ld.errors,
-			    ld.first);
-		*error_r = dir_error;
+			err_set(error_r, "%u errors, first: %s", ld.errors, ld.first);
 		directory_free(&ld.d);
 		return NULL;
 	}

@@ -4,6 +4,8 @@
  */
 #include "lib/safedir.h"
 
+#include "lib/error.h"
+
 #include <sys/stat.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,20 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Two buffers: a walk keeps its first failure while later opens fail too. */
-static _Thread_local char	 open_error[PATH_MAX + 128];
-static _Thread_local char	 walk_error[PATH_MAX + 128];
-
 static int
 fail(const char **error_r, int err, const char *fmt, ...)
 {
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	err_vset(error_r, fmt, ap);
 	va_end(ap);
-	if (error_r != NULL)
-		*error_r = open_error;
 	errno = err;
 	return -1;
 }
@@ -68,6 +64,7 @@ struct rm_walk {
 	dev_t		 dev;		/* of the top: mounts below are not entered */
 	unsigned	 links;
 	int		 first_errno;	/* 0 until something fails */
+	char		 first[PATH_MAX + 128];	/* its text: later failures set errors too */
 	char		 path[PATH_MAX];
 };
 
@@ -80,7 +77,7 @@ note(struct rm_walk *w, int err, const char *fmt, ...)
 	if (w->first_errno == 0) {
 		w->first_errno = err;
 		va_start(ap, fmt);
-		vsnprintf(walk_error, sizeof(walk_error), fmt, ap);
+		vsnprintf(w->first, sizeof(w->first), fmt, ap);
 		va_end(ap);
 	}
 	return -1;
@@ -180,8 +177,7 @@ safedir_remove_tree(int at, const char *name, const char *path, uid_t owner,
 	*links_r = w.links;
 	if (w.first_errno == 0)
 		return 0;
-	if (error_r != NULL)
-		*error_r = walk_error;
+	err_set(error_r, "%s", w.first);
 	errno = w.first_errno;
 	return -1;
 }

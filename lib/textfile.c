@@ -4,6 +4,7 @@
  */
 #include "lib/textfile.h"
 
+#include "lib/error.h"
 #include "lib/linebuf.h"
 
 #include <errno.h>
@@ -12,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-static _Thread_local char	 textfile_error[512];
 
 /* Hand every complete buffered line to fn. */
 static void
@@ -59,9 +58,7 @@ textfile_read(const char *path, size_t max_line, textfile_line_fn *fn, void *ctx
 	if (fd == -1) {
 		if (errno == ENOENT)
 			return 1;
-		snprintf(textfile_error, sizeof(textfile_error), "%s: %s", path, strerror(errno));
-		*error_r = textfile_error;
-		return -1;
+		return err_set(error_r, "%s: %s", path, strerror(errno));
 	}
 	lb = linebuf_new(max_line);
 	for (;;) {
@@ -69,10 +66,7 @@ textfile_read(const char *path, size_t max_line, textfile_line_fn *fn, void *ctx
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			snprintf(textfile_error, sizeof(textfile_error), "%s: %s", path,
-			    strerror(errno));
-			*error_r = textfile_error;
-			ret = -1;
+			ret = err_set(error_r, "%s: %s", path, strerror(errno));
 			break;
 		}
 		if (n == 0) {

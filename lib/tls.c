@@ -6,6 +6,7 @@
  */
 #include "lib/tls.h"
 
+#include "lib/error.h"
 #include "lib/xmalloc.h"
 
 #include <openssl/err.h>
@@ -17,26 +18,25 @@ struct tls_server {
 	SSL_CTX	*ctx;
 };
 
-static char	tls_errbuf[256];	/* tls_error_string() */
-static char	tls_msgbuf[512];	/* *error_r of the loaders */
-
 const char *
 tls_error_string(void)
 {
-	unsigned long	e, last = 0;
+	const char	*text;
+	char		 buf[256];
+	unsigned long	 e, last = 0;
 
 	/* The queue holds the outermost error last; report that one. */
 	while ((e = ERR_get_error()) != 0)
 		last = e;
 	if (last == 0)
 		return "unknown TLS error";
-	if (ERR_SYSTEM_ERROR(last)) {
-		/* "system lib" says nothing; the errno it wraps does. */
-		snprintf(tls_errbuf, sizeof(tls_errbuf), "%s", strerror(ERR_GET_REASON(last)));
-		return tls_errbuf;
-	}
-	ERR_error_string_n(last, tls_errbuf, sizeof(tls_errbuf));
-	return tls_errbuf;
+	/* "system lib" says nothing; the errno it wraps does. */
+	if (ERR_SYSTEM_ERROR(last))
+		snprintf(buf, sizeof(buf), "%s", strerror(ERR_GET_REASON(last)));
+	else
+		ERR_error_string_n(last, buf, sizeof(buf));
+	err_set(&text, "%s", buf);
+	return text;
 }
 
 static SSL_CTX *
@@ -74,22 +74,21 @@ tls_server_ctx_load(const char *cert_file, const char *key_file, const char **er
 		return NULL;
 	SSL_CTX_set_dh_auto(ctx, 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-		snprintf(tls_msgbuf, sizeof(tls_msgbuf), "%s: %s", cert_file, tls_error_string());
+		err_set(error_r, "%s: %s", cert_file, tls_error_string());
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-		snprintf(tls_msgbuf, sizeof(tls_msgbuf), "%s: %s", key_file, tls_error_string());
+		err_set(error_r, "%s: %s", key_file, tls_error_string());
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(tls_msgbuf, sizeof(tls_msgbuf), "%s does not match %s", key_file, cert_file);
+		err_set(error_r, "%s does not match %s", key_file, cert_file);
 		ERR_clear_error();
 		goto fail;
 	}
 	return ctx;
 
 fail:
-	*error_r = tls_msgbuf;
 	SSL_CTX_free(ctx);
 	return NULL;
 }

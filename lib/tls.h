@@ -20,7 +20,7 @@ SSL_CTX		*tls_server_ctx(struct tls_server *t);
 /* Client context for the relay (opportunistic: no verification). */
 SSL_CTX		*tls_client_ctx_new(const char **error_r);
 
-/* Human-readable last OpenSSL error, for *error_r strings. */
+/* Human-readable last OpenSSL error, for *error_r strings (lifetime: lib/error.h). */
 const char	*tls_error_string(void);
 
 #endif

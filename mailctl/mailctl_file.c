@@ -7,11 +7,13 @@
  * fsynced.  A crash at any point leaves the old file or the new one,
  * never a mix; a result the daemons would reject is never installed.
  *
- * These are configuration files, not mail, so lib/commit (which honours
- * store.fsync = no) is not the right tool: config edits are always synced.
+ * The file goes through lib/commit like mail does, flagged
+ * COMMIT_SYNC_ALWAYS: these are configuration files, synced even where
+ * store.fsync = no turns the syncing of mail off.
  */
 #include "mailctl/mailctl.h"
 
+#include "lib/commit.h"
 #include "lib/directory.h"
 #include "lib/settings.h"
 #include "lib/textfile.h"
@@ -226,23 +228,6 @@ ctl_file_find(const struct ctl_file *f, const char *key)
 	return -1;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Ownership and mode of the new file: those of the file it replaces; for a
  * new file 0640 and, as root, the group of the mail user, so the daemons
@@ -269,49 +254,63 @@ set_owner(struct mailctl *m, int fd, const char *target)
 	return 0;
 }
 
-static int
-write_lines(struct mailctl *m, const struct ctl_file *f, const char *path, const char *target)
+/* The file in the staging directory, durable but not yet in place; NULL if not. */
+static struct commit_file *
+write_lines(struct mailctl *m, const struct ctl_file *f, int stagefd, const char *target)
 {
-	char	*data, *p;
-	size_t	 i, len = 0;
-	int	 fd, rc;
+	struct commit_file	*cf;
+	const char		*err;
+	size_t			 i;
+	int			 fd;
 
+	if ((cf = commit_file_open(stagefd, f->name, COMMIT_SYNC_ALWAYS, &err)) == NULL) {
+		ctl_error("%s: %s", m->conf_dir, err);
+		return NULL;
+	}
+	if ((fd = commit_file_fd(cf, &err)) == -1)
+		goto fail;
+	if (set_owner(m, fd, target) == -1) {
+		ctl_error("%s: %s", target, strerror(errno));
+		commit_file_abort(&cf);
+		return NULL;
+	}
 	for (i = 0; i < f->n; i++)
-		len = size_add(len, size_add(strlen(f->lines[i]), 1));
-	p = data = xmalloc(len + 1);
-	for (i = 0; i < f->n; i++) {
-		len = strlen(f->lines[i]);
-		memcpy(p, f->lines[i], len);
-		p += len;
-		*p++ = '\n';
+		if (commit_file_write(cf, f->lines[i], strlen(f->lines[i]), &err) == -1 ||
+		    commit_file_write(cf, "\n", 1, &err) == -1)
+			goto fail;
+	if (commit_file_finish(cf, &err) == 0)
+		return cf;
+fail:
+	ctl_error("%s: %s", m->conf_dir, err);
+	commit_file_abort(&cf);
+	return NULL;
+}
+
+/* Rename it over the real one and fsync the directory. */
+static int
+install(struct commit_file **cf, int conffd, const char *name)
+{
+	struct commit_txn	 t;
+	const char		*err;
+
+	commit_txn_init(&t);
+	if (commit_file_commit(cf, &t, conffd, name, &err) == -1) {
+		commit_txn_abort(&t);
+		return ctl_error("install %s: %s", name, err);
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		free(data);
-		return ctl_error("%s: %s", path, strerror(errno));
-	}
-	rc = set_owner(m, fd, target) == -1 || write_all(fd, data, (size_t)(p - data)) == -1 ||
-	    fsync(fd) == -1;
-	if (rc)
-		ctl_error("write %s: %s", path, strerror(errno));
-	free(data);
-	if (close(fd) == -1 && !rc) {
-		rc = 1;
-		ctl_error("close %s: %s", path, strerror(errno));
-	}
-	return rc ? CTL_ERR : CTL_OK;
+	if (commit_txn_commit(&t) == -1)
+		return ctl_error("install %s: %s", name, commit_txn_error(&t));
+	return CTL_OK;
 }
 
 static int
-fsync_dir(const char *path)
+dir_open(const char *path)
 {
-	int	 fd, r;
+	int	 fd;
 
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
+		ctl_error("%s: %s", path, strerror(errno));
+	return fd;
 }
 
 /* Check the staged directory as a daemon would load it. */
@@ -331,23 +330,16 @@ stage_load(const char *stage, struct directory **next_r)
 	return ctl_error("refused, the result would not load: %s", err);
 }
 
-int
-ctl_file_commit(struct mailctl *m, const struct ctl_file *f, ctl_commit_hook *hook, void *arg)
+/* The other directory files, as symlinks to the real ones. */
+static int
+stage_links(const char *stage, const char *name)
 {
-	struct directory	*next = NULL;
-	char			*stage, *tmp, *target, *link, *dest;
-	size_t			 i;
-	int			 rc;
+	char	*link, *dest;
+	size_t	 i;
+	int	 rc = CTL_OK;
 
-	stage = xasprintf("%s/" STAGE_PREFIX "XXXXXX", m->conf_dir);
-	if (mkdtemp(stage) == NULL) {
-		rc = ctl_error("%s: %s", stage, strerror(errno));
-		free(stage);
-		return rc;
-	}
-	rc = CTL_OK;
 	for (i = 0; i < NDIR_FILES && rc == CTL_OK; i++) {
-		if (strcmp(dir_files[i], f->name) == 0)
+		if (strcmp(dir_files[i], name) == 0)
 			continue;
 		link = xasprintf("%s/%s", stage, dir_files[i]);
 		dest = xasprintf("../%s", dir_files[i]);
@@ -356,21 +348,42 @@ ctl_file_commit(struct mailctl *m, const struct ctl_file *f, ctl_commit_hook *ho
 		free(link);
 		free(dest);
 	}
-	tmp = xasprintf("%s/%s", stage, f->name);
+	return rc;
+}
+
+int
+ctl_file_commit(struct mailctl *m, const struct ctl_file *f, ctl_commit_hook *hook, void *arg)
+{
+	struct directory	*next = NULL;
+	struct commit_file	*cf = NULL;
+	char			*stage, *target;
+	int			 rc, stagefd = -1, conffd = -1;
+
+	stage = xasprintf("%s/" STAGE_PREFIX "XXXXXX", m->conf_dir);
+	if (mkdtemp(stage) == NULL) {
+		rc = ctl_error("%s: %s", stage, strerror(errno));
+		free(stage);
+		return rc;
+	}
 	target = xasprintf("%s/%s", m->conf_dir, f->name);
-	if (rc == CTL_OK)
-		rc = write_lines(m, f, tmp, target);
+	rc = stage_links(stage, f->name);
+	if (rc == CTL_OK && ((stagefd = dir_open(stage)) == -1 ||
+	    (conffd = dir_open(m->conf_dir)) == -1 ||
+	    (cf = write_lines(m, f, stagefd, target)) == NULL))
+		rc = CTL_ERR;
 	if (rc == CTL_OK)
 		rc = stage_load(stage, &next);
 	if (rc == CTL_OK && hook != NULL)
 		rc = hook(m, next, arg);
-	if (rc == CTL_OK && rename(tmp, target) == -1)
-		rc = ctl_error("rename %s: %s", target, strerror(errno));
-	if (rc == CTL_OK && fsync_dir(m->conf_dir) == -1)
-		rc = ctl_error("fsync %s: %s", m->conf_dir, strerror(errno));
+	if (rc == CTL_OK)
+		rc = install(&cf, conffd, f->name);
+	commit_file_abort(&cf);
 	directory_free(&next);
+	if (stagefd != -1)
+		close(stagefd);
+	if (conffd != -1)
+		close(conffd);
 	remove_stage(stage);
-	free(tmp);
 	free(target);
 	free(stage);
 	return rc;

@@ -5,6 +5,7 @@
  */
 #include "queue/queue.h"
 #include "lib/commit.h"
+#include "lib/error.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
 
@@ -13,7 +14,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +26,7 @@
 
 struct queue {
 	int	 tmp, incoming, active;
-	char	 error[256];
 };
-
-/* The text behind every *error_r of this file (lifetime: queue/queue.h). */
-static _Thread_local char	queue_error[512];
 
 struct queue_entry {
 	struct queue	*q;
@@ -40,34 +36,16 @@ struct queue_entry {
 };
 
 static int
-queue_fail(const char **error_r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-queue_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vsnprintf(queue_error, sizeof(queue_error), fmt, ap);
-	va_end(ap);
-	*error_r = queue_error;
-	return -1;
-}
-
-static int
-open_dir(const char *base, const char *sub, char *error, size_t errsize)
+open_dir(const char *base, const char *sub, const char **error_r)
 {
 	char	 path[PATH_MAX];
 	int	 fd;
 
 	snprintf(path, sizeof(path), "%s/%s", base, sub);
-	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-		snprintf(error, errsize, "mkdir %.200s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return err_set(error_r, "mkdir %s: %s", path, strerror(errno));
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		snprintf(error, errsize, "open %.200s: %s", path, strerror(errno));
+		return err_set(error_r, "open %s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -103,18 +81,17 @@ queue_open(const char *queue_dir, const char **error_r)
 
 	q->tmp = q->incoming = q->active = -1;
 	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(q->error, sizeof(q->error), "mkdir %s: %s", queue_dir, strerror(errno));
+		err_set(error_r, "mkdir %s: %s", queue_dir, strerror(errno));
 		goto fail;
 	}
-	if ((q->tmp = open_dir(queue_dir, "tmp", q->error, sizeof(q->error))) == -1 ||
-	    (q->incoming = open_dir(queue_dir, "incoming", q->error, sizeof(q->error))) == -1 ||
-	    (q->active = open_dir(queue_dir, "active", q->error, sizeof(q->error))) == -1)
+	if ((q->tmp = open_dir(queue_dir, "tmp", error_r)) == -1 ||
+	    (q->incoming = open_dir(queue_dir, "incoming", error_r)) == -1 ||
+	    (q->active = open_dir(queue_dir, "active", error_r)) == -1)
 		goto fail;
 	remove_orphans(q->tmp);
 	remove_orphans(q->incoming);
 	return q;
 fail:
-	queue_fail(error_r, "%s", q->error);
 	queue_close(&q);
 	return NULL;
 }
@@ -226,7 +203,7 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 	buf_release(&head);
 	buf_release(&tail);
 	if (rc == -1) {
-		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		err_set(error_r, "queue: %s", commit_txn_error(&e->txn));
 		commit_txn_abort(&e->txn);
 		free(e);
 		return -1;
@@ -237,68 +214,39 @@ queue_prepare(struct queue *q, const struct queue_message *m, struct queue_entry
 
 /* ---- streamed writer ---- */
 
-#define QUEUE_STREAM_BUF	(64 * 1024)
-
 struct queue_stream {
-	struct queue	*q;
-	int		 fd;		/* tmp/<name>, -1 once closed */
-	char		 name[64];	/* "<id>.<pid>", as queue_prepare names it */
-	char		 id[40];
-	struct buf	 out;		/* not yet written, at most QUEUE_STREAM_BUF */
-	uint64_t	 moff;		/* file offset of the 'M' record header */
-	uint64_t	 size;		/* message bytes so far */
-	int		 write_errno;	/* first write error, reported by prepare */
+	struct queue		*q;
+	struct commit_file	*file;		/* tmp/<id>.<pid>, as queue_prepare names it */
+	char			 id[40];
+	uint64_t		 moff;		/* file offset of the 'M' record header */
+	uint64_t		 size;		/* message bytes so far */
 };
-
-static int
-stream_write_fd(struct queue_stream *qs, const char *p, size_t len)
-{
-	ssize_t	 w;
-
-	while (len > 0 && qs->write_errno == 0) {
-		w = write(qs->fd, p, len);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			qs->write_errno = errno;
-		else {
-			p += w;
-			len -= (size_t)w;
-		}
-	}
-	return qs->write_errno == 0 ? 0 : -1;
-}
-
-static int
-stream_flush(struct queue_stream *qs)
-{
-	int	 rc = stream_write_fd(qs, buf_head(&qs->out), buf_len(&qs->out));
-
-	buf_reset(&qs->out);
-	return rc;
-}
 
 struct queue_stream *
 queue_stream_begin(struct queue *q, const struct queue_message *m, const char **error_r)
 {
 	struct queue_stream	*qs = xcalloc(1, sizeof(*qs));
+	struct buf		 head;
+	const char		*err;
+	char			 name[64];
+	int			 rc;
 
 	qs->q = q;
 	snprintf(qs->id, sizeof(qs->id), "%s", m->id);
-	snprintf(qs->name, sizeof(qs->name), "%s.%ld", m->id, (long)getpid());
-	buf_init(&qs->out, QUEUE_STREAM_BUF + 1024 * 1024);
-	qs->fd = openat(q->tmp, qs->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (qs->fd == -1) {
-		queue_fail(error_r, "queue: create %s: %s", qs->name, strerror(errno));
-		qs->name[0] = '\0';
-		queue_stream_free(&qs);
+	snprintf(name, sizeof(name), "%s.%ld", m->id, (long)getpid());
+	if ((qs->file = commit_file_open(q->tmp, name, 0, &err)) == NULL) {
+		err_set(error_r, "queue: %s", err);
+		free(qs);
 		return NULL;
 	}
-	queue_head(&qs->out, m);
-	qs->moff = buf_len(&qs->out);
-	rec_header(&qs->out, 'M', 0);	/* the length is filled in by prepare */
-	if (stream_flush(qs) == -1) {
-		queue_fail(error_r, "queue: write %s: %s", qs->name, strerror(qs->write_errno));
+	buf_init(&head, 1024 * 1024);
+	queue_head(&head, m);
+	qs->moff = buf_len(&head);
+	rec_header(&head, 'M', 0);	/* the length is filled in by prepare */
+	rc = commit_file_write(qs->file, buf_head(&head), buf_len(&head), &err);
+	buf_release(&head);
+	if (rc == -1) {
+		err_set(error_r, "queue: %s", err);
 		queue_stream_free(&qs);
 		return NULL;
 	}
@@ -308,57 +256,37 @@ queue_stream_begin(struct queue *q, const struct queue_message *m, const char **
 int
 queue_stream_write(struct queue_stream *qs, const void *data, size_t len)
 {
-	if (qs->write_errno != 0)
-		return -1;
 	qs->size += len;
-	if (buf_len(&qs->out) + len > QUEUE_STREAM_BUF && stream_flush(qs) == -1)
-		return -1;
-	if (len >= QUEUE_STREAM_BUF)
-		return stream_write_fd(qs, data, len);
-	if (buf_append(&qs->out, data, len) == -1)
-		abort();	/* flushed above: there is room */
-	return 0;
+	/* A failure sticks in the file and is reported by prepare. */
+	return commit_file_write(qs->file, data, len, NULL);
 }
 
 /* Fill in the 'M' length, append END: the file now validates. */
 static int
-stream_finish(struct queue_stream *qs, const char **what_r)
+stream_finish(struct queue_stream *qs, const char **error_r)
 {
+	const char	*name = commit_file_name(qs->file);
 	unsigned char	 len[4];
+	struct buf	 tail;
 	char		 num[32];
+	int		 fd, rc;
 
-	*what_r = "write";
-	if (stream_flush(qs) == -1)
+	if (qs->size >= QUEUE_MAX_FILE / 2)
+		return err_set(error_r, "%s: %s", name, strerror(EFBIG));
+	if ((fd = commit_file_fd(qs->file, error_r)) == -1)
 		return -1;
-	if (qs->size >= QUEUE_MAX_FILE / 2) {
-		qs->write_errno = EFBIG;
-		return -1;
-	}
 	len[0] = (unsigned char)(qs->size >> 24);
 	len[1] = (unsigned char)(qs->size >> 16);
 	len[2] = (unsigned char)(qs->size >> 8);
 	len[3] = (unsigned char)qs->size;
-	if (pwrite(qs->fd, len, sizeof(len), (off_t)qs->moff + 1) != (ssize_t)sizeof(len)) {
-		qs->write_errno = errno != 0 ? errno : EIO;
-		return -1;
-	}
+	if (pwrite(fd, len, sizeof(len), (off_t)qs->moff + 1) != (ssize_t)sizeof(len))
+		return err_set(error_r, "write %s: %s", name, strerror(errno != 0 ? errno : EIO));
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)(qs->moff + REC_HDR + qs->size));
-	rec_str(&qs->out, 'X', num);
-	if (stream_flush(qs) == -1)
-		return -1;
-	*what_r = "fsync";
-	if (commit_fsync(qs->fd) == -1) {
-		qs->write_errno = errno;
-		return -1;
-	}
-	*what_r = "close";
-	if (close(qs->fd) == -1) {		/* NFS and quotas report here */
-		qs->fd = -1;
-		qs->write_errno = errno;
-		return -1;
-	}
-	qs->fd = -1;
-	return 0;
+	buf_init(&tail, 64);
+	rec_str(&tail, 'X', num);
+	rc = commit_file_write(qs->file, buf_head(&tail), buf_len(&tail), error_r);
+	buf_release(&tail);
+	return rc;
 }
 
 int
@@ -366,34 +294,24 @@ queue_stream_prepare(struct queue_stream **qsp, struct queue_entry **e_r, const 
 {
 	struct queue_stream	*qs = *qsp;
 	struct queue_entry	*e;
-	const char		*what = "note";
+	const char		*err;
 
 	e = xcalloc(1, sizeof(*e));
 	e->q = qs->q;
 	snprintf(e->id, sizeof(e->id), "%s", qs->id);
-	snprintf(e->name, sizeof(e->name), "%s", qs->name);
+	snprintf(e->name, sizeof(e->name), "%s", commit_file_name(qs->file));
 	commit_txn_init(&e->txn);
-	/* As commit_txn_add: note incoming/ first, write, fsync, close, rename. */
-	if (commit_txn_note_dir(&e->txn, qs->q->incoming) == -1 ||
-	    stream_finish(qs, &what) == -1) {
-		queue_fail(error_r, "queue: %s %s: %s",
-		    qs->write_errno != 0 ? what : "note", qs->name,
-		    qs->write_errno != 0 ? strerror(qs->write_errno) : commit_txn_error(&e->txn));
-		goto fail;
+	if (stream_finish(qs, &err) == -1 ||
+	    commit_file_commit(&qs->file, &e->txn, qs->q->incoming, e->name, &err) == -1) {
+		err_set(error_r, "queue: %s", err);
+		commit_txn_abort(&e->txn);
+		free(e);
+		queue_stream_free(qsp);
+		return -1;
 	}
-	if (commit_txn_publish(&e->txn, qs->q->tmp, qs->name, qs->q->incoming, e->name) == -1) {
-		queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
-		goto fail;
-	}
-	qs->name[0] = '\0';	/* it is in incoming/ now: e owns it */
-	queue_stream_free(qsp);
+	queue_stream_free(qsp);		/* the file is in incoming/ now: e owns it */
 	*e_r = e;
 	return 0;
-fail:
-	commit_txn_abort(&e->txn);
-	free(e);
-	queue_stream_free(qsp);
-	return -1;
 }
 
 void
@@ -403,11 +321,7 @@ queue_stream_free(struct queue_stream **qsp)
 
 	if (qs == NULL)
 		return;
-	if (qs->fd != -1)
-		close(qs->fd);
-	if (qs->name[0] != '\0')
-		unlinkat(qs->q->tmp, qs->name, 0);
-	buf_release(&qs->out);
+	commit_file_abort(&qs->file);	/* removes the tmp/ file unless committed */
 	free(qs);
 	*qsp = NULL;
 }
@@ -421,7 +335,7 @@ queue_publish(struct queue_entry **ep, const char **error_r)
 	*ep = NULL;
 	if (commit_txn_rename(&e->txn, e->q->incoming, e->name, e->q->active, e->id) == -1 ||
 	    commit_txn_commit(&e->txn) == -1) {
-		rc = queue_fail(error_r, "queue: %s", commit_txn_error(&e->txn));
+		rc = err_set(error_r, "queue: %s", commit_txn_error(&e->txn));
 		commit_txn_abort(&e->txn);
 	}
 	free(e);
@@ -567,7 +481,7 @@ queue_read(const char *path, const char **error_r)
 	int			 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &sb) == -1) {
-		queue_fail(error_r, "%s: %s", path, strerror(errno));
+		err_set(error_r, "%s: %s", path, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return NULL;
@@ -585,7 +499,7 @@ queue_read(const char *path, const char **error_r)
 	close(fd);
 	m = xcalloc(1, sizeof(*m));
 	if (!queue_parse(file, off, m)) {
-		queue_fail(error_r, "%s: damaged queue file", path);
+		err_set(error_r, "%s: damaged queue file", path);
 		queue_message_free(&m);
 	}
 	free(file);

@@ -18,8 +18,8 @@
  * payload is the decimal offset of the END record itself.  A torn or
  * truncated file fails queue_read(); it is never delivered.
  *
- * Errors: *error_r is a string literal or this thread's queue error buffer,
- * valid until the thread's next failing queue call (as store/store.h).
+ * Errors: *error_r is a string literal or lib/error's per-thread text
+ * (lifetime: lib/error.h).
  */
 #ifndef QUEUE_QUEUE_H
 #define QUEUE_QUEUE_H

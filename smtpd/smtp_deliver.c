@@ -40,7 +40,7 @@ struct deliver_job {
 	struct smtp_msg		*msg;
 	struct deliver_stream	*st;
 	int			 result;
-	char			 error[256];
+	char			 error[256];	/* a copy: the text crosses threads (lib/error.h) */
 };
 
 static int

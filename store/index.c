@@ -373,6 +373,11 @@ idx_env_put(struct idx_env **envp)
 		pthread_mutex_unlock(&envs_lock);
 		return;
 	}
+	/*
+	 * Listed until its handles are closed, waited on like an opening:
+	 * a thread opening the Maildir meanwhile would be a second handle,
+	 * which DB_REGISTER refuses (EINVAL).
+	 */
 	e->busy = true;
 	pthread_mutex_unlock(&envs_lock);
 	env_close_handles(e);

@@ -166,10 +166,9 @@ append_publish(struct store_append *a, const char **error_r)
 
 	commit_txn_init(&t);
 	for (i = 0; i < a->n; i++) {
-		if (delivery_publish(a->msgs[i].d, &t, a->mb->curfd, a->msgs[i].name) == -1) {
-			store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(&t));
+		if (delivery_publish(a->msgs[i].d, &t, a->mb->curfd, a->msgs[i].name,
+		    error_r) == -1)
 			goto fail;
-		}
 		a->published++;
 	}
 	store_crash_point("append-written");

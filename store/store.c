@@ -7,6 +7,7 @@
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
+#include "lib/error.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
@@ -22,10 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DELIVERY_BUFSIZE	(64 * 1024)
-
+/* The kind of the last failure; its text is lib/error's. */
 static _Thread_local enum store_error	error_code;
-static _Thread_local char		error_buf[512];
 
 int
 store_err(const char **error_r, enum store_error code, const char *fmt, ...)
@@ -33,11 +32,9 @@ store_err(const char **error_r, enum store_error code, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
+	err_vset(error_r, fmt, ap);
 	va_end(ap);
 	error_code = code;
-	if (error_r != NULL)
-		*error_r = error_buf;
 	return -1;
 }
 
@@ -212,15 +209,11 @@ struct store_delivery {
 	struct store_rcpt	*rcpts;
 	size_t			 n;
 	int			 tmpdir;	/* first recipient's tmp/ */
-	int			 fd;
-	char			 name[128];	/* in tmp/ */
-	char			*buf;
-	size_t			 buflen;
+	struct commit_file	*file;		/* in tmp/; NULL once published */
+	char			 name[128];	/* its name in tmp/ */
 	uint64_t		 size;		/* bytes written (LF) */
 	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
-	int			 write_errno;	/* first write error, reported at commit */
 	bool			 synced;	/* data durable in tmp/ (delivery_sync) */
-	bool			 committed;
 };
 
 /*
@@ -255,6 +248,7 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
     const char **error_r)
 {
 	struct store_delivery	*d;
+	const char		*err;
 	size_t			 i;
 
 	(void)st;
@@ -263,7 +257,6 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 		return NULL;
 	}
 	d = xcalloc(1, sizeof(*d));
-	d->fd = -1;
 	d->tmpdir = -1;
 	d->rcpts = xreallocarray(NULL, n, sizeof(*d->rcpts));
 	for (i = 0; i < n; i++) {
@@ -273,62 +266,29 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 	d->n = n;
 	if ((d->tmpdir = open_subdir(rcpts[0].maildir, "tmp", error_r)) == -1)
 		goto fail;
-	commit_unique_name(d->name, sizeof(d->name));
-	d->fd = openat(d->tmpdir, d->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (d->fd == -1) {
-		store_err(error_r, store_errno_code(errno), "create tmp/%s: %s",
-		    d->name, strerror(errno));
+	if ((d->file = commit_file_open(d->tmpdir, NULL, 0, &err)) == NULL) {
+		store_err(error_r, store_errno_code(errno), "%s/tmp: %s", rcpts[0].maildir, err);
 		goto fail;
 	}
-	d->buf = xmalloc(DELIVERY_BUFSIZE);
+	snprintf(d->name, sizeof(d->name), "%s", commit_file_name(d->file));
 	return d;
 fail:
 	store_delivery_free(&d);
 	return NULL;
 }
 
-static int
-delivery_flush(struct store_delivery *d)
-{
-	size_t	 off = 0;
-	ssize_t	 w;
-
-	while (off < d->buflen && d->write_errno == 0) {
-		w = write(d->fd, d->buf + off, d->buflen - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1)
-			d->write_errno = errno;
-		else
-			off += (size_t)w;
-	}
-	d->buflen = 0;
-	return d->write_errno == 0 ? 0 : -1;
-}
-
 int
 store_delivery_write(struct store_delivery *d, const void *data, size_t len)
 {
 	const char	*p = data, *end = p + len, *lf;
-	size_t		 chunk;
 
-	if (d->write_errno != 0)
+	if (d->file == NULL)
 		return -1;
 	for (lf = p; (lf = memchr(lf, '\n', (size_t)(end - lf))) != NULL; lf++)
 		d->lfs++;
 	d->size += len;
-	while (len > 0) {
-		chunk = DELIVERY_BUFSIZE - d->buflen;
-		if (chunk > len)
-			chunk = len;
-		memcpy(d->buf + d->buflen, p, chunk);
-		d->buflen += chunk;
-		p += chunk;
-		len -= chunk;
-		if (d->buflen == DELIVERY_BUFSIZE && delivery_flush(d) == -1)
-			return -1;
-	}
-	return 0;
+	/* A failure sticks in the file and is reported by commit. */
+	return commit_file_write(d->file, data, len, NULL);
 }
 
 uint64_t
@@ -342,33 +302,27 @@ delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r)
 {
 	/* The atime stays: it tells tmp/ cleaning the file is young (clean_tmp). */
 	struct timespec	 ts[2] = { { 0, UTIME_OMIT }, { mtime, 0 } };
+	const char	*err;
 	int		 fd;
 
 	if (d->synced)
 		return 0;
-	if (d->fd == -1)	/* an earlier attempt failed half-way */
+	if (d->file == NULL)	/* an earlier attempt failed half-way */
 		return store_err(error_r, STORE_ERR_TEMPORARY, "tmp/%s: lost", d->name);
-	if (delivery_flush(d) == -1)
-		return store_err(error_r, store_errno_code(d->write_errno),
-		    "write tmp/%s: %s", d->name, strerror(d->write_errno));
 	store_crash_point("delivery-written");
-	fd = d->fd;
-	d->fd = -1;
-	if (mtime != 0 && futimens(fd, ts) == -1) {
-		store_err(error_r, STORE_ERR_TEMPORARY,
-		    "utimes tmp/%s: %s", d->name, strerror(errno));
-		close(fd);
-		return -1;
+	if (mtime != 0) {
+		/* Flushed first: no later write moves the mtime again. */
+		if ((fd = commit_file_fd(d->file, &err)) == -1)
+			return store_err(error_r, store_errno_code(errno), "%s/tmp: %s",
+			    d->rcpts[0].maildir, err);
+		if (futimens(fd, ts) == -1)
+			return store_err(error_r, STORE_ERR_TEMPORARY, "utimes tmp/%s: %s",
+			    d->name, strerror(errno));
 	}
-	if (commit_fsync(fd) == -1) {
-		store_err(error_r, STORE_ERR_TEMPORARY,
-		    "fsync tmp/%s: %s", d->name, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (close(fd) == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "close tmp/%s: %s", d->name, strerror(errno));
+	/* Data that cannot be made durable is a 4xx, over quota if the disk says so. */
+	if (commit_file_finish(d->file, &err) == -1)
+		return store_err(error_r, errno == EDQUOT ? STORE_ERR_OVER_QUOTA :
+		    STORE_ERR_TEMPORARY, "%s/tmp: %s", d->rcpts[0].maildir, err);
 	d->synced = true;
 	return 0;
 }
@@ -380,15 +334,17 @@ delivery_tmp_name(const struct store_delivery *d)
 }
 
 int
-delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir, const char *name)
+delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir, const char *name,
+    const char **error_r)
 {
-	if (!d->synced || d->committed) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (commit_txn_publish(t, d->tmpdir, d->name, dstdir, name) == -1)
-		return -1;
-	d->committed = true;	/* the file is no longer ours to remove */
+	const char	*err;
+
+	if (!d->synced || d->file == NULL)
+		return store_err(error_r, STORE_ERR_PARAMS, "tmp/%s: not ready to publish",
+		    d->name);
+	/* From here the file is no longer ours to remove (gone if this fails). */
+	if (commit_file_commit(&d->file, t, dstdir, name, &err) == -1)
+		return store_err(error_r, store_errno_code(errno), "%s", err);
 	return 0;
 }
 
@@ -409,13 +365,14 @@ int
 store_delivery_commit(struct store_delivery *d, const char **error_r)
 {
 	struct commit_txn	 t;
+	const char		*err;
 	char			 final[256];
 	int			*newfds;
 	size_t			 i, linked = 0;
 	int			 rc = -1;
 
-	if (d->committed)
-		return store_err(error_r, STORE_ERR_PARAMS, "delivery already committed");
+	if (d->file == NULL)
+		return store_err(error_r, STORE_ERR_PARAMS, "delivery committed or failed already");
 	for (i = 0; i < d->n; i++) {
 		if (quota_check(d->rcpts[i].maildir, d->rcpts[i].quota_bytes,
 		    d->rcpts[i].quota_messages, d->size, 1, error_r) == -1)
@@ -433,10 +390,10 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 		if ((newfds[i] = open_subdir(d->rcpts[i].maildir, "new", error_r)) == -1)
 			goto out;
 		/* Links for all but the last, which takes the tmp/ name itself. */
-		if ((i + 1 < d->n ? commit_txn_link(&t, d->tmpdir, d->name, newfds[i], final) :
-		    commit_txn_publish(&t, d->tmpdir, d->name, newfds[i], final)) == -1) {
+		if ((i + 1 < d->n ? commit_file_link(d->file, &t, newfds[i], final, &err) :
+		    commit_file_commit(&d->file, &t, newfds[i], final, &err)) == -1) {
 			store_err(error_r, store_errno_code(errno), "%s: %s",
-			    d->rcpts[i].maildir, commit_txn_error(&t));
+			    d->rcpts[i].maildir, err);
 			close(newfds[i]);
 			goto out;
 		}
@@ -448,7 +405,6 @@ store_delivery_commit(struct store_delivery *d, const char **error_r)
 		goto out;
 	}
 	store_crash_point("delivery-committed");
-	d->committed = true;
 	for (i = 0; i < d->n; i++)
 		if (d->rcpts[i].quota_bytes != 0 || d->rcpts[i].quota_messages != 0)
 			quota_note(d->rcpts[i].maildir, (int64_t)d->size, 1);
@@ -472,15 +428,11 @@ store_delivery_free(struct store_delivery **dp)
 
 	if (d == NULL)
 		return;
-	if (d->fd != -1)
-		close(d->fd);
-	if (d->tmpdir != -1 && !d->committed && d->name[0] != '\0')
-		unlinkat(d->tmpdir, d->name, 0);
+	commit_file_abort(&d->file);
 	if (d->tmpdir != -1)
 		close(d->tmpdir);
 	for (i = 0; i < d->n; i++)
 		free((char *)d->rcpts[i].maildir);
 	free(d->rcpts);
-	free(d->buf);
 	xfree(dp);
 }

@@ -12,10 +12,12 @@
  * failure's kind in store_error_code().  Protocols map the code (one table
  * per protocol), never the text: the text is for logs.
  *
- * Lifetime: *error_r points into a per-thread buffer (or is a string
- * literal); it and store_error_code() stay valid on that thread until its
- * next failing store call.  A caller that hands the failure to another
- * thread (a workq job) copies both before returning.
+ * Lifetime: *error_r is lib/error's per-thread text (or a string
+ * literal), valid as lib/error.h says: until the thread's next err_set()
+ * has returned, which any failing call in lib/ or store/ makes.
+ * store_error_code() stays until the thread's next failing store call.
+ * A caller that hands the failure to another thread (a workq job) copies
+ * both before returning.
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H

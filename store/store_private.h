@@ -51,9 +51,12 @@ struct commit_txn;
  */
 int		 delivery_sync(struct store_delivery *d, time_t mtime, const char **error_r);
 const char	*delivery_tmp_name(const struct store_delivery *d);
-/* Rename d's synced file to dstdir/name (dstdir noted in t); d no longer removes it. */
+/*
+ * Rename d's synced file to dstdir/name (dstdir noted in t); from then d
+ * no longer removes it.  A failed rename removes the tmp/ file.
+ */
 int		 delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdir,
-		    const char *name);
+		    const char *name, const char **error_r);
 
 /* ---- Maildir names (maildir_name.c) ---- */
 

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -119,17 +122,6 @@ test_link_rename_unlink_replace(void **state)
 	assert_int_equal(commit_txn_commit(&t), 0);
 	snprintf(path, sizeof(path), "%s/a", root);
 	assert_int_equal(fx_count(path), 2);	/* m3 and side */
-	/* publish: a rename that fsyncs only the destination */
-	commit_txn_init(&t);
-	assert_int_equal(commit_txn_add(&t, tmp, tmp, "p", &iov, 1), 0);
-	assert_int_equal(commit_txn_commit(&t), 0);
-	commit_txn_init(&t);
-	assert_int_equal(commit_txn_publish(&t, tmp, "p", b, "p2"), 0);
-	before = commit_fsync_count();
-	assert_int_equal(commit_txn_commit(&t), 0);
-	assert_int_equal(commit_fsync_count() - before, 1);
-	snprintf(path, sizeof(path), "%s/b", root);
-	assert_int_equal(fx_count(path), 1);
 	snprintf(path, sizeof(path), "%s/tmp", root);
 	assert_int_equal(fx_count(path), 0);
 	close(tmp);
@@ -170,6 +162,190 @@ test_unique_names_differ(void **state)
 	assert_non_null(strstr(a, ".M"));
 }
 
+static size_t
+read_file(const char *root, const char *name, char *buf, size_t size)
+{
+	char	 path[4096];
+	ssize_t	 n;
+	size_t	 off = 0;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	while ((n = read(fd, buf + off, size - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	return off;
+}
+
+/* Chunks small and large, across the buffer's size: one file, in order. */
+static void
+test_streamed_write_commit(void **state)
+{
+	static char		 big[200 * 1024], back[sizeof(big) + 64];
+	struct commit_file	*f;
+	struct commit_txn	 t;
+	const char		*error;
+	char			*root = fx_tmpdir("commit"), path[4096];
+	uint64_t		 before;
+	size_t			 i, off;
+	int			 tmp, a, b;
+
+	(void)state;
+	commit_fsync_enable(1);
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	tmp = open_dir(root, "tmp");
+	a = open_dir(root, "a");
+	b = open_dir(root, "b");
+	assert_non_null(f = commit_file_open(tmp, NULL, 0, &error));
+	assert_non_null(strstr(commit_file_name(f), ".M"));	/* a unique name */
+	for (off = 0, i = 1; off < sizeof(big); off += i, i = i * 3 + 1)
+		assert_int_equal(commit_file_write(f, big + off,
+		    i < sizeof(big) - off ? i : sizeof(big) - off, &error), 0);
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(fx_count(path), 0);		/* nothing visible yet */
+	before = commit_fsync_count();
+	commit_txn_init(&t);
+	assert_int_equal(commit_file_link(f, &t, b, "m", &error), 0);
+	assert_int_equal(commit_file_commit(&f, &t, a, "m", &error), 0);
+	assert_null(f);
+	assert_int_equal(commit_fsync_count() - before, 1);	/* the file, once */
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 3);	/* and a/, b/ */
+	assert_int_equal(read_file(root, "a/m", back, sizeof(back)), sizeof(big));
+	assert_memory_equal(back, big, sizeof(big));
+	assert_int_equal(read_file(root, "b/m", back, sizeof(back)), sizeof(big));
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(fx_count(path), 0);
+	close(tmp);
+	close(a);
+	close(b);
+	fx_rmtree(root);
+	free(root);
+}
+
+/* Abort before or after finish, or a commit that fails: nothing is left. */
+static void
+test_abort_leaves_nothing(void **state)
+{
+	struct commit_file	*f;
+	struct commit_txn	 t;
+	const char		*error;
+	char			*root = fx_tmpdir("commit"), path[4096];
+	int			 tmp, dst;
+
+	(void)state;
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "new");
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_non_null(f = commit_file_open(tmp, "x", 0, &error));
+	assert_int_equal(commit_file_write(f, "data", 4, &error), 0);
+	assert_int_equal(fx_count(path), 1);
+	commit_file_abort(&f);
+	assert_null(f);
+	assert_int_equal(fx_count(path), 0);
+	assert_non_null(f = commit_file_open(tmp, "x", 0, &error));
+	assert_int_equal(commit_file_finish(f, &error), 0);
+	assert_int_equal(commit_file_write(f, "late", 4, &error), -1);	/* a bug: refused */
+	assert_int_equal(errno, EBADF);
+	commit_file_abort(&f);
+	assert_int_equal(fx_count(path), 0);
+	commit_file_abort(&f);				/* NULL is fine */
+	/* The destination name is a directory: rename fails, tmp/ is cleaned. */
+	snprintf(path, sizeof(path), "%s/new/taken", root);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_non_null(f = commit_file_open(tmp, "y", 0, &error));
+	commit_txn_init(&t);
+	assert_int_equal(commit_file_commit(&f, &t, dst, "taken", &error), -1);
+	assert_null(f);
+	assert_non_null(strstr(error, "rename y: "));
+	commit_txn_abort(&t);
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(fx_count(path), 0);
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
+/* A write the file system refuses (here RLIMIT_FSIZE): errno's text, and it sticks. */
+static void
+test_failing_write_reports_errno(void **state)
+{
+	static char		 big[100 * 1024];
+	struct commit_file	*f;
+	struct commit_txn	 t;
+	struct rlimit		 old, small;
+	const char		*error;
+	char			*root = fx_tmpdir("commit"), path[4096];
+	int			 tmp, dst;
+
+	(void)state;
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "new");
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	assert_non_null(f = commit_file_open(tmp, "big", 0, &error));
+	assert_int_equal(commit_file_write(f, big, sizeof(big), &error), -1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_string_equal(error, "write big: File too large");
+	/* Sticky: later writes and the commit report it again. */
+	assert_int_equal(commit_file_write(f, "x", 1, &error), -1);
+	assert_int_equal(errno, EFBIG);
+	commit_txn_init(&t);
+	assert_int_equal(commit_file_commit(&f, &t, dst, "big", &error), -1);
+	assert_int_equal(errno, EFBIG);
+	assert_string_equal(error, "write big: File too large");
+	commit_txn_abort(&t);
+	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(fx_count(path), 0);
+	snprintf(path, sizeof(path), "%s/new", root);
+	assert_int_equal(fx_count(path), 0);
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
+/* store.fsync = no skips mail's fsyncs, never those of a COMMIT_SYNC_ALWAYS file. */
+static void
+test_sync_always_counts_when_disabled(void **state)
+{
+	struct commit_file	*f;
+	struct commit_txn	 t;
+	const char		*error;
+	char			*root = fx_tmpdir("commit");
+	uint64_t		 before;
+	int			 tmp, dst;
+
+	(void)state;
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "conf");
+	commit_fsync_enable(0);
+	before = commit_fsync_count();
+	assert_non_null(f = commit_file_open(tmp, "mail", 0, &error));
+	commit_txn_init(&t);
+	assert_int_equal(commit_file_commit(&f, &t, dst, "mail", &error), 0);
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count(), before);
+	assert_non_null(f = commit_file_open(tmp, "passwd", COMMIT_SYNC_ALWAYS, &error));
+	assert_int_equal(commit_file_write(f, "alice\n", 6, &error), 0);
+	commit_txn_init(&t);
+	assert_int_equal(commit_file_commit(&f, &t, dst, "passwd", &error), 0);
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 2);	/* file and directory */
+	commit_fsync_enable(1);
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -179,6 +355,10 @@ main(void)
 		cmocka_unit_test(test_link_rename_unlink_replace),
 		cmocka_unit_test(test_fsync_disabled_is_not_counted),
 		cmocka_unit_test(test_unique_names_differ),
+		cmocka_unit_test(test_streamed_write_commit),
+		cmocka_unit_test(test_abort_leaves_nothing),
+		cmocka_unit_test(test_failing_write_reports_errno),
+		cmocka_unit_test(test_sync_always_counts_when_disabled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
