@@ -410,19 +410,6 @@ config_suggest(const char *name)
 	return best;
 }
 
-static char *
-trim(char *s)
-{
-	char	*e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* lineno 0: a default or an override, not a line of the file. */
 static void
 config_parse_error(struct config_parse *p, unsigned lineno, const char *key, const char *why)
@@ -469,7 +456,7 @@ config_line(void *ctx, unsigned lineno, char *line, const char *why)
 		config_parse_error(p, lineno, NULL, why);
 		return;
 	}
-	key = trim(line);
+	key = textfile_trim(line);
 	if (*key == '\0' || *key == '#')
 		return;
 	if ((eq = strchr(key, '=')) == NULL) {
@@ -477,8 +464,8 @@ config_line(void *ctx, unsigned lineno, char *line, const char *why)
 		return;
 	}
 	*eq = '\0';
-	key = trim(key);
-	value = trim(eq + 1);
+	key = textfile_trim(key);
+	value = textfile_trim(eq + 1);
 	if (*key == '\0') {
 		config_parse_error(p, lineno, NULL, "missing key before '='");
 		return;
@@ -669,7 +656,6 @@ config_set(struct config *cfg, const char *key, const char *value, const char **
 	}
 	if (parse_value(cfg, &config_keys[i], value, why, sizeof(why)) == -1)
 		return err_set(error_r, "%s: %s", config_keys[i].name, why);
-	}
 	cfg->lines[i] = LINE_OVERRIDE;
 	return 0;
 }

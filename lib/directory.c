@@ -114,19 +114,6 @@ canonical(const char *in, char *out)
 	return 0;
 }
 
-static char *
-trim(char *s)
-{
-	char	*e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 static int
 cmp_domain(const void *a, const void *b)
 {
@@ -199,7 +186,7 @@ domains_line(void *ctx, unsigned lineno, char *line, const char *why)
 		dir_load_error(ld, ld->file, lineno, "%s", why);
 		return;
 	}
-	line = trim(line);
+	line = textfile_trim(line);
 	if (*line == '\0' || *line == '#')
 		return;
 	word = strtok_r(line, " \t", &save);
@@ -271,7 +258,7 @@ passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
 		dir_load_error(ld, ld->file, lineno, "%s", why);
 		return;
 	}
-	if (*trim(line) == '\0' || *trim(line) == '#')
+	if (*textfile_trim(line) == '\0' || *textfile_trim(line) == '#')
 		return;
 	/* As in Dovecot, the extra field keeps any further colons. */
 	for (p = line; p != NULL && n < PASSWD_FIELDS - 1; n++)
@@ -282,7 +269,7 @@ passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
 		dir_load_error(ld, ld->file, lineno, "expected user@domain:password[:...]");
 		return;
 	}
-	if (canonical(trim(fields[0]), name) == -1 || !d->syntax->address_valid(name)) {
+	if (canonical(textfile_trim(fields[0]), name) == -1 || !d->syntax->address_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a valid address");
 		return;
 	}
@@ -302,7 +289,7 @@ passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
 	memset(r, 0, sizeof(*r));
 	r->line = lineno;
 	r->address = xstrdup(name);
-	r->password = xstrdup(trim(fields[1]));
+	r->password = xstrdup(textfile_trim(fields[1]));
 	if (n == PASSWD_FIELDS)
 		passwd_extra(ld, lineno, r, fields[PASSWD_FIELDS - 1]);
 }
@@ -323,7 +310,7 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 		dir_load_error(ld, ld->file, lineno, "%s", why);
 		return;
 	}
-	line = trim(line);
+	line = textfile_trim(line);
 	if (*line == '\0' || *line == '#')
 		return;
 	if ((colon = strchr(line, ':')) == NULL) {
@@ -331,7 +318,7 @@ list_line(void *ctx, unsigned lineno, char *line, const char *why)
 		return;
 	}
 	*colon = '\0';
-	if (canonical(trim(line), name) == -1 || !d->syntax->address_valid(name)) {
+	if (canonical(textfile_trim(line), name) == -1 || !d->syntax->address_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a valid address");
 		return;
 	}

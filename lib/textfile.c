@@ -7,6 +7,7 @@
 #include "lib/error.h"
 #include "lib/linebuf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -87,4 +88,17 @@ textfile_read(const char *path, size_t max_line, textfile_line_fn *fn, void *ctx
 	linebuf_free(&lb);
 	close(fd);
 	return ret;
+}
+
+char *
+textfile_trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
 }

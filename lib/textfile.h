@@ -24,4 +24,7 @@ typedef void	 textfile_line_fn(void *ctx, unsigned lineno, char *line, const cha
 int		 textfile_read(const char *path, size_t max_line, textfile_line_fn *fn, void *ctx,
 		    const char **error_r);
 
+/* s without its leading and trailing white space (trailing cut in place). */
+char		*textfile_trim(char *s);
+
 #endif
