@@ -19,11 +19,22 @@ API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (d
 .kill(name, sig=9) .restart(name) .pid(name) .running(name) .reload() .log(name);
 .ssl_context(); .wait_for(fn, timeout=5).
 
+Test set-up: start_postroom(case, daemons=..., config=...) enters an
+instance for one test (case is self) or one class (case is cls, in
+setUpClass) and exits it in that test's or class's clean-up.
+
+Prerequisites: require(ok, why) and the class decorator @needs(ok, why) skip
+when something the test needs (root, a package, a built binary) is missing,
+but FAIL under CI (CI set in the environment, as CI sets it), so a green CI
+run never hides a test that did not run.  have_built(), have_tool() and
+is_root() are the usual conditions.
+
 POSTROOM_BUILD (set by run.py) names the build directory; POSTROOM_KEEP=1
 keeps the temporary directory for a post-mortem.  Python stdlib only.
 """
 
 import atexit
+import ctypes
 import os
 import pwd
 import shutil
@@ -33,6 +44,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,12 +63,72 @@ STOP_TIMEOUT = 5.0
 USERS = (('alice@example.test', 'alice-pw'), ('bob@example.test', 'bob-pw'))
 
 _tls_cache = None
+_subreaper = False
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def build_dir(build=None):
     """The build directory: argument, else $POSTROOM_BUILD, else build/ (repo-relative)."""
     build = build or os.environ.get('POSTROOM_BUILD') or 'build'
     return build if os.path.isabs(build) else os.path.join(ROOT, build)
+
+
+def in_ci():
+    return os.environ.get('CI', '') not in ('', '0', 'false')
+
+
+def require(ok, why):
+    """Go on if ok; else skip (locally) or fail (under CI) with why."""
+    if ok:
+        return
+    if in_ci():
+        raise AssertionError('prerequisite missing under CI (tools/deps.sh installs '
+                             'the packages; CI runs as root): ' + why)
+    raise unittest.SkipTest(why)
+
+
+def needs(ok, why):
+    """Class decorator: the whole class is skipped (locally) or fails (under CI)."""
+    def decorate(cls):
+        if ok:
+            return cls
+        if not in_ci():
+            return unittest.skip(why)(cls)
+
+        def set_up_class(klass):
+            require(False, why)
+        cls.setUpClass = classmethod(set_up_class)
+        return cls
+    return decorate
+
+
+def have_built(*names):
+    """All of build/<name> exist as executable files (not the object directories)."""
+    for n in names:
+        p = os.path.join(build_dir(), n)
+        if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+            return False
+    return True
+
+
+def have_tool(*names):
+    return all(shutil.which(n) for n in names)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def start_postroom(case, **kwargs):
+    """A started Postroom(**kwargs), stopped in case's clean-up: case is a
+    TestCase (one instance per test) or its class (one per class)."""
+    pr = Postroom(**kwargs)
+    pr.__enter__()
+    if isinstance(case, type):
+        case.addClassCleanup(pr.__exit__, None, None, None)
+    else:
+        case.addCleanup(pr.__exit__, None, None, None)
+    return pr
 
 
 def _tls_files():
@@ -114,10 +186,25 @@ def _children(pid):
     return out
 
 
-def _exists(pid):
-    """Not yet reaped (a zombie still counts: kill(pid, 0) finds it, so a
-    restarted daemon would take its files for a live writer's)."""
-    return os.path.exists('/proc/%d' % pid)
+def _become_subreaper():
+    """Orphans of a killed daemon become our children, so _reaped_or_gone()
+    reaps them at once instead of waiting for PID 1 to (which, on some
+    machines, takes about a second)."""
+    global _subreaper
+    if not _subreaper:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _reaped_or_gone(pid):
+    """Reap pid if it is our zombie; False while it still exists (a zombie still
+    counts: kill(pid, 0) finds it, so a restarted daemon would take its files
+    for a live writer's)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass                # not ours: PID 1 reaps it
+    return not os.path.exists('/proc/%d' % pid)
 
 
 def _has_sanitizer_report(text):
@@ -414,11 +501,13 @@ class Postroom:
         they are reaped too, so ports and pids are free when this returns."""
         p = self.procs.pop(name)
         workers = _children(p.pid)
+        _become_subreaper()
         p.send_signal(sig)
         p.wait()
         if sig == signal.SIGKILL:
             deadline = time.monotonic() + STOP_TIMEOUT
-            while any(_exists(w) for w in workers) and time.monotonic() < deadline:
+            while any(_reaped_or_gone(w) is False for w in workers) and \
+                    time.monotonic() < deadline:
                 time.sleep(0.01)
         return p.returncode
 

@@ -27,8 +27,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 
-from harness import Postroom
-from smtpclient_raw import have_built, have_tool
+from harness import Postroom, have_built, have_tool
 
 ALICE, ALICE_PW = 'alice@example.test', 'alice-pw'
 SUBJECT = '中文主题：季度报告'

@@ -24,8 +24,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, Postroom
-from smtpclient_raw import ProtocolError, RawSMTP, have_built, have_tool
+from harness import ROOT, Postroom, have_built, have_tool
+from smtpclient_raw import ProtocolError, RawSMTP
 
 S = b'MAIL FROM:<sender@remote.test>'
 A = b'RCPT TO:<alice@example.test>'
