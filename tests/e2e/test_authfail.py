@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Postroom
+from harness import Postroom, is_root, require
 
 ALICE = ('alice@example.test', 'alice-pw')
 DELAY = 0.6          # auth_fail_delay below
@@ -187,13 +187,12 @@ class TestFullDisk(unittest.TestCase):
     """A state_dir too small for the table: a warning and tables per process, no SIGBUS."""
 
     def test_table_on_a_full_file_system_falls_back(self):
-        if os.geteuid() != 0:
-            self.skipTest('mounting a tmpfs needs root')
+        require(is_root(), 'mounting a tmpfs needs root')
         mnt = tempfile.mkdtemp(prefix='postroom-statefs-')
         self.addCleanup(os.rmdir, mnt)
-        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt],
-                          capture_output=True).returncode != 0:
-            self.skipTest('cannot mount a tmpfs here')
+        mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt],
+                                 capture_output=True).returncode == 0
+        require(mounted, 'cannot mount a tmpfs here')
         self.addCleanup(subprocess.run, ['umount', mnt], check=True)
         # 10,000 entries need 480 KB: more than the file system has.
         with Postroom(daemons=('smtpd', 'pop3d'),

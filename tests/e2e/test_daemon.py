@@ -19,7 +19,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import Postroom, build_dir
+from harness import Postroom, have_built, is_root, require
 
 # daemon -> (plain listener, implicit-TLS listener, greeting prefix)
 DAEMONS = {
@@ -71,8 +71,7 @@ class DaemonCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.plain_key, self.tls_key, self.greeting = DAEMONS[self.name]
 
     def start(self, **config):
@@ -82,8 +81,7 @@ class DaemonCase:
         return pr
 
     def test_no_root_privileges_once_serving(self):
-        if os.geteuid() != 0:
-            self.skipTest('needs root: the privilege drop only happens when started as root')
+        require(is_root(), 'needs root: the privilege drop only happens when started as root')
         pr = self.start(workers=2)
         self.assertTrue(greeting(pr.port(self.plain_key)).startswith(self.greeting))
         nobody = pwd.getpwnam('nobody')
@@ -127,8 +125,7 @@ class DaemonCase:
                               input='', capture_output=True, text=True, timeout=20)
 
     def test_tls_versions_on_implicit_tls_port(self):
-        if not OPENSSL:
-            self.skipTest('openssl not installed')
+        require(OPENSSL, 'openssl not installed')
         pr = self.start()
         port = pr.port(self.tls_key)
         for version, name in (('-tls1_2', 'TLSv1.2'), ('-tls1_3', 'TLSv1.3')):

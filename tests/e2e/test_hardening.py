@@ -3,11 +3,10 @@ its workers) has PR_SET_NO_NEW_PRIVS and the seccomp deny-list
 (/proc/PID/status: NoNewPrivs: 1, Seccomp: 2), still serves, and
 `seccomp = no` leaves the filter out (NoNewPrivs stays)."""
 
-import os
 import socket
 import unittest
 
-from harness import Postroom, build_dir
+from harness import Postroom, have_built, require
 from test_daemon import descendants
 
 DAEMONS = {'smtpd': ('smtpd.mx_listen', b'220 '), 'pop3d': ('pop3d.listen', b'+OK')}
@@ -26,8 +25,7 @@ class HardeningCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.key, self.greeting = DAEMONS[self.name]
 
     def serving(self, **config):

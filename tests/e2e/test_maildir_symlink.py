@@ -12,7 +12,7 @@ import smtplib
 import subprocess
 import unittest
 
-from harness import Postroom
+from harness import Postroom, is_root, needs
 
 MSG = b'From: x@remote.test\r\nTo: alice@example.test\r\nSubject: s\r\n\r\nbody\r\n'
 
@@ -70,7 +70,7 @@ class DeliverySymlinkCase(unittest.TestCase):
         self.assert_temporary_and_untouched()
 
 
-@unittest.skipUnless(os.geteuid() == 0, 'deliver drops privileges only when run as root')
+@needs(is_root(), 'deliver drops privileges only when run as root')
 class DeliverAsRootCase(unittest.TestCase):
     """deliver run by root (an MTA's mailbox_command) acts as the mail user."""
 

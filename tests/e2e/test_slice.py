@@ -27,7 +27,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 
-from harness import Postroom, have_built, have_tool
+from harness import Postroom, have_built, have_tool, needs
 
 ALICE, ALICE_PW = 'alice@example.test', 'alice-pw'
 SUBJECT = '中文主题：季度报告'
@@ -107,7 +107,7 @@ class SliceBase(unittest.TestCase):
         return p
 
 
-@unittest.skipUnless(NEED, WHY)
+@needs(NEED, WHY)
 class SliceSmtplibPoplibTest(SliceBase):
 
     def test_three_smtp_ports_then_pop3(self):
@@ -168,7 +168,7 @@ class SliceSmtplibPoplibTest(SliceBase):
         p.quit()
 
 
-@unittest.skipUnless(NEED and have_tool('fetchmail'), WHY + ' or fetchmail missing')
+@needs(NEED and have_tool('fetchmail'), WHY + ' or fetchmail missing')
 class SliceFetchmailTest(SliceBase):
 
     def fetchmail(self, *args):
@@ -220,7 +220,7 @@ class SliceFetchmailTest(SliceBase):
         p3.quit()
 
 
-@unittest.skipUnless(NEED and have_tool('curl'), WHY + ' or curl missing')
+@needs(NEED and have_tool('curl'), WHY + ' or curl missing')
 class SliceCurlTest(SliceBase):
 
     def curl(self, *args, data=None):

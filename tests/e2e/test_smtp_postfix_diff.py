@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, Postroom, have_built, have_tool
+from harness import ROOT, Postroom, have_built, have_tool, needs, require
 from smtpclient_raw import ProtocolError, RawSMTP
 
 S = b'MAIL FROM:<sender@remote.test>'
@@ -268,8 +268,8 @@ def can_run_postfix():
     return os.geteuid() == 0 and have_tool('postfix') and os.path.exists('/etc/postfix/master.cf')
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
-@unittest.skipUnless(can_run_postfix(), 'needs root and the postfix package')
+@needs(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
+@needs(can_run_postfix(), 'needs root and the postfix package')
 class PostfixDiffTest(unittest.TestCase):
 
     @classmethod
@@ -282,7 +282,7 @@ class PostfixDiffTest(unittest.TestCase):
         if p.returncode != 0:
             subprocess.run(['sh', script, 'stop', cls.pfdir], capture_output=True, timeout=60)
             shutil.rmtree(cls.pfdir, ignore_errors=True)
-            raise unittest.SkipTest('postfix.sh start failed: %s' % (p.stderr or p.stdout)[-500:])
+            require(False, 'postfix.sh start failed: %s' % (p.stderr or p.stdout)[-500:])
         cls.addClassCleanup(shutil.rmtree, cls.pfdir, True)
         cls.addClassCleanup(subprocess.run, ['sh', script, 'stop', cls.pfdir],
                             capture_output=True, timeout=60)

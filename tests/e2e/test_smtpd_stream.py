@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import Postroom, build_dir, have_built
+from harness import Postroom, build_dir, have_built, needs
 from smtpclient_raw import RawSMTP, send_ok
 
 ALICE = 'alice@example.test'
@@ -110,7 +110,7 @@ def tmp_files(pr, addrs=(ALICE,)):
     return [os.path.join(d, n) for d in dirs if os.path.isdir(d) for n in os.listdir(d)]
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+@needs(have_built('smtpd', 'mailctl'), 'smtpd not built')
 class Streamed(unittest.TestCase):
     SIZE = 30 * MB
     LIMIT_KB = 8 * 1024     # RSS growth allowed while a 30 MB message is in flight
@@ -262,7 +262,7 @@ class Streamed(unittest.TestCase):
         self.assertEqual(self.pr.messages(ALICE), [])
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+@needs(have_built('smtpd', 'mailctl'), 'smtpd not built')
 class MinDataRate(unittest.TestCase):
     TIMEOUT = 2.0
     RATE = 100

@@ -24,7 +24,7 @@ import socket
 import time
 import unittest
 
-from harness import Postroom, build_dir
+from harness import Postroom, have_built, require
 
 # daemon -> (plain listener key, greeting prefix)
 DAEMONS = {
@@ -66,8 +66,7 @@ class SupervisorCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.key, self.greeting = DAEMONS[self.name]
 
     def start(self, **config):
