@@ -9,7 +9,8 @@
 
 Every instance gets its own temporary directory (conf/, mail/, queue/, tls/, log/),
 every listener its own free port on 127.0.0.1, and the users alice@example.test
-("alice-pw") and bob@example.test ("bob-pw"), created with the real mailctl.
+("alice-pw") and bob@example.test ("bob-pw"), created with the real mailctl
+(once per run: later instances copy its files).
 On exit the daemons are stopped and their logs scanned for sanitizer reports.
 
 API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (dict);
@@ -63,6 +64,8 @@ STOP_TIMEOUT = 5.0
 USERS = (('alice@example.test', 'alice-pw'), ('bob@example.test', 'bob-pw'))
 
 _tls_cache = None
+_users_templates = {}
+USERS_FILES = ('domains', 'passwd', '.mailctl.lock')   # what mailctl wrote in conf/
 _subreaper = False
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -207,6 +210,20 @@ def _reaped_or_gone(pid):
     return not os.path.exists('/proc/%d' % pid)
 
 
+def _clone(src, dst):
+    """Copy a file or a tree with modes, times and (as root) owners."""
+    if os.path.isdir(src) and not os.path.islink(src):
+        os.makedirs(dst, exist_ok=True)
+        for name in os.listdir(src):
+            _clone(os.path.join(src, name), os.path.join(dst, name))
+        shutil.copystat(src, dst)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    if os.geteuid() == 0:
+        st = os.lstat(src)
+        os.lchown(dst, st.st_uid, st.st_gid)
+
+
 def _has_sanitizer_report(text):
     return any(m in text for m in SANITIZER_MARKS)
 
@@ -270,9 +287,37 @@ class Postroom:
         self._write_config()
         if self.as_root:
             self._chown_tree(self.dir)
-        self.mailctl('adddomain', 'example.test')
-        for addr, pw in USERS:
-            self.add_user(addr, pw)
+        self._add_default_users()
+
+    def _add_default_users(self):
+        """example.test, alice and bob, made by mailctl once per test run and
+        per mail user: later instances copy what it wrote (conf/domains,
+        conf/passwd, the Maildirs), as a yescrypt hash costs up to a second
+        on a busy machine.  Only `user` and `mail_root` change what mailctl
+        writes, so an instance that overrides them runs mailctl itself."""
+        key = (self.build, self.user)
+        own = 'user' in self.overrides or 'mail_root' in self.overrides
+        template = None if own else _users_templates.get(key)
+        if template is None:
+            self.mailctl('adddomain', 'example.test')
+            for addr, pw in USERS:
+                self.add_user(addr, pw)
+            if not own:
+                _users_templates[key] = self._save_users()
+            return
+        for name in os.listdir(os.path.join(template, 'conf')):
+            _clone(os.path.join(template, 'conf', name), os.path.join(self.conf_dir, name))
+        _clone(os.path.join(template, 'mail'), self.mail_root)
+
+    def _save_users(self):
+        d = tempfile.mkdtemp(prefix='postroom-users-')
+        atexit.register(shutil.rmtree, d, True)
+        os.mkdir(os.path.join(d, 'conf'))
+        for name in USERS_FILES:
+            if os.path.lexists(os.path.join(self.conf_dir, name)):
+                _clone(os.path.join(self.conf_dir, name), os.path.join(d, 'conf', name))
+        _clone(self.mail_root, os.path.join(d, 'mail'))
+        return d
 
     def _write_config(self):
         cfg = {}

@@ -11,7 +11,7 @@ Set-up notes, so that like is compared with like:
   given smtpd.relay_networks = 127.0.0.0/8 for this test so that relay decisions agree.
 - Postfix's message_size_limit is 50 MB; Postroom is given the same maximum.
 - That Postfix has no TLS and no SASL configured, so STARTTLS/AUTH are not scripted
-  (test_smtp_hostile covers them); only the EHLO reply code is compared, not its keywords.
+  (test_smtpd_hostile covers them); only the EHLO reply code is compared, not its keywords.
 - Only alice@example.test exists on the Postfix side; unknown-user checks use nobody@.
 
 Needs root and the postfix package (skips otherwise).
