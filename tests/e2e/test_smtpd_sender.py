@@ -74,8 +74,9 @@ class SenderCase(unittest.TestCase):
 class TestSenderPolicy(SenderCase):
     def test_envelope_not_owned_is_553(self):
         for connect in (self.submission, self.submissions, self.mx_login):
-            for sender in REJECTED:
-                code, text = self.mail_reply(connect, sender)
+            with connect() as s:    # one login per port: a refused MAIL leaves no state
+                replies = [(sender, s.mail(sender)) for sender in REJECTED]
+            for sender, (code, text) in replies:
                 self.assertEqual(code, 553, (connect.__name__, sender, text))
                 self.assertEqual(text.decode(), '5.7.1 <%s>: Sender address rejected: not '
                                  'owned by user alice@example.test' % sender)
