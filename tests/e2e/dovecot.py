@@ -10,7 +10,8 @@ Debian's dovecot-core with dovecot-imapd and dovecot-pop3d, started in the
 foreground (-F) with its own config, base_dir and state in a temporary
 directory, IMAP and POP3 listeners on free 127.0.0.1 ports, the same
 Maildir layout as Postroom (<root>/<domain>/<local>/Maildir) and mail owned
-by `nobody` (or the current user when not root).  Never touches the
+by `nobody` (or the current user when not root), and no auth penalty (a
+deliberate failed login would delay the next logins by 2 to 15 s).  Never touches the
 packaged instance.  tls=(cert, key) turns on STARTTLS/STLS; settings={}
 overrides top-level settings (e.g. auth_failure_delay).  Mail put in before
 the first login is what Dovecot sees; pin_uids() fixes the UID order.
@@ -69,6 +70,9 @@ service pop3-login {{
 }}
 service anvil {{
   chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
 }}
 """
 
