@@ -18,7 +18,7 @@ API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (d
 .add_user(addr, pw); .add_group(group, members); .add_alias(alias, targets);
 .maildir(addr); .messages(addr, folder='INBOX'); .start(name) .stop(name)
 .kill(name, sig=9) .restart(name) .pid(name) .running(name) .reload() .log(name);
-.ssl_context(); .wait_for(fn, timeout=5).
+.knows_user(daemon, addr, pw); .ssl_context(); .wait_for(fn, timeout=5); children(pid).
 
 Test set-up: start_postroom(case, daemons=..., config=...) enters an
 instance for one test (case is self) or one class (case is cls, in
@@ -37,9 +37,11 @@ keeps the temporary directory for a post-mortem.  Python stdlib only.
 import atexit
 import ctypes
 import os
+import poplib
 import pwd
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -175,8 +177,8 @@ def _port_accepts(port):
         return False
 
 
-def _children(pid):
-    """Direct children of pid (a daemon's workers), from /proc."""
+def children(pid):
+    """Direct children of pid (a daemon's workers), from /proc, sorted."""
     out = []
     for d in os.listdir('/proc'):
         if d.isdigit():
@@ -186,7 +188,7 @@ def _children(pid):
                         out.append(int(d))
             except (OSError, IndexError, ValueError):
                 pass
-    return out
+    return sorted(out)
 
 
 def _become_subreaper():
@@ -545,7 +547,7 @@ class Postroom:
         With SIGKILL its workers die with it (PR_SET_PDEATHSIG): wait until
         they are reaped too, so ports and pids are free when this returns."""
         p = self.procs.pop(name)
-        workers = _children(p.pid)
+        workers = children(p.pid)
         _become_subreaper()
         p.send_signal(sig)
         p.wait()
@@ -592,6 +594,24 @@ class Postroom:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+
+    def knows_user(self, daemon, addr, pw):
+        """The running daemon serves addr (say, after a mailctl edit): smtpd
+        takes RCPT TO it on the MX port, pop3d logs it in with pw."""
+        if daemon == 'smtpd':
+            with smtplib.SMTP('127.0.0.1', self.port('smtpd.mx_listen'), timeout=10) as s:
+                s.ehlo('client.test')
+                s.mail('someone@remote.test')
+                return s.rcpt(addr)[0] == 250
+        p = poplib.POP3('127.0.0.1', self.port('pop3d.listen'), timeout=10)
+        try:
+            p.user(addr)
+            p.pass_(pw)
+            return True
+        except poplib.error_proto:
+            return False
+        finally:
+            p.close()
 
     @staticmethod
     def wait_for(fn, timeout=5.0, interval=0.02):

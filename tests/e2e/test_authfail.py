@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Postroom, is_root, require
+from harness import Postroom, is_root, require, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 DELAY = 0.6          # auth_fail_delay below
@@ -75,9 +75,7 @@ class AuthfailCase(unittest.TestCase):
               'auth_fail_delay': '%dms' % (DELAY * 1000), 'auth_block_time': '%ds' % BLOCK}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'), config=self.config)
         self.pop3 = self.pr.port('pop3d.listen')
         self.smtp = self.pr.port('smtpd.submission_listen')
         # The first login creates alice's index (slow): not part of any timing.

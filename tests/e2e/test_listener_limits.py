@@ -22,7 +22,7 @@ import socket
 import time
 import unittest
 
-from harness import Postroom, have_built, require
+from harness import have_built, require, start_postroom
 
 
 def connect(port, ehlo=True):
@@ -79,9 +79,7 @@ class ListenerLimitCase(unittest.TestCase):
     def start(self, daemon='smtpd', **config):
         base = {'workers': 1, 'max_connections_per_ip': 200}
         base.update(config)
-        pr = Postroom(daemons=(daemon,), config=base)
-        pr.__enter__()
-        self.addCleanup(pr.__exit__, None, None, None)
+        pr = start_postroom(self, daemons=(daemon,), config=base)
         return pr
 
     def open_mx(self, pr, n, ehlo=True):

@@ -27,7 +27,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 
-from harness import Postroom, have_built, have_tool, needs
+from harness import Postroom, have_built, have_tool, needs, start_postroom
 
 ALICE, ALICE_PW = 'alice@example.test', 'alice-pw'
 SUBJECT = '中文主题：季度报告'
@@ -69,9 +69,7 @@ def crlf(data):
 
 class SliceBase(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'))
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'))
         self.tmp = tempfile.mkdtemp(prefix='postroom-slice-')
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.mx = self.pr.port('smtpd.mx_listen')

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, Postroom, have_built, have_tool, needs, require
+from harness import ROOT, Postroom, have_built, have_tool, needs, require, start_postroom
 from smtpclient_raw import ProtocolError, RawSMTP
 
 S = b'MAIL FROM:<sender@remote.test>'
@@ -287,12 +287,10 @@ class PostfixDiffTest(unittest.TestCase):
         cls.addClassCleanup(subprocess.run, ['sh', script, 'stop', cls.pfdir],
                             capture_output=True, timeout=60)
         Postroom.wait_for(lambda: _accepts(cls.pfport), timeout=20)
-        cls.pr = Postroom(daemons=('smtpd',), config={
+        cls.pr = start_postroom(cls, daemons=('smtpd',), config={
             'smtpd.relay_networks': '127.0.0.0/8',
             'smtpd.max_message_size': '52428800',
         })
-        cls.pr.__enter__()
-        cls.addClassCleanup(cls.pr.__exit__, None, None, None)
         cls.pr.add_alias('postmaster@example.test', ['alice@example.test'])
 
     def test_sessions_against_postfix(self):

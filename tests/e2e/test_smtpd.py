@@ -19,7 +19,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr
 
-from harness import Postroom, have_tool, needs
+from harness import Postroom, have_tool, needs, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 BOB = ('bob@example.test', 'bob-pw')
@@ -102,9 +102,7 @@ class SmtpdCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd',), config=self.config)
 
     def port(self, kind):
         return self.pr.port('smtpd.%s_listen' % kind)

@@ -8,7 +8,7 @@ import poplib
 import smtplib
 import unittest
 
-from harness import Postroom
+from harness import Postroom, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 BOB = ('bob@example.test', 'bob-pw')
@@ -28,9 +28,7 @@ class SenderCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd',), config=self.config)
         self.pr.add_group('team@example.test', ['alice@example.test', 'bob@example.test'])
         self.pr.add_alias('sales@example.test', ['alice@example.test'])
         self.pr.add_alias('postmaster@example.test', ['bob@example.test'])
@@ -158,9 +156,7 @@ class TestAuthzidAndEnvid(unittest.TestCase):
     only in case); an ENVID or ORCPT that decodes to CR LF is refused, not stored."""
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'))
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'))
 
     def test_smtp_authzid(self):
         with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen'), timeout=15) as s:

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import Postroom, build_dir, have_built, needs
+from harness import build_dir, have_built, needs, start_postroom
 from smtpclient_raw import RawSMTP, send_ok
 
 ALICE = 'alice@example.test'
@@ -123,11 +123,9 @@ class Streamed(unittest.TestCase):
             os.environ['ASAN_OPTIONS'] = (old + ':' if old else '') + 'quarantine_size_mb=0'
             self.addCleanup(lambda: os.environ.__setitem__('ASAN_OPTIONS', old)
                             if old is not None else os.environ.pop('ASAN_OPTIONS', None))
-        self.pr = Postroom(daemons=('smtpd',), config={
+        self.pr = start_postroom(self, daemons=('smtpd',), config={
             'smtpd.max_message_size': '40M',
             'smtpd.relay_networks': '127.0.0.0/8'})
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
         self.port = self.pr.port('smtpd.mx_listen')
 
     def measure(self, send):
@@ -268,10 +266,8 @@ class MinDataRate(unittest.TestCase):
     RATE = 100
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config={
+        self.pr = start_postroom(self, daemons=('smtpd',), config={
             'smtpd.data_timeout': '2s', 'smtpd.min_data_rate': str(self.RATE)})
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
         self.port = self.pr.port('smtpd.mx_listen')
 
     def start_data(self):
