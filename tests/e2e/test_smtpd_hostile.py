@@ -42,6 +42,7 @@ SHUTTING_DOWN = b'421 4.3.2 mail.example.test Service shutting down\r\n'
 @needs(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
 class HostileBase(unittest.TestCase):
     config = {}
+    stops_smtpd = False
 
     @classmethod
     def setUpClass(cls):
@@ -54,8 +55,9 @@ class HostileBase(unittest.TestCase):
                         + self.pr.log('smtpd')[-3000:])
 
     def tearDown(self):
-        if not self.pr.running('smtpd'):
-            return          # said by the next setUp, or stopped on purpose
+        if self.stops_smtpd:
+            return
+        self.assertTrue(self.pr.running('smtpd'), 'smtpd died; log:\n' + self.pr.log('smtpd')[-3000:])
         # whatever the client did, no half-written message stays behind in tmp/
         for addr in (ALICE, BOB):
             d = os.path.join(self.pr.maildir(addr), 'tmp')
@@ -468,6 +470,7 @@ class BareLfRejectTest(HostileBase):
 class ShutdownTest(HostileBase):
     """SIGTERM: idle sessions get a polite 421, a message in flight is finished first.
     It stops smtpd: the only test of its instance."""
+    stops_smtpd = True
 
     def test_sigterm_closes_idle_sessions_politely(self):
         idle = self.raw()
