@@ -28,7 +28,7 @@ fi
 
 if [ "$what" != unit ]; then
 	echo "== end-to-end tests ($build)"
-	python3 tests/e2e/run.py --build "$build" >"$log" 2>&1
+	python3 tests/e2e/run.py --build "$build" --durations 10 >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	p=$(sed -n 's/^e2e: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -n 1)

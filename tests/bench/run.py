@@ -267,7 +267,7 @@ def bench_pop3(args, tools):
         for u in retr_users:
             pr.add_user(u, 'bench-pw')
         servers = {'postroom': (pr.port('pop3d.listen'), pr.maildir, pr._chown_tree),
-                   'dovecot': (dc.port('pop3'), dc.maildir, dc._chown)}
+                   'dovecot': (dc.port('pop3'), dc.maildir, dc.chown)}
         for name, (port, maildir, chown) in servers.items():
             fill_maildir(os.path.join(maildir(RCPT), 'new'), n, 4096, name)
             for u in retr_users:

@@ -9,7 +9,8 @@
 
 Every instance gets its own temporary directory (conf/, mail/, queue/, tls/, log/),
 every listener its own free port on 127.0.0.1, and the users alice@example.test
-("alice-pw") and bob@example.test ("bob-pw"), created with the real mailctl.
+("alice-pw") and bob@example.test ("bob-pw"), created with the real mailctl
+(once per run: later instances copy its files).
 On exit the daemons are stopped and their logs scanned for sanitizer reports.
 
 API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (dict);
@@ -17,22 +18,36 @@ API: .dir .conf_dir .conf_file .mail_root .queue_dir .state_dir .cert .config (d
 .add_user(addr, pw); .add_group(group, members); .add_alias(alias, targets);
 .maildir(addr); .messages(addr, folder='INBOX'); .start(name) .stop(name)
 .kill(name, sig=9) .restart(name) .pid(name) .running(name) .reload() .log(name);
-.ssl_context(); .wait_for(fn, timeout=5).
+.knows_user(daemon, addr, pw); .ssl_context(); .wait_for(fn, timeout=5); children(pid).
+
+Test set-up: start_postroom(case, daemons=..., config=...) enters an
+instance for one test (case is self) or one class (case is cls, in
+setUpClass) and exits it in that test's or class's clean-up.
+
+Prerequisites: require(ok, why) and the class decorator @needs(ok, why) skip
+when something the test needs (root, a package, a built binary) is missing,
+but FAIL under CI (CI set in the environment, as CI sets it), so a green CI
+run never hides a test that did not run.  have_built(), have_tool() and
+is_root() are the usual conditions.
 
 POSTROOM_BUILD (set by run.py) names the build directory; POSTROOM_KEEP=1
 keeps the temporary directory for a post-mortem.  Python stdlib only.
 """
 
 import atexit
+import ctypes
 import os
+import poplib
 import pwd
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,12 +66,74 @@ STOP_TIMEOUT = 5.0
 USERS = (('alice@example.test', 'alice-pw'), ('bob@example.test', 'bob-pw'))
 
 _tls_cache = None
+_users_templates = {}
+USERS_FILES = ('domains', 'passwd', '.mailctl.lock')   # what mailctl wrote in conf/
+_subreaper = False
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def build_dir(build=None):
     """The build directory: argument, else $POSTROOM_BUILD, else build/ (repo-relative)."""
     build = build or os.environ.get('POSTROOM_BUILD') or 'build'
     return build if os.path.isabs(build) else os.path.join(ROOT, build)
+
+
+def in_ci():
+    return os.environ.get('CI', '') not in ('', '0', 'false')
+
+
+def require(ok, why):
+    """Go on if ok; else skip (locally) or fail (under CI) with why."""
+    if ok:
+        return
+    if in_ci():
+        raise AssertionError('prerequisite missing under CI (tools/deps.sh installs '
+                             'the packages; CI runs as root): ' + why)
+    raise unittest.SkipTest(why)
+
+
+def needs(ok, why):
+    """Class decorator: the whole class is skipped (locally) or fails (under CI)."""
+    def decorate(cls):
+        if ok:
+            return cls
+        if not in_ci():
+            return unittest.skip(why)(cls)
+
+        def set_up_class(klass):
+            require(False, why)
+        cls.setUpClass = classmethod(set_up_class)
+        return cls
+    return decorate
+
+
+def have_built(*names):
+    """All of build/<name> exist as executable files (not the object directories)."""
+    for n in names:
+        p = os.path.join(build_dir(), n)
+        if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+            return False
+    return True
+
+
+def have_tool(*names):
+    return all(shutil.which(n) for n in names)
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def start_postroom(case, **kwargs):
+    """A started Postroom(**kwargs), stopped in case's clean-up: case is a
+    TestCase (one instance per test) or its class (one per class)."""
+    pr = Postroom(**kwargs)
+    pr.__enter__()
+    if isinstance(case, type):
+        case.addClassCleanup(pr.__exit__, None, None, None)
+    else:
+        case.addCleanup(pr.__exit__, None, None, None)
+    return pr
 
 
 def _tls_files():
@@ -100,8 +177,8 @@ def _port_accepts(port):
         return False
 
 
-def _children(pid):
-    """Direct children of pid (a daemon's workers), from /proc."""
+def children(pid):
+    """Direct children of pid (a daemon's workers), from /proc, sorted."""
     out = []
     for d in os.listdir('/proc'):
         if d.isdigit():
@@ -111,13 +188,42 @@ def _children(pid):
                         out.append(int(d))
             except (OSError, IndexError, ValueError):
                 pass
-    return out
+    return sorted(out)
 
 
-def _exists(pid):
-    """Not yet reaped (a zombie still counts: kill(pid, 0) finds it, so a
-    restarted daemon would take its files for a live writer's)."""
-    return os.path.exists('/proc/%d' % pid)
+def _become_subreaper():
+    """Orphans of a killed daemon become our children, so _reaped_or_gone()
+    reaps them at once instead of waiting for PID 1 to (which, on some
+    machines, takes about a second)."""
+    global _subreaper
+    if not _subreaper:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _reaped_or_gone(pid):
+    """Reap pid if it is our zombie; False while it still exists (a zombie still
+    counts: kill(pid, 0) finds it, so a restarted daemon would take its files
+    for a live writer's)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass                # not ours: PID 1 reaps it
+    return not os.path.exists('/proc/%d' % pid)
+
+
+def _clone(src, dst):
+    """Copy a file or a tree with modes, times and (as root) owners."""
+    if os.path.isdir(src) and not os.path.islink(src):
+        os.makedirs(dst, exist_ok=True)
+        for name in os.listdir(src):
+            _clone(os.path.join(src, name), os.path.join(dst, name))
+        shutil.copystat(src, dst)
+    else:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    if os.geteuid() == 0:
+        st = os.lstat(src)
+        os.lchown(dst, st.st_uid, st.st_gid)
 
 
 def _has_sanitizer_report(text):
@@ -183,9 +289,37 @@ class Postroom:
         self._write_config()
         if self.as_root:
             self._chown_tree(self.dir)
-        self.mailctl('adddomain', 'example.test')
-        for addr, pw in USERS:
-            self.add_user(addr, pw)
+        self._add_default_users()
+
+    def _add_default_users(self):
+        """example.test, alice and bob, made by mailctl once per test run and
+        per mail user: later instances copy what it wrote (conf/domains,
+        conf/passwd, the Maildirs), as a yescrypt hash costs up to a second
+        on a busy machine.  Only `user` and `mail_root` change what mailctl
+        writes, so an instance that overrides them runs mailctl itself."""
+        key = (self.build, self.user)
+        own = 'user' in self.overrides or 'mail_root' in self.overrides
+        template = None if own else _users_templates.get(key)
+        if template is None:
+            self.mailctl('adddomain', 'example.test')
+            for addr, pw in USERS:
+                self.add_user(addr, pw)
+            if not own:
+                _users_templates[key] = self._save_users()
+            return
+        for name in os.listdir(os.path.join(template, 'conf')):
+            _clone(os.path.join(template, 'conf', name), os.path.join(self.conf_dir, name))
+        _clone(os.path.join(template, 'mail'), self.mail_root)
+
+    def _save_users(self):
+        d = tempfile.mkdtemp(prefix='postroom-users-')
+        atexit.register(shutil.rmtree, d, True)
+        os.mkdir(os.path.join(d, 'conf'))
+        for name in USERS_FILES:
+            if os.path.lexists(os.path.join(self.conf_dir, name)):
+                _clone(os.path.join(self.conf_dir, name), os.path.join(d, 'conf', name))
+        _clone(self.mail_root, os.path.join(d, 'mail'))
+        return d
 
     def _write_config(self):
         cfg = {}
@@ -413,12 +547,14 @@ class Postroom:
         With SIGKILL its workers die with it (PR_SET_PDEATHSIG): wait until
         they are reaped too, so ports and pids are free when this returns."""
         p = self.procs.pop(name)
-        workers = _children(p.pid)
+        workers = children(p.pid)
+        _become_subreaper()
         p.send_signal(sig)
         p.wait()
         if sig == signal.SIGKILL:
             deadline = time.monotonic() + STOP_TIMEOUT
-            while any(_exists(w) for w in workers) and time.monotonic() < deadline:
+            while any(_reaped_or_gone(w) is False for w in workers) and \
+                    time.monotonic() < deadline:
                 time.sleep(0.01)
         return p.returncode
 
@@ -458,6 +594,24 @@ class Postroom:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         return ctx
+
+    def knows_user(self, daemon, addr, pw):
+        """The running daemon serves addr (say, after a mailctl edit): smtpd
+        takes RCPT TO it on the MX port, pop3d logs it in with pw."""
+        if daemon == 'smtpd':
+            with smtplib.SMTP('127.0.0.1', self.port('smtpd.mx_listen'), timeout=10) as s:
+                s.ehlo('client.test')
+                s.mail('someone@remote.test')
+                return s.rcpt(addr)[0] == 250
+        p = poplib.POP3('127.0.0.1', self.port('pop3d.listen'), timeout=10)
+        try:
+            p.user(addr)
+            p.pass_(pw)
+            return True
+        except poplib.error_proto:
+            return False
+        finally:
+            p.close()
 
     @staticmethod
     def wait_for(fn, timeout=5.0, interval=0.02):

@@ -1,47 +1,34 @@
-"""A raw-socket SMTP client for tests that must send what smtplib never would.
+"""The one raw-socket SMTP client, for tests that must send what smtplib never would.
 
     c = RawSMTP(port)                 # reads the greeting into c.greeting
-    r = c.cmd('EHLO x')               # Reply(code=250, lines=[...])
+    r = c.cmd('EHLO x')               # Reply(code=250, lines=[...]); r.raw: the bytes
     c.send(b'RSET\\r\\nNOOP\\r\\n'); c.replies(2)
     c.starttls()                      # after a 220, wraps the socket
     c.closed()                        # True once the server has closed
+    c.rest()                          # every byte until the server closes
 
-Also: the skip helpers every SMTP test file uses (binary present?) and
-send_ok(), a well-behaved parallel session that must get its message through.
-Python stdlib only.
+Also send_ok(), a well-behaved parallel session that must get its message
+through.  Python stdlib only.
 """
 
-import os
 import re
-import shutil
 import smtplib
 import socket
 import ssl
 
-from harness import Postroom, build_dir
+from harness import Postroom
 
 ENHANCED = re.compile(r'^([245])\.(\d{1,3})\.(\d{1,3})\b')
 
 
-def have_built(*names):
-    """All of build/<name> exist as executable files (not the object directories)."""
-    for n in names:
-        p = os.path.join(build_dir(), n)
-        if not (os.path.isfile(p) and os.access(p, os.X_OK)):
-            return False
-    return True
-
-
-def have_tool(*names):
-    return all(shutil.which(n) for n in names)
-
-
 class Reply:
-    """One SMTP reply: code (int), lines (text after the code), the enhanced code or None."""
+    """One SMTP reply: code (int), lines (text after the code), the enhanced code
+    or None, raw (the reply's bytes as sent, CRLFs included)."""
 
-    def __init__(self, code, lines):
+    def __init__(self, code, lines, raw=b''):
         self.code = code
         self.lines = lines
+        self.raw = raw
 
     @property
     def text(self):
@@ -103,6 +90,7 @@ class RawSMTP:
     def reply(self, timeout=None):
         """The next (possibly multi-line) reply; raises on EOF or a malformed line."""
         lines = []
+        raw = b''
         while True:
             line = self.line(timeout)
             if line is None:
@@ -112,8 +100,9 @@ class RawSMTP:
                 raise ProtocolError('malformed reply line %r' % line)
             code = int(line[:3])
             lines.append(line[4:].decode('utf-8', 'replace'))
+            raw += line + b'\r\n'
             if len(line) == 3 or line[3:4] == b' ':
-                return Reply(code, lines)
+                return Reply(code, lines, raw)
 
     def replies(self, n, timeout=None):
         return [self.reply(timeout) for _ in range(n)]
@@ -121,16 +110,6 @@ class RawSMTP:
     def cmd(self, line, timeout=None):
         self.send(line.encode() + b'\r\n' if isinstance(line, str) else line + b'\r\n')
         return self.reply(timeout)
-
-    def pending(self, wait=0.5):
-        """Bytes that arrive within `wait` seconds when nothing was asked (b'' if none)."""
-        if not self.buf and not self.eof:
-            try:
-                self._fill(wait)
-            except socket.timeout:
-                pass
-        data, self.buf = self.buf, b''
-        return data
 
     def closed(self, wait=5.0):
         """True if the server closes the connection within `wait` seconds (data before is kept)."""
@@ -141,6 +120,15 @@ class RawSMTP:
         except socket.timeout:
             return False
         return True
+
+    def rest(self, wait=10.0):
+        """Every byte (buffered or still to come) until the server closes; fails
+        if it has not closed within `wait` seconds."""
+        if not self.closed(wait):
+            raise ProtocolError('connection still open after %.0f s (got %r)'
+                                % (wait, self.buf[:300]))
+        data, self.buf = self.buf, b''
+        return data
 
     def starttls(self):
         """STARTTLS was answered 220: wrap the socket.  Bytes already buffered are an error."""

@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Postroom
+from harness import Postroom, is_root, require, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 DELAY = 0.6          # auth_fail_delay below
@@ -75,9 +75,7 @@ class AuthfailCase(unittest.TestCase):
               'auth_fail_delay': '%dms' % (DELAY * 1000), 'auth_block_time': '%ds' % BLOCK}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'), config=self.config)
         self.pop3 = self.pr.port('pop3d.listen')
         self.smtp = self.pr.port('smtpd.submission_listen')
         # The first login creates alice's index (slow): not part of any timing.
@@ -187,13 +185,12 @@ class TestFullDisk(unittest.TestCase):
     """A state_dir too small for the table: a warning and tables per process, no SIGBUS."""
 
     def test_table_on_a_full_file_system_falls_back(self):
-        if os.geteuid() != 0:
-            self.skipTest('mounting a tmpfs needs root')
+        require(is_root(), 'mounting a tmpfs needs root')
         mnt = tempfile.mkdtemp(prefix='postroom-statefs-')
         self.addCleanup(os.rmdir, mnt)
-        if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt],
-                          capture_output=True).returncode != 0:
-            self.skipTest('cannot mount a tmpfs here')
+        mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt],
+                                 capture_output=True).returncode == 0
+        require(mounted, 'cannot mount a tmpfs here')
         self.addCleanup(subprocess.run, ['umount', mnt], check=True)
         # 10,000 entries need 480 KB: more than the file system has.
         with Postroom(daemons=('smtpd', 'pop3d'),

@@ -10,16 +10,14 @@ checked on each daemon that is built:
 """
 
 import os
-import poplib
 import pwd
 import re
 import shutil
-import smtplib
 import socket
 import subprocess
 import unittest
 
-from harness import Postroom, build_dir
+from harness import have_built, is_root, require, start_postroom
 
 # daemon -> (plain listener, implicit-TLS listener, greeting prefix)
 DAEMONS = {
@@ -71,19 +69,15 @@ class DaemonCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.plain_key, self.tls_key, self.greeting = DAEMONS[self.name]
 
     def start(self, **config):
-        pr = Postroom(daemons=(self.name,), config=config)
-        pr.__enter__()
-        self.addCleanup(pr.__exit__, None, None, None)
+        pr = start_postroom(self, daemons=(self.name,), config=config)
         return pr
 
     def test_no_root_privileges_once_serving(self):
-        if os.geteuid() != 0:
-            self.skipTest('needs root: the privilege drop only happens when started as root')
+        require(is_root(), 'needs root: the privilege drop only happens when started as root')
         pr = self.start(workers=2)
         self.assertTrue(greeting(pr.port(self.plain_key)).startswith(self.greeting))
         nobody = pwd.getpwnam('nobody')
@@ -127,8 +121,7 @@ class DaemonCase:
                               input='', capture_output=True, text=True, timeout=20)
 
     def test_tls_versions_on_implicit_tls_port(self):
-        if not OPENSSL:
-            self.skipTest('openssl not installed')
+        require(OPENSSL, 'openssl not installed')
         pr = self.start()
         port = pr.port(self.tls_key)
         for version, name in (('-tls1_2', 'TLSv1.2'), ('-tls1_3', 'TLSv1.3')):
@@ -152,33 +145,16 @@ class DaemonCase:
     def test_mailctl_edit_reaches_running_daemon(self):
         pr = self.start()
         pr.add_user('carol@example.test', 'carol-pw')
-        self.assertTrue(pr.wait_for(lambda: self.serves_new_user(pr), timeout=10))
+        self.assertTrue(pr.wait_for(
+            lambda: pr.knows_user(self.name, 'carol@example.test', 'carol-pw'), timeout=10))
 
 
 class TestSmtpdDaemon(DaemonCase, unittest.TestCase):
     name = 'smtpd'
 
-    def serves_new_user(self, pr):
-        with smtplib.SMTP('127.0.0.1', pr.port('smtpd.mx_listen'), timeout=10) as s:
-            code, _ = s.ehlo('client.test')
-            s.mail('someone@remote.test')
-            code, _ = s.rcpt('carol@example.test')
-        return code == 250
-
 
 class TestPop3dDaemon(DaemonCase, unittest.TestCase):
     name = 'pop3d'
-
-    def serves_new_user(self, pr):
-        p = poplib.POP3('127.0.0.1', pr.port('pop3d.listen'), timeout=10)
-        try:
-            p.user('carol@example.test')
-            p.pass_('carol-pw')
-            return True
-        except poplib.error_proto:
-            return False
-        finally:
-            p.close()
 
 
 if __name__ == '__main__':

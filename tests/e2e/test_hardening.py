@@ -3,11 +3,10 @@ its workers) has PR_SET_NO_NEW_PRIVS and the seccomp deny-list
 (/proc/PID/status: NoNewPrivs: 1, Seccomp: 2), still serves, and
 `seccomp = no` leaves the filter out (NoNewPrivs stays)."""
 
-import os
 import socket
 import unittest
 
-from harness import Postroom, build_dir
+from harness import have_built, require, start_postroom
 from test_daemon import descendants
 
 DAEMONS = {'smtpd': ('smtpd.mx_listen', b'220 '), 'pop3d': ('pop3d.listen', b'+OK')}
@@ -26,14 +25,11 @@ class HardeningCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.key, self.greeting = DAEMONS[self.name]
 
     def serving(self, **config):
-        pr = Postroom(daemons=(self.name,), config=config)
-        pr.__enter__()
-        self.addCleanup(pr.__exit__, None, None, None)
+        pr = start_postroom(self, daemons=(self.name,), config=config)
         with socket.create_connection(('127.0.0.1', pr.port(self.key)), timeout=5) as s:
             self.assertTrue(s.recv(512).startswith(self.greeting))
         procs = pr.wait_for(lambda: len(descendants(pr.pid(self.name))) >= 2 and

@@ -16,14 +16,13 @@
 Bounded: at most 25 connections, every wait under 10 s, loopback only.
 """
 
-import os
 import poplib
 import smtplib
 import socket
 import time
 import unittest
 
-from harness import Postroom, build_dir
+from harness import have_built, require, start_postroom
 
 
 def connect(port, ehlo=True):
@@ -69,8 +68,7 @@ def closed_with_421(conn, timeout):
 
 class ListenerLimitCase(unittest.TestCase):
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), 'smtpd'), os.X_OK):
-            self.skipTest('smtpd not built')
+        require(have_built('smtpd'), 'smtpd not built')
         self.conns = []
 
     def tearDown(self):
@@ -81,9 +79,7 @@ class ListenerLimitCase(unittest.TestCase):
     def start(self, daemon='smtpd', **config):
         base = {'workers': 1, 'max_connections_per_ip': 200}
         base.update(config)
-        pr = Postroom(daemons=(daemon,), config=base)
-        pr.__enter__()
-        self.addCleanup(pr.__exit__, None, None, None)
+        pr = start_postroom(self, daemons=(daemon,), config=base)
         return pr
 
     def open_mx(self, pr, n, ehlo=True):
@@ -148,8 +144,7 @@ class ListenerLimitCase(unittest.TestCase):
         self.assertTrue(alive(polite), 'a client that said EHLO was dropped')
 
     def test_pop3_stress(self):
-        if not os.access(os.path.join(build_dir(), 'pop3d'), os.X_OK):
-            self.skipTest('pop3d not built')
+        require(have_built('pop3d'), 'pop3d not built')
         pr = self.start('pop3d', max_connections=10, stress_threshold=80,
                         **{'pop3d.stress_timeout': '1s', 'pop3d.idle_timeout': '60s'})
         port = pr.port('pop3d.listen')
@@ -172,8 +167,7 @@ class ListenerLimitCase(unittest.TestCase):
         self.assertIn('event=stress listener=pop3', pr.log('pop3d'))
 
     def test_pop3_preauth_timeout(self):
-        if not os.access(os.path.join(build_dir(), 'pop3d'), os.X_OK):
-            self.skipTest('pop3d not built')
+        require(have_built('pop3d'), 'pop3d not built')
         pr = self.start('pop3d', **{'pop3d.preauth_timeout': '1s', 'pop3d.idle_timeout': '60s'})
         port = pr.port('pop3d.listen')
         anon = poplib.POP3('127.0.0.1', port, timeout=10)

@@ -16,7 +16,7 @@ import textwrap
 import time
 import unittest
 
-from harness import Postroom
+from harness import start_postroom
 
 DOVEADM = shutil.which('doveadm')
 
@@ -37,9 +37,7 @@ def snapshot(pr):
 
 class MailctlCase(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=())
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=())
 
     def passwd_line(self, addr):
         with open(os.path.join(self.pr.conf_dir, 'passwd')) as f:

@@ -11,7 +11,7 @@ import os
 import pwd
 import unittest
 
-from harness import Postroom
+from harness import start_postroom
 
 
 def tree(top):
@@ -29,9 +29,7 @@ def tree(top):
 
 class DeluserSymlinkCase(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=())
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=())
         self.n = 0
 
     def chown(self, path):

@@ -12,7 +12,7 @@ import smtplib
 import subprocess
 import unittest
 
-from harness import Postroom
+from harness import is_root, needs, start_postroom
 
 MSG = b'From: x@remote.test\r\nTo: alice@example.test\r\nSubject: s\r\n\r\nbody\r\n'
 
@@ -23,9 +23,7 @@ def files_under(top):
 
 class DeliverySymlinkCase(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',))
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd',))
         # The victim belongs to the mail user: only the symlink check protects it.
         self.victim = os.path.join(self.pr.dir, 'victim')
         for sub in ('', 'tmp', 'new', 'cur'):
@@ -70,14 +68,12 @@ class DeliverySymlinkCase(unittest.TestCase):
         self.assert_temporary_and_untouched()
 
 
-@unittest.skipUnless(os.geteuid() == 0, 'deliver drops privileges only when run as root')
+@needs(is_root(), 'deliver drops privileges only when run as root')
 class DeliverAsRootCase(unittest.TestCase):
     """deliver run by root (an MTA's mailbox_command) acts as the mail user."""
 
     def setUp(self):
-        self.pr = Postroom(daemons=())
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=())
 
     def deliver(self, rcpt):
         return subprocess.run([os.path.join(self.pr.build, 'deliver'), '-c', self.pr.conf_file,

@@ -20,7 +20,7 @@ import unittest
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 
-from harness import Postroom, build_dir
+from harness import Postroom, build_dir, have_tool, require
 
 ALICE = ('alice@example.test', 'alice-pw')
 SUBJECT = '中文主题：测试邮件'
@@ -247,8 +247,7 @@ class TestLimits(unittest.TestCase):
 
 class TestClients(Pop3Case):
     def test_fetchmail_stls_keep_then_flush(self):
-        if shutil.which('fetchmail') is None:
-            self.skipTest('fetchmail not installed')
+        require(have_tool('fetchmail'), 'fetchmail not installed')
         self.deliver_samples()
         home = tempfile.mkdtemp(prefix='fetchmail-')
         self.addCleanup(shutil.rmtree, home, True)
@@ -283,8 +282,7 @@ class TestClients(Pop3Case):
                                url] + list(extra), capture_output=True, timeout=30)
 
     def test_curl(self):
-        if shutil.which('curl') is None:
-            self.skipTest('curl not installed')
+        require(have_tool('curl'), 'curl not installed')
         self.deliver_samples()
         stored = self.on_disk_crlf()
         for url, extra in (('pop3://127.0.0.1:%d/' % self.pr.port('pop3d.listen'), ()),

@@ -27,8 +27,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 
-from harness import Postroom
-from smtpclient_raw import have_built, have_tool
+from harness import Postroom, have_built, have_tool, needs, start_postroom
 
 ALICE, ALICE_PW = 'alice@example.test', 'alice-pw'
 SUBJECT = '中文主题：季度报告'
@@ -70,9 +69,7 @@ def crlf(data):
 
 class SliceBase(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'))
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'))
         self.tmp = tempfile.mkdtemp(prefix='postroom-slice-')
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.mx = self.pr.port('smtpd.mx_listen')
@@ -108,7 +105,7 @@ class SliceBase(unittest.TestCase):
         return p
 
 
-@unittest.skipUnless(NEED, WHY)
+@needs(NEED, WHY)
 class SliceSmtplibPoplibTest(SliceBase):
 
     def test_three_smtp_ports_then_pop3(self):
@@ -169,7 +166,7 @@ class SliceSmtplibPoplibTest(SliceBase):
         p.quit()
 
 
-@unittest.skipUnless(NEED and have_tool('fetchmail'), WHY + ' or fetchmail missing')
+@needs(NEED and have_tool('fetchmail'), WHY + ' or fetchmail missing')
 class SliceFetchmailTest(SliceBase):
 
     def fetchmail(self, *args):
@@ -221,7 +218,7 @@ class SliceFetchmailTest(SliceBase):
         p3.quit()
 
 
-@unittest.skipUnless(NEED and have_tool('curl'), WHY + ' or curl missing')
+@needs(NEED and have_tool('curl'), WHY + ' or curl missing')
 class SliceCurlTest(SliceBase):
 
     def curl(self, *args, data=None):

@@ -11,7 +11,7 @@ Set-up notes, so that like is compared with like:
   given smtpd.relay_networks = 127.0.0.0/8 for this test so that relay decisions agree.
 - Postfix's message_size_limit is 50 MB; Postroom is given the same maximum.
 - That Postfix has no TLS and no SASL configured, so STARTTLS/AUTH are not scripted
-  (test_smtp_hostile covers them); only the EHLO reply code is compared, not its keywords.
+  (test_smtpd_hostile covers them); only the EHLO reply code is compared, not its keywords.
 - Only alice@example.test exists on the Postfix side; unknown-user checks use nobody@.
 
 Needs root and the postfix package (skips otherwise).
@@ -24,8 +24,8 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, Postroom
-from smtpclient_raw import ProtocolError, RawSMTP, have_built, have_tool
+from harness import ROOT, Postroom, have_built, have_tool, needs, require, start_postroom
+from smtpclient_raw import ProtocolError, RawSMTP
 
 S = b'MAIL FROM:<sender@remote.test>'
 A = b'RCPT TO:<alice@example.test>'
@@ -268,8 +268,8 @@ def can_run_postfix():
     return os.geteuid() == 0 and have_tool('postfix') and os.path.exists('/etc/postfix/master.cf')
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
-@unittest.skipUnless(can_run_postfix(), 'needs root and the postfix package')
+@needs(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
+@needs(can_run_postfix(), 'needs root and the postfix package')
 class PostfixDiffTest(unittest.TestCase):
 
     @classmethod
@@ -282,17 +282,15 @@ class PostfixDiffTest(unittest.TestCase):
         if p.returncode != 0:
             subprocess.run(['sh', script, 'stop', cls.pfdir], capture_output=True, timeout=60)
             shutil.rmtree(cls.pfdir, ignore_errors=True)
-            raise unittest.SkipTest('postfix.sh start failed: %s' % (p.stderr or p.stdout)[-500:])
+            require(False, 'postfix.sh start failed: %s' % (p.stderr or p.stdout)[-500:])
         cls.addClassCleanup(shutil.rmtree, cls.pfdir, True)
         cls.addClassCleanup(subprocess.run, ['sh', script, 'stop', cls.pfdir],
                             capture_output=True, timeout=60)
         Postroom.wait_for(lambda: _accepts(cls.pfport), timeout=20)
-        cls.pr = Postroom(daemons=('smtpd',), config={
+        cls.pr = start_postroom(cls, daemons=('smtpd',), config={
             'smtpd.relay_networks': '127.0.0.0/8',
             'smtpd.max_message_size': '52428800',
         })
-        cls.pr.__enter__()
-        cls.addClassCleanup(cls.pr.__exit__, None, None, None)
         cls.pr.add_alias('postmaster@example.test', ['alice@example.test'])
 
     def test_sessions_against_postfix(self):

@@ -11,7 +11,6 @@ import re
 import smtplib
 import socket
 import subprocess
-import shutil
 import unittest
 from email.header import Header
 from email.mime.application import MIMEApplication
@@ -20,7 +19,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr
 
-from harness import Postroom
+from harness import Postroom, have_tool, needs, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 BOB = ('bob@example.test', 'bob-pw')
@@ -103,9 +102,7 @@ class SmtpdCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd',), config=self.config)
 
     def port(self, kind):
         return self.pr.port('smtpd.%s_listen' % kind)
@@ -267,7 +264,7 @@ class Groups(SmtpdCase):
             return False
 
 
-@unittest.skipUnless(shutil.which('swaks'), 'swaks not installed')
+@needs(have_tool('swaks'), 'swaks not installed')
 class Swaks(SmtpdCase):
     def swaks(self, *args):
         p = subprocess.run(['swaks', '--server', '127.0.0.1', '--hide-all', '--timeout', '10']

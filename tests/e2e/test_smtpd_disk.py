@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Postroom
+from harness import needs, start_postroom
 
 MB = 1024 * 1024
 TMPFS_SIZE = 16 * MB
@@ -24,12 +24,10 @@ def can_mount():
     return os.geteuid() == 0 and shutil.which('mount') and shutil.which('umount')
 
 
-@unittest.skipUnless(can_mount(), 'needs root to mount a tmpfs')
+@needs(can_mount(), 'needs root to mount a tmpfs')
 class LowDiskTest(unittest.TestCase):
     def setUp(self):
-        self.pr = Postroom(daemons=(), config={'smtpd.min_free_space': MIN_FREE})
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=(), config={'smtpd.min_free_space': MIN_FREE})
         root = self.pr.mail_root
         saved = tempfile.mkdtemp(prefix='postroom-disk-')
         self.addCleanup(shutil.rmtree, saved, True)

@@ -8,7 +8,7 @@ import poplib
 import smtplib
 import unittest
 
-from harness import Postroom
+from harness import Postroom, start_postroom
 
 ALICE = ('alice@example.test', 'alice-pw')
 BOB = ('bob@example.test', 'bob-pw')
@@ -28,9 +28,7 @@ class SenderCase(unittest.TestCase):
     config = {}
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config=self.config)
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd',), config=self.config)
         self.pr.add_group('team@example.test', ['alice@example.test', 'bob@example.test'])
         self.pr.add_alias('sales@example.test', ['alice@example.test'])
         self.pr.add_alias('postmaster@example.test', ['bob@example.test'])
@@ -74,8 +72,9 @@ class SenderCase(unittest.TestCase):
 class TestSenderPolicy(SenderCase):
     def test_envelope_not_owned_is_553(self):
         for connect in (self.submission, self.submissions, self.mx_login):
-            for sender in REJECTED:
-                code, text = self.mail_reply(connect, sender)
+            with connect() as s:    # one login per port: a refused MAIL leaves no state
+                replies = [(sender, s.mail(sender)) for sender in REJECTED]
+            for sender, (code, text) in replies:
                 self.assertEqual(code, 553, (connect.__name__, sender, text))
                 self.assertEqual(text.decode(), '5.7.1 <%s>: Sender address rejected: not '
                                  'owned by user alice@example.test' % sender)
@@ -157,9 +156,7 @@ class TestAuthzidAndEnvid(unittest.TestCase):
     only in case); an ENVID or ORCPT that decodes to CR LF is refused, not stored."""
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd', 'pop3d'))
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
+        self.pr = start_postroom(self, daemons=('smtpd', 'pop3d'))
 
     def test_smtp_authzid(self):
         with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen'), timeout=15) as s:

@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from harness import Postroom, build_dir
-from smtpclient_raw import have_built, send_ok
+from harness import build_dir, have_built, needs, start_postroom
+from smtpclient_raw import RawSMTP, send_ok
 
 ALICE = 'alice@example.test'
 MB = 1024 * 1024
@@ -77,33 +77,6 @@ class MemSampler(threading.Thread):
             time.sleep(0.02)
 
 
-class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout=30)
-        self.buf = b''
-        self.reply()
-
-    def reply(self):
-        out = b''
-        while True:
-            while b'\n' not in self.buf:
-                d = self.sock.recv(65536)
-                if not d:
-                    raise EOFError('closed after %r' % (out + self.buf))
-                self.buf += d
-            line, self.buf = self.buf.split(b'\n', 1)
-            out += line + b'\n'
-            if line[3:4] != b'-':
-                return out
-
-    def cmd(self, line):
-        self.sock.sendall(line + b'\r\n')
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
-
-
 def make_message(size):
     """(wire bytes for DATA without the final dot, what the store must hold).
 
@@ -137,7 +110,7 @@ def tmp_files(pr, addrs=(ALICE,)):
     return [os.path.join(d, n) for d in dirs if os.path.isdir(d) for n in os.listdir(d)]
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+@needs(have_built('smtpd', 'mailctl'), 'smtpd not built')
 class Streamed(unittest.TestCase):
     SIZE = 30 * MB
     LIMIT_KB = 8 * 1024     # RSS growth allowed while a 30 MB message is in flight
@@ -150,16 +123,14 @@ class Streamed(unittest.TestCase):
             os.environ['ASAN_OPTIONS'] = (old + ':' if old else '') + 'quarantine_size_mb=0'
             self.addCleanup(lambda: os.environ.__setitem__('ASAN_OPTIONS', old)
                             if old is not None else os.environ.pop('ASAN_OPTIONS', None))
-        self.pr = Postroom(daemons=('smtpd',), config={
+        self.pr = start_postroom(self, daemons=('smtpd',), config={
             'smtpd.max_message_size': '40M',
             'smtpd.relay_networks': '127.0.0.0/8'})
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
         self.port = self.pr.port('smtpd.mx_listen')
 
     def measure(self, send):
         """Run send(client) while sampling; returns (growth KB, reply)."""
-        c = Client(self.port)
+        c = RawSMTP(self.port, timeout=30)
         self.addCleanup(c.close)
         c.cmd(b'EHLO client.test')
         sampler = MemSampler(self.pr.pid('smtpd'))
@@ -189,12 +160,12 @@ class Streamed(unittest.TestCase):
         wire, stored = make_message(self.SIZE)
 
         def send(c):
-            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
-            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
-            self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').raw.startswith(b'250'))
+            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).raw.startswith(b'250'))
+            self.assertTrue(c.cmd(b'DATA').raw.startswith(b'354'))
             send_slowly(c.sock, wire, 256 * 1024, 3.0)
             c.sock.sendall(b'.\r\n')
-            return c.reply()
+            return c.reply().raw
 
         growth, reply = self.measure(send)
         self.assertTrue(reply.startswith(b'250 '), reply)
@@ -208,14 +179,14 @@ class Streamed(unittest.TestCase):
         chunk = 1000 * 1000 + 1     # odd size: some chunks end between CR and LF
 
         def send(c):
-            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
-            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
+            self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').raw.startswith(b'250'))
+            self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).raw.startswith(b'250'))
             pause = 3.0 / (len(wire) // chunk + 1)
             for off in range(0, len(wire), chunk):
                 piece = wire[off:off + chunk]
                 last = off + chunk >= len(wire)
                 c.sock.sendall(b'BDAT %d%s\r\n' % (len(piece), b' LAST' if last else b'') + piece)
-                r = c.reply()
+                r = c.reply().raw
                 self.assertTrue(r.startswith(b'250'), r)
                 time.sleep(pause)
             return r
@@ -228,15 +199,15 @@ class Streamed(unittest.TestCase):
     def test_local_and_remote_streamed(self):
         """One local and one remote recipient: the Maildir file and the queue file."""
         wire, stored = make_message(5 * MB)
-        c = Client(self.port)
+        c = RawSMTP(self.port, timeout=30)
         self.addCleanup(c.close)
         c.cmd(b'EHLO client.test')
-        self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').startswith(b'250'))
-        self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).startswith(b'250'))
-        self.assertTrue(c.cmd(b'RCPT TO:<someone@far.test>').startswith(b'250'))
-        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        self.assertTrue(c.cmd(b'MAIL FROM:<x@remote.test>').raw.startswith(b'250'))
+        self.assertTrue(c.cmd(b'RCPT TO:<%s>' % ALICE.encode()).raw.startswith(b'250'))
+        self.assertTrue(c.cmd(b'RCPT TO:<someone@far.test>').raw.startswith(b'250'))
+        self.assertTrue(c.cmd(b'DATA').raw.startswith(b'354'))
         c.sock.sendall(wire + b'.\r\n')
-        self.assertTrue(c.reply().startswith(b'250 '))
+        self.assertTrue(c.reply().raw.startswith(b'250 '))
         self.check_stored(stored)
         active = os.path.join(self.pr.queue_dir, 'active')
         names = os.listdir(active)
@@ -262,7 +233,7 @@ class Streamed(unittest.TestCase):
         self.pr._write_config_file()
         self.pr.start('smtpd')
         self.port = self.pr.port('smtpd.mx_listen')
-        c = Client(self.port)
+        c = RawSMTP(self.port, timeout=30)
         self.addCleanup(c.close)
         c.cmd(b'EHLO client.test')
         c.cmd(b'MAIL FROM:<x@remote.test>')
@@ -271,13 +242,13 @@ class Streamed(unittest.TestCase):
         c.sock.sendall((b'x' * 998 + b'\r\n') * 2000)
         # The file is removed as soon as the limit is passed, before the end.
         self.assertTrue(self.pr.wait_for(lambda: tmp_files(self.pr) == [], timeout=5))
-        self.assertTrue(c.cmd(b'.').startswith(b'552'))
+        self.assertTrue(c.cmd(b'.').raw.startswith(b'552'))
         c.cmd(b'MAIL FROM:<x@remote.test>')
         c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
         c.sock.sendall(b'BDAT 5\r\nhello')
-        self.assertTrue(c.reply().startswith(b'250'))
+        self.assertTrue(c.reply().raw.startswith(b'250'))
         self.assertEqual(len(tmp_files(self.pr)), 1)
-        self.assertTrue(c.cmd(b'RSET').startswith(b'250'))
+        self.assertTrue(c.cmd(b'RSET').raw.startswith(b'250'))
         self.assertEqual(tmp_files(self.pr), [])
         c.cmd(b'MAIL FROM:<x@remote.test>')
         c.cmd(b'RCPT TO:<%s>' % ALICE.encode())
@@ -289,20 +260,18 @@ class Streamed(unittest.TestCase):
         self.assertEqual(self.pr.messages(ALICE), [])
 
 
-@unittest.skipUnless(have_built('smtpd', 'mailctl'), 'smtpd not built')
+@needs(have_built('smtpd', 'mailctl'), 'smtpd not built')
 class MinDataRate(unittest.TestCase):
     TIMEOUT = 2.0
     RATE = 100
 
     def setUp(self):
-        self.pr = Postroom(daemons=('smtpd',), config={
+        self.pr = start_postroom(self, daemons=('smtpd',), config={
             'smtpd.data_timeout': '2s', 'smtpd.min_data_rate': str(self.RATE)})
-        self.pr.__enter__()
-        self.addCleanup(self.pr.__exit__, None, None, None)
         self.port = self.pr.port('smtpd.mx_listen')
 
     def start_data(self):
-        c = Client(self.port)
+        c = RawSMTP(self.port, timeout=30)
         self.addCleanup(c.close)
         c.cmd(b'EHLO drip.test')
         c.cmd(b'MAIL FROM:<x@remote.test>')
@@ -339,7 +308,7 @@ class MinDataRate(unittest.TestCase):
 
     def test_drip_data_cut(self):
         c = self.start_data()
-        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        self.assertTrue(c.cmd(b'DATA').raw.startswith(b'354'))
         # Meanwhile another session delivers normally.
         errors = []
 
@@ -371,12 +340,12 @@ class MinDataRate(unittest.TestCase):
     def test_slow_but_fast_enough(self):
         """200 bytes/s for 4 s (over data_timeout, above the rate): delivered."""
         c = self.start_data()
-        self.assertTrue(c.cmd(b'DATA').startswith(b'354'))
+        self.assertTrue(c.cmd(b'DATA').raw.startswith(b'354'))
         c.sock.sendall(b'Subject: slow\r\n\r\n')
         for _ in range(16):
             c.sock.sendall(b'y' * 48 + b'\r\n')
             time.sleep(0.25)
-        self.assertTrue(c.cmd(b'.').startswith(b'250'))
+        self.assertTrue(c.cmd(b'.').raw.startswith(b'250'))
         self.assertEqual(len(self.pr.messages(ALICE)), 1)
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Postroom
+from harness import Postroom, needs
 
 ALICE = ('alice@example.test', 'alice-pw')
 CAROL = ('carol@example.test', 'carol-pw')
@@ -41,7 +41,7 @@ def login(pr, user):
     return p
 
 
-@unittest.skipUnless(can_mount(), 'needs root to mount a tmpfs')
+@needs(can_mount(), 'needs root to mount a tmpfs')
 class IndexDiskFullTest(unittest.TestCase):
 
     def mount_maildir(self, pr, addr):

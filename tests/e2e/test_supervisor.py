@@ -24,29 +24,13 @@ import socket
 import time
 import unittest
 
-from harness import Postroom, build_dir
+from harness import children, have_built, require, start_postroom
 
 # daemon -> (plain listener key, greeting prefix)
 DAEMONS = {
     'smtpd': ('smtpd.mx_listen', b'220 '),
     'pop3d': ('pop3d.listen', b'+OK'),
 }
-
-
-def children(pid):
-    """Direct children of pid, from /proc."""
-    out = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid:
-            out.append(int(d))
-    return sorted(out)
 
 
 def greeting(port, timeout=2):
@@ -66,14 +50,11 @@ class SupervisorCase:
     name = None
 
     def setUp(self):
-        if not os.access(os.path.join(build_dir(), self.name), os.X_OK):
-            self.skipTest('%s not built' % self.name)
+        require(have_built(self.name), '%s not built' % self.name)
         self.key, self.greeting = DAEMONS[self.name]
 
     def start(self, **config):
-        pr = Postroom(daemons=(self.name,), config=config)
-        pr.__enter__()
-        self.addCleanup(pr.__exit__, None, None, None)
+        pr = start_postroom(self, daemons=(self.name,), config=config)
         return pr
 
     def workers(self, pr, n):
@@ -107,7 +88,8 @@ class SupervisorCase:
         self.assertRegex(log, r'event=worker_start index=0 pid=%d' % new)
         # A reload after the restart reaches the new worker.
         pr.add_user('carol@example.test', 'carol-pw')
-        self.assertTrue(pr.wait_for(lambda: self.serves_new_user(pr), timeout=10))
+        self.assertTrue(pr.wait_for(
+            lambda: pr.knows_user(self.name, 'carol@example.test', 'carol-pw'), timeout=10))
         # SIGTERM to the supervisor stops everything, cleanly.
         self.assertEqual(pr.stop(self.name), 0, pr.log(self.name)[-2000:])
         self.assertFalse(alive(new))
@@ -171,12 +153,6 @@ class TestSmtpdSupervisor(SupervisorCase, unittest.TestCase):
         self.assertIn('event=worker_init_failed', pr.log(self.name))
         self.assertEqual(pr.log(self.name).count('event=worker_start'), 2, 'restarted')
 
-    def serves_new_user(self, pr):
-        with smtplib.SMTP('127.0.0.1', pr.port('smtpd.mx_listen'), timeout=10) as s:
-            s.ehlo('client.test')
-            s.mail('someone@remote.test')
-            code, _ = s.rcpt('carol@example.test')
-        return code == 250
 
     def open_session(self, port):
         s = smtplib.SMTP('127.0.0.1', port, timeout=10)
@@ -194,16 +170,6 @@ class TestSmtpdSupervisor(SupervisorCase, unittest.TestCase):
 class TestPop3dSupervisor(SupervisorCase, unittest.TestCase):
     name = 'pop3d'
 
-    def serves_new_user(self, pr):
-        p = poplib.POP3('127.0.0.1', pr.port('pop3d.listen'), timeout=10)
-        try:
-            p.user('carol@example.test')
-            p.pass_('carol-pw')
-            return True
-        except poplib.error_proto:
-            return False
-        finally:
-            p.close()
 
     def open_session(self, port):
         p = poplib.POP3('127.0.0.1', port, timeout=10)

@@ -19,7 +19,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import mime_dovecot as dovecot  # noqa: E402
+import imap_fetch  # noqa: E402
 
 
 def corpus_files(corpus):
@@ -29,23 +29,23 @@ def corpus_files(corpus):
 def main():
     corpus = os.path.join(HERE, "corpus")
     expected = os.path.join(HERE, "expected")
-    if dovecot.find_dovecot() is None:
-        sys.exit("refresh_expected: dovecot is not installed "
-                 "(apt-get install dovecot-imapd)")
+    if imap_fetch.Dovecot.missing():
+        sys.exit("refresh_expected: " + imap_fetch.Dovecot.missing())
     names = corpus_files(corpus)
     messages = []
     for name in names:
         with open(os.path.join(corpus, name), "rb") as f:
             messages.append(f.read())
-    with dovecot.Dovecot(messages) as d:
-        results = d.fetch()
+    with imap_fetch.Dovecot(users=imap_fetch.USERS) as dc:
+        imap_fetch.load(dc, messages)
+        results = imap_fetch.fetch(dc, len(messages))
     os.makedirs(expected, exist_ok=True)
     for f in os.listdir(expected):
         if f.endswith(".txt"):
             os.unlink(os.path.join(expected, f))
     for name, values in zip(names, results):
         with open(os.path.join(expected, name[:-4] + ".txt"), "wb") as f:
-            f.write(dovecot.expected_text(values))
+            f.write(imap_fetch.expected_text(values))
     print("wrote %d expected files to %s" % (len(names), expected))
 
 
