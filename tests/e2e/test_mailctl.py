@@ -16,7 +16,7 @@ import textwrap
 import time
 import unittest
 
-from harness import start_postroom
+from harness import Postroom, start_postroom
 
 DOVEADM = shutil.which('doveadm')
 
