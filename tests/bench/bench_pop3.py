@@ -9,7 +9,8 @@ import pwd
 import threading
 import time
 
-from benchlib import Samples, copy_mail, descendants, drop_caches, pss_kb, print_table, run_tool
+from benchlib import (Samples, copy_mail, descendants, drop_caches, progress, pss_kb, print_table,
+                      run_tool)
 from dovecot import Dovecot
 from harness import Postroom
 from peers import BENCH_CONFIG, RCPT, Postfix, dovecot_pids
@@ -135,6 +136,7 @@ def bench_pop3(args, tools):
             Dovecot(users=users) as dc:
         for u in users:
             pr.add_user(u, PW)
+        progress('POP3: delivering %d messages through each SMTP' % n)
         pr_tpl, pf_tpl = make_templates(tools, pr, n)
         nobody = pwd.getpwnam(pr.user)
         sides = [Side('Postroom', tools, pr.port('pop3d.listen'), pr.maildir,
@@ -142,6 +144,7 @@ def bench_pop3(args, tools):
                       pr_tpl),
                  Side('Dovecot', tools, dc.port('pop3'), dc.maildir, (dc.uid, dc.gid),
                       lambda: dovecot_pids(dc), pf_tpl)]
+        progress('POP3: filling and opening 10 mailboxes per server')
         for side in sides:
             for u in RETR_USERS:
                 side.fill(u)
@@ -151,5 +154,6 @@ def bench_pop3(args, tools):
             print('cache-dropped figures skipped: /proc/sys/vm/drop_caches not writable')
         s = Samples()
         for r in range(args.rounds):
+            progress('POP3 round %d/%d' % (r + 1, args.rounds))
             measure_round(sides, r, s, cold)
         print_pop3(s, n, cold)

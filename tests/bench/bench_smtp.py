@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from benchlib import Samples, clear_dir, describe_fs, pss_kb, print_table, run_tool
+from benchlib import Samples, clear_dir, describe_fs, progress, pss_kb, print_table, run_tool
 from loopfs import LoopUnavailable, loop_ext4
 from peers import RCPT, Postfix, PostroomSMTP, temp_root
 
@@ -137,6 +137,7 @@ def run_on(args, tools, where, big):
     print('file system: %s' % describe_fs(where))
     with temp_root(where), PostroomSMTP(args.build) as pr, Postfix() as pf:
         for r in range(args.rounds):
+            progress('SMTP round %d/%d' % (r + 1, args.rounds))
             one_round(tools, (pr, pf), case_list, r, s)
         print_rounds(s, case_list)
         if big:

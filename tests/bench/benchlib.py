@@ -6,6 +6,13 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
+import time
+
+
+def progress(text):
+    """A line on stderr while a long run goes on (the figures go to stdout)."""
+    print('bench: %s %s' % (time.strftime('%H:%M:%S'), text), file=sys.stderr, flush=True)
 
 
 def kv(line):
