@@ -94,8 +94,14 @@ def describe_fs(path):
     fstype, source, options = fields[:3]
     text = '%s on %s (%s)' % (fstype, source, options)
     if fstype == 'ext4':
-        journal = os.path.isdir('/proc/fs/jbd2/%s-8' % os.path.basename(source))
+        dev = os.path.basename(source)
+        journal = os.path.isdir('/proc/fs/jbd2/%s-8' % dev)
         text += ', journal' if journal else ', no journal'
+        try:
+            with open('/proc/fs/ext4/%s/options' % dev) as f:
+                text += ''.join(', ' + o for o in f.read().split() if o.startswith('data='))
+        except OSError:
+            pass
     return text
 
 
