@@ -1,17 +1,49 @@
 #!/bin/sh
-# A throw-away Postfix for `make bench`: own config directory, loopback port,
-# virtual(8) Maildir delivery for alice@example.test.  Never touches the
-# system instance (/etc/postfix) and never listens off loopback.
+# A throw-away Postfix for `make bench`: virtual(8) Maildir delivery for
+# alice@example.test on a loopback port, built only from the templates below.
+# Nothing is read from the system instance: not /etc/postfix (main.cf,
+# master.cf, dynamicmaps.cf, postfix-files, postfix-script), which is why
+# master(8) is started directly and the queue directories made here
+# (`postfix start` runs /etc/postfix/postfix-script and its integrity checks).
 #   tests/bench/postfix.sh start DIR PORT   |   tests/bench/postfix.sh stop DIR
 set -eu
 cmd=$1 dir=$2
-case "$cmd" in
-start)
-	port=$3
-	rm -rf "$dir"; mkdir -p "$dir/etc" "$dir/queue" "$dir/data" "$dir/mail"
-	uid=$(id -u postfix) gid=$(id -g postfix)
-	cat > "$dir/etc/main.cf" <<CF
+
+# The packaged master.cf's services (Postfix 3.7), chroot off: nothing copied into one.
+master_cf() {
+	cat <<CF
+127.0.0.1:$1 inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+virtual   unix  -       n       n       -       -       virtual
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+}
+
+main_cf() {
+	cat <<CF
 compatibility_level = 3.6
+config_directory = $dir/etc
+meta_directory = $dir/etc
 queue_directory = $dir/queue
 data_directory = $dir/data
 mail_owner = postfix
@@ -28,8 +60,8 @@ local_recipient_maps =
 virtual_mailbox_domains = example.test
 virtual_mailbox_base = $dir/mail
 virtual_mailbox_maps = texthash:$dir/etc/vmailbox
-virtual_uid_maps = static:$uid
-virtual_gid_maps = static:$gid
+virtual_uid_maps = static:$(id -u postfix)
+virtual_gid_maps = static:$(id -g postfix)
 virtual_minimum_uid = 1
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_client_connection_count_limit = 1000
@@ -39,20 +71,41 @@ virtual_mailbox_limit = 0
 maillog_file_prefixes = $dir
 maillog_file = $dir/maillog
 CF
+}
+
+# What post-install would create from postfix-files: owners and modes as packaged.
+queue_dirs() {
+	q=$dir/queue
+	mkdir -p "$q/pid"
+	for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+		mkdir -p "$q/$d" && chown postfix "$q/$d" && chmod 700 "$q/$d"
+	done
+	mkdir -p "$q/maildrop" "$q/public"
+	chown postfix:postdrop "$q/maildrop" "$q/public"
+	chmod 730 "$q/maildrop"
+	chmod 710 "$q/public"
+	chown postfix "$dir/data"
+	chmod 700 "$dir/data"
+}
+
+case "$cmd" in
+start)
+	rm -rf "$dir"; mkdir -p "$dir/etc" "$dir/data" "$dir/mail"
+	main_cf > "$dir/etc/main.cf"
+	master_cf "$3" > "$dir/etc/master.cf"
+	: > "$dir/etc/dynamicmaps.cf"
 	echo "alice@example.test example.test/alice/Maildir/" > "$dir/etc/vmailbox"
-	# The packaged master.cf, with our port and no chroot (nothing copied into it).
-	sed -e "s/^smtp\([[:space:]]\+inet\)/127.0.0.1:$port\1/" \
-	    -e 's/^\([^#[:space:]][^[:space:]]*[[:space:]]\+[^[:space:]]\+[[:space:]]\+[^[:space:]]\+[[:space:]]\+[^[:space:]]\+[[:space:]]\+\)[yn-]\([[:space:]]\)/\1n\2/' \
-	    /etc/postfix/master.cf > "$dir/etc/master.cf"
-	grep -q '^postlog' "$dir/etc/master.cf" || \
-	    printf 'postlog   unix-dgram n  -       n       -       1       postlogd\n' >> "$dir/etc/master.cf"
-	mkdir -p "$dir/mail/example.test/alice/Maildir/new" "$dir/mail/example.test/alice/Maildir/cur" \
-	    "$dir/mail/example.test/alice/Maildir/tmp"
+	queue_dirs
+	m=$dir/mail/example.test/alice/Maildir
+	mkdir -p "$m/new" "$m/cur" "$m/tmp"
 	chown -R postfix:postfix "$dir/mail"
-	postfix -c "$dir/etc" set-permissions >/dev/null 2>&1 || true
-	postfix -c "$dir/etc" start
+	"$(postconf -c "$dir/etc" -h daemon_directory)/master" -c "$dir/etc" -w
 	;;
 stop)
-	postfix -c "$dir/etc" stop >/dev/null 2>&1 || true
+	pid=$(tr -d " \n" < "$dir/queue/pid/master.pid" 2>/dev/null) || exit 0
+	kill "$pid" 2>/dev/null || exit 0
+	# master(8) takes its children down on SIGTERM: wait for it to go.
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	;;
 esac

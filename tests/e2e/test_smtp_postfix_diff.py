@@ -265,7 +265,7 @@ def free_port():
 
 
 def can_run_postfix():
-    return os.geteuid() == 0 and have_tool('postfix') and os.path.exists('/etc/postfix/master.cf')
+    return os.geteuid() == 0 and have_tool('postfix') and have_tool('postconf')
 
 
 @needs(have_built('smtpd', 'mailctl'), 'build/smtpd or build/mailctl not built')
