@@ -690,7 +690,8 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 		return -1;
 	p = (char *)blob + i;
 	left = size - i;
-	for (i = 0; i < 4; i++) {
+	/* Without the cache only the name is checked: the rest may be unread. */
+	for (i = 0; i < (with_cache ? 4 : 1); i++) {
 		if (r.len[i] == 0 || r.len[i] > left || p[r.len[i] - 1] != '\0')
 			return -1;
 		s[i] = p;
@@ -710,6 +711,55 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 	m->body = with_cache ? s[2] : NULL;
 	m->bodystructure = with_cache ? s[3] : NULL;
 	return 0;
+}
+
+int
+idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t last,
+    bool with_cache, idx_msg_fn *fn, void *ctx, const char **error_r)
+{
+	unsigned char	 k[8], want[4];
+	unsigned char	 head[sizeof(struct msg_rec) + MAILDIR_NAME_MAX + 1];
+	struct idx_msg	 m;
+	DBC		*c;
+	DBT		 key, val;
+	int		 ret, rc = 0;
+
+	if (store_retry_point("idx_msg_walk"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "cursor", error_r);
+	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(k, folder_id, first);
+	memcpy(want, k, 4);
+	memset(&key, 0, sizeof(key));
+	key.data = k;
+	key.size = key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	if (with_cache) {
+		memset(&val, 0, sizeof(val));
+		val.flags = DB_DBT_REALLOC;
+	} else {
+		/* The header and the name: the strings (most of a record) stay unread. */
+		dbt_out(&val, head, sizeof(head));
+		val.flags |= DB_DBT_PARTIAL;
+		val.dlen = sizeof(head);
+	}
+	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
+	    ret = c->get(c, &key, &val, DB_NEXT)) {
+		if (key.size != 8 || memcmp(k, want, 4) != 0)
+			break;
+		if (msg_decode(val.data, val.size, &m, with_cache) == -1)
+			continue;	/* damaged: the next sync rewrites it */
+		if (m.uid > last)
+			break;
+		if ((rc = fn(&m, ctx)) != 0)
+			break;
+	}
+	if (with_cache)
+		free(val.data);
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "message list", error_r);
+	return rc;
 }
 
 int

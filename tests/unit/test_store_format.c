@@ -142,7 +142,7 @@ remember(struct mailbox *mb, struct before *b)
 	assert_int_equal(n, 3);
 	for (i = 0; i < 3; i++) {
 		b->modseq[i] = mi[i].modseq;
-		b->envelope[i] = xstrdup(mi[i].envelope);
+		b->envelope[i] = xstrdup(fx_fetch(mb, mi[i].uid)->envelope);
 	}
 }
 
@@ -179,7 +179,7 @@ test_old_index_read_in_place(void **state)
 	assert_int_equal(n, 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(mi[i].modseq, b.modseq[i]);
-		assert_string_equal(mi[i].envelope, b.envelope[i]);
+		assert_string_equal(fx_fetch(mb, mi[i].uid)->envelope, b.envelope[i]);
 		free(b.envelope[i]);
 	}
 	/* expunges before the upgrade left no tombstones: older MODSEQs resync */
