@@ -377,6 +377,67 @@ test_expunge(void **state)
 	mailbox_close(&mb);
 }
 
+/* Open uid through the snapshot and check it is message no. */
+static void
+assert_opens(struct mailbox *mb, uint32_t uid, unsigned no)
+{
+	const char	*error;
+	char		 buf[512], want[32];
+	ssize_t		 len;
+	int		 fd;
+
+	if (mailbox_open_message(mb, uid, &fd, &error) == -1)
+		fail_msg("open uid %u: %s", uid, error);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(len > 0);
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "Subject: message %u\n", no);
+	assert_non_null(strstr(buf, want));
+}
+
+/*
+ * RETR and FETCH open a message by the snapshot's file name, without the
+ * index.  A file renamed since (a flag change by another session or by
+ * another program) is found again, never reported expunged; only a file
+ * that is really gone is.
+ */
+static void
+test_open_message_renamed_since_snapshot(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb, *other;
+	const char		*error;
+	uint32_t		 one = 1;
+	char			 cmd[4200];
+	size_t			 n;
+	int			 fd;
+
+	deliver_n(fx, 3);
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_opens(mb, 1, 1);
+	other = open_inbox(fx);
+	assert_int_equal(mailbox_store_flags(other, &one, 1, FLAGS_ADD, MSG_SEEN, NULL, &error),
+	    0);
+	mailbox_close(&other);
+	assert_opens(mb, 1, 1);
+	snprintf(cmd, sizeof(cmd), "cd %s/cur && f=$(ls | grep U=2:) && mv $f ${f}F",
+	    fx->maildir);
+	assert_int_equal(system(cmd), 0);
+	assert_opens(mb, 2, 2);
+	snprintf(cmd, sizeof(cmd), "rm %s/cur/*U=3:*", fx->maildir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mailbox_open_message(mb, 3, &fd, &error), -1);
+	assert_int_equal(store_error_code(), STORE_ERR_EXPUNGED);
+	assert_int_equal(mailbox_open_message(mb, 9, &fd, &error), -1);
+	assert_int_equal(store_error_code(), STORE_ERR_EXPUNGED);
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
 static void
 test_external_changes_picked_up(void **state)
 {
@@ -706,6 +767,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_assigns_uids_and_caches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags_rename_and_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_message_renamed_since_snapshot, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes_picked_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_and_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
