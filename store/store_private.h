@@ -175,14 +175,17 @@ int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    struct idx_msg *m, const char **error_r);
 
-/* All messages of a folder in UID order; each record one malloc'd blob. */
+/*
+ * All messages of a folder in UID order, without the cached strings (NULL):
+ * one array, the names in one buffer beside it.
+ */
 struct idx_msglist {
 	struct idx_msg	*msgs;
-	void		**blobs;
+	struct buf	 names;
 	size_t		 n, cap;
 };
-int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, bool with_cache,
-		    struct idx_msglist *l, const char **error_r);
+int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, struct idx_msglist *l,
+		    const char **error_r);
 void		 idx_msglist_free(struct idx_msglist *l);
 
 /*
