@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #define ACCEPT_BATCH		32
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
 #define GC_MS			5000
+#define MMAP_THRESHOLD		(128 * 1024)	/* glibc's initial value, kept */
 #define AUTHFAIL_FILE		"authfail.table"
 
 const struct settings *
@@ -597,6 +599,15 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	}
 	/* A peer that vanishes mid-write must cost an error, not the process. */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Large blocks (a session's snapshot, a sync's lists, big buffers) are
+	 * mmap'd and unmapped when freed.  Left dynamic, glibc raises this
+	 * threshold to the largest such block freed (up to 32 MB); from then on
+	 * they land in the per-thread arenas, which keep their peak: pop3d held
+	 * 104 MB after 10 sessions on 10 x 10,000 messages closed, 12 MB with
+	 * the threshold fixed (issue 18).
+	 */
+	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
 	/*
 	 * Held until the loop's signalfd takes them: a SIGHUP during start-up
 	 * must not kill us with the default action.

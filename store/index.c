@@ -690,7 +690,8 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 		return -1;
 	p = (char *)blob + i;
 	left = size - i;
-	for (i = 0; i < 4; i++) {
+	/* Without the cache only the name is checked: the rest may be unread. */
+	for (i = 0; i < (with_cache ? 4 : 1); i++) {
 		if (r.len[i] == 0 || r.len[i] > left || p[r.len[i] - 1] != '\0')
 			return -1;
 		s[i] = p;
@@ -710,6 +711,55 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 	m->body = with_cache ? s[2] : NULL;
 	m->bodystructure = with_cache ? s[3] : NULL;
 	return 0;
+}
+
+int
+idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t last,
+    bool with_cache, idx_msg_fn *fn, void *ctx, const char **error_r)
+{
+	unsigned char	 k[8], want[4];
+	unsigned char	 head[sizeof(struct msg_rec) + MAILDIR_NAME_MAX + 1];
+	struct idx_msg	 m;
+	DBC		*c;
+	DBT		 key, val;
+	int		 ret, rc = 0;
+
+	if (store_retry_point("idx_msg_walk"))
+		return db_fail(t->e, DB_LOCK_DEADLOCK, "cursor", error_r);
+	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(k, folder_id, first);
+	memcpy(want, k, 4);
+	memset(&key, 0, sizeof(key));
+	key.data = k;
+	key.size = key.ulen = sizeof(k);
+	key.flags = DB_DBT_USERMEM;
+	if (with_cache) {
+		memset(&val, 0, sizeof(val));
+		val.flags = DB_DBT_REALLOC;
+	} else {
+		/* The header and the name: the strings (most of a record) stay unread. */
+		dbt_out(&val, head, sizeof(head));
+		val.flags |= DB_DBT_PARTIAL;
+		val.dlen = sizeof(head);
+	}
+	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
+	    ret = c->get(c, &key, &val, DB_NEXT)) {
+		if (key.size != 8 || memcmp(k, want, 4) != 0)
+			break;
+		if (msg_decode(val.data, val.size, &m, with_cache) == -1)
+			continue;	/* damaged: the next sync rewrites it */
+		if (m.uid > last)
+			break;
+		if ((rc = fn(&m, ctx)) != 0)
+			break;
+	}
+	if (with_cache)
+		free(val.data);
+	c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return db_fail(t->e, ret, "message list", error_r);
+	return rc;
 }
 
 int
@@ -733,64 +783,48 @@ idx_msg_get(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg 
 	return 0;
 }
 
+static int
+list_add(const struct idx_msg *m, void *ctx)
+{
+	struct idx_msglist	*l = ctx;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 64 : size_mul(l->cap, 2);
+		l->msgs = xreallocarray(l->msgs, l->cap, sizeof(*l->msgs));
+	}
+	l->msgs[l->n] = *m;
+	l->msgs[l->n++].name = NULL;	/* pointed into names once they stop moving */
+	buf_append(&l->names, m->name, strlen(m->name) + 1);	/* no maximum: never fails */
+	return 0;
+}
+
 int
-idx_msg_list(struct idx_txn *t, uint32_t folder_id, bool with_cache, struct idx_msglist *l,
+idx_msg_list(struct idx_txn *t, uint32_t folder_id, struct idx_msglist *l,
     const char **error_r)
 {
-	unsigned char	 k[8], want[4];
-	DBC		*c;
-	DBT		 key, val;
-	void		*blob;
-	int		 ret;
+	const char	*p;
+	size_t		 i;
+	int		 rc;
 
 	idx_msglist_free(l);
 	if (store_retry_point("idx_msg_list"))
 		return db_fail(t->e, DB_LOCK_DEADLOCK, "cursor", error_r);
-	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
-		return db_fail(t->e, ret, "cursor", error_r);
-	msg_key(k, folder_id, 0);
-	memcpy(want, k, 4);
-	memset(&key, 0, sizeof(key));
-	memset(&val, 0, sizeof(val));
-	key.data = k;
-	key.size = key.ulen = sizeof(k);
-	key.flags = DB_DBT_USERMEM;
-	val.flags = DB_DBT_REALLOC;
-	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
-	    ret = c->get(c, &key, &val, DB_NEXT)) {
-		if (key.size != 8 || memcmp(k, want, 4) != 0)
-			break;
-		if (l->n == l->cap) {
-			l->cap = l->cap == 0 ? 64 : size_mul(l->cap, 2);
-			l->msgs = xreallocarray(l->msgs, l->cap, sizeof(*l->msgs));
-			l->blobs = xreallocarray(l->blobs, l->cap, sizeof(*l->blobs));
-		}
-		blob = xmalloc(val.size);
-		memcpy(blob, val.data, val.size);
-		if (msg_decode(blob, val.size, &l->msgs[l->n], with_cache) == -1) {
-			free(blob);
-			continue;	/* damaged: the next sync rewrites it */
-		}
-		l->blobs[l->n++] = blob;
-	}
-	free(val.data);
-	c->close(c);
-	if (ret != 0 && ret != DB_NOTFOUND) {
+	buf_init(&l->names, SIZE_MAX);
+	rc = idx_msg_walk(t, folder_id, 0, UINT32_MAX, false, list_add, l, error_r);
+	if (rc != 0) {
 		idx_msglist_free(l);
-		return db_fail(t->e, ret, "message list", error_r);
+		return rc;
 	}
+	for (i = 0, p = buf_head(&l->names); i < l->n; i++, p += strlen(p) + 1)
+		l->msgs[i].name = p;
 	return 0;
 }
 
 void
 idx_msglist_free(struct idx_msglist *l)
 {
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->blobs[i]);
 	xfree(&l->msgs);
-	xfree(&l->blobs);
+	buf_release(&l->names);
 	l->n = l->cap = 0;
 }
 

@@ -1,7 +1,6 @@
 /*
- * Mailbox handles and the read side: open (with the POP3 lock), sync,
- * status, the message list from the index, opening a message file, and
- * change notification.  Every change runs through mailbox_locked(): one
+ * Mailbox handles: open (with the POP3 lock), sync, status and change
+ * notification (the snapshot and message reads: mailbox_read.c).  Every change runs through mailbox_locked(): one
  * index transaction holding the folder's write lock, in which the Maildir
  * is changed (durably) before the index is updated and committed.
  */
@@ -235,19 +234,6 @@ fail:
 	return -1;
 }
 
-static void
-snapshot_free(struct mailbox *mb)
-{
-	size_t	 i;
-
-	if (mb->kwstrs != NULL)
-		for (i = 0; i < mb->snap.n; i++)
-			free(mb->kwstrs[i]);
-	xfree(&mb->kwstrs);
-	xfree(&mb->infos);
-	idx_msglist_free(&mb->snap);
-}
-
 void
 mailbox_close(struct mailbox **mbp)
 {
@@ -261,7 +247,7 @@ mailbox_close(struct mailbox **mbp)
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] != -1)
 			close(*fds[i]);
-	snapshot_free(mb);
+	mailbox_read_free(mb);
 	maildir_keywords_clear(&mb->kw);
 	idx_env_put(&mb->env);
 	free(mb->recent);
@@ -298,117 +284,6 @@ mailbox_status(struct mailbox *mb, struct mailbox_status *out)
 	out->recent = (uint32_t)mb->nrecent;
 	out->size = f.size;
 	return 0;
-}
-
-static bool
-is_recent(const struct mailbox *mb, uint32_t uid)
-{
-	size_t	 lo = 0, hi = mb->nrecent, mid;
-
-	while (lo < hi) {		/* recent[] is ascending: UIDs only grow */
-		mid = (lo + hi) / 2;
-		if (mb->recent[mid] == uid)
-			return true;
-		if (mb->recent[mid] < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-int
-mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
-    const char **error_r)
-{
-	struct idx_txn	*txn;
-	struct msg_info	*mi;
-	struct idx_msg	*m;
-	size_t		 i;
-	struct idx_retry r = { 0 };
-	int		 rc;
-	bool		 reloaded = false;
-
-	snapshot_free(mb);
-	do {
-		if (mailbox_env_refresh(mb, error_r) == -1)
-			return -1;
-		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
-			continue;
-		rc = idx_msg_list(txn, mb->folder_id, true, &mb->snap, error_r);
-		idx_abort(&txn);
-	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
-	if (rc != 0)
-		return -1;
-	mb->infos = xcalloc(mb->snap.n + 1, sizeof(*mb->infos));
-	mb->kwstrs = xcalloc(mb->snap.n + 1, sizeof(*mb->kwstrs));
-	for (i = 0; i < mb->snap.n; i++) {
-		m = &mb->snap.msgs[i];
-		mi = &mb->infos[i];
-		mi->uid = m->uid;
-		mi->flags = m->flags | (is_recent(mb, m->uid) ? MSG_RECENT : 0);
-		mi->modseq = m->modseq;
-		mi->size = m->vsize;
-		mi->internal_date = m->idate;
-		mi->envelope = m->envelope;
-		mi->body = m->body;
-		mi->bodystructure = m->bodystructure;
-		if (m->kwmask != 0 && !reloaded) {
-			/* Another process may have added keywords to the file. */
-			maildir_keywords_load(mb->dirfd, &mb->kw, error_r);
-			reloaded = true;
-		}
-		mb->kwstrs[i] = m->kwmask != 0 ? maildir_keywords_string(&mb->kw, m->kwmask) : NULL;
-		mi->keywords = mb->kwstrs[i] != NULL ? mb->kwstrs[i] : "";
-	}
-	*msgs_r = mb->infos;
-	*n_r = mb->snap.n;
-	return 0;
-}
-
-/* The current file name of uid, from the index. */
-static int
-message_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char **error_r)
-{
-	struct idx_txn	*txn;
-	struct idx_msg	 m;
-	struct idx_retry r = { 0 };
-	int		 rc;
-
-	do {
-		if (mailbox_env_refresh(mb, error_r) == -1)
-			return -1;
-		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
-			continue;
-		rc = idx_msg_get(txn, mb->folder_id, uid, &m, error_r);
-		if (rc == 0)
-			snprintf(name, size, "%s", m.name);
-		idx_abort(&txn);
-	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
-	if (rc == 1)
-		return store_err(error_r, STORE_ERR_EXPUNGED, "no such message");
-	return rc == 0 ? 0 : -1;
-}
-
-int
-mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r)
-{
-	char	 name[MAILDIR_NAME_MAX + 1];
-	int	 attempt;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		if (message_name(mb, uid, name, sizeof(name), error_r) == -1)
-			return -1;
-		if ((*fd_r = openat(mb->curfd, name, O_RDONLY | O_CLOEXEC)) != -1)
-			return 0;
-		if (errno != ENOENT)
-			return store_err(error_r, STORE_ERR_TEMPORARY,
-			    "open %s: %s", name, strerror(errno));
-		/* Renamed by another program: let the index catch up. */
-		if (maildir_sync(mb, true, error_r) == -1)
-			return -1;
-	}
-	return store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");
 }
 
 int

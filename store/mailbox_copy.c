@@ -119,7 +119,7 @@ copy_reuse(struct copy_ctx *ctx, struct mailbox *dm, struct idx_txn *txn,
 		if ((rc = maildir_sync_locked(dm, txn, df, true, error_r)) != 0)
 			return rc;
 	}
-	if ((rc = idx_msg_list(txn, df->id, false, &l, error_r)) != 0)
+	if ((rc = idx_msg_list(txn, df->id, &l, error_r)) != 0)
 		return rc;
 	for (j = 0; j < l.n; j++) {
 		maildir_name_parse(l.msgs[j].name, &mn);

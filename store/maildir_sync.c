@@ -187,7 +187,7 @@ maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx
 
 	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
 	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
-	    idx_msg_list(txn, f->id, false, &l, &error) != 0 || l.n != s.n)
+	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n != s.n)
 		goto out;
 	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
 	b = xreallocarray(NULL, s.n + 1, sizeof(*b));
@@ -692,7 +692,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	if (full)
 		clean_tmp(mb->tmpfd);
 	/* An index error keeps its code: IDX_RETRY makes the caller run again. */
-	if (full && exists && (rc = idx_msg_list(txn, f->id, false, &l, error_r)) != 0)
+	if (full && exists && (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {

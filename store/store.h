@@ -116,16 +116,22 @@ struct mailbox_status {
 	uint64_t	size;		/* sum of CRLF sizes */
 };
 
+/* What a session holds per message: fixed size, no pointers (32 bytes). */
 struct msg_info {
 	uint32_t	 uid;
 	uint32_t	 flags;		/* MSG_* */
 	uint64_t	 modseq;
 	uint64_t	 size;		/* RFC822.SIZE: bytes with CRLF line ends */
 	time_t		 internal_date;
+};
+
+/* What FETCH asks of a message beyond msg_info, read when it asks (mailbox_fetch). */
+struct msg_fetch {
+	uint32_t	 uid;
 	const char	*keywords;	/* space-separated, "" if none */
-	const char	*envelope;	/* IMAP ENVELOPE string, from the index */
-	const char	*bodystructure;	/* IMAP BODYSTRUCTURE (extended) string */
+	const char	*envelope;	/* IMAP ENVELOPE string */
 	const char	*body;		/* IMAP BODY (non-extended) string */
+	const char	*bodystructure;	/* IMAP BODYSTRUCTURE (extended) string */
 };
 
 /* Open a folder ("INBOX", "Sent", "Archive.2024") of the Maildir; synced on open. */
@@ -140,10 +146,23 @@ int		 mailbox_status(struct mailbox *mb, struct mailbox_status *st);
 
 /*
  * A snapshot of the messages in UID order, answered from the index alone
- * (no message file is opened).  Valid until the next call on mb.
+ * (no message file is opened): one array, and beside it the file names
+ * mailbox_open_message() opens.  Valid until the next mailbox_messages()
+ * or mailbox_close() on mb, which gives its memory back.
  */
 int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
 		    const char **error_r);
+
+/*
+ * Keywords, ENVELOPE, BODY and BODYSTRUCTURE of the messages with a UID in
+ * first..last (those the index has, ascending), read from the index now.
+ * A message the first sync did not parse (empty strings in its record) is
+ * parsed here and its strings stored back (best effort: a failed write
+ * still answers).  The array and its strings stay valid until the next
+ * mailbox_fetch() or mailbox_close() on mb.
+ */
+int		 mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
+		    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r);
 
 /*
  * An inotify descriptor watching new/ and cur/ (owned by mb, readable when
@@ -152,7 +171,11 @@ int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_
  */
 int		 mailbox_notify_fd(struct mailbox *mb);
 
-/* The message file, opened read-only (LF line ends); -1 if expunged meanwhile. */
+/*
+ * The message file, opened read-only (LF line ends); -1 if expunged
+ * meanwhile.  Found by the snapshot's name without an index transaction;
+ * a file renamed since (flags changed) is looked up in the index again.
+ */
 int		 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
 
 enum flag_mode { FLAGS_ADD, FLAGS_REMOVE, FLAGS_REPLACE };

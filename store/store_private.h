@@ -7,6 +7,7 @@
 #define STORE_STORE_PRIVATE_H
 
 #include "store/store.h"
+#include "lib/buf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -174,15 +175,28 @@ int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    struct idx_msg *m, const char **error_r);
 
-/* All messages of a folder in UID order; each record one malloc'd blob. */
+/*
+ * All messages of a folder in UID order, without the cached strings (NULL):
+ * one array, the names in one buffer beside it.
+ */
 struct idx_msglist {
 	struct idx_msg	*msgs;
-	void		**blobs;
+	struct buf	 names;
 	size_t		 n, cap;
 };
-int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, bool with_cache,
-		    struct idx_msglist *l, const char **error_r);
+int		 idx_msg_list(struct idx_txn *txn, uint32_t folder_id, struct idx_msglist *l,
+		    const char **error_r);
 void		 idx_msglist_free(struct idx_msglist *l);
+
+/*
+ * Call fn on each message of a folder with a UID in first..last, in UID
+ * order; m and its strings are valid during the call only, and without
+ * with_cache only its header and name are read (the strings are NULL).
+ * A non-zero return of fn ends the walk and is returned.
+ */
+typedef int	 idx_msg_fn(const struct idx_msg *m, void *ctx);
+int		 idx_msg_walk(struct idx_txn *txn, uint32_t folder_id, uint32_t first,
+		    uint32_t last, bool with_cache, idx_msg_fn *fn, void *ctx, const char **error_r);
 
 /* UIDs with a MODSEQ above since: added since (created above it), or changed. */
 int		 idx_msg_changes(struct idx_txn *txn, uint32_t folder_id, uint64_t since,
@@ -203,6 +217,21 @@ void		 uid_list_push(struct uid_list *l, uint32_t uid);
 
 /* ---- mailboxes (maildir_sync.c, maildir_ops.c) ---- */
 
+/* A session's snapshot (mailbox_read.c): the fixed part, the file names beside it. */
+struct mailbox_snap {
+	struct msg_info	*msgs;		/* UID order */
+	uint32_t	*name_at;	/* msgs[i]'s file name at names + name_at[i] */
+	struct buf	 names;		/* NUL-terminated names, one after the other */
+	size_t		 n, cap;
+};
+
+/* The answer of the last mailbox_fetch(): its strings in one buffer. */
+struct mailbox_fetched {
+	struct msg_fetch *msgs;
+	size_t		 n, cap;
+	struct buf	 strings;
+};
+
 struct mailbox {
 	struct store		*st;
 	struct idx_env		*env;
@@ -216,9 +245,8 @@ struct mailbox {
 	uint32_t		 uidvalidity;
 	struct maildir_keywords	 kw;
 	const char		*kwlist[MAILDIR_KEYWORDS_MAX];	/* mailbox_keywords() */
-	struct idx_msglist	 snap;		/* mailbox_messages() */
-	struct msg_info		*infos;
-	char			**kwstrs;
+	struct mailbox_snap	 snap;		/* mailbox_messages() */
+	struct mailbox_fetched	 fetched;	/* mailbox_fetch() */
 	uint32_t		*recent;	/* UIDs this handle moved out of new/ */
 	size_t			 nrecent, recentcap;
 };
@@ -282,6 +310,9 @@ int		 maildir_handle_open(struct store *st, const char *maildir, const char *fol
 int		 mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n,
 		    const char *dest, bool move, uint32_t *uids_r, uint32_t *uidvalidity_r,
 		    const char **error_r);
+
+/* Free the snapshot and the last FETCH answer (mailbox_read.c). */
+void		 mailbox_read_free(struct mailbox *mb);
 
 /* The blocking half of store_append_commit (mailbox_append.c). */
 int		 append_commit(struct store_append *a, const char **error_r);

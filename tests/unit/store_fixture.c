@@ -234,3 +234,17 @@ store_fx_free(struct store_fx **fxp)
 	free(fx->maildir);
 	free(fx);
 }
+
+const struct msg_fetch *
+fx_fetch(struct mailbox *mb, uint32_t uid)
+{
+	const struct msg_fetch	*mf;
+	const char		*error = "not in the index";
+	size_t			 n = 0;
+
+	if (mailbox_fetch(mb, uid, uid, &mf, &n, &error) == -1 || n != 1 || mf->uid != uid) {
+		fprintf(stderr, "fetch uid %u: %s\n", uid, error);
+		abort();
+	}
+	return mf;
+}

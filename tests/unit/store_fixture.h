@@ -38,4 +38,7 @@ size_t		 fx_count(const char *dir);
 int		 fx_consistent(struct store *st, const char *maildir, const char *folder,
 		    const char **why);
 
+/* Keywords and cached strings of uid (mailbox_fetch of one UID); aborts if absent. */
+const struct msg_fetch *fx_fetch(struct mailbox *mb, uint32_t uid);
+
 #endif

@@ -262,10 +262,10 @@ test_sync_assigns_uids_and_caches(void **state)
 	assert_int_equal(mi[0].uid, 1);
 	assert_int_equal(mi[2].uid, 3);
 	assert_true(mi[0].flags & MSG_RECENT);
-	assert_non_null(strstr(mi[1].envelope, "\"message 2\""));
-	assert_non_null(strstr(mi[1].bodystructure, "\"text\" \"plain\""));
-	assert_non_null(mi[1].body);
-	assert_string_equal(mi[0].keywords, "");
+	assert_non_null(strstr(fx_fetch(mb, 2)->envelope, "\"message 2\""));
+	assert_non_null(strstr(fx_fetch(mb, 2)->bodystructure, "\"text\" \"plain\""));
+	assert_true(fx_fetch(mb, 2)->body[0] == '(');
+	assert_string_equal(fx_fetch(mb, 1)->keywords, "");
 	assert_true(mi[0].internal_date > 1700000000);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	assert_int_equal(s.messages, 3);
@@ -322,8 +322,8 @@ test_flags_rename_and_keywords(void **state)
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(mi[0].flags & ~MSG_RECENT, MSG_SEEN);
 	assert_int_equal(mi[1].flags & ~MSG_RECENT, MSG_SEEN | MSG_FLAGGED);
-	assert_string_equal(mi[1].keywords, "$Forwarded Work");
-	assert_string_equal(mi[0].keywords, "");
+	assert_string_equal(fx_fetch(mb, 2)->keywords, "$Forwarded Work");
+	assert_string_equal(fx_fetch(mb, 1)->keywords, "");
 	assert_true(mi[1].modseq > modseq);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	assert_int_equal(s.unseen, 1);
@@ -333,7 +333,7 @@ test_flags_rename_and_keywords(void **state)
 	    NULL, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(mi[1].flags & ~MSG_RECENT, MSG_ANSWERED);
-	assert_string_equal(mi[1].keywords, "");
+	assert_string_equal(fx_fetch(mb, 2)->keywords, "");
 	/* unknown UIDs are skipped, not an error */
 	uids[0] = 99;
 	assert_int_equal(mailbox_store_flags(mb, uids, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
@@ -375,6 +375,67 @@ test_expunge(void **state)
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(mi[n - 1].uid, 5);
 	mailbox_close(&mb);
+}
+
+/* Open uid through the snapshot and check it is message no. */
+static void
+assert_opens(struct mailbox *mb, uint32_t uid, unsigned no)
+{
+	const char	*error;
+	char		 buf[512], want[32];
+	ssize_t		 len;
+	int		 fd;
+
+	if (mailbox_open_message(mb, uid, &fd, &error) == -1)
+		fail_msg("open uid %u: %s", uid, error);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(len > 0);
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "Subject: message %u\n", no);
+	assert_non_null(strstr(buf, want));
+}
+
+/*
+ * RETR and FETCH open a message by the snapshot's file name, without the
+ * index.  A file renamed since (a flag change by another session or by
+ * another program) is found again, never reported expunged; only a file
+ * that is really gone is.
+ */
+static void
+test_open_message_renamed_since_snapshot(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb, *other;
+	const char		*error;
+	uint32_t		 one = 1;
+	char			 cmd[4200];
+	size_t			 n;
+	int			 fd;
+
+	deliver_n(fx, 3);
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_opens(mb, 1, 1);
+	other = open_inbox(fx);
+	assert_int_equal(mailbox_store_flags(other, &one, 1, FLAGS_ADD, MSG_SEEN, NULL, &error),
+	    0);
+	mailbox_close(&other);
+	assert_opens(mb, 1, 1);
+	snprintf(cmd, sizeof(cmd), "cd %s/cur && f=$(ls | grep U=2:) && mv $f ${f}F",
+	    fx->maildir);
+	assert_int_equal(system(cmd), 0);
+	assert_opens(mb, 2, 2);
+	snprintf(cmd, sizeof(cmd), "rm %s/cur/*U=3:*", fx->maildir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mailbox_open_message(mb, 3, &fd, &error), -1);
+	assert_int_equal(store_error_code(), STORE_ERR_EXPUNGED);
+	assert_int_equal(mailbox_open_message(mb, 9, &fd, &error), -1);
+	assert_int_equal(store_error_code(), STORE_ERR_EXPUNGED);
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
 
 static void
@@ -468,8 +529,8 @@ test_copy_and_append(void **state)
 	assert_int_equal(mailbox_messages(trash, &mi, &n, &error), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(mi[0].flags & ~MSG_RECENT, MSG_SEEN);
-	assert_string_equal(mi[0].keywords, "Work");
-	assert_non_null(strstr(mi[1].envelope, "message 2"));
+	assert_string_equal(fx_fetch(trash, mi[0].uid)->keywords, "Work");
+	assert_non_null(strstr(fx_fetch(trash, mi[1].uid)->envelope, "message 2"));
 	mailbox_close(&trash);
 	assert_int_equal(mailbox_append(fx->st, fx->maildir, "Sent", "Subject: sent\n\nx\n", 17,
 	    MSG_SEEN, 1700000000, &uid, &error), 0);
@@ -682,7 +743,7 @@ test_index_rebuilt_same_uids(void **state)
 	assert_int_equal(n, 4);
 	assert_int_equal(mi[1].uid, 2);
 	assert_int_equal(mi[1].flags, MSG_SEEN);
-	assert_string_equal(mi[1].keywords, "Work");
+	assert_string_equal(fx_fetch(mb, 2)->keywords, "Work");
 	assert_int_equal(mi[3].uid, 5);
 	mailbox_close(&mb);
 	/* the next delivery gets a UID never used before */
@@ -706,6 +767,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sync_assigns_uids_and_caches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags_rename_and_keywords, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_message_renamed_since_snapshot, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_external_changes_picked_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_and_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),

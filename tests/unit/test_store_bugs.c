@@ -196,6 +196,16 @@ test_sync_retries_list(void **state)
 	assert_int_equal(inbox_count(fx), 3);
 }
 
+/* A deadlock while the snapshot is read is retried the same way. */
+static void
+test_snapshot_retried(void **state)
+{
+	struct store_fx	*fx = *state;
+
+	deliver_synced(fx, 3);
+	assert_int_equal(with_retry_at(fx, "idx_msg_walk", inbox_count), 3);
+}
+
 /* The same for a deadlock while the sync drops a file another tool removed. */
 static void
 test_sync_retries_delete(void **state)
@@ -341,6 +351,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_sync_retries_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_retries_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_same_tick_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_retry_no_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_retry_no_duplicate, setup, teardown),

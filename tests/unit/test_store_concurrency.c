@@ -75,7 +75,7 @@ mutator(unsigned w)
 {
 	struct store		*st = fx_store(root, 0);
 	static int		 seen[MAXUID];	/* uid -> message number + 1, -1 gone */
-	const struct msg_info	*mi;
+	const struct msg_fetch	*mi;	/* UIDs and envelopes: the message numbers */
 	struct mailbox		*mb;
 	const char		*error;
 	uint32_t		 uid, out;
@@ -88,7 +88,7 @@ mutator(unsigned w)
 		return 10;
 	for (op = 0; op < OPS; op++) {
 		if (mailbox_sync(mb, &error) == -1 ||
-		    mailbox_messages(mb, &mi, &n, &error) == -1) {
+		    mailbox_fetch(mb, 1, UINT32_MAX, &mi, &n, &error) == -1) {
 			fprintf(stderr, "sync: %s\n", error);
 			return 11;
 		}
@@ -162,12 +162,13 @@ test_deliver_flag_expunge_copy(void **state)
 {
 	static char		 present[WRITERS * 1000], expunged[WRITERS * 1000];
 	const struct msg_info	*mi;
+	const struct msg_fetch	*mf;
 	struct store		*st;
 	struct mailbox		*mb;
 	const char		*error;
 	pid_t			 pids[WRITERS + MUTATORS];
 	unsigned		 i, copies = 0, uid;
-	size_t			 n, k;
+	size_t			 n, nf, k;
 	int			 status, no;
 	char			 kind;
 	FILE			*f;
@@ -204,8 +205,11 @@ test_deliver_flag_expunge_copy(void **state)
 	fclose(f);
 	assert_int_equal(mailbox_open(st, maildir, "INBOX", 0, &mb, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(mailbox_fetch(mb, 1, UINT32_MAX, &mf, &nf, &error), 0);
+	assert_int_equal(nf, n);
 	for (k = 0; k < n; k++) {
-		no = msgno(mi[k].envelope);
+		assert_int_equal(mf[k].uid, mi[k].uid);
+		no = msgno(mf[k].envelope);
 		assert_true(no >= 0 && no < WRITERS * 1000);
 		assert_int_equal(present[no], 0);	/* never twice */
 		present[no] = 1;

@@ -191,8 +191,8 @@ crash_at(const char *point, enum kind kind)
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	/* The three acknowledged messages keep their UIDs (and uid 3 unless expunged). */
 	assert_true(n >= 2);
-	assert_non_null(strstr(mi[0].envelope, "message 1"));
-	assert_non_null(strstr(mi[1].envelope, "message 2"));
+	assert_non_null(strstr(fx_fetch(mb, mi[0].uid)->envelope, "message 1"));
+	assert_non_null(strstr(fx_fetch(mb, mi[1].uid)->envelope, "message 2"));
 	/*
 	 * A first sync killed after reserving UIDs: those UIDs were never
 	 * shown to anyone, but may not be handed out again either.

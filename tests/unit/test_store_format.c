@@ -2,14 +2,16 @@
  * Index format changes: an index written before MODSEQ creation stamps and
  * tombstones (message record layout 0, 56-byte folder records, no
  * vanished.db) is read in place, MODSEQs kept; an index rebuilt from the
- * Maildir restarts MODSEQs above the old ones.  The test writes the old
- * layout itself, with Berkeley DB, as the previous release did.
+ * Maildir restarts MODSEQs above the old ones; a record whose strings are
+ * empty (not parsed yet) is parsed when FETCH asks.  The test writes these
+ * records itself, with Berkeley DB.
  */
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 
 #include <db.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 /* The old layouts: the message header ended before `created`, without a layout number. */
 #define REC0_HEADER	64
 #define REC1_HEADER	72
 #define REC_LAYOUT_AT	12
+#define REC_LEN_AT	48	/* uint32_t len[4]: name, envelope, body, bodystructure */
 #define FOLDER0_SIZE	56
 #define FOLDER1_SIZE	72
 
@@ -103,9 +107,8 @@ folder_to_old(const DBT *val, unsigned char *out)
 	return FOLDER0_SIZE;
 }
 
-/* Make the (closed) index look like one the previous release wrote. */
-static void
-downgrade(const char *maildir)
+static DB_ENV *
+index_open(const char *maildir)
 {
 	DB_ENV	*env;
 	char	 dir[4096];
@@ -114,11 +117,98 @@ downgrade(const char *maildir)
 	assert_int_equal(db_env_create(&env, 0), 0);
 	assert_int_equal(env->open(env, dir, DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_INIT_TXN | DB_REGISTER | DB_RECOVER, 0600), 0);
+	return env;
+}
+
+static void
+index_close(DB_ENV *env)
+{
+	env->txn_checkpoint(env, 0, 0, 0);
+	assert_int_equal(env->close(env, 0), 0);
+}
+
+/* Make the (closed) index look like one the previous release wrote. */
+static void
+downgrade(const char *maildir)
+{
+	DB_ENV	*env = index_open(maildir);
+
 	rewrite(env, "msgs.db", msg_to_layout0);
 	rewrite(env, "folders.db", folder_to_old);
 	assert_int_equal(env->dbremove(env, NULL, "vanished.db", NULL, DB_AUTO_COMMIT), 0);
-	env->txn_checkpoint(env, 0, 0, 0);
-	assert_int_equal(env->close(env, 0), 0);
+	index_close(env);
+}
+
+/* A record as a first sync that does not parse MIME writes it: the name, empty strings. */
+static size_t
+msg_unparsed(const DBT *val, unsigned char *out)
+{
+	uint32_t	 len[4];
+
+	assert_true(val->size > REC1_HEADER);
+	memcpy(len, (char *)val->data + REC_LEN_AT, sizeof(len));
+	assert_true(REC1_HEADER + len[0] + 3 <= val->size);
+	memcpy(out, val->data, REC1_HEADER + len[0]);
+	memset(out + REC1_HEADER + len[0], 0, 3);
+	len[1] = len[2] = len[3] = 1;
+	memcpy(out + REC_LEN_AT, len, sizeof(len));
+	return REC1_HEADER + len[0] + 3;
+}
+
+static void
+blank_strings(const char *maildir)
+{
+	DB_ENV	*env = index_open(maildir);
+
+	rewrite(env, "msgs.db", msg_unparsed);
+	index_close(env);
+}
+
+static unsigned	 unparsed;
+
+static size_t
+msg_count_unparsed(const DBT *val, unsigned char *out)
+{
+	uint32_t	 len[4];
+
+	(void)out;
+	memcpy(len, (char *)val->data + REC_LEN_AT, sizeof(len));
+	if (len[1] == 1)
+		unparsed++;
+	return 0;
+}
+
+/* Records of the (closed) index whose envelope is empty. */
+static unsigned
+count_unparsed(const char *maildir)
+{
+	DB_ENV	*env = index_open(maildir);
+
+	unparsed = 0;
+	rewrite(env, "msgs.db", msg_count_unparsed);
+	index_close(env);
+	return unparsed;
+}
+
+/* The name in cur/ of the file with UID uid (static). */
+static const char *
+cur_name(const char *maildir, uint32_t uid)
+{
+	static char	 name[512];
+	struct dirent	*de;
+	char		 path[4096], want[32];
+	DIR		*dir;
+
+	snprintf(path, sizeof(path), "%s/cur", maildir);
+	snprintf(want, sizeof(want), ",U=%u:", uid);
+	assert_non_null(dir = opendir(path));
+	name[0] = '\0';
+	while ((de = readdir(dir)) != NULL)
+		if (strstr(de->d_name, want) != NULL)
+			snprintf(name, sizeof(name), "%s", de->d_name);
+	closedir(dir);
+	assert_true(name[0] != '\0');
+	return name;
 }
 
 struct before {
@@ -142,7 +232,7 @@ remember(struct mailbox *mb, struct before *b)
 	assert_int_equal(n, 3);
 	for (i = 0; i < 3; i++) {
 		b->modseq[i] = mi[i].modseq;
-		b->envelope[i] = xstrdup(mi[i].envelope);
+		b->envelope[i] = xstrdup(fx_fetch(mb, mi[i].uid)->envelope);
 	}
 }
 
@@ -179,7 +269,7 @@ test_old_index_read_in_place(void **state)
 	assert_int_equal(n, 3);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(mi[i].modseq, b.modseq[i]);
-		assert_string_equal(mi[i].envelope, b.envelope[i]);
+		assert_string_equal(fx_fetch(mb, mi[i].uid)->envelope, b.envelope[i]);
 		free(b.envelope[i]);
 	}
 	/* expunges before the upgrade left no tombstones: older MODSEQs resync */
@@ -240,11 +330,68 @@ test_rebuilt_index_restarts_modseqs_above(void **state)
 	mailbox_close(&mb);
 }
 
+/*
+ * Records a first sync left unparsed (empty strings): the snapshot needs
+ * none of it, mailbox_fetch() parses the files, answers and stores the
+ * strings back; a file renamed meanwhile by another program is found
+ * again, one removed meanwhile is left out of the answer.
+ */
+static void
+test_unparsed_records_parsed_on_fetch(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_fetch	*mf;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	char			 from[4096], to[4200], *m;
+	size_t			 n, i;
+
+	for (i = 0; i < 4; i++) {
+		m = fx_message((unsigned)i + 1);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	mb = open_inbox(fx);
+	mailbox_close(&mb);
+	blank_strings(fx->maildir);
+	assert_int_equal(count_unparsed(fx->maildir), 4);
+
+	mb = open_inbox(fx);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 4);
+	assert_true(mi[3].size > 0);
+	snprintf(from, sizeof(from), "%s/cur/%s", fx->maildir, cur_name(fx->maildir, 3));
+	snprintf(to, sizeof(to), "%sF", from);
+	assert_int_equal(rename(from, to), 0);
+	snprintf(from, sizeof(from), "%s/cur/%s", fx->maildir, cur_name(fx->maildir, 4));
+	assert_int_equal(unlink(from), 0);
+	assert_int_equal(mailbox_fetch(mb, 2, 4, &mf, &n, &error), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(mf[0].uid, 2);
+	assert_int_equal(mf[1].uid, 3);
+	assert_non_null(strstr(mf[0].envelope, "\"message 2\""));
+	assert_non_null(strstr(mf[1].envelope, "\"message 3\""));
+	assert_non_null(strstr(mf[1].bodystructure, "\"text\" \"plain\""));
+	assert_true(mf[1].body[0] == '(');
+	assert_string_equal(mf[1].keywords, "");
+	assert_non_null(strstr(fx_fetch(mb, 1)->envelope, "\"message 1\""));
+	mailbox_close(&mb);
+	assert_int_equal(count_unparsed(fx->maildir), 0);	/* stored back */
+
+	mb = open_inbox(fx);
+	assert_non_null(strstr(fx_fetch(mb, 3)->envelope, "\"message 3\""));
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_old_index_read_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unparsed_records_parsed_on_fetch, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rebuilt_index_restarts_modseqs_above, setup,
 		    teardown),
 	};

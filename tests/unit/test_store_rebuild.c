@@ -48,8 +48,8 @@ take(struct store *st, const char *maildir, struct snap *s)
 	for (i = 0; i < s->n; i++) {
 		s->uid[i] = mi[i].uid;
 		s->flags[i] = mi[i].flags & ~MSG_RECENT;
-		s->kw[i] = xstrdup(mi[i].keywords);
-		s->env[i] = xstrdup(mi[i].envelope);
+		s->kw[i] = xstrdup(fx_fetch(mb, mi[i].uid)->keywords);
+		s->env[i] = xstrdup(fx_fetch(mb, mi[i].uid)->envelope);
 	}
 	mailbox_close(&mb);
 }

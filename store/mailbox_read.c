@@ -1,0 +1,470 @@
+/*
+ * The read side a session holds: the snapshot (the fixed part of each
+ * message in one array, the file names in one buffer beside it), opening
+ * a message file by the snapshot's name, and the strings FETCH asks for,
+ * read from the index only when asked (parsed and stored back the first
+ * time if the first sync left them empty).
+ *
+ * Memory: a snapshot is three allocations whatever the message count
+ * (large ones are mmap'd by malloc and unmapped on free), so a closed
+ * session gives its memory back instead of leaving a fragmented heap.
+ */
+#include "store/store_private.h"
+#include "lib/xmalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NAMES_MAX	UINT32_MAX	/* name offsets are 32-bit */
+#define NAME_GUESS	64		/* bytes per file name, to size the buffer once */
+/* The strings of one mailbox_fetch(): ~1.5 KB a message; ask for a smaller range. */
+#define FETCH_STRINGS_MAX	(256 * 1024 * 1024)
+
+void
+mailbox_read_free(struct mailbox *mb)
+{
+	xfree(&mb->snap.msgs);
+	xfree(&mb->snap.name_at);
+	buf_release(&mb->snap.names);
+	mb->snap.n = mb->snap.cap = 0;
+	xfree(&mb->fetched.msgs);
+	buf_release(&mb->fetched.strings);
+	mb->fetched.n = mb->fetched.cap = 0;
+}
+
+/* A record without its strings yet: parsed after the walk. */
+struct fetch_pending {
+	size_t		 i;		/* in fetched.msgs */
+	uint32_t	 uid;
+	size_t		 at;		/* its three strings in fetched.strings */
+	bool		 gone;		/* expunged meanwhile: left out */
+	char		 name[MAILDIR_NAME_MAX + 1];
+};
+
+/* What a walk over the index fills (the snapshot or a FETCH answer). */
+struct read_ctx {
+	struct mailbox		*mb;
+	const char		**error_r;
+	/* mailbox_fetch(): records the first sync left unparsed */
+	struct fetch_pending	*pending;
+	size_t			 npending, cappending;
+	bool			 kw_loaded;
+};
+
+/* Empty what the walk fills; n: the folder's message count. */
+typedef void	 read_reset_fn(struct read_ctx *c, uint32_t n);
+
+/* Run fn over first..last in one read transaction, retried on a deadlock. */
+static int
+read_walk(struct read_ctx *c, uint32_t first, uint32_t last, bool with_cache,
+    idx_msg_fn *fn, read_reset_fn *reset)
+{
+	struct mailbox		*mb = c->mb;
+	struct idx_folder	 f;
+	struct idx_retry	 r = { 0 };
+	struct idx_txn		*txn;
+	int			 rc;
+
+	do {
+		if (mailbox_env_refresh(mb, c->error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, c->error_r)) != 0)
+			continue;
+		rc = idx_folder_get(txn, mb->folder, false, &f, c->error_r);
+		if (rc == 0) {
+			reset(c, f.messages);
+			rc = idx_msg_walk(txn, mb->folder_id, first, last, with_cache, fn, c,
+			    c->error_r);
+		} else if (rc == 1) {
+			reset(c, 0);
+			rc = 0;		/* deleted meanwhile: empty */
+		}
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- the snapshot ---- */
+
+static bool
+is_recent(const struct mailbox *mb, uint32_t uid)
+{
+	size_t	 lo = 0, hi = mb->nrecent, mid;
+
+	while (lo < hi) {		/* recent[] is ascending: UIDs only grow */
+		mid = (lo + hi) / 2;
+		if (mb->recent[mid] == uid)
+			return true;
+		if (mb->recent[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Empty the snapshot, sized for about n messages (one allocation each). */
+static void
+snap_reset(struct read_ctx *c, uint32_t n)
+{
+	struct mailbox_snap	*s = &c->mb->snap;
+
+	s->n = 0;
+	buf_reset(&s->names);
+	if (s->cap >= n && s->cap > 0)
+		return;
+	xfree(&s->msgs);
+	xfree(&s->name_at);
+	buf_release(&s->names);
+	s->cap = (size_t)n + 16;
+	s->msgs = xreallocarray(NULL, s->cap, sizeof(*s->msgs));
+	s->name_at = xreallocarray(NULL, s->cap, sizeof(*s->name_at));
+	buf_init(&s->names, NAMES_MAX);
+	buf_reserve(&s->names, size_mul(s->cap, NAME_GUESS));
+}
+
+static int
+snap_add(const struct idx_msg *m, void *ctx)
+{
+	struct read_ctx		*c = ctx;
+	struct mailbox		*mb = c->mb;
+	struct mailbox_snap	*s = &mb->snap;
+	struct msg_info		*mi;
+
+	if (s->n == s->cap) {	/* more than the folder record counted */
+		s->cap = size_mul(s->cap, 2);
+		s->msgs = xreallocarray(s->msgs, s->cap, sizeof(*s->msgs));
+		s->name_at = xreallocarray(s->name_at, s->cap, sizeof(*s->name_at));
+	}
+	s->name_at[s->n] = (uint32_t)buf_len(&s->names);
+	if (buf_append(&s->names, m->name, strlen(m->name) + 1) == -1)
+		return store_err(c->error_r, STORE_ERR_NOT_POSSIBLE, "too many messages");
+	mi = &s->msgs[s->n++];
+	mi->uid = m->uid;
+	mi->flags = m->flags | (is_recent(mb, m->uid) ? MSG_RECENT : 0);
+	mi->modseq = m->modseq;
+	mi->size = m->vsize;
+	mi->internal_date = m->idate;
+	return 0;
+}
+
+int
+mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
+    const char **error_r)
+{
+	struct read_ctx	 c = { .mb = mb, .error_r = error_r };
+
+	if (read_walk(&c, 0, UINT32_MAX, false, snap_add, snap_reset) == -1) {
+		mb->snap.n = 0;
+		return -1;
+	}
+	*msgs_r = mb->snap.msgs;
+	*n_r = mb->snap.n;
+	return 0;
+}
+
+/* uid's file name in the snapshot; NULL if the snapshot has no such message. */
+static const char *
+snap_name(const struct mailbox *mb, uint32_t uid)
+{
+	const struct mailbox_snap	*s = &mb->snap;
+	size_t				 lo = 0, hi = s->n, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->msgs[mid].uid == uid)
+			return buf_head(&s->names) + s->name_at[mid];
+		if (s->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- finding a message file ---- */
+
+/* The current file name of uid, from the index: 0, 1 if absent, -1. */
+static int
+index_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char **error_r)
+{
+	struct idx_txn	*txn;
+	struct idx_msg	 m;
+	struct idx_retry r = { 0 };
+	int		 rc;
+
+	do {
+		if (mailbox_env_refresh(mb, error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
+			continue;
+		rc = idx_msg_get(txn, mb->folder_id, uid, &m, error_r);
+		if (rc == 0)
+			snprintf(name, size, "%s", m.name);
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	return rc;
+}
+
+/*
+ * The file named name (uid's, as far as we knew) is gone: its name now,
+ * from the index, which another session updated when it renamed the
+ * file; if the index has nothing newer, after a rescan of the Maildir (a
+ * program outside the store renamed it).  1 if uid is expunged.
+ */
+static int
+renamed(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char **error_r)
+{
+	char	 tried[MAILDIR_NAME_MAX + 1];
+	int	 rc;
+
+	snprintf(tried, sizeof(tried), "%s", name);
+	if ((rc = index_name(mb, uid, name, size, error_r)) != 0 || strcmp(name, tried) != 0)
+		return rc;
+	if (maildir_sync(mb, true, error_r) == -1)
+		return -1;
+	return index_name(mb, uid, name, size, error_r);
+}
+
+int
+mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r)
+{
+	const char	*known = snap_name(mb, uid);
+	char		 name[MAILDIR_NAME_MAX + 1];
+	int		 attempt, rc = 0;
+
+	if (known != NULL)
+		snprintf(name, sizeof(name), "%s", known);
+	else if ((rc = index_name(mb, uid, name, sizeof(name), error_r)) != 0)
+		return rc == 1 ? store_err(error_r, STORE_ERR_EXPUNGED, "no such message") : -1;
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((*fd_r = openat(mb->curfd, name, O_RDONLY | O_CLOEXEC)) != -1)
+			return 0;
+		if (errno != ENOENT)
+			return store_err(error_r, STORE_ERR_TEMPORARY,
+			    "open %s: %s", name, strerror(errno));
+		if ((rc = renamed(mb, uid, name, sizeof(name), error_r)) != 0)
+			break;
+	}
+	return rc == -1 ? -1 : store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");
+}
+
+/* ---- the strings FETCH asks for ---- */
+
+static void
+fetch_reset(struct read_ctx *c, uint32_t n)
+{
+	struct mailbox_fetched	*fe = &c->mb->fetched;
+
+	(void)n;	/* a range: not the folder's count */
+	fe->n = 0;
+	buf_reset(&fe->strings);
+	c->npending = 0;
+}
+
+static int
+put_string(struct read_ctx *c, const char *s)
+{
+	if (buf_append(&c->mb->fetched.strings, s, strlen(s) + 1) == -1)
+		return store_err(c->error_r, STORE_ERR_PARAMS, "FETCH range too large");
+	return 0;
+}
+
+/* The record's keywords and strings, in order; a pending one gets empty strings. */
+static int
+fetch_add(const struct idx_msg *m, void *ctx)
+{
+	struct read_ctx		*c = ctx;
+	struct mailbox		*mb = c->mb;
+	struct mailbox_fetched	*fe = &mb->fetched;
+	struct fetch_pending	*p;
+	char			*kw;
+	int			 rc;
+
+	if (fe->n == fe->cap) {
+		fe->cap = fe->cap == 0 ? 64 : size_mul(fe->cap, 2);
+		fe->msgs = xreallocarray(fe->msgs, fe->cap, sizeof(*fe->msgs));
+	}
+	fe->msgs[fe->n].uid = m->uid;
+	if (m->kwmask != 0 && !c->kw_loaded) {
+		/* Another process may have added keywords to the file. */
+		maildir_keywords_load(mb->dirfd, &mb->kw, c->error_r);
+		c->kw_loaded = true;
+	}
+	kw = m->kwmask != 0 ? maildir_keywords_string(&mb->kw, m->kwmask) : NULL;
+	rc = put_string(c, kw != NULL ? kw : "");
+	free(kw);
+	if (rc == -1)
+		return -1;
+	if (m->envelope[0] == '\0') {
+		if (c->npending == c->cappending) {
+			c->cappending = c->cappending == 0 ? 16 : size_mul(c->cappending, 2);
+			c->pending = xreallocarray(c->pending, c->cappending, sizeof(*c->pending));
+		}
+		p = &c->pending[c->npending++];
+		p->i = fe->n;
+		p->uid = m->uid;
+		p->gone = false;
+		snprintf(p->name, sizeof(p->name), "%s", m->name);
+	}
+	fe->n++;
+	if (put_string(c, m->envelope) == -1 || put_string(c, m->body) == -1 ||
+	    put_string(c, m->bodystructure) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Parse a pending message's file (mail/ MIME, as the sync does) and append
+ * its strings.  Renamed meanwhile: found again; expunged: marked gone.
+ */
+static int
+fetch_parse(struct read_ctx *c, struct fetch_pending *p)
+{
+	struct idx_msg	 m;
+	char		*cache;
+	int		 attempt, rc;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (maildir_index_file(c->mb->curfd, p->name, &m, &cache, c->error_r) == 0)
+			break;
+		if (store_error_code() != STORE_ERR_EXPUNGED)
+			return -1;
+		if ((rc = renamed(c->mb, p->uid, p->name, sizeof(p->name), c->error_r)) != 0) {
+			p->gone = rc == 1;
+			return rc == 1 ? 0 : -1;
+		}
+	}
+	if (attempt == 3) {
+		p->gone = true;
+		return 0;
+	}
+	p->at = buf_len(&c->mb->fetched.strings);
+	rc = put_string(c, m.envelope) == -1 || put_string(c, m.body) == -1 ||
+	    put_string(c, m.bodystructure) == -1 ? -1 : 0;
+	free(cache);
+	return rc;
+}
+
+/*
+ * Store the parsed strings into their records, so the next FETCH finds
+ * them: one short write transaction, one attempt (on a busy index the next
+ * FETCH parses again).  A record filled or expunged meanwhile is left.
+ */
+static void
+fetch_store_back(struct read_ctx *c)
+{
+	struct mailbox	*mb = c->mb;
+	struct msg_fetch *fm;
+	struct idx_txn	*txn;
+	struct idx_msg	 m;
+	const char	*error;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (idx_begin(mb->env, false, &txn, &error) != 0)
+		return;
+	for (i = 0; i < c->npending && rc == 0; i++) {
+		if (c->pending[i].gone)
+			continue;
+		if ((rc = idx_msg_get(txn, mb->folder_id, c->pending[i].uid, &m, &error)) != 0 ||
+		    m.envelope[0] != '\0') {
+			rc = rc == 1 ? 0 : rc;
+			continue;
+		}
+		fm = &mb->fetched.msgs[c->pending[i].i];
+		m.envelope = fm->envelope;
+		m.body = fm->body;
+		m.bodystructure = fm->bodystructure;
+		rc = idx_msg_put(txn, mb->folder_id, &m, &error);
+	}
+	if (rc == 0)
+		idx_commit(&txn, &error);
+	else
+		idx_abort(&txn);
+}
+
+/* Point each answer at its strings (in order: keywords and three each), drop the gone. */
+static void
+fetch_finish(struct read_ctx *c)
+{
+	struct mailbox_fetched	*fe = &c->mb->fetched;
+	const char		*p = buf_head(&fe->strings);
+	const char		**s[4];
+	size_t			 i, j, k;
+
+	for (i = 0; i < fe->n; i++) {
+		s[0] = &fe->msgs[i].keywords;
+		s[1] = &fe->msgs[i].envelope;
+		s[2] = &fe->msgs[i].body;
+		s[3] = &fe->msgs[i].bodystructure;
+		for (k = 0; k < 4; k++) {
+			*s[k] = p;
+			p += strlen(p) + 1;
+		}
+	}
+	for (j = 0; j < c->npending; j++) {
+		if (c->pending[j].gone)
+			continue;
+		p = buf_head(&fe->strings) + c->pending[j].at;
+		fe->msgs[c->pending[j].i].envelope = p;
+		p += strlen(p) + 1;
+		fe->msgs[c->pending[j].i].body = p;
+		p += strlen(p) + 1;
+		fe->msgs[c->pending[j].i].bodystructure = p;
+	}
+}
+
+/* Leave out the messages found expunged while parsing. */
+static void
+fetch_drop_gone(struct read_ctx *c)
+{
+	struct mailbox_fetched	*fe = &c->mb->fetched;
+	size_t			 i, j, k = 0;
+
+	for (i = j = 0; i < fe->n; i++) {
+		while (k < c->npending && c->pending[k].i < i)
+			k++;
+		if (k < c->npending && c->pending[k].i == i && c->pending[k].gone)
+			continue;
+		fe->msgs[j++] = fe->msgs[i];
+	}
+	fe->n = j;
+}
+
+int
+mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
+    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r)
+{
+	struct read_ctx	 c = { .mb = mb, .error_r = error_r };
+	size_t		 i;
+	int		 rc;
+
+	/* The previous answer goes: a large FETCH is not held until the next. */
+	xfree(&mb->fetched.msgs);
+	mb->fetched.cap = 0;
+	buf_release(&mb->fetched.strings);
+	buf_init(&mb->fetched.strings, FETCH_STRINGS_MAX);
+	rc = read_walk(&c, first, last, true, fetch_add, fetch_reset);
+	for (i = 0; rc == 0 && i < c.npending; i++)
+		rc = fetch_parse(&c, &c.pending[i]);
+	if (rc == 0) {
+		fetch_finish(&c);
+		if (c.npending > 0)
+			fetch_store_back(&c);
+		fetch_drop_gone(&c);
+	}
+	free(c.pending);
+	if (rc == -1) {
+		mb->fetched.n = 0;
+		return -1;
+	}
+	*msgs_r = mb->fetched.msgs;
+	*n_r = mb->fetched.n;
+	return 0;
+}
