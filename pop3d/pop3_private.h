@@ -14,7 +14,7 @@
 
 #include "lib/buf.h"
 #include "lib/session.h"
-#include "mail/crlf.h"
+#include "mail/wire_stream.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
 
@@ -50,9 +50,8 @@ struct pop3_msg {
 struct pop3_stream {
 	bool			 active;	/* a reply is being streamed */
 	bool			 uidl;		/* listing: UIDL, not LIST */
-	int			 fd;		/* RETR/TOP: the message file; else -1 */
+	struct wire_stream	 msg;		/* RETR/TOP: the message file (fd -1: none) */
 	size_t			 next;		/* LIST/UIDL: next snapshot index */
-	struct crlf_encoder	 crlf;		/* STREAM_MESSAGE: LF -> CRLF, dot-stuffed */
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
 	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
 	bool			 in_body;	/* past the header/body blank line */

@@ -182,7 +182,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->lb = linebuf_new(env->limits.max_line_length);
 	s->state = POP3_AUTHORIZATION;
 	s->want = SESSION_READ;
-	s->stream.fd = -1;
+	s->stream.msg.fd = -1;
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
 	pop3_arm_timeout(s);
