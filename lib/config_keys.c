@@ -156,6 +156,8 @@ const struct config_key config_keys[] = {
 	  "set \\Seen on messages retrieved through POP3"),
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
 	  "simultaneous POP3 sessions for one user"),
+	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
+	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",

@@ -16,7 +16,7 @@ wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff)
 	ws->fd = fd;
 	crlf_encoder_init(&ws->crlf, dot_stuff);
 	/* Advice only: a file system without read-ahead still reads on demand. */
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	(void)posix_fadvise(fd, 0, WIRE_ADVISE, POSIX_FADV_WILLNEED);
 }
 
 void

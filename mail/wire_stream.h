@@ -17,6 +17,7 @@
 struct buf;
 
 #define WIRE_BLOCK	(64 * 1024)	/* stored bytes read per call at most */
+#define WIRE_ADVISE	(4 * WIRE_BLOCK)	/* read ahead at open; the kernel's own after that */
 
 struct wire_stream {
 	int			 fd;	/* -1: none */
@@ -24,9 +25,11 @@ struct wire_stream {
 };
 
 /*
- * Takes ownership of fd and asks the kernel to read the whole file ahead
- * (POSIX_FADV_WILLNEED): a stream opened before its turn (pop3d's next
- * messages) is read from the disk while the current one is sent.
+ * Takes ownership of fd and asks the kernel to read the file's first
+ * WIRE_ADVISE bytes ahead (POSIX_FADV_WILLNEED; the kernel's sequential
+ * read-ahead follows): a stream opened before its turn (pop3d's next
+ * messages) is read from the disk while the current one is sent, and a
+ * window of large messages does not flood the page cache.
  */
 void	 wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff);
 void	 wire_stream_close(struct wire_stream *ws);	/* closes fd; no-op when none */

@@ -151,20 +151,27 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 	session_host_stream(s->host, stream_listing);
 }
 
-/* Open message idx and start streaming it; lines < 0: the whole message. */
+/*
+ * Start streaming message idx (opened ahead, or now); lines < 0: the whole
+ * message (RETR, which also reads the next ones ahead).
+ */
 static int
 start_message(struct pop3_session *s, size_t idx, long long lines)
 {
-	struct pop3_msg	*m = &s->msgs[idx];
-	const char	*error;
-	int		 fd;
+	struct pop3_msg		*m = &s->msgs[idx];
+	struct wire_stream	 ws;
+	const char		*error;
+	int			 fd;
 
-	if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
-		/* Expunged by another client (IMAP) since the snapshot. */
-		log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"", s->peer->id,
-		    m->uid, error);
-		pop3_reply(s, "-ERR Message is no longer available.");
-		return -1;
+	if (!pop3_ahead_take(s, idx, &ws)) {
+		if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
+			/* Expunged by another client (IMAP) since the snapshot. */
+			log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
+			    s->peer->id, m->uid, error);
+			pop3_reply(s, "-ERR Message is no longer available.");
+			return -1;
+		}
+		wire_stream_open(&ws, fd, true);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
@@ -172,10 +179,12 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 		pop3_reply(s, "+OK");
 	pop3_stream_abort(s);
 	s->stream.active = true;
-	wire_stream_open(&s->stream.msg, fd, true);
+	s->stream.msg = ws;
 	s->stream.lines_left = lines;
 	s->stream.line_empty = true;
 	session_host_stream(s->host, stream_message);
+	if (lines < 0)
+		pop3_ahead_fill(s, idx);
 	return 0;
 }
 
