@@ -179,9 +179,9 @@ reference_encode(const char *in, size_t len, bool dots, char *out)
 }
 
 /*
- * Inputs longer than the 16-byte blocks, with LFs, CRs and dots near
- * every block edge, split at every pair of positions, against the
- * reference: the vector path and its hand-over to the line path.
+ * Longer inputs (16 to 75 bytes, lines of every length, CRs and dots
+ * anywhere), split at every pair of positions, against the reference
+ * rather than against the encoder itself.
  */
 static void
 test_encode_blocks(void **state)
