@@ -51,8 +51,8 @@ const struct config_key config_keys[] = {
 	  "unprivileged user the daemons drop to after binding (ignored when not started as root)"),
 	STRING("hostname", lib.hostname, "",
 	  "name in greetings and Received: headers (empty: the system host name)"),
-	UINT("workers", lib.workers, "1", 1, 64,
-	  "processes per daemon sharing the listening sockets"),
+	UINT("workers", lib.workers, "0", 0, 64,
+	  "processes per daemon sharing the listening sockets (0: one per online CPU, at most 64)"),
 	UINT("worker_restart_burst", lib.worker_restart_burst, "5", 0, 1000,
 	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s"),
 	BOOL("seccomp", lib.seccomp, "yes",
@@ -156,6 +156,8 @@ const struct config_key config_keys[] = {
 	  "set \\Seen on messages retrieved through POP3"),
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
 	  "simultaneous POP3 sessions for one user"),
+	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
+	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",

@@ -459,6 +459,22 @@ open_authfail(struct daemon *d)
 	free(path);
 }
 
+/*
+ * workers = 0: one per online CPU, so a 2-core box is not served by one
+ * loop (each worker is one event loop; the workq only takes the disk).
+ * Counted at start: a reload cannot change it (restart_fields).
+ */
+static unsigned
+worker_count(unsigned configured)
+{
+	long	 n;
+
+	if (configured != 0)
+		return configured;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 static struct authfail *
 new_authfail(struct daemon *d)
 {
@@ -586,6 +602,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	const char		*err;
 	sigset_t		 sigs;
 	int			 rc, level;
+	unsigned		 workers;
 
 	spec_verify(spec);
 	memset(&d, 0, sizeof(d));
@@ -638,6 +655,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
+	workers = worker_count(set->lib.workers);
 	load_tls(&d);
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */
@@ -651,10 +669,10 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
-	log_info("event=start config=%s workers=%u uid=%ld", config_path(d.cfg),
-	    set->lib.workers, (long)getuid());
+	log_info("event=start config=%s workers=%u uid=%ld", config_path(d.cfg), workers,
+	    (long)getuid());
 	/* Even one worker is a child: if it dies, the supervisor starts another. */
-	rc = daemon_supervise(&d, set->lib.workers, set->lib.worker_restart_burst,
+	rc = daemon_supervise(&d, workers, set->lib.worker_restart_burst,
 	    daemon_worker_process);
 out:
 	daemon_release(&d);

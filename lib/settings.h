@@ -79,6 +79,7 @@ struct pop3d_settings {
 	unsigned	 max_errors;
 	bool		 mark_seen;
 	unsigned	 max_connections_per_user;
+	unsigned	 read_ahead;
 };
 
 struct store_settings {

@@ -14,7 +14,7 @@
 
 #include "lib/buf.h"
 #include "lib/session.h"
-#include "mail/crlf.h"
+#include "mail/wire_stream.h"
 #include "pop3d/pop3_session.h"
 #include "store/store.h"
 
@@ -50,13 +50,19 @@ struct pop3_msg {
 struct pop3_stream {
 	bool			 active;	/* a reply is being streamed */
 	bool			 uidl;		/* listing: UIDL, not LIST */
-	int			 fd;		/* RETR/TOP: the message file; else -1 */
+	struct wire_stream	 msg;		/* RETR/TOP: the message file (fd -1: none) */
 	size_t			 next;		/* LIST/UIDL: next snapshot index */
-	struct crlf_encoder	 crlf;		/* STREAM_MESSAGE: LF -> CRLF, dot-stuffed */
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
 	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
 	bool			 in_body;	/* past the header/body blank line */
 };
+
+/* A message opened ahead of its RETR (pop3_ahead.c). */
+struct pop3_ahead {
+	size_t			 idx;		/* snapshot index */
+	struct wire_stream	 ws;
+};
+#define POP3_AHEAD_MAX	16			/* pop3d.read_ahead's upper bound */
 
 enum pop3_maildrop_result {
 	MAILDROP_OK,
@@ -101,6 +107,8 @@ struct pop3_session {
 	size_t			 nmsgs;
 	uint32_t		 uidvalidity;
 	struct pop3_stream	 stream;
+	struct pop3_ahead	 ahead[POP3_AHEAD_MAX];	/* ascending idx */
+	size_t			 nahead;
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
 	/* For the summary line. */
@@ -121,6 +129,13 @@ void	pop3_dispatch(struct pop3_session *s, char *line);
 void	pop3_bad_command(struct pop3_session *s);
 /* A message number not deleted: 0 and its snapshot index, or -1 after an -ERR. */
 int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
+
+/* pop3_ahead.c */
+/* The stream of message idx if it was opened ahead (then the caller's); drops those before it. */
+bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r);
+/* Open the messages after idx up to pop3d.read_ahead, advising their files. */
+void	pop3_ahead_fill(struct pop3_session *s, size_t idx);
+void	pop3_ahead_drop(struct pop3_session *s);
 
 /* pop3_auth.c */
 int	pop3_cmd_user(struct pop3_session *s, char *args);

@@ -1,6 +1,6 @@
 /*
- * Streamed multi-line replies: RETR and TOP read the message file in
- * chunks and convert it on the way (LF -> CRLF, dot-stuffing), LIST and
+ * Streamed multi-line replies: RETR and TOP send the message file in
+ * blocks through a wire_stream (LF -> CRLF, dot-stuffing), LIST and
  * UIDL walk the snapshot.  Each is a continuation the host calls while
  * its output is below the high-water mark (session_host_stream), so
  * neither a large message nor a large maildrop is ever held in memory.
@@ -9,7 +9,7 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
-#include "mail/crlf.h"
+#include "mail/wire_stream.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -18,31 +18,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_CHUNK	(16 * 1024)
-
 void
 pop3_stream_abort(struct pop3_session *s)
 {
-	if (s->stream.fd != -1)
-		close(s->stream.fd);
+	wire_stream_close(&s->stream.msg);
 	memset(&s->stream, 0, sizeof(s->stream));
-	s->stream.fd = -1;
+	s->stream.msg.fd = -1;
 }
 
 /*
- * How many of len bytes TOP sends: the header and then lines_left body
+ * TOP's wire_take_fn: of len bytes, the header and then lines_left body
  * lines (all of it for RETR).  *done_r: the last wanted line is in.
  */
 static size_t
-top_take(struct pop3_stream *st, const char *src, size_t len, bool *done_r)
+top_take(void *arg, const char *src, size_t len, bool *done_r)
 {
-	const char	*lf;
-	size_t		 i = 0, k;
-	bool		 was_empty;
+	struct pop3_stream	*st = arg;
+	const char		*lf;
+	size_t			 i = 0, k;
+	bool			 was_empty;
 
-	*done_r = false;
-	if (st->lines_left < 0)
-		return len;
 	while ((lf = memchr(src + i, '\n', len - i)) != NULL) {
 		for (k = i; st->line_empty && src + k < lf; k++)
 			st->line_empty = src[k] == '\r';
@@ -66,35 +61,32 @@ top_take(struct pop3_stream *st, const char *src, size_t len, bool *done_r)
 static void
 stream_finish(struct pop3_session *s)
 {
-	/* A last line without LF still ends in CRLF before the dot. */
-	if (s->stream.fd != -1)
-		buf_commit(s->out, crlf_encode_end(&s->stream.crlf, buf_reserve(s->out, 2)));
 	pop3_reply(s, ".");
 	pop3_stream_abort(s);
 }
 
-/* The host's more() for RETR/TOP: true when the message has been sent completely. */
+/*
+ * The host's more() for RETR/TOP: true when the message has been sent
+ * completely.  A block at a time, up to the host's high-water mark, so
+ * the connection writes large sends.
+ */
 static bool
 stream_message(void *arg)
 {
 	struct pop3_session	*s = arg;
 	struct pop3_stream	*st = &s->stream;
-	char			 in[READ_CHUNK], *dst;
 	size_t			 want, n;
-	ssize_t			 r;
-	bool			 done;
+	int			 r;
 
 	/* A client reading a long reply is not idle. */
 	pop3_arm_timeout(s);
 	while (!session_host_output_full(s->host)) {
 		want = buf_room(s->out) > 64 ? (buf_room(s->out) - 8) / 2 : 0;
-		if (want > sizeof(in))
-			want = sizeof(in);
 		if (want < 64)
 			return false;	/* wait for the output to drain */
-		r = read(st->fd, in, want);
-		if (r == -1 && errno == EINTR)
-			continue;
+		r = wire_stream_fill(&st->msg, s->out, want, st->lines_left < 0 ? NULL : top_take,
+		    st, &n);
+		s->bytes_sent += n;
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
 			log_warn("session=%s event=retr status=failed", s->peer->id);
@@ -102,16 +94,7 @@ stream_message(void *arg)
 			pop3_close(s);
 			return true;
 		}
-		if (r == 0) {
-			stream_finish(s);
-			return true;
-		}
-		n = top_take(st, in, (size_t)r, &done);
-		dst = buf_reserve(s->out, 2 * n);
-		n = crlf_encode(&st->crlf, in, n, dst);
-		buf_commit(s->out, n);
-		s->bytes_sent += n;
-		if (done) {
+		if (r == 1) {
 			stream_finish(s);
 			return true;
 		}
@@ -168,20 +151,27 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 	session_host_stream(s->host, stream_listing);
 }
 
-/* Open message idx and start streaming it; lines < 0: the whole message. */
+/*
+ * Start streaming message idx (opened ahead, or now); lines < 0: the whole
+ * message (RETR, which also reads the next ones ahead).
+ */
 static int
 start_message(struct pop3_session *s, size_t idx, long long lines)
 {
-	struct pop3_msg	*m = &s->msgs[idx];
-	const char	*error;
-	int		 fd;
+	struct pop3_msg		*m = &s->msgs[idx];
+	struct wire_stream	 ws;
+	const char		*error;
+	int			 fd;
 
-	if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
-		/* Expunged by another client (IMAP) since the snapshot. */
-		log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"", s->peer->id,
-		    m->uid, error);
-		pop3_reply(s, "-ERR Message is no longer available.");
-		return -1;
+	if (!pop3_ahead_take(s, idx, &ws)) {
+		if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
+			/* Expunged by another client (IMAP) since the snapshot. */
+			log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
+			    s->peer->id, m->uid, error);
+			pop3_reply(s, "-ERR Message is no longer available.");
+			return -1;
+		}
+		wire_stream_open(&ws, fd, true);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
@@ -189,11 +179,12 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 		pop3_reply(s, "+OK");
 	pop3_stream_abort(s);
 	s->stream.active = true;
-	s->stream.fd = fd;
+	s->stream.msg = ws;
 	s->stream.lines_left = lines;
-	crlf_encoder_init(&s->stream.crlf, true);
 	s->stream.line_empty = true;
 	session_host_stream(s->host, stream_message);
+	if (lines < 0)
+		pop3_ahead_fill(s, idx);
 	return 0;
 }
 

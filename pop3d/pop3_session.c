@@ -33,6 +33,7 @@ pop3_env_configure(struct pop3_env *env, const struct settings *set)
 	l->max_connections_per_user = set->pop3d.max_connections_per_user;
 	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
 	l->mark_seen = set->pop3d.mark_seen;
+	l->read_ahead = set->pop3d.read_ahead;
 	free(env->mail_root);
 	env->mail_root = xstrdup(set->lib.mail_root);
 }
@@ -182,7 +183,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->lb = linebuf_new(env->limits.max_line_length);
 	s->state = POP3_AUTHORIZATION;
 	s->want = SESSION_READ;
-	s->stream.fd = -1;
+	s->stream.msg.fd = -1;
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
 	pop3_arm_timeout(s);
@@ -244,6 +245,7 @@ pop3_free(void *arg)
 	    s->peer->id, s->address != NULL ? s->address : "-", s->ncommands, s->nretr,
 	    s->ntop, s->ndele, (unsigned long long)s->bytes_sent);
 	pop3_stream_abort(s);
+	pop3_ahead_drop(s);
 	pop3_auth_abort(s);
 	pop3_auth_orphan(s);
 	pop3_update_orphan(s);

@@ -25,6 +25,7 @@ struct pop3_limits {
 	unsigned		 max_connections_per_user;
 	bool			 plaintext_auth_loopback;
 	bool			 mark_seen;
+	unsigned		 read_ahead;	/* messages opened ahead of RETR */
 	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
 };
 

@@ -218,7 +218,9 @@ class TestDurability(Pop3Case):
 
 class TestLimits(unittest.TestCase):
     def test_connections_per_address(self):
-        with Postroom(daemons=('pop3d',), config={'max_connections_per_ip': 2}) as pr:
+        # The limit is per worker process: one worker takes every connection.
+        with Postroom(daemons=('pop3d',), config={'max_connections_per_ip': 2,
+                                                  'workers': 1}) as pr:
             port = pr.port('pop3d.listen')
             a, b = Raw(port), Raw(port)
             self.assertTrue(a.line().startswith(b'+OK'))

@@ -99,8 +99,9 @@ class HostileBase(unittest.TestCase):
 
 
 class HostileTest(HostileBase):
+    # workers = 1: max_connections_per_ip is counted per worker process.
     config = {'smtpd.idle_timeout': '%ds' % IDLE, 'smtpd.data_timeout': '%ds' % IDLE,
-              'smtpd.max_message_size': str(MAX_SIZE)}
+              'smtpd.max_message_size': str(MAX_SIZE), 'workers': 1}
 
     def test_1mb_command_line(self):
         c = self.raw(timeout=30)

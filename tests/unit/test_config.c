@@ -41,7 +41,7 @@ test_defaults(void **state)
 
 	(void)state;
 	assert_string_equal(config_settings(cfg)->lib.mail_root, "/var/lib/postroom/mail");
-	assert_int_equal(config_settings(cfg)->lib.workers, 1);
+	assert_int_equal(config_settings(cfg)->lib.workers, 0);
 	assert_int_equal(config_settings(cfg)->lib.auth_fail_delay_ms, 1000);
 	assert_int_equal(config_settings(cfg)->lib.auth_block_time_ms, 15 * 60 * 1000);
 	assert_int_equal(config_settings(cfg)->smtpd.max_message_size, 35 * 1024 * 1024);
@@ -54,7 +54,7 @@ test_defaults(void **state)
 	assert_string_equal(config_format(cfg, "smtpd.idle_timeout", buf, sizeof(buf)), "5m");
 	assert_string_equal(config_format(cfg, "auth_block_time", buf, sizeof(buf)), "15m");
 	assert_string_equal(config_format(cfg, "store.fsync", buf, sizeof(buf)), "yes");
-	assert_string_equal(config_format(cfg, "workers", buf, sizeof(buf)), "1");
+	assert_string_equal(config_format(cfg, "workers", buf, sizeof(buf)), "0");
 	assert_string_equal(config_format(cfg, "user", buf, sizeof(buf)), "postroom");
 	assert_non_null(config_key_find("smtpd.max_recipients"));
 	assert_null(config_key_find("smtpd.nope"));

@@ -9,6 +9,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,6 +155,68 @@ test_byte_at_a_time(void **state)
 	free(parts);
 }
 
+/* The definition, a byte at a time: what the block paths must give. */
+static size_t
+reference_encode(const char *in, size_t len, bool dots, char *out)
+{
+	size_t	 i, o = 0;
+	bool	 bol = true;
+
+	for (i = 0; i < len; i++) {
+		if (bol && dots && in[i] == '.')
+			out[o++] = '.';
+		if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r'))
+			out[o++] = '\r';
+		out[o++] = in[i];
+		bol = in[i] == '\n';
+	}
+	if (len > 0 && in[len - 1] != '\n') {
+		if (in[len - 1] != '\r')
+			out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	return o;
+}
+
+/*
+ * Longer inputs (16 to 75 bytes, lines of every length, CRs and dots
+ * anywhere), split at every pair of positions, against the reference
+ * rather than against the encoder itself.
+ */
+static void
+test_encode_blocks(void **state)
+{
+	char		 in[80], want[2 * sizeof(in) + 2], out[2 * sizeof(in) + 2];
+	struct crlf_encoder e;
+	size_t		 len, a, b, w, o, k, t, edges[4];
+	unsigned	 seed = 1;
+	int		 dots;
+
+	(void)state;
+	for (t = 0; t < 300; t++) {
+		len = 16 + t % 60;
+		for (k = 0; k < len; k++) {
+			seed = seed * 1103515245u + 12345u;
+			in[k] = "aaaaaaab.\r\n\n.x"[(seed >> 16) % 15];
+		}
+		for (dots = 0; dots <= 1; dots++) {
+			w = reference_encode(in, len, dots, want);
+			for (a = 0; a <= len; a++) {
+				for (b = a; b <= len; b += 3) {
+					edges[0] = 0, edges[1] = a, edges[2] = b, edges[3] = len;
+					crlf_encoder_init(&e, dots);
+					for (k = 0, o = 0; k < 3; k++)
+						o += crlf_encode(&e, in + edges[k], edges[k + 1] - edges[k],
+						    out + o);
+					o += crlf_encode_end(&e, out + o);
+					if (o != w || memcmp(out, want, w) != 0)
+						fail_msg("input %zu split at %zu,%zu: wrong output", t, a, b);
+				}
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -162,6 +225,7 @@ main(void)
 		cmocka_unit_test(test_encode_no_dots),
 		cmocka_unit_test(test_decode_split),
 		cmocka_unit_test(test_byte_at_a_time),
+		cmocka_unit_test(test_encode_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

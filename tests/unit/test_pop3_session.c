@@ -913,6 +913,62 @@ test_shutdown(void **state)
 	assert_int_equal(fx->env.nusers, 0);
 }
 
+/* The replies of a session running cmds with read_ahead messages opened ahead (malloc'd). */
+static char *
+run_with_read_ahead(struct fx *fx, unsigned read_ahead, const char *cmds)
+{
+	struct host_double	*s;
+	char			*got;
+
+	fx->env.limits.read_ahead = read_ahead;
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	drive(fx, s, cmds);
+	got = take(fx);
+	sfree(&s);
+	return got;
+}
+
+/*
+ * Read-ahead changes no reply: in order, backwards, TOP of a message
+ * opened ahead, a deleted one skipped, and a window wider than the rest of
+ * the maildrop.  RSET keeps the session, QUIT does not UPDATE after it.
+ */
+static void
+test_read_ahead(void **state)
+{
+	static const char	 cmds[] = "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 1\r\nTOP 3 1\r\n"
+	    "RETR 2\r\nTOP 3 0\r\nRETR 3\r\nDELE 2\r\nRETR 1\r\nRETR 3\r\nRSET\r\nQUIT\r\n";
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			*base, *got;
+	unsigned		 n;
+
+	fx->env.limits.mark_seen = false;
+	base = run_with_read_ahead(fx, 0, cmds);
+	assert_non_null(strstr(base, "+OK Marked to be deleted."));
+	for (n = 1; n <= POP3_AHEAD_MAX; n *= 4) {
+		got = run_with_read_ahead(fx, n, cmds);
+		assert_string_equal(got, base);
+		free(got);
+	}
+	free(base);
+	/* The window: after RETR 1, messages 2 and 3 (of 3) are open, once. */
+	fx->env.limits.read_ahead = 4;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\n");
+	assert_int_equal(fx->s->nahead, 2);
+	assert_int_equal(fx->s->ahead[0].idx, 1);
+	assert_int_equal(fx->s->ahead[1].idx, 2);
+	drive(fx, s, "RETR 2\r\n");
+	assert_int_equal(fx->s->nahead, 1);
+	drive(fx, s, "RETR 1\r\n");	/* backwards: the window is kept */
+	assert_int_equal(fx->s->nahead, 1);
+	free(take(fx));
+	sfree(&s);
+}
+
 /* The reference conversion, byte by byte: LF -> CRLF (CRLF kept), dot-stuffing. */
 static char *
 reference_retr(const char *m)
@@ -1037,6 +1093,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

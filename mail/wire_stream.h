@@ -1,0 +1,54 @@
+/*
+ * A stored message (LF line ends) sent in its wire form (CRLF, dot-stuffed
+ * for POP3, not for an IMAP literal) straight from its file into an output
+ * buf, a large block at a time: POP3 RETR/TOP today, FETCH BODY[] later.
+ * The block is read into a per-thread scratch and converted once into the
+ * output (mail/crlf.c), so a stream holds no buffer of its own whatever the
+ * message size, and the connection sends each block with one write.
+ */
+#ifndef MAIL_WIRE_STREAM_H
+#define MAIL_WIRE_STREAM_H
+
+#include "mail/crlf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf;
+
+#define WIRE_BLOCK	(64 * 1024)	/* stored bytes read per call at most */
+#define WIRE_ADVISE	(4 * WIRE_BLOCK)	/* read ahead at open; the kernel's own after that */
+
+struct wire_stream {
+	int			 fd;	/* -1: none */
+	struct crlf_encoder	 crlf;
+};
+
+/*
+ * Takes ownership of fd and asks the kernel to read the file's first
+ * WIRE_ADVISE bytes ahead (POSIX_FADV_WILLNEED; the kernel's sequential
+ * read-ahead follows): a stream opened before its turn (pop3d's next
+ * messages) is read from the disk while the current one is sent, and a
+ * window of large messages does not flood the page cache.
+ */
+void	 wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff);
+void	 wire_stream_close(struct wire_stream *ws);	/* closes fd; no-op when none */
+
+/*
+ * How many of the len stored bytes at src to send: all but for a caller
+ * that stops early (TOP), which sets *done_r once nothing after them is
+ * wanted.
+ */
+typedef size_t	(*wire_take_fn)(void *arg, const char *src, size_t len, bool *done_r);
+
+/*
+ * Read up to max stored bytes (at most WIRE_BLOCK) and append their wire
+ * form to out, which must have room for 2 * max + 2.  take may be NULL
+ * (everything).  At the end (end of file, or take said done) a last line
+ * without LF gets its CRLF.  Returns 1 at the end, 0 when more remains,
+ * -1 on a read error (errno set); *written_r: the bytes appended.
+ */
+int	 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
+	    void *arg, size_t *written_r);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * Read-ahead of the messages after the one RETR sends.  Clients fetch in
+ * order (RETR 1, RETR 2, ...): when RETR n starts, the next
+ * pop3d.read_ahead messages not deleted are opened and their files
+ * advised (wire_stream_open: POSIX_FADV_WILLNEED), so with a cold page
+ * cache their disk reads are in flight while n is sent, instead of one
+ * synchronous read per RETR.  A RETR or TOP of a message opened ahead
+ * takes its stream; the window only ever holds numbers after the last one
+ * asked for.  An open that fails here is left to the RETR to report.
+ */
+#include "pop3d/pop3_private.h"
+
+#include <string.h>
+
+/* Close the first k streams of the window and move the rest to the front. */
+static void
+ahead_shift(struct pop3_session *s, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < k; i++)
+		wire_stream_close(&s->ahead[i].ws);
+	memmove(s->ahead, s->ahead + k, (s->nahead - k) * sizeof(s->ahead[0]));
+	s->nahead -= k;
+}
+
+bool
+pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r)
+{
+	size_t	 k = 0;
+
+	while (k < s->nahead && s->ahead[k].idx < idx)
+		k++;
+	ahead_shift(s, k);
+	if (s->nahead == 0 || s->ahead[0].idx != idx)
+		return false;
+	*ws_r = s->ahead[0].ws;
+	s->ahead[0].ws.fd = -1;		/* the caller owns it now */
+	ahead_shift(s, 1);
+	return true;
+}
+
+void
+pop3_ahead_fill(struct pop3_session *s, size_t idx)
+{
+	struct pop3_ahead	*a;
+	size_t			 j = s->nahead > 0 ? s->ahead[s->nahead - 1].idx : idx;
+	const char		*error;
+	int			 fd;
+
+	while (s->nahead < s->env->limits.read_ahead && s->nahead < POP3_AHEAD_MAX &&
+	    ++j < s->nmsgs) {
+		if (s->msgs[j].flags & POP3_MSG_DELETED)
+			continue;
+		if (mailbox_open_message(s->mb, s->msgs[j].uid, &fd, &error) == -1)
+			continue;
+		a = &s->ahead[s->nahead++];
+		a->idx = j;
+		wire_stream_open(&a->ws, fd, true);
+	}
+}
+
+void
+pop3_ahead_drop(struct pop3_session *s)
+{
+	ahead_shift(s, s->nahead);
+}

@@ -1,0 +1,166 @@
+/*
+ * mail/wire_stream: a message file sent in blocks of every size from one
+ * byte to more than the file gives the whole file's crlf_encode output
+ * (the block edges are where the encoder's carried state matters); a
+ * take that stops early ends the last line; a read error is reported.
+ */
+#include "mail/wire_stream.h"
+
+#include "lib/buf.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static int
+file_of(const char *data, size_t len)
+{
+	char	 path[] = "/tmp/test_wire_stream.XXXXXX";
+	int	 fd;
+
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	unlink(path);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+/* Stream data in blocks of max into out; the number of fill calls. */
+static size_t
+send_all(const char *data, size_t len, size_t max, bool dots, wire_take_fn take, void *arg,
+    struct buf *out)
+{
+	struct wire_stream	 ws;
+	size_t			 calls = 0, n, total = 0;
+	int			 r;
+
+	wire_stream_open(&ws, file_of(data, len), dots);
+	do {
+		r = wire_stream_fill(&ws, out, max, take, arg, &n);
+		assert_true(r != -1);
+		total += n;
+		calls++;
+	} while (r == 0);
+	assert_int_equal(total, buf_len(out));
+	wire_stream_close(&ws);
+	assert_int_equal(ws.fd, -1);
+	return calls;
+}
+
+static void
+test_every_block_size(void **state)
+{
+	static const char	 in[] = ".a\r\n.\n\r.\rb\n\r\nline\n..x\r";
+	struct crlf_encoder	 e;
+	char			 want[2 * sizeof(in) + 2];
+	size_t			 w, len = sizeof(in) - 1, max;
+	struct buf		 out;
+
+	(void)state;
+	crlf_encoder_init(&e, true);
+	w = crlf_encode(&e, in, len, want);
+	w += crlf_encode_end(&e, want + w);
+	for (max = 1; max <= len + 1; max++) {
+		buf_init(&out, 4096);
+		send_all(in, len, max, true, NULL, NULL, &out);
+		assert_int_equal(buf_len(&out), w);
+		assert_memory_equal(buf_head(&out), want, w);
+		buf_release(&out);
+	}
+	/* Without dot-stuffing (an IMAP literal). */
+	buf_init(&out, 4096);
+	send_all(".x\n", 3, 64, false, NULL, NULL, &out);
+	assert_int_equal(buf_len(&out), 4);
+	assert_memory_equal(buf_head(&out), ".x\r\n", 4);
+	buf_release(&out);
+}
+
+/* A large file goes out in WIRE_BLOCK blocks: few calls, whatever max asks. */
+static void
+test_large_blocks(void **state)
+{
+	size_t		 n = 5 * WIRE_BLOCK / 2, i, calls;
+	char		*big = malloc(n);
+	struct buf	 out;
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		big[i] = (i % 64) == 63 ? '\n' : 'a';
+	buf_init(&out, 4 * n + 16);
+	calls = send_all(big, n, 4 * n, true, NULL, NULL, &out);
+	assert_int_equal(calls, 4);	/* 3 blocks, then end of file */
+	assert_int_equal(buf_len(&out), n + n / 64);
+	buf_release(&out);
+	free(big);
+}
+
+/* Stops after the first line: the rest is never sent. */
+static size_t
+first_line(void *arg, const char *src, size_t len, bool *done_r)
+{
+	const char	*lf = memchr(src, '\n', len);
+
+	(void)arg;
+	if (lf == NULL)
+		return len;
+	*done_r = true;
+	return (size_t)(lf - src) + 1;
+}
+
+static void
+test_take_stops(void **state)
+{
+	struct buf	 out;
+	size_t		 max;
+
+	(void)state;
+	for (max = 1; max <= 12; max++) {
+		buf_init(&out, 4096);
+		send_all("abc\ndef\n.g\n", 11, max, true, first_line, NULL, &out);
+		assert_int_equal(buf_len(&out), 5);
+		assert_memory_equal(buf_head(&out), "abc\r\n", 5);
+		buf_release(&out);
+	}
+}
+
+static void
+test_read_error(void **state)
+{
+	struct wire_stream	 ws;
+	struct buf		 out;
+	size_t			 n;
+	int			 fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	close(fds[1]);
+	buf_init(&out, 4096);
+	/* A descriptor that is not open (reads fail with EBADF). */
+	wire_stream_open(&ws, fds[0], true);
+	ws.fd = fds[0] + 1000;
+	assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), -1);
+	assert_int_equal(n, 0);
+	ws.fd = fds[0];
+	wire_stream_close(&ws);
+	buf_release(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_block_size),
+		cmocka_unit_test(test_large_blocks),
+		cmocka_unit_test(test_take_stops),
+		cmocka_unit_test(test_read_error),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
