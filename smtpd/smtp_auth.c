@@ -51,10 +51,11 @@ auth_now(const struct smtp_session *s)
 	return authfail_now();
 }
 
-/* The password check (crypt: tens of ms); any thread, touches only req. */
-void
-smtp_auth_verify(struct smtp_auth_req *req)
+/* The password check (crypt: tens of ms); off the loop, touches only req. */
+static void
+auth_verify(void *arg)
 {
+	struct smtp_auth_req	*req = arg;
 	const struct dir_user	*u = NULL;
 
 	if (req->dir != NULL)
@@ -77,9 +78,10 @@ auth_req_free(struct smtp_auth_req **reqp)
 }
 
 /* The check's answer, on the loop thread. */
-void
-smtp_session_auth_done(struct smtp_auth_req *req)
+static void
+auth_done(void *arg)
 {
+	struct smtp_auth_req	*req = arg;
 	struct smtp_session	*s = req->session;
 	char			 q[300];
 	uint64_t		 delay = 0, now;
@@ -125,12 +127,7 @@ auth_check(struct smtp_session *s)
 	auth_end(s);
 	s->auth_waiting = true;
 	s->auth_req = req;
-	if (s->env->authenticate != NULL)
-		s->env->authenticate(s->env->auth_ctx, req);
-	else {
-		smtp_auth_verify(req);
-		smtp_session_auth_done(req);
-	}
+	session_host_submit(s->host, auth_verify, auth_done, req);
 }
 
 static void

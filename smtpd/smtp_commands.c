@@ -290,12 +290,8 @@ cmd_rcpt(struct smtp_session *s, char *args)
 static int
 cmd_data(struct smtp_session *s, char *args)
 {
-	/* The files are opened first: no 354 when the message has nowhere to go. */
-	if (smtp_data_begin(s) == -1) {
-		smtp_log_reject(s, "DATA", "cannot open the message file");
-		return smtp_error(s, "451 4.3.0 Error: queue file write error");
-	}
-	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	/* The files are created first (off the loop): 354 or 451 comes after. */
+	smtp_data_begin(s);
 	return 0;
 }
 

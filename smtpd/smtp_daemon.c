@@ -128,12 +128,8 @@ smtpd_init(struct daemon *d, const char **error_r)
 	if ((smtpd.dl.queue = queue_open(set->lib.queue_dir, error_r)) == NULL)
 		return -1;
 	smtp_cleanup_maildirs(set->lib.mail_root);
-	smtpd.dl.wq = daemon_workq(d);
-	smtpd.env.deliver = smtp_deliver;
-	smtpd.env.deliver_ctx = &smtpd.dl;
 	smtpd.env.writer = &smtp_deliver_writer;
-	smtpd.env.authenticate = smtp_authenticate;
-	smtpd.env.auth_ctx = &smtpd.dl;
+	smtpd.env.writer_ctx = &smtpd.dl;
 	smtpd.env.now_ms = smtpd_now_ms;
 	daemon_set_arg(d, &smtpd.env);
 	return 0;

@@ -1,25 +1,22 @@
 /*
- * Hand an accepted message to the store and the queue, off the event loop.
+ * smtpd's writer (smtp_session.h): a message streamed into the store and
+ * the queue while it arrives, then made durable.
  *
- * The message is streamed to its files while it arrives (smtp_writer, on
- * the loop thread: create, write, page cache only): the store's temp file
- * in the first local recipient's tmp/ and, for remote recipients, the
- * queue file in the queue's tmp/.  At end of data, the order of the
- * durable steps, so that a failure anywhere leaves nothing acknowledged
- * and nothing visible that the client will send again:
+ * open (off the loop, as a session job): the store's temp file in the
+ * first local recipient's tmp/ and, for remote recipients, the queue file
+ * in the queue's tmp/.  write (loop thread): page cache only.  commit (off
+ * the loop), in an order such that a failure anywhere leaves nothing
+ * acknowledged and nothing visible that the client will send again:
  *   1. queue file written and fsynced into incoming/ (not yet published)
  *   2. the local delivery committed into every recipient's new/
  *   3. the queue file renamed into active/, both directories fsynced
  * If 2 fails, 1 is removed; only a failure in 3 after 2 succeeded can leave
  * the local copies delivered with a 451 (the client retries: a duplicate
- * for local recipients, never a loss).
- *
- * Password checks (crypt(3), tens of ms each) run on the same workq, so a
- * burst of logins never stalls the other sessions on the loop.
+ * for local recipients, never a loss).  discard (a message abandoned or
+ * refused before its commit) removes the partial files.
  */
 #include "smtpd/smtp_deliver.h"
 #include "smtpd/smtp_session.h"
-#include "lib/workq.h"
 #include "lib/xmalloc.h"
 #include "queue/queue.h"
 #include "store/store.h"
@@ -33,14 +30,6 @@
 struct deliver_stream {
 	struct store_delivery	*d;	/* local recipients: tmp/ of the first */
 	struct queue_stream	*qs;	/* remote recipients: the queue's tmp/ */
-};
-
-struct deliver_job {
-	struct smtp_deliverer	*dl;
-	struct smtp_msg		*msg;
-	struct deliver_stream	*st;
-	int			 result;
-	char			 error[256];	/* a copy: the text crosses threads (lib/error.h) */
 };
 
 static int
@@ -101,7 +90,7 @@ stream_open_queue(struct smtp_deliverer *dl, struct smtp_msg *m, struct deliver_
 	return 0;
 }
 
-/* smtp_writer: on the loop thread, when DATA/BDAT starts (page cache only). */
+/* Off the loop, when DATA/BDAT starts: creates the files (inode allocation). */
 static int
 stream_open(void *ctx, struct smtp_msg *m, const char **error_r)
 {
@@ -147,6 +136,10 @@ stream_free(struct deliver_stream **stp)
 	*stp = NULL;
 }
 
+/*
+ * On the loop thread: a message abandoned before its commit (see
+ * docs/ARCHITECTURE.md, "Disk work on the event loop", for why it stays).
+ */
 static void
 stream_discard(struct smtp_msg *m)
 {
@@ -156,17 +149,11 @@ stream_discard(struct smtp_msg *m)
 	m->stream = NULL;
 }
 
-const struct smtp_writer smtp_deliver_writer = {
-	.open		= stream_open,
-	.write		= stream_write,
-	.discard	= stream_discard,
-};
-
-static void
-job_fail(struct deliver_job *job, const char *what, const char *error)
+static int
+commit_fail(char *error, size_t errsize, const char *what, const char *reason)
 {
-	job->result = SMTP_DELIVERY_TEMP;
-	snprintf(job->error, sizeof(job->error), "%s: %s", what, error != NULL ? error : "failed");
+	snprintf(error, errsize, "%s: %s", what, reason != NULL ? reason : "failed");
+	return SMTP_DELIVERY_TEMP;
 }
 
 /*
@@ -185,73 +172,45 @@ store_result(enum store_error code)
 	}
 }
 
-/* On a workq thread: every fsync of this message, in the documented order. */
-static void
-deliver_work(void *arg)
+/* Off the loop: every fsync of this message, in the documented order. */
+static int
+stream_commit_files(struct deliver_stream *st, char *error, size_t errsize)
 {
-	struct deliver_job	*job = arg;
-	struct deliver_stream	*st = job->st;
 	struct queue_entry	*e = NULL;
-	const char		*error = NULL;
+	const char		*err = NULL;
+	int			 result;
 
-	if (st->qs != NULL && queue_stream_prepare(&st->qs, &e, &error) == -1) {
-		job_fail(job, "queue", error);
-		return;
-	}
-	if (st->d != NULL && store_delivery_commit(st->d, &error) == -1) {
-		job_fail(job, "store", error);
-		job->result = store_result(store_error_code());
+	if (st->qs != NULL && queue_stream_prepare(&st->qs, &e, &err) == -1)
+		return commit_fail(error, errsize, "queue", err);
+	if (st->d != NULL && store_delivery_commit(st->d, &err) == -1) {
+		result = store_result(store_error_code());
+		commit_fail(error, errsize, "store", err);
 		queue_discard(&e);
-		return;
+		return result;
 	}
-	if (e != NULL && queue_publish(&e, &error) == -1)
-		job_fail(job, "queue", error);
+	if (e != NULL && queue_publish(&e, &err) == -1)
+		return commit_fail(error, errsize, "queue", err);
+	return SMTP_DELIVERED;
 }
 
-static void
-deliver_done(void *arg)
+static int
+stream_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 {
-	struct deliver_job	*job = arg;
+	struct deliver_stream	*st = m->stream;
+	int			 result;
 
-	stream_free(&job->st);
-	smtp_session_delivered(job->msg, job->result, job->result == 0 ? NULL : job->error);
-	free(job);
-}
-
-void
-smtp_deliver(void *ctx, struct smtp_msg *m)
-{
-	struct deliver_job	*job = xcalloc(1, sizeof(*job));
-
-	job->dl = ctx;
-	job->msg = m;
-	/* The files are the job's now: the session no longer writes or discards them. */
-	job->st = m->stream;
+	/* The files are the commit's now: the session no longer writes or discards them. */
 	m->stream = NULL;
-	if (job->st == NULL) {
-		job_fail(job, "deliver", "message was never opened");
-		deliver_done(job);
-		return;
-	}
-	workq_submit(job->dl->wq, deliver_work, deliver_done, job);
+	if (st == NULL)
+		return commit_fail(error, errsize, "deliver", "message was never opened");
+	result = stream_commit_files(st, error, errsize);
+	stream_free(&st);	/* removes what was not committed */
+	return result;
 }
 
-static void
-auth_work(void *arg)
-{
-	smtp_auth_verify(arg);
-}
-
-static void
-auth_done(void *arg)
-{
-	smtp_session_auth_done(arg);
-}
-
-void
-smtp_authenticate(void *ctx, struct smtp_auth_req *req)
-{
-	struct smtp_deliverer	*dl = ctx;
-
-	workq_submit(dl->wq, auth_work, auth_done, req);
-}
+const struct smtp_writer smtp_deliver_writer = {
+	.open		= stream_open,
+	.write		= stream_write,
+	.discard	= stream_discard,
+	.commit		= stream_commit,
+};

@@ -14,8 +14,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct directory;
 struct linebuf;
 struct sasl;
+
+/* A login to check off the loop (smtp_auth.c); the job touches only this. */
+struct smtp_auth_req {
+	struct directory	*dir;
+	char			*user;
+	char			*password;
+	char			*result;	/* canonical address if the login is good */
+	struct smtp_session	*session;	/* NULL once the session is gone */
+	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
+};
 
 /* Command states, as bits so the table can list several. */
 enum smtp_state {
@@ -67,7 +78,8 @@ struct smtp_session {
 
 	/* The transaction. */
 	struct smtp_msg		*msg;		/* being built, NULL outside one */
-	struct smtp_msg		*inflight;	/* handed to deliver, answer pending */
+	struct smtp_msg		*opening;	/* its files being created (smtp_job.c) */
+	struct smtp_msg		*inflight;	/* being committed, answer pending */
 	size_t			 nrcpt;		/* accepted RCPT commands */
 	bool			 smtputf8;
 	bool			 body_8bit;
@@ -120,8 +132,13 @@ int	cmd_auth(struct smtp_session *s, char *args);
  */
 size_t	smtp_data_feed(struct smtp_session *s, const char *data, size_t len);
 size_t	smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len);
-/* DATA: open the message; -1 (nothing changed) if it cannot be written. */
-int	smtp_data_begin(struct smtp_session *s);
+/* DATA or the first BDAT: open the message; smtp_data_opened comes after. */
+void	smtp_data_begin(struct smtp_session *s);
+/*
+ * The open job's answer (error NULL: opened): DATA says 354, or 451 with
+ * the transaction kept; BDAT reads its chunks (then 451 if it failed).
+ */
+void	smtp_data_opened(struct smtp_session *s, struct smtp_msg *m, const char *error);
 void	smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last);
 void	smtp_bdat_discard(struct smtp_session *s, uint64_t count, const char *reply);
 /* ms until the DATA/BDAT deadline (data_timeout and min_data_rate); never 0. */
@@ -153,10 +170,22 @@ int	smtp_policy_check_from(const struct smtp_session *s, const char *header, siz
 /* True when the session's From: header must be checked (a truncated header is refused). */
 bool	smtp_policy_checks_from(const struct smtp_session *s);
 
+/*
+ * smtp_job.c: a message's blocking steps through the host, the session
+ * paused meanwhile.  While a job runs the message is the job's (not
+ * s->msg); if the session is freed, the job frees the message.
+ */
+/* Create m's files (writer->open), then smtp_data_opened(). */
+void	smtp_job_open(struct smtp_session *s, struct smtp_msg *m);
+/* Commit m (writer->commit), then smtp_session_delivered(). */
+void	smtp_job_commit(struct smtp_session *s, struct smtp_msg *m);
+
 /* smtp_session.c */
-/* Start writing s->msg (trace headers first); -1: nowhere to write it. */
-int	smtp_msg_open(struct smtp_session *s);
+/* Start a new message from s->msg: trace headers, then smtp_job_open. */
+void	smtp_msg_open(struct smtp_session *s);
 void	smtp_msg_finish(struct smtp_session *s);
+/* The commit's answer: 250, 451 or 452, and the session goes on. */
+void	smtp_session_delivered(struct smtp_msg *m, int result, const char *error);
 bool	smtp_auth_allowed(const struct smtp_session *s);
 bool	smtp_auth_required(const struct smtp_session *s);
 

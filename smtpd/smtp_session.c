@@ -2,7 +2,7 @@
  * The SMTP session's life: greeting, the input loop that hands bytes to
  * the command parser or the DATA/BDAT machine, pausing while a commit
  * runs, STARTTLS, timeouts, and the end of a message (Received: header,
- * hand-off to env->deliver, the 250 or 451 when it is durable).
+ * the commit through smtp_job.c, the 250 or 451 when it is durable).
  */
 #include "smtpd/smtp_private.h"
 #include "lib/buf.h"
@@ -104,7 +104,7 @@ static void
 smtp_stop_if_idle(struct smtp_session *s)
 {
 	if (s->stopping && !s->closing && s->mode == MODE_COMMAND && s->inflight == NULL &&
-	    !s->auth_waiting && s->msg == NULL)
+	    s->opening == NULL && !s->auth_waiting && s->msg == NULL)
 		smtp_close(s, "421 4.3.2 %s Service shutting down", s->env->hostname);
 }
 
@@ -120,8 +120,8 @@ smtp_shutdown(void *arg)
 static bool
 smtp_runnable(const struct smtp_session *s)
 {
-	return !s->closing && !s->starttls && s->inflight == NULL && !s->auth_waiting &&
-	    !session_host_output_full(s->host);
+	return !s->closing && !s->starttls && s->inflight == NULL && s->opening == NULL &&
+	    !s->auth_waiting && !session_host_output_full(s->host);
 }
 
 /*
@@ -207,7 +207,7 @@ smtp_want(void *arg)
 	if (s->starttls)
 		return SESSION_STARTTLS;
 	/* Replies piling up unread (output full): the host stops feeding us. */
-	if (s->inflight != NULL || s->auth_waiting)
+	if (s->inflight != NULL || s->opening != NULL || s->auth_waiting)
 		return SESSION_PAUSE;
 	return SESSION_READ;
 }
@@ -222,9 +222,11 @@ smtp_free(void *arg)
 	log_info("session=%s event=summary commands=%u messages=%u errors=%u auth=%s",
 	    s->peer->id, s->ncommands, s->nmessages, s->errors,
 	    s->auth_user != NULL ? s->auth_user : "-");
-	/* A commit in flight finishes on its own and frees the message. */
+	/* A job in flight finishes on its own and frees the message. */
 	if (s->inflight != NULL)
 		s->inflight->session = NULL;
+	if (s->opening != NULL)
+		s->opening->session = NULL;
 	if (s->auth_req != NULL)
 		s->auth_req->session = NULL;
 	smtp_msg_free(&s->msg);
@@ -329,11 +331,10 @@ smtp_received(struct smtp_session *s, const struct smtp_msg *m)
 	    rcpt, date);
 }
 
-int
+void
 smtp_msg_open(struct smtp_session *s)
 {
 	struct smtp_msg	*m = s->msg;
-	const char	*error = NULL;
 
 	free(m->return_path);
 	free(m->received);
@@ -343,13 +344,8 @@ smtp_msg_open(struct smtp_session *s)
 	buf_init(&m->header, s->env->max_header_size);
 	m->header_truncated = false;
 	m->size = 0;
-	if (s->env->writer->open(s->env->deliver_ctx, m, &error) == -1) {
-		log_warnx("session=%s event=open_failed queueid=%s reason=\"%s\"", s->peer->id,
-		    m->queueid, error != NULL ? error : "unknown error");
-		return -1;
-	}
-	m->writer = s->env->writer;
-	return 0;
+	s->msg = NULL;		/* the job's until smtp_data_opened */
+	smtp_job_open(s, m);
 }
 
 /* The message is complete, on disk and acceptable: make it durable, then answer. */
@@ -359,12 +355,10 @@ smtp_msg_finish(struct smtp_session *s)
 	struct smtp_msg	*m = s->msg;
 
 	s->msg = NULL;
-	m->session = s;
-	s->inflight = m;
 	s->mode = MODE_COMMAND;
 	s->state = ST_READY;
 	s->nrcpt = 0;
-	s->env->deliver(s->env->deliver_ctx, m);
+	smtp_job_commit(s, m);
 }
 
 static void

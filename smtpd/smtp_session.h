@@ -30,43 +30,34 @@ enum {
 enum dsn_ret { DSN_RET_DEFAULT, DSN_RET_FULL, DSN_RET_HDRS };
 
 /*
- * Start the durable commit of msg.  Later (or before returning, in tests)
- * call smtp_session_delivered(msg, ...) exactly once, on the loop thread.
- */
-typedef void	(*smtp_deliver_fn)(void *ctx, struct smtp_msg *msg);
-
-/*
  * Where a message goes while it arrives, so that a session's memory does
- * not grow with the message.  open() runs when DATA or the first BDAT
- * starts (sender, recipients, return_path and received are set): it opens
- * the message's files (in m->stream) and writes the trace headers first.
- * write() appends the message as received (CRLF already LF), staged into
- * chunks of SMTP_STAGE_SIZE or more; an error may also be kept and
- * reported by the commit.
- * Then env->deliver takes m->stream over (and sets it to NULL); until
- * then smtp_msg_free() calls discard(), which removes every partial file
- * (RSET, QUIT, oversize, rejected, timeout, connection lost).  All three
- * run on the loop thread.  ctx is env->deliver_ctx.
+ * not grow with the message, and how it is made durable.  ctx is
+ * env->writer_ctx.  The session runs open() and commit() off the event
+ * loop, as jobs through its host (session_host_submit), paused meanwhile:
+ * they create, fsync and rename files, and a slow file system must stall
+ * that one message, not every session of the loop.  Both touch only the
+ * message they are given (not the session).
+ * open() runs when DATA or the first BDAT starts (sender, recipients,
+ * return_path and received are set): it creates the message's files (in
+ * m->stream) and writes the trace headers first.
+ * write() (loop thread) appends the message as received (CRLF already
+ * LF), staged into chunks of SMTP_STAGE_SIZE or more: page cache only; an
+ * error may also be kept and reported by the commit.
+ * commit() takes m->stream over (and sets it to NULL) and makes the
+ * message durable everywhere, or nowhere visible; it returns
+ * SMTP_DELIVERED or an SMTP_DELIVERY_* with the reason in error.  Until
+ * then smtp_msg_free() calls discard() (loop thread), which removes every
+ * partial file (RSET, QUIT, oversize, rejected, timeout, connection lost).
  */
 struct smtp_writer {
 	int	(*open)(void *ctx, struct smtp_msg *m, const char **error_r);
 	int	(*write)(struct smtp_msg *m, const void *data, size_t len);
 	void	(*discard)(struct smtp_msg *m);
+	int	(*commit)(void *ctx, struct smtp_msg *m, char *error, size_t errsize);
 };
 
 /* Message bytes are staged in the session and written in chunks of this. */
 #define SMTP_STAGE_SIZE	(64 * 1024)
-
-/* A login to check: smtp_auth_verify(req) (any thread), then smtp_session_auth_done(req). */
-struct smtp_auth_req {
-	struct directory	*dir;
-	char			*user;
-	char			*password;
-	char			*result;	/* canonical address if the login is good */
-	void			*session;	/* NULL once the session is gone */
-	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
-};
-typedef void	(*smtp_auth_fn)(void *ctx, struct smtp_auth_req *req);
 
 struct smtp_env {
 	const char		*hostname;
@@ -94,11 +85,8 @@ struct smtp_env {
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
-	smtp_deliver_fn		 deliver;
-	void			*deliver_ctx;	/* also the writer's */
 	const struct smtp_writer *writer;
-	smtp_auth_fn		 authenticate;	/* NULL: checked inline (tests) */
-	void			*auth_ctx;
+	void			*writer_ctx;
 	uint64_t		(*now_ms)(void);	/* wall clock, ms since the epoch */
 };
 
@@ -115,7 +103,7 @@ struct smtp_remote_rcpt {
 	char		*orcpt;		/* "rfc822;xtext" as given, or NULL */
 };
 
-/* One accepted message, handed to env->deliver. */
+/* One message, from DATA or the first BDAT to its commit. */
 struct smtp_msg {
 	char			 queueid[17];
 	char			*sender;	/* "" for the null sender */
@@ -140,22 +128,16 @@ struct smtp_msg {
 	uint64_t		 size;		/* message bytes after CRLF -> LF */
 	const struct smtp_writer *writer;	/* set with stream */
 	void			*stream;	/* the writer's files; NULL: none */
-	void			*session;	/* NULL once the session is gone */
-	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
+	void			*session;	/* while a job runs: NULL once the session is gone */
 };
 
-/* The deliver callback's answer (result): nothing visible unless SMTP_DELIVERED. */
+/* The writer's commit answer: nothing visible unless SMTP_DELIVERED. */
 enum {
 	SMTP_DELIVERED		= 0,	/* durable everywhere: 250 */
 	SMTP_DELIVERY_TEMP	= -1,	/* 451 4.3.0, the client retries */
 	SMTP_DELIVERY_FULL	= -2,	/* 452 4.2.2: a recipient is over quota */
 };
-void	smtp_session_delivered(struct smtp_msg *msg, int result, const char *error);
 void	smtp_msg_free(struct smtp_msg **msg);
-
-void	smtp_auth_verify(struct smtp_auth_req *req);
-/* On the loop thread, exactly once per request. */
-void	smtp_session_auth_done(struct smtp_auth_req *req);
 
 /* The ops for daemon_run; open()'s arg is the struct smtp_env. */
 extern const struct session_ops smtp_session_ops;

@@ -57,30 +57,20 @@ fuzz_discard(struct smtp_msg *m)
 	m->stream = NULL;
 }
 
-static const struct smtp_writer fuzz_writer = { fuzz_open, fuzz_write, fuzz_discard };
-
-static struct host_double	*double_host;
-
-static void
-fuzz_nowork(void *arg)
-{
-}
-
 /* An odd byte count fails the commit. */
-static void
-fuzz_delivered(void *arg)
-{
-	struct smtp_msg	*m = arg;
-
-	smtp_session_delivered(m, (m->size & 1) ? -1 : 0, "fuzz");
-}
-
-static void
-fuzz_deliver(void *ctx, struct smtp_msg *m)
+static int
+fuzz_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 {
 	fuzz_discard(m);
-	session_host_submit(host_double_host(double_host), fuzz_nowork, fuzz_delivered, m);
+	snprintf(error, errsize, "fuzz");
+	return (m->size & 1) ? -1 : 0;
 }
+
+static const struct smtp_writer fuzz_writer = {
+	fuzz_open, fuzz_write, fuzz_discard, fuzz_commit
+};
+
+static struct host_double	*double_host;
 
 static void
 write_file(const char *dir, const char *name, const char *text)
@@ -124,7 +114,6 @@ init(void)
 	env.tls_available = true;
 	env.max_header_size = 1024;
 	env.min_data_rate = 500;
-	env.deliver = fuzz_deliver;
 	env.writer = &fuzz_writer;
 	env.now_ms = fuzz_now;
 }

@@ -2,10 +2,10 @@
  * A socket-free SMTP session for unit tests, on the host double
  * (host_double.h): a throw-away directory (example.test with alice, bob,
  * groups and an alias), an env whose writer collects the streamed message
- * in memory (counting opens, writes and discards), whose deliver callback
- * remembers the message and answers as a job on the host (as the workq
- * would), password checks as jobs too, and helpers to send bytes and take
- * the replies the client read.  Included by the test_smtp_*.c programs only.
+ * in memory (counting opens, writes and discards) and whose commit
+ * remembers the message (open and commit run as jobs on the host, as on
+ * the workq), and helpers to send bytes and take the replies the client
+ * read.  Included by the test_smtp_*.c programs only.
  */
 #ifndef TESTS_SMTP_FIXTURE_H
 #define TESTS_SMTP_FIXTURE_H
@@ -31,9 +31,9 @@ struct fx {
 	struct host_double	*d;
 	void			*s;
 	char			 dirpath[64];
-	/* What deliver saw. */
+	/* What commit saw. */
 	unsigned		 delivered;
-	int			 result;	/* what deliver answers */
+	int			 result;	/* what commit answers */
 	char			*body;		/* Return-Path + Received + body of the last */
 	size_t			 body_len;	/* it may hold NULs */
 	char			*rcpts;		/* "l:alice@...,r:x@remote,..." */
@@ -107,69 +107,15 @@ fx_writer_discard(struct smtp_msg *m)
 	m->stream = NULL;
 }
 
-static const struct smtp_writer fx_writer = {
-	.open		= fx_writer_open,
-	.write		= fx_writer_write,
-	.discard	= fx_writer_discard,
-};
-
-static uint64_t
-fx_now(void)
+static int
+fx_writer_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 {
-	return 1795000000000ULL;	/* a fixed instant: Received: is comparable */
-}
-
-/* The deliverer's answer, queued on the host like a workq job's. */
-struct fx_answer {
-	struct smtp_msg	*m;
-	int		 result;
-};
-
-static void
-fx_nowork(void *arg)
-{
-	(void)arg;
-}
-
-static void
-fx_answer(void *arg)
-{
-	struct fx_answer	*a = arg;
-
-	smtp_session_delivered(a->m, a->result, a->result == 0 ? NULL : "test failure");
-	free(a);
-}
-
-static void
-fx_auth_work(void *arg)
-{
-	smtp_auth_verify(arg);
-}
-
-static void
-fx_auth_done(void *arg)
-{
-	smtp_session_auth_done(arg);
-}
-
-static void
-fx_authenticate(void *ctx, struct smtp_auth_req *req)
-{
-	struct fx	*f = ctx;
-
-	session_host_submit(host_double_host(f->d), fx_auth_work, fx_auth_done, req);
-}
-
-static void
-fx_deliver(void *ctx, struct smtp_msg *m)
-{
-	struct fx_answer	*a = xcalloc(1, sizeof(*a));
 	struct fx		*f = ctx;
 	struct fx_stream	*st = m->stream;
 	struct buf		 b;
 	size_t			 i;
 
-	/* Like smtp_deliver: the files are the deliverer's now. */
+	/* Like smtpd's writer: the files are the commit's now. */
 	m->stream = NULL;
 	buf_init(&b, 64 * 1024 * 1024);
 	free(f->body);
@@ -201,9 +147,22 @@ fx_deliver(void *ctx, struct smtp_msg *m)
 	f->sender = xstrdup(m->sender);
 	if (f->result == 0)
 		f->delivered++;
-	a->m = m;
-	a->result = f->result;
-	session_host_submit(host_double_host(f->d), fx_nowork, fx_answer, a);
+	else
+		snprintf(error, errsize, "test failure");
+	return f->result;
+}
+
+static const struct smtp_writer fx_writer = {
+	.open		= fx_writer_open,
+	.write		= fx_writer_write,
+	.discard	= fx_writer_discard,
+	.commit		= fx_writer_commit,
+};
+
+static uint64_t
+fx_now(void)
+{
+	return 1795000000000ULL;	/* a fixed instant: Received: is comparable */
 }
 
 static void
@@ -259,11 +218,8 @@ fx_new_peer(const char *addr, const char *listener)
 	f->env.plaintext_auth_loopback = true;
 	f->env.tls_available = true;
 	f->env.max_header_size = 64 * 1024;
-	f->env.deliver = fx_deliver;
-	f->env.deliver_ctx = f;
-	f->env.authenticate = fx_authenticate;
-	f->env.auth_ctx = f;
 	f->env.writer = &fx_writer;
+	f->env.writer_ctx = f;
 	f->env.now_ms = fx_now;
 	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
 	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);

@@ -629,7 +629,8 @@ test_async_completion(void **state)
 	static const char	 in[] = "EHLO a\r\n"
 	    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nNOOP\r\n";
 	static const char	 txn2[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n"
-	    "DATA\r\nx\r\n.\r\nQUIT\r\n";
+	    "DATA\r\n";
+	static const char	 body[] = "x\r\n.\r\nQUIT\r\n";
 	struct fx		*f = fx_new();
 
 	(void)state;
@@ -650,8 +651,26 @@ test_async_completion(void **state)
 		    "250 2.0.0 Ok\r\n"));
 		free(r);
 	}
-	/* A commit in flight when the session goes away: it completes alone. */
+	/* DATA: the files are created by a job, the 354 comes after it. */
 	host_double_input(f->d, txn2, sizeof(txn2) - 1);
+	host_double_input(f->d, body, 2);
+	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(f->opens, 0);
+	assert_int_equal(host_double_held(f->d), 2);	/* the early body bytes */
+	assert_null(memmem(buf_head(host_double_output(f->d)), buf_len(host_double_output(f->d)),
+	    "354", 3));
+	host_double_run(f->d);
+	assert_int_equal(f->opens, 1);
+	assert_int_equal(host_double_held(f->d), 0);
+	{
+		char *r = fx_take(f);
+
+		assert_non_null(strstr(r, "354 End data"));
+		free(r);
+	}
+	/* A commit in flight when the session goes away: it completes alone. */
+	host_double_input(f->d, body + 2, sizeof(body) - 3);
 	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
 	assert_int_equal(host_double_jobs(f->d), 1);
 	assert_int_equal(host_double_held(f->d), strlen("QUIT\r\n"));
@@ -664,6 +683,33 @@ test_async_completion(void **state)
 	assert_int_equal(host_double_jobs(f->d), 1);
 	host_double_free(&f->d);
 	f->s = NULL;
+	/* And an open in flight: the files it made are removed, nothing delivered. */
+	fx_open(f);
+	host_double_input(f->d, "EHLO a\r\n", 8);
+	host_double_input(f->d, txn2, sizeof(txn2) - 1);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	host_double_free(&f->d);
+	f->s = NULL;
+	assert_int_equal(f->opens, 2);
+	assert_int_equal(f->open_streams, 0);
+	/* And a timeout while the open runs: 421, then the files go too. */
+	fx_open(f);
+	host_double_input(f->d, "EHLO a\r\n", 8);
+	host_double_input(f->d, txn2, sizeof(txn2) - 1);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	host_double_advance(f->d, f->env.idle_timeout + 1);
+	assert_int_equal(host_double_want(f->d), SESSION_CLOSE);
+	assert_int_equal(host_double_jobs(f->d), 0);
+	assert_int_equal(f->opens, 3);
+	assert_int_equal(f->open_streams, 0);
+	assert_int_equal(f->delivered, 1);
+	{
+		char *r = fx_take(f);
+
+		assert_non_null(strstr(r, "421 4.4.2"));
+		assert_null(strstr(r, "354"));
+		free(r);
+	}
 	fx_free(&f);
 }
 

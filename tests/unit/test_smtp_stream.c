@@ -48,6 +48,58 @@ stored_body(const struct fx *f)
 	return p + 1;
 }
 
+/*
+ * Lines longer than the DATA machine's scan window (512), bare CRs and
+ * bare LFs on both sides of a window's edge, a dot after each kind of
+ * line end: converted the same whatever the pieces.
+ */
+static void
+test_long_lines(void **state)
+{
+	size_t		 chunks[] = { SIZE_MAX, 1, 7, 511, 513, 4096 }, i, k;
+	struct buf	 wire, stored;
+	char		*expect;
+
+	(void)state;
+	buf_init(&wire, 1024 * 1024);
+	buf_init(&stored, 1024 * 1024);
+	buf_puts(&wire, "Subject: big\r\n\r\n");
+	buf_puts(&stored, "Subject: big\n\n");
+	for (k = 1; k < 40; k++) {
+		size_t	 len = k * 97 % 1500, j;
+
+		for (j = 0; j < len; j++) {
+			buf_printf(&wire, "%c", 'a' + (int)(j % 26));
+			buf_printf(&stored, "%c", 'a' + (int)(j % 26));
+		}
+		if (k % 3 == 0) {		/* a bare CR inside the line */
+			buf_puts(&wire, "\rx");
+			buf_puts(&stored, "\rx");
+		}
+		if (k % 4 == 0) {		/* a bare LF: stored as a line end */
+			buf_puts(&wire, "\n.y");
+			buf_puts(&stored, "\n.y");
+		}
+		buf_puts(&wire, k % 5 == 0 ? "\r\n..z\r\n" : "\r\n");
+		buf_puts(&stored, k % 5 == 0 ? "\n.z\n" : "\n");
+	}
+	expect = buf_strdup(&stored);
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		struct fx	*f = fx_new();
+
+		fx_feed(f, txn);
+		fx_feed(f, "DATA\r\n");
+		fx_feedn(f, buf_head(&wire), buf_len(&wire), chunks[i]);
+		fx_feed(f, ".\r\n");
+		assert_int_equal(f->delivered, 1);
+		assert_string_equal(stored_body(f), expect);
+		fx_free(&f);
+	}
+	free(expect);
+	buf_release(&wire);
+	buf_release(&stored);
+}
+
 static void
 test_streamed_in_chunks(void **state)
 {
@@ -296,6 +348,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streamed_in_chunks),
+		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_header_section),
 		cmocka_unit_test(test_discards),
 		cmocka_unit_test(test_writer_failures),
