@@ -607,6 +607,53 @@ test_quota(void **state)
 	free(m);
 }
 
+/* Read a small file whole into buf (NUL-terminated). */
+static void
+slurp(const char *path, char *buf, size_t size)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	assert_true((n = read(fd, buf, size - 1)) >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * maildirsize is recounted through the durable path (file and Maildir
+ * fsynced, nothing left in tmp/); a change only appends a line.
+ */
+static void
+test_quota_recount_durable(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct store_rcpt	 r = { fx->maildir, 100000, 100 };
+	struct store_delivery	*d;
+	const char		*error;
+	char			*m = fx_message(9), text[256], want[256];
+	uint64_t		 before;
+	int			 i;
+
+	fx_deliver_n(fx, 2);				/* no quota yet: no maildirsize */
+	assert_int_equal(access(fx_path(fx, "maildirsize"), F_OK), -1);
+	for (i = 0; i < 2; i++) {
+		before = commit_fsync_count();
+		d = store_delivery_begin(fx->st, &r, 1, &error);
+		assert_int_equal(store_delivery_write(d, m, strlen(m)), 0);
+		assert_int_equal(store_delivery_commit(d, &error), 0);
+		store_delivery_free(&d);
+		/* the message's two, and the first time the recount's two */
+		assert_int_equal(commit_fsync_count() - before, i == 0 ? 4 : 2);
+	}
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
+	slurp(fx_path(fx, "maildirsize"), text, sizeof(text));
+	snprintf(want, sizeof(want), "100000S,100C\n%zu 2\n%zu 1\n%zu 1\n",
+	    2 * strlen(m), strlen(m), strlen(m));
+	free(m);
+	assert_string_equal(text, want);
+}
+
 static void
 test_index_rebuilt_same_uids(void **state)
 {
@@ -667,6 +714,7 @@ main(void)
 		STORE_FX_TEST_FSYNC(test_readonly),
 		STORE_FX_TEST_FSYNC(test_notify_fd),
 		STORE_FX_TEST_FSYNC(test_quota),
+		STORE_FX_TEST_FSYNC(test_quota_recount_durable),
 		STORE_FX_TEST_FSYNC(test_index_rebuilt_same_uids),
 	};
 
