@@ -5,6 +5,14 @@
 
 #include <stdlib.h>
 
+void
+session_drive_call(struct session_drive *dr, void (*cb)(void *s))
+{
+	dr->depth++;
+	cb(dr->s);
+	dr->depth--;
+}
+
 bool
 session_drive_full(const struct buf *out, size_t high)
 {
@@ -53,9 +61,7 @@ stop_due(struct session_drive *dr)
 	if (!dr->stop_pending || dr->stop_sent)
 		return false;
 	dr->stop_sent = true;
-	dr->depth++;
-	dr->ops->shutdown(dr->s);
-	dr->depth--;
+	session_drive_call(dr, dr->ops->shutdown);
 	return true;
 }
 

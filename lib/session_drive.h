@@ -24,6 +24,9 @@ struct session_drive {
 	bool				 stop_sent;	/* ops->shutdown called */
 };
 
+/* cb(dr->s), as a callback into the session: nothing settles until it returns. */
+void	session_drive_call(struct session_drive *dr, void (*cb)(void *s));
+
 /* out holds high bytes or more: the session waits until it drains. */
 bool	session_drive_full(const struct buf *out, size_t high);
 

@@ -180,9 +180,7 @@ host_tls_done(struct host *h)
 		conn_set_timeout(h->conn, 0);
 		host_open(h);
 	} else if (ops->tls_started != NULL) {
-		h->dr.depth++;
-		ops->tls_started(h->dr.s);
-		h->dr.depth--;
+		session_drive_call(&h->dr, ops->tls_started);
 	}
 }
 
@@ -206,9 +204,7 @@ host_timed_out(struct host *h)
 	snprintf(h->reason, sizeof(h->reason), "timeout");
 	/* A farewell must not land inside a streamed reply: the session ends it. */
 	h->dr.more = NULL;
-	h->dr.depth++;
-	h->pool->ops->timeout(h->dr.s);
-	h->dr.depth--;
+	session_drive_call(&h->dr, h->pool->ops->timeout);
 	return true;
 }
 
@@ -256,9 +252,7 @@ host_after_cb(void *arg)
 	h->after_cb = NULL;
 	if (cb == NULL || h->dr.s == NULL)
 		return;
-	h->dr.depth++;
-	cb(h->dr.s);
-	h->dr.depth--;
+	session_drive_call(&h->dr, cb);
 	host_settle(h);
 }
 
@@ -271,9 +265,7 @@ host_watch_cb(int fd, unsigned events, void *arg)
 	(void)events;
 	if (h->watch_cb == NULL || h->dr.s == NULL)
 		return;
-	h->dr.depth++;
-	h->watch_cb(h->dr.s);
-	h->dr.depth--;
+	session_drive_call(&h->dr, h->watch_cb);
 	host_settle(h);
 }
 

@@ -241,9 +241,7 @@ run_once(struct host_double *d)
 	if (d->after_cb != NULL && d->after_at <= d->now) {
 		cb = d->after_cb;
 		d->after_cb = NULL;
-		d->dr.depth++;
-		cb(d->dr.s);
-		d->dr.depth--;
+		session_drive_call(&d->dr, cb);
 		settle(d);
 		return true;
 	}
@@ -289,9 +287,7 @@ host_double_advance(struct host_double *d, uint64_t ms)
 	if (d->dr.s != NULL && !d->closed && d->deadline != 0 && d->deadline <= d->now) {
 		d->deadline = 0;
 		d->dr.more = NULL;		/* as the loop's host: the session ends its stream */
-		d->dr.depth++;
-		d->dr.ops->timeout(d->dr.s);
-		d->dr.depth--;
+		session_drive_call(&d->dr, d->dr.ops->timeout);
 		settle(d);
 	}
 	host_double_run(d);
@@ -324,9 +320,7 @@ host_double_tls(struct host_double *d)
 		return;
 	buf_reset(d->in);
 	d->peer->tls = true;
-	d->dr.depth++;
-	d->dr.ops->tls_started(d->dr.s);
-	d->dr.depth--;
+	session_drive_call(&d->dr, d->dr.ops->tls_started);
 	host_double_run(d);
 }
 
@@ -359,9 +353,7 @@ host_double_readable(struct host_double *d)
 {
 	if (d->watch_cb == NULL || d->dr.s == NULL)
 		return;
-	d->dr.depth++;
-	d->watch_cb(d->dr.s);
-	d->dr.depth--;
+	session_drive_call(&d->dr, d->watch_cb);
 	settle(d);
 	host_double_run(d);
 }
