@@ -117,6 +117,15 @@ fx_message(unsigned n)
 	    "Body of message %u.\n", n, n, n);
 }
 
+void
+fx_index_delete(const char *maildir)
+{
+	char	*path = xasprintf("%s/postroom-index", maildir);
+
+	fx_rmtree(path);
+	free(path);
+}
+
 size_t
 fx_count(const char *path)
 {

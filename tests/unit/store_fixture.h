@@ -44,6 +44,8 @@ struct mailbox	*fx_open(struct store_fx *fx, const char *folder, unsigned flags)
 int		 fx_deliver(struct store *st, const char *maildir, const char *text);
 /* A small message with a distinguishing subject. */
 char		*fx_message(unsigned n);
+/* Remove maildir's index (postroom-index/): the next open rebuilds it from the Maildir. */
+void		 fx_index_delete(const char *maildir);
 /* Files (not dot files) in dir. */
 size_t		 fx_count(const char *dir);
 /*

@@ -131,8 +131,7 @@ test_rebuild_after_delete(void **state)
 	populate(fx->st, fx->maildir);
 	take(fx->st, fx->maildir, before);
 	assert_int_equal(before->n, NMSG - NMSG / 10);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/postroom-index", fx->maildir);
-	assert_int_equal(system(cmd), 0);
+	fx_index_delete(fx->maildir);
 	t = seconds();
 	take(fx->st, fx->maildir, after);
 	print_message("rebuild of %zu messages: %.3f s\n", after->n, seconds() - t);
@@ -167,15 +166,6 @@ side_file_set(const char *maildir, const char *text)
 	fputs(text, f);
 	fclose(f);
 	free(path);
-}
-
-static void
-index_delete(const char *maildir)
-{
-	char	*cmd = xasprintf("rm -rf %s/postroom-index", maildir);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
 }
 
 /* FEW messages, UIDs 1..FEW; the highest three expunged.  Returns UIDVALIDITY. */
@@ -253,7 +243,7 @@ side_file_repaired(const char *damage_fmt)
 	side_file_set(fx->maildir, text);
 	free(text);
 	open_close(fx->st, fx->maildir);		/* the index still knows: repaired */
-	index_delete(fx->maildir);
+	fx_index_delete(fx->maildir);
 	uid = deliver_one(fx->st, fx->maildir, &v2);
 	assert_int_equal(v2, v);
 	assert_true(uid > FEW);
@@ -290,7 +280,7 @@ test_stale_side_file_and_no_index(void **state)
 	v = few_then_expunge(fx->st, fx->maildir);
 	snprintf(text, sizeof(text), "%u 3\n", v);
 	side_file_set(fx->maildir, text);
-	index_delete(fx->maildir);
+	fx_index_delete(fx->maildir);
 	uid = deliver_one(fx->st, fx->maildir, &v2);
 	assert_true(v2 != v || uid > FEW);
 }
