@@ -72,9 +72,14 @@ struct directory {
 	const struct directory_syntax *syntax;
 };
 
+struct dir_load;
+/* One entry of a directory file: a trimmed line, neither blank nor a comment. */
+typedef void	 dir_entry_fn(struct dir_load *ld, unsigned lineno, char *line);
+
 struct dir_load {
 	struct directory	*d;
 	const char		*file;		/* current file's base name */
+	dir_entry_fn		*entry;		/* the current file's grammar */
 	struct dir_list		**list;		/* where list_line appends */
 	size_t			*nlist;
 	unsigned		 errors;
@@ -141,15 +146,21 @@ cmp_size(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* bsearch, which wants a real array even when it is empty (ours are then NULL). */
+static void *
+find_sorted(const void *key, void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+	return n == 0 ? NULL : bsearch(key, base, n, size, cmp);
+}
+
 /* Lookups on canonical (lower-case) names in the sorted arrays. */
 static const struct dir_domain *
 find_domain(const struct directory *d, const char *name)
 {
 	struct dir_domain	 key = { .name = (char *)name };
 
-	if (d->ndomains == 0)
-		return NULL;
-	return bsearch(&key, d->domains, d->ndomains, sizeof(key), cmp_domain);
+	return find_sorted(&key, d->domains, d->ndomains, sizeof(key), cmp_domain);
 }
 
 static struct dir_user_rec *
@@ -157,9 +168,7 @@ find_user(const struct directory *d, const char *address)
 {
 	struct dir_user_rec	 key = { .address = (char *)address };
 
-	if (d->nusers == 0)
-		return NULL;
-	return bsearch(&key, d->users, d->nusers, sizeof(key), cmp_user);
+	return find_sorted(&key, d->users, d->nusers, sizeof(key), cmp_user);
 }
 
 static struct dir_list *
@@ -167,28 +176,18 @@ find_list(const struct directory *d, const char *address)
 {
 	struct dir_list	 key = { .address = (char *)address };
 
-	if (d->nlists == 0)
-		return NULL;
-	return bsearch(&key, d->lists, d->nlists, sizeof(key), cmp_list);
+	return find_sorted(&key, d->lists, d->nlists, sizeof(key), cmp_list);
 }
 
 /* ---- domains ---- */
 
 static void
-domains_line(void *ctx, unsigned lineno, char *line, const char *why)
+domains_line(struct dir_load *ld, unsigned lineno, char *line)
 {
-	struct dir_load		*ld = ctx;
 	struct directory	*d = ld->d;
 	struct dir_domain	*dom;
 	char			 name[ADDR_BUF], *word, *opt, *save;
 
-	if (line == NULL) {
-		dir_load_error(ld, ld->file, lineno, "%s", why);
-		return;
-	}
-	line = textfile_trim(line);
-	if (*line == '\0' || *line == '#')
-		return;
 	word = strtok_r(line, " \t", &save);
 	if (canonical(word, name) == -1 || !d->syntax->domain_valid(name)) {
 		dir_load_error(ld, ld->file, lineno, "not a domain name");
@@ -246,20 +245,13 @@ passwd_extra(struct dir_load *ld, unsigned lineno, struct dir_user_rec *r, char 
 }
 
 static void
-passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
+passwd_line(struct dir_load *ld, unsigned lineno, char *line)
 {
-	struct dir_load		*ld = ctx;
 	struct directory	*d = ld->d;
 	struct dir_user_rec	*r;
 	char			*fields[PASSWD_FIELDS], name[ADDR_BUF], *p, *at;
 	size_t			 n = 0;
 
-	if (line == NULL) {
-		dir_load_error(ld, ld->file, lineno, "%s", why);
-		return;
-	}
-	if (*textfile_trim(line) == '\0' || *textfile_trim(line) == '#')
-		return;
 	/* As in Dovecot, the extra field keeps any further colons. */
 	for (p = line; p != NULL && n < PASSWD_FIELDS - 1; n++)
 		fields[n] = strsep(&p, ":");
@@ -297,22 +289,13 @@ passwd_line(void *ctx, unsigned lineno, char *line, const char *why)
 /* ---- groups and aliases ---- */
 
 static void
-list_line(void *ctx, unsigned lineno, char *line, const char *why)
+list_line(struct dir_load *ld, unsigned lineno, char *line)
 {
-	struct dir_load		*ld = ctx;
 	struct directory	*d = ld->d;
 	struct dir_list		*l;
 	char			 name[ADDR_BUF], *colon, *m, *save;
 
 	/* senders shares this grammar: "login@domain: address, ..." */
-
-	if (line == NULL) {
-		dir_load_error(ld, ld->file, lineno, "%s", why);
-		return;
-	}
-	line = textfile_trim(line);
-	if (*line == '\0' || *line == '#')
-		return;
 	if ((colon = strchr(line, ':')) == NULL) {
 		dir_load_error(ld, ld->file, lineno, "expected \"name@domain: member, ...\"");
 		return;
@@ -478,8 +461,24 @@ check_senders(struct dir_load *ld)
 	}
 }
 
+/* Every file: errors for unusable lines, blank lines and # comments skipped. */
+static void
+dir_line(void *ctx, unsigned lineno, char *line, const char *why)
+{
+	struct dir_load	*ld = ctx;
+
+	if (line == NULL) {
+		dir_load_error(ld, ld->file, lineno, "%s", why);
+		return;
+	}
+	line = textfile_trim(line);
+	if (*line == '\0' || *line == '#')
+		return;
+	ld->entry(ld, lineno, line);
+}
+
 static int
-read_file(struct dir_load *ld, const char *name, textfile_line_fn *fn)
+read_file(struct dir_load *ld, const char *name, dir_entry_fn *fn)
 {
 	const char	*err;
 	char		*path;
@@ -487,7 +486,8 @@ read_file(struct dir_load *ld, const char *name, textfile_line_fn *fn)
 
 	path = xasprintf("%s/%s", ld->d->dir, name);
 	ld->file = name;
-	r = textfile_read(path, DIR_LINE_MAX, fn, ld, &err);
+	ld->entry = fn;
+	r = textfile_read(path, DIR_LINE_MAX, dir_line, ld, &err);
 	free(path);
 	if (r == -1) {
 		log_warnx("%s", err);
@@ -702,7 +702,7 @@ name_reaches(const struct directory *d, const char *name, size_t u)
 		return (size_t)(r - d->users) == u;
 	if ((l = find_list(d, name)) == NULL)
 		return false;
-	return l->nusers > 0 && bsearch(&u, l->users, l->nusers, sizeof(u), cmp_size) != NULL;
+	return find_sorted(&u, l->users, l->nusers, sizeof(u), cmp_size) != NULL;
 }
 
 /* Is name in the user's senders entry? */
@@ -712,8 +712,7 @@ sender_listed(const struct directory *d, const char *user, const char *name)
 	struct dir_list	 key = { .address = (char *)user }, *l;
 	size_t		 i;
 
-	if (d->nsenders == 0 ||
-	    (l = bsearch(&key, d->senders, d->nsenders, sizeof(key), cmp_list)) == NULL)
+	if ((l = find_sorted(&key, d->senders, d->nsenders, sizeof(key), cmp_list)) == NULL)
 		return false;
 	for (i = 0; i < l->nmembers; i++)
 		if (strcmp(l->members[i], name) == 0)

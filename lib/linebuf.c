@@ -74,6 +74,14 @@ linebuf_feed(struct linebuf *lb, const void *data, size_t len)
 	return skipped + n;
 }
 
+size_t
+linebuf_feed_line(struct linebuf *lb, const void *data, size_t len)
+{
+	const char	*lf = memchr(data, '\n', len);
+
+	return linebuf_feed(lb, data, lf != NULL ? (size_t)(lf - (const char *)data) + 1 : len);
+}
+
 static void
 linebuf_no_line(char **line_r, size_t *len_r)
 {

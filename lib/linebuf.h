@@ -36,6 +36,13 @@ void		 linebuf_free(struct linebuf **lb);
  * without being stored, so memory stays bounded by max.
  */
 size_t		 linebuf_feed(struct linebuf *lb, const void *data, size_t len);
+/*
+ * linebuf_feed() of data up to and including its first LF (all of it if it
+ * has none): a session feeding one line at a time never leaves bytes past
+ * the command it runs inside the reader (a pause, STARTTLS or DATA then
+ * knows exactly how much was taken).
+ */
+size_t		 linebuf_feed_line(struct linebuf *lb, const void *data, size_t len);
 
 /* The next line; valid until the next call on lb. */
 enum line_status linebuf_next(struct linebuf *lb, char **line_r, size_t *len_r);

@@ -38,8 +38,8 @@ host_destroy(struct host *h)
 		conn_free(&h->conn);
 	}
 	/* The session's own summary first, then the connection's. */
-	if (h->s != NULL)
-		p->ops->free(h->s);
+	if (h->dr.s != NULL)
+		p->ops->free(h->dr.s);
 	log_info("session=%s event=close addr=%s listener=%s duration_ms=%llu "
 	    "bytes_in=%llu bytes_out=%llu reason=%s", h->peer.id, h->peer.addr, h->peer.listener,
 	    (unsigned long long)(ev_now(p->loop) - h->start_ms), h->bytes_in, h->bytes_out,
@@ -54,63 +54,15 @@ host_destroy(struct host *h)
 static bool
 host_output_full(const struct host *h)
 {
-	return buf_len(conn_output(h->conn)) >= h->pool->limits.output_high;
+	return session_drive_full(conn_output(h->conn), h->pool->limits.output_high);
 }
 
-/*
- * Feed buffered input while the session wants it, takes some, streams
- * nothing and has room for its replies: a client pipelining commands
- * without reading the answers gets the rest processed only as it reads
- * (after CONN_DRAINED), so output stays bounded.
- */
+/* Feed the input the conn holds (lib/session_drive.h). */
 static void
 host_feed(struct host *h)
 {
-	const struct session_ops	*ops = h->pool->ops;
-	struct buf			*in = conn_input(h->conn);
-	size_t				 n;
-
-	while (buf_len(in) > 0 && h->more == NULL && !host_output_full(h) &&
-	    ops->want(h->s) == SESSION_READ) {
-		h->depth++;
-		n = ops->input(h->s, buf_head(in), buf_len(in));
-		h->depth--;
-		if (n > buf_len(in))
-			abort();	/* the session claims bytes it was never given */
-		if (n == 0)
-			break;
-		buf_consume(in, n);
-	}
-}
-
-/* Continue a streamed reply while there is room; true once none is left. */
-static bool
-host_produce(struct host *h)
-{
-	session_more_fn	 more;
-	bool		 done;
-
-	while ((more = h->more) != NULL && !host_output_full(h)) {
-		h->depth++;
-		done = more(h->s);
-		h->depth--;
-		if (done && h->more == more)
-			h->more = NULL;
-	}
-	return h->more == NULL;
-}
-
-/* Stopping: tell a session that is between commands. */
-static bool
-host_stop_due(struct host *h)
-{
-	if (!h->stop_pending || h->stop_sent)
-		return false;
-	h->stop_sent = true;
-	h->depth++;
-	h->pool->ops->shutdown(h->s);
-	h->depth--;
-	return true;
+	session_drive_feed(&h->dr, conn_input(h->conn), conn_output(h->conn),
+	    h->pool->limits.output_high);
 }
 
 static void
@@ -154,27 +106,22 @@ host_settle(struct host *h)
 {
 	const struct session_ops	*ops = h->pool->ops;
 	enum session_want		 w;
-	size_t				 held;
 
-	if (h->depth > 0 || h->s == NULL)
+	if (h->dr.depth > 0 || h->dr.s == NULL)
 		return;
 	if (h->peer_gone) {
 		/* The peer is gone; the session waited for its own work. */
-		if (ops->want(h->s) != SESSION_PAUSE)
+		if (ops->want(h->dr.s) != SESSION_PAUSE)
 			host_destroy(h);
 		return;
 	}
 	for (;;) {
-		w = ops->want(h->s);
+		w = ops->want(h->dr.s);
 		if (w == SESSION_READ) {
 			conn_pause(h->conn, false);
-			if (!host_produce(h))
-				break;		/* until CONN_DRAINED */
-			if (host_stop_due(h))
-				continue;
-			held = buf_len(conn_input(h->conn));
-			host_feed(h);
-			if (buf_len(conn_input(h->conn)) != held)
+			/* false: waits for CONN_DRAINED or CONN_INPUT */
+			if (session_drive_read(&h->dr, conn_input(h->conn), conn_output(h->conn),
+			    h->pool->limits.output_high))
 				continue;
 		} else if (w == SESSION_PAUSE)
 			conn_pause(h->conn, true);
@@ -192,10 +139,11 @@ host_open(struct host *h)
 {
 	const struct session_ops	*ops = h->pool->ops;
 
-	h->depth++;
-	h->s = ops->open(&h->peer, conn_output(h->conn), &h->base, h->pool->arg);
-	h->depth--;
-	h->stop_pending = h->pool->stopping && ops->shutdown != NULL;
+	h->dr.depth++;
+	h->dr.ops = ops;
+	h->dr.s = ops->open(&h->peer, conn_output(h->conn), &h->base, h->pool->arg);
+	h->dr.depth--;
+	h->dr.stop_pending = h->pool->stopping && ops->shutdown != NULL;
 }
 
 static void
@@ -206,14 +154,14 @@ host_conn_closed(struct host *h)
 		snprintf(h->reason, sizeof(h->reason), "%s", conn_close_reason(h->conn));
 	h->bytes_in = conn_bytes_in(h->conn);
 	h->bytes_out = conn_bytes_out(h->conn);
-	if (h->s != NULL && h->pool->ops->want(h->s) == SESSION_PAUSE) {
+	if (h->dr.s != NULL && h->pool->ops->want(h->dr.s) == SESSION_PAUSE) {
 		/*
 		 * The session's work (a commit) is still running and will append
 		 * its reply to the conn's output buffer: keep the conn, inert since
 		 * it reported CLOSED, until host_settle() sees the pause end.
 		 */
 		h->peer_gone = true;
-		h->more = NULL;
+		h->dr.more = NULL;
 		ev_io_del(&h->watch);
 		return;
 	}
@@ -228,13 +176,11 @@ host_tls_done(struct host *h)
 
 	h->peer.tls = true;
 	snprintf(h->peer.tls_info, sizeof(h->peer.tls_info), "%s", conn_tls_info(h->conn));
-	if (h->s == NULL) {
+	if (h->dr.s == NULL) {
 		conn_set_timeout(h->conn, 0);
 		host_open(h);
 	} else if (ops->tls_started != NULL) {
-		h->depth++;
-		ops->tls_started(h->s);
-		h->depth--;
+		session_drive_call(&h->dr, ops->tls_started);
 	}
 }
 
@@ -251,16 +197,14 @@ host_timed_out(struct host *h)
 		host_destroy(h);
 		return false;
 	}
-	if (h->s == NULL || (h->tls_requested && !h->peer.tls)) {
+	if (h->dr.s == NULL || (h->tls_requested && !h->peer.tls)) {
 		host_close_now(h, "TLS handshake timeout");
 		return false;
 	}
 	snprintf(h->reason, sizeof(h->reason), "timeout");
 	/* A farewell must not land inside a streamed reply: the session ends it. */
-	h->more = NULL;
-	h->depth++;
-	h->pool->ops->timeout(h->s);
-	h->depth--;
+	h->dr.more = NULL;
+	session_drive_call(&h->dr, h->pool->ops->timeout);
 	return true;
 }
 
@@ -273,7 +217,7 @@ host_conn_cb(struct conn *c, enum conn_event ev, void *arg)
 	switch (ev) {
 	case CONN_INPUT:
 		h->last_input_ms = ev_now(h->pool->loop);
-		if (h->s != NULL)
+		if (h->dr.s != NULL)
 			host_feed(h);
 		break;
 	case CONN_DRAINED:
@@ -306,11 +250,9 @@ host_after_cb(void *arg)
 	void		(*cb)(void *) = h->after_cb;
 
 	h->after_cb = NULL;
-	if (cb == NULL || h->s == NULL)
+	if (cb == NULL || h->dr.s == NULL)
 		return;
-	h->depth++;
-	cb(h->s);
-	h->depth--;
+	session_drive_call(&h->dr, cb);
 	host_settle(h);
 }
 
@@ -321,11 +263,9 @@ host_watch_cb(int fd, unsigned events, void *arg)
 
 	(void)fd;
 	(void)events;
-	if (h->watch_cb == NULL || h->s == NULL)
+	if (h->watch_cb == NULL || h->dr.s == NULL)
 		return;
-	h->depth++;
-	h->watch_cb(h->s);
-	h->depth--;
+	session_drive_call(&h->dr, h->watch_cb);
 	host_settle(h);
 }
 
@@ -388,7 +328,7 @@ api_output_full(const struct session_host *base)
 static void
 api_stream(struct session_host *base, session_more_fn more)
 {
-	host_of(base)->more = more;
+	host_of(base)->dr.more = more;
 }
 
 static int

@@ -164,7 +164,7 @@ kind_cut_deadlines(struct session_pool *p, struct pool_kind *k)
 	unsigned long long	 stress = p->limits.stress_timeout_ms;
 
 	for (h = p->hosts; h != NULL; h = h->next) {
-		if (h->kind != k || h->conn == NULL || h->closing || h->s == NULL ||
+		if (h->kind != k || h->conn == NULL || h->closing || h->dr.s == NULL ||
 		    h->deadline_ms == 0 || h->deadline_ms <= now + stress)
 			continue;
 		conn_set_timeout(h->conn, stress);
@@ -415,7 +415,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 static bool
 host_idle(struct host *h)
 {
-	return h->conn != NULL && h->pool->ops->want(h->s) == SESSION_READ &&
+	return h->conn != NULL && h->pool->ops->want(h->dr.s) == SESSION_READ &&
 	    buf_len(conn_input(h->conn)) == 0 && buf_len(conn_output(h->conn)) == 0 &&
 	    ev_now(h->pool->loop) - h->last_input_ms >= HOST_QUIET_MS;
 }
@@ -427,14 +427,14 @@ session_pool_shutdown(struct session_pool *p)
 
 	p->stopping = true;
 	for (h = p->hosts; h != NULL; h = h->next) {
-		if (h->s == NULL) {
+		if (h->dr.s == NULL) {
 			if (h->conn != NULL)
 				host_close_now(h, "shutdown");
 			continue;
 		}
 		if (p->ops->shutdown != NULL) {
 			/* host_settle() tells it once it is between commands. */
-			h->stop_pending = true;
+			h->dr.stop_pending = true;
 			host_kick(h);
 		} else if (host_idle(h))
 			host_close_now(h, "shutdown");

@@ -8,6 +8,7 @@
 #define LIB_SESSION_PRIVATE_H
 
 #include "lib/session.h"
+#include "lib/session_drive.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,7 +56,7 @@ struct host {
 	struct session_pool	*pool;
 	struct host		*prev, *next;
 	struct conn		*conn;		/* NULL: peer gone, session still PAUSEd */
-	void			*s;
+	struct session_drive	 dr;		/* the session, fed by lib/session_drive */
 	struct session_peer	 peer;
 	struct ip_count		*ip;
 	struct pool_kind	*kind;		/* NULL: more kinds than slots */
@@ -63,18 +64,14 @@ struct host {
 	struct ev_timer		*soon;		/* settle from the loop (kicks) */
 	struct ev_timer		*after;
 	void			(*after_cb)(void *s);
-	session_more_fn		 more;		/* a streamed reply in progress */
 	struct ev_io		*watch;
 	void			(*watch_cb)(void *s);
 	uint64_t		 start_ms;
 	uint64_t		 last_input_ms;
 	unsigned		 gen;
-	int			 depth;		/* calls into the session on the stack */
 	bool			 implicit_tls;
 	bool			 tls_requested;
 	bool			 paused;	/* last want() was PAUSE */
-	bool			 stop_pending;	/* stopping: ops->shutdown when between commands */
-	bool			 stop_sent;	/* ops->shutdown called */
 	bool			 closing;	/* close after flush requested */
 	bool			 peer_gone;	/* conn reported CLOSED while the session paused */
 	unsigned long long	 bytes_in, bytes_out;

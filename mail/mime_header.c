@@ -252,6 +252,15 @@ rfc822_parse_params(struct rfc822_parser *p, struct mime_pool *pool,
 	return nout;
 }
 
+/* Parse value from past its leading white space, with a token buffer sized for it. */
+static void
+value_begin(struct rfc822_parser *p, struct buf *tok, const char *value)
+{
+	mime_buf_init(tok, strlen(value));
+	rfc822_parser_init(p, value, strlen(value), NULL);
+	rfc822_skip_lwsp(p);
+}
+
 /* Splits "type/subtype" (already in buf) into pool strings. */
 static void
 split_type(struct mime_pool *pool, const struct buf *ct, char **type_r,
@@ -280,9 +289,7 @@ parse_content_type(struct mime_pool *pool, struct mime_part_info *info,
 	struct buf		 ct;
 	int			 ret;
 
-	mime_buf_init(&ct, strlen(value));
-	rfc822_parser_init(&p, value, strlen(value), NULL);
-	rfc822_skip_lwsp(&p);
+	value_begin(&p, &ct, value);
 	ret = rfc822_parse_content_type(&p, &ct);
 	split_type(pool, &ct, &info->type, &info->subtype);
 	buf_release(&ct);
@@ -298,9 +305,7 @@ parse_disposition(struct mime_pool *pool, struct mime_part_info *info,
 	struct rfc822_parser	 p;
 	struct buf		 tok;
 
-	mime_buf_init(&tok, strlen(value));
-	rfc822_parser_init(&p, value, strlen(value), NULL);
-	rfc822_skip_lwsp(&p);
+	value_begin(&p, &tok, value);
 	if (rfc822_parse_mime_token(&p, &tok) >= 0) {
 		info->disposition = mime_pool_buf(pool, &tok);
 		info->ndisp_params = rfc822_parse_params(&p, pool,
@@ -319,9 +324,7 @@ parse_language(struct mime_pool *pool, struct mime_part_info *info,
 	char			*langs[MIME_MAX_LANGUAGES];
 	size_t			 n = 0;
 
-	mime_buf_init(&tok, strlen(value));
-	rfc822_parser_init(&p, value, strlen(value), NULL);
-	rfc822_skip_lwsp(&p);
+	value_begin(&p, &tok, value);
 	if (rfc822_parse_atom(&p, &tok) >= 0) {
 		langs[n++] = mime_pool_buf(pool, &tok);
 		while (n < MIME_MAX_LANGUAGES && p.data < p.end &&
@@ -349,9 +352,7 @@ parse_encoding(struct mime_pool *pool, struct mime_part_info *info,
 	struct rfc822_parser	 p;
 	struct buf		 tok;
 
-	mime_buf_init(&tok, strlen(value));
-	rfc822_parser_init(&p, value, strlen(value), NULL);
-	rfc822_skip_lwsp(&p);
+	value_begin(&p, &tok, value);
 	if (rfc822_parse_mime_token(&p, &tok) >= 0 && buf_len(&tok) > 0)
 		info->encoding = mime_pool_buf(pool, &tok);
 	buf_release(&tok);
@@ -406,9 +407,7 @@ mime_header_content_type(const struct mime_header_field *f,
 	int			 ret;
 
 	*boundary_r = NULL;
-	mime_buf_init(&ct, strlen(value));
-	rfc822_parser_init(&p, value, strlen(value), NULL);
-	rfc822_skip_lwsp(&p);
+	value_begin(&p, &ct, value);
 	ret = rfc822_parse_content_type(&p, &ct);
 	*type_r = mime_pool_buf(pool, &ct);
 	buf_release(&ct);

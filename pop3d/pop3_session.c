@@ -154,15 +154,12 @@ pop3_input(void *arg, const char *data, size_t len)
 {
 	struct pop3_session	*s = arg;
 	enum line_status	 st;
-	const char		*lf;
 	char			*line;
-	size_t			 used = 0, n, linelen;
+	size_t			 used = 0, linelen;
 
 	pop3_arm_timeout(s);
 	while (used < len && pop3_ready(s)) {
-		lf = memchr(data + used, '\n', len - used);
-		n = lf != NULL ? (size_t)(lf - (data + used)) + 1 : len - used;
-		used += linebuf_feed(s->lb, data + used, n);
+		used += linebuf_feed_line(s->lb, data + used, len - used);
 		while (pop3_ready(s) && (st = linebuf_next(s->lb, &line, &linelen)) != LINE_MORE)
 			pop3_line(s, st, line);
 	}

@@ -134,9 +134,8 @@ smtp_input(void *arg, const char *data, size_t len)
 {
 	struct smtp_session	*s = arg;
 	enum line_status	 st;
-	const char		*lf;
 	char			*line;
-	size_t			 used = 0, n, linelen;
+	size_t			 used = 0, linelen;
 
 	while (used < len && smtp_runnable(s)) {
 		if (s->mode == MODE_DATA) {
@@ -147,9 +146,7 @@ smtp_input(void *arg, const char *data, size_t len)
 			used += smtp_bdat_feed(s, data + used, len - used);
 			continue;
 		}
-		lf = memchr(data + used, '\n', len - used);
-		n = lf != NULL ? (size_t)(lf - (data + used)) + 1 : len - used;
-		used += linebuf_feed(s->lb, data + used, n);
+		used += linebuf_feed_line(s->lb, data + used, len - used);
 		while (smtp_runnable(s) && s->mode != MODE_DATA && s->mode != MODE_BDAT &&
 		    (st = linebuf_next(s->lb, &line, &linelen)) != LINE_MORE)
 			smtp_line(s, st, line);

@@ -302,8 +302,9 @@ subs_line(void *vctx, unsigned lineno, char *line, const char *why)
 		c->bad = true;		/* over SUBSCRIPTIONS_MAX */
 }
 
-static int
-subs_write(const char *maildir, const struct buf *out, const char **error_r)
+int
+maildir_file_replace(const char *maildir, const char *name, const void *data, size_t len,
+    const char **error_r)
 {
 	struct commit_txn	 t;
 	struct iovec		 iov;
@@ -312,14 +313,14 @@ subs_write(const char *maildir, const struct buf *out, const char **error_r)
 	rootfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (rootfd != -1)
 		tmpfd = openat(rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	iov.iov_base = (void *)buf_head(out);
-	iov.iov_len = buf_len(out);
+	iov.iov_base = (void *)data;
+	iov.iov_len = len;
 	commit_txn_init(&t);
 	if (tmpfd == -1 || rootfd == -1 ||
-	    commit_txn_replace(&t, tmpfd, rootfd, SUBSCRIPTIONS, &iov, 1) == -1 ||
+	    commit_txn_replace(&t, tmpfd, rootfd, name, &iov, 1) == -1 ||
 	    commit_txn_commit(&t) == -1) {
 		commit_txn_abort(&t);
-		rc = store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", commit_txn_error(&t));
+		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s: %s", name, commit_txn_error(&t));
 	}
 	if (tmpfd != -1)
 		close(tmpfd);
@@ -363,7 +364,8 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "subscriptions: file full (%d bytes)",
 		    SUBSCRIPTIONS_MAX);
 	else
-		rc = c.found != on ? subs_write(maildir, c.out, error_r) : 0;
+		rc = c.found != on ? maildir_file_replace(maildir, SUBSCRIPTIONS, buf_head(c.out),
+		    buf_len(c.out), error_r) : 0;
 	buf_free(&c.out);
 	close(lockfd);
 	return rc;

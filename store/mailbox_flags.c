@@ -34,10 +34,19 @@ struct flags_ctx {
 	size_t		 nmodified;
 };
 
-/* Rescan everything (a file was renamed or removed behind our back). */
+/*
+ * A rename or unlink in cur/ failed (errno as it left it).  A file another
+ * program renamed or removed (ENOENT) is looked up again after one rescan of
+ * cur/: 0, and the caller retries that message with *synced set.  Any other
+ * failure, or ENOENT after the rescan, is the error.
+ */
 static int
-resync(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, const char **error_r)
+resync_if_gone(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    const struct commit_txn *st, bool *synced, const char **error_r)
 {
+	if (errno != ENOENT || *synced)
+		return store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(st));
+	*synced = true;
 	f->cur_mtime_ns = 0;
 	return maildir_sync_locked(mb, txn, f, true, error_r);
 }
@@ -133,16 +142,9 @@ again:
 			goto out;
 		}
 		if (commit_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
-			if (errno != ENOENT || synced) {
-				rc = store_err(error_r, store_errno_code(errno), "%s",
-				    commit_txn_error(&st));
-				goto out;
-			}
 			/* Another program renamed it: learn its name and try again. */
-			if ((rc = resync(mb, txn, f, error_r)) != 0)
+			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
-			synced = true;
-			clean = false;
 			goto again;
 		}
 		n++;
@@ -157,7 +159,7 @@ again:
 		goto out;
 	if (n > 0)
 		f->highestmodseq++;
-	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
+	f->cur_mtime_ns = clean && !synced ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);
@@ -217,15 +219,8 @@ again:
 			goto out;
 		}
 		if (commit_txn_unlink(&st, mb->curfd, m.name) == -1) {
-			if (errno != ENOENT || synced) {
-				rc = store_err(error_r, store_errno_code(errno), "%s",
-				    commit_txn_error(&st));
+			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
-			}
-			if ((rc = resync(mb, txn, f, error_r)) != 0)
-				goto out;
-			synced = true;
-			clean = false;
 			goto again;
 		}
 		gone[n] = m;
@@ -248,7 +243,7 @@ again:
 		f->highestmodseq++;
 		quota_note(mb->maildir, -bytes, -(int64_t)n);
 	}
-	f->cur_mtime_ns = clean ? maildir_dir_mtime(mb->curfd) : 0;
+	f->cur_mtime_ns = clean && !synced ? maildir_dir_mtime(mb->curfd) : 0;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);

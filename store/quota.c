@@ -4,8 +4,15 @@
  * change.  Delivery appends a line without opening the index (the fast
  * path stays two fsyncs); the file is recomputed from the Maildir when it
  * is missing, grows past 5120 bytes or its definition changed.  Dovecot,
- * Courier and maildrop read and update the same file.  It is a cache: it
- * is never fsynced, and a torn file is just recomputed.
+ * Courier and maildrop read and update the same file.  It is a cache: a
+ * torn or lost line is just recomputed.
+ *
+ * The two writes follow the Maildir++ rules.  A recount replaces the file
+ * whole (tmp/, rename), through lib/commit like every file the store
+ * replaces: two fsyncs once per ~5 KB of appended lines.  A change is one
+ * line appended with O_APPEND, never fsynced and never through lib/commit:
+ * the other Maildir++ writers append to the same file without a lock, so a
+ * rewrite per change would lose their lines (and cost two fsyncs per mail).
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
@@ -22,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAILDIRSIZE		"maildirsize"
 #define MAILDIRSIZE_MAX		5120	/* Maildir++: recompute beyond this */
 
 /* Sum the messages of one new/ or cur/ directory. */
@@ -76,28 +84,20 @@ scan_maildir(const char *maildir, int64_t *bytes, int64_t *count)
 }
 
 /*
- * Rewrite maildirsize from a scan: written under a unique name in tmp/ and
- * renamed over the old one.  Not fsynced: it is a cache, not mail.
+ * Rewrite maildirsize from a scan, through the durable path like every file
+ * the store replaces.  It is a cache: if that fails the next reader scans
+ * again.
  */
 static void
 recalc(const char *maildir, const char *def, int64_t *bytes, int64_t *count)
 {
-	char	 text[256], name[128], tmp[4096], path[4096];
-	int	 fd, len;
-	bool	 ok;
+	const char	*error;
+	char		 text[256];
+	int		 len;
 
 	scan_maildir(maildir, bytes, count);
 	len = snprintf(text, sizeof(text), "%s\n%" PRId64 " %" PRId64 "\n", def, *bytes, *count);
-	commit_unique_name(name, sizeof(name));
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", maildir, name);
-	snprintf(path, sizeof(path), "%s/maildirsize", maildir);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return;
-	ok = write(fd, text, (size_t)len) == len;
-	if (close(fd) == -1)
-		ok = false;
-	if (!ok || rename(tmp, path) == -1)
-		unlink(tmp);
+	(void)maildir_file_replace(maildir, MAILDIRSIZE, text, (size_t)len, &error);
 }
 
 /* Parse the file; 0 if it is usable for definition def. */
@@ -109,7 +109,7 @@ read_maildirsize(const char *maildir, const char *def, int64_t *bytes, int64_t *
 	int	 fd;
 	bool	 first = true;
 
-	snprintf(path, sizeof(path), "%s/maildirsize", maildir);
+	snprintf(path, sizeof(path), "%s/%s", maildir, MAILDIRSIZE);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
 	n = read(fd, text, sizeof(text));
@@ -144,7 +144,7 @@ quota_check(const char *maildir, uint64_t quota_bytes, uint64_t quota_messages,
 
 	if (quota_bytes == 0 && quota_messages == 0) {
 		/* A stale definition must not limit appends later. */
-		snprintf(path, sizeof(path), "%s/maildirsize", maildir);
+		snprintf(path, sizeof(path), "%s/%s", maildir, MAILDIRSIZE);
 		unlink(path);
 		return 0;
 	}
@@ -172,7 +172,7 @@ quota_check_maildir(const char *maildir, uint64_t add_bytes, const char **error_
 	int	 fd;
 	uint64_t qb, qm;
 
-	snprintf(path, sizeof(path), "%s/maildirsize", maildir);
+	snprintf(path, sizeof(path), "%s/%s", maildir, MAILDIRSIZE);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;	/* no quota set */
 	n = read(fd, text, sizeof(text) - 1);
@@ -195,7 +195,7 @@ quota_note(const char *maildir, int64_t bytes, int64_t messages)
 	char	 path[4096], line[64];
 	int	 fd, len;
 
-	snprintf(path, sizeof(path), "%s/maildirsize", maildir);
+	snprintf(path, sizeof(path), "%s/%s", maildir, MAILDIRSIZE);
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
 		return;
 	len = snprintf(line, sizeof(line), "%" PRId64 " %" PRId64 "\n", bytes, messages);

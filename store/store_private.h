@@ -323,6 +323,9 @@ const uint32_t	*append_uids(const struct store_append *a, uint32_t *uidvalidity_
 
 /* mkdir dir with tmp/ new/ cur/ (and maildirfolder if folder); noted in t for fsync. */
 int		 maildir_make(struct commit_txn *t, const char *dir, bool folder, const char **error_r);
+/* Replace maildir/name (subscriptions, maildirsize) through the durable path, via tmp/. */
+int		 maildir_file_replace(const char *maildir, const char *name, const void *data,
+		    size_t len, const char **error_r);
 
 /* ---- quota (quota.c): Maildir++ maildirsize ---- */
 

@@ -1,11 +1,12 @@
 /*
- * The session host double (host_double.h).  Its settle() mirrors
- * lib/session_host.c's host_settle(): the two must apply the same rules,
- * or the tests would pass against an order production never runs.
+ * The session host double (host_double.h).  Its settle() drives the
+ * session through lib/session_drive, as lib/session_host.c's host_settle()
+ * does: the tests run the order production runs.
  */
 #include "tests/unit/host_double.h"
 
 #include "lib/buf.h"
+#include "lib/session_drive.h"
 #include "lib/xmalloc.h"
 
 #include <stddef.h>
@@ -23,22 +24,18 @@ struct double_job {
 
 struct host_double {
 	struct session_host		 base;
-	const struct session_ops	*ops;
+	struct session_drive		 dr;
 	struct session_peer		*peer;
-	void				*s;
 	struct buf			*in, *out;
 	size_t				 high;
 	uint64_t			 now;
 	uint64_t			 deadline;	/* 0: none */
 	uint64_t			 after_at;
 	void				(*after_cb)(void *s);
-	session_more_fn			 more;
 	void				(*watch_cb)(void *s);
 	struct double_job		*jobs, **jobs_tail;
 	size_t				 njobs;
-	int				 depth;		/* calls into the session */
 	bool				 kicked;
-	bool				 stop_pending, stop_sent;
 	bool				 closed;	/* want() said CLOSE */
 };
 
@@ -51,73 +48,20 @@ double_of(const struct session_host *base)
 static bool
 output_full(const struct host_double *d)
 {
-	return buf_len(d->out) >= d->high;
-}
-
-static void
-feed(struct host_double *d)
-{
-	size_t	 n;
-
-	while (buf_len(d->in) > 0 && d->more == NULL && !output_full(d) &&
-	    d->ops->want(d->s) == SESSION_READ) {
-		d->depth++;
-		n = d->ops->input(d->s, buf_head(d->in), buf_len(d->in));
-		d->depth--;
-		if (n > buf_len(d->in))
-			abort();	/* the session claims bytes it was never given */
-		if (n == 0)
-			break;
-		buf_consume(d->in, n);
-	}
-}
-
-static bool
-produce(struct host_double *d)
-{
-	session_more_fn	 more;
-	bool		 done;
-
-	while ((more = d->more) != NULL && !output_full(d)) {
-		d->depth++;
-		done = more(d->s);
-		d->depth--;
-		if (done && d->more == more)
-			d->more = NULL;
-	}
-	return d->more == NULL;
-}
-
-static bool
-stop_due(struct host_double *d)
-{
-	if (!d->stop_pending || d->stop_sent)
-		return false;
-	d->stop_sent = true;
-	d->depth++;
-	d->ops->shutdown(d->s);
-	d->depth--;
-	return true;
+	return session_drive_full(d->out, d->high);
 }
 
 static void
 settle(struct host_double *d)
 {
 	enum session_want	 w;
-	size_t			 held;
 
-	if (d->depth > 0 || d->s == NULL || d->closed)
+	if (d->dr.depth > 0 || d->dr.s == NULL || d->closed)
 		return;
 	for (;;) {
-		w = d->ops->want(d->s);
+		w = d->dr.ops->want(d->dr.s);
 		if (w == SESSION_READ) {
-			if (!produce(d))
-				break;
-			if (stop_due(d))
-				continue;
-			held = buf_len(d->in);
-			feed(d);
-			if (buf_len(d->in) != held)
+			if (session_drive_read(&d->dr, d->in, d->out, d->high))
 				continue;
 		} else if (w == SESSION_STARTTLS)
 			buf_reset(d->in);	/* plaintext before the handshake: never commands */
@@ -175,7 +119,7 @@ api_output_full(const struct session_host *base)
 static void
 api_stream(struct session_host *base, session_more_fn more)
 {
-	double_of(base)->more = more;
+	double_of(base)->dr.more = more;
 }
 
 static int
@@ -237,9 +181,9 @@ host_double_free(struct host_double **dp)
 
 	if (d == NULL)
 		return;
-	if (d->s != NULL)
-		d->ops->free(d->s);
-	d->s = NULL;
+	if (d->dr.s != NULL)
+		d->dr.ops->free(d->dr.s);
+	d->dr.s = NULL;
 	while (run_one_job(d))
 		;
 	buf_free(&d->in);
@@ -252,13 +196,13 @@ void *
 host_double_open(struct host_double *d, const struct session_ops *ops,
     struct session_peer *peer, void *arg)
 {
-	d->ops = ops;
+	d->dr.ops = ops;
 	d->peer = peer;
-	d->depth++;
-	d->s = ops->open(peer, d->out, &d->base, arg);
-	d->depth--;
+	d->dr.depth++;
+	d->dr.s = ops->open(peer, d->out, &d->base, arg);
+	d->dr.depth--;
 	settle(d);
-	return d->s;
+	return d->dr.s;
 }
 
 struct buf *
@@ -297,9 +241,7 @@ run_once(struct host_double *d)
 	if (d->after_cb != NULL && d->after_at <= d->now) {
 		cb = d->after_cb;
 		d->after_cb = NULL;
-		d->depth++;
-		cb(d->s);
-		d->depth--;
+		session_drive_call(&d->dr, cb);
 		settle(d);
 		return true;
 	}
@@ -314,7 +256,7 @@ run_once(struct host_double *d)
 void
 host_double_run(struct host_double *d)
 {
-	if (d->s == NULL)
+	if (d->dr.s == NULL)
 		return;
 	settle(d);
 	while (run_once(d))
@@ -342,12 +284,10 @@ void
 host_double_advance(struct host_double *d, uint64_t ms)
 {
 	d->now += ms;
-	if (d->s != NULL && !d->closed && d->deadline != 0 && d->deadline <= d->now) {
+	if (d->dr.s != NULL && !d->closed && d->deadline != 0 && d->deadline <= d->now) {
 		d->deadline = 0;
-		d->more = NULL;		/* as the loop's host: the session ends its stream */
-		d->depth++;
-		d->ops->timeout(d->s);
-		d->depth--;
+		d->dr.more = NULL;		/* as the loop's host: the session ends its stream */
+		session_drive_call(&d->dr, d->dr.ops->timeout);
 		settle(d);
 	}
 	host_double_run(d);
@@ -368,7 +308,7 @@ host_double_deadline(const struct host_double *d)
 void
 host_double_shutdown(struct host_double *d)
 {
-	d->stop_pending = d->ops->shutdown != NULL;
+	d->dr.stop_pending = d->dr.ops->shutdown != NULL;
 	d->kicked = true;
 	host_double_run(d);
 }
@@ -376,13 +316,11 @@ host_double_shutdown(struct host_double *d)
 void
 host_double_tls(struct host_double *d)
 {
-	if (d->s == NULL || d->ops->want(d->s) != SESSION_STARTTLS)
+	if (d->dr.s == NULL || d->dr.ops->want(d->dr.s) != SESSION_STARTTLS)
 		return;
 	buf_reset(d->in);
 	d->peer->tls = true;
-	d->depth++;
-	d->ops->tls_started(d->s);
-	d->depth--;
+	session_drive_call(&d->dr, d->dr.ops->tls_started);
 	host_double_run(d);
 }
 
@@ -401,23 +339,21 @@ host_double_jobs(const struct host_double *d)
 bool
 host_double_streaming(const struct host_double *d)
 {
-	return d->more != NULL;
+	return d->dr.more != NULL;
 }
 
 enum session_want
 host_double_want(struct host_double *d)
 {
-	return d->ops->want(d->s);
+	return d->dr.ops->want(d->dr.s);
 }
 
 void
 host_double_readable(struct host_double *d)
 {
-	if (d->watch_cb == NULL || d->s == NULL)
+	if (d->watch_cb == NULL || d->dr.s == NULL)
 		return;
-	d->depth++;
-	d->watch_cb(d->s);
-	d->depth--;
+	session_drive_call(&d->dr, d->watch_cb);
 	settle(d);
 	host_double_run(d);
 }

@@ -1,9 +1,11 @@
 /* A self-signed certificate made with the OpenSSL API: no openssl(1) needed. */
 #include "tests/unit/net_testcert.h"
+#include "lib/tls.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -62,4 +64,27 @@ testcert_remove(struct testcert *tc)
 	unlink(tc->cert);
 	unlink(tc->key);
 	rmdir(tc->dir);
+}
+
+int
+testcert_server_new(struct testcert *tc, struct tls_server **server_r)
+{
+	const char	*err = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (testcert_make(tc) == -1)
+		return -1;
+	if ((*server_r = tls_server_new(tc->cert, tc->key, &err)) == NULL) {
+		fprintf(stderr, "tls_server_new: %s\n", err);
+		testcert_remove(tc);
+		return -1;
+	}
+	return 0;
+}
+
+void
+testcert_server_free(struct testcert *tc, struct tls_server **server)
+{
+	tls_server_free(server);
+	testcert_remove(tc);
 }

@@ -15,4 +15,13 @@ struct testcert {
 int	testcert_make(struct testcert *tc);
 void	testcert_remove(struct testcert *tc);
 
+struct tls_server;
+
+/*
+ * A group's TLS server on a fresh certificate (SIGPIPE ignored, as the
+ * daemons do): cmocka group setup and teardown.  0, or -1 with why on stderr.
+ */
+int	testcert_server_new(struct testcert *tc, struct tls_server **server_r);
+void	testcert_server_free(struct testcert *tc, struct tls_server **server);
+
 #endif

@@ -5,11 +5,17 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 char *
 fx_tmpdir(const char *tag)
@@ -109,6 +115,15 @@ fx_message(unsigned n)
 	    "Message-ID: <%u@example.com>\n"
 	    "\n"
 	    "Body of message %u.\n", n, n, n);
+}
+
+void
+fx_index_delete(const char *maildir)
+{
+	char	*path = xasprintf("%s/postroom-index", maildir);
+
+	fx_rmtree(path);
+	free(path);
 }
 
 size_t
@@ -233,6 +248,60 @@ store_fx_free(struct store_fx **fxp)
 	free(fx->root);
 	free(fx->maildir);
 	free(fx);
+}
+
+int
+store_fx_setup(void **state)
+{
+	*state = store_fx_new(program_invocation_short_name, 0, "alice");
+	return 0;
+}
+
+int
+store_fx_setup_fsync(void **state)
+{
+	*state = store_fx_new(program_invocation_short_name, 1, "alice");
+	return 0;
+}
+
+int
+store_fx_teardown(void **state)
+{
+	store_fx_free((struct store_fx **)state);
+	return 0;
+}
+
+const char *
+fx_path(const struct store_fx *fx, const char *rel)
+{
+	static char	 path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", fx->maildir, rel);
+	return path;
+}
+
+void
+fx_deliver_n(struct store_fx *fx, unsigned n)
+{
+	unsigned	 i;
+	char		*m;
+
+	for (i = 0; i < n; i++) {
+		m = fx_message(i + 1);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+}
+
+struct mailbox *
+fx_open(struct store_fx *fx, const char *folder, unsigned flags)
+{
+	struct mailbox	*mb;
+	const char	*error = NULL;
+
+	if (mailbox_open(fx->st, fx->maildir, folder, flags, &mb, &error) == -1)
+		fail_msg("mailbox_open %s: %s", folder, error);
+	return mb;
 }
 
 const struct msg_fetch *

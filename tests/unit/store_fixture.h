@@ -24,10 +24,28 @@ struct store_fx {
 };
 struct store_fx	*store_fx_new(const char *tag, int fsync_on, const char *local);
 void		 store_fx_free(struct store_fx **fx);
+/*
+ * cmocka setup and teardown: a store_fx for user alice in *state, named after
+ * the test program, with fsync off (store_fx_setup) or on (_fsync).
+ */
+int		 store_fx_setup(void **state);
+int		 store_fx_setup_fsync(void **state);
+int		 store_fx_teardown(void **state);
+#define STORE_FX_TEST(t)	cmocka_unit_test_setup_teardown(t, store_fx_setup, store_fx_teardown)
+#define STORE_FX_TEST_FSYNC(t) \
+	cmocka_unit_test_setup_teardown(t, store_fx_setup_fsync, store_fx_teardown)
+/* fx->maildir/rel, in a static buffer that the next call reuses. */
+const char	*fx_path(const struct store_fx *fx, const char *rel);
+/* Deliver fx_message(1) .. fx_message(n) to fx's Maildir; the test fails otherwise. */
+void		 fx_deliver_n(struct store_fx *fx, unsigned n);
+/* Open folder of fx's Maildir; the test fails otherwise. */
+struct mailbox	*fx_open(struct store_fx *fx, const char *folder, unsigned flags);
 /* Deliver text (LF line ends) to one Maildir; 0 or -1. */
 int		 fx_deliver(struct store *st, const char *maildir, const char *text);
 /* A small message with a distinguishing subject. */
 char		*fx_message(unsigned n);
+/* Remove maildir's index (postroom-index/): the next open rebuilds it from the Maildir. */
+void		 fx_index_delete(const char *maildir);
 /* Files (not dot files) in dir. */
 size_t		 fx_count(const char *dir);
 /*

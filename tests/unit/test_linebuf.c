@@ -275,6 +275,28 @@ test_discard(void **state)
 	linebuf_free(&lb);
 }
 
+/* One line at a time: nothing past the first LF is taken, a line without one is taken whole. */
+static void
+test_feed_line(void **state)
+{
+	struct linebuf	*lb = linebuf_new(64);
+	char		*line;
+	size_t		 len;
+
+	(void)state;
+	assert_int_equal(linebuf_feed_line(lb, "A\r\nB\r\n", 6), 3);
+	assert_int_equal(linebuf_pending(lb), 3);
+	assert_int_equal(linebuf_next(lb, &line, &len), LINE_OK);
+	assert_string_equal(line, "A");
+	assert_int_equal(linebuf_next(lb, &line, &len), LINE_MORE);
+	assert_int_equal(linebuf_feed_line(lb, "par", 3), 3);
+	assert_int_equal(linebuf_feed_line(lb, "t\nC\n", 4), 2);
+	assert_int_equal(linebuf_next(lb, &line, &len), LINE_BARE_LF);
+	assert_string_equal(line, "part");
+	assert_int_equal(linebuf_feed_line(lb, "", 0), 0);
+	linebuf_free(&lb);
+}
+
 int
 main(void)
 {
@@ -289,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_take_across_feeds),
 		cmocka_unit_test(test_line_take_line),
 		cmocka_unit_test(test_discard),
+		cmocka_unit_test(test_feed_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

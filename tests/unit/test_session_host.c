@@ -20,7 +20,6 @@
 
 #include <openssl/err.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -982,25 +981,15 @@ test_session_id(void **state)
 static int
 setup_all(void **state)
 {
-	const char	*err = NULL;
-
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	if (testcert_make(&cert) == -1)
-		return -1;
-	if ((server = tls_server_new(cert.cert, cert.key, &err)) == NULL) {
-		fprintf(stderr, "tls_server_new: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return testcert_server_new(&cert, &server);
 }
 
 static int
 teardown_all(void **state)
 {
 	(void)state;
-	tls_server_free(&server);
-	testcert_remove(&cert);
+	testcert_server_free(&cert, &server);
 	return 0;
 }
 

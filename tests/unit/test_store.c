@@ -21,53 +21,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("store", 1, "alice");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
-static char *
-sub(const struct store_fx *fx, const char *dir)
-{
-	static char	 path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", fx->maildir, dir);
-	return path;
-}
-
-static void
-deliver_n(struct store_fx *fx, unsigned n)
-{
-	unsigned	 i;
-	char		*m;
-
-	for (i = 0; i < n; i++) {
-		m = fx_message(i + 1);
-		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
-		free(m);
-	}
-}
-
-static struct mailbox *
-open_inbox(struct store_fx *fx)
-{
-	struct mailbox	*mb;
-	const char	*error = NULL;
-
-	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1)
-		fail_msg("mailbox_open: %s", error);
-	return mb;
-}
-
 static void
 test_create_user_layout(void **state)
 {
@@ -77,11 +30,11 @@ test_create_user_layout(void **state)
 	size_t		 n, i;
 	const char	*error;
 
-	assert_int_equal(stat(sub(fx, "tmp"), &sb), 0);
-	assert_int_equal(stat(sub(fx, "new"), &sb), 0);
-	assert_int_equal(stat(sub(fx, "cur"), &sb), 0);
-	assert_int_equal(stat(sub(fx, ".Sent/cur"), &sb), 0);
-	assert_int_equal(stat(sub(fx, ".Junk/maildirfolder"), &sb), 0);
+	assert_int_equal(stat(fx_path(fx, "tmp"), &sb), 0);
+	assert_int_equal(stat(fx_path(fx, "new"), &sb), 0);
+	assert_int_equal(stat(fx_path(fx, "cur"), &sb), 0);
+	assert_int_equal(stat(fx_path(fx, ".Sent/cur"), &sb), 0);
+	assert_int_equal(stat(fx_path(fx, ".Junk/maildirfolder"), &sb), 0);
 	assert_int_equal(folder_list(fx->st, fx->maildir, &names, &n, &error), 0);
 	assert_int_equal(n, 5);
 	assert_string_equal(names[0], "INBOX");
@@ -109,15 +62,15 @@ test_delivery_two_fsyncs_and_name(void **state)
 	assert_non_null(d);
 	assert_int_equal(store_delivery_write(d, "Subject: x\n\nab\n", 15), 0);
 	assert_int_equal(store_delivery_size(d), 15);
-	assert_int_equal(fx_count(sub(fx, "new")), 0);	/* nothing visible yet */
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);	/* nothing visible yet */
 	before = commit_fsync_count();
 	assert_int_equal(store_delivery_commit(d, &error), 0);
 	assert_int_equal(commit_fsync_count() - before, 2);	/* file + new/ */
 	store_delivery_free(&d);
 	assert_null(d);
-	assert_int_equal(fx_count(sub(fx, "new")), 1);
-	assert_int_equal(fx_count(sub(fx, "tmp")), 0);
-	snprintf(name, sizeof(name), "ls %s", sub(fx, "new"));
+	assert_int_equal(fx_count(fx_path(fx, "new")), 1);
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
+	snprintf(name, sizeof(name), "ls %s", fx_path(fx, "new"));
 	ls = popen(name, "r");
 	assert_non_null(fgets(name, sizeof(name), ls));
 	pclose(ls);
@@ -170,13 +123,13 @@ test_delivery_failure_leaves_nothing(void **state)
 	assert_int_equal(store_delivery_write(d, "x\n", 2), 0);
 	assert_int_equal(store_delivery_commit(d, &error), -1);
 	store_delivery_free(&d);
-	assert_int_equal(fx_count(sub(fx, "new")), 0);
-	assert_int_equal(fx_count(sub(fx, "tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
 	/* an abandoned delivery leaves nothing either */
 	d = store_delivery_begin(fx->st, r, 1, &error);
 	assert_int_equal(store_delivery_write(d, "x\n", 2), 0);
 	store_delivery_free(&d);
-	assert_int_equal(fx_count(sub(fx, "tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
 	assert_null(store_delivery_begin(fx->st, r, 0, &error));
 }
 
@@ -207,8 +160,8 @@ test_delivery_disk_full(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(fx_count(sub(fx, "new")), 0);
-	assert_int_equal(fx_count(sub(fx, "tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
 }
 
 static void
@@ -230,7 +183,7 @@ test_delivery_byte_at_a_time(void **state)
 		assert_int_equal(store_delivery_write(d, &text[i], 1), 0);
 	assert_int_equal(store_delivery_commit(d, &error), 0);
 	store_delivery_free(&d);
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(mi[0].size, strlen(text) + 7);	/* 7 lines */
@@ -253,10 +206,10 @@ test_sync_assigns_uids_and_caches(void **state)
 	size_t			 n;
 	char			 uidl[24];
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx);
-	assert_int_equal(fx_count(sub(fx, "new")), 0);
-	assert_int_equal(fx_count(sub(fx, "cur")), 3);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "cur")), 3);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(mi[0].uid, 1);
@@ -277,14 +230,14 @@ test_sync_assigns_uids_and_caches(void **state)
 	store_uidl(s.uidvalidity, 3, uidl);
 	assert_int_equal(strlen(uidl), 16);
 	/* a later delivery is picked up by mailbox_sync, UIDs continue */
-	deliver_n(fx, 1);
+	fx_deliver_n(fx, 1);
 	assert_int_equal(mailbox_sync(mb, &error), 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(mi[3].uid, 4);
 	/* a second handle sees the same, but nothing is recent for it */
 	{
-		struct mailbox *mb2 = open_inbox(fx);
+		struct mailbox *mb2 = fx_open(fx, "INBOX", 0);
 		assert_int_equal(mailbox_messages(mb2, &mi, &n, &error), 0);
 		assert_int_equal(n, 4);
 		assert_false(mi[3].flags & MSG_RECENT);
@@ -307,8 +260,8 @@ test_flags_rename_and_keywords(void **state)
 	uint64_t		 modseq, before;
 	size_t			 n;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	modseq = s.highestmodseq;
 	before = commit_fsync_count();
@@ -340,7 +293,7 @@ test_flags_rename_and_keywords(void **state)
 	assert_int_equal(mailbox_store_flags(mb, uids, 1, FLAGS_ADD, 0, "bad(kw", &error), -1);
 	mailbox_close(&mb);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
-	assert_int_equal(access(sub(fx, "dovecot-keywords"), F_OK), 0);
+	assert_int_equal(access(fx_path(fx, "dovecot-keywords"), F_OK), 0);
 }
 
 static void
@@ -355,10 +308,10 @@ test_expunge(void **state)
 	size_t			 n;
 	int			 fd;
 
-	deliver_n(fx, 4);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 4);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_expunge(mb, uids, 2, &error), 0);
-	assert_int_equal(fx_count(sub(fx, "cur")), 2);
+	assert_int_equal(fx_count(fx_path(fx, "cur")), 2);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(mi[0].uid, 1);
@@ -370,8 +323,8 @@ test_expunge(void **state)
 	assert_int_equal(mailbox_expunge(mb, uids, 2, &error), 0);
 	mailbox_close(&mb);
 	/* UIDs are never reused after expunge */
-	deliver_n(fx, 1);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 1);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(mi[n - 1].uid, 5);
 	mailbox_close(&mb);
@@ -414,12 +367,12 @@ test_open_message_renamed_since_snapshot(void **state)
 	size_t			 n;
 	int			 fd;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 3);
 	assert_opens(mb, 1, 1);
-	other = open_inbox(fx);
+	other = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_store_flags(other, &one, 1, FLAGS_ADD, MSG_SEEN, NULL, &error),
 	    0);
 	mailbox_close(&other);
@@ -449,8 +402,8 @@ test_external_changes_picked_up(void **state)
 	size_t			 n;
 	FILE			*f, *ls;
 
-	deliver_n(fx, 2);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 2);
+	mb = fx_open(fx, "INBOX", 0);
 	/* mutt drops a message into cur/ with a name of its own */
 	snprintf(path, sizeof(path), "%s/cur/1234.mutt.host:2,S", fx->maildir);
 	f = fopen(path, "w");
@@ -499,7 +452,7 @@ test_external_changes_picked_up(void **state)
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 4);				/* stable: no churn */
 	assert_int_equal(mi[3].uid, 4);
-	assert_int_equal(fx_count(sub(fx, "tmp")), 1);	/* only "fresh" is left */
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 1);	/* only "fresh" is left */
 	mailbox_close(&mb);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
@@ -516,8 +469,8 @@ test_copy_and_append(void **state)
 	int			 fd;
 	char			 buf[64];
 
-	deliver_n(fx, 2);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 2);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_store_flags(mb, uids, 1, FLAGS_ADD, MSG_SEEN, "Work", &error), 0);
 	assert_int_equal(mailbox_copy(mb, uids, 2, "Trash", out, &error), 0);
 	assert_int_equal(out[0], 1);
@@ -551,7 +504,7 @@ test_copy_and_append(void **state)
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(mi[0].uid, 1);
-	assert_int_equal(fx_count(sub(fx, ".Junk/cur")), 1);
+	assert_int_equal(fx_count(fx_path(fx, ".Junk/cur")), 1);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Junk", &error), 0);
 	mailbox_close(&mb);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Trash", &error), 0);
@@ -606,17 +559,18 @@ test_folders(void **state)
 	assert_int_equal(folder_delete(fx->st, fx->maildir, "Old.2024", &error), -1);
 	assert_int_equal(folder_delete(fx->st, fx->maildir, "INBOX", &error), -1);
 	/* RENAME INBOX: the messages move, INBOX stays (empty) */
-	deliver_n(fx, 2);
+	fx_deliver_n(fx, 2);
 	assert_int_equal(folder_rename(fx->st, fx->maildir, "INBOX", "Saved", &error), 0);
-	assert_int_equal(fx_count(sub(fx, ".Saved/cur")), 2);
-	assert_int_equal(fx_count(sub(fx, "cur")) + fx_count(sub(fx, "new")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Saved/cur")), 2);
+	assert_int_equal(fx_count(fx_path(fx, "cur")), 0);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Saved", &error), 0);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 	assert_int_equal(folder_rename(fx->st, fx->maildir, "INBOX", "Saved", &error), -1);
 	assert_int_equal(folder_subscribe(fx->st, fx->maildir, "Old", true, &error), 0);
 	assert_int_equal(folder_subscribe(fx->st, fx->maildir, "Sent", false, &error), 0);
 	assert_int_equal(folder_subscribe(fx->st, fx->maildir, "x\ny", true, &error), -1);
-	fd = open(sub(fx, "subscriptions"), O_RDONLY);
+	fd = open(fx_path(fx, "subscriptions"), O_RDONLY);
 	len = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	text[len > 0 ? len : 0] = '\0';
@@ -649,7 +603,7 @@ test_readonly(void **state)
 	const char	*error;
 	uint32_t	 uid = 1;
 
-	deliver_n(fx, 1);
+	fx_deliver_n(fx, 1);
 	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", MAILBOX_READONLY, &mb,
 	    &error), 0);
 	assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), -1);
@@ -661,14 +615,14 @@ static void
 test_notify_fd(void **state)
 {
 	struct store_fx	*fx = *state;
-	struct mailbox	*mb = open_inbox(fx);
+	struct mailbox	*mb = fx_open(fx, "INBOX", 0);
 	struct pollfd	 p;
 
 	p.fd = mailbox_notify_fd(mb);
 	assert_true(p.fd >= 0);
 	p.events = POLLIN;
 	assert_int_equal(poll(&p, 1, 0), 0);
-	deliver_n(fx, 1);
+	fx_deliver_n(fx, 1);
 	assert_int_equal(poll(&p, 1, 1000), 1);
 	mailbox_close(&mb);
 }
@@ -696,7 +650,7 @@ test_quota(void **state)
 		}
 		store_delivery_free(&d);
 	}
-	assert_int_equal(fx_count(sub(fx, "new")), 2);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 2);
 	/* APPEND obeys the definition stored in maildirsize */
 	assert_int_equal(mailbox_append(fx->st, fx->maildir, "Sent", m, strlen(m), 0, 0, &uid,
 	    &error), -1);
@@ -710,8 +664,55 @@ test_quota(void **state)
 	/* quota removed: delivery works and maildirsize is gone */
 	r.quota_bytes = 0;
 	assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
-	assert_int_equal(access(sub(fx, "maildirsize"), F_OK), -1);
+	assert_int_equal(access(fx_path(fx, "maildirsize"), F_OK), -1);
 	free(m);
+}
+
+/* Read a small file whole into buf (NUL-terminated). */
+static void
+slurp(const char *path, char *buf, size_t size)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	assert_true((n = read(fd, buf, size - 1)) >= 0);
+	buf[n] = '\0';
+	close(fd);
+}
+
+/*
+ * maildirsize is recounted through the durable path (file and Maildir
+ * fsynced, nothing left in tmp/); a change only appends a line.
+ */
+static void
+test_quota_recount_durable(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct store_rcpt	 r = { fx->maildir, 100000, 100 };
+	struct store_delivery	*d;
+	const char		*error;
+	char			*m = fx_message(9), text[256], want[256];
+	uint64_t		 before;
+	int			 i;
+
+	fx_deliver_n(fx, 2);				/* no quota yet: no maildirsize */
+	assert_int_equal(access(fx_path(fx, "maildirsize"), F_OK), -1);
+	for (i = 0; i < 2; i++) {
+		before = commit_fsync_count();
+		d = store_delivery_begin(fx->st, &r, 1, &error);
+		assert_int_equal(store_delivery_write(d, m, strlen(m)), 0);
+		assert_int_equal(store_delivery_commit(d, &error), 0);
+		store_delivery_free(&d);
+		/* the message's two, and the first time the recount's two */
+		assert_int_equal(commit_fsync_count() - before, i == 0 ? 4 : 2);
+	}
+	assert_int_equal(fx_count(fx_path(fx, "tmp")), 0);
+	slurp(fx_path(fx, "maildirsize"), text, sizeof(text));
+	snprintf(want, sizeof(want), "100000S,100C\n%zu 2\n%zu 1\n%zu 1\n",
+	    2 * strlen(m), strlen(m), strlen(m));
+	free(m);
+	assert_string_equal(text, want);
 }
 
 static void
@@ -724,17 +725,15 @@ test_index_rebuilt_same_uids(void **state)
 	const char		*error;
 	uint32_t		 uids[2] = { 2, 4 };
 	size_t			 n;
-	char			 cmd[4200];
 
-	deliver_n(fx, 5);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 5);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_store_flags(mb, uids, 2, FLAGS_ADD, MSG_SEEN, "Work", &error), 0);
 	assert_int_equal(mailbox_expunge(mb, uids + 1, 1, &error), 0);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	mailbox_close(&mb);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/postroom-index", fx->maildir);
-	assert_int_equal(system(cmd), 0);
-	mb = open_inbox(fx);
+	fx_index_delete(fx->maildir);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_status(mb, &s2), 0);
 	assert_int_equal(s2.uidvalidity, s.uidvalidity);
 	assert_int_equal(s2.messages, 4);
@@ -747,8 +746,8 @@ test_index_rebuilt_same_uids(void **state)
 	assert_int_equal(mi[3].uid, 5);
 	mailbox_close(&mb);
 	/* the next delivery gets a UID never used before */
-	deliver_n(fx, 1);
-	mb = open_inbox(fx);
+	fx_deliver_n(fx, 1);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_true(mi[n - 1].uid >= s.uidnext);
 	mailbox_close(&mb);
@@ -758,25 +757,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_user_layout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_two_fsyncs_and_name, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_multi_rcpt_links, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_failure_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_disk_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery_byte_at_a_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_assigns_uids_and_caches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flags_rename_and_keywords, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_message_renamed_since_snapshot, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_external_changes_picked_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_and_append, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_folders, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pop3_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_notify_fd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_index_rebuilt_same_uids, setup, teardown),
+		STORE_FX_TEST_FSYNC(test_create_user_layout),
+		STORE_FX_TEST_FSYNC(test_delivery_two_fsyncs_and_name),
+		STORE_FX_TEST_FSYNC(test_delivery_multi_rcpt_links),
+		STORE_FX_TEST_FSYNC(test_delivery_failure_leaves_nothing),
+		STORE_FX_TEST_FSYNC(test_delivery_disk_full),
+		STORE_FX_TEST_FSYNC(test_delivery_byte_at_a_time),
+		STORE_FX_TEST_FSYNC(test_sync_assigns_uids_and_caches),
+		STORE_FX_TEST_FSYNC(test_flags_rename_and_keywords),
+		STORE_FX_TEST_FSYNC(test_expunge),
+		STORE_FX_TEST_FSYNC(test_open_message_renamed_since_snapshot),
+		STORE_FX_TEST_FSYNC(test_external_changes_picked_up),
+		STORE_FX_TEST_FSYNC(test_copy_and_append),
+		STORE_FX_TEST_FSYNC(test_folders),
+		STORE_FX_TEST_FSYNC(test_pop3_lock),
+		STORE_FX_TEST_FSYNC(test_readonly),
+		STORE_FX_TEST_FSYNC(test_notify_fd),
+		STORE_FX_TEST_FSYNC(test_quota),
+		STORE_FX_TEST_FSYNC(test_quota_recount_durable),
+		STORE_FX_TEST_FSYNC(test_index_rebuilt_same_uids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,20 +23,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("bugs", 0, "u");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
 static char *
 path_in(const struct store_fx *fx, const char *rel)
 {
@@ -349,15 +335,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sync_retries_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sync_retries_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_retried, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_same_tick_seen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_copy_retry_no_duplicate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move_retry_no_duplicate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subscriptions_big_file_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subscriptions_over_max_refused, setup,
-		    teardown),
+		STORE_FX_TEST(test_sync_retries_list),
+		STORE_FX_TEST(test_sync_retries_delete),
+		STORE_FX_TEST(test_snapshot_retried),
+		STORE_FX_TEST(test_rename_same_tick_seen),
+		STORE_FX_TEST(test_copy_retry_no_duplicate),
+		STORE_FX_TEST(test_move_retry_no_duplicate),
+		STORE_FX_TEST(test_subscriptions_big_file_kept),
+		STORE_FX_TEST(test_subscriptions_over_max_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

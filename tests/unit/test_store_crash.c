@@ -260,8 +260,8 @@ test_crash_points(void **state)
 static void
 test_survivor_not_wedged(void **state)
 {
-	char		*root = fx_tmpdir("crash"), *maildir, *m;
-	struct store	*st = fx_store(root, 0);
+	struct store_fx	*fx = *state;
+	char		*m;
 	struct mailbox	*mb;
 	const char	*error;
 	uint32_t	 uid = 1;
@@ -269,18 +269,16 @@ test_survivor_not_wedged(void **state)
 	pid_t		 pid;
 	int		 status;
 
-	(void)state;
-	maildir = fx_user(st, root, "alice");
 	m = fx_message(1);
-	assert_int_equal(fx_deliver(st, maildir, m), 0);
+	assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
 	free(m);
-	assert_int_equal(mailbox_open(st, maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), 0);
 	pid = fork();
 	if (pid == 0) {
-		struct store *cst = fx_store(root, 0);
+		struct store *cst = fx_store(fx->root, 0);
 		struct mailbox *cmb;
 		setenv("POSTROOM_CRASH_AT", "flags-renamed", 1);
-		if (mailbox_open(cst, maildir, "INBOX", 0, &cmb, &error) == 0)
+		if (mailbox_open(cst, fx->maildir, "INBOX", 0, &cmb, &error) == 0)
 			mailbox_store_flags(cmb, &uid, 1, FLAGS_ADD, MSG_SEEN, NULL, &error);
 		_exit(1);
 	}
@@ -292,11 +290,7 @@ test_survivor_not_wedged(void **state)
 		fail_msg("store after crash: %s", error);
 	assert_true(time(NULL) - start < 15);
 	mailbox_close(&mb);
-	assert_int_equal(fx_consistent(st, maildir, "INBOX", &error), 0);
-	store_close(&st);
-	fx_rmtree(root);
-	free(root);
-	free(maildir);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
 
 int
@@ -304,7 +298,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_points),
-		cmocka_unit_test(test_survivor_not_wedged),
+		STORE_FX_TEST(test_survivor_not_wedged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,20 +13,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("store-errors", 0, "alice");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
 /* rc is -1 and the thread's code is want (and temporary only for 4xx codes). */
 static void
 assert_failed(int rc, enum store_error want)
@@ -201,15 +187,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_in_use, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_over_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expunged, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_parameters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_possible, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_temporary, setup, teardown),
+		STORE_FX_TEST(test_in_use),
+		STORE_FX_TEST(test_not_found),
+		STORE_FX_TEST(test_exists),
+		STORE_FX_TEST(test_over_quota),
+		STORE_FX_TEST(test_expunged),
+		STORE_FX_TEST(test_bad_parameters),
+		STORE_FX_TEST(test_permission),
+		STORE_FX_TEST(test_not_possible),
+		STORE_FX_TEST(test_temporary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,31 +30,6 @@
 #define FOLDER0_SIZE	56
 #define FOLDER1_SIZE	72
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("format", 0, "alice");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
-static struct mailbox *
-open_inbox(struct store_fx *fx)
-{
-	struct mailbox	*mb;
-	const char	*error = NULL;
-
-	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1)
-		fail_msg("mailbox_open: %s", error);
-	return mb;
-}
-
 /* Rewrite every record of file with fn (which returns the new size, 0: keep). */
 static void
 rewrite(DB_ENV *env, const char *file, size_t (*fn)(const DBT *, unsigned char *))
@@ -255,13 +230,13 @@ test_old_index_read_in_place(void **state)
 		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
 		free(m);
 	}
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_store_flags(mb, &three, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
 	remember(mb, &b);
 	mailbox_close(&mb);		/* the last handle closes the environment */
 	downgrade(fx->maildir);
 
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	assert_int_equal(s.highestmodseq, b.hms);
 	assert_int_equal(s.uidvalidity, b.uidvalidity);
@@ -300,7 +275,7 @@ test_rebuilt_index_restarts_modseqs_above(void **state)
 	struct before		 b;
 	struct mailbox		*mb;
 	const char		*error;
-	char			 cmd[4096], *m;
+	char			*m;
 	size_t			 i;
 
 	for (i = 0; i < 3; i++) {
@@ -308,15 +283,14 @@ test_rebuilt_index_restarts_modseqs_above(void **state)
 		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
 		free(m);
 	}
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	remember(mb, &b);
 	for (i = 0; i < 3; i++)
 		free(b.envelope[i]);
 	mailbox_close(&mb);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/postroom-index", fx->maildir);
-	assert_int_equal(system(cmd), 0);
+	fx_index_delete(fx->maildir);
 
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	assert_int_equal(s.uidvalidity, b.uidvalidity);
 	assert_true(s.highestmodseq > b.hms);
@@ -352,12 +326,12 @@ test_unparsed_records_parsed_on_fetch(void **state)
 		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
 		free(m);
 	}
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	mailbox_close(&mb);
 	blank_strings(fx->maildir);
 	assert_int_equal(count_unparsed(fx->maildir), 4);
 
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 4);
 	assert_true(mi[3].size > 0);
@@ -379,7 +353,7 @@ test_unparsed_records_parsed_on_fetch(void **state)
 	mailbox_close(&mb);
 	assert_int_equal(count_unparsed(fx->maildir), 0);	/* stored back */
 
-	mb = open_inbox(fx);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_non_null(strstr(fx_fetch(mb, 3)->envelope, "\"message 3\""));
 	mailbox_close(&mb);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
@@ -389,11 +363,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_old_index_read_in_place, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unparsed_records_parsed_on_fetch, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_rebuilt_index_restarts_modseqs_above, setup,
-		    teardown),
+		STORE_FX_TEST(test_old_index_read_in_place),
+		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
+		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

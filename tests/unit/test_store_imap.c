@@ -19,44 +19,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("imap", 0, "alice");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
-static void
-deliver_n(struct store_fx *fx, unsigned n)
-{
-	unsigned	 i;
-	char		*m;
-
-	for (i = 0; i < n; i++) {
-		m = fx_message(i + 1);
-		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
-		free(m);
-	}
-}
-
-static struct mailbox *
-open_inbox(struct store *st, const char *maildir)
-{
-	struct mailbox	*mb;
-	const char	*error = NULL;
-
-	if (mailbox_open(st, maildir, "INBOX", 0, &mb, &error) == -1)
-		fail_msg("mailbox_open: %s", error);
-	return mb;
-}
-
 static uint64_t
 hms(struct mailbox *mb)
 {
@@ -114,8 +76,8 @@ test_modseq_bumped_by_every_change(void **state)
 	uint32_t	 one = 1, two = 2, uid;
 	uint64_t	 h0, h1, h2, h3;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	h0 = hms(mb);
 	assert_true(modseq_of(mb, 3) <= h0);
 	assert_int_equal(mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
@@ -148,12 +110,12 @@ test_changes_since(void **state)
 	uint32_t		 one = 1, two = 2, four = 4;
 	uint64_t		 h0;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	h0 = hms(mb);
 	assert_int_equal(mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
 	assert_int_equal(mailbox_expunge(mb, &two, 1, &error), 0);
-	deliver_n(fx, 2);			/* UIDs 4 and 5 */
+	fx_deliver_n(fx, 2);			/* UIDs 4 and 5 */
 	assert_int_equal(mailbox_sync(mb, &error), 0);
 	/* added, then flagged: still "added" */
 	assert_int_equal(mailbox_store_flags(mb, &four, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
@@ -197,8 +159,8 @@ test_external_flag_change_takes_a_modseq(void **state)
 	uint64_t		 h0, m1;
 	FILE			*ls;
 
-	deliver_n(fx, 2);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 2);
+	mb = fx_open(fx, "INBOX", 0);
 	h0 = hms(mb);
 	snprintf(cmd, sizeof(cmd), "ls %s/cur | grep U=1:", fx->maildir);
 	assert_non_null(ls = popen(cmd, "r"));
@@ -239,8 +201,8 @@ test_tombstones_from_sync_and_move(void **state)
 	uint32_t		 three = 3, moved, i;
 	uint64_t		 h0, t0;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_open(fx->st, fx->maildir, "Trash", 0, &trash, &error), 0);
 	/* Trash's MODSEQs pass the ones the INBOX messages were added with */
 	for (i = 0; i < 4; i++)
@@ -279,7 +241,7 @@ store_after_aborted_commit(struct store_fx *fx)
 
 	if ((pid = fork()) == 0) {
 		setenv("POSTROOM_RETRY_AT", "idx_commit", 1);
-		mb = open_inbox(fx->st, fx->maildir);	/* indexed already: no commit */
+		mb = fx_open(fx, "INBOX", 0);	/* indexed already: no commit */
 		h0 = hms(mb);
 		if (mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error) == -1 ||
 		    modseq_of(mb, 1) != hms(mb))
@@ -303,8 +265,8 @@ test_aborted_modseq_not_reused(void **state)
 	struct store_fx	*fx = *state;
 	struct mailbox	*mb;
 
-	deliver_n(fx, 2);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 2);
+	mb = fx_open(fx, "INBOX", 0);
 	mailbox_close(&mb);
 	assert_int_equal(store_after_aborted_commit(fx), 2);
 }
@@ -319,14 +281,14 @@ test_tombstones_kept_across_restarts(void **state)
 	uint32_t		 two[] = { 1, 3 };
 	uint64_t		 h0;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	h0 = hms(mb);
 	assert_int_equal(mailbox_expunge(mb, two, 2, &error), 0);
 	mailbox_close(&mb);			/* the last handle: the index is closed */
 	store_close(&fx->st);
 	fx->st = fx_store(fx->root, 0);
-	mb = open_inbox(fx->st, fx->maildir);
+	mb = fx_open(fx, "INBOX", 0);
 	changes(mb, h0, &ch);
 	assert_true(ch.complete);
 	assert_string_equal(uids(&ch.expunged), "1,3");
@@ -348,8 +310,8 @@ test_tombstones_capped(void **state)
 
 	st = store_open(fx->root, &opts, &error);
 	assert_non_null(st);
-	deliver_n(fx, 6);
-	mb = open_inbox(st, fx->maildir);
+	fx_deliver_n(fx, 6);
+	assert_int_equal(mailbox_open(st, fx->maildir, "INBOX", 0, &mb, &error), 0);
 	for (uid = 1; uid <= 5; uid++) {
 		before[uid] = hms(mb);
 		assert_int_equal(mailbox_expunge(mb, &uid, 1, &error), 0);
@@ -386,8 +348,8 @@ test_unchangedsince(void **state)
 	uint64_t		 h0;
 	size_t			 nmod, n;
 
-	deliver_n(fx, 3);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	h0 = hms(mb);
 	assert_int_equal(mailbox_store_flags_cond(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, h0,
 	    modified, &nmod, &error), 0);
@@ -421,8 +383,8 @@ test_keyword_list(void **state)
 	uint32_t		 one = 1;
 	size_t			 n;
 
-	deliver_n(fx, 1);
-	mb = open_inbox(fx->st, fx->maildir);
+	fx_deliver_n(fx, 1);
+	mb = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_keywords(mb, &names, &n, &error), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(mailbox_store_flags(mb, &one, 1, FLAGS_ADD, 0, "$Forwarded Work",
@@ -432,7 +394,7 @@ test_keyword_list(void **state)
 	assert_string_equal(names[0], "$Forwarded");
 	assert_string_equal(names[1], "Work");
 	/* another session adds one: the first sees it */
-	other = open_inbox(fx->st, fx->maildir);
+	other = fx_open(fx, "INBOX", 0);
 	assert_int_equal(mailbox_store_flags(other, &one, 1, FLAGS_ADD, 0, "Later", &error), 0);
 	mailbox_close(&other);
 	assert_int_equal(mailbox_keywords(mb, &names, &n, &error), 0);
@@ -497,17 +459,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_modseq_bumped_by_every_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changes_since, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_external_flag_change_takes_a_modseq, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tombstones_from_sync_and_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aborted_modseq_not_reused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tombstones_kept_across_restarts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tombstones_capped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unchangedsince, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keyword_list, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_attributes, setup, teardown),
+		STORE_FX_TEST(test_modseq_bumped_by_every_change),
+		STORE_FX_TEST(test_changes_since),
+		STORE_FX_TEST(test_external_flag_change_takes_a_modseq),
+		STORE_FX_TEST(test_tombstones_from_sync_and_move),
+		STORE_FX_TEST(test_aborted_modseq_not_reused),
+		STORE_FX_TEST(test_tombstones_kept_across_restarts),
+		STORE_FX_TEST(test_tombstones_capped),
+		STORE_FX_TEST(test_unchangedsince),
+		STORE_FX_TEST(test_keyword_list),
+		STORE_FX_TEST(test_list_attributes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

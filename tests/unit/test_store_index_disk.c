@@ -59,37 +59,31 @@ open_close(struct store *st, const char *maildir)
 static void
 test_small_mailbox_small_index(void **state)
 {
-	char		*root = fx_tmpdir("idxdisk"), *maildir, *m;
-	struct store	*st = fx_store(root, 0);
+	struct store_fx	*fx = *state;
+	char		*m;
 	uint64_t	 empty, small;
 	unsigned	 i;
 
-	(void)state;
-	maildir = fx_user(st, root, "alice");
-	open_close(st, maildir);
-	empty = index_blocks(maildir);
+	open_close(fx->st, fx->maildir);
+	empty = index_blocks(fx->maildir);
 	for (i = 0; i < 50; i++) {
 		m = fx_message(i);
-		assert_int_equal(fx_deliver(st, maildir, m), 0);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
 		free(m);
 	}
-	open_close(st, maildir);
-	small = index_blocks(maildir);
+	open_close(fx->st, fx->maildir);
+	small = index_blocks(fx->maildir);
 	print_message("index on disk: %llu KB empty, %llu KB with 50 messages\n",
 	    (unsigned long long)empty / 1024, (unsigned long long)small / 1024);
 	assert_true(empty < SMALL_INDEX_MAX);
 	assert_true(small < SMALL_INDEX_MAX);
-	store_close(&st);
-	fx_rmtree(root);
-	free(root);
-	free(maildir);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small_mailbox_small_index),
+		STORE_FX_TEST(test_small_mailbox_small_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

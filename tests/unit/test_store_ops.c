@@ -87,30 +87,6 @@ run_async(struct loop *l, struct store_op *op, const char **error_r)
 	return store_op_result(op, error_r);
 }
 
-static void
-deliver_n(struct store_fx *fx, unsigned n)
-{
-	unsigned	 i;
-	char		*m;
-
-	for (i = 0; i < n; i++) {
-		m = fx_message(i + 1);
-		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
-		free(m);
-	}
-}
-
-static struct mailbox *
-open_folder(struct store_fx *fx, const char *folder, unsigned flags)
-{
-	struct mailbox	*mb;
-	const char	*error = NULL;
-
-	if (mailbox_open(fx->st, fx->maildir, folder, flags, &mb, &error) == -1)
-		fail_msg("mailbox_open %s: %s", folder, error);
-	return mb;
-}
-
 static struct store_append *
 two_messages(struct store_fx *fx)
 {
@@ -135,7 +111,7 @@ static void
 assert_same_folder(struct store_fx *a, struct store_fx *b, const char *folder)
 {
 	const struct msg_info	*ma, *mb;
-	struct mailbox		*fa = open_folder(a, folder, 0), *fb = open_folder(b, folder, 0);
+	struct mailbox		*fa = fx_open(a, folder, 0), *fb = fx_open(b, folder, 0);
 	const char		*error;
 	char			*kw;
 	size_t			 na, nb, i;
@@ -174,10 +150,10 @@ test_ops_on_workq_match_sync(void **state)
 
 	(void)state;
 	loop_init(&l);
-	deliver_n(s, 4);
-	deliver_n(w, 4);
-	ms = open_folder(s, "INBOX", 0);
-	mw = open_folder(w, "INBOX", 0);
+	fx_deliver_n(s, 4);
+	fx_deliver_n(w, 4);
+	ms = fx_open(s, "INBOX", 0);
+	mw = fx_open(w, "INBOX", 0);
 
 	assert_int_equal(mailbox_store_flags(ms, seen, 2, FLAGS_ADD, MSG_SEEN | MSG_FLAGGED,
 	    "Work Later", &error), 0);
@@ -261,8 +237,8 @@ test_op_error_reaches_loop(void **state)
 
 	(void)state;
 	loop_init(&l);
-	deliver_n(fx, 1);
-	mb = open_folder(fx, "INBOX", MAILBOX_READONLY);
+	fx_deliver_n(fx, 1);
+	mb = fx_open(fx, "INBOX", MAILBOX_READONLY);
 	op = store_op_expunge(mb, &one, 1);
 	assert_int_equal(store_op_result(op, &error), -1);	/* not committed yet */
 	assert_int_equal(store_error_code(), STORE_ERR_PARAMS);

@@ -121,41 +121,35 @@ populate(struct store *st, const char *maildir)
 static void
 test_rebuild_after_delete(void **state)
 {
-	char		*root = fx_tmpdir("rebuild"), *maildir, cmd[4200];
-	struct store	*st = fx_store(root, 0);
+	struct store_fx	*fx = *state;
+	char		 cmd[4200];
 	struct snap	*before = xcalloc(1, sizeof(*before));
 	struct snap	*after = xcalloc(1, sizeof(*after));
 	const char	*error;
 	double		 t;
 
-	(void)state;
-	maildir = fx_user(st, root, "alice");
-	populate(st, maildir);
-	take(st, maildir, before);
+	populate(fx->st, fx->maildir);
+	take(fx->st, fx->maildir, before);
 	assert_int_equal(before->n, NMSG - NMSG / 10);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s/postroom-index", maildir);
-	assert_int_equal(system(cmd), 0);
+	fx_index_delete(fx->maildir);
 	t = seconds();
-	take(st, maildir, after);
+	take(fx->st, fx->maildir, after);
 	print_message("rebuild of %zu messages: %.3f s\n", after->n, seconds() - t);
 	assert_same(before, after);
-	assert_int_equal(fx_consistent(st, maildir, "INBOX", &error), 0);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 	release(after);
 
 	/* Damaged files rather than missing ones: rebuilt all the same. */
 	snprintf(cmd, sizeof(cmd), "cd %s/postroom-index && for f in *.db; do "
-	    "dd if=/dev/urandom of=$f bs=4096 count=3 conv=notrunc status=none; done", maildir);
+	    "dd if=/dev/urandom of=$f bs=4096 count=3 conv=notrunc status=none; done",
+	    fx->maildir);
 	assert_int_equal(system(cmd), 0);
-	take(st, maildir, after);
+	take(fx->st, fx->maildir, after);
 	assert_same(before, after);
 	release(after);
 	release(before);
 	free(before);
 	free(after);
-	store_close(&st);
-	fx_rmtree(root);
-	free(root);
-	free(maildir);
 }
 
 /* ---- the UID high-water mark (issue 19 item 9) ---- */
@@ -172,15 +166,6 @@ side_file_set(const char *maildir, const char *text)
 	fputs(text, f);
 	fclose(f);
 	free(path);
-}
-
-static void
-index_delete(const char *maildir)
-{
-	char	*cmd = xasprintf("rm -rf %s/postroom-index", maildir);
-
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
 }
 
 /* FEW messages, UIDs 1..FEW; the highest three expunged.  Returns UIDVALIDITY. */
@@ -249,24 +234,20 @@ open_close(struct store *st, const char *maildir)
 static void
 side_file_repaired(const char *damage_fmt)
 {
-	char		*root = fx_tmpdir("hwm"), *maildir, *text;
-	struct store	*st = fx_store(root, 0);
+	struct store_fx	*fx = store_fx_new("hwm", 0, "alice");
+	char		*text;
 	uint32_t	 v, v2, uid;
 
-	maildir = fx_user(st, root, "alice");
-	v = few_then_expunge(st, maildir);
+	v = few_then_expunge(fx->st, fx->maildir);
 	text = xasprintf(damage_fmt, v);
-	side_file_set(maildir, text);
+	side_file_set(fx->maildir, text);
 	free(text);
-	open_close(st, maildir);		/* the index still knows: repaired */
-	index_delete(maildir);
-	uid = deliver_one(st, maildir, &v2);
+	open_close(fx->st, fx->maildir);		/* the index still knows: repaired */
+	fx_index_delete(fx->maildir);
+	uid = deliver_one(fx->st, fx->maildir, &v2);
 	assert_int_equal(v2, v);
 	assert_true(uid > FEW);
-	store_close(&st);
-	fx_rmtree(root);
-	free(root);
-	free(maildir);
+	store_fx_free(&fx);
 }
 
 static void
@@ -292,32 +273,26 @@ test_garbage_side_file_repaired(void **state)
 static void
 test_stale_side_file_and_no_index(void **state)
 {
-	char		*root = fx_tmpdir("hwm"), *maildir, text[64];
-	struct store	*st = fx_store(root, 0);
+	struct store_fx	*fx = *state;
+	char		 text[64];
 	uint32_t	 v, v2, uid;
 
-	(void)state;
-	maildir = fx_user(st, root, "alice");
-	v = few_then_expunge(st, maildir);
+	v = few_then_expunge(fx->st, fx->maildir);
 	snprintf(text, sizeof(text), "%u 3\n", v);
-	side_file_set(maildir, text);
-	index_delete(maildir);
-	uid = deliver_one(st, maildir, &v2);
+	side_file_set(fx->maildir, text);
+	fx_index_delete(fx->maildir);
+	uid = deliver_one(fx->st, fx->maildir, &v2);
 	assert_true(v2 != v || uid > FEW);
-	store_close(&st);
-	fx_rmtree(root);
-	free(root);
-	free(maildir);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rebuild_after_delete),
+		STORE_FX_TEST(test_rebuild_after_delete),
 		cmocka_unit_test(test_rolled_back_side_file_repaired),
 		cmocka_unit_test(test_garbage_side_file_repaired),
-		cmocka_unit_test(test_stale_side_file_and_no_index),
+		STORE_FX_TEST(test_stale_side_file_and_no_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

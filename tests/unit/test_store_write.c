@@ -24,57 +24,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-static int
-setup(void **state)
-{
-	*state = store_fx_new("storewrite", 1, "alice");
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	store_fx_free((struct store_fx **)state);
-	return 0;
-}
-
-static char *
-sub(const struct store_fx *fx, const char *dir)
-{
-	static char	 path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", fx->maildir, dir);
-	return path;
-}
-
-static void
-deliver_n(struct store_fx *fx, unsigned n)
-{
-	unsigned	 i;
-	char		*m;
-
-	for (i = 0; i < n; i++) {
-		m = fx_message(i + 1);
-		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
-		free(m);
-	}
-}
-
-static struct mailbox *
-open_folder(struct store_fx *fx, const char *folder)
-{
-	struct mailbox	*mb;
-	const char	*error = NULL;
-
-	if (mailbox_open(fx->st, fx->maildir, folder, 0, &mb, &error) == -1)
-		fail_msg("mailbox_open %s: %s", folder, error);
-	return mb;
-}
-
 static struct mailbox_status
 status_of(struct store_fx *fx, const char *folder)
 {
-	struct mailbox		*mb = open_folder(fx, folder);
+	struct mailbox		*mb = fx_open(fx, folder, 0);
 	struct mailbox_status	 s;
 
 	assert_int_equal(mailbox_status(mb, &s), 0);
@@ -104,8 +57,8 @@ test_copy_move_uidplus(void **state)
 	uint32_t	 src[3] = { 1, 99, 3 }, two = 2, uidvalidity;
 	size_t		 n;
 
-	deliver_n(fx, 3);
-	mb = open_folder(fx, "INBOX");
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);
 	op = store_op_copy(mb, src, 3, "Trash", false);
 	commit_ok(op);
 	uids = store_op_uids(op, &uidvalidity, &n);
@@ -174,8 +127,8 @@ test_append_streamed(void **state)
 		assert_int_equal(store_append_write(a, m + i, 1), 0);
 		if (i == len / 2) {
 			/* On disk in the folder's tmp/ as it arrives, visible nowhere. */
-			assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 1);
-			assert_int_equal(fx_count(sub(fx, ".Sent/cur")), 0);
+			assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 1);
+			assert_int_equal(fx_count(fx_path(fx, ".Sent/cur")), 0);
 		}
 	}
 	assert_int_equal(store_append_size(a), len);
@@ -188,9 +141,9 @@ test_append_streamed(void **state)
 
 	assert_int_equal(uid, 1);
 	assert_int_equal(uidvalidity, status_of(fx, "Sent").uidvalidity);
-	assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 0);
-	assert_int_equal(fx_count(sub(fx, ".Sent/cur")), 1);
-	mb = open_folder(fx, "Sent");
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/cur")), 1);
+	mb = fx_open(fx, "Sent", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(mi[0].uid, 1);
@@ -273,15 +226,15 @@ test_multiappend_all_at_once(void **state)
 		assert_int_equal(store_append_write(a, m, strlen(m)), 0);
 		free(m);
 	}
-	assert_int_equal(fx_count(sub(fx, ".Drafts/tmp")), 3);
+	assert_int_equal(fx_count(fx_path(fx, ".Drafts/tmp")), 3);
 	assert_int_equal(status_of(fx, "Drafts").messages, s0.messages);
 	assert_int_equal(store_append_commit(a, NULL, uids, &error), 0);
 	store_append_free(&a);
 	s1 = status_of(fx, "Drafts");
 	assert_int_equal(s1.messages, s0.messages + 3);
 	assert_int_equal(s1.highestmodseq, s0.highestmodseq + 1);
-	assert_int_equal(fx_count(sub(fx, ".Drafts/tmp")), 0);
-	mb = open_folder(fx, "Drafts");
+	assert_int_equal(fx_count(fx_path(fx, ".Drafts/tmp")), 0);
+	mb = fx_open(fx, "Drafts", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 8);
 	for (i = 5; i < 8; i++) {
@@ -314,10 +267,10 @@ test_multiappend_abort_leaves_nothing(void **state)
 		assert_int_equal(store_append_write(a, m, strlen(m)), 0);
 		free(m);
 	}
-	assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 2);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 2);
 	store_append_free(&a);
-	assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 0);
-	assert_int_equal(fx_count(sub(fx, ".Sent/cur")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/cur")), 0);
 
 	/* Over quota as a whole (400 bytes; each message fits alone): none of it. */
 	m = fx_message(1);
@@ -333,8 +286,8 @@ test_multiappend_abort_leaves_nothing(void **state)
 	assert_int_equal(store_append_commit(a, NULL, NULL, &error), -1);
 	assert_int_equal(store_error_code(), STORE_ERR_OVER_QUOTA);
 	store_append_free(&a);
-	assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 0);
-	assert_int_equal(fx_count(sub(fx, ".Sent/cur")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/cur")), 0);
 	assert_int_equal(status_of(fx, "Sent").messages, 0);
 	free(m);
 }
@@ -364,7 +317,7 @@ test_multiappend_publish_fails(void **state)
 		assert_int_equal(store_append_write(a, texts[i], strlen(texts[i])), 0);
 	}
 	/* Message 2's temp file has the higher counter (Q<n> in the name); it will be U=3. */
-	assert_non_null(dir = opendir(sub(fx, ".Drafts/tmp")));
+	assert_non_null(dir = opendir(fx_path(fx, ".Drafts/tmp")));
 	while ((de = readdir(dir)) != NULL) {
 		if (de->d_name[0] == '.' || (q = strchr(de->d_name, 'Q')) == NULL ||
 		    strtoul(q + 1, NULL, 10) < maxq)
@@ -383,8 +336,8 @@ test_multiappend_publish_fails(void **state)
 	store_append_free(&a);
 	assert_int_equal(status_of(fx, "Drafts").messages, 1);	/* a sync ignores the directory */
 	assert_int_equal(rmdir(squat), 0);
-	assert_int_equal(fx_count(sub(fx, ".Drafts/tmp")), 0);
-	assert_int_equal(fx_count(sub(fx, ".Drafts/cur")), 1);	/* the first append's */
+	assert_int_equal(fx_count(fx_path(fx, ".Drafts/tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Drafts/cur")), 1);	/* the first append's */
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Drafts", &error), 0);
 }
 
@@ -404,14 +357,14 @@ test_multiappend_retry(void **state)
 	unsetenv("POSTROOM_RETRY_AT");
 	assert_int_equal(uids[0], 1);
 	assert_int_equal(uids[1], 2);
-	mb = open_folder(fx, "Sent");
+	mb = fx_open(fx, "Sent", 0);
 	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(mi[0].uid, 1);
 	assert_int_equal(mi[1].uid, 2);
 	assert_int_equal(mi[1].flags & ~MSG_RECENT, MSG_SEEN);
 	mailbox_close(&mb);
-	assert_int_equal(fx_count(sub(fx, ".Sent/tmp")), 0);
+	assert_int_equal(fx_count(fx_path(fx, ".Sent/tmp")), 0);
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "Sent", &error), 0);
 }
 
@@ -419,13 +372,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_copy_move_uidplus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_append_streamed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multiappend_all_at_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multiappend_abort_leaves_nothing, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_multiappend_publish_fails, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multiappend_retry, setup, teardown),
+		STORE_FX_TEST_FSYNC(test_copy_move_uidplus),
+		STORE_FX_TEST_FSYNC(test_append_streamed),
+		STORE_FX_TEST_FSYNC(test_multiappend_all_at_once),
+		STORE_FX_TEST_FSYNC(test_multiappend_abort_leaves_nothing),
+		STORE_FX_TEST_FSYNC(test_multiappend_publish_fails),
+		STORE_FX_TEST_FSYNC(test_multiappend_retry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
