@@ -1,11 +1,13 @@
 /*
  * The one durable-commit path.  A file becomes visible only by rename or
  * link after its data was fsynced; every directory whose entries changed
- * is fsynced once, at commit.
+ * is fsynced once, at commit, and concurrent commits into one directory
+ * share that fsync (lib/dirsync: group commit).
  */
 #include "lib/commit.h"
 
 #include "lib/buf.h"
+#include "lib/dirsync.h"
 #include "lib/error.h"
 #include "lib/xmalloc.h"
 
@@ -417,13 +419,40 @@ commit_txn_unlink(struct commit_txn *t, int dir, const char *name)
 	return 0;
 }
 
+/* The group's fsync: always real and counted (whether to sync at all is decided before). */
+static int
+group_fsync(int fd, void *arg)
+{
+	(void)arg;
+	return sync_fd(fd, COMMIT_SYNC_ALWAYS);
+}
+
+static struct dirsync	*group;
+static pthread_once_t	 group_once = PTHREAD_ONCE_INIT;
+
+static void
+group_init(void)
+{
+	group = dirsync_new(group_fsync, NULL);
+}
+
+/* A directory's entries durable: by an fsync begun after ours changed (shared). */
+static int
+sync_dir(int fd, unsigned flags)
+{
+	if ((flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
+		return 0;
+	pthread_once(&group_once, group_init);
+	return dirsync_wait(group, fd);
+}
+
 int
 commit_txn_commit(struct commit_txn *t)
 {
 	int	 i, rc = 0;
 
 	for (i = 0; i < t->ndirs; i++) {
-		if (rc == 0 && sync_fd(t->dirfds[i], t->flags) == -1)
+		if (rc == 0 && sync_dir(t->dirfds[i], t->flags) == -1)
 			rc = txn_fail(t, "fsync", "directory");
 		close(t->dirfds[i]);
 	}
