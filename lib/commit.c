@@ -430,10 +430,22 @@ group_fsync(int fd, void *arg)
 static struct dirsync	*group;
 static pthread_once_t	 group_once = PTHREAD_ONCE_INIT;
 
+/*
+ * A child forked while another thread was syncing would wait forever for
+ * that fsync to end: it starts over with its own group (the old one is
+ * left as it was, its lock perhaps held).
+ */
+static void
+group_fork_child(void)
+{
+	group = dirsync_new(group_fsync, NULL);
+}
+
 static void
 group_init(void)
 {
 	group = dirsync_new(group_fsync, NULL);
+	pthread_atfork(NULL, NULL, group_fork_child);
 }
 
 /* A directory's entries durable: by an fsync begun after ours changed (shared). */
