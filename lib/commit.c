@@ -121,14 +121,13 @@ commit_unique_name(char *out, size_t outsize)
 int
 commit_txn_note_dir(struct commit_txn *t, int dirfd)
 {
-	struct stat	 sb, other;
+	struct stat	 sb;
 	int		 i, fd;
 
 	if (fstat(dirfd, &sb) == -1)
 		return txn_fail(t, "fstat", "directory");
 	for (i = 0; i < t->ndirs; i++) {
-		if (fstat(t->dirfds[i], &other) == 0 &&
-		    other.st_dev == sb.st_dev && other.st_ino == sb.st_ino)
+		if (t->devs[i] == sb.st_dev && t->inos[i] == sb.st_ino)
 			return 0;
 	}
 	if (t->ndirs == COMMIT_MAX_DIRS) {
@@ -137,6 +136,8 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	}
 	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return txn_fail(t, "dup", "directory");
+	t->devs[t->ndirs] = sb.st_dev;
+	t->inos[t->ndirs] = sb.st_ino;
 	t->dirfds[t->ndirs++] = fd;
 	return 0;
 }
@@ -448,14 +449,14 @@ group_init(void)
 	pthread_atfork(NULL, NULL, group_fork_child);
 }
 
-/* A directory's entries durable: by an fsync begun after ours changed (shared). */
+/* Directory i's entries durable: by an fsync begun after ours changed (shared). */
 static int
-sync_dir(int fd, unsigned flags)
+sync_dir(const struct commit_txn *t, int i)
 {
-	if ((flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
+	if ((t->flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
 		return 0;
 	pthread_once(&group_once, group_init);
-	return dirsync_wait(group, fd);
+	return dirsync_wait(group, t->dirfds[i], t->devs[i], t->inos[i]);
 }
 
 int
@@ -464,7 +465,7 @@ commit_txn_commit(struct commit_txn *t)
 	int	 i, rc = 0;
 
 	for (i = 0; i < t->ndirs; i++) {
-		if (rc == 0 && sync_dir(t->dirfds[i], t->flags) == -1)
+		if (rc == 0 && sync_dir(t, i) == -1)
 			rc = txn_fail(t, "fsync", "directory");
 		close(t->dirfds[i]);
 	}

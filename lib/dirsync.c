@@ -15,8 +15,6 @@
 #include "lib/crash.h"
 #include "lib/xmalloc.h"
 
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -83,18 +81,18 @@ dirsync_free(struct dirsync **dsp)
 
 /* The directory's entry, created if nobody uses it yet; lock held. */
 static struct dir *
-dir_get(struct dirsync *ds, const struct stat *sb)
+dir_get(struct dirsync *ds, dev_t dev, ino_t ino)
 {
 	struct dir	*d;
 	int		 e;
 
 	for (d = ds->dirs; d != NULL; d = d->next)
-		if (d->dev == sb->st_dev && d->ino == sb->st_ino)
+		if (d->dev == dev && d->ino == ino)
 			break;
 	if (d == NULL) {
 		d = xcalloc(1, sizeof(*d));
-		d->dev = sb->st_dev;
-		d->ino = sb->st_ino;
+		d->dev = dev;
+		d->ino = ino;
 		if ((e = pthread_cond_init(&d->cond, NULL)) != 0)
 			dirsync_die("cond init", e);
 		d->next = ds->dirs;
@@ -143,18 +141,15 @@ dir_lead(struct dirsync *ds, struct dir *d, int fd)
 }
 
 int
-dirsync_wait(struct dirsync *ds, int dirfd)
+dirsync_wait(struct dirsync *ds, int dirfd, dev_t dev, ino_t ino)
 {
-	struct stat	 sb;
 	struct dir	*d;
 	uint64_t	 need;
 	int		 rc = 0, e;
 
-	if (fstat(dirfd, &sb) == -1)
-		return -1;
 	if ((e = pthread_mutex_lock(&ds->lock)) != 0)
 		dirsync_die("mutex lock", e);
-	d = dir_get(ds, &sb);
+	d = dir_get(ds, dev, ino);
 	need = d->started + 1;
 	while (d->completed < need) {
 		if (!d->running)

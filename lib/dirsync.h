@@ -15,6 +15,8 @@
 #ifndef LIB_DIRSYNC_H
 #define LIB_DIRSYNC_H
 
+#include <sys/types.h>
+
 struct dirsync;
 
 /* The fsync to run: commit's counted one, or a test's recording one. */
@@ -24,11 +26,11 @@ struct dirsync	*dirsync_new(dirsync_fn sync, void *arg);
 /* No thread may be waiting in it. */
 void		 dirsync_free(struct dirsync **ds);
 /*
- * Make dirfd's directory durable (see above).  0, or -1 with errno: an
- * fstat failure, or the failure of the fsync that covered this call (or
- * of a later one: a caller is never told "durable" after a failed fsync
- * it might have needed).
+ * Make dirfd's directory, device dev and inode ino (the caller has them
+ * from its fstat), durable (see above).  0, or -1 with errno of the fsync
+ * that covered this call, or of a later one: a caller is never told
+ * "durable" after a failed fsync it might have needed.
  */
-int		 dirsync_wait(struct dirsync *ds, int dirfd);
+int		 dirsync_wait(struct dirsync *ds, int dirfd, dev_t dev, ino_t ino);
 
 #endif

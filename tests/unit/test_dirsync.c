@@ -90,6 +90,7 @@ static void *
 caller_run(void *arg)
 {
 	struct caller	*c = arg;
+	struct stat	 sb;
 	int		 fd;
 
 	fd = openat(c->tmpfd, c->name, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -97,8 +98,10 @@ caller_run(void *arg)
 	pthread_barrier_wait(c->go);
 	c->rc = renameat(c->tmpfd, c->name, c->dirfd, c->name);
 	c->renamed = tick(c->l);
+	if (c->rc == 0)
+		c->rc = fstat(c->dirfd, &sb);
 	if (c->rc == 0) {
-		c->rc = dirsync_wait(c->ds, c->dirfd);
+		c->rc = dirsync_wait(c->ds, c->dirfd, sb.st_dev, sb.st_ino);
 		c->err = errno;
 	}
 	c->returned = tick(c->l);
