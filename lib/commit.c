@@ -1,11 +1,13 @@
 /*
  * The one durable-commit path.  A file becomes visible only by rename or
  * link after its data was fsynced; every directory whose entries changed
- * is fsynced once, at commit.
+ * is fsynced once, at commit, and concurrent commits into one directory
+ * share that fsync (lib/dirsync: group commit).
  */
 #include "lib/commit.h"
 
 #include "lib/buf.h"
+#include "lib/dirsync.h"
 #include "lib/error.h"
 #include "lib/xmalloc.h"
 
@@ -119,14 +121,13 @@ commit_unique_name(char *out, size_t outsize)
 int
 commit_txn_note_dir(struct commit_txn *t, int dirfd)
 {
-	struct stat	 sb, other;
+	struct stat	 sb;
 	int		 i, fd;
 
 	if (fstat(dirfd, &sb) == -1)
 		return txn_fail(t, "fstat", "directory");
 	for (i = 0; i < t->ndirs; i++) {
-		if (fstat(t->dirfds[i], &other) == 0 &&
-		    other.st_dev == sb.st_dev && other.st_ino == sb.st_ino)
+		if (t->devs[i] == sb.st_dev && t->inos[i] == sb.st_ino)
 			return 0;
 	}
 	if (t->ndirs == COMMIT_MAX_DIRS) {
@@ -135,6 +136,8 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	}
 	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return txn_fail(t, "dup", "directory");
+	t->devs[t->ndirs] = sb.st_dev;
+	t->inos[t->ndirs] = sb.st_ino;
 	t->dirfds[t->ndirs++] = fd;
 	return 0;
 }
@@ -417,13 +420,52 @@ commit_txn_unlink(struct commit_txn *t, int dir, const char *name)
 	return 0;
 }
 
+/* The group's fsync: always real and counted (whether to sync at all is decided before). */
+static int
+group_fsync(int fd, void *arg)
+{
+	(void)arg;
+	return sync_fd(fd, COMMIT_SYNC_ALWAYS);
+}
+
+static struct dirsync	*group;
+static pthread_once_t	 group_once = PTHREAD_ONCE_INIT;
+
+/*
+ * A child forked while another thread was syncing would wait forever for
+ * that fsync to end: it starts over with its own group (the old one is
+ * left as it was, its lock perhaps held).
+ */
+static void
+group_fork_child(void)
+{
+	group = dirsync_new(group_fsync, NULL);
+}
+
+static void
+group_init(void)
+{
+	group = dirsync_new(group_fsync, NULL);
+	pthread_atfork(NULL, NULL, group_fork_child);
+}
+
+/* Directory i's entries durable: by an fsync begun after ours changed (shared). */
+static int
+sync_dir(const struct commit_txn *t, int i)
+{
+	if ((t->flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
+		return 0;
+	pthread_once(&group_once, group_init);
+	return dirsync_wait(group, t->dirfds[i], t->devs[i], t->inos[i]);
+}
+
 int
 commit_txn_commit(struct commit_txn *t)
 {
 	int	 i, rc = 0;
 
 	for (i = 0; i < t->ndirs; i++) {
-		if (rc == 0 && sync_fd(t->dirfds[i], t->flags) == -1)
+		if (rc == 0 && sync_dir(t, i) == -1)
 			rc = txn_fail(t, "fsync", "directory");
 		close(t->dirfds[i]);
 	}

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -33,6 +34,8 @@ enum {
  */
 struct commit_txn {
 	int		dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
+	dev_t		devs[COMMIT_MAX_DIRS];		/* which directory each is */
+	ino_t		inos[COMMIT_MAX_DIRS];
 	int		ndirs;
 	unsigned	flags;				/* COMMIT_SYNC_ALWAYS */
 	char		error[256];

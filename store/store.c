@@ -7,6 +7,7 @@
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
+#include "lib/crash.h"
 #include "lib/error.h"
 #include "lib/safedir.h"
 #include "lib/xmalloc.h"
@@ -15,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -88,11 +88,7 @@ store_errno_code(int err)
 void
 store_crash_point(const char *point)
 {
-	const char	*want;
-
-	/* Not cached: a forked test child sets it after the parent ran. */
-	if ((want = getenv("POSTROOM_CRASH_AT")) != NULL && strcmp(want, point) == 0)
-		raise(SIGKILL);
+	crash_point(point);
 }
 
 bool

@@ -30,11 +30,7 @@ int		 store_err(const char **error_r, enum store_error code, const char *fmt, ..
 		    __attribute__((format(printf, 3, 4)));
 /* The code for the errno of a failed file operation. */
 enum store_error store_errno_code(int err);
-/*
- * Fault injection for the crash tests: if the environment variable
- * POSTROOM_CRASH_AT names this point, the process kills itself (SIGKILL)
- * here.  A getenv per point: nothing next to the fsyncs around it.
- */
+/* Fault injection for the crash tests: lib/crash.h's crash_point(). */
 void		 store_crash_point(const char *point);
 /*
  * The same for retries: true the first time in this process that this

@@ -1,4 +1,4 @@
-/* lib/commit: the durable-commit path, its fsync count and unique names. */
+/* lib/commit: the durable-commit path, its fsync count, unique names, concurrent commits. */
 #include "lib/commit.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -346,6 +347,74 @@ test_sync_always_counts_when_disabled(void **state)
 	free(root);
 }
 
+#define NCOMMITTERS	8
+
+struct committer {
+	pthread_barrier_t	*go;
+	int			 tmp, dst;
+	char			 name[16];
+	int			 rc;
+};
+
+static void *
+committer_run(void *arg)
+{
+	struct committer	*c = arg;
+	struct commit_txn	 t;
+	struct iovec		 iov = { c->name, strlen(c->name) };
+
+	commit_txn_init(&t);
+	pthread_barrier_wait(c->go);
+	c->rc = commit_txn_add(&t, c->tmp, c->dst, c->name, &iov, 1);
+	if (c->rc == 0)
+		c->rc = commit_txn_commit(&t);
+	else
+		commit_txn_abort(&t);
+	return NULL;
+}
+
+/*
+ * Concurrent commits into one directory through the real path: each file
+ * is there, each paid its own file fsync, and the directory fsyncs are at
+ * most one each (shared when they overlap: how many is up to the timing,
+ * test_dirsync pins that down with a slow fsync).
+ */
+static void
+test_concurrent_commits_one_directory(void **state)
+{
+	struct committer	 c[NCOMMITTERS];
+	pthread_t		 th[NCOMMITTERS];
+	pthread_barrier_t	 go;
+	char			*root = fx_tmpdir("commit"), path[4096];
+	uint64_t		 before, n;
+	int			 tmp, dst, i;
+
+	(void)state;
+	commit_fsync_enable(1);
+	tmp = open_dir(root, "tmp");
+	dst = open_dir(root, "new");
+	pthread_barrier_init(&go, NULL, NCOMMITTERS);
+	before = commit_fsync_count();
+	for (i = 0; i < NCOMMITTERS; i++) {
+		c[i] = (struct committer){ .go = &go, .tmp = tmp, .dst = dst };
+		snprintf(c[i].name, sizeof(c[i].name), "m%d", i);
+		assert_int_equal(pthread_create(&th[i], NULL, committer_run, &c[i]), 0);
+	}
+	for (i = 0; i < NCOMMITTERS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(c[i].rc, 0);
+		snprintf(path, sizeof(path), "%s/new/%s", root, c[i].name);
+		assert_int_equal(access(path, F_OK), 0);
+	}
+	n = commit_fsync_count() - before;
+	assert_true(n >= NCOMMITTERS + 1 && n <= 2 * NCOMMITTERS);
+	pthread_barrier_destroy(&go);
+	close(tmp);
+	close(dst);
+	fx_rmtree(root);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -359,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_abort_leaves_nothing),
 		cmocka_unit_test(test_failing_write_reports_errno),
 		cmocka_unit_test(test_sync_always_counts_when_disabled),
+		cmocka_unit_test(test_concurrent_commits_one_directory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * new->cur sync, flag change, expunge, copy and append.  The parent then
  * reopens (Berkeley DB recovery through DB_REGISTER) and checks that
  * nothing acknowledged is lost, no partial file is visible, the index
- * matches the Maildir and UIDs are never reused.
+ * matches the Maildir and UIDs are never reused.  Then the same with
+ * batches of 1, 2 and 50 deliveries in flight (group commit).
  */
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
@@ -12,12 +13,15 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -254,6 +258,184 @@ test_crash_points(void **state)
 }
 
 /*
+ * Group commit under fire: BATCH deliveries into one Maildir at once, the
+ * process killed when the first of them reaches a step (its own or the
+ * shared directory fsync's).  Each thread reports its 250 through a pipe
+ * as it returns; after the kill every acknowledged message is there once,
+ * every other at most once, nothing partial, the index consistent.
+ */
+static const struct {
+	const char	*point;
+	bool		 per_message;	/* reached by every delivery, not once per fsync */
+} batch_points[] = {
+	{ "delivery-written",	true },
+	{ "delivery-fsynced",	true },
+	{ "delivery-linked",	true },
+	{ "group-syncing",	false },	/* a leader about to fsync new/ for its batch */
+	{ "group-synced",	false },	/* new/ fsynced, the batch not yet told */
+	{ "delivery-committed",	true },
+};
+
+#define BATCH_MAX	50
+#define BATCH_BASE	100	/* message numbers BATCH_BASE + i */
+
+struct batch_thread {
+	struct store		*st;
+	const char		*maildir;
+	pthread_barrier_t	*go;
+	int			 ackfd;
+	unsigned char		 i;
+};
+
+static void *
+batch_deliver(void *arg)
+{
+	struct batch_thread	*b = arg;
+	char			*m = fx_message(BATCH_BASE + b->i);
+
+	pthread_barrier_wait(b->go);
+	if (fx_deliver(b->st, b->maildir, m) == 0 && write(b->ackfd, &b->i, 1) != 1)
+		_exit(2);
+	free(m);
+	return NULL;
+}
+
+/* The child: n deliveries at once, acknowledgements to ackfd; killed on the way. */
+static void __attribute__((noreturn))
+batch_child(const char *root, const char *maildir, const char *point, int n, int ackfd)
+{
+	struct batch_thread	 b[BATCH_MAX];
+	pthread_t		 th[BATCH_MAX];
+	pthread_barrier_t	 go;
+	struct store		*st = fx_store(root, 1);
+	int			 i;
+
+	setenv("POSTROOM_CRASH_AT", point, 1);
+	pthread_barrier_init(&go, NULL, (unsigned)n);
+	for (i = 0; i < n; i++) {
+		b[i] = (struct batch_thread){ st, maildir, &go, ackfd, (unsigned char)i };
+		if (pthread_create(&th[i], NULL, batch_deliver, &b[i]) != 0)
+			_exit(3);
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	_exit(0);	/* the point was never reached: the parent fails */
+}
+
+/* How many files in maildir's new/ and cur/ hold message number k. */
+static int
+copies_of(const char *maildir, unsigned k)
+{
+	static const char	*subs[] = { "new", "cur" };
+	struct dirent		*de;
+	char			 path[4096], want[64], text[1024];
+	ssize_t			 len;
+	size_t			 i;
+	DIR			*dir;
+	int			 fd, n = 0;
+
+	snprintf(want, sizeof(want), "Subject: message %u\n", k);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", maildir, subs[i]);
+		assert_non_null(dir = opendir(path));
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			assert_true((fd = openat(dirfd(dir), de->d_name, O_RDONLY)) >= 0);
+			len = read(fd, text, sizeof(text) - 1);
+			close(fd);
+			assert_true(len >= 0);
+			text[len] = '\0';
+			n += strstr(text, want) != NULL;
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
+/* Kill at the nth's arrival at point, n deliveries in flight. */
+static void
+crash_batch(const char *point, int n, int nth)
+{
+	char		*root = fx_tmpdir("crash"), *maildir, *m, at[64];
+	struct store	*st = fx_store(root, 1);
+	const char	*error;
+	unsigned char	 i, acked[BATCH_MAX] = { 0 };
+	pid_t		 pid;
+	int		 status, pfd[2], k;
+
+	maildir = fx_user(st, root, "alice");
+	for (k = 1; k <= 3; k++) {
+		m = fx_message((unsigned)k);
+		assert_int_equal(fx_deliver(st, maildir, m), 0);
+		free(m);
+	}
+	assert_int_equal(folder_messages(st, maildir, "INBOX"), 3);
+	snprintf(at, sizeof(at), "%s:%d", point, nth);
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		batch_child(root, maildir, at, n, pfd[1]);
+	}
+	close(pfd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		fail_msg("%s x%d: child was not killed (status %d)", at, n, status);
+	while (read(pfd[0], &i, 1) == 1) {
+		assert_true(i < n);
+		acked[i] = 1;
+	}
+	close(pfd[0]);
+
+	assert_no_partial(maildir, "new");
+	assert_no_partial(maildir, "cur");
+	for (k = 1; k <= 3; k++)
+		assert_int_equal(copies_of(maildir, (unsigned)k), 1);
+	for (k = 0; k < n; k++) {
+		int c = copies_of(maildir, BATCH_BASE + (unsigned)k);
+		if (acked[k] ? c != 1 : c > 1)
+			fail_msg("%s x%d: message %d %s, %d copies", at, n, k,
+			    acked[k] ? "acknowledged" : "not acknowledged", c);
+	}
+	if (fx_consistent(st, maildir, "INBOX", &error) != 0)
+		fail_msg("%s x%d: INBOX: %s", at, n, error);
+	/* Life goes on in the same directory. */
+	m = fx_message(9);
+	assert_int_equal(fx_deliver(st, maildir, m), 0);
+	free(m);
+	assert_int_equal(fx_consistent(st, maildir, "INBOX", &error), 0);
+	store_close(&st);
+	fx_rmtree(root);
+	free(root);
+	free(maildir);
+}
+
+static void
+test_crash_batches(void **state)
+{
+	static const int	 sizes[] = { 1, 2, BATCH_MAX };
+	size_t			 i, j;
+	int			 n;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (j = 0; j < sizeof(batch_points) / sizeof(batch_points[0]); j++) {
+			n = sizes[i];
+			/*
+			 * The first to get there, then later with some acknowledged:
+			 * half-way through the deliveries, or at the second fsync
+			 * (of n >= 2 arrivals only the first can lead the first).
+			 */
+			crash_batch(batch_points[j].point, n, 1);
+			if (n > 1)
+				crash_batch(batch_points[j].point, n,
+				    batch_points[j].per_message ? n / 2 + 1 : 2);
+		}
+}
+
+/*
  * A process dies inside a transaction holding the folder lock while
  * another process keeps the index open: the survivor must not wedge.
  */
@@ -298,6 +480,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crash_points),
+		cmocka_unit_test(test_crash_batches),
 		STORE_FX_TEST(test_survivor_not_wedged),
 	};
 
