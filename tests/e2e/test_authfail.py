@@ -194,7 +194,9 @@ class TestFullDisk(unittest.TestCase):
         self.addCleanup(subprocess.run, ['umount', mnt], check=True)
         # 10,000 entries need 480 KB: more than the file system has.
         with Postroom(daemons=('smtpd', 'pop3d'),
-                      config={'state_dir': mnt, 'auth_max_failures': 2}) as pr:
+                      config={'state_dir': mnt, 'auth_max_failures': 2,
+                              # per-process tables: one worker sees every try
+                              'workers': 1}) as pr:
             pop3, smtp = pr.port('pop3d.listen'), pr.port('smtpd.submission_listen')
             for _ in range(2):
                 pop3_login(pop3, '127.0.0.11', 'wrong')
