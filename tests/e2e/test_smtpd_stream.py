@@ -373,7 +373,10 @@ class ManyStreams(unittest.TestCase):
         print('\n  %d x %d MB: %.1f s, smtpd VmRSS %d KB before, peak %d KB over %d samples'
               % (self.SESSIONS, self.SIZE // MB, took, base, sampler.peak_rss, sampler.samples))
         self.assertEqual(errors, [])
-        self.assertLess(sampler.peak_rss, self.RSS_LIMIT_KB)
+        # ASan's shadow and allocator metadata add tens of MB whatever the load (67 MB
+        # seen at 200 sessions): the bound there only proves nothing is held whole.
+        limit = self.RSS_LIMIT_KB * (3 if sanitized() else 1)
+        self.assertLess(sampler.peak_rss, limit)
         new = os.path.join(self.pr.maildir(ALICE), 'new')
         cur = os.path.join(self.pr.maildir(ALICE), 'cur')
         got = {}
