@@ -512,7 +512,7 @@ index_record(int dirfd, const char *name, const struct maildir_name *mn, struct 
 	m->fsize = (uint64_t)sb.st_size;
 	/* Each LF at most doubles: a W= outside S=..2*S is not this file's. */
 	if (mn->fsize != 0 && mn->fsize == m->fsize && mn->vsize >= mn->fsize &&
-	    mn->vsize / 2 <= mn->fsize) {
+	    mn->vsize - mn->fsize <= mn->fsize) {
 		m->vsize = mn->vsize;
 		return 0;
 	}
