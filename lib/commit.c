@@ -119,14 +119,13 @@ commit_unique_name(char *out, size_t outsize)
 int
 commit_txn_note_dir(struct commit_txn *t, int dirfd)
 {
-	struct stat	 sb, other;
+	struct stat	 sb;
 	int		 i, fd;
 
 	if (fstat(dirfd, &sb) == -1)
 		return txn_fail(t, "fstat", "directory");
 	for (i = 0; i < t->ndirs; i++) {
-		if (fstat(t->dirfds[i], &other) == 0 &&
-		    other.st_dev == sb.st_dev && other.st_ino == sb.st_ino)
+		if (t->dirdev[i] == sb.st_dev && t->dirino[i] == sb.st_ino)
 			return 0;
 	}
 	if (t->ndirs == COMMIT_MAX_DIRS) {
@@ -135,6 +134,8 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	}
 	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return txn_fail(t, "dup", "directory");
+	t->dirdev[t->ndirs] = sb.st_dev;
+	t->dirino[t->ndirs] = sb.st_ino;
 	t->dirfds[t->ndirs++] = fd;
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -33,6 +34,8 @@ enum {
  */
 struct commit_txn {
 	int		dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
+	dev_t		dirdev[COMMIT_MAX_DIRS];	/* what each is: a rename is */
+	ino_t		dirino[COMMIT_MAX_DIRS];	/* one fstat per directory */
 	int		ndirs;
 	unsigned	flags;				/* COMMIT_SYNC_ALWAYS */
 	char		error[256];
