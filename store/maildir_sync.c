@@ -7,7 +7,8 @@
  * UID: its own U= if that UID was never handed out (a crash between our
  * rename and our index commit, or a rebuild), else a fresh one.  UIDs are
  * reserved in the folder's side file before any name carries them, so a
- * rebuilt index never hands one out twice.
+ * rebuilt index never hands one out twice.  A new file's record takes its
+ * sizes from its name where they can be trusted, without reading it.
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
