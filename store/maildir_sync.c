@@ -292,8 +292,8 @@ modseq_restart(void)
  * or anew: without the side file nothing tells which UIDs were handed out
  * under the old UIDVALIDITY, so only a new one is safe.
  */
-static int
-folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char **error_r)
+static void
+folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r)
 {
 	uint32_t	 v, hw;
 
@@ -306,14 +306,11 @@ folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char *
 	} else {
 		f->uidvalidity = (uint32_t)time(NULL);
 		f->uidnext = 1;
-		if (side_write(mb, f->uidvalidity, 1, error_r) == -1)
-			return -1;
-		f->uid_reserved = 1;
+		f->uid_reserved = 0;	/* maildir_reserve_uids writes the side file */
 	}
 	/* A new UIDVALIDITY has had no expunges; an old one's are unknown. */
 	f->highestmodseq = *read_r ? modseq_restart() : 1;
 	f->vanished_floor = *read_r ? f->highestmodseq : 0;
-	return 0;
 }
 
 /*
@@ -757,9 +754,11 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 
 	commit_txn_init(&st);
 	/* A new folder record first: its id is the key prefix of its messages. */
-	if (!exists && (folder_init(mb, f, &side_ok, error_r) == -1 ||
-	    (rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0))
-		return rc;
+	if (!exists) {
+		folder_init(mb, f, &side_ok);
+		if ((rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0)
+			return rc;
+	}
 	if (exists && side_check(mb, f, error_r) == -1)
 		return -1;
 	scan_ns = now_ns();
