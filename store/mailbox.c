@@ -120,6 +120,13 @@ sync_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *ctx
 	return maildir_sync_locked(mb, txn, f, true, error_r);
 }
 
+static int
+synced_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *ctx,
+    bool retry, const char **error_r)
+{
+	return 0;
+}
+
 int
 maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 {
@@ -145,7 +152,13 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 			return 0;
 		}
 	}
-	return mailbox_locked(mb, sync_fn, &force, error_r);
+	/*
+	 * A handle's first locked sync is mailbox_locked()'s own (folder_id
+	 * 0): a second scan right after it, in the same transaction, would
+	 * find cur/ young and read all of it again.
+	 */
+	return mailbox_locked(mb, mb->folder_id == 0 && !force ? synced_fn : sync_fn, &force,
+	    error_r);
 }
 
 int

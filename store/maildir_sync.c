@@ -7,7 +7,8 @@
  * UID: its own U= if that UID was never handed out (a crash between our
  * rename and our index commit, or a rebuild), else a fresh one.  UIDs are
  * reserved in the folder's side file before any name carries them, so a
- * rebuilt index never hands one out twice.
+ * rebuilt index never hands one out twice.  A new file's record takes its
+ * sizes from its name where they can be trusted, without reading it.
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
@@ -291,8 +292,8 @@ modseq_restart(void)
  * or anew: without the side file nothing tells which UIDs were handed out
  * under the old UIDVALIDITY, so only a new one is safe.
  */
-static int
-folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char **error_r)
+static void
+folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r)
 {
 	uint32_t	 v, hw;
 
@@ -305,14 +306,11 @@ folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char *
 	} else {
 		f->uidvalidity = (uint32_t)time(NULL);
 		f->uidnext = 1;
-		if (side_write(mb, f->uidvalidity, 1, error_r) == -1)
-			return -1;
-		f->uid_reserved = 1;
+		f->uid_reserved = 0;	/* maildir_reserve_uids writes the side file */
 	}
 	/* A new UIDVALIDITY has had no expunges; an old one's are unknown. */
 	f->highestmodseq = *read_r ? modseq_restart() : 1;
 	f->vanished_floor = *read_r ? f->highestmodseq : 0;
-	return 0;
 }
 
 /*
@@ -386,23 +384,36 @@ folder_account(struct idx_folder *f, const struct idx_msg *m, int sign)
 	}
 }
 
+/*
+ * RFC822.SIZE counts every bare LF as CRLF: the LFs of data not preceded
+ * by a CR, *prev the byte before data (carried from chunk to chunk).
+ */
+static uint64_t
+bare_lfs(const char *data, size_t len, char *prev)
+{
+	const char	*p, *end = data + len;
+	uint64_t	 n = 0;
+
+	for (p = data; p < end; p++) {
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if ((p == data ? *prev : p[-1]) != '\r')
+			n++;
+	}
+	if (len > 0)
+		*prev = end[-1];
+	return n;
+}
+
 int
 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r)
 {
 	struct mime_message	*mm;
-	const char		*p, *end = data + len;
-	char			*cache;
+	char			*cache, prev = '\0';
 	size_t			 a, b, c;
 
 	m->fsize = len;
-	/* RFC822.SIZE: every bare LF counts as CRLF. */
-	m->vsize = len;
-	for (p = data; p < end; p++) {
-		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		if (p == data || p[-1] != '\r')
-			m->vsize++;
-	}
+	m->vsize = len + bare_lfs(data, len, &prev);
 	mm = mime_parse(data, len);
 	/* One allocation holds the three strings, freed by the caller. */
 	a = strlen(mm->envelope) + 1;
@@ -451,6 +462,59 @@ maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_
 		munmap(data, (size_t)sb.st_size);
 	m->idate = sb.st_mtim.tv_sec;
 	return 0;
+}
+
+/* Read the whole file to count its bare LFs (a name without sizes we trust). */
+static int
+count_sizes(int dirfd, const char *name, struct idx_msg *m, const char **error_r)
+{
+	char		 buf[16 * 1024], prev = '\0';
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return store_err(error_r, errno == ENOENT ? STORE_ERR_EXPUNGED :
+		    STORE_ERR_TEMPORARY, "open %s: %s", name, strerror(errno));
+	m->fsize = m->vsize = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		m->fsize += (uint64_t)n;
+		m->vsize += (uint64_t)n + bare_lfs(buf, (size_t)n, &prev);
+	}
+	close(fd);
+	if (n == -1)
+		return store_err(error_r, STORE_ERR_TEMPORARY, "read %s: %s", name, strerror(errno));
+	return 0;
+}
+
+/*
+ * A record for a file found by a sync: sizes and date, no MIME parse (the
+ * cached strings stay empty, "not parsed yet": the first FETCH that needs
+ * them parses).  S= and W= in the name are taken when S= is the size the
+ * file has (our deliveries', Dovecot's, ours after a rename): a stat, the
+ * file is not opened.  A name without them, or whose S= is wrong (another
+ * tool's, damaged), costs a read of the file: what is on disk wins.
+ */
+static int
+index_record(int dirfd, const char *name, const struct maildir_name *mn, struct idx_msg *m,
+    const char **error_r)
+{
+	struct stat	 sb;
+
+	if (fstatat(dirfd, name, &sb, 0) == -1)
+		return store_err(error_r, errno == ENOENT ? STORE_ERR_EXPUNGED :
+		    STORE_ERR_TEMPORARY, "stat %s: %s", name, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "%s: not a file", name);
+	m->idate = sb.st_mtim.tv_sec;
+	m->envelope = m->body = m->bodystructure = "";
+	m->fsize = (uint64_t)sb.st_size;
+	/* Each LF at most doubles: a W= outside S=..2*S is not this file's. */
+	if (mn->fsize != 0 && mn->fsize == m->fsize && mn->vsize >= mn->fsize &&
+	    mn->vsize - mn->fsize <= mn->fsize) {
+		m->vsize = mn->vsize;
+		return 0;
+	}
+	return count_sizes(dirfd, name, m, error_r);
 }
 
 static int
@@ -568,44 +632,36 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	return idx_msg_put(txn, f->id, &m, error_r);
 }
 
-/* Give an unknown file its UID, move it to cur/ and index it. */
+/* A new message's record m: rename its file to its name in cur/ and index it. */
 static int
-sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
-    struct scan_ent *e, struct commit_txn *st, const char **error_r)
+sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    struct scan_ent *e, struct idx_msg *m, struct commit_txn *st, const char **error_r)
 {
 	struct maildir_name	 mn = e->mn;
-	struct idx_msg		 m;
-	char			 name[MAILDIR_NAME_MAX + 1], *cache;
+	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 dir = e->in_new ? mb->newfd : mb->curfd, rc;
 
-	memset(&m, 0, sizeof(m));
-	if (maildir_index_file(dir, e->name, &m, &cache, error_r) == -1)
-		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
 	if (e->dup)
 		commit_unique_name(mn.base, sizeof(mn.base));
 	mn.uid = e->uid;
-	mn.fsize = m.fsize;
-	mn.vsize = m.vsize;
+	mn.fsize = m->fsize;
+	mn.vsize = m->vsize;
 	mn.has_info = true;
-	rc = 0;
 	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
-		goto out;	/* an absurd name: leave it alone */
+		return 0;	/* an absurd name: leave it alone */
 	if (strcmp(name, e->name) != 0 || e->in_new) {
-		if (commit_txn_rename(st, dir, e->name, mb->curfd, name) == -1) {
-			if (errno != ENOENT)
-				rc = store_err(error_r, STORE_ERR_TEMPORARY,
-				    "%s", commit_txn_error(st));
-			goto out;
-		}
+		if (commit_txn_rename(st, dir, e->name, mb->curfd, name) == -1)
+			return errno == ENOENT ? 0 : store_err(error_r, STORE_ERR_TEMPORARY,
+			    "%s", commit_txn_error(st));
 	}
-	m.uid = e->uid;
-	m.flags = mn.flags;
-	m.kwmask = mn.kwmask;
-	m.modseq = f->highestmodseq + 1;
-	m.name = name;
-	if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
-		goto out;
-	folder_account(f, &m, 1);
+	m->uid = e->uid;
+	m->flags = mn.flags;
+	m->kwmask = mn.kwmask;
+	m->modseq = f->highestmodseq + 1;
+	m->name = name;
+	if ((rc = idx_msg_put(txn, f->id, m, error_r)) != 0)
+		return rc;
+	folder_account(f, m, 1);
 	if (e->in_new) {
 		if (mb->nrecent == mb->recentcap) {
 			mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
@@ -613,9 +669,22 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		}
 		mb->recent[mb->nrecent++] = e->uid;
 	}
-out:
-	free(cache);
-	return rc;
+	return 0;
+}
+
+/* Give an unknown file its UID, move it to cur/ and index it. */
+static int
+sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
+    struct scan_ent *e, struct commit_txn *st, const char **error_r)
+{
+	struct idx_msg	 m;
+	int		 dir = e->in_new ? mb->newfd : mb->curfd;
+
+	memset(&m, 0, sizeof(m));
+	/* Sizes only: ENVELOPE/BODYSTRUCTURE are parsed when first asked for (mailbox_fetch). */
+	if (index_record(dir, e->name, &e->mn, &m, error_r) == -1)
+		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
+	return sync_new_put(mb, txn, f, e, &m, st, error_r);
 }
 
 static int
@@ -677,9 +746,11 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 
 	commit_txn_init(&st);
 	/* A new folder record first: its id is the key prefix of its messages. */
-	if (!exists && (folder_init(mb, f, &side_ok, error_r) == -1 ||
-	    (rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0))
-		return rc;
+	if (!exists) {
+		folder_init(mb, f, &side_ok);
+		if ((rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0)
+			return rc;
+	}
 	if (exists && side_check(mb, f, error_r) == -1)
 		return -1;
 	scan_ns = now_ns();

@@ -279,7 +279,10 @@ enum maildir_cur maildir_cur_state(const struct idx_folder *f, int64_t mtime);
 /* A young cur/ without the lock: every file name is the one the index has. */
 bool		 maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn,
 		    const struct idx_folder *f);
-/* Parse a message file once for the index (sizes, date, cached strings). */
+/*
+ * Parse a message file once for the index (sizes, date, cached strings):
+ * APPEND's new message.  A sync for POP3 does not parse (maildir_sync.c).
+ */
 int		 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r);
 int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,
 		    const char **error_r);

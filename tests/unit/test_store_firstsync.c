@@ -1,0 +1,196 @@
+/*
+ * The first sync for POP3 (issue 18 item 4): a new file's record comes from
+ * S= and W= in its name and a stat, without reading it, when S= is the
+ * file's size; a name without sizes, or with ones that cannot be this
+ * file's, is read and counted.  The file then carries the sizes in cur/,
+ * and a rebuild, or a handle that parses, agrees.
+ */
+#include "store/store.h"
+#include "tests/unit/store_fixture.h"
+#include "lib/xmalloc.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+/* 7 bytes on disk, two bare LFs and one CRLF: RFC822.SIZE 9. */
+#define TEXT		"a\nb\r\nc\n"
+#define TEXT_VSIZE	9
+
+static struct store_fx *
+setup(void)
+{
+	return store_fx_new("firstsync", 0, "alice");
+}
+
+static void
+put_file(const char *maildir, const char *name, const char *text)
+{
+	char	*path = xasprintf("%s/new/%s", maildir, name);
+	FILE	*f;
+
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static int
+file_exists(const char *maildir, const char *sub, const char *name)
+{
+	char	*path = xasprintf("%s/%s/%s", maildir, sub, name);
+	int	 rc = access(path, F_OK) == 0;
+
+	free(path);
+	return rc;
+}
+
+/* Open INBOX as pop3d does; the one message's RFC822.SIZE. */
+static uint64_t
+pop3_size(struct store_fx *fx, uint32_t *uid_r)
+{
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+	uint64_t		 size;
+
+	if (mailbox_open(fx->st, fx->maildir, "INBOX", MAILBOX_POP3_LOCK, &mb, &error) == -1)
+		fail_msg("open: %s", error);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 1);
+	size = mi[0].size;
+	if (uid_r != NULL)
+		*uid_r = mi[0].uid;
+	mailbox_close(&mb);
+	return size;
+}
+
+/*
+ * W= is believed without reading the file: a W= the content does not
+ * give (but S= right, W= within S..2*S) is what the record says.
+ */
+static void
+test_sizes_from_name(void **state)
+{
+	struct store_fx	*fx = setup();
+	const char	*error;
+
+	(void)state;
+	put_file(fx->maildir, "1.M1P1Q1.host,S=7,W=12", TEXT);
+	assert_int_equal(pop3_size(fx, NULL), 12);
+	assert_true(file_exists(fx->maildir, "cur", "1.M1P1Q1.host,S=7,W=12,U=1:2,"));
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+	store_fx_free(&fx);
+}
+
+/* Another tool's name without sizes: read and counted, then named with them. */
+static void
+test_foreign_name(void **state)
+{
+	struct store_fx	*fx = setup();
+
+	(void)state;
+	put_file(fx->maildir, "1700000000.foreign.example", TEXT);
+	assert_int_equal(pop3_size(fx, NULL), TEXT_VSIZE);
+	assert_true(file_exists(fx->maildir, "cur", "1700000000.foreign.example,S=7,W=9,U=1:2,"));
+	store_fx_free(&fx);
+}
+
+/* Sizes that cannot be the file's: the file wins, and its new name says so. */
+static void
+test_damaged_sizes(void **state)
+{
+	static const char	*names[][2] = {
+		{ "2.M2P2Q2.host,S=999,W=1200", "2.M2P2Q2.host,S=7,W=9,U=1:2," },
+		{ "3.M3P3Q3.host,S=7,W=6", "3.M3P3Q3.host,S=7,W=9,U=1:2," },	/* W < S */
+		{ "4.M4P4Q4.host,S=7,W=15", "4.M4P4Q4.host,S=7,W=9,U=1:2," },	/* W > 2*S */
+		{ "5.M5P5Q5.host,W=9", "5.M5P5Q5.host,S=7,W=9,U=1:2," },	/* no S= */
+	};
+	struct store_fx	*fx;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fx = setup();
+		put_file(fx->maildir, names[i][0], TEXT);
+		assert_int_equal(pop3_size(fx, NULL), TEXT_VSIZE);
+		assert_true(file_exists(fx->maildir, "cur", names[i][1]));
+		assert_false(file_exists(fx->maildir, "new", names[i][0]));
+		store_fx_free(&fx);
+	}
+}
+
+/*
+ * Delivered mail: the POP3 sync (names) and a parsing sync (content) give
+ * the same sizes, and a rebuild after the index is lost the same UIDs.
+ */
+static void
+test_agrees_with_parse_and_rebuild(void **state)
+{
+	struct store_fx		*pop = setup(), *imap = setup();
+	const struct msg_info	*a, *b;
+	struct mailbox		*ma, *mb;
+	const char		*error;
+	char			*text, *cmd;
+	uint32_t		 uids[20];
+	uint64_t		 sizes[20];
+	size_t			 na, nb, i;
+
+	(void)state;
+	for (i = 0; i < 20; i++) {
+		text = fx_message((unsigned)i);
+		assert_int_equal(fx_deliver(pop->st, pop->maildir, text), 0);
+		assert_int_equal(fx_deliver(imap->st, imap->maildir, text), 0);
+		free(text);
+	}
+	assert_int_equal(mailbox_open(pop->st, pop->maildir, "INBOX", MAILBOX_POP3_LOCK, &ma,
+	    &error), 0);
+	assert_int_equal(mailbox_open(imap->st, imap->maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(ma, &a, &na, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &b, &nb, &error), 0);
+	assert_int_equal(na, 20);
+	assert_int_equal(nb, 20);
+	for (i = 0; i < na; i++) {
+		assert_int_equal(a[i].size, b[i].size);
+		uids[i] = a[i].uid;
+		sizes[i] = a[i].size;
+	}
+	mailbox_close(&ma);
+	mailbox_close(&mb);
+
+	cmd = xasprintf("rm -rf %s/postroom-index", pop->maildir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(mailbox_open(pop->st, pop->maildir, "INBOX", MAILBOX_POP3_LOCK, &ma,
+	    &error), 0);
+	assert_int_equal(mailbox_messages(ma, &a, &na, &error), 0);
+	assert_int_equal(na, 20);
+	for (i = 0; i < na; i++) {
+		assert_int_equal(a[i].uid, uids[i]);
+		assert_int_equal(a[i].size, sizes[i]);
+	}
+	mailbox_close(&ma);
+	assert_int_equal(fx_consistent(pop->st, pop->maildir, "INBOX", &error), 0);
+	store_fx_free(&pop);
+	store_fx_free(&imap);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes_from_name),
+		cmocka_unit_test(test_foreign_name),
+		cmocka_unit_test(test_damaged_sizes),
+		cmocka_unit_test(test_agrees_with_parse_and_rebuild),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
