@@ -157,6 +157,16 @@ const struct config_key config_keys[] = {
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
 	  "simultaneous POP3 sessions for one user"),
 
+	/* ---- imapd ---- */
+	SIZE("imapd.max_command_size", imapd.max_command_size, "1M", 4 * KB, 64 * MB,
+	  "bytes of one command held in memory: its lines and literals, the APPEND message apart"),
+	SIZE("imapd.max_literal_size", imapd.max_literal_size, "35M", 1 * KB, 2 * GB,
+	  "largest message APPEND accepts (advertised as APPENDLIMIT); a larger one is refused before it is sent"),
+	UINT("imapd.max_nesting", imapd.max_nesting, "64", 2, 1000,
+	  "depth of parenthesised lists, and of NOT/OR in SEARCH, in one command"),
+	UINT("imapd.max_arguments", imapd.max_arguments, "10000", 100, 1000000,
+	  "tokens in one command, and elements of one sequence set"),
+
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",
 	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)"),
