@@ -30,6 +30,7 @@ struct imap_token {
 	enum imap_token_type	 type;
 	const char		*text;	/* NUL-terminated (not for OPEN/CLOSE/STREAM) */
 	size_t			 len;
+	size_t			 off;	/* text's arena offset (the arena may move until parsed) */
 	uint64_t		 size;	/* STREAM: the literal's size */
 };
 

@@ -21,6 +21,9 @@
 #include <string.h>
 #include <strings.h>
 
+#define KEEP_ARENA	4096	/* bytes of token text kept between commands */
+#define KEEP_TOKENS	64
+
 enum mode {
 	MODE_LINE,		/* a line is due */
 	MODE_LITERAL,		/* literal bytes into the arena */
@@ -108,11 +111,21 @@ imap_parser_free(struct imap_parser **pp)
 	*pp = NULL;
 }
 
+/* Between commands: idle sessions keep no more than a small command needs. */
 static void
 reset_command(struct imap_parser *p)
 {
 	free_blocks(p);
+	if (p->arena.cap > KEEP_ARENA) {
+		buf_release(&p->arena);
+		buf_init(&p->arena, p->limits.max_command_size);
+	}
 	buf_reset(&p->arena);
+	if (p->tokens_cap > KEEP_TOKENS) {
+		free(p->tokens);
+		p->tokens = NULL;
+		p->tokens_cap = 0;
+	}
 	p->ntokens = 0;
 	memset(&p->cmd, 0, sizeof(p->cmd));
 	free(p->tag);
@@ -158,7 +171,7 @@ push_token(struct imap_parser *p, enum imap_token_type type, size_t off, size_t 
 	memset(t, 0, sizeof(*t));
 	t->type = type;
 	t->len = len;
-	t->size = off;		/* the offset, until parse_args() */
+	t->off = off;
 	if (type != IMAP_TOKEN_OPEN && p->depth == 0)
 		p->top_args++;
 	return 0;
@@ -336,7 +349,7 @@ parse_args(struct imap_parser *p, const char **error_r)
 
 		if (t->type == IMAP_TOKEN_ATOM || t->type == IMAP_TOKEN_QUOTED
 		    || t->type == IMAP_TOKEN_LITERAL)
-			t->text = buf_head(&p->arena) + t->size;
+			t->text = buf_head(&p->arena) + t->off;
 	}
 	memset(&p->cmd.u, 0, sizeof(p->cmd.u));
 	p->cmd.tag = p->tag;
@@ -563,6 +576,15 @@ imap_parser_stream(struct imap_parser *p, void (*write)(void *ctx, const char *d
 	p->need_sep = true;
 	p->mode = p->left > 0 ? MODE_STREAM : MODE_LINE;
 	return p->sync ? IMAP_PARSE_CONTINUE : IMAP_PARSE_MORE;
+}
+
+void
+imap_parser_stream_refuse(struct imap_parser *p)
+{
+	assert(p->mode == MODE_STREAM_WAIT);
+	p->mode = MODE_LINE;
+	p->failed = true;
+	skip_literal(p, true, true, p->left);
 }
 
 const struct imap_command *

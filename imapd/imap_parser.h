@@ -17,7 +17,8 @@
  *	CONTINUE  send "+ ..." (a synchronising literal was accepted), feed it
  *	STREAM    the APPEND message follows: imap_parser_command() has the
  *	          arguments before it (mailbox, flags, date, size); check the
- *	          state, open the consumer, call imap_parser_stream()
+ *	          state, open the consumer, call imap_parser_stream() (or reply
+ *	          NO and call imap_parser_stream_refuse())
  *	COMMAND   dispatch imap_parser_command() (check the state first)
  *	ERROR     reply imap_parser_error(); if it says close, "* BYE" and close
  *
@@ -80,6 +81,14 @@ enum imap_parse	 imap_parser_literal(struct imap_parser *p, const char *data, si
  */
 enum imap_parse	 imap_parser_stream(struct imap_parser *p,
 		    void (*write)(void *ctx, const char *data, size_t len), void *ctx);
+
+/*
+ * After IMAP_PARSE_STREAM, instead: the session refused the APPEND (wrong
+ * state, no such mailbox) and has replied.  A synchronising literal is
+ * then never sent; a non-synchronising one and the rest of the command are
+ * skipped as they arrive.
+ */
+void		 imap_parser_stream_refuse(struct imap_parser *p);
 
 /* Valid after COMMAND (or STREAM: arguments up to the literal) until the next call. */
 const struct imap_command	*imap_parser_command(const struct imap_parser *p);

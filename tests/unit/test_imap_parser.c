@@ -2,7 +2,7 @@
  * imapd's streaming command parser and command table.  Input goes through
  * lib/linebuf as the session will feed it, in chunks of every size from 1
  * byte (DC test_imap_parser_crlf), and each event is rendered as text:
- *	"CMD <dump>"           a command, its parsed arguments (dump_command)
+ *	"CMD <dump>"           a command, its parsed arguments (tests/unit/imap_dump.h)
  *	"+"                    a continuation request
  *	"STREAM <n>"           the APPEND message follows (then its bytes, "[...]")
  *	"<tag> BAD <text>"     an error; "BYE" after one that closes
@@ -10,6 +10,7 @@
  */
 #include "imapd/imap_parser.h"
 #include "imapd/imap_command.h"
+#include "tests/unit/imap_dump.h"
 #include "lib/buf.h"
 #include "lib/linebuf.h"
 #include "lib/settings.h"
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 
 static const struct imapd_settings	defaults = { 1024 * 1024, 35 * 1024 * 1024, 64, 10000 };
+static bool				refuse_streams;	/* the session says NO to APPEND */
 
 struct drv {
 	struct imap_parser	*p;
@@ -34,7 +36,7 @@ struct drv {
 	bool			 closed;
 };
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 out(struct drv *d, const char *fmt, ...)
 {
 	va_list	 ap;
@@ -42,236 +44,6 @@ out(struct drv *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	assert_int_equal(buf_vprintf(&d->out, fmt, ap), 0);
 	va_end(ap);
-}
-
-static void
-dump_set(struct drv *d, const struct imap_seqset *set)
-{
-	unsigned	 i;
-
-	for (i = 0; i < set->nranges; i++) {
-		out(d, i > 0 ? "," : "");
-		if (set->ranges[i].lo == set->ranges[i].hi)
-			out(d, "%u", set->ranges[i].lo);
-		else
-			out(d, "%u:%u", set->ranges[i].lo, set->ranges[i].hi);
-	}
-	if (set->star && set->anchored)
-		out(d, "%s*[%u:%u]", set->nranges > 0 ? "," : "", set->star_lo, set->star_hi);
-	else if (set->star)
-		out(d, "%s*", set->nranges > 0 ? "," : "");
-}
-
-static void
-dump_strings(struct drv *d, const struct imap_strings *s)
-{
-	unsigned	 i;
-
-	for (i = 0; i < s->n; i++)
-		out(d, "%s%s", i > 0 ? "," : "", s->v[i] != NULL ? s->v[i] : "NIL");
-}
-
-static const char *search_names[] = {
-	"AND", "OR", "NOT", "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD",
-	"RECENT", "SEEN", "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
-	"KEYWORD", "UNKEYWORD", "BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO",
-	"HEADER", "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE", "LARGER",
-	"SMALLER", "UID", "SEQ", "MODSEQ",
-};
-
-static void
-dump_key(struct drv *d, const struct imap_search_key *k)
-{
-	const struct imap_search_key	*c;
-
-	out(d, "%s", search_names[k->type]);
-	if (k->child != NULL) {
-		out(d, "(");
-		for (c = k->child; c != NULL; c = c->next)
-			dump_key(d, c), out(d, c->next != NULL ? "," : "");
-		out(d, ")");
-	}
-	if (k->str != NULL)
-		out(d, ":%s", k->str);
-	if (k->str2 != NULL)
-		out(d, ":%s", k->str2);
-	if (k->type >= IMAP_SK_BEFORE && k->type <= IMAP_SK_SENTSINCE)
-		out(d, ":%lld", (long long)k->date);
-	if (k->type == IMAP_SK_LARGER || k->type == IMAP_SK_SMALLER || k->type == IMAP_SK_MODSEQ)
-		out(d, ":%llu", (unsigned long long)k->number);
-	if (k->type == IMAP_SK_UID || k->type == IMAP_SK_SEQSET) {
-		out(d, ":");
-		dump_set(d, &k->set);
-	}
-}
-
-static void
-dump_search(struct drv *d, const struct imap_search *s)
-{
-	if (s->esearch)
-		out(d, " return=%u", s->ret);
-	if (s->charset != NULL)
-		out(d, " charset=%s", s->charset);
-	out(d, " ");
-	dump_key(d, s->key);
-}
-
-static void
-dump_section(struct drv *d, const struct imap_fetch_att *att)
-{
-	static const char	*texts[] = { "", "HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT",
-		"TEXT", "MIME" };
-	unsigned		 i;
-
-	out(d, att->peek ? "BODY.PEEK[" : "BODY[");
-	for (i = 0; i < att->section.nparts; i++)
-		out(d, "%s%u", i > 0 ? "." : "", att->section.part[i]);
-	out(d, "%s%s", att->section.nparts > 0 && att->section.text != 0 ? "." : "",
-	    texts[att->section.text]);
-	if (att->section.fields.n > 0) {
-		out(d, " (");
-		dump_strings(d, &att->section.fields);
-		out(d, ")");
-	}
-	out(d, "]");
-	if (att->partial)
-		out(d, "<%u.%u>", att->offset, att->count);
-}
-
-static void
-dump_fetch(struct drv *d, const struct imap_command *c)
-{
-	static const char	*items[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
-		"BODY", "BODYSTRUCTURE", "UID", "MODSEQ", "RFC822", "RFC822.HEADER", "RFC822.TEXT" };
-	unsigned		 i;
-
-	out(d, " set=");
-	dump_set(d, &c->u.fetch.set);
-	out(d, " atts=");
-	for (i = 0; i < c->u.fetch.natts; i++) {
-		out(d, i > 0 ? "," : "");
-		if (c->u.fetch.atts[i].item == IMAP_FETCH_BODY_SECTION)
-			dump_section(d, &c->u.fetch.atts[i]);
-		else
-			out(d, "%s", items[c->u.fetch.atts[i].item]);
-	}
-	if (c->u.fetch.has_changedsince)
-		out(d, " changedsince=%llu", (unsigned long long)c->u.fetch.changedsince);
-	if (c->u.fetch.vanished)
-		out(d, " vanished");
-}
-
-static void
-dump_select(struct drv *d, const struct imap_command *c)
-{
-	out(d, " mbox=%s", c->u.select.mailbox);
-	if (c->u.select.condstore)
-		out(d, " condstore");
-	if (c->u.select.qresync)
-		out(d, " qresync=%u,%llu", c->u.select.uidvalidity,
-		    (unsigned long long)c->u.select.modseq);
-	if (c->u.select.has_known_uids) {
-		out(d, " known=");
-		dump_set(d, &c->u.select.known_uids);
-	}
-	if (c->u.select.has_seq_match) {
-		out(d, " match=");
-		dump_set(d, &c->u.select.match_seqs);
-		out(d, "/");
-		dump_set(d, &c->u.select.match_uids);
-	}
-}
-
-static void
-dump_command(struct drv *d, const struct imap_command *c)
-{
-	static const char	*ops[] = { "=", "+", "-" };
-	unsigned		 i;
-
-	out(d, "CMD %s %s", c->tag, c->def->name);
-	switch (c->def->id) {
-	case IMAP_CMD_AUTHENTICATE:
-		out(d, " mech=%s ir=%s", c->u.authenticate.mechanism,
-		    c->u.authenticate.initial != NULL ? c->u.authenticate.initial : "NONE");
-		break;
-	case IMAP_CMD_LOGIN:
-		out(d, " user=%s pass=%s", c->u.login.user, c->u.login.password);
-		break;
-	case IMAP_CMD_ENABLE:
-		out(d, " caps=");
-		dump_strings(d, &c->u.enable);
-		break;
-	case IMAP_CMD_ID:
-		out(d, " id=");
-		for (i = 0; i < c->u.id.n; i++)
-			out(d, "%s%s:%s", i > 0 ? "," : "", c->u.id.v[2 * i],
-			    c->u.id.v[2 * i + 1] != NULL ? c->u.id.v[2 * i + 1] : "NIL");
-		break;
-	case IMAP_CMD_CREATE: case IMAP_CMD_DELETE: case IMAP_CMD_SUBSCRIBE:
-	case IMAP_CMD_UNSUBSCRIBE:
-		out(d, " mbox=%s", c->u.mailbox);
-		break;
-	case IMAP_CMD_RENAME:
-		out(d, " from=%s to=%s", c->u.rename.from, c->u.rename.to);
-		break;
-	case IMAP_CMD_SELECT: case IMAP_CMD_EXAMINE:
-		dump_select(d, c);
-		break;
-	case IMAP_CMD_LIST: case IMAP_CMD_LSUB:
-		out(d, " sel=%u ref=%s pat=", c->u.list.select_opts, c->u.list.reference);
-		dump_strings(d, &c->u.list.patterns);
-		out(d, " ret=%u status=%u", c->u.list.return_opts, c->u.list.status_items);
-		break;
-	case IMAP_CMD_STATUS:
-		out(d, " mbox=%s items=%u", c->u.status.mailbox, c->u.status.items);
-		break;
-	case IMAP_CMD_APPEND:
-		out(d, " mbox=%s flags=", c->u.append.mailbox);
-		dump_strings(d, &c->u.append.flags);
-		if (c->u.append.has_date)
-			out(d, " date=%lld", (long long)c->u.append.date);
-		out(d, " size=%llu", (unsigned long long)c->u.append.size);
-		break;
-	case IMAP_CMD_FETCH:
-		dump_fetch(d, c);
-		break;
-	case IMAP_CMD_STORE:
-		out(d, " set=");
-		dump_set(d, &c->u.store.set);
-		if (c->u.store.has_unchangedsince)
-			out(d, " unchangedsince=%llu", (unsigned long long)c->u.store.unchangedsince);
-		out(d, " %sFLAGS%s ", ops[c->u.store.op], c->u.store.silent ? ".SILENT" : "");
-		dump_strings(d, &c->u.store.flags);
-		break;
-	case IMAP_CMD_COPY: case IMAP_CMD_MOVE:
-		out(d, " set=");
-		dump_set(d, &c->u.copy.set);
-		out(d, " mbox=%s", c->u.copy.mailbox);
-		break;
-	case IMAP_CMD_EXPUNGE:
-		if (c->def->flags & IMAP_CMDF_UID) {
-			out(d, " set=");
-			dump_set(d, &c->u.uid_expunge);
-		}
-		break;
-	case IMAP_CMD_SEARCH:
-		dump_search(d, &c->u.search);
-		break;
-	case IMAP_CMD_SORT:
-		out(d, " sort=");
-		for (i = 0; i < c->u.sort.ncriteria; i++)
-			out(d, "%s%s%u", i > 0 ? "," : "", c->u.sort.criteria[i].reverse ? "-" : "",
-			    c->u.sort.criteria[i].key);
-		dump_search(d, &c->u.sort.search);
-		break;
-	case IMAP_CMD_THREAD:
-		out(d, " alg=%s", c->u.thread.references ? "REFERENCES" : "ORDEREDSUBJECT");
-		dump_search(d, &c->u.thread.search);
-		break;
-	default:
-		break;
-	}
-	out(d, "|");
 }
 
 static void
@@ -296,10 +68,14 @@ event(struct drv *d, enum imap_parse st)
 	case IMAP_PARSE_STREAM:
 		out(d, "STREAM %llu|",
 		    (unsigned long long)imap_parser_command(d->p)->u.append.size);
-		event(d, imap_parser_stream(d->p, consume, d));
+		if (refuse_streams) {
+			out(d, "REFUSED|");
+			imap_parser_stream_refuse(d->p);
+		} else
+			event(d, imap_parser_stream(d->p, consume, d));
 		break;
 	case IMAP_PARSE_COMMAND:
-		dump_command(d, imap_parser_command(d->p));
+		imap_dump_command(&d->out, imap_parser_command(d->p));
 		break;
 	case IMAP_PARSE_ERROR:
 		e = imap_parser_error(d->p);
@@ -574,6 +350,18 @@ test_append(void **state)
 	/* ... a non-synchronising one is skipped, with the rest of the command. */
 	check("a APPEND x \"bad\" {3+}\r\nabc\r\nb NOOP\r\n",
 	    "a BAD invalid date-time|CMD b NOOP|");
+}
+
+/* The session may refuse an APPEND once it knows the mailbox: the rest is skipped. */
+static void
+test_append_refused(void **state)
+{
+	refuse_streams = true;
+	check("a APPEND x {3}\r\nb NOOP\r\n", "STREAM 3|REFUSED|CMD b NOOP|");
+	check("a APPEND x {3+}\r\nabc\r\nb NOOP\r\n", "STREAM 3|REFUSED|CMD b NOOP|");
+	check("a APPEND x {3+}\r\nabc {2+}\r\nde\r\nb NOOP\r\n", "STREAM 3|REFUSED|CMD b NOOP|");
+	check("a APPEND x {0+}\r\n\r\nb NOOP\r\n", "STREAM 0|REFUSED|CMD b NOOP|");
+	refuse_streams = false;
 }
 
 static void
@@ -941,6 +729,7 @@ main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_status_enable_id),
 		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_append_refused),
 		cmocka_unit_test(test_literal_limits),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_nesting_and_arguments),
