@@ -310,26 +310,6 @@ imap_args_flag_list(struct imap_args *a, struct imap_strings *flags)
 }
 
 int
-imap_args_astring_list(struct imap_args *a, struct imap_strings *list)
-{
-	const char	*s;
-
-	if (!imap_args_peek_open(a)) {
-		if (imap_args_astring(a, &s) == -1)
-			return -1;
-		strings_add(a, list, s);
-		return 0;
-	}
-	a->i++;
-	do {
-		if (imap_args_astring(a, &s) == -1)
-			return -1;
-		strings_add(a, list, s);
-	} while (!imap_args_at_end(a));
-	return imap_args_close(a);
-}
-
-int
 imap_args_seqset(struct imap_args *a, struct imap_seqset *set)
 {
 	const struct imap_token	*t = atom_token(a);

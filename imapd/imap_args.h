@@ -70,8 +70,6 @@ int	 imap_args_flag_list(struct imap_args *a, struct imap_strings *flags);
 int	 imap_args_seqset(struct imap_args *a, struct imap_seqset *set);
 int	 imap_args_date(struct imap_args *a, time_t *t_r);		/* search date */
 int	 imap_args_date_time(struct imap_args *a, time_t *t_r);	/* APPEND date-time */
-/* ( astring *(SP astring) ) or one astring, appended to a growing list. */
-int	 imap_args_astring_list(struct imap_args *a, struct imap_strings *list);
 
 /* Pure checks on text, shared by the productions and the section parser. */
 bool	 imap_is_atom(const char *s, size_t len, const char *extra);

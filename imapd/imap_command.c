@@ -30,12 +30,20 @@ parse_none(struct imap_args *a, struct imap_command *cmd)
 	return imap_args_end(a);
 }
 
+static bool
+is_base64(const char *s)
+{
+	size_t	 n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	size_t	 pad = strspn(s + n, "=");
+
+	return n > 0 && s[n + pad] == '\0' && pad <= 2 && (n + pad) % 4 == 0;
+}
+
 /* AUTHENTICATE mechanism [SP initial-response] (SASL-IR, RFC 4959): base64 or "=". */
 static int
 parse_authenticate(struct imap_args *a, struct imap_command *cmd)
 {
 	const char	*ir;
-	size_t		 len;
 
 	if (imap_args_atom(a, &cmd->u.authenticate.mechanism) == -1)
 		return -1;
@@ -43,11 +51,9 @@ parse_authenticate(struct imap_args *a, struct imap_command *cmd)
 		return imap_args_end(a);
 	if (imap_args_atom(a, &ir) == -1)
 		return fail(a, "invalid initial response");
-	len = strlen(ir);
 	if (strcmp(ir, "=") == 0)
 		ir = "";
-	else if (strspn(ir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-	    + strspn(ir + strcspn(ir, "="), "=") != len || len % 4 != 0)
+	else if (!is_base64(ir))
 		return fail(a, "invalid base64 in initial response");
 	cmd->u.authenticate.initial = ir;
 	return imap_args_end(a);

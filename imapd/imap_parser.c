@@ -478,9 +478,11 @@ imap_parser_line(struct imap_parser *p, const char *line, size_t len)
 	has = end < len;
 	if (p->failed && p->in_command) {	/* the rest of a failed command */
 		skip_literal(p, has, valid, size);
-		if (p->error.close)
-			return IMAP_PARSE_ERROR;
-		return IMAP_PARSE_MORE;
+		if (!p->error.close)
+			return IMAP_PARSE_MORE;
+		fail(p, "BAD", "[TOOBIG] literal too big");
+		p->error.close = true;
+		return IMAP_PARSE_ERROR;
 	}
 	if (!p->in_command) {
 		reset_command(p);

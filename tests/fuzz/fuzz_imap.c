@@ -1,8 +1,8 @@
 /*
  * imapd's command parser (imapd/imap_parser.h) under random bytes in random
  * read sizes, fed through lib/linebuf exactly as the session will.  Byte 0
- * picks small or default limits and the read-size seed; the rest is the
- * client's input.  Checks: an error always names a tag and a reason, a
+ * picks small or default limits, whether APPENDs are refused (as for a
+ * missing mailbox) and the read-size seed; the rest is the client's input.  Checks: an error always names a tag and a reason, a
  * parsed command's every string and list is readable (ASan sees any stray
  * pointer), sequence sets are sorted and disjoint, the APPEND consumer got
  * exactly the announced size, and nothing is fed after a closing error.
@@ -21,6 +21,7 @@ struct drv {
 	struct imap_parser	*p;
 	struct linebuf		*lb;
 	uint64_t		 streamed;	/* bytes the APPEND consumer got */
+	bool			 refuse;	/* APPENDs are turned down */
 	bool			 closed;
 };
 
@@ -115,7 +116,10 @@ event(struct drv *d, enum imap_parse st)
 		break;
 	case IMAP_PARSE_STREAM:
 		d->streamed = 0;
-		event(d, imap_parser_stream(d->p, consume, d));
+		if (d->refuse)
+			imap_parser_stream_refuse(d->p);
+		else
+			event(d, imap_parser_stream(d->p, consume, d));
 		break;
 	case IMAP_PARSE_COMMAND:
 		check_command(d, imap_parser_command(d->p));
@@ -168,7 +172,8 @@ FUZZ_BEGIN(data, size)
 		return 0;
 	d.p = imap_parser_new(data[0] & 1 ? &small : &big);
 	d.lb = linebuf_new(data[0] & 2 ? 128 : 8192);
-	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 2, chunk, chunk_len) {
+	d.refuse = (data[0] & 4) != 0;
+	FUZZ_CHUNK(data + 1, size - 1, data[0] >> 3, chunk, chunk_len) {
 		for (size_t off = 0; off < chunk_len && !d.closed; off += n) {
 			n = linebuf_feed(d.lb, chunk + off, chunk_len - off);
 			drain(&d);

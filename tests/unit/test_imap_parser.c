@@ -229,6 +229,9 @@ test_login_authenticate(void **state)
 	check("a AUTHENTICATE PLAIN =\r\n", "CMD a AUTHENTICATE mech=PLAIN ir=|");
 	check("a AUTHENTICATE PLAIN abc\r\n", "a BAD invalid base64 in initial response|");
 	check("a AUTHENTICATE PLAIN ab=c\r\n", "a BAD invalid base64 in initial response|");
+	check("a AUTHENTICATE PLAIN ====\r\n", "a BAD invalid base64 in initial response|");
+	check("a AUTHENTICATE PLAIN a===\r\n", "a BAD invalid base64 in initial response|");
+	check("a AUTHENTICATE PLAIN \"abcd\"\r\n", "a BAD invalid initial response|");
 }
 
 static void
@@ -406,6 +409,8 @@ test_literal_limits(void **state)
 	/* A skipped command's continuation lines and literals are skipped too. */
 	check("a FOO {3+}\r\nabc {2+}\r\nde\r\nb NOOP\r\n", "a BAD unknown command|CMD b NOOP|");
 	check("a FOO {3+}\r\nabc {2}\r\nb NOOP\r\n", "a BAD unknown command|CMD b NOOP|");
+	check("a FOO {3+}\r\nabc {99999999999+}\r\n",
+	    "a BAD unknown command|a BAD [TOOBIG] literal too big|BYE|");
 }
 
 static void
