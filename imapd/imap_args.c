@@ -11,8 +11,8 @@ static const char	*months[] = {
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
-static int
-fail(struct imap_args *a, const char *error)
+int
+imap_args_fail(struct imap_args *a, const char *error)
 {
 	a->error = error;
 	return -1;
@@ -41,7 +41,7 @@ imap_args_at_end(const struct imap_args *a)
 int
 imap_args_end(struct imap_args *a)
 {
-	return a->i == a->n ? 0 : fail(a, "unexpected extra arguments");
+	return a->i == a->n ? 0 : imap_args_fail(a, "unexpected extra arguments");
 }
 
 bool
@@ -56,7 +56,7 @@ int
 imap_args_open(struct imap_args *a)
 {
 	if (!imap_args_peek_open(a))
-		return fail(a, "expected a parenthesised list");
+		return imap_args_fail(a, "expected a parenthesised list");
 	a->i++;
 	return 0;
 }
@@ -67,7 +67,7 @@ imap_args_close(struct imap_args *a)
 	const struct imap_token	*t = peek(a);
 
 	if (t == NULL || t->type != IMAP_TOKEN_CLOSE)
-		return fail(a, "expected ')'");
+		return imap_args_fail(a, "expected ')'");
 	a->i++;
 	return 0;
 }
@@ -97,7 +97,7 @@ imap_args_atom(struct imap_args *a, const char **s_r)
 	const struct imap_token	*t = peek(a);
 
 	if (t == NULL || t->type != IMAP_TOKEN_ATOM || !imap_is_atom(t->text, t->len, NULL))
-		return fail(a, "expected an atom");
+		return imap_args_fail(a, "expected an atom");
 	*s_r = t->text;
 	a->i++;
 	return 0;
@@ -120,7 +120,7 @@ imap_args_string(struct imap_args *a, const char **s_r)
 	const struct imap_token	*t = peek(a);
 
 	if (t == NULL || (t->type != IMAP_TOKEN_QUOTED && t->type != IMAP_TOKEN_LITERAL))
-		return fail(a, "expected a string");
+		return imap_args_fail(a, "expected a string");
 	*s_r = t->text;
 	a->i++;
 	return 0;
@@ -133,12 +133,12 @@ imap_args_astring(struct imap_args *a, const char **s_r)
 
 	if (t != NULL && t->type == IMAP_TOKEN_ATOM) {
 		if (!imap_is_atom(t->text, t->len, "]"))
-			return fail(a, "invalid characters in atom");
+			return imap_args_fail(a, "invalid characters in atom");
 		*s_r = t->text;
 		a->i++;
 		return 0;
 	}
-	return imap_args_string(a, s_r) == 0 ? 0 : fail(a, "expected an astring");
+	return imap_args_string(a, s_r) == 0 ? 0 : imap_args_fail(a, "expected an astring");
 }
 
 int
@@ -148,14 +148,14 @@ imap_args_nstring(struct imap_args *a, const char **s_r)
 		*s_r = NULL;
 		return 0;
 	}
-	return imap_args_string(a, s_r) == 0 ? 0 : fail(a, "expected a string or NIL");
+	return imap_args_string(a, s_r) == 0 ? 0 : imap_args_fail(a, "expected a string or NIL");
 }
 
 int
 imap_args_mailbox(struct imap_args *a, const char **s_r)
 {
 	if (imap_args_astring(a, s_r) == -1)
-		return fail(a, "expected a mailbox name");
+		return imap_args_fail(a, "expected a mailbox name");
 	if (strcasecmp(*s_r, "INBOX") == 0)
 		*s_r = "INBOX";
 	return 0;
@@ -168,12 +168,12 @@ imap_args_list_mailbox(struct imap_args *a, const char **s_r)
 
 	if (t != NULL && t->type == IMAP_TOKEN_ATOM) {
 		if (!imap_is_atom(t->text, t->len, "]%*"))
-			return fail(a, "invalid characters in mailbox pattern");
+			return imap_args_fail(a, "invalid characters in mailbox pattern");
 		*s_r = t->text;
 		a->i++;
 		return 0;
 	}
-	return imap_args_string(a, s_r) == 0 ? 0 : fail(a, "expected a mailbox pattern");
+	return imap_args_string(a, s_r) == 0 ? 0 : imap_args_fail(a, "expected a mailbox pattern");
 }
 
 int
@@ -228,7 +228,7 @@ imap_args_number(struct imap_args *a, uint32_t *n_r)
 	const struct imap_token	*t = atom_token(a);
 
 	if (t == NULL || imap_parse_number(t->text, t->len, n_r) == -1)
-		return fail(a, "expected a number");
+		return imap_args_fail(a, "expected a number");
 	a->i++;
 	return 0;
 }
@@ -239,7 +239,7 @@ imap_args_nz_number(struct imap_args *a, uint32_t *n_r)
 	const struct imap_token	*t = atom_token(a);
 
 	if (t == NULL || imap_parse_nz_number(t->text, t->len, n_r) == -1)
-		return fail(a, "expected a non-zero number");
+		return imap_args_fail(a, "expected a non-zero number");
 	a->i++;
 	return 0;
 }
@@ -250,7 +250,7 @@ imap_args_number64(struct imap_args *a, uint64_t *n_r)
 	const struct imap_token	*t = atom_token(a);
 
 	if (t == NULL || imap_parse_number64(t->text, t->len, n_r) == -1)
-		return fail(a, "expected a number");
+		return imap_args_fail(a, "expected a number");
 	a->i++;
 	return 0;
 }
@@ -262,10 +262,10 @@ imap_args_flag(struct imap_args *a, const char **s_r)
 	const struct imap_token	*t = atom_token(a);
 
 	if (t == NULL)
-		return fail(a, "expected a flag");
+		return imap_args_fail(a, "expected a flag");
 	if (t->text[0] == '\\' ? !imap_is_atom(t->text + 1, t->len - 1, NULL)
 	    : !imap_is_atom(t->text, t->len, NULL))
-		return fail(a, "invalid flag");
+		return imap_args_fail(a, "invalid flag");
 	*s_r = t->text;
 	a->i++;
 	return 0;
@@ -300,7 +300,7 @@ imap_args_flag_list(struct imap_args *a, struct imap_strings *flags)
 	const char	*f;
 
 	if (imap_args_open(a) == -1)
-		return fail(a, "expected a flag list");
+		return imap_args_fail(a, "expected a flag list");
 	while (!imap_args_at_end(a)) {
 		if (imap_args_flag(a, &f) == -1)
 			return -1;
@@ -316,9 +316,9 @@ imap_args_seqset(struct imap_args *a, struct imap_seqset *set)
 	const char		*error;
 
 	if (t == NULL)
-		return fail(a, "expected a sequence set");
+		return imap_args_fail(a, "expected a sequence set");
 	if (imap_seqset_parse(t->text, set, a->max_ranges, a->alloc, a->ctx, &error) == -1)
-		return fail(a, error);
+		return imap_args_fail(a, error);
 	a->i++;
 	return 0;
 }
@@ -362,7 +362,7 @@ imap_args_date(struct imap_args *a, time_t *t_r)
 
 	if (t == NULL || (t->type != IMAP_TOKEN_ATOM && t->type != IMAP_TOKEN_QUOTED)
 	    || date_text(t->text, &tm) != t->len)
-		return fail(a, "expected a date (d-Mon-yyyy)");
+		return imap_args_fail(a, "expected a date (d-Mon-yyyy)");
 	*t_r = timegm(&tm);
 	a->i++;
 	return 0;
@@ -396,17 +396,17 @@ imap_args_date_time(struct imap_args *a, time_t *t_r)
 	int			 zone;
 
 	if (t == NULL || t->type != IMAP_TOKEN_QUOTED)
-		return fail(a, "expected a quoted date-time");
+		return imap_args_fail(a, "expected a quoted date-time");
 	s = t->text[0] == ' ' ? t->text + 1 : t->text;
 	if ((n = date_text(s, &tm)) == 0 || !shape(s + n, " 99:99:99 +9999"))
-		return fail(a, "invalid date-time");
+		return imap_args_fail(a, "invalid date-time");
 	s += n;
 	tm.tm_hour = two(s + 1);
 	tm.tm_min = two(s + 4);
 	tm.tm_sec = two(s + 7);
 	zone = two(s + 11) * 3600 + two(s + 13) * 60;
 	if (tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || two(s + 13) > 59)
-		return fail(a, "invalid date-time");
+		return imap_args_fail(a, "invalid date-time");
 	*t_r = timegm(&tm) - (s[10] == '-' ? -zone : zone);
 	a->i++;
 	return 0;

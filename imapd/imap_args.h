@@ -44,6 +44,8 @@ struct imap_args {
 	const char		*error;
 };
 
+/* Set args->error and return -1. */
+int	 imap_args_fail(struct imap_args *a, const char *error);
 /* Allocate from the command's memory (zeroed; freed with the command). */
 void	*imap_args_alloc(struct imap_args *a, size_t size);
 

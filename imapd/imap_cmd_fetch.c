@@ -29,13 +29,6 @@ static const struct {
 	{ "FAST", 3 }, { "ALL", 4 }, { "FULL", 5 },
 };
 
-static int
-fail(struct imap_args *a, const char *error)
-{
-	a->error = error;
-	return -1;
-}
-
 static bool
 prefix(const char **s, const char *word)
 {
@@ -85,16 +78,16 @@ header_list(struct imap_args *a, const char **s, struct imap_strings *fields)
 	const char	*p = *s, *name;
 
 	if (!prefix(&p, " ("))
-		return fail(a, "expected a list of header field names");
+		return imap_args_fail(a, "expected a list of header field names");
 	fields->v = imap_args_alloc(a, (strlen(p) / 2 + 1) * sizeof(*fields->v));
 	for (;;) {
 		if ((name = field_name(a, &p)) == NULL)
-			return fail(a, "invalid header field name");
+			return imap_args_fail(a, "invalid header field name");
 		fields->v[fields->n++] = name;
 		if (*p == ')')
 			break;
 		if (*p++ != ' ')
-			return fail(a, "invalid header field list");
+			return imap_args_fail(a, "invalid header field list");
 	}
 	*s = p + 1;
 	return 0;
@@ -111,7 +104,7 @@ section_spec(struct imap_args *a, const char **s, struct imap_section *sec)
 	while (*p >= '0' && *p <= '9') {
 		n = strspn(p, "0123456789");
 		if (imap_parse_nz_number(p, n, &sec->part[sec->nparts++]) == -1)
-			return fail(a, "invalid section part number");
+			return imap_args_fail(a, "invalid section part number");
 		p += n;
 		if (*p != '.')
 			break;
@@ -120,7 +113,7 @@ section_spec(struct imap_args *a, const char **s, struct imap_section *sec)
 			break;
 	}
 	if (sec->nparts > 0 && p[-1] != '.' && *p != ']')
-		return fail(a, "invalid section");
+		return imap_args_fail(a, "invalid section");
 	if (prefix(&p, "HEADER.FIELDS.NOT"))
 		sec->text = IMAP_SECTION_HEADER_FIELDS_NOT;
 	else if (prefix(&p, "HEADER.FIELDS"))
@@ -132,12 +125,12 @@ section_spec(struct imap_args *a, const char **s, struct imap_section *sec)
 	else if (sec->nparts > 0 && prefix(&p, "MIME"))
 		sec->text = IMAP_SECTION_MIME;
 	else if (sec->nparts > 0 && p[-1] == '.')
-		return fail(a, "invalid section");
+		return imap_args_fail(a, "invalid section");
 	if ((sec->text == IMAP_SECTION_HEADER_FIELDS || sec->text == IMAP_SECTION_HEADER_FIELDS_NOT)
 	    && header_list(a, &p, &sec->fields) == -1)
 		return -1;
 	if (*p != ']')
-		return fail(a, "invalid section");
+		return imap_args_fail(a, "invalid section");
 	*s = p + 1;
 	return 0;
 }
@@ -153,7 +146,7 @@ partial(struct imap_args *a, const char *p, struct imap_fetch_att *att)
 	if (*p != '<' || (dot = strchr(p, '.')) == NULL || (end = strchr(dot, '>')) == NULL
 	    || end[1] != '\0' || imap_parse_number(p + 1, (size_t)(dot - p - 1), &att->offset) == -1
 	    || imap_parse_nz_number(dot + 1, (size_t)(end - dot - 1), &att->count) == -1)
-		return fail(a, "invalid partial range");
+		return imap_args_fail(a, "invalid partial range");
 	att->partial = true;
 	return 0;
 }
@@ -165,7 +158,7 @@ fetch_att(struct imap_args *a, struct imap_fetch_att *att)
 	size_t		 i;
 
 	if (a->i == a->n || a->t[a->i].type != IMAP_TOKEN_ATOM)
-		return fail(a, "expected a FETCH item");
+		return imap_args_fail(a, "expected a FETCH item");
 	s = a->t[a->i++].text;
 	for (i = 0; i < sizeof(simple_atts) / sizeof(simple_atts[0]); i++)
 		if (strcasecmp(s, simple_atts[i].name) == 0) {
@@ -175,7 +168,7 @@ fetch_att(struct imap_args *a, struct imap_fetch_att *att)
 	if (prefix(&s, "BODY.PEEK["))
 		att->peek = true;
 	else if (!prefix(&s, "BODY["))
-		return fail(a, "unknown FETCH item");
+		return imap_args_fail(a, "unknown FETCH item");
 	att->item = IMAP_FETCH_BODY_SECTION;
 	if (section_spec(a, &s, &att->section) == -1)
 		return -1;
@@ -192,19 +185,19 @@ modifiers(struct imap_args *a, struct imap_command *cmd)
 		if (imap_args_keyword(a, "CHANGEDSINCE")) {
 			if (imap_args_number64(a, &cmd->u.fetch.changedsince) == -1
 			    || cmd->u.fetch.changedsince == 0)
-				return fail(a, "invalid CHANGEDSINCE modseq");
+				return imap_args_fail(a, "invalid CHANGEDSINCE modseq");
 			cmd->u.fetch.has_changedsince = true;
 		} else if (imap_args_keyword(a, "VANISHED"))
 			cmd->u.fetch.vanished = true;
 		else
-			return fail(a, "unknown FETCH modifier");
+			return imap_args_fail(a, "unknown FETCH modifier");
 	} while (!imap_args_at_end(a));
 	if (imap_args_close(a) == -1)
 		return -1;
 	/* VANISHED: UID FETCH with CHANGEDSINCE only (RFC 7162 section 3.2.6). */
 	if (cmd->u.fetch.vanished
 	    && (!cmd->u.fetch.has_changedsince || !(cmd->def->flags & IMAP_CMDF_UID)))
-		return fail(a, "VANISHED needs UID FETCH and CHANGEDSINCE");
+		return imap_args_fail(a, "VANISHED needs UID FETCH and CHANGEDSINCE");
 	return 0;
 }
 

@@ -35,13 +35,6 @@ static const struct {
 	{ "UID", IMAP_SK_UID, ARG_SEQSET },
 };
 
-static int
-fail(struct imap_args *a, const char *error)
-{
-	a->error = error;
-	return -1;
-}
-
 static int	search_key(struct imap_args *a, unsigned depth, struct imap_search_key **key_r);
 
 static int
@@ -67,7 +60,7 @@ key_arg(struct imap_args *a, enum arg arg, struct imap_search_key *k)
 	case ARG_SEQSET:
 		return imap_args_seqset(a, &k->set);
 	}
-	return fail(a, "invalid search key");
+	return imap_args_fail(a, "invalid search key");
 }
 
 /* MODSEQ [SP entry-name SP entry-type-req] SP mod-sequence-valzer (RFC 7162 3.1.5) */
@@ -78,10 +71,10 @@ modseq_key(struct imap_args *a, struct imap_search_key *k)
 
 	if (a->i < a->n && a->t[a->i].type == IMAP_TOKEN_QUOTED) {
 		if (imap_args_string(a, &entry) == -1 || strncmp(entry, "/flags/", 7) != 0)
-			return fail(a, "invalid MODSEQ entry name");
+			return imap_args_fail(a, "invalid MODSEQ entry name");
 		if (!imap_args_keyword(a, "priv") && !imap_args_keyword(a, "shared")
 		    && !imap_args_keyword(a, "all"))
-			return fail(a, "invalid MODSEQ entry type");
+			return imap_args_fail(a, "invalid MODSEQ entry type");
 	}
 	return imap_args_number64(a, &k->number);
 }
@@ -110,12 +103,12 @@ search_key(struct imap_args *a, unsigned depth, struct imap_search_key **key_r)
 	size_t			 i;
 
 	if (depth > a->max_depth)
-		return fail(a, "search keys too deeply nested");
+		return imap_args_fail(a, "search keys too deeply nested");
 	k = *key_r = imap_args_alloc(a, sizeof(*k));
 	if (imap_args_peek_open(a))
 		return key_list(a, depth, k);
 	if (a->i == a->n || a->t[a->i].type != IMAP_TOKEN_ATOM)
-		return fail(a, "expected a search key");
+		return imap_args_fail(a, "expected a search key");
 	s = a->t[a->i].text;
 	if ((*s >= '0' && *s <= '9') || *s == '*') {
 		k->type = IMAP_SK_SEQSET;
@@ -135,7 +128,7 @@ search_key(struct imap_args *a, unsigned depth, struct imap_search_key **key_r)
 	if (strcasecmp(s, "HEADER") == 0) {
 		k->type = IMAP_SK_HEADER;
 		if (imap_args_astring(a, &k->str) == -1)
-			return fail(a, "expected a header field name");
+			return imap_args_fail(a, "expected a header field name");
 		return imap_args_astring(a, &k->str2);
 	}
 	if (strcasecmp(s, "MODSEQ") == 0) {
@@ -147,7 +140,7 @@ search_key(struct imap_args *a, unsigned depth, struct imap_search_key **key_r)
 			k->type = keys[i].type;
 			return key_arg(a, keys[i].arg, k);
 		}
-	return fail(a, "unknown search key");
+	return imap_args_fail(a, "unknown search key");
 }
 
 /* 1*(SP search-key) to the end of the command, as one AND. */
@@ -184,7 +177,7 @@ search_return(struct imap_args *a, struct imap_search *search)
 		else if (imap_args_keyword(a, "COUNT"))
 			search->ret |= IMAP_SEARCH_RETURN_COUNT;
 		else
-			return fail(a, "unknown SEARCH return option");
+			return imap_args_fail(a, "unknown SEARCH return option");
 	}
 	if (search->ret == 0)
 		search->ret = IMAP_SEARCH_RETURN_ALL;	/* RETURN () */
@@ -195,7 +188,7 @@ static int
 charset(struct imap_args *a, struct imap_search *search)
 {
 	if (imap_args_astring(a, &search->charset) == -1)
-		return fail(a, "expected a charset");
+		return imap_args_fail(a, "expected a charset");
 	return 0;
 }
 
@@ -224,7 +217,7 @@ sort_criteria(struct imap_args *a, struct imap_command *cmd)
 	unsigned			 k;
 
 	if (imap_args_open(a) == -1)
-		return fail(a, "expected a list of sort criteria");
+		return imap_args_fail(a, "expected a list of sort criteria");
 	cmd->u.sort.criteria = imap_args_alloc(a, a->n * sizeof(*cmd->u.sort.criteria));
 	do {
 		c = &cmd->u.sort.criteria[cmd->u.sort.ncriteria++];
@@ -233,7 +226,7 @@ sort_criteria(struct imap_args *a, struct imap_command *cmd)
 			if (imap_args_keyword(a, names[k]))
 				break;
 		if (k == sizeof(names) / sizeof(names[0]))
-			return fail(a, "unknown sort criterion");
+			return imap_args_fail(a, "unknown sort criterion");
 		c->key = (enum imap_sort_key)k;
 	} while (!imap_args_at_end(a));
 	return imap_args_close(a);
@@ -255,7 +248,7 @@ imap_parse_thread(struct imap_args *a, struct imap_command *cmd)
 	if (imap_args_keyword(a, "REFERENCES"))
 		cmd->u.thread.references = true;
 	else if (!imap_args_keyword(a, "ORDEREDSUBJECT"))
-		return fail(a, "unknown threading algorithm");
+		return imap_args_fail(a, "unknown threading algorithm");
 	if (charset(a, &cmd->u.thread.search) == -1)
 		return -1;
 	return search_keys(a, &cmd->u.thread.search);

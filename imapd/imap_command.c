@@ -18,13 +18,6 @@
 #define ID_MAX_PAIRS	30	/* RFC 2971 section 3.3 */
 
 static int
-fail(struct imap_args *a, const char *error)
-{
-	a->error = error;
-	return -1;
-}
-
-static int
 parse_none(struct imap_args *a, struct imap_command *cmd)
 {
 	return imap_args_end(a);
@@ -50,11 +43,11 @@ parse_authenticate(struct imap_args *a, struct imap_command *cmd)
 	if (imap_args_at_end(a))
 		return imap_args_end(a);
 	if (imap_args_atom(a, &ir) == -1)
-		return fail(a, "invalid initial response");
+		return imap_args_fail(a, "invalid initial response");
 	if (strcmp(ir, "=") == 0)
 		ir = "";
 	else if (!is_base64(ir))
-		return fail(a, "invalid base64 in initial response");
+		return imap_args_fail(a, "invalid base64 in initial response");
 	cmd->u.authenticate.initial = ir;
 	return imap_args_end(a);
 }
@@ -78,7 +71,7 @@ parse_enable(struct imap_args *a, struct imap_command *cmd)
 	caps->v = imap_args_alloc(a, a->n * sizeof(*caps->v));
 	do {
 		if (imap_args_atom(a, &cap) == -1)
-			return fail(a, "expected capability names");
+			return imap_args_fail(a, "expected capability names");
 		caps->v[caps->n++] = cap;
 	} while (!imap_args_at_end(a));
 	return imap_args_end(a);
@@ -93,14 +86,14 @@ parse_id(struct imap_args *a, struct imap_command *cmd)
 	if (imap_args_keyword(a, "NIL"))
 		return imap_args_end(a);
 	if (imap_args_open(a) == -1)
-		return fail(a, "expected a list of name/value pairs or NIL");
+		return imap_args_fail(a, "expected a list of name/value pairs or NIL");
 	id->v = imap_args_alloc(a, 2 * ID_MAX_PAIRS * sizeof(*id->v));
 	while (!imap_args_at_end(a)) {
 		if (id->n == 2 * ID_MAX_PAIRS)
-			return fail(a, "too many ID fields");
+			return imap_args_fail(a, "too many ID fields");
 		if (imap_args_string(a, &id->v[id->n]) == -1
 		    || imap_args_nstring(a, &id->v[id->n + 1]) == -1)
-			return fail(a, "expected name/value string pairs");
+			return imap_args_fail(a, "expected name/value string pairs");
 		id->n += 2;
 	}
 	if (imap_args_close(a) == -1)
@@ -134,9 +127,9 @@ parse_qresync(struct imap_args *a, struct imap_command *cmd)
 
 	if (imap_args_open(a) == -1 || imap_args_nz_number(a, &cmd->u.select.uidvalidity) == -1
 	    || imap_args_number64(a, &modseq) == -1)
-		return fail(a, "invalid QRESYNC parameters");
+		return imap_args_fail(a, "invalid QRESYNC parameters");
 	if (modseq == 0)
-		return fail(a, "invalid QRESYNC modseq");
+		return imap_args_fail(a, "invalid QRESYNC modseq");
 	cmd->u.select.modseq = modseq;
 	if (!imap_args_at_end(a) && !imap_args_peek_open(a)) {
 		if (imap_args_seqset(a, &cmd->u.select.known_uids) == -1)
@@ -169,12 +162,12 @@ parse_select(struct imap_args *a, struct imap_command *cmd)
 			cmd->u.select.condstore = true;
 		else if (imap_args_keyword(a, "QRESYNC")) {
 			if (cmd->u.select.qresync)
-				return fail(a, "QRESYNC given twice");
+				return imap_args_fail(a, "QRESYNC given twice");
 			cmd->u.select.qresync = true;
 			if (parse_qresync(a, cmd) == -1)
 				return -1;
 		} else
-			return fail(a, "unknown SELECT parameter");
+			return imap_args_fail(a, "unknown SELECT parameter");
 	} while (!imap_args_at_end(a));
 	if (imap_args_close(a) == -1)
 		return -1;
@@ -197,7 +190,7 @@ status_att(struct imap_args *a, unsigned *items)
 			*items |= atts[i].bit;
 			return 0;
 		}
-	return fail(a, "unknown STATUS item");
+	return imap_args_fail(a, "unknown STATUS item");
 }
 
 /* "(" status-att *(SP status-att) ")" */
@@ -205,7 +198,7 @@ static int
 status_atts(struct imap_args *a, unsigned *items)
 {
 	if (imap_args_open(a) == -1)
-		return fail(a, "expected a list of STATUS items");
+		return imap_args_fail(a, "expected a list of STATUS items");
 	do
 		if (status_att(a, items) == -1)
 			return -1;
@@ -237,12 +230,12 @@ list_select(struct imap_args *a, unsigned *opts)
 		else if (imap_args_keyword(a, "SPECIAL-USE"))
 			*opts |= IMAP_LIST_SEL_SPECIAL_USE;
 		else
-			return fail(a, "unknown LIST selection option");
+			return imap_args_fail(a, "unknown LIST selection option");
 	}
 	/* RECURSIVEMATCH only modifies another option (RFC 5258 section 3). */
 	if ((*opts & IMAP_LIST_SEL_RECURSIVEMATCH)
 	    && (*opts & (IMAP_LIST_SEL_SUBSCRIBED | IMAP_LIST_SEL_SPECIAL_USE)) == 0)
-		return fail(a, "RECURSIVEMATCH without a selection option");
+		return imap_args_fail(a, "RECURSIVEMATCH without a selection option");
 	return imap_args_close(a);
 }
 
@@ -264,7 +257,7 @@ list_return(struct imap_args *a, unsigned *opts, unsigned *status_items)
 			if (status_atts(a, status_items) == -1)
 				return -1;
 		} else
-			return fail(a, "unknown LIST return option");
+			return imap_args_fail(a, "unknown LIST return option");
 	}
 	return imap_args_close(a);
 }
@@ -279,7 +272,7 @@ parse_list(struct imap_args *a, struct imap_command *cmd)
 	if (imap_args_peek_open(a) && list_select(a, &cmd->u.list.select_opts) == -1)
 		return -1;
 	if (imap_args_astring(a, &cmd->u.list.reference) == -1)
-		return fail(a, "expected a reference name");
+		return imap_args_fail(a, "expected a reference name");
 	pat->v = imap_args_alloc(a, a->n * sizeof(*pat->v));
 	if (imap_args_peek_open(a)) {
 		a->i++;
@@ -308,7 +301,7 @@ parse_lsub(struct imap_args *a, struct imap_command *cmd)
 	struct imap_strings	*pat = &cmd->u.list.patterns;
 
 	if (imap_args_astring(a, &cmd->u.list.reference) == -1)
-		return fail(a, "expected a reference name");
+		return imap_args_fail(a, "expected a reference name");
 	pat->v = imap_args_alloc(a, sizeof(*pat->v));
 	if (imap_args_list_mailbox(a, &pat->v[0]) == -1)
 		return -1;
@@ -330,7 +323,7 @@ parse_append(struct imap_args *a, struct imap_command *cmd)
 		cmd->u.append.has_date = true;
 	}
 	if (a->i == a->n || a->t[a->i].type != IMAP_TOKEN_STREAM)
-		return fail(a, "expected the message as a literal");
+		return imap_args_fail(a, "expected the message as a literal");
 	cmd->u.append.size = a->t[a->i++].size;
 	return imap_args_end(a);
 }
@@ -342,17 +335,17 @@ store_op(struct imap_args *a, struct imap_command *cmd)
 	const char	*s;
 
 	if (imap_args_atom(a, &s) == -1)
-		return fail(a, "expected FLAGS, +FLAGS or -FLAGS");
+		return imap_args_fail(a, "expected FLAGS, +FLAGS or -FLAGS");
 	cmd->u.store.op = *s == '+' ? IMAP_STORE_ADD : *s == '-' ? IMAP_STORE_REMOVE
 	    : IMAP_STORE_SET;
 	if (*s == '+' || *s == '-')
 		s++;
 	if (strncasecmp(s, "FLAGS", 5) != 0)
-		return fail(a, "expected FLAGS, +FLAGS or -FLAGS");
+		return imap_args_fail(a, "expected FLAGS, +FLAGS or -FLAGS");
 	s += 5;
 	cmd->u.store.silent = strcasecmp(s, ".SILENT") == 0;
 	if (*s != '\0' && !cmd->u.store.silent)
-		return fail(a, "expected FLAGS, +FLAGS or -FLAGS");
+		return imap_args_fail(a, "expected FLAGS, +FLAGS or -FLAGS");
 	return 0;
 }
 
@@ -369,7 +362,7 @@ parse_store(struct imap_args *a, struct imap_command *cmd)
 		if (!imap_args_keyword(a, "UNCHANGEDSINCE")
 		    || imap_args_number64(a, &cmd->u.store.unchangedsince) == -1
 		    || imap_args_close(a) == -1)
-			return fail(a, "invalid STORE modifier");
+			return imap_args_fail(a, "invalid STORE modifier");
 		cmd->u.store.has_unchangedsince = true;
 	}
 	if (store_op(a, cmd) == -1)

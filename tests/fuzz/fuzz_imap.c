@@ -2,10 +2,11 @@
  * imapd's command parser (imapd/imap_parser.h) under random bytes in random
  * read sizes, fed through lib/linebuf exactly as the session will.  Byte 0
  * picks small or default limits, whether APPENDs are refused (as for a
- * missing mailbox) and the read-size seed; the rest is the client's input.  Checks: an error always names a tag and a reason, a
- * parsed command's every string and list is readable (ASan sees any stray
- * pointer), sequence sets are sorted and disjoint, the APPEND consumer got
- * exactly the announced size, and nothing is fed after a closing error.
+ * missing mailbox) and the read-size seed; the rest is the client's input.
+ * Checks: an error always names a tag and a reason, a parsed command's
+ * every string and list is readable (ASan sees any stray pointer),
+ * sequence sets are sorted and disjoint, the APPEND consumer got exactly
+ * the announced size, and nothing is fed after a closing error.
  */
 #include "tests/fuzz/fuzzer.h"
 #include "imapd/imap_parser.h"

@@ -308,11 +308,24 @@ test_status_enable_id(void **state)
 	check("a ID ()\r\n", "CMD a ID id=|");
 	check("a ID (\"name\")\r\n", "a BAD expected name/value string pairs|");
 	check("a ID (name \"x\")\r\n", "a BAD expected name/value string pairs|");
-	check("a ID (\"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\""
-	    " \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\""
-	    " \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\""
-	    " \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\" \"a\" \"1\")\r\n",
-	    "a BAD too many ID fields|");
+}
+
+/* RFC 2971: at most 30 field/value pairs. */
+static void
+test_id_limit(void **state)
+{
+	char	 in[512] = "a ID (", want[256] = "CMD a ID id=";
+	int	 i;
+
+	for (i = 0; i < 30; i++) {
+		strcat(in, i > 0 ? " \"f\" \"v\"" : "\"f\" \"v\"");
+		strcat(want, i > 0 ? ",f:v" : "f:v");
+	}
+	strcat(in, ")\r\n");
+	strcat(want, "|");
+	check(in, want);
+	strcpy(in + strlen(in) - 3, " \"f\" \"v\")\r\n");
+	check(in, "a BAD too many ID fields|");
 }
 
 static void
@@ -396,7 +409,8 @@ test_literal_limits(void **state)
 	check_with(&small, "a LOGIN {8+}\r\n01234567 {60+}\r\n"
 	    "012345678901234567890123456789012345678901234567890123456789\r\nb NOOP\r\n",
 	    "a BAD [TOOBIG] literal too big|CMD b NOOP|");
-	check_with(&small, "a LOGIN aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n",
+	check_with(&small,
+	    "a LOGIN aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n",
 	    "a BAD [TOOBIG] command too long|");
 	check_n("a LOGIN {3}\r\na\0b {1+}\r\nc\r\nb NOOP\r\n", 34,
 	    "+|a BAD NUL in literal|CMD b NOOP|");
@@ -733,6 +747,7 @@ main(void)
 		cmocka_unit_test(test_mailboxes),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_status_enable_id),
+		cmocka_unit_test(test_id_limit),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_append_refused),
 		cmocka_unit_test(test_literal_limits),
