@@ -465,6 +465,36 @@ test_nesting_and_arguments(void **state)
 	check_with(&small, "a FETCH 1,2,3,4,5 FLAGS\r\n", "CMD a FETCH set=1:5 atts=FLAGS|");
 }
 
+/* The hostile inputs of issue 15 at the default limits: refused, the session goes on. */
+static void
+test_hostile_defaults(void **state)
+{
+	struct buf	 in;
+	char		*got;
+	int		 i;
+
+	buf_init(&in, 1 << 20);
+	buf_puts(&in, "a SEARCH ");
+	for (i = 0; i < 10000; i++)
+		buf_puts(&in, "(");
+	buf_puts(&in, "ALL");
+	for (i = 0; i < 10000; i++)
+		buf_puts(&in, ")");
+	buf_puts(&in, "\r\nb NOOP\r\n");
+	got = run(&defaults, 64 * 1024, buf_head(&in), buf_len(&in), 4096, NULL);
+	assert_string_equal(got, "a BAD too deeply nested|CMD b NOOP|");
+	free(got);
+	buf_reset(&in);
+	buf_puts(&in, "a FETCH 1");
+	for (i = 2; i <= 100000; i++)
+		buf_printf(&in, ",%d", i);
+	buf_puts(&in, " FLAGS\r\nb NOOP\r\n");
+	got = run(&defaults, 1024 * 1024, buf_head(&in), buf_len(&in), 65536, NULL);
+	assert_string_equal(got, "a BAD sequence set has too many elements|CMD b NOOP|");
+	free(got);
+	buf_release(&in);
+}
+
 static void
 test_fetch(void **state)
 {
@@ -753,6 +783,7 @@ main(void)
 		cmocka_unit_test(test_literal_limits),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_nesting_and_arguments),
+		cmocka_unit_test(test_hostile_defaults),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_store_copy_expunge),
 		cmocka_unit_test(test_search),
