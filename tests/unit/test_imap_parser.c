@@ -266,6 +266,7 @@ test_mailboxes(void **state)
 	check("a SELECT INBOX (FOO)\r\n", "a BAD unknown SELECT parameter|");
 	check("a SELECT INBOX ()\r\n", "a BAD unknown SELECT parameter|");
 	check("a SELECT\r\n", "a BAD expected a mailbox name|");
+	check("a SELECT INBOX (QRESYNC (1 1) QRESYNC (1 1))\r\n", "a BAD QRESYNC given twice|");
 }
 
 static void
@@ -290,6 +291,9 @@ test_list(void **state)
 	check("a LIST \"\" ()\r\n", "a BAD expected a mailbox pattern|");
 	check("a LIST \"\"\r\n", "a BAD expected a mailbox pattern|");
 	check("a LSUB \"\" a b\r\n", "a BAD unexpected extra arguments|");
+	check("a LIST\r\n", "a BAD expected a reference name|");
+	check("a LSUB\r\n", "a BAD expected a reference name|");
+	check("a LIST \"\" a\"b\r\n", "a BAD invalid characters in mailbox pattern|");
 }
 
 static void
@@ -306,6 +310,7 @@ test_status_enable_id(void **state)
 	check("a ID NIL\r\n", "CMD a ID id=|");
 	check("a ID (\"name\" \"mutt\" \"version\" NIL)\r\n", "CMD a ID id=name:mutt,version:NIL|");
 	check("a ID ()\r\n", "CMD a ID id=|");
+	check("a ID foo\r\n", "a BAD expected a list of name/value pairs or NIL|");
 	check("a ID (\"name\")\r\n", "a BAD expected name/value string pairs|");
 	check("a ID (name \"x\")\r\n", "a BAD expected name/value string pairs|");
 }
@@ -512,6 +517,10 @@ test_fetch(void **state)
 	    " body.peek[1.HEADER.FIELDS (From \"To\" x-a)]<10.20>)\r\n",
 	    "CMD a FETCH set=2 atts=BODY.PEEK[HEADER],BODY[TEXT]<0.1024>,BODY[1.2.MIME],BODY[3],"
 	    "BODY.PEEK[1.HEADER.FIELDS (From,To,x-a)]<10.20>|");
+	check("a FETCH 2 BODY[HEADER.FIELDS (\"X-\\\\\\\"A\" \"B\")]\r\n",
+	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS (X-\\\"A,B)]|");
+	check("a FETCH 2 BODY[HEADER.FIELDS (\"A\"\"B\")]\r\n", "a BAD invalid header field list|");
+	check("a FETCH 2 BODY[HEADER.FIELDS (A\"B)]\r\n", "a BAD invalid header field name|");
 	check("a FETCH 2 BODY[HEADER.FIELDS.NOT (Received)]\r\n",
 	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS.NOT (Received)]|");
 	check("a UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n",
@@ -615,6 +624,7 @@ test_sort_thread(void **state)
 	check("a UID SORT (ARRIVAL CC FROM SIZE TO) US-ASCII SEEN\r\n",
 	    "CMD a UID SORT sort=0,1,3,4,6 charset=US-ASCII AND(SEEN)|");
 	check("a SORT (FOO) UTF-8 ALL\r\n", "a BAD unknown sort criterion|");
+	check("a SORT DATE UTF-8 ALL\r\n", "a BAD expected a list of sort criteria|");
 	check("a SORT () UTF-8 ALL\r\n", "a BAD unknown sort criterion|");
 	check("a SORT (DATE) ALL\r\n", "a BAD expected a search key|");
 	check("a THREAD REFERENCES UTF-8 ALL\r\n",
@@ -640,7 +650,7 @@ seqset_text(const char *text, uint32_t max, bool uid)
 	struct buf		 keep, out;
 	struct imap_seqset	 set;
 	const char		*error;
-	uint32_t		 n = 0;
+	uint32_t		 n = 0, prev = 0;
 	char			*s;
 	size_t			 i;
 
@@ -650,9 +660,16 @@ seqset_text(const char *text, uint32_t max, bool uid)
 		buf_printf(&out, "error: %s", error);
 	else {
 		while (imap_seqset_next(&set, max, uid, &n)) {
-			assert_true(imap_seqset_contains(&set, n, max));
 			buf_printf(&out, "%u ", n);
+			/* contains() agrees with the iteration, members and gaps alike. */
+			for (uint32_t m = prev + 1; m < n; m++)
+				assert_false(imap_seqset_contains(&set, m, max));
+			assert_true(imap_seqset_contains(&set, n, max));
+			prev = n;
 		}
+		if (prev < 1000 && !uid)
+			for (uint32_t m = prev + 1; m < 1000; m++)
+				assert_false(imap_seqset_contains(&set, m, max));
 		buf_printf(&out, "top %u", imap_seqset_highest(&set, max));
 	}
 	s = buf_strdup(&out);
