@@ -15,9 +15,10 @@
 #   store/  libstore.a     Maildir++ and its Berkeley DB index
 #   queue/  libqueue.a     the durable queue
 # Each program directory's *.c but main.c goes into lib<prog>.a, linked
-# with main.c into the program (imapd/: the library alone, for now).  tests/unit/test_*.c are cmocka programs
-# linked against all of it; test_mime against mail/ and lib/ only, without
-# -ldb, which is how the build proves mail/ needs no database.
+# with main.c into the program (LIBONLY, imapd/ for now: the library
+# alone).  tests/unit/test_*.c are cmocka programs linked against all of
+# it; test_mime against mail/ and lib/ only, without -ldb, which is how
+# the build proves mail/ needs no database.
 
 CC	?= cc
 PREFIX	?= /usr/local
