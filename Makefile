@@ -15,9 +15,10 @@
 #   store/  libstore.a     Maildir++ and its Berkeley DB index
 #   queue/  libqueue.a     the durable queue
 # Each program directory's *.c but main.c goes into lib<prog>.a, linked
-# with main.c into the program.  tests/unit/test_*.c are cmocka programs
-# linked against all of it; test_mime against mail/ and lib/ only, without
-# -ldb, which is how the build proves mail/ needs no database.
+# with main.c into the program (LIBONLY, imapd/ for now: the library
+# alone).  tests/unit/test_*.c are cmocka programs linked against all of
+# it; test_mime against mail/ and lib/ only, without -ldb, which is how
+# the build proves mail/ needs no database.
 
 CC	?= cc
 PREFIX	?= /usr/local
@@ -38,6 +39,8 @@ LDFLAGS	+= -pthread $(SANFLAGS)
 LDLIBS	 = -lssl -lcrypto -ldb -lcares -lcrypt
 
 DAEMONS	 = smtpd pop3d
+# Protocol directories built and unit-tested as a library before they have a main.c.
+LIBONLY	 = imapd
 PROGS	 = $(addprefix $(BUILD)/,$(DAEMONS) deliver mailctl)
 
 LAYERS	  = mail store queue
@@ -48,11 +51,11 @@ obj	= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBPOSTROOM = $(BUILD)/libpostroom.a
 LAYER_LIBS  = $(foreach l,queue store mail,$(BUILD)/lib$(l).a) $(LIBPOSTROOM)
-DAEMON_LIBS = $(foreach d,$(DAEMONS),$(BUILD)/lib$(d).a)
+DAEMON_LIBS = $(foreach d,$(DAEMONS) $(LIBONLY),$(BUILD)/lib$(d).a)
 TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all deps check unit e2e run bench fuzz install clean layers logs
-all: layers logs $(PROGS)
+all: layers logs $(PROGS) $(DAEMON_LIBS)
 
 layers:
 	@sh tools/layers.sh
@@ -72,12 +75,15 @@ $(BUILD)/lib$(1).a: $$(call obj,$$(wildcard $(1)/*.c))
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_rules,$(l))))
 
-define daemon_rules
+define daemon_lib_rules
 $(BUILD)/lib$(1).a: $$(call obj,$$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c)))
 	@rm -f $$@; $$(AR) rcs $$@ $$^
+endef
+define daemon_rules
 $(BUILD)/$(1): $(BUILD)/obj/$(1)/main.o $(BUILD)/lib$(1).a $(LAYER_LIBS)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
+$(foreach d,$(DAEMONS) $(LIBONLY),$(eval $(call daemon_lib_rules,$(d))))
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
 $(BUILD)/deliver: $(call obj,$(wildcard deliver/*.c)) $(LAYER_LIBS)

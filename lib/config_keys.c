@@ -159,6 +159,16 @@ const struct config_key config_keys[] = {
 	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
 	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 
+	/* ---- imapd ---- */
+	SIZE("imapd.max_command_size", imapd.max_command_size, "1M", 4 * KB, 64 * MB,
+	  "bytes of one command held in memory: its lines and literals, the APPEND message apart"),
+	SIZE("imapd.max_literal_size", imapd.max_literal_size, "35M", 1 * KB, 2 * GB,
+	  "largest message APPEND accepts (advertised as APPENDLIMIT); a larger one is refused before it is sent"),
+	UINT("imapd.max_nesting", imapd.max_nesting, "64", 2, 1000,
+	  "depth of parenthesised lists, and of NOT/OR in SEARCH, in one command"),
+	UINT("imapd.max_arguments", imapd.max_arguments, "10000", 100, 1000000,
+	  "tokens in one command, and elements of one sequence set"),
+
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",
 	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)"),

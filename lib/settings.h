@@ -82,6 +82,14 @@ struct pop3d_settings {
 	unsigned	 read_ahead;
 };
 
+/* imapd's command parser (imapd/imap_parser.h); the daemon is not written yet. */
+struct imapd_settings {
+	uint64_t	 max_command_size;
+	uint64_t	 max_literal_size;
+	unsigned	 max_nesting;
+	unsigned	 max_arguments;
+};
+
 struct store_settings {
 	bool		 fsync;
 	unsigned	 vanished_max;
@@ -91,6 +99,7 @@ struct settings {
 	struct lib_settings	lib;	/* first: see lib_settings.mail_root */
 	struct smtpd_settings	smtpd;
 	struct pop3d_settings	pop3d;
+	struct imapd_settings	imapd;
 	struct store_settings	store;
 };
 
