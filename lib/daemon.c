@@ -463,9 +463,11 @@ open_authfail(struct daemon *d)
  * workers = 0: one per online CPU, so a 2-core box is not served by one
  * loop (each worker is one event loop; the workq only takes the disk).
  * Counted at start: a reload cannot change it (restart_fields).
+ * auth_max_hashes = 0 is also one per CPU: more hashes at once than cores
+ * only add memory (yescrypt takes ~16 MB each), not speed.
  */
-static unsigned
-worker_count(unsigned configured)
+unsigned
+daemon_per_cpu(unsigned configured)
 {
 	long	 n;
 
@@ -655,7 +657,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
-	workers = worker_count(set->lib.workers);
+	workers = daemon_per_cpu(set->lib.workers);
 	load_tls(&d);
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */

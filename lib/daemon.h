@@ -81,6 +81,8 @@ void			 daemon_set_arg(struct daemon *d, void *arg);
  * are closed.  May become true on a reload that finds a certificate.
  */
 bool			 daemon_tls_available(struct daemon *d);
+/* configured, or for 0 the number of online CPUs (1 to 64). */
+unsigned		 daemon_per_cpu(unsigned configured);
 SSL_CTX			*daemon_tls_ctx(struct daemon *d);	/* NULL when unavailable */
 
 /*

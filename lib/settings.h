@@ -39,6 +39,7 @@ struct lib_settings {
 	uint64_t	 auth_block_time_ms;
 	bool		 auth_exempt_loopback;
 	unsigned	 auth_table_size;
+	unsigned	 auth_max_hashes;
 	unsigned	 max_connections_per_ip;
 	unsigned	 max_connections;
 	unsigned	 stress_threshold;	/* percent */

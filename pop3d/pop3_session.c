@@ -48,6 +48,7 @@ pop3_env_release(struct pop3_env *env)
 	xfree(&env->users);
 	env->nusers = 0;
 	xfree(&env->mail_root);
+	pop3_auth_release(env);
 }
 
 void

@@ -14,6 +14,7 @@
 #include "lib/session.h"
 
 struct authfail;
+struct pop3_auth_job;
 struct directory;
 struct settings;
 struct store;
@@ -43,6 +44,10 @@ struct pop3_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
+	unsigned		 auth_max_hashes;	/* password checks at once (0: no bound) */
+	unsigned		 auth_hashing;		/* submitted, not done yet */
+	struct pop3_auth_job	*auth_waiting;		/* FIFO of checks waiting their turn */
+	struct pop3_auth_job	**auth_waiting_tail;
 
 	struct pop3_user_count	*users;
 	size_t			 nusers;
@@ -52,7 +57,7 @@ extern const struct session_ops	pop3_session_ops;
 
 /* Limits and flags from the settings (pop3d.* and the shared keys). */
 void	pop3_env_configure(struct pop3_env *env, const struct settings *set);
-/* Frees what pop3_env owns (mail_root, the user table); not the store or directory. */
+/* Frees what pop3_env owns (mail_root, the user table, checks still waiting); not the store or directory. */
 void	pop3_env_release(struct pop3_env *env);
 
 #endif

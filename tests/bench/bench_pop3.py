@@ -132,28 +132,40 @@ def bench_pop3(args, tools):
     users = {u: PW for u in RETR_USERS + [fresh_user(r) for r in range(args.rounds)]}
     print('\n== POP3: Postroom pop3d vs Dovecot, %s x 4 KB per mailbox, %d rounds' % (
         format(n, ','), args.rounds))
-    with Postroom(build=args.build, daemons=('smtpd', 'pop3d'), config=BENCH_CONFIG) as pr, \
-            Dovecot(users=users) as dc:
+    with Postroom(build=args.build, daemons=('smtpd', 'pop3d'), config=BENCH_CONFIG) as pr:
         for u in users:
             pr.add_user(u, PW)
-        progress('POP3: delivering %d messages through each SMTP' % n)
-        pr_tpl, pf_tpl = make_templates(tools, pr, n)
-        nobody = pwd.getpwnam(pr.user)
-        sides = [Side('Postroom', tools, pr.port('pop3d.listen'), pr.maildir,
-                      (nobody.pw_uid, nobody.pw_gid), lambda: descendants(pr.pid('pop3d')),
-                      pr_tpl),
-                 Side('Dovecot', tools, dc.port('pop3'), dc.maildir, (dc.uid, dc.gid),
-                      lambda: dovecot_pids(dc), pf_tpl)]
-        progress('POP3: filling and opening 10 mailboxes per server')
-        for side in sides:
-            for u in RETR_USERS:
-                side.fill(u)
-                stat(side, u, 1)    # the first access of these is not what they measure
-        cold = drop_caches()
-        if not cold:
-            print('cache-dropped figures skipped: /proc/sys/vm/drop_caches not writable')
-        s = Samples()
-        for r in range(args.rounds):
-            progress('POP3 round %d/%d' % (r + 1, args.rounds))
-            measure_round(sides, r, s, cold)
-        print_pop3(s, n, cold)
+        with Dovecot(users=users, stored=stored_hashes(pr)) as dc:
+            run_pop3(args, tools, n, pr, dc)
+
+
+def stored_hashes(pr):
+    """{user: hash} from Postroom's passwd: Dovecot checks the same yescrypt
+    hashes with crypt(3), so logins cost both servers the same."""
+    with open(os.path.join(pr.conf_dir, 'passwd')) as f:
+        return dict(line.split(':')[:2] for line in f if ':' in line)
+
+
+def run_pop3(args, tools, n, pr, dc):
+    """Fill both servers' mailboxes, measure each round, print the table."""
+    progress('POP3: delivering %d messages through each SMTP' % n)
+    pr_tpl, pf_tpl = make_templates(tools, pr, n)
+    nobody = pwd.getpwnam(pr.user)
+    sides = [Side('Postroom', tools, pr.port('pop3d.listen'), pr.maildir,
+                  (nobody.pw_uid, nobody.pw_gid), lambda: descendants(pr.pid('pop3d')),
+                  pr_tpl),
+             Side('Dovecot', tools, dc.port('pop3'), dc.maildir, (dc.uid, dc.gid),
+                  lambda: dovecot_pids(dc), pf_tpl)]
+    progress('POP3: filling and opening 10 mailboxes per server')
+    for side in sides:
+        for u in RETR_USERS:
+            side.fill(u)
+            stat(side, u, 1)    # the first access of these is not what they measure
+    cold = drop_caches()
+    if not cold:
+        print('cache-dropped figures skipped: /proc/sys/vm/drop_caches not writable')
+    s = Samples()
+    for r in range(args.rounds):
+        progress('POP3 round %d/%d' % (r + 1, args.rounds))
+        measure_round(sides, r, s, cold)
+    print_pop3(s, n, cold)

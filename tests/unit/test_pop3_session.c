@@ -541,6 +541,65 @@ test_login_pauses(void **state)
 	sfree(&s);
 }
 
+/* Jobs submitted and not yet done over all sessions; never above the bound. */
+static size_t
+hashing(struct fx *fx, struct host_double **d, size_t n)
+{
+	size_t	 i, jobs = 0;
+
+	for (i = 0; i < n; i++)
+		jobs += d[i] != NULL ? host_double_jobs(d[i]) : 0;
+	assert_int_equal(jobs, fx->env.auth_hashing);
+	assert_true(jobs <= fx->env.auth_max_hashes);
+	return jobs;
+}
+
+static void
+test_hashes_bounded(void **state)
+{
+	static const char	*in[] = {
+		LOGIN, "USER bob@example.test\r\nPASS alice-pw\r\n",
+		"USER alice@example.test\r\nPASS wrong\r\n", "USER nobody@example.test\r\nPASS x\r\n",
+		"USER bob@example.test\r\nPASS wrong\r\n", "USER bob@example.test\r\nPASS y\r\n",
+	};
+	static const char	*want[] = {
+		LOGGED_IN, LOGGED_IN, "+OK\r\n-ERR [AUTH] Authentication failed.\r\n",
+		"+OK\r\n-ERR [AUTH] Authentication failed.\r\n",
+		"+OK\r\n-ERR [AUTH] Authentication failed.\r\n", NULL,
+	};
+	struct fx		*fx = *state;
+	struct host_double	*d[6];
+	size_t			 i, n = 6;
+	bool			 ran;
+
+	fx->env.auth_max_hashes = 2;
+	for (i = 0; i < n; i++) {
+		d[i] = sopen(fx);
+		host_double_input(d[i], in[i], strlen(in[i]));
+		assert_true(hashing(fx, d, i + 1) <= 2);
+	}
+	free(take(fx));
+	assert_int_equal(hashing(fx, d, n), 2);
+	assert_int_equal(host_double_jobs(d[0]) + host_double_jobs(d[1]), 2);	/* first come */
+	sfree(&d[5]);			/* gone before its turn: its check never runs */
+	n = 5;
+	do {
+		ran = false;
+		for (i = 0; i < n; i++) {
+			if (host_double_jobs(d[i]) == 0)
+				continue;
+			pump(fx, d[i]);
+			ran = true;
+			assert_true(hashing(fx, d, n) <= 2);
+			expect(fx, want[i]);
+		}
+	} while (ran);
+	assert_int_equal(fx->env.auth_hashing, 0);
+	assert_null(fx->env.auth_waiting);
+	for (i = 0; i < n; i++)
+		sfree(&d[i]);
+}
+
 static void
 test_in_use_and_user_limit(void **state)
 {
@@ -1081,6 +1140,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_pauses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hashes_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_use_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_thousand_pipelined, setup, teardown),
