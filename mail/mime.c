@@ -504,8 +504,9 @@ mime_part_find(const struct mime_message *m, const char *section)
 			if (n > part->nchildren)
 				return NULL;
 			part = &part->children[n - 1];
-		} else if (n != 1) {
-			return NULL;	/* a leaf is its own part 1 */
+		} else if (n != 1 || (*end == '.' && !(part->flags & MIME_PART_RFC822))) {
+			/* a leaf is its own part 1, and only a message has parts inside */
+			return NULL;
 		}
 		if (*end == '.')
 			end++;
