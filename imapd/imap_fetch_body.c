@@ -141,12 +141,31 @@ filter(struct imap_fetch_body *fb, struct buf *out, const char *src, size_t n)
 	}
 }
 
-/* At the end of the range: a last line cut before its ':' or LF is a field without a name. */
+/*
+ * At the end of a header without its empty line (cut by a boundary, or
+ * at the end of the file), as Dovecot: a last line cut before its ':' or
+ * LF is a field without a name.  The message's own HEADER.FIELDS, which
+ * Dovecot builds from its cache of header lines, also ends its last field
+ * kept with CRLF (after a CR of its own too) and adds the empty line;
+ * everything else, which Dovecot filters from the part's bytes, ends as
+ * the bytes do.
+ */
 static void
 filter_end(struct imap_fetch_body *fb, struct buf *out)
 {
-	if (fb->line_start && fb->namelen > 0 && !fb->eoh)
+	if (fb->eoh)
+		return;
+	if (fb->line_start && fb->namelen > 0)
 		decide(fb, out, false);
+	fb->eoh = true;
+	if (fb->att->section.nparts > 0 || fb->att->section.text != IMAP_SECTION_HEADER_FIELDS)
+		return;
+	if (!fb->line_start && fb->keep) {
+		fb->crlf.prev_cr = false;
+		emit(fb, out, "\n", 1);
+	}
+	fb->crlf.prev_cr = false;
+	emit(fb, out, "\n", 1);
 }
 
 static void
@@ -228,7 +247,7 @@ header_scan(int fd, uint64_t fsize, uint64_t *hend_r, uint64_t *hvsize_r)
 	return 0;
 }
 
-/* The range of a numbered section, by a MIME parse of the mapped file. */
+/* The range of a numbered section, by a MIME parse of the mapped file: 1, or 0 if none. */
 static int
 part_range(struct imap_fetch_body *fb, uint64_t fsize, uint64_t *vsize_r, bool *prev_cr_r)
 {
@@ -258,6 +277,10 @@ part_range(struct imap_fetch_body *fb, uint64_t fsize, uint64_t *vsize_r, bool *
 	    sec->text == IMAP_SECTION_HEADER_FIELDS || sec->text == IMAP_SECTION_HEADER_FIELDS_NOT;
 	if (p != NULL && sec->text != IMAP_SECTION_ALL && sec->text != IMAP_SECTION_MIME)
 		p = (p->flags & MIME_PART_RFC822) && p->nchildren == 1 ? &p->children[0] : NULL;
+	/* Dovecot sends the header of a part that is only its empty line and no body as "" */
+	if (p != NULL && p != &m->root && header && !fb->fields && p->header_vsize == 2 &&
+	    p->body_size == 0)
+		p = NULL;
 	if (p != NULL) {
 		fb->pos = header ? p->header_offset : p->body_offset;
 		fb->end = fb->pos + (header ? p->header_size : p->body_size);
@@ -266,7 +289,7 @@ part_range(struct imap_fetch_body *fb, uint64_t fsize, uint64_t *vsize_r, bool *
 	}
 	mime_message_free(&m);
 	munmap((void *)data, (size_t)fsize);
-	return 0;
+	return p != NULL;
 }
 
 /*
@@ -330,6 +353,7 @@ imap_fetch_body_begin(struct imap_fetch_body *fb, const struct imap_fetch_att *a
 	struct stat			 sb;
 	uint64_t			 fsize, hend, hvsize, total;
 	bool				 prev_cr = false;
+	int				 found = 1;
 
 	memset(fb, 0, sizeof(*fb));
 	fb->att = att;
@@ -345,7 +369,7 @@ imap_fetch_body_begin(struct imap_fetch_body *fb, const struct imap_fetch_att *a
 	fsize = (uint64_t)sb.st_size;
 	fb->fields = text == IMAP_SECTION_HEADER_FIELDS || text == IMAP_SECTION_HEADER_FIELDS_NOT;
 	if (att->item == IMAP_FETCH_BODY_SECTION && sec->nparts > 0) {
-		if (part_range(fb, fsize, &total, &prev_cr) == -1)
+		if ((found = part_range(fb, fsize, &total, &prev_cr)) == -1)
 			goto fail;
 	} else if (text == IMAP_SECTION_ALL) {
 		fb->end = fsize;
@@ -357,7 +381,7 @@ imap_fetch_body_begin(struct imap_fetch_body *fb, const struct imap_fetch_att *a
 		fb->end = text == IMAP_SECTION_TEXT ? fsize : hend;
 		total = text == IMAP_SECTION_TEXT ? (size > hvsize ? size - hvsize : 0) : hvsize;
 	}
-	if (fb->fields) {
+	if (fb->fields && found) {
 		if (count_filtered(fb, prev_cr) == -1)
 			goto fail;
 		total = fb->size;
@@ -487,26 +511,26 @@ imap_fetch_body_fill(struct imap_fetch_body *fb, struct buf *out, size_t max)
 	assert(max >= IMAP_FETCH_BODY_MIN_FILL);
 	if (fb->left == 0)
 		return 1;
-	want = max / 2 - fb->namelen;	/* a field name held from the last call goes out too */
+	/* a field name held from the last call goes out too, and filter_end's CRLFs */
+	want = max / 2 - fb->namelen - 2;
 	if (want > fb->end - fb->pos)
 		want = (size_t)(fb->end - fb->pos);
-	if (want == 0 && fb->pos == fb->end) {
-		errno = EIO;	/* the file is shorter than its size said */
-		return -1;
+	if (want > 0) {
+		if ((r = read_at(fb->fd, fb->pos, want)) <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		fb->pos += (uint64_t)r;
+		if (fb->fields)
+			filter(fb, out, body_block, (size_t)r);
+		else
+			emit(fb, out, body_block, (size_t)r);
 	}
-	if ((r = read_at(fb->fd, fb->pos, want)) <= 0) {
-		if (r == 0)
-			errno = EIO;
-		return -1;
-	}
-	fb->pos += (uint64_t)r;
-	if (fb->fields) {
-		filter(fb, out, body_block, (size_t)r);
-		if (fb->pos == fb->end)
-			filter_end(fb, out);
-	} else
-		emit(fb, out, body_block, (size_t)r);
-	if (fb->left > 0 && (fb->pos == fb->end || (fb->fields && fb->eoh))) {
+	if (fb->fields && fb->pos == fb->end)
+		filter_end(fb, out);
+	/* the file is shorter than its size said */
+	if (fb->left > 0 && fb->pos == fb->end && (!fb->fields || fb->eoh)) {
 		errno = EIO;
 		return -1;
 	}

@@ -273,6 +273,10 @@ test_line_ends(void **state)
 	check("A: 1\nB: 2", "BODY[TEXT]", "BODY[TEXT]", "");
 	check("", "BODY[]", "BODY[]", "");
 	check("", "BODY[1]", "BODY[1]", "");
+	/* a part that is only its empty line: "" (Dovecot), but not the message's */
+	check("Content-Type: multipart/mixed; boundary=b\n\n--b\n\n--b--\n", "BODY[1.MIME]",
+	    "BODY[1.MIME]", "");
+	check("\n", "BODY[1.MIME]", "BODY[1.MIME]", "\r\n");
 }
 
 /* Every <offset.count> of every section is that slice of the section's whole bytes. */
@@ -367,10 +371,25 @@ test_header_fields(void **state)
 	    "BODY[HEADER.FIELDS (TO \"A B\" \"Q\\\"\")]", "To:\r\n\r\n");
 	check(fields_msg, "BODY[HEADER.FIELDS (to)]<3.100>",
 	    "BODY[HEADER.FIELDS (TO)]<3>", "\r\n\r\n");
-	/* a header without its empty line: nothing is added */
-	check("A: 1\nB: 2\nC", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]", "B: 2\r\n");
+	/*
+	 * A header without its empty line: the message's HEADER.FIELDS gets
+	 * one and its last field its line end, the rest ends as the bytes do
+	 * (Dovecot: a cache of header lines, or a filter over the bytes).
+	 */
+	check("A: 1\nB: 2\nC", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]",
+	    "B: 2\r\n\r\n");
 	check("A: 1\nB: 2\nC", "BODY[HEADER.FIELDS.NOT (B)]",
 	    "BODY[HEADER.FIELDS.NOT (B)]", "A: 1\r\nC");
+	check("A: 1\nB: 2", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]",
+	    "B: 2\r\n\r\n");
+	check("Content-Type: message/rfc822\n\nA: 1\nB: 2", "BODY[1.HEADER.FIELDS (B)]",
+	    "BODY[1.HEADER.FIELDS (B)]", "B: 2");
+	check("Content-Type: message/rfc822\n\n", "BODY[1.HEADER.FIELDS (B)]",
+	    "BODY[1.HEADER.FIELDS (B)]", "");
+	check("A: 1\nB: 2\r", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]",
+	    "B: 2\r\r\n\r\n");
+	check("A: 1", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]", "\r\n");
+	check("", "BODY[HEADER.FIELDS (B)]", "BODY[HEADER.FIELDS (B)]", "\r\n");
 }
 
 /* A field name longer than the filter holds matches no name asked for, and is kept whole. */
