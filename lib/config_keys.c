@@ -84,7 +84,11 @@ const struct config_key config_keys[] = {
 	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
 	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process"),
 	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,
-	  "simultaneous connections from one client address, per daemon process"),
+	  "simultaneous connections from one client address to one daemon (its workers together)"),
+	UINT("connection_table_size", lib.connection_table_size, "16384", 16, 1000000,
+	  "client addresses and users a daemon's workers count together (max_connections_per_ip,"
+	  " pop3d.max_connections_per_user); shared memory, ~270 bytes + 4 per worker each; when"
+	  " full a new client gets a temporary error"),
 	UINT("max_connections", lib.max_connections, "2000", 1, 1000000,
 	  "simultaneous connections per daemon process"),
 	UINT("stress_threshold", lib.stress_threshold, "80", 0, 100,
@@ -157,7 +161,7 @@ const struct config_key config_keys[] = {
 	BOOL("pop3d.mark_seen", pop3d.mark_seen, "yes",
 	  "set \\Seen on messages retrieved through POP3"),
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
-	  "simultaneous POP3 sessions for one user"),
+	  "simultaneous POP3 sessions for one user (pop3d's workers together)"),
 	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
 	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 

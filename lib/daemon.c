@@ -8,6 +8,7 @@
 
 #include "lib/authfail.h"
 #include "lib/config.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/ev.h"
 #include "lib/log.h"
@@ -64,6 +65,12 @@ struct authfail *
 daemon_authfail(struct daemon *d)
 {
 	return d->af;
+}
+
+struct conntab *
+daemon_conntab(struct daemon *d)
+{
+	return d->conns;
 }
 
 void *
@@ -182,6 +189,7 @@ static const size_t	restart_fields[] = {
 	SETTINGS_FIELD(const char *, lib.user),
 	SETTINGS_FIELD(unsigned, lib.io_threads),
 	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
+	SETTINGS_FIELD(unsigned, lib.connection_table_size),
 	SETTINGS_FIELD(bool, lib.seccomp),
 };
 
@@ -504,6 +512,7 @@ daemon_worker(struct daemon *d)
 		log_warnx("event=init status=failed reason=\"cannot create the event loop\"");
 		return DAEMON_EXIT_INIT;
 	}
+	conntab_set_owner(d->conns, d->worker_index);
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
@@ -515,7 +524,7 @@ daemon_worker(struct daemon *d)
 		goto out;
 	}
 	pool_limits(d->spec, daemon_settings(d), &l);
-	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
+	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l, d->conns);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_workq(d->pool, d->wq);
 	for (i = 0; i < d->nsocks; i++)
@@ -584,6 +593,7 @@ daemon_release(struct daemon *d)
 	free(d->overrides);
 	if (d->af_fd != -1)
 		close(d->af_fd);
+	conntab_free(&d->conns);
 }
 
 /* The whole life of a forked worker: serve, then free what it inherited. */
@@ -658,6 +668,8 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		goto out;
 	}
 	workers = daemon_per_cpu(set->lib.workers);
+	/* Before the fork: every worker maps the same counts. */
+	d.conns = conntab_new(set->lib.connection_table_size, workers);
 	load_tls(&d);
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 struct authfail;
+struct conntab;
 struct daemon;
 struct directory;
 struct directory_syntax;
@@ -72,6 +73,8 @@ struct directory	*daemon_directory(struct daemon *d);
 struct ev_loop		*daemon_loop(struct daemon *d);
 struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
+/* Connection counts shared by the daemon's workers, this worker's column (lib/conntab.h). */
+struct conntab		*daemon_conntab(struct daemon *d);
 void			*daemon_arg(struct daemon *d);
 void			 daemon_set_arg(struct daemon *d, void *arg);
 

@@ -1,11 +1,13 @@
 /*
  * Logins: USER/PASS (RFC 1939), AUTH with SASL-IR (RFC 5034), the
- * failed-login delay and the per-user connection limit.  The password
+ * failed-login delay and the per-user connection limit (counted with
+ * pop3d's other workers in env->conntab).  The password
  * check and the maildrop opening (pop3_maildrop.c) run on the workq.
  */
 #include "pop3d/pop3_private.h"
 
 #include "lib/authfail.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
@@ -23,35 +25,12 @@ now_ms(const struct pop3_env *env)
 	return authfail_now();	/* the clock the shared table is kept in */
 }
 
-static struct pop3_user_count *
-user_count(struct pop3_env *env, const char *address, bool create)
-{
-	size_t	 i;
-
-	for (i = 0; i < env->nusers; i++)
-		if (strcmp(env->users[i].address, address) == 0)
-			return &env->users[i];
-	if (!create)
-		return NULL;
-	env->users = xreallocarray(env->users, env->nusers + 1, sizeof(*env->users));
-	env->users[env->nusers].address = xstrdup(address);
-	env->users[env->nusers].n = 0;
-	return &env->users[env->nusers++];
-}
-
 void
 pop3_logout_user(struct pop3_session *s)
 {
-	struct pop3_env		*env = s->env;
-	struct pop3_user_count	*uc;
-
 	if (s->address == NULL)
 		return;
-	uc = user_count(env, s->address, false);
-	if (uc != NULL && --uc->n == 0) {
-		free(uc->address);
-		*uc = env->users[--env->nusers];
-	}
+	conntab_release(s->env->conntab, s->user_slot);
 	mailbox_close(&s->mb);
 	xfree(&s->msgs);
 	s->nmsgs = 0;
@@ -86,20 +65,31 @@ static void
 login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop *md)
 {
 	struct pop3_env		*env = s->env;
-	struct pop3_user_count	*uc;
+	unsigned		 slot;
 
-	uc = user_count(env, u->address, false);
-	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
+	switch (conntab_acquire(env->conntab, CONNTAB_USER, u->address,
+	    env->limits.max_connections_per_user, &slot)) {
+	case CONNTAB_OK:
+		break;
+	case CONNTAB_OVER:
 		log_info("session=%s event=login status=refused user=%s reason=\"too many "
 		    "connections\"", s->peer->id, u->address);
 		pop3_reply(s, "-ERR [IN-USE] Too many connections for this user.");
 		pop3_bad_command(s);
 		return;
-	}
-	if (pop3_maildrop_take(s, u->address, md) == -1)
+	case CONNTAB_FULL:
+		log_warnx("session=%s event=login status=refused user=%s "
+		    "reason=connection_table_full", s->peer->id, u->address);
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many connections, try again later.");
+		pop3_bad_command(s);
 		return;
+	}
+	if (pop3_maildrop_take(s, u->address, md) == -1) {
+		conntab_release(env->conntab, slot);
+		return;
+	}
 	s->address = xstrdup(u->address);
-	user_count(env, u->address, true)->n++;
+	s->user_slot = slot;
 	s->state = POP3_TRANSACTION;
 	s->bad_commands = 0;
 	pop3_arm_timeout(s);	/* the logged-in deadline */

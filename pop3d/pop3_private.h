@@ -102,6 +102,7 @@ struct pop3_session {
 
 	/* TRANSACTION */
 	char			*address;	/* logged-in user, canonical */
+	unsigned		 user_slot;	/* its count in env->conntab while address is set */
 	struct mailbox		*mb;
 	struct pop3_msg		*msgs;
 	size_t			 nmsgs;

@@ -10,6 +10,7 @@
  */
 #include "tests/fuzz/fuzzer.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -105,6 +106,7 @@ init(void)
 	CHECK((env.store = store_open(env.mail_root, &opts, &error)) != NULL);
 	env.limits = (struct pop3_limits){ 256, 20, 600000, 10, true, true };
 	env.limits.read_ahead = 2;	/* RETRs in any order meet the window */
+	env.conntab = conntab_new(64, 1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

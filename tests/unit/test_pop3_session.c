@@ -10,6 +10,7 @@
 #include "pop3d/pop3_private.h"
 
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
@@ -115,6 +116,7 @@ setup(void **state)
 	assert_non_null(fx->store);
 	fx->env.store = fx->store;
 	fx->env.limits = (struct pop3_limits){ 1024, 20, 600000, 10, true, true };
+	fx->env.conntab = conntab_new(64, 2);
 	fx->env.tls_available = true;
 	fx->alice_maildir = user_maildir(fx, "alice@example.test");
 	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
@@ -145,6 +147,7 @@ teardown(void **state)
 	store_close(&fx->store);
 	directory_free(&fx->env.directory);
 	pop3_env_release(&fx->env);
+	conntab_free(&fx->env.conntab);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -605,6 +608,7 @@ test_in_use_and_user_limit(void **state)
 {
 	struct fx	*fx = *state;
 	struct host_double	*a = sopen(fx), *b;
+	unsigned	 slot;
 
 	drive(fx, a, LOGIN);
 	expect(fx, GREETING LOGGED_IN);
@@ -626,7 +630,17 @@ test_in_use_and_user_limit(void **state)
 	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Too many connections for this user.\r\n");
 	sfree(&b);
 	sfree(&a);
-	assert_int_equal(fx->env.nusers, 0);
+	/* alice's session on another worker (owner 1 of the table) counts too. */
+	conntab_set_owner(fx->env.conntab, 1);
+	assert_int_equal(conntab_acquire(fx->env.conntab, CONNTAB_USER, "alice@example.test", 1,
+	    &slot), CONNTAB_OK);
+	conntab_set_owner(fx->env.conntab, 0);
+	b = sopen(fx);
+	drive(fx, b, LOGIN);
+	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Too many connections for this user.\r\n");
+	sfree(&b);
+	assert_int_equal(conntab_reclaim(fx->env.conntab, 1), 1);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
 }
 
 static void
@@ -969,7 +983,7 @@ test_shutdown(void **state)
 	free(got);
 	free(big);
 	sfree(&s);
-	assert_int_equal(fx->env.nusers, 0);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
 }
 
 /* The replies of a session running cmds with read_ahead messages opened ahead (malloc'd). */
