@@ -70,7 +70,8 @@ const struct config_key config_keys[] = {
 	BOOL("plaintext_auth_loopback", lib.plaintext_auth_loopback, "yes",
 	  "allow AUTH/LOGIN/USER without TLS from 127.0.0.0/8 and ::1"),
 	UINT("auth_max_hashes", lib.auth_max_hashes, "0", 0, 256,
-	  "password checks at once per process, the others wait their turn (0: one per online CPU)"),
+	  "password checks at once per process, the others wait their turn (0: the online CPUs"
+	  " shared among the workers, at least one each)"),
 	UINT("auth_max_failures", lib.auth_max_failures, "10", 1, 1000,
 	  "failed logins from one address before it is refused for auth_block_time"),
 	DURATION("auth_fail_delay", lib.auth_fail_delay_ms, "1s", 0, 60 * SEC,

@@ -7,6 +7,7 @@
 #include "lib/daemon_private.h"
 
 #include "lib/authfail.h"
+#include "lib/authq.h"
 #include "lib/config.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
@@ -65,6 +66,12 @@ struct authfail *
 daemon_authfail(struct daemon *d)
 {
 	return d->af;
+}
+
+struct authq *
+daemon_authq(struct daemon *d)
+{
+	return d->authq;
 }
 
 struct conntab *
@@ -181,6 +188,21 @@ pool_limits(const struct daemon_spec *spec, const struct settings *set,
 		l->stress_percent = set->lib.stress_threshold;
 		l->stress_timeout_ms = settings_u64(set, spec->stress_timeout);
 	}
+}
+
+/*
+ * Password checks at once in this worker.  auth_max_hashes = 0: the CPUs
+ * shared among the workers (at least one each), so the daemon as a whole
+ * hashes about one per core: more at once only adds memory (yescrypt
+ * takes ~16 MB each), not speed.
+ */
+static unsigned
+auth_hashes(struct daemon *d)
+{
+	unsigned	configured = daemon_settings(d)->lib.auth_max_hashes;
+	unsigned	cpus = daemon_per_cpu(0), workers = conntab_nowners(d->conns);
+
+	return configured != 0 ? configured : (cpus + workers - 1) / workers;
 }
 
 /* Settings a running daemon cannot apply: a reload changing one warns. */
@@ -320,6 +342,7 @@ daemon_reload(struct daemon *d)
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
+	authq_set_max(d->authq, auth_hashes(d));
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
 	log_info("event=reload status=ok config=%s", config_path(cfg));
@@ -427,10 +450,12 @@ worker_cleanup(struct daemon *d)
 	size_t	i;
 
 	/* Commits in flight finish first: their sessions are still there for `done`. */
+	authq_stop(d->authq);
 	workq_free(&d->wq);
-	session_pool_free(&d->pool);
+	session_pool_free(&d->pool);	/* sessions cancel the checks still waiting */
 	if (d->spec->fini != NULL)
 		d->spec->fini(d);
+	authq_free(&d->authq);
 	authfail_free(&d->af);
 	for (i = 0; i < d->nsocks; i++)
 		ev_io_del(&d->socks[i].io);
@@ -471,8 +496,6 @@ open_authfail(struct daemon *d)
  * workers = 0: one per online CPU, so a 2-core box is not served by one
  * loop (each worker is one event loop; the workq only takes the disk).
  * Counted at start: a reload cannot change it (restart_fields).
- * auth_max_hashes = 0 is also one per CPU: more hashes at once than cores
- * only add memory (yescrypt takes ~16 MB each), not speed.
  */
 unsigned
 daemon_per_cpu(unsigned configured)
@@ -515,6 +538,7 @@ daemon_worker(struct daemon *d)
 	conntab_set_owner(d->conns, d->worker_index);
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
+	d->authq = authq_new(auth_hashes(d));
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);

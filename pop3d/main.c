@@ -16,7 +16,7 @@ pop3d_configure(struct daemon *d)
 	env.directory = daemon_directory(d);
 	env.authfail = daemon_authfail(d);
 	env.conntab = daemon_conntab(d);
-	env.auth_max_hashes = daemon_per_cpu(daemon_settings(d)->lib.auth_max_hashes);
+	env.authq = daemon_authq(d);
 	env.tls_available = daemon_tls_available(d);
 }
 

@@ -42,7 +42,6 @@ void
 pop3_env_release(struct pop3_env *env)
 {
 	xfree(&env->mail_root);
-	pop3_auth_release(env);
 }
 
 void

@@ -14,6 +14,7 @@
 #include "lib/session.h"
 
 struct authfail;
+struct authq;
 struct conntab;
 struct pop3_auth_job;
 struct directory;
@@ -39,10 +40,7 @@ struct pop3_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
-	unsigned		 auth_max_hashes;	/* password checks at once (0: no bound) */
-	unsigned		 auth_hashing;		/* submitted, not done yet */
-	struct pop3_auth_job	*auth_waiting;		/* FIFO of checks waiting their turn */
-	struct pop3_auth_job	**auth_waiting_tail;
+	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
 	/* Logged-in sessions per user (CONNTAB_USER), with pop3d's other workers. */
 	struct conntab		*conntab;
 };
@@ -51,7 +49,7 @@ extern const struct session_ops	pop3_session_ops;
 
 /* Limits and flags from the settings (pop3d.* and the shared keys). */
 void	pop3_env_configure(struct pop3_env *env, const struct settings *set);
-/* Frees what pop3_env owns (mail_root, checks still waiting); not the store, directory or conntab. */
+/* Frees what pop3_env owns (mail_root); not the store, directory, authq or conntab. */
 void	pop3_env_release(struct pop3_env *env);
 
 #endif
