@@ -1,8 +1,9 @@
 /*
  * The live sessions of one protocol in this process (lib/session.h): the
  * per-process connection limit, the per-address one (counted with the
- * other workers in a lib/conntab), a listener kind's own limit, stress-adaptive deadlines, accepting and refusing, shutdown and
- * reload bookkeeping.  Each session is driven by lib/session_host.c.
+ * other workers in a lib/conntab), a listener kind's own limit,
+ * stress-adaptive deadlines, accepting and refusing, shutdown and reload
+ * bookkeeping.  Each session is driven by lib/session_host.c.
  */
 #include "lib/session_private.h"
 
