@@ -98,7 +98,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		printf("%zu\n", buf_len(&out));
-		fwrite(buf_head(&out), 1, buf_len(&out), stdout);
+		if (buf_len(&out) > 0)	/* an empty buf has no head to pass */
+			fwrite(buf_head(&out), 1, buf_len(&out), stdout);
 		buf_release(&out);
 	}
 	return 0;
