@@ -84,7 +84,8 @@ size_t	 imap_search_opened(const struct imap_search_run *run);
 void	 imap_search_free(struct imap_search_run **run);
 
 /*
- * The untagged reply, "* SEARCH 2 3 7\r\n" (UIDs when uid; with
+ * The untagged reply, "* SEARCH 2 3 7\r\n" (name "SEARCH", or "SORT"
+ * for imap_sort_result()'s order; UIDs when uid; with
  * " (MODSEQ n)" after a MODSEQ key), or for ESEARCH (RFC 4731) "* ESEARCH
  * (TAG "a1") UID MIN 2 MAX 7 COUNT 3 ALL 2:3,7\r\n" with the items of ret
  * (enum imap_search_return).  Resumable, for results of any size: append
@@ -93,7 +94,7 @@ void	 imap_search_free(struct imap_search_run **run);
  * it, call again).  An empty out must have room for 128 bytes and the
  * tag, or this never completes.
  */
-bool	 imap_search_write(struct buf *out, const struct imap_search_result *r,
+bool	 imap_search_write(struct buf *out, const char *name, const struct imap_search_result *r,
 	    const struct msg_info *msgs, bool uid, size_t *cursor);
 bool	 imap_esearch_write(struct buf *out, const char *tag, const struct imap_search_result *r,
 	    const struct msg_info *msgs, bool uid, unsigned ret, size_t *cursor);

@@ -23,15 +23,15 @@ number(const struct imap_search_result *r, const struct msg_info *msgs, bool uid
 }
 
 bool
-imap_search_write(struct buf *out, const struct imap_search_result *r,
+imap_search_write(struct buf *out, const char *name, const struct imap_search_result *r,
     const struct msg_info *msgs, bool uid, size_t *cursor)
 {
 	size_t	 i;
 
 	if (*cursor == 0) {
-		if (buf_room(out) < ROOM)
+		if (buf_room(out) < ROOM + strlen(name))
 			return false;
-		buf_puts(out, "* SEARCH");
+		buf_printf(out, "* %s", name);
 		*cursor = 1;
 	}
 	for (i = *cursor - 1; i < r->n; i++) {

@@ -210,7 +210,7 @@ run_search(struct fixture *fx, const char *cmdline, bool uid)
 	while (!imap_search_more(run, 1))
 		;
 	buf_init(&out, 1 << 16);
-	assert_true(imap_search_write(&out, imap_search_result(run), infos, uid, &cursor));
+	assert_true(imap_search_write(&out, "SEARCH", imap_search_result(run), infos, uid, &cursor));
 	imap_search_free(&run);
 	assert_null(run);
 	s = buf_strdup(&out);
@@ -553,7 +553,7 @@ test_large_result_streamed(void **state)
 			bool done = esearch ?
 			    imap_esearch_write(&small, "x", imap_search_result(run), msgs, true,
 			    IMAP_SEARCH_RETURN_ALL | IMAP_SEARCH_RETURN_COUNT, &cursor) :
-			    imap_search_write(&small, imap_search_result(run), msgs, false, &cursor);
+			    imap_search_write(&small, "SEARCH", imap_search_result(run), msgs, false, &cursor);
 
 			assert_int_equal(buf_append(&whole, buf_head(&small), buf_len(&small)), 0);
 			buf_reset(&small);
