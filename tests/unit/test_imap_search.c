@@ -15,6 +15,7 @@
 #include "lib/buf.h"
 #include "lib/settings.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,6 +581,91 @@ test_large_result_streamed(void **state)
 	free(msgs);
 }
 
+/* ---- Over the real store: the wiring the session will use ---- */
+
+struct store_view {
+	struct mailbox			*mb;
+	const struct msg_fetch		*fetch;		/* keywords, by index */
+	unsigned			 opens;
+};
+
+static const char *
+store_keywords(void *ctx, size_t i)
+{
+	struct store_view	*sv = ctx;
+
+	return sv->fetch[i].keywords;
+}
+
+static int
+sv_open(void *ctx, size_t i, int *fd_r)
+{
+	struct store_view	*sv = ctx;
+	const struct msg_info	*msgs;
+	const char		*error;
+	size_t			 n;
+
+	sv->opens++;
+	assert_int_equal(mailbox_messages(sv->mb, &msgs, &n, &error), 0);
+	return mailbox_open_message(sv->mb, msgs[i].uid, fd_r, &error);
+}
+
+static void
+test_over_the_store(void **state)
+{
+	struct store_fx			*sfx = *state;
+	struct fixture			 fx = { 0 };
+	struct store_view		 sv = { 0 };
+	const struct msg_info		*msgs;
+	const struct imap_command	*c;
+	struct imap_search_run		*run;
+	const char			*error;
+	struct buf			 out;
+	size_t				 i, n, nf, cursor = 0;
+	uint32_t			 uid;
+
+	for (i = 0; i < NMSG; i++)
+		assert_int_equal(fx_deliver(sfx->st, sfx->maildir, messages[i]), 0);
+	sv.mb = fx_open(sfx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(sv.mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, NMSG);
+	uid = msgs[3].uid;
+	assert_int_equal(mailbox_store_flags(sv.mb, &uid, 1, FLAGS_ADD, MSG_SEEN, "Work", &error), 0);
+	assert_int_equal(mailbox_messages(sv.mb, &msgs, &n, &error), 0);
+	assert_int_equal(mailbox_fetch(sv.mb, 1, UINT32_MAX, &sv.fetch, &nf, &error), 0);
+	assert_int_equal(nf, n);
+	fx.parser = imap_parser_new(&settings);
+	fx.view.msgs = msgs;
+	fx.view.n = n;
+	fx.view.ctx = &sv;
+	fx.view.keywords = store_keywords;
+	fx.view.open = sv_open;
+
+	c = parse(&fx, "a UID SEARCH CHARSET UTF-8 OR KEYWORD work SUBJECT {6}\r\n"
+	    "\xe4\xb8\xad\xe6\x96\x87");
+	assert_int_equal(imap_search_begin(&c->u.search, &fx.view, &run, &error), 0);
+	assert_true(imap_search_more(run, 1000));
+	assert_int_equal(imap_search_result(run)->n, 2);	/* 1 by subject, 4 by both */
+	assert_int_equal(imap_search_result(run)->idx[0], 0);
+	assert_int_equal(imap_search_result(run)->idx[1], 3);
+	assert_int_equal(sv.opens, NMSG - 1);	/* 4 matched on its keyword, unopened */
+	buf_init(&out, 1024);
+	assert_true(imap_search_write(&out, "SEARCH", imap_search_result(run), msgs, true, &cursor));
+	assert_true(buf_len(&out) > 9);
+	imap_search_free(&run);
+	buf_release(&out);
+
+	sv.opens = 0;
+	c = parse(&fx, "b SEARCH SEEN BODY {8}\r\nm\xc3\xbcnchen");	/* only 4 is seen: one open */
+	assert_int_equal(imap_search_begin(&c->u.search, &fx.view, &run, &error), 0);
+	assert_true(imap_search_more(run, 1000));
+	assert_int_equal(imap_search_result(run)->n, 0);
+	assert_int_equal(sv.opens, 1);
+	imap_search_free(&run);
+	imap_parser_free(&fx.parser);
+	mailbox_close(&sv.mb);
+}
+
 #define T(t)	cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int
@@ -599,6 +685,7 @@ main(void)
 		T(test_uid_reply),
 		T(test_esearch),
 		cmocka_unit_test(test_large_result_streamed),
+		STORE_FX_TEST(test_over_the_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
