@@ -1,5 +1,5 @@
 /*
- * What a message says, for header and body keys: mapped once, its header
+ * What a message says, for header and body keys: read once, its header
  * fields decoded (RFC 2047) and folded into one buffer, its text parts
  * decoded (transfer encoding, charset) and folded into another.  Built on
  * first use, per message, so a search of flags alone never opens a file
@@ -19,12 +19,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * Small files are read into a buffer kept across messages: for a 4 KB
+ * message, mmap + page fault + munmap cost more than one pread.  Larger
+ * ones are mapped, so that a header key reads only the header's pages.
+ */
+#define READ_MAX	(256 * 1024)
+
+static bool
+read_small(struct search_msg *m, int fd, size_t size)
+{
+	char	*p;
+	ssize_t	 got;
+	size_t	 off = 0;
+
+	buf_reset(&m->file);
+	if ((p = buf_reserve(&m->file, size)) == NULL)
+		return false;
+	while (off < size) {
+		got = pread(fd, p + off, size - off, (off_t)off);
+		if (got <= 0)
+			break;		/* shorter than fstat said: what was read */
+		off += (size_t)got;
+	}
+	buf_commit(&m->file, off);
+	m->data = buf_head(&m->file) != NULL ? buf_head(&m->file) : "";
+	m->len = off;
+	return true;
+}
+
 bool
 search_msg_open(struct imap_search_run *run, struct search_msg *m)
 {
 	struct stat	 st;
 	void		*p;
 	int		 fd;
+	bool		 ok = true;
 
 	if (m->tried_open)
 		return m->data != NULL;
@@ -33,18 +63,22 @@ search_msg_open(struct imap_search_run *run, struct search_msg *m)
 		return false;
 	run->opened++;
 	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
-		close(fd);
 		m->data = "";		/* an empty message: readable, says nothing */
 		m->len = 0;
-		return true;
+	} else if (st.st_size <= READ_MAX) {
+		ok = read_small(m, fd, (size_t)st.st_size);
+	} else {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED) {
+			ok = false;
+		} else {
+			m->data = p;
+			m->len = (size_t)st.st_size;
+			m->mapped = true;
+		}
 	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (p == MAP_FAILED)
-		return false;
-	m->data = p;
-	m->len = (size_t)st.st_size;
-	return true;
+	return ok;
 }
 
 /* Append one field, "name: value\n", folded; the value RFC 2047-decoded. */
@@ -193,11 +227,13 @@ search_msg_sent_day(struct imap_search_run *run, struct search_msg *m)
 void
 search_msg_reset(struct search_msg *m)
 {
-	if (m->data != NULL && m->len > 0)
+	if (m->mapped)
 		munmap((void *)m->data, m->len);
+	m->mapped = false;
 	m->data = NULL;
 	m->len = 0;
 	m->tried_open = m->header_done = m->body_done = m->sent_done = false;
+	buf_reset(&m->file);
 	buf_reset(&m->header);
 	buf_reset(&m->body);
 	m->nfields = 0;
@@ -207,6 +243,7 @@ void
 search_msg_free(struct search_msg *m)
 {
 	search_msg_reset(m);
+	buf_release(&m->file);
 	buf_release(&m->header);
 	buf_release(&m->body);
 	free(m->fields);

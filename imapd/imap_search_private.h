@@ -37,8 +37,10 @@ struct search_field {
 struct search_msg {
 	size_t			 i;
 	bool			 tried_open;
-	const char		*data;		/* the mapped file; NULL: none or gone */
+	const char		*data;		/* the file's bytes; NULL: none or gone */
 	size_t			 len;
+	bool			 mapped;	/* data is an mmap (else in file, or "") */
+	struct buf		 file;		/* a small file's bytes, storage reused */
 	bool			 header_done;
 	struct buf		 header;	/* "name: value\n" per field, decoded, folded */
 	struct search_field	*fields;
@@ -59,7 +61,7 @@ struct imap_search_run {
 	struct search_msg	 msg;
 };
 
-/* Map message m->i if not tried yet; false if it cannot be read. */
+/* Read or map message m->i if not tried yet; false if it cannot be read. */
 bool	 search_msg_open(struct imap_search_run *run, struct search_msg *m);
 /* Header keys and TEXT: the decoded, folded header (false: unreadable). */
 bool	 search_msg_header(struct imap_search_run *run, struct search_msg *m);
