@@ -3,7 +3,7 @@
  * fields decoded (RFC 2047) and folded into one buffer, its text parts
  * decoded (transfer encoding, charset) and folded into another.  Built on
  * first use, per message, so a search of flags alone never opens a file
- * and a header key never reads the body's pages.
+ * and a header key does not read the body.
  */
 #include "imapd/imap_search_private.h"
 
@@ -20,65 +20,92 @@
 #include <unistd.h>
 
 /*
- * Small files are read into a buffer kept across messages: for a 4 KB
- * message, mmap + page fault + munmap cost more than one pread.  Larger
- * ones are mapped, so that a header key reads only the header's pages.
+ * Small files are read into a buffer kept across messages (for a 4 KB
+ * message, mmap + page fault + munmap cost more than one pread): for a
+ * header key only the first HEAD_READ bytes (more if the header is
+ * longer), the rest when a body key asks.  Larger files are mapped, and
+ * the pages a key does not touch are never read.
  */
 #define READ_MAX	(256 * 1024)
+#define HEAD_READ	(16 * 1024)
 
+/* Read on to upto bytes of the file (at most its size). */
 static bool
-read_small(struct search_msg *m, int fd, size_t size)
+read_more(struct search_msg *m, size_t upto)
 {
 	char	*p;
 	ssize_t	 got;
-	size_t	 off = 0;
 
-	buf_reset(&m->file);
-	if ((p = buf_reserve(&m->file, size)) == NULL)
+	if (upto > m->size)
+		upto = m->size;
+	if (upto <= m->len)
+		return true;
+	if (buf_reserve(&m->file, upto - m->len) == NULL)
 		return false;
-	while (off < size) {
-		got = pread(fd, p + off, size - off, (off_t)off);
-		if (got <= 0)
-			break;		/* shorter than fstat said: what was read */
-		off += (size_t)got;
+	while (m->len < upto) {
+		p = buf_reserve(&m->file, upto - m->len);
+		got = pread(m->fd, p, upto - m->len, (off_t)m->len);
+		if (got <= 0) {
+			m->size = m->len;	/* shorter than fstat said: what was read */
+			break;
+		}
+		buf_commit(&m->file, (size_t)got);
+		m->len += (size_t)got;
 	}
-	buf_commit(&m->file, off);
 	m->data = buf_head(&m->file) != NULL ? buf_head(&m->file) : "";
-	m->len = off;
 	return true;
 }
 
-bool
-search_msg_open(struct imap_search_run *run, struct search_msg *m)
+/* Open the message once (the descriptor stays until search_msg_reset()). */
+static bool
+msg_open(struct imap_search_run *run, struct search_msg *m)
 {
 	struct stat	 st;
 	void		*p;
-	int		 fd;
-	bool		 ok = true;
 
 	if (m->tried_open)
 		return m->data != NULL;
 	m->tried_open = true;
-	if (run->view.open == NULL || run->view.open(run->view.ctx, m->i, &fd) == -1)
+	if (run->view.open == NULL || run->view.open(run->view.ctx, m->i, &m->fd) == -1) {
+		m->fd = -1;
 		return false;
-	run->opened++;
-	if (fstat(fd, &st) == -1 || st.st_size <= 0) {
-		m->data = "";		/* an empty message: readable, says nothing */
-		m->len = 0;
-	} else if (st.st_size <= READ_MAX) {
-		ok = read_small(m, fd, (size_t)st.st_size);
-	} else {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			ok = false;
-		} else {
-			m->data = p;
-			m->len = (size_t)st.st_size;
-			m->mapped = true;
-		}
 	}
-	close(fd);
-	return ok;
+	run->opened++;
+	if (fstat(m->fd, &st) == -1)
+		return false;
+	m->size = st.st_size > 0 ? (size_t)st.st_size : 0;
+	m->data = "";
+	if (m->size > READ_MAX) {
+		p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, m->fd, 0);
+		if (p == MAP_FAILED) {
+			m->data = NULL;
+			return false;
+		}
+		m->data = p;
+		m->len = m->size;
+		m->mapped = true;
+	}
+	return true;
+}
+
+bool
+search_msg_open(struct imap_search_run *run, struct search_msg *m, bool whole)
+{
+	size_t	 want = HEAD_READ;
+
+	if (!msg_open(run, m))
+		return false;
+	if (whole)
+		return read_more(m, m->size);
+	/* the header: on until its blank line is in, or the file ends */
+	while (m->len < m->size) {
+		if (!read_more(m, want))
+			return false;
+		if (mime_header_len(m->data, m->len) + 1 < m->len)
+			break;
+		want = size_mul(want, 2);
+	}
+	return true;
 }
 
 /* Append one field, "name: value\n", folded; the value RFC 2047-decoded. */
@@ -119,7 +146,7 @@ search_msg_header(struct imap_search_run *run, struct search_msg *m)
 	if (m->header_done)
 		return m->data != NULL;
 	m->header_done = true;
-	if (!search_msg_open(run, m))
+	if (!search_msg_open(run, m, false))
 		return false;
 	hlen = mime_header_len(m->data, m->len);
 	/* decoding and folding grow a header at most 4 times, plus a separator per line */
@@ -178,7 +205,7 @@ search_msg_body(struct imap_search_run *run, struct search_msg *m)
 	if (m->body_done)
 		return m->data != NULL;
 	m->body_done = true;
-	if (!search_msg_open(run, m))
+	if (!search_msg_open(run, m, true))
 		return false;
 	/*
 	 * A charset conversion makes at most 4 bytes of one (and folding half
@@ -208,7 +235,7 @@ search_msg_sent_day(struct imap_search_run *run, struct search_msg *m)
 	m->sent_done = true;
 	t = run->view.msgs[m->i].internal_date;
 	zone = 0;
-	if (search_msg_open(run, m)) {
+	if (search_msg_open(run, m, false)) {
 		hlen = mime_header_len(m->data, m->len);
 		while (mime_header_next(m->data, hlen, &pos, &f))
 			if (f.name_len == 4 && strncasecmp(f.name, "date", 4) == 0) {
@@ -229,9 +256,12 @@ search_msg_reset(struct search_msg *m)
 {
 	if (m->mapped)
 		munmap((void *)m->data, m->len);
+	if (m->fd != -1)
+		close(m->fd);
+	m->fd = -1;
 	m->mapped = false;
 	m->data = NULL;
-	m->len = 0;
+	m->len = m->size = 0;
 	m->tried_open = m->header_done = m->body_done = m->sent_done = false;
 	buf_reset(&m->file);
 	buf_reset(&m->header);

@@ -149,6 +149,7 @@ imap_search_begin(const struct imap_search *search, const struct imap_search_vie
 	run->max_uid = view->n > 0 ? view->msgs[view->n - 1].uid : 0;
 	run->root = xcalloc(1, sizeof(*run->root));
 	prepare(search->key, run->root, run);
+	run->msg.fd = -1;
 	buf_init(&run->msg.file, 256 * 1024);
 	buf_init(&run->msg.header, 0);
 	buf_init(&run->msg.body, 0);

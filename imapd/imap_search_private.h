@@ -37,7 +37,9 @@ struct search_field {
 struct search_msg {
 	size_t			 i;
 	bool			 tried_open;
-	const char		*data;		/* the file's bytes; NULL: none or gone */
+	int			 fd;		/* -1: not open */
+	size_t			 size;		/* of the file */
+	const char		*data;		/* its first len bytes; NULL: none or gone */
 	size_t			 len;
 	bool			 mapped;	/* data is an mmap (else in file, or "") */
 	struct buf		 file;		/* a small file's bytes, storage reused */
@@ -61,8 +63,11 @@ struct imap_search_run {
 	struct search_msg	 msg;
 };
 
-/* Read or map message m->i if not tried yet; false if it cannot be read. */
-bool	 search_msg_open(struct imap_search_run *run, struct search_msg *m);
+/*
+ * Open message m->i (once) and have at least its header in m->data, or
+ * all of it when whole; false if it cannot be read.
+ */
+bool	 search_msg_open(struct imap_search_run *run, struct search_msg *m, bool whole);
 /* Header keys and TEXT: the decoded, folded header (false: unreadable). */
 bool	 search_msg_header(struct imap_search_run *run, struct search_msg *m);
 /* BODY and TEXT: the decoded, folded text of every text part. */
