@@ -581,6 +581,50 @@ test_large_result_streamed(void **state)
 	free(msgs);
 }
 
+/* Two big ones: a 40 KB header (read past the first 16 KB), a 300 KB body (mapped). */
+static char	*big[2];
+
+static int
+open_big(void *ctx, size_t i, int *fd_r)
+{
+	int	 fd = memfd_create("big", 0);
+
+	(void)ctx;
+	assert_int_equal(write(fd, big[i], strlen(big[i])), (ssize_t)strlen(big[i]));
+	*fd_r = fd;
+	return 0;
+}
+
+static void
+test_big_messages(void **state)
+{
+	struct fixture	*fx = *state;
+	struct msg_info	 two[2] = { { 1, 0, 1, 1, 0 }, { 2, 0, 1, 1, 0 } };
+	size_t		 i, len;
+	char		*p;
+
+	big[0] = p = malloc(64 * 1024);
+	for (i = 0; i < 1000; i++)
+		p += sprintf(p, "X-Filler-%zu: %s\n", i, "abcdefghijklmnopqrstuvwxyz");
+	sprintf(p, "Subject: the last field\n\nshort body\n");
+	len = 400 * 1024;
+	big[1] = p = malloc(len);
+	p += sprintf(p, "Subject: big\n\n");
+	while ((size_t)(p - big[1]) < 300 * 1024)
+		p += sprintf(p, "%s\n", "lorem ipsum dolor sit amet");
+	sprintf(p, "needle at the end\n");
+	fx->view.msgs = two;
+	fx->view.n = 2;
+	fx->view.open = open_big;
+	expect(fx, "SUBJECT \"last field\"", "* SEARCH 1");
+	expect(fx, "HEADER X-Filler-999 xyz", "* SEARCH 1");
+	expect(fx, "BODY \"short body\"", "* SEARCH 1");
+	expect(fx, "SUBJECT big BODY \"NEEDLE AT\"", "* SEARCH 2");
+	expect(fx, "TEXT \"filler-500: abc\"", "* SEARCH 1");
+	free(big[0]);
+	free(big[1]);
+}
+
 /* ---- Over the real store: the wiring the session will use ---- */
 
 struct store_view {
@@ -683,6 +727,7 @@ main(void)
 		T(test_cost_order),
 		T(test_gone_and_charset),
 		T(test_uid_reply),
+		T(test_big_messages),
 		T(test_esearch),
 		cmocka_unit_test(test_large_result_streamed),
 		STORE_FX_TEST(test_over_the_store),
