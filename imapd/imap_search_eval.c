@@ -6,6 +6,7 @@
 
 #include "lib/unicase.h"
 #include "lib/xmalloc.h"
+#include "mail/mime.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -300,13 +301,28 @@ add_match(struct imap_search_result *r, size_t i, uint64_t modseq)
 		r->highest_modseq = modseq;
 }
 
+/* SORT and THREAD: the match's header, from the same open as the search's keys. */
+static void
+report_match(struct imap_search_run *run)
+{
+	struct search_msg	*m = &run->msg;
+
+	if (run->view.header_for_matches && search_msg_open(run, m, false))
+		run->view.matched(run->view.ctx, m->i, m->data, mime_header_len(m->data, m->len));
+	else
+		run->view.matched(run->view.ctx, m->i, NULL, 0);
+}
+
 bool
 imap_search_more(struct imap_search_run *run, size_t max_msgs)
 {
 	for (; run->next < run->view.n && max_msgs > 0; run->next++, max_msgs--) {
 		run->msg.i = run->next;
-		if (eval(run, run->root))
+		if (eval(run, run->root)) {
 			add_match(&run->result, run->next, run->view.msgs[run->next].modseq);
+			if (run->view.matched != NULL)
+				report_match(run);
+		}
 		search_msg_reset(&run->msg);
 	}
 	return run->next == run->view.n;

@@ -53,6 +53,14 @@ struct imap_search_view {
 	 * header or body key).
 	 */
 	int			(*open)(void *ctx, size_t i, int *fd_r);
+	/*
+	 * Optional, for SORT and THREAD: called for each match, in order,
+	 * with the message's header (imap_sort_msg_init()), read within the
+	 * search's one open when header_for_matches (NULL if unreadable,
+	 * and always NULL otherwise).  Valid during the call only.
+	 */
+	void			(*matched)(void *ctx, size_t i, const char *header, size_t len);
+	bool			 header_for_matches;
 };
 
 /* The matching messages, ascending: indexes into view->msgs (sequence number - 1). */
@@ -70,8 +78,10 @@ bool	 imap_search_charset_ok(const char *cs);
 
 /*
  * Prepare search (its charset checked: -1 with *error_r starting with
- * IMAP_SEARCH_BADCHARSET) over view, which must stay valid until
- * imap_search_free().  The search strings are copied and folded.
+ * IMAP_SEARCH_BADCHARSET) over view.  The view and the search's sequence
+ * sets (the parsed command: no further input is parsed while a command
+ * runs) must stay valid until imap_search_free(); the search strings are
+ * copied and folded.
  */
 int	 imap_search_begin(const struct imap_search *search, const struct imap_search_view *view,
 	    struct imap_search_run **run_r, const char **error_r);

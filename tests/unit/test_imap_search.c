@@ -12,6 +12,8 @@
 
 #include "imapd/imap_parser.h"
 #include "imapd/imap_search_eval.h"
+#include "imapd/imap_sort.h"
+#include "imapd/imap_thread.h"
 #include "lib/buf.h"
 #include "lib/settings.h"
 #include "store/store.h"
@@ -107,6 +109,7 @@ struct fixture {
 	struct imap_parser	*parser;
 	struct imap_search_view	 view;
 	unsigned		 opens[NMSG];
+	void			*keyed;		/* what the matched callback fills */
 };
 
 static const char *
@@ -581,6 +584,65 @@ test_large_result_streamed(void **state)
 	free(msgs);
 }
 
+/* SORT and THREAD the way the session runs them: keys read within the search's one open. */
+struct keyed {
+	struct imap_sort_msg	 msgs[NMSG];
+	size_t			 n;
+};
+
+static void
+keep_keys(void *ctx, size_t i, const char *header, size_t len)
+{
+	struct fixture	*fx = ctx;
+	struct keyed	*k = fx->keyed;
+
+	assert_non_null(header);
+	imap_sort_msg_init(&k->msgs[k->n++], (uint32_t)i, &infos[i], header, len);
+}
+
+static void
+test_sort_and_thread_pipeline(void **state)
+{
+	struct fixture			*fx = *state;
+	struct keyed			 k = { .n = 0 };
+	const struct imap_command	*c;
+	struct imap_search_run		*run;
+	struct imap_search_result	 r;
+	struct imap_thread		*t;
+	const char			*error;
+	struct buf			 out;
+	size_t				 i, cursor = 0;
+
+	fx->keyed = &k;
+	fx->view.matched = keep_keys;
+	fx->view.header_for_matches = true;
+	c = parse(fx, "s SORT (REVERSE SUBJECT) UTF-8 OR FROM example BODY x");
+	assert_int_equal(imap_search_begin(&c->u.sort.search, &fx->view, &run, &error), 0);
+	assert_true(imap_search_more(run, 100));
+	for (i = 0; i < NMSG; i++)
+		assert_int_equal(fx->opens[i], 1);	/* the keys came with the search's open */
+	imap_sort(k.msgs, k.n, c->u.sort.criteria, c->u.sort.ncriteria);
+	imap_sort_result(k.msgs, k.n, imap_search_result(run), &r);
+	buf_init(&out, 1024);
+	assert_true(imap_search_write(&out, "SORT", &r, infos, false, &cursor));
+	/* all match (5 by its body "x"); base subjects descending, bytewise past ASCII:
+	 * "中文 test" > "中文" (GB2312) > "Привет" > "greetings" > "Café crème" */
+	assert_int_equal(buf_len(&out), strlen("* SORT 1 4 5 2 3\r\n"));
+	assert_memory_equal(buf_head(&out), "* SORT 1 4 5 2 3\r\n", buf_len(&out));
+	free(r.idx);
+	buf_reset(&out);
+	t = imap_thread_build(k.msgs, k.n, false);
+	assert_int_equal(imap_thread_write(&out, t, infos, true), 0);
+	/* ORDEREDSUBJECT, five subjects: by sent date (4 and 5 have none: internal date) */
+	assert_int_equal(buf_len(&out), strlen("* THREAD (10)(20)(40)(50)(30)\r\n"));
+	assert_memory_equal(buf_head(&out), "* THREAD (10)(20)(40)(50)(30)\r\n", buf_len(&out));
+	imap_thread_free(&t);
+	buf_release(&out);
+	for (i = 0; i < k.n; i++)
+		imap_sort_msg_free(&k.msgs[i]);
+	imap_search_free(&run);
+}
+
 /* Two big ones: a 40 KB header (read past the first 16 KB), a 300 KB body (mapped). */
 static char	*big[2];
 
@@ -728,6 +790,7 @@ main(void)
 		T(test_gone_and_charset),
 		T(test_uid_reply),
 		T(test_big_messages),
+		T(test_sort_and_thread_pipeline),
 		T(test_esearch),
 		cmocka_unit_test(test_large_result_streamed),
 		STORE_FX_TEST(test_over_the_store),
