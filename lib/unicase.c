@@ -98,13 +98,15 @@ utf8_encode(uint32_t c, unsigned char *out)
 int
 unicase_fold_utf8(struct buf *out, const char *s, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	const unsigned char	*p, *end;
 	unsigned char		*dst, *start;
 	int32_t			 c;
 	size_t			 n;
 
 	if (len == 0)
-		return 0;
+		return 0;	/* s may be an empty buffer's NULL */
+	p = (const unsigned char *)s;
+	end = p + len;
 	if ((dst = (unsigned char *)buf_reserve(out, len + len / 2 + 4)) == NULL)
 		return -1;
 	start = dst;

@@ -37,10 +37,13 @@ soft_break(const char *s, const char *end)
 int
 mime_qp_decode(const char *s, size_t len, struct buf *out)
 {
-	const char	*end = s + len, *eq, *next;
+	const char	*end, *eq, *next;
 	unsigned char	 c;
 	int		 hi, lo;
 
+	if (len == 0)
+		return 0;	/* s may be an empty buffer's NULL */
+	end = s + len;
 	while (s < end) {
 		eq = memchr(s, '=', (size_t)(end - s));
 		if (eq == NULL)

@@ -755,6 +755,7 @@ test_over_the_store(void **state)
 	assert_int_equal(imap_search_result(run)->idx[0], 0);
 	assert_int_equal(imap_search_result(run)->idx[1], 3);
 	assert_int_equal(sv.opens, NMSG - 1);	/* 4 matched on its keyword, unopened */
+	assert_int_equal(imap_search_opened(run), NMSG - 1);
 	buf_init(&out, 1024);
 	assert_true(imap_search_write(&out, "SEARCH", imap_search_result(run), msgs, true, &cursor));
 	assert_true(buf_len(&out) > 9);

@@ -199,6 +199,9 @@ test_unicase(void **state)
 	/* U+023A (2 bytes) folds to U+2C65 (3 bytes): the output may grow */
 	assert_int_equal(unicase_fold_utf8(&b, "\xc8\xba", 2), 0);
 	assert_memory_equal(buf_head(&b), "\xe2\xb1\xa5", 3);
+	assert_int_equal(unicase_fold_utf8(&b, NULL, 0), 0);	/* an empty buffer's head */
+	assert_int_equal(mime_qp_decode(NULL, 0, &b), 0);
+	assert_int_equal(buf_len(&b), 3);
 	buf_release(&b);
 	buf_init(&b, 4);
 	assert_int_equal(unicase_fold_utf8(&b, "too long for it", 15), -1);
