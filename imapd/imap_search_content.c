@@ -235,7 +235,13 @@ search_msg_sent_day(struct imap_search_run *run, struct search_msg *m)
 	m->sent_done = true;
 	t = run->view.msgs[m->i].internal_date;
 	zone = 0;
-	if (search_msg_open(run, m, false)) {
+	if (run->view.envelope != NULL && search_msg_envelope(run, m)) {
+		if (!m->env_has_date || mime_date_parse(buf_head(&m->env_date),
+		    buf_len(&m->env_date), &t, &zone) == -1) {
+			t = run->view.msgs[m->i].internal_date;
+			zone = 0;
+		}
+	} else if (search_msg_open(run, m, false)) {
 		hlen = mime_header_len(m->data, m->len);
 		while (mime_header_next(m->data, hlen, &pos, &f))
 			if (f.name_len == 4 && strncasecmp(f.name, "date", 4) == 0) {
@@ -266,7 +272,10 @@ search_msg_reset(struct search_msg *m)
 	buf_reset(&m->file);
 	buf_reset(&m->header);
 	buf_reset(&m->body);
+	buf_reset(&m->env);
+	buf_reset(&m->env_date);
 	m->nfields = 0;
+	m->env_done = m->env_ok = m->env_has_date = false;
 }
 
 void
@@ -274,6 +283,8 @@ search_msg_free(struct search_msg *m)
 {
 	search_msg_reset(m);
 	buf_release(&m->file);
+	buf_release(&m->env);
+	buf_release(&m->env_date);
 	buf_release(&m->header);
 	buf_release(&m->body);
 	free(m->fields);

@@ -102,13 +102,14 @@ prepare(const struct imap_search_key *k, struct search_node *n, struct imap_sear
 		return;
 	case IMAP_SK_BCC: case IMAP_SK_CC: case IMAP_SK_FROM: case IMAP_SK_SUBJECT:
 	case IMAP_SK_TO: case IMAP_SK_HEADER:
-		n->cost = COST_HEADER;
+		n->cost = k->type != IMAP_SK_HEADER && run->view.envelope != NULL ?
+		    COST_ENVELOPE : COST_HEADER;
 		h = k->type == IMAP_SK_HEADER ? k->str : header_of(k->type);
 		n->field = fold(h, &flen);
 		n->needle = fold(k->type == IMAP_SK_HEADER ? k->str2 : k->str, &n->needle_len);
 		return;
 	case IMAP_SK_SENTBEFORE: case IMAP_SK_SENTON: case IMAP_SK_SENTSINCE:
-		n->cost = COST_HEADER;
+		n->cost = run->view.envelope != NULL ? COST_ENVELOPE : COST_HEADER;
 		return;
 	case IMAP_SK_BODY: case IMAP_SK_TEXT:
 		n->cost = COST_BODY;
@@ -153,6 +154,8 @@ imap_search_begin(const struct imap_search *search, const struct imap_search_vie
 	run->msg.fd = -1;
 	buf_init(&run->msg.file, 256 * 1024);
 	buf_init(&run->msg.header, 0);
+	buf_init(&run->msg.env, 0);
+	buf_init(&run->msg.env_date, 0);
 	buf_init(&run->msg.body, 0);
 	*run_r = run;
 	return 0;
@@ -174,13 +177,32 @@ has_keyword(const char *list, const char *kw)
 	return false;
 }
 
+static enum env_field
+env_field_of(enum imap_search_type t)
+{
+	switch (t) {
+	case IMAP_SK_SUBJECT:	return ENV_SUBJECT;
+	case IMAP_SK_FROM:	return ENV_FROM;
+	case IMAP_SK_TO:	return ENV_TO;
+	case IMAP_SK_CC:	return ENV_CC;
+	case IMAP_SK_BCC:	return ENV_BCC;
+	default:		return ENV_COUNT;
+	}
+}
+
 static bool
 header_match(struct imap_search_run *run, const struct search_node *n)
 {
 	struct search_msg	*m = &run->msg;
+	const struct env_section *e;
 	const char		*h;
 	size_t			 i, flen = strlen(n->field);
 
+	if (n->cost == COST_ENVELOPE && search_msg_envelope(run, m)) {
+		e = &m->env_field[env_field_of(n->type)];
+		return e->present && (n->needle_len == 0 ||
+		    memmem(buf_head(&m->env) + e->start, e->len, n->needle, n->needle_len) != NULL);
+	}
 	if (!search_msg_header(run, m))
 		return false;
 	h = buf_head(&m->header);

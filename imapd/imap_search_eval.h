@@ -5,7 +5,7 @@
  *
  * Cost order.  Keys are ranked by what they need: the view's msg_info
  * (flags, UID, sequence set, size, internal date, MODSEQ), the message's
- * keywords (the index), its header, its body.  Every AND and OR tries
+ * keywords and ENVELOPE (the index), its header, its body.  Every AND and OR tries
  * its cheap children first and stops at the first that decides, so a
  * message whose flags already fail is never opened.  A message is opened
  * (mapped) at most once per search, only the header pages are read for
@@ -53,6 +53,12 @@ struct imap_search_view {
 	 * header or body key).
 	 */
 	int			(*open)(void *ctx, size_t i, int *fd_r);
+	/*
+	 * Optional: message i's ENVELOPE from the index (mailbox_fetch), so
+	 * SUBJECT, FROM, TO, CC, BCC and SENT* open no file; NULL or "" (not
+	 * parsed yet) and they read the header instead.
+	 */
+	const char		*(*envelope)(void *ctx, size_t i);
 	/*
 	 * Optional, for SORT and THREAD: called for each match, in order,
 	 * with the message's header (imap_sort_msg_init()), read within the

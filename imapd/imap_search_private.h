@@ -11,7 +11,15 @@
 #include "lib/buf.h"
 
 /* What a key needs, cheapest first: the evaluation order. */
-enum search_cost { COST_INFO, COST_KEYWORDS, COST_HEADER, COST_BODY };
+enum search_cost { COST_INFO, COST_KEYWORDS, COST_ENVELOPE, COST_HEADER, COST_BODY };
+
+/* The ENVELOPE fields the address and subject keys search. */
+enum env_field { ENV_SUBJECT, ENV_FROM, ENV_TO, ENV_CC, ENV_BCC, ENV_COUNT };
+
+struct env_section {
+	size_t	 start, len;	/* in search_msg.env */
+	bool	 present;	/* not NIL */
+};
 
 /* One key, prepared: children sorted by cost, strings folded. */
 struct search_node {
@@ -51,6 +59,11 @@ struct search_msg {
 	struct buf		 body;		/* the text parts, decoded, folded */
 	bool			 sent_done;
 	long			 sent_day;
+	bool			 env_done, env_ok;
+	struct buf		 env;		/* subject, then "name <mailbox@host>\n" per address, folded */
+	struct env_section	 env_field[ENV_COUNT];
+	struct buf		 env_date;	/* the Date: as the envelope has it */
+	bool			 env_has_date;
 };
 
 struct imap_search_run {
@@ -72,6 +85,11 @@ bool	 search_msg_open(struct imap_search_run *run, struct search_msg *m, bool wh
 bool	 search_msg_header(struct imap_search_run *run, struct search_msg *m);
 /* BODY and TEXT: the decoded, folded text of every text part. */
 bool	 search_msg_body(struct imap_search_run *run, struct search_msg *m);
+/*
+ * SUBJECT FROM TO CC BCC SENT* from the index's ENVELOPE (view->envelope):
+ * false if there is none (not parsed yet, or unreadable): read the header.
+ */
+bool	 search_msg_envelope(struct imap_search_run *run, struct search_msg *m);
 /* SENT*: the day of the Date: header in its own zone (internal date if none). */
 long	 search_msg_sent_day(struct imap_search_run *run, struct search_msg *m);
 /* Forget the message (unmap, empty the buffers, keep their storage). */

@@ -3,7 +3,9 @@
  * imap_sort.h, imap_thread.h).  The input is up to 8 messages separated by
  * "\n\x01\n"; the first line of the first one is also the search string.
  * Every message is searched (header, body, text, sent date keys: RFC 2047,
- * base64, QP, charsets, folding, date parsing all run on fuzz bytes), the
+ * base64, QP, charsets, folding, date parsing all run on fuzz bytes; every
+ * other message has its ENVELOPE as the index would, so both the envelope
+ * reader and the header path run), the
  * matches' keys go to SORT and to both THREAD algorithms.  Checks: a
  * thread reply names every match exactly once, a SORT reply is a
  * permutation of the matches, base subjects are no longer than their
@@ -14,6 +16,7 @@
 #include "imapd/imap_sort.h"
 #include "imapd/imap_thread.h"
 #include "lib/buf.h"
+#include "mail/mime.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -30,7 +33,16 @@ struct ctx {
 	struct msg_info		 info[MAXMSG];
 	struct imap_sort_msg	 keys[MAXMSG];
 	size_t			 nkeys;
+	struct mime_message	*parsed[MAXMSG];	/* ENVELOPEs for every other message */
 };
+
+static const char *
+envelope(void *c, size_t i)
+{
+	struct ctx	*ctx = c;
+
+	return ctx->parsed[i] != NULL ? ctx->parsed[i]->envelope : "";
+}
 
 static int
 open_msg(void *c, size_t i, int *fd_r)
@@ -94,7 +106,8 @@ FUZZ_BEGIN(data, size)
 {
 	struct ctx			 ctx = { 0 };
 	struct imap_search_view		 view = { 0 };
-	struct imap_search_key		 top = { 0 }, or1 = { 0 }, or2 = { 0 }, text = { 0 }, k[4];
+	struct imap_search_key		 top = { 0 }, or1 = { 0 }, or2 = { 0 }, or3 = { 0 };
+	struct imap_search_key		 text = { 0 }, from = { 0 }, k[4];
 	struct imap_search		 search = { 0 };
 	struct imap_search_run		*run;
 	const struct imap_search_result	*r;
@@ -117,6 +130,8 @@ FUZZ_BEGIN(data, size)
 		ctx.len[n] = sep != NULL ? (size_t)(sep - p) : (size_t)(end - p);
 		ctx.info[n].uid = (uint32_t)n + 1;
 		ctx.info[n].internal_date = (time_t)n * 86400;
+		if (n % 2 == 0)		/* the index has it; odd ones read the header */
+			ctx.parsed[n] = mime_parse((const char *)ctx.msg[n], ctx.len[n]);
 		n++;
 		if (sep == NULL)
 			break;
@@ -128,7 +143,7 @@ FUZZ_BEGIN(data, size)
 	CHECK(strlen(base) <= 4 * size + 16);
 	free(base);
 
-	/* NOT SENTBEFORE 1-Jan-1990 OR BODY s OR HEADER subject s TEXT s */
+	/* NOT SENTBEFORE 1-Jan-1990 OR BODY s OR SUBJECT s OR TEXT s FROM s */
 	memset(k, 0, sizeof(k));
 	top.type = IMAP_SK_AND;
 	top.child = &k[0];
@@ -144,17 +159,22 @@ FUZZ_BEGIN(data, size)
 	k[2].next = &or2;
 	or2.type = IMAP_SK_OR;
 	or2.child = &k[3];
-	k[3].type = IMAP_SK_HEADER;
-	k[3].str = "subject";
-	k[3].str2 = needle;
-	k[3].next = &text;
+	k[3].type = IMAP_SK_SUBJECT;
+	k[3].str = needle;
+	k[3].next = &or3;
+	or3.type = IMAP_SK_OR;
+	or3.child = &text;
 	text.type = IMAP_SK_TEXT;
 	text.str = needle;
+	text.next = &from;
+	from.type = IMAP_SK_FROM;
+	from.str = needle;
 	search.key = &top;
 	view.msgs = ctx.info;
 	view.n = n;
 	view.ctx = &ctx;
 	view.open = open_msg;
+	view.envelope = envelope;
 	view.matched = matched;
 	view.header_for_matches = true;
 	CHECK(imap_search_begin(&search, &view, &run, &error) == 0);
@@ -180,6 +200,8 @@ FUZZ_BEGIN(data, size)
 	for (i = 0; i < ctx.nkeys; i++)
 		imap_sort_msg_free(&ctx.keys[i]);
 	imap_search_free(&run);
+	for (i = 0; i < n; i++)
+		mime_message_free(&ctx.parsed[i]);
 	free(needle);
 }
 FUZZ_END

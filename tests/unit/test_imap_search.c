@@ -16,6 +16,7 @@
 #include "imapd/imap_thread.h"
 #include "lib/buf.h"
 #include "lib/settings.h"
+#include "mail/mime.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
 
@@ -109,6 +110,8 @@ struct fixture {
 	struct imap_parser	*parser;
 	struct imap_search_view	 view;
 	unsigned		 opens[NMSG];
+	struct mime_message	*parsed[NMSG];	/* their ENVELOPEs, as the index keeps them */
+	bool			 no_envelope[NMSG];	/* "not parsed yet" */
 	void			*keyed;		/* what the matched callback fills */
 };
 
@@ -150,11 +153,37 @@ setup(void **state)
 	return 0;
 }
 
+static const char *
+envelope_of(void *ctx, size_t i)
+{
+	struct fixture	*fx = ctx;
+
+	return fx->no_envelope[i] ? "" : fx->parsed[i]->envelope;
+}
+
+/* The same fixture, with the index's ENVELOPEs: header keys open nothing. */
+static int
+setup_envelope(void **state)
+{
+	struct fixture	*fx;
+	size_t		 i;
+
+	setup(state);
+	fx = *state;
+	for (i = 0; i < NMSG; i++)
+		fx->parsed[i] = mime_parse(messages[i], strlen(messages[i]));
+	fx->view.envelope = envelope_of;
+	return 0;
+}
+
 static int
 teardown(void **state)
 {
 	struct fixture	*fx = *state;
+	size_t		 i;
 
+	for (i = 0; i < NMSG; i++)
+		mime_message_free(&fx->parsed[i]);
 	imap_parser_free(&fx->parser);
 	free(fx);
 	return 0;
@@ -643,6 +672,30 @@ test_sort_and_thread_pipeline(void **state)
 	imap_search_free(&run);
 }
 
+/* With the ENVELOPE, address, subject and sent-date keys open no file; HEADER still does. */
+static void
+test_envelope_opens_nothing(void **state)
+{
+	struct fixture	*fx = *state;
+	size_t		 i;
+
+	expect(fx, "OR SUBJECT greet OR FROM alice OR TO heidi OR CC carol OR BCC frank "
+	    "SENTON 5-Jan-2024", "* SEARCH 1 2 3 4 5");
+	expect(fx, "FROM \"alice <alice@example.com>\"", "* SEARCH 1");	/* as Dovecot shows it */
+	expect(fx, "TO \"bob <bob@\"", "* SEARCH 2");
+	for (i = 0; i < NMSG; i++)
+		assert_int_equal(fx->opens[i], 0);
+	expect(fx, "HEADER X-Custom foo", "* SEARCH 3");
+	for (i = 0; i < NMSG; i++)
+		assert_int_equal(fx->opens[i], 1);
+	/* a message the index has not parsed yet: its header is read */
+	memset(fx->opens, 0, sizeof(fx->opens));
+	fx->no_envelope[1] = true;
+	expect(fx, "SUBJECT greet", "* SEARCH 2");
+	assert_int_equal(fx->opens[0], 0);
+	assert_int_equal(fx->opens[1], 1);
+}
+
 /* Two big ones: a 40 KB header (read past the first 16 KB), a 300 KB body (mapped). */
 static char	*big[2];
 
@@ -703,6 +756,14 @@ store_keywords(void *ctx, size_t i)
 	return sv->fetch[i].keywords;
 }
 
+static const char *
+store_envelope(void *ctx, size_t i)
+{
+	struct store_view	*sv = ctx;
+
+	return sv->fetch[i].envelope;
+}
+
 static int
 sv_open(void *ctx, size_t i, int *fd_r)
 {
@@ -756,6 +817,17 @@ test_over_the_store(void **state)
 	assert_int_equal(imap_search_result(run)->idx[1], 3);
 	assert_int_equal(sv.opens, NMSG - 1);	/* 4 matched on its keyword, unopened */
 	assert_int_equal(imap_search_opened(run), NMSG - 1);
+	imap_search_free(&run);
+
+	/* the same with the index's ENVELOPEs: no file opened at all */
+	sv.opens = 0;
+	fx.view.envelope = store_envelope;
+	c = parse(&fx, "a UID SEARCH CHARSET UTF-8 OR KEYWORD work SUBJECT {6}\r\n"
+	    "\xe4\xb8\xad\xe6\x96\x87");
+	assert_int_equal(imap_search_begin(&c->u.search, &fx.view, &run, &error), 0);
+	assert_true(imap_search_more(run, 1000));
+	assert_int_equal(imap_search_result(run)->n, 2);
+	assert_int_equal(sv.opens, 0);
 	buf_init(&out, 1024);
 	assert_true(imap_search_write(&out, "SEARCH", imap_search_result(run), msgs, true, &cursor));
 	assert_true(buf_len(&out) > 9);
@@ -774,6 +846,7 @@ test_over_the_store(void **state)
 }
 
 #define T(t)	cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define TE(t)	cmocka_unit_test_setup_teardown(t, setup_envelope, teardown)
 
 int
 main(void)
@@ -792,6 +865,11 @@ main(void)
 		T(test_uid_reply),
 		T(test_big_messages),
 		T(test_sort_and_thread_pipeline),
+		TE(test_sent_dates),
+		TE(test_header_keys),
+		TE(test_encoded_headers),
+		TE(test_nested),
+		TE(test_envelope_opens_nothing),
 		T(test_esearch),
 		cmocka_unit_test(test_large_result_streamed),
 		STORE_FX_TEST(test_over_the_store),
