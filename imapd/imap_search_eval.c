@@ -190,30 +190,34 @@ env_field_of(enum imap_search_type t)
 	}
 }
 
+/* Whether b[start, start + len) holds needle ("" is in everything; an empty buffer's head is NULL). */
+static bool
+contains(const struct buf *b, size_t start, size_t len, const struct search_node *n)
+{
+	return n->needle_len == 0 || (len >= n->needle_len &&
+	    memmem(buf_head(b) + start, len, n->needle, n->needle_len) != NULL);
+}
+
 static bool
 header_match(struct imap_search_run *run, const struct search_node *n)
 {
 	struct search_msg	*m = &run->msg;
 	const struct env_section *e;
-	const char		*h;
 	size_t			 i, flen = strlen(n->field);
 
 	if (n->cost == COST_ENVELOPE && search_msg_envelope(run, m)) {
 		e = &m->env_field[env_field_of(n->type)];
-		return e->present && (n->needle_len == 0 ||
-		    memmem(buf_head(&m->env) + e->start, e->len, n->needle, n->needle_len) != NULL);
+		return e->present && contains(&m->env, e->start, e->len, n);
 	}
 	if (!search_msg_header(run, m))
 		return false;
-	h = buf_head(&m->header);
 	for (i = 0; i < m->nfields; i++) {
 		const struct search_field	*f = &m->fields[i];
 
-		if (f->name_len != flen || memcmp(h + f->name, n->field, flen) != 0)
+		if (f->name_len != flen || memcmp(buf_head(&m->header) + f->name, n->field, flen) != 0)
 			continue;
 		/* HEADER x "": any message with the field (RFC 3501) */
-		if (n->needle_len == 0 ||
-		    memmem(h + f->value, f->value_len, n->needle, n->needle_len) != NULL)
+		if (contains(&m->header, f->value, f->value_len, n))
 			return true;
 	}
 	return false;
@@ -225,12 +229,9 @@ text_match(struct imap_search_run *run, const struct search_node *n)
 	struct search_msg	*m = &run->msg;
 
 	if (n->type == IMAP_SK_TEXT && search_msg_header(run, m) &&
-	    memmem(buf_head(&m->header), buf_len(&m->header), n->needle, n->needle_len) != NULL)
+	    contains(&m->header, 0, buf_len(&m->header), n))
 		return true;
-	if (!search_msg_body(run, m))
-		return false;
-	return n->needle_len == 0 ||
-	    memmem(buf_head(&m->body), buf_len(&m->body), n->needle, n->needle_len) != NULL;
+	return search_msg_body(run, m) && contains(&m->body, 0, buf_len(&m->body), n);
 }
 
 static bool	eval(struct imap_search_run *run, const struct search_node *n);

@@ -300,6 +300,39 @@ test_big_messages(void **state)
 
 /* ---- Over the real store: the wiring the session will use ---- */
 
+/* Nothing to search: an empty file, a header alone, a binary body (fuzz_search found the last). */
+static const char *const tiny[] = {
+	"", "Subject: only a header\n\n", "Content-Type: application/octet-stream\n\nzz\n",
+};
+
+static int
+open_tiny(void *ctx, size_t i, int *fd_r)
+{
+	int	 fd = memfd_create("tiny", 0);
+
+	(void)ctx;
+	assert_int_equal(write(fd, tiny[i], strlen(tiny[i])), (ssize_t)strlen(tiny[i]));
+	*fd_r = fd;
+	return 0;
+}
+
+static void
+test_empty_messages(void **state)
+{
+	struct search_fx	*fx = *state;
+	struct msg_info		 three[3] = { { 1, 0, 1, 0, 0 }, { 2, 0, 1, 1, 0 }, { 3, 0, 1, 1, 0 } };
+
+	fx->view.msgs = three;
+	fx->view.n = 3;
+	fx->view.open = open_tiny;
+	sfx_expect(fx, "BODY z", "* SEARCH");
+	sfx_expect(fx, "TEXT zz", "* SEARCH");
+	sfx_expect(fx, "TEXT header", "* SEARCH 2");
+	sfx_expect(fx, "SUBJECT only", "* SEARCH 2");
+	sfx_expect(fx, "BODY \"\"", "* SEARCH 1 2 3");
+	sfx_expect(fx, "SENTON 1-Jan-1970", "* SEARCH 1 2 3");	/* no Date: the internal date, 0 */
+}
+
 #define T(t)	cmocka_unit_test_setup_teardown(t, sfx_setup, sfx_teardown)
 #define TE(t)	cmocka_unit_test_setup_teardown(t, sfx_setup_envelope, sfx_teardown)
 
@@ -318,6 +351,7 @@ main(void)
 		T(test_cost_order),
 		T(test_gone_and_charset),
 		T(test_big_messages),
+		T(test_empty_messages),
 		TE(test_sent_dates),
 		TE(test_header_keys),
 		TE(test_encoded_headers),
