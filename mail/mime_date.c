@@ -108,11 +108,15 @@ days_from_civil(long y, long m, long d)
 int
 mime_date_parse(const char *s, size_t len, time_t *t_r, int *zone_r)
 {
-	struct cursor	 c = { s, s + len };
+	struct cursor	 c;
 	const char	*comma;
 	long		 day, mon, year, hh, mm, ss = 0;
 	int		 nd;
 
+	if (len == 0)
+		return -1;	/* s may be an empty buffer's NULL */
+	c.p = s;
+	c.end = s + len;
 	comma = memchr(s, ',', len);
 	if (comma != NULL)
 		c.p = comma + 1;	/* a weekday, right or wrong, is ignored */

@@ -73,6 +73,7 @@ test_dates(void **state)
 	assert_int_equal(mime_date_parse("1 Jan 1970 00:00:00 GMT", 23, &t, &zone), 0);
 	assert_int_equal(t, 0);
 	assert_int_equal(mime_date_parse("yesterday", 9, &t, &zone), -1);
+	assert_int_equal(mime_date_parse(NULL, 0, &t, &zone), -1);	/* an empty buffer's head */
 	assert_int_equal(mime_date_parse("1 Foo 2024 10:00", 16, &t, &zone), -1);
 	assert_int_equal(mime_date_parse("1 Jan 2024", 10, &t, &zone), -1);
 	assert_int_equal(mime_date_parse("1 Jan 2024 25:00", 16, &t, &zone), -1);
