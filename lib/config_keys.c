@@ -70,7 +70,8 @@ const struct config_key config_keys[] = {
 	BOOL("plaintext_auth_loopback", lib.plaintext_auth_loopback, "yes",
 	  "allow AUTH/LOGIN/USER without TLS from 127.0.0.0/8 and ::1"),
 	UINT("auth_max_hashes", lib.auth_max_hashes, "0", 0, 256,
-	  "password checks at once per process, the others wait their turn (0: one per online CPU)"),
+	  "password checks at once per process, the others wait their turn (0: the online CPUs"
+	  " shared among the workers, at least one each)"),
 	UINT("auth_max_failures", lib.auth_max_failures, "10", 1, 1000,
 	  "failed logins from one address before it is refused for auth_block_time"),
 	DURATION("auth_fail_delay", lib.auth_fail_delay_ms, "1s", 0, 60 * SEC,
@@ -84,7 +85,11 @@ const struct config_key config_keys[] = {
 	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
 	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process"),
 	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,
-	  "simultaneous connections from one client address, per daemon process"),
+	  "simultaneous connections from one client address to one daemon (its workers together)"),
+	UINT("connection_table_size", lib.connection_table_size, "16384", 16, 1000000,
+	  "client addresses and users a daemon's workers count together (max_connections_per_ip,"
+	  " pop3d.max_connections_per_user); shared memory, ~270 bytes + 4 per worker each; when"
+	  " full a new client gets a temporary error"),
 	UINT("max_connections", lib.max_connections, "2000", 1, 1000000,
 	  "simultaneous connections per daemon process"),
 	UINT("stress_threshold", lib.stress_threshold, "80", 0, 100,
@@ -157,7 +162,7 @@ const struct config_key config_keys[] = {
 	BOOL("pop3d.mark_seen", pop3d.mark_seen, "yes",
 	  "set \\Seen on messages retrieved through POP3"),
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
-	  "simultaneous POP3 sessions for one user"),
+	  "simultaneous POP3 sessions for one user (pop3d's workers together)"),
 	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
 	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 

@@ -41,6 +41,7 @@ struct lib_settings {
 	unsigned	 auth_table_size;
 	unsigned	 auth_max_hashes;
 	unsigned	 max_connections_per_ip;
+	unsigned	 connection_table_size;
 	unsigned	 max_connections;
 	unsigned	 stress_threshold;	/* percent */
 };

@@ -70,8 +70,9 @@ int			 mime_header_mailboxes(const char *header, size_t len, const char *name,
 
 /*
  * The part a section number such as "1.2" names, by RFC 3501 6.4.5 rules
- * (a leaf is its own part 1; the numbers after a message/rfc822 part are
- * those of its message), or NULL if there is none.  "" is the root.
+ * (a leaf is its own part 1 and has no parts inside unless it is
+ * message/rfc822; the numbers after a message/rfc822 part are those of
+ * its message, as Dovecot reads them), or NULL if there is none.  "" is the root.
  * BODY[s.MIME] is the part's header, BODY[s] its body; for a part with
  * MIME_PART_RFC822, children[0] is the message it holds, whose header and
  * body are BODY[s.HEADER] and BODY[s.TEXT].  (Dovecot sends a header that

@@ -122,6 +122,8 @@ void	smtp_txn_reset(struct smtp_session *s);
 
 /* smtp_auth.c */
 int	cmd_auth(struct smtp_session *s, char *args);
+/* The session goes away while its password check waits or runs. */
+void	smtp_auth_orphan(struct smtp_session *s);
 
 /*
  * smtp_data.c.  At end of data (data_end, before smtp_msg_finish or the

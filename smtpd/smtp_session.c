@@ -224,8 +224,7 @@ smtp_free(void *arg)
 		s->inflight->session = NULL;
 	if (s->opening != NULL)
 		s->opening->session = NULL;
-	if (s->auth_req != NULL)
-		s->auth_req->session = NULL;
+	smtp_auth_orphan(s);
 	smtp_msg_free(&s->msg);
 	sasl_free(&s->sasl);
 	linebuf_free(&s->lb);

@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 
 struct authfail;
+struct authq;
 struct directory;
 struct relaynets;
 struct session_peer;
@@ -85,6 +86,7 @@ struct smtp_env {
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
+	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
 	const struct smtp_writer *writer;
 	void			*writer_ctx;
 	uint64_t		(*now_ms)(void);	/* wall clock, ms since the epoch */

@@ -622,6 +622,58 @@ test_smtputf8_and_syntax(void **state)
 	fx_free(&f);
 }
 
+/*
+ * Password checks take turns across sessions (the fixture's authq: 2 at
+ * once): the third waits paused, one gone before its turn is never
+ * checked, and every other gets its answer.
+ */
+static void
+test_auth_checks_bounded(void **state)
+{
+	static const char	 in[] = "EHLO a\r\n"
+	    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\n";
+	struct fx		*f = fx_new();
+	struct host_double	*d[4];
+	struct buf		 got;
+	size_t			 i;
+
+	(void)state;
+	buf_init(&got, 1024 * 1024);
+	for (i = 0; i < 4; i++) {
+		d[i] = host_double_new(f->out_max);
+		host_double_open(d[i], &smtp_session_ops, &f->peer, &f->env);
+		host_double_input(d[i], in, sizeof(in) - 1);
+		assert_int_equal(host_double_want(d[i]), SESSION_PAUSE);
+	}
+	assert_int_equal(host_double_jobs(d[0]) + host_double_jobs(d[1]), 2);
+	assert_int_equal(host_double_jobs(d[2]) + host_double_jobs(d[3]), 0);
+	assert_int_equal(authq_waiting(f->env.authq), 2);
+	host_double_free(&d[2]);		/* gone before its turn */
+	assert_int_equal(authq_waiting(f->env.authq), 1);
+	host_double_run(d[0]);			/* its answer, and d[3]'s turn */
+	assert_int_equal(host_double_jobs(d[3]), 1);
+	assert_int_equal(authq_running(f->env.authq), 2);
+	for (i = 0; i < 4; i++) {
+		if (d[i] == NULL)
+			continue;
+		host_double_pump(d[i], &got);
+		assert_int_equal(host_double_want(d[i]), SESSION_READ);
+		host_double_free(&d[i]);
+	}
+	assert_int_equal(authq_running(f->env.authq), 0);
+	assert_int_equal(authq_waiting(f->env.authq), 0);
+	{
+		char	*r = buf_strdup(&got), *p = r;
+
+		for (i = 0; (p = strstr(p, "235 2.7.0 Authentication successful")) != NULL; i++)
+			p++;
+		assert_int_equal(i, 3);
+		free(r);
+	}
+	buf_release(&got);
+	fx_free(&f);
+}
+
 /* Async work: the session pauses, takes no more input, resumes after. */
 static void
 test_async_completion(void **state)
@@ -760,6 +812,7 @@ main(void)
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_limits_and_failures),
 		cmocka_unit_test(test_smtputf8_and_syntax),
+		cmocka_unit_test(test_auth_checks_bounded),
 		cmocka_unit_test(test_async_completion),
 		cmocka_unit_test(test_validators),
 	};
