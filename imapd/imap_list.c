@@ -355,6 +355,7 @@ imap_list(const struct imap_list_request *req, const struct imap_list_store *dat
 		buf_truncate(out, start);	/* nothing half-written */
 		no_r->code = "LIMIT";
 		no_r->text = "Too many mailboxes to list at once";
+		no_r->detail = NULL;
 	}
 	return rc;
 }

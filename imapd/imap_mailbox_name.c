@@ -248,6 +248,7 @@ refuse(struct imap_no *no_r, const char *text)
 {
 	no_r->code = "CANNOT";
 	no_r->text = text;
+	no_r->detail = NULL;
 	return -1;
 }
 

@@ -29,7 +29,8 @@ struct buf;
 /* A tagged NO: response code (RFC 5530, no brackets; NULL: none) and text. */
 struct imap_no {
 	const char	*code;
-	const char	*text;		/* a string literal */
+	const char	*text;		/* for the client: a string literal, no paths */
+	const char	*detail;	/* for the log (the store's text), or NULL */
 };
 
 struct imap_name_opts {

@@ -132,8 +132,8 @@ maildir_folder_is_inbox(const char *folder)
  * them can clash today; they are refused as any level of a folder name all
  * the same, because the tools that keep a hierarchy as nested directories
  * (Dovecot LAYOUT=fs, mbsync SubFolders, an export) would put folder
- * "A.new" where A's own new/ is.  Compared without case: case-insensitive
- * file systems exist.
+ * "A.new" where A's own new/ is.  Compared with case, as the file names
+ * are: a folder "New" or "Tmp" is a user's own.
  */
 static const char *const reserved_levels[] = {
 	"tmp", "new", "cur", "maildirfolder", "maildirsize", "subscriptions", "dovecot",
@@ -149,11 +149,11 @@ level_reserved(const char *level, size_t len)
 
 	for (i = 0; i < sizeof(reserved_levels) / sizeof(reserved_levels[0]); i++)
 		if (strlen(reserved_levels[i]) == len &&
-		    strncasecmp(level, reserved_levels[i], len) == 0)
+		    strncmp(level, reserved_levels[i], len) == 0)
 			return true;
 	for (i = 0; i < sizeof(reserved_prefixes) / sizeof(reserved_prefixes[0]); i++) {
 		plen = strlen(reserved_prefixes[i]);
-		if (len >= plen && strncasecmp(level, reserved_prefixes[i], plen) == 0)
+		if (len >= plen && strncmp(level, reserved_prefixes[i], plen) == 0)
 			return true;
 	}
 	return false;

@@ -211,6 +211,8 @@ test_names_accepted(void **state)
 	assert_folder("Inboxes", &plain, "Inboxes");
 	assert_folder("tmpfiles.news", &plain, "tmpfiles.news");
 	assert_folder("dovecot notes", &plain, "dovecot notes");
+	assert_folder("New", &plain, "New");		/* a user's, not Maildir's new/ */
+	assert_folder("Archive.Tmp", &plain, "Archive.Tmp");
 	/* The longest name the store takes */
 	memset(name, 'x', STORE_FOLDER_NAME_MAX);
 	name[STORE_FOLDER_NAME_MAX] = '\0';
@@ -253,10 +255,10 @@ test_hostile_names_refused(void **state)
 	/* INBOX is the Maildir itself */
 	assert_refused("INBOX.child", &plain, "INBOX");
 	assert_refused("inbox.child", &plain, "INBOX");
-	/* The Maildir's own files, at any level, in any case */
+	/* The Maildir's own files, at any level (with case, as file names are) */
 	assert_refused("tmp", &plain, "reserved");
 	assert_refused("new", &plain, "reserved");
-	assert_refused("CUR", &plain, "reserved");
+	assert_refused("cur", &plain, "reserved");
 	assert_refused("Archive.new", &plain, "reserved");
 	assert_refused("maildirsize", &plain, "reserved");
 	assert_refused("maildirfolder", &plain, "reserved");
