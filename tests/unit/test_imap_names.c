@@ -119,6 +119,7 @@ test_mutf7_decode_strict(void **state)
 		"del\x7f",
 	};
 	const char	*why;
+	char		*s;
 	size_t		 i;
 
 	(void)state;
@@ -129,7 +130,9 @@ test_mutf7_decode_strict(void **state)
 		assert_non_null(why);
 	}
 	/* What the adjacent shifts meant, said once */
-	assert_string_equal(encode("\xc3\xa4\xc3\xa4", &why), "&AOQA5A-");
+	s = encode("\xc3\xa4\xc3\xa4", &why);
+	assert_string_equal(s, "&AOQA5A-");
+	free(s);
 }
 
 static bool
