@@ -5,6 +5,7 @@
  */
 #include "imapd/imap_folders.h"
 #include "imapd/imap_command.h"
+#include "imapd/imap_list.h"
 #include "lib/buf.h"
 
 #include <inttypes.h>
@@ -172,6 +173,50 @@ imap_folder_status(const struct imap_folders *f, const char *name, unsigned item
 	    f->names->utf8, items, &st) == -1)
 		return no(no_r, "LIMIT", "Reply too large");
 	return 0;
+}
+
+/* LIST-STATUS: one folder's status, or no STATUS line for it. */
+static int
+list_status(void *ctx, const char *folder, struct mailbox_status *st_r)
+{
+	const struct imap_folders	*f = ctx;
+	struct mailbox			*mb;
+	const char			*error;
+	int				 rc;
+
+	if (mailbox_open(f->st, f->maildir, folder, MAILBOX_READONLY, &mb, &error) == -1)
+		return -1;
+	rc = mailbox_status(mb, st_r);
+	mailbox_close(&mb);
+	return rc;
+}
+
+int
+imap_folder_list(const struct imap_folders *f, const struct imap_command *cmd,
+    struct buf *out, struct imap_no *no_r)
+{
+	struct imap_list_request	 req;
+	struct imap_list_store		 data = { NULL, 0, NULL, 0 };
+	struct folder_info		*v = NULL;
+	char				**subs = NULL;
+	const char			*error;
+	int				 rc;
+
+	imap_list_request_init(&req, cmd, f->names->utf8);
+	if (folder_list_info(f->st, f->maildir, &v, &data.nfolders, &error) == -1)
+		return store_failed(error, no_r);
+	if ((req.lsub || (req.select_opts & IMAP_LIST_SEL_SUBSCRIBED) ||
+	    (req.return_opts & IMAP_LIST_RET_SUBSCRIBED)) &&
+	    folder_subscriptions(f->st, f->maildir, &subs, &data.nsubscribed, &error) == -1) {
+		folder_info_free(&v, data.nfolders);
+		return store_failed(error, no_r);
+	}
+	data.folders = v;
+	data.subscribed = subs;
+	rc = imap_list(&req, &data, list_status, (void *)f, out, no_r);
+	folder_info_free(&v, data.nfolders);
+	folder_names_free(&subs, data.nsubscribed);
+	return rc;
 }
 
 int

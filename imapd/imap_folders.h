@@ -1,6 +1,6 @@
 /*
  * The folder commands' logic for the session to call: CREATE, DELETE,
- * RENAME (with RFC 3501's INBOX rule), SUBSCRIBE, UNSUBSCRIBE and STATUS,
+ * RENAME (with RFC 3501's INBOX rule), SUBSCRIBE, UNSUBSCRIBE, STATUS, LIST and LSUB,
  * over the store.  Each takes the mailbox names as parsed (the wire form)
  * and returns 0 for the tagged OK, or -1 with the tagged NO in *no_r
  * (response code from the store's error kind, a text without paths, the
@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 struct buf;
+struct imap_command;
 
 /* The user's store, and how names are read (the session's settings). */
 struct imap_folders {
@@ -39,6 +40,13 @@ int	 imap_folder_subscribe(const struct imap_folders *f, const char *name, bool 
 	    struct imap_no *no_r);
 /* STATUS: the untagged line with the items asked for (enum imap_status_item) into out. */
 int	 imap_folder_status(const struct imap_folders *f, const char *name, unsigned items,
+	    struct buf *out, struct imap_no *no_r);
+
+/*
+ * LIST or LSUB as parsed (imap_list.h), over the store's folder list and
+ * subscriptions; LIST-STATUS opens each selectable folder read-only.
+ */
+int	 imap_folder_list(const struct imap_folders *f, const struct imap_command *cmd,
 	    struct buf *out, struct imap_no *no_r);
 
 /* The tagged NO for the last failing store call on this thread. */

@@ -50,6 +50,25 @@ imap_list_request_init(struct imap_list_request *r, const struct imap_command *c
 	r->status_items = cmd->u.list.status_items;
 }
 
+/* Runs of wildcards as one: "%%" is "%", any run with a '*' is "*". */
+static void
+collapse_wildcards(char *s)
+{
+	char	*w = s;
+	bool	 star;
+
+	while (*s != '\0') {
+		if (*s != '*' && *s != '%') {
+			*w++ = *s++;
+			continue;
+		}
+		for (star = false; *s == '*' || *s == '%'; s++)
+			star |= *s == '*';
+		*w++ = star ? '*' : '%';
+	}
+	*w = '\0';
+}
+
 char *
 imap_list_canonical(const char *reference, const char *pattern)
 {
@@ -63,6 +82,7 @@ imap_list_canonical(const char *reference, const char *pattern)
 	s = xmalloc(size_add(size_add(rlen, plen), 1));
 	memcpy(s, reference, rlen);
 	memcpy(s + rlen, pattern, plen + 1);
+	collapse_wildcards(s);
 	return s;
 }
 

@@ -23,6 +23,8 @@
 struct buf;
 
 #define IMAP_HIERARCHY_DELIM	'.'
+/* NAMESPACE (RFC 2342): the one personal namespace, prefix "" with that delimiter. */
+#define IMAP_NAMESPACE_REPLY	"* NAMESPACE ((\"\" \".\")) NIL NIL\r\n"
 /* Room for a store folder name and its NUL. */
 #define IMAP_FOLDER_SIZE	(STORE_FOLDER_NAME_MAX + 1)
 

@@ -226,6 +226,75 @@ test_status(void **state)
 	buf_release(&out);
 }
 
+static char *
+list(const struct imap_folders *f, const char *name, unsigned sel, const char *pattern,
+    unsigned ret, unsigned items)
+{
+	const char		*pats[] = { pattern };
+	struct imap_command	 cmd;
+	struct imap_no		 no;
+	struct buf		 out;
+	char			*s;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.tag = "a";
+	cmd.def = imap_command_find(name, strlen(name));
+	assert_non_null(cmd.def);
+	cmd.u.list.select_opts = sel;
+	cmd.u.list.reference = "";
+	cmd.u.list.patterns.v = pats;
+	cmd.u.list.patterns.n = 1;
+	cmd.u.list.return_opts = ret;
+	cmd.u.list.status_items = items;
+	buf_init(&out, 64 * 1024);
+	assert_int_equal(imap_folder_list(f, &cmd, &out, &no), 0);
+	s = buf_strdup(&out);
+	buf_release(&out);
+	return s;
+}
+
+/* LIST and LSUB over the store, LIST-STATUS from the folders themselves. */
+static void
+test_list(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct imap_folders	 f = folders_of(fx, &plain);
+	struct imap_no		 no;
+	char			*s;
+
+	fx_deliver_n(fx, 2);
+	assert_int_equal(imap_folder_create(&f, "Archive.2024", &no), 0);
+	assert_int_equal(imap_folder_subscribe(&f, "Archive.2024", true, &no), 0);
+	s = list(&f, "LIST", 0, "*", IMAP_LIST_RET_STATUS, IMAP_STATUS_MESSAGES);
+	assert_string_equal(s,
+	    "* LIST (\\HasNoChildren) \".\" INBOX\r\n"
+	    "* STATUS INBOX (MESSAGES 2)\r\n"
+	    "* LIST (\\HasChildren \\Archive) \".\" Archive\r\n"
+	    "* STATUS Archive (MESSAGES 0)\r\n"
+	    "* LIST (\\HasNoChildren) \".\" Archive.2024\r\n"
+	    "* STATUS Archive.2024 (MESSAGES 0)\r\n"
+	    "* LIST (\\HasNoChildren \\Drafts) \".\" Drafts\r\n"
+	    "* STATUS Drafts (MESSAGES 0)\r\n"
+	    "* LIST (\\HasNoChildren \\Junk) \".\" Junk\r\n"
+	    "* STATUS Junk (MESSAGES 0)\r\n"
+	    "* LIST (\\HasNoChildren \\Sent) \".\" Sent\r\n"
+	    "* STATUS Sent (MESSAGES 0)\r\n"
+	    "* LIST (\\HasNoChildren \\Trash) \".\" Trash\r\n"
+	    "* STATUS Trash (MESSAGES 0)\r\n");
+	free(s);
+	s = list(&f, "LSUB", 0, "%", 0, 0);
+	assert_string_equal(s,
+	    "* LSUB (\\Noselect) \".\" Archive\r\n"
+	    "* LSUB () \".\" Drafts\r\n"
+	    "* LSUB () \".\" Junk\r\n"
+	    "* LSUB () \".\" Sent\r\n"
+	    "* LSUB () \".\" Trash\r\n");
+	free(s);
+	s = list(&f, "LIST", IMAP_LIST_SEL_SUBSCRIBED, "A*", 0, 0);
+	assert_string_equal(s, "* LIST (\\Subscribed \\HasNoChildren) \".\" Archive.2024\r\n");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -235,6 +304,7 @@ main(void)
 		STORE_FX_TEST(test_rename),
 		STORE_FX_TEST(test_subscribe),
 		STORE_FX_TEST(test_status),
+		STORE_FX_TEST(test_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

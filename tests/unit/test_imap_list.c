@@ -148,6 +148,8 @@ test_canonical(void **state)
 		{ "Archive.", ".%", "Archive.%" },	/* no empty level between them */
 		{ "Archive", "%", "Archive%" },
 		{ "~", "x", "~x" },			/* joined, then matched: nothing has it */
+		{ "", "%%a**b%*%c%", "%a*b*c%" },	/* runs of wildcards made one */
+		{ "a%", "%.*", "a%.*" },
 	};
 	char	*s;
 	size_t	 i;
