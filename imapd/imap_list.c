@@ -223,22 +223,31 @@ is_descendant(const struct entry *parent, const struct entry *x)
 	    x->folder[len] == IMAP_HIERARCHY_DELIM;
 }
 
-static void
+/*
+ * Wire names, selection and matches; -1 (nothing decided) when matching
+ * would take more than the request's budget of pattern x name cells.
+ */
+static int
 classify(const struct imap_list_request *req, struct entries *e)
 {
 	struct buf	 b;
 	char		**canon;
-	size_t		 i, j;
+	size_t		 i, j, plen = 0, cells = 0, budget = req->match_cells_max;
 
+	if (budget == 0)
+		budget = IMAP_LIST_MATCH_CELLS_DEFAULT;
 	canon = xreallocarray(NULL, req->npatterns, sizeof(*canon));
-	for (i = 0; i < req->npatterns; i++)
+	for (i = 0; i < req->npatterns; i++) {
 		canon[i] = imap_list_canonical(req->reference, req->patterns[i]);
+		plen = size_add(plen, strlen(canon[i]) + 1);
+	}
 	buf_init(&b, WIRE_NAME_MAX);
-	for (i = 0; i < e->n; i++) {
+	for (i = 0; i < e->n && cells <= budget; i++) {
 		buf_reset(&b);
 		if (imap_folder_to_name(e->v[i].folder, req->utf8, &b) == -1 ||
 		    buf_append(&b, "", 1) == -1)
 			continue;
+		cells = size_add(cells, size_mul(plen, buf_len(&b)));
 		e->v[i].wire = xstrdup(buf_head(&b));
 		e->v[i].selected = selected(req, &e->v[i]);
 		e->v[i].matched = matches(canon, req->npatterns, e->v[i].wire);
@@ -247,8 +256,10 @@ classify(const struct imap_list_request *req, struct entries *e)
 	for (i = 0; i < req->npatterns; i++)
 		free(canon[i]);
 	free(canon);
+	if (cells > budget)
+		return -1;
 	if (!req->lsub && !(req->select_opts & IMAP_LIST_SEL_RECURSIVEMATCH))
-		return;
+		return 0;
 	for (i = 0; i < e->n; i++) {
 		if (!e->v[i].matched || e->v[i].wire == NULL)
 			continue;
@@ -259,6 +270,7 @@ classify(const struct imap_list_request *req, struct entries *e)
 			    e->v[j].wire != NULL && e->v[j].selected && !e->v[j].matched;
 		}
 	}
+	return 0;
 }
 
 static bool
@@ -358,24 +370,25 @@ imap_list(const struct imap_list_request *req, const struct imap_list_store *dat
 	size_t		 i, start = buf_len(out);
 	int		 rc = 0;
 
+	no_r->code = "LIMIT";
+	no_r->text = "Too many mailboxes to list at once";
+	no_r->detail = NULL;
+
 	/* LIST "" "": the hierarchy delimiter and the root (RFC 3501 6.3.8). */
 	if (req->npatterns == 1 && req->patterns[0][0] == '\0')
 		rc = buf_puts(out, req->lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" :
 		    "* LIST (\\Noselect) \".\" \"\"\r\n");
 	else {
 		collect(req, data, &e);
-		classify(req, &e);
+		if ((rc = classify(req, &e)) == -1)
+			no_r->text = "Pattern too complex for this many mailboxes";
 		for (i = 0; i < e.n && rc == 0; i++)
 			if (e.v[i].wire != NULL && e.v[i].matched &&
 			    (e.v[i].selected || e.v[i].childinfo))
 				rc = put_entry(req, &e, i, status, ctx, out);
 		entries_free(&e);
 	}
-	if (rc == -1) {
+	if (rc == -1)
 		buf_truncate(out, start);	/* nothing half-written */
-		no_r->code = "LIMIT";
-		no_r->text = "Too many mailboxes to list at once";
-		no_r->detail = NULL;
-	}
 	return rc;
 }

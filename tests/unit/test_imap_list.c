@@ -342,6 +342,34 @@ test_list_full_buffer(void **state)
 	buf_release(&out);
 }
 
+/* The CPU a LIST may take is bounded: pattern x name cells, then NO [LIMIT]. */
+static void
+test_list_match_budget(void **state)
+{
+	const char *const		 pats[] = { "%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%a%ab" };
+	struct imap_list_request	 req = { false, false, 0, "", pats, 1, 0, 0 };
+	struct imap_no			 no = { NULL, NULL, NULL };
+	struct buf			 out;
+
+	(void)state;
+	buf_init(&out, 64 * 1024);
+	/* 12 folders of up to 12 bytes with a 45-byte pattern: well within the default */
+	assert_int_equal(imap_list(&req, &store, NULL, NULL, &out, &no), 0);
+	assert_int_equal(buf_len(&out), 0);
+	req.match_cells_max = 500;
+	assert_int_equal(buf_puts(&out, "x"), 0);
+	assert_int_equal(imap_list(&req, &store, NULL, NULL, &out, &no), -1);
+	assert_string_equal(no.code, "LIMIT");
+	assert_non_null(strstr(no.text, "too complex"));
+	assert_int_equal(buf_len(&out), 1);
+	/* The same budget is plenty for "*" */
+	req.patterns = (const char *const[]){ "*" };
+	buf_reset(&out);
+	assert_int_equal(imap_list(&req, &store, NULL, NULL, &out, &no), 0);
+	assert_true(buf_len(&out) > 0);
+	buf_release(&out);
+}
+
 /* The store's own lists, as the session will read them. */
 static void
 test_list_from_store(void **state)
@@ -422,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_list_status),
 		cmocka_unit_test(test_lsub),
 		cmocka_unit_test(test_list_full_buffer),
+		cmocka_unit_test(test_list_match_budget),
 		STORE_FX_TEST(test_list_from_store),
 	};
 
