@@ -278,7 +278,7 @@ imap_name_to_folder(const char *name, const struct imap_name_opts *opts,
 		rc = imap_mutf7_decode(name, &b, &why);
 	if (rc == 0 && opts->utf8) {
 		len = buf_len(&b);
-		if (len <= max)
+		if (len > 0 && len <= max)	/* an empty buf has no data pointer */
 			memcpy(folder_r, buf_head(&b), len);
 		folder_r[len <= max ? len : 0] = '\0';
 	} else if (rc == 0)

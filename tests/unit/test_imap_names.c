@@ -302,6 +302,7 @@ test_hostile_names_refused(void **state)
 	assert_refused("nel\xc2\x85", &utf8, "control");
 	/* Empty levels */
 	assert_refused("", &plain, "empty");
+	assert_refused("", &utf8, "empty");
 	assert_refused("a..b", &plain, "empty hierarchy level");
 	assert_refused(".a", &plain, "empty hierarchy level");
 	assert_refused("a.", &plain, "empty hierarchy level");
