@@ -164,6 +164,19 @@ class ImaplibScenario(ImapCase):
         self.assertEqual(c.enable('CONDSTORE')[0], 'OK')
 
 
+class Help(unittest.TestCase):
+    def test_help_lists_the_listeners(self):
+        import os
+        import subprocess
+        from harness import build_dir
+        require(have_built('imapd'), 'imapd not built')
+        p = subprocess.run([os.path.join(build_dir(), 'imapd'), '-h'], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn('imapd.listen = 0.0.0.0:143', p.stderr)
+        self.assertIn('imapd.tls_listen = 0.0.0.0:993 (implicit TLS)', p.stderr)
+
+
 class Raw(ImapCase):
     def send(self, s, f, tag, line):
         s.sendall(line)
