@@ -97,6 +97,7 @@ bool	imap_plaintext_allowed(const struct imap_session *s);
 char	*imap_take_tag(struct imap_session *s);
 
 /* imap_session_commands.c */
+#define IMAP_ASYNC	1	/* a handler's job or delay answers later */
 void	imap_dispatch(struct imap_session *s, const struct imap_command *cmd);
 /* A BAD or failed command: counted, and the session closes after max_errors in a row. */
 void	imap_bad_command(struct imap_session *s);

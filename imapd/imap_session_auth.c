@@ -299,7 +299,7 @@ imap_cmd_login(struct imap_session *s, const struct imap_command *cmd)
 	s->tag = xstrdup(cmd->tag);
 	login(s, cmd->u.login.user, cmd->u.login.password);
 	/* The parser's copy of the password goes with its next command. */
-	return 0;
+	return IMAP_ASYNC;
 }
 
 static void
@@ -352,7 +352,7 @@ imap_cmd_authenticate(struct imap_session *s, const struct imap_command *cmd)
 		initial = "=";		/* RFC 4959: an empty initial response */
 	st = sasl_start(s->sasl, initial, &challenge, &error);
 	sasl_result(s, st, challenge, error);
-	return 0;
+	return IMAP_ASYNC;
 }
 
 void

@@ -14,7 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* 0: done or under way (a job, a stream); -1: the client got a BAD or NO (counted). */
+/*
+ * 0: done, or a stream under way; IMAP_ASYNC: a job answers (and counts a
+ * failure); -1: the client got a BAD or NO (counted).
+ */
 typedef int	imap_handler(struct imap_session *s, const struct imap_command *cmd);
 
 static int
@@ -145,11 +148,13 @@ imap_bad_command(struct imap_session *s)
 }
 
 static const char *
-state_error(const struct imap_session *s)
+state_error(const struct imap_session *s, const struct imap_command_def *def)
 {
 	if (s->state == IMAP_STATE_NOT_AUTH)
 		return "BAD Log in first.";
-	if (s->state == IMAP_STATE_AUTH)
+	if (def->states == IMAP_STATE_NOT_AUTH)
+		return "BAD Already logged in.";
+	if (s->state == IMAP_STATE_AUTH && (def->states & IMAP_STATE_SELECTED))
 		return "BAD No mailbox selected.";
 	return "BAD Command not valid in this state.";
 }
@@ -171,12 +176,17 @@ imap_dispatch(struct imap_session *s, const struct imap_command *cmd)
 	if ((size_t)def->id < sizeof(handlers) / sizeof(handlers[0]))
 		h = handlers[def->id];
 	if (!imap_command_allowed(def, s->state))
-		imap_tagged(s, cmd->tag, "%s", state_error(s));
+		imap_tagged(s, cmd->tag, "%s", state_error(s, def));
 	else if (h == NULL)
 		imap_tagged(s, cmd->tag, "BAD %s is not supported yet.", def->name);
-	else if (h(s, cmd) == 0) {
-		s->bad_commands = 0;
-		return;
+	else {
+		switch (h(s, cmd)) {
+		case 0:
+			s->bad_commands = 0;
+			return;
+		case IMAP_ASYNC:
+			return;
+		}
 	}
 	imap_bad_command(s);
 }

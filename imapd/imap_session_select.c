@@ -207,7 +207,7 @@ imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 	s->tag = xstrdup(cmd->tag);
 	s->select_job = job;		/* the session pauses until select_done */
 	session_host_submit(s->host, select_work, select_done, job);
-	return 0;
+	return IMAP_ASYNC;
 }
 
 static void
