@@ -24,6 +24,7 @@ struct imap_auth_job;
 struct imap_fetch;
 struct imap_parser;
 struct imap_select_job;
+struct imap_sync_job;
 struct linebuf;
 struct mailbox;
 struct msg_info;
@@ -60,8 +61,11 @@ struct imap_session {
 	bool			 readonly;	/* EXAMINE */
 	const struct msg_info	*msgs;		/* the store's snapshot, mb's until the next one */
 	size_t			 nmsgs;
+	uint64_t		 highestmodseq;	/* of the view */
 	bool			 keywords;	/* the folder has keywords: FLAGS must read them */
 	struct imap_select_job	*select_job;	/* SELECT, EXAMINE or CLOSE on the workq */
+	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
+	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 
 	/* For the summary line. */
@@ -119,11 +123,19 @@ int	imap_cmd_unselect(struct imap_session *s, const struct imap_command *cmd);
 /* Leave the selected state now (no expunge): the mailbox closes. */
 void	imap_unselect(struct imap_session *s);
 void	imap_select_orphan(struct imap_session *s);
+/* RECENT: the messages of a snapshot this session sees as \Recent. */
+size_t	imap_count_recent(const struct msg_info *msgs, size_t n);
 /* The view's index of uid, or -1 if the client was not told of it. */
 long	imap_view_find(const struct imap_session *s, uint32_t uid);
 
+/* imap_session_sync.c */
+int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
+void	imap_sync_orphan(struct imap_session *s);
+
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
+/* "FLAGS (...)" of m into b, keywords included (read from the index when the folder has any). */
+void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
 

@@ -90,7 +90,8 @@ imap_want(void *arg)
 
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
-	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL))
+	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
+	    s->sync_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -288,6 +289,7 @@ imap_free(void *arg)
 	imap_auth_abort(s);
 	imap_auth_orphan(s);
 	imap_select_orphan(s);
+	imap_sync_orphan(s);
 	imap_logout_user(s);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);

@@ -2,7 +2,7 @@
  * The handlers by command id and the one dispatcher: the state check
  * (imap_command_allowed()), the commands-before-login bound and the
  * bad-command counter live here, not in the handlers (STYLE.md 4).  Also
- * the small commands: CAPABILITY, NOOP, CHECK, LOGOUT, ID, ENABLE,
+ * the small commands: CAPABILITY, LOGOUT, ID, ENABLE,
  * NAMESPACE, STARTTLS.
  */
 #include "imapd/imap_private.h"
@@ -30,13 +30,6 @@ cmd_capability(struct imap_session *s, const struct imap_command *cmd)
 	imap_untagged(s, "CAPABILITY %.*s", (int)buf_len(&caps), buf_head(&caps));
 	buf_release(&caps);
 	imap_tagged(s, cmd->tag, "OK Capability completed.");
-	return 0;
-}
-
-static int
-cmd_noop(struct imap_session *s, const struct imap_command *cmd)
-{
-	imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
 	return 0;
 }
 
@@ -120,8 +113,8 @@ cmd_starttls(struct imap_session *s, const struct imap_command *cmd)
 
 static imap_handler *const handlers[] = {
 	[IMAP_CMD_CAPABILITY]	= cmd_capability,
-	[IMAP_CMD_NOOP]		= cmd_noop,
-	[IMAP_CMD_CHECK]	= cmd_noop,
+	[IMAP_CMD_NOOP]		= imap_cmd_noop,
+	[IMAP_CMD_CHECK]	= imap_cmd_noop,
 	[IMAP_CMD_LOGOUT]	= cmd_logout,
 	[IMAP_CMD_ID]		= cmd_id,
 	[IMAP_CMD_ENABLE]	= cmd_enable,

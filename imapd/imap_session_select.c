@@ -51,6 +51,16 @@ imap_view_find(const struct imap_session *s, uint32_t uid)
 	return lo < s->nmsgs && s->msgs[lo].uid == uid ? (long)lo : -1;
 }
 
+size_t
+imap_count_recent(const struct msg_info *msgs, size_t n)
+{
+	size_t	 i, r = 0;
+
+	for (i = 0; i < n; i++)
+		r += (msgs[i].flags & MSG_RECENT) != 0;
+	return r;
+}
+
 void
 imap_unselect(struct imap_session *s)
 {
@@ -133,6 +143,7 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 	s->msgs = job->msgs;
 	s->nmsgs = job->nmsgs;
 	s->keywords = job->nkeywords > 0;
+	s->highestmodseq = st->highestmodseq;
 	s->readonly = job->readonly;
 	s->state = IMAP_STATE_SELECTED;
 	buf_init(&flags, 64 * 1024);
@@ -145,7 +156,7 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 	    buf_head(&flags));
 	buf_release(&flags);
 	imap_untagged(s, "%zu EXISTS", s->nmsgs);
-	imap_untagged(s, "%u RECENT", st->recent);
+	imap_untagged(s, "%zu RECENT", imap_count_recent(s->msgs, s->nmsgs));
 	for (i = 0; i < s->nmsgs; i++)
 		if (!(s->msgs[i].flags & MSG_SEEN)) {
 			imap_untagged(s, "OK [UNSEEN %zu] First unseen.", i + 1);

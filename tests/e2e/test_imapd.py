@@ -154,6 +154,21 @@ class ImaplibScenario(ImapCase):
         self.assertEqual(c.select('NoSuchFolder')[0], 'NO')
         self.assertEqual(c.noop()[0], 'OK')
 
+    def test_noop_sees_a_delivery(self):
+        import smtplib
+        self.deliver_samples()
+        c = self.imaps()
+        c.login(*ALICE)
+        self.assertEqual(c.select('INBOX'), ('OK', [b'2']))
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen'), timeout=10) as s:
+            s.sendmail('sender@remote.test', [ALICE[0]], sample_messages()[1])
+        self.pr.wait_for(lambda: len(self.pr.messages(ALICE[0])) == 3)
+        self.assertEqual(c.noop()[0], 'OK')
+        self.assertEqual(c.response('EXISTS')[1][-1], b'3')   # after SELECT's 2
+        typ, data = c.fetch('3', '(UID RFC822.SIZE)')
+        self.assertEqual(typ, 'OK')
+        self.assertTrue(data[0].startswith(b'3 (UID 3 RFC822.SIZE '), data)
+
     def test_id_namespace_enable(self):
         c = self.imaps()
         c.login(*ALICE)

@@ -395,6 +395,34 @@ test_fetch_streams(void **state)
 	host_double_free(&s);
 }
 
+/* NOOP tells what others changed: EXPUNGE (renumbered), FETCH FLAGS, EXISTS and RECENT. */
+static void
+test_noop_updates(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	struct mailbox		*mb;
+	const char		*error;
+	uint32_t		 one = 1, two = 2;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc NOOP\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "c NOOP\r\n");
+	expect(fx, "c OK NOOP completed.\r\n");
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &two, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &one, 1, &error), 0);
+	mailbox_close(&mb);
+	deliver(fx, msg1);
+	deliver(fx, msg2);
+	drive(fx, s, "d CHECK\r\ne FETCH 1:* (UID FLAGS)\r\n");
+	expect(fx, "* 1 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 3 EXISTS\r\n"
+	    "* 3 RECENT\r\nd OK CHECK completed.\r\n"
+	    "* 1 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Recent))\r\n"
+	    "* 3 FETCH (UID 4 FLAGS (\\Recent))\r\ne OK Fetch completed.\r\n");
+	host_double_free(&s);
+}
+
 static void
 test_timeout(void **state)
 {
@@ -452,6 +480,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_authenticate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_login_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 
