@@ -103,7 +103,8 @@ setup(void **state)
 	assert_non_null(fx->store);
 	fx->env.store = fx->store;
 	fx->env.limits = (struct imap_limits){
-		.parser = { 64 * 1024, 1024 * 1024, 16, 1000 },
+		.parser = { .max_command_size = 64 * 1024, .max_literal_size = 1024 * 1024,
+		    .max_nesting = 16, .max_arguments = 1000 },
 		.max_errors = 5, .max_commands_before_auth = 10,
 		.max_connections_per_user = 2, .idle_timeout_ms = 1800000,
 		.preauth_timeout_ms = 60000, .plaintext_auth_loopback = true,
