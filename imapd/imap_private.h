@@ -22,6 +22,7 @@ struct buf;
 struct dir_user;
 struct imap_auth_job;
 struct imap_fetch;
+struct imap_fetch_job;
 struct imap_parser;
 struct imap_select_job;
 struct imap_sync_job;
@@ -67,6 +68,7 @@ struct imap_session {
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
 	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
+	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;

@@ -3,9 +3,9 @@
  * parser (imap_parser.h) lines and literal bytes.  Commands live in
  * imap_session_commands.c, logins in imap_session_auth.c, SELECT and the
  * view in imap_session_select.c, FETCH in imap_session_fetch.c.  While a
- * login or a mailbox opening runs on the workq the session says
- * SESSION_PAUSE and the host holds the input; while a reply streams it
- * takes no input either.
+ * login, a mailbox opening, a NOOP's sync or a FETCH batch runs on the
+ * workq the session says SESSION_PAUSE and the host holds the input; while
+ * a reply streams it takes no input either.
  */
 #include "imapd/imap_session.h"
 #include "imapd/imap_private.h"
@@ -91,7 +91,7 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL))
+	    s->sync_job != NULL || s->fetch_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }

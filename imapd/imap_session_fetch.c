@@ -6,8 +6,11 @@
  * never holds more than a batch.  msg_info (the view) answers FLAGS
  * without keywords, UID, RFC822.SIZE and INTERNALDATE; mailbox_fetch()
  * reads keywords and the cached ENVELOPE/BODY/BODYSTRUCTURE strings, one
- * batch of UIDs at a time.  BODY[section], BODY.PEEK and RFC822.* are
- * h3's imap_fetch_body: see body_section().
+ * batch of UIDs at a time, on the workq: it parses messages the first sync
+ * left unparsed (~0.5 ms each), which must not stall the loop.  The
+ * session says SESSION_PAUSE meanwhile and the host calls fetch_more()
+ * again once the job's done kicks it.  BODY[section], BODY.PEEK and
+ * RFC822.* are h3's imap_fetch_body: see body_section().
  */
 #include "imapd/imap_private.h"
 
@@ -39,6 +42,22 @@ struct imap_fetch {
 	struct imap_seqset	 set;		/* ranges copied from the parser */
 	size_t			 next;		/* view index to look from */
 	bool			 expunged;	/* a message was gone when its strings were read */
+	size_t			 batch[BATCH_MAX];	/* view indexes of the batch read */
+	size_t			 nbatch;
+	const struct msg_fetch	*mf;		/* its strings, when asked for (mb's until the next read) */
+	size_t			 nmf;
+};
+
+/* mailbox_fetch() of one batch on a workq thread. */
+struct imap_fetch_job {
+	struct imap_session	*s;		/* NULL once the session gave up the FETCH */
+	struct mailbox		*mb;		/* lent; the job's to close once abandoned */
+	bool			 owns_mb;
+	uint32_t		 first, last;
+	int			 rc;
+	char			*error;
+	const struct msg_fetch	*mf;
+	size_t			 nmf;
 };
 
 static const struct {
@@ -62,9 +81,24 @@ fetch_free(struct imap_fetch **f)
 	*f = NULL;
 }
 
+/*
+ * The FETCH ends early (timeout, the session freed).  A batch job still
+ * running keeps the mailbox it was lent and closes it: the session is
+ * going, so it selects nothing any more.
+ */
 void
 imap_fetch_abort(struct imap_session *s)
 {
+	struct imap_fetch_job	*job = s->fetch_job;
+
+	if (job != NULL) {
+		job->s = NULL;
+		job->owns_mb = true;
+		s->fetch_job = NULL;
+		s->mb = NULL;
+		s->msgs = NULL;
+		s->nmsgs = 0;
+	}
 	fetch_free(&s->fetch);
 }
 
@@ -260,35 +294,86 @@ put_message(struct imap_session *s, const struct imap_fetch *f, size_t idx,
 	s->nfetched++;
 }
 
-/* The strings of the batch's UIDs, in f's order; false on a store failure. */
 static bool
-write_batch(struct imap_session *s, struct imap_fetch *f, const size_t *idx, size_t n)
+needs_strings(const struct imap_session *s, const struct imap_fetch *f)
 {
-	const struct msg_fetch	*mf = NULL;
-	const char		*error;
-	size_t			 i, j = 0, nmf = 0;
-	bool			 strings = (f->items & F_STRINGS) ||
-				    ((f->items & F_FLAGS) && s->keywords);
+	return (f->items & F_STRINGS) || ((f->items & F_FLAGS) && s->keywords);
+}
 
-	if (strings && mailbox_fetch(s->mb, s->msgs[idx[0]].uid, s->msgs[idx[n - 1]].uid,
-	    &mf, &nmf, &error) == -1) {
-		log_warnx("session=%s event=fetch status=error reason=\"%s\"", s->peer->id, error);
-		return false;
-	}
-	for (i = 0; i < n; i++) {
-		if (!strings) {
+/* The batch's responses, in view order, with the strings read for it if any. */
+static void
+write_batch(struct imap_session *s, struct imap_fetch *f)
+{
+	const size_t	*idx = f->batch;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < f->nbatch; i++) {
+		if (!needs_strings(s, f)) {
 			put_message(s, f, idx[i], NULL);
 			continue;
 		}
-		while (j < nmf && mf[j].uid < s->msgs[idx[i]].uid)
+		while (j < f->nmf && f->mf[j].uid < s->msgs[idx[i]].uid)
 			j++;
-		if (j == nmf || mf[j].uid != s->msgs[idx[i]].uid) {
+		if (j == f->nmf || f->mf[j].uid != s->msgs[idx[i]].uid) {
 			f->expunged = true;	/* gone from the index: nothing to say of it */
 			continue;
 		}
-		put_message(s, f, idx[i], &mf[j]);
+		put_message(s, f, idx[i], &f->mf[j]);
 	}
-	return true;
+	f->nbatch = 0;
+}
+
+static void
+batch_work(void *arg)
+{
+	struct imap_fetch_job	*job = arg;
+	const char		*error;
+
+	job->rc = mailbox_fetch(job->mb, job->first, job->last, &job->mf, &job->nmf, &error);
+	if (job->rc == -1)
+		job->error = xstrdup(error);	/* this thread's text */
+}
+
+static void	fetch_finish(struct imap_session *s, const char *status);
+
+static void
+batch_done(void *arg)
+{
+	struct imap_fetch_job	*job = arg;
+	struct imap_session	*s = job->s;
+
+	if (s != NULL) {
+		s->fetch_job = NULL;
+		if (job->rc == -1) {
+			log_warnx("session=%s event=fetch status=error reason=\"%s\"", s->peer->id,
+			    job->error);
+			fetch_finish(s, "NO [UNAVAILABLE] Internal error reading the mailbox.");
+		} else {
+			s->fetch->mf = job->mf;
+			s->fetch->nmf = job->nmf;
+			session_host_kick(s->host);	/* fetch_more() writes the batch */
+		}
+	}
+	if (job->owns_mb)
+		mailbox_close(&job->mb);
+	free(job->error);
+	free(job);
+}
+
+/* Read the strings of the batch's UID range on the workq; the session pauses meanwhile. */
+static void
+batch_submit(struct imap_session *s, struct imap_fetch *f)
+{
+	struct imap_fetch_job	*job = xcalloc(1, sizeof(*job));
+
+	job->s = s;
+	job->mb = s->mb;
+	job->first = s->msgs[f->batch[0]].uid;
+	job->last = s->msgs[f->batch[f->nbatch - 1]].uid;
+	f->mf = NULL;
+	f->nmf = 0;
+	s->fetch_job = job;
+	session_host_submit(s->host, batch_work, batch_done, job);
 }
 
 static void
@@ -301,32 +386,42 @@ fetch_finish(struct imap_session *s, const char *status)
 	session_host_kick(s->host);
 }
 
-/* The stream's more(): batches until the output is full or the set is done. */
+/*
+ * The stream's more(): batches until the output is full or the set is
+ * done.  A batch that needs strings is read by a job first: more()
+ * returns, the session pauses, and the job's done brings it back here.
+ */
 static bool
 fetch_more(void *arg)
 {
 	struct imap_session	*s = arg;
 	struct imap_fetch	*f = s->fetch;
-	size_t			 idx[BATCH_MAX], n, at;
+	size_t			 at;
 
 	if (f == NULL)
 		return true;		/* aborted (timeout) */
-	while (!session_host_output_full(s->host) && s->want != SESSION_CLOSE) {
-		for (n = 0, at = f->next; n < BATCH_MAX && member_next(s, f, at, &idx[n]); n++) {
-			if (n > 0 && idx[n] - idx[0] >= BATCH_SPAN)
-				break;
-			at = idx[n] + 1;
+	while (s->fetch_job == NULL && !session_host_output_full(s->host) &&
+	    s->want != SESSION_CLOSE) {
+		if (f->nbatch > 0) {	/* read by the job just done */
+			write_batch(s, f);
+			continue;
 		}
-		if (n == 0) {
+		for (at = f->next; f->nbatch < BATCH_MAX &&
+		    member_next(s, f, at, &f->batch[f->nbatch]); f->nbatch++) {
+			if (f->nbatch > 0 && f->batch[f->nbatch] - f->batch[0] >= BATCH_SPAN)
+				break;
+			at = f->batch[f->nbatch] + 1;
+		}
+		if (f->nbatch == 0) {
 			fetch_finish(s, f->expunged ? "NO [EXPUNGEISSUED] Some of the requested "
 			    "messages no longer exist." : "OK Fetch completed.");
 			return true;
 		}
 		f->next = at;
-		if (!write_batch(s, f, idx, n)) {
-			fetch_finish(s, "NO [UNAVAILABLE] Internal error reading the mailbox.");
-			return true;
-		}
+		if (needs_strings(s, f))
+			batch_submit(s, f);
+		else
+			write_batch(s, f);
 	}
 	return s->want == SESSION_CLOSE;
 }

@@ -396,6 +396,31 @@ test_fetch_streams(void **state)
 	host_double_free(&s);
 }
 
+#define FETCH_NOOP	"c FETCH 1:* (ENVELOPE)\r\nd NOOP\r\n"
+
+/* The session goes while a FETCH batch is read on the workq: the job closes the mailbox. */
+static void
+test_fetch_abandoned(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	host_double_input(s, FETCH_NOOP, strlen(FETCH_NOOP));
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	host_double_free(&s);		/* runs the job after the session is gone */
+	s = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc FETCH 2 (UID)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "b OK [READ-WRITE] Select completed.\r\n"
+	    "* 2 FETCH (UID 2)\r\nc OK Fetch completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
 /* NOOP tells what others changed: EXPUNGE (renumbered), FETCH FLAGS, EXISTS and RECENT. */
 static void
 test_noop_updates(void **state)
@@ -481,6 +506,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_authenticate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_login_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
