@@ -167,6 +167,22 @@ const struct config_key config_keys[] = {
 	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 
 	/* ---- imapd ---- */
+	STRING("imapd.listen", imapd.listen, "0.0.0.0:143",
+	  "IMAP listeners (STARTTLS offered)"),
+	STRING("imapd.tls_listen", imapd.tls_listen, "0.0.0.0:993",
+	  "IMAP over implicit TLS listeners"),
+	DURATION("imapd.idle_timeout", imapd.idle_timeout_ms, "30m", 1 * SEC, DAY,
+	  "inactivity before a logged-in session is closed (RFC 3501 5.4: at least 30 minutes)"),
+	DURATION("imapd.preauth_timeout", imapd.preauth_timeout_ms, "1m", 1 * SEC, DAY,
+	  "inactivity before login before the session is closed; at most imapd.idle_timeout"),
+	DURATION("imapd.stress_timeout", imapd.stress_timeout_ms, "30s", 1 * SEC, DAY,
+	  "inactivity timeout while a listener is over stress_threshold"),
+	UINT("imapd.max_errors", imapd.max_errors, "20", 1, 1000,
+	  "BAD or failed commands in a row before the connection is closed"),
+	UINT("imapd.max_commands_before_auth", imapd.max_commands_before_auth, "30", 1, 100000,
+	  "commands a client may send before it has logged in"),
+	UINT("imapd.max_connections_per_user", imapd.max_connections_per_user, "20", 1, 10000,
+	  "simultaneous logged-in IMAP sessions for one user, per process"),
 	SIZE("imapd.max_command_size", imapd.max_command_size, "1M", 4 * KB, 64 * MB,
 	  "bytes of one command held in memory: its lines and literals, the APPEND message apart"),
 	SIZE("imapd.max_literal_size", imapd.max_literal_size, "35M", 1 * KB, 2 * GB,
@@ -202,7 +218,19 @@ pop3d_check(const struct settings *set, const char **key_r, const char **error_r
 	return 0;
 }
 
+static int
+imapd_check(const struct settings *set, const char **key_r, const char **error_r)
+{
+	if (set->imapd.preauth_timeout_ms > set->imapd.idle_timeout_ms) {
+		*key_r = "imapd.preauth_timeout";
+		*error_r = "longer than imapd.idle_timeout";
+		return -1;
+	}
+	return 0;
+}
+
 config_check_fn *const config_checks[] = {
 	pop3d_check,
+	imapd_check,
 	NULL,
 };

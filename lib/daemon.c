@@ -105,13 +105,23 @@ daemon_tls_ctx(struct daemon *d)
 }
 
 static void
-usage(const char *name)
+usage(const struct daemon_spec *spec)
 {
+	const struct daemon_listener	*l;
+	const struct config_key		*k;
+
 	fprintf(stderr, "usage: %s [-f] [-c config] [-o key=value]...\n"
 	    "  -c path       configuration file (default %s)\n"
 	    "  -o key=value  override a configuration key (repeatable)\n"
 	    "  -f            stay in the foreground (the only mode)\n"
-	    "  -h            this help\n", name, DEFAULT_CONFIG);
+	    "  -h            this help\n"
+	    "listeners (key = default):\n", spec->name, DEFAULT_CONFIG);
+	for (l = spec->listeners; l->kind != NULL; l++)
+		if ((k = config_key_at(l->addrs)) != NULL)
+			fprintf(stderr, "  %-12s %s = %s%s\n", l->kind, k->name, k->def,
+			    l->implicit_tls ? " (implicit TLS)" : "");
+	fprintf(stderr, "settings: the %s.* keys and the shared ones; `mailctl config` prints them\n",
+	    spec->name);
 }
 
 /* The config file plus the -o overrides; NULL and every error logged. */
@@ -592,15 +602,15 @@ parse_args(struct daemon *d, int argc, char *argv[])
 			d->overrides[d->noverrides++] = optarg;
 			break;
 		case 'h':
-			usage(d->spec->name);
+			usage(d->spec);
 			return 0;
 		default:
-			usage(d->spec->name);
+			usage(d->spec);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(d->spec->name);
+		usage(d->spec);
 		return 2;
 	}
 	return -1;

@@ -126,7 +126,9 @@ bool	session_host_output_full(const struct session_host *h);
  * more(s) while the output is below the mark, now and after each drain,
  * until it returns true (finished); meanwhile no input is fed and
  * ops->shutdown waits.  more() should stop (return false) once
- * session_host_output_full() says so.  One stream per session.
+ * session_host_output_full() says so.  One stream per session.  While
+ * the session says SESSION_PAUSE (it waits for a job of its own, whose
+ * done kicks the host) more() is not called either.
  */
 void	session_host_stream(struct session_host *h, session_more_fn more);
 /*
