@@ -55,6 +55,7 @@ struct imap_session {
 
 	/* Authenticated */
 	char			*address;	/* logged-in user, canonical */
+	unsigned		 user_slot;	/* address's count in env->conntab */
 	char			*maildir;
 
 	/* Selected: the view, what the client was told (sequence number i + 1 is msgs[i]) */
@@ -115,7 +116,6 @@ int	imap_cmd_authenticate(struct imap_session *s, const struct imap_command *cmd
 void	imap_auth_line(struct imap_session *s, char *line);
 void	imap_auth_abort(struct imap_session *s);
 void	imap_auth_orphan(struct imap_session *s);
-void	imap_auth_release(struct imap_env *env);
 void	imap_logout_user(struct imap_session *s);
 
 /* imap_session_select.c */

@@ -38,14 +38,7 @@ imap_env_configure(struct imap_env *env, const struct settings *set)
 void
 imap_env_release(struct imap_env *env)
 {
-	size_t	 i;
-
-	for (i = 0; i < env->nusers; i++)
-		free(env->users[i].address);
-	xfree(&env->users);
-	env->nusers = 0;
 	xfree(&env->mail_root);
-	imap_auth_release(env);
 }
 
 void

@@ -16,6 +16,8 @@
 #include "lib/settings.h"
 
 struct authfail;
+struct authq;
+struct conntab;
 struct directory;
 struct imap_auth_job;
 struct store;
@@ -30,12 +32,6 @@ struct imap_limits {
 	bool			 plaintext_auth_loopback;
 };
 
-/* Logged-in sessions per user in this process. */
-struct imap_user_count {
-	char		*address;
-	unsigned	 n;
-};
-
 struct imap_env {
 	struct imap_limits	 limits;
 	struct directory	*directory;	/* swapped on reload; sessions copy what they keep */
@@ -44,20 +40,16 @@ struct imap_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STARTTLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail; NULL: its own */
-	unsigned		 auth_max_hashes;	/* password checks at once (0: no bound) */
-	unsigned		 auth_hashing;		/* submitted, not done yet */
-	struct imap_auth_job	*auth_waiting;		/* FIFO of checks waiting their turn */
-	struct imap_auth_job	**auth_waiting_tail;
-
-	struct imap_user_count	*users;
-	size_t			 nusers;
+	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	/* Logged-in users, counted with imapd's other workers (lib/conntab.h). */
+	struct conntab		*conntab;
 };
 
 extern const struct session_ops	imap_session_ops;
 
 /* Limits and flags from the settings (imapd.* and the shared keys). */
 void	imap_env_configure(struct imap_env *env, const struct settings *set);
-/* Frees what imap_env owns (mail_root, the user table, checks still waiting). */
+/* Frees what imap_env owns (mail_root); not the store, directory, authq or conntab. */
 void	imap_env_release(struct imap_env *env);
 
 #endif

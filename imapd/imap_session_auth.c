@@ -2,14 +2,17 @@
  * Logins: LOGIN and AUTHENTICATE PLAIN/LOGIN with SASL-IR (RFC 3501
  * 6.2.2-3, RFC 4959), refused before TLS off loopback; the failed-login
  * delay (lib/authfail, fixed before the check and applied to success and
- * failure alike), the per-user connection limit, and at most
- * auth_max_hashes password checks at once, as pop3d does.  The check runs
- * on the workq; the mailbox is opened later, by SELECT.
+ * failure alike), the per-user connection limit (counted with imapd's
+ * other workers in env->conntab), and the password checks taking turns in
+ * env->authq, as pop3d does.  The check runs on the workq; the mailbox is
+ * opened later, by SELECT.
  */
 #include "imapd/imap_private.h"
 
 #include "lib/authfail.h"
+#include "lib/authq.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
@@ -26,35 +29,12 @@ now_ms(const struct imap_env *env)
 	return authfail_now();	/* the clock the shared table is kept in */
 }
 
-static struct imap_user_count *
-user_count(struct imap_env *env, const char *address, bool create)
-{
-	size_t	 i;
-
-	for (i = 0; i < env->nusers; i++)
-		if (strcmp(env->users[i].address, address) == 0)
-			return &env->users[i];
-	if (!create)
-		return NULL;
-	env->users = xreallocarray(env->users, env->nusers + 1, sizeof(*env->users));
-	env->users[env->nusers].address = xstrdup(address);
-	env->users[env->nusers].n = 0;
-	return &env->users[env->nusers++];
-}
-
 void
 imap_logout_user(struct imap_session *s)
 {
-	struct imap_env		*env = s->env;
-	struct imap_user_count	*uc;
-
 	if (s->address == NULL)
 		return;
-	uc = user_count(env, s->address, false);
-	if (uc != NULL && --uc->n == 0) {
-		free(uc->address);
-		*uc = env->users[--env->nusers];
-	}
+	conntab_release(s->env->conntab, s->user_slot);
 	imap_unselect(s);
 	xfree(&s->maildir);
 	xfree(&s->address);
@@ -89,22 +69,32 @@ static void
 login_ok(struct imap_session *s, const struct dir_user *u)
 {
 	struct imap_env		*env = s->env;
-	struct imap_user_count	*uc;
 	struct buf		 caps;
+	unsigned		 slot;
 	char			*tag = imap_take_tag(s);
 
-	uc = user_count(env, u->address, false);
-	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
+	switch (conntab_acquire(env->conntab, CONNTAB_USER, u->address,
+	    env->limits.max_connections_per_user, &slot)) {
+	case CONNTAB_OK:
+		break;
+	case CONNTAB_OVER:
 		log_info("session=%s event=login status=refused user=%s reason=\"too many "
 		    "connections\"", s->peer->id, u->address);
 		imap_tagged(s, tag, "NO [LIMIT] Too many connections for this user.");
 		free(tag);
 		imap_bad_command(s);
 		return;
+	case CONNTAB_FULL:
+		log_warnx("session=%s event=login status=refused user=%s "
+		    "reason=connection_table_full", s->peer->id, u->address);
+		imap_tagged(s, tag, "NO [UNAVAILABLE] Too many connections, try again later.");
+		free(tag);
+		imap_bad_command(s);
+		return;
 	}
 	s->address = xstrdup(u->address);
+	s->user_slot = slot;
 	s->maildir = directory_maildir(env->mail_root, u);
-	user_count(env, u->address, true)->n++;
 	s->state = IMAP_STATE_AUTH;
 	s->bad_commands = 0;
 	imap_arm_timeout(s);	/* the logged-in deadline */
@@ -156,14 +146,11 @@ login_result(struct imap_session *s, const char *user, const struct dir_user *u)
 
 /*
  * A password check on a workq thread (crypt(3): tens of ms of CPU, ~16 MB
- * for yescrypt).  At most env->auth_max_hashes at once; the others wait in
- * env's FIFO on the loop, not on a workq thread.
+ * for yescrypt), which must not stall every other session on the loop.  It
+ * waits its turn in env->authq (lib/authq.h: a few at once per process).
  */
 struct imap_auth_job {
-	struct imap_auth_job	*next;		/* in env->auth_waiting */
-	struct imap_env		*env;
 	struct imap_session	*s;		/* NULL once the session is gone */
-	struct session_host	*host;		/* s's, to submit on once its turn comes */
 	const struct directory	*directory;
 	char			*user;
 	char			*password;
@@ -188,54 +175,18 @@ job_free(struct imap_auth_job *job)
 	free(job);
 }
 
-static void	auth_done(void *arg);
-
-/* Submit waiting checks while there is room; those of sessions gone are dropped. */
-static void
-run_waiting(struct imap_env *env)
-{
-	struct imap_auth_job	*job;
-
-	while ((job = env->auth_waiting) != NULL &&
-	    (env->auth_max_hashes == 0 || env->auth_hashing < env->auth_max_hashes)) {
-		if ((env->auth_waiting = job->next) == NULL)
-			env->auth_waiting_tail = &env->auth_waiting;
-		if (job->s == NULL) {
-			job_free(job);
-			continue;
-		}
-		env->auth_hashing++;	/* before: with io_threads = 0 done runs inside */
-		session_host_submit(job->host, auth_work, auth_done, job);
-	}
-}
-
 static void
 auth_done(void *arg)
 {
 	struct imap_auth_job	*job = arg;
-	struct imap_env		*env = job->env;
 	struct imap_session	*s = job->s;
 
-	env->auth_hashing--;
 	if (s != NULL) {
 		s->auth_job = NULL;
 		login_result(s, job->user, job->u);
 		session_host_kick(s->host);
 	}
 	job_free(job);
-	run_waiting(env);
-}
-
-void
-imap_auth_release(struct imap_env *env)
-{
-	struct imap_auth_job	*job;
-
-	while ((job = env->auth_waiting) != NULL) {
-		env->auth_waiting = job->next;
-		job_free(job);
-	}
-	env->auth_waiting_tail = &env->auth_waiting;
 }
 
 /* The tag of the command is in s->tag; it is answered when the check returns. */
@@ -256,26 +207,22 @@ login(struct imap_session *s, const char *user, const char *password)
 	}
 	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
 	job = xcalloc(1, sizeof(*job));
-	job->env = env;
 	job->s = s;
-	job->host = s->host;
 	job->directory = env->directory;
 	job->user = xstrdup(user);
 	job->password = xstrdup(password);
 	s->auth_job = job;	/* the session pauses until auth_done */
-	if (env->auth_waiting == NULL)
-		env->auth_waiting_tail = &env->auth_waiting;
-	*env->auth_waiting_tail = job;
-	env->auth_waiting_tail = &job->next;
-	run_waiting(env);
+	authq_submit(env->authq, s->host, auth_work, auth_done, job);
 }
 
 /* The session goes away (the server stops) while its password is being checked. */
 void
 imap_auth_orphan(struct imap_session *s)
 {
-	if (s->auth_job != NULL)
-		s->auth_job->s = NULL;
+	if (s->auth_job != NULL && authq_cancel(s->env->authq, s->auth_job))
+		job_free(s->auth_job);		/* never ran */
+	else if (s->auth_job != NULL)
+		s->auth_job->s = NULL;		/* auth_done frees it */
 	s->auth_job = NULL;
 	s->login_user = NULL;
 }

@@ -12,7 +12,9 @@
 #include "tests/fuzz/fuzzer.h"
 #include "imapd/imap_private.h"
 #include "imapd/imap_session.h"
+#include "lib/authq.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -101,6 +103,8 @@ init(void)
 		.max_connections_per_user = 10, .idle_timeout_ms = 1800000,
 		.preauth_timeout_ms = 60000, .plaintext_auth_loopback = true,
 	};
+	env.conntab = conntab_new(64, 1);
+	env.authq = authq_new(1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

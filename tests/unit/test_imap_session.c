@@ -9,7 +9,9 @@
 #include "imapd/imap_session.h"
 #include "imapd/imap_private.h"
 
+#include "lib/authq.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
@@ -110,6 +112,8 @@ setup(void **state)
 		.preauth_timeout_ms = 60000, .plaintext_auth_loopback = true,
 	};
 	fx->env.tls_available = true;
+	fx->env.conntab = conntab_new(64, 2);
+	fx->env.authq = authq_new(0);
 	u = directory_user(fx->env.directory, "alice@example.test");
 	assert_non_null(u);
 	fx->alice_maildir = directory_maildir(fx->env.mail_root, u);
@@ -136,6 +140,8 @@ teardown(void **state)
 	free(fx->alice_maildir);
 	store_close(&fx->store);
 	directory_free(&fx->env.directory);
+	conntab_free(&fx->env.conntab);
+	authq_free(&fx->env.authq);
 	imap_env_release(&fx->env);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
@@ -364,7 +370,7 @@ test_failed_login_and_user_limit(void **state)
 	}
 	for (i = 0; i < 3; i++)
 		host_double_free(&s[i]);
-	assert_int_equal(fx->env.nusers, 0);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
 }
 
 /* FETCH 1:* of a folder larger than the output: produced as it drains, in order. */
