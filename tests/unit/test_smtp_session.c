@@ -724,6 +724,7 @@ test_async_completion(void **state)
 		free(r);
 	}
 	/* And an open at DATA in flight (remote recipient: the queue file). */
+	host_double_free(&f->d);	/* the closed session */
 	fx_open(f);
 	nets = relaynets_parse("127.0.0.0/8", &error);
 	f->env.relaynets = nets;
