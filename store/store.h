@@ -78,6 +78,13 @@ struct store_rcpt {
  */
 struct store_delivery *store_delivery_begin(struct store *st, const struct store_rcpt *rcpts,
 		    size_t n, const char **error_r);
+/*
+ * More recipients for a delivery begun but not committed (smtpd creates the
+ * temp file at the first RCPT, in the first recipient's tmp/, and learns
+ * the others later).  Memory only: no disk work, any thread that owns d.
+ */
+void		 store_delivery_add(struct store_delivery *d, const struct store_rcpt *rcpts,
+		    size_t n);
 int		 store_delivery_write(struct store_delivery *d, const void *data, size_t len);
 /*
  * Make it durable in every recipient's new/ (fsync file, link/rename,
