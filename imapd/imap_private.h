@@ -20,13 +20,13 @@
 
 struct buf;
 struct dir_user;
-struct imap_auth_job;
 struct imap_fetch;
 struct imap_fetch_job;
 struct imap_parser;
 struct imap_select_job;
 struct imap_sync_job;
 struct linebuf;
+struct login;
 struct mailbox;
 struct msg_info;
 struct sasl;
@@ -48,9 +48,8 @@ struct imap_session {
 
 	/* Not authenticated */
 	struct sasl		*sasl;		/* AUTHENTICATE in progress: lines are responses */
-	struct imap_auth_job	*auth_job;	/* password check on the workq */
+	struct login		*login;		/* password check (lib/login) */
 	bool			 delay_pending;	/* a login reply waits for its delay */
-	uint64_t		 login_answer_at; /* no login answer before (authfail clock) */
 	const struct dir_user	*login_user;	/* good login whose answer waits */
 
 	/* Authenticated */

@@ -19,7 +19,6 @@ struct authfail;
 struct authq;
 struct conntab;
 struct directory;
-struct imap_auth_job;
 struct store;
 
 struct imap_limits {
