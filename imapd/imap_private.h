@@ -68,7 +68,6 @@ struct imap_session {
 	bool			 keywords;	/* the folder has keywords: FLAGS must read them */
 	struct imap_select_job	*select_job;	/* SELECT, EXAMINE or CLOSE on the workq */
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
-	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
 
@@ -136,6 +135,8 @@ long	imap_view_find(const struct imap_session *s, uint32_t uid);
 /* imap_session_sync.c */
 int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
 void	imap_sync_orphan(struct imap_session *s);
+/* Selected: sync the view (untagged updates), then "<tag> OK <ok>"; the session pauses. */
+void	imap_sync_reply(struct imap_session *s, const char *tag, const char *ok);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);

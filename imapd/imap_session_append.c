@@ -142,6 +142,7 @@ static void
 committed(struct imap_session *s, struct imap_append *ap)
 {
 	char	*tag = imap_take_tag(s);
+	char	 ok[64];
 
 	s->append = NULL;
 	if (ap->rc == -1) {
@@ -153,8 +154,13 @@ committed(struct imap_session *s, struct imap_append *ap)
 	} else {
 		log_info("session=%s event=append folder=%s uid=%u size=%llu", s->peer->id,
 		    ap->folder, ap->uid, (unsigned long long)store_append_size(ap->a));
-		imap_tagged(s, tag, "OK [APPENDUID %u %u] Append completed.", ap->uidvalidity,
+		snprintf(ok, sizeof(ok), "[APPENDUID %u %u] Append completed.", ap->uidvalidity,
 		    ap->uid);
+		/* RFC 3501 6.3.11: appended to the selected mailbox, EXISTS follows. */
+		if (s->state == IMAP_STATE_SELECTED)
+			imap_sync_reply(s, tag, ok);
+		else
+			imap_tagged(s, tag, "OK %s", ok);
 		s->bad_commands = 0;
 	}
 	free(tag);
@@ -259,6 +265,12 @@ imap_append_stream(struct imap_session *s)
 
 	if (!imap_command_allowed(cmd->def, s->state)) {
 		imap_tagged(s, cmd->tag, "BAD Command not valid in this state.");
+		refuse(s);
+		return;
+	}
+	if (cmd->u.append.size == 0) {
+		/* Nothing to store, as Dovecot says (a message has a header at least). */
+		imap_tagged(s, cmd->tag, "NO Can't save a zero byte message.");
 		refuse(s);
 		return;
 	}
