@@ -24,6 +24,7 @@
 #include "mail/crlf.h"
 #include "store/store.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +209,9 @@ imap_append_write(void *ctx, const char *data, size_t len)
 	struct imap_append	*ap = ctx;
 	char			*dst;
 
-	dst = buf_reserve(&ap->stage, len + 1);	/* the stage holds one chunk past its mark */
+	/* The stage holds one chunk past its mark: the session pauses before the next. */
+	dst = buf_reserve(&ap->stage, len + 1);
+	assert(dst != NULL);
 	buf_commit(&ap->stage, crlf_decode(&ap->crlf, data, len, dst));
 	if (!ap->job && buf_len(&ap->stage) >= APPEND_STAGE)
 		submit(ap, STEP_WRITE);
