@@ -19,6 +19,7 @@
 #include "store/store.h"
 
 struct buf;
+struct imap_append;
 struct dir_user;
 struct imap_fetch;
 struct imap_fetch_job;
@@ -66,9 +67,10 @@ struct imap_session {
 	bool			 keywords;	/* the folder has keywords: FLAGS must read them */
 	struct imap_select_job	*select_job;	/* SELECT, EXAMINE or CLOSE on the workq */
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
-	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
+
+	struct imap_append	*append;		/* APPEND's message being streamed */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -132,6 +134,8 @@ long	imap_view_find(const struct imap_session *s, uint32_t uid);
 /* imap_session_sync.c */
 int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
 void	imap_sync_orphan(struct imap_session *s);
+/* Selected: sync the view (untagged updates), then "<tag> OK <ok>"; the session pauses. */
+void	imap_sync_reply(struct imap_session *s, const char *tag, const char *ok);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
@@ -139,5 +143,16 @@ int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
+
+/* imap_session_append.c */
+/* IMAP_PARSE_STREAM: check the APPEND, create its temp file (workq), then stream. */
+void	imap_append_stream(struct imap_session *s);
+/* The parser's consumer of the literal's bytes (ctx: the append). */
+void	imap_append_write(void *ctx, const char *data, size_t len);
+/* The session must take no input: a job runs and the stage is full. */
+bool	imap_append_busy(const struct imap_session *s);
+int	imap_cmd_append(struct imap_session *s, const struct imap_command *cmd);
+/* Forget the append in progress (a failed command, the session going): no file stays. */
+void	imap_append_drop(struct imap_session *s);
 
 #endif

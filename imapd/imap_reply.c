@@ -115,6 +115,9 @@ void
 imap_capabilities(const struct imap_session *s, struct buf *b)
 {
 	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT");
+	/* RFC 7889: the largest message APPEND takes. */
+	buf_printf(b, " APPENDLIMIT=%llu",
+	    (unsigned long long)s->env->limits.parser.max_literal_size);
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

@@ -84,7 +84,7 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL))
+	    s->sync_job != NULL || s->fetch_job != NULL || imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -95,20 +95,6 @@ imap_ready(struct imap_session *s)
 {
 	return imap_want(s) == SESSION_READ && s->fetch == NULL &&
 	    !session_host_output_full(s->host);
-}
-
-/* APPEND is not written yet: refuse its message before a byte of it is sent. */
-static void
-parsed_stream(struct imap_session *s)
-{
-	const struct imap_command	*cmd = imap_parser_command(s->parser);
-
-	if (!imap_command_allowed(cmd->def, s->state))
-		imap_tagged(s, cmd->tag, "BAD Command not valid in this state.");
-	else
-		imap_tagged(s, cmd->tag, "NO [CANNOT] APPEND is not supported yet.");
-	imap_parser_stream_refuse(s->parser);
-	imap_bad_command(s);
 }
 
 static void
@@ -123,13 +109,14 @@ parsed(struct imap_session *s, enum imap_parse st)
 		imap_line(s, "+ OK");
 		break;
 	case IMAP_PARSE_STREAM:
-		parsed_stream(s);
+		imap_append_stream(s);
 		break;
 	case IMAP_PARSE_COMMAND:
 		s->ncommands++;
 		imap_dispatch(s, imap_parser_command(s->parser));
 		break;
 	case IMAP_PARSE_ERROR:
+		imap_append_drop(s);	/* bad arguments after its literal */
 		e = imap_parser_error(s->parser);
 		imap_tagged(s, e->tag, "%s %s", e->status, e->text);
 		if (e->close) {
@@ -283,6 +270,7 @@ imap_free(void *arg)
 	imap_auth_orphan(s);
 	imap_select_orphan(s);
 	imap_sync_orphan(s);
+	imap_append_drop(s);
 	imap_logout_user(s);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);

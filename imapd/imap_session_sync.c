@@ -23,6 +23,7 @@ struct imap_sync_job {
 	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
 	struct msg_info		*old;		/* the view, copied: the store frees it */
 	size_t			 nold;
+	char			*ok;		/* the tagged OK's text */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
 	bool			 changed;	/* a new snapshot was taken */
@@ -36,6 +37,7 @@ job_free(struct imap_sync_job *job)
 {
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->old);
+	free(job->ok);
 	free(job);
 }
 
@@ -117,22 +119,18 @@ sync_done(void *arg)
 			s->nmsgs = job->nmsgs;
 			s->highestmodseq = job->status.highestmodseq;
 		}
-		imap_tagged(s, tag, "OK %s completed.", s->sync_noop ? "NOOP" : "CHECK");
+		imap_tagged(s, tag, "OK %s", job->ok);
 	}
 	free(tag);
 	job_free(job);
 	session_host_kick(s->host);
 }
 
-int
-imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+void
+imap_sync_reply(struct imap_session *s, const char *tag, const char *ok)
 {
 	struct imap_sync_job	*job;
 
-	if (s->state != IMAP_STATE_SELECTED) {
-		imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
-		return 0;
-	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->mb = s->mb;		/* lent: the session is paused until sync_done */
@@ -140,11 +138,22 @@ imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
 	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
-	s->sync_noop = cmd->def->id == IMAP_CMD_NOOP;
+	job->ok = xstrdup(ok);
 	free(s->tag);
-	s->tag = xstrdup(cmd->tag);
+	s->tag = xstrdup(tag);
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
+}
+
+int
+imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+{
+	if (s->state != IMAP_STATE_SELECTED) {
+		imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
+		return 0;
+	}
+	imap_sync_reply(s, cmd->tag, cmd->def->id == IMAP_CMD_NOOP ? "NOOP completed." :
+	    "CHECK completed.");
 	return 0;
 }
 

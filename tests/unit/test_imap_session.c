@@ -199,7 +199,7 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT"
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT APPENDLIMIT=1048576"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
@@ -455,6 +455,44 @@ test_noop_updates(void **state)
 	host_double_free(&s);
 }
 
+/*
+ * APPEND in any chunking: a synchronising literal (CRLF made LF, a bare CR
+ * kept, one at the literal's end too), EXISTS before its OK when selected,
+ * TRYCREATE with a non-synchronising literal skipped, a zero-byte message.
+ */
+static void
+test_append_any_chunk(void **state)
+{
+	static const char in[] = LOGIN "b SELECT INBOX\r\n"
+	    "c APPEND INBOX (\\Seen \\Draft) {12}\r\nab\r\ncd\r\nef\r\r\n"
+	    "d APPEND Nope {3+}\r\nxyz\r\ne APPEND INBOX {0}\r\n"
+	    "f FETCH * (FLAGS RFC822.SIZE)\r\ng LOGOUT\r\n";
+	static const size_t	 chunks[] = { SIZE_MAX, 1, 5 };
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			*got, want[128];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		s = sopen(fx);
+		buf_reset(fx->got);
+		drive_n(fx, s, in, sizeof(in) - 1, chunks[i]);
+		got = take(fx);
+		snprintf(want, sizeof(want), "+ Ready for literal data\r\n* %zu EXISTS\r\n", i + 3);
+		assert_non_null(strstr(got, want));
+		assert_non_null(strstr(got, "c OK [APPENDUID "));
+		snprintf(want, sizeof(want), " %zu] Append completed.\r\n", i + 3);
+		assert_non_null(strstr(got, want));
+		assert_non_null(strstr(got, "d NO [TRYCREATE] Mailbox doesn't exist.\r\n"
+		    "e NO Can't save a zero byte message.\r\n"));
+		snprintf(want, sizeof(want), "* %zu FETCH (FLAGS (\\Seen \\Draft) RFC822.SIZE 12)\r\n",
+		    i + 3);
+		assert_non_null(strstr(got, want));
+		free(got);
+		host_double_free(&s);
+	}
+}
+
 static void
 test_timeout(void **state)
 {
@@ -514,6 +552,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 
