@@ -110,6 +110,8 @@ class ImaplibScenario(ImapSearchCase):
                 s.sendmail('sender@remote.test', [ALICE[0]], m)
         self.pr.wait_for(lambda: len(self.pr.messages(ALICE[0])) == 2)
         c = self.imap()
+        for cap in ('ESEARCH', 'SORT', 'THREAD=REFERENCES', 'THREAD=ORDEREDSUBJECT'):
+            self.assertIn(cap, c.capabilities)
         c.select('INBOX')
         self.assertEqual(c.search(None, 'ALL'), ('OK', [b'1 2']))
         self.assertEqual(c.search(None, 'UNSEEN'), ('OK', [b'1 2']))
