@@ -4,7 +4,8 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed) and imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_search.c (SEARCH, SORT, THREAD) and
+ * imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -24,6 +25,7 @@ struct dir_user;
 struct imap_fetch;
 struct imap_fetch_job;
 struct imap_parser;
+struct imap_search_cmd;
 struct imap_select_job;
 struct imap_sync_job;
 struct linebuf;
@@ -69,6 +71,8 @@ struct imap_session {
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
+	struct imap_search_cmd	*search;	/* a SEARCH, SORT or THREAD running */
+	struct imap_search_cmd	*search_job;	/* its chunk on the workq (the same) */
 
 	struct imap_append	*append;		/* APPEND's message being streamed */
 
@@ -154,5 +158,9 @@ bool	imap_append_busy(const struct imap_session *s);
 int	imap_cmd_append(struct imap_session *s, const struct imap_command *cmd);
 /* Forget the append in progress (a failed command, the session going): no file stays. */
 void	imap_append_drop(struct imap_session *s);
+/* imap_session_search.c: SEARCH, SORT, THREAD and their UID forms. */
+int	imap_cmd_search(struct imap_session *s, const struct imap_command *cmd);
+/* Forget the search running (timeout, free): nothing more of it is sent. */
+void	imap_search_abort(struct imap_session *s);
 
 #endif

@@ -118,6 +118,7 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 	/* RFC 7889: the largest message APPEND takes. */
 	buf_printf(b, " APPENDLIMIT=%llu",
 	    (unsigned long long)s->env->limits.parser.max_literal_size);
+	buf_puts(b, " ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

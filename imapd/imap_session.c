@@ -84,7 +84,8 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL || imap_append_busy(s)))
+	    s->sync_job != NULL || s->fetch_job != NULL || s->search_job != NULL ||
+	    imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -93,7 +94,7 @@ imap_want(void *arg)
 static bool
 imap_ready(struct imap_session *s)
 {
-	return imap_want(s) == SESSION_READ && s->fetch == NULL &&
+	return imap_want(s) == SESSION_READ && s->fetch == NULL && s->search == NULL &&
 	    !session_host_output_full(s->host);
 }
 
@@ -238,9 +239,10 @@ imap_timeout(void *arg)
 	struct imap_session	*s = arg;
 
 	s->want = SESSION_CLOSE;
-	if (s->fetch != NULL) {
-		/* A BYE inside a FETCH reply (a literal, maybe) would corrupt it. */
+	if (s->fetch != NULL || s->search != NULL) {
+		/* A BYE inside a FETCH or SEARCH reply (a literal, maybe) would corrupt it. */
 		imap_fetch_abort(s);
+		imap_search_abort(s);
 		return;
 	}
 	imap_untagged(s, "BYE Disconnected for inactivity.");
@@ -266,6 +268,7 @@ imap_free(void *arg)
 	log_info("session=%s event=summary user=%s commands=%u fetched=%u",
 	    s->peer->id, s->address != NULL ? s->address : "-", s->ncommands, s->nfetched);
 	imap_fetch_abort(s);
+	imap_search_abort(s);
 	imap_auth_abort(s);
 	imap_auth_orphan(s);
 	imap_select_orphan(s);

@@ -128,6 +128,9 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_UNSELECT]	= imap_cmd_unselect,
 	[IMAP_CMD_FETCH]	= imap_cmd_fetch,
 	[IMAP_CMD_APPEND]	= imap_cmd_append,
+	[IMAP_CMD_SEARCH]	= imap_cmd_search,
+	[IMAP_CMD_SORT]		= imap_cmd_search,
+	[IMAP_CMD_THREAD]	= imap_cmd_search,
 };
 
 void

@@ -199,7 +199,8 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT APPENDLIMIT=1048576"
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT APPENDLIMIT=1048576" \
+			" ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
@@ -427,6 +428,71 @@ test_fetch_abandoned(void **state)
 	host_double_free(&s);
 }
 
+/* SEARCH, ESEARCH, SORT and THREAD: evaluated a chunk per job, replies streamed under a 4 KB mark. */
+static void
+test_search_streams(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			 m[64], want[16], *got, *p;
+	int			 i;
+
+	for (i = 3; i <= 1500; i++) {
+		snprintf(m, sizeof(m), "Subject: m%d\n\nx\n", i);
+		deliver(fx, m);
+	}
+	fx->out_max = 16 * 1024;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "b EXAMINE INBOX\r\nc SEARCH ALL\r\n"
+	    "d UID SEARCH RETURN (MIN MAX COUNT) 2:* SUBJECT m149\r\n"
+	    "e SORT (REVERSE SIZE) UTF-8 SUBJECT m149\r\n"
+	    "f THREAD ORDEREDSUBJECT UTF-8 1:3\r\ng SEARCH CHARSET KOI8-R ALL\r\n"
+	    "h SEARCH MODSEQ 1\r\ni NOOP\r\n");
+	got = take(fx);
+	p = strstr(got, "b OK [READ-ONLY] Examine completed.\r\n* SEARCH 1 2 3 ");
+	assert_non_null(p);
+	for (i = 4; i <= 1500; i++) {
+		snprintf(want, sizeof(want), " %d", i);
+		p = strstr(p, want);
+		assert_non_null(p);
+	}
+	assert_non_null(strstr(p, " 1500\r\nc OK Search completed.\r\n"
+	    "* ESEARCH (TAG \"d\") UID MIN 149 MAX 1499 COUNT 11\r\nd OK Search completed.\r\n"
+	    "* SORT 1490 1491 1492 1493 1494 1495 1496 1497 1498 1499 149\r\n"
+	    "e OK Sort completed.\r\n"
+	    "* THREAD (1)(2)(3)\r\nf OK Thread completed.\r\n"
+	    "g NO [BADCHARSET (UTF-8 US-ASCII)] "));
+	assert_non_null(strstr(p, "\r\nh BAD MODSEQ is not supported yet.\r\n"
+	    "i OK NOOP completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+/* The session goes while a SEARCH chunk runs: the job frees the mailbox and the keys. */
+static void
+test_search_abandoned(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	static const char	 cmd[] = "c SEARCH OR BODY hello SUBJECT two\r\nd NOOP\r\n";
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	host_double_input(s, cmd, strlen(cmd));
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	host_double_free(&s);		/* runs the job after the session is gone */
+	s = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, cmd);
+	got = take(fx);
+	assert_string_equal(got, "* SEARCH 1 2\r\nc OK Search completed.\r\nd OK NOOP completed.\r\n");
+	free(got);
+	host_double_free(&s);
+}
+
 /* NOOP tells what others changed: EXPUNGE (renumbered), FETCH FLAGS, EXISTS and RECENT. */
 static void
 test_noop_updates(void **state)
@@ -551,6 +617,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_login_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_abandoned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
