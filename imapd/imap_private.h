@@ -4,7 +4,7 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed) and imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_idle.c (IDLE) and imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -71,6 +71,12 @@ struct imap_session {
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
 
+	/* IDLE (imap_session_idle.c): lines are DONE or end it with a BAD. */
+	char			*idle_tag;	/* non-NULL while IDLE runs */
+	int			 idle_fd;	/* the mailbox's inotify watched; -1: none */
+	bool			 idle_dirty;	/* a change came while a sync ran */
+	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
+
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
 };
@@ -133,6 +139,17 @@ long	imap_view_find(const struct imap_session *s, uint32_t uid);
 /* imap_session_sync.c */
 int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
 void	imap_sync_orphan(struct imap_session *s);
+/* A sync on the workq; done tells the client, then answers NOOP/CHECK's tag or imap_idle_synced(). */
+void	imap_sync_start(struct imap_session *s, bool idle);
+
+/* imap_session_idle.c */
+int	imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd);
+/* A line while IDLE runs: DONE, or anything else (BAD); either ends it. */
+void	imap_idle_line(struct imap_session *s, const char *line);
+/* An IDLE sync told the client: run another if more changed meanwhile. */
+void	imap_idle_synced(struct imap_session *s);
+/* Stop watching (the session goes away). */
+void	imap_idle_stop(struct imap_session *s);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);

@@ -127,6 +127,7 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_CLOSE]	= imap_cmd_close,
 	[IMAP_CMD_UNSELECT]	= imap_cmd_unselect,
 	[IMAP_CMD_FETCH]	= imap_cmd_fetch,
+	[IMAP_CMD_IDLE]		= imap_cmd_idle,
 };
 
 void
