@@ -75,6 +75,7 @@ struct imap_session {
 	char			*idle_tag;	/* non-NULL while IDLE runs */
 	int			 idle_fd;	/* the mailbox's inotify watched; -1: none */
 	bool			 idle_dirty;	/* a change came while a sync ran */
+	bool			 idle_settling;	/* a sync is due after the settle delay */
 	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
 
 	/* For the summary line. */

@@ -1,10 +1,11 @@
 /*
  * IDLE (RFC 2177).  "+ idling", then the session waits without polling:
  * the host watches the mailbox's inotify descriptor (mailbox_notify_fd)
- * and each wake-up runs the sync NOOP runs (imap_session_sync.c), whose
- * untagged EXPUNGE/FETCH/EXISTS/RECENT go out at once.  Changes that come
- * while a sync runs only mark it dirty: one more sync follows, so a burst
- * of deliveries costs a few syncs, not one each.  The session's one timer
+ * and a wake-up runs, SETTLE_MS later, the sync NOOP runs
+ * (imap_session_sync.c), whose untagged EXPUNGE/FETCH/EXISTS/RECENT go out
+ * at once.  Changes that come meanwhile or while a sync runs are taken by
+ * that sync or one more, so a burst of deliveries costs a few syncs, not
+ * one each.  The session's one timer
  * sends "* OK Still here" every imapd.idle_keepalive.  Without inotify (the
  * fs.inotify limits reached) the timer ticks every imapd.idle_check_interval
  * and each tick syncs: slower, logged once per IDLE, never a silent stall.
@@ -25,6 +26,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+/*
+ * Deliveries come a few ms apart: waiting this long after the first
+ * change lets one sync take a burst, for a delay no client notices.
+ */
+#define SETTLE_MS	20
+
+static void	tick(void *arg);
+
 /* The timer's period, and how many periods make one keep-alive. */
 static unsigned long long
 tick_ms(const struct imap_session *s, unsigned *per_keepalive)
@@ -39,14 +48,33 @@ tick_ms(const struct imap_session *s, unsigned *per_keepalive)
 	return ms;
 }
 
-/* A sync now, or right after the one running. */
+/* The settle delay is over: sync, then the timer goes back to its ticks. */
+static void
+settled(void *arg)
+{
+	struct imap_session	*s = arg;
+	unsigned		 per_keepalive;
+
+	s->idle_settling = false;
+	if (s->idle_tag == NULL || s->want == SESSION_CLOSE)
+		return;
+	if (s->sync_job != NULL)
+		s->idle_dirty = true;
+	else
+		imap_sync_start(s, true);
+	session_host_after(s->host, tick_ms(s, &per_keepalive), tick);
+}
+
+/* A sync SETTLE_MS from now, or after the one running. */
 static void
 sync_soon(struct imap_session *s)
 {
 	if (s->sync_job != NULL)
 		s->idle_dirty = true;
-	else
-		imap_sync_start(s, true);
+	else if (!s->idle_settling) {
+		s->idle_settling = true;
+		session_host_after(s->host, SETTLE_MS, settled);
+	}
 }
 
 /* Empty the inotify queue: the events only say "look again". */
@@ -115,7 +143,7 @@ imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd)
 
 	free(s->idle_tag);
 	s->idle_tag = xstrdup(cmd->tag);
-	s->idle_dirty = false;
+	s->idle_dirty = s->idle_settling = false;
 	s->idle_ticks = 0;
 	imap_line(s, "+ idling");
 	if (s->state == IMAP_STATE_SELECTED) {
@@ -133,7 +161,7 @@ imap_idle_synced(struct imap_session *s)
 	if (!s->idle_dirty || s->idle_tag == NULL || s->want == SESSION_CLOSE)
 		return;
 	s->idle_dirty = false;
-	imap_sync_start(s, true);
+	sync_soon(s);
 }
 
 void
@@ -143,7 +171,7 @@ imap_idle_stop(struct imap_session *s)
 		session_host_watch(s->host, -1, NULL);
 		s->idle_fd = -1;
 	}
-	s->idle_dirty = false;
+	s->idle_dirty = s->idle_settling = false;
 	xfree(&s->idle_tag);
 }
 
