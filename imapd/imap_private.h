@@ -4,8 +4,9 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed), imap_session_search.c (SEARCH, SORT, THREAD) and
- * imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_search.c (SEARCH, SORT, THREAD),
+ * imap_session_idle.c (IDLE) and imap_reply.c.  Nothing outside imapd/
+ * includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -76,6 +77,13 @@ struct imap_session {
 
 	struct imap_append	*append;		/* APPEND's message being streamed */
 
+	/* IDLE (imap_session_idle.c): lines are DONE or end it with a BAD. */
+	char			*idle_tag;	/* non-NULL while IDLE runs */
+	int			 idle_fd;	/* the mailbox's inotify watched; -1: none */
+	bool			 idle_dirty;	/* a change came while a sync ran */
+	bool			 idle_settling;	/* a sync is due after the settle delay */
+	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
+
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
 };
@@ -140,6 +148,17 @@ int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
 void	imap_sync_orphan(struct imap_session *s);
 /* Selected: sync the view (untagged updates), then "<tag> OK <ok>"; the session pauses. */
 void	imap_sync_reply(struct imap_session *s, const char *tag, const char *ok);
+/* IDLE's sync: the same untagged updates, then imap_idle_synced() instead of a tag. */
+void	imap_sync_idle(struct imap_session *s);
+
+/* imap_session_idle.c */
+int	imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd);
+/* A line while IDLE runs: DONE, or anything else (BAD); either ends it. */
+void	imap_idle_line(struct imap_session *s, const char *line);
+/* An IDLE sync told the client: run another if more changed meanwhile. */
+void	imap_idle_synced(struct imap_session *s);
+/* Stop watching (the session goes away). */
+void	imap_idle_stop(struct imap_session *s);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);

@@ -2,7 +2,8 @@
  * The IMAP session: session_ops and the input loop that feeds the command
  * parser (imap_parser.h) lines and literal bytes.  Commands live in
  * imap_session_commands.c, logins in imap_session_auth.c, SELECT and the
- * view in imap_session_select.c, FETCH in imap_session_fetch.c.  While a
+ * view in imap_session_select.c, FETCH in imap_session_fetch.c, IDLE in
+ * imap_session_idle.c.  While a
  * login, a mailbox opening, a NOOP's sync or a FETCH batch runs on the
  * workq the session says SESSION_PAUSE and the host holds the input; while
  * a reply streams it takes no input either.
@@ -30,6 +31,8 @@ imap_env_configure(struct imap_env *env, const struct settings *set)
 	l->max_connections_per_user = set->imapd.max_connections_per_user;
 	l->idle_timeout_ms = set->imapd.idle_timeout_ms;
 	l->preauth_timeout_ms = set->imapd.preauth_timeout_ms;
+	l->idle_keepalive_ms = set->imapd.idle_keepalive_ms;
+	l->idle_check_interval_ms = set->imapd.idle_check_interval_ms;
 	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
 	free(env->mail_root);
 	env->mail_root = xstrdup(set->lib.mail_root);
@@ -156,10 +159,16 @@ drain(struct imap_session *s)
 		case LINE_BARE_LF:	/* tolerated, as Dovecot does */
 			if (s->sasl != NULL)
 				imap_auth_line(s, line);
+			else if (s->idle_tag != NULL)
+				imap_idle_line(s, line);
 			else
 				parsed(s, imap_parser_line(s->parser, line, len));
 			break;
 		case LINE_TOO_LONG:
+			if (s->idle_tag != NULL) {
+				imap_idle_line(s, "");	/* not DONE */
+				break;
+			}
 			imap_auth_abort(s);
 			parsed(s, imap_parser_line_too_long(s->parser));
 			break;
@@ -209,6 +218,7 @@ imap_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->parser = imap_parser_new(&env->limits.parser);
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->want = SESSION_READ;
+	s->idle_fd = -1;
 	buf_init(&caps, 1024);
 	imap_capabilities(s, &caps);
 	imap_untagged(s, "OK [CAPABILITY %.*s] Postroom ready.", (int)buf_len(&caps),
@@ -267,6 +277,7 @@ imap_free(void *arg)
 		return;
 	log_info("session=%s event=summary user=%s commands=%u fetched=%u",
 	    s->peer->id, s->address != NULL ? s->address : "-", s->ncommands, s->nfetched);
+	imap_idle_stop(s);	/* before the mailbox (and its descriptor) closes */
 	imap_fetch_abort(s);
 	imap_search_abort(s);
 	imap_auth_abort(s);

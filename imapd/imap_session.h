@@ -28,6 +28,8 @@ struct imap_limits {
 	unsigned		 max_connections_per_user;
 	unsigned long long	 idle_timeout_ms;
 	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
+	unsigned long long	 idle_keepalive_ms;	/* IDLE's "* OK Still here" */
+	unsigned long long	 idle_check_interval_ms;	/* IDLE without inotify */
 	bool			 plaintext_auth_loopback;
 };
 

@@ -131,6 +131,7 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_SEARCH]	= imap_cmd_search,
 	[IMAP_CMD_SORT]		= imap_cmd_search,
 	[IMAP_CMD_THREAD]	= imap_cmd_search,
+	[IMAP_CMD_IDLE]		= imap_cmd_idle,
 };
 
 void
