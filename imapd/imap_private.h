@@ -23,6 +23,7 @@ struct dir_user;
 struct imap_auth_job;
 struct imap_fetch;
 struct imap_fetch_job;
+struct imap_folder_job;
 struct imap_parser;
 struct imap_select_job;
 struct imap_sync_job;
@@ -70,6 +71,8 @@ struct imap_session {
 	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
+	char			*folder;	/* the selected folder's store name */
+	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -140,5 +143,9 @@ int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
+
+/* imap_session_folders.c: LIST LSUB STATUS CREATE DELETE RENAME (UN)SUBSCRIBE */
+int	imap_cmd_folder(struct imap_session *s, const struct imap_command *cmd);
+void	imap_folder_orphan(struct imap_session *s);
 
 #endif

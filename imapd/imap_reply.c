@@ -115,6 +115,7 @@ void
 imap_capabilities(const struct imap_session *s, struct buf *b)
 {
 	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT");
+	buf_puts(b, " CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

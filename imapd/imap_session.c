@@ -30,6 +30,9 @@ imap_env_configure(struct imap_env *env, const struct settings *set)
 	l->max_connections_per_user = set->imapd.max_connections_per_user;
 	l->idle_timeout_ms = set->imapd.idle_timeout_ms;
 	l->preauth_timeout_ms = set->imapd.preauth_timeout_ms;
+	l->names.name_max = set->imapd.max_mailbox_name;
+	l->list_match_cells = set->imapd.list_match_cells;
+	l->max_list_reply = set->imapd.max_list_reply;
 	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
 	free(env->mail_root);
 	env->mail_root = xstrdup(set->lib.mail_root);
@@ -84,7 +87,7 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL))
+	    s->sync_job != NULL || s->fetch_job != NULL || s->folder_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -283,6 +286,7 @@ imap_free(void *arg)
 	imap_auth_orphan(s);
 	imap_select_orphan(s);
 	imap_sync_orphan(s);
+	imap_folder_orphan(s);
 	imap_logout_user(s);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imapd/imap_mailbox_name.h"
 #include "lib/session.h"
 #include "lib/settings.h"
 
@@ -30,6 +31,9 @@ struct imap_limits {
 	unsigned long long	 idle_timeout_ms;
 	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
 	bool			 plaintext_auth_loopback;
+	struct imap_name_opts	 names;		/* how mailbox names are read */
+	size_t			 list_match_cells;	/* LIST's pattern x name budget */
+	size_t			 max_list_reply;	/* bytes of a LIST or STATUS reply */
 };
 
 struct imap_env {

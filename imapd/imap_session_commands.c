@@ -127,6 +127,14 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_CLOSE]	= imap_cmd_close,
 	[IMAP_CMD_UNSELECT]	= imap_cmd_unselect,
 	[IMAP_CMD_FETCH]	= imap_cmd_fetch,
+	[IMAP_CMD_LIST]		= imap_cmd_folder,
+	[IMAP_CMD_LSUB]		= imap_cmd_folder,
+	[IMAP_CMD_STATUS]	= imap_cmd_folder,
+	[IMAP_CMD_CREATE]	= imap_cmd_folder,
+	[IMAP_CMD_DELETE]	= imap_cmd_folder,
+	[IMAP_CMD_RENAME]	= imap_cmd_folder,
+	[IMAP_CMD_SUBSCRIBE]	= imap_cmd_folder,
+	[IMAP_CMD_UNSUBSCRIBE]	= imap_cmd_folder,
 };
 
 void

@@ -199,7 +199,8 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT"
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT" \
+			" CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
