@@ -203,6 +203,7 @@ imap_folder_list(const struct imap_folders *f, const struct imap_command *cmd,
 	int				 rc;
 
 	imap_list_request_init(&req, cmd, f->names->utf8);
+	req.match_cells_max = f->match_cells_max;
 	if (folder_list_info(f->st, f->maildir, &v, &data.nfolders, &error) == -1)
 		return store_failed(error, no_r);
 	if ((req.lsub || (req.select_opts & IMAP_LIST_SEL_SUBSCRIBED) ||

@@ -23,6 +23,7 @@ struct imap_folders {
 	struct store			*st;
 	const char			*maildir;
 	const struct imap_name_opts	*names;
+	size_t				 match_cells_max;	/* LIST's; 0: the default */
 };
 
 /*

@@ -25,6 +25,7 @@ struct imap_append;
 struct dir_user;
 struct imap_fetch;
 struct imap_fetch_job;
+struct imap_folder_job;
 struct imap_parser;
 struct imap_search_cmd;
 struct imap_select_job;
@@ -83,6 +84,8 @@ struct imap_session {
 	bool			 idle_dirty;	/* a change came while a sync ran */
 	bool			 idle_settling;	/* a sync is due after the settle delay */
 	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
+	char			*folder;	/* the selected folder's store name */
+	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -181,5 +184,8 @@ void	imap_append_drop(struct imap_session *s);
 int	imap_cmd_search(struct imap_session *s, const struct imap_command *cmd);
 /* Forget the search running (timeout, free): nothing more of it is sent. */
 void	imap_search_abort(struct imap_session *s);
+/* imap_session_folders.c: LIST LSUB STATUS CREATE DELETE RENAME (UN)SUBSCRIBE */
+int	imap_cmd_folder(struct imap_session *s, const struct imap_command *cmd);
+void	imap_folder_orphan(struct imap_session *s);
 
 #endif

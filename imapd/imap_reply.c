@@ -119,6 +119,7 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 	buf_printf(b, " APPENDLIMIT=%llu",
 	    (unsigned long long)s->env->limits.parser.max_literal_size);
 	buf_puts(b, " ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
+	buf_puts(b, " CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

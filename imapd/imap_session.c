@@ -33,6 +33,9 @@ imap_env_configure(struct imap_env *env, const struct settings *set)
 	l->preauth_timeout_ms = set->imapd.preauth_timeout_ms;
 	l->idle_keepalive_ms = set->imapd.idle_keepalive_ms;
 	l->idle_check_interval_ms = set->imapd.idle_check_interval_ms;
+	l->names.name_max = set->imapd.max_mailbox_name;
+	l->list_match_cells = set->imapd.list_match_cells;
+	l->max_list_reply = set->imapd.max_list_reply;
 	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
 	free(env->mail_root);
 	env->mail_root = xstrdup(set->lib.mail_root);
@@ -88,7 +91,7 @@ imap_want(void *arg)
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
 	    s->sync_job != NULL || s->fetch_job != NULL || s->search_job != NULL ||
-	    imap_append_busy(s)))
+	    s->folder_job != NULL || imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -285,6 +288,7 @@ imap_free(void *arg)
 	imap_select_orphan(s);
 	imap_sync_orphan(s);
 	imap_append_drop(s);
+	imap_folder_orphan(s);
 	imap_logout_user(s);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);

@@ -132,6 +132,14 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_SORT]		= imap_cmd_search,
 	[IMAP_CMD_THREAD]	= imap_cmd_search,
 	[IMAP_CMD_IDLE]		= imap_cmd_idle,
+	[IMAP_CMD_LIST]		= imap_cmd_folder,
+	[IMAP_CMD_LSUB]		= imap_cmd_folder,
+	[IMAP_CMD_STATUS]	= imap_cmd_folder,
+	[IMAP_CMD_CREATE]	= imap_cmd_folder,
+	[IMAP_CMD_DELETE]	= imap_cmd_folder,
+	[IMAP_CMD_RENAME]	= imap_cmd_folder,
+	[IMAP_CMD_SUBSCRIBE]	= imap_cmd_folder,
+	[IMAP_CMD_UNSUBSCRIBE]	= imap_cmd_folder,
 };
 
 void

@@ -15,7 +15,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct imap_select_job {
 	struct imap_session	*s;		/* NULL once the session is gone */
@@ -64,6 +63,7 @@ imap_count_recent(const struct msg_info *msgs, size_t n)
 void
 imap_unselect(struct imap_session *s)
 {
+	xfree(&s->folder);		/* also when an orphaned job took the handle */
 	if (s->mb == NULL)
 		return;
 	imap_fetch_abort(s);
@@ -83,17 +83,6 @@ job_free(struct imap_select_job *job)
 	free(job->folder);
 	free(job->error);
 	free(job);
-}
-
-/*
- * The IMAP name of a mailbox as the store's folder name: INBOX in any
- * case; other names are the store's, "." the delimiter of both.  h2's
- * imap_mailbox_name (modified UTF-7, validation) replaces this.
- */
-static const char *
-folder_name(const char *name)
-{
-	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
 }
 
 /* On a workq thread: touches only the job, the store and the new handle. */
@@ -140,6 +129,7 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 
 	s->mb = job->mb;
 	job->mb = NULL;
+	s->folder = xstrdup(job->folder);
 	s->msgs = job->msgs;
 	s->nmsgs = job->nmsgs;
 	s->keywords = job->nkeywords > 0;
@@ -205,14 +195,21 @@ int
 imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_select_job	*job;
+	char			 folder[IMAP_FOLDER_SIZE];
+	struct imap_no		 no;
 
 	/* RFC 3501 6.3.1: the mailbox selected before is left even if this one fails. */
 	imap_unselect(s);
+	if (imap_name_to_folder(cmd->u.select.mailbox, &s->env->limits.names, folder,
+	    &no) == -1) {
+		imap_tagged(s, cmd->tag, "NO [%s] %s.", no.code, no.text);
+		return -1;
+	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->store = s->env->store;
 	job->maildir = xstrdup(s->maildir);
-	job->folder = xstrdup(folder_name(cmd->u.select.mailbox));
+	job->folder = xstrdup(folder);
 	job->readonly = cmd->def->id == IMAP_CMD_EXAMINE;
 	free(s->tag);
 	s->tag = xstrdup(cmd->tag);

@@ -195,6 +195,12 @@ const struct config_key config_keys[] = {
 	  "depth of parenthesised lists, and of NOT/OR in SEARCH, in one command"),
 	UINT("imapd.max_arguments", imapd.max_arguments, "10000", 100, 1000000,
 	  "tokens in one command, and elements of one sequence set"),
+	UINT("imapd.max_mailbox_name", imapd.max_mailbox_name, "200", 16, 200,
+	  "longest mailbox name in bytes (modified UTF-7, as on disk); longer ones get NO [CANNOT]"),
+	SIZE("imapd.list_match_cells", imapd.list_match_cells, "32M", 64 * KB, 1024 * MB,
+	  "pattern x name characters one LIST may match (its CPU); over it LIST gets NO [LIMIT]"),
+	SIZE("imapd.max_list_reply", imapd.max_list_reply, "16M", 64 * KB, 1024 * MB,
+	  "bytes of one LIST, LSUB or STATUS reply held in memory; over it the command gets NO [LIMIT]"),
 
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",

@@ -100,6 +100,9 @@ struct imapd_settings {
 	unsigned	 max_errors;
 	unsigned	 max_commands_before_auth;
 	unsigned	 max_connections_per_user;
+	unsigned	 max_mailbox_name;
+	uint64_t	 list_match_cells;
+	uint64_t	 max_list_reply;
 };
 
 struct store_settings {
