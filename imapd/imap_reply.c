@@ -114,7 +114,7 @@ imap_put_string(struct buf *b, const char *str, size_t len)
 void
 imap_capabilities(const struct imap_session *s, struct buf *b)
 {
-	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT");
+	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

@@ -84,7 +84,7 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL))
+	    s->sync_job != NULL || s->fetch_job != NULL || s->store_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -283,7 +283,9 @@ imap_free(void *arg)
 	imap_auth_orphan(s);
 	imap_select_orphan(s);
 	imap_sync_orphan(s);
+	imap_store_orphan(s);
 	imap_logout_user(s);
+	xfree(&s->view_copy);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);
 	linebuf_free(&s->lb);

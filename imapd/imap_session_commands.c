@@ -127,6 +127,10 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_CLOSE]	= imap_cmd_close,
 	[IMAP_CMD_UNSELECT]	= imap_cmd_unselect,
 	[IMAP_CMD_FETCH]	= imap_cmd_fetch,
+	[IMAP_CMD_STORE]	= imap_cmd_store,
+	[IMAP_CMD_EXPUNGE]	= imap_cmd_expunge,
+	[IMAP_CMD_COPY]		= imap_cmd_copy,
+	[IMAP_CMD_MOVE]		= imap_cmd_copy,
 };
 
 void

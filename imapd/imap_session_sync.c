@@ -113,8 +113,7 @@ sync_done(void *arg)
 	} else {
 		if (job->changed) {
 			tell(s, job);
-			s->msgs = job->msgs;
-			s->nmsgs = job->nmsgs;
+			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		imap_tagged(s, tag, "OK %s completed.", s->sync_noop ? "NOOP" : "CHECK");

@@ -199,7 +199,7 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT"
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT UIDPLUS MOVE"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
