@@ -5,7 +5,7 @@
  * committed on the workq (renames and fsyncs), its result back on the
  * loop.  The same job then reads a fresh snapshot, and the view moves to
  * it with the untagged replies that say so, as NOOP's sync does, except
- * that a command during which no EXPUNGE may be sent (STORE, COPY; RFC
+ * that a command during which no EXPUNGE may be sent (STORE; RFC
  * 3501 7.4.1) keeps every message the client knows: when another session
  * expunged one meanwhile, the view stays the old one, its flags brought up
  * to date, and the next NOOP tells the rest.
