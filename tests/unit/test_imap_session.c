@@ -497,13 +497,16 @@ test_store_keeps_numbers(void **state)
 	struct host_double	*s = sopen(fx);
 	struct mailbox		*mb;
 	const char		*error;
+	char			*got;
 	uint32_t		 one = 1;
 
 	drive(fx, s, LOGIN "b SELECT INBOX\r\nc EXAMINE INBOX\r\n");
 	buf_reset(fx->got);
 	drive(fx, s, "d STORE 1 +FLAGS (\\Seen)\r\ne EXPUNGE\r\nf SELECT INBOX\r\n");
-	assert_non_null(strstr(take(fx), "d NO [READ-ONLY] Mailbox is read-only.\r\n"
+	got = take(fx);
+	assert_non_null(strstr(got, "d NO [READ-ONLY] Mailbox is read-only.\r\n"
 	    "e NO [READ-ONLY] Mailbox is read-only.\r\n"));
+	free(got);
 	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
 	assert_int_equal(mailbox_expunge(mb, &one, 1, &error), 0);
 	mailbox_close(&mb);
