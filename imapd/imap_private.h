@@ -5,8 +5,8 @@
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
  * streamed), imap_session_search.c (SEARCH, SORT, THREAD),
- * imap_session_idle.c (IDLE) and imap_reply.c.  Nothing outside imapd/
- * includes this.
+ * imap_session_idle.c (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY,
+ * MOVE) and imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -29,6 +29,7 @@ struct imap_folder_job;
 struct imap_parser;
 struct imap_search_cmd;
 struct imap_select_job;
+struct imap_store_job;
 struct imap_sync_job;
 struct linebuf;
 struct login;
@@ -67,8 +68,10 @@ struct imap_session {
 	bool			 readonly;	/* EXAMINE */
 	const struct msg_info	*msgs;		/* the store's snapshot, mb's until the next one */
 	size_t			 nmsgs;
+	struct msg_info		*view_copy;	/* or the session's own copy (msgs), freed with it */
 	uint64_t		 highestmodseq;	/* of the view */
 	bool			 keywords;	/* the folder has keywords: FLAGS must read them */
+	size_t			 nkeywords;	/* in the FLAGS the client was told */
 	struct imap_select_job	*select_job;	/* SELECT, EXAMINE or CLOSE on the workq */
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
@@ -86,6 +89,7 @@ struct imap_session {
 	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
 	char			*folder;	/* the selected folder's store name */
 	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
+	struct imap_store_job	*store_job;	/* STORE, EXPUNGE, COPY or MOVE on the workq */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -145,6 +149,11 @@ void	imap_select_orphan(struct imap_session *s);
 size_t	imap_count_recent(const struct msg_info *msgs, size_t n);
 /* The view's index of uid, or -1 if the client was not told of it. */
 long	imap_view_find(const struct imap_session *s, uint32_t uid);
+/* The view is now msgs (owned: the session's copy, freed when the view moves on). */
+void	imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
+	    struct msg_info *owned);
+/* The system flags and keywords for FLAGS, and "\*" too when any (PERMANENTFLAGS). */
+void	imap_put_flag_names(struct buf *b, const char *const *keywords, size_t n, bool any);
 
 /* imap_session_sync.c */
 int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
@@ -162,6 +171,12 @@ void	imap_idle_line(struct imap_session *s, const char *line);
 void	imap_idle_synced(struct imap_session *s);
 /* Stop watching (the session goes away). */
 void	imap_idle_stop(struct imap_session *s);
+
+/* imap_session_store.c */
+int	imap_cmd_store(struct imap_session *s, const struct imap_command *cmd);
+int	imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd);
+int	imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd);
+void	imap_store_orphan(struct imap_session *s);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);

@@ -114,7 +114,7 @@ imap_put_string(struct buf *b, const char *str, size_t len)
 void
 imap_capabilities(const struct imap_session *s, struct buf *b)
 {
-	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE");
+	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE UIDPLUS MOVE");
 	/* RFC 7889: the largest message APPEND takes. */
 	buf_printf(b, " APPENDLIMIT=%llu",
 	    (unsigned long long)s->env->limits.parser.max_literal_size);

@@ -91,7 +91,7 @@ imap_want(void *arg)
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
 	    s->sync_job != NULL || s->fetch_job != NULL || s->search_job != NULL ||
-	    s->folder_job != NULL || imap_append_busy(s)))
+	    s->folder_job != NULL || s->store_job != NULL || imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -289,7 +289,9 @@ imap_free(void *arg)
 	imap_sync_orphan(s);
 	imap_append_drop(s);
 	imap_folder_orphan(s);
+	imap_store_orphan(s);
 	imap_logout_user(s);
+	xfree(&s->view_copy);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);
 	linebuf_free(&s->lb);

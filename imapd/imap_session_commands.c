@@ -140,6 +140,10 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_RENAME]	= imap_cmd_folder,
 	[IMAP_CMD_SUBSCRIBE]	= imap_cmd_folder,
 	[IMAP_CMD_UNSUBSCRIBE]	= imap_cmd_folder,
+	[IMAP_CMD_STORE]	= imap_cmd_store,
+	[IMAP_CMD_EXPUNGE]	= imap_cmd_expunge,
+	[IMAP_CMD_COPY]		= imap_cmd_copy,
+	[IMAP_CMD_MOVE]		= imap_cmd_copy,
 };
 
 void

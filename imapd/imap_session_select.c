@@ -61,6 +61,17 @@ imap_count_recent(const struct msg_info *msgs, size_t n)
 }
 
 void
+imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
+    struct msg_info *owned)
+{
+	if (s->view_copy != owned)
+		free(s->view_copy);
+	s->view_copy = owned;
+	s->msgs = msgs;
+	s->nmsgs = n;
+}
+
+void
 imap_unselect(struct imap_session *s)
 {
 	xfree(&s->folder);		/* also when an orphaned job took the handle */
@@ -68,8 +79,7 @@ imap_unselect(struct imap_session *s)
 		return;
 	imap_fetch_abort(s);
 	mailbox_close(&s->mb);		/* the snapshot goes with it */
-	s->msgs = NULL;
-	s->nmsgs = 0;
+	imap_view_set(s, NULL, 0, NULL);
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;
 }
@@ -108,15 +118,15 @@ select_work(void *arg)
 	}
 }
 
-static void
-put_flags(struct buf *b, const struct imap_select_job *job, bool any)
+void
+imap_put_flag_names(struct buf *b, const char *const *keywords, size_t n, bool any)
 {
 	size_t	 i;
 
 	buf_puts(b, "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (i = 0; i < job->nkeywords; i++)
-		buf_printf(b, " %s", job->keywords[i]);
-	if (any && job->nkeywords < STORE_KEYWORDS_MAX)
+	for (i = 0; i < n; i++)
+		buf_printf(b, " %s", keywords[i]);
+	if (any && n < STORE_KEYWORDS_MAX)
 		buf_puts(b, " \\*");
 }
 
@@ -130,18 +140,18 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 	s->mb = job->mb;
 	job->mb = NULL;
 	s->folder = xstrdup(job->folder);
-	s->msgs = job->msgs;
-	s->nmsgs = job->nmsgs;
+	imap_view_set(s, job->msgs, job->nmsgs, NULL);
 	s->keywords = job->nkeywords > 0;
+	s->nkeywords = job->nkeywords;
 	s->highestmodseq = st->highestmodseq;
 	s->readonly = job->readonly;
 	s->state = IMAP_STATE_SELECTED;
 	buf_init(&flags, 64 * 1024);
-	put_flags(&flags, job, false);
+	imap_put_flag_names(&flags, job->keywords, job->nkeywords, false);
 	imap_untagged(s, "FLAGS (%.*s)", (int)buf_len(&flags), buf_head(&flags));
 	buf_reset(&flags);
 	if (!s->readonly)
-		put_flags(&flags, job, true);
+		imap_put_flag_names(&flags, job->keywords, job->nkeywords, true);
 	imap_untagged(s, "OK [PERMANENTFLAGS (%.*s)] Flags permitted.", (int)buf_len(&flags),
 	    buf_head(&flags));
 	buf_release(&flags);

@@ -117,8 +117,7 @@ sync_done(void *arg)
 	} else {
 		if (job->changed) {
 			tell(s, job);
-			s->msgs = job->msgs;
-			s->nmsgs = job->nmsgs;
+			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		if (job->ok != NULL)

@@ -199,7 +199,7 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE APPENDLIMIT=1048576" \
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE UIDPLUS MOVE APPENDLIMIT=1048576" \
 			" ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT" \
 			" CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
@@ -560,6 +560,70 @@ test_append_any_chunk(void **state)
 	}
 }
 
+/* STORE, UID STORE .SILENT, COPY (COPYUID, TRYCREATE), EXPUNGE renumbered, MOVE. */
+static void
+test_store_expunge_copy_move(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "c STORE 1:2 +FLAGS (\\Seen $Work)\r\nd UID STORE 1 -FLAGS.SILENT ($Work)\r\n"
+	    "e STORE 1 +FLAGS (\\Recent)\r\nf STORE 3 +FLAGS (\\Seen)\r\n");
+	expect(fx, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n"
+	    "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] "
+	    "Flags permitted.\r\n"
+	    "* 1 FETCH (FLAGS (\\Seen \\Recent $Work))\r\n* 2 FETCH (FLAGS (\\Seen \\Recent $Work))\r\n"
+	    "c OK Store completed.\r\nd OK Store completed.\r\n"
+	    "e BAD Invalid system flag \\Recent.\r\nf BAD Invalid messageset.\r\n");
+	drive(fx, s, "g COPY 1 Trash\r\nh COPY 1:2 Nope\r\ni STORE 1 +FLAGS.SILENT (\\Deleted)\r\n"
+	    "j EXPUNGE\r\nk FETCH 1:* (UID FLAGS)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "g OK [COPYUID "));
+	assert_non_null(strstr(got, " 1 1] Copy completed.\r\nh NO [TRYCREATE] "));
+	assert_non_null(strstr(got, "i OK Store completed.\r\n* 1 EXPUNGE\r\nj OK Expunge "
+	    "completed.\r\n* 1 FETCH (UID 2 FLAGS (\\Seen \\Recent $Work))\r\nk OK Fetch "));
+	free(got);
+	drive(fx, s, "l UID MOVE 2 Trash\r\nm FETCH 1:* (UID)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, " 2 2] Moved UIDs.\r\n* 1 EXPUNGE\r\nl OK Move completed.\r\n"
+	    "m OK Fetch completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+/* RFC 3501 7.4.1: STORE after another's expunge keeps the numbers; NOOP tells. */
+static void
+test_store_keeps_numbers(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	struct mailbox		*mb;
+	const char		*error;
+	char			*got;
+	uint32_t		 one = 1;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc EXAMINE INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "d STORE 1 +FLAGS (\\Seen)\r\ne EXPUNGE\r\nf SELECT INBOX\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "d NO [READ-ONLY] Mailbox is read-only.\r\n"
+	    "e NO [READ-ONLY] Mailbox is read-only.\r\n"));
+	free(got);
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &one, 1, &error), 0);
+	mailbox_close(&mb);
+	drive(fx, s, "g STORE 2 +FLAGS (\\Flagged)\r\nh FETCH 1:* (UID)\r\ni NOOP\r\n"
+	    "j FETCH 1:* (UID)\r\n");
+	/* \\Recent went to b's SELECT: f's sees none. */
+	expect(fx, "* 2 FETCH (FLAGS (\\Flagged))\r\ng OK Store completed.\r\n"
+	    "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\nh OK Fetch completed.\r\n"
+	    "* 1 EXPUNGE\r\ni OK NOOP completed.\r\n* 1 FETCH (UID 2)\r\nj OK Fetch completed.\r\n");
+	host_double_free(&s);
+}
+
 static void
 test_timeout(void **state)
 {
@@ -622,6 +686,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_search_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_expunge_copy_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_keeps_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 
