@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "imapd/imap_command.h"
+#include "imapd/imap_fetch_body.h"
 #include "imapd/imap_session.h"
 #include "lib/session.h"
 #include "store/store.h"
@@ -21,6 +22,8 @@
 struct buf;
 struct dir_user;
 struct imap_auth_job;
+struct imap_body_job;
+struct imap_body_msg;
 struct imap_fetch;
 struct imap_fetch_job;
 struct imap_parser;
@@ -70,6 +73,8 @@ struct imap_session {
 	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
+	struct imap_body_job	*body_job;	/* its next message opened on the workq */
+	struct imap_body_resume	 body_resume;	/* where the last partial fetch stopped */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -140,5 +145,31 @@ int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
+/* imap_session_body.c's job is done: bm's sections are ready to send. */
+void	imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm);
+/* It failed before anything of the message was sent: NO. */
+void	imap_fetch_failed(struct imap_session *s);
+
+/* imap_session_body.c: one message's BODY[...]/RFC822.* items */
+struct imap_body_msg {
+	size_t			 idx;		/* in the view */
+	uint32_t		 uid;
+	int			 fd;		/* the message's file, -1 */
+	struct imap_fetch_body	*fb;		/* one per section, begun */
+	unsigned		 nfb;
+	unsigned		 item;		/* the FETCH's next item to write */
+	unsigned		 section;	/* the section it is at */
+	bool			 in_literal;	/* its head is out */
+	bool			 seen;		/* this FETCH set \Seen */
+	bool			 gone;		/* expunged before it could be opened */
+};
+/* Open message idx and begin its sections (atts) on the workq; then imap_fetch_opened. */
+void	imap_body_submit(struct imap_session *s, size_t idx,
+	    const struct imap_fetch_att *const *atts, unsigned natts, bool set_seen);
+/* Send section i: 1 when out, 0 when the output is full, -1 if it cannot be finished. */
+int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i);
+void	imap_body_msg_free(struct imap_body_msg **bm);
+/* The FETCH ends early: the job running, if any, is left to finish alone. */
+void	imap_body_abort(struct imap_session *s);
 
 #endif

@@ -84,7 +84,7 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL))
+	    s->sync_job != NULL || s->fetch_job != NULL || s->body_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }
