@@ -34,6 +34,14 @@ struct mailbox;
 struct msg_info;
 struct sasl;
 
+/* The view's messages a FETCH set \Seen on (a bit each); the view it is of. */
+struct imap_seen_marks {
+	const struct msg_info	*view;
+	size_t			 n;
+	uint64_t		 modseq;
+	unsigned char		*bits;
+};
+
 struct imap_session {
 	struct imap_env		*env;
 	const struct session_peer *peer;	/* updated by the host (tls) */
@@ -75,6 +83,7 @@ struct imap_session {
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
 	struct imap_body_job	*body_job;	/* its next message opened on the workq */
 	struct imap_body_resume	 body_resume;	/* where the last partial fetch stopped */
+	struct imap_seen_marks	 seen_marks;	/* \Seen set by FETCH, not in the view yet */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -157,8 +166,9 @@ struct imap_body_msg {
 	int			 fd;		/* the message's file, -1 */
 	struct imap_fetch_body	*fb;		/* one per section, begun */
 	unsigned		 nfb;
-	unsigned		 item;		/* the FETCH's next item to write */
+	unsigned		 item;		/* items written before the sections */
 	unsigned		 section;	/* the section it is at */
+	bool			 started;	/* "* n FETCH (" and the items before the sections are out */
 	bool			 in_literal;	/* its head is out */
 	bool			 seen;		/* this FETCH set \Seen */
 	bool			 gone;		/* expunged before it could be opened */
@@ -169,6 +179,8 @@ void	imap_body_submit(struct imap_session *s, size_t idx,
 /* Send section i: 1 when out, 0 when the output is full, -1 if it cannot be finished. */
 int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i);
 void	imap_body_msg_free(struct imap_body_msg **bm);
+/* idx's \Seen was set by a FETCH since the view was taken (mark: it is now). */
+bool	imap_seen_marked(struct imap_session *s, size_t idx, bool mark);
 /* The FETCH ends early: the job running, if any, is left to finish alone. */
 void	imap_body_abort(struct imap_session *s);
 

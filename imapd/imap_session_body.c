@@ -56,6 +56,30 @@ imap_body_msg_free(struct imap_body_msg **bm)
 	*bm = NULL;
 }
 
+/*
+ * Was idx's \Seen set by this session since its view was taken?  The
+ * view (the store's snapshot) shows it only once NOOP or SELECT takes the
+ * next one; till then a second non-PEEK FETCH neither sets it again nor
+ * says FLAGS, as Dovecot.  A new view (another snapshot, count or
+ * HIGHESTMODSEQ) clears the marks.
+ */
+bool
+imap_seen_marked(struct imap_session *s, size_t idx, bool mark)
+{
+	struct imap_seen_marks	*sm = &s->seen_marks;
+
+	if (sm->view != s->msgs || sm->n != s->nmsgs || sm->modseq != s->highestmodseq) {
+		free(sm->bits);
+		sm->bits = xcalloc(s->nmsgs / 8 + 1, 1);
+		sm->view = s->msgs;
+		sm->n = s->nmsgs;
+		sm->modseq = s->highestmodseq;
+	}
+	if (mark)
+		sm->bits[idx / 8] |= (unsigned char)(1u << (idx % 8));
+	return (sm->bits[idx / 8] >> (idx % 8)) & 1;
+}
+
 static void
 body_work(void *arg)
 {
@@ -100,6 +124,8 @@ body_done(void *arg)
 			imap_body_msg_free(&job->bm);
 			imap_fetch_failed(s);
 		} else {
+			if (job->bm->seen)
+				imap_seen_marked(s, job->bm->idx, true);
 			imap_fetch_opened(s, job->bm);
 			job->bm = NULL;
 		}
@@ -129,18 +155,24 @@ imap_body_submit(struct imap_session *s, size_t idx, const struct imap_fetch_att
 	job->bm = bm;
 	job->atts = atts;
 	job->size = s->msgs[idx].size;
-	job->set_seen = set_seen && !(s->msgs[idx].flags & MSG_SEEN);
+	job->set_seen = set_seen && !(s->msgs[idx].flags & MSG_SEEN) &&
+	    !imap_seen_marked(s, idx, false);
 	job->resume = s->body_resume;
 	s->body_job = job;
 	session_host_submit(s->host, body_work, body_done, job);
 }
 
-/* The FETCH ends early: a job still running closes the mailbox it was lent. */
+/*
+ * The FETCH ends early (timeout, SELECT, the session freed): a job still
+ * running closes the mailbox it was lent; the marks go with the view.
+ */
 void
 imap_body_abort(struct imap_session *s)
 {
 	struct imap_body_job	*job = s->body_job;
 
+	free(s->seen_marks.bits);
+	memset(&s->seen_marks, 0, sizeof(s->seen_marks));
 	if (job == NULL)
 		return;
 	job->s = NULL;

@@ -143,6 +143,23 @@ add_section(struct imap_session *s, struct imap_fetch *f, const struct imap_fetc
 		f->set_seen = true;	/* RFC 3501 6.4.5 */
 }
 
+/*
+ * The order Dovecot answers in: the items without a literal as asked (UID
+ * first for UID FETCH), then the sections as asked, their literals last.
+ */
+static void
+order_as_dovecot(struct imap_fetch *f)
+{
+	unsigned	 i, n = 0, sorted[f->norder + 1];
+
+	for (i = 0; i < f->norder; i++)
+		if (f->order[i] != F_SECTION)
+			sorted[n++] = f->order[i];
+	for (i = n; i < f->norder; i++)
+		sorted[i] = F_SECTION;
+	memcpy(f->order, sorted, f->norder * sizeof(*sorted));
+}
+
 /* The items asked for, or -1 after a BAD. */
 static int
 fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_fetch *f)
@@ -169,6 +186,7 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 		}
 		add_item(f, simple_items[j].bit);
 	}
+	order_as_dovecot(f);
 	if (cmd->u.fetch.has_changedsince) {
 		imap_tagged(s, cmd->tag, "BAD CHANGEDSINCE is not supported yet.");
 		return -1;
@@ -298,15 +316,18 @@ static void
 put_message(struct imap_session *s, const struct imap_fetch *f, size_t idx,
     const struct msg_fetch *mf)
 {
-	const struct msg_info	*m = &s->msgs[idx];
+	struct msg_info		 m = s->msgs[idx];
 	struct buf		*b = s->out;
 	unsigned		 i;
 	size_t			 before = buf_len(b);
 	int			 rc = 0;
 
+	if ((f->items & F_FLAGS) && imap_seen_marked(s, idx, false))
+		m.flags |= MSG_SEEN;
+
 	buf_printf(b, "* %zu FETCH (", idx + 1);
 	for (i = 0; i < f->norder && rc == 0; i++)
-		if ((i > 0 && buf_puts(b, " ") == -1) || put_item(b, f->order[i], m, mf) == -1)
+		if ((i > 0 && buf_puts(b, " ") == -1) || put_item(b, f->order[i], &m, mf) == -1)
 			rc = -1;
 	if (rc == -1 || buf_puts(b, ")\r\n") == -1) {
 		b->len = before;	/* never half a response: the client would misparse it */
@@ -316,10 +337,10 @@ put_message(struct imap_session *s, const struct imap_fetch *f, size_t idx,
 }
 
 /*
- * The response of f->bm's message, in parts: from the item it stopped at,
+ * The response of f->bm's message, in parts: the items without a literal
+ * at once (FLAGS after them when this FETCH set \Seen, as Dovecot), then
  * each section's literal streamed.  1 when it is all out, 0 when the
  * output is full, -1 when it cannot be finished (the session closes).
- * FLAGS follows the items asked when this FETCH set \Seen (as Dovecot).
  */
 static int
 put_sections(struct imap_session *s, struct imap_fetch *f, const struct msg_fetch *mf)
@@ -327,33 +348,34 @@ put_sections(struct imap_session *s, struct imap_fetch *f, const struct msg_fetc
 	struct imap_body_msg	*bm = f->bm;
 	struct msg_info		 m = s->msgs[bm->idx];
 	struct buf		*b = s->out;
-	unsigned		 bit;
 	int			 r;
 
-	if (bm->seen)
-		m.flags |= MSG_SEEN;
-	if (bm->item == 0 && !bm->in_literal && buf_printf(b, "* %zu FETCH (", bm->idx + 1) == -1)
-		return -1;
-	for (; bm->item < f->norder; bm->item++) {
-		bit = f->order[bm->item];
-		if (bit != F_SECTION) {
-			if ((bm->item > 0 && buf_puts(b, " ") == -1) || put_item(b, bit, &m, mf) == -1)
+	if (!bm->started) {
+		if (bm->seen || imap_seen_marked(s, bm->idx, false))
+			m.flags |= MSG_SEEN;
+		if (buf_printf(b, "* %zu FETCH (", bm->idx + 1) == -1)
+			return -1;
+		for (; f->order[bm->item] != F_SECTION; bm->item++)
+			if ((bm->item > 0 && buf_puts(b, " ") == -1) ||
+			    put_item(b, f->order[bm->item], &m, mf) == -1)
 				return -1;
-			continue;
+		if (bm->seen && !(f->items & F_FLAGS)) {
+			if (bm->item > 0 && buf_puts(b, " ") == -1)
+				return -1;
+			put_flags(b, &m, mf != NULL ? mf->keywords : NULL);
+			bm->item++;	/* a separator before the first section */
 		}
+		bm->started = true;
+	}
+	for (; bm->section < bm->nfb; bm->section++) {
 		if (!bm->in_literal) {
 			if (session_host_output_full(s->host))
 				return 0;
-			if (bm->item > 0 && buf_puts(b, " ") == -1)
+			if ((bm->item > 0 || bm->section > 0) && buf_puts(b, " ") == -1)
 				return -1;
 		}
 		if ((r = imap_body_send(s, bm, bm->section)) != 1)
 			return r;
-		bm->section++;
-	}
-	if (bm->seen && !(f->items & F_FLAGS)) {
-		buf_puts(b, " ");
-		put_flags(b, &m, mf != NULL ? mf->keywords : NULL);
 	}
 	if (buf_puts(b, ")\r\n") == -1)
 		return -1;

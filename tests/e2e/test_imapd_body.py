@@ -3,7 +3,10 @@ daemon (issue 15): the imaplib scenario (headers with RFC 2047 Chinese
 subjects, RFC822 equal to the delivered bytes in CRLF form), \\Seen set by a
 non-PEEK fetch with FLAGS in the reply, a 30 MB message streamed to a slow
 reader with imapd's memory bounded, and a message expunged (its file
-removed) before or while its FETCH runs.
+removed) before or while its FETCH runs; and a differential against a
+throw-away Dovecot: the same FETCH commands over tests/mime/corpus to both
+daemons, the untagged replies compared byte for byte (KNOWN lists what
+differs, with the reason).
 """
 
 import os
@@ -12,7 +15,8 @@ import socket
 import time
 import unittest
 
-from harness import children
+from dovecot import Dovecot
+from harness import children, is_root, needs, start_postroom
 from test_imapd import ALICE, SUBJECT, ImapCase, decode
 
 BIG = 30 * 1024 * 1024
@@ -63,11 +67,13 @@ class FetchBody(ImapCase):
         self.assertEqual(typ, 'OK')
         got = [d for d in data if isinstance(d, tuple)]
         self.assertEqual([g[1] for g in got], [crlf(m) for m in stored])
-        # RFC 3501 6.4.5: the fetch set \Seen, and says so with FLAGS after the items asked
+        # RFC 3501 6.4.5: the fetch set \Seen and says so with FLAGS, before the
+        # literals (Dovecot's order)
         for n, g in enumerate(got, 1):
-            self.assertRegex(g[0], rb'^%d \(RFC822 \{\d+\}$' % n)
-        self.assertEqual([d for d in data if not isinstance(d, tuple)],
-                         [b' FLAGS (\\Seen \\Recent))'] * 2)
+            self.assertRegex(g[0], rb'^%d \(FLAGS \(\\Seen \\Recent\) RFC822 \{\d+\}$' % n)
+        self.assertEqual([d for d in data if not isinstance(d, tuple)], [b')'] * 2)
+        typ, data = c.fetch('1:*', '(RFC822)')
+        self.assertRegex(data[0][0], rb'^1 \(RFC822 \{\d+\}$', 'FLAGS again: it was set already')
         typ, data = c.fetch('1', '(FLAGS BODY[TEXT])')
         self.assertTrue(data[0][0].startswith(b'1 (FLAGS (\\Seen \\Recent) BODY[TEXT] {'), data)
         self.assertEqual(data[1], b')')
@@ -82,13 +88,14 @@ class FetchBody(ImapCase):
                           'RFC822.HEADER BODY.PEEK[TEXT] RFC822.SIZE)')
         self.assertEqual(typ, 'OK')
         parts = [d for d in data if isinstance(d, tuple)]
-        self.assertEqual(parts[0][0], b'2 (UID 2 BODY[]<0> {10}')
+        # the items without a literal first (Dovecot's order)
+        self.assertEqual(parts[0][0], b'2 (UID 2 RFC822.SIZE %d BODY[]<0> {10}' % len(wire))
         self.assertEqual(parts[0][1], wire[:10])
         self.assertEqual(parts[1][0], b' BODY[HEADER.FIELDS (SUBJECT)] {18}')
         self.assertEqual(parts[1][1], b'Subject: plain\r\n\r\n')
         self.assertEqual(parts[2][1], wire[:wire.index(b'\r\n\r\n') + 4])
         self.assertEqual(parts[3][1], b'hi\r\n')
-        self.assertEqual(data[-1], b' RFC822.SIZE %d)' % len(wire))
+        self.assertEqual(data[-1], b')')
         typ, data = c.fetch('1', '(BODY.PEEK[2.MIME] BODY.PEEK[9])')
         self.assertIn(b'filename', data[0][1])
         self.assertEqual(data[1][1], b'')
@@ -169,6 +176,102 @@ class FetchBody(ImapCase):
         self.assertTrue(lines[-1].startswith(b'c NO [EXPUNGEISSUED]'), lines)
         self.assertTrue(lines[0].startswith(b'* 2 FETCH (UID 2 BODY[TEXT] {4}'), lines)
         self.assertEqual(lines[1], b'hi\r\n')
+
+
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                      'mime', 'corpus')
+# Every message gets these, in one UID FETCH (EXAMINE: nothing changes).
+PEEK_ITEMS = ('BODY.PEEK[] BODY.PEEK[HEADER] BODY.PEEK[TEXT] RFC822.HEADER RFC822.SIZE '
+              'BODY.PEEK[HEADER.FIELDS (FROM To subject Content-Type)] '
+              'BODY.PEEK[HEADER.FIELDS.NOT (Received DATE message-id)] BODY.PEEK[]<7.100> '
+              'BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT]<1.20> '
+              'BODY.PEEK[9]')
+# Then, read-write, the fetches that set \Seen: where FLAGS goes in the reply.
+SEEN_COMMANDS = ['UID FETCH 1:3 (BODY[HEADER.FIELDS (SUBJECT)])', 'FETCH 4 (FLAGS RFC822.TEXT)',
+                 'FETCH 5 (RFC822 UID)', 'FETCH 6 (RFC822.HEADER)', 'FETCH 6 (FLAGS)',
+                 'FETCH 1:7 (BODY[]<0.1>)', 'FETCH 8 (BODY.PEEK[TEXT] BODY[1])',
+                 'FETCH 9 (RFC822.SIZE BODY[]<0.5> INTERNALDATE)', 'FETCH 10 (FLAGS UID)',
+                 'FETCH 10:11 (BODY[HEADER] UID BODY[1]<0.5> UID)', 'FETCH 1:12 (FLAGS)']
+# Malformed messages whose sections the two parsers cut differently:
+# tests/e2e/test_fetch_body_dovecot.py's KNOWN has the reasons.
+SKIP = ('0349-malformed', '0351-malformed', '0365-malformed')
+
+
+def read_reply(f, tag):
+    """The untagged responses (literals inline) and the tagged line."""
+    out = []
+    while True:
+        line = f.readline()
+        if not line:
+            raise AssertionError('connection closed before %r' % tag)
+        while True:
+            m = re.search(rb'\{(\d+)\}\r\n$', line)
+            if not m:
+                break
+            line += f.read(int(m.group(1)))
+            line += f.readline()
+        if line.startswith(tag + b' '):
+            # status and response code; the free text is each server's own
+            return out, re.match(rb'\S+ \S+( \[[^\]]*\])?', line).group(0)
+        out.append(line)
+
+
+def run_session(port, commands, select):
+    s = socket.create_connection(('127.0.0.1', port), timeout=30)
+    f = s.makefile('rb')
+    f.readline()
+    replies = []
+    try:
+        for i, cmd in enumerate(['LOGIN %s %s' % ALICE, select] + commands):
+            tag = b'c%d' % i
+            s.sendall(tag + b' ' + cmd.encode() + b'\r\n')
+            replies.append((cmd, read_reply(f, tag)))
+    finally:
+        s.close()
+    return replies[2:]
+
+
+@needs(Dovecot.available(), Dovecot.missing())
+@needs(is_root(), 'Dovecot needs root to start here')
+class FetchBodyAgainstDovecot(unittest.TestCase):
+    def setUp(self):
+        self.pr = start_postroom(self, daemons=('imapd',))
+        self.dc = Dovecot(users={ALICE[0]: ALICE[1]}, tls=(self.pr.cert, self.pr.key))
+        self.dc.__enter__()
+        self.addCleanup(self.dc.__exit__, None, None, None)
+        names = sorted(n for n in os.listdir(CORPUS) if n.endswith('.eml')
+                       and n[:-4] not in SKIP)[::8]
+        cur = os.path.join(self.pr.maildir(ALICE[0]), 'cur')
+        files = []
+        for i, n in enumerate(names):
+            with open(os.path.join(CORPUS, n), 'rb') as f:
+                data = f.read()
+            name = '%d.M%dP1.body-diff:2,' % (1000000000 + i, i)
+            with open(os.path.join(cur, name), 'wb') as f:
+                f.write(data)
+            self.dc.deliver(ALICE[0], data, name, sub='cur')
+            files.append(name)
+        self.dc.pin_uids(ALICE[0], files)
+        self.count = len(files)
+
+    def compare(self, commands, select):
+        ours = run_session(self.pr.port('imapd.listen'), commands, select)
+        theirs = run_session(self.dc.port('imap'), commands, select)
+        diffs = ['%s\n  postroom: %r\n  dovecot:  %r' % (cmd, a, b)
+                 for (cmd, a), (_, b) in zip(ours, theirs) if a != b]
+        self.assertEqual(diffs, [], '\n' + '\n'.join(d[:3000] for d in diffs[:3]))
+        return ours
+
+    def test_sections(self):
+        ours = self.compare(['UID FETCH %d (%s)' % (uid, PEEK_ITEMS)
+                             for uid in range(1, self.count + 1)], 'EXAMINE INBOX')
+        self.assertGreater(len(ours), 40)
+        self.assertTrue(all(tagged == b'c%d OK' % (i + 2) for i, (_, (_, tagged)) in
+                            enumerate(ours)))
+
+    def test_seen_flags(self):
+        ours = self.compare(SEEN_COMMANDS, 'SELECT INBOX')
+        self.assertIn(b'FLAGS (\\Seen', ours[0][1][0][0])
 
 
 if __name__ == '__main__':
