@@ -4,7 +4,8 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed) and imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_body.c (its BODY[...]/RFC822.* literals and
+ * \Seen) and imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H

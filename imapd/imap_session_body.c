@@ -209,6 +209,7 @@ imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i)
 		if ((r = imap_fetch_body_fill(fb, s->out, max)) == -1) {
 			log_warn("session=%s event=fetch status=failed uid=%u", s->peer->id,
 			    bm->uid);
+			imap_close(s);
 			return -1;
 		}
 		if (r == 1) {
