@@ -4,9 +4,10 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed), imap_session_search.c (SEARCH, SORT, THREAD),
- * imap_session_idle.c (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY,
- * MOVE) and imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_body.c (its BODY[...]/RFC822.* literals and
+ * \Seen), imap_session_search.c (SEARCH, SORT, THREAD), imap_session_idle.c
+ * (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY, MOVE) and
+ * imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include "imapd/imap_command.h"
+#include "imapd/imap_fetch_body.h"
 #include "imapd/imap_session.h"
 #include "lib/session.h"
 #include "store/store.h"
@@ -23,6 +25,8 @@
 struct buf;
 struct imap_append;
 struct dir_user;
+struct imap_body_job;
+struct imap_body_msg;
 struct imap_fetch;
 struct imap_fetch_job;
 struct imap_folder_job;
@@ -36,6 +40,14 @@ struct login;
 struct mailbox;
 struct msg_info;
 struct sasl;
+
+/* The view's messages a FETCH set \Seen on (a bit each); the view it is of. */
+struct imap_seen_marks {
+	const struct msg_info	*view;
+	size_t			 n;
+	uint64_t		 modseq;
+	unsigned char		*bits;
+};
 
 struct imap_session {
 	struct imap_env		*env;
@@ -90,6 +102,9 @@ struct imap_session {
 	char			*folder;	/* the selected folder's store name */
 	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
 	struct imap_store_job	*store_job;	/* STORE, EXPUNGE, COPY or MOVE on the workq */
+	struct imap_body_job	*body_job;	/* its next message opened on the workq */
+	struct imap_body_resume	 body_resume;	/* where the last partial fetch stopped */
+	struct imap_seen_marks	 seen_marks;	/* \Seen set by FETCH, not in the view yet */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -184,6 +199,35 @@ int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
+/* imap_session_body.c's job is done: bm's sections are ready to send. */
+void	imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm);
+/* It failed before anything of the message was sent: NO. */
+void	imap_fetch_failed(struct imap_session *s);
+
+/* imap_session_body.c: one message's BODY[...]/RFC822.* items */
+struct imap_body_msg {
+	size_t			 idx;		/* in the view */
+	uint32_t		 uid;
+	int			 fd;		/* the message's file, -1 */
+	struct imap_fetch_body	*fb;		/* one per section, begun */
+	unsigned		 nfb;
+	unsigned		 item;		/* items written before the sections */
+	unsigned		 section;	/* the section it is at */
+	bool			 started;	/* "* n FETCH (" and the items before the sections are out */
+	bool			 in_literal;	/* its head is out */
+	bool			 seen;		/* this FETCH set \Seen */
+	bool			 gone;		/* expunged before it could be opened */
+};
+/* Open message idx and begin its sections (atts) on the workq; then imap_fetch_opened. */
+void	imap_body_submit(struct imap_session *s, size_t idx,
+	    const struct imap_fetch_att *const *atts, unsigned natts, bool set_seen);
+/* Send section i: 1 when out, 0 when the output is full, -1 if it cannot be finished. */
+int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i);
+void	imap_body_msg_free(struct imap_body_msg **bm);
+/* idx's \Seen was set by a FETCH since the view was taken (mark: it is now). */
+bool	imap_seen_marked(struct imap_session *s, size_t idx, bool mark);
+/* The FETCH ends early: the job running, if any, is left to finish alone. */
+void	imap_body_abort(struct imap_session *s);
 
 /* imap_session_append.c */
 /* IMAP_PARSE_STREAM: check the APPEND, create its temp file (workq), then stream. */

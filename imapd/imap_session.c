@@ -90,8 +90,9 @@ imap_want(void *arg)
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL || s->search_job != NULL ||
-	    s->folder_job != NULL || s->store_job != NULL || imap_append_busy(s)))
+	    s->sync_job != NULL || s->fetch_job != NULL || s->body_job != NULL ||
+	    s->search_job != NULL || s->folder_job != NULL || s->store_job != NULL ||
+	    imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
