@@ -2,9 +2,8 @@
 imaplib has no idle()): a delivery through smtpd, a flag change and an
 expunge made in the Maildir by another process all show up while idling
 within a bounded time; DONE; anything else ends IDLE with a BAD; the
-keep-alive; IDLE in the authenticated state.  (A client vanishing
-mid-IDLE: not here yet, see the branch's report: the host does not always
-notice the last connection's EOF.)
+keep-alive; IDLE in the authenticated state; clients vanishing mid-IDLE
+(with and without reading what was sent) are closed.
 """
 
 import os
@@ -154,6 +153,28 @@ class Idle(IdleCase):
         self.idle(s, f)
         self.until(s, f, lambda l: l == b'* OK Still here\r\n', bound=3)
         self.done(s, f)
+
+    def test_vanished_idlers_are_closed(self):
+        before = self.pr.log('imapd').count('event=close')
+        idlers = []
+        for i in range(3):
+            s, f = self.selected()
+            self.idle(s, f)
+            idlers.append((s, f))
+        self.deliver(1)
+        time.sleep(0.5)
+        # One shuts down, two close with EXISTS unread (a reset).  The makefile
+        # must go too: until it does, socket.close() leaves the connection open.
+        idlers[0][0].shutdown(socket.SHUT_RDWR)
+        for s, f in idlers:
+            f.close()
+            s.close()
+        end = time.monotonic() + BOUND
+        while self.pr.log('imapd').count('event=close') - before < 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        events = [l for l in self.pr.log('imapd').splitlines()
+                  if 'event=close' in l or 'event=connect' in l]
+        self.assertEqual(sum('event=close' in l for l in events) - before, 3, '\n'.join(events))
 
     def test_pipelined_done(self):
         s, f = self.selected()
