@@ -126,8 +126,6 @@ void	imap_line(struct imap_session *s, const char *fmt, ...)
 int	imap_put_string(struct buf *b, const char *str, size_t len);
 /* The output could not take a reply: close (only a tiny output buffer gets here). */
 void	imap_output_full(struct imap_session *s);
-/* The response code for a store failure ("NONEXISTENT", "UNAVAILABLE", ...). */
-const char *imap_store_resp_code(enum store_error code);
 /* The capabilities for the session's state, space-separated, into b. */
 void	imap_capabilities(const struct imap_session *s, struct buf *b);
 

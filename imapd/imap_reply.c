@@ -131,22 +131,3 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 		buf_puts(b, " LOGINDISABLED");
 }
 
-/* The one map from a store failure to an IMAP response code (RFC 5530). */
-const char *
-imap_store_resp_code(enum store_error code)
-{
-	switch (code) {
-	case STORE_ERR_NOT_FOUND:	return "NONEXISTENT";
-	case STORE_ERR_EXISTS:		return "ALREADYEXISTS";
-	case STORE_ERR_IN_USE:		return "INUSE";
-	case STORE_ERR_OVER_QUOTA:	return "OVERQUOTA";
-	case STORE_ERR_EXPUNGED:	return "EXPUNGEISSUED";
-	case STORE_ERR_PARAMS:		return "CANNOT";
-	case STORE_ERR_PERMISSION:	return "NOPERM";
-	case STORE_ERR_NOT_POSSIBLE:	return "CANNOT";
-	case STORE_ERR_NONE:
-	case STORE_ERR_TEMPORARY:
-		break;
-	}
-	return "UNAVAILABLE";
-}

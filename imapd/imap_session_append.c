@@ -16,6 +16,7 @@
  */
 #include "imapd/imap_private.h"
 
+#include "imapd/imap_folders.h"
 #include "imapd/imap_mailbox_name.h"
 #include "imapd/imap_parser.h"
 #include "lib/buf.h"

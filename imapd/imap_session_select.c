@@ -8,6 +8,8 @@
  */
 #include "imapd/imap_private.h"
 
+#include "imapd/imap_folders.h"
+
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
