@@ -13,9 +13,8 @@ import time
 import unittest
 
 from dovecot import Dovecot
-from harness import children
+from harness import asan_reuse_freed, children
 from test_imapd import ALICE, ImapCase
-from test_smtpd_stream import sanitized
 
 DATE = '"05-Dec-2026 17:04:05 +0100"'
 MESSAGE = (b'From: a@remote.test\r\nTo: alice@example.test\r\nSubject: appended\r\n'
@@ -167,12 +166,7 @@ class BigAppend(ImapCase):
     login = Append.login
 
     def setUp(self):
-        if sanitized():
-            # ASan keeps freed blocks in quarantine: RSS would count them.
-            old = os.environ.get('ASAN_OPTIONS')
-            os.environ['ASAN_OPTIONS'] = (old + ':' if old else '') + 'quarantine_size_mb=0'
-            self.addCleanup(lambda: os.environ.__setitem__('ASAN_OPTIONS', old)
-                            if old is not None else os.environ.pop('ASAN_OPTIONS', None))
+        asan_reuse_freed(self)
         super().setUp()
 
     def test_30mb_append_memory_bounded(self):
