@@ -10,7 +10,6 @@
  */
 #include "imapd/imap_private.h"
 
-#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
@@ -65,33 +64,28 @@ find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
 	return from;
 }
 
-/* What changed between the view the client has and the new snapshot, as untagged replies. */
-static void
+/*
+ * What changed between the view the client has and the new snapshot, as
+ * untagged replies; true if expunges were told.
+ */
+static bool
 tell(struct imap_session *s, const struct imap_sync_job *job)
 {
-	struct buf	 line;
-	size_t		 i, j = 0, gone = 0;
+	size_t		 i, j = 0, gone;
 
+	gone = imap_tell_gone(s, job->old, job->nold, job->msgs, job->nmsgs);
 	for (i = 0; i < job->nold; i++) {
 		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
-		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid)
-			imap_untagged(s, "%zu EXPUNGE", i + 1 - gone++);
-	}
-	buf_init(&line, 4096);
-	for (i = 0, j = 0; i < job->nold; i++) {
-		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
 		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
-		    job->msgs[j].flags == job->old[i].flags)
+		    !imap_flags_news(s, i, &job->old[i], &job->msgs[j]))
 			continue;
-		buf_reset(&line);
-		imap_put_flags(s, &line, &job->msgs[j]);
-		imap_untagged(s, "%zu FETCH (%.*s)", j + 1, (int)buf_len(&line), buf_head(&line));
+		imap_tell_flags(s, j + 1, &job->msgs[j], false, true);
 	}
-	buf_release(&line);
 	if (job->nmsgs != job->nold - gone) {
 		imap_untagged(s, "%zu EXISTS", job->nmsgs);
 		imap_untagged(s, "%zu RECENT", imap_count_recent(job->msgs, job->nmsgs));
 	}
+	return gone > 0;
 }
 
 static void
@@ -100,6 +94,7 @@ sync_done(void *arg)
 	struct imap_sync_job	*job = arg;
 	struct imap_session	*s = job->s;
 	char			*tag = NULL;
+	bool			 vanished = false;
 
 	if (s == NULL) {
 		job_free(job);
@@ -116,12 +111,12 @@ sync_done(void *arg)
 		imap_close(s);
 	} else {
 		if (job->changed) {
-			tell(s, job);
+			vanished = tell(s, job);
 			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		if (job->ok != NULL)
-			imap_tagged(s, tag, "OK %s", job->ok);
+			imap_tagged_ok(s, tag, vanished, job->ok);
 		else
 			imap_idle_synced(s);
 	}
