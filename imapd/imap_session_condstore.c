@@ -27,9 +27,22 @@ imap_condstore_enable(struct imap_session *s)
 		imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest.", s->highestmodseq);
 }
 
+/* FLAGS (...) of m, its keywords from ks when it has them. */
+static void
+put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m,
+    const struct imap_kwset *ks)
+{
+	const char	*kw = ks != NULL ? imap_kwset_find(ks, m->uid) : NULL;
+
+	if (kw != NULL)
+		imap_put_flags_kw(b, m, kw);
+	else
+		imap_put_flags(s, b, m);
+}
+
 void
 imap_tell_flags(struct imap_session *s, size_t seq, const struct msg_info *m, bool uid,
-    bool flags)
+    bool flags, const struct imap_kwset *ks)
 {
 	struct buf	 line;
 
@@ -41,10 +54,10 @@ imap_tell_flags(struct imap_session *s, size_t seq, const struct msg_info *m, bo
 		buf_printf(&line, "MODSEQ (%" PRIu64 ")", m->modseq);
 		if (flags) {
 			buf_puts(&line, " ");
-			imap_put_flags(s, &line, m);
+			put_flags(s, &line, m, ks);
 		}
 	} else {
-		imap_put_flags(s, &line, m);
+		put_flags(s, &line, m, ks);
 		if (uid)
 			buf_printf(&line, " UID %u", m->uid);
 	}
@@ -173,7 +186,8 @@ tell_all_missing(struct imap_session *s, const struct imap_seqset *known, uint32
 
 void
 imap_qresync_tell(struct imap_session *s, uint32_t uidvalidity, uint64_t modseq,
-    const struct imap_seqset *known, const struct mailbox_changes *ch, uint32_t uidnext)
+    const struct imap_seqset *known, const struct mailbox_changes *ch, uint32_t uidnext,
+    const struct imap_kwset *ks)
 {
 	struct buf	 line;
 	size_t		 i;
@@ -191,7 +205,7 @@ imap_qresync_tell(struct imap_session *s, uint32_t uidvalidity, uint64_t modseq,
 		    !imap_seqset_contains(known, s->msgs[i].uid, uidnext > 0 ? uidnext - 1 : 0)))
 			continue;	/* 3.2.5: of the known UIDs only, when given */
 		buf_reset(&line);
-		imap_put_flags(s, &line, &s->msgs[i]);
+		put_flags(s, &line, &s->msgs[i], ks);
 		imap_untagged(s, "%zu FETCH (UID %u %.*s MODSEQ (%" PRIu64 "))", i + 1,
 		    s->msgs[i].uid, (int)buf_len(&line), buf_head(&line), s->msgs[i].modseq);
 	}

@@ -281,6 +281,12 @@ imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m)
 		put_flags(b, m, NULL);
 }
 
+void
+imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords)
+{
+	put_flags(b, m, keywords);
+}
+
 static void
 put_date(struct buf *b, time_t t)
 {

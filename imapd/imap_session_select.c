@@ -31,6 +31,7 @@ struct imap_select_job {
 	bool			 has_known;
 	struct imap_seqset	 known;		/* ranges copied from the parser */
 	struct mailbox_changes	 changes;	/* since modseq, read with the snapshot */
+	struct imap_kwset	 kw;		/* of the messages above modseq */
 	struct store_op		*op;		/* CLOSE: the expunge (owns mb meanwhile) */
 	/* The outcome. */
 	struct mailbox		*mb;
@@ -99,11 +100,28 @@ job_free(struct imap_select_job *job)
 	store_op_free(&job->op);
 	mailbox_close(&job->mb);
 	mailbox_changes_free(&job->changes);
+	imap_kwset_free(&job->kw);
 	free(job->known.ranges);
 	free(job->maildir);
 	free(job->folder);
 	free(job->error);
 	free(job);
+}
+
+/* QRESYNC's FETCHes will tell the messages above modseq: their keywords, now. */
+static void
+read_keywords(struct imap_select_job *job)
+{
+	uint32_t	*uids = xreallocarray(NULL, job->nmsgs + 1, sizeof(*uids));
+	uint32_t	 max = job->status.uidnext > 0 ? job->status.uidnext - 1 : 0;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < job->nmsgs; i++)
+		if (job->msgs[i].modseq > job->modseq && (!job->has_known ||
+		    imap_seqset_contains(&job->known, job->msgs[i].uid, max)))
+			uids[n++] = job->msgs[i].uid;
+	imap_kwset_read(&job->kw, job->mb, uids, n);
+	free(uids);
 }
 
 /* On a workq thread: touches only the job, the store and the new handle. */
@@ -126,6 +144,8 @@ select_work(void *arg)
 		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0)
 		job->rc = mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error);
+	if (job->rc == 0 && job->qresync && job->nkeywords > 0)
+		read_keywords(job);
 
 	if (job->rc == -1) {
 		job->code = store_error_code();
@@ -183,7 +203,7 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 	    (unsigned long long)st->highestmodseq);
 	if (job->qresync)
 		imap_qresync_tell(s, job->uidvalidity, job->modseq,
-		    job->has_known ? &job->known : NULL, &job->changes, st->uidnext);
+		    job->has_known ? &job->known : NULL, &job->changes, st->uidnext, &job->kw);
 	imap_tagged(s, tag, "OK [%s] %s completed.", s->readonly ? "READ-ONLY" : "READ-WRITE",
 	    s->readonly ? "Examine" : "Select");
 	log_info("session=%s event=select folder=%s messages=%zu readonly=%s", s->peer->id,

@@ -42,6 +42,7 @@ struct imap_store_job {
 	size_t			 nkeywords;
 	const uint32_t		*modified;	/* UNCHANGEDSINCE: the op's UIDs left alone */
 	size_t			 nmodified;
+	struct imap_kwset	 kw;		/* of the messages an untagged FETCH may tell */
 };
 
 static void
@@ -51,23 +52,8 @@ job_free(struct imap_store_job *job)
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->uids);
 	free(job->old);
+	imap_kwset_free(&job->kw);
 	free(job);
-}
-
-/* On a workq thread: the op, then the state it left, read from the index. */
-static void
-store_work(void *arg)
-{
-	struct imap_store_job	*job = arg;
-	const char		*error;
-
-	store_op_commit(job->op);
-	job->modified = store_op_modified(job->op, &job->nmodified);
-	job->rc = mailbox_status(job->mb, &job->status);
-	if (job->rc == 0)
-		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
-	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
-		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
 }
 
 static bool
@@ -85,6 +71,44 @@ has_uid(const uint32_t *uids, size_t n, uint32_t uid)
 	return lo < n && uids[lo] == uid;
 }
 
+/* The keywords of the messages whose MODSEQ moved, and of those a STORE tells anyway. */
+static void
+read_keywords(struct imap_store_job *job)
+{
+	uint32_t	*uids = xreallocarray(NULL, job->nmsgs + 1, sizeof(*uids));
+	size_t		 i, j = 0, n = 0;
+	bool		 told = job->id == IMAP_CMD_STORE && !job->silent;
+
+	for (i = 0; i < job->nmsgs; i++) {
+		while (j < job->nold && job->old[j].uid < job->msgs[i].uid)
+			j++;
+		if ((j < job->nold && job->old[j].uid == job->msgs[i].uid &&
+		    job->old[j].modseq != job->msgs[i].modseq) ||
+		    (told && has_uid(job->uids, job->n, job->msgs[i].uid)))
+			uids[n++] = job->msgs[i].uid;
+	}
+	imap_kwset_read(&job->kw, job->mb, uids, n);
+	free(uids);
+}
+
+/* On a workq thread: the op, then the state it left, read from the index. */
+static void
+store_work(void *arg)
+{
+	struct imap_store_job	*job = arg;
+	const char		*error;
+
+	store_op_commit(job->op);
+	job->modified = store_op_modified(job->op, &job->nmodified);
+	job->rc = mailbox_status(job->mb, &job->status);
+	if (job->rc == 0)
+		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
+		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
+	if (job->rc == 0 && job->nkeywords > 0)
+		read_keywords(job);
+}
+
 /*
  * The untagged FETCH a message gets: its own STORE's unless .SILENT (then
  * once CONDSTORE is on its new MODSEQ alone, RFC 7162 3.1.3), else news
@@ -97,11 +121,11 @@ tell_changed(struct imap_session *s, const struct imap_store_job *job, size_t id
 	if (job->id == IMAP_CMD_STORE && has_uid(job->uids, job->n, now->uid) &&
 	    !has_uid(job->modified, job->nmodified, now->uid)) {
 		if (!job->silent)
-			imap_tell_flags(s, seq, now, job->uid, true);
+			imap_tell_flags(s, seq, now, job->uid, true, &job->kw);
 		else if (s->condstore && now->modseq != was->modseq)
-			imap_tell_flags(s, seq, now, job->uid, false);
+			imap_tell_flags(s, seq, now, job->uid, false, NULL);
 	} else if (imap_flags_news(s, idx, was, now))
-		imap_tell_flags(s, seq, now, job->uid, true);
+		imap_tell_flags(s, seq, now, job->uid, true, &job->kw);
 }
 
 /*

@@ -197,16 +197,18 @@ def modseqs(lines):
     return out
 
 
-class ModseqRelations(ImapCase):
-    """What the differential normalises away, checked on imapd alone."""
+class OnImapd(ImapCase):
     daemons = ('imapd',)
 
-    def conversation(self):
-        log = []
-        c = Conversation(self.pr.port('imapd.listen'), 'A', log)
+    def conversation(self, who='A'):
+        c = Conversation(self.pr.port('imapd.listen'), who, [])
         self.addCleanup(c.close)
         c.cmd('LOGIN %s %s' % ALICE, record=False)
         return c
+
+
+class ModseqRelations(OnImapd):
+    """What the differential normalises away, checked on imapd alone."""
 
     def test_modseqs_grow_and_restart_survives(self):
         a = self.conversation()
@@ -258,6 +260,26 @@ class ModseqRelations(ImapCase):
         r = b.cmd('SELECT INBOX (QRESYNC (%s %d 1:4))' % (uv, 10 ** 15))
         self.assertIn('* VANISHED (EARLIER) 1', r)
         self.assertEqual(modseqs(r), {})
+
+
+class SyncNews(OnImapd):
+    """NOOP tells what moved a message's MODSEQ, keywords too, not what A said itself."""
+
+    def test_keywords_of_others_and_own_seen(self):
+        a, b = self.conversation(), self.conversation('B')
+        for i in range(2):
+            a.append(b'Subject: k%d\r\n\r\nx\r\n' % i)
+        a.cmd('SELECT INBOX')
+        a.cmd('STORE 2 +FLAGS (Work)')              # the folder has keywords now
+        b.cmd('SELECT INBOX')
+        b.cmd('STORE 1 +FLAGS.SILENT (Work)')
+        r = a.cmd('NOOP')
+        self.assertIn('* 1 FETCH (FLAGS (Work))', r)   # flags alike, keywords not
+        r = a.cmd('FETCH 1 (BODY[])')
+        self.assertTrue(r[0].startswith('* 1 FETCH (FLAGS (\\Seen Work) BODY[] {'), r)
+        self.assertEqual(a.cmd('NOOP'), ['A%d OK NOOP completed.' % a.n])
+        b.cmd('STORE 1 -FLAGS.SILENT (Work)')
+        self.assertEqual(a.cmd('NOOP')[0], '* 1 FETCH (FLAGS (\\Seen))')
 
 
 if __name__ == '__main__':
