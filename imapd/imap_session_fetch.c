@@ -169,7 +169,8 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 {
 	unsigned	 i, j;
 
-	f->order = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->order));
+	/* Room for the items asked, UID (UID FETCH) and MODSEQ (CHANGEDSINCE). */
+	f->order = xreallocarray(NULL, cmd->u.fetch.natts + 2, sizeof(*f->order));
 	f->atts = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->atts));
 	if (f->uid)
 		add_item(f, F_UID);	/* RFC 3501 6.4.8 */

@@ -144,8 +144,11 @@ select_work(void *arg)
 		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0)
 		job->rc = mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error);
-	if (job->rc == 0 && job->qresync && job->nkeywords > 0)
+	if (job->rc == 0 && job->qresync && job->nkeywords > 0) {
 		read_keywords(job);
+		/* mailbox_fetch() reloaded the names: read them again for FLAGS. */
+		job->rc = mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error);
+	}
 
 	if (job->rc == -1) {
 		job->code = store_error_code();
