@@ -282,5 +282,40 @@ class SyncNews(OnImapd):
         self.assertEqual(a.cmd('NOOP')[0], '* 1 FETCH (FLAGS (\\Seen))')
 
 
+class IdleQresync(OnImapd):
+    """IDLE's sync tells what NOOP's does: under QRESYNC, UID and MODSEQ, and VANISHED."""
+    # Without inotify (a busy machine's limits) the session polls: keep it short.
+    config = {'imapd.idle_keepalive': '1s'}
+
+    @staticmethod
+    def untagged(c):
+        """The next untagged line but the keep-alives."""
+        while True:
+            line = c.f.readline().decode()
+            if not line.startswith('* OK Still here'):
+                return line
+
+    def test_idle_under_qresync_tells_vanished(self):
+        a, b = self.conversation(), self.conversation('B')
+        for i in range(3):
+            a.append(b'Subject: i%d\r\n\r\nx\r\n' % i)
+        a.cmd('ENABLE QRESYNC')
+        a.cmd('SELECT INBOX')
+        b.cmd('SELECT INBOX')
+        a.sock.sendall(b'I1 IDLE\r\n')
+        self.assertTrue(a.f.readline().startswith(b'+ '))
+        b.cmd('STORE 2 +FLAGS.SILENT (\\Flagged)')
+        line = self.untagged(a)
+        self.assertRegex(line, r'^\* 2 FETCH \(UID 2 MODSEQ \(\d+\) FLAGS \(\\Flagged\)\)\r\n$')
+        b.cmd('STORE 1 +FLAGS.SILENT (\\Deleted)')
+        b.cmd('EXPUNGE')
+        lines = [a.f.readline().decode()]
+        if lines[0].startswith('* 1 FETCH'):        # the \Deleted, if its sync came first
+            lines.append(a.f.readline().decode())
+        self.assertEqual(lines[-1], '* VANISHED 1\r\n')
+        a.sock.sendall(b'DONE\r\n')
+        self.assertTrue(a.f.readline().startswith(b'I1 OK'))
+
+
 if __name__ == '__main__':
     unittest.main()
