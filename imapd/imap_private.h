@@ -6,8 +6,10 @@
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
  * streamed), imap_session_body.c (its BODY[...]/RFC822.* literals and
  * \Seen), imap_session_search.c (SEARCH, SORT, THREAD), imap_session_idle.c
- * (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY, MOVE) and
- * imap_reply.c.  Nothing outside imapd/ includes this.
+ * (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY, MOVE),
+ * imap_session_condstore.c (CONDSTORE, QRESYNC), imap_session_keywords.c
+ * and imap_reply.c.
+ * Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -40,6 +42,15 @@ struct login;
 struct mailbox;
 struct msg_info;
 struct sasl;
+
+/* Keywords read on the workq for the messages a job will tell (imap_session_keywords.c). */
+struct imap_kwset {
+	struct imap_kw {
+		uint32_t	 uid;
+		char		*keywords;	/* space-separated, "" if none */
+	}		*v;		/* ascending UIDs */
+	size_t		 n;
+};
 
 /* The view's messages a FETCH set \Seen on (a bit each); the view it is of. */
 struct imap_seen_marks {
@@ -128,6 +139,8 @@ int	imap_put_string(struct buf *b, const char *str, size_t len);
 void	imap_output_full(struct imap_session *s);
 /* The capabilities for the session's state, space-separated, into b. */
 void	imap_capabilities(const struct imap_session *s, struct buf *b);
+/* "1:3,7" of ascending uids, runs of consecutive values as ranges. */
+void	imap_put_uid_set(struct buf *b, const uint32_t *uids, size_t n);
 
 /* imap_session.c */
 void	imap_close(struct imap_session *s);
@@ -191,10 +204,57 @@ int	imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd);
 int	imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd);
 void	imap_store_orphan(struct imap_session *s);
 
+/* imap_session_condstore.c: CONDSTORE and QRESYNC (RFC 7162) */
+/* CONDSTORE on (ENABLE, or a command using MODSEQ); HIGHESTMODSEQ told if selected. */
+void	imap_condstore_enable(struct imap_session *s);
+/*
+ * "* seq FETCH (...)" of a flag change: FLAGS (unless !flags: .SILENT's
+ * MODSEQ alone), MODSEQ once CONDSTORE is on, UID when uid or QRESYNC;
+ * the keywords from ks (may be NULL) if it has m's, else read now.
+ */
+void	imap_tell_flags(struct imap_session *s, size_t seq, const struct msg_info *m, bool uid,
+	    bool flags, const struct imap_kwset *ks);
+/*
+ * Whether view message idx, was as the client was told, now is news: its
+ * MODSEQ moved (flags or keywords changed), unless the only change is
+ * the \Seen this session's FETCH set and already said.
+ */
+bool	imap_flags_news(struct imap_session *s, size_t idx, const struct msg_info *was,
+	    const struct msg_info *now);
+/*
+ * The view's messages old has and now lacks, told as EXPUNGE (numbered as
+ * the client counts) or, under QRESYNC, one VANISHED; returns how many.
+ */
+size_t	imap_tell_gone(struct imap_session *s, const struct msg_info *old, size_t nold,
+	    const struct msg_info *now, size_t nnow);
+/* "<tag> OK text", with [HIGHESTMODSEQ] under QRESYNC when expunges were told. */
+void	imap_tagged_ok(struct imap_session *s, const char *tag, bool vanished, const char *text);
+/*
+ * SELECT ... (QRESYNC (uidvalidity modseq [known])): VANISHED (EARLIER)
+ * from the change feed ch, then FETCH (UID FLAGS MODSEQ) of the view's
+ * messages changed since modseq, both of known only when given; nothing
+ * when uidvalidity is another.
+ */
+void	imap_qresync_tell(struct imap_session *s, uint32_t uidvalidity, uint64_t modseq,
+	    const struct imap_seqset *known, const struct mailbox_changes *ch, uint32_t uidnext,
+	    const struct imap_kwset *ks);
+
+/* imap_session_keywords.c */
+/* On the workq: the keywords of these UIDs (ascending); one gone is left out. */
+void	imap_kwset_read(struct imap_kwset *ks, struct mailbox *mb, const uint32_t *uids, size_t n);
+/* uid's keywords, or NULL if ks has none for it. */
+const char *imap_kwset_find(const struct imap_kwset *ks, uint32_t uid);
+void	imap_kwset_free(struct imap_kwset *ks);
+/* UID FETCH set (CHANGEDSINCE modseq VANISHED): the VANISHED (EARLIER) of set. */
+int	imap_fetch_vanished(struct imap_session *s, const struct imap_seqset *set, uint64_t modseq,
+	    const char **error_r);
+
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 /* "FLAGS (...)" of m into b, keywords included (read from the index when the folder has any). */
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
+/* The same with the keywords given (read on the workq). */
+void	imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
 /* imap_session_body.c's job is done: bm's sections are ready to send. */

@@ -110,6 +110,20 @@ imap_put_string(struct buf *b, const char *str, size_t len)
 	return buf_puts(b, "\"");
 }
 
+void
+imap_put_uid_set(struct buf *b, const uint32_t *uids, size_t n)
+{
+	size_t	 i, run;
+
+	for (i = 0; i < n; i = run) {
+		for (run = i + 1; run < n && uids[run] == uids[run - 1] + 1; run++)
+			;
+		buf_printf(b, "%s%u", i > 0 ? "," : "", uids[i]);
+		if (run - i > 1)
+			buf_printf(b, ":%u", uids[run - 1]);
+	}
+}
+
 /* Advertise only what is implemented; the list grows as commands land. */
 void
 imap_capabilities(const struct imap_session *s, struct buf *b)
@@ -119,7 +133,7 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 	buf_printf(b, " APPENDLIMIT=%llu",
 	    (unsigned long long)s->env->limits.parser.max_literal_size);
 	buf_puts(b, " ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
-	buf_puts(b, " CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE");
+	buf_puts(b, " CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)

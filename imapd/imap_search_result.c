@@ -13,7 +13,7 @@
 
 /* Room for one more member or range ("4294967295:4294967295,") or the tail. */
 #define ROOM		64
-/* The ESEARCH head but its tag: " (TAG \"\") UID MIN n MAX n COUNT n MODSEQ n ALL ". */
+/* The ESEARCH head but its tag: " (TAG \"\") UID MIN n MAX n ALL ". */
 #define HEAD_ROOM	128
 
 static uint32_t
@@ -50,7 +50,7 @@ imap_search_write(struct buf *out, const char *name, const struct imap_search_re
 	return true;
 }
 
-/* The ESEARCH head: everything before ALL's set. */
+/* The ESEARCH head: everything before ALL's set (Dovecot's order: COUNT, MODSEQ after it). */
 static void
 esearch_head(struct buf *out, const char *tag, const struct imap_search_result *r,
     const struct msg_info *msgs, bool uid, unsigned ret)
@@ -64,10 +64,6 @@ esearch_head(struct buf *out, const char *tag, const struct imap_search_result *
 		buf_printf(out, " MIN %" PRIu32, number(r, msgs, uid, 0));
 	if ((ret & IMAP_SEARCH_RETURN_MAX) && r->n > 0)
 		buf_printf(out, " MAX %" PRIu32, number(r, msgs, uid, r->n - 1));
-	if (ret & IMAP_SEARCH_RETURN_COUNT)
-		buf_printf(out, " COUNT %zu", r->n);
-	if (r->has_modseq && r->n > 0)
-		buf_printf(out, " MODSEQ %" PRIu64, r->highest_modseq);
 	if ((ret & IMAP_SEARCH_RETURN_ALL) && r->n > 0)
 		buf_puts(out, " ALL ");
 }
@@ -103,8 +99,12 @@ imap_esearch_write(struct buf *out, const char *tag, const struct imap_search_re
 			buf_printf(out, "%" PRIu32 ":%" PRIu32, lo, hi);
 	}
 	*cursor = i + 1;
-	if (buf_room(out) < 2)
+	if (buf_room(out) < ROOM)
 		return false;
+	if (ret & IMAP_SEARCH_RETURN_COUNT)
+		buf_printf(out, " COUNT %zu", r->n);
+	if (r->has_modseq && r->n > 0)
+		buf_printf(out, " MODSEQ %" PRIu64, r->highest_modseq);
 	buf_puts(out, "\r\n");
 	return true;
 }

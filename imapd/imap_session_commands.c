@@ -63,23 +63,27 @@ cmd_id(struct imap_session *s, const struct imap_command *cmd)
 	return 0;
 }
 
-/*
- * RFC 5161.  CONDSTORE and QRESYNC are remembered, but ENABLED names
- * only what CAPABILITY advertises, so neither until they are written.
- */
+/* RFC 5161: ENABLED names what this command asked for and we have (as Dovecot). */
 static int
 cmd_enable(struct imap_session *s, const struct imap_command *cmd)
 {
 	const struct imap_strings	*en = &cmd->u.enable;
+	struct buf			 names;
 	unsigned			 i;
 
+	buf_init(&names, 64);
 	for (i = 0; i < en->n; i++) {
-		if (strcasecmp(en->v[i], "CONDSTORE") == 0)
-			s->condstore = true;
-		else if (strcasecmp(en->v[i], "QRESYNC") == 0)
-			s->condstore = s->qresync = true;	/* RFC 7162 3.2.3 */
+		if (strcasecmp(en->v[i], "CONDSTORE") == 0) {
+			imap_condstore_enable(s);
+			buf_puts(&names, " CONDSTORE");
+		} else if (strcasecmp(en->v[i], "QRESYNC") == 0) {
+			imap_condstore_enable(s);	/* RFC 7162 3.2.3 */
+			s->qresync = true;
+			buf_puts(&names, " QRESYNC");
+		}
 	}
-	imap_untagged(s, "ENABLED");
+	imap_untagged(s, "ENABLED%.*s", (int)buf_len(&names), buf_head(&names));
+	buf_release(&names);
 	imap_tagged(s, cmd->tag, "OK Enabled.");
 	return 0;
 }

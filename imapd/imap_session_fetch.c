@@ -33,12 +33,15 @@ enum {
 	F_FLAGS = 1 << 0, F_UID = 1 << 1, F_SIZE = 1 << 2, F_DATE = 1 << 3,
 	F_ENVELOPE = 1 << 4, F_BODY = 1 << 5, F_BODYSTRUCTURE = 1 << 6,
 	F_SECTION = 1 << 7,	/* BODY[...], RFC822(.HEADER/.TEXT): one per att */
+	F_MODSEQ = 1 << 8,
 };
 #define F_STRINGS	(F_ENVELOPE | F_BODY | F_BODYSTRUCTURE)
 
 struct imap_fetch {
 	char			*tag;
 	bool			 uid;		/* UID FETCH: the set holds UIDs */
+	bool			 changedsince;	/* CHANGEDSINCE: only messages above modseq */
+	uint64_t		 modseq;
 	unsigned		 items;		/* F_* */
 	unsigned		*order;		/* items in the order asked (F_*), UID first for UID FETCH */
 	unsigned		 norder;
@@ -76,7 +79,7 @@ static const struct {
 	{ IMAP_FETCH_FLAGS, F_FLAGS }, { IMAP_FETCH_UID, F_UID },
 	{ IMAP_FETCH_RFC822_SIZE, F_SIZE }, { IMAP_FETCH_INTERNALDATE, F_DATE },
 	{ IMAP_FETCH_ENVELOPE, F_ENVELOPE }, { IMAP_FETCH_BODY, F_BODY },
-	{ IMAP_FETCH_BODYSTRUCTURE, F_BODYSTRUCTURE },
+	{ IMAP_FETCH_BODYSTRUCTURE, F_BODYSTRUCTURE }, { IMAP_FETCH_MODSEQ, F_MODSEQ },
 };
 
 static void
@@ -166,7 +169,8 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 {
 	unsigned	 i, j;
 
-	f->order = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->order));
+	/* Room for the items asked, UID (UID FETCH) and MODSEQ (CHANGEDSINCE). */
+	f->order = xreallocarray(NULL, cmd->u.fetch.natts + 2, sizeof(*f->order));
 	f->atts = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->atts));
 	if (f->uid)
 		add_item(f, F_UID);	/* RFC 3501 6.4.8 */
@@ -181,16 +185,19 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 			if (simple_items[j].item == att->item)
 				break;
 		if (j == sizeof(simple_items) / sizeof(simple_items[0])) {
-			imap_tagged(s, cmd->tag, "BAD Unsupported FETCH item.");	/* MODSEQ */
+			imap_tagged(s, cmd->tag, "BAD Unsupported FETCH item.");
 			return -1;
 		}
 		add_item(f, simple_items[j].bit);
 	}
-	order_as_dovecot(f);
 	if (cmd->u.fetch.has_changedsince) {
-		imap_tagged(s, cmd->tag, "BAD CHANGEDSINCE is not supported yet.");
-		return -1;
+		add_item(f, F_MODSEQ);		/* RFC 7162 3.1.4.1 */
+		f->changedsince = true;
+		f->modseq = cmd->u.fetch.changedsince;
 	}
+	order_as_dovecot(f);
+	if (f->items & F_MODSEQ)
+		imap_condstore_enable(s);
 	return 0;
 }
 
@@ -275,6 +282,12 @@ imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m)
 		put_flags(b, m, NULL);
 }
 
+void
+imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords)
+{
+	put_flags(b, m, keywords);
+}
+
 static void
 put_date(struct buf *b, time_t t)
 {
@@ -306,6 +319,8 @@ put_item(struct buf *b, unsigned bit, const struct msg_info *m, const struct msg
 		return buf_printf(b, "ENVELOPE %s", mf->envelope);
 	case F_BODY:
 		return buf_printf(b, "BODY %s", mf->body);
+	case F_MODSEQ:
+		return buf_printf(b, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 	default:
 		return buf_printf(b, "BODYSTRUCTURE %s", mf->bodystructure);
 	}
@@ -543,10 +558,12 @@ fetch_more(void *arg)
 			continue;
 		}
 		for (at = f->next; f->nbatch < BATCH_MAX &&
-		    member_next(s, f, at, &f->batch[f->nbatch]); f->nbatch++) {
+		    member_next(s, f, at, &f->batch[f->nbatch]); ) {
 			if (f->nbatch > 0 && f->batch[f->nbatch] - f->batch[0] >= BATCH_SPAN)
 				break;
 			at = f->batch[f->nbatch] + 1;
+			if (!f->changedsince || s->msgs[at - 1].modseq > f->modseq)
+				f->nbatch++;
 		}
 		if (f->nbatch == 0) {
 			fetch_finish(s, f->expunged ? "NO [EXPUNGEISSUED] Some of the requested "
@@ -567,7 +584,12 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 {
 	const struct imap_seqset	*set = &cmd->u.fetch.set;
 	struct imap_fetch		*f;
+	const char			*error;
 
+	if (cmd->u.fetch.vanished && !s->qresync) {
+		imap_tagged(s, cmd->tag, "BAD VANISHED needs ENABLE QRESYNC.");
+		return -1;
+	}
 	f = xcalloc(1, sizeof(*f));
 	f->uid = (cmd->def->flags & IMAP_CMDF_UID) != 0;
 	if (fetch_items(s, cmd, f) == -1) {
@@ -577,6 +599,12 @@ imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd)
 	if (!f->uid && imap_seqset_highest(set, (uint32_t)s->nmsgs) > s->nmsgs) {
 		fetch_free(&f);
 		imap_tagged(s, cmd->tag, "BAD Invalid messageset.");
+		return -1;
+	}
+	if (cmd->u.fetch.vanished && imap_fetch_vanished(s, set, f->modseq, &error) == -1) {
+		log_warnx("session=%s event=fetch status=error reason=\"%s\"", s->peer->id, error);
+		fetch_free(&f);
+		imap_tagged(s, cmd->tag, "NO [UNAVAILABLE] Internal error reading the mailbox.");
 		return -1;
 	}
 	f->tag = xstrdup(cmd->tag);

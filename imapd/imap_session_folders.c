@@ -172,12 +172,8 @@ imap_cmd_folder(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_folder_job	*job;
 
-	if (cmd->def->id == IMAP_CMD_STATUS &&
-	    (cmd->u.status.items & IMAP_STATUS_HIGHESTMODSEQ) && !s->condstore) {
-		/* RFC 7162 3.1.8: HIGHESTMODSEQ only once CONDSTORE is on. */
-		imap_tagged(s, cmd->tag, "BAD STATUS HIGHESTMODSEQ needs ENABLE CONDSTORE.");
-		return -1;
-	}
+	if (cmd->def->id == IMAP_CMD_STATUS && (cmd->u.status.items & IMAP_STATUS_HIGHESTMODSEQ))
+		imap_condstore_enable(s);	/* RFC 7162 3.1: an enabling command */
 	if ((cmd->def->id == IMAP_CMD_DELETE && is_selected(s, cmd->u.mailbox)) ||
 	    (cmd->def->id == IMAP_CMD_RENAME && is_selected(s, cmd->u.rename.from)))
 		imap_unselect(s);

@@ -243,7 +243,7 @@ search_more(void *arg)
 	return s->want == SESSION_CLOSE;
 }
 
-/* MODSEQ waits for CONDSTORE to be advertised (RFC 7162 3.1.5). */
+/* SEARCH MODSEQ turns CONDSTORE on (RFC 7162 3.1.5). */
 static bool
 has_modseq(const struct imap_search_key *k)
 {
@@ -273,10 +273,8 @@ imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 	struct imap_search_view	 view;
 	const char		*error;
 
-	if (has_modseq(search_of(cmd)->key)) {
-		imap_tagged(s, cmd->tag, "BAD MODSEQ is not supported yet.");
-		return -1;
-	}
+	if (has_modseq(search_of(cmd)->key))
+		imap_condstore_enable(s);
 	sc = xcalloc(1, sizeof(*sc));
 	sc->s = s;
 	sc->mb = s->mb;

@@ -24,6 +24,14 @@ struct imap_select_job {
 	char			*maildir;
 	char			*folder;
 	bool			 readonly;
+	/* SELECT ... (QRESYNC (uidvalidity modseq [known-uids])), RFC 7162 3.2.5 */
+	bool			 qresync;
+	uint32_t		 uidvalidity;
+	uint64_t		 modseq;
+	bool			 has_known;
+	struct imap_seqset	 known;		/* ranges copied from the parser */
+	struct mailbox_changes	 changes;	/* since modseq, read with the snapshot */
+	struct imap_kwset	 kw;		/* of the messages above modseq */
 	struct store_op		*op;		/* CLOSE: the expunge (owns mb meanwhile) */
 	/* The outcome. */
 	struct mailbox		*mb;
@@ -91,10 +99,29 @@ job_free(struct imap_select_job *job)
 {
 	store_op_free(&job->op);
 	mailbox_close(&job->mb);
+	mailbox_changes_free(&job->changes);
+	imap_kwset_free(&job->kw);
+	free(job->known.ranges);
 	free(job->maildir);
 	free(job->folder);
 	free(job->error);
 	free(job);
+}
+
+/* QRESYNC's FETCHes will tell the messages above modseq: their keywords, now. */
+static void
+read_keywords(struct imap_select_job *job)
+{
+	uint32_t	*uids = xreallocarray(NULL, job->nmsgs + 1, sizeof(*uids));
+	uint32_t	 max = job->status.uidnext > 0 ? job->status.uidnext - 1 : 0;
+	size_t		 i, n = 0;
+
+	for (i = 0; i < job->nmsgs; i++)
+		if (job->msgs[i].modseq > job->modseq && (!job->has_known ||
+		    imap_seqset_contains(&job->known, job->msgs[i].uid, max)))
+			uids[n++] = job->msgs[i].uid;
+	imap_kwset_read(&job->kw, job->mb, uids, n);
+	free(uids);
 }
 
 /* On a workq thread: touches only the job, the store and the new handle. */
@@ -110,10 +137,19 @@ select_work(void *arg)
 		job->rc = -1;
 		error = "mailbox status failed";
 	}
+	/* The feed before the snapshot: an expunge between them is told by the next NOOP. */
+	if (job->rc == 0 && job->qresync)
+		job->rc = mailbox_changes_since(job->mb, job->modseq, &job->changes, &error);
 	if (job->rc == 0)
 		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0)
 		job->rc = mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error);
+	if (job->rc == 0 && job->qresync && job->nkeywords > 0) {
+		read_keywords(job);
+		/* mailbox_fetch() reloaded the names: read them again for FLAGS. */
+		job->rc = mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error);
+	}
+
 	if (job->rc == -1) {
 		job->code = store_error_code();
 		job->error = xstrdup(error != NULL ? error : "failed");	/* this thread's text */
@@ -168,6 +204,9 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 	imap_untagged(s, "OK [UIDNEXT %u] Predicted next UID.", st->uidnext);
 	imap_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest.",
 	    (unsigned long long)st->highestmodseq);
+	if (job->qresync)
+		imap_qresync_tell(s, job->uidvalidity, job->modseq,
+		    job->has_known ? &job->known : NULL, &job->changes, st->uidnext, &job->kw);
 	imap_tagged(s, tag, "OK [%s] %s completed.", s->readonly ? "READ-ONLY" : "READ-WRITE",
 	    s->readonly ? "Examine" : "Select");
 	log_info("session=%s event=select folder=%s messages=%zu readonly=%s", s->peer->id,
@@ -203,6 +242,22 @@ select_done(void *arg)
 	session_host_kick(s->host);
 }
 
+static void
+qresync_params(struct imap_select_job *job, const struct imap_command *cmd)
+{
+	const struct imap_seqset	*known = &cmd->u.select.known_uids;
+
+	job->qresync = true;
+	job->uidvalidity = cmd->u.select.uidvalidity;
+	job->modseq = cmd->u.select.modseq;
+	job->has_known = cmd->u.select.has_known_uids;
+	if (!job->has_known)
+		return;
+	job->known = *known;
+	job->known.ranges = xreallocarray(NULL, known->nranges + 1, sizeof(*known->ranges));
+	memcpy(job->known.ranges, known->ranges, known->nranges * sizeof(*known->ranges));
+}
+
 int
 imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 {
@@ -211,7 +266,15 @@ imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 	struct imap_no		 no;
 
 	/* RFC 3501 6.3.1: the mailbox selected before is left even if this one fails. */
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_untagged(s, "OK [CLOSED] Previous mailbox closed.");	/* RFC 7162 3.2.11 */
 	imap_unselect(s);
+	if (cmd->u.select.qresync && !s->qresync) {
+		imap_tagged(s, cmd->tag, "BAD QRESYNC needs ENABLE QRESYNC.");
+		return -1;
+	}
+	if (cmd->u.select.condstore)
+		imap_condstore_enable(s);	/* RFC 7162 3.1.8 */
 	if (imap_name_to_folder(cmd->u.select.mailbox, &s->env->limits.names, folder,
 	    &no) == -1) {
 		imap_tagged(s, cmd->tag, "NO [%s] %s.", no.code, no.text);
@@ -223,6 +286,8 @@ imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 	job->maildir = xstrdup(s->maildir);
 	job->folder = xstrdup(folder);
 	job->readonly = cmd->def->id == IMAP_CMD_EXAMINE;
+	if (cmd->u.select.qresync)
+		qresync_params(job, cmd);
 	free(s->tag);
 	s->tag = xstrdup(cmd->tag);
 	s->select_job = job;		/* the session pauses until select_done */

@@ -40,6 +40,9 @@ struct imap_store_job {
 	size_t			 nmsgs;
 	const char *const	*keywords;
 	size_t			 nkeywords;
+	const uint32_t		*modified;	/* UNCHANGEDSINCE: the op's UIDs left alone */
+	size_t			 nmodified;
+	struct imap_kwset	 kw;		/* of the messages an untagged FETCH may tell */
 };
 
 static void
@@ -49,22 +52,8 @@ job_free(struct imap_store_job *job)
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->uids);
 	free(job->old);
+	imap_kwset_free(&job->kw);
 	free(job);
-}
-
-/* On a workq thread: the op, then the state it left, read from the index. */
-static void
-store_work(void *arg)
-{
-	struct imap_store_job	*job = arg;
-	const char		*error;
-
-	store_op_commit(job->op);
-	job->rc = mailbox_status(job->mb, &job->status);
-	if (job->rc == 0)
-		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
-	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
-		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
 }
 
 static bool
@@ -82,28 +71,65 @@ has_uid(const uint32_t *uids, size_t n, uint32_t uid)
 	return lo < n && uids[lo] == uid;
 }
 
+/* The keywords of the messages whose MODSEQ moved, and of those a STORE tells anyway. */
 static void
-tell_flags(struct imap_session *s, const struct imap_store_job *job, size_t seq,
-    const struct msg_info *m)
+read_keywords(struct imap_store_job *job)
 {
-	struct buf	 line;
+	uint32_t	*uids = xreallocarray(NULL, job->nmsgs + 1, sizeof(*uids));
+	size_t		 i, j = 0, n = 0;
+	bool		 told = job->id == IMAP_CMD_STORE && !job->silent;
 
-	buf_init(&line, 4096);
-	imap_put_flags(s, &line, m);
-	if (job->uid)
-		buf_printf(&line, " UID %u", m->uid);
-	imap_untagged(s, "%zu FETCH (%.*s)", seq, (int)buf_len(&line), buf_head(&line));
-	buf_release(&line);
+	for (i = 0; i < job->nmsgs; i++) {
+		while (j < job->nold && job->old[j].uid < job->msgs[i].uid)
+			j++;
+		if ((j < job->nold && job->old[j].uid == job->msgs[i].uid &&
+		    job->old[j].modseq != job->msgs[i].modseq) ||
+		    (told && has_uid(job->uids, job->n, job->msgs[i].uid)))
+			uids[n++] = job->msgs[i].uid;
+	}
+	imap_kwset_read(&job->kw, job->mb, uids, n);
+	free(uids);
 }
 
-/* Does this changed message get an untagged FETCH?  Its own STORE's unless .SILENT. */
-static bool
-tell_changed(const struct imap_store_job *job, const struct msg_info *was,
-    const struct msg_info *now)
+/* On a workq thread: the op, then the state it left, read from the index. */
+static void
+store_work(void *arg)
 {
-	if (job->id == IMAP_CMD_STORE && has_uid(job->uids, job->n, now->uid))
-		return !job->silent;
-	return was->flags != now->flags;
+	struct imap_store_job	*job = arg;
+	const char		*error;
+
+	store_op_commit(job->op);
+	job->modified = store_op_modified(job->op, &job->nmodified);
+	job->rc = mailbox_status(job->mb, &job->status);
+	if (job->rc == 0)
+		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
+		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
+	if (job->rc == 0 && job->nkeywords > 0) {
+		read_keywords(job);
+		/* mailbox_fetch() reloaded the names: read them again, valid till the job ends. */
+		if (mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
+			job->nkeywords = 0;
+	}
+}
+
+/*
+ * The untagged FETCH a message gets: its own STORE's unless .SILENT (then
+ * once CONDSTORE is on its new MODSEQ alone, RFC 7162 3.1.3), else news
+ * of its flags (idx: in the view the client has, seq: as it is told).
+ */
+static void
+tell_changed(struct imap_session *s, const struct imap_store_job *job, size_t idx, size_t seq,
+    const struct msg_info *was, const struct msg_info *now)
+{
+	if (job->id == IMAP_CMD_STORE && has_uid(job->uids, job->n, now->uid) &&
+	    !has_uid(job->modified, job->nmodified, now->uid)) {
+		if (!job->silent)
+			imap_tell_flags(s, seq, now, job->uid, true, &job->kw);
+		else if (s->condstore && now->modseq != was->modseq)
+			imap_tell_flags(s, seq, now, job->uid, false, NULL);
+	} else if (imap_flags_news(s, idx, was, now))
+		imap_tell_flags(s, seq, now, job->uid, true, &job->kw);
 }
 
 /*
@@ -113,20 +139,20 @@ tell_changed(const struct imap_store_job *job, const struct msg_info *was,
 static void
 keep_view(struct imap_session *s, struct imap_store_job *job)
 {
+	struct msg_info	 was;
 	size_t		 i, j = 0;
 	uint32_t	 recent;
-	bool		 tell;
 
 	for (i = 0; i < job->nold; i++) {
 		while (j < job->nmsgs && job->msgs[j].uid < job->old[i].uid)
 			j++;
 		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid)
 			continue;
-		tell = tell_changed(job, &job->old[i], &job->msgs[j]);
+		was = job->old[i];
 		recent = job->old[i].flags & MSG_RECENT;
 		job->old[i].flags = (job->msgs[j].flags & ~MSG_RECENT) | recent;
-		if (tell)
-			tell_flags(s, job, i + 1, &job->old[i]);
+		job->old[i].modseq = job->msgs[j].modseq;
+		tell_changed(s, job, i, i + 1, &was, &job->old[i]);
 	}
 	imap_view_set(s, job->old, job->nold, job->old);
 	job->old = NULL;		/* HIGHESTMODSEQ stays: the next NOOP diffs again */
@@ -147,28 +173,25 @@ view_intact(const struct imap_store_job *job)
 	return true;
 }
 
-/* The view moves to the new snapshot: EXPUNGE (numbered as the client counts), FETCH, EXISTS. */
-static void
+/*
+ * The view moves to the new snapshot: EXPUNGE (numbered as the client
+ * counts) or VANISHED, FETCH, EXISTS.  True if expunges were told.
+ */
+static bool
 move_view(struct imap_session *s, struct imap_store_job *job)
 {
-	size_t	 i, j = 0, gone = 0;
+	size_t	 i, j = 0, gone;
 
 	if (job->no_expunge && !view_intact(job)) {
 		keep_view(s, job);
-		return;
+		return false;
 	}
-	for (i = 0; i < job->nold; i++) {
-		while (j < job->nmsgs && job->msgs[j].uid < job->old[i].uid)
-			j++;
-		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid)
-			imap_untagged(s, "%zu EXPUNGE", i + 1 - gone++);
-	}
+	gone = imap_tell_gone(s, job->old, job->nold, job->msgs, job->nmsgs);
 	for (i = 0, j = 0; i < job->nold; i++) {
 		while (j < job->nmsgs && job->msgs[j].uid < job->old[i].uid)
 			j++;
-		if (j < job->nmsgs && job->msgs[j].uid == job->old[i].uid &&
-		    tell_changed(job, &job->old[i], &job->msgs[j]))
-			tell_flags(s, job, j + 1, &job->msgs[j]);
+		if (j < job->nmsgs && job->msgs[j].uid == job->old[i].uid)
+			tell_changed(s, job, i, j + 1, &job->old[i], &job->msgs[j]);
 	}
 	if (job->nmsgs != job->nold - gone) {
 		imap_untagged(s, "%zu EXISTS", job->nmsgs);
@@ -176,6 +199,7 @@ move_view(struct imap_session *s, struct imap_store_job *job)
 	}
 	imap_view_set(s, job->msgs, job->nmsgs, NULL);
 	s->highestmodseq = job->status.highestmodseq;
+	return gone > 0;
 }
 
 /* New keywords: FLAGS and PERMANENTFLAGS again, as Dovecot says them. */
@@ -198,21 +222,6 @@ tell_keywords(struct imap_session *s, const struct imap_store_job *job)
 	buf_release(&flags);
 }
 
-/* "1:3,7" of uids in their order, runs of consecutive values as ranges. */
-static void
-put_uid_set(struct buf *b, const uint32_t *uids, size_t n)
-{
-	size_t	 i, run;
-
-	for (i = 0; i < n; i = run) {
-		for (run = i + 1; run < n && uids[run] == uids[run - 1] + 1; run++)
-			;
-		buf_printf(b, "%s%u", i > 0 ? "," : "", uids[i]);
-		if (run - i > 1)
-			buf_printf(b, ":%u", uids[run - 1]);
-	}
-}
-
 /* "COPYUID v src dst" (RFC 4315) into b, of the messages copied; false if none was. */
 static bool
 put_copyuid(struct buf *b, const struct imap_store_job *job, const uint32_t *dst,
@@ -229,9 +238,9 @@ put_copyuid(struct buf *b, const struct imap_store_job *job, const uint32_t *dst
 		}
 	if (k > 0) {
 		buf_printf(b, "COPYUID %u ", uidvalidity);
-		put_uid_set(b, src, k);
+		imap_put_uid_set(b, src, k);
 		buf_puts(b, " ");
-		put_uid_set(b, to, k);
+		imap_put_uid_set(b, to, k);
 	}
 	free(src);
 	free(to);
@@ -245,6 +254,25 @@ command_name(enum imap_cmd_id id)
 	    id == IMAP_CMD_COPY ? "Copy" : "Move";
 }
 
+/* MODIFIED's set (RFC 7162 3.1.3): UIDs for UID STORE, else sequence numbers. */
+static void
+put_modified(struct imap_session *s, const struct imap_store_job *job, struct buf *b)
+{
+	uint32_t	*seqs = xreallocarray(NULL, job->nmodified + 1, sizeof(*seqs));
+	size_t		 i, k = 0;
+	long		 idx;
+
+	buf_reset(b);
+	for (i = 0; i < job->nmodified; i++) {
+		if (job->uid)
+			seqs[k++] = job->modified[i];
+		else if ((idx = imap_view_find(s, job->modified[i])) >= 0)
+			seqs[k++] = (uint32_t)idx + 1;
+	}
+	imap_put_uid_set(b, seqs, k);
+	free(seqs);
+}
+
 /* The tagged reply, and for MOVE its untagged COPYUID first (RFC 6851 4.3). */
 static void
 answer(struct imap_session *s, struct imap_store_job *job, const char *tag)
@@ -255,7 +283,7 @@ answer(struct imap_session *s, struct imap_store_job *job, const char *tag)
 	struct buf	 code;
 	uint32_t	 uidvalidity = 0;
 	size_t		 n = 0;
-	bool		 copied = false;
+	bool		 copied = false, vanished;
 
 	if (store_op_result(job->op, &error) == -1) {
 		imap_store_no(error, &no);
@@ -279,12 +307,19 @@ answer(struct imap_session *s, struct imap_store_job *job, const char *tag)
 	tell_keywords(s, job);
 	if (job->id == IMAP_CMD_MOVE && copied)
 		imap_untagged(s, "OK [%.*s] Moved UIDs.", (int)buf_len(&code), buf_head(&code));
-	move_view(s, job);
+	vanished = move_view(s, job);
 	if (job->id == IMAP_CMD_COPY && copied)
 		imap_tagged(s, tag, "OK [%.*s] Copy completed.", (int)buf_len(&code),
 		    buf_head(&code));
-	else
-		imap_tagged(s, tag, "OK %s completed.", command_name(job->id));
+	else if (job->nmodified > 0) {
+		put_modified(s, job, &code);
+		imap_tagged(s, tag, "OK [MODIFIED %.*s] Conditional store failed.",
+		    (int)buf_len(&code), buf_head(&code));
+	} else {
+		buf_reset(&code);
+		buf_printf(&code, "%s completed.", command_name(job->id));
+		imap_tagged_ok(s, tag, vanished, buf_head(&code));
+	}
 	buf_release(&code);
 	s->bad_commands = 0;
 }
@@ -417,15 +452,14 @@ imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 		[IMAP_STORE_REMOVE] = FLAGS_REMOVE,
 	};
 	struct buf			 kw;
+	struct store_op			*op;
 	const char			*bad;
 	char				*keywords;
 	uint32_t			*uids, flags;
 	size_t				 n;
 
-	if (cmd->u.store.has_unchangedsince) {
-		imap_tagged(s, cmd->tag, "BAD UNCHANGEDSINCE is not supported yet.");
-		return -1;
-	}
+	if (cmd->u.store.has_unchangedsince)
+		imap_condstore_enable(s);	/* RFC 7162 3.1 */
 	if (s->readonly) {
 		imap_tagged(s, cmd->tag, "NO [READ-ONLY] Mailbox is read-only.");
 		return -1;
@@ -448,8 +482,12 @@ imap_cmd_store(struct imap_session *s, const struct imap_command *cmd)
 	}
 	keywords = buf_len(&kw) > 0 ? buf_strdup(&kw) : NULL;
 	buf_release(&kw);
-	submit(s, cmd, store_op_flags(s->mb, uids, n, modes[cmd->u.store.op], flags, keywords),
-	    uids, n);
+	if (cmd->u.store.has_unchangedsince)
+		op = store_op_flags_cond(s->mb, uids, n, modes[cmd->u.store.op], flags, keywords,
+		    cmd->u.store.unchangedsince);
+	else
+		op = store_op_flags(s->mb, uids, n, modes[cmd->u.store.op], flags, keywords);
+	submit(s, cmd, op, uids, n);
 	free(keywords);		/* the op copied it */
 	return IMAP_ASYNC;
 }

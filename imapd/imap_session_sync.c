@@ -10,7 +10,6 @@
  */
 #include "imapd/imap_private.h"
 
-#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "store/store.h"
@@ -25,12 +24,14 @@ struct imap_sync_job {
 	struct msg_info		*old;		/* the view, copied: the store frees it */
 	size_t			 nold;
 	char			*ok;		/* the tagged OK's text; NULL: for IDLE, none */
+	bool			 keywords;	/* the folder has some: read the changed ones' */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
 	bool			 changed;	/* a new snapshot was taken */
 	struct mailbox_status	 status;
 	const struct msg_info	*msgs;
 	size_t			 nmsgs;
+	struct imap_kwset	 kw;		/* of the messages whose MODSEQ moved */
 };
 
 static void
@@ -39,7 +40,33 @@ job_free(struct imap_sync_job *job)
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->old);
 	free(job->ok);
+	imap_kwset_free(&job->kw);
 	free(job);
+}
+
+static size_t
+find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
+{
+	while (from < n && msgs[from].uid < uid)
+		from++;
+	return from;
+}
+
+/* The keywords of the view's messages whose MODSEQ moved: tell() may say them. */
+static void
+read_keywords(struct imap_sync_job *job)
+{
+	uint32_t	*uids = xreallocarray(NULL, job->nold + 1, sizeof(*uids));
+	size_t		 i, j = 0, n = 0;
+
+	for (i = 0; i < job->nold; i++) {
+		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
+		if (j < job->nmsgs && job->msgs[j].uid == job->old[i].uid &&
+		    job->msgs[j].modseq != job->old[i].modseq)
+			uids[n++] = job->old[i].uid;
+	}
+	imap_kwset_read(&job->kw, job->mb, uids, n);
+	free(uids);
 }
 
 /* On a workq thread: touches only the job and the mailbox lent to it. */
@@ -55,43 +82,32 @@ sync_work(void *arg)
 		return;
 	job->changed = true;
 	job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	if (job->rc == 0 && job->keywords)
+		read_keywords(job);
 }
 
-static size_t
-find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
-{
-	while (from < n && msgs[from].uid < uid)
-		from++;
-	return from;
-}
-
-/* What changed between the view the client has and the new snapshot, as untagged replies. */
-static void
+/*
+ * What changed between the view the client has and the new snapshot, as
+ * untagged replies; true if expunges were told.
+ */
+static bool
 tell(struct imap_session *s, const struct imap_sync_job *job)
 {
-	struct buf	 line;
-	size_t		 i, j = 0, gone = 0;
+	size_t		 i, j = 0, gone;
 
+	gone = imap_tell_gone(s, job->old, job->nold, job->msgs, job->nmsgs);
 	for (i = 0; i < job->nold; i++) {
 		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
-		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid)
-			imap_untagged(s, "%zu EXPUNGE", i + 1 - gone++);
-	}
-	buf_init(&line, 4096);
-	for (i = 0, j = 0; i < job->nold; i++) {
-		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
 		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
-		    job->msgs[j].flags == job->old[i].flags)
+		    !imap_flags_news(s, i, &job->old[i], &job->msgs[j]))
 			continue;
-		buf_reset(&line);
-		imap_put_flags(s, &line, &job->msgs[j]);
-		imap_untagged(s, "%zu FETCH (%.*s)", j + 1, (int)buf_len(&line), buf_head(&line));
+		imap_tell_flags(s, j + 1, &job->msgs[j], false, true, &job->kw);
 	}
-	buf_release(&line);
 	if (job->nmsgs != job->nold - gone) {
 		imap_untagged(s, "%zu EXISTS", job->nmsgs);
 		imap_untagged(s, "%zu RECENT", imap_count_recent(job->msgs, job->nmsgs));
 	}
+	return gone > 0;
 }
 
 static void
@@ -100,6 +116,7 @@ sync_done(void *arg)
 	struct imap_sync_job	*job = arg;
 	struct imap_session	*s = job->s;
 	char			*tag = NULL;
+	bool			 vanished = false;
 
 	if (s == NULL) {
 		job_free(job);
@@ -116,12 +133,12 @@ sync_done(void *arg)
 		imap_close(s);
 	} else {
 		if (job->changed) {
-			tell(s, job);
+			vanished = tell(s, job);
 			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		if (job->ok != NULL)
-			imap_tagged(s, tag, "OK %s", job->ok);
+			imap_tagged_ok(s, tag, vanished, job->ok);
 		else
 			imap_idle_synced(s);
 	}
@@ -144,6 +161,7 @@ sync_start(struct imap_session *s, const char *ok)
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
+	job->keywords = s->keywords;
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
 }

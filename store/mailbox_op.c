@@ -25,6 +25,7 @@ struct store_op {
 	uint32_t		 flags;
 	char			*keywords;
 	char			*dest;
+	uint64_t		 unchangedsince;	/* OP_FLAGS; UINT64_MAX: unconditional */
 	/* Written by the commit, read after it. */
 	bool			 committed;
 	int			 rc;
@@ -32,6 +33,8 @@ struct store_op {
 	char			 error[512];
 	uint32_t		 uidvalidity;	/* UIDPLUS */
 	uint32_t		*uids_r;	/* [n] */
+	uint32_t		*modified;	/* OP_FLAGS with UNCHANGEDSINCE: [n] */
+	size_t			 nmodified;
 	store_op_done_fn	*done;
 	void			*arg;
 };
@@ -60,6 +63,18 @@ store_op_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum flag_mod
 	op->mode = mode;
 	op->flags = flags;
 	op->keywords = keywords != NULL ? xstrdup(keywords) : NULL;
+	op->unchangedsince = UINT64_MAX;
+	return op;
+}
+
+struct store_op *
+store_op_flags_cond(struct mailbox *mb, const uint32_t *uids, size_t n, enum flag_mode mode,
+    uint32_t flags, const char *keywords, uint64_t unchangedsince)
+{
+	struct store_op	*op = store_op_flags(mb, uids, n, mode, flags, keywords);
+
+	op->unchangedsince = unchangedsince;
+	op->modified = xcalloc(n + 1, sizeof(*op->modified));
 	return op;
 }
 
@@ -97,6 +112,10 @@ op_run(struct store_op *op, const char **error_r)
 
 	switch (op->kind) {
 	case OP_FLAGS:
+		if (op->modified != NULL)
+			return mailbox_store_flags_cond(op->mb, op->uids, op->n, op->mode,
+			    op->flags, op->keywords, op->unchangedsince, op->modified,
+			    &op->nmodified, error_r);
 		return mailbox_store_flags(op->mb, op->uids, op->n, op->mode, op->flags,
 		    op->keywords, error_r);
 	case OP_EXPUNGE:
@@ -180,6 +199,13 @@ store_op_uids(const struct store_op *op, uint32_t *uidvalidity_r, size_t *n_r)
 	return op->uids_r;
 }
 
+const uint32_t *
+store_op_modified(const struct store_op *op, size_t *n_r)
+{
+	*n_r = op->committed && op->rc == 0 ? op->nmodified : 0;
+	return op->modified;
+}
+
 void
 store_op_free(struct store_op **opp)
 {
@@ -190,6 +216,7 @@ store_op_free(struct store_op **opp)
 	store_append_free(&op->append);
 	free(op->uids);
 	free(op->uids_r);
+	free(op->modified);
 	free(op->keywords);
 	free(op->dest);
 	xfree(opp);

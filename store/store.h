@@ -293,6 +293,10 @@ struct workq;
 /* Flags, expunge, copy, move of these UIDs (all arguments copied). */
 struct store_op	*store_op_flags(struct mailbox *mb, const uint32_t *uids, size_t n,
 		    enum flag_mode mode, uint32_t flags, const char *keywords);
+/* CONDSTORE's STORE ... (UNCHANGEDSINCE n): mailbox_store_flags_cond as an op. */
+struct store_op	*store_op_flags_cond(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    enum flag_mode mode, uint32_t flags, const char *keywords,
+		    uint64_t unchangedsince);
 struct store_op	*store_op_expunge(struct mailbox *mb, const uint32_t *uids, size_t n);
 struct store_op	*store_op_copy(struct mailbox *mb, const uint32_t *uids, size_t n,
 		    const char *dest_folder, bool move);
@@ -313,6 +317,12 @@ int		 store_op_result(const struct store_op *op, const char **error_r);
  * appended message in order; NULL for flags and expunge.
  */
 const uint32_t	*store_op_uids(const struct store_op *op, uint32_t *uidvalidity_r, size_t *n_r);
+/*
+ * After a successful store_op_flags_cond() commit: the UIDs left as they
+ * were because their MODSEQ was above unchangedsince (ascending), for
+ * MODIFIED; *n_r 0 otherwise.
+ */
+const uint32_t	*store_op_modified(const struct store_op *op, size_t *n_r);
 void		 store_op_free(struct store_op **op);
 
 /*

@@ -104,8 +104,10 @@ class Folders(ImapCase):
         self.assertTrue(any(re.match(rb'"?INBOX"? \(MESSAGES 2 UNSEEN 2\)', d)
                             for d in c.untagged_responses.pop('STATUS', [])))
         c.untagged_responses.pop('LIST', None)
-        with self.assertRaisesRegex(c.error, 'CONDSTORE'):     # not enabled
-            c.status('INBOX', '(HIGHESTMODSEQ)')
+        # HIGHESTMODSEQ turns CONDSTORE on (RFC 7162 3.1)
+        typ, data = c.status('INBOX', '(HIGHESTMODSEQ)')
+        self.assertEqual(typ, 'OK')
+        self.assertRegex(data[0], rb'^"?INBOX"? \(HIGHESTMODSEQ [1-9]\d*\)$')
         self.assertEqual(c.noop()[0], 'OK')
 
     def test_hostile_names_refused(self):

@@ -129,9 +129,10 @@ class ImaplibScenario(ImapSearchCase):
         typ, data = c.sort('(SUBJECT)', 'UTF-8', 'ALL')
         self.assertEqual((typ, data), ('OK', [b'2 1']))
         self.assertEqual(c.thread('REFERENCES', 'UTF-8', 'ALL'), ('OK', [b'(1)(2)']))
-        # MODSEQ waits for CONDSTORE; ESEARCH's RETURN answers with its own reply
-        with self.assertRaises(imaplib.IMAP4.error):
-            c.search(None, 'MODSEQ', '5')
+        # MODSEQ turns CONDSTORE on; ESEARCH's RETURN answers with its own reply
+        typ, data = c.search(None, 'MODSEQ', '1')
+        self.assertEqual(typ, 'OK')
+        self.assertRegex(data[0], rb'^1 2 \(MODSEQ [1-9]\d*\)$')
         typ, data = c._simple_command('SEARCH', 'RETURN', '(MIN MAX COUNT)', 'ALL')
         self.assertEqual(typ, 'OK')
         tag = c.tagpre + str(c.tagnum - 1).encode()

@@ -28,7 +28,8 @@ class StoreCommands(ImapCase):
         typ, data = c.capability()
         self.assertIn(b'UIDPLUS', data[0].split())
         self.assertIn(b'MOVE', data[0].split())
-        self.assertNotIn(b'CONDSTORE', data[0].split())
+        self.assertIn(b'CONDSTORE', data[0].split())
+        self.assertIn(b'QRESYNC', data[0].split())
 
     def test_store_flags(self):
         self.deliver_samples()

@@ -67,7 +67,7 @@ test_esearch(void **state)
 	char		*got;
 
 	got = esearch(fx, "t1 SEARCH RETURN (MIN MAX COUNT ALL) UNSEEN", false);
-	assert_string_equal(got, "* ESEARCH (TAG \"t1\") MIN 2 MAX 5 COUNT 3 ALL 2,4:5\r\n");
+	assert_string_equal(got, "* ESEARCH (TAG \"t1\") MIN 2 MAX 5 ALL 2,4:5 COUNT 3\r\n");	/* Dovecot's order */
 	free(got);
 	got = esearch(fx, "t2 UID SEARCH RETURN (ALL) 1:2,5", true);
 	assert_string_equal(got, "* ESEARCH (TAG \"t2\") UID ALL 10,20,50\r\n");
@@ -145,9 +145,9 @@ test_large_result_streamed(void **state)
 		assert_true(rounds > 100);
 		if (esearch) {
 			/* UIDs 1, 3, 5, ... (1000 more from the middle), the last 100 one range */
-			assert_true(starts_with(&whole, "* ESEARCH (TAG \"x\") UID COUNT 50050 ALL 1,3,5,"));
+			assert_true(starts_with(&whole, "* ESEARCH (TAG \"x\") UID ALL 1,3,5,"));
 			assert_non_null(memmem(buf_head(&whole), buf_len(&whole), ",49999,51001,", 13));
-			assert_true(ends_with(&whole, ",100899,100901:101000\r\n"));
+			assert_true(ends_with(&whole, ",100899,100901:101000 COUNT 50050\r\n"));
 		} else {
 			assert_true(starts_with(&whole, "* SEARCH 1 3 5 7 "));
 			assert_non_null(memmem(buf_head(&whole), buf_len(&whole), " 99899 99901 99902 99903 ", 24));

@@ -201,7 +201,7 @@ take(struct fx *fx)
 
 #define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE UIDPLUS MOVE APPENDLIMIT=1048576" \
 			" ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT" \
-			" CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE"
+			" CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
@@ -448,7 +448,7 @@ test_search_streams(void **state)
 	    "d UID SEARCH RETURN (MIN MAX COUNT) 2:* SUBJECT m149\r\n"
 	    "e SORT (REVERSE SIZE) UTF-8 SUBJECT m149\r\n"
 	    "f THREAD ORDEREDSUBJECT UTF-8 1:3\r\ng SEARCH CHARSET KOI8-R ALL\r\n"
-	    "h SEARCH MODSEQ 1\r\ni NOOP\r\n");
+	    "h SEARCH MODSEQ 1 SUBJECT m1499\r\ni NOOP\r\n");
 	got = take(fx);
 	p = strstr(got, "b OK [READ-ONLY] Examine completed.\r\n* SEARCH 1 2 3 ");
 	assert_non_null(p);
@@ -463,8 +463,12 @@ test_search_streams(void **state)
 	    "e OK Sort completed.\r\n"
 	    "* THREAD (1)(2)(3)\r\nf OK Thread completed.\r\n"
 	    "g NO [BADCHARSET (UTF-8 US-ASCII)] "));
-	assert_non_null(strstr(p, "\r\nh BAD MODSEQ is not supported yet.\r\n"
-	    "i OK NOOP completed.\r\n"));
+	/* MODSEQ turns CONDSTORE on: HIGHESTMODSEQ first (RFC 7162 3.1.2.1), then the result. */
+	p = strstr(p, "\r\n* OK [HIGHESTMODSEQ ");
+	assert_non_null(p);
+	p = strstr(p, "] Highest.\r\n* SEARCH 1499 (MODSEQ ");
+	assert_non_null(p);
+	assert_non_null(strstr(p, ")\r\nh OK Search completed.\r\ni OK NOOP completed.\r\n"));
 	free(got);
 	host_double_free(&s);
 }
