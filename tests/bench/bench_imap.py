@@ -53,8 +53,8 @@ def message(i, size):
                 i % 97, i % 97, i, WORDS[i % 26], i // 3600 % 24, i // 60 % 60, i % 60,
                 i)).encode()
     body = b'a needle in the haystack\n' if i % 100 == 0 else b'hay\n'
-    pad = size - len(head) - len(body)
-    return head + body + FILLER * (pad // len(FILLER)) + b'x' * (pad % len(FILLER) - 1) + b'\n'
+    pad = size - len(head) - len(body) - 1
+    return head + body + FILLER * (pad // len(FILLER)) + b'x' * (pad % len(FILLER)) + b'\n'
 
 
 def hash_cheap(pw):
@@ -181,10 +181,16 @@ def idle_memory(side, n):
 
 
 def measure_memory(sides, levels, s):
+    """Each level for each side; a failure (a server refusing the 10,000th
+    connection) is printed and the other figures kept."""
     for n in levels:
         for side in sides:
             progress('IMAP: %s, %d IDLE connections' % (side.name, n))
-            pss, rss, per = idle_memory(side, n)
+            try:
+                pss, rss, per = idle_memory(side, n)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                print('%d IDLE on %s failed: %s' % (n, side.name, e))
+                continue
             s.add((side.name, n, 'pss'), pss)
             s.add((side.name, n, 'rss'), rss)
             s.add((side.name, n, 'per'), per)
@@ -223,15 +229,24 @@ def print_imap(s, boxes, levels, cold):
     print_table(['figure', 'Postroom', 'Dovecot', 'PR/DC', 'goal', ''], rows)
 
 
-def bench_imap(args, tools):
-    n4k, n1k = (1000, 2000) if args.quick else (10000, 100000)
-    boxes = [(BOX4K, n4k, 4096), (BOX1K, n1k, 1024)]
-    levels = [200] if args.quick else [500, 10000]
+class Plan:
+    """What a run measures: mailboxes (user, messages, size), idle levels
+    and the seconds of the mixed load."""
+
+    def __init__(self, quick):
+        n4k, n1k = (1000, 2000) if quick else (10000, 100000)
+        self.boxes = [(BOX4K, n4k, 4096), (BOX1K, n1k, 1024)]
+        self.levels = [200] if quick else [500, 10000]
+        self.mixed_seconds = 5 if quick else 20
+
+
+def bench_imap(args, tools, plan=None):
+    plan = plan or Plan(args.quick)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # both servers inherit it
-    if hard < max(levels) + 1000:
-        levels = [n for n in levels if n + 1000 <= hard]
-        print('IDLE levels cut to %s: ulimit -Hn is %d' % (levels, hard))
+    if hard < max(plan.levels) + 1000:
+        plan.levels = [n for n in plan.levels if n + 1000 <= hard]
+        print('IDLE levels cut to %s: ulimit -Hn is %d' % (plan.levels, hard))
     print('\n== IMAP: Postroom imapd vs Dovecot, %d rounds' % args.rounds)
     with Postroom(build=args.build, daemons=('imapd',), config=PR_CONFIG) as pr:
         for u in [BOX4K, BOX1K] + IDLE_USERS:
@@ -239,7 +254,7 @@ def bench_imap(args, tools):
         stored = cheap_idlers(pr)
         pr.restart('imapd')     # loads the passwd file as edited
         with Dovecot(users={u: PW for u in stored}, stored=stored, settings=DC_SETTINGS) as dc:
-            run_imap(args, tools, pr, dc, boxes, levels)
+            run_imap(args, tools, pr, dc, plan)
 
 
 def cheap_idlers(pr):
@@ -256,13 +271,13 @@ def cheap_idlers(pr):
     return {fields[0]: fields[1] for fields in lines}
 
 
-def run_imap(args, tools, pr, dc, boxes, levels):
+def run_imap(args, tools, pr, dc, plan):
     nobody = pwd.getpwnam(pr.user)
     sides = [Side('Postroom', tools, pr.port('imapd.listen'), pr.maildir,
                   (nobody.pw_uid, nobody.pw_gid), lambda: descendants(pr.pid('imapd'))),
              Side('Dovecot', tools, dc.port('imap'), dc.maildir, (dc.uid, dc.gid),
                   lambda: dovecot_pids(dc))]
-    for user, n, size in boxes:
+    for user, n, size in plan.boxes:
         progress('IMAP: writing %d x %d KB into both servers and opening it' % (n, size // 1024))
         fill_mailbox(sides, user, n, size)
     for user in IDLE_USERS:
@@ -273,8 +288,8 @@ def run_imap(args, tools, pr, dc, boxes, levels):
     s = Samples()
     for r in range(args.rounds):
         progress('IMAP round %d/%d' % (r + 1, args.rounds))
-        for user, n, _ in boxes:
+        for user, n, _ in plan.boxes:
             measure_box(sides, user, n, r, s, cold)
-        measure_mixed(sides, r, s, 5 if args.quick else 20)
-    measure_memory(sides, levels, s)
-    print_imap(s, boxes, levels, cold)
+        measure_mixed(sides, r, s, plan.mixed_seconds)
+    measure_memory(sides, plan.levels, s)
+    print_imap(s, plan.boxes, plan.levels, cold)

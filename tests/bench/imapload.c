@@ -10,7 +10,8 @@
  * cmd:    LOGIN, SELECT INBOX, then COMMAND (-e) timed: its reply's bytes,
  *         literals included, and MB/s; -x runs one more command untimed
  *         (to undo a STORE, so that every round does the same work).
- * mixed:  CLIENTS sessions on one mailbox for SECONDS, each a loop of
+ * mixed:  CLIENTS sessions on one mailbox for SECONDS (counted from when
+ *         all have logged in and selected it), each a loop of
  *         random commands a mail client sends (FETCH of flags, envelopes
  *         and bodies, STORE, SEARCH, NOOP, SELECT); ops/s over all and the
  *         p50/p99 of one command.
@@ -54,6 +55,7 @@ static const char	*host = "127.0.0.1", *user, *pass, *mode = "select";
 static const char	*command_text, *after_text;
 static int		 port, clients = 1, rounds = 1, users = 1, seconds = 10;
 static double		 stop_at;
+static pthread_barrier_t logged_in, go;	/* the mixed load starts once all are in */
 static struct conn	*conns;
 
 static double
@@ -301,6 +303,8 @@ mixed_client(void *arg)
 
 	open_conn(&c, m->id, 1024 * 1024);
 	command(&c, "s", "SELECT INBOX");
+	pthread_barrier_wait(&logged_in);
+	pthread_barrier_wait(&go);
 	while ((t0 = now()) < stop_at && m->n < MAX_SAMPLES) {
 		mixed_op(&c, (unsigned)rand_r(&m->seed));
 		m->lat[m->n++] = now() - t0;
@@ -321,8 +325,8 @@ run_mixed(void)
 
 	if (m == NULL || th == NULL)
 		die("calloc");
-	t0 = now();
-	stop_at = t0 + seconds;
+	pthread_barrier_init(&logged_in, NULL, (unsigned)clients + 1);
+	pthread_barrier_init(&go, NULL, (unsigned)clients + 1);
 	for (i = 0; i < clients; i++) {
 		m[i].id = i;
 		m[i].seed = (unsigned)i * 7919 + 1;
@@ -330,6 +334,10 @@ run_mixed(void)
 			die("malloc");
 		pthread_create(&th[i], NULL, mixed_client, &m[i]);
 	}
+	pthread_barrier_wait(&logged_in);
+	t0 = now();
+	stop_at = t0 + seconds;
+	pthread_barrier_wait(&go);
 	for (i = 0; i < clients; i++) {
 		pthread_join(th[i], NULL);
 		total += m[i].n;
