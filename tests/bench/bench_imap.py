@@ -95,13 +95,13 @@ def fill_mailbox(sides, user, n, size):
         side.load(user, '-m', 'select')        # first access: both index it
 
 
-def cmd_ms(side, user, command, after=None):
+def timed_command(side, user, command, after=None):
     extra = ['-x', after] if after else []
     return side.load(user, '-m', 'cmd', '-e', command, *extra)
 
 
 BOX_FIGURES = [
-    # key, label, format, goal (text, test on the medians (Postroom, Dovecot))
+    # key, label, format; the goal of each is box_goal()'s
     ('warm', 'LOGIN+SELECT warm (p50 of 5), ms', '%.1f'),
     ('warm select', '  of which SELECT, ms', '%.1f'),
     ('cold', 'LOGIN+SELECT cold (caches dropped), ms', '%.0f'),
@@ -146,7 +146,7 @@ def measure_box(sides, user, n, r, s, cold):
                                 ('store', 'STORE 1:* +FLAGS (\\Flagged)',
                                  'STORE 1:* -FLAGS.SILENT (\\Flagged)')):
         for side in order:
-            v = cmd_ms(side, user, command, after)
+            v = timed_command(side, user, command, after)
             s.add((side.name, user, key), v['MB_per_s'] if key == 'body' else v['ms'])
 
 
