@@ -28,7 +28,6 @@ with warnings.catch_warnings():
 
 PW = 'bench-pw'
 BOX4K, BOX1K = 'box4k@example.test', 'box1k@example.test'
-IDLE_USERS = ['idle%d@example.test' % i for i in range(10)]
 IDLE_PATTERN = 'idle%d@example.test'
 MIXED_CLIENTS = 20
 WORDS = ('alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike '
@@ -161,12 +160,12 @@ def measure_mixed(sides, r, s, seconds):
             s.add((side.name, 'mixed', key), v[key])
 
 
-def idle_memory(side, n):
+def idle_memory(side, n, users):
     """n connections LOGIN, SELECT, IDLE; the server's memory while they idle:
     (PSS MiB, RSS MiB, PSS KiB per connection over the baseline)."""
     base_pss, _ = side.memory()
     p = subprocess.Popen([side.imapload, '-p', str(side.port), '-w', PW, '-u', IDLE_PATTERN,
-                          '-U', str(len(IDLE_USERS)), '-m', 'idle', '-c', str(n)],
+                          '-U', str(len(users)), '-m', 'idle', '-c', str(n)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
@@ -183,14 +182,14 @@ def idle_memory(side, n):
     return pss, rss, (pss - base_pss) * 1024 / n
 
 
-def measure_memory(sides, levels, s):
+def measure_memory(sides, plan, s):
     """Each level for each side; a failure (a server refusing the 10,000th
     connection) is printed and the other figures kept."""
-    for n in levels:
+    for n in plan.levels:
         for side in sides:
             progress('IMAP: %s, %d IDLE connections' % (side.name, n))
             try:
-                pss, rss, per = idle_memory(side, n)
+                pss, rss, per = idle_memory(side, n, plan.idle_users)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 print('%d IDLE on %s failed: %s' % (n, side.name, e))
                 continue
@@ -233,14 +232,16 @@ def print_imap(s, boxes, levels, cold):
 
 
 class Plan:
-    """What a run measures: mailboxes (user, messages, size), idle levels
-    and the seconds of the mixed load."""
+    """What a run measures: mailboxes (user, messages, size), idle levels,
+    the idlers' users (1,000 sessions each at most) and the seconds of the
+    mixed load."""
 
     def __init__(self, quick):
         n4k, n1k = (1000, 2000) if quick else (10000, 100000)
         self.boxes = [(BOX4K, n4k, 4096), (BOX1K, n1k, 1024)]
         self.levels = [200] if quick else [500, 10000]
         self.mixed_seconds = 5 if quick else 20
+        self.idle_users = ['idle%d@example.test' % i for i in range(10)]
 
 
 def raise_file_limit(want):
@@ -262,22 +263,22 @@ def bench_imap(args, tools, plan=None):
         print('IDLE levels cut to %s: ulimit -Hn is %d' % (plan.levels, hard))
     print('\n== IMAP: Postroom imapd vs Dovecot, %d rounds' % args.rounds)
     with Postroom(build=args.build, daemons=('imapd',), config=PR_CONFIG) as pr:
-        for u in [BOX4K, BOX1K] + IDLE_USERS:
+        for u in [BOX4K, BOX1K] + plan.idle_users:
             pr.add_user(u, PW)
-        stored = cheap_idlers(pr)
+        stored = cheap_idlers(pr, plan.idle_users)
         pr.restart('imapd')     # loads the passwd file as edited
         with Dovecot(users={u: PW for u in stored}, stored=stored, settings=DC_SETTINGS) as dc:
             run_imap(args, tools, pr, dc, plan)
 
 
-def cheap_idlers(pr):
+def cheap_idlers(pr, idle_users):
     """Postroom's passwd with the idlers' hashes made cheap; {user: hash} for Dovecot."""
     path = os.path.join(pr.conf_dir, 'passwd')
     with open(path) as f:
         lines = [line.rstrip('\n').split(':') for line in f if ':' in line]
     cheap = hash_cheap(PW)
     for fields in lines:
-        if fields[0] in IDLE_USERS:
+        if fields[0] in idle_users:
             fields[1] = cheap
     with open(path, 'w') as f:
         f.writelines(':'.join(fields) + '\n' for fields in lines)
@@ -293,7 +294,7 @@ def run_imap(args, tools, pr, dc, plan):
     for user, n, size in plan.boxes:
         progress('IMAP: writing %d x %d KB into both servers and opening it' % (n, size // 1024))
         fill_mailbox(sides, user, n, size)
-    for user in IDLE_USERS:
+    for user in plan.idle_users:
         fill_mailbox(sides, user, 10, 1024)
     cold = drop_caches()
     if not cold:
@@ -304,5 +305,5 @@ def run_imap(args, tools, pr, dc, plan):
         for user, n, _ in plan.boxes:
             measure_box(sides, user, n, r, s, cold)
         measure_mixed(sides, r, s, plan.mixed_seconds)
-    measure_memory(sides, plan.levels, s)
+    measure_memory(sides, plan, s)
     print_imap(s, plan.boxes, plan.levels, cold)

@@ -111,7 +111,7 @@ class ImapBenchTest(unittest.TestCase):
                         os.path.join(ROOT, 'tests', 'bench', 'imapload.c')], check=True)
         plan = bench_imap.Plan(quick=True)
         plan.boxes = [(bench_imap.BOX4K, 120, 4096), (bench_imap.BOX1K, 200, 1024)]
-        plan.levels, plan.mixed_seconds = [20], 1
+        plan.levels, plan.mixed_seconds, plan.idle_users = [20], 1, ['idle0@example.test']
         args = argparse.Namespace(build=build_dir(), quick=True, rounds=1)
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
