@@ -49,12 +49,17 @@ def descendants(pid):
 
 def pss_kb(pids):
     """Proportional set size summed over pids (shared pages split between their users)."""
-    total = 0
+    return smaps_kb(pids, 'Pss')
+
+
+def smaps_kb(pids, field):
+    """A field of smaps_rollup ('Pss', 'Rss') summed over pids, in KB."""
+    total, prefix = 0, field + ':'
     for p in pids:
         try:
             with open('/proc/%d/smaps_rollup' % p) as f:
                 for line in f:
-                    if line.startswith('Pss:'):
+                    if line.startswith(prefix):
                         total += int(line.split()[1])
         except OSError:
             pass        # exited meanwhile

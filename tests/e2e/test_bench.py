@@ -2,6 +2,9 @@
 from our templates alone (it must run with /etc/postfix hidden), the journaled
 ext4 mounted and always removed, and the median (min-max) cells."""
 
+import argparse
+import contextlib
+import io
 import os
 import shutil
 import smtplib
@@ -11,10 +14,12 @@ import tempfile
 import time
 import unittest
 
-from harness import ROOT, Postroom
+from dovecot import Dovecot
+from harness import ROOT, Postroom, build_dir
 
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'bench'))
 
+import bench_imap  # noqa: E402
 from benchlib import Samples, describe_fs  # noqa: E402
 from loopfs import loop_ext4  # noqa: E402
 
@@ -81,6 +86,47 @@ class LoopExt4Test(unittest.TestCase):
                 raise RuntimeError('a run that fails half way')
         self.assertFalse(mounted(mnt))
         self.assertFalse(os.path.exists(os.path.dirname(mnt)))
+
+
+@unittest.skipUnless(Dovecot.available() and shutil.which('cc') and
+                     os.path.exists(os.path.join(build_dir(), 'imapd')),
+                     'needs Dovecot, a C compiler and imapd built')
+class ImapBenchTest(unittest.TestCase):
+    """The IMAP part of `make bench` run end to end on tiny mailboxes: every
+    figure measured for both servers, so the bench cannot rot unseen."""
+
+    def test_message_is_exactly_its_size(self):
+        for i in (0, 1, 99, 100, 12345):
+            for size in (1024, 4096):
+                m = bench_imap.message(i, size)
+                self.assertEqual(len(m), size)
+                self.assertEqual(b'needle' in m, i % 100 == 0)
+                self.assertEqual(b'about quebec' in m, i % 26 == 16)
+
+    def test_every_figure_for_both_servers(self):
+        tools = tempfile.mkdtemp(prefix='postroom-bench-tools-')
+        self.addCleanup(shutil.rmtree, tools, True)
+        subprocess.run(['cc', '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror',
+                        '-pthread', '-o', os.path.join(tools, 'imapload'),
+                        os.path.join(ROOT, 'tests', 'bench', 'imapload.c')], check=True)
+        plan = bench_imap.Plan(quick=True)
+        plan.boxes = [(bench_imap.BOX4K, 120, 4096), (bench_imap.BOX1K, 200, 1024)]
+        plan.levels, plan.mixed_seconds, plan.idle_users = [20], 1, ['idle0@example.test']
+        args = argparse.Namespace(build=build_dir(), quick=True, rounds=1)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            bench_imap.bench_imap(args, tools, plan)
+        text = out.getvalue()
+        self.assertNotIn('failed', text)
+        rows = [line for line in text.splitlines() if ' x 4 KB: ' in line or ' x 1 KB: ' in line
+                or line.startswith(('mixed', '20 IDLE'))]
+        self.assertEqual(len(rows), 2 * (len(bench_imap.BOX_FIGURES) - 2 * (os.geteuid() != 0))
+                         + 3 + 3, text)
+        for line in rows:
+            cells = line.split()
+            self.assertNotIn('-', cells, line)      # a figure missing on one side
+        body = [line for line in rows if 'BODY.PEEK' in line]
+        self.assertEqual(len(body), 2, text)
 
 
 if __name__ == '__main__':
