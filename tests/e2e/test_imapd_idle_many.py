@@ -18,8 +18,10 @@ from harness import Postroom, have_built, require, sanitized
 
 ALICE = ('alice@example.test', 'alice-pw')
 IDLERS = 300
-# The bound; sanitizers slow the daemons several times over.
-BOUND = 3.0 if sanitized() else 1.0
+# The bound.  Under sanitizers the 300 syncs the delivery starts
+# take ~4 s on a busy 2-core machine; a session that fell back to the
+# periodic check (30 s) still fails there.
+BOUND = 10.0 if sanitized() else 1.0
 
 
 class ManyIdlersCase(unittest.TestCase):
@@ -104,8 +106,9 @@ class ManyIdlersCase(unittest.TestCase):
                 key.data.extend(data)
                 if want in key.data:
                     waiting.discard(key.fileobj)
-        self.assertEqual(len(waiting), 0, '%d of %d idlers not told %r in 10 s' % (
-            len(waiting), len(socks), want))
+        why = [l for l in self.pr.log('imapd').splitlines() if 'inotify' in l][:3]
+        self.assertEqual(len(waiting), 0, '%d of %d idlers not told %r in 10 s; imapd: %r' % (
+            len(waiting), len(socks), want, why))
         return time.monotonic() - start
 
     def test_all_idlers_see_a_delivery(self):
