@@ -1,14 +1,15 @@
 /*
  * IDLE (RFC 2177).  "+ idling", then the session waits without polling:
- * the host watches the mailbox's inotify descriptor (mailbox_notify_fd)
- * and a wake-up runs, SETTLE_MS later, the sync NOOP runs
- * (imap_session_sync.c), whose untagged EXPUNGE/FETCH/EXISTS/RECENT go out
- * at once.  Changes that come meanwhile or while a sync runs are taken by
- * that sync or one more, so a burst of deliveries costs a few syncs, not
- * one each.  The session's one timer
+ * the host watches the mailbox's notify descriptor (mailbox_notify_fd: the
+ * store's one inotify instance per process) and a wake-up runs, SETTLE_MS
+ * later, the sync NOOP runs (imap_session_sync.c), whose untagged
+ * EXPUNGE/FETCH/EXISTS/RECENT go out at once.  Changes that come meanwhile
+ * or while a sync runs are taken by that sync or one more, so a burst of
+ * deliveries costs a few syncs, not one each.  The session's one timer
  * sends "* OK Still here" every imapd.idle_keepalive.  Without inotify (the
- * fs.inotify limits reached) the timer ticks every imapd.idle_check_interval
- * and each tick syncs: slower, logged once per IDLE, never a silent stall.
+ * fs.inotify limits reached, logged by the store) the timer ticks every
+ * imapd.idle_check_interval and each tick syncs: slower, logged once per
+ * IDLE, never a silent stall.
  * The inactivity deadline stays imapd.idle_timeout from the IDLE command
  * (30 min: RFC 2177 clients re-issue IDLE within 29); keep-alives we send
  * do not extend it, the client's DONE does.  In the authenticated state
@@ -77,7 +78,7 @@ sync_soon(struct imap_session *s)
 	}
 }
 
-/* Empty the inotify queue: the events only say "look again". */
+/* Empty the notify descriptor: a wake-up only says "look again". */
 static void
 drain_events(int fd)
 {

@@ -1,6 +1,7 @@
 /*
- * Mailbox handles: open (with the POP3 lock), sync, status and change
- * notification (the snapshot and message reads: mailbox_read.c).  Every change runs through mailbox_locked(): one
+ * Mailbox handles: open (with the POP3 lock), sync and status (the
+ * snapshot and message reads: mailbox_read.c; change notification:
+ * mailbox_notify.c).  Every change runs through mailbox_locked(): one
  * index transaction holding the folder's write lock, in which the Maildir
  * is changed (durably) before the index is updated and committed.
  */
@@ -9,7 +10,6 @@
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
-#include <sys/inotify.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -196,7 +196,7 @@ maildir_handle_open(struct store *st, const char *maildir, const char *folder,
 	mb->maildir = xstrdup(maildir);
 	mb->folder = xstrdup(sub[0] == '\0' ? "INBOX" : folder);
 	mb->dirfd = mb->tmpfd = mb->newfd = mb->curfd = -1;
-	mb->lockfd = mb->notifyfd = -1;
+	mb->lockfd = -1;
 	if ((mb->dirfd = open_dir(AT_FDCWD, path, error_r)) == -1 ||
 	    (mb->tmpfd = open_dir(mb->dirfd, "tmp", error_r)) == -1 ||
 	    (mb->newfd = open_dir(mb->dirfd, "new", error_r)) == -1 ||
@@ -255,8 +255,8 @@ mailbox_close(struct mailbox **mbp)
 
 	if (mb == NULL)
 		return;
-	int *fds[] = { &mb->dirfd, &mb->tmpfd, &mb->newfd, &mb->curfd, &mb->lockfd,
-	    &mb->notifyfd };
+	mailbox_notify_close(mb);
+	int *fds[] = { &mb->dirfd, &mb->tmpfd, &mb->newfd, &mb->curfd, &mb->lockfd };
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] != -1)
 			close(*fds[i]);
@@ -297,28 +297,4 @@ mailbox_status(struct mailbox *mb, struct mailbox_status *out)
 	out->recent = (uint32_t)mb->nrecent;
 	out->size = f.size;
 	return 0;
-}
-
-int
-mailbox_notify_fd(struct mailbox *mb)
-{
-	const uint32_t	 mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-			    IN_ATTRIB;
-	char		 path[64];
-
-	if (mb->notifyfd != -1)
-		return mb->notifyfd;
-	if ((mb->notifyfd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mb->newfd);
-	if (inotify_add_watch(mb->notifyfd, path, mask) == -1)
-		goto fail;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mb->curfd);
-	if (inotify_add_watch(mb->notifyfd, path, mask) == -1)
-		goto fail;
-	return mb->notifyfd;
-fail:
-	close(mb->notifyfd);
-	mb->notifyfd = -1;
-	return -1;
 }

@@ -172,9 +172,12 @@ int		 mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
 		    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r);
 
 /*
- * An inotify descriptor watching new/ and cur/ (owned by mb, readable when
- * another process delivered, flagged or expunged): poll it, drain it, then
- * mailbox_sync().  -1 if inotify is unavailable.
+ * A descriptor (owned by mb) readable when new/ or cur/ changed: another
+ * handle or process delivered, flagged or expunged.  Poll it, drain it
+ * (read until EAGAIN), then mailbox_sync().  One inotify instance serves
+ * the whole process; the handles on one folder share its watches.  Callable
+ * from any thread.  -1 (logged once) if inotify is unavailable: the
+ * fs.inotify limits reached; the caller falls back to checking on a timer.
  */
 int		 mailbox_notify_fd(struct mailbox *mb);
 

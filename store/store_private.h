@@ -236,7 +236,7 @@ struct mailbox {
 	int			 dirfd, tmpfd, newfd, curfd;
 	unsigned		 flags;		/* MAILBOX_* */
 	int			 lockfd;	/* POP3 lock, -1 */
-	int			 notifyfd;	/* inotify, -1 until asked for */
+	struct notify_sub	*notify;	/* mailbox_notify_fd(), NULL until asked for */
 	uint32_t		 folder_id;
 	uint32_t		 uidvalidity;
 	struct maildir_keywords	 kw;
@@ -312,6 +312,11 @@ int		 mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n,
 
 /* Free the snapshot and the last FETCH answer (mailbox_read.c). */
 void		 mailbox_read_free(struct mailbox *mb);
+/*
+ * Drop mb's watches and close its notify descriptor (mailbox_notify.c);
+ * the shared thread never touches mb once this returns.
+ */
+void		 mailbox_notify_close(struct mailbox *mb);
 
 /* The blocking half of store_append_commit (mailbox_append.c). */
 int		 append_commit(struct store_append *a, const char **error_r);
