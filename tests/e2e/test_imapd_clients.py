@@ -1,0 +1,209 @@
+"""imapd with real clients, driven as their users drive them: mbsync (isync)
+syncing a 1,000-message account both ways, mutt reading and moving over
+imaps, curl imap:// and imaps:// (LIST, SEARCH, FETCH, APPEND) and fetchmail
+fetching with keep and without.
+
+The 1,000 messages are written into the Maildir (a fraction of a second);
+mail "from outside" comes through smtpd.  Under CI a missing client fails
+(tools/deps.sh installs isync, mutt, curl and fetchmail).  Each test prints
+how long it took.
+"""
+
+import glob
+import os
+import re
+import smtplib
+import subprocess
+import time
+
+from harness import have_tool, require
+from test_imapd import ALICE, ImapCase, sample_messages
+
+CLIENT_TIMEOUT = 120        # seconds for one client run; each finishes in a few
+
+# mbsync's Maildir flag letters and the IMAP flags they stand for.
+MAILDIR_FLAGS = {'D': '\\Draft', 'F': '\\Flagged', 'R': '\\Answered', 'S': '\\Seen',
+                 'T': '\\Deleted'}
+
+
+def message(i, sender='remote.test'):
+    return (b'From: a%d@%s\nTo: alice@example.test\nSubject: message %d\n'
+            b'Message-ID: <m%d@%s>\nDate: Sat, 05 Dec 2026 12:00:00 +0000\n\nbody %d\n'
+            % (i, sender.encode(), i, i, sender.encode(), i))
+
+
+def message_id(data):
+    m = re.search(rb'^Message-ID: *(<[^>\r\n]*>)', data, re.I | re.M)
+    return m.group(1).decode() if m else None
+
+
+class ClientCase(ImapCase):
+    tool = None
+
+    def setUp(self):
+        require(have_tool(self.tool), '%s not installed (tools/deps.sh)' % self.tool)
+        super().setUp()
+        self.started = time.monotonic()
+        self.addCleanup(lambda: print('\n  %s: %.1f s' % (self.id().rsplit('.', 1)[-1],
+                                                        time.monotonic() - self.started)))
+        self.home = os.path.join(self.pr.dir, 'client')
+        os.mkdir(self.home)
+
+    def drop(self, count, flags=lambda i: ''):
+        """count messages into alice's cur/ directly, named in order."""
+        md = self.pr.maildir(ALICE[0])
+        for i in range(count):
+            name = '%d.M%dP1.clients:2,%s' % (1000000000 + i, i, flags(i))
+            with open(os.path.join(md, 'cur', name), 'wb') as f:
+                f.write(message(i))
+        if self.pr.as_root:
+            self.pr._chown_tree(md)
+
+    def deliver(self, *messages):
+        before = len(self.pr.messages(ALICE[0]))
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen'), timeout=10) as s:
+            for m in messages:
+                s.sendmail('sender@remote.test', [ALICE[0]], m)
+        self.pr.wait_for(lambda: len(self.pr.messages(ALICE[0])) == before + len(messages))
+
+    def write(self, name, text, mode=0o600):
+        path = os.path.join(self.home, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def run_client(self, argv, **kwargs):
+        p = subprocess.run(argv, capture_output=True, timeout=CLIENT_TIMEOUT,
+                           env=dict(os.environ, HOME=self.home), **kwargs)
+        return p
+
+    def server_state(self, folder='INBOX'):
+        """{Message-ID: set of flags} of a folder, as imapd tells it."""
+        c = self.imap()
+        c.login(*ALICE)
+        typ, data = c.select(folder, readonly=True)
+        self.assertEqual(typ, 'OK', data)
+        state = {}
+        if data != [b'0']:
+            typ, data = c.fetch('1:*', '(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])')
+            self.assertEqual(typ, 'OK', data)
+            for item in data:
+                if isinstance(item, tuple):
+                    flags = re.search(rb'FLAGS \(([^)]*)\)', item[0]).group(1).decode()
+                    state[message_id(item[1])] = set(flags.split()) - {'\\Recent'}
+        c.logout()
+        return state
+
+
+class Mbsync(ClientCase):
+    """mbsync syncs 1,000 messages both ways, twice, nothing changing the
+    second time: told by its own protocol trace (-Dn)."""
+    tool = 'mbsync'
+
+    def setUp(self):
+        super().setUp()
+        self.local = os.path.join(self.home, 'Mail')
+        os.mkdir(self.local)
+        self.rc = self.write('mbsyncrc', '\n'.join([
+            'IMAPAccount pr', 'Host localhost', 'Port %d' % self.pr.port('imapd.tls_listen'),
+            'User %s' % ALICE[0], 'Pass %s' % ALICE[1], 'SSLType IMAPS',
+            'CertificateFile %s' % self.pr.cert, 'AuthMechs LOGIN', '',
+            'IMAPStore far', 'Account pr', '',
+            'MaildirStore near', 'Path %s/' % self.local, 'Inbox %s/INBOX' % self.local,
+            'SubFolders Verbatim', '',
+            'Channel pr', 'Far :far:', 'Near :near:', 'Patterns *', 'Create Both',
+            'Expunge Both', 'SyncState *', '']))
+
+    def sync(self):
+        """One mbsync run: the commands it sent (tags and continuations gone)."""
+        start = time.monotonic()
+        p = self.run_client(['mbsync', '-Dn', '-c', self.rc, 'pr'])
+        out = p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
+        self.assertEqual(p.returncode, 0, out[-3000:])
+        self.assertNotIn('Error', out.replace('IMAP Warning', ''))
+        commands = re.findall(r'^(?:\(\d+ in progress\) )?>>> \S+ (.*)$', out, re.M)
+        print('\n  mbsync: %d commands in %.1f s' % (len(commands), time.monotonic() - start),
+              end='')
+        return commands
+
+    def near_state(self):
+        state = {}
+        for path in glob.glob(os.path.join(self.local, 'INBOX', '*', '*')):
+            if os.path.basename(os.path.dirname(path)) == 'tmp':
+                continue
+            with open(path, 'rb') as f:
+                mid = message_id(f.read())
+            letters = path.rsplit(':2,', 1)[1] if ':2,' in path else ''
+            state[mid] = set(MAILDIR_FLAGS[c] for c in letters if c in MAILDIR_FLAGS)
+        return state
+
+    def near_file(self, mid):
+        """The path of the local copy of the message with Message-ID mid."""
+        for path in glob.glob(os.path.join(self.local, 'INBOX', '*', '*')):
+            with open(path, 'rb') as f:
+                if message_id(f.read()) == mid:
+                    return path
+        self.fail('no local copy of %s' % mid)
+
+    def near_files(self):
+        return sorted(os.path.relpath(p, self.local)
+                      for p in glob.glob(os.path.join(self.local, '*', '*', '*')))
+
+    def assert_quiet(self, commands):
+        """A sync that found nothing to do: only reads."""
+        writes = [c for c in commands
+                  if re.match(r'(UID )?(APPEND|STORE|EXPUNGE|COPY|MOVE)|CREATE|DELETE', c)
+                  or 'BODY' in c]
+        self.assertEqual(writes, [])
+
+    def test_both_ways_twice(self):
+        flags = {0: 'S', 1: '', 2: 'FS', 3: 'RS', 4: '', 5: 'DS', 6: ''}
+        self.drop(1000, lambda i: flags[i % 7])
+        server = self.server_state()
+        self.assertEqual(len(server), 1000)
+
+        first = self.sync()
+        self.assertEqual(sum(1 for c in first if 'BODY.PEEK[]' in c), 1000)
+        self.assertEqual(self.near_state(), server)
+        files = self.near_files()
+        self.assert_quiet(self.sync())
+        self.assertEqual(self.near_files(), files)
+
+        # Both ways: a local message and a local flag change and deletion;
+        # a delivery, a flag change both ways and a deletion on the server.
+        inbox = os.path.join(self.local, 'INBOX')
+        with open(os.path.join(inbox, 'new', '1796600000.local1.test'), 'wb') as f:
+            f.write(message(1, 'example.test'))
+        seen = self.near_file('<m7@remote.test>')
+        self.assertTrue(seen.endswith(':2,S'), seen)
+        os.rename(seen, seen[:-1] + 'FS')
+        os.unlink(self.near_file('<m8@remote.test>'))
+        plain = sample_messages()[1]
+        self.deliver(plain.replace(b'Subject:', b'Message-ID: <smtp@r>\r\nSubject:'))
+        c = self.imap()
+        c.login(*ALICE)
+        c.select('INBOX')
+        self.assertEqual(c.uid('STORE', '499', '+FLAGS', r'(\Seen \Flagged)')[0], 'OK')
+        self.assertEqual(c.uid('STORE', '501', '-FLAGS', r'(\Seen)')[0], 'OK')
+        self.assertEqual(c.uid('STORE', '600', '+FLAGS', r'(\Deleted)')[0], 'OK')
+        self.assertEqual(c.expunge()[0], 'OK')
+        c.logout()
+
+        changes = self.sync()
+        self.assertEqual(sum(1 for c in changes if c.startswith('APPEND')), 1)
+        self.assertEqual(sum(1 for c in changes if 'BODY.PEEK[]' in c), 1)
+        server = self.server_state()
+        self.assertEqual(len(server), 1000 - 2 + 2)
+        self.assertEqual(server['<m1@example.test>'], set())
+        self.assertEqual(server['<m7@remote.test>'], {'\\Seen', '\\Flagged'})
+        self.assertNotIn('<m8@remote.test>', server)
+        self.assertNotIn('<m599@remote.test>', server)
+        self.assertEqual(server['<m498@remote.test>'], {'\\Seen', '\\Flagged'})
+        self.assertEqual(server['<m500@remote.test>'], {'\\Answered'})
+        self.assertEqual(self.near_state(), server)
+
+        files = self.near_files()
+        self.assert_quiet(self.sync())
+        self.assertEqual(self.near_files(), files)
+        self.assertEqual(self.near_state(), self.server_state())
