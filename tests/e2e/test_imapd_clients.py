@@ -9,11 +9,15 @@ mail "from outside" comes through smtpd.  Under CI a missing client fails
 how long it took.
 """
 
+import fcntl
 import glob
 import os
 import re
+import select
 import smtplib
+import struct
 import subprocess
+import termios
 import time
 
 from harness import have_tool, require
@@ -207,3 +211,62 @@ class Mbsync(ClientCase):
         self.assert_quiet(self.sync())
         self.assertEqual(self.near_files(), files)
         self.assertEqual(self.near_state(), self.server_state())
+
+
+class Mutt(ClientCase):
+    """mutt reads a message over imaps (the certificate given in its
+    config: no prompt) and moves it to a folder, its keys pushed by its
+    config; it needs a terminal, so it gets a pseudo-terminal of its own."""
+    tool = 'mutt'
+
+    def run_on_terminal(self, argv, timeout=30):
+        """argv's exit status on an 80x24 pseudo-terminal; a prompt (a
+        certificate it doubts, a question) leaves it waiting: a failure."""
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+        p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                             start_new_session=True,
+                             env=dict(os.environ, HOME=self.home, TERM='vt100'))
+        os.close(slave)
+        screen = b''
+        deadline = time.monotonic() + timeout
+        try:
+            while p.poll() is None or select.select([master], [], [], 0)[0]:
+                if time.monotonic() > deadline:
+                    p.kill()
+                    p.wait()
+                    self.fail('%s still running after %d s; screen ends with %r'
+                              % (argv[0], timeout, screen[-600:]))
+                if select.select([master], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:         # EIO: the terminal's other side closed
+                        chunk = b''
+                    if not chunk and p.poll() is not None:
+                        break
+                    screen += chunk
+        finally:
+            os.close(master)
+        return p.wait(), screen
+
+    def test_read_and_move_over_imaps(self):
+        self.deliver(*sample_messages())
+        before = self.pr.messages(ALICE[0])
+        out = os.path.join(self.home, 'piped')
+        rc = self.write('muttrc', '\n'.join([
+            'set folder="imaps://localhost:%d/"' % self.pr.port('imapd.tls_listen'),
+            'set imap_user="%s"' % ALICE[0], 'set imap_pass="%s"' % ALICE[1],
+            'set spoolfile="+INBOX"', 'set certificate_file="%s"' % self.pr.cert,
+            'set header_cache="" message_cachedir="" record="" postponed=""',
+            'set confirmcreate=no confirmappend=no delete=yes quit=yes wait_key=no',
+            'set move=no sort=mailbox-order pipe_decode=no timeout=5',
+            'push "<first-entry><display-message><exit><pipe-message>cat > %s<enter>'
+            '<save-message>=Archive<enter><sync-mailbox><quit>"' % out, '']))
+        status, screen = self.run_on_terminal(['mutt', '-n', '-F', rc])
+        self.assertEqual(status, 0, screen[-600:])
+        with open(out, 'rb') as f:
+            piped = f.read()
+        self.assertIn(piped, before)
+        self.assertEqual(self.pr.messages(ALICE[0], 'Archive'), [piped])
+        self.assertEqual(self.pr.messages(ALICE[0]), [m for m in before if m != piped])
+        self.assertEqual(list(self.server_state('Archive').values()), [{'\\Seen'}])
