@@ -270,3 +270,41 @@ class Mutt(ClientCase):
         self.assertEqual(self.pr.messages(ALICE[0], 'Archive'), [piped])
         self.assertEqual(self.pr.messages(ALICE[0]), [m for m in before if m != piped])
         self.assertEqual(list(self.server_state('Archive').values()), [{'\\Seen'}])
+
+
+class Curl(ClientCase):
+    """curl imap://, imap:// with STARTTLS and imaps://: LIST, SEARCH,
+    FETCH (whole and a section) and APPEND (--upload-file)."""
+    tool = 'curl'
+
+    def curl(self, url, *args, tls=False):
+        port = self.pr.port('imapd.tls_listen' if url.startswith('imaps') else 'imapd.listen')
+        argv = ['curl', '-sS', '--max-time', '30', '-u', '%s:%s' % ALICE,
+                '--cacert', self.pr.cert] + (['--ssl-reqd'] if tls else []) + list(args)
+        p = self.run_client(argv + [url % port])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_list_search_fetch_append(self):
+        self.drop(30)
+        for url, tls in (('imap://localhost:%d/', False), ('imap://localhost:%d/', True),
+                         ('imaps://localhost:%d/', False)):
+            listed = self.curl(url, tls=tls)
+            self.assertEqual(re.findall(rb'^\* LIST \([^)]*\) "\." (\S+)\r$', listed, re.M),
+                             [b'INBOX', b'Drafts', b'Junk', b'Sent', b'Trash'])
+            self.assertEqual(self.curl(url + 'INBOX?SUBJECT%%20%%22message%%202%%22', tls=tls),
+                             b'* SEARCH 3 21 22 23 24 25 26 27 28 29 30\r\n')
+            self.assertEqual(self.curl(url + 'INBOX;UID=8', tls=tls),
+                             message(7).replace(b'\n', b'\r\n'))
+            self.assertEqual(self.curl(url + 'INBOX;UID=9;SECTION=HEADER', tls=tls),
+                             message(8).split(b'\n\n')[0].replace(b'\n', b'\r\n') + b'\r\n\r\n')
+        upload = os.path.join(self.home, 'upload.eml')
+        for i, (url, tls) in enumerate((('imap://localhost:%d/', True),
+                                        ('imaps://localhost:%d/', False))):
+            with open(upload, 'wb') as f:
+                f.write(message(100 + i, 'example.test').replace(b'\n', b'\r\n'))
+            self.assertEqual(self.curl(url + 'Sent', '--upload-file', upload, tls=tls), b'')
+        self.assertEqual(self.pr.messages(ALICE[0], 'Sent'),
+                         [message(100, 'example.test'), message(101, 'example.test')])
+        self.assertEqual(self.curl('imap://localhost:%d/Sent;UID=2', tls=True),
+                         message(101, 'example.test').replace(b'\n', b'\r\n'))
