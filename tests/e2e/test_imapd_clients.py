@@ -308,3 +308,59 @@ class Curl(ClientCase):
                          [message(100, 'example.test'), message(101, 'example.test')])
         self.assertEqual(self.curl('imap://localhost:%d/Sent;UID=2', tls=True),
                          message(101, 'example.test').replace(b'\n', b'\r\n'))
+
+
+class Fetchmail(ClientCase):
+    """fetchmail over IMAP with STARTTLS and over imaps, handing each
+    message to an MDA: keeps them, fetches nothing new the second time,
+    then fetches all and deletes them."""
+    tool = 'fetchmail'
+
+    def fetchmail(self, *options, tls='starttls'):
+        mda = self.write('mda', '#!/bin/sh\n{ cat; echo ----- ; } >> %s/fetched\n'
+                         % self.home, 0o700)
+        port = self.pr.port('imapd.tls_listen' if tls == 'ssl' else 'imapd.listen')
+        rc = self.write('fetchmailrc', '\n'.join([
+            'set no syslog',
+            'poll localhost protocol IMAP port %d' % port,
+            '  user "%s" password "%s" is "x" here' % ALICE,
+            '  %s sslcertck sslcertfile "%s"' % ('ssl' if tls == 'ssl' else 'sslproto tls1.2+',
+                                               self.pr.cert),
+            '  mda "%s"' % mda, '']))
+        p = self.run_client(['fetchmail', '-f', rc, '-v', '--nodetach', '--nosyslog',
+                             '--pidfile', os.path.join(self.home, 'pid'),
+                             '-i', os.path.join(self.home, 'ids')] + list(options))
+        log = p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
+        self.assertIn(p.returncode, (0, 1), log[-3000:])     # 1: no mail
+        if tls != 'ssl':
+            self.assertIn('STARTTLS', log)
+        return log
+
+    def fetched(self):
+        try:
+            with open(os.path.join(self.home, 'fetched'), 'rb') as f:
+                return f.read().split(b'-----\n')[:-1]
+        except FileNotFoundError:
+            return []
+
+    def test_keep_then_fetch_all_and_delete(self):
+        self.drop(3)
+        self.fetchmail('--keep')
+        got = self.fetched()
+        self.assertEqual([message_id(m) for m in got],
+                         ['<m%d@remote.test>' % i for i in range(3)])
+        for i, m in enumerate(got):
+            self.assertTrue(m.startswith(b'Received: from localhost'), m)
+            self.assertTrue(m.endswith(message(i).split(b'\n', 1)[1]), m)
+        self.assertEqual(list(self.server_state().values()), [{'\\Seen'}] * 3)
+
+        self.fetchmail('--keep')                        # only unseen mail: none
+        self.assertEqual(len(self.fetched()), 3)
+        self.deliver(sample_messages()[1])              # a fourth, unseen
+        self.fetchmail('--keep', tls='ssl')
+        self.assertEqual(len(self.fetched()), 4)
+
+        self.fetchmail('--all', '--nokeep', tls='ssl')
+        self.assertEqual(len(self.fetched()), 8)
+        self.assertEqual(self.server_state(), {})
+        self.assertEqual(self.pr.messages(ALICE[0]), [])
