@@ -14,6 +14,7 @@ import glob
 import os
 import re
 import select
+import shutil
 import smtplib
 import struct
 import subprocess
@@ -208,6 +209,15 @@ class Mbsync(ClientCase):
         self.assertEqual(self.near_state(), server)
 
         files = self.near_files()
+        self.assert_quiet(self.sync())
+        self.assertEqual(self.near_files(), files)
+        self.assertEqual(self.near_state(), self.server_state())
+
+        # UIDs and UIDVALIDITY survive a restart with the index deleted:
+        # mbsync, which keys everything on them, still has nothing to do.
+        self.pr.stop('imapd')
+        shutil.rmtree(os.path.join(self.pr.maildir(ALICE[0]), 'postroom-index'))
+        self.pr.start('imapd')
         self.assert_quiet(self.sync())
         self.assertEqual(self.near_files(), files)
         self.assertEqual(self.near_state(), self.server_state())
