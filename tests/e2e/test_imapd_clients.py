@@ -326,7 +326,7 @@ class Fetchmail(ClientCase):
     then fetches all and deletes them."""
     tool = 'fetchmail'
 
-    def fetchmail(self, *options, tls='starttls'):
+    def argv(self, options, tls):
         mda = self.write('mda', '#!/bin/sh\n{ cat; echo ----- ; } >> %s/fetched\n'
                          % self.home, 0o700)
         port = self.pr.port('imapd.tls_listen' if tls == 'ssl' else 'imapd.listen')
@@ -337,14 +337,21 @@ class Fetchmail(ClientCase):
             '  %s sslcertck sslcertfile "%s"' % ('ssl' if tls == 'ssl' else 'sslproto tls1.2+',
                                                self.pr.cert),
             '  mda "%s"' % mda, '']))
-        p = self.run_client(['fetchmail', '-f', rc, '-v', '--nodetach', '--nosyslog',
-                             '--pidfile', os.path.join(self.home, 'pid'),
-                             '-i', os.path.join(self.home, 'ids')] + list(options))
+        return ['fetchmail', '-f', rc, '-v', '--nodetach', '--nosyslog',
+                '--pidfile', os.path.join(self.home, 'pid'),
+                '-i', os.path.join(self.home, 'ids')] + list(options)
+
+    def fetchmail(self, *options, tls='starttls'):
+        p = self.run_client(self.argv(options, tls))
         log = p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
         self.assertIn(p.returncode, (0, 1), log[-3000:])     # 1: no mail
         if tls != 'ssl':
             self.assertIn('STARTTLS', log)
         return log
+
+    def idle_log(self):
+        with open(os.path.join(self.home, 'idle.log'), errors='replace') as f:
+            return f.read()
 
     def fetched(self):
         try:
@@ -374,3 +381,19 @@ class Fetchmail(ClientCase):
         self.assertEqual(len(self.fetched()), 8)
         self.assertEqual(self.server_state(), {})
         self.assertEqual(self.pr.messages(ALICE[0]), [])
+
+    def test_idle_fetches_a_delivery(self):
+        """fetchmail --idle: a delivery made while it waits in IDLE is fetched."""
+        with open(os.path.join(self.home, 'idle.log'), 'wb') as log:
+            p = subprocess.Popen(self.argv(['--keep', '--idle'], 'ssl'), stdout=log,
+                                 stderr=subprocess.STDOUT, env=dict(os.environ, HOME=self.home))
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.pr.wait_for(lambda: re.search(r'IMAP> A\d+ IDLE', self.idle_log()), timeout=20)
+        start = time.monotonic()
+        self.deliver(sample_messages()[1])
+        self.pr.wait_for(lambda: len(self.fetched()) == 1, timeout=10)
+        print('\n  delivery -> fetched by an idle fetchmail: %.2f s (SMTP included)'
+              % (time.monotonic() - start), end='')
+        self.assertRegex(self.idle_log(), r'IMAP< \* 1 EXISTS')
+        self.assertTrue(self.fetched()[0].endswith(b'\nhi\n'), self.fetched())
