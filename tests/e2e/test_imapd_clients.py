@@ -37,6 +37,16 @@ def message(i, sender='remote.test'):
             % (i, sender.encode(), i, i, sender.encode(), i))
 
 
+# Made in the local Maildir and uploaded by mbsync: plain, without a final
+# newline, already CRLF, with an empty body.
+LOCAL_MESSAGES = (
+    message(1, 'example.test'),
+    b'From: me@example.test\nSubject: no final newline\nMessage-ID: <nonl@example.test>\n\nx',
+    b'From: me@example.test\r\nSubject: crlf\r\nMessage-ID: <crlf@example.test>\r\n\r\nx\r\n',
+    b'From: me@example.test\nSubject: empty body\nMessage-ID: <empty@example.test>\n\n',
+)
+
+
 def message_id(data):
     m = re.search(rb'^Message-ID: *(<[^>\r\n]*>)', data, re.I | re.M)
     return m.group(1).decode() if m else None
@@ -155,6 +165,21 @@ class Mbsync(ClientCase):
         return sorted(os.path.relpath(p, self.local)
                       for p in glob.glob(os.path.join(self.local, '*', '*', '*')))
 
+    def assert_uploaded(self):
+        """imapd serves each local message as it was, in CRLF form, with
+        the X-TUID header mbsync adds to find it again."""
+        c = self.imap()
+        c.login(*ALICE)
+        c.select('INBOX', readonly=True)
+        for data in LOCAL_MESSAGES:
+            typ, found = c.search(None, 'HEADER', 'Message-ID', message_id(data))
+            self.assertEqual((typ, len(found[0].split())), ('OK', 1), found)
+            typ, got = c.fetch(found[0], '(BODY.PEEK[])')
+            self.assertEqual(typ, 'OK', got)
+            got = re.sub(rb'X-TUID: \S+\r\n', b'', got[0][1], count=1)
+            self.assertEqual(got, data.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n'))
+        c.logout()
+
     def assert_quiet(self, commands):
         """A sync that found nothing to do: only reads."""
         writes = [c for c in commands
@@ -178,8 +203,9 @@ class Mbsync(ClientCase):
         # Both ways: a local message and a local flag change and deletion;
         # a delivery, a flag change both ways and a deletion on the server.
         inbox = os.path.join(self.local, 'INBOX')
-        with open(os.path.join(inbox, 'new', '1796600000.local1.test'), 'wb') as f:
-            f.write(message(1, 'example.test'))
+        for i, data in enumerate(LOCAL_MESSAGES):
+            with open(os.path.join(inbox, 'new', '179660000%d.local.test' % i), 'wb') as f:
+                f.write(data)
         seen = self.near_file('<m7@remote.test>')
         self.assertTrue(seen.endswith(':2,S'), seen)
         os.rename(seen, seen[:-1] + 'FS')
@@ -196,11 +222,12 @@ class Mbsync(ClientCase):
         c.logout()
 
         changes = self.sync()
-        self.assertEqual(sum(1 for c in changes if c.startswith('APPEND')), 1)
+        self.assertEqual(sum(1 for c in changes if c.startswith('APPEND')), len(LOCAL_MESSAGES))
         self.assertEqual(sum(1 for c in changes if 'BODY.PEEK[]' in c), 1)
         server = self.server_state()
-        self.assertEqual(len(server), 1000 - 2 + 2)
+        self.assertEqual(len(server), 1000 - 2 + 1 + len(LOCAL_MESSAGES))
         self.assertEqual(server['<m1@example.test>'], set())
+        self.assert_uploaded()
         self.assertEqual(server['<m7@remote.test>'], {'\\Seen', '\\Flagged'})
         self.assertNotIn('<m8@remote.test>', server)
         self.assertNotIn('<m599@remote.test>', server)
