@@ -9,6 +9,7 @@ mail "from outside" comes through smtpd.  Under CI a missing client fails
 how long it took.
 """
 
+import datetime
 import fcntl
 import glob
 import os
@@ -308,6 +309,33 @@ class Mutt(ClientCase):
         self.assertEqual(self.pr.messages(ALICE[0]), [m for m in before if m != piped])
         self.assertEqual(list(self.server_state('Archive').values()), [{'\\Seen'}])
 
+
+    def test_copy_from_local_mbox_over_starttls(self):
+        """mutt APPENDs a local mbox's message to an IMAP folder (STARTTLS
+        forced), with the date of its From_ line."""
+        mbox = self.write('in.mbox', 'From me@example.test Sat Dec  5 12:00:00 2026\n'
+                          'From: me@example.test\nSubject: from mbox\n'
+                          'Message-ID: <mbox@example.test>\n\nmbox body\n\n')
+        rc = self.write('muttrc', '\n'.join([
+            'set folder="imap://localhost:%d/"' % self.pr.port('imapd.listen'),
+            'set imap_user="%s"' % ALICE[0], 'set imap_pass="%s"' % ALICE[1],
+            'set ssl_force_tls=yes ssl_starttls=yes certificate_file="%s"' % self.pr.cert,
+            'set header_cache="" message_cachedir="" record="" postponed=""',
+            'set confirmcreate=no confirmappend=no quit=yes wait_key=no mbox_type=mbox',
+            'push "<tag-pattern>.<enter><tag-prefix><copy-message>=Sent<enter><quit>"', '']))
+        status, screen = self.run_on_terminal(['mutt', '-n', '-F', rc, '-f', mbox])
+        self.assertEqual(status, 0, screen[-600:])
+        c = self.imap()
+        c.login(*ALICE)
+        self.assertEqual(c.select('Sent', readonly=True), ('OK', [b'1']))
+        typ, data = c.fetch('1', '(INTERNALDATE BODY.PEEK[])')
+        self.assertEqual(typ, 'OK', data)
+        date = re.search(rb'INTERNALDATE "([^"]+)"', data[0][0]).group(1).decode()
+        self.assertEqual(datetime.datetime.strptime(date, '%d-%b-%Y %H:%M:%S %z'),
+                         datetime.datetime(2026, 12, 5, 12, tzinfo=datetime.timezone.utc))
+        self.assertRegex(data[0][1], rb'^From: me@example.test\r\nSubject: from mbox\r\n'
+                                     rb'Message-ID: <mbox@example.test>\r\n(.*\r\n)*'
+                                     rb'\r\nmbox body\r\n$')
 
 class Curl(ClientCase):
     """curl imap://, imap:// with STARTTLS and imaps://: LIST, SEARCH,
