@@ -264,7 +264,7 @@ class Mutt(ClientCase):
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
         p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
                              start_new_session=True,
-                             env=dict(os.environ, HOME=self.home, TERM='vt100'))
+                             env=dict(os.environ, HOME=self.home, TERM='vt100', TZ='UTC'))
         os.close(slave)
         screen = b''
         deadline = time.monotonic() + timeout
@@ -312,7 +312,7 @@ class Mutt(ClientCase):
 
     def test_copy_from_local_mbox_over_starttls(self):
         """mutt APPENDs a local mbox's message to an IMAP folder (STARTTLS
-        forced), with the date of its From_ line."""
+        forced), with the date of its From_ line (local time: mutt runs in UTC)."""
         mbox = self.write('in.mbox', 'From me@example.test Sat Dec  5 12:00:00 2026\n'
                           'From: me@example.test\nSubject: from mbox\n'
                           'Message-ID: <mbox@example.test>\n\nmbox body\n\n')
