@@ -12,8 +12,8 @@
  *
  * The reply is a stream (the host calls search_more() while the output is
  * below its mark): imap_search_write() resumes where the output filled, so
- * a 100k-message result is never formatted whole.  THREAD's reply is
- * written in one piece (imap_thread_write() is not resumable).
+ * a 100k-message result is never formatted whole; imap_thread_write()
+ * resumes the same way, so does THREAD's.
  *
  * No untagged EXPUNGE is sent while a SEARCH runs (RFC 3501 7.4.1): the
  * view is not synced until the next NOOP/CHECK.
@@ -52,7 +52,6 @@ struct imap_search_cmd {
 
 	struct imap_search_run	*run;
 	bool			 evaluated;	/* every message was, SORT/THREAD done too */
-	bool			 written;	/* THREAD's reply is out */
 	size_t			 cursor;	/* of imap_search_write() */
 
 	/* mailbox_fetch() of the messages around the one evaluated. */
@@ -207,10 +206,7 @@ write_reply(struct imap_session *s, struct imap_search_cmd *sc)
 		return imap_search_write(s->out, "SORT", &sc->sorted, sc->msgs, sc->uid,
 		    &sc->cursor);
 	case IMAP_CMD_THREAD:
-		if (!sc->written && imap_thread_write(s->out, sc->thread, sc->msgs, sc->uid) == -1)
-			imap_output_full(s);
-		sc->written = true;
-		return true;
+		return imap_thread_write(s->out, sc->thread, sc->msgs, sc->uid);
 	default:
 		if (sc->search->esearch)
 			return imap_esearch_write(s->out, sc->tag, r, sc->msgs, sc->uid,

@@ -22,11 +22,25 @@ struct node {
 	struct node		*prev, *next;		/* siblings */
 };
 
+/* Where imap_thread_write() is in the reply. */
+struct thread_cursor {
+	enum { CUR_HEAD, CUR_TOP, CUR_NODE, CUR_CLOSE, CUR_DONE } state;
+	const struct node	*top;		/* the thread being written */
+	const struct node	*n;		/* CUR_NODE: the container to write */
+	bool			 chained;	/* n continues a chain: " n" */
+	const struct node	**stack;	/* per open group, the next sibling */
+	size_t			 sp, cap;
+};
+
 struct imap_thread {
 	struct node		 root;
 	struct node		**all;		/* every container, for freeing and walks */
 	size_t			 n, cap;
+	struct thread_cursor	 cursor;
 };
+
+/* The most one step of the reply writes: "(" ")" or " (" and a number, "\r\n". */
+#define STEP_ROOM	16
 
 static struct node *
 node_new(struct imap_thread *t, const struct imap_sort_msg *msg)
@@ -496,73 +510,82 @@ imap_thread_build(const struct imap_sort_msg *msgs, size_t n, bool references)
 	return t;
 }
 
-static int
-write_number(struct buf *out, const struct node *n, const struct msg_info *view, bool uid)
-{
-	return buf_printf(out, "%" PRIu32, uid ? view[n->msg->idx].uid : n->msg->idx + 1);
-}
-
 /*
- * One thread's members: a chain of single children is "1 2 3", two or
- * more children are each "(...)"; a dummy shows only its children.  An
- * explicit stack holds, per open level, the next sibling to write.
+ * One step of the reply: a number, a parenthesis, a thread's start or end,
+ * at most STEP_ROOM bytes.  A chain of single children is "1 2 3", two or
+ * more children are each "(...)"; a dummy shows only its children.  The
+ * stack holds, per open group, the next sibling to write.
  */
-static int
-write_thread(struct buf *out, const struct node *n, const struct msg_info *view, bool uid,
-    const struct node ***stack, size_t *cap)
+static bool
+write_step(struct buf *out, struct imap_thread *t, const struct msg_info *view, bool uid)
 {
-	size_t	 sp = 0;
-	int	 ret = 0;
+	struct thread_cursor	*c = &t->cursor;
+	const struct node	*n = c->n;
 
-	for (;;) {
+	switch (c->state) {
+	case CUR_HEAD:
+		buf_puts(out, "* THREAD");
+		c->top = t->root.child;
+		c->state = CUR_TOP;
+		return false;
+	case CUR_TOP:
+		if (c->top == NULL) {
+			buf_puts(out, "\r\n");
+			c->state = CUR_DONE;
+			return true;
+		}
+		buf_puts(out, c->top == t->root.child ? " (" : "(");
+		c->n = c->top;
+		c->chained = false;
+		c->state = CUR_NODE;
+		return false;
+	case CUR_NODE:
 		if (n->msg != NULL)
-			ret |= write_number(out, n, view, uid);
-		while (n->msg != NULL && n->child != NULL && n->child->next == NULL) {
-			n = n->child;
-			ret |= buf_puts(out, " ");
-			ret |= write_number(out, n, view, uid);
-		}
-		if (n->child != NULL) {		/* two or more children (or a dummy) */
-			if (sp == *cap) {
-				*cap = *cap == 0 ? 64 : size_mul(*cap, 2);
-				*stack = xreallocarray(*stack, *cap, sizeof(**stack));
+			buf_printf(out, "%s%" PRIu32, c->chained ? " " : "",
+			    uid ? view[n->msg->idx].uid : n->msg->idx + 1);
+		if (n->msg != NULL && n->child != NULL && n->child->next == NULL) {
+			c->n = n->child;
+			c->chained = true;
+		} else if (n->child != NULL) {	/* two or more children (or a dummy) */
+			if (c->sp == c->cap) {
+				c->cap = c->cap == 0 ? 64 : size_mul(c->cap, 2);
+				c->stack = xreallocarray(c->stack, c->cap, sizeof(*c->stack));
 			}
-			(*stack)[sp++] = n->child->next;
-			ret |= buf_puts(out, n->msg != NULL ? " (" : "(");
-			n = n->child;
-			continue;
-		}
-		for (;;) {			/* a leaf: close groups, open the next sibling */
-			if (sp == 0)
-				return ret;
-			ret |= buf_puts(out, ")");
-			if ((n = (*stack)[sp - 1]) != NULL) {
-				(*stack)[sp - 1] = n->next;
-				ret |= buf_puts(out, "(");
-				break;
-			}
-			sp--;
-		}
+			c->stack[c->sp++] = n->child->next;
+			buf_puts(out, n->msg != NULL ? " (" : "(");
+			c->n = n->child;
+			c->chained = false;
+		} else
+			c->state = CUR_CLOSE;
+		return false;
+	case CUR_CLOSE:			/* after a leaf: close groups, open the next sibling */
+		buf_puts(out, ")");
+		if (c->sp == 0) {	/* the thread's own */
+			c->top = c->top->next;
+			c->state = CUR_TOP;
+		} else if ((n = c->stack[c->sp - 1]) != NULL) {
+			c->stack[c->sp - 1] = n->next;
+			buf_puts(out, "(");
+			c->n = n;
+			c->chained = false;
+			c->state = CUR_NODE;
+		} else
+			c->sp--;
+		return false;
+	case CUR_DONE:
+		break;
 	}
+	return true;
 }
 
-int
-imap_thread_write(struct buf *out, const struct imap_thread *t, const struct msg_info *view,
+bool
+imap_thread_write(struct buf *out, struct imap_thread *t, const struct msg_info *view,
     bool uid)
 {
-	const struct node	*n, **stack = NULL;
-	size_t			 cap = 0;
-	int			 ret;
-
-	ret = buf_puts(out, "* THREAD");
-	for (n = t->root.child; n != NULL && ret == 0; n = n->next) {
-		ret |= buf_puts(out, n == t->root.child ? " (" : "(");
-		ret |= write_thread(out, n, view, uid, &stack, &cap);
-		ret |= buf_puts(out, ")");
-	}
-	ret |= buf_puts(out, "\r\n");
-	free(stack);
-	return ret == 0 ? 0 : -1;
+	while (buf_room(out) >= STEP_ROOM)
+		if (write_step(out, t, view, uid))
+			return true;
+	return false;
 }
 
 void
@@ -575,5 +598,6 @@ imap_thread_free(struct imap_thread **t)
 	for (i = 0; i < (*t)->n; i++)
 		free((*t)->all[i]);
 	free((*t)->all);
+	free((*t)->cursor.stack);
 	xfree(t);
 }

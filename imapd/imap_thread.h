@@ -26,10 +26,10 @@ struct imap_thread	*imap_thread_build(const struct imap_sort_msg *msgs, size_t n
 			    bool references);
 /*
  * Append "* THREAD ...\r\n" to out, with sequence numbers (or the view's
- * UIDs when uid).  -1 if out's max was reached (out is then cut short:
- * the caller answers NO or closes).
+ * UIDs when uid), while out has room: true once the reply is complete,
+ * false when out filled (drain it and call again: t keeps the place).
  */
-int			 imap_thread_write(struct buf *out, const struct imap_thread *t,
+bool			 imap_thread_write(struct buf *out, struct imap_thread *t,
 			    const struct msg_info *view, bool uid);
 void			 imap_thread_free(struct imap_thread **t);
 

@@ -27,6 +27,35 @@ struct m {
 	const char	*header;
 };
 
+/*
+ * t's reply written through a small buffer drained after each call (the
+ * stream's back-pressure) must be the reply written whole, whole.
+ */
+static void
+check_sliced(const struct imap_sort_msg *msgs, size_t n, bool references,
+    const struct msg_info *v, bool uid, const struct buf *whole)
+{
+	struct imap_thread	*t = imap_thread_build(msgs, n, references);
+	struct buf		 small, all;
+	unsigned		 calls = 0;
+	bool			 done;
+
+	buf_init(&small, 40);
+	buf_init(&all, buf_len(whole) + 1);
+	do {
+		done = imap_thread_write(&small, t, v, uid);
+		assert_int_equal(buf_append(&all, buf_head(&small), buf_len(&small)), 0);
+		buf_reset(&small);
+		calls++;
+	} while (!done);
+	assert_int_equal(buf_len(&all), buf_len(whole));
+	assert_memory_equal(buf_head(&all), buf_head(whole), buf_len(whole));
+	assert_true(calls >= buf_len(whole) / 40);
+	buf_release(&all);
+	buf_release(&small);
+	imap_thread_free(&t);
+}
+
 static char *
 thread(const struct m *in, size_t n, bool references, bool uid)
 {
@@ -47,9 +76,10 @@ thread(const struct m *in, size_t n, bool references, bool uid)
 	}
 	t = imap_thread_build(msgs, n, references);
 	buf_init(&out, 1 << 20);
-	assert_int_equal(imap_thread_write(&out, t, view, uid), 0);
+	assert_true(imap_thread_write(&out, t, view, uid));
 	imap_thread_free(&t);
 	assert_null(t);
+	check_sliced(msgs, n, references, view, uid, &out);
 	for (i = 0; i < n; i++)
 		imap_sort_msg_free(&msgs[i]);
 	free(msgs);
@@ -197,7 +227,7 @@ test_empty_and_too_small(void **state)
 	(void)state;
 	t = imap_thread_build(NULL, 0, true);
 	buf_init(&out, 64);
-	assert_int_equal(imap_thread_write(&out, t, view, false), 0);
+	assert_true(imap_thread_write(&out, t, view, false));
 	assert_int_equal(buf_len(&out), 10);
 	assert_memory_equal(buf_head(&out), "* THREAD\r\n", 10);
 	buf_release(&out);
@@ -234,12 +264,13 @@ test_long_chain(void **state)
 		}
 		t = imap_thread_build(msgs, N, refs == 0);
 		buf_init(&out, 1 << 22);
-		assert_int_equal(imap_thread_write(&out, t, big, false), 0);
+		assert_true(imap_thread_write(&out, t, big, false));
 		/* REFERENCES: one chain "(1 2 ... N)"; ORDEREDSUBJECT: "(1 (2)(3)...)" */
 		assert_memory_equal(buf_head(&out), refs == 0 ? "* THREAD (1 2 3 " :
 		    "* THREAD (1 (2)(3)", refs == 0 ? 16 : 18);
 		assert_memory_equal(buf_head(&out) + buf_len(&out) - 9,
 		    refs == 0 ? " 100000)\r\n" + 1 : "100000))\r\n" + 1, 9);
+		check_sliced(msgs, N, refs == 0, big, false, &out);
 		buf_release(&out);
 		imap_thread_free(&t);
 		for (i = 0; i < N; i++)
