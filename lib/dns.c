@@ -13,6 +13,7 @@
 #include "lib/xmalloc.h"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -297,6 +298,32 @@ valid_name(const char *name)
 	return true;
 }
 
+/*
+ * A numeric address is its own answer (c-ares 1.18 sends an IPv4 one to
+ * DNS when both families are asked for); anything else is DNS_NOTFOUND here
+ * until a lookup says otherwise.
+ */
+static bool
+numeric_address(const char *host, uint16_t port, struct dns_query *q)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in6	sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+	q->result = DNS_NOTFOUND;
+	if (inet_pton(AF_INET, host, &sin.sin_addr) == 1) {
+		q->addr = xcalloc(1, sizeof(*q->addr));
+		memcpy(q->addr, &sin, sizeof(sin));
+	} else if (inet_pton(AF_INET6, host, &sin6.sin6_addr) == 1) {
+		q->addr = xcalloc(1, sizeof(*q->addr));
+		memcpy(q->addr, &sin6, sizeof(sin6));
+	} else {
+		return false;
+	}
+	q->result = DNS_OK;
+	q->n = 1;
+	return true;
+}
+
 static struct dns_query *
 query_new(struct dns *dns, void *arg)
 {
@@ -335,8 +362,7 @@ dns_lookup_addr(struct dns *dns, const char *host, uint16_t port,
 
 	q->addr_cb = cb;
 	q->port = port;
-	if (!valid_name(host)) {
-		q->result = DNS_NOTFOUND;
+	if (numeric_address(host, port, q) || !valid_name(host)) {
 		enqueue_answer(q);
 		return q;
 	}

@@ -58,7 +58,8 @@ struct dns_query *dns_lookup_mx(struct dns *dns, const char *domain,
 
 /*
  * The IPv6 and IPv4 addresses of host (AAAA and A together), with port
- * set in each.  addr is valid during the call only.
+ * set in each; a numeric address is its own answer.  addr is valid during
+ * the call only.
  */
 typedef void	(*dns_addr_cb)(void *arg, enum dns_result result,
 		    const struct sockaddr_storage *addr, size_t naddr);

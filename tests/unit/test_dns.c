@@ -11,151 +11,25 @@
 
 #include "lib/dns.h"
 #include "lib/ev.h"
+#include "tests/unit/dns_fake.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-enum { T_A = 1, T_MX = 15, T_AAAA = 28 };
-
-struct record {
-	const char	*name;
-	int		 type;
-	int		 rcode;		/* for the name, any type */
-	int		 pref;		/* MX */
-	const char	*data;		/* MX host, or an address */
-};
-
-static const struct record	zone[] = {
-	{ "mx.test", T_MX, 0, 20, "b.mx.test" },
-	{ "mx.test", T_MX, 0, 10, "a1.mx.test" },
-	{ "mx.test", T_MX, 0, 10, "a2.mx.test" },
-	{ "mx.test", T_MX, 0, 30, "c.mx.test" },
-	{ "nullmx.test", T_MX, 0, 0, "" },
-	{ "nx.test", 0, 3, 0, NULL },
+static const struct dns_fake_record	zone[] = {
+	{ "mx.test", DNS_FAKE_MX, 0, 20, "b.mx.test" },
+	{ "mx.test", DNS_FAKE_MX, 0, 10, "a1.mx.test" },
+	{ "mx.test", DNS_FAKE_MX, 0, 10, "a2.mx.test" },
+	{ "mx.test", DNS_FAKE_MX, 0, 30, "c.mx.test" },
+	{ "nullmx.test", DNS_FAKE_MX, 0, 0, "" },
 	{ "servfail.test", 0, 2, 0, NULL },
-	{ "host.test", T_A, 0, 0, "127.0.0.5" },
-	{ "host.test", T_AAAA, 0, 0, "::1" },
-	{ "v4only.test", T_A, 0, 0, "127.0.0.6" },
+	{ "host.test", DNS_FAKE_A, 0, 0, "127.0.0.5" },
+	{ "host.test", DNS_FAKE_AAAA, 0, 0, "::1" },
+	{ "v4only.test", DNS_FAKE_A, 0, 0, "127.0.0.6" },
 };
-
-struct server {
-	int		 fd;
-	struct ev_io	*io;
-	unsigned	 queries;
-	bool		 silent;	/* silent.test: never answered */
-};
-
-static size_t
-put_name(unsigned char *p, const char *name)
-{
-	size_t	n = 0;
-
-	while (*name != '\0') {
-		const char	*dot = strchr(name, '.');
-		size_t		 len = dot != NULL ? (size_t)(dot - name) : strlen(name);
-
-		p[n++] = (unsigned char)len;
-		memcpy(p + n, name, len);
-		n += len;
-		name += len + (dot != NULL);
-	}
-	p[n++] = 0;
-	return n;
-}
-
-static size_t
-put_record(unsigned char *p, const struct record *r)
-{
-	size_t	n = 0, rdlen;
-
-	p[n++] = 0xc0;			/* the name: a pointer to the question's */
-	p[n++] = 12;
-	p[n++] = 0;
-	p[n++] = (unsigned char)r->type;
-	p[n++] = 0;
-	p[n++] = 1;			/* IN */
-	memcpy(p + n, "\0\0\0\x3c", 4);	/* TTL 60 */
-	n += 6;
-	if (r->type == T_MX) {
-		p[n] = 0;
-		p[n + 1] = (unsigned char)r->pref;
-		rdlen = 2 + put_name(p + n + 2, r->data);
-	} else {
-		int	af = r->type == T_A ? AF_INET : AF_INET6;
-
-		assert_int_equal(inet_pton(af, r->data, p + n), 1);
-		rdlen = r->type == T_A ? 4 : 16;
-	}
-	p[n - 2] = (unsigned char)(rdlen >> 8);
-	p[n - 1] = (unsigned char)rdlen;
-	return n + rdlen;
-}
-
-/* Reads the question's name (no compression in queries) into name. */
-static size_t
-get_name(const unsigned char *p, size_t len, char *name)
-{
-	size_t	n = 0, out = 0;
-
-	while (n < len && p[n] != 0) {
-		size_t	l = p[n++];
-
-		assert_true(n + l < len && out + l + 1 < 256);
-		if (out > 0)
-			name[out++] = '.';
-		memcpy(name + out, p + n, l);
-		out += l;
-		n += l;
-	}
-	name[out] = '\0';
-	return n + 1;
-}
-
-static void
-serve(int fd, unsigned events, void *arg)
-{
-	struct server		*srv = arg;
-	unsigned char		 q[512], r[1024];
-	char			 name[256];
-	struct sockaddr_storage	 from;
-	socklen_t		 fromlen = sizeof(from);
-	ssize_t			 len;
-	size_t			 qend, n, answers = 0;
-	int			 type, rcode = 3;	/* NXDOMAIN unless the name is known */
-
-	(void)events;
-	len = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
-	if (len < 12)
-		return;
-	srv->queries++;
-	qend = 12 + get_name(q + 12, (size_t)len - 12, name);
-	type = q[qend] << 8 | q[qend + 1];
-	qend += 4;
-	if (strcasecmp(name, "silent.test") == 0)
-		return;
-	memcpy(r, q, qend);
-	n = qend;
-	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++) {
-		if (strcasecmp(zone[i].name, name) != 0)
-			continue;
-		rcode = zone[i].rcode;
-		if (zone[i].type == type) {
-			n += put_record(r + n, &zone[i]);
-			answers++;
-		}
-	}
-	r[2] = 0x84 | (q[2] & 0x01);	/* QR, AA, the query's RD */
-	r[3] = 0x80 | (unsigned char)rcode;	/* RA */
-	memset(r + 6, 0, 6);
-	r[7] = (unsigned char)answers;
-	sendto(fd, r, n, 0, (struct sockaddr *)&from, fromlen);
-}
 
 struct answer {
 	int			 told;
@@ -167,7 +41,7 @@ struct answer {
 };
 
 static struct ev_loop	*loop;
-static struct server	 srv;
+static struct dns_fake	 srv;
 static struct dns	*dns;
 static int		 waiting;	/* answers the loop still waits for */
 
@@ -227,21 +101,13 @@ wait_answers(int count)
 static int
 setup(void **state)
 {
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
-	socklen_t		len = sizeof(sin);
-	char			servers[64];
-	struct dns_options	opt = { .servers = servers, .timeout_ms = 200, .tries = 2 };
+	struct dns_options	opt = { .timeout_ms = 200, .tries = 2 };
 	const char		*err = NULL;
 
 	(void)state;
 	loop = ev_loop_new();
-	memset(&srv, 0, sizeof(srv));
-	srv.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(srv.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(srv.fd, (struct sockaddr *)&sin, &len), 0);
-	srv.io = ev_io_add(loop, srv.fd, EV_READ, serve, &srv);
-	snprintf(servers, sizeof(servers), "127.0.0.1:%u", ntohs(sin.sin_port));
+	dns_fake_start(&srv, loop, zone, sizeof(zone) / sizeof(zone[0]));
+	opt.servers = srv.servers;
 	dns = dns_new(loop, &opt, &err);
 	assert_non_null(dns);
 	return 0;
@@ -252,8 +118,7 @@ teardown(void **state)
 {
 	(void)state;
 	dns_free(&dns);
-	ev_io_del(&srv.io);
-	close(srv.fd);
+	dns_fake_stop(&srv);
 	ev_loop_free(&loop);
 	return 0;
 }
@@ -371,18 +236,26 @@ test_bad_names_are_not_asked(void **state)
 	assert_int_equal(srv.queries, 0);
 }
 
-/* c-ares answers a numeric host inside ares_getaddrinfo: still told later. */
+/* A numeric host is its own answer, without a query, told on the loop. */
 static void
-test_numeric_host_told_on_the_loop(void **state)
+test_numeric_hosts(void **state)
 {
-	struct answer	a = { 0 };
+	struct answer	v4 = { 0 }, v6 = { 0 };
 
 	(void)state;
-	dns_lookup_addr(dns, "127.0.0.9", 25, addr_told, &a);
-	assert_int_equal(a.told, 0);
-	wait_answers(1);
-	assert_int_equal(a.result, DNS_OK);
-	assert_int_equal(a.n, 1);
+	dns_lookup_addr(dns, "127.0.0.9", 25, addr_told, &v4);
+	dns_lookup_addr(dns, "2001:db8::1", 26, addr_told, &v6);
+	assert_int_equal(v4.told + v6.told, 0);
+	wait_answers(2);
+	assert_int_equal(srv.queries, 0);
+	assert_int_equal(v4.result, DNS_OK);
+	assert_int_equal(v4.n, 1);
+	assert_int_equal(v4.addr[0].ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&v4.addr[0])->sin_port), 25);
+	assert_int_equal(v6.result, DNS_OK);
+	assert_int_equal(v6.n, 1);
+	assert_int_equal(v6.addr[0].ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&v6.addr[0])->sin6_port), 26);
 }
 
 static void
@@ -441,7 +314,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_addresses_with_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names_are_not_asked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_numeric_host_told_on_the_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_numeric_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_servers_refused, setup, teardown),
