@@ -34,7 +34,7 @@ struct queue_entry;
 
 struct queue_rcpt {
 	const char	*address;
-	unsigned	 notify;	/* RFC 3461 NOTIFY bits as in smtpd (0: not given) */
+	unsigned	 notify;	/* RFC 3461 NOTIFY bits, mail/dsn.h (0: not given) */
 	const char	*orcpt;		/* "rfc822;xtext" or NULL */
 };
 
