@@ -4,6 +4,7 @@
  * fsync each of incoming/ and active/.
  */
 #include "queue/queue.h"
+#include "queue/queue_record.h"
 #include "lib/commit.h"
 #include "lib/error.h"
 #include "lib/buf.h"
@@ -22,7 +23,6 @@
 
 #define QUEUE_VERSION	"POSTROOM-QUEUE 1"
 #define QUEUE_MAX_FILE	(4ULL * 1024 * 1024 * 1024)
-#define REC_HDR		5
 
 struct queue {
 	int	 tmp, incoming, active;
@@ -111,24 +111,6 @@ queue_close(struct queue **qp)
 		close(q->active);
 	free(q);
 	*qp = NULL;
-}
-
-static void
-rec_header(struct buf *b, char type, uint32_t len)
-{
-	unsigned char	 h[REC_HDR] = { (unsigned char)type, (unsigned char)(len >> 24),
-	    (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
-
-	if (buf_append(b, h, sizeof(h)) == -1)
-		abort();	/* the header buffer is sized for every record */
-}
-
-static void
-rec_str(struct buf *b, char type, const char *s)
-{
-	rec_header(b, type, (uint32_t)strlen(s));
-	if (buf_puts(b, s) == -1)
-		abort();
 }
 
 /* Every record before the message: V, I, T, S, E, N and the R's. */
@@ -356,47 +338,6 @@ queue_discard(struct queue_entry **ep)
 }
 
 /* ---- reader ---- */
-
-struct rec {
-	char		 type;
-	const char	*data;
-	uint32_t	 len;
-};
-
-static bool
-rec_next(const char *file, size_t size, size_t *off, struct rec *r)
-{
-	const unsigned char	*h = (const unsigned char *)file + *off;
-
-	if (size - *off < REC_HDR)
-		return false;
-	r->type = (char)h[0];
-	r->len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-	if (size - *off - REC_HDR < r->len)
-		return false;
-	r->data = file + *off + REC_HDR;
-	*off += REC_HDR + r->len;
-	return true;
-}
-
-static char *
-rec_dup(const struct rec *r)
-{
-	return xstrndup(r->data, r->len);
-}
-
-static bool
-rec_num(const struct rec *r, unsigned long long *v_r)
-{
-	char	 num[24], *end;
-
-	if (r->len == 0 || r->len >= sizeof(num))
-		return false;
-	memcpy(num, r->data, r->len);
-	num[r->len] = '\0';
-	*v_r = strtoull(num, &end, 10);
-	return *end == '\0';
-}
 
 static bool
 rec_rcpt(const struct rec *r, struct queue_message *m)
