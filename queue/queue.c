@@ -4,7 +4,7 @@
  * fsync each of incoming/ and active/.
  */
 #include "queue/queue.h"
-#include "queue/queue_record.h"
+#include "queue/queue_private.h"
 #include "lib/commit.h"
 #include "lib/error.h"
 #include "lib/buf.h"
@@ -23,10 +23,6 @@
 
 #define QUEUE_VERSION	"POSTROOM-QUEUE 1"
 #define QUEUE_MAX_FILE	(4ULL * 1024 * 1024 * 1024)
-
-struct queue {
-	int	 tmp, incoming, active;
-};
 
 struct queue_entry {
 	struct queue	*q;
@@ -74,22 +70,44 @@ remove_orphans(int dirfd)
 	closedir(dir);
 }
 
+/* State logs whose message is gone (queue_remove cut short by a crash). */
+static void
+remove_stale_state(int statefd, int activefd)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	int		 fd;
+
+	if ((fd = dup(statefd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.' && faccessat(activefd, de->d_name, F_OK, 0) == -1 &&
+		    errno == ENOENT)
+			unlinkat(statefd, de->d_name, 0);
+	closedir(dir);
+}
+
 struct queue *
 queue_open(const char *queue_dir, const char **error_r)
 {
 	struct queue	*q = xcalloc(1, sizeof(*q));
 
-	q->tmp = q->incoming = q->active = -1;
+	q->tmp = q->incoming = q->active = q->state = -1;
 	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
 		err_set(error_r, "mkdir %s: %s", queue_dir, strerror(errno));
 		goto fail;
 	}
 	if ((q->tmp = open_dir(queue_dir, "tmp", error_r)) == -1 ||
 	    (q->incoming = open_dir(queue_dir, "incoming", error_r)) == -1 ||
-	    (q->active = open_dir(queue_dir, "active", error_r)) == -1)
+	    (q->active = open_dir(queue_dir, "active", error_r)) == -1 ||
+	    (q->state = open_dir(queue_dir, "state", error_r)) == -1)
 		goto fail;
 	remove_orphans(q->tmp);
 	remove_orphans(q->incoming);
+	remove_stale_state(q->state, q->active);
 	return q;
 fail:
 	queue_close(&q);
@@ -109,6 +127,8 @@ queue_close(struct queue **qp)
 		close(q->incoming);
 	if (q->active != -1)
 		close(q->active);
+	if (q->state != -1)
+		close(q->state);
 	free(q);
 	*qp = NULL;
 }

@@ -7,6 +7,8 @@
  *   incoming/  durable but not yet published: the local part of the same
  *              message may still fail, and then this is removed again
  *   active/    published: the relay's input, one file per message
+ *   state/     what became of each recipient of active/<id>: state/<id>
+ *              (queue/queue_state.h); absent until the first attempt
  * A file in tmp/ or incoming/ was never acknowledged; queue_open() removes
  * those whose writer process is gone (the name ends in ".<pid>").
  *

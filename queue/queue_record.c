@@ -1,5 +1,5 @@
-/* queue/queue_record.h */
-#include "queue/queue_record.h"
+/* The records of queue files (queue/queue_private.h). */
+#include "queue/queue_private.h"
 
 #include "lib/buf.h"
 #include "lib/xmalloc.h"

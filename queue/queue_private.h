@@ -1,16 +1,22 @@
 /*
- * The records queue files are made of (queue/queue.h): [type: 1 byte]
- * [length: 4 bytes big-endian][payload].  Shared by the message files and
- * their state logs (queue/queue_state.h); internal to queue/.
+ * Internal to queue/: the open queue's directories, and the records queue
+ * files are made of (queue/queue.h): [type: 1 byte][length: 4 bytes
+ * big-endian][payload], shared by the message files and their state logs
+ * (queue/queue_state.h).
  */
-#ifndef QUEUE_QUEUE_RECORD_H
-#define QUEUE_QUEUE_RECORD_H
+#ifndef QUEUE_QUEUE_PRIVATE_H
+#define QUEUE_QUEUE_PRIVATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct buf;
+
+struct queue {
+	int	 tmp, incoming, active;
+	int	 state;		/* the state logs, one per message in active/ */
+};
 
 #define REC_HDR		5
 
