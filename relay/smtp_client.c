@@ -75,23 +75,6 @@ sendf(struct smtp_client *c, const char *fmt, ...)
 	c->ops->send(c->ctx, line, (size_t)n + 2);
 }
 
-/* A reply made here, for what the server never said. */
-static void __attribute__((format(printf, 4, 5)))
-local_reply(struct smtp_reply *r, int code, const char *status, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	smtp_reply_begin(r, false);
-	r->code = code;
-	r->lines = 1;
-	snprintf(r->status, sizeof(r->status), "%s", status);
-	n = snprintf(r->text, sizeof(r->text), "%s ", status);
-	va_start(ap, fmt);
-	vsnprintf(r->text + n, sizeof(r->text) - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
 static void
 tell(struct smtp_client *c, size_t i, const struct smtp_reply *r)
 {
@@ -121,7 +104,7 @@ closed(struct smtp_client *c, const struct smtp_reply *why)
 
 	/* A message cut short is tried again later, whatever was said. */
 	if (c->msg != NULL) {
-		local_reply(&later, 421, "4.4.2", "connection ended: %s",
+		smtp_reply_local(&later, 421, "4.4.2", "connection ended: %s",
 		    why != NULL ? why->text : "QUIT");
 		tell_rest(c, &later);
 	}
@@ -134,7 +117,7 @@ close_local(struct smtp_client *c, int code, const char *status, const char *why
 {
 	struct smtp_reply	r;
 
-	local_reply(&r, code, status, "%s", why);
+	smtp_reply_local(&r, code, status, "%s", why);
 	closed(c, &r);
 }
 
@@ -293,12 +276,12 @@ refuse_here(struct smtp_client *c, const struct smtp_client_msg *m)
 	struct smtp_reply	r;
 
 	if (c->ext.size_max > 0 && m->size > c->ext.size_max)
-		local_reply(&r, 552, "5.3.4", "message of %llu bytes, the server takes %llu at most",
+		smtp_reply_local(&r, 552, "5.3.4", "message of %llu bytes, the server takes %llu at most",
 		    (unsigned long long)m->size, (unsigned long long)c->ext.size_max);
 	else if (m->eightbit && !c->ext.eightbitmime)
-		local_reply(&r, 554, "5.6.3", "8-bit message, the server does not offer 8BITMIME");
+		smtp_reply_local(&r, 554, "5.6.3", "8-bit message, the server does not offer 8BITMIME");
 	else if (m->utf8_addresses && !c->ext.smtputf8)
-		local_reply(&r, 553, "5.6.7", "UTF-8 addresses, the server does not offer SMTPUTF8");
+		smtp_reply_local(&r, 553, "5.6.7", "UTF-8 addresses, the server does not offer SMTPUTF8");
 	else
 		return false;
 	for (size_t i = 0; i < m->nrcpts; i++)
@@ -456,7 +439,7 @@ smtp_client_line(struct smtp_client *c, const char *line, size_t len)
 	case SMTP_REPLY_MORE:
 		return;
 	case SMTP_REPLY_BAD:
-		local_reply(&bad, 421, "4.5.0", "the server's reply is not SMTP");
+		smtp_reply_local(&bad, 421, "4.5.0", "the server's reply is not SMTP");
 		closed(c, &bad);
 		return;
 	case SMTP_REPLY_DONE:

@@ -5,6 +5,7 @@
 #include "relay/smtp_reply.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,22 @@ smtp_reply_begin(struct smtp_reply *r, bool ehlo)
 {
 	memset(r, 0, sizeof(*r));
 	r->ehlo = ehlo;
+}
+
+void
+smtp_reply_local(struct smtp_reply *r, int code, const char *status, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	smtp_reply_begin(r, false);
+	r->code = code;
+	r->lines = 1;
+	snprintf(r->status, sizeof(r->status), "%s", status);
+	n = snprintf(r->text, sizeof(r->text), "%s ", status);
+	va_start(ap, fmt);
+	vsnprintf(r->text + n, sizeof(r->text) - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 /* "2yz" to "5yz" (RFC 5321 4.2.1): 1yz is never sent by a server today. */

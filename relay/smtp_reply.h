@@ -54,6 +54,10 @@ void			 smtp_reply_begin(struct smtp_reply *r, bool ehlo);
 /* One line, CRLF stripped (lib/linebuf gives it so). */
 enum smtp_reply_step	 smtp_reply_line(struct smtp_reply *r, const char *line, size_t len);
 
+/* A reply made here, for what no server said ("421 4.4.1 connect to ...: refused"). */
+void			 smtp_reply_local(struct smtp_reply *r, int code, const char *status,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* The reply's class: 2 (success), 3 (go on), 4 (try later), 5 (final). */
 static inline int
 smtp_reply_class(const struct smtp_reply *r)
