@@ -40,7 +40,7 @@ LDLIBS	 = -lssl -lcrypto -ldb -lcares -lcrypt
 
 DAEMONS	 = smtpd pop3d imapd
 # Protocol directories built and unit-tested as a library before they have a main.c.
-LIBONLY	 = relay
+LIBONLY	 = relayd
 PROGS	 = $(addprefix $(BUILD)/,$(DAEMONS) deliver mailctl)
 
 LAYERS	  = mail store queue

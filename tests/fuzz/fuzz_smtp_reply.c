@@ -1,5 +1,5 @@
 /*
- * The relay's reading of a remote server's replies (relay/smtp_reply.c)
+ * The relay's reading of a remote server's replies (relayd/smtp_reply.c)
  * under random bytes in random read sizes, through lib/linebuf as the
  * client reads them.  Input byte 0: bit 0 reads the first reply as EHLO's.
  * Checks: a finished reply has a code of 200..599 and the class of its
@@ -8,7 +8,7 @@
  */
 #include "tests/fuzz/fuzzer.h"
 #include "lib/linebuf.h"
-#include "relay/smtp_reply.h"
+#include "relayd/smtp_reply.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * relay/relay_conn.c against SMTP sinks on the same loop (lib/conn on the
+ * relayd/relay_conn.c against SMTP sinks on the same loop (lib/conn on the
  * server side, 127.0.0.1): hops tried in order (refused, greeting 554,
  * silent), the message on the wire (CRLF, dot-stuffed, 1 MB through the
  * back-pressure path), STARTTLS, a connection dropped in the data, and the
@@ -16,7 +16,7 @@
 #include "lib/linebuf.h"
 #include "lib/tls.h"
 #include "lib/xmalloc.h"
-#include "relay/relay_conn.h"
+#include "relayd/relay_conn.h"
 #include "tests/unit/net_testcert.h"
 
 #include <arpa/inet.h>

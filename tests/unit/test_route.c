@@ -1,5 +1,5 @@
 /*
- * relay/route.c against tests/unit/dns_fake: MX order, the implicit MX,
+ * relayd/route.c against tests/unit/dns_fake: MX order, the implicit MX,
  * null MX, NXDOMAIN, temporary failures, MX hosts that do not resolve,
  * address literals, a smarthost, cancel.
  */
@@ -10,7 +10,7 @@
 
 #include "lib/dns.h"
 #include "lib/ev.h"
-#include "relay/route.h"
+#include "relayd/route.h"
 #include "tests/unit/dns_fake.h"
 
 #include <arpa/inet.h>

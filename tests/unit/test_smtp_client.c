@@ -1,5 +1,5 @@
 /*
- * relay/smtp_client.c against scripted servers: the commands it sends
+ * relayd/smtp_client.c against scripted servers: the commands it sends
  * (one at a time, or pipelined), the outcome told for every recipient,
  * HELO fallback, STARTTLS per policy, AUTH PLAIN and LOGIN, DSN/SIZE/BODY
  * parameters, messages refused before sending, connections lost and
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "mail/dsn.h"
-#include "relay/smtp_client.h"
+#include "relayd/smtp_client.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * relay/smtp_reply.c: codes, continuation lines, enhanced status codes,
+ * relayd/smtp_reply.c: codes, continuation lines, enhanced status codes,
  * EHLO extensions, and what an untrusted server cannot do to it.
  */
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "relay/smtp_reply.h"
+#include "relayd/smtp_reply.h"
 
 #include <stdio.h>
 #include <string.h>

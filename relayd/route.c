@@ -1,8 +1,8 @@
 /*
- * relay/route.h: one MX lookup, then the MX hosts' addresses looked up
+ * relayd/route.h: one MX lookup, then the MX hosts' addresses looked up
  * together; the route is told once every lookup has answered.
  */
-#include "relay/route.h"
+#include "relayd/route.h"
 
 #include "lib/xmalloc.h"
 

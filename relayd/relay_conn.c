@@ -1,11 +1,11 @@
 /*
- * relay/relay_conn.h.  Callbacks into the owner happen inside lib/conn's
+ * relayd/relay_conn.h.  Callbacks into the owner happen inside lib/conn's
  * and smtp_client's own; so that the owner may free us from any of them,
  * every entry from the loop counts its depth, and a free inside is done
  * when the outermost entry returns.  Moving to the next hop, and telling
  * the owner the end, happen from a timer, outside smtp_client.
  */
-#include "relay/relay_conn.h"
+#include "relayd/relay_conn.h"
 
 #include "lib/buf.h"
 #include "lib/conn.h"

@@ -1,8 +1,8 @@
 /*
- * relay/smtp_reply.h.  Every line is "ddd" then ' ', '-' or its end; the
+ * relayd/smtp_reply.h.  Every line is "ddd" then ' ', '-' or its end; the
  * first line fixes the code, the last is the one without '-'.
  */
-#include "relay/smtp_reply.h"
+#include "relayd/smtp_reply.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -15,10 +15,10 @@
  * (a message the server cannot take as it is, a connection lost): 2yz
  * delivered, 4yz try later, 5yz failed.
  */
-#ifndef RELAY_SMTP_CLIENT_H
-#define RELAY_SMTP_CLIENT_H
+#ifndef RELAYD_SMTP_CLIENT_H
+#define RELAYD_SMTP_CLIENT_H
 
-#include "relay/smtp_reply.h"
+#include "relayd/smtp_reply.h"
 
 #include <stdbool.h>
 #include <stddef.h>

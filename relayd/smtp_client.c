@@ -1,9 +1,9 @@
 /*
- * relay/smtp_client.h.  One state per awaited reply; a pipelined group
+ * relayd/smtp_client.h.  One state per awaited reply; a pipelined group
  * (MAIL, RCPT..., DATA) is sent at once and its replies are then read in
  * the same states, in order, as if each command had been sent alone.
  */
-#include "relay/smtp_client.h"
+#include "relayd/smtp_client.h"
 
 #include "lib/base64.h"
 #include "lib/xmalloc.h"

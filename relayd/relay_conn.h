@@ -5,11 +5,11 @@
  * runs over lib/conn, and the owner hands it messages one after another
  * (connection reuse) until it quits.
  */
-#ifndef RELAY_RELAY_CONN_H
-#define RELAY_RELAY_CONN_H
+#ifndef RELAYD_RELAY_CONN_H
+#define RELAYD_RELAY_CONN_H
 
-#include "relay/route.h"
-#include "relay/smtp_client.h"
+#include "relayd/route.h"
+#include "relayd/smtp_client.h"
 
 #include <openssl/ssl.h>
 #include <stddef.h>
@@ -27,7 +27,7 @@ struct relay_conn_config {
 struct relay_conn_ops {
 	/* Ready for a message: relay_conn_send() or relay_conn_quit(). */
 	void	(*ready)(void *arg);
-	/* Recipient i of the message being sent has its outcome (relay/smtp_client.h). */
+	/* Recipient i of the message being sent has its outcome (relayd/smtp_client.h). */
 	void	(*rcpt_done)(void *arg, size_t i, const struct smtp_reply *r);
 	/*
 	 * Over: after QUIT (why NULL), or why (the last hop's failure when

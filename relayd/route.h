@@ -9,8 +9,8 @@
  * that did not resolve while none did): not final.  An address literal
  * ("[192.0.2.1]", "[IPv6:2001:db8::1]") is its own route.
  */
-#ifndef RELAY_ROUTE_H
-#define RELAY_ROUTE_H
+#ifndef RELAYD_ROUTE_H
+#define RELAYD_ROUTE_H
 
 #include "lib/dns.h"
 

@@ -6,8 +6,8 @@
  * continuation with another code or a reply of too many lines ends the
  * reply as SMTP_REPLY_BAD, and the text kept is bounded.
  */
-#ifndef RELAY_SMTP_REPLY_H
-#define RELAY_SMTP_REPLY_H
+#ifndef RELAYD_SMTP_REPLY_H
+#define RELAYD_SMTP_REPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
