@@ -243,7 +243,8 @@ daemon_listeners_open(struct daemon *d, const char **error_r)
 		return -1;
 	if (r == 0 && bind_config(d, error_r) == -1)
 		return -1;
-	if (d->nsocks == 0) {
+	/* A daemon that listens (relayd does not) must listen somewhere. */
+	if (d->nsocks == 0 && d->spec->listeners[0].kind != NULL) {
 		*error_r = "no listeners: every listen key is empty";
 		return -1;
 	}

@@ -29,6 +29,7 @@ struct queue_state {
 	size_t			 nrcpts;
 	struct queue_rcpt_state	*rcpts;
 	char			**whys;		/* owned; rcpts[i].why points here */
+	char			**hosts;	/* owned; rcpts[i].host */
 	bool			 held;
 	unsigned		 flags;
 	bool			 exists;	/* the log file is there */
@@ -36,27 +37,33 @@ struct queue_state {
 	struct buf		*pending;	/* records not yet appended */
 };
 
+#define HOST_MAX	255
+
+/* Keep a copy of text (cut to max) in *slot, published at *pub; "" is none. */
 static void
-set_why(struct queue_state *st, size_t i, const char *why, size_t len)
+set_text(char **slot, const char **pub, const char *text, size_t len, size_t max)
 {
-	free(st->whys[i]);
-	st->whys[i] = why != NULL && len > 0 ? xstrndup(why, len < WHY_MAX ? len : WHY_MAX) : NULL;
-	st->rcpts[i].why = st->whys[i];
+	free(*slot);
+	*slot = text != NULL && len > 0 ? xstrndup(text, len < max ? len : max) : NULL;
+	*pub = *slot;
 }
 
-/* 'R': "index status attempts last next\0why"; false if it is not one. */
+/* 'R': "index status attempts last next\0host\0why"; false if it is not one. */
 static bool
 replay_rcpt(struct queue_state *st, const struct rec *r)
 {
 	char			 head[96];
-	const char		*nul = memchr(r->data, '\0', r->len);
+	const char		*nul = memchr(r->data, '\0', r->len), *host, *hostend, *end;
 	size_t			 i;
 	int			 status, used = 0;
 	unsigned		 attempts;
 	long long		 last, next;
 
-	if (nul == NULL || (size_t)(nul - r->data) >= sizeof(head))
+	end = r->data + r->len;
+	if (nul == NULL || (size_t)(nul - r->data) >= sizeof(head) ||
+	    (hostend = memchr(nul + 1, '\0', (size_t)(end - nul - 1))) == NULL)
 		return false;
+	host = nul + 1;
 	memcpy(head, r->data, (size_t)(nul - r->data) + 1);
 	if (sscanf(head, "%zu %d %u %lld %lld%n", &i, &status, &attempts, &last, &next,
 	    &used) != 5 || head[used] != '\0' || i >= st->nrcpts ||
@@ -66,7 +73,9 @@ replay_rcpt(struct queue_state *st, const struct rec *r)
 	st->rcpts[i].attempts = attempts;
 	st->rcpts[i].last_attempt = (time_t)last;
 	st->rcpts[i].next_attempt = (time_t)next;
-	set_why(st, i, nul + 1, r->len - (size_t)(nul - r->data) - 1);
+	set_text(&st->hosts[i], &st->rcpts[i].host, host, (size_t)(hostend - host), HOST_MAX);
+	set_text(&st->whys[i], &st->rcpts[i].why, hostend + 1, (size_t)(end - hostend - 1),
+	    WHY_MAX);
 	return true;
 }
 
@@ -136,6 +145,7 @@ queue_state_load(struct queue *q, const char *id, size_t nrcpts, const char **er
 	st->nrcpts = nrcpts;
 	st->rcpts = xcalloc(nrcpts > 0 ? nrcpts : 1, sizeof(*st->rcpts));
 	st->whys = xcalloc(nrcpts > 0 ? nrcpts : 1, sizeof(*st->whys));
+	st->hosts = xcalloc(nrcpts > 0 ? nrcpts : 1, sizeof(*st->hosts));
 	st->pending = buf_new(LOG_MAX);
 	if ((fd = openat(q->state, id, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
@@ -161,9 +171,12 @@ queue_state_free(struct queue_state **stp)
 
 	if (st == NULL)
 		return;
-	for (size_t i = 0; i < st->nrcpts; i++)
+	for (size_t i = 0; i < st->nrcpts; i++) {
 		free(st->whys[i]);
+		free(st->hosts[i]);
+	}
 	free(st->whys);
+	free(st->hosts);
 	free(st->rcpts);
 	buf_free(&st->pending);
 	free(st);
@@ -208,25 +221,23 @@ pending_record(struct queue_state *st, char type, const char *data, size_t len)
 
 void
 queue_state_set(struct queue_state *st, size_t i, enum queue_rcpt_status status,
-    time_t now, time_t next, const char *why)
+    time_t now, time_t next, const char *host, const char *why)
 {
 	struct queue_rcpt_state	*r = &st->rcpts[i];
-	char			 rec[96 + WHY_MAX];
-	int			 n;
+	char			 rec[96 + HOST_MAX + 1 + WHY_MAX];
+	size_t			 n;
 
 	r->status = status;
 	r->attempts++;
 	r->last_attempt = now;
 	r->next_attempt = next;
-	set_why(st, i, why, why != NULL ? strlen(why) : 0);
-	n = snprintf(rec, sizeof(rec), "%zu %d %u %lld %lld", i, (int)status, r->attempts,
-	    (long long)now, (long long)next);
-	rec[n++] = '\0';
-	if (r->why != NULL) {
-		memcpy(rec + n, r->why, strlen(r->why));
-		n += (int)strlen(r->why);
-	}
-	pending_record(st, 'R', rec, (size_t)n);
+	set_text(&st->hosts[i], &r->host, host, host != NULL ? strlen(host) : 0, HOST_MAX);
+	set_text(&st->whys[i], &r->why, why, why != NULL ? strlen(why) : 0, WHY_MAX);
+	n = (size_t)snprintf(rec, sizeof(rec), "%zu %d %u %lld %lld", i, (int)status,
+	    r->attempts, (long long)now, (long long)next) + 1;
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, "%s", r->host != NULL ? r->host : "") + 1;
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, "%s", r->why != NULL ? r->why : "");
+	pending_record(st, 'R', rec, n);
 }
 
 void

@@ -7,7 +7,7 @@
  * removed): a crash loses at most changes nobody acted on, and a torn last
  * record (a crash mid-append) is dropped on the next load.
  *
- *   'R'  "index status attempts last next" + "\0" + why: a recipient's outcome
+ *   'R'  "index status attempts last next" "\0" host "\0" why: a recipient's outcome
  *   'H'  "1" held / "0" released (mailctl queue hold/release)
  *   'F'  a flag: "warned" (delay DSN sent), "bounced" (failure DSN queued)
  */
@@ -33,6 +33,7 @@ struct queue_rcpt_state {
 	unsigned		 attempts;
 	time_t			 last_attempt;	/* 0: never */
 	time_t			 next_attempt;	/* deferred: not before */
+	const char		*host;		/* the server that said why, or NULL */
 	const char		*why;		/* the last reply or reason, or NULL */
 };
 
@@ -57,7 +58,8 @@ bool		 queue_state_done(const struct queue_state *st);
 
 /* In memory now, durable at the next commit.  An outcome counts an attempt. */
 void		 queue_state_set(struct queue_state *st, size_t i,
-		    enum queue_rcpt_status status, time_t now, time_t next, const char *why);
+		    enum queue_rcpt_status status, time_t now, time_t next,
+		    const char *host, const char *why);
 void		 queue_state_hold(struct queue_state *st, bool held);
 void		 queue_state_flag(struct queue_state *st, enum queue_flag flag);
 /* Append what changed and fdatasync.  BLOCKING: on a workq thread. */

@@ -411,6 +411,7 @@ relay_conn_send(struct relay_conn *rc, const struct smtp_client_msg *msg,
 	if (!smtp_client_send(rc->client, msg))
 		return false;
 	set_timeout(rc);
+	conn_flush(rc->conn);	/* called from outside lib/conn's callbacks too */
 	return true;
 }
 
@@ -419,6 +420,7 @@ relay_conn_quit(struct relay_conn *rc)
 {
 	smtp_client_quit(rc->client);
 	set_timeout(rc);
+	conn_flush(rc->conn);
 }
 
 const char *

@@ -119,8 +119,8 @@ test_survives_reload(void **state)
 	uint64_t		 fsyncs = commit_fsync_count();
 
 	(void)state;
-	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 1000, 0, "250 2.0.0 queued as A1");
-	queue_state_set(st, 1, QUEUE_RCPT_DEFERRED, 1000, 1300, "451 4.7.1 greylisted");
+	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 1000, 0, "mx.example.org", "250 2.0.0 queued as A1");
+	queue_state_set(st, 1, QUEUE_RCPT_DEFERRED, 1000, 1300, NULL, "451 4.7.1 greylisted");
 	queue_state_hold(st, true);
 	queue_state_flag(st, QUEUE_FLAG_WARNED);
 	assert_false(exists("state", "m1"));			/* not before the commit */
@@ -131,6 +131,8 @@ test_survives_reload(void **state)
 	st = load(3);
 	assert_int_equal(queue_state_rcpt(st, 0)->status, QUEUE_RCPT_DELIVERED);
 	assert_string_equal(queue_state_rcpt(st, 0)->why, "250 2.0.0 queued as A1");
+	assert_string_equal(queue_state_rcpt(st, 0)->host, "mx.example.org");
+	assert_null(queue_state_rcpt(st, 1)->host);
 	assert_int_equal(queue_state_rcpt(st, 1)->status, QUEUE_RCPT_DEFERRED);
 	assert_int_equal(queue_state_rcpt(st, 1)->next_attempt, 1300);
 	assert_int_equal(queue_state_rcpt(st, 1)->last_attempt, 1000);
@@ -140,8 +142,8 @@ test_survives_reload(void **state)
 	assert_int_equal(queue_state_flags(st), QUEUE_FLAG_WARNED);
 
 	fsyncs = commit_fsync_count();
-	queue_state_set(st, 1, QUEUE_RCPT_FAILED, 1300, 0, "550 5.1.1 no such user");
-	queue_state_set(st, 2, QUEUE_RCPT_FAILED, 1300, 0, NULL);
+	queue_state_set(st, 1, QUEUE_RCPT_FAILED, 1300, 0, NULL, "550 5.1.1 no such user");
+	queue_state_set(st, 2, QUEUE_RCPT_FAILED, 1300, 0, NULL, NULL);
 	queue_state_hold(st, false);
 	queue_state_flag(st, QUEUE_FLAG_BOUNCED);
 	assert_int_equal(queue_state_commit(st, NULL), 0);
@@ -163,11 +165,11 @@ static void
 test_torn_and_bad_tails(void **state)
 {
 	static const char	torn[] = { 'R', 0, 0, 0, 40, '0', ' ', '2' };
-	static const char	bad[] = { 'R', 0, 0, 0, 10, '7', ' ', '2', ' ', '1', ' ', '0', ' ', '0', '\0' };
+	static const char	bad[] = { 'R', 0, 0, 0, 11, '7', ' ', '2', ' ', '1', ' ', '0', ' ', '0', '\0', '\0' };
 	struct queue_state	*st = load(2);
 
 	(void)state;
-	queue_state_set(st, 0, QUEUE_RCPT_DEFERRED, 10, 20, "421 later");
+	queue_state_set(st, 0, QUEUE_RCPT_DEFERRED, 10, 20, NULL, "421 later");
 	assert_int_equal(queue_state_commit(st, NULL), 0);
 	queue_state_free(&st);
 
@@ -175,7 +177,7 @@ test_torn_and_bad_tails(void **state)
 	st = load(2);
 	assert_int_equal(queue_state_rcpt(st, 0)->status, QUEUE_RCPT_DEFERRED);
 	assert_int_equal(queue_state_rcpt(st, 1)->status, QUEUE_RCPT_PENDING);
-	queue_state_set(st, 1, QUEUE_RCPT_DELIVERED, 30, 0, "250 ok");
+	queue_state_set(st, 1, QUEUE_RCPT_DELIVERED, 30, 0, NULL, "250 ok");
 	assert_int_equal(queue_state_commit(st, NULL), 0);	/* cuts the torn bytes first */
 	queue_state_free(&st);
 	st = load(2);
@@ -186,7 +188,7 @@ test_torn_and_bad_tails(void **state)
 	st = load(2);
 	assert_int_equal(queue_state_rcpt(st, 0)->status, QUEUE_RCPT_DEFERRED);
 	assert_int_equal(queue_state_rcpt(st, 1)->status, QUEUE_RCPT_DELIVERED);
-	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 40, 0, "250 ok");
+	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 40, 0, NULL, "250 ok");
 	assert_int_equal(queue_state_commit(st, NULL), 0);
 	queue_state_free(&st);
 	st = load(2);
@@ -203,7 +205,7 @@ test_long_reason_is_cut(void **state)
 	(void)state;
 	memset(why, 'x', sizeof(why) - 1);
 	why[sizeof(why) - 1] = '\0';
-	queue_state_set(st, 0, QUEUE_RCPT_FAILED, 1, 0, why);
+	queue_state_set(st, 0, QUEUE_RCPT_FAILED, 1, 0, NULL, why);
 	assert_int_equal(queue_state_commit(st, NULL), 0);
 	queue_state_free(&st);
 	st = load(1);
@@ -220,7 +222,7 @@ test_remove(void **state)
 	int			 fd;
 
 	(void)state;
-	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 1, 0, "250 ok");
+	queue_state_set(st, 0, QUEUE_RCPT_DELIVERED, 1, 0, NULL, "250 ok");
 	assert_int_equal(queue_state_commit(st, NULL), 0);
 	queue_state_free(&st);
 	assert_int_equal(queue_remove(q, "m1", &err), 0);
