@@ -13,6 +13,7 @@
 #include "lib/tls.h"
 #include "queue/queue.h"
 #include "relayd/relay_runner.h"
+#include "store/store.h"
 
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 static struct {
 	struct queue		*queue;
+	struct store		*store;
 	struct dns		*dns;
 	SSL_CTX			*tls_ctx;
 	struct relay_runner	*runner;
@@ -28,8 +30,9 @@ static struct {
 } relayd;
 
 static void
-runner_config(const struct settings *set, struct relay_runner_config *c)
+runner_config(struct daemon *d, struct relay_runner_config *c)
 {
+	const struct settings		*set = daemon_settings(d);
 	const struct relayd_settings	*s = &set->relayd;
 
 	*c = (struct relay_runner_config){
@@ -42,6 +45,8 @@ runner_config(const struct settings *set, struct relay_runner_config *c)
 		.bounce_size_limit = s->bounce_size_limit, .port = (uint16_t)s->port,
 		.tls = strcmp(s->tls, "none") == 0 ? SMTP_TLS_NONE : SMTP_TLS_MAY,
 		.tls_ctx = relayd.tls_ctx,
+		.directory = daemon_directory(d), .store = relayd.store,
+		.mail_root = set->lib.mail_root,
 	};
 }
 
@@ -51,6 +56,7 @@ relayd_init(struct daemon *d, const char **error_r)
 	const struct settings		*set = daemon_settings(d);
 	struct relay_runner_config	 cfg;
 	struct dns_options		 dopt = { .servers = set->relayd.dns_servers };
+	struct store_options		 sopt = { .fsync_enabled = set->store.fsync };
 
 	snprintf(relayd.hostname, sizeof(relayd.hostname), "%s", set->lib.hostname);
 	if (relayd.hostname[0] == '\0' &&
@@ -59,10 +65,11 @@ relayd_init(struct daemon *d, const char **error_r)
 	if (dopt.servers[0] == '\0')
 		dopt.servers = NULL;
 	if ((relayd.queue = queue_open(set->lib.queue_dir, error_r)) == NULL ||
+	    (relayd.store = store_open(set->lib.mail_root, &sopt, error_r)) == NULL ||
 	    (relayd.dns = dns_new(daemon_loop(d), &dopt, error_r)) == NULL ||
 	    (relayd.tls_ctx = tls_client_ctx_new(error_r)) == NULL)
 		return -1;
-	runner_config(set, &cfg);
+	runner_config(d, &cfg);
 	relayd.runner = relay_runner_new(daemon_loop(d), daemon_workq(d), relayd.queue,
 	    relayd.dns, &cfg, error_r);
 	return relayd.runner != NULL ? 0 : -1;
@@ -73,7 +80,7 @@ relayd_reload(struct daemon *d)
 {
 	struct relay_runner_config	cfg;
 
-	runner_config(daemon_settings(d), &cfg);
+	runner_config(d, &cfg);
 	relay_runner_configure(relayd.runner, &cfg);
 }
 
@@ -92,5 +99,6 @@ relayd_fini(struct daemon *d)
 	relay_runner_free(&relayd.runner);
 	dns_free(&relayd.dns);
 	SSL_CTX_free(relayd.tls_ctx);
+	store_close(&relayd.store);
 	queue_close(&relayd.queue);
 }

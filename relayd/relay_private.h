@@ -113,6 +113,11 @@ bool		 rcpt_due(const struct relay_runner *r, const struct rmsg *m, size_t i, ti
 void		 attempt_start(struct relay_runner *r, struct rdest *dest);
 void		 attempt_free(struct attempt *a);
 
+/* relay_local.c */
+bool		 local_domain(const struct relay_runner *r, const char *domain);
+/* m's due recipients in our own domains, into their mailboxes. */
+void		 local_start(struct relay_runner *r, struct rmsg *m, time_t now);
+
 /* relay_outcome.c */
 /* The outcome of recipient i (an SMTP reply, or one made here); in memory. */
 void		 outcome_record(struct relay_runner *r, struct rmsg *m, size_t i,

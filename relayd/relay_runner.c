@@ -267,6 +267,10 @@ start_due(struct relay_runner *r, time_t now)
 
 			if (!rcpt_due(r, m, i, now))
 				continue;
+			if (local_domain(r, rcpt_domain(m->rcpts[i].address))) {
+				local_start(r, m, now);		/* all of m's local ones */
+				continue;
+			}
 			d = runner_dest(r, rcpt_domain(m->rcpts[i].address));
 			want = due_messages(r, d, now);
 			if (want > r->cfg.max_per_destination)
@@ -349,6 +353,7 @@ relay_runner_new(struct ev_loop *loop, struct workq *wq, struct queue *queue,
 	r->dns = dns;
 	r->cfg = *cfg;
 	r->cfg.queue_dir = xstrdup(cfg->queue_dir);	/* the config goes on reload */
+	r->cfg.mail_root = xstrdup(cfg->mail_root);
 	snprintf(path, sizeof(path), "%s/active", cfg->queue_dir);
 	if ((r->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
 	    inotify_add_watch(r->notify_fd, path, IN_MOVED_TO | IN_CLOSE_WRITE) == -1) {
@@ -356,6 +361,7 @@ relay_runner_new(struct ev_loop *loop, struct workq *wq, struct queue *queue,
 		if (r->notify_fd != -1)
 			close(r->notify_fd);
 		free((char *)r->cfg.queue_dir);
+		free((char *)r->cfg.mail_root);
 		free(r);
 		return NULL;
 	}
@@ -370,13 +376,15 @@ relay_runner_new(struct ev_loop *loop, struct workq *wq, struct queue *queue,
 void
 relay_runner_configure(struct relay_runner *r, const struct relay_runner_config *cfg)
 {
-	const char	*queue_dir;
+	const char	*queue_dir, *mail_root;
 
 	if (r == NULL)
 		return;
 	queue_dir = r->cfg.queue_dir;
+	mail_root = r->cfg.mail_root;
 	r->cfg = *cfg;
-	r->cfg.queue_dir = queue_dir;
+	r->cfg.queue_dir = queue_dir;	/* a new path needs a restart */
+	r->cfg.mail_root = mail_root;
 	runner_schedule(r);
 }
 
@@ -393,6 +401,7 @@ runner_destroy(struct relay_runner *r)
 		free(d);
 	}
 	free((char *)r->cfg.queue_dir);
+	free((char *)r->cfg.mail_root);
 	free(r);
 }
 

@@ -16,8 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct directory;
 struct dns;
 struct ev_loop;
+struct store;
 struct queue;
 struct relay_runner;
 struct workq;
@@ -39,6 +41,10 @@ struct relay_runner_config {
 	uint16_t		 port;
 	enum smtp_tls_policy	 tls;
 	SSL_CTX			*tls_ctx;
+	/* Our own domains' mail (bounces to local senders) goes into the store. */
+	struct directory	*directory;	/* the current one: configure() on reload */
+	struct store		*store;
+	const char		*mail_root;
 };
 
 /* Starts with a scan of active/; NULL, *error_r set, if inotify cannot start. */

@@ -183,6 +183,21 @@ class Relayd(unittest.TestCase):
         self.assertEqual(delivered[0][2], ['bob@relay.test'])
         self.wait_queue_empty()
 
+    def test_bounce_to_a_local_sender_lands_in_her_mailbox(self):
+        self.start({'127.0.0.2': 'reject'})
+        body = b'From: <alice@example.test>\r\nSubject: to bob\r\n\r\nhi\r\n'
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.submission_listen')) as s:
+            s.login('alice@example.test', 'alice-pw')
+            s.sendmail('alice@example.test', ['bob@relay.test'], body)
+        got = self.pr.wait_for(lambda: self.pr.messages('alice@example.test'), timeout=15)
+        self.assertEqual(len(got), 1)
+        text = got[0].decode() if isinstance(got[0], bytes) else got[0]
+        self.assertIn('Return-Path: <>', text)
+        self.assertIn('Subject: Undelivered Mail Returned to Sender', text)
+        self.assertIn('550 5.1.1 <bob@relay.test>: no such user here', text)
+        self.wait_queue_empty()
+        self.assertEqual(self.sinks.messages, [])
+
     def test_no_bounce_to_the_null_sender(self):
         self.start({'127.0.0.2': 'reject'})
         self.send(['bob@relay.test'], sender='')
