@@ -203,6 +203,8 @@ const struct config_key config_keys[] = {
 	  "bytes of one LIST, LSUB or STATUS reply held in memory; over it the command gets NO [LIMIT]"),
 
 	/* ---- relayd ---- */
+	STRING("relayd.control_listen", relayd.control_listen, "/var/lib/postroom/relayd.sock",
+	  "the Unix socket mailctl queue talks to (only root may connect)"),
 	UINT("relayd.max_connections", relayd.max_connections, "20", 1, 10000,
 	  "outbound SMTP connections open at once"),
 	UINT("relayd.max_per_destination", relayd.max_per_destination, "4", 1, 1000,

@@ -106,6 +106,7 @@ struct imapd_settings {
 };
 
 struct relayd_settings {
+	const char	*control_listen;	/* a Unix socket path */
 	unsigned	 max_connections;
 	unsigned	 max_per_destination;
 	unsigned	 max_rcpts;

@@ -248,6 +248,13 @@ queue_state_hold(struct queue_state *st, bool held)
 }
 
 void
+queue_state_retry_now(struct queue_state *st, size_t i, time_t now)
+{
+	if (st->rcpts[i].status == QUEUE_RCPT_DEFERRED)
+		st->rcpts[i].next_attempt = now;
+}
+
+void
 queue_state_flag(struct queue_state *st, enum queue_flag flag)
 {
 	const char	*name = flag == QUEUE_FLAG_WARNED ? "warned" : "bounced";

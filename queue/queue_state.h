@@ -61,6 +61,8 @@ void		 queue_state_set(struct queue_state *st, size_t i,
 		    enum queue_rcpt_status status, time_t now, time_t next,
 		    const char *host, const char *why);
 void		 queue_state_hold(struct queue_state *st, bool held);
+/* A deferred recipient due at now (mailctl queue retry); memory only, not logged. */
+void		 queue_state_retry_now(struct queue_state *st, size_t i, time_t now);
 void		 queue_state_flag(struct queue_state *st, enum queue_flag flag);
 /* Append what changed and fdatasync.  BLOCKING: on a workq thread. */
 int		 queue_state_commit(struct queue_state *st, const char **error_r);

@@ -1,6 +1,6 @@
 /*
  * relayd: the queue runner in the daemon skeleton, as one worker (the
- * queue has one owner).  Its own daemon rather than a part of smtpd: the
+ * queue has one owner), its one listener the control socket.  Its own daemon rather than a part of smtpd: the
  * side that talks to arbitrary remote servers fails, waits and retries on
  * its own, and smtpd keeps only what receiving needs (Postfix's qmgr and
  * smtp, OpenSMTPD's queue and mta, in the same spirit).
@@ -71,8 +71,9 @@ relayd_init(struct daemon *d, const char **error_r)
 		return -1;
 	runner_config(d, &cfg);
 	relayd.runner = relay_runner_new(daemon_loop(d), daemon_workq(d), relayd.queue,
-	    relayd.dns, &cfg, error_r);
-	return relayd.runner != NULL ? 0 : -1;
+	    relayd.dns, &cfg);
+	daemon_set_arg(d, &relayd.runner);	/* the control sessions' (NULL once stopping) */
+	return 0;
 }
 
 void

@@ -94,8 +94,21 @@ outcome_record(struct relay_runner *r, struct rmsg *m, size_t i,
 		return;
 	}
 	m->later = xreallocarray(m->later, m->nlater + 1, sizeof(*m->later));
-	m->later[m->nlater++] = (struct outcome){ i, status, now, next,
+	m->later[m->nlater++] = (struct outcome){ OUTCOME_RCPT, i, status, now, next,
 	    host != NULL ? xstrdup(host) : NULL, xstrdup(why) };
+}
+
+void
+outcome_hold(struct relay_runner *r, struct rmsg *m, bool held)
+{
+	if (m->committing) {
+		m->later = xreallocarray(m->later, m->nlater + 1, sizeof(*m->later));
+		m->later[m->nlater++] = (struct outcome){ .kind = held ? OUTCOME_HOLD :
+		    OUTCOME_RELEASE };
+		return;
+	}
+	queue_state_hold(m->st, held);
+	outcome_commit(r, m);
 }
 
 /* "550 5.1.1 text": its status code, or the class's x.0.0. */
@@ -301,7 +314,10 @@ commit_done(void *arg)
 	for (size_t k = 0; k < m->nlater; k++) {
 		struct outcome	*o = &m->later[k];
 
-		apply(m, o->rcpt, o->status, o->now, o->next, o->host, o->why);
+		if (o->kind == OUTCOME_RCPT)
+			apply(m, o->rcpt, o->status, o->now, o->next, o->host, o->why);
+		else
+			queue_state_hold(m->st, o->kind == OUTCOME_HOLD);
 		free(o->host);
 		free(o->why);
 	}

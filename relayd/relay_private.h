@@ -4,6 +4,7 @@
  *   relay_attempt.c  one destination's connection: route, transactions
  *   relay_outcome.c  a recipient's outcome: retry, expiry, bounces, removal
  *   relay_local.c    mail for our own domains (bounces to local senders)
+ *   relay_control.c  the control socket: mailctl queue
  *
  * Everything runs on the loop thread; file work (reading queue files,
  * committing state, writing bounces) goes to the workq and comes back.
@@ -43,8 +44,9 @@ struct rmsg {
 	bool			 finishing;	/* bounce/removal under way: hands off */
 };
 
-/* An outcome recorded while st was being committed. */
+/* An outcome (or a hold) recorded while st was being committed. */
 struct outcome {
+	enum { OUTCOME_RCPT, OUTCOME_HOLD, OUTCOME_RELEASE } kind;
 	size_t			 rcpt;
 	enum queue_rcpt_status	 status;
 	time_t			 now, next;
@@ -104,6 +106,7 @@ void		 runner_submit(struct relay_runner *r, void (*work)(void *),
 /* In every job's done first: false if r is stopping (then gone, or going). */
 bool		 runner_job_back(struct relay_runner *r);
 void		 runner_schedule(struct relay_runner *r);
+struct rmsg	*runner_find(struct relay_runner *r, const char *id);
 void		 runner_forget(struct relay_runner *r, struct rmsg *m);
 struct rdest	*runner_dest(struct relay_runner *r, const char *domain);
 const char	*rcpt_domain(const char *address);
@@ -122,6 +125,8 @@ void		 local_start(struct relay_runner *r, struct rmsg *m, time_t now);
 /* The outcome of recipient i (an SMTP reply, or one made here); in memory. */
 void		 outcome_record(struct relay_runner *r, struct rmsg *m, size_t i,
 		    const struct smtp_reply *reply, const char *host);
+/* Hold m (no attempt until released) or release it; durable at the next commit. */
+void		 outcome_hold(struct relay_runner *r, struct rmsg *m, bool held);
 /* Make m's recorded outcomes durable, then act on them (bounce, remove). */
 void		 outcome_commit(struct relay_runner *r, struct rmsg *m);
 

@@ -6,7 +6,6 @@
  */
 #include "relayd/relay_private.h"
 
-#include "lib/error.h"
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "lib/workq.h"
@@ -220,6 +219,15 @@ scan(struct relay_runner *r)
 	runner_submit(r, scan_work, scan_done, j);
 }
 
+struct rmsg *
+runner_find(struct relay_runner *r, const char *id)
+{
+	for (struct rmsg *m = r->msgs; m != NULL; m = m->next)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
 void
 runner_forget(struct relay_runner *r, struct rmsg *m)
 {
@@ -342,7 +350,7 @@ active_changed(int fd, unsigned events, void *arg)
 
 struct relay_runner *
 relay_runner_new(struct ev_loop *loop, struct workq *wq, struct queue *queue,
-    struct dns *dns, const struct relay_runner_config *cfg, const char **error_r)
+    struct dns *dns, const struct relay_runner_config *cfg)
 {
 	struct relay_runner	*r = xcalloc(1, sizeof(*r));
 	char			 path[PATH_MAX];
@@ -355,17 +363,17 @@ relay_runner_new(struct ev_loop *loop, struct workq *wq, struct queue *queue,
 	r->cfg.queue_dir = xstrdup(cfg->queue_dir);	/* the config goes on reload */
 	r->cfg.mail_root = xstrdup(cfg->mail_root);
 	snprintf(path, sizeof(path), "%s/active", cfg->queue_dir);
+	/* Without inotify (instances used up), new mail waits for the rescan. */
 	if ((r->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
 	    inotify_add_watch(r->notify_fd, path, IN_MOVED_TO | IN_CLOSE_WRITE) == -1) {
-		err_set(error_r, "inotify on %s: %s", path, strerror(errno));
+		log_warnx("event=queue_watch status=failed dir=%s reason=\"%s\" rescan=%llums",
+		    path, strerror(errno), (unsigned long long)cfg->scan_interval_ms);
 		if (r->notify_fd != -1)
 			close(r->notify_fd);
-		free((char *)r->cfg.queue_dir);
-		free((char *)r->cfg.mail_root);
-		free(r);
-		return NULL;
+		r->notify_fd = -1;
+	} else {
+		r->notify_io = ev_io_add(loop, r->notify_fd, EV_READ, active_changed, r);
 	}
-	r->notify_io = ev_io_add(loop, r->notify_fd, EV_READ, active_changed, r);
 	r->wake = ev_timer_new(loop, wake_due, r);
 	r->rescan = ev_timer_new(loop, rescan_due, r);
 	ev_timer_set(r->rescan, cfg->scan_interval_ms);
@@ -415,7 +423,8 @@ relay_runner_free(struct relay_runner **rp)
 	*rp = NULL;
 	r->stopping = true;
 	ev_io_del(&r->notify_io);
-	close(r->notify_fd);
+	if (r->notify_fd != -1)
+		close(r->notify_fd);
 	ev_timer_free(&r->wake);
 	ev_timer_free(&r->rescan);
 	while (r->attempts != NULL)

@@ -47,10 +47,9 @@ struct relay_runner_config {
 	const char		*mail_root;
 };
 
-/* Starts with a scan of active/; NULL, *error_r set, if inotify cannot start. */
+/* Starts with a scan of active/. */
 struct relay_runner *relay_runner_new(struct ev_loop *loop, struct workq *wq,
-		    struct queue *queue, struct dns *dns, const struct relay_runner_config *cfg,
-		    const char **error_r);
+		    struct queue *queue, struct dns *dns, const struct relay_runner_config *cfg);
 /* New limits and timings (SIGHUP); queue_dir stays. */
 void		 relay_runner_configure(struct relay_runner *r, const struct relay_runner_config *cfg);
 /* Connections are dropped; what they were sending is tried again later. */

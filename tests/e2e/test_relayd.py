@@ -5,6 +5,7 @@ sender as one RFC 3464 report after a 5yz, an unknown domain, a null MX or
 the end of its lifetime; never to <>."""
 import email
 import os
+import re
 import smtplib
 import time
 import unittest
@@ -35,7 +36,7 @@ ZONE = {
 SENDER = 'carol@sender.test'
 
 
-class Relayd(unittest.TestCase):
+class RelaydCase(unittest.TestCase):
     def setUp(self):
         self.port = free_port(SINK_IPS)
         self.dns = Dnsd(ZONE).__enter__()
@@ -84,6 +85,8 @@ class Relayd(unittest.TestCase):
     def bounces(self):
         return [m for m in self.sinks.messages if m[1] == '']
 
+
+class Relayd(RelaydCase):
     def test_lowest_preference_mx_gets_it(self):
         self.start({'127.0.0.2': 'accept', '127.0.0.3': 'accept'})
         self.send(['bob@relay.test', 'eve@relay.test'])
@@ -216,6 +219,75 @@ class Relayd(unittest.TestCase):
         (ip, _, rcpts, _), = self.sinks.wait(1)
         self.assertEqual(rcpts, ['bob@relay.test'])
         self.wait_queue_empty()
+
+
+class Queue(RelaydCase):
+    """mailctl queue against the running relayd, through its control socket."""
+
+    def queued_id(self):
+        out = self.pr.wait_for(lambda: re.search(r'^(\w+) age=', self.pr.mailctl('queue', 'list')
+                                                 .stdout, re.M))
+        return out.group(1)
+
+    def test_list_show_retry(self):
+        self.start({'127.0.0.2': 'defer:1'}, **{'relayd.min_backoff': '1h',
+                                                 'relayd.max_backoff': '2h'})
+        self.send(['bob@relay.test'], mail_options=['ENVID=E1'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        qid = self.queued_id()
+        listing = self.pr.mailctl('queue', 'list').stdout
+        self.assertRegex(listing, r'%s age=\d+s from=<%s> rcpts=1\n' % (qid, SENDER))
+        self.assertRegex(listing, r'  <bob@relay.test> deferred attempts=1 next=\+\d+s '
+                                  r'last=451 4.7.1 try again later')
+        show = self.pr.mailctl('queue', 'show', qid).stdout
+        self.assertIn('envid=E1', show)
+        self.assertIn('Subject: hello', show)
+        self.assertNotIn('body of hello', show)          # the header only
+        self.assertEqual(self.sinks.messages, [])        # an hour's back-off...
+        self.pr.mailctl('queue', 'retry', qid)           # ...cut short
+        self.assertEqual(self.sinks.wait(1)[0][2], ['bob@relay.test'])
+        self.wait_queue_empty()
+        self.assertEqual(self.pr.mailctl('queue', 'list').stdout, '')
+
+    def test_hold_release_delete_flush(self):
+        self.start({'127.0.0.2': 'defer:1'}, **{'relayd.min_backoff': '1h',
+                                                 'relayd.max_backoff': '2h'})
+        self.send(['bob@relay.test'], subject='one')
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        qid = self.queued_id()
+        self.pr.mailctl('queue', 'hold', qid)
+        self.assertIn(' held', self.pr.mailctl('queue', 'list').stdout)
+        self.pr.mailctl('queue', 'flush')
+        time.sleep(1)
+        self.assertEqual(self.sinks.messages, [])        # held: flush passes it by
+        self.pr.mailctl('queue', 'release', qid)
+        self.pr.mailctl('queue', 'flush')
+        self.assertEqual(len(self.sinks.wait(1)), 1)
+        self.wait_queue_empty()
+        # delete: gone, and no bounce
+        self.sinks.modes['127.0.0.2'] = 'defer'
+        self.send(['bob@relay.test'], subject='two')
+        self.pr.wait_for(lambda: self.pr.log('relayd').count('status=deferred') >= 2)
+        qid = self.queued_id()
+        self.pr.mailctl('queue', 'delete', qid)
+        self.wait_queue_empty()
+        time.sleep(1)
+        self.assertEqual(len(self.sinks.messages), 1)
+
+    def test_bad_ids_and_no_relayd(self):
+        self.start({})
+        for verb in ('show', 'retry', 'hold', 'release', 'delete'):
+            r = self.pr.mailctl('queue', verb, '0123456789abcdef', check=False)
+            self.assertEqual(r.returncode, 1, verb)
+            self.assertIn('no such message in the queue', r.stderr)
+        r = self.pr.mailctl('queue', 'show', check=False)
+        self.assertEqual(r.returncode, 2)
+        r = self.pr.mailctl('queue', 'bogus', check=False)
+        self.assertEqual(r.returncode, 2)
+        self.pr.stop('relayd')
+        r = self.pr.mailctl('queue', 'list', check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('relayd is not running', r.stderr)
 
 
 if __name__ == '__main__':
