@@ -12,6 +12,7 @@ each does to a transaction (sinks.modes[ip], may change while running):
   defer:N     451 to the first N transactions' RCPTs, then accept
   drop        close the connection in the middle of DATA
   stall       greet, then say nothing
+  slowdot     take the data, then wait 3 s before the final 250
 It records what it took and the most connections it had open at once.
 """
 import socket
@@ -33,6 +34,7 @@ class Sinks:
         self.transactions = {}
         self.open = {}
         self.max_open = {}
+        self.max_total = 0
         self.lock = threading.Lock()
         self._servers = []
 
@@ -49,6 +51,7 @@ class Sinks:
                 with sinks.lock:
                     sinks.open[ip] = sinks.open.get(ip, 0) + 1
                     sinks.max_open[ip] = max(sinks.max_open.get(ip, 0), sinks.open[ip])
+                    sinks.max_total = max(sinks.max_total, sum(sinks.open.values()))
 
             def finish(self):
                 ip = self.server.server_address[0]
@@ -110,6 +113,8 @@ class Sinks:
                             data += raw[1:] if raw.startswith(b'..') else raw
                         with sinks.lock:
                             sinks.messages.append((ip, mail_from, rcpts, data))
+                        if self.mode() == 'slowdot':
+                            time.sleep(3)
                         self.reply('250 2.0.0 queued')
                     elif verb == 'RSET':
                         with sinks.lock:

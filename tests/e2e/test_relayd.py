@@ -221,6 +221,58 @@ class Relayd(RelaydCase):
         self.wait_queue_empty()
 
 
+class Crash(RelaydCase):
+    def test_kill_9_mid_delivery_loses_nothing(self):
+        """Killed while the remote side holds the final reply: the message is
+        sent again at the next start (the one duplicate RFC 5321 4.1.1.4
+        allows), nothing is lost, nothing bounces."""
+        self.start({'127.0.0.2': 'slowdot'})
+        self.send(['bob@relay.test', 'eve@relay.test'])
+        self.sinks.wait(1)
+        self.pr.kill('relayd')
+        self.sinks.modes['127.0.0.2'] = 'accept'
+        self.pr.start('relayd')
+        msgs = self.sinks.wait(2)
+        self.assertEqual(len(msgs), 2)
+        for m in msgs:
+            self.assertEqual(sorted(m[2]), ['bob@relay.test', 'eve@relay.test'])
+        self.wait_queue_empty()
+        self.assertEqual(self.bounces(), [])
+
+
+class Load(RelaydCase):
+    def test_thousand_messages_to_twenty_domains(self):
+        """1,000 messages to 20 domains (each its own MX address, some
+        deferring once, some refusing): every one delivered or bounced once,
+        and the connection limits never exceeded."""
+        ips = ['127.0.1.%d' % d for d in range(1, 21)]
+        modes = {ip: ('defer:1' if d % 5 == 1 else 'reject' if d % 5 == 2 else 'accept')
+                 for d, ip in enumerate(ips)}
+        for d, ip in enumerate(ips):
+            self.dns.zone['d%d.test' % d] = [('MX', 10, 'mx.d%d.test' % d)]
+            self.dns.zone['mx.d%d.test' % d] = [('A', ip)]
+        self.port = free_port(ips + ['127.0.0.5'])
+        self.start(modes, **{'relayd.max_connections': 10, 'relayd.max_per_destination': 2})
+        sent = {}
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen')) as s:
+            for i in range(1000):
+                d = i % 20
+                s.sendmail(SENDER, ['u%d@d%d.test' % (i, d)],
+                           b'Subject: m%d\r\n\r\nbody %d\r\n' % (i, i))
+                sent[i] = d
+        refused = sum(1 for d in sent.values() if d % 5 == 2)
+        self.sinks.wait(1000, timeout=120)
+        self.wait_queue_empty(timeout=60)
+        delivered = [m for m in self.sinks.messages if m[1] == SENDER]
+        bounces = self.bounces()
+        self.assertEqual(len(delivered), 1000 - refused)
+        self.assertEqual(len(bounces), refused)
+        self.assertEqual(len(set(m[2][0] for m in delivered)), 1000 - refused)
+        self.assertLessEqual(max(self.sinks.max_open.get(ip, 0) for ip in ips), 2)
+        self.assertLessEqual(self.sinks.max_total, 10 + 1)  # + the bounce sink's
+        self.assertGreaterEqual(max(self.sinks.max_open.values()), 2)  # limits reached
+
+
 class Queue(RelaydCase):
     """mailctl queue against the running relayd, through its control socket."""
 
