@@ -206,36 +206,48 @@ shuffle_equal_preferences(struct dns_mx *mx, size_t n)
 	}
 }
 
+int
+dns_parse_mx(const unsigned char *abuf, int alen, struct dns_mx **mx_r, size_t *n_r)
+{
+	struct ares_mx_reply	*reply = NULL;
+	struct dns_mx		*mx;
+	size_t			 n = 0;
+	int			 status;
+
+	*mx_r = NULL;
+	*n_r = 0;
+	if ((status = ares_parse_mx_reply(abuf, alen, &reply)) != ARES_SUCCESS)
+		return status == ARES_ENODATA ? DNS_NODATA : DNS_TEMPFAIL;
+	for (struct ares_mx_reply *r = reply; r != NULL; r = r->next)
+		n++;
+	mx = xcalloc(n > 0 ? n : 1, sizeof(*mx));
+	n = 0;
+	for (struct ares_mx_reply *r = reply; r != NULL; r = r->next) {
+		/* A name over 253 cannot be looked up: skip it like a bad host. */
+		if (strlen(r->host) > DNS_NAME_MAX)
+			continue;
+		mx[n].preference = r->priority;
+		strcpy(mx[n].host, r->host);
+		n++;
+	}
+	ares_free_data(reply);
+	qsort(mx, n, sizeof(*mx), mx_order);
+	shuffle_equal_preferences(mx, n);
+	*mx_r = mx;
+	*n_r = n;
+	return n > 0 ? DNS_OK : DNS_TEMPFAIL;	/* answered, none usable */
+}
+
 static void
 mx_answered(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dns_query	*q = arg;
-	struct ares_mx_reply	*reply = NULL;
-	size_t			 n = 0;
 
 	(void)timeouts;
 	if (!answer(q, status, &q->result))
 		return;
 	if (q->result == DNS_OK)
-		status = ares_parse_mx_reply(abuf, alen, &reply);
-	if (q->result == DNS_OK && status != ARES_SUCCESS)
-		q->result = status == ARES_ENODATA ? DNS_NODATA : DNS_TEMPFAIL;
-	for (struct ares_mx_reply *r = reply; r != NULL; r = r->next)
-		n++;
-	q->mx = xcalloc(n > 0 ? n : 1, sizeof(*q->mx));
-	for (struct ares_mx_reply *r = reply; r != NULL; r = r->next) {
-		/* A name over 253 cannot be looked up: skip it like a bad host. */
-		if (strlen(r->host) > DNS_NAME_MAX)
-			continue;
-		q->mx[q->n].preference = r->priority;
-		strcpy(q->mx[q->n].host, r->host);
-		q->n++;
-	}
-	ares_free_data(reply);
-	if (q->result == DNS_OK && q->n == 0)
-		q->result = DNS_TEMPFAIL;	/* answered, none usable */
-	qsort(q->mx, q->n, sizeof(*q->mx), mx_order);
-	shuffle_equal_preferences(q->mx, q->n);
+		q->result = dns_parse_mx(abuf, alen, &q->mx, &q->n);
 	enqueue_answer(q);
 }
 

@@ -66,6 +66,14 @@ typedef void	(*dns_addr_cb)(void *arg, enum dns_result result,
 struct dns_query *dns_lookup_addr(struct dns *dns, const char *host,
 		    uint16_t port, dns_addr_cb cb, void *arg);
 
+/*
+ * An MX answer as dns_lookup_mx tells it (DNS_OK with *n_r > 0, DNS_NODATA,
+ * or DNS_TEMPFAIL for one that does not parse or has no usable host);
+ * *mx_r is malloc'd (NULL if none).  Exposed for the fuzzer.
+ */
+int		 dns_parse_mx(const unsigned char *abuf, int alen, struct dns_mx **mx_r,
+		    size_t *n_r);
+
 /* The callback of a lookup still running will not be called; *q = NULL. */
 void		 dns_cancel(struct dns_query **q);
 
