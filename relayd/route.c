@@ -107,7 +107,8 @@ host_answered(void *arg, enum dns_result result,
 	h->query = NULL;
 	h->result = result;
 	h->naddr = naddr < ROUTE_HOPS_MAX ? naddr : ROUTE_HOPS_MAX;
-	memcpy(h->addr, addr, h->naddr * sizeof(*addr));
+	if (h->naddr > 0)
+		memcpy(h->addr, addr, h->naddr * sizeof(*addr));
 	if (--r->pending == 0)
 		tell_route(r);
 }

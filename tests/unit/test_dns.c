@@ -75,7 +75,8 @@ addr_told(void *arg, enum dns_result result, const struct sockaddr_storage *addr
 	a->told++;
 	a->result = result;
 	a->n = n;
-	memcpy(a->addr, addr, (n < 8 ? n : 8) * sizeof(*addr));
+	if (n > 0)
+		memcpy(a->addr, addr, (n < 8 ? n : 8) * sizeof(*addr));
 	answered_one();
 }
 

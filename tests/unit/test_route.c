@@ -57,7 +57,8 @@ route_told(void *arg, enum route_result result, const struct route_hop *hops,
 	t->count++;
 	t->result = result;
 	t->n = n;
-	memcpy(t->hops, hops, n * sizeof(*hops));
+	if (n > 0)
+		memcpy(t->hops, hops, n * sizeof(*hops));
 	strcpy(t->why, why != NULL ? why : "");
 	if (--waiting == 0)
 		ev_loop_break(loop);
