@@ -392,6 +392,8 @@ daemon_stop(struct daemon *d)
 	if (d->notify)
 		daemon_notify("STOPPING=1");
 	log_info("event=stopping sessions=%zu", session_pool_count(d->pool));
+	if (d->spec->stop != NULL)
+		d->spec->stop(d);
 	for (i = 0; i < d->nsocks; i++)
 		ev_io_del(&d->socks[i].io);
 	daemon_listeners_close(d);
@@ -701,7 +703,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		rc = 1;
 		goto out;
 	}
-	workers = daemon_per_cpu(set->lib.workers);
+	workers = spec->single_worker ? 1 : daemon_per_cpu(set->lib.workers);
 	/* Before the fork: every worker maps the same counts. */
 	d.conns = conntab_new(set->lib.connection_table_size, workers);
 	load_tls(&d);

@@ -62,8 +62,12 @@ struct daemon_spec {
 	int				(*init)(struct daemon *d, const char **error_r);
 	/* After a successful reload (config and directory already swapped). */
 	void				(*reload)(struct daemon *d);
+	/* At SIGTERM/SIGINT, before the sessions drain (optional). */
+	void				(*stop)(struct daemon *d);
 	/* At exit of a worker. */
 	void				(*fini)(struct daemon *d);
+	/* One worker whatever `workers` says: relayd, the queue's one owner. */
+	bool				 single_worker;
 };
 
 int		 daemon_run(const struct daemon_spec *spec, int argc, char *argv[]);

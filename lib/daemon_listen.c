@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,18 @@ daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *le
 	long		 pn;
 	int		 r;
 
+	if (item[0] == '/') {
+		struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
+
+		/* A local control socket (relayd's, for mailctl). */
+		if (strlen(item) >= sizeof(sun->sun_path))
+			return err_set(error_r, "%s: path too long for a socket", item);
+		memset(ss, 0, sizeof(*ss));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, item, strlen(item) + 1);
+		*len_r = sizeof(*sun);
+		return 0;
+	}
 	if (item[0] == '[') {
 		if ((end = strchr(item, ']')) == NULL || end[1] != ':')
 			goto bad;
@@ -72,7 +86,7 @@ daemon_listen_parse(const char *item, struct sockaddr_storage *ss, socklen_t *le
 	return 0;
 
 bad:
-	return err_set(error_r, "%s: expected addr:port, [ipv6]:port or *:port", item);
+	return err_set(error_r, "%s: expected addr:port, [ipv6]:port, *:port or /path", item);
 }
 
 static void
@@ -112,6 +126,32 @@ sock_log(int fd, const struct daemon_listener *l, const char *how)
 	log_info("event=listen listener=%s addr=%s port=%d from=%s", l->kind, addr, port, how);
 }
 
+/*
+ * A socket file left by an earlier run is replaced; anything else at the
+ * path is not.  Only root may connect (mailctl runs as root): the mode is
+ * set while the socket is still owned by root, before the privilege drop.
+ */
+static int
+bind_unix(struct daemon *d, const struct daemon_listener *l, int fd,
+    const struct sockaddr_un *sun, const char **error_r)
+{
+	struct stat	sb;
+
+	if (lstat(sun->sun_path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		unlink(sun->sun_path);
+	if (bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) == -1 ||
+	    chmod(sun->sun_path, 0600) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
+		err_set(error_r, "%s (%s): %s", sun->sun_path, daemon_listener_key(l),
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sock_add(d, fd, l);
+	log_info("event=listen listener=%s path=%s from=%s", l->kind, sun->sun_path,
+	    daemon_listener_key(l));
+	return 0;
+}
+
 static int
 bind_one(struct daemon *d, const struct daemon_listener *l, const char *item,
     const char **error_r)
@@ -125,6 +165,8 @@ bind_one(struct daemon *d, const struct daemon_listener *l, const char *item,
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
+	if (ss.ss_family == AF_UNIX)
+		return bind_unix(d, l, fd, (struct sockaddr_un *)&ss, error_r);
 	/* Restarts must not wait for TIME_WAIT; [::] must not also take 0.0.0.0. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    (ss.ss_family == AF_INET6 &&
@@ -243,7 +285,8 @@ daemon_listeners_open(struct daemon *d, const char **error_r)
 		return -1;
 	if (r == 0 && bind_config(d, error_r) == -1)
 		return -1;
-	if (d->nsocks == 0) {
+	/* A daemon that listens (relayd does not) must listen somewhere. */
+	if (d->nsocks == 0 && d->spec->listeners[0].kind != NULL) {
 		*error_r = "no listeners: every listen key is empty";
 		return -1;
 	}

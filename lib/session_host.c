@@ -119,9 +119,12 @@ host_settle(struct host *h)
 		w = ops->want(h->dr.s);
 		if (w == SESSION_READ) {
 			conn_pause(h->conn, false);
-			/* false: waits for CONN_DRAINED or CONN_INPUT */
+			/*
+			 * false: waits for CONN_DRAINED or CONN_INPUT, unless a
+			 * streamed reply's last part changed want() (a close).
+			 */
 			if (session_drive_read(&h->dr, conn_input(h->conn), conn_output(h->conn),
-			    h->pool->limits.output_high))
+			    h->pool->limits.output_high) || ops->want(h->dr.s) != SESSION_READ)
 				continue;
 		} else if (w == SESSION_PAUSE)
 			conn_pause(h->conn, true);

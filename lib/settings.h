@@ -105,6 +105,24 @@ struct imapd_settings {
 	uint64_t	 max_list_reply;
 };
 
+struct relayd_settings {
+	const char	*control_listen;	/* a Unix socket path */
+	unsigned	 max_connections;
+	unsigned	 max_per_destination;
+	unsigned	 max_rcpts;
+	uint64_t	 min_backoff_ms;
+	uint64_t	 max_backoff_ms;
+	uint64_t	 max_lifetime_ms;
+	uint64_t	 delay_warning_ms;
+	uint64_t	 scan_interval_ms;
+	uint64_t	 connect_timeout_ms;
+	uint64_t	 reply_timeout_ms;
+	uint64_t	 bounce_size_limit;
+	unsigned	 port;
+	const char	*tls;			/* "none" or "may" */
+	const char	*dns_servers;		/* "" = resolv.conf */
+};
+
 struct store_settings {
 	bool		 fsync;
 	unsigned	 vanished_max;
@@ -115,6 +133,7 @@ struct settings {
 	struct smtpd_settings	smtpd;
 	struct pop3d_settings	pop3d;
 	struct imapd_settings	imapd;
+	struct relayd_settings	relayd;
 	struct store_settings	store;
 };
 

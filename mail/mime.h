@@ -106,6 +106,9 @@ bool			 mime_header_next(const char *header, size_t len, size_t *pos,
  * it is not one.
  */
 int			 mime_date_parse(const char *s, size_t len, time_t *t_r, int *zone_r);
+/* t as an RFC 5322 date-time in UTC, whatever the locale: "Sat, 05 Dec 2026 22:10:06 +0000". */
+#define MIME_DATE_MAX	40
+void			 mime_date_format(time_t t, char out[MIME_DATE_MAX]);
 
 /*
  * Bytes in charset converted to UTF-8, appended to out.  us-ascii and

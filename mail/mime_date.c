@@ -6,8 +6,10 @@
 #include "mail/mime.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct cursor {
 	const char	*p, *end;
@@ -143,4 +145,17 @@ mime_date_parse(const char *s, size_t len, time_t *t_r, int *zone_r)
 	*t_r = (time_t)(days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss)
 	    - (time_t)*zone_r * 60;
 	return 0;
+}
+
+void
+mime_date_format(time_t t, char out[MIME_DATE_MAX])
+{
+	static const char	 days[] = "SunMonTueWedThuFriSat";
+	static const char	 months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm		 tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, MIME_DATE_MAX, "%.3s, %02d %.3s %d %02d:%02d:%02d +0000",
+	    days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }

@@ -44,6 +44,7 @@ static const struct command {
 	{ "sender",	cmd_sender,	NEEDS_DIR | EDITS | LOCKS },
 	{ "reload",	cmd_reload,	0 },
 	{ "config",	cmd_config,	0 },
+	{ "queue",	cmd_queue,	0 },
 };
 
 static const char help_text[] =
@@ -128,6 +129,23 @@ static const char help_text[] =
 "             users and certificates.  They are found through the pid files\n"
 "             <queue_dir>/<daemon>.pid, else as processes started with this\n"
 "             configuration file.\n"
+"\n"
+"     queue list\n"
+"     queue show ID\n"
+"     queue retry ID|all\n"
+"     queue flush\n"
+"     queue hold ID\n"
+"     queue release ID\n"
+"     queue delete ID\n"
+"             The mail waiting to leave, as the running relayd sees it (through\n"
+"             its control socket, relayd.control_listen; run as root): list\n"
+"             shows each message (id, age, sender, held) and each recipient's\n"
+"             state, attempts, when the next one is due and the last reply;\n"
+"             show adds the envelope id and the message header.  retry tries\n"
+"             a message's deferred recipients now (all: every message), flush\n"
+"             the same as retry all.  hold keeps a message from being tried\n"
+"             until release.  delete removes it without a bounce (refused while\n"
+"             it is being sent: try again).  An unknown id exits with 1.\n"
 "\n"
 "     config [KEY...]\n"
 "             Print the settings the daemons would run with, as \"key = value\"\n"

@@ -94,5 +94,6 @@ int		 cmd_sender(struct mailctl *m, int argc, char **argv);
 int		 cmd_reload(struct mailctl *m, int argc, char **argv);
 /* mailctl_config.c */
 int		 cmd_config(struct mailctl *m, int argc, char **argv);
+int		 cmd_queue(struct mailctl *m, int argc, char **argv);
 
 #endif

@@ -27,7 +27,7 @@
 
 #define DEFAULT_CONF	"/etc/postroom/postroom.conf"
 
-static const char *const daemon_names[] = { "smtpd", "pop3d", "imapd" };
+static const char *const daemon_names[] = { "smtpd", "pop3d", "imapd", "relayd" };
 
 /* Read a small file; returns its length (NUL-terminated in buf) or -1. */
 static ssize_t

@@ -4,6 +4,7 @@
  * fsync each of incoming/ and active/.
  */
 #include "queue/queue.h"
+#include "queue/queue_private.h"
 #include "lib/commit.h"
 #include "lib/error.h"
 #include "lib/buf.h"
@@ -22,11 +23,6 @@
 
 #define QUEUE_VERSION	"POSTROOM-QUEUE 1"
 #define QUEUE_MAX_FILE	(4ULL * 1024 * 1024 * 1024)
-#define REC_HDR		5
-
-struct queue {
-	int	 tmp, incoming, active;
-};
 
 struct queue_entry {
 	struct queue	*q;
@@ -74,22 +70,44 @@ remove_orphans(int dirfd)
 	closedir(dir);
 }
 
+/* State logs whose message is gone (queue_remove cut short by a crash). */
+static void
+remove_stale_state(int statefd, int activefd)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	int		 fd;
+
+	if ((fd = dup(statefd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.' && faccessat(activefd, de->d_name, F_OK, 0) == -1 &&
+		    errno == ENOENT)
+			unlinkat(statefd, de->d_name, 0);
+	closedir(dir);
+}
+
 struct queue *
 queue_open(const char *queue_dir, const char **error_r)
 {
 	struct queue	*q = xcalloc(1, sizeof(*q));
 
-	q->tmp = q->incoming = q->active = -1;
+	q->tmp = q->incoming = q->active = q->state = -1;
 	if (mkdir(queue_dir, 0700) == -1 && errno != EEXIST) {
 		err_set(error_r, "mkdir %s: %s", queue_dir, strerror(errno));
 		goto fail;
 	}
 	if ((q->tmp = open_dir(queue_dir, "tmp", error_r)) == -1 ||
 	    (q->incoming = open_dir(queue_dir, "incoming", error_r)) == -1 ||
-	    (q->active = open_dir(queue_dir, "active", error_r)) == -1)
+	    (q->active = open_dir(queue_dir, "active", error_r)) == -1 ||
+	    (q->state = open_dir(queue_dir, "state", error_r)) == -1)
 		goto fail;
 	remove_orphans(q->tmp);
 	remove_orphans(q->incoming);
+	remove_stale_state(q->state, q->active);
 	return q;
 fail:
 	queue_close(&q);
@@ -109,26 +127,10 @@ queue_close(struct queue **qp)
 		close(q->incoming);
 	if (q->active != -1)
 		close(q->active);
+	if (q->state != -1)
+		close(q->state);
 	free(q);
 	*qp = NULL;
-}
-
-static void
-rec_header(struct buf *b, char type, uint32_t len)
-{
-	unsigned char	 h[REC_HDR] = { (unsigned char)type, (unsigned char)(len >> 24),
-	    (unsigned char)(len >> 16), (unsigned char)(len >> 8), (unsigned char)len };
-
-	if (buf_append(b, h, sizeof(h)) == -1)
-		abort();	/* the header buffer is sized for every record */
-}
-
-static void
-rec_str(struct buf *b, char type, const char *s)
-{
-	rec_header(b, type, (uint32_t)strlen(s));
-	if (buf_puts(b, s) == -1)
-		abort();
 }
 
 /* Every record before the message: V, I, T, S, E, N and the R's. */
@@ -356,47 +358,6 @@ queue_discard(struct queue_entry **ep)
 }
 
 /* ---- reader ---- */
-
-struct rec {
-	char		 type;
-	const char	*data;
-	uint32_t	 len;
-};
-
-static bool
-rec_next(const char *file, size_t size, size_t *off, struct rec *r)
-{
-	const unsigned char	*h = (const unsigned char *)file + *off;
-
-	if (size - *off < REC_HDR)
-		return false;
-	r->type = (char)h[0];
-	r->len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4];
-	if (size - *off - REC_HDR < r->len)
-		return false;
-	r->data = file + *off + REC_HDR;
-	*off += REC_HDR + r->len;
-	return true;
-}
-
-static char *
-rec_dup(const struct rec *r)
-{
-	return xstrndup(r->data, r->len);
-}
-
-static bool
-rec_num(const struct rec *r, unsigned long long *v_r)
-{
-	char	 num[24], *end;
-
-	if (r->len == 0 || r->len >= sizeof(num))
-		return false;
-	memcpy(num, r->data, r->len);
-	num[r->len] = '\0';
-	*v_r = strtoull(num, &end, 10);
-	return *end == '\0';
-}
 
 static bool
 rec_rcpt(const struct rec *r, struct queue_message *m)

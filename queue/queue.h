@@ -7,6 +7,8 @@
  *   incoming/  durable but not yet published: the local part of the same
  *              message may still fail, and then this is removed again
  *   active/    published: the relay's input, one file per message
+ *   state/     what became of each recipient of active/<id>: state/<id>
+ *              (queue/queue_state.h); absent until the first attempt
  * A file in tmp/ or incoming/ was never acknowledged; queue_open() removes
  * those whose writer process is gone (the name ends in ".<pid>").
  *
@@ -34,7 +36,7 @@ struct queue_entry;
 
 struct queue_rcpt {
 	const char	*address;
-	unsigned	 notify;	/* RFC 3461 NOTIFY bits as in smtpd (0: not given) */
+	unsigned	 notify;	/* RFC 3461 NOTIFY bits, mail/dsn.h (0: not given) */
 	const char	*orcpt;		/* "rfc822;xtext" or NULL */
 };
 

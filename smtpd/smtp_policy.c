@@ -8,7 +8,6 @@
  * total functions.
  */
 #include "smtpd/smtp_private.h"
-#include "lib/base64.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/session.h"
@@ -17,36 +16,10 @@
 #include "mail/mime.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-/*
- * RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+"
- * "=".  What it encodes must be printable US-ASCII (4.2, 4.4): "+0D+0A"
- * would end up as a line break in a DSN's Original-Envelope-ID.
- */
-bool
-xtext_valid(const char *s)
-{
-	int	 c;
-
-	for (; *s != '\0'; s++) {
-		if (*s == '+') {
-			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
-			    islower((unsigned char)s[1]) || islower((unsigned char)s[2]))
-				return false;
-			c = hex_value((unsigned char)s[1]) * 16 + hex_value((unsigned char)s[2]);
-			if (c < 32 || c > 126)
-				return false;
-			s += 2;
-		} else if (*s < 33 || *s > 126 || *s == '=')
-			return false;
-	}
-	return true;
-}
 
 /*
  * Postfix's queue_minfree: say 452 at MAIL, before the client sends the

@@ -146,7 +146,6 @@ unsigned long long smtp_data_deadline(const struct smtp_session *s, bool *rate_r
 /* smtp_policy.c */
 int	smtp_rcpt_add(struct smtp_session *s, const char *addr, unsigned notify,
 	    const char *orcpt);
-bool	xtext_valid(const char *s);
 bool	smtp_may_relay(const struct smtp_session *s);
 /*
  * Is there room for a message of size bytes (0: SIZE not given) and still

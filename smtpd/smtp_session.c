@@ -11,6 +11,7 @@
 #include "lib/sasl.h"
 #include "lib/session.h"
 #include "lib/xmalloc.h"
+#include "mail/mime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,14 +284,11 @@ smtp_sanitize(char *dst, size_t size, const char *src)
 static char *
 smtp_received(struct smtp_session *s, const struct smtp_msg *m)
 {
-	char		 helo[256], date[64], tls[128] = "", auth[300] = "", rcpt[300] = "";
+	char		 helo[256], date[MIME_DATE_MAX], tls[128] = "", auth[300] = "", rcpt[300] = "";
 	const char	*proto;
-	time_t		 t = (time_t)(s->env->now_ms() / 1000);
-	struct tm	 tm;
 
 	smtp_sanitize(helo, sizeof(helo), s->helo != NULL ? s->helo : "unknown");
-	gmtime_r(&t, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	mime_date_format((time_t)(s->env->now_ms() / 1000), date);
 	if (s->peer->tls) {
 		char	 info[96], *sp;
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "mail/dsn.h"
 
 struct authfail;
 struct authq;
@@ -21,15 +22,6 @@ struct session_peer;
 struct session_host;
 struct smtp_local_rcpt;
 struct smtp_msg;
-
-/* RFC 3461 NOTIFY bits; 0 = not given (default: FAILURE,DELAY). */
-enum {
-	DSN_NOTIFY_NEVER	= 1 << 0,
-	DSN_NOTIFY_SUCCESS	= 1 << 1,
-	DSN_NOTIFY_FAILURE	= 1 << 2,
-	DSN_NOTIFY_DELAY	= 1 << 3,
-};
-enum dsn_ret { DSN_RET_DEFAULT, DSN_RET_FULL, DSN_RET_HDRS };
 
 /*
  * Where a message goes while it arrives, so that a session's memory does

@@ -16,7 +16,7 @@ below() {
 }
 
 violations=$(
-	for dir in lib mail store queue smtpd pop3d imapd deliver mailctl; do
+	for dir in lib mail store queue smtpd pop3d imapd relayd deliver mailctl; do
 		ok=" $(below "$dir") "
 		for f in "$dir"/*.[ch]; do
 			[ -e "$f" ] || continue

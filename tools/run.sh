@@ -27,7 +27,7 @@ has() { case " $daemons " in *" $1 "*) return 0 ;; esac; return 1; }
 
 [ -x "$mailctl" ] && [ -f "$mailctl" ] || die "$mailctl not built (make all)"
 daemons=""
-for d in smtpd pop3d imapd; do
+for d in smtpd pop3d imapd relayd; do
 	[ -f "$build/$d" ] && [ -x "$build/$d" ] && daemons="$daemons $d"
 done
 [ -n "$daemons" ] || die "no daemon built in $build"
@@ -134,6 +134,9 @@ EOF
 echo "$listeners" | while read -r d key port what; do
 	if has "$d"; then printf '  %-6s 127.0.0.1:%s  %s\n' "$d" "$port" "$what"; fi
 done
+if has relayd; then
+	printf '  %-6s %-15s  %s\n' relayd "(no listener)" "sends mail for other domains by MX, bounces"
+fi
 cat <<EOF
   user   demo@example.test   password $password   (kept in $data/demo-password)
   add users: $mailctl --config $conf adduser NAME@example.test

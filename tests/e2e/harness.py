@@ -57,6 +57,10 @@ LISTENERS = {
     'pop3d': ('pop3d.listen', 'pop3d.tls_listen'),
     'imapd': ('imapd.listen', 'imapd.tls_listen'),
 }
+# Unix socket listeners: the harness puts them in the instance's directory.
+UNIX_LISTENERS = {
+    'relayd': ('relayd.control_listen',),
+}
 
 SANITIZER_MARKS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:')
 
@@ -193,6 +197,15 @@ def _port_accepts(port):
             return True
     except OSError:
         return False
+
+
+def _unix_accepts(path):
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
 
 
 def children(pid):
@@ -357,6 +370,7 @@ class Postroom:
             # and loopback is throttled like any address: keep deliberate failures cheap.
             'state_dir': self.state_dir,
             'auth_fail_delay': '100ms',
+            'relayd.control_listen': os.path.join(self.dir, 'relayd.sock'),
         })
         for k, v in self.overrides.items():
             if v is None:
@@ -517,6 +531,9 @@ class Postroom:
                 missing = ports - listening
             else:
                 missing = set(p for p in ports if not _port_accepts(p))
+            missing |= set(path for path in (self.config.get(k)
+                                             for k in UNIX_LISTENERS.get(name, ()))
+                           if path and not _unix_accepts(path))
             if not missing:
                 return None
             if time.monotonic() > deadline:

@@ -32,7 +32,7 @@ mkdir -p "$out/obj" "$out/artifacts" "$out/corpus"
 
 # The code under test, instrumented for coverage but without libFuzzer's main.
 srcs=""
-for d in lib mail store queue smtpd pop3d imapd; do
+for d in lib mail store queue smtpd pop3d imapd relayd; do
 	for f in "$d"/*.c; do
 		[ -e "$f" ] || continue
 		case "$f" in

@@ -202,6 +202,7 @@ test_listen_parse(void **state)
 	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
 	socklen_t		 len;
 	const char		*err;
+	char			 longpath[200];
 	size_t			 i;
 
 	(void)state;
@@ -217,6 +218,14 @@ test_listen_parse(void **state)
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_ANY));
 	assert_int_equal(daemon_listen_parse("[::]:0", &ss, &len, &err), 0);
+	assert_int_equal(daemon_listen_parse("/run/postroom/relayd.sock", &ss, &len, &err), 0);
+	assert_int_equal(ss.ss_family, AF_UNIX);
+	assert_string_equal(((struct sockaddr_un *)&ss)->sun_path, "/run/postroom/relayd.sock");
+	memset(longpath, 'x', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(daemon_listen_parse(longpath, &ss, &len, &err), -1);
+	assert_non_null(strstr(err, "too long"));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err = NULL;
 		assert_int_equal(daemon_listen_parse(bad[i], &ss, &len, &err), -1);

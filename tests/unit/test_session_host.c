@@ -36,6 +36,7 @@ struct echo {
 	unsigned			 inputs;	/* calls to input() */
 	bool				 tls_started;
 	unsigned			 stream_left;	/* STREAM: lines still to produce */
+	bool				 close_after;	/* STREAMCLOSE: the last part says CLOSE */
 	unsigned			 more_calls;
 	unsigned			 ticks;		/* TIMER callbacks */
 	bool				 job_ran;	/* JOB: set on a pool thread */
@@ -87,6 +88,8 @@ echo_more(void *arg)
 		buf_printf(e->out, "%u%s\r\n", e->stream_left % 10, line + 1);
 	}
 	buf_puts(e->out, "end\r\n");
+	if (e->close_after)
+		e->want = SESSION_CLOSE;
 	return true;
 }
 
@@ -137,6 +140,10 @@ echo_ask_host(struct echo *e, const char *data, size_t n)
 {
 	if (n > 7 && memcmp(data, "STREAM ", 7) == 0) {
 		e->stream_left = (unsigned)atoi(data + 7);
+		session_host_stream(e->host, echo_more);
+	} else if (n > 12 && memcmp(data, "STREAMCLOSE ", 12) == 0) {
+		e->stream_left = (unsigned)atoi(data + 12);
+		e->close_after = true;
 		session_host_stream(e->host, echo_more);
 	} else if (n == 7 && memcmp(data, "WATCH\r\n", 7) == 0)
 		assert_int_equal(session_host_watch(e->host, watch_fd, echo_woke), 0);
@@ -879,6 +886,35 @@ test_shutdown_closes_idle(void **state)
 	t_teardown(&t);
 }
 
+/*
+ * A stream whose last part says CLOSE (relayd's control LIST) is closed
+ * at once, not left open until a timeout or the next input.
+ */
+static void
+test_stream_ending_in_close(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 b[8192];
+	size_t				 total = 0;
+	ssize_t				 n = -1;
+	int				 fd, i;
+
+	(void)state;
+	t_setup(&t, &lim);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(write(fd, "STREAMCLOSE 3\r\n", 15), 15);
+	for (i = 0; i < 200 && n != 0; i++) {
+		t_run(&t, 1);
+		while ((n = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+			total += (size_t)n;
+	}
+	assert_int_equal(n, 0);				/* EOF: closed */
+	assert_int_equal(total, 13 + 3 * 1002 + 5);	/* hello, the lines, end */
+	close(fd);
+	t_teardown(&t);
+}
+
 /* ops->shutdown waits while a session pauses or streams, and comes before held input. */
 static void
 test_shutdown_waits_for_command(void **state)
@@ -1071,6 +1107,7 @@ main(void)
 		cmocka_unit_test(test_stress_timeout),
 		cmocka_unit_test(test_pipeline_output_bounded),
 		cmocka_unit_test(test_stream_continuation),
+		cmocka_unit_test(test_stream_ending_in_close),
 		cmocka_unit_test(test_submit_job),
 		cmocka_unit_test(test_watch_and_timer),
 		cmocka_unit_test(test_close_linger),

@@ -1,0 +1,346 @@
+"""relayd end to end: mail relayed by smtpd leaves by MX lookup (a test DNS
+server, tests/e2e/dnsd.py) to scripted SMTP servers on 127.0.0.x
+(tests/e2e/smtpsink.py), is tried again after a 4yz, and comes back to its
+sender as one RFC 3464 report after a 5yz, an unknown domain, a null MX or
+the end of its lifetime; never to <>."""
+import email
+import os
+import re
+import smtplib
+import time
+import unittest
+
+from dnsd import Dnsd
+from harness import Postroom
+from smtpsink import Sinks, free_port
+
+SINK_IPS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+
+ZONE = {
+    # where the senders' bounces go
+    'sender.test': [('MX', 10, 'mx.sender.test')],
+    'mx.sender.test': [('A', '127.0.0.5')],
+    # two MX, the better one first
+    'relay.test': [('MX', 20, 'mx2.relay.test'), ('MX', 10, 'mx1.relay.test')],
+    'mx1.relay.test': [('A', '127.0.0.2')],
+    'mx2.relay.test': [('A', '127.0.0.3')],
+    # the better MX refuses connections (nothing listens on 127.0.0.9)
+    'half.test': [('MX', 10, 'dead.half.test'), ('MX', 20, 'mx2.relay.test')],
+    'dead.half.test': [('A', '127.0.0.9')],
+    # no MX: the domain's own address
+    'plain.test': [('A', '127.0.0.4')],
+    'nullmx.test': [('MX', 0, '')],
+    'broken.test': 'SERVFAIL',
+}
+
+SENDER = 'carol@sender.test'
+
+
+class RelaydCase(unittest.TestCase):
+    def setUp(self):
+        self.port = free_port(SINK_IPS)
+        self.dns = Dnsd(ZONE).__enter__()
+        self.addCleanup(self.dns.__exit__)
+        self.sinks = None
+
+    def start(self, modes, **config):
+        """Sinks with modes ({ip: mode}, the bounce sink always accepting), then
+        smtpd and relayd with fast retries."""
+        modes.setdefault('127.0.0.5', 'accept')
+        self.sinks = Sinks(self.port, modes).__enter__()
+        self.addCleanup(self.sinks.__exit__)
+        conf = {
+            'relayd.dns_servers': self.dns.servers,
+            'relayd.port': self.port,
+            'relayd.min_backoff': '1s',
+            'relayd.max_backoff': '2s',
+            'relayd.connect_timeout': '1s',
+            'relayd.reply_timeout': '3s',
+            'relayd.scan_interval': '1s',
+            'relayd.tls': 'none',
+            'smtpd.relay_networks': '127.0.0.1/32',
+        }
+        conf.update(config)
+        self.pr = Postroom(daemons=('smtpd', 'relayd'), config=conf).__enter__()
+        self.addCleanup(self.pr.__exit__, None, None, None)
+
+    def send(self, rcpts, sender=SENDER, subject='hello', **kw):
+        body = ('From: <%s>\r\nSubject: %s\r\n\r\nbody of %s\r\n.dot line\r\n'
+                % (sender or 'nobody@sender.test', subject, subject)).encode()
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen')) as s:
+            s.sendmail(sender, rcpts, body, **kw)
+        return body
+
+    def wait_queue_empty(self, timeout=15):
+        active = os.path.join(self.pr.queue_dir, 'active')
+        state = os.path.join(self.pr.queue_dir, 'state')
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not os.listdir(active) and not os.listdir(state):
+                return
+            time.sleep(0.05)
+        self.fail('queue not empty: %s %s\n%s' % (os.listdir(active), os.listdir(state),
+                                                 self.pr.log('relayd')[-3000:]))
+
+    def bounces(self):
+        return [m for m in self.sinks.messages if m[1] == '']
+
+
+class Relayd(RelaydCase):
+    def test_lowest_preference_mx_gets_it(self):
+        self.start({'127.0.0.2': 'accept', '127.0.0.3': 'accept'})
+        self.send(['bob@relay.test', 'eve@relay.test'])
+        (ip, mail_from, rcpts, data), = self.sinks.wait(1)
+        self.assertEqual(ip, '127.0.0.2')
+        self.assertEqual(mail_from, SENDER)
+        self.assertEqual(sorted(rcpts), ['bob@relay.test', 'eve@relay.test'])
+        self.assertIn(b'\r\n.dot line\r\n', data)        # unstuffed by the sink
+        self.assertIn(b'Received: ', data)
+        self.wait_queue_empty()
+
+    def test_next_mx_when_the_first_refuses_and_a_without_mx(self):
+        self.start({'127.0.0.3': 'accept', '127.0.0.4': 'accept'})
+        self.send(['bob@half.test'])
+        self.send(['bob@plain.test'])
+        got = sorted((m[0], m[2][0]) for m in self.sinks.wait(2))
+        self.assertEqual(got, [('127.0.0.3', 'bob@half.test'), ('127.0.0.4', 'bob@plain.test')])
+        self.wait_queue_empty()
+
+    def test_refused_recipient_bounces_once_with_the_remote_reply(self):
+        self.start({'127.0.0.2': 'reject'})
+        self.send(['bob@relay.test'], rcpt_options=['NOTIFY=FAILURE', 'ORCPT=rfc822;bob@relay.test'],
+                  mail_options=['ENVID=QQ+2B1'])
+        (ip, mail_from, rcpts, data), = self.sinks.wait(1)
+        self.assertEqual((ip, mail_from, rcpts), ('127.0.0.5', '', [SENDER]))
+        report = email.message_from_bytes(data)
+        self.assertEqual(report.get_content_type(), 'multipart/report')
+        self.assertEqual(report['Subject'], 'Undelivered Mail Returned to Sender')
+        text = data.decode()
+        self.assertIn('Final-Recipient: rfc822; bob@relay.test', text)
+        self.assertIn('Original-Envelope-Id: QQ+1', text)
+        self.assertIn('Action: failed', text)
+        self.assertIn('Status: 5.1.1', text)
+        self.assertIn('Remote-MTA: dns; mx1.relay.test', text)
+        self.assertIn('Diagnostic-Code: smtp; 550 5.1.1 <bob@relay.test>: no such user here',
+                      text)
+        self.assertIn('body of hello', text)             # the message returned whole
+        self.wait_queue_empty()
+        time.sleep(1.5)                                  # a rescan later: still one
+        self.assertEqual(len(self.sinks.messages), 1)
+
+    def test_unknown_domain_and_null_mx_bounce(self):
+        self.start({})
+        self.send(['bob@nowhere.test', 'bob@nullmx.test'])
+        (ip, mail_from, rcpts, data), = self.sinks.wait(1)
+        text = data.decode()
+        self.assertIn('Final-Recipient: rfc822; bob@nowhere.test', text)
+        self.assertIn('nowhere.test does not exist', text)
+        self.assertIn('Final-Recipient: rfc822; bob@nullmx.test', text)
+        self.assertIn('accepts no mail (null MX)', text)
+        self.assertIn('Status: 5.1.2', text)
+        self.wait_queue_empty()
+
+    def test_deferred_then_delivered_after_the_back_off(self):
+        self.start({'127.0.0.2': 'defer:1'})
+        t0 = time.monotonic()
+        self.send(['bob@relay.test'])
+        (ip, _, rcpts, _), = self.sinks.wait(1)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.8)  # 1 s, less 20 % jitter
+        self.assertEqual((ip, rcpts), ('127.0.0.2', ['bob@relay.test']))
+        self.assertIn('status=deferred', self.pr.log('relayd'))
+        self.wait_queue_empty()
+        self.assertEqual(self.bounces(), [])
+
+    def test_servfail_is_tried_again(self):
+        self.dns.zone['later.test'] = 'SERVFAIL'
+        self.start({'127.0.0.2': 'accept'})
+        self.send(['bob@later.test'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        self.dns.zone['later.test'] = [('MX', 5, 'mx1.relay.test')]
+        (ip, _, rcpts, _), = self.sinks.wait(1)
+        self.assertEqual(rcpts, ['bob@later.test'])
+        self.wait_queue_empty()
+
+    def test_expired_message_bounces(self):
+        self.start({'127.0.0.2': 'defer'}, **{'relayd.max_lifetime': '2s'})
+        self.send(['bob@relay.test'])
+        (ip, mail_from, rcpts, data), = self.sinks.wait(1, timeout=20)
+        text = data.decode()
+        self.assertEqual((ip, mail_from), ('127.0.0.5', ''))
+        self.assertIn('Status: 4.4.7', text)
+        self.assertIn('Action: failed', text)
+        self.assertIn('451 4.7.1 try again later', text)
+        self.wait_queue_empty()
+
+    def test_delay_warning_once(self):
+        self.start({'127.0.0.2': 'defer:3'}, **{'relayd.delay_warning': '1s'})
+        self.send(['bob@relay.test'])
+        msgs = self.sinks.wait(2, timeout=20)
+        warnings = [m for m in msgs if m[1] == '']
+        self.assertEqual(len(warnings), 1)
+        text = warnings[0][3].decode()
+        self.assertIn('Subject: Delayed Mail (still being retried)', text)
+        self.assertIn('Action: delayed', text)
+        self.assertIn('Will-Retry-Until: ', text)
+        delivered = [m for m in msgs if m[1] == SENDER]
+        self.assertEqual(delivered[0][2], ['bob@relay.test'])
+        self.wait_queue_empty()
+
+    def test_bounce_to_a_local_sender_lands_in_her_mailbox(self):
+        self.start({'127.0.0.2': 'reject'})
+        body = b'From: <alice@example.test>\r\nSubject: to bob\r\n\r\nhi\r\n'
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.submission_listen')) as s:
+            s.login('alice@example.test', 'alice-pw')
+            s.sendmail('alice@example.test', ['bob@relay.test'], body)
+        got = self.pr.wait_for(lambda: self.pr.messages('alice@example.test'), timeout=15)
+        self.assertEqual(len(got), 1)
+        text = got[0].decode() if isinstance(got[0], bytes) else got[0]
+        self.assertIn('Return-Path: <>', text)
+        self.assertIn('Subject: Undelivered Mail Returned to Sender', text)
+        self.assertIn('550 5.1.1 <bob@relay.test>: no such user here', text)
+        self.wait_queue_empty()
+        self.assertEqual(self.sinks.messages, [])
+
+    def test_no_bounce_to_the_null_sender(self):
+        self.start({'127.0.0.2': 'reject'})
+        self.send(['bob@relay.test'], sender='')
+        self.pr.wait_for(lambda: 'status=failed' in self.pr.log('relayd'))
+        self.wait_queue_empty()
+        time.sleep(1.5)
+        self.assertEqual(self.sinks.messages, [])
+
+    def test_deferred_mail_survives_a_restart(self):
+        self.start({'127.0.0.2': 'defer'}, **{'relayd.min_backoff': '2s'})
+        self.send(['bob@relay.test'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        self.pr.kill('relayd')
+        self.sinks.modes['127.0.0.2'] = 'accept'
+        self.pr.start('relayd')
+        (ip, _, rcpts, _), = self.sinks.wait(1)
+        self.assertEqual(rcpts, ['bob@relay.test'])
+        self.wait_queue_empty()
+
+
+class Crash(RelaydCase):
+    def test_kill_9_mid_delivery_loses_nothing(self):
+        """Killed while the remote side holds the final reply: the message is
+        sent again at the next start (the one duplicate RFC 5321 4.1.1.4
+        allows), nothing is lost, nothing bounces."""
+        self.start({'127.0.0.2': 'slowdot'})
+        self.send(['bob@relay.test', 'eve@relay.test'])
+        self.sinks.wait(1)
+        self.pr.kill('relayd')
+        self.sinks.modes['127.0.0.2'] = 'accept'
+        self.pr.start('relayd')
+        msgs = self.sinks.wait(2)
+        self.assertEqual(len(msgs), 2)
+        for m in msgs:
+            self.assertEqual(sorted(m[2]), ['bob@relay.test', 'eve@relay.test'])
+        self.wait_queue_empty()
+        self.assertEqual(self.bounces(), [])
+
+
+class Load(RelaydCase):
+    def test_thousand_messages_to_twenty_domains(self):
+        """1,000 messages to 20 domains (each its own MX address, some
+        deferring once, some refusing): every one delivered or bounced once,
+        and the connection limits never exceeded."""
+        ips = ['127.0.1.%d' % d for d in range(1, 21)]
+        modes = {ip: ('defer:1' if d % 5 == 1 else 'reject' if d % 5 == 2 else 'accept')
+                 for d, ip in enumerate(ips)}
+        for d, ip in enumerate(ips):
+            self.dns.zone['d%d.test' % d] = [('MX', 10, 'mx.d%d.test' % d)]
+            self.dns.zone['mx.d%d.test' % d] = [('A', ip)]
+        self.port = free_port(ips + ['127.0.0.5'])
+        self.start(modes, **{'relayd.max_connections': 10, 'relayd.max_per_destination': 2})
+        sent = {}
+        with smtplib.SMTP('127.0.0.1', self.pr.port('smtpd.mx_listen')) as s:
+            for i in range(1000):
+                d = i % 20
+                s.sendmail(SENDER, ['u%d@d%d.test' % (i, d)],
+                           b'Subject: m%d\r\n\r\nbody %d\r\n' % (i, i))
+                sent[i] = d
+        refused = sum(1 for d in sent.values() if d % 5 == 2)
+        self.sinks.wait(1000, timeout=120)
+        self.wait_queue_empty(timeout=60)
+        delivered = [m for m in self.sinks.messages if m[1] == SENDER]
+        bounces = self.bounces()
+        self.assertEqual(len(delivered), 1000 - refused)
+        self.assertEqual(len(bounces), refused)
+        self.assertEqual(len(set(m[2][0] for m in delivered)), 1000 - refused)
+        self.assertLessEqual(max(self.sinks.max_open.get(ip, 0) for ip in ips), 2)
+        self.assertLessEqual(self.sinks.max_total, 10 + 1)  # + the bounce sink's
+        self.assertGreaterEqual(max(self.sinks.max_open.values()), 2)  # limits reached
+
+
+class Queue(RelaydCase):
+    """mailctl queue against the running relayd, through its control socket."""
+
+    def queued_id(self):
+        out = self.pr.wait_for(lambda: re.search(r'^(\w+) age=', self.pr.mailctl('queue', 'list')
+                                                 .stdout, re.M))
+        return out.group(1)
+
+    def test_list_show_retry(self):
+        self.start({'127.0.0.2': 'defer:1'}, **{'relayd.min_backoff': '1h',
+                                                 'relayd.max_backoff': '2h'})
+        self.send(['bob@relay.test'], mail_options=['ENVID=E1'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        qid = self.queued_id()
+        listing = self.pr.mailctl('queue', 'list').stdout
+        self.assertRegex(listing, r'%s age=\d+s from=<%s> rcpts=1\n' % (qid, SENDER))
+        self.assertRegex(listing, r'  <bob@relay.test> deferred attempts=1 next=\+\d+s '
+                                  r'last=451 4.7.1 try again later')
+        show = self.pr.mailctl('queue', 'show', qid).stdout
+        self.assertIn('envid=E1', show)
+        self.assertIn('Subject: hello', show)
+        self.assertNotIn('body of hello', show)          # the header only
+        self.assertEqual(self.sinks.messages, [])        # an hour's back-off...
+        self.pr.mailctl('queue', 'retry', qid)           # ...cut short
+        self.assertEqual(self.sinks.wait(1)[0][2], ['bob@relay.test'])
+        self.wait_queue_empty()
+        self.assertEqual(self.pr.mailctl('queue', 'list').stdout, '')
+
+    def test_hold_release_delete_flush(self):
+        self.start({'127.0.0.2': 'defer:1'}, **{'relayd.min_backoff': '1h',
+                                                 'relayd.max_backoff': '2h'})
+        self.send(['bob@relay.test'], subject='one')
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        qid = self.queued_id()
+        self.pr.mailctl('queue', 'hold', qid)
+        self.assertIn(' held', self.pr.mailctl('queue', 'list').stdout)
+        self.pr.mailctl('queue', 'flush')
+        time.sleep(1)
+        self.assertEqual(self.sinks.messages, [])        # held: flush passes it by
+        self.pr.mailctl('queue', 'release', qid)
+        self.pr.mailctl('queue', 'flush')
+        self.assertEqual(len(self.sinks.wait(1)), 1)
+        self.wait_queue_empty()
+        # delete: gone, and no bounce
+        self.sinks.modes['127.0.0.2'] = 'defer'
+        self.send(['bob@relay.test'], subject='two')
+        self.pr.wait_for(lambda: self.pr.log('relayd').count('status=deferred') >= 2)
+        qid = self.queued_id()
+        self.pr.mailctl('queue', 'delete', qid)
+        self.wait_queue_empty()
+        time.sleep(1)
+        self.assertEqual(len(self.sinks.messages), 1)
+
+    def test_bad_ids_and_no_relayd(self):
+        self.start({})
+        for verb in ('show', 'retry', 'hold', 'release', 'delete'):
+            r = self.pr.mailctl('queue', verb, '0123456789abcdef', check=False)
+            self.assertEqual(r.returncode, 1, verb)
+            self.assertIn('no such message in the queue', r.stderr)
+        r = self.pr.mailctl('queue', 'show', check=False)
+        self.assertEqual(r.returncode, 2)
+        r = self.pr.mailctl('queue', 'bogus', check=False)
+        self.assertEqual(r.returncode, 2)
+        self.pr.stop('relayd')
+        r = self.pr.mailctl('queue', 'list', check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('relayd is not running', r.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
