@@ -11,8 +11,9 @@
  * session says SESSION_PAUSE meanwhile and the host calls fetch_more()
  * again once the job's done kicks it.  BODY[section], BODY.PEEK and
  * RFC822.* make the reply go a message at a time: imap_session_body.c
- * opens each message on the workq and streams its literals, and the
- * message's response is written in parts as the output drains.
+ * opens the batch's next messages in one job on the workq (OPEN_MAX) and
+ * streams their literals, each message's response written in parts as
+ * the output drains.
  */
 #include "imapd/imap_private.h"
 
@@ -28,6 +29,14 @@
 /* Messages per mailbox_fetch(), and the most view entries one may span. */
 #define BATCH_MAX	128
 #define BATCH_SPAN	512
+/*
+ * Messages with sections opened by one job, and the most bytes (their
+ * sizes) one job opens more than one message for: one workq round trip
+ * and one \Seen change per this many messages, not per message, while a
+ * client that stops reading leaves at most this many \Seen ahead of it.
+ */
+#define OPEN_MAX	32
+#define OPEN_BYTES	(1024 * 1024)
 
 enum {
 	F_FLAGS = 1 << 0, F_UID = 1 << 1, F_SIZE = 1 << 2, F_DATE = 1 << 3,
@@ -46,6 +55,8 @@ struct imap_fetch {
 	unsigned		 nsections;
 	bool			 set_seen;	/* a non-PEEK section on a read-write mailbox */
 	struct imap_body_msg	*bm;		/* the message whose sections are going out */
+	struct imap_body_msg	**opened;	/* the next ones, opened by the last body job */
+	size_t			 nopened, opos;
 	size_t			 bpos;		/* the batch's next message to write */
 	size_t			 mfpos;		/* where to look for its strings in mf */
 	struct imap_seqset	 set;		/* ranges copied from the parser */
@@ -79,11 +90,23 @@ static const struct {
 	{ IMAP_FETCH_BODYSTRUCTURE, F_BODYSTRUCTURE },
 };
 
+/* Close what the last body job opened and was not sent. */
+static void
+drop_opened(struct imap_fetch *f)
+{
+	for (; f->opos < f->nopened; f->opos++)
+		imap_body_msg_free(&f->opened[f->opos]);
+	free(f->opened);
+	f->opened = NULL;
+	f->nopened = f->opos = 0;
+}
+
 static void
 fetch_free(struct imap_fetch **f)
 {
 	if (*f == NULL)
 		return;
+	drop_opened(*f);
 	free((*f)->tag);
 	free((*f)->set.ranges);
 	free((*f)->order);
@@ -392,6 +415,34 @@ needs_strings(const struct imap_session *s, const struct imap_fetch *f)
 }
 
 /*
+ * Take view index idx's message from those opened ahead; the ones before
+ * it (left out: gone from the index) are closed.  False when not opened.
+ */
+static bool
+take_opened(struct imap_fetch *f, size_t idx)
+{
+	while (f->opos < f->nopened && f->opened[f->opos]->idx < idx)
+		imap_body_msg_free(&f->opened[f->opos++]);
+	if (f->opos == f->nopened || f->opened[f->opos]->idx != idx)
+		return false;
+	f->bm = f->opened[f->opos];
+	f->opened[f->opos++] = NULL;
+	return true;
+}
+
+/* Open the batch's next messages, from the one at bpos: OPEN_MAX, or OPEN_BYTES of them. */
+static void
+open_next(struct imap_session *s, struct imap_fetch *f)
+{
+	size_t		 n = 0;
+	uint64_t	 bytes = 0;
+
+	while (f->bpos + n < f->nbatch && n < OPEN_MAX && (n == 0 || bytes < OPEN_BYTES))
+		bytes += s->msgs[f->batch[f->bpos + n++]].size;
+	imap_body_submit(s, &f->batch[f->bpos], n, f->atts, f->nsections, f->set_seen);
+}
+
+/*
  * The batch's responses, in view order, with the strings read for it if
  * any; with sections, each message is opened by a job first and may
  * stop the batch while the output drains: f->bpos says where it is.
@@ -418,11 +469,11 @@ write_batch(struct imap_session *s, struct imap_fetch *f)
 			put_message(s, f, idx, mf);
 			continue;
 		}
-		if (f->bm == NULL) {
+		if (f->bm == NULL && !take_opened(f, idx)) {
 			if (session_host_output_full(s->host))
 				return;
-			imap_body_submit(s, idx, f->atts, f->nsections, f->set_seen);
-			return;		/* imap_fetch_opened() brings it */
+			open_next(s, f);
+			return;		/* imap_fetch_opened() brings them */
 		}
 		if (f->bm->gone) {
 			f->expunged = true;
@@ -436,19 +487,26 @@ write_batch(struct imap_session *s, struct imap_fetch *f)
 			return;
 		}
 	}
+	drop_opened(f);
 	f->nbatch = 0;
 	f->bpos = 0;
 	f->mfpos = 0;
 }
 
 void
-imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm)
+imap_fetch_opened(struct imap_session *s, struct imap_body_msg **bms, size_t n)
 {
-	if (s->fetch == NULL) {
-		imap_body_msg_free(&bm);
+	struct imap_fetch	*f = s->fetch;
+
+	if (f == NULL) {
+		while (n > 0)
+			imap_body_msg_free(&bms[--n]);
+		free(bms);
 		return;
 	}
-	s->fetch->bm = bm;
+	drop_opened(f);
+	f->opened = bms;
+	f->nopened = n;
 }
 
 static void

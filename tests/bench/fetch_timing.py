@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""FETCH and STORE over a whole folder, Postroom imapd and Dovecot back to
+back on the same mail (a quick look for issue 15's FETCH/STORE figures; the
+full side-by-side bench is make bench's).
+
+    python3 tests/bench/fetch_timing.py --build build [-n 2000] [--size 4096] [--rounds 3]
+
+N messages of about SIZE bytes (LF line ends, as delivered) go into both
+Maildirs' cur/ with the same names; each server is logged in and the folder
+SELECTed once before timing (its first sync is not measured here).  Each
+command is timed from sending it to its tagged reply, on one connection,
+the servers alternating in every round; the median of the rounds is printed.
+Commands that set \\Seen are preceded by an untimed STORE 1:* -FLAGS (\\Seen).
+Needs root (Dovecot); loopback only.
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'e2e'))
+
+from dovecot import Dovecot  # noqa: E402
+from harness import Postroom  # noqa: E402
+
+USER, PW = 'alice@example.test', 'alice-pw'
+
+COMMANDS = [
+    ('FETCH 1:* (FLAGS)', False),
+    ('FETCH 1:* (ENVELOPE)', False),
+    ('FETCH 1:* (BODY.PEEK[HEADER])', False),
+    ('FETCH 1:* (BODY.PEEK[])', False),
+    ('FETCH 1:* (BODY[]<0.100>)', True),
+    ('STORE 1:* +FLAGS (\\Flagged)', False),
+    ('STORE 1:* -FLAGS (\\Flagged)', False),
+]
+
+
+def message(i, size):
+    head = ('From: Sender %d <s%d@remote.test>\nTo: %s\nSubject: message %d\n'
+            'Date: Mon, 1 Jun 2026 10:00:00 +0000\nMessage-ID: <%d@remote.test>\n\n'
+            % (i, i, USER, i, i)).encode()
+    line = b'the quick brown fox jumps over the lazy dog 0123456789 abcdefghij\n'
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=300)
+        self.f = self.sock.makefile('rb')
+        self.f.readline()
+        self.n = 0
+
+    def run(self, cmd):
+        """Seconds from sending cmd to its tagged reply (which must be OK)."""
+        self.n += 1
+        tag = b'T%d ' % self.n
+        t0 = time.monotonic()
+        self.sock.sendall(tag + cmd.encode() + b'\r\n')
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise AssertionError('closed during %s' % cmd)
+            if line.endswith(b'}\r\n'):
+                self.f.read(int(line[line.rindex(b'{') + 1:-3]))
+                continue
+            if line.startswith(tag):
+                break
+        elapsed = time.monotonic() - t0
+        if not line.startswith(tag + b'OK'):
+            raise AssertionError('%s: %r' % (cmd, line))
+        return elapsed
+
+    def close(self):
+        self.sock.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', default='build')
+    ap.add_argument('-n', type=int, default=2000)
+    ap.add_argument('--size', type=int, default=4096)
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--only', help='a substring of the commands to run')
+    args = ap.parse_args()
+    if not 1 <= args.n <= 100000 or not 1 <= args.rounds <= 20:
+        sys.exit('fetch_timing: -n 1..100000, --rounds 1..20')
+    cmds = [c for c in COMMANDS if args.only is None or args.only in c[0]]
+    with Postroom(build=args.build, daemons=('imapd',)) as pr, \
+            Dovecot(users={USER: PW}) as dc:
+        cur = os.path.join(pr.maildir(USER), 'cur')
+        for i in range(args.n):
+            name = '%d.M%dP1.bench:2,' % (1700000000 + i, i)
+            with open(os.path.join(cur, name), 'wb') as f:
+                f.write(message(i, args.size))
+            dc.deliver(USER, message(i, args.size), name, sub='cur')
+        pr._chown_tree(pr.mail_root)
+        sides = [('postroom', Client(pr.port('imapd.listen'))), ('dovecot', Client(dc.port('imap')))]
+        for _, c in sides:
+            c.run('LOGIN %s %s' % (USER, PW))
+            c.run('SELECT INBOX')
+            c.run('FETCH 1:* (ENVELOPE)')       # both parse once, outside the timing
+        times = {}
+        for r in range(args.rounds):
+            for cmd, unseen in cmds:
+                for name, c in (sides if r % 2 == 0 else sides[::-1]):
+                    if unseen:
+                        c.run('STORE 1:* -FLAGS.SILENT (\\Seen)')
+                    times.setdefault((cmd, name), []).append(c.run(cmd))
+        for _, c in sides:
+            c.close()
+    print('%d messages of %d bytes, %d rounds, load %s' % (args.n, args.size, args.rounds,
+                                                          os.getloadavg()[0]))
+    print('%-34s %10s %10s %7s' % ('command', 'postroom', 'dovecot', 'ratio'))
+    for cmd, _ in cmds:
+        a = statistics.median(times[(cmd, 'postroom')])
+        b = statistics.median(times[(cmd, 'dovecot')])
+        print('%-34s %9.3fs %9.3fs %7.2f' % (cmd, a, b, a / b))
+
+
+if __name__ == '__main__':
+    main()
