@@ -9,7 +9,9 @@ N messages of about SIZE bytes (LF line ends, as delivered) go into both
 Maildirs' cur/ with the same names; each server is logged in and the folder
 SELECTed once before timing (its first sync is not measured here).  Each
 command is timed from sending it to its tagged reply, on one connection,
-the servers alternating in every round; the median of the rounds is printed.
+the servers alternating in every round; the median of the rounds is printed,
+wall time and the CPU time the server's processes used (user + system, all
+threads: steadier than wall time on a busy machine).
 Commands that set \\Seen are preceded by an untimed STORE 1:* -FLAGS (\\Seen).
 Needs root (Dovecot); loopback only.
 """
@@ -24,8 +26,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'e2e'))
 
+from benchlib import descendants  # noqa: E402
 from dovecot import Dovecot  # noqa: E402
 from harness import Postroom  # noqa: E402
+from peers import dovecot_pids  # noqa: E402
 
 USER, PW = 'alice@example.test', 'alice-pw'
 
@@ -48,17 +52,33 @@ def message(i, size):
     return head + line * max(1, (size - len(head)) // len(line))
 
 
+def cpu_seconds(pids):
+    """User + system time of pids (each process's threads included)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / os.sysconf('SC_CLK_TCK')
+
+
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, pids):
+        self.pids = pids
         self.sock = socket.create_connection(('127.0.0.1', port), timeout=300)
         self.f = self.sock.makefile('rb')
         self.f.readline()
         self.n = 0
 
     def run(self, cmd):
-        """Seconds from sending cmd to its tagged reply (which must be OK)."""
+        """(wall, server CPU) seconds from sending cmd to its tagged reply (which must be OK)."""
         self.n += 1
         tag = b'T%d ' % self.n
+        pids = self.pids()
+        c0 = cpu_seconds(pids)
         t0 = time.monotonic()
         self.sock.sendall(tag + cmd.encode() + b'\r\n')
         while True:
@@ -71,9 +91,10 @@ class Client:
             if line.startswith(tag):
                 break
         elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(pids) - c0
         if not line.startswith(tag + b'OK'):
             raise AssertionError('%s: %r' % (cmd, line))
-        return elapsed
+        return elapsed, cpu
 
     def close(self):
         self.sock.close()
@@ -99,7 +120,8 @@ def main():
                 f.write(message(i, args.size))
             dc.deliver(USER, message(i, args.size), name, sub='cur')
         pr._chown_tree(pr.mail_root)
-        sides = [('postroom', Client(pr.port('imapd.listen'))), ('dovecot', Client(dc.port('imap')))]
+        sides = [('postroom', Client(pr.port('imapd.listen'), lambda: descendants(pr.pid('imapd')))),
+                 ('dovecot', Client(dc.port('imap'), lambda: dovecot_pids(dc)))]
         for _, c in sides:
             c.run('LOGIN %s %s' % (USER, PW))
             c.run('SELECT INBOX')
@@ -115,11 +137,16 @@ def main():
             c.close()
     print('%d messages of %d bytes, %d rounds, load %s' % (args.n, args.size, args.rounds,
                                                           os.getloadavg()[0]))
-    print('%-34s %10s %10s %7s' % ('command', 'postroom', 'dovecot', 'ratio'))
+    print('%-32s %27s   %27s' % ('', 'wall s', 'server CPU s'))
+    print('%-32s %9s %9s %7s   %9s %9s %7s' % ('command', 'postroom', 'dovecot', 'ratio',
+                                               'postroom', 'dovecot', 'ratio'))
     for cmd, _ in cmds:
-        a = statistics.median(times[(cmd, 'postroom')])
-        b = statistics.median(times[(cmd, 'dovecot')])
-        print('%-34s %9.3fs %9.3fs %7.2f' % (cmd, a, b, a / b))
+        row = []
+        for k in (0, 1):
+            a = statistics.median(t[k] for t in times[(cmd, 'postroom')])
+            b = statistics.median(t[k] for t in times[(cmd, 'dovecot')])
+            row += [a, b, a / b if b > 0 else float('inf')]
+        print('%-32s %9.3f %9.3f %7.2f   %9.3f %9.3f %7.2f' % tuple([cmd] + row))
 
 
 if __name__ == '__main__':
