@@ -93,24 +93,32 @@ imap_seen_marked(struct imap_session *s, size_t idx, bool mark)
 	return (sm->bits[idx / 8] >> (idx % 8)) & 1;
 }
 
-/* Open the batch's files and advise them, so that their reads are in flight together. */
-static void
-body_open(struct imap_body_job *job)
+/*
+ * Open the batch's files and advise them, so that their reads are in
+ * flight together.  -1 on a failure other than a message expunged since
+ * the view (out of descriptors: the FETCH says NO rather than leave it out).
+ */
+static int
+body_open(struct imap_body_job *job, const char **error_r)
 {
 	struct imap_body_msg	*bm;
-	const char		*error;
 	size_t			 i;
 
 	for (i = 0; i < job->n; i++) {
 		bm = job->bms[i];
-		if (mailbox_open_message(job->mb, bm->uid, &bm->fd, &error) == -1) {
+		if (mailbox_open_message(job->mb, bm->uid, &bm->fd, error_r) == -1) {
 			bm->fd = -1;
-			bm->gone = true;	/* expunged since the view: left out */
+			if (store_error_code() != STORE_ERR_EXPUNGED) {
+				job->error_uid = bm->uid;
+				return -1;
+			}
+			bm->gone = true;	/* left out */
 			continue;
 		}
 		/* Advice only, as pop3d's read-ahead: the first blocks of each file. */
 		(void)posix_fadvise(bm->fd, 0, WIRE_ADVISE, POSIX_FADV_WILLNEED);
 	}
+	return 0;
 }
 
 /* \Seen on every opened message of the batch that wants it: one store change. */
@@ -147,7 +155,8 @@ body_work(void *arg)
 	size_t			 i;
 	unsigned		 j;
 
-	body_open(job);
+	if (body_open(job, &error) == -1)
+		goto fail;
 	for (i = 0; i < job->n; i++) {
 		bm = job->bms[i];
 		for (j = 0; j < bm->nfb && !bm->gone; j++)

@@ -30,12 +30,15 @@
 #define BATCH_MAX	128
 #define BATCH_SPAN	512
 /*
- * Messages with sections opened by one job, and the most bytes (their
- * sizes) one job opens more than one message for: one workq round trip
- * and one \Seen change per this many messages, not per message, while a
- * client that stops reading leaves at most this many \Seen ahead of it.
+ * Messages with sections opened by one job (a strings batch: as many
+ * descriptors held), and the most bytes (their sizes) one job opens more
+ * than one message for: one workq round trip, and for \Seen one store
+ * change and one fsync of cur/, per this many messages, not per message
+ * (2,000 x 4 KB BODY[]: 63 jobs of 32 took 0.17 s, 16 of 128 0.07 s, as
+ * Dovecot), while a client that stops reading leaves at most this many
+ * \Seen ahead of it.
  */
-#define OPEN_MAX	32
+#define OPEN_MAX	BATCH_MAX
 #define OPEN_BYTES	(1024 * 1024)
 
 enum {

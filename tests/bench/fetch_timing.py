@@ -3,7 +3,8 @@
 back on the same mail (a quick look for issue 15's FETCH/STORE figures; the
 full side-by-side bench is make bench's).
 
-    python3 tests/bench/fetch_timing.py --build build [-n 2000] [--size 4096] [--rounds 3]
+    python3 tests/bench/fetch_timing.py --build build [--base DIR] [-n 2000] [--size 4096]
+        [--rounds 3] [--only SUBSTRING]
 
 N messages of about SIZE bytes (LF line ends, as delivered) go into both
 Maildirs' cur/ with the same names; each server is logged in and the folder
@@ -13,10 +14,12 @@ the servers alternating in every round; the median of the rounds is printed,
 wall time and the CPU time the server's processes used (user + system, all
 threads: steadier than wall time on a busy machine).
 Commands that set \\Seen are preceded by an untimed STORE 1:* -FLAGS (\\Seen).
+--base adds a second Postroom from another build (an A/B in the same run).
 Needs root (Dovecot); loopback only.
 """
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -103,6 +106,7 @@ class Client:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--build', default='build')
+    ap.add_argument('--base', help='another build, timed in the same rounds')
     ap.add_argument('-n', type=int, default=2000)
     ap.add_argument('--size', type=int, default=4096)
     ap.add_argument('--rounds', type=int, default=3)
@@ -111,17 +115,23 @@ def main():
     if not 1 <= args.n <= 100000 or not 1 <= args.rounds <= 20:
         sys.exit('fetch_timing: -n 1..100000, --rounds 1..20')
     cmds = [c for c in COMMANDS if args.only is None or args.only in c[0]]
-    with Postroom(build=args.build, daemons=('imapd',)) as pr, \
-            Dovecot(users={USER: PW}) as dc:
-        cur = os.path.join(pr.maildir(USER), 'cur')
+    with contextlib.ExitStack() as stack:
+        builds = [('postroom', args.build)] + ([('base', args.base)] if args.base else [])
+        prs = [(name, stack.enter_context(Postroom(build=b, daemons=('imapd',))))
+               for name, b in builds]
+        dc = stack.enter_context(Dovecot(users={USER: PW}))
         for i in range(args.n):
             name = '%d.M%dP1.bench:2,' % (1700000000 + i, i)
-            with open(os.path.join(cur, name), 'wb') as f:
-                f.write(message(i, args.size))
+            for _, pr in prs:
+                with open(os.path.join(pr.maildir(USER), 'cur', name), 'wb') as f:
+                    f.write(message(i, args.size))
             dc.deliver(USER, message(i, args.size), name, sub='cur')
-        pr._chown_tree(pr.mail_root)
-        sides = [('postroom', Client(pr.port('imapd.listen'), lambda: descendants(pr.pid('imapd')))),
-                 ('dovecot', Client(dc.port('imap'), lambda: dovecot_pids(dc)))]
+        sides = []
+        for name, pr in prs:
+            pr._chown_tree(pr.mail_root)
+            sides.append((name, Client(pr.port('imapd.listen'),
+                                       lambda pr=pr: descendants(pr.pid('imapd')))))
+        sides.append(('dovecot', Client(dc.port('imap'), lambda: dovecot_pids(dc))))
         for _, c in sides:
             c.run('LOGIN %s %s' % (USER, PW))
             c.run('SELECT INBOX')
@@ -135,19 +145,16 @@ def main():
                     times.setdefault((cmd, name), []).append(c.run(cmd))
         for _, c in sides:
             c.close()
-    print('%d messages of %d bytes, %d rounds, load %s' % (args.n, args.size, args.rounds,
-                                                          os.getloadavg()[0]))
-    print('%-32s %27s   %27s' % ('', 'wall s', 'server CPU s'))
-    print('%-32s %9s %9s %7s   %9s %9s %7s' % ('command', 'postroom', 'dovecot', 'ratio',
-                                               'postroom', 'dovecot', 'ratio'))
+    print('%d messages of %d bytes, %d rounds, load %.1f; seconds, median; wall (server CPU)'
+          % (args.n, args.size, args.rounds, os.getloadavg()[0]))
+    names = [name for name, _ in sides]
+    print('%-30s' % 'command' + ''.join('%16s' % n for n in names) + '  ratio to dovecot (wall)')
     for cmd, _ in cmds:
-        row = []
-        for k in (0, 1):
-            a = statistics.median(t[k] for t in times[(cmd, 'postroom')])
-            b = statistics.median(t[k] for t in times[(cmd, 'dovecot')])
-            row += [a, b, a / b if b > 0 else float('inf')]
-        print('%-32s %9.3f %9.3f %7.2f   %9.3f %9.3f %7.2f' % tuple([cmd] + row))
-
+        med = {n: [statistics.median(t[k] for t in times[(cmd, n)]) for k in (0, 1)]
+               for n in names}
+        cells = ''.join('%16s' % ('%.3f (%.2f)' % tuple(med[n])) for n in names)
+        ratios = ' '.join('%s %.2f' % (n, med[n][0] / med['dovecot'][0]) for n in names[:-1])
+        print('%-30s%s  %s' % (cmd, cells, ratios))
 
 if __name__ == '__main__':
     main()

@@ -183,18 +183,18 @@ class FetchBody(ImapCase):
         self.assertEqual(lines[1], b'hi\r\n')
 
     def test_seen_over_batches(self):
-        """BODY[] of 150 messages (imapd opens and flags them 32 at a time): every one
+        """BODY[] of 300 messages (imapd opens and flags up to 128 at a time): every one
         that is there is sent whole with FLAGS (\\Seen), and is \\Seen for another
-        session; two removed before the FETCH, in the middle of a batch, are left out."""
+        session; three removed before the FETCH, in the middle of batches, are left out."""
         cur = os.path.join(self.pr.maildir(ALICE[0]), 'cur')
         bodies = []
-        for i in range(150):
+        for i in range(300):
             data = b'Subject: n%d\n\n%s\n' % (i, b'line %d\n' % i * (i % 7 + 1))
             with open(os.path.join(cur, '%d.M%dP1.batch:2,' % (1600000000 + i, i)), 'wb') as f:
                 f.write(data)
             bodies.append(crlf(data))
         s, f = self.raw_select()
-        for i in (40, 41):              # messages 41 and 42, in the second batch
+        for i in (40, 41, 199):         # messages 41, 42 and 200
             prefix = '%d.M%dP1.batch' % (1600000000 + i, i)
             os.unlink(next(os.path.join(cur, n) for n in os.listdir(cur) if n.startswith(prefix)))
         s.sendall(b'c FETCH 1:* (BODY[])\r\n')
@@ -205,7 +205,7 @@ class FetchBody(ImapCase):
             m = re.match(rb'\* (\d+) FETCH \(FLAGS \(\\Seen\) BODY\[\] \{(\d+)\}\r\n', line)
             self.assertTrue(m, line[:80])
             got[int(m.group(1))] = line[m.end():]
-        self.assertEqual(sorted(got), [n for n in range(1, 151) if n not in (41, 42)])
+        self.assertEqual(sorted(got), [n for n in range(1, 301) if n not in (41, 42, 200)])
         for n, body in got.items():
             self.assertEqual(body, bodies[n - 1] + b')\r\n')
         c = self.login()
