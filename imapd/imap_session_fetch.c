@@ -77,6 +77,7 @@ struct imap_fetch_job {
 	struct mailbox		*mb;		/* lent; the job's to close once abandoned */
 	bool			 owns_mb;
 	uint32_t		 first, last;
+	bool			 keywords_only;	/* FLAGS alone needs the index's strings */
 	int			 rc;
 	char			*error;
 	const struct msg_fetch	*mf;
@@ -266,8 +267,8 @@ member_next(const struct imap_session *s, const struct imap_fetch *f, size_t fro
 	return false;
 }
 
-static void
-put_flags(struct buf *b, const struct msg_info *m, const char *keywords)
+void
+imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords)
 {
 	static const struct { uint32_t bit; const char *name; } names[] = {
 		{ MSG_ANSWERED, "\\Answered" }, { MSG_FLAGGED, "\\Flagged" },
@@ -296,9 +297,9 @@ imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m)
 	size_t			 n;
 
 	if (s->keywords && mailbox_fetch(s->mb, m->uid, m->uid, &mf, &n, &error) == 0 && n == 1)
-		put_flags(b, m, mf->keywords);
+		imap_put_flags_kw(b, m, mf->keywords);
 	else
-		put_flags(b, m, NULL);
+		imap_put_flags_kw(b, m, NULL);
 }
 
 static void
@@ -319,7 +320,7 @@ put_item(struct buf *b, unsigned bit, const struct msg_info *m, const struct msg
 {
 	switch (bit) {
 	case F_FLAGS:
-		put_flags(b, m, mf != NULL ? mf->keywords : NULL);
+		imap_put_flags_kw(b, m, mf != NULL ? mf->keywords : NULL);
 		return 0;
 	case F_UID:
 		return buf_printf(b, "UID %u", m->uid);
@@ -388,7 +389,7 @@ put_sections(struct imap_session *s, struct imap_fetch *f, const struct msg_fetc
 		if (bm->seen && !(f->items & F_FLAGS)) {
 			if (bm->item > 0 && buf_puts(b, " ") == -1)
 				return -1;
-			put_flags(b, &m, mf != NULL ? mf->keywords : NULL);
+			imap_put_flags_kw(b, &m, mf != NULL ? mf->keywords : NULL);
 			bm->item++;	/* a separator before the first section */
 		}
 		bm->started = true;
@@ -518,7 +519,9 @@ batch_work(void *arg)
 	struct imap_fetch_job	*job = arg;
 	const char		*error;
 
-	job->rc = mailbox_fetch(job->mb, job->first, job->last, &job->mf, &job->nmf, &error);
+	job->rc = job->keywords_only ?
+	    mailbox_fetch_keywords(job->mb, job->first, job->last, &job->mf, &job->nmf, &error) :
+	    mailbox_fetch(job->mb, job->first, job->last, &job->mf, &job->nmf, &error);
 	if (job->rc == -1)
 		job->error = xstrdup(error);	/* this thread's text */
 }
@@ -549,7 +552,11 @@ batch_done(void *arg)
 	free(job);
 }
 
-/* Read the strings of the batch's UID range on the workq; the session pauses meanwhile. */
+/*
+ * Read the strings of the batch's UID range on the workq (keywords alone
+ * when FLAGS is all that needs them: nothing parsed); the session pauses
+ * meanwhile.
+ */
 static void
 batch_submit(struct imap_session *s, struct imap_fetch *f)
 {
@@ -559,6 +566,7 @@ batch_submit(struct imap_session *s, struct imap_fetch *f)
 	job->mb = s->mb;
 	job->first = s->msgs[f->batch[0]].uid;
 	job->last = s->msgs[f->batch[f->nbatch - 1]].uid;
+	job->keywords_only = !(f->items & F_STRINGS);
 	f->mf = NULL;
 	f->nmf = 0;
 	s->fetch_job = job;

@@ -40,6 +40,9 @@ struct imap_store_job {
 	size_t			 nmsgs;
 	const char *const	*keywords;
 	size_t			 nkeywords;
+	/* The keywords of the messages to tell, read on the workq (the folder has some). */
+	const struct msg_fetch	*kw;
+	size_t			 nkw, kwpos;
 };
 
 static void
@@ -50,6 +53,35 @@ job_free(struct imap_store_job *job)
 	free(job->uids);
 	free(job->old);
 	free(job);
+}
+
+static bool	tell_changed(const struct imap_store_job *job, const struct msg_info *was,
+		    const struct msg_info *now);
+
+/*
+ * The keywords of the messages the replies will tell of (their UID range),
+ * in one read on the workq rather than one index transaction per message
+ * on the loop.  None read (the folder has none, or a failed read): FLAGS
+ * without keywords, as before they were read at all.
+ */
+static void
+read_keywords(struct imap_store_job *job)
+{
+	uint32_t	 lo = UINT32_MAX, hi = 0;
+	const char	*error;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < job->nold; i++) {
+		while (j < job->nmsgs && job->msgs[j].uid < job->old[i].uid)
+			j++;
+		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
+		    !tell_changed(job, &job->old[i], &job->msgs[j]))
+			continue;
+		lo = lo < job->old[i].uid ? lo : job->old[i].uid;
+		hi = job->old[i].uid;
+	}
+	if (lo <= hi && mailbox_fetch_keywords(job->mb, lo, hi, &job->kw, &job->nkw, &error) == -1)
+		job->nkw = 0;
 }
 
 /* On a workq thread: the op, then the state it left, read from the index. */
@@ -65,6 +97,8 @@ store_work(void *arg)
 		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
 		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
+	if (job->rc == 0 && job->nkeywords > 0)
+		read_keywords(job);
 }
 
 static bool
@@ -82,14 +116,18 @@ has_uid(const uint32_t *uids, size_t n, uint32_t uid)
 	return lo < n && uids[lo] == uid;
 }
 
+/* Told in ascending UID order: the keywords read for them are walked once. */
 static void
-tell_flags(struct imap_session *s, const struct imap_store_job *job, size_t seq,
+tell_flags(struct imap_session *s, struct imap_store_job *job, size_t seq,
     const struct msg_info *m)
 {
 	struct buf	 line;
 
+	while (job->kwpos < job->nkw && job->kw[job->kwpos].uid < m->uid)
+		job->kwpos++;
 	buf_init(&line, 4096);
-	imap_put_flags(s, &line, m);
+	imap_put_flags_kw(&line, m, job->kwpos < job->nkw && job->kw[job->kwpos].uid == m->uid ?
+	    job->kw[job->kwpos].keywords : NULL);
 	if (job->uid)
 		buf_printf(&line, " UID %u", m->uid);
 	imap_untagged(s, "%zu FETCH (%.*s)", seq, (int)buf_len(&line), buf_head(&line));
