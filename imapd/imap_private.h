@@ -193,8 +193,6 @@ void	imap_store_orphan(struct imap_session *s);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
-/* "FLAGS (...)" of m into b, keywords included (read from the index when the folder has any). */
-void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* "FLAGS (...)" of m into b with these keywords (space-separated, NULL or "" for none). */
 void	imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */

@@ -289,19 +289,6 @@ imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords)
 	buf_puts(b, ")");
 }
 
-void
-imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m)
-{
-	const struct msg_fetch	*mf;
-	const char		*error;
-	size_t			 n;
-
-	if (s->keywords && mailbox_fetch(s->mb, m->uid, m->uid, &mf, &n, &error) == 0 && n == 1)
-		imap_put_flags_kw(b, m, mf->keywords);
-	else
-		imap_put_flags_kw(b, m, NULL);
-}
-
 static void
 put_date(struct buf *b, time_t t)
 {

@@ -31,6 +31,9 @@ struct imap_sync_job {
 	struct mailbox_status	 status;
 	const struct msg_info	*msgs;
 	size_t			 nmsgs;
+	bool			 keywords;	/* the folder has keywords: read those told of */
+	const struct msg_fetch	*kw;		/* their keywords, one read on the workq */
+	size_t			 nkw;
 };
 
 static void
@@ -40,6 +43,38 @@ job_free(struct imap_sync_job *job)
 	free(job->old);
 	free(job->ok);
 	free(job);
+}
+
+static size_t
+find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
+{
+	while (from < n && msgs[from].uid < uid)
+		from++;
+	return from;
+}
+
+/*
+ * The keywords of the messages whose flags changed (their UID range), in
+ * one read rather than one index transaction per reply on the loop.
+ * None read (a failed read): FLAGS without keywords this time.
+ */
+static void
+read_keywords(struct imap_sync_job *job)
+{
+	uint32_t	 lo = UINT32_MAX, hi = 0;
+	const char	*error;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < job->nold; i++) {
+		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
+		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
+		    job->msgs[j].flags == job->old[i].flags)
+			continue;
+		lo = lo < job->old[i].uid ? lo : job->old[i].uid;
+		hi = job->old[i].uid;
+	}
+	if (lo <= hi && mailbox_fetch_keywords(job->mb, lo, hi, &job->kw, &job->nkw, &error) == -1)
+		job->nkw = 0;
 }
 
 /* On a workq thread: touches only the job and the mailbox lent to it. */
@@ -55,14 +90,8 @@ sync_work(void *arg)
 		return;
 	job->changed = true;
 	job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
-}
-
-static size_t
-find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
-{
-	while (from < n && msgs[from].uid < uid)
-		from++;
-	return from;
+	if (job->rc == 0 && job->keywords)
+		read_keywords(job);
 }
 
 /* What changed between the view the client has and the new snapshot, as untagged replies. */
@@ -70,7 +99,7 @@ static void
 tell(struct imap_session *s, const struct imap_sync_job *job)
 {
 	struct buf	 line;
-	size_t		 i, j = 0, gone = 0;
+	size_t		 i, j = 0, gone = 0, k = 0;
 
 	for (i = 0; i < job->nold; i++) {
 		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
@@ -83,8 +112,11 @@ tell(struct imap_session *s, const struct imap_sync_job *job)
 		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
 		    job->msgs[j].flags == job->old[i].flags)
 			continue;
+		while (k < job->nkw && job->kw[k].uid < job->msgs[j].uid)
+			k++;
 		buf_reset(&line);
-		imap_put_flags(s, &line, &job->msgs[j]);
+		imap_put_flags_kw(&line, &job->msgs[j],
+		    k < job->nkw && job->kw[k].uid == job->msgs[j].uid ? job->kw[k].keywords : NULL);
 		imap_untagged(s, "%zu FETCH (%.*s)", j + 1, (int)buf_len(&line), buf_head(&line));
 	}
 	buf_release(&line);
@@ -143,6 +175,7 @@ sync_start(struct imap_session *s, const char *ok)
 	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
+	job->keywords = s->keywords;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
