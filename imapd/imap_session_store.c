@@ -97,8 +97,12 @@ store_work(void *arg)
 		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
 		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
-	if (job->rc == 0 && job->nkeywords > 0)
+	if (job->rc == 0 && job->nkeywords > 0) {
 		read_keywords(job);
+		/* That read may reload the folder's keywords: their names are taken again. */
+		if (mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
+			job->nkeywords = 0;
+	}
 }
 
 static bool
