@@ -113,7 +113,7 @@ struct imap_session {
 	char			*folder;	/* the selected folder's store name */
 	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
 	struct imap_store_job	*store_job;	/* STORE, EXPUNGE, COPY or MOVE on the workq */
-	struct imap_body_job	*body_job;	/* its next message opened on the workq */
+	struct imap_body_job	*body_job;	/* its next messages opened on the workq */
 	struct imap_body_resume	 body_resume;	/* where the last partial fetch stopped */
 	struct imap_seen_marks	 seen_marks;	/* \Seen set by FETCH, not in the view yet */
 
@@ -257,8 +257,8 @@ void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info
 void	imap_put_flags_kw(struct buf *b, const struct msg_info *m, const char *keywords);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
-/* imap_session_body.c's job is done: bm's sections are ready to send. */
-void	imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm);
+/* imap_session_body.c's job is done: the n bms' sections are ready to send (owned now). */
+void	imap_fetch_opened(struct imap_session *s, struct imap_body_msg **bms, size_t n);
 /* It failed before anything of the message was sent: NO. */
 void	imap_fetch_failed(struct imap_session *s);
 
@@ -273,11 +273,16 @@ struct imap_body_msg {
 	unsigned		 section;	/* the section it is at */
 	bool			 started;	/* "* n FETCH (" and the items before the sections are out */
 	bool			 in_literal;	/* its head is out */
+	bool			 want_seen;	/* the job is to set \Seen */
 	bool			 seen;		/* this FETCH set \Seen */
 	bool			 gone;		/* expunged before it could be opened */
 };
-/* Open message idx and begin its sections (atts) on the workq; then imap_fetch_opened. */
-void	imap_body_submit(struct imap_session *s, size_t idx,
+/*
+ * Open the n messages idx[] (view order) and begin their sections (atts)
+ * in one job on the workq, \Seen set on those that want it in one store
+ * change; then imap_fetch_opened.
+ */
+void	imap_body_submit(struct imap_session *s, const size_t *idx, size_t n,
 	    const struct imap_fetch_att *const *atts, unsigned natts, bool set_seen);
 /* Send section i: 1 when out, 0 when the output is full, -1 if it cannot be finished. */
 int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i);

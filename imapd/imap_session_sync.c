@@ -160,6 +160,7 @@ sync_start(struct imap_session *s, const char *ok)
 	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
+	job->keywords = s->keywords;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
 	job->keywords = s->keywords;
 	s->sync_job = job;

@@ -402,8 +402,9 @@ int
 commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
     const char *dst)
 {
+	/* One fstat for a rename within a directory (a flag change in cur/). */
 	if (commit_txn_note_dir(t, srcdir) == -1 ||
-	    commit_txn_note_dir(t, dstdir) == -1)
+	    (dstdir != srcdir && commit_txn_note_dir(t, dstdir) == -1))
 		return -1;
 	if (renameat(srcdir, src, dstdir, dst) == -1)
 		return txn_fail(t, "rename", src);

@@ -64,6 +64,7 @@ struct conn {
 	bool			 timed_out;
 	bool			 drained_pending;
 	bool			 tls_done_pending;
+	bool			 keep_out;	/* conn_keep_output() */
 	char			 reason[160];
 
 	unsigned long long	 bytes_in, bytes_out;
@@ -303,7 +304,8 @@ conn_write(struct conn *c)
 	}
 	if (buf_len(&c->out) == 0) {
 		buf_reset(&c->out);	/* reuse the storage from its start */
-		conn_trim(&c->out, CONN_KEEP_OUT);
+		if (!c->keep_out)
+			conn_trim(&c->out, CONN_KEEP_OUT);
 	}
 	if (before >= low && buf_len(&c->out) < low && before > 0)
 		c->drained_pending = true;
@@ -482,6 +484,14 @@ conn_flush(struct conn *c)
 		if (c->error || c->drained_pending || c->tls == CT_FLUSH || c->closing)
 			conn_kick(c);
 	}
+}
+
+void
+conn_keep_output(struct conn *c, bool keep)
+{
+	c->keep_out = keep;
+	if (!keep)
+		conn_trim(&c->out, CONN_KEEP_OUT);
 }
 
 void

@@ -43,6 +43,13 @@ void		 conn_free(struct conn **c);	/* closes the fd; safe inside the callback */
 struct buf	*conn_input(struct conn *c);	/* consume what you use */
 struct buf	*conn_output(struct conn *c);	/* append replies */
 void		 conn_flush(struct conn *c);
+/*
+ * An emptied output buffer gives big storage back (an idle connection
+ * costs little), except while keep is set: a streamed reply refills it at
+ * once, and giving it back between its parts costs an munmap and a page
+ * fault per page each time.  Clearing keep gives it back if empty.
+ */
+void		 conn_keep_output(struct conn *c, bool keep);
 
 /*
  * Stop/resume reading from the socket (a session waiting for a commit).

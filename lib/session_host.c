@@ -134,6 +134,8 @@ host_settle(struct host *h)
 			host_close(h);
 		break;
 	}
+	/* A stream's output storage stays until its reply is whole (and paused: its job refills). */
+	conn_keep_output(h->conn, h->dr.more != NULL);
 	conn_flush(h->conn);
 }
 

@@ -54,6 +54,7 @@ struct read_ctx {
 	struct fetch_pending	*pending;
 	size_t			 npending, cappending;
 	bool			 kw_loaded;
+	bool			 keywords_only;	/* mailbox_fetch_keywords(): no strings, no parse */
 };
 
 /* Empty what the walk fills; n: the folder's message count. */
@@ -301,6 +302,11 @@ fetch_add(const struct idx_msg *m, void *ctx)
 	free(kw);
 	if (rc == -1)
 		return -1;
+	if (c->keywords_only) {
+		fe->n++;
+		return put_string(c, "") == -1 || put_string(c, "") == -1 ||
+		    put_string(c, "") == -1 ? -1 : 0;
+	}
 	if (m->envelope[0] == '\0') {
 		if (c->npending == c->cappending) {
 			c->cappending = c->cappending == 0 ? 16 : size_mul(c->cappending, 2);
@@ -437,11 +443,11 @@ fetch_drop_gone(struct read_ctx *c)
 	fe->n = j;
 }
 
-int
-mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
+static int
+fetch_range(struct mailbox *mb, uint32_t first, uint32_t last, bool keywords_only,
     const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r)
 {
-	struct read_ctx	 c = { .mb = mb, .error_r = error_r };
+	struct read_ctx	 c = { .mb = mb, .error_r = error_r, .keywords_only = keywords_only };
 	size_t		 i;
 	int		 rc;
 
@@ -450,7 +456,7 @@ mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
 	mb->fetched.cap = 0;
 	buf_release(&mb->fetched.strings);
 	buf_init(&mb->fetched.strings, FETCH_STRINGS_MAX);
-	rc = read_walk(&c, first, last, true, fetch_add, fetch_reset);
+	rc = read_walk(&c, first, last, !keywords_only, fetch_add, fetch_reset);
 	for (i = 0; rc == 0 && i < c.npending; i++)
 		rc = fetch_parse(&c, &c.pending[i]);
 	if (rc == 0) {
@@ -467,4 +473,18 @@ mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
 	*msgs_r = mb->fetched.msgs;
 	*n_r = mb->fetched.n;
 	return 0;
+}
+
+int
+mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
+    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r)
+{
+	return fetch_range(mb, first, last, false, msgs_r, n_r, error_r);
+}
+
+int
+mailbox_fetch_keywords(struct mailbox *mb, uint32_t first, uint32_t last,
+    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r)
+{
+	return fetch_range(mb, first, last, true, msgs_r, n_r, error_r);
 }

@@ -170,6 +170,12 @@ int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_
  */
 int		 mailbox_fetch(struct mailbox *mb, uint32_t first, uint32_t last,
 		    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r);
+/*
+ * As mailbox_fetch(), keywords only (ENVELOPE, BODY and BODYSTRUCTURE "",
+ * nothing parsed): what FLAGS needs, one read transaction for the range.
+ */
+int		 mailbox_fetch_keywords(struct mailbox *mb, uint32_t first, uint32_t last,
+		    const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r);
 
 /*
  * A descriptor (owned by mb) readable when new/ or cur/ changed: another

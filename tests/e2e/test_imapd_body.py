@@ -182,6 +182,37 @@ class FetchBody(ImapCase):
         self.assertTrue(lines[0].startswith(b'* 2 FETCH (UID 2 BODY[TEXT] {4}'), lines)
         self.assertEqual(lines[1], b'hi\r\n')
 
+    def test_seen_over_batches(self):
+        """BODY[] of 300 messages (imapd opens and flags up to 128 at a time): every one
+        that is there is sent whole with FLAGS (\\Seen), and is \\Seen for another
+        session; three removed before the FETCH, in the middle of batches, are left out."""
+        cur = os.path.join(self.pr.maildir(ALICE[0]), 'cur')
+        bodies = []
+        for i in range(300):
+            data = b'Subject: n%d\n\n%s\n' % (i, b'line %d\n' % i * (i % 7 + 1))
+            with open(os.path.join(cur, '%d.M%dP1.batch:2,' % (1600000000 + i, i)), 'wb') as f:
+                f.write(data)
+            bodies.append(crlf(data))
+        s, f = self.raw_select()
+        for i in (40, 41, 199):         # messages 41, 42 and 200
+            prefix = '%d.M%dP1.batch' % (1600000000 + i, i)
+            os.unlink(next(os.path.join(cur, n) for n in os.listdir(cur) if n.startswith(prefix)))
+        s.sendall(b'c FETCH 1:* (BODY[])\r\n')
+        untagged, tagged = read_reply(f, b'c')
+        self.assertEqual(tagged, b'c NO [EXPUNGEISSUED]')
+        got = {}
+        for line in untagged:
+            m = re.match(rb'\* (\d+) FETCH \(FLAGS \(\\Seen\) BODY\[\] \{(\d+)\}\r\n', line)
+            self.assertTrue(m, line[:80])
+            got[int(m.group(1))] = line[m.end():]
+        self.assertEqual(sorted(got), [n for n in range(1, 301) if n not in (41, 42, 200)])
+        for n, body in got.items():
+            self.assertEqual(body, bodies[n - 1] + b')\r\n')
+        c = self.login()
+        c.select('INBOX', readonly=True)
+        typ, data = c.search(None, 'UNSEEN')
+        self.assertEqual(data, [b''])
+
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                       'mime', 'corpus')

@@ -64,6 +64,19 @@ class StoreCommands(ImapCase):
         typ, data = c.store('1', '-FLAGS', '(Work)')
         self.assertNotIn(b'Work', data[0])
         self.assertIn(b'$Label1', data[0])
+        # Several messages: each reply with its own keywords (read in one go, off the loop).
+        typ, data = c.store('1:2', '+FLAGS', '(Home)')
+        self.assertEqual(sorted(data), [b'1 (FLAGS (\\Recent $Label1 Home))',
+                                        b'2 (FLAGS (\\Recent Home))'])
+        typ, data = c.fetch('1:2', '(FLAGS)')
+        self.assertEqual(sorted(data), [b'1 (FLAGS (\\Recent $Label1 Home))',
+                                        b'2 (FLAGS (\\Recent Home))'])
+        # Another session's change, told at NOOP with the keywords.
+        other = self.session()
+        self.assertEqual(other.store('2', '+FLAGS.SILENT', '(\\Flagged)')[0], 'OK')
+        typ, data = c.noop()
+        self.assertEqual(c.untagged_responses.get('FETCH'),
+                         [b'2 (FLAGS (\\Flagged \\Recent Home))'])
 
     def test_store_refusals(self):
         self.deliver_samples()

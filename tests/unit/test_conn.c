@@ -273,6 +273,40 @@ test_backpressure(void **state)
 	tc_teardown(&t);
 }
 
+/* An emptied big output buffer is given back, except while a stream keeps it. */
+static void
+test_keep_output(void **state)
+{
+	struct tc	t;
+	int		i;
+
+	(void)state;
+	tc_setup(&t, SOCK_STREAM, NULL);
+	conn_keep_output(t.c, true);
+	t.bulk = 512 * 1024;
+	peer_write(&t, "RETR 1\r\n");
+	assert_true(tc_run(&t, CONN_INPUT, 2000));
+	for (i = 0; i < 2000 && buf_len(conn_output(t.c)) > 0; i++) {
+		drain_peer(t.peer);
+		tc_run(&t, -1, 5);
+	}
+	assert_int_equal(buf_len(conn_output(t.c)), 0);
+	assert_true(conn_output(t.c)->cap >= 512 * 1024);	/* kept for the next part */
+	conn_keep_output(t.c, false);
+	assert_int_equal(conn_output(t.c)->cap, 0);		/* given back */
+	/* Without keep, the write that empties it gives it back. */
+	t.bulk = 512 * 1024;
+	peer_write(&t, "RETR 2\r\n");
+	assert_true(tc_run(&t, CONN_INPUT, 2000));
+	for (i = 0; i < 2000 && buf_len(conn_output(t.c)) > 0; i++) {
+		drain_peer(t.peer);
+		tc_run(&t, -1, 5);
+	}
+	assert_int_equal(buf_len(conn_output(t.c)), 0);
+	assert_int_equal(conn_output(t.c)->cap, 0);
+	tc_teardown(&t);
+}
+
 static void
 test_input_limit(void **state)
 {
@@ -729,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_plain_echo),
 		cmocka_unit_test(test_cork_one_write),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_keep_output),
 		cmocka_unit_test(test_input_limit),
 		cmocka_unit_test(test_timeout_and_pause),
 		cmocka_unit_test(test_free_inside_callback),

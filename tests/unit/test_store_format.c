@@ -304,6 +304,41 @@ test_rebuilt_index_restarts_modseqs_above(void **state)
 	mailbox_close(&mb);
 }
 
+/* mailbox_fetch_keywords(): the keywords of a range in one read, nothing parsed. */
+static void
+test_fetch_keywords_parses_nothing(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_fetch	*mf;
+	struct mailbox		*mb;
+	const char		*error;
+	uint32_t		 uid = 2;
+	size_t			 n, i;
+	char			*m;
+
+	for (i = 0; i < 3; i++) {
+		m = fx_message((unsigned)i + 1);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, 0, "Work $Label1", &error), 0);
+	mailbox_close(&mb);
+	blank_strings(fx->maildir);
+
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_fetch_keywords(mb, 1, UINT32_MAX, &mf, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(mf[0].keywords, "");
+	assert_int_equal(mf[1].uid, 2);
+	assert_non_null(strstr(mf[1].keywords, "Work"));
+	assert_non_null(strstr(mf[1].keywords, "$Label1"));
+	assert_string_equal(mf[1].envelope, "");
+	assert_string_equal(mf[2].bodystructure, "");
+	mailbox_close(&mb);
+	assert_int_equal(count_unparsed(fx->maildir), 3);	/* nothing parsed */
+}
+
 /*
  * Records a first sync left unparsed (empty strings): the snapshot needs
  * none of it, mailbox_fetch() parses the files, answers and stores the
@@ -364,6 +399,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_old_index_read_in_place),
+		STORE_FX_TEST(test_fetch_keywords_parses_nothing),
 		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
 		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
 	};
