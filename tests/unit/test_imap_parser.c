@@ -701,7 +701,10 @@ test_seqset(void **state)
 	expect_seqset("3:1,7,2", 10, false, "1 2 3 7 top 7");
 	expect_seqset("5:6,1:2,3:4", 10, false, "1 2 3 4 5 6 top 6");
 	expect_seqset("*", 5, false, "5 top 5");
-	expect_seqset("*", 0, false, "top 0");
+	/* In an empty mailbox `*` is a number above max: BAD (RFC 3501 9). */
+	expect_seqset("*", 0, false, "top 1");
+	expect_seqset("3:*", 0, false, "top 3");
+	expect_seqset("2,*", 0, true, "top 2");
 	expect_seqset("*:3", 5, false, "3 4 5 top 5");
 	/* x:* with x above the highest number: max..x (RFC 9051 6.4.8). */
 	expect_seqset("10:*", 5, false, "5 6 7 8 9 10 top 10");
