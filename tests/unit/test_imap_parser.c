@@ -520,6 +520,12 @@ test_fetch(void **state)
 	check("a FETCH 2 BODY[HEADER.FIELDS (\"X-\\\\\\\"A\" \"B\")]\r\n",
 	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS (X-\\\"A,B)]|");
 	check("a FETCH 2 BODY[HEADER.FIELDS (\"A\"\"B\")]\r\n", "a BAD invalid header field list|");
+	/* A header-fld-name is an astring: literals too, inside the section. */
+	check("a FETCH 2 BODY[HEADER.FIELDS ({7}\r\nSubject {4+}\r\nX\"\\y)]<0.5>\r\n",
+	    "+|CMD a FETCH set=2 atts=BODY[HEADER.FIELDS (Subject,X\"\\y)]<0.5>|");
+	check("a FETCH 2 (UID BODY.PEEK[HEADER.FIELDS (From {0}\r\n)] FLAGS)\r\n",
+	    "+|CMD a FETCH set=2 atts=UID,BODY.PEEK[HEADER.FIELDS (From,)],FLAGS|");
+	check("a FETCH 2 BODY[HEADER.FIELDS ({2}\r\nTo\r\n", "+|a BAD invalid header field list|");
 	check("a FETCH 2 BODY[HEADER.FIELDS (A\"B)]\r\n", "a BAD invalid header field name|");
 	check("a FETCH 2 BODY[HEADER.FIELDS.NOT (Received)]\r\n",
 	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS.NOT (Received)]|");
