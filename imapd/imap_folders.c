@@ -141,6 +141,7 @@ imap_folder_rename(const struct imap_folders *f, const char *from, const char *t
 {
 	char		 src[IMAP_FOLDER_SIZE], dst[IMAP_FOLDER_SIZE];
 	const char	*error;
+	struct imap_no	 ignored;
 
 	if (imap_name_to_folder(from, f->names, src, no_r) == -1 ||
 	    imap_name_to_folder(to, f->names, dst, no_r) == -1)
@@ -151,6 +152,11 @@ imap_folder_rename(const struct imap_folders *f, const char *from, const char *t
 		return no(no_r, "ALREADYEXISTS", "Mailbox already exists");
 	if (folder_rename(f->st, f->maildir, src, dst, &error) == -1)
 		return store_failed(error, no_r);
+	/*
+	 * Its superiors, as CREATE makes them (RFC 3501 6.3.5): after the
+	 * rename, which can fail; one that cannot be made stays \Noselect.
+	 */
+	(void)create_superiors(f, dst, &ignored);
 	return 0;
 }
 

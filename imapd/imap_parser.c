@@ -53,6 +53,7 @@ struct imap_parser {
 	bool			 failed;	/* error reported: skip the rest of the command */
 	bool			 need_sep;	/* a token ended: SP or ')' must come next */
 	bool			 sp_pending;	/* a SP was read: a token must come next */
+	bool			 in_section;	/* the last atom's '[' is open: a literal joins it */
 	unsigned		 depth;
 	unsigned		 top_args;	/* complete arguments at depth 0 */
 	uint64_t		 left;		/* literal bytes still due */
@@ -134,6 +135,7 @@ reset_command(struct imap_parser *p)
 	p->failed = false;
 	p->need_sep = false;
 	p->sp_pending = false;
+	p->in_section = false;
 	p->depth = 0;
 	p->top_args = 0;
 }
@@ -225,12 +227,16 @@ atom(struct imap_parser *p, const char *s, size_t len, const char **error_r)
 	return push_token(p, IMAP_TOKEN_ATOM, start, len, error_r);
 }
 
-/* An atom's length: up to SP, '(' or ')'; a '[' runs to its ']' (FETCH sections). */
+/*
+ * An atom's length: up to SP, '(' or ')'; a '[' runs to its ']' (FETCH
+ * sections).  *bracket: in, whether a '[' is open already; out, whether one
+ * still is at the end.
+ */
 static size_t
-atom_len(const char *s, size_t len)
+atom_len(const char *s, size_t len, bool *bracket_r)
 {
 	size_t	 i;
-	bool	 bracket = false, quote = false;
+	bool	 bracket = *bracket_r, quote = false;
 
 	for (i = 0; i < len; i++) {
 		if (quote) {
@@ -248,7 +254,27 @@ atom_len(const char *s, size_t len)
 		else if (s[i] == ' ' || s[i] == '(' || s[i] == ')')
 			break;
 	}
+	*bracket_r = bracket;
 	return i;
+}
+
+/*
+ * The rest of an atom whose section a literal interrupted ("BODY[HEADER.
+ * FIELDS ({7}" CRLF "Subject)]"): its text grows in place.
+ */
+static int
+atom_more(struct imap_parser *p, const char *s, size_t len, size_t *used_r, const char **error_r)
+{
+	struct imap_token	*t = &p->tokens[p->ntokens - 1];
+	size_t			 n;
+
+	n = atom_len(s, len, &p->in_section);
+	buf_truncate(&p->arena, buf_len(&p->arena) - 1);	/* its NUL */
+	if (arena_add(p, s, n, error_r) == -1 || arena_add(p, "", 1, error_r) == -1)
+		return -1;
+	t->len = buf_len(&p->arena) - 1 - t->off;
+	*used_r = n;
+	return 0;
 }
 
 /* Tokenize the text of one line (without its trailing literal marker). */
@@ -257,6 +283,11 @@ tokenize(struct imap_parser *p, const char *s, size_t len, const char **error_r)
 {
 	size_t	 i = 0, n;
 
+	if (p->in_section) {
+		if (atom_more(p, s, len, &i, error_r) == -1)
+			return -1;
+		p->need_sep = true;
+	}
 	while (i < len) {
 		if (s[i] == ' ') {
 			if (!p->need_sep) {
@@ -301,7 +332,7 @@ tokenize(struct imap_parser *p, const char *s, size_t len, const char **error_r)
 				return -1;
 			i += 1 + n;
 		} else {
-			n = atom_len(s + i, len - i);
+			n = atom_len(s + i, len - i, &p->in_section);
 			if (memchr(s + i, '{', n) != NULL) {
 				*error_r = "a literal may only end a line";
 				return -1;
@@ -407,10 +438,51 @@ command_start(struct imap_parser *p, const char *s, size_t len, size_t *i_r,
 static void
 literal_end(struct imap_parser *p)
 {
-	if (p->mode == MODE_LITERAL)
+	struct imap_token	*t;
+
+	if (p->mode == MODE_LITERAL && p->in_section) {
+		buf_append(&p->arena, "\"", 2);	/* the quote and the NUL */
+		t = &p->tokens[p->ntokens - 1];
+		t->len = buf_len(&p->arena) - 1 - t->off;
+	} else if (p->mode == MODE_LITERAL)
 		buf_append(&p->arena, "", 1);	/* room checked at its start */
 	p->mode = MODE_LINE;
 	p->need_sep = true;
+}
+
+/*
+ * A literal inside an atom's section (a header-fld-name is an astring,
+ * RFC 3501 9): it joins the atom as a quoted string, so the FETCH parser
+ * reads one form.
+ */
+static enum imap_parse
+section_literal(struct imap_parser *p, uint64_t size)
+{
+	const char	*error;
+
+	if (size_add(size_mul(size, 2), 3) >= buf_room(&p->arena))
+		return fail(p, "BAD", "[TOOBIG] literal too big");
+	buf_truncate(&p->arena, buf_len(&p->arena) - 1);	/* the atom's NUL */
+	if (arena_add(p, "\"", 1, &error) == -1)
+		return fail(p, "BAD", error);
+	p->left = size;
+	p->mode = MODE_LITERAL;
+	if (size == 0)
+		literal_end(p);
+	return p->sync ? IMAP_PARSE_CONTINUE : IMAP_PARSE_MORE;
+}
+
+/* A section literal's bytes, escaped as in a quoted string (room checked). */
+static void
+section_bytes(struct imap_parser *p, const char *data, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (data[i] == '"' || data[i] == '\\')
+			buf_append(&p->arena, "\\", 1);
+		buf_append(&p->arena, data + i, 1);
+	}
 }
 
 /* A literal ends the line: accept, stream or refuse it. */
@@ -419,6 +491,8 @@ literal_start(struct imap_parser *p, uint64_t size)
 {
 	const char	*error;
 
+	if (p->in_section)
+		return section_literal(p, size);
 	if (p->need_sep)
 		return fail(p, "BAD", "literal without a space before it");
 	p->sp_pending = false;
@@ -559,7 +633,10 @@ imap_parser_literal(struct imap_parser *p, const char *data, size_t len, size_t 
 				p->mode = MODE_LINE;
 			return IMAP_PARSE_ERROR;
 		}
-		buf_append(&p->arena, data, n);	/* room checked at literal_start() */
+		if (p->in_section)
+			section_bytes(p, data, n);
+		else
+			buf_append(&p->arena, data, n);	/* room checked at literal_start() */
 	} else if (p->mode == MODE_STREAM)
 		p->write(p->write_ctx, data, n);
 	p->left -= n;

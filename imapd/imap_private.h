@@ -289,6 +289,8 @@ int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i)
 void	imap_body_msg_free(struct imap_body_msg **bm);
 /* idx's \Seen was set by a FETCH since the view was taken (mark: it is now). */
 bool	imap_seen_marked(struct imap_session *s, size_t idx, bool mark);
+/* Those \Seen into the session's own copy of the view (SEARCH must see them). */
+void	imap_seen_fold(struct imap_session *s);
 /* The FETCH ends early: the job running, if any, is left to finish alone. */
 void	imap_body_abort(struct imap_session *s);
 

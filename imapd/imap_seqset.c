@@ -182,5 +182,8 @@ imap_seqset_highest(const struct imap_seqset *set, uint32_t max)
 
 	if (star_interval(set, max, &slo, &shi) && shi > top)
 		top = shi;
+	/* In an empty mailbox `*` names no message: at least 1, refused (RFC 3501 9). */
+	if (set->star && max == 0 && (set->anchored ? set->star_hi : 1) > top)
+		top = set->anchored ? set->star_hi : 1;
 	return top;
 }

@@ -48,7 +48,10 @@ bool	 imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t m
 bool	 imap_seqset_next(const struct imap_seqset *set, uint32_t max, bool skip_above_max,
 	    uint32_t *n);
 
-/* The largest member when `*` stands for max (to refuse sequence numbers above max). */
+/*
+ * The largest member when `*` stands for max (to refuse sequence numbers
+ * above max); in an empty mailbox a `*` counts as 1 at least.
+ */
 uint32_t imap_seqset_highest(const struct imap_seqset *set, uint32_t max);
 
 #endif

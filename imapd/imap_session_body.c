@@ -94,6 +94,33 @@ imap_seen_marked(struct imap_session *s, size_t idx, bool mark)
 }
 
 /*
+ * The marks into the view itself, a copy the session owns: a SEARCH
+ * then sees the \Seen a FETCH told the client of, and the next sync has
+ * nothing more to say of them.
+ */
+void
+imap_seen_fold(struct imap_session *s)
+{
+	struct imap_seen_marks	*sm = &s->seen_marks;
+	struct msg_info		*copy;
+	size_t			 i;
+
+	if (sm->bits == NULL || sm->view != s->msgs || sm->n != s->nmsgs ||
+	    sm->modseq != s->highestmodseq)
+		return;
+	for (i = 0; i <= s->nmsgs / 8 && sm->bits[i] == 0; i++)
+		;
+	if (i > s->nmsgs / 8)
+		return;
+	copy = xreallocarray(NULL, s->nmsgs, sizeof(*copy));
+	memcpy(copy, s->msgs, s->nmsgs * sizeof(*copy));
+	for (i = 0; i < s->nmsgs; i++)
+		if ((sm->bits[i / 8] >> (i % 8)) & 1)
+			copy[i].flags |= MSG_SEEN;
+	imap_view_set(s, copy, s->nmsgs, copy);
+}
+
+/*
  * Open the batch's files and advise them, so that their reads are in
  * flight together.  -1 on a failure other than a message expunged since
  * the view (out of descriptors: the FETCH says NO rather than leave it out).

@@ -42,6 +42,7 @@ struct imap_search_cmd {
 	struct imap_parser	*parser;	/* owned once orphaned: the run reads its keys */
 	const struct msg_info	*msgs;		/* the view */
 	size_t			 nmsgs;
+	struct msg_info		*view_copy;	/* owned once orphaned: msgs, if the session's copy */
 	char			*tag;
 	enum imap_cmd_id	 id;		/* SEARCH, SORT or THREAD */
 	bool			 uid;
@@ -80,6 +81,7 @@ search_free(struct imap_search_cmd *sc)
 	if (sc->s == NULL) {		/* orphaned: what it was lent is its own */
 		mailbox_close(&sc->mb);
 		imap_parser_free(&sc->parser);
+		free(sc->view_copy);
 	}
 	free(sc->tag);
 	free(sc);
@@ -271,6 +273,7 @@ imap_cmd_search(struct imap_session *s, const struct imap_command *cmd)
 
 	if (has_modseq(search_of(cmd)->key))
 		imap_condstore_enable(s);
+	imap_seen_fold(s);
 	sc = xcalloc(1, sizeof(*sc));
 	sc->s = s;
 	sc->mb = s->mb;
@@ -330,6 +333,8 @@ imap_search_abort(struct imap_session *s)
 	sc->s = NULL;
 	sc->parser = s->parser;
 	s->parser = NULL;
+	sc->view_copy = s->view_copy;
+	s->view_copy = NULL;
 	s->mb = NULL;
 	s->msgs = NULL;
 	s->nmsgs = 0;

@@ -1,7 +1,10 @@
 /*
  * Maildir++ folders: ".Name" directories below the Maildir, '.' as the
  * hierarchy separator, a "maildirfolder" file in each, and the
- * "subscriptions" file (one name per line, as Courier and Dovecot read it).
+ * "subscriptions" file (one name per line, as Courier and Dovecot read it),
+ * which only SUBSCRIBE and UNSUBSCRIBE change: DELETE and RENAME leave it
+ * (RFC 3501 6.3.6: a server never removes a name on its own; the client
+ * subscribes the new name, as Dovecot expects).
  * Listing is in folder_list.c.
  * The index forgets a deleted or renamed folder; a renamed folder is
  * re-indexed from its side file under its new name (same UIDVALIDITY and
@@ -184,7 +187,6 @@ folder_delete(struct store *st, const char *maildir, const char *name, const cha
 		safedir_remove_tree(rootfd, gone, gone, SAFEDIR_ANY_OWNER, &links, NULL);
 		close(rootfd);
 	}
-	folder_subscribe(st, maildir, name, false, error_r);
 	return 0;
 }
 
@@ -266,10 +268,6 @@ folder_rename(struct store *st, const char *maildir, const char *from, const cha
 		rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(&t));
 	else if (rootfd != -1)
 		commit_txn_abort(&t);
-	if (rc == 0) {
-		folder_subscribe(st, maildir, from, false, error_r);
-		folder_subscribe(st, maildir, to, true, error_r);
-	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -13,7 +13,8 @@ Maildir layout as Postroom (<root>/<domain>/<local>/Maildir) and mail owned
 by `nobody` (or the current user when not root), and no auth penalty (a
 deliberate failed login would delay the next logins by 2 to 15 s).  Never touches the
 packaged instance.  tls=(cert, key) turns on STARTTLS/STLS; settings={}
-overrides top-level settings (e.g. auth_failure_delay).  stored={user: hash}
+overrides top-level settings (e.g. auth_failure_delay); sections='...' is
+more configuration text appended as is (a namespace block).  stored={user: hash}
 gives a user the password hash as Postroom's conf/passwd holds it
 ("{CRYPT}$y$..."): Dovecot then checks it with crypt(3) like Postroom does,
 where the default {PLAIN} hashes nothing (the bench compares like for like;
@@ -90,11 +91,12 @@ def _accounts():
 
 
 class Dovecot:
-    def __init__(self, users=None, tls=None, settings=None, stored=None):
+    def __init__(self, users=None, tls=None, settings=None, stored=None, sections=''):
         self.users = dict(users or {'alice@example.test': 'alice-pw'})
         self.stored = dict(stored or {})
         self.tls = tls
         self.settings = dict(settings or {})
+        self.sections = sections
         self.dir = None
         self.proc = None
         self._ports = {}
@@ -150,6 +152,7 @@ class Dovecot:
                 f.write('%s = %s\n' % (k, v))
             f.write(SECTIONS.format(d=self.dir, uid=self.uid, gid=self.gid,
                                     imap=self._ports['imap'], pop3=self._ports['pop3']))
+            f.write(self.sections)
 
     def _start(self):
         self.proc = subprocess.Popen([BINARY, '-F', '-c', self.conf],

@@ -149,7 +149,8 @@ class ImaplibScenario(ImapCase):
         self.assertIn('READ-ONLY', c.untagged_responses)
         with self.assertRaisesRegex(imaplib.IMAP4.error, 'BAD'):
             c.fetch('1', '(FLAGS)')                         # no message 1
-        self.assertEqual(c.fetch('1:*', '(FLAGS)'), ('OK', [None]))  # `*` is no message
+        with self.assertRaisesRegex(imaplib.IMAP4.error, 'BAD'):
+            c.fetch('1:*', '(FLAGS)')       # `*` is no message either (RFC 3501 9)
         self.assertEqual(c.uid('FETCH', '1:*', '(FLAGS)'), ('OK', [None]))
         self.assertEqual(c.select('NoSuchFolder')[0], 'NO')
         self.assertEqual(c.noop()[0], 'OK')

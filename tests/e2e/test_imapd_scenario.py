@@ -6,9 +6,8 @@ checked against that session's view (the UIDs by sequence number): an
 EXPUNGE or FETCH names a message the client knows, EXISTS never shrinks the
 mailbox, and the view after the last reply equals the server's.  UIDs and
 UIDVALIDITY survive a restart of every daemon and a deleted index.
-(The imaplib walk-through with Chinese mail is in test_imapd.py and
-test_imapd_body.py; its full form on 143+993 with Trash both ways and the
-pop3d/imapd cross checks are being written on l15/diff this round.)
+(The imaplib walk-through on 143+993 with Chinese mail, Trash both ways
+and the pop3d/imapd cross checks is test_imapd_walkthrough.py.)
 """
 
 import os

@@ -149,6 +149,11 @@ test_rename(void **state)
 	assert_no(imap_folder_rename(&f, "Old", "tmp", &no), &no, "CANNOT");
 	assert_no(imap_folder_rename(&f, "/etc", "x", &no), &no, "CANNOT");
 	assert_true(exists(fx, ".Old/cur"));
+	/* The new name's superiors are made, as CREATE's (RFC 3501 6.3.5). */
+	assert_int_equal(imap_folder_rename(&f, "Old.2024", "Y.M.D", &no), 0);
+	assert_true(exists(fx, ".Y/cur"));
+	assert_true(exists(fx, ".Y.M/cur"));
+	assert_true(exists(fx, ".Y.M.D/cur"));
 	/* RENAME INBOX: its messages move, INBOX stays, empty (RFC 3501 6.3.5) */
 	fx_deliver_n(fx, 3);
 	assert_int_equal(imap_folder_rename(&f, "inbox", "Saved", &no), 0);
@@ -167,7 +172,7 @@ test_subscribe(void **state)
 	char			**subs;
 	size_t			 n, i;
 	const char		*error;
-	bool			 later = false, entw = false;
+	bool			 later = false, entw = false, trash = false;
 
 	assert_int_equal(imap_folder_subscribe(&f, "Later", true, &no), 0);	/* no folder yet */
 	assert_int_equal(imap_folder_subscribe(&fu, "Entw\xc3\xbcrfe", true, &no), 0);
@@ -182,6 +187,19 @@ test_subscribe(void **state)
 		entw |= strcmp(subs[i], "Entw&APw-rfe") == 0;
 	}
 	assert_true(later && entw);
+	folder_names_free(&subs, n);
+	/* Only (UN)SUBSCRIBE change them: not DELETE nor RENAME (RFC 3501 6.3.6). */
+	assert_int_equal(imap_folder_create(&f, "Later", &no), 0);
+	assert_int_equal(imap_folder_rename(&f, "Later", "Sooner", &no), 0);
+	assert_int_equal(imap_folder_delete(&f, "Trash", &no), 0);
+	assert_int_equal(folder_subscriptions(fx->st, fx->maildir, &subs, &n, &error), 0);
+	later = false;
+	for (i = 0; i < n; i++) {
+		assert_string_not_equal(subs[i], "Sooner");
+		later |= strcmp(subs[i], "Later") == 0;
+		trash |= strcmp(subs[i], "Trash") == 0;
+	}
+	assert_true(later && trash);
 	folder_names_free(&subs, n);
 }
 

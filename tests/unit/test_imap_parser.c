@@ -520,6 +520,12 @@ test_fetch(void **state)
 	check("a FETCH 2 BODY[HEADER.FIELDS (\"X-\\\\\\\"A\" \"B\")]\r\n",
 	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS (X-\\\"A,B)]|");
 	check("a FETCH 2 BODY[HEADER.FIELDS (\"A\"\"B\")]\r\n", "a BAD invalid header field list|");
+	/* A header-fld-name is an astring: literals too, inside the section. */
+	check("a FETCH 2 BODY[HEADER.FIELDS ({7}\r\nSubject {4+}\r\nX\"\\y)]<0.5>\r\n",
+	    "+|CMD a FETCH set=2 atts=BODY[HEADER.FIELDS (Subject,X\"\\y)]<0.5>|");
+	check("a FETCH 2 (UID BODY.PEEK[HEADER.FIELDS (From {0}\r\n)] FLAGS)\r\n",
+	    "+|CMD a FETCH set=2 atts=UID,BODY.PEEK[HEADER.FIELDS (From,)],FLAGS|");
+	check("a FETCH 2 BODY[HEADER.FIELDS ({2}\r\nTo\r\n", "+|a BAD invalid header field list|");
 	check("a FETCH 2 BODY[HEADER.FIELDS (A\"B)]\r\n", "a BAD invalid header field name|");
 	check("a FETCH 2 BODY[HEADER.FIELDS.NOT (Received)]\r\n",
 	    "CMD a FETCH set=2 atts=BODY[HEADER.FIELDS.NOT (Received)]|");
@@ -701,7 +707,10 @@ test_seqset(void **state)
 	expect_seqset("3:1,7,2", 10, false, "1 2 3 7 top 7");
 	expect_seqset("5:6,1:2,3:4", 10, false, "1 2 3 4 5 6 top 6");
 	expect_seqset("*", 5, false, "5 top 5");
-	expect_seqset("*", 0, false, "top 0");
+	/* In an empty mailbox `*` is a number above max: BAD (RFC 3501 9). */
+	expect_seqset("*", 0, false, "top 1");
+	expect_seqset("3:*", 0, false, "top 3");
+	expect_seqset("2,*", 0, true, "top 2");
 	expect_seqset("*:3", 5, false, "3 4 5 top 5");
 	/* x:* with x above the highest number: max..x (RFC 9051 6.4.8). */
 	expect_seqset("10:*", 5, false, "5 6 7 8 9 10 top 10");
