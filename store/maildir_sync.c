@@ -9,6 +9,9 @@
  * reserved in the folder's side file before any name carries them, so a
  * rebuilt index never hands one out twice.  A new file's record takes its
  * sizes from its name where they can be trusted, without reading it.
+ * A POP3 sync leaves new files in new/ under their own names and keeps
+ * their UIDs in a side file instead (maildir_newlist.c); any other sync
+ * moves them into cur/.
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
@@ -41,6 +44,7 @@ struct scan_ent {
 	long			 match;		/* index into the record list, -1 */
 	uint32_t		 uid;		/* assigned to a new message */
 	bool			 dup;		/* base name taken: give it a new one */
+	bool			 kept;		/* indexed where it is, in new/ */
 };
 
 struct scan {
@@ -129,7 +133,7 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 		e->in_new = in_new;
 		e->match = -1;
 		e->uid = 0;
-		e->dup = false;
+		e->dup = e->kept = false;
 		s->n++;
 	}
 	closedir(dir);
@@ -183,19 +187,22 @@ maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx
 	struct idx_msglist	 l = { 0 };
 	struct scan		 s = { 0 };
 	const char		*error, **a = NULL, **b = NULL;
-	size_t			 i;
+	size_t			 i, n;
 	bool			 same = false;
 
 	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
 	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
-	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n != s.n)
+	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n < s.n)
 		goto out;
 	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
-	b = xreallocarray(NULL, s.n + 1, sizeof(*b));
-	for (i = 0; i < s.n; i++) {
+	b = xreallocarray(NULL, l.n + 1, sizeof(*b));
+	for (i = 0; i < s.n; i++)
 		a[i] = s.ents[i].name;
-		b[i] = l.msgs[i].name;
-	}
+	for (i = n = 0; i < l.n; i++)	/* the records of files in new/ aside */
+		if (maildir_name_dirfd(mb, l.msgs[i].name) == mb->curfd)
+			b[n++] = l.msgs[i].name;
+	if (n != s.n)
+		goto out;
 	qsort(a, s.n, sizeof(*a), name_cmp);
 	qsort(b, s.n, sizeof(*b), name_cmp);
 	for (i = 0; i < s.n && strcmp(a[i], b[i]) == 0; i++)
@@ -582,7 +589,37 @@ scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
 	return 0;
 }
 
-/* Rename a matched file to its canonical name and update its record. */
+/* POP3 indexes new mail where it lies (no rename): see maildir_newlist.c. */
+static bool
+keep_in_new(const struct mailbox *mb, const struct scan_ent *e)
+{
+	return (mb->flags & MAILBOX_POP3_LOCK) && e->in_new && !e->dup &&
+	    strchr(e->name, ':') == NULL;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* \Recent for this handle: it moved uid out of new/. */
+static void
+recent_add(struct mailbox *mb, uint32_t uid)
+{
+	if (mb->nrecent == mb->recentcap) {
+		mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
+		mb->recent = xreallocarray(mb->recent, mb->recentcap, sizeof(*mb->recent));
+	}
+	mb->recent[mb->nrecent++] = uid;
+}
+
+/*
+ * Rename a matched file to its canonical name and update its record; one
+ * a POP3 sync indexed in new/ stays there for POP3, moves for the others.
+ */
 static int
 sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
@@ -593,6 +630,11 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 rc;
 
+	if (keep_in_new(mb, e) && strcmp(e->name, old->name) == 0) {
+		e->uid = old->uid;
+		e->kept = true;
+		return 0;
+	}
 	mn.uid = old->uid;
 	mn.fsize = old->fsize;
 	mn.vsize = old->vsize;
@@ -614,6 +656,8 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 			return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(st));
 		}
 		*renamed_r = true;
+		if (e->in_new && maildir_name_dirfd(mb, old->name) == mb->newfd)
+			recent_add(mb, old->uid);	/* indexed by POP3, new to IMAP */
 	}
 	if (strcmp(name, old->name) == 0)
 		return 0;
@@ -647,9 +691,13 @@ sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	mn.fsize = m->fsize;
 	mn.vsize = m->vsize;
 	mn.has_info = true;
-	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
+	if (keep_in_new(mb, e)) {
+		snprintf(name, sizeof(name), "%s", e->name);
+		mn.flags = mn.kwmask = 0;	/* no info part: none */
+		e->kept = true;
+	} else if (maildir_name_format(&mn, name, sizeof(name)) == -1)
 		return 0;	/* an absurd name: leave it alone */
-	if (strcmp(name, e->name) != 0 || e->in_new) {
+	else if (strcmp(name, e->name) != 0 || e->in_new) {
 		if (commit_txn_rename(st, dir, e->name, mb->curfd, name) == -1)
 			return errno == ENOENT ? 0 : store_err(error_r, STORE_ERR_TEMPORARY,
 			    "%s", commit_txn_error(st));
@@ -662,13 +710,8 @@ sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	if ((rc = idx_msg_put(txn, f->id, m, error_r)) != 0)
 		return rc;
 	folder_account(f, m, 1);
-	if (e->in_new) {
-		if (mb->nrecent == mb->recentcap) {
-			mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
-			mb->recent = xreallocarray(mb->recent, mb->recentcap, sizeof(*mb->recent));
-		}
-		mb->recent[mb->nrecent++] = e->uid;
-	}
+	if (e->in_new && !e->kept)
+		recent_add(mb, e->uid);
 	return 0;
 }
 
@@ -692,6 +735,53 @@ base_cmp(const void *a, const void *b)
 {
 	return strcmp((*(struct scan_ent * const *)a)->mn.base,
 	    (*(struct scan_ent * const *)b)->mn.base);
+}
+
+/*
+ * Unknown files in new/ (a rebuild, or a crash before the index commit)
+ * take the UID a POP3 sync gave them, if it left them there; assign_uids
+ * then keeps it by the same rule as a U= in a name.
+ */
+static void
+newlist_apply(struct mailbox *mb, const struct idx_folder *f, struct scan *s)
+{
+	struct newlist	 nl;
+	size_t		 i;
+	bool		 loaded = false;
+
+	for (i = 0; i < s->n; i++) {
+		if (!s->ents[i].in_new || s->ents[i].match != -1 || s->ents[i].mn.uid != 0)
+			continue;
+		if (!loaded) {
+			newlist_load(mb->dirfd, f->uidvalidity, &nl);
+			loaded = true;
+		}
+		s->ents[i].mn.uid = newlist_uid(&nl, s->ents[i].mn.base);
+	}
+	if (loaded)
+		newlist_free(&nl);
+}
+
+/* The UIDs of what this sync left in new/, kept durable before the index commit. */
+static int
+newlist_write(struct mailbox *mb, const struct idx_folder *f, const struct scan *s,
+    struct commit_txn *st, const char **error_r)
+{
+	struct newlist_ent	*ents;
+	size_t			 i, n = 0;
+	int			 rc;
+
+	ents = xreallocarray(NULL, s->n + 1, sizeof(*ents));
+	for (i = 0; i < s->n; i++) {
+		if (!s->ents[i].kept)
+			continue;
+		ents[n].base = s->ents[i].mn.base;
+		ents[n].uid = s->ents[i].uid;
+		n++;
+	}
+	rc = newlist_store(st, mb->tmpfd, mb->dirfd, f->uidvalidity, ents, n, error_r);
+	free(ents);
+	return rc;
 }
 
 /* Decide the UIDs of unknown files; returns how many there are. */
@@ -739,7 +829,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct byname		*names = NULL, key, *hit;
 	struct maildir_name	 mn;
 	struct commit_txn	 st;
-	size_t			 i, nnew;
+	size_t			 i, nnew, nkept = 0;
 	int64_t			 pre, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
@@ -758,12 +848,17 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
+	if (!exists)
+		newlist_apply(mb, f, &s);
 	if (!exists && side_ok)
 		side_stale_check(mb, f, &s);
 	if (full)
 		clean_tmp(mb->tmpfd);
-	/* An index error keeps its code: IDX_RETRY makes the caller run again. */
-	if (full && exists && (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
+	/*
+	 * An index error keeps its code: IDX_RETRY makes the caller run again.
+	 * Files in new/ may be known too (a POP3 sync left them there).
+	 */
+	if ((full || s.n > 0) && exists && (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
@@ -784,6 +879,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		hit->seen = true;
 		s.ents[i].match = (long)hit->idx;
 	}
+	if (exists)
+		newlist_apply(mb, f, &s);
 	nnew = assign_uids(&s, f, !exists, &nw);
 	if ((rc = maildir_reserve_uids(mb, f, f->uidnext, error_r)) != 0)
 		goto out;
@@ -798,7 +895,13 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		if ((rc = sync_new(mb, txn, f, nw[i], &st, error_r)) != 0)
 			goto out;
 		renamed = changed = true;
+		nkept += nw[i]->kept;
 	}
+	if (nkept > 0 && (rc = newlist_write(mb, f, &s, &st, error_r)) != 0)
+		goto out;
+	/* Known files moved out of new/ came in scan order: recent[] is ascending. */
+	if (mb->nrecent > 1)
+		qsort(mb->recent, mb->nrecent, sizeof(*mb->recent), uid_cmp);
 	store_crash_point("sync-renamed");
 	rc = -1;
 	if (full && stable) {
