@@ -3,7 +3,7 @@
  * idx_folder, and the next folder id.  A record written before the
  * tombstone fields existed is shorter: it reads with none kept, and with
  * the floor at its HIGHESTMODSEQ, since the expunges before that left no
- * tombstone.
+ * tombstone; one written before new/'s mtime was kept reads with none.
  */
 #include "store/index_private.h"
 
@@ -12,6 +12,7 @@
 
 #define NEXT_ID_KEY		"\001next-folder-id"
 #define FOLDER_REC0_SIZE	offsetof(struct idx_folder, vanished_floor)
+#define FOLDER_REC1_SIZE	offsetof(struct idx_folder, new_mtime_ns)
 
 int
 idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_folder *f,
@@ -30,7 +31,7 @@ idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_fold
 		return db_fail(t->e, ret, "folder get", error_r);
 	if (val.size == FOLDER_REC0_SIZE)
 		f->vanished_floor = f->highestmodseq;
-	else if (val.size != sizeof(*f))
+	else if (val.size != FOLDER_REC1_SIZE && val.size != sizeof(*f))
 		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "index folder record of %s is damaged", folder);
 	return 0;

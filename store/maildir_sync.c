@@ -84,12 +84,24 @@ now_ns(void)
  * the last full scan proves that nothing changed since, as Dovecot
  * distrusts young mtimes.
  */
+static enum maildir_cur
+dir_state(int64_t recorded, int64_t scan_ns, int64_t mtime)
+{
+	if (recorded == 0 || recorded != mtime)
+		return MAILDIR_CHANGED;
+	return mtime <= scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
+}
+
 enum maildir_cur
 maildir_cur_state(const struct idx_folder *f, int64_t mtime)
 {
-	if (f->cur_mtime_ns == 0 || f->cur_mtime_ns != mtime)
-		return MAILDIR_CHANGED;
-	return mtime <= f->cur_scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
+	return dir_state(f->cur_mtime_ns, f->cur_scan_ns, mtime);
+}
+
+enum maildir_cur
+maildir_new_state(const struct idx_folder *f, int64_t mtime)
+{
+	return dir_state(f->new_mtime_ns, f->new_scan_ns, mtime);
 }
 
 static void
@@ -784,6 +796,18 @@ newlist_write(struct mailbox *mb, const struct idx_folder *f, const struct scan 
 	return rc;
 }
 
+/* This sync left every file it found in new/ where it was. */
+static bool
+new_untouched(const struct scan *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ents[i].in_new && !s->ents[i].kept)
+			return false;
+	return true;
+}
+
 /* Decide the UIDs of unknown files; returns how many there are. */
 static size_t
 assign_uids(struct scan *s, struct idx_folder *f, bool rebuild, struct scan_ent ***new_r)
@@ -830,7 +854,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct maildir_name	 mn;
 	struct commit_txn	 st;
 	size_t			 i, nnew, nkept = 0;
-	int64_t			 pre, scan_ns;
+	int64_t			 pre, pre_new, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
@@ -845,6 +869,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		return -1;
 	scan_ns = now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
+	pre_new = maildir_dir_mtime(mb->newfd);
 	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
@@ -934,6 +959,13 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
 	if (full)
 		f->cur_scan_ns = scan_ns;
+	/*
+	 * new/ as this sync found it (it moved nothing out): deliveries go
+	 * there without our lock, so only the mtime from before the scan says
+	 * that nothing came after it.
+	 */
+	f->new_mtime_ns = stable && new_untouched(&s) ? pre_new : 0;
+	f->new_scan_ns = scan_ns;
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);

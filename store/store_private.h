@@ -120,6 +120,13 @@ struct idx_folder {
 	uint64_t	 vanished_floor;
 	uint32_t	 tombstones;	/* kept in vanished.db */
 	uint32_t	 spare;		/* 0 */
+	/*
+	 * new/ mtime when a sync that left new/ as it found it began (a
+	 * POP3 sync keeps its files there); 0: scan new/.  Absent (0) in a
+	 * record written before.
+	 */
+	int64_t		 new_mtime_ns;
+	int64_t		 new_scan_ns;	/* when that sync began */
 };
 
 struct idx_msg {
@@ -306,6 +313,8 @@ int64_t		 maildir_dir_mtime(int dirfd);
  */
 enum maildir_cur { MAILDIR_CHANGED, MAILDIR_YOUNG, MAILDIR_SETTLED };
 enum maildir_cur maildir_cur_state(const struct idx_folder *f, int64_t mtime);
+/* The same for new/: MAILDIR_SETTLED means it holds only what the index knows. */
+enum maildir_cur maildir_new_state(const struct idx_folder *f, int64_t mtime);
 /* A young cur/ without the lock: every file name is the one the index has. */
 bool		 maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn,
 		    const struct idx_folder *f);

@@ -317,6 +317,38 @@ test_pop3_new_changes(void **state)
 	store_fx_free(&fx);
 }
 
+/*
+ * A POP3 login skips the locked sync while new/ holds only what it indexed
+ * there (new/'s mtime, settled): a delivery or a flag change after that is
+ * still seen.
+ */
+static void
+test_pop3_new_settled(void **state)
+{
+	struct store_fx	*fx = setup();
+	struct mailbox	*mb;
+	const char	*error;
+	uint32_t	 uids[4];
+	bool		 seen[4];
+
+	(void)state;
+	fx_deliver_n(fx, 2);
+	usleep(2100 * 1000);	/* new/'s mtime 2 s older than the sync: trusted */
+	assert_int_equal(pop3_uids(fx, uids, NULL, 4), 2);
+	assert_int_equal(pop3_uids(fx, uids, NULL, 4), 2);
+	fx_deliver_n(fx, 1);
+	assert_int_equal(pop3_uids(fx, uids, seen, 4), 3);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", MAILBOX_POP3_LOCK, &mb,
+	    &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &uids[0], 1, FLAGS_ADD, MSG_SEEN, NULL, &error),
+	    0);
+	mailbox_close(&mb);
+	assert_int_equal(pop3_uids(fx, uids, seen, 4), 3);
+	assert_true(seen[0] && !seen[1] && !seen[2]);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 2);
+	store_fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -327,6 +359,7 @@ main(void)
 		cmocka_unit_test(test_agrees_with_parse_and_rebuild),
 		cmocka_unit_test(test_pop3_keeps_new),
 		cmocka_unit_test(test_pop3_new_changes),
+		cmocka_unit_test(test_pop3_new_settled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,8 @@
 #define REC_LAYOUT_AT	12
 #define REC_LEN_AT	48	/* uint32_t len[4]: name, envelope, body, bodystructure */
 #define FOLDER0_SIZE	56
-#define FOLDER1_SIZE	72
+#define FOLDER1_SIZE	72	/* with the tombstone fields */
+#define FOLDER2_SIZE	88	/* with new/'s mtime */
 
 /* Rewrite every record of file with fn (which returns the new size, 0: keep). */
 static void
@@ -76,7 +77,7 @@ msg_to_layout0(const DBT *val, unsigned char *out)
 static size_t
 folder_to_old(const DBT *val, unsigned char *out)
 {
-	if (val->size != FOLDER1_SIZE)
+	if (val->size != FOLDER1_SIZE && val->size != FOLDER2_SIZE)
 		return 0;		/* the next-id and lock records */
 	memcpy(out, val->data, FOLDER0_SIZE);
 	return FOLDER0_SIZE;
