@@ -796,6 +796,18 @@ newlist_write(struct mailbox *mb, const struct idx_folder *f, const struct scan 
 	return rc;
 }
 
+/* How many files this sync indexed (or found indexed) in new/. */
+static uint32_t
+new_kept(const struct scan *s)
+{
+	uint32_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < s->n; i++)
+		n += s->ents[i].kept;
+	return n;
+}
+
 /* This sync left every file it found in new/ where it was. */
 static bool
 new_untouched(const struct scan *s)
@@ -881,9 +893,11 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		clean_tmp(mb->tmpfd);
 	/*
 	 * An index error keeps its code: IDX_RETRY makes the caller run again.
-	 * Files in new/ may be known too (a POP3 sync left them there).
+	 * Files in new/ may be known too (a POP3 sync left them there), and
+	 * those the index has there may be gone.
 	 */
-	if ((full || s.n > 0) && exists && (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
+	if ((full || s.n > 0 || f->new_kept > 0) && exists &&
+	    (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
@@ -929,9 +943,15 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		qsort(mb->recent, mb->nrecent, sizeof(*mb->recent), uid_cmp);
 	store_crash_point("sync-renamed");
 	rc = -1;
-	if (full && stable) {
+	/*
+	 * Gone: what a full scan did not find; without one, only records of
+	 * files in new/ (scanned whole every time) and only if cur/ did not
+	 * change meanwhile (another tool's new/ -> cur/ is not an expunge).
+	 */
+	if (full ? stable : l.n > 0 && maildir_dir_mtime(mb->curfd) == pre) {
 		for (i = 0; i < l.n; i++) {
-			if (names[i].seen)
+			if (names[i].seen || (!full &&
+			    maildir_name_dirfd(mb, l.msgs[names[i].idx].name) != mb->newfd))
 				continue;
 			if ((rc = idx_msg_del(txn, f, l.msgs[names[i].idx].uid,
 			    error_r)) != 0)
@@ -966,6 +986,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	 */
 	f->new_mtime_ns = stable && new_untouched(&s) ? pre_new : 0;
 	f->new_scan_ns = scan_ns;
+	f->new_kept = new_kept(&s);
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);

@@ -119,7 +119,11 @@ struct idx_folder {
 	/* Tombstones at or below this MODSEQ were dropped (or never kept). */
 	uint64_t	 vanished_floor;
 	uint32_t	 tombstones;	/* kept in vanished.db */
-	uint32_t	 spare;		/* 0 */
+	/*
+	 * Files the last sync left indexed in new/ (a POP3 sync): a sync
+	 * without a full scan still checks that they are there (was spare, 0).
+	 */
+	uint32_t	 new_kept;
 	/*
 	 * new/ mtime when a sync that left new/ as it found it began (a
 	 * POP3 sync keeps its files there); 0: scan new/.  Absent (0) in a
