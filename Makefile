@@ -38,9 +38,9 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -W
 LDFLAGS	+= -pthread $(SANFLAGS)
 LDLIBS	 = -lssl -lcrypto -ldb -lcares -lcrypt
 
-DAEMONS	 = smtpd pop3d
+DAEMONS	 = smtpd pop3d imapd
 # Protocol directories built and unit-tested as a library before they have a main.c.
-LIBONLY	 = imapd
+LIBONLY	 =
 PROGS	 = $(addprefix $(BUILD)/,$(DAEMONS) deliver mailctl)
 
 LAYERS	  = mail store queue

@@ -172,6 +172,15 @@ buf_reset(struct buf *b)
 }
 
 void
+buf_truncate(struct buf *b, size_t len)
+{
+	assert(len <= b->len);
+	b->len = len;
+	if (len == 0)
+		b->off = 0;
+}
+
+void
 buf_compact(struct buf *b)
 {
 	if (b->off == 0)

@@ -49,6 +49,8 @@ void	 buf_commit(struct buf *b, size_t n);
 
 void	 buf_consume(struct buf *b, size_t n);	/* drop n bytes from the front */
 void	 buf_reset(struct buf *b);		/* empty, keep storage */
+/* Keep the first len bytes (len <= buf_len): take back what a failed reply appended. */
+void	 buf_truncate(struct buf *b, size_t len);
 void	 buf_compact(struct buf *b);		/* move data to the front */
 /* NUL-terminated copy of the contents (for tests and small strings). */
 char	*buf_strdup(const struct buf *b);

@@ -70,7 +70,8 @@ const struct config_key config_keys[] = {
 	BOOL("plaintext_auth_loopback", lib.plaintext_auth_loopback, "yes",
 	  "allow AUTH/LOGIN/USER without TLS from 127.0.0.0/8 and ::1"),
 	UINT("auth_max_hashes", lib.auth_max_hashes, "0", 0, 256,
-	  "password checks at once per process, the others wait their turn (0: one per online CPU)"),
+	  "password checks at once per process, the others wait their turn (0: the online CPUs"
+	  " shared among the workers, at least one each)"),
 	UINT("auth_max_failures", lib.auth_max_failures, "10", 1, 1000,
 	  "failed logins from one address before it is refused for auth_block_time"),
 	DURATION("auth_fail_delay", lib.auth_fail_delay_ms, "1s", 0, 60 * SEC,
@@ -84,7 +85,11 @@ const struct config_key config_keys[] = {
 	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
 	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process"),
 	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,
-	  "simultaneous connections from one client address, per daemon process"),
+	  "simultaneous connections from one client address to one daemon (its workers together)"),
+	UINT("connection_table_size", lib.connection_table_size, "16384", 16, 1000000,
+	  "client addresses and users a daemon's workers count together (max_connections_per_ip,"
+	  " pop3d.max_connections_per_user); shared memory, ~270 bytes + 4 per worker each; when"
+	  " full a new client gets a temporary error"),
 	UINT("max_connections", lib.max_connections, "2000", 1, 1000000,
 	  "simultaneous connections per daemon process"),
 	UINT("stress_threshold", lib.stress_threshold, "80", 0, 100,
@@ -157,11 +162,27 @@ const struct config_key config_keys[] = {
 	BOOL("pop3d.mark_seen", pop3d.mark_seen, "yes",
 	  "set \\Seen on messages retrieved through POP3"),
 	UINT("pop3d.max_connections_per_user", pop3d.max_connections_per_user, "10", 1, 10000,
-	  "simultaneous POP3 sessions for one user"),
+	  "simultaneous POP3 sessions for one user (pop3d's workers together)"),
 	UINT("pop3d.read_ahead", pop3d.read_ahead, "4", 0, 16,
 	  "messages after the one RETR sends that are opened and read ahead (one descriptor each; 0: none)"),
 
 	/* ---- imapd ---- */
+	STRING("imapd.listen", imapd.listen, "0.0.0.0:143",
+	  "IMAP listeners (STARTTLS offered)"),
+	STRING("imapd.tls_listen", imapd.tls_listen, "0.0.0.0:993",
+	  "IMAP over implicit TLS listeners"),
+	DURATION("imapd.idle_timeout", imapd.idle_timeout_ms, "30m", 1 * SEC, DAY,
+	  "inactivity before a logged-in session is closed (RFC 3501 5.4: at least 30 minutes)"),
+	DURATION("imapd.preauth_timeout", imapd.preauth_timeout_ms, "1m", 1 * SEC, DAY,
+	  "inactivity before login before the session is closed; at most imapd.idle_timeout"),
+	DURATION("imapd.stress_timeout", imapd.stress_timeout_ms, "30s", 1 * SEC, DAY,
+	  "inactivity timeout while a listener is over stress_threshold"),
+	UINT("imapd.max_errors", imapd.max_errors, "20", 1, 1000,
+	  "BAD or failed commands in a row before the connection is closed"),
+	UINT("imapd.max_commands_before_auth", imapd.max_commands_before_auth, "30", 1, 100000,
+	  "commands a client may send before it has logged in"),
+	UINT("imapd.max_connections_per_user", imapd.max_connections_per_user, "20", 1, 10000,
+	  "simultaneous logged-in IMAP sessions for one user, per process"),
 	SIZE("imapd.max_command_size", imapd.max_command_size, "1M", 4 * KB, 64 * MB,
 	  "bytes of one command held in memory: its lines and literals, the APPEND message apart"),
 	SIZE("imapd.max_literal_size", imapd.max_literal_size, "35M", 1 * KB, 2 * GB,
@@ -197,7 +218,19 @@ pop3d_check(const struct settings *set, const char **key_r, const char **error_r
 	return 0;
 }
 
+static int
+imapd_check(const struct settings *set, const char **key_r, const char **error_r)
+{
+	if (set->imapd.preauth_timeout_ms > set->imapd.idle_timeout_ms) {
+		*key_r = "imapd.preauth_timeout";
+		*error_r = "longer than imapd.idle_timeout";
+		return -1;
+	}
+	return 0;
+}
+
 config_check_fn *const config_checks[] = {
 	pop3d_check,
+	imapd_check,
 	NULL,
 };

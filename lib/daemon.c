@@ -7,7 +7,9 @@
 #include "lib/daemon_private.h"
 
 #include "lib/authfail.h"
+#include "lib/authq.h"
 #include "lib/config.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/ev.h"
 #include "lib/log.h"
@@ -66,6 +68,18 @@ daemon_authfail(struct daemon *d)
 	return d->af;
 }
 
+struct authq *
+daemon_authq(struct daemon *d)
+{
+	return d->authq;
+}
+
+struct conntab *
+daemon_conntab(struct daemon *d)
+{
+	return d->conns;
+}
+
 void *
 daemon_arg(struct daemon *d)
 {
@@ -91,13 +105,23 @@ daemon_tls_ctx(struct daemon *d)
 }
 
 static void
-usage(const char *name)
+usage(const struct daemon_spec *spec)
 {
+	const struct daemon_listener	*l;
+	const struct config_key		*k;
+
 	fprintf(stderr, "usage: %s [-f] [-c config] [-o key=value]...\n"
 	    "  -c path       configuration file (default %s)\n"
 	    "  -o key=value  override a configuration key (repeatable)\n"
 	    "  -f            stay in the foreground (the only mode)\n"
-	    "  -h            this help\n", name, DEFAULT_CONFIG);
+	    "  -h            this help\n"
+	    "listeners (key = default):\n", spec->name, DEFAULT_CONFIG);
+	for (l = spec->listeners; l->kind != NULL; l++)
+		if ((k = config_key_at(l->addrs)) != NULL)
+			fprintf(stderr, "  %-12s %s = %s%s\n", l->kind, k->name, k->def,
+			    l->implicit_tls ? " (implicit TLS)" : "");
+	fprintf(stderr, "settings: the %s.* keys and the shared ones; `mailctl config` prints them\n",
+	    spec->name);
 }
 
 /* The config file plus the -o overrides; NULL and every error logged. */
@@ -176,12 +200,28 @@ pool_limits(const struct daemon_spec *spec, const struct settings *set,
 	}
 }
 
+/*
+ * Password checks at once in this worker.  auth_max_hashes = 0: the CPUs
+ * shared among the workers (at least one each), so the daemon as a whole
+ * hashes about one per core: more at once only adds memory (yescrypt
+ * takes ~16 MB each), not speed.
+ */
+static unsigned
+auth_hashes(struct daemon *d)
+{
+	unsigned	configured = daemon_settings(d)->lib.auth_max_hashes;
+	unsigned	cpus = daemon_per_cpu(0), workers = conntab_nowners(d->conns);
+
+	return configured != 0 ? configured : (cpus + workers - 1) / workers;
+}
+
 /* Settings a running daemon cannot apply: a reload changing one warns. */
 static const size_t	restart_fields[] = {
 	SETTINGS_FIELD(unsigned, lib.workers),
 	SETTINGS_FIELD(const char *, lib.user),
 	SETTINGS_FIELD(unsigned, lib.io_threads),
 	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
+	SETTINGS_FIELD(unsigned, lib.connection_table_size),
 	SETTINGS_FIELD(bool, lib.seccomp),
 };
 
@@ -312,6 +352,7 @@ daemon_reload(struct daemon *d)
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
+	authq_set_max(d->authq, auth_hashes(d));
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
 	log_info("event=reload status=ok config=%s", config_path(cfg));
@@ -419,10 +460,12 @@ worker_cleanup(struct daemon *d)
 	size_t	i;
 
 	/* Commits in flight finish first: their sessions are still there for `done`. */
+	authq_stop(d->authq);
 	workq_free(&d->wq);
-	session_pool_free(&d->pool);
+	session_pool_free(&d->pool);	/* sessions cancel the checks still waiting */
 	if (d->spec->fini != NULL)
 		d->spec->fini(d);
+	authq_free(&d->authq);
 	authfail_free(&d->af);
 	for (i = 0; i < d->nsocks; i++)
 		ev_io_del(&d->socks[i].io);
@@ -463,8 +506,6 @@ open_authfail(struct daemon *d)
  * workers = 0: one per online CPU, so a 2-core box is not served by one
  * loop (each worker is one event loop; the workq only takes the disk).
  * Counted at start: a reload cannot change it (restart_fields).
- * auth_max_hashes = 0 is also one per CPU: more hashes at once than cores
- * only add memory (yescrypt takes ~16 MB each), not speed.
  */
 unsigned
 daemon_per_cpu(unsigned configured)
@@ -504,8 +545,10 @@ daemon_worker(struct daemon *d)
 		log_warnx("event=init status=failed reason=\"cannot create the event loop\"");
 		return DAEMON_EXIT_INIT;
 	}
+	conntab_set_owner(d->conns, d->worker_index);
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
+	d->authq = authq_new(auth_hashes(d));
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);
@@ -515,7 +558,7 @@ daemon_worker(struct daemon *d)
 		goto out;
 	}
 	pool_limits(d->spec, daemon_settings(d), &l);
-	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l);
+	d->pool = session_pool_new(d->loop, d->spec->ops, d->arg, &l, d->conns);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_workq(d->pool, d->wq);
 	for (i = 0; i < d->nsocks; i++)
@@ -559,15 +602,15 @@ parse_args(struct daemon *d, int argc, char *argv[])
 			d->overrides[d->noverrides++] = optarg;
 			break;
 		case 'h':
-			usage(d->spec->name);
+			usage(d->spec);
 			return 0;
 		default:
-			usage(d->spec->name);
+			usage(d->spec);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(d->spec->name);
+		usage(d->spec);
 		return 2;
 	}
 	return -1;
@@ -584,6 +627,7 @@ daemon_release(struct daemon *d)
 	free(d->overrides);
 	if (d->af_fd != -1)
 		close(d->af_fd);
+	conntab_free(&d->conns);
 }
 
 /* The whole life of a forked worker: serve, then free what it inherited. */
@@ -658,6 +702,8 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 		goto out;
 	}
 	workers = daemon_per_cpu(set->lib.workers);
+	/* Before the fork: every worker maps the same counts. */
+	d.conns = conntab_new(set->lib.connection_table_size, workers);
 	load_tls(&d);
 	open_authfail(&d);
 	/* Before the first byte from the network is read. */

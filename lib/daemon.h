@@ -22,6 +22,8 @@
 #include <openssl/ssl.h>
 
 struct authfail;
+struct authq;
+struct conntab;
 struct daemon;
 struct directory;
 struct directory_syntax;
@@ -72,6 +74,10 @@ struct directory	*daemon_directory(struct daemon *d);
 struct ev_loop		*daemon_loop(struct daemon *d);
 struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
+/* Password checks taking turns in this worker (auth_max_hashes, lib/authq.h). */
+struct authq		*daemon_authq(struct daemon *d);
+/* Connection counts shared by the daemon's workers, this worker's column (lib/conntab.h). */
+struct conntab		*daemon_conntab(struct daemon *d);
 void			*daemon_arg(struct daemon *d);
 void			 daemon_set_arg(struct daemon *d, void *arg);
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+struct conntab;
 struct daemon;
 struct ev_io;
 struct ev_timer;
@@ -46,11 +47,14 @@ struct daemon {
 	size_t				 nsocks;
 	bool				 notify;	/* this process talks to systemd */
 	int				 af_fd;		/* shared authfail table, -1: none */
+	struct conntab			*conns;		/* connection counts, shared by the workers */
+	unsigned			 worker_index;	/* this worker's column in conns */
 
 	/* Per worker. */
 	struct ev_loop			*loop;
 	struct workq			*wq;
 	struct authfail			*af;
+	struct authq			*authq;
 	struct session_pool		*pool;
 	void				*arg;
 	unsigned			 gen;
@@ -80,7 +84,9 @@ void	daemon_listeners_close(struct daemon *d);
 /*
  * Fork `workers` processes running worker(d) and supervise them (also
  * one): restart a dying one (the first `burst` deaths a minute at once,
- * then with a growing delay), forward SIGHUP and SIGTERM/SIGINT.  Returns
+ * then with a growing delay), forward SIGHUP and SIGTERM/SIGINT.  Worker
+ * i runs with d->worker_index = i; when it dies, its counts in d->conns
+ * are dropped before another takes its place.  Returns
  * the exit status once every worker has stopped after SIGTERM, or 1 when
  * a worker's first start failed with DAEMON_EXIT_INIT.
  */

@@ -16,6 +16,7 @@
  */
 #include "lib/daemon_private.h"
 
+#include "lib/conntab.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -84,6 +85,7 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 			_exit(1);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
 		d->notify = false;	/* only the main process talks to systemd */
+		d->worker_index = idx;
 		/* exit, not _exit: the worker released everything, leak checks run. */
 		exit(worker(d));
 	}
@@ -118,12 +120,12 @@ schedule_restart(struct worker *w, unsigned idx, uint64_t now)
 }
 
 static void
-reap(void)
+reap(struct daemon *d)
 {
 	struct worker	*w;
 	pid_t		 pid;
 	int		 status;
-	unsigned	 i;
+	unsigned	 i, dropped;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < sup.n && sup.ws[i].pid != pid; i++)
@@ -132,6 +134,10 @@ reap(void)
 			continue;
 		w = &sup.ws[i];
 		w->pid = 0;
+		/* Its sessions are gone with it: so are their counts. */
+		if ((dropped = conntab_reclaim(d->conns, i)) > 0)
+			log_warnx("event=worker_reclaim index=%u pid=%ld connections=%u", i,
+			    (long)pid, dropped);
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && sup.stopping) {
 			log_info("event=worker_exit index=%u pid=%ld status=0", i, (long)pid);
 			continue;
@@ -221,7 +227,7 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 			continue;	/* EAGAIN: a restart may be due; EINTR */
 		switch (signo) {
 		case SIGCHLD:
-			reap();
+			reap(d);
 			if (sup.failed)
 				stop_all();
 			break;

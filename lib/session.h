@@ -126,7 +126,9 @@ bool	session_host_output_full(const struct session_host *h);
  * more(s) while the output is below the mark, now and after each drain,
  * until it returns true (finished); meanwhile no input is fed and
  * ops->shutdown waits.  more() should stop (return false) once
- * session_host_output_full() says so.  One stream per session.
+ * session_host_output_full() says so.  One stream per session.  While
+ * the session says SESSION_PAUSE (it waits for a job of its own, whose
+ * done kicks the host) more() is not called either.
  */
 void	session_host_stream(struct session_host *h, session_more_fn more);
 /*
@@ -145,6 +147,7 @@ void	session_id_new(char id[17]);
  * per-process connection limits.  Logs one line when a connection opens
  * and one (duration, bytes in/out) when it closes.
  */
+struct conntab;
 struct ev_loop;
 struct session_pool;
 struct workq;
@@ -159,7 +162,7 @@ struct session_listener_limit {
 
 struct session_pool_limits {
 	unsigned	 max_connections;	/* per process; over it: busy_reply, close */
-	unsigned	 max_per_ip;		/* per process and client address */
+	unsigned	 max_per_ip;		/* per client address, in conns: every worker's */
 	size_t		 input_max;		/* conn_limits for each connection */
 	size_t		 output_high;
 	size_t		 output_max;
@@ -179,9 +182,13 @@ struct session_pool_limits {
 #define SESSION_POOL_LIMITS_DEFAULT \
 	{ 2000, 20, 64 * 1024, 256 * 1024, 4 * 1024 * 1024, 10 * 1000, { { NULL, 0 } }, 0, 0 }
 
-/* arg is passed to ops->open. */
+/*
+ * arg is passed to ops->open.  conns counts the connections per client
+ * address (max_per_ip) with the daemon's other workers; it outlives the
+ * pool.  A full table refuses like a limit (reason=connection_table_full).
+ */
 struct session_pool *session_pool_new(struct ev_loop *loop, const struct session_ops *ops,
-		    void *arg, const struct session_pool_limits *limits);
+		    void *arg, const struct session_pool_limits *limits, struct conntab *conns);
 /* Closes every session now (ops->free, no farewell). */
 void		 session_pool_free(struct session_pool **pool);
 /* New limits apply to new connections (reload). */

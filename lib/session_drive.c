@@ -37,14 +37,19 @@ session_drive_feed(struct session_drive *dr, struct buf *in, const struct buf *o
 	}
 }
 
-/* Continue a streamed reply while there is room; true once none is left. */
+/*
+ * Continue a streamed reply while there is room and the session is not
+ * waiting for a job of its own (IMAP FETCH reads a batch on the workq; its
+ * done kicks the host); true once none is left.
+ */
 static bool
 produce(struct session_drive *dr, const struct buf *out, size_t high)
 {
 	session_more_fn	 more;
 	bool		 done;
 
-	while ((more = dr->more) != NULL && !session_drive_full(out, high)) {
+	while ((more = dr->more) != NULL && !session_drive_full(out, high) &&
+	    dr->ops->want(dr->s) != SESSION_PAUSE) {
 		dr->depth++;
 		done = more(dr->s);
 		dr->depth--;

@@ -1,13 +1,15 @@
 /*
  * The live sessions of one protocol in this process (lib/session.h): the
- * per-process and per-address connection limits, a listener kind's own
- * limit, stress-adaptive deadlines, accepting and refusing, shutdown and
- * reload bookkeeping.  Each session is driven by lib/session_host.c.
+ * per-process connection limit, the per-address one (counted with the
+ * other workers in a lib/conntab), a listener kind's own limit,
+ * stress-adaptive deadlines, accepting and refusing, shutdown and reload
+ * bookkeeping.  Each session is driven by lib/session_host.c.
  */
 #include "lib/session_private.h"
 
 #include "lib/buf.h"
 #include "lib/conn.h"
+#include "lib/conntab.h"
 #include "lib/ev.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -48,56 +50,6 @@ session_id_new(char id[17])
 		id[2 * i + 1] = hex[r[i] & 15];
 	}
 	id[16] = '\0';
-}
-
-/* ---- per-address counts ---- */
-
-static struct ip_count **
-ip_slot(struct session_pool *p, const char *addr)
-{
-	uint32_t		 h = 2166136261u;
-	const unsigned char	*s;
-	struct ip_count		**ipp;
-
-	for (s = (const unsigned char *)addr; *s != '\0'; s++)
-		h = (h ^ *s) * 16777619u;
-	for (ipp = &p->ips[h % IP_BUCKETS]; *ipp != NULL; ipp = &(*ipp)->next)
-		if (strcmp((*ipp)->addr, addr) == 0)
-			break;
-	return ipp;
-}
-
-static unsigned
-ip_current(struct session_pool *p, const char *addr)
-{
-	struct ip_count	**ipp = ip_slot(p, addr);
-
-	return *ipp != NULL ? (*ipp)->n : 0;
-}
-
-static struct ip_count *
-ip_ref(struct session_pool *p, const char *addr)
-{
-	struct ip_count	**ipp = ip_slot(p, addr);
-
-	if (*ipp == NULL) {
-		*ipp = xcalloc(1, sizeof(**ipp));
-		snprintf((*ipp)->addr, sizeof((*ipp)->addr), "%s", addr);
-	}
-	(*ipp)->n++;
-	return *ipp;
-}
-
-static void
-ip_unref(struct session_pool *p, struct ip_count *ip)
-{
-	struct ip_count	**ipp;
-
-	if (--ip->n > 0)
-		return;
-	ipp = ip_slot(p, ip->addr);
-	*ipp = ip->next;
-	free(ip);
 }
 
 /* ---- per-listener counts and stress ---- */
@@ -260,7 +212,7 @@ pool_forget(struct host *h)
 {
 	struct session_pool	*p = h->pool;
 
-	ip_unref(p, h->ip);
+	conntab_release(p->conns, h->addr_slot);
 	if (h->kind != NULL)
 		h->kind->count--;
 	if (h->prev != NULL)
@@ -277,11 +229,12 @@ pool_forget(struct host *h)
 
 struct session_pool *
 session_pool_new(struct ev_loop *loop, const struct session_ops *ops, void *arg,
-    const struct session_pool_limits *limits)
+    const struct session_pool_limits *limits, struct conntab *conns)
 {
 	struct session_pool	*p;
 
 	p = xcalloc(1, sizeof(*p));
+	p->conns = conns;
 	p->loop = loop;
 	p->ops = ops;
 	p->arg = arg;
@@ -293,7 +246,6 @@ void
 session_pool_free(struct session_pool **pp)
 {
 	struct session_pool	*p = *pp;
-	size_t			 i;
 
 	if (p == NULL)
 		return;
@@ -301,9 +253,6 @@ session_pool_free(struct session_pool **pp)
 		snprintf(p->hosts->reason, sizeof(p->hosts->reason), "shutdown");
 		host_destroy(p->hosts);
 	}
-	for (i = 0; i < IP_BUCKETS; i++)
-		if (p->ips[i] != NULL)
-			abort();	/* counts out of step with hosts */
 	free(p);
 	*pp = NULL;
 }
@@ -362,15 +311,24 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 		free(h);
 		return -1;
 	}
-	if (ip_current(p, h->peer.addr) >= p->limits.max_per_ip) {
+	/* Last: a refusal after it would have to give the count back. */
+	switch (conntab_acquire(p->conns, CONNTAB_ADDR, h->peer.addr, p->limits.max_per_ip,
+	    &h->addr_slot)) {
+	case CONNTAB_OK:
+		break;
+	case CONNTAB_OVER:
 		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "max_connections_per_ip");
+		free(h);
+		return -1;
+	case CONNTAB_FULL:
+		/* Fail closed: an uncounted client could exceed its limit. */
+		pool_refuse(p, fd, h->peer.addr, listener, implicit_tls, "connection_table_full");
 		free(h);
 		return -1;
 	}
 	h->pool = p;
 	h->peer.listener = listener;
 	h->implicit_tls = implicit_tls;
-	h->ip = ip_ref(p, h->peer.addr);
 	h->kind = k;
 	if (k != NULL)
 		k->count++;

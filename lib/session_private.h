@@ -16,18 +16,11 @@
 
 struct conn;
 struct conn_limits;
+struct conntab;
 struct ev_io;
 struct ev_loop;
 struct ev_timer;
 struct workq;
-
-#define IP_BUCKETS	256
-
-struct ip_count {
-	struct ip_count	*next;
-	unsigned	 n;
-	char		 addr[INET6_ADDRSTRLEN];
-};
 
 /* Live sessions of one listener kind in this pool. */
 struct pool_kind {
@@ -47,7 +40,7 @@ struct session_pool {
 	size_t				 count;
 	unsigned			 gen;
 	bool				 stopping;
-	struct ip_count			*ips[IP_BUCKETS];
+	struct conntab			*conns;		/* per address, shared by the workers */
 	struct pool_kind		 kinds[SESSION_LISTENERS_MAX];
 };
 
@@ -58,7 +51,7 @@ struct host {
 	struct conn		*conn;		/* NULL: peer gone, session still PAUSEd */
 	struct session_drive	 dr;		/* the session, fed by lib/session_drive */
 	struct session_peer	 peer;
-	struct ip_count		*ip;
+	unsigned		 addr_slot;	/* its count in pool->conns */
 	struct pool_kind	*kind;		/* NULL: more kinds than slots */
 	uint64_t		 deadline_ms;	/* of the session's timeout; 0: none */
 	struct ev_timer		*soon;		/* settle from the loop (kicks) */

@@ -41,6 +41,7 @@ struct lib_settings {
 	unsigned	 auth_table_size;
 	unsigned	 auth_max_hashes;
 	unsigned	 max_connections_per_ip;
+	unsigned	 connection_table_size;
 	unsigned	 max_connections;
 	unsigned	 stress_threshold;	/* percent */
 };
@@ -83,12 +84,20 @@ struct pop3d_settings {
 	unsigned	 read_ahead;
 };
 
-/* imapd's command parser (imapd/imap_parser.h); the daemon is not written yet. */
 struct imapd_settings {
+	/* The command parser's (imapd/imap_parser.h), first. */
 	uint64_t	 max_command_size;
 	uint64_t	 max_literal_size;
 	unsigned	 max_nesting;
 	unsigned	 max_arguments;
+	const char	*listen;
+	const char	*tls_listen;
+	uint64_t	 idle_timeout_ms;
+	uint64_t	 preauth_timeout_ms;
+	uint64_t	 stress_timeout_ms;
+	unsigned	 max_errors;
+	unsigned	 max_commands_before_auth;
+	unsigned	 max_connections_per_user;
 };
 
 struct store_settings {

@@ -68,21 +68,35 @@ workq_unlock(struct workq *wq)
 		workq_die("mutex unlock", e);
 }
 
-/* Insert keeping seq order; completions arrive nearly in order, so scan. */
-static void
+/*
+ * Insert keeping seq order; completions arrive nearly in order, so scan.
+ * True when the list was empty: one wake-up per batch, the loop takes the
+ * whole list.
+ */
+static bool
 workq_finish(struct workq *wq, struct workq_job *job)
 {
 	struct workq_job	**pp = &wq->finished;
-	uint64_t		  one = 1;
 	bool			  was_empty = wq->finished == NULL;
 
 	while (*pp != NULL && (*pp)->seq < job->seq)
 		pp = &(*pp)->next;
 	job->next = *pp;
 	*pp = job;
-	/* One wake-up per batch: the loop takes the whole list. */
-	if (was_empty && write(wq->efd, &one, sizeof(one)) != sizeof(one) &&
-	    errno != EAGAIN)
+	return was_empty;
+}
+
+/*
+ * Wake the loop, lock released: it locks to take the list at once and
+ * would otherwise sleep on our mutex.  A wake-up for a list the loop has
+ * taken meanwhile is only a spurious one; none is lost.
+ */
+static void
+workq_wake_loop(struct workq *wq)
+{
+	uint64_t	 one = 1;
+
+	if (write(wq->efd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
 		workq_die("eventfd write", errno);
 }
 
@@ -105,7 +119,11 @@ workq_thread(void *arg)
 		workq_unlock(wq);
 		job->work(job->arg);
 		workq_lock(wq);
-		workq_finish(wq, job);
+		if (workq_finish(wq, job)) {
+			workq_unlock(wq);
+			workq_wake_loop(wq);
+			workq_lock(wq);
+		}
 	}
 	workq_unlock(wq);
 	return NULL;
@@ -196,9 +214,10 @@ workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg)
 	job->seq = wq->seq++;
 	*wq->queue_tail = job;
 	wq->queue_tail = &job->next;
+	workq_unlock(wq);
+	/* Unlocked: the thread woken takes the lock at once, it must not find ours. */
 	if ((e = pthread_cond_signal(&wq->cond)) != 0)
 		workq_die("cond signal", e);
-	workq_unlock(wq);
 }
 
 void

@@ -373,21 +373,24 @@ collect_edges(const struct node *n, struct edge *e, size_t *ne)
 }
 
 static void
-count_edges(const char *d, size_t len, struct edge *e, size_t ne)
+count_edges(const char *d, struct edge *e, size_t ne)
 {
-	size_t	 i, k = 0, lf = 0, bare = 0;
+	const char	*nl;
+	size_t		 i = 0, k, lf = 0, bare = 0;
 
 	qsort(e, ne, sizeof(*e), cmp_edge);
-	for (i = 0; i <= len && k < ne; i++) {
-		while (k < ne && e[k].off == i) {
-			e[k].lf = lf;
-			e[k++].bare_lf = bare;
-		}
-		if (i < len && d[i] == '\n') {
+	for (k = 0; k < ne; k++) {
+		/* the LFs before this edge, found with memchr (a byte loop was 16 instructions a byte) */
+		while (i < e[k].off && (nl = memchr(d + i, '\n', e[k].off - i)) != NULL) {
+			i = (size_t)(nl - d);
 			lf++;
 			if (i == 0 || d[i - 1] != '\r')
 				bare++;
+			i++;
 		}
+		i = e[k].off;
+		e[k].lf = lf;
+		e[k].bare_lf = bare;
 	}
 }
 
@@ -469,7 +472,7 @@ mime_parse(const char *data, size_t len)
 
 	e = xreallocarray(NULL, size_mul(p.nparts, 3), sizeof(*e));
 	collect_edges(root, e, &ne);
-	count_edges(data, len, e, ne);
+	count_edges(data, e, ne);
 	to_part(root, &m->root, e, ne, m->pool);
 	free(e);
 
@@ -504,8 +507,9 @@ mime_part_find(const struct mime_message *m, const char *section)
 			if (n > part->nchildren)
 				return NULL;
 			part = &part->children[n - 1];
-		} else if (n != 1) {
-			return NULL;	/* a leaf is its own part 1 */
+		} else if (n != 1 || (*end == '.' && !(part->flags & MIME_PART_RFC822))) {
+			/* a leaf is its own part 1, and only a message has parts inside */
+			return NULL;
 		}
 		if (*end == '.')
 			end++;

@@ -11,8 +11,12 @@
 #ifndef MAIL_MIME_H
 #define MAIL_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+struct buf;
 
 struct mime_part {
 	size_t			 header_offset;	/* byte offset of the part's header */
@@ -66,8 +70,9 @@ int			 mime_header_mailboxes(const char *header, size_t len, const char *name,
 
 /*
  * The part a section number such as "1.2" names, by RFC 3501 6.4.5 rules
- * (a leaf is its own part 1; the numbers after a message/rfc822 part are
- * those of its message), or NULL if there is none.  "" is the root.
+ * (a leaf is its own part 1 and has no parts inside unless it is
+ * message/rfc822; the numbers after a message/rfc822 part are those of
+ * its message, as Dovecot reads them), or NULL if there is none.  "" is the root.
  * BODY[s.MIME] is the part's header, BODY[s] its body; for a part with
  * MIME_PART_RFC822, children[0] is the message it holds, whose header and
  * body are BODY[s.HEADER] and BODY[s.TEXT].  (Dovecot sends a header that
@@ -75,5 +80,51 @@ int			 mime_header_mailboxes(const char *header, size_t len, const char *name,
  */
 const struct mime_part	*mime_part_find(const struct mime_message *m,
 			    const char *section);
+
+/* ---- For SEARCH and SORT: header fields, dates, decoded text ---- */
+
+struct mime_header_field {
+	const char	*name;
+	size_t		 name_len;
+	const char	*value;		/* raw, still folded, without the line's end */
+	size_t		 value_len;
+};
+
+/* Length of the header at data: through the blank line ending it, or len. */
+size_t			 mime_header_len(const char *data, size_t len);
+/*
+ * The next field of header[0..len) from *pos (0 to start), continuation
+ * lines included; a line without a colon is skipped.  false at the end.
+ */
+bool			 mime_header_next(const char *header, size_t len, size_t *pos,
+			    struct mime_header_field *f);
+
+/*
+ * An RFC 5322 date-time ("Mon, 2 Jan 2006 15:04:05 -0700", leniently:
+ * no weekday, no seconds, 2-digit years, obsolete zone names) as UTC in
+ * *t_r, and the zone's offset east of UTC in minutes in *zone_r.  -1 if
+ * it is not one.
+ */
+int			 mime_date_parse(const char *s, size_t len, time_t *t_r, int *zone_r);
+
+/*
+ * Bytes in charset converted to UTF-8, appended to out.  us-ascii and
+ * utf-8 are copied as they are.  Strict: -1 (out unchanged) on an unknown
+ * charset or an invalid byte; lenient: an invalid byte becomes U+FFFD and
+ * an unknown charset is copied as it is.  -1 also when out's max is hit.
+ */
+int			 mime_charset_to_utf8(const char *charset, const char *in, size_t len,
+			    bool lenient, struct buf *out);
+
+/* Quoted-printable (RFC 2045 6.7) decoded leniently: a bad "=" stays as it is. */
+int			 mime_qp_decode(const char *s, size_t len, struct buf *out);
+
+/*
+ * The body of a leaf part of the message whose bytes are data, decoded
+ * (base64, quoted-printable) and converted from its charset to UTF-8,
+ * appended to out.  -1 if out's max is hit (what fitted stays).
+ */
+int			 mime_part_text(const struct mime_part *part, const char *data,
+			    struct buf *out);
 
 #endif

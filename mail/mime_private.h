@@ -90,14 +90,7 @@ bool	 rfc822_is_atext(unsigned char c);
 /* A scratch string for parsers: bounded by the header it comes from. */
 void	 mime_buf_init(struct buf *b, size_t input_len);
 
-/* Header fields of one part. */
-struct mime_header_field {
-	const char	*name;
-	size_t		 name_len;
-	const char	*value;		/* raw, still folded */
-	size_t		 value_len;
-};
-
+/* Header fields of one part: struct mime_header_field (mime.h). */
 /*
  * The value as a NUL-terminated pool string, still folded (the tokenizer
  * reads CR and LF as white space; output drops them).  NUL becomes U+FFFD.

@@ -10,8 +10,6 @@
 #include "lib/base64.h"
 #include "lib/xmalloc.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -124,40 +122,6 @@ decode_q(const char *s, const char *end, struct buf *out)
 	return 0;
 }
 
-/* Convert in (in charset) to UTF-8 into out; -1 if any byte is invalid. */
-static int
-to_utf8(const char *charset, const struct buf *in, struct buf *out)
-{
-	iconv_t		 cd;
-	char		*src = (char *)buf_head(in), *dst;
-	size_t		 left = buf_len(in), room, before = buf_len(out);
-	int		 ret = 0;
-
-	if (strcasecmp(charset, "utf-8") == 0 ||
-	    strcasecmp(charset, "us-ascii") == 0)
-		cd = iconv_open("UTF-8", "UTF-8");
-	else
-		cd = iconv_open("UTF-8", charset);
-	if (cd == (iconv_t)-1)
-		return -1;
-	while (left > 0 && ret == 0) {
-		room = left * 4 + 16;
-		if ((dst = buf_reserve(out, room)) == NULL) {
-			ret = -1;
-			break;
-		}
-		if (iconv(cd, &src, &left, &dst, &room) == (size_t)-1 &&
-		    errno != E2BIG)
-			ret = -1;
-		buf_commit(out, (size_t)(dst - (char *)buf_head(out)) -
-		    buf_len(out));
-	}
-	iconv_close(cd);
-	if (ret == -1)
-		out->len = before;	/* drop the partial conversion */
-	return ret;
-}
-
 /* Decode the run of adjacent words w[0..n) (same charset); false: keep raw. */
 static bool
 decode_run(const struct word *w, size_t n, struct buf *out, size_t maxlen)
@@ -172,7 +136,8 @@ decode_run(const struct word *w, size_t n, struct buf *out, size_t maxlen)
 		    decode_b(w[i].text, w[i].text_end, &bytes) :
 		    decode_q(w[i].text, w[i].text_end, &bytes);
 	if (ret == 0)
-		ret = to_utf8(w[0].charset, &bytes, out);
+		ret = mime_charset_to_utf8(w[0].charset, buf_head(&bytes), buf_len(&bytes),
+		    false, out);
 	buf_release(&bytes);
 	return ret == 0;
 }

@@ -15,7 +15,8 @@ pop3d_configure(struct daemon *d)
 	pop3_env_configure(&env, daemon_settings(d));
 	env.directory = daemon_directory(d);
 	env.authfail = daemon_authfail(d);
-	env.auth_max_hashes = daemon_per_cpu(daemon_settings(d)->lib.auth_max_hashes);
+	env.conntab = daemon_conntab(d);
+	env.authq = daemon_authq(d);
 	env.tls_available = daemon_tls_available(d);
 }
 

@@ -1,11 +1,14 @@
 /*
  * Logins: USER/PASS (RFC 1939), AUTH with SASL-IR (RFC 5034), the
- * failed-login delay and the per-user connection limit.  The password
+ * failed-login delay and the per-user connection limit (counted with
+ * pop3d's other workers in env->conntab).  The password
  * check and the maildrop opening (pop3_maildrop.c) run on the workq.
  */
 #include "pop3d/pop3_private.h"
 
 #include "lib/authfail.h"
+#include "lib/authq.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
@@ -23,35 +26,12 @@ now_ms(const struct pop3_env *env)
 	return authfail_now();	/* the clock the shared table is kept in */
 }
 
-static struct pop3_user_count *
-user_count(struct pop3_env *env, const char *address, bool create)
-{
-	size_t	 i;
-
-	for (i = 0; i < env->nusers; i++)
-		if (strcmp(env->users[i].address, address) == 0)
-			return &env->users[i];
-	if (!create)
-		return NULL;
-	env->users = xreallocarray(env->users, env->nusers + 1, sizeof(*env->users));
-	env->users[env->nusers].address = xstrdup(address);
-	env->users[env->nusers].n = 0;
-	return &env->users[env->nusers++];
-}
-
 void
 pop3_logout_user(struct pop3_session *s)
 {
-	struct pop3_env		*env = s->env;
-	struct pop3_user_count	*uc;
-
 	if (s->address == NULL)
 		return;
-	uc = user_count(env, s->address, false);
-	if (uc != NULL && --uc->n == 0) {
-		free(uc->address);
-		*uc = env->users[--env->nusers];
-	}
+	conntab_release(s->env->conntab, s->user_slot);
 	mailbox_close(&s->mb);
 	xfree(&s->msgs);
 	s->nmsgs = 0;
@@ -86,20 +66,31 @@ static void
 login_ok(struct pop3_session *s, const struct dir_user *u, struct pop3_maildrop *md)
 {
 	struct pop3_env		*env = s->env;
-	struct pop3_user_count	*uc;
+	unsigned		 slot;
 
-	uc = user_count(env, u->address, false);
-	if (uc != NULL && uc->n >= env->limits.max_connections_per_user) {
+	switch (conntab_acquire(env->conntab, CONNTAB_USER, u->address,
+	    env->limits.max_connections_per_user, &slot)) {
+	case CONNTAB_OK:
+		break;
+	case CONNTAB_OVER:
 		log_info("session=%s event=login status=refused user=%s reason=\"too many "
 		    "connections\"", s->peer->id, u->address);
 		pop3_reply(s, "-ERR [IN-USE] Too many connections for this user.");
 		pop3_bad_command(s);
 		return;
-	}
-	if (pop3_maildrop_take(s, u->address, md) == -1)
+	case CONNTAB_FULL:
+		log_warnx("session=%s event=login status=refused user=%s "
+		    "reason=connection_table_full", s->peer->id, u->address);
+		pop3_reply(s, "-ERR [SYS/TEMP] Too many connections, try again later.");
+		pop3_bad_command(s);
 		return;
+	}
+	if (pop3_maildrop_take(s, u->address, md) == -1) {
+		conntab_release(env->conntab, slot);
+		return;
+	}
 	s->address = xstrdup(u->address);
-	user_count(env, u->address, true)->n++;
+	s->user_slot = slot;
 	s->state = POP3_TRANSACTION;
 	s->bad_commands = 0;
 	pop3_arm_timeout(s);	/* the logged-in deadline */
@@ -156,17 +147,11 @@ login_result(struct pop3_session *s, const char *user, const struct dir_user *u,
 
 /*
  * A password check on a workq thread: crypt(3) costs tens of milliseconds
- * of CPU, which must not stall every other session on the loop.  At most
- * env->auth_max_hashes run at once: yescrypt is memory-hard (~16 MB each),
- * so ten logins at once would cost ten times that for no more speed than
- * the cores give.  The others wait in env's FIFO, on the loop, not on a
- * workq thread (the store's jobs share the threads).
+ * of CPU, which must not stall every other session on the loop.  It waits
+ * its turn in env->authq (lib/authq.h: a few at once per process).
  */
 struct pop3_auth_job {
-	struct pop3_auth_job	*next;		/* in env->auth_waiting */
-	struct pop3_env		*env;
 	struct pop3_session	*s;		/* NULL once the session is gone */
-	struct session_host	*host;		/* s's, to submit on once its turn comes */
 	const struct directory	*directory;
 	struct store		*store;
 	char			*mail_root;	/* a copy: a reload may replace env's */
@@ -198,54 +183,18 @@ job_free(struct pop3_auth_job *job)
 	free(job);
 }
 
-static void	auth_done(void *arg);
-
-/* Submit waiting checks while there is room; those of sessions gone are dropped. */
-static void
-run_waiting(struct pop3_env *env)
-{
-	struct pop3_auth_job	*job;
-
-	while ((job = env->auth_waiting) != NULL &&
-	    (env->auth_max_hashes == 0 || env->auth_hashing < env->auth_max_hashes)) {
-		if ((env->auth_waiting = job->next) == NULL)
-			env->auth_waiting_tail = &env->auth_waiting;
-		if (job->s == NULL) {
-			job_free(job);
-			continue;
-		}
-		env->auth_hashing++;	/* before: with io_threads = 0 done runs inside */
-		session_host_submit(job->host, auth_work, auth_done, job);
-	}
-}
-
 static void
 auth_done(void *arg)
 {
 	struct pop3_auth_job	*job = arg;
-	struct pop3_env		*env = job->env;
 	struct pop3_session	*s = job->s;
 
-	env->auth_hashing--;
 	if (s != NULL) {
 		s->auth_job = NULL;
 		login_result(s, job->user, job->u, &job->md);
 		session_host_kick(s->host);
 	}
 	job_free(job);
-	run_waiting(env);
-}
-
-void
-pop3_auth_release(struct pop3_env *env)
-{
-	struct pop3_auth_job	*job;
-
-	while ((job = env->auth_waiting) != NULL) {
-		env->auth_waiting = job->next;
-		job_free(job);
-	}
-	env->auth_waiting_tail = &env->auth_waiting;
 }
 
 static void
@@ -265,28 +214,24 @@ login(struct pop3_session *s, const char *user, const char *password)
 	}
 	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
 	job = xcalloc(1, sizeof(*job));
-	job->env = env;
 	job->s = s;
-	job->host = s->host;
 	job->directory = env->directory;
 	job->store = env->store;
 	job->mail_root = xstrdup(env->mail_root);
 	job->user = xstrdup(user);
 	job->password = xstrdup(password);
 	s->auth_job = job;	/* the session pauses until auth_done */
-	if (env->auth_waiting == NULL)
-		env->auth_waiting_tail = &env->auth_waiting;
-	*env->auth_waiting_tail = job;
-	env->auth_waiting_tail = &job->next;
-	run_waiting(env);
+	authq_submit(env->authq, s->host, auth_work, auth_done, job);
 }
 
 /* The session goes away (the server stops) while its password is being checked. */
 void
 pop3_auth_orphan(struct pop3_session *s)
 {
-	if (s->auth_job != NULL)
-		s->auth_job->s = NULL;
+	if (s->auth_job != NULL && authq_cancel(s->env->authq, s->auth_job))
+		job_free(s->auth_job);		/* never ran */
+	else if (s->auth_job != NULL)
+		s->auth_job->s = NULL;		/* auth_done frees it */
 	s->auth_job = NULL;
 	pop3_maildrop_clear(&s->login_md);	/* a good login whose answer was still waiting */
 }

@@ -102,6 +102,7 @@ struct pop3_session {
 
 	/* TRANSACTION */
 	char			*address;	/* logged-in user, canonical */
+	unsigned		 user_slot;	/* its count in env->conntab while address is set */
 	struct mailbox		*mb;
 	struct pop3_msg		*msgs;
 	size_t			 nmsgs;
@@ -144,8 +145,6 @@ int	pop3_cmd_auth(struct pop3_session *s, char *args);
 void	pop3_auth_line(struct pop3_session *s, char *line);
 void	pop3_auth_abort(struct pop3_session *s);
 void	pop3_auth_orphan(struct pop3_session *s);
-/* Frees the checks still waiting their turn (their sessions are gone). */
-void	pop3_auth_release(struct pop3_env *env);
 void	pop3_logout_user(struct pop3_session *s);
 
 /* pop3_maildrop.c: what a login opens (on a workq thread: see there). */

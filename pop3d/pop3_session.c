@@ -41,14 +41,7 @@ pop3_env_configure(struct pop3_env *env, const struct settings *set)
 void
 pop3_env_release(struct pop3_env *env)
 {
-	size_t	 i;
-
-	for (i = 0; i < env->nusers; i++)
-		free(env->users[i].address);
-	xfree(&env->users);
-	env->nusers = 0;
 	xfree(&env->mail_root);
-	pop3_auth_release(env);
 }
 
 void

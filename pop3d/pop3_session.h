@@ -14,6 +14,8 @@
 #include "lib/session.h"
 
 struct authfail;
+struct authq;
+struct conntab;
 struct pop3_auth_job;
 struct directory;
 struct settings;
@@ -30,12 +32,6 @@ struct pop3_limits {
 	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
 };
 
-/* Logged-in sessions per user in this process (bounded by max_connections). */
-struct pop3_user_count {
-	char		*address;
-	unsigned	 n;
-};
-
 struct pop3_env {
 	struct pop3_limits	 limits;
 	struct directory	*directory;	/* swapped on reload; users are copied at login */
@@ -44,20 +40,16 @@ struct pop3_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
-	unsigned		 auth_max_hashes;	/* password checks at once (0: no bound) */
-	unsigned		 auth_hashing;		/* submitted, not done yet */
-	struct pop3_auth_job	*auth_waiting;		/* FIFO of checks waiting their turn */
-	struct pop3_auth_job	**auth_waiting_tail;
-
-	struct pop3_user_count	*users;
-	size_t			 nusers;
+	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	/* Logged-in sessions per user (CONNTAB_USER), with pop3d's other workers. */
+	struct conntab		*conntab;
 };
 
 extern const struct session_ops	pop3_session_ops;
 
 /* Limits and flags from the settings (pop3d.* and the shared keys). */
 void	pop3_env_configure(struct pop3_env *env, const struct settings *set);
-/* Frees what pop3_env owns (mail_root, the user table, checks still waiting); not the store or directory. */
+/* Frees what pop3_env owns (mail_root); not the store, directory, authq or conntab. */
 void	pop3_env_release(struct pop3_env *env);
 
 #endif

@@ -4,10 +4,12 @@
  * Once an address has recent failures (lib/authfail), every answer to it
  * waits, success or not, the wait fixed before the password is checked:
  * the timing tells a guesser nothing.  The session is paused meanwhile, so
- * pipelining gets no faster answers.
+ * pipelining gets no faster answers.  The check waits its turn in
+ * env->authq (lib/authq.h: a few at once per process, as in pop3d).
  */
 #include "smtpd/smtp_private.h"
 #include "lib/authfail.h"
+#include "lib/authq.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
@@ -127,7 +129,17 @@ auth_check(struct smtp_session *s)
 	auth_end(s);
 	s->auth_waiting = true;
 	s->auth_req = req;
-	session_host_submit(s->host, auth_verify, auth_done, req);
+	authq_submit(s->env->authq, s->host, auth_verify, auth_done, req);
+}
+
+void
+smtp_auth_orphan(struct smtp_session *s)
+{
+	if (s->auth_req != NULL && authq_cancel(s->env->authq, s->auth_req))
+		auth_req_free(&s->auth_req);	/* never ran */
+	else if (s->auth_req != NULL)
+		s->auth_req->session = NULL;	/* auth_done frees it */
+	s->auth_req = NULL;
 }
 
 static void

@@ -42,6 +42,7 @@ struct smtp_command {
 void
 smtp_txn_reset(struct smtp_session *s)
 {
+	smtp_job_prepare_cancel(s);
 	smtp_msg_free(&s->msg);
 	s->nrcpt = 0;
 	s->smtputf8 = false;
@@ -284,13 +285,17 @@ cmd_rcpt(struct smtp_session *s, char *args)
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return 0;
 	}
-	return smtp_rcpt_add(s, addr, notify, orcpt);
+	if (smtp_rcpt_add(s, addr, notify, orcpt) == -1)
+		return -1;
+	/* The first local recipient: its file is made while the client goes on. */
+	smtp_job_prepare(s);
+	return 0;
 }
 
 static int
 cmd_data(struct smtp_session *s, char *args)
 {
-	/* The files are created first (off the loop): 354 or 451 comes after. */
+	/* The files exist first (made at RCPT or now, off the loop): then 354 or 451. */
 	smtp_data_begin(s);
 	return 0;
 }

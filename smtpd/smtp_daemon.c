@@ -105,6 +105,7 @@ smtpd_configure(struct daemon *d, const char **error_r)
 	smtpd.env.free_space = smtpd_free_space;
 	smtpd.env.dir = daemon_directory(d);
 	smtpd.env.authfail = daemon_authfail(d);
+	smtpd.env.authq = daemon_authq(d);
 	smtpd.env.tls_available = daemon_tls_available(d);
 	if ((r = relaynets_parse(set->smtpd.relay_networks, error_r)) == NULL)
 		return -1;

@@ -37,7 +37,10 @@ smtp_data_begin(struct smtp_session *s)
 	s->header_bol = true;
 	s->data_start_ms = s->env->now_ms();
 	buf_reset(&s->stage);
-	smtp_msg_open(s);
+	if (s->preparing != NULL)
+		s->open_waiting = true;	/* the file begun at RCPT first */
+	else
+		smtp_msg_open(s);
 }
 
 void
@@ -339,7 +342,8 @@ smtp_bdat_begin(struct smtp_session *s, uint64_t count, bool last)
 		smtp_data_begin(s);
 	}
 	session_host_set_timeout(s->host, smtp_data_deadline(s, NULL));
-	if (count == 0 && s->opening == NULL)
+	/* A first chunk of 0 bytes ends in smtp_data_opened. */
+	if (count == 0 && !first)
 		smtp_bdat_feed(s, "", 0);
 }
 

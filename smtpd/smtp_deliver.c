@@ -2,9 +2,11 @@
  * smtpd's writer (smtp_session.h): a message streamed into the store and
  * the queue while it arrives, then made durable.
  *
- * open (off the loop, as a session job): the store's temp file in the
- * first local recipient's tmp/ and, for remote recipients, the queue file
- * in the queue's tmp/.  write (loop thread): page cache only.  commit (off
+ * prepare (off the loop, as a session job at the first local RCPT): the
+ * store's temp file in that recipient's tmp/.  open (at DATA): the other
+ * local recipients added to it and, for remote recipients, the queue file
+ * in the queue's tmp/ (off the loop).  write (loop thread): page cache
+ * only.  commit (off
  * the loop), in an order such that a failure anywhere leaves nothing
  * acknowledged and nothing visible that the client will send again:
  *   1. queue file written and fsynced into incoming/ (not yet published)
@@ -32,20 +34,52 @@ struct deliver_stream {
 	struct queue_stream	*qs;	/* remote recipients: the queue's tmp/ */
 };
 
+static void
+local_rcpts(const struct smtp_local_rcpt *local, size_t n, struct store_rcpt *rcpts)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		rcpts[i].maildir = local[i].maildir;
+		rcpts[i].quota_bytes = local[i].quota_bytes;
+		rcpts[i].quota_messages = local[i].quota_messages;
+	}
+}
+
+/* Off the loop, at the first local RCPT: the temp file in its tmp/. */
+static void *
+stream_prepare(void *ctx, const struct smtp_local_rcpt *first, const char **error_r)
+{
+	struct smtp_deliverer	*dl = ctx;
+	struct store_rcpt	 r;
+
+	local_rcpts(first, 1, &r);
+	return store_delivery_begin(dl->store, &r, 1, error_r);
+}
+
+/* On the loop thread, like stream_discard. */
+static void
+stream_unprepare(void *prepared)
+{
+	struct store_delivery	*d = prepared;
+
+	store_delivery_free(&d);
+}
+
+/* The file prepared for local[0], or a new one for them all (off the loop). */
 static int
 stream_open_local(struct smtp_deliverer *dl, struct smtp_msg *m, struct deliver_stream *st,
     const char **error_r)
 {
 	struct store_rcpt	*rcpts;
-	size_t			 i;
 
 	rcpts = xcalloc(m->nlocal, sizeof(*rcpts));
-	for (i = 0; i < m->nlocal; i++) {
-		rcpts[i].maildir = m->local[i].maildir;
-		rcpts[i].quota_bytes = m->local[i].quota_bytes;
-		rcpts[i].quota_messages = m->local[i].quota_messages;
-	}
-	st->d = store_delivery_begin(dl->store, rcpts, m->nlocal, error_r);
+	local_rcpts(m->local, m->nlocal, rcpts);
+	if ((st->d = m->prepared) != NULL) {
+		m->prepared = NULL;
+		store_delivery_add(st->d, rcpts + 1, m->nlocal - 1);
+	} else
+		st->d = store_delivery_begin(dl->store, rcpts, m->nlocal, error_r);
 	free(rcpts);
 	if (st->d == NULL)
 		return -1;
@@ -90,7 +124,10 @@ stream_open_queue(struct smtp_deliverer *dl, struct smtp_msg *m, struct deliver_
 	return 0;
 }
 
-/* Off the loop, when DATA/BDAT starts: creates the files (inode allocation). */
+/*
+ * When DATA/BDAT starts: creates the files not prepared (inode allocation,
+ * off the loop); on the loop when there is none to create.
+ */
 static int
 stream_open(void *ctx, struct smtp_msg *m, const char **error_r)
 {
@@ -209,6 +246,8 @@ stream_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 }
 
 const struct smtp_writer smtp_deliver_writer = {
+	.prepare	= stream_prepare,
+	.unprepare	= stream_unprepare,
 	.open		= stream_open,
 	.write		= stream_write,
 	.discard	= stream_discard,

@@ -17,6 +17,7 @@
 struct directory;
 struct linebuf;
 struct sasl;
+struct smtp_prep;
 
 /* A login to check off the loop (smtp_auth.c); the job touches only this. */
 struct smtp_auth_req {
@@ -78,6 +79,8 @@ struct smtp_session {
 
 	/* The transaction. */
 	struct smtp_msg		*msg;		/* being built, NULL outside one */
+	struct smtp_prep	*preparing;	/* msg's local file being created at RCPT */
+	bool			 open_waiting;	/* DATA waits for that (smtp_job.c) */
 	struct smtp_msg		*opening;	/* its files being created (smtp_job.c) */
 	struct smtp_msg		*inflight;	/* being committed, answer pending */
 	size_t			 nrcpt;		/* accepted RCPT commands */
@@ -122,6 +125,8 @@ void	smtp_txn_reset(struct smtp_session *s);
 
 /* smtp_auth.c */
 int	cmd_auth(struct smtp_session *s, char *args);
+/* The session goes away while its password check waits or runs. */
+void	smtp_auth_orphan(struct smtp_session *s);
 
 /*
  * smtp_data.c.  At end of data (data_end, before smtp_msg_finish or the
@@ -132,7 +137,10 @@ int	cmd_auth(struct smtp_session *s, char *args);
  */
 size_t	smtp_data_feed(struct smtp_session *s, const char *data, size_t len);
 size_t	smtp_bdat_feed(struct smtp_session *s, const char *data, size_t len);
-/* DATA or the first BDAT: open the message; smtp_data_opened comes after. */
+/*
+ * DATA or the first BDAT: open the message (after the prepare begun at
+ * RCPT, if it still runs); smtp_data_opened comes after, maybe at once.
+ */
 void	smtp_data_begin(struct smtp_session *s);
 /*
  * The open job's answer (error NULL: opened): DATA says 354, or 451 with
@@ -175,7 +183,21 @@ bool	smtp_policy_checks_from(const struct smtp_session *s);
  * paused meanwhile.  While a job runs the message is the job's (not
  * s->msg); if the session is freed, the job frees the message.
  */
-/* Create m's files (writer->open), then smtp_data_opened(). */
+/*
+ * After an accepted RCPT: at the message's first local recipient, create
+ * its temp file (writer->prepare) while the client goes on; the session
+ * does not pause.  Its done hands the file to s->msg, or removes it if the
+ * transaction is over (smtp_job_prepare_cancel).  A failure is logged and
+ * leaves the creation to the open at DATA (451 there if it fails again).
+ */
+void	smtp_job_prepare(struct smtp_session *s);
+/* The transaction or the session ends: a prepare in flight removes its file. */
+void	smtp_job_prepare_cancel(struct smtp_session *s);
+/*
+ * Create m's files (writer->open), then smtp_data_opened(): at once on the
+ * loop when they were prepared at RCPT (local recipients only), else as a
+ * job.  Called when no prepare is in flight (DATA waits: s->open_waiting).
+ */
 void	smtp_job_open(struct smtp_session *s, struct smtp_msg *m);
 /* Commit m (writer->commit), then smtp_session_delivered(). */
 void	smtp_job_commit(struct smtp_session *s, struct smtp_msg *m);

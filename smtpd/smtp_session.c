@@ -104,7 +104,7 @@ static void
 smtp_stop_if_idle(struct smtp_session *s)
 {
 	if (s->stopping && !s->closing && s->mode == MODE_COMMAND && s->inflight == NULL &&
-	    s->opening == NULL && !s->auth_waiting && s->msg == NULL)
+	    s->opening == NULL && !s->open_waiting && !s->auth_waiting && s->msg == NULL)
 		smtp_close(s, "421 4.3.2 %s Service shutting down", s->env->hostname);
 }
 
@@ -121,7 +121,7 @@ static bool
 smtp_runnable(const struct smtp_session *s)
 {
 	return !s->closing && !s->starttls && s->inflight == NULL && s->opening == NULL &&
-	    !s->auth_waiting && !session_host_output_full(s->host);
+	    !s->open_waiting && !s->auth_waiting && !session_host_output_full(s->host);
 }
 
 /*
@@ -204,7 +204,7 @@ smtp_want(void *arg)
 	if (s->starttls)
 		return SESSION_STARTTLS;
 	/* Replies piling up unread (output full): the host stops feeding us. */
-	if (s->inflight != NULL || s->opening != NULL || s->auth_waiting)
+	if (s->inflight != NULL || s->opening != NULL || s->open_waiting || s->auth_waiting)
 		return SESSION_PAUSE;
 	return SESSION_READ;
 }
@@ -224,8 +224,8 @@ smtp_free(void *arg)
 		s->inflight->session = NULL;
 	if (s->opening != NULL)
 		s->opening->session = NULL;
-	if (s->auth_req != NULL)
-		s->auth_req->session = NULL;
+	smtp_job_prepare_cancel(s);
+	smtp_auth_orphan(s);
 	smtp_msg_free(&s->msg);
 	sasl_free(&s->sasl);
 	linebuf_free(&s->lb);
@@ -245,6 +245,8 @@ smtp_msg_free(struct smtp_msg **msgp)
 		return;
 	if (m->stream != NULL)
 		m->writer->discard(m);	/* never committed: no partial file stays */
+	if (m->prepared != NULL)
+		m->writer->unprepare(m->prepared);	/* never opened: the same */
 	for (i = 0; i < m->nlocal; i++) {
 		free(m->local[i].address);
 		free(m->local[i].maildir);

@@ -14,10 +14,12 @@
 #include "lib/buf.h"
 
 struct authfail;
+struct authq;
 struct directory;
 struct relaynets;
 struct session_peer;
 struct session_host;
+struct smtp_local_rcpt;
 struct smtp_msg;
 
 /* RFC 3461 NOTIFY bits; 0 = not given (default: FAILURE,DELAY). */
@@ -37,9 +39,18 @@ enum dsn_ret { DSN_RET_DEFAULT, DSN_RET_FULL, DSN_RET_HDRS };
  * they create, fsync and rename files, and a slow file system must stall
  * that one message, not every session of the loop.  Both touch only the
  * message they are given (not the session).
+ * prepare() runs when the first local recipient is accepted, while the
+ * client goes on to DATA (Postfix creates its queue file at the first
+ * RCPT): it creates the local temp file in that recipient's Maildir and
+ * touches only its arguments; the session keeps the result in
+ * m->prepared.  unprepare() (loop thread) removes a prepared file never
+ * opened (RSET, a new MAIL, QUIT, timeout, connection lost).
  * open() runs when DATA or the first BDAT starts (sender, recipients,
- * return_path and received are set): it creates the message's files (in
- * m->stream) and writes the trace headers first.
+ * return_path and received are set): it takes m->prepared over (and sets
+ * it to NULL), adds the recipients accepted after the first, creates the
+ * files not prepared (in m->stream) and writes the trace headers first.
+ * When m->prepared is set and m has no remote recipient it creates
+ * nothing, and the session calls it on the loop: the 354 goes at once.
  * write() (loop thread) appends the message as received (CRLF already
  * LF), staged into chunks of SMTP_STAGE_SIZE or more: page cache only; an
  * error may also be kept and reported by the commit.
@@ -50,6 +61,8 @@ enum dsn_ret { DSN_RET_DEFAULT, DSN_RET_FULL, DSN_RET_HDRS };
  * partial file (RSET, QUIT, oversize, rejected, timeout, connection lost).
  */
 struct smtp_writer {
+	void	*(*prepare)(void *ctx, const struct smtp_local_rcpt *first, const char **error_r);
+	void	(*unprepare)(void *prepared);
 	int	(*open)(void *ctx, struct smtp_msg *m, const char **error_r);
 	int	(*write)(struct smtp_msg *m, const void *data, size_t len);
 	void	(*discard)(struct smtp_msg *m);
@@ -85,6 +98,7 @@ struct smtp_env {
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
+	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
 	const struct smtp_writer *writer;
 	void			*writer_ctx;
 	uint64_t		(*now_ms)(void);	/* wall clock, ms since the epoch */
@@ -103,7 +117,7 @@ struct smtp_remote_rcpt {
 	char		*orcpt;		/* "rfc822;xtext" as given, or NULL */
 };
 
-/* One message, from DATA or the first BDAT to its commit. */
+/* One message, from MAIL to its commit. */
 struct smtp_msg {
 	char			 queueid[17];
 	char			*sender;	/* "" for the null sender */
@@ -126,7 +140,9 @@ struct smtp_msg {
 	struct buf		 header;
 	bool			 header_truncated;
 	uint64_t		 size;		/* message bytes after CRLF -> LF */
-	const struct smtp_writer *writer;	/* set with stream */
+	const struct smtp_writer *writer;	/* set with prepared or stream */
+	void			*prepared;	/* writer->prepare's file; NULL: none */
+	bool			 prepare_begun;	/* at the first local RCPT */
 	void			*stream;	/* the writer's files; NULL: none */
 	void			*session;	/* while a job runs: NULL once the session is gone */
 };

@@ -370,3 +370,54 @@ folder_subscribe(struct store *st, const char *maildir, const char *name, bool o
 	close(lockfd);
 	return rc;
 }
+
+struct subs_list {
+	char	**v;
+	size_t	  n;
+};
+
+static void
+subs_collect(void *vctx, unsigned lineno, char *line, const char *why)
+{
+	struct subs_list	*l = vctx;
+	const char		*bad;
+
+	(void)lineno;
+	(void)why;
+	/* A line no folder could have (another tool's, or cut) is not listed. */
+	if (line == NULL || folder_name_check(line, &bad) == -1)
+		return;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrdup(maildir_folder_is_inbox(line) ? "INBOX" : line);
+}
+
+int
+folder_subscriptions(struct store *st, const char *maildir, char ***names_r, size_t *n_r,
+    const char **error_r)
+{
+	struct subs_list	 l = { NULL, 0 };
+	char			 path[4096];
+	const char		*err;
+
+	(void)st;
+	snprintf(path, sizeof(path), "%s/%s", maildir, SUBSCRIPTIONS);
+	if (textfile_read(path, SUBSCRIPTION_LINE_MAX, subs_collect, &l, &err) == -1) {
+		folder_names_free(&l.v, l.n);
+		return store_err(error_r, STORE_ERR_TEMPORARY, "subscriptions: %s", err);
+	}
+	*names_r = l.v;
+	*n_r = l.n;
+	return 0;
+}
+
+void
+folder_names_free(char ***names, size_t n)
+{
+	size_t	 i;
+
+	if (*names == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free((*names)[i]);
+	xfree(names);
+}

@@ -23,7 +23,6 @@
 #define KEYWORDS_FILE		"dovecot-keywords"
 #define KEYWORDS_FILE_MAX	(16 * 1024)
 #define KEYWORD_LEN_MAX		128
-#define FOLDER_NAME_MAX		200
 
 static const struct {
 	char		letter;
@@ -134,15 +133,80 @@ maildir_folder_is_inbox(const char *folder)
 }
 
 /*
- * A folder name may not escape the Maildir or clash with Maildir++'s own
- * files: no '/', no empty hierarchy level, no leading '~', no control
- * characters, bounded length.
+ * Names of the files a Maildir holds beside its folders (ours, Dovecot's,
+ * Courier's, Maildir++'s).  In Maildir++ a folder is ".Name", so none of
+ * them can clash today; they are refused as any level of a folder name all
+ * the same, because the tools that keep a hierarchy as nested directories
+ * (Dovecot LAYOUT=fs, mbsync SubFolders, an export) would put folder
+ * "A.new" where A's own new/ is.  Compared with case, as the file names
+ * are: a folder "New" or "Tmp" is a user's own.
  */
+static const char *const reserved_levels[] = {
+	"tmp", "new", "cur", "maildirfolder", "maildirsize", "subscriptions", "dovecot",
+};
+static const char *const reserved_prefixes[] = {
+	"dovecot-", "dovecot.", "postroom-", "courierimap",
+};
+
+static bool
+level_reserved(const char *level, size_t len)
+{
+	size_t	 i, plen;
+
+	for (i = 0; i < sizeof(reserved_levels) / sizeof(reserved_levels[0]); i++)
+		if (strlen(reserved_levels[i]) == len &&
+		    strncmp(level, reserved_levels[i], len) == 0)
+			return true;
+	for (i = 0; i < sizeof(reserved_prefixes) / sizeof(reserved_prefixes[0]); i++) {
+		plen = strlen(reserved_prefixes[i]);
+		if (len >= plen && strncmp(level, reserved_prefixes[i], plen) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+folder_name_check(const char *name, const char **why_r)
+{
+	const unsigned char	*p;
+	const char		*level, *end;
+	size_t			 len = strlen(name);
+
+	if (maildir_folder_is_inbox(name))
+		return 0;
+	*why_r = NULL;
+	if (len == 0)
+		*why_r = "empty mailbox name";
+	else if (len > STORE_FOLDER_NAME_MAX)
+		*why_r = "mailbox name too long";
+	else if (strncasecmp(name, "INBOX.", 6) == 0)
+		*why_r = "INBOX cannot have children (it is the Maildir itself)";
+	for (p = (const unsigned char *)name; *why_r == NULL && *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			*why_r = "control characters in mailbox name";
+		else if (*p == '/')
+			*why_r = "'/' in mailbox name";
+	}
+	for (level = name; *why_r == NULL; level = end + 1) {
+		end = level + strcspn(level, ".");
+		if (end == level)
+			*why_r = "empty hierarchy level in mailbox name";
+		else if (*level == '~')
+			*why_r = "mailbox name level begins with '~'";
+		else if (level_reserved(level, (size_t)(end - level)))
+			*why_r = "mailbox name is reserved for the Maildir's own files";
+		if (*end == '\0')
+			break;
+	}
+	return *why_r == NULL ? 0 : -1;
+}
+
+/* Refused: whatever folder_name_check() refuses. */
 int
 maildir_folder_dir(const char *folder, char *out, size_t outsize)
 {
-	const unsigned char	*p;
-	size_t			 len = strlen(folder);
+	const char	*why;
+	size_t		 len = strlen(folder);
 
 	if (maildir_folder_is_inbox(folder)) {
 		if (outsize < 1)
@@ -150,14 +214,8 @@ maildir_folder_dir(const char *folder, char *out, size_t outsize)
 		out[0] = '\0';
 		return 0;
 	}
-	if (len == 0 || len > FOLDER_NAME_MAX || len + 2 > outsize)
+	if (folder_name_check(folder, &why) == -1 || len + 2 > outsize)
 		return -1;
-	if (folder[0] == '.' || folder[len - 1] == '.' || folder[0] == '~' ||
-	    strstr(folder, "..") != NULL || strncasecmp(folder, "INBOX.", 6) == 0)
-		return -1;
-	for (p = (const unsigned char *)folder; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f || *p == '/')
-			return -1;
 	out[0] = '.';
 	memcpy(out + 1, folder, len + 1);
 	return 0;

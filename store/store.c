@@ -1,6 +1,7 @@
 /*
  * The store handle, its error convention, user creation, and delivery:
- * one write into the first recipient's tmp/, one fsync, a hard link into
+ * one write into the first recipient's tmp/ (recipients may be added until
+ * the commit), one fsync, a hard link into
  * every recipient's new/ but the last, a rename into the last one, and one
  * fsync per new/ directory.  Delivery never
  * opens the index; the next mailbox_sync() indexes the file.
@@ -271,6 +272,19 @@ store_delivery_begin(struct store *st, const struct store_rcpt *rcpts, size_t n,
 fail:
 	store_delivery_free(&d);
 	return NULL;
+}
+
+void
+store_delivery_add(struct store_delivery *d, const struct store_rcpt *rcpts, size_t n)
+{
+	size_t	 i;
+
+	d->rcpts = xreallocarray(d->rcpts, d->n + n, sizeof(*d->rcpts));
+	for (i = 0; i < n; i++) {
+		d->rcpts[d->n + i] = rcpts[i];
+		d->rcpts[d->n + i].maildir = xstrdup(rcpts[i].maildir);
+	}
+	d->n += n;
 }
 
 int

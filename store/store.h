@@ -78,6 +78,13 @@ struct store_rcpt {
  */
 struct store_delivery *store_delivery_begin(struct store *st, const struct store_rcpt *rcpts,
 		    size_t n, const char **error_r);
+/*
+ * More recipients for a delivery begun but not committed (smtpd creates the
+ * temp file at the first RCPT, in the first recipient's tmp/, and learns
+ * the others later).  Memory only: no disk work, any thread that owns d.
+ */
+void		 store_delivery_add(struct store_delivery *d, const struct store_rcpt *rcpts,
+		    size_t n);
 int		 store_delivery_write(struct store_delivery *d, const void *data, size_t len);
 /*
  * Make it durable in every recipient's new/ (fsync file, link/rename,
@@ -333,6 +340,18 @@ int		 store_append_commit(struct store_append *a, uint32_t *uidvalidity_r, uint3
 void		 store_append_free(struct store_append **a);
 
 /* ---- Folders ---- */
+
+/* Longest folder name (bytes): ".Name" must fit one directory entry. */
+#define STORE_FOLDER_NAME_MAX	200
+/*
+ * 0 if name can be a folder ("INBOX" in any case is one); else -1 with a
+ * reason for the client in *why_r (a string literal): empty, too long,
+ * an INBOX child, a control character or '/', an empty level ("a..b",
+ * ".a", "a."), a level beginning with '~', or a level named like a file
+ * the Maildir keeps (tmp, new, cur, maildirsize, dovecot-*, postroom-*...).
+ * Every folder_* and mailbox_* call refuses what this refuses.
+ */
+int		 folder_name_check(const char *name, const char **why_r);
 int		 folder_create(struct store *st, const char *maildir, const char *name, const char **error_r);
 int		 folder_delete(struct store *st, const char *maildir, const char *name, const char **error_r);
 /* Children move along; from = INBOX moves its messages, INBOX stays (RFC 3501). */
@@ -343,6 +362,16 @@ int		 folder_list(struct store *st, const char *maildir, char ***names_r, size_t
 		    const char **error_r);
 int		 folder_subscribe(struct store *st, const char *maildir, const char *name, bool on,
 		    const char **error_r);
+/*
+ * The subscribed names (LSUB, LIST (SUBSCRIBED)) in the subscriptions
+ * file's order, folders or not (RFC 3501 6.3.9: a subscription outlives
+ * its folder); lines that could not be a folder name are left out.  None
+ * if the file does not exist.  Free with folder_names_free().
+ */
+int		 folder_subscriptions(struct store *st, const char *maildir, char ***names_r,
+		    size_t *n_r, const char **error_r);
+/* Free an array of names (folder_list, folder_subscriptions); sets *names NULL. */
+void		 folder_names_free(char ***names, size_t n);
 
 /* LIST attributes (RFC 3501, 5258 CHILDREN, 6154 SPECIAL-USE). */
 enum {

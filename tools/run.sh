@@ -146,6 +146,10 @@ fi
 if has smtpd && has pop3d; then
 	printf '  %s\n' "python3 -c \"import smtplib,poplib,ssl; c=ssl._create_unverified_context(); s=smtplib.SMTP_SSL('127.0.0.1',2465,context=c); s.login('demo@example.test','$password'); s.sendmail('demo@example.test',['demo@example.test'],'Subject: hi\\r\\n\\r\\nhello\\r\\n'); s.quit(); p=poplib.POP3_SSL('127.0.0.1',2995,context=c); p.user('demo@example.test'); p.pass_('$password'); print(p.stat()); p.quit()\""
 fi
+if has imapd; then
+	printf '  %s\n' "python3 -c \"import imaplib,ssl; c=ssl._create_unverified_context(); m=imaplib.IMAP4('127.0.0.1',2143); m.starttls(ssl_context=c); m.login('demo@example.test','$password'); print(m.select('INBOX')); print(m.fetch('1:*','(FLAGS RFC822.SIZE ENVELOPE)')); m.logout()\""
+	printf '  %s\n' "python3 -c \"import imaplib,ssl; m=imaplib.IMAP4_SSL('127.0.0.1',2993,ssl_context=ssl._create_unverified_context()); m.login('demo@example.test','$password'); print(m.select('INBOX')); m.logout()\""
+fi
 echo
 
 # Until Ctrl-C, or until a daemon exits on its own (then stop the others).

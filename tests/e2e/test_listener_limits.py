@@ -77,6 +77,8 @@ class ListenerLimitCase(unittest.TestCase):
             s.close()
 
     def start(self, daemon='smtpd', **config):
+        # One worker: max_connections, a listener's own limit and stress are per process
+        # (max_connections_per_ip is shared by the workers: test_conn_shared.py).
         base = {'workers': 1, 'max_connections_per_ip': 200}
         base.update(config)
         pr = start_postroom(self, daemons=(daemon,), config=base)

@@ -99,9 +99,9 @@ class HostileBase(unittest.TestCase):
 
 
 class HostileTest(HostileBase):
-    # workers = 1: max_connections_per_ip is counted per worker process.
+    # workers = 2: max_connections_per_ip counts the connections of both together.
     config = {'smtpd.idle_timeout': '%ds' % IDLE, 'smtpd.data_timeout': '%ds' % IDLE,
-              'smtpd.max_message_size': str(MAX_SIZE), 'workers': 1}
+              'smtpd.max_message_size': str(MAX_SIZE), 'workers': 2}
 
     def test_1mb_command_line(self):
         c = self.raw(timeout=30)

@@ -9,7 +9,9 @@
  * at a line end, a streamed reply always finishes once the client reads.
  */
 #include "tests/fuzz/fuzzer.h"
+#include "lib/authq.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -105,6 +107,8 @@ init(void)
 	CHECK((env.store = store_open(env.mail_root, &opts, &error)) != NULL);
 	env.limits = (struct pop3_limits){ 256, 20, 600000, 10, true, true };
 	env.limits.read_ahead = 2;	/* RETRs in any order meet the window */
+	env.conntab = conntab_new(64, 1);
+	env.authq = authq_new(1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

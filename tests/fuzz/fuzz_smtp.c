@@ -10,6 +10,7 @@
  * double aborts), a timeout always closes.
  */
 #include "tests/fuzz/fuzzer.h"
+#include "lib/authq.h"
 #include "lib/buf.h"
 #include "lib/directory.h"
 #include "lib/log.h"
@@ -35,11 +36,24 @@ fuzz_now(void)
 	return 1795000000000ULL;
 }
 
-/* The writer: m->stream counts the bytes written. */
+/* The writer: m->stream counts the bytes written; a prepared one becomes it. */
+static void *
+fuzz_prepare(void *ctx, const struct smtp_local_rcpt *first, const char **error_r)
+{
+	return xcalloc(1, sizeof(uint64_t));
+}
+
+static void
+fuzz_unprepare(void *prepared)
+{
+	free(prepared);
+}
+
 static int
 fuzz_open(void *ctx, struct smtp_msg *m, const char **error_r)
 {
-	m->stream = xcalloc(1, sizeof(uint64_t));
+	m->stream = m->prepared != NULL ? m->prepared : xcalloc(1, sizeof(uint64_t));
+	m->prepared = NULL;
 	return 0;
 }
 
@@ -67,7 +81,7 @@ fuzz_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 }
 
 static const struct smtp_writer fuzz_writer = {
-	fuzz_open, fuzz_write, fuzz_discard, fuzz_commit
+	fuzz_prepare, fuzz_unprepare, fuzz_open, fuzz_write, fuzz_discard, fuzz_commit
 };
 
 static struct host_double	*double_host;
@@ -115,6 +129,7 @@ init(void)
 	env.max_header_size = 1024;
 	env.min_data_rate = 500;
 	env.writer = &fuzz_writer;
+	env.authq = authq_new(1);
 	env.now_ms = fuzz_now;
 }
 

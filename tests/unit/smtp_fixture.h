@@ -11,6 +11,7 @@
 #define TESTS_SMTP_FIXTURE_H
 
 #include "smtpd/smtp_session.h"
+#include "lib/authq.h"
 #include "lib/buf.h"
 #include "lib/directory.h"
 #include "lib/session.h"
@@ -43,9 +44,11 @@ struct fx {
 	size_t			 header_len;
 	bool			 header_truncated;
 	/* What the writer saw. */
+	unsigned		 prepares, unprepares;	/* files made at RCPT, removed unopened */
 	unsigned		 opens, writes, discards, open_streams;
 	size_t			 max_write;	/* largest single write */
-	int			 fail_open;	/* open() answers -1 */
+	int			 fail_open;	/* prepare() and open() answer -1 */
+	int			 fail_prepare;	/* prepare() answers NULL */
 	int			 fail_write;	/* write() answers -1 */
 };
 
@@ -54,6 +57,48 @@ struct fx_stream {
 	struct fx	*f;
 	struct buf	 b;	/* Return-Path + Received + the message */
 };
+
+static struct fx_stream *
+fx_stream_new(struct fx *f)
+{
+	struct fx_stream	*st = xcalloc(1, sizeof(*st));
+
+	st->f = f;
+	buf_init(&st->b, 64 * 1024 * 1024);
+	f->open_streams++;
+	return st;
+}
+
+static void
+fx_stream_free(struct fx_stream *st)
+{
+	st->f->open_streams--;
+	buf_release(&st->b);
+	free(st);
+}
+
+/* Like smtpd's writer: an empty file, which open() takes over. */
+static void *
+fx_writer_prepare(void *ctx, const struct smtp_local_rcpt *first, const char **error_r)
+{
+	struct fx	*f = ctx;
+
+	if (f->fail_open || f->fail_prepare) {
+		*error_r = "test: prepare fails";
+		return NULL;
+	}
+	f->prepares++;
+	return fx_stream_new(f);
+}
+
+static void
+fx_writer_unprepare(void *prepared)
+{
+	struct fx_stream	*st = prepared;
+
+	st->f->unprepares++;
+	fx_stream_free(st);
+}
 
 static int
 fx_writer_open(void *ctx, struct smtp_msg *m, const char **error_r)
@@ -65,14 +110,13 @@ fx_writer_open(void *ctx, struct smtp_msg *m, const char **error_r)
 		*error_r = "test: open fails";
 		return -1;
 	}
-	st = xcalloc(1, sizeof(*st));
-	st->f = f;
-	buf_init(&st->b, 64 * 1024 * 1024);
+	if ((st = m->prepared) == NULL)
+		st = fx_stream_new(f);
+	m->prepared = NULL;
 	buf_puts(&st->b, m->return_path);
 	buf_puts(&st->b, m->received);
 	m->stream = st;
 	f->opens++;
-	f->open_streams++;
 	return 0;
 }
 
@@ -87,14 +131,6 @@ fx_writer_write(struct smtp_msg *m, const void *data, size_t len)
 	if (st->f->fail_write)
 		return -1;
 	return buf_append(&st->b, data, len);
-}
-
-static void
-fx_stream_free(struct fx_stream *st)
-{
-	st->f->open_streams--;
-	buf_release(&st->b);
-	free(st);
 }
 
 static void
@@ -153,6 +189,8 @@ fx_writer_commit(void *ctx, struct smtp_msg *m, char *error, size_t errsize)
 }
 
 static const struct smtp_writer fx_writer = {
+	.prepare	= fx_writer_prepare,
+	.unprepare	= fx_writer_unprepare,
 	.open		= fx_writer_open,
 	.write		= fx_writer_write,
 	.discard	= fx_writer_discard,
@@ -220,6 +258,7 @@ fx_new_peer(const char *addr, const char *listener)
 	f->env.max_header_size = 64 * 1024;
 	f->env.writer = &fx_writer;
 	f->env.writer_ctx = f;
+	f->env.authq = authq_new(2);
 	f->env.now_ms = fx_now;
 	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
 	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);
@@ -254,6 +293,7 @@ fx_free(struct fx **fp)
 	char		 cmd[128];
 
 	host_double_free(&f->d);	/* frees the session */
+	authq_free(&f->env.authq);
 	directory_free(&f->env.dir);
 	buf_release(&f->out);
 	free(f->body);

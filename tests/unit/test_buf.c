@@ -39,6 +39,27 @@ test_append_and_consume(void **state)
 	buf_free(&b);			/* NULL is fine */
 }
 
+/* A reply that failed half-way is taken back; what came before stays. */
+static void
+test_truncate(void **state)
+{
+	struct buf	*b = buf_new(100);
+
+	(void)state;
+	assert_int_equal(buf_puts(b, "xxkeep"), 0);
+	buf_consume(b, 2);
+	assert_int_equal(buf_puts(b, "half"), 0);
+	buf_truncate(b, 4);
+	assert_int_equal(buf_len(b), 4);
+	assert_memory_equal(buf_head(b), "keep", 4);
+	assert_int_equal(buf_puts(b, "+more"), 0);
+	assert_memory_equal(buf_head(b), "keep+more", 9);
+	buf_truncate(b, 0);
+	assert_int_equal(buf_len(b), 0);
+	assert_int_equal(b->off, 0);	/* empty restarts at the front */
+	buf_free(&b);
+}
+
 static void
 test_max_is_hard(void **state)
 {
@@ -206,6 +227,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_append_and_consume),
 		cmocka_unit_test(test_max_is_hard),
+		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_overflowing_sizes),
 		cmocka_unit_test(test_reserve_commit_grows_geometrically),
 		cmocka_unit_test(test_lazy_compaction),

@@ -639,7 +639,8 @@ test_sections_and_offsets(void **state)
 	assert_null(mime_part_find(m, "1.2"));
 	assert_null(mime_part_find(m, "0"));
 	assert_null(mime_part_find(m, "1.x"));
-	assert_non_null(mime_part_find(m, "1.1"));
+	assert_non_null(mime_part_find(m, "1.1"));	/* the last number: a leaf is its own 1 */
+	assert_null(mime_part_find(m, "1.1.1"));	/* not a message: no parts inside (Dovecot) */
 	mime_message_free(&m);
 
 	/* a message/rfc822 message: part 1 is its body, 1.1 the inner body */
@@ -651,6 +652,12 @@ test_sections_and_offsets(void **state)
 	assert_int_equal(p->body_size, 6);
 	assert_null(mime_part_find(m, "2"));
 	assert_null(mime_part_find(m, "1.2"));
+	mime_message_free(&m);
+
+	/* a single text part: 1 is its body, nothing is inside it */
+	m = parse_str("Subject: x\n\ntext\n");
+	assert_ptr_equal(mime_part_find(m, "1"), &m->root);
+	assert_null(mime_part_find(m, "1.1"));
 	mime_message_free(&m);
 }
 

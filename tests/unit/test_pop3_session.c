@@ -9,7 +9,9 @@
 #include "pop3d/pop3_session.h"
 #include "pop3d/pop3_private.h"
 
+#include "lib/authq.h"
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/directory.h"
 #include "lib/xmalloc.h"
 #include "mail/address.h"
@@ -115,6 +117,8 @@ setup(void **state)
 	assert_non_null(fx->store);
 	fx->env.store = fx->store;
 	fx->env.limits = (struct pop3_limits){ 1024, 20, 600000, 10, true, true };
+	fx->env.conntab = conntab_new(64, 2);
+	fx->env.authq = authq_new(0);
 	fx->env.tls_available = true;
 	fx->alice_maildir = user_maildir(fx, "alice@example.test");
 	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
@@ -145,6 +149,8 @@ teardown(void **state)
 	store_close(&fx->store);
 	directory_free(&fx->env.directory);
 	pop3_env_release(&fx->env);
+	conntab_free(&fx->env.conntab);
+	authq_free(&fx->env.authq);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -549,8 +555,8 @@ hashing(struct fx *fx, struct host_double **d, size_t n)
 
 	for (i = 0; i < n; i++)
 		jobs += d[i] != NULL ? host_double_jobs(d[i]) : 0;
-	assert_int_equal(jobs, fx->env.auth_hashing);
-	assert_true(jobs <= fx->env.auth_max_hashes);
+	assert_int_equal(jobs, authq_running(fx->env.authq));
+	assert_true(jobs <= 2);
 	return jobs;
 }
 
@@ -572,7 +578,7 @@ test_hashes_bounded(void **state)
 	size_t			 i, n = 6;
 	bool			 ran;
 
-	fx->env.auth_max_hashes = 2;
+	authq_set_max(fx->env.authq, 2);
 	for (i = 0; i < n; i++) {
 		d[i] = sopen(fx);
 		host_double_input(d[i], in[i], strlen(in[i]));
@@ -594,8 +600,8 @@ test_hashes_bounded(void **state)
 			expect(fx, want[i]);
 		}
 	} while (ran);
-	assert_int_equal(fx->env.auth_hashing, 0);
-	assert_null(fx->env.auth_waiting);
+	assert_int_equal(authq_running(fx->env.authq), 0);
+	assert_int_equal(authq_waiting(fx->env.authq), 0);
 	for (i = 0; i < n; i++)
 		sfree(&d[i]);
 }
@@ -605,6 +611,7 @@ test_in_use_and_user_limit(void **state)
 {
 	struct fx	*fx = *state;
 	struct host_double	*a = sopen(fx), *b;
+	unsigned	 slot;
 
 	drive(fx, a, LOGIN);
 	expect(fx, GREETING LOGGED_IN);
@@ -626,7 +633,17 @@ test_in_use_and_user_limit(void **state)
 	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Too many connections for this user.\r\n");
 	sfree(&b);
 	sfree(&a);
-	assert_int_equal(fx->env.nusers, 0);
+	/* alice's session on another worker (owner 1 of the table) counts too. */
+	conntab_set_owner(fx->env.conntab, 1);
+	assert_int_equal(conntab_acquire(fx->env.conntab, CONNTAB_USER, "alice@example.test", 1,
+	    &slot), CONNTAB_OK);
+	conntab_set_owner(fx->env.conntab, 0);
+	b = sopen(fx);
+	drive(fx, b, LOGIN);
+	expect(fx, GREETING "+OK\r\n-ERR [IN-USE] Too many connections for this user.\r\n");
+	sfree(&b);
+	assert_int_equal(conntab_reclaim(fx->env.conntab, 1), 1);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
 }
 
 static void
@@ -969,7 +986,7 @@ test_shutdown(void **state)
 	free(got);
 	free(big);
 	sfree(&s);
-	assert_int_equal(fx->env.nusers, 0);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
 }
 
 /* The replies of a session running cmds with read_ahead messages opened ahead (malloc'd). */

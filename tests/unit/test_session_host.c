@@ -12,10 +12,12 @@
 #include <cmocka.h>
 
 #include "lib/buf.h"
+#include "lib/conntab.h"
 #include "lib/ev.h"
 #include "lib/session.h"
 #include "lib/tls.h"
 #include "lib/workq.h"
+#include "tests/unit/config_testutil.h"
 #include "tests/unit/net_testcert.h"
 
 #include <openssl/err.h>
@@ -249,6 +251,7 @@ static const struct session_ops *setup_ops = &echo_ops;	/* for the next t_setup 
 
 struct t {
 	struct ev_loop		*loop;
+	struct conntab		*conns;		/* owner 0 of 2: the other is a sibling worker */
 	struct workq		*wq;
 	struct ev_timer		*tick;
 	struct session_pool	*pool;
@@ -272,7 +275,8 @@ t_setup(struct t *t, const struct session_pool_limits *lim)
 	memset(t, 0, sizeof(*t));
 	t->loop = ev_loop_new();
 	t->tick = ev_timer_new(t->loop, tick_cb, t);
-	t->pool = session_pool_new(t->loop, setup_ops, NULL, lim != NULL ? lim : &def);
+	t->conns = conntab_new(16, 2);
+	t->pool = session_pool_new(t->loop, setup_ops, NULL, lim != NULL ? lim : &def, t->conns);
 	setup_ops = &echo_ops;
 	session_pool_set_tls(t->pool, tls_server_ctx(server));
 	t->wq = workq_new(t->loop, 1);
@@ -327,6 +331,9 @@ static void
 t_teardown(struct t *t)
 {
 	session_pool_free(&t->pool);
+	/* Every session gave its count back. */
+	assert_int_equal(conntab_count(t->conns, CONNTAB_ADDR, "unix"), 0);
+	conntab_free(&t->conns);
 	workq_free(&t->wq);
 	ev_timer_free(&t->tick);
 	ev_loop_free(&t->loop);
@@ -488,6 +495,62 @@ test_connection_limits(void **state)
 	assert_int_equal(session_pool_count(t.pool), 2);
 	for (i = 0; i < 4; i++)
 		close(fd[i]);
+	t_teardown(&t);
+}
+
+/* What a sibling worker (owner 1 of the table) holds counts here too. */
+static void
+sibling_acquire(struct t *t, const char *addr, unsigned n)
+{
+	unsigned	slot, i;
+
+	conntab_set_owner(t->conns, 1);
+	for (i = 0; i < n; i++)
+		assert_int_equal(conntab_acquire(t->conns, CONNTAB_ADDR, addr, 100, &slot),
+		    CONNTAB_OK);
+	conntab_set_owner(t->conns, 0);
+}
+
+static void
+test_per_address_limit_across_workers(void **state)
+{
+	struct session_pool_limits	 lim = SESSION_POOL_LIMITS_DEFAULT;
+	struct t			 t;
+	char				 buf[64], addr[32], *log;
+	int				 fd[3], i;
+
+	(void)state;
+	lim.max_per_ip = 2;
+	t_setup(&t, &lim);
+	sibling_acquire(&t, "unix", 1);
+	fd[0] = t_connect(&t, SOCK_STREAM, false);
+	fd[1] = t_connect(&t, SOCK_STREAM, false);	/* the sibling has the other one */
+	assert_int_equal(session_pool_count(t.pool), 1);
+	assert_int_equal(read(fd[1], buf, sizeof(buf)), 10);
+	close(fd[1]);
+	/* The sibling dies: the supervisor's reclaim makes room. */
+	assert_int_equal(conntab_reclaim(t.conns, 1), 1);
+	fd[1] = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(session_pool_count(t.pool), 2);
+	close(fd[0]);
+	close(fd[1]);
+	t_run(&t, 20);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	/* A table full of the sibling's addresses: refused, and logged why. */
+	for (i = 0; i < 16; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", i);
+		sibling_acquire(&t, addr, 1);
+	}
+	tu_capture_start();
+	fd[2] = t_connect(&t, SOCK_STREAM, false);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	assert_int_equal(read(fd[2], buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "421 busy\r\n", 10);
+	close(fd[2]);
+	log = tu_capture_end();
+	assert_non_null(strstr(log, "reason=connection_table_full"));
+	free(log);
+	assert_int_equal(conntab_reclaim(t.conns, 1), 16);
 	t_teardown(&t);
 }
 
@@ -1003,6 +1066,7 @@ main(void)
 		cmocka_unit_test(test_quit_closes),
 		cmocka_unit_test(test_after_and_timeout),
 		cmocka_unit_test(test_connection_limits),
+		cmocka_unit_test(test_per_address_limit_across_workers),
 		cmocka_unit_test(test_listener_limit),
 		cmocka_unit_test(test_stress_timeout),
 		cmocka_unit_test(test_pipeline_output_bounded),

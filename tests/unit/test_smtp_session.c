@@ -622,6 +622,58 @@ test_smtputf8_and_syntax(void **state)
 	fx_free(&f);
 }
 
+/*
+ * Password checks take turns across sessions (the fixture's authq: 2 at
+ * once): the third waits paused, one gone before its turn is never
+ * checked, and every other gets its answer.
+ */
+static void
+test_auth_checks_bounded(void **state)
+{
+	static const char	 in[] = "EHLO a\r\n"
+	    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\n";
+	struct fx		*f = fx_new();
+	struct host_double	*d[4];
+	struct buf		 got;
+	size_t			 i;
+
+	(void)state;
+	buf_init(&got, 1024 * 1024);
+	for (i = 0; i < 4; i++) {
+		d[i] = host_double_new(f->out_max);
+		host_double_open(d[i], &smtp_session_ops, &f->peer, &f->env);
+		host_double_input(d[i], in, sizeof(in) - 1);
+		assert_int_equal(host_double_want(d[i]), SESSION_PAUSE);
+	}
+	assert_int_equal(host_double_jobs(d[0]) + host_double_jobs(d[1]), 2);
+	assert_int_equal(host_double_jobs(d[2]) + host_double_jobs(d[3]), 0);
+	assert_int_equal(authq_waiting(f->env.authq), 2);
+	host_double_free(&d[2]);		/* gone before its turn */
+	assert_int_equal(authq_waiting(f->env.authq), 1);
+	host_double_run(d[0]);			/* its answer, and d[3]'s turn */
+	assert_int_equal(host_double_jobs(d[3]), 1);
+	assert_int_equal(authq_running(f->env.authq), 2);
+	for (i = 0; i < 4; i++) {
+		if (d[i] == NULL)
+			continue;
+		host_double_pump(d[i], &got);
+		assert_int_equal(host_double_want(d[i]), SESSION_READ);
+		host_double_free(&d[i]);
+	}
+	assert_int_equal(authq_running(f->env.authq), 0);
+	assert_int_equal(authq_waiting(f->env.authq), 0);
+	{
+		char	*r = buf_strdup(&got), *p = r;
+
+		for (i = 0; (p = strstr(p, "235 2.7.0 Authentication successful")) != NULL; i++)
+			p++;
+		assert_int_equal(i, 3);
+		free(r);
+	}
+	buf_release(&got);
+	fx_free(&f);
+}
+
 /* Async work: the session pauses, takes no more input, resumes after. */
 static void
 test_async_completion(void **state)
@@ -630,8 +682,12 @@ test_async_completion(void **state)
 	    "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\nNOOP\r\n";
 	static const char	 txn2[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n"
 	    "DATA\r\n";
+	static const char	 txn3[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@remote.test>\r\n"
+	    "DATA\r\n";
 	static const char	 body[] = "x\r\n.\r\nQUIT\r\n";
 	struct fx		*f = fx_new();
+	struct relaynets	*nets;
+	const char		*error = NULL;
 
 	(void)state;
 	free(fx_take(f));
@@ -651,16 +707,21 @@ test_async_completion(void **state)
 		    "250 2.0.0 Ok\r\n"));
 		free(r);
 	}
-	/* DATA: the files are created by a job, the 354 comes after it. */
+	/*
+	 * Pipelined MAIL/RCPT/DATA: the file is begun by a job at RCPT, DATA
+	 * waits for it, the 354 comes after it.
+	 */
 	host_double_input(f->d, txn2, sizeof(txn2) - 1);
 	host_double_input(f->d, body, 2);
 	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
 	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(f->prepares, 0);
 	assert_int_equal(f->opens, 0);
 	assert_int_equal(host_double_held(f->d), 2);	/* the early body bytes */
 	assert_null(memmem(buf_head(host_double_output(f->d)), buf_len(host_double_output(f->d)),
 	    "354", 3));
 	host_double_run(f->d);
+	assert_int_equal(f->prepares, 1);
 	assert_int_equal(f->opens, 1);
 	assert_int_equal(host_double_held(f->d), 0);
 	{
@@ -683,16 +744,18 @@ test_async_completion(void **state)
 	assert_int_equal(host_double_jobs(f->d), 1);
 	host_double_free(&f->d);
 	f->s = NULL;
-	/* And an open in flight: the files it made are removed, nothing delivered. */
+	/* And a prepare in flight: the file it made is removed, nothing delivered. */
 	fx_open(f);
 	host_double_input(f->d, "EHLO a\r\n", 8);
 	host_double_input(f->d, txn2, sizeof(txn2) - 1);
 	assert_int_equal(host_double_jobs(f->d), 1);
 	host_double_free(&f->d);
 	f->s = NULL;
-	assert_int_equal(f->opens, 2);
+	assert_int_equal(f->prepares, 2);
+	assert_int_equal(f->unprepares, 1);
+	assert_int_equal(f->opens, 1);
 	assert_int_equal(f->open_streams, 0);
-	/* And a timeout while the open runs: 421, then the files go too. */
+	/* And a timeout while DATA waits for it: 421, then the file goes too. */
 	fx_open(f);
 	host_double_input(f->d, "EHLO a\r\n", 8);
 	host_double_input(f->d, txn2, sizeof(txn2) - 1);
@@ -700,7 +763,9 @@ test_async_completion(void **state)
 	host_double_advance(f->d, f->env.idle_timeout + 1);
 	assert_int_equal(host_double_want(f->d), SESSION_CLOSE);
 	assert_int_equal(host_double_jobs(f->d), 0);
-	assert_int_equal(f->opens, 3);
+	assert_int_equal(f->prepares, 3);
+	assert_int_equal(f->unprepares, 2);
+	assert_int_equal(f->opens, 1);
 	assert_int_equal(f->open_streams, 0);
 	assert_int_equal(f->delivered, 1);
 	{
@@ -710,6 +775,118 @@ test_async_completion(void **state)
 		assert_null(strstr(r, "354"));
 		free(r);
 	}
+	/* And an open at DATA in flight (remote recipient: the queue file). */
+	host_double_free(&f->d);	/* the closed session */
+	fx_open(f);
+	nets = relaynets_parse("127.0.0.0/8", &error);
+	f->env.relaynets = nets;
+	host_double_input(f->d, "EHLO a\r\n", 8);
+	host_double_input(f->d, txn3, sizeof(txn3) - 1);
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
+	host_double_free(&f->d);
+	f->s = NULL;
+	f->env.relaynets = NULL;
+	relaynets_free(&nets);
+	assert_int_equal(f->opens, 2);
+	assert_int_equal(f->open_streams, 0);
+	fx_free(&f);
+}
+
+/* The client sends text; nothing runs (jobs stay queued). */
+static void
+fx_input(struct fx *f, const char *text)
+{
+	host_double_input(f->d, text, strlen(text));
+}
+
+/* The local file is begun at the first local RCPT, while the client goes on. */
+static void
+test_open_at_rcpt(void **state)
+{
+	struct fx	*f = fx_new();
+
+	(void)state;
+	fx_feed(f, "EHLO a\r\n");
+	free(fx_take(f));
+	/* RCPT: 250 at once, the session reads on, the prepare runs meanwhile. */
+	fx_input(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n");
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(host_double_want(f->d), SESSION_READ);
+	assert_replies(f, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+	assert_int_equal(f->prepares, 1);
+	assert_int_equal(f->open_streams, 1);
+	/* Recipients after the first join it; DATA answers 354 with no job. */
+	fx_input(f, "RCPT TO:<alice@example.test>\r\nDATA\r\n");
+	assert_int_equal(host_double_jobs(f->d), 0);
+	assert_replies(f, "250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
+	fx_feed(f, "x\r\n.\r\n");
+	assert_int_equal(f->delivered, 1);
+	assert_int_equal(f->prepares, 1);
+	assert_int_equal(f->opens, 1);
+	assert_string_equal(f->rcpts, "l:bob@example.test,l:alice@example.test");
+	assert_non_null(strstr(f->body, "Return-Path: <a@b.test>\nReceived: from a "));
+	assert_null(strstr(f->body, "\tfor <"));	/* two recipients: no "for" */
+	assert_non_null(strstr(f->body, "\nx\n"));
+	free(fx_take(f));
+
+	/* RSET, a refused DATA's RSET, QUIT: no file stays, done or in flight. */
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nRSET\r\n");
+	assert_int_equal(f->prepares, 2);
+	assert_int_equal(f->unprepares, 1);
+	assert_int_equal(f->open_streams, 0);
+	fx_input(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nRSET\r\n");
+	assert_int_equal(host_double_jobs(f->d), 1);	/* reset before it ran */
+	host_double_run(f->d);
+	assert_int_equal(f->prepares, 3);
+	assert_int_equal(f->unprepares, 2);
+	assert_int_equal(f->open_streams, 0);
+	free(fx_take(f));
+	/* The prepare fails: DATA creates the file itself, as a job. */
+	f->fail_prepare = 1;
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n");
+	fx_input(f, "DATA\r\n");
+	assert_int_equal(host_double_jobs(f->d), 1);
+	assert_int_equal(host_double_want(f->d), SESSION_PAUSE);
+	fx_feed(f, "y\r\n.\r\n");
+	assert_int_equal(f->delivered, 2);
+	assert_non_null(strstr(f->body, "\tfor <bob@example.test>"));
+	f->fail_prepare = 0;
+	free(fx_take(f));
+	/* Both fail: 451 at DATA and no 354; the transaction is kept. */
+	f->fail_open = 1;
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+	assert_replies(f, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+	    "451 4.3.0 Error: queue file write error\r\n");
+	f->fail_open = 0;
+	fx_feed(f, "DATA\r\nz\r\n.\r\n");
+	assert_int_equal(f->delivered, 3);
+	free(fx_take(f));
+	/* BDAT: a first chunk of 0 bytes is answered once, the file is the prepared one. */
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 0\r\n"
+	    "BDAT 3 LAST\r\nabc");
+	assert_int_equal(f->delivered, 4);
+	assert_int_equal(f->prepares, 4);
+	{
+		char *r = fx_take(f);
+
+		assert_non_null(strstr(r, "\r\n250 2.0.0 Ok: 0 octets received\r\n250 2.0.0 Ok: queued"));
+		free(r);
+	}
+	assert_non_null(strstr(f->body, "\nabc"));
+	/* QUIT after RCPT, and a connection lost after it. */
+	fx_feed(f, "MAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\nQUIT\r\n");
+	assert_int_equal(host_double_want(f->d), SESSION_CLOSE);
+	host_double_free(&f->d);
+	f->s = NULL;
+	assert_int_equal(f->open_streams, 0);
+	fx_open(f);
+	fx_feed(f, "EHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<bob@example.test>\r\n");
+	assert_int_equal(f->open_streams, 1);
+	host_double_free(&f->d);
+	f->s = NULL;
+	assert_int_equal(f->open_streams, 0);
+	assert_int_equal(f->delivered, 4);
 	fx_free(&f);
 }
 
@@ -760,7 +937,9 @@ main(void)
 		cmocka_unit_test(test_bdat),
 		cmocka_unit_test(test_limits_and_failures),
 		cmocka_unit_test(test_smtputf8_and_syntax),
+		cmocka_unit_test(test_auth_checks_bounded),
 		cmocka_unit_test(test_async_completion),
+		cmocka_unit_test(test_open_at_rcpt),
 		cmocka_unit_test(test_validators),
 	};
 

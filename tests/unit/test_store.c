@@ -77,6 +77,13 @@ test_delivery_two_fsyncs_and_name(void **state)
 	assert_non_null(strstr(name, ",S=15,W=18"));	/* 3 LFs -> CRLF size 18 */
 }
 
+static const char *
+path_new(const char *maildir, char *path, size_t size)
+{
+	snprintf(path, size, "%s/new", maildir);
+	return path;
+}
+
 static void
 test_delivery_multi_rcpt_links(void **state)
 {
@@ -106,6 +113,15 @@ test_delivery_multi_rcpt_links(void **state)
 	path[strcspn(path, "\n")] = '\0';
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_nlink, 3);	/* one write, hard links */
+	/* Begun with the first recipient, the others added later (smtpd's RCPTs). */
+	d = store_delivery_begin(fx->st, r, 1, &error);
+	assert_int_equal(store_delivery_write(d, "y\n", 2), 0);
+	store_delivery_add(d, r + 1, 2);
+	assert_int_equal(store_delivery_commit(d, &error), 0);
+	store_delivery_free(&d);
+	assert_int_equal(fx_count(path_new(fx->maildir, path, sizeof(path))), 2);
+	assert_int_equal(fx_count(path_new(bob, path, sizeof(path))), 2);
+	assert_int_equal(fx_count(path_new(carol, path, sizeof(path))), 2);
 	free(bob);
 	free(carol);
 }

@@ -1,0 +1,162 @@
+/*
+ * NOOP and CHECK in the selected state (RFC 3501 6.1.2, 6.4.1, 7.4.1):
+ * pick up what other sessions and deliveries changed and tell the client,
+ * moving the view from what it was told to the mailbox as it is now:
+ * EXPUNGE for each message gone (numbered as the client counts after the
+ * ones before), FETCH FLAGS for each flag change, then EXISTS and RECENT
+ * for the new ones.  The sync runs on the workq; when the folder's
+ * HIGHESTMODSEQ has not moved the snapshot is not even re-read.
+ */
+#include "imapd/imap_private.h"
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct imap_sync_job {
+	struct imap_session	*s;		/* NULL once the session is gone */
+	struct mailbox		*mb;		/* the session's, lent (or left to the job) */
+	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
+	struct msg_info		*old;		/* the view, copied: the store frees it */
+	size_t			 nold;
+	/* The outcome. */
+	int			 rc;		/* -1: the view is lost */
+	bool			 changed;	/* a new snapshot was taken */
+	struct mailbox_status	 status;
+	const struct msg_info	*msgs;
+	size_t			 nmsgs;
+};
+
+static void
+job_free(struct imap_sync_job *job)
+{
+	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
+	free(job->old);
+	free(job);
+}
+
+/* On a workq thread: touches only the job and the mailbox lent to it. */
+static void
+sync_work(void *arg)
+{
+	struct imap_sync_job	*job = arg;
+	const char		*error;
+
+	if (mailbox_sync(job->mb, &error) == -1 || mailbox_status(job->mb, &job->status) == -1)
+		return;		/* nothing changed in the view: say OK, try again next time */
+	if (job->status.highestmodseq == job->modseq)
+		return;
+	job->changed = true;
+	job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+}
+
+static size_t
+find(const struct msg_info *msgs, size_t n, size_t from, uint32_t uid)
+{
+	while (from < n && msgs[from].uid < uid)
+		from++;
+	return from;
+}
+
+/* What changed between the view the client has and the new snapshot, as untagged replies. */
+static void
+tell(struct imap_session *s, const struct imap_sync_job *job)
+{
+	struct buf	 line;
+	size_t		 i, j = 0, gone = 0;
+
+	for (i = 0; i < job->nold; i++) {
+		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
+		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid)
+			imap_untagged(s, "%zu EXPUNGE", i + 1 - gone++);
+	}
+	buf_init(&line, 4096);
+	for (i = 0, j = 0; i < job->nold; i++) {
+		j = find(job->msgs, job->nmsgs, j, job->old[i].uid);
+		if (j == job->nmsgs || job->msgs[j].uid != job->old[i].uid ||
+		    job->msgs[j].flags == job->old[i].flags)
+			continue;
+		buf_reset(&line);
+		imap_put_flags(s, &line, &job->msgs[j]);
+		imap_untagged(s, "%zu FETCH (%.*s)", j + 1, (int)buf_len(&line), buf_head(&line));
+	}
+	buf_release(&line);
+	if (job->nmsgs != job->nold - gone) {
+		imap_untagged(s, "%zu EXISTS", job->nmsgs);
+		imap_untagged(s, "%zu RECENT", imap_count_recent(job->msgs, job->nmsgs));
+	}
+}
+
+static void
+sync_done(void *arg)
+{
+	struct imap_sync_job	*job = arg;
+	struct imap_session	*s = job->s;
+	char			*tag;
+
+	if (s == NULL) {
+		job_free(job);
+		return;
+	}
+	s->sync_job = NULL;
+	job->mb = NULL;			/* back to the session */
+	tag = imap_take_tag(s);
+	if (job->rc == -1) {
+		/* The store dropped the old snapshot: the view cannot be kept consistent. */
+		log_warnx("session=%s event=sync status=error action=close", s->peer->id);
+		imap_untagged(s, "BYE [UNAVAILABLE] Mailbox state lost, reconnect.");
+		imap_close(s);
+	} else {
+		if (job->changed) {
+			tell(s, job);
+			s->msgs = job->msgs;
+			s->nmsgs = job->nmsgs;
+			s->highestmodseq = job->status.highestmodseq;
+		}
+		imap_tagged(s, tag, "OK %s completed.", s->sync_noop ? "NOOP" : "CHECK");
+	}
+	free(tag);
+	job_free(job);
+	session_host_kick(s->host);
+}
+
+int
+imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+{
+	struct imap_sync_job	*job;
+
+	if (s->state != IMAP_STATE_SELECTED) {
+		imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
+		return 0;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->mb = s->mb;		/* lent: the session is paused until sync_done */
+	job->modseq = s->highestmodseq;
+	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
+	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
+	job->nold = s->nmsgs;
+	s->sync_noop = cmd->def->id == IMAP_CMD_NOOP;
+	free(s->tag);
+	s->tag = xstrdup(cmd->tag);
+	s->sync_job = job;
+	session_host_submit(s->host, sync_work, sync_done, job);
+	return 0;
+}
+
+/* The session goes away while the sync runs: the job keeps the mailbox and closes it. */
+void
+imap_sync_orphan(struct imap_session *s)
+{
+	if (s->sync_job == NULL)
+		return;
+	s->sync_job->s = NULL;
+	s->mb = NULL;
+	s->msgs = NULL;
+	s->nmsgs = 0;
+	s->sync_job = NULL;
+}

@@ -1,0 +1,154 @@
+"""Issue 18 (h6): connection limits hold across a daemon's worker processes.
+
+With workers = 2 the kernel hands each connection to whichever worker
+accepts first; the tests make it pick one by stopping the other (SIGSTOP),
+so each limit is filled with connections held by both workers.
+
+- smtpd, max_connections_per_ip = 4: two connections on each worker, then
+  a fifth is refused with 421 by either worker; one closing frees a slot.
+- kill -9 a worker holding connections: the supervisor drops its counts
+  (event=worker_reclaim), so its clients' slots are free again at once.
+- pop3d, pop3d.max_connections_per_user = 1: a login on one worker refuses
+  the same user's login on the other.
+
+Bounded: at most 6 connections, every wait under 10 s, loopback only.
+"""
+
+import os
+import re
+import signal
+import socket
+import unittest
+
+from harness import Postroom, children, have_built, require, start_postroom
+
+PER_IP = 4
+
+
+class Client:
+    """A raw connection: its first line is read at once (the greeting, or the refusal)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.file = self.sock.makefile('rb')
+        self.first = self.file.readline()
+
+    def send(self, line):
+        self.sock.sendall(line + b'\r\n')
+        return self.file.readline()
+
+    def closed(self):
+        try:
+            return self.file.readline() == b''
+        except OSError:
+            return True
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+
+class SharedCase(unittest.TestCase):
+    name = None
+    config = {}
+
+    def setUp(self):
+        require(have_built(self.name), '%s not built' % self.name)
+        self.pr = start_postroom(self, daemons=(self.name,),
+                                 config=dict(self.config, workers=2))
+        self.workers = self.pr.wait_for(lambda: len(children(self.pr.pid(self.name))) == 2 and
+                                        children(self.pr.pid(self.name)))
+        self.clients = []
+        self.addCleanup(lambda: [c.close() for c in self.clients])
+
+    def on(self, worker, fn):
+        """fn() while only `worker` accepts (the other is stopped)."""
+        others = [w for w in children(self.pr.pid(self.name)) if w != worker]
+        for w in others:
+            os.kill(w, signal.SIGSTOP)
+        try:
+            return fn()
+        finally:
+            for w in others:
+                os.kill(w, signal.SIGCONT)
+
+    def connect(self, worker, port):
+        c = self.on(worker, lambda: Client(port))
+        self.clients.append(c)
+        return c
+
+    def served_by(self, pattern):
+        """Distinct worker pids whose log lines match pattern."""
+        return {int(m.group(1)) for m in
+                re.finditer(r'\[(\d+)\]:[^\n]*' + pattern, self.pr.log(self.name))}
+
+
+class TestPerAddress(SharedCase):
+    name = 'smtpd'
+    config = {'max_connections_per_ip': PER_IP}
+
+    def test_limit_holds_across_workers(self):
+        port = self.pr.port('smtpd.mx_listen')
+        a, b = self.workers
+        for w in (a, b, a, b):
+            self.assertTrue(self.connect(w, port).first.startswith(b'220 '))
+        self.assertEqual(self.served_by('event=connect '), {a, b})
+        # The fifth is refused by whichever worker takes it.
+        for w in (a, b):
+            extra = self.connect(w, port)
+            self.assertTrue(extra.first.startswith(b'421 '), extra.first)
+            self.assertTrue(extra.closed())
+        self.assertEqual(self.served_by('reason=max_connections_per_ip'), {a, b})
+        # The four are served, and a close on one worker frees a slot on the other.
+        for c in self.clients[:PER_IP]:
+            self.assertTrue(c.send(b'NOOP').startswith(b'250'))
+        self.clients[0].send(b'QUIT')
+        self.clients[0].close()
+        Postroom.wait_for(lambda: 'event=close' in self.pr.log(self.name))
+        self.assertTrue(self.connect(b, port).first.startswith(b'220 '))
+
+    def test_dead_worker_counts_reclaimed(self):
+        port = self.pr.port('smtpd.mx_listen')
+        a, b = self.workers
+        for _ in range(3):
+            self.assertTrue(self.connect(a, port).first.startswith(b'220 '))
+        self.assertTrue(self.connect(b, port).first.startswith(b'220 '))
+        self.assertTrue(self.connect(b, port).first.startswith(b'421 '))
+        os.kill(a, signal.SIGKILL)
+        self.pr.wait_for(lambda: 'event=worker_reclaim' in self.pr.log(self.name))
+        self.assertRegex(self.pr.log(self.name),
+                         r'event=worker_reclaim index=\d pid=%d connections=3' % a)
+        # b still holds one: three more fit, the fifth does not.
+        for _ in range(3):
+            self.assertTrue(self.connect(b, port).first.startswith(b'220 '))
+        self.assertTrue(self.connect(b, port).first.startswith(b'421 '))
+
+
+class TestPerUser(SharedCase):
+    name = 'pop3d'
+    config = {'pop3d.max_connections_per_user': 1}
+
+    def login(self, worker, port):
+        c = self.connect(worker, port)
+        self.assertTrue(c.first.startswith(b'+OK'), c.first)
+        self.assertEqual(self.on(worker, lambda: c.send(b'USER alice@example.test')), b'+OK\r\n')
+        return c, self.on(worker, lambda: c.send(b'PASS alice-pw'))
+
+    def test_user_limit_holds_across_workers(self):
+        port = self.pr.port('pop3d.listen')
+        a, b = self.workers
+        first, reply = self.login(a, port)
+        self.assertEqual(reply, b'+OK Logged in.\r\n')
+        second, reply = self.login(b, port)
+        self.assertEqual(reply, b'-ERR [IN-USE] Too many connections for this user.\r\n')
+        self.assertEqual(self.served_by('event=login status=ok'), {a})
+        self.assertEqual(self.served_by('event=login status=refused'), {b})
+        # Logged out on a: b lets alice in.
+        self.assertTrue(first.send(b'QUIT').startswith(b'+OK'))
+        Postroom.wait_for(lambda: 'event=close' in self.pr.log(self.name))
+        third, reply = self.login(b, port)
+        self.assertEqual(reply, b'+OK Logged in.\r\n')
+
+
+if __name__ == '__main__':
+    unittest.main()

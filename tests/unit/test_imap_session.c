@@ -1,0 +1,521 @@
+/*
+ * imapd/imap_session: the real session driven by the host double
+ * (tests/unit/host_double.h) against a real store and directory in a temp
+ * dir, so logins and SELECT run as submitted jobs and FETCH as a streamed
+ * reply, in the production order.  drive_n() plays the client: sends the
+ * input in chunks of a given size and reads everything said, so a script
+ * can also be run byte by byte.
+ */
+#include "imapd/imap_session.h"
+#include "imapd/imap_private.h"
+
+#include "lib/authq.h"
+#include "lib/buf.h"
+#include "lib/conntab.h"
+#include "lib/directory.h"
+#include "lib/xmalloc.h"
+#include "mail/address.h"
+#include "store/store.h"
+#include "tests/unit/host_double.h"
+
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+struct fx {
+	char			 root[64];
+	struct store		*store;
+	struct imap_env		 env;
+	struct session_peer	 peer;
+	size_t			 out_max;	/* each session's output buffer */
+	struct buf		*got;
+	char			*alice_maildir;
+};
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	FILE	*f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	free(path);
+}
+
+static void
+deliver(struct fx *fx, const char *text)
+{
+	struct store_rcpt	 rcpt = { fx->alice_maildir, 0, 0 };
+	struct store_delivery	*d;
+	const char		*error;
+
+	d = store_delivery_begin(fx->store, &rcpt, 1, &error);
+	assert_non_null(d);
+	assert_int_equal(store_delivery_write(d, text, strlen(text)), 0);
+	assert_int_equal(store_delivery_commit(d, &error), 0);
+	store_delivery_free(&d);
+}
+
+static const char msg1[] = "Subject: one\nFrom: a@example.test\n\nhello\n";
+static const char msg2[] = "Subject: two \"quoted\"\nTo: b@example.test\n\nbody\n";
+
+static int
+setup(void **state)
+{
+	struct fx		*fx = xcalloc(1, sizeof(*fx));
+	struct store_options	 opts = { 0 };
+	const struct dir_user	*u;
+	const char		*error;
+	char			*conf, *pw, *line;
+
+	strcpy(fx->root, "/tmp/test_imap.XXXXXX");
+	assert_non_null(mkdtemp(fx->root));
+	conf = xasprintf("%s/conf", fx->root);
+	assert_int_equal(mkdir(conf, 0700), 0);
+	write_file(conf, "domains", "example.test\n");
+	pw = password_hash("alice-pw");
+	line = xasprintf("alice@example.test:%s::::::\n", pw);
+	write_file(conf, "passwd", line);
+	free(pw);
+	free(line);
+	fx->env.directory = directory_load(conf, &address_user_syntax, &error);
+	assert_non_null(fx->env.directory);
+	free(conf);
+
+	fx->env.mail_root = xasprintf("%s/mail", fx->root);
+	fx->store = store_open(fx->env.mail_root, &opts, &error);
+	assert_non_null(fx->store);
+	fx->env.store = fx->store;
+	fx->env.limits = (struct imap_limits){
+		.parser = { .max_command_size = 64 * 1024, .max_literal_size = 1024 * 1024,
+		    .max_nesting = 16, .max_arguments = 1000 },
+		.max_errors = 5, .max_commands_before_auth = 10,
+		.max_connections_per_user = 2, .idle_timeout_ms = 1800000,
+		.preauth_timeout_ms = 60000, .plaintext_auth_loopback = true,
+	};
+	fx->env.tls_available = true;
+	fx->env.conntab = conntab_new(64, 2);
+	fx->env.authq = authq_new(0);
+	u = directory_user(fx->env.directory, "alice@example.test");
+	assert_non_null(u);
+	fx->alice_maildir = directory_maildir(fx->env.mail_root, u);
+	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
+	deliver(fx, msg1);
+	deliver(fx, msg2);
+
+	strcpy(fx->peer.id, "0123456789abcdef");
+	strcpy(fx->peer.addr, "127.0.0.1");
+	fx->peer.loopback = true;
+	fx->peer.listener = "imap";
+	fx->out_max = 1024 * 1024;
+	fx->got = buf_new(64 * 1024 * 1024);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx	*fx = *state;
+
+	buf_free(&fx->got);
+	free(fx->alice_maildir);
+	store_close(&fx->store);
+	directory_free(&fx->env.directory);
+	conntab_free(&fx->env.conntab);
+	authq_free(&fx->env.authq);
+	imap_env_release(&fx->env);
+	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static struct host_double *
+sopen(struct fx *fx)
+{
+	struct host_double	*d = host_double_new(fx->out_max);
+
+	host_double_open(d, &imap_session_ops, &fx->peer, &fx->env);
+	host_double_pump(d, fx->got);
+	return d;
+}
+
+static void
+pump(struct fx *fx, struct host_double *d)
+{
+	assert_true(buf_len(host_double_output(d)) <= fx->out_max);
+	host_double_pump(d, fx->got);
+}
+
+static void
+drive_n(struct fx *fx, struct host_double *d, const char *in, size_t len, size_t chunk)
+{
+	size_t	 off, n;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		host_double_input(d, in + off, n);
+		pump(fx, d);
+	}
+	pump(fx, d);
+}
+
+static void
+drive(struct fx *fx, struct host_double *d, const char *in)
+{
+	drive_n(fx, d, in, strlen(in), strlen(in) + 1);
+}
+
+static char *
+take(struct fx *fx)
+{
+	char	*r = buf_strdup(fx->got);
+
+	buf_reset(fx->got);
+	return r;
+}
+
+#define expect(fx, want) do {					\
+	char *got_ = take(fx);					\
+	assert_string_equal(got_, want);			\
+	free(got_);						\
+} while (0)
+
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT"
+#define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
+#define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
+#define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
+
+static void
+test_greeting_capability_logout(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	drive(fx, s, "a CAPABILITY\r\nb LOGOUT\r\nc NOOP\r\n");
+	expect(fx, GREETING "* CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN\r\n"
+	    "a OK Capability completed.\r\n* BYE Logging out.\r\nb OK Logout completed.\r\n");
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
+	host_double_free(&s);
+
+	/* Off loopback without TLS: LOGINDISABLED, and LOGIN refused. */
+	fx->peer.loopback = false;
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	expect(fx, "* OK [CAPABILITY " CAPS " STARTTLS LOGINDISABLED] Postroom ready.\r\n"
+	    "a NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure "
+	    "(SSL/TLS) connections.\r\n");
+	host_double_free(&s);
+}
+
+/* The whole script, fed in chunks of `chunk` bytes. */
+static char *
+script(struct fx *fx, size_t chunk)
+{
+	static const char in[] = LOGIN "b SELECT inbox\r\nc FETCH 1:* (UID RFC822.SIZE ENVELOPE)\r\n"
+	    "d UID FETCH 2 (FLAGS BODY)\r\ne LOGIN {1+}\r\nx {2}\r\nyy\r\nf UNSELECT\r\n"
+	    "g LOGOUT\r\n";
+	struct host_double	*s = sopen(fx);
+
+	buf_reset(fx->got);
+	drive_n(fx, s, in, sizeof(in) - 1, chunk);
+	host_double_free(&s);
+	return take(fx);
+}
+
+static void
+test_select_fetch_any_chunk(void **state)
+{
+	struct fx	*fx = *state;
+	char		*whole, *got, *p;
+	size_t		 chunk;
+
+	whole = script(fx, SIZE_MAX);
+	p = strstr(whole, "c OK Fetch completed.\r\n");
+	assert_non_null(p);
+	assert_non_null(strstr(whole, "* 2 EXISTS\r\n* 2 RECENT\r\n* OK [UNSEEN 1]"));
+	assert_non_null(strstr(whole, "b OK [READ-WRITE] Select completed.\r\n"));
+	assert_non_null(strstr(whole, "* 1 FETCH (UID 1 RFC822.SIZE 45 ENVELOPE (NIL \"one\" "
+	    "((NIL NIL \"a\" \"example.test\"))"));
+	/* A quote in a string: a literal (mail/'s ENVELOPE, as Dovecot writes it). */
+	assert_non_null(strstr(whole, "* 2 FETCH (UID 2 RFC822.SIZE 51 ENVELOPE (NIL {12}\r\n"
+	    "two \"quoted\" NIL"));
+	assert_non_null(strstr(whole, "* 2 FETCH (UID 2 FLAGS (\\Recent) BODY (\"text\" \"plain\""));
+	assert_non_null(strstr(whole, "\r\n+ OK\r\ne BAD Already logged in.\r\n"
+	    "f OK Unselect completed.\r\n* BYE Logging out.\r\ng OK Logout completed.\r\n"));
+	/* Only the first session saw the messages as recent. */
+	p = strstr(whole, "* 2 RECENT");
+	p[2] = '0';
+	while ((p = strstr(whole, "(\\Recent)")) != NULL) {
+		memcpy(p, "()", 2);
+		memmove(p + 2, p + 9, strlen(p + 9) + 1);
+	}
+	for (chunk = 1; chunk <= 14; chunk += 13) {
+		got = script(fx, chunk);
+		assert_string_equal(got, whole);
+		free(got);
+	}
+	free(whole);
+}
+
+static void
+test_wrong_state_and_bad_commands(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	buf_reset(fx->got);
+	drive(fx, s, "a SELECT INBOX\r\nb FETCH 1 FLAGS\r\nc FOO\r\nd NOOP\r\n" LOGIN
+	    "b FETCH 1 FLAGS\r\nc LOGIN x y\r\nd SELECT Nope\r\ne FETCH 1 FLAGS\r\n");
+	expect(fx, "a BAD Log in first.\r\nb BAD Log in first.\r\nc BAD unknown command\r\n"
+	    "d OK NOOP completed.\r\n" LOGGED_IN "b BAD No mailbox selected.\r\n"
+	    "c BAD Already logged in.\r\n"
+	    "d NO [NONEXISTENT] Mailbox doesn't exist.\r\n"
+	    "e BAD No mailbox selected.\r\n");
+	drive(fx, s, "f BAD\r\ng BAD\r\nh NOOP\r\n");	/* max_errors 5 in a row */
+	expect(fx, "f BAD unknown command\r\n* BYE Too many invalid commands.\r\n");
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
+	host_double_free(&s);
+}
+
+static void
+test_commands_before_auth(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+	int			 i;
+
+	for (i = 0; i < 11; i++)
+		drive(fx, s, "a NOOP\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "a OK NOOP completed.\r\n* BYE Too many commands before "
+	    "login.\r\n"));
+	free(got);
+	assert_int_equal(host_double_want(s), SESSION_CLOSE);
+	host_double_free(&s);
+}
+
+static void
+test_starttls_discards_pipelined(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	buf_reset(fx->got);
+	drive(fx, s, "a STARTTLS\r\n" LOGIN);
+	expect(fx, "a OK Begin TLS negotiation now.\r\n");
+	host_double_tls(s);
+	drive(fx, s, "b CAPABILITY\r\n");
+	expect(fx, "* CAPABILITY " CAPS " AUTH=PLAIN AUTH=LOGIN\r\nb OK Capability completed.\r\n");
+	host_double_free(&s);
+}
+
+static void
+test_authenticate(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	buf_reset(fx->got);
+	/* SASL-IR, then a continuation with a cancel, then LOGIN's two steps. */
+	drive(fx, s, "a AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABhbGljZS1wdw==\r\n");
+	expect(fx, LOGGED_IN);
+	host_double_free(&s);
+	s = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s, "b AUTHENTICATE PLAIN\r\n*\r\nc AUTHENTICATE LOGIN\r\n"
+	    "YWxpY2VAZXhhbXBsZS50ZXN0\r\nYWxpY2UtcHc=\r\n");
+	expect(fx, "+ \r\nb BAD Authentication cancelled.\r\n+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n"
+	    "c OK [CAPABILITY " CAPS "] Logged in.\r\n");
+	host_double_free(&s);
+}
+
+static void
+test_failed_login_and_user_limit(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s[3];
+	int			 i;
+
+	s[0] = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s[0], "a LOGIN alice@example.test wrong\r\nb NOOP\r\n");
+	expect(fx, "a NO [AUTHENTICATIONFAILED] Authentication failed.\r\nb OK NOOP completed.\r\n");
+	for (i = 0; i < 3; i++) {
+		if (i > 0)
+			s[i] = sopen(fx);
+		buf_reset(fx->got);
+		drive(fx, s[i], LOGIN);
+		/* max_connections_per_user is 2. */
+		expect(fx, i < 2 ? LOGGED_IN : "a NO [LIMIT] Too many connections for this user.\r\n");
+	}
+	for (i = 0; i < 3; i++)
+		host_double_free(&s[i]);
+	assert_int_equal(conntab_count(fx->env.conntab, CONNTAB_USER, "alice@example.test"), 0);
+}
+
+/* FETCH 1:* of a folder larger than the output: produced as it drains, in order. */
+static void
+test_fetch_streams(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			 m[64], want[64], *got, *p;
+	int			 i;
+
+	for (i = 3; i <= 1500; i++) {
+		snprintf(m, sizeof(m), "Subject: m%d\n\nx\n", i);
+		deliver(fx, m);
+	}
+	fx->out_max = 16 * 1024;	/* high-water mark 4 KB */
+	s = sopen(fx);
+	drive(fx, s, LOGIN "b EXAMINE INBOX\r\nc FETCH 1:* (FLAGS ENVELOPE)\r\nd NOOP\r\n");
+	got = take(fx);
+	p = strstr(got, "b OK [READ-ONLY] Examine completed.\r\n");
+	assert_non_null(p);
+	for (i = 1; i <= 1500; i++) {
+		snprintf(want, sizeof(want), "* %d FETCH (FLAGS (", i);
+		p = strstr(p, want);
+		assert_non_null(p);
+	}
+	assert_non_null(strstr(p, "\r\nc OK Fetch completed.\r\nd OK NOOP completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+#define FETCH_NOOP	"c FETCH 1:* (ENVELOPE)\r\nd NOOP\r\n"
+
+/* The session goes while a FETCH batch is read on the workq: the job closes the mailbox. */
+static void
+test_fetch_abandoned(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	host_double_input(s, FETCH_NOOP, strlen(FETCH_NOOP));
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	host_double_free(&s);		/* runs the job after the session is gone */
+	s = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc FETCH 2 (UID)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "b OK [READ-WRITE] Select completed.\r\n"
+	    "* 2 FETCH (UID 2)\r\nc OK Fetch completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+/* NOOP tells what others changed: EXPUNGE (renumbered), FETCH FLAGS, EXISTS and RECENT. */
+static void
+test_noop_updates(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	struct mailbox		*mb;
+	const char		*error;
+	uint32_t		 one = 1, two = 2;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc NOOP\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "c NOOP\r\n");
+	expect(fx, "c OK NOOP completed.\r\n");
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &two, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &one, 1, &error), 0);
+	mailbox_close(&mb);
+	deliver(fx, msg1);
+	deliver(fx, msg2);
+	drive(fx, s, "d CHECK\r\ne FETCH 1:* (UID FLAGS)\r\n");
+	expect(fx, "* 1 EXPUNGE\r\n* 1 FETCH (FLAGS (\\Flagged \\Recent))\r\n* 3 EXISTS\r\n"
+	    "* 3 RECENT\r\nd OK CHECK completed.\r\n"
+	    "* 1 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Recent))\r\n"
+	    "* 3 FETCH (UID 4 FLAGS (\\Recent))\r\ne OK Fetch completed.\r\n");
+	host_double_free(&s);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+
+	buf_reset(fx->got);
+	assert_int_equal(host_double_deadline(s), 60000);
+	drive(fx, s, LOGIN);
+	expect(fx, LOGGED_IN);
+	assert_int_equal(host_double_deadline(s), 1800000);
+	host_double_advance(s, 1800000);
+	host_double_pump(s, fx->got);
+	expect(fx, "* BYE Disconnected for inactivity.\r\n");
+	host_double_free(&s);
+}
+
+/* The one string helper: quoted where it can be, else a literal; NIL for NULL. */
+static void
+test_put_string(void **state)
+{
+	struct buf	*b = buf_new(4096);
+	char		 big[1100], *got;
+
+	(void)state;
+	assert_int_equal(imap_put_string(b, "plain", 5), 0);
+	assert_int_equal(imap_put_string(b, " a\"b\\c", 6), 0);
+	assert_int_equal(imap_put_string(b, NULL, 0), 0);
+	assert_int_equal(imap_put_string(b, "", 0), 0);
+	assert_int_equal(imap_put_string(b, "x\r\ny", 4), 0);
+	assert_int_equal(imap_put_string(b, "\xe4\xb8\xad", 3), 0);
+	assert_int_equal(imap_put_string(b, "n\0ul", 4), 0);	/* stops at len, not at NUL */
+	got = buf_strdup(b);
+	assert_string_equal(got, "\"plain\"\" a\\\"b\\\\c\"NIL\"\"{4}\r\nx\r\ny"
+	    "{3}\r\n\xe4\xb8\xad{4}\r\nn");
+	free(got);
+	assert_int_equal(buf_len(b), 48);	/* the NUL and "ul" too */
+	buf_reset(b);
+	memset(big, 'a', sizeof(big));		/* long: a literal, no quoting scan for the client */
+	assert_int_equal(imap_put_string(b, big, sizeof(big)), 0);
+	assert_int_equal(memcmp(buf_head(b), "{1100}\r\naaa", 11), 0);
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_string),
+		cmocka_unit_test_setup_teardown(test_greeting_capability_logout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_select_fetch_any_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_state_and_bad_commands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commands_before_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_starttls_discards_pipelined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authenticate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_login_and_user_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_abandoned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
