@@ -3,7 +3,9 @@
  * tombstones (message record layout 0, 56-byte folder records, no
  * vanished.db) is read in place, MODSEQs kept; an index rebuilt from the
  * Maildir restarts MODSEQs above the old ones; a record whose strings are
- * empty (not parsed yet) is parsed when FETCH asks.  The test writes these
+ * empty (not parsed yet) is parsed when FETCH asks; a 72-byte folder record
+ * (before new/'s state was kept) reads as "scan new/", and a POP3 sync then
+ * indexes new mail in new/ as on a new index.  The test writes these
  * records itself, with Berkeley DB.
  */
 #include "store/store.h"
@@ -81,6 +83,17 @@ folder_to_old(const DBT *val, unsigned char *out)
 		return 0;		/* the next-id and lock records */
 	memcpy(out, val->data, FOLDER0_SIZE);
 	return FOLDER0_SIZE;
+}
+
+/* The folder record as the release before new/'s state wrote it (spare 0). */
+static size_t
+folder_to_72(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE)
+		return 0;
+	memcpy(out, val->data, FOLDER1_SIZE);
+	memset(out + FOLDER1_SIZE - 4, 0, 4);
+	return FOLDER1_SIZE;
 }
 
 static DB_ENV *
@@ -360,6 +373,50 @@ test_unparsed_records_parsed_on_fetch(void **state)
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
 
+/*
+ * An index of the previous release (everything in cur/, 72-byte folder
+ * records): a POP3 login scans new/, keeps new mail there with UIDs that
+ * follow, and the next IMAP-like open moves it into cur/ as \Recent.
+ */
+static void
+test_folder_record_72_upgrade(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	DB_ENV			*env;
+	size_t			 n, i;
+	int			 round;
+
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);	/* into cur/, as the previous release did */
+	mailbox_close(&mb);
+	for (round = 0; round < 2; round++) {	/* the second: with a settled new/ */
+		env = index_open(fx->maildir);
+		rewrite(env, "folders.db", folder_to_72);
+		index_close(env);
+		fx_deliver_n(fx, 2);
+		if (round == 1)
+			usleep(2100 * 1000);
+		mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);
+		assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+		assert_int_equal(n, 5 + 2 * (size_t)round);
+		for (i = 0; i < n; i++)
+			assert_int_equal(mi[i].uid, i + 1);
+		mailbox_close(&mb);
+		assert_int_equal(fx_count(fx_path(fx, "new")), 2 + 2 * (size_t)round);
+	}
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 7);
+	for (i = 0; i < n; i++)
+		assert_int_equal((mi[i].flags & MSG_RECENT) != 0, i >= 3);
+	mailbox_close(&mb);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
 int
 main(void)
 {
@@ -367,6 +424,7 @@ main(void)
 		STORE_FX_TEST(test_old_index_read_in_place),
 		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
 		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
+		STORE_FX_TEST(test_folder_record_72_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
