@@ -350,6 +350,47 @@ test_pop3_new_settled(void **state)
 	store_fx_free(&fx);
 }
 
+/*
+ * A lost index rebuilt by another handle first (imapd's SELECT): the mail
+ * POP3 left in new/ keeps its UIDs, moves into cur/ as \Recent, and a
+ * second rebuild then agrees from U=.
+ */
+static void
+test_rebuild_by_other_keeps_uids(void **state)
+{
+	struct store_fx		*fx = setup();
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	uint32_t		 uids[8], again[8];
+	size_t			 n, i;
+
+	(void)state;
+	fx_deliver_n(fx, 2);
+	open_other(fx);				/* 1, 2 into cur/ */
+	fx_deliver_n(fx, 2);
+	assert_int_equal(pop3_uids(fx, uids, NULL, 4), 4);	/* 3, 4 stay in new/ */
+	assert_int_equal(fx_count(fx_path(fx, "new")), 2);
+	fx_index_delete(fx->maildir);
+	fx_deliver_n(fx, 1);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 5);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mi[i].uid, uids[i]);
+		assert_int_equal((mi[i].flags & MSG_RECENT) != 0, i >= 2);
+	}
+	assert_true(mi[4].uid > uids[3] && (mi[4].flags & MSG_RECENT));
+	uids[4] = mi[4].uid;
+	mailbox_close(&mb);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	fx_index_delete(fx->maildir);
+	assert_int_equal(pop3_uids(fx, again, NULL, 8), 5);
+	assert_memory_equal(again, uids, 5 * sizeof(*uids));
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+	store_fx_free(&fx);
+}
+
 /* A file removed from new/ behind the index's back (a crash mid-expunge) leaves it. */
 static void
 test_pop3_new_gone(void **state)
@@ -391,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_pop3_new_changes),
 		cmocka_unit_test(test_pop3_new_settled),
 		cmocka_unit_test(test_pop3_new_gone),
+		cmocka_unit_test(test_rebuild_by_other_keeps_uids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
