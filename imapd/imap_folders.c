@@ -27,20 +27,37 @@ static const struct {
 	{ STORE_ERR_NOT_POSSIBLE, "CANNOT",	"Not possible" },
 };
 
+static size_t
+store_no_find(enum store_error err)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(store_nos) / sizeof(store_nos[0]); i++)
+		if (store_nos[i].err == err)
+			break;
+	return i;
+}
+
 void
 imap_store_no(const char *detail, struct imap_no *no_r)
 {
-	enum store_error	 err = store_error_code();
-	size_t			 i;
+	size_t	 i = store_no_find(store_error_code());
 
 	no_r->code = "SERVERBUG";
 	no_r->text = "Internal error";
 	no_r->detail = detail;
-	for (i = 0; i < sizeof(store_nos) / sizeof(store_nos[0]); i++)
-		if (store_nos[i].err == err) {
-			no_r->code = store_nos[i].code;
-			no_r->text = store_nos[i].text;
-		}
+	if (i < sizeof(store_nos) / sizeof(store_nos[0])) {
+		no_r->code = store_nos[i].code;
+		no_r->text = store_nos[i].text;
+	}
+}
+
+const char *
+imap_store_resp_code(enum store_error err)
+{
+	size_t	 i = store_no_find(err);
+
+	return i < sizeof(store_nos) / sizeof(store_nos[0]) ? store_nos[i].code : "UNAVAILABLE";
 }
 
 static int
@@ -203,6 +220,7 @@ imap_folder_list(const struct imap_folders *f, const struct imap_command *cmd,
 	int				 rc;
 
 	imap_list_request_init(&req, cmd, f->names->utf8);
+	req.match_cells_max = f->match_cells_max;
 	if (folder_list_info(f->st, f->maildir, &v, &data.nfolders, &error) == -1)
 		return store_failed(error, no_r);
 	if ((req.lsub || (req.select_opts & IMAP_LIST_SEL_SUBSCRIBED) ||

@@ -23,6 +23,7 @@ struct imap_folders {
 	struct store			*st;
 	const char			*maildir;
 	const struct imap_name_opts	*names;
+	size_t				 match_cells_max;	/* LIST's; 0: the default */
 };
 
 /*
@@ -51,6 +52,8 @@ int	 imap_folder_list(const struct imap_folders *f, const struct imap_command *c
 
 /* The tagged NO for the last failing store call on this thread. */
 void	 imap_store_no(const char *detail, struct imap_no *no_r);
+/* The response code alone, for a failure recorded earlier ("UNAVAILABLE" if none fits). */
+const char *imap_store_resp_code(enum store_error err);
 
 /*
  * "* STATUS <name> (MESSAGES n ...)" with the items asked for (enum

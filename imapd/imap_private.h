@@ -4,7 +4,10 @@
  * dispatcher and the small commands), imap_session_auth.c (LOGIN,
  * AUTHENTICATE, the failed-login delay), imap_session_select.c (SELECT,
  * EXAMINE, CLOSE, UNSELECT and the view), imap_session_fetch.c (FETCH,
- * streamed) and imap_reply.c.  Nothing outside imapd/ includes this.
+ * streamed), imap_session_body.c (its BODY[...]/RFC822.* literals and
+ * \Seen), imap_session_search.c (SEARCH, SORT, THREAD), imap_session_idle.c
+ * (IDLE), imap_session_store.c (STORE, EXPUNGE, COPY, MOVE) and
+ * imap_reply.c.  Nothing outside imapd/ includes this.
  */
 #ifndef IMAPD_IMAP_PRIVATE_H
 #define IMAPD_IMAP_PRIVATE_H
@@ -14,22 +17,37 @@
 #include <stdint.h>
 
 #include "imapd/imap_command.h"
+#include "imapd/imap_fetch_body.h"
 #include "imapd/imap_session.h"
 #include "lib/session.h"
 #include "store/store.h"
 
 struct buf;
+struct imap_append;
 struct dir_user;
-struct imap_auth_job;
+struct imap_body_job;
+struct imap_body_msg;
 struct imap_fetch;
 struct imap_fetch_job;
+struct imap_folder_job;
 struct imap_parser;
+struct imap_search_cmd;
 struct imap_select_job;
+struct imap_store_job;
 struct imap_sync_job;
 struct linebuf;
+struct login;
 struct mailbox;
 struct msg_info;
 struct sasl;
+
+/* The view's messages a FETCH set \Seen on (a bit each); the view it is of. */
+struct imap_seen_marks {
+	const struct msg_info	*view;
+	size_t			 n;
+	uint64_t		 modseq;
+	unsigned char		*bits;
+};
 
 struct imap_session {
 	struct imap_env		*env;
@@ -48,9 +66,8 @@ struct imap_session {
 
 	/* Not authenticated */
 	struct sasl		*sasl;		/* AUTHENTICATE in progress: lines are responses */
-	struct imap_auth_job	*auth_job;	/* password check on the workq */
+	struct login		*login;		/* password check (lib/login) */
 	bool			 delay_pending;	/* a login reply waits for its delay */
-	uint64_t		 login_answer_at; /* no login answer before (authfail clock) */
 	const struct dir_user	*login_user;	/* good login whose answer waits */
 
 	/* Authenticated */
@@ -63,13 +80,31 @@ struct imap_session {
 	bool			 readonly;	/* EXAMINE */
 	const struct msg_info	*msgs;		/* the store's snapshot, mb's until the next one */
 	size_t			 nmsgs;
+	struct msg_info		*view_copy;	/* or the session's own copy (msgs), freed with it */
 	uint64_t		 highestmodseq;	/* of the view */
 	bool			 keywords;	/* the folder has keywords: FLAGS must read them */
+	size_t			 nkeywords;	/* in the FLAGS the client was told */
 	struct imap_select_job	*select_job;	/* SELECT, EXAMINE or CLOSE on the workq */
 	struct imap_sync_job	*sync_job;	/* NOOP or CHECK on the workq */
-	bool			 sync_noop;	/* which of the two */
 	struct imap_fetch	*fetch;		/* a FETCH reply being streamed */
 	struct imap_fetch_job	*fetch_job;	/* its next batch read on the workq */
+	struct imap_search_cmd	*search;	/* a SEARCH, SORT or THREAD running */
+	struct imap_search_cmd	*search_job;	/* its chunk on the workq (the same) */
+
+	struct imap_append	*append;		/* APPEND's message being streamed */
+
+	/* IDLE (imap_session_idle.c): lines are DONE or end it with a BAD. */
+	char			*idle_tag;	/* non-NULL while IDLE runs */
+	int			 idle_fd;	/* the mailbox's inotify watched; -1: none */
+	bool			 idle_dirty;	/* a change came while a sync ran */
+	bool			 idle_settling;	/* a sync is due after the settle delay */
+	unsigned		 idle_ticks;	/* timer ticks since the last keep-alive */
+	char			*folder;	/* the selected folder's store name */
+	struct imap_folder_job	*folder_job;	/* LIST, STATUS, CREATE... on the workq */
+	struct imap_store_job	*store_job;	/* STORE, EXPUNGE, COPY or MOVE on the workq */
+	struct imap_body_job	*body_job;	/* its next message opened on the workq */
+	struct imap_body_resume	 body_resume;	/* where the last partial fetch stopped */
+	struct imap_seen_marks	 seen_marks;	/* \Seen set by FETCH, not in the view yet */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nfetched;
@@ -91,8 +126,6 @@ void	imap_line(struct imap_session *s, const char *fmt, ...)
 int	imap_put_string(struct buf *b, const char *str, size_t len);
 /* The output could not take a reply: close (only a tiny output buffer gets here). */
 void	imap_output_full(struct imap_session *s);
-/* The response code for a store failure ("NONEXISTENT", "UNAVAILABLE", ...). */
-const char *imap_store_resp_code(enum store_error code);
 /* The capabilities for the session's state, space-separated, into b. */
 void	imap_capabilities(const struct imap_session *s, struct buf *b);
 
@@ -129,10 +162,34 @@ void	imap_select_orphan(struct imap_session *s);
 size_t	imap_count_recent(const struct msg_info *msgs, size_t n);
 /* The view's index of uid, or -1 if the client was not told of it. */
 long	imap_view_find(const struct imap_session *s, uint32_t uid);
+/* The view is now msgs (owned: the session's copy, freed when the view moves on). */
+void	imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
+	    struct msg_info *owned);
+/* The system flags and keywords for FLAGS, and "\*" too when any (PERMANENTFLAGS). */
+void	imap_put_flag_names(struct buf *b, const char *const *keywords, size_t n, bool any);
 
 /* imap_session_sync.c */
 int	imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd);
 void	imap_sync_orphan(struct imap_session *s);
+/* Selected: sync the view (untagged updates), then "<tag> OK <ok>"; the session pauses. */
+void	imap_sync_reply(struct imap_session *s, const char *tag, const char *ok);
+/* IDLE's sync: the same untagged updates, then imap_idle_synced() instead of a tag. */
+void	imap_sync_idle(struct imap_session *s);
+
+/* imap_session_idle.c */
+int	imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd);
+/* A line while IDLE runs: DONE, or anything else (BAD); either ends it. */
+void	imap_idle_line(struct imap_session *s, const char *line);
+/* An IDLE sync told the client: run another if more changed meanwhile. */
+void	imap_idle_synced(struct imap_session *s);
+/* Stop watching (the session goes away). */
+void	imap_idle_stop(struct imap_session *s);
+
+/* imap_session_store.c */
+int	imap_cmd_store(struct imap_session *s, const struct imap_command *cmd);
+int	imap_cmd_expunge(struct imap_session *s, const struct imap_command *cmd);
+int	imap_cmd_copy(struct imap_session *s, const struct imap_command *cmd);
+void	imap_store_orphan(struct imap_session *s);
 
 /* imap_session_fetch.c */
 int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
@@ -140,5 +197,52 @@ int	imap_cmd_fetch(struct imap_session *s, const struct imap_command *cmd);
 void	imap_put_flags(struct imap_session *s, struct buf *b, const struct msg_info *m);
 /* Forget the FETCH being streamed (timeout, free): nothing more of it is sent. */
 void	imap_fetch_abort(struct imap_session *s);
+/* imap_session_body.c's job is done: bm's sections are ready to send. */
+void	imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm);
+/* It failed before anything of the message was sent: NO. */
+void	imap_fetch_failed(struct imap_session *s);
+
+/* imap_session_body.c: one message's BODY[...]/RFC822.* items */
+struct imap_body_msg {
+	size_t			 idx;		/* in the view */
+	uint32_t		 uid;
+	int			 fd;		/* the message's file, -1 */
+	struct imap_fetch_body	*fb;		/* one per section, begun */
+	unsigned		 nfb;
+	unsigned		 item;		/* items written before the sections */
+	unsigned		 section;	/* the section it is at */
+	bool			 started;	/* "* n FETCH (" and the items before the sections are out */
+	bool			 in_literal;	/* its head is out */
+	bool			 seen;		/* this FETCH set \Seen */
+	bool			 gone;		/* expunged before it could be opened */
+};
+/* Open message idx and begin its sections (atts) on the workq; then imap_fetch_opened. */
+void	imap_body_submit(struct imap_session *s, size_t idx,
+	    const struct imap_fetch_att *const *atts, unsigned natts, bool set_seen);
+/* Send section i: 1 when out, 0 when the output is full, -1 if it cannot be finished. */
+int	imap_body_send(struct imap_session *s, struct imap_body_msg *bm, unsigned i);
+void	imap_body_msg_free(struct imap_body_msg **bm);
+/* idx's \Seen was set by a FETCH since the view was taken (mark: it is now). */
+bool	imap_seen_marked(struct imap_session *s, size_t idx, bool mark);
+/* The FETCH ends early: the job running, if any, is left to finish alone. */
+void	imap_body_abort(struct imap_session *s);
+
+/* imap_session_append.c */
+/* IMAP_PARSE_STREAM: check the APPEND, create its temp file (workq), then stream. */
+void	imap_append_stream(struct imap_session *s);
+/* The parser's consumer of the literal's bytes (ctx: the append). */
+void	imap_append_write(void *ctx, const char *data, size_t len);
+/* The session must take no input: a job runs and the stage is full. */
+bool	imap_append_busy(const struct imap_session *s);
+int	imap_cmd_append(struct imap_session *s, const struct imap_command *cmd);
+/* Forget the append in progress (a failed command, the session going): no file stays. */
+void	imap_append_drop(struct imap_session *s);
+/* imap_session_search.c: SEARCH, SORT, THREAD and their UID forms. */
+int	imap_cmd_search(struct imap_session *s, const struct imap_command *cmd);
+/* Forget the search running (timeout, free): nothing more of it is sent. */
+void	imap_search_abort(struct imap_session *s);
+/* imap_session_folders.c: LIST LSUB STATUS CREATE DELETE RENAME (UN)SUBSCRIBE */
+int	imap_cmd_folder(struct imap_session *s, const struct imap_command *cmd);
+void	imap_folder_orphan(struct imap_session *s);
 
 #endif

@@ -114,7 +114,12 @@ imap_put_string(struct buf *b, const char *str, size_t len)
 void
 imap_capabilities(const struct imap_session *s, struct buf *b)
 {
-	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT");
+	buf_puts(b, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE UIDPLUS MOVE");
+	/* RFC 7889: the largest message APPEND takes. */
+	buf_printf(b, " APPENDLIMIT=%llu",
+	    (unsigned long long)s->env->limits.parser.max_literal_size);
+	buf_puts(b, " ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT");
+	buf_puts(b, " CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->env->tls_available && !s->peer->tls)
@@ -126,22 +131,3 @@ imap_capabilities(const struct imap_session *s, struct buf *b)
 		buf_puts(b, " LOGINDISABLED");
 }
 
-/* The one map from a store failure to an IMAP response code (RFC 5530). */
-const char *
-imap_store_resp_code(enum store_error code)
-{
-	switch (code) {
-	case STORE_ERR_NOT_FOUND:	return "NONEXISTENT";
-	case STORE_ERR_EXISTS:		return "ALREADYEXISTS";
-	case STORE_ERR_IN_USE:		return "INUSE";
-	case STORE_ERR_OVER_QUOTA:	return "OVERQUOTA";
-	case STORE_ERR_EXPUNGED:	return "EXPUNGEISSUED";
-	case STORE_ERR_PARAMS:		return "CANNOT";
-	case STORE_ERR_PERMISSION:	return "NOPERM";
-	case STORE_ERR_NOT_POSSIBLE:	return "CANNOT";
-	case STORE_ERR_NONE:
-	case STORE_ERR_TEMPORARY:
-		break;
-	}
-	return "UNAVAILABLE";
-}

@@ -2,7 +2,8 @@
  * The IMAP session: session_ops and the input loop that feeds the command
  * parser (imap_parser.h) lines and literal bytes.  Commands live in
  * imap_session_commands.c, logins in imap_session_auth.c, SELECT and the
- * view in imap_session_select.c, FETCH in imap_session_fetch.c.  While a
+ * view in imap_session_select.c, FETCH in imap_session_fetch.c, IDLE in
+ * imap_session_idle.c.  While a
  * login, a mailbox opening, a NOOP's sync or a FETCH batch runs on the
  * workq the session says SESSION_PAUSE and the host holds the input; while
  * a reply streams it takes no input either.
@@ -30,6 +31,11 @@ imap_env_configure(struct imap_env *env, const struct settings *set)
 	l->max_connections_per_user = set->imapd.max_connections_per_user;
 	l->idle_timeout_ms = set->imapd.idle_timeout_ms;
 	l->preauth_timeout_ms = set->imapd.preauth_timeout_ms;
+	l->idle_keepalive_ms = set->imapd.idle_keepalive_ms;
+	l->idle_check_interval_ms = set->imapd.idle_check_interval_ms;
+	l->names.name_max = set->imapd.max_mailbox_name;
+	l->list_match_cells = set->imapd.list_match_cells;
+	l->max_list_reply = set->imapd.max_list_reply;
 	l->plaintext_auth_loopback = set->lib.plaintext_auth_loopback;
 	free(env->mail_root);
 	env->mail_root = xstrdup(set->lib.mail_root);
@@ -83,8 +89,10 @@ imap_want(void *arg)
 
 	/* A password check, its delayed answer or a mailbox job is pending. */
 	if (s->want == SESSION_READ &&
-	    (s->auth_job != NULL || s->delay_pending || s->select_job != NULL ||
-	    s->sync_job != NULL || s->fetch_job != NULL))
+	    (s->login != NULL || s->delay_pending || s->select_job != NULL ||
+	    s->sync_job != NULL || s->fetch_job != NULL || s->body_job != NULL ||
+	    s->search_job != NULL || s->folder_job != NULL || s->store_job != NULL ||
+	    imap_append_busy(s)))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -93,22 +101,8 @@ imap_want(void *arg)
 static bool
 imap_ready(struct imap_session *s)
 {
-	return imap_want(s) == SESSION_READ && s->fetch == NULL &&
+	return imap_want(s) == SESSION_READ && s->fetch == NULL && s->search == NULL &&
 	    !session_host_output_full(s->host);
-}
-
-/* APPEND is not written yet: refuse its message before a byte of it is sent. */
-static void
-parsed_stream(struct imap_session *s)
-{
-	const struct imap_command	*cmd = imap_parser_command(s->parser);
-
-	if (!imap_command_allowed(cmd->def, s->state))
-		imap_tagged(s, cmd->tag, "BAD Command not valid in this state.");
-	else
-		imap_tagged(s, cmd->tag, "NO [CANNOT] APPEND is not supported yet.");
-	imap_parser_stream_refuse(s->parser);
-	imap_bad_command(s);
 }
 
 static void
@@ -123,13 +117,14 @@ parsed(struct imap_session *s, enum imap_parse st)
 		imap_line(s, "+ OK");
 		break;
 	case IMAP_PARSE_STREAM:
-		parsed_stream(s);
+		imap_append_stream(s);
 		break;
 	case IMAP_PARSE_COMMAND:
 		s->ncommands++;
 		imap_dispatch(s, imap_parser_command(s->parser));
 		break;
 	case IMAP_PARSE_ERROR:
+		imap_append_drop(s);	/* bad arguments after its literal */
 		e = imap_parser_error(s->parser);
 		imap_tagged(s, e->tag, "%s %s", e->status, e->text);
 		if (e->close) {
@@ -168,10 +163,16 @@ drain(struct imap_session *s)
 		case LINE_BARE_LF:	/* tolerated, as Dovecot does */
 			if (s->sasl != NULL)
 				imap_auth_line(s, line);
+			else if (s->idle_tag != NULL)
+				imap_idle_line(s, line);
 			else
 				parsed(s, imap_parser_line(s->parser, line, len));
 			break;
 		case LINE_TOO_LONG:
+			if (s->idle_tag != NULL) {
+				imap_idle_line(s, "");	/* not DONE */
+				break;
+			}
 			imap_auth_abort(s);
 			parsed(s, imap_parser_line_too_long(s->parser));
 			break;
@@ -221,6 +222,7 @@ imap_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->parser = imap_parser_new(&env->limits.parser);
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->want = SESSION_READ;
+	s->idle_fd = -1;
 	buf_init(&caps, 1024);
 	imap_capabilities(s, &caps);
 	imap_untagged(s, "OK [CAPABILITY %.*s] Postroom ready.", (int)buf_len(&caps),
@@ -251,9 +253,10 @@ imap_timeout(void *arg)
 	struct imap_session	*s = arg;
 
 	s->want = SESSION_CLOSE;
-	if (s->fetch != NULL) {
-		/* A BYE inside a FETCH reply (a literal, maybe) would corrupt it. */
+	if (s->fetch != NULL || s->search != NULL) {
+		/* A BYE inside a FETCH or SEARCH reply (a literal, maybe) would corrupt it. */
 		imap_fetch_abort(s);
+		imap_search_abort(s);
 		return;
 	}
 	imap_untagged(s, "BYE Disconnected for inactivity.");
@@ -278,12 +281,18 @@ imap_free(void *arg)
 		return;
 	log_info("session=%s event=summary user=%s commands=%u fetched=%u",
 	    s->peer->id, s->address != NULL ? s->address : "-", s->ncommands, s->nfetched);
+	imap_idle_stop(s);	/* before the mailbox (and its descriptor) closes */
 	imap_fetch_abort(s);
+	imap_search_abort(s);
 	imap_auth_abort(s);
 	imap_auth_orphan(s);
 	imap_select_orphan(s);
 	imap_sync_orphan(s);
+	imap_append_drop(s);
+	imap_folder_orphan(s);
+	imap_store_orphan(s);
 	imap_logout_user(s);
+	xfree(&s->view_copy);
 	xfree(&s->tag);
 	imap_parser_free(&s->parser);
 	linebuf_free(&s->lb);

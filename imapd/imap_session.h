@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imapd/imap_mailbox_name.h"
 #include "lib/session.h"
 #include "lib/settings.h"
 
@@ -19,7 +20,6 @@ struct authfail;
 struct authq;
 struct conntab;
 struct directory;
-struct imap_auth_job;
 struct store;
 
 struct imap_limits {
@@ -29,7 +29,12 @@ struct imap_limits {
 	unsigned		 max_connections_per_user;
 	unsigned long long	 idle_timeout_ms;
 	unsigned long long	 preauth_timeout_ms;	/* before login, if shorter; 0: idle */
+	unsigned long long	 idle_keepalive_ms;	/* IDLE's "* OK Still here" */
+	unsigned long long	 idle_check_interval_ms;	/* IDLE without inotify */
 	bool			 plaintext_auth_loopback;
+	struct imap_name_opts	 names;		/* how mailbox names are read */
+	size_t			 list_match_cells;	/* LIST's pattern x name budget */
+	size_t			 max_list_reply;	/* bytes of a LIST or STATUS reply */
 };
 
 struct imap_env {

@@ -2,18 +2,16 @@
  * Logins: LOGIN and AUTHENTICATE PLAIN/LOGIN with SASL-IR (RFC 3501
  * 6.2.2-3, RFC 4959), refused before TLS off loopback; the failed-login
  * delay (lib/authfail, fixed before the check and applied to success and
- * failure alike), the per-user connection limit (counted with imapd's
- * other workers in env->conntab), and the password checks taking turns in
- * env->authq, as pop3d does.  The check runs on the workq; the mailbox is
- * opened later, by SELECT.
+ * failure alike: lib/login), the per-user connection limit (counted with
+ * imapd's other workers in env->conntab).  The mailbox is opened later, by
+ * SELECT.
  */
 #include "imapd/imap_private.h"
 
-#include "lib/authfail.h"
-#include "lib/authq.h"
 #include "lib/buf.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
+#include "lib/login.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
 #include "lib/xmalloc.h"
@@ -21,12 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t
-now_ms(const struct imap_env *env)
+static struct login_env
+login_env(const struct imap_env *env)
 {
-	if (env->now_ms != NULL)
-		return env->now_ms();
-	return authfail_now();	/* the clock the shared table is kept in */
+	return (struct login_env){ env->authq, env->authfail, env->now_ms };
 }
 
 void
@@ -119,111 +115,49 @@ login_ok_reply(void *arg)
 	login_ok(s, u);		/* the directory outlives the session (retired on reload) */
 }
 
-/* The outcome of a password check (u: NULL if it failed), not before login_answer_at. */
+/* The outcome of a password check, answered no sooner than r->answer_at. */
 static void
-login_result(struct imap_session *s, const char *user, const struct dir_user *u)
+login_done(void *arg, const struct login_result *r)
 {
-	struct imap_env	*env = s->env;
-	uint64_t	 now, delay = 0;
+	struct imap_session	*s = arg;
+	struct login_env	 le = login_env(s->env);
+	uint64_t		 delay = login_delay(&le, r->answer_at);
 
-	if (env->authfail != NULL) {
-		now = now_ms(env);
-		authfail_record(env->authfail, s->peer->addr, u != NULL, now);
-		delay = s->login_answer_at > now ? s->login_answer_at - now : 0;
+	s->login = NULL;
+	if (r->u == NULL)
+		login_failed(s, r->user, delay);
+	else if (delay == 0)
+		login_ok(s, r->u);
+	else {
+		s->login_user = r->u;
+		s->delay_pending = true;
+		session_host_after(s->host, delay, login_ok_reply);
 	}
-	if (u == NULL) {
-		login_failed(s, user, delay);
-		return;
-	}
-	if (delay == 0) {
-		login_ok(s, u);
-		return;
-	}
-	s->login_user = u;
-	s->delay_pending = true;
-	session_host_after(s->host, delay, login_ok_reply);
-}
-
-/*
- * A password check on a workq thread (crypt(3): tens of ms of CPU, ~16 MB
- * for yescrypt), which must not stall every other session on the loop.  It
- * waits its turn in env->authq (lib/authq.h: a few at once per process).
- */
-struct imap_auth_job {
-	struct imap_session	*s;		/* NULL once the session is gone */
-	const struct directory	*directory;
-	char			*user;
-	char			*password;
-	const struct dir_user	*u;		/* the result */
-};
-
-static void
-auth_work(void *arg)
-{
-	struct imap_auth_job	*job = arg;
-
-	/* Touches only the job and the (immutable) directory. */
-	job->u = directory_authenticate(job->directory, job->user, job->password);
-}
-
-static void
-job_free(struct imap_auth_job *job)
-{
-	explicit_bzero(job->password, strlen(job->password));
-	free(job->user);
-	free(job->password);
-	free(job);
-}
-
-static void
-auth_done(void *arg)
-{
-	struct imap_auth_job	*job = arg;
-	struct imap_session	*s = job->s;
-
-	if (s != NULL) {
-		s->auth_job = NULL;
-		login_result(s, job->user, job->u);
-		session_host_kick(s->host);
-	}
-	job_free(job);
+	session_host_kick(s->host);
 }
 
 /* The tag of the command is in s->tag; it is answered when the check returns. */
 static void
 login(struct imap_session *s, const char *user, const char *password)
 {
-	struct imap_env		*env = s->env;
-	struct imap_auth_job	*job;
-	uint64_t		 delay = 0, now = now_ms(env);
+	struct login_env	 le = login_env(s->env);
+	uint64_t		 delay;
+	bool			 blocked = login_blocked(&le, s->peer->addr, &delay);
 
-	if (env->authfail != NULL)
-		delay = authfail_delay(env->authfail, s->peer->addr, now);
-	/* Refused unchecked and unrecorded: the block runs from the failure that set it. */
-	if (env->directory == NULL ||
-	    (env->authfail != NULL && authfail_blocked(env->authfail, s->peer->addr, now))) {
+	if (blocked || s->env->directory == NULL) {
 		login_failed(s, user, delay);
 		return;
 	}
-	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
-	job = xcalloc(1, sizeof(*job));
-	job->s = s;
-	job->directory = env->directory;
-	job->user = xstrdup(user);
-	job->password = xstrdup(password);
-	s->auth_job = job;	/* the session pauses until auth_done */
-	authq_submit(env->authq, s->host, auth_work, auth_done, job);
+	/* The session pauses until login_done. */
+	s->login = login_start(&le, s->host, s->peer->addr, s->env->directory, user, password,
+	    login_done, s);
 }
 
 /* The session goes away (the server stops) while its password is being checked. */
 void
 imap_auth_orphan(struct imap_session *s)
 {
-	if (s->auth_job != NULL && authq_cancel(s->env->authq, s->auth_job))
-		job_free(s->auth_job);		/* never ran */
-	else if (s->auth_job != NULL)
-		s->auth_job->s = NULL;		/* auth_done frees it */
-	s->auth_job = NULL;
+	login_cancel(&s->login);
 	s->login_user = NULL;
 }
 

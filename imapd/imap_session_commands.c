@@ -127,6 +127,23 @@ static imap_handler *const handlers[] = {
 	[IMAP_CMD_CLOSE]	= imap_cmd_close,
 	[IMAP_CMD_UNSELECT]	= imap_cmd_unselect,
 	[IMAP_CMD_FETCH]	= imap_cmd_fetch,
+	[IMAP_CMD_APPEND]	= imap_cmd_append,
+	[IMAP_CMD_SEARCH]	= imap_cmd_search,
+	[IMAP_CMD_SORT]		= imap_cmd_search,
+	[IMAP_CMD_THREAD]	= imap_cmd_search,
+	[IMAP_CMD_IDLE]		= imap_cmd_idle,
+	[IMAP_CMD_LIST]		= imap_cmd_folder,
+	[IMAP_CMD_LSUB]		= imap_cmd_folder,
+	[IMAP_CMD_STATUS]	= imap_cmd_folder,
+	[IMAP_CMD_CREATE]	= imap_cmd_folder,
+	[IMAP_CMD_DELETE]	= imap_cmd_folder,
+	[IMAP_CMD_RENAME]	= imap_cmd_folder,
+	[IMAP_CMD_SUBSCRIBE]	= imap_cmd_folder,
+	[IMAP_CMD_UNSUBSCRIBE]	= imap_cmd_folder,
+	[IMAP_CMD_STORE]	= imap_cmd_store,
+	[IMAP_CMD_EXPUNGE]	= imap_cmd_expunge,
+	[IMAP_CMD_COPY]		= imap_cmd_copy,
+	[IMAP_CMD_MOVE]		= imap_cmd_copy,
 };
 
 void

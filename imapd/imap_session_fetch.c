@@ -10,7 +10,9 @@
  * left unparsed (~0.5 ms each), which must not stall the loop.  The
  * session says SESSION_PAUSE meanwhile and the host calls fetch_more()
  * again once the job's done kicks it.  BODY[section], BODY.PEEK and
- * RFC822.* are h3's imap_fetch_body: see body_section().
+ * RFC822.* make the reply go a message at a time: imap_session_body.c
+ * opens each message on the workq and streams its literals, and the
+ * message's response is written in parts as the output drains.
  */
 #include "imapd/imap_private.h"
 
@@ -30,6 +32,7 @@
 enum {
 	F_FLAGS = 1 << 0, F_UID = 1 << 1, F_SIZE = 1 << 2, F_DATE = 1 << 3,
 	F_ENVELOPE = 1 << 4, F_BODY = 1 << 5, F_BODYSTRUCTURE = 1 << 6,
+	F_SECTION = 1 << 7,	/* BODY[...], RFC822(.HEADER/.TEXT): one per att */
 };
 #define F_STRINGS	(F_ENVELOPE | F_BODY | F_BODYSTRUCTURE)
 
@@ -37,8 +40,14 @@ struct imap_fetch {
 	char			*tag;
 	bool			 uid;		/* UID FETCH: the set holds UIDs */
 	unsigned		 items;		/* F_* */
-	unsigned		 order[8];	/* items in the order asked (F_*), UID first for UID FETCH */
+	unsigned		*order;		/* items in the order asked (F_*), UID first for UID FETCH */
 	unsigned		 norder;
+	const struct imap_fetch_att **atts;	/* the F_SECTION items, in order (the command's) */
+	unsigned		 nsections;
+	bool			 set_seen;	/* a non-PEEK section on a read-write mailbox */
+	struct imap_body_msg	*bm;		/* the message whose sections are going out */
+	size_t			 bpos;		/* the batch's next message to write */
+	size_t			 mfpos;		/* where to look for its strings in mf */
 	struct imap_seqset	 set;		/* ranges copied from the parser */
 	size_t			 next;		/* view index to look from */
 	bool			 expunged;	/* a message was gone when its strings were read */
@@ -77,6 +86,9 @@ fetch_free(struct imap_fetch **f)
 		return;
 	free((*f)->tag);
 	free((*f)->set.ranges);
+	free((*f)->order);
+	free((*f)->atts);
+	imap_body_msg_free(&(*f)->bm);
 	free(*f);
 	*f = NULL;
 }
@@ -99,6 +111,7 @@ imap_fetch_abort(struct imap_session *s)
 		s->msgs = NULL;
 		s->nmsgs = 0;
 	}
+	imap_body_abort(s);
 	fetch_free(&s->fetch);
 }
 
@@ -111,16 +124,40 @@ add_item(struct imap_fetch *f, unsigned bit)
 	f->order[f->norder++] = bit;
 }
 
-/*
- * BODY[section]<partial>, BODY.PEEK[...], RFC822, RFC822.HEADER,
- * RFC822.TEXT: the one hook for h3's imap_fetch_body.  Until it lands they
- * are refused before anything is sent.
- */
+/* BODY[section]<partial>, BODY.PEEK[...], RFC822, RFC822.HEADER, RFC822.TEXT. */
 static bool
 body_section(const struct imap_fetch_att *att)
 {
 	return att->item == IMAP_FETCH_BODY_SECTION || att->item == IMAP_FETCH_RFC822 ||
 	    att->item == IMAP_FETCH_RFC822_HEADER || att->item == IMAP_FETCH_RFC822_TEXT;
+}
+
+/* Each section is an item of its own, in the order asked (Dovecot sends duplicates too). */
+static void
+add_section(struct imap_session *s, struct imap_fetch *f, const struct imap_fetch_att *att)
+{
+	f->items |= F_SECTION;
+	f->order[f->norder++] = F_SECTION;
+	f->atts[f->nsections++] = att;
+	if (!att->peek && att->item != IMAP_FETCH_RFC822_HEADER && !s->readonly)
+		f->set_seen = true;	/* RFC 3501 6.4.5 */
+}
+
+/*
+ * The order Dovecot answers in: the items without a literal as asked (UID
+ * first for UID FETCH), then the sections as asked, their literals last.
+ */
+static void
+order_as_dovecot(struct imap_fetch *f)
+{
+	unsigned	 i, n = 0, sorted[f->norder + 1];
+
+	for (i = 0; i < f->norder; i++)
+		if (f->order[i] != F_SECTION)
+			sorted[n++] = f->order[i];
+	for (i = n; i < f->norder; i++)
+		sorted[i] = F_SECTION;
+	memcpy(f->order, sorted, f->norder * sizeof(*sorted));
 }
 
 /* The items asked for, or -1 after a BAD. */
@@ -129,15 +166,16 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 {
 	unsigned	 i, j;
 
+	f->order = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->order));
+	f->atts = xreallocarray(NULL, cmd->u.fetch.natts + 1, sizeof(*f->atts));
 	if (f->uid)
 		add_item(f, F_UID);	/* RFC 3501 6.4.8 */
 	for (i = 0; i < cmd->u.fetch.natts; i++) {
 		const struct imap_fetch_att	*att = &cmd->u.fetch.atts[i];
 
 		if (body_section(att)) {
-			imap_tagged(s, cmd->tag, "BAD BODY[], RFC822 and RFC822.HEADER/TEXT are "
-			    "not supported yet.");
-			return -1;
+			add_section(s, f, att);
+			continue;
 		}
 		for (j = 0; j < sizeof(simple_items) / sizeof(simple_items[0]); j++)
 			if (simple_items[j].item == att->item)
@@ -148,6 +186,7 @@ fetch_items(struct imap_session *s, const struct imap_command *cmd, struct imap_
 		}
 		add_item(f, simple_items[j].bit);
 	}
+	order_as_dovecot(f);
 	if (cmd->u.fetch.has_changedsince) {
 		imap_tagged(s, cmd->tag, "BAD CHANGEDSINCE is not supported yet.");
 		return -1;
@@ -248,45 +287,48 @@ put_date(struct buf *b, time_t t)
 	    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* One message's FETCH response; mf NULL when only msg_info is needed. */
+/* One item but a section; mf NULL when only msg_info is needed.  -1 if the output is full. */
+static int
+put_item(struct buf *b, unsigned bit, const struct msg_info *m, const struct msg_fetch *mf)
+{
+	switch (bit) {
+	case F_FLAGS:
+		put_flags(b, m, mf != NULL ? mf->keywords : NULL);
+		return 0;
+	case F_UID:
+		return buf_printf(b, "UID %u", m->uid);
+	case F_SIZE:
+		return buf_printf(b, "RFC822.SIZE %llu", (unsigned long long)m->size);
+	case F_DATE:
+		put_date(b, m->internal_date);
+		return 0;
+	case F_ENVELOPE:
+		return buf_printf(b, "ENVELOPE %s", mf->envelope);
+	case F_BODY:
+		return buf_printf(b, "BODY %s", mf->body);
+	default:
+		return buf_printf(b, "BODYSTRUCTURE %s", mf->bodystructure);
+	}
+}
+
+/* One message's FETCH response without sections, whole or not at all. */
 static void
 put_message(struct imap_session *s, const struct imap_fetch *f, size_t idx,
     const struct msg_fetch *mf)
 {
-	const struct msg_info	*m = &s->msgs[idx];
+	struct msg_info		 m = s->msgs[idx];
 	struct buf		*b = s->out;
 	unsigned		 i;
 	size_t			 before = buf_len(b);
 	int			 rc = 0;
 
+	if ((f->items & F_FLAGS) && imap_seen_marked(s, idx, false))
+		m.flags |= MSG_SEEN;
+
 	buf_printf(b, "* %zu FETCH (", idx + 1);
-	for (i = 0; i < f->norder; i++) {
-		if (i > 0)
-			buf_puts(b, " ");
-		switch (f->order[i]) {
-		case F_FLAGS:
-			put_flags(b, m, mf != NULL ? mf->keywords : NULL);
-			break;
-		case F_UID:
-			buf_printf(b, "UID %u", m->uid);
-			break;
-		case F_SIZE:
-			buf_printf(b, "RFC822.SIZE %llu", (unsigned long long)m->size);
-			break;
-		case F_DATE:
-			put_date(b, m->internal_date);
-			break;
-		case F_ENVELOPE:
-			buf_printf(b, "ENVELOPE %s", mf->envelope);
-			break;
-		case F_BODY:
-			buf_printf(b, "BODY %s", mf->body);
-			break;
-		case F_BODYSTRUCTURE:
-			rc = buf_printf(b, "BODYSTRUCTURE %s", mf->bodystructure);
-			break;
-		}
-	}
+	for (i = 0; i < f->norder && rc == 0; i++)
+		if ((i > 0 && buf_puts(b, " ") == -1) || put_item(b, f->order[i], &m, mf) == -1)
+			rc = -1;
 	if (rc == -1 || buf_puts(b, ")\r\n") == -1) {
 		b->len = before;	/* never half a response: the client would misparse it */
 		imap_output_full(s);
@@ -294,33 +336,119 @@ put_message(struct imap_session *s, const struct imap_fetch *f, size_t idx,
 	s->nfetched++;
 }
 
+/*
+ * The response of f->bm's message, in parts: the items without a literal
+ * at once (FLAGS after them when this FETCH set \Seen, as Dovecot), then
+ * each section's literal streamed.  1 when it is all out, 0 when the
+ * output is full, -1 when it cannot be finished (the session closes).
+ */
+static int
+put_sections(struct imap_session *s, struct imap_fetch *f, const struct msg_fetch *mf)
+{
+	struct imap_body_msg	*bm = f->bm;
+	struct msg_info		 m = s->msgs[bm->idx];
+	struct buf		*b = s->out;
+	int			 r;
+
+	if (!bm->started) {
+		if (bm->seen || imap_seen_marked(s, bm->idx, false))
+			m.flags |= MSG_SEEN;
+		if (buf_printf(b, "* %zu FETCH (", bm->idx + 1) == -1)
+			return -1;
+		for (; f->order[bm->item] != F_SECTION; bm->item++)
+			if ((bm->item > 0 && buf_puts(b, " ") == -1) ||
+			    put_item(b, f->order[bm->item], &m, mf) == -1)
+				return -1;
+		if (bm->seen && !(f->items & F_FLAGS)) {
+			if (bm->item > 0 && buf_puts(b, " ") == -1)
+				return -1;
+			put_flags(b, &m, mf != NULL ? mf->keywords : NULL);
+			bm->item++;	/* a separator before the first section */
+		}
+		bm->started = true;
+	}
+	for (; bm->section < bm->nfb; bm->section++) {
+		if (!bm->in_literal) {
+			if (session_host_output_full(s->host))
+				return 0;
+			if ((bm->item > 0 || bm->section > 0) && buf_puts(b, " ") == -1)
+				return -1;
+		}
+		if ((r = imap_body_send(s, bm, bm->section)) != 1)
+			return r;
+	}
+	if (buf_puts(b, ")\r\n") == -1)
+		return -1;
+	s->nfetched++;
+	imap_body_msg_free(&f->bm);
+	return 1;
+}
+
 static bool
 needs_strings(const struct imap_session *s, const struct imap_fetch *f)
 {
-	return (f->items & F_STRINGS) || ((f->items & F_FLAGS) && s->keywords);
+	return (f->items & F_STRINGS) ||
+	    ((f->items & F_FLAGS || f->set_seen) && s->keywords);
 }
 
-/* The batch's responses, in view order, with the strings read for it if any. */
+/*
+ * The batch's responses, in view order, with the strings read for it if
+ * any; with sections, each message is opened by a job first and may
+ * stop the batch while the output drains: f->bpos says where it is.
+ */
 static void
 write_batch(struct imap_session *s, struct imap_fetch *f)
 {
-	const size_t	*idx = f->batch;
-	size_t		 i, j = 0;
+	const struct msg_fetch	*mf = NULL;
+	size_t			 idx;
+	int			 r;
 
-	for (i = 0; i < f->nbatch; i++) {
-		if (!needs_strings(s, f)) {
-			put_message(s, f, idx[i], NULL);
+	for (; f->bpos < f->nbatch; f->bpos++) {
+		idx = f->batch[f->bpos];
+		if (needs_strings(s, f)) {
+			while (f->mfpos < f->nmf && f->mf[f->mfpos].uid < s->msgs[idx].uid)
+				f->mfpos++;
+			if (f->mfpos == f->nmf || f->mf[f->mfpos].uid != s->msgs[idx].uid) {
+				f->expunged = true;	/* gone from the index: nothing to say of it */
+				continue;
+			}
+			mf = &f->mf[f->mfpos];
+		}
+		if (f->nsections == 0) {
+			put_message(s, f, idx, mf);
 			continue;
 		}
-		while (j < f->nmf && f->mf[j].uid < s->msgs[idx[i]].uid)
-			j++;
-		if (j == f->nmf || f->mf[j].uid != s->msgs[idx[i]].uid) {
-			f->expunged = true;	/* gone from the index: nothing to say of it */
+		if (f->bm == NULL) {
+			if (session_host_output_full(s->host))
+				return;
+			imap_body_submit(s, idx, f->atts, f->nsections, f->set_seen);
+			return;		/* imap_fetch_opened() brings it */
+		}
+		if (f->bm->gone) {
+			f->expunged = true;
+			imap_body_msg_free(&f->bm);
 			continue;
 		}
-		put_message(s, f, idx[i], &f->mf[j]);
+		if ((r = put_sections(s, f, mf)) == 0)
+			return;
+		if (r == -1) {
+			imap_output_full(s);	/* half a response is out: close */
+			return;
+		}
 	}
 	f->nbatch = 0;
+	f->bpos = 0;
+	f->mfpos = 0;
+}
+
+void
+imap_fetch_opened(struct imap_session *s, struct imap_body_msg *bm)
+{
+	if (s->fetch == NULL) {
+		imap_body_msg_free(&bm);
+		return;
+	}
+	s->fetch->bm = bm;
 }
 
 static void
@@ -391,6 +519,14 @@ fetch_finish(struct imap_session *s, const char *status)
  * done.  A batch that needs strings is read by a job first: more()
  * returns, the session pauses, and the job's done brings it back here.
  */
+/* A message could not be opened or prepared: nothing of it is out yet. */
+void
+imap_fetch_failed(struct imap_session *s)
+{
+	if (s->fetch != NULL)
+		fetch_finish(s, "NO [UNAVAILABLE] Internal error reading the message.");
+}
+
 static bool
 fetch_more(void *arg)
 {
@@ -400,8 +536,8 @@ fetch_more(void *arg)
 
 	if (f == NULL)
 		return true;		/* aborted (timeout) */
-	while (s->fetch_job == NULL && !session_host_output_full(s->host) &&
-	    s->want != SESSION_CLOSE) {
+	while (s->fetch_job == NULL && s->body_job == NULL &&
+	    !session_host_output_full(s->host) && s->want != SESSION_CLOSE) {
 		if (f->nbatch > 0) {	/* read by the job just done */
 			write_batch(s, f);
 			continue;

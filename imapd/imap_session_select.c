@@ -8,6 +8,8 @@
  */
 #include "imapd/imap_private.h"
 
+#include "imapd/imap_folders.h"
+
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -15,7 +17,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct imap_select_job {
 	struct imap_session	*s;		/* NULL once the session is gone */
@@ -62,14 +63,25 @@ imap_count_recent(const struct msg_info *msgs, size_t n)
 }
 
 void
+imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
+    struct msg_info *owned)
+{
+	if (s->view_copy != owned)
+		free(s->view_copy);
+	s->view_copy = owned;
+	s->msgs = msgs;
+	s->nmsgs = n;
+}
+
+void
 imap_unselect(struct imap_session *s)
 {
+	xfree(&s->folder);		/* also when an orphaned job took the handle */
 	if (s->mb == NULL)
 		return;
 	imap_fetch_abort(s);
 	mailbox_close(&s->mb);		/* the snapshot goes with it */
-	s->msgs = NULL;
-	s->nmsgs = 0;
+	imap_view_set(s, NULL, 0, NULL);
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;
 }
@@ -83,17 +95,6 @@ job_free(struct imap_select_job *job)
 	free(job->folder);
 	free(job->error);
 	free(job);
-}
-
-/*
- * The IMAP name of a mailbox as the store's folder name: INBOX in any
- * case; other names are the store's, "." the delimiter of both.  h2's
- * imap_mailbox_name (modified UTF-7, validation) replaces this.
- */
-static const char *
-folder_name(const char *name)
-{
-	return strcasecmp(name, "INBOX") == 0 ? "INBOX" : name;
 }
 
 /* On a workq thread: touches only the job, the store and the new handle. */
@@ -119,15 +120,15 @@ select_work(void *arg)
 	}
 }
 
-static void
-put_flags(struct buf *b, const struct imap_select_job *job, bool any)
+void
+imap_put_flag_names(struct buf *b, const char *const *keywords, size_t n, bool any)
 {
 	size_t	 i;
 
 	buf_puts(b, "\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (i = 0; i < job->nkeywords; i++)
-		buf_printf(b, " %s", job->keywords[i]);
-	if (any && job->nkeywords < STORE_KEYWORDS_MAX)
+	for (i = 0; i < n; i++)
+		buf_printf(b, " %s", keywords[i]);
+	if (any && n < STORE_KEYWORDS_MAX)
 		buf_puts(b, " \\*");
 }
 
@@ -140,18 +141,19 @@ selected(struct imap_session *s, struct imap_select_job *job, const char *tag)
 
 	s->mb = job->mb;
 	job->mb = NULL;
-	s->msgs = job->msgs;
-	s->nmsgs = job->nmsgs;
+	s->folder = xstrdup(job->folder);
+	imap_view_set(s, job->msgs, job->nmsgs, NULL);
 	s->keywords = job->nkeywords > 0;
+	s->nkeywords = job->nkeywords;
 	s->highestmodseq = st->highestmodseq;
 	s->readonly = job->readonly;
 	s->state = IMAP_STATE_SELECTED;
 	buf_init(&flags, 64 * 1024);
-	put_flags(&flags, job, false);
+	imap_put_flag_names(&flags, job->keywords, job->nkeywords, false);
 	imap_untagged(s, "FLAGS (%.*s)", (int)buf_len(&flags), buf_head(&flags));
 	buf_reset(&flags);
 	if (!s->readonly)
-		put_flags(&flags, job, true);
+		imap_put_flag_names(&flags, job->keywords, job->nkeywords, true);
 	imap_untagged(s, "OK [PERMANENTFLAGS (%.*s)] Flags permitted.", (int)buf_len(&flags),
 	    buf_head(&flags));
 	buf_release(&flags);
@@ -205,14 +207,21 @@ int
 imap_cmd_select(struct imap_session *s, const struct imap_command *cmd)
 {
 	struct imap_select_job	*job;
+	char			 folder[IMAP_FOLDER_SIZE];
+	struct imap_no		 no;
 
 	/* RFC 3501 6.3.1: the mailbox selected before is left even if this one fails. */
 	imap_unselect(s);
+	if (imap_name_to_folder(cmd->u.select.mailbox, &s->env->limits.names, folder,
+	    &no) == -1) {
+		imap_tagged(s, cmd->tag, "NO [%s] %s.", no.code, no.text);
+		return -1;
+	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->store = s->env->store;
 	job->maildir = xstrdup(s->maildir);
-	job->folder = xstrdup(folder_name(cmd->u.select.mailbox));
+	job->folder = xstrdup(folder);
 	job->readonly = cmd->def->id == IMAP_CMD_EXAMINE;
 	free(s->tag);
 	s->tag = xstrdup(cmd->tag);

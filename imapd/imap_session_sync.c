@@ -5,7 +5,8 @@
  * EXPUNGE for each message gone (numbered as the client counts after the
  * ones before), FETCH FLAGS for each flag change, then EXISTS and RECENT
  * for the new ones.  The sync runs on the workq; when the folder's
- * HIGHESTMODSEQ has not moved the snapshot is not even re-read.
+ * HIGHESTMODSEQ has not moved the snapshot is not even re-read.  IDLE
+ * (imap_session_idle.c) runs the same sync, with no tagged reply.
  */
 #include "imapd/imap_private.h"
 
@@ -23,6 +24,7 @@ struct imap_sync_job {
 	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
 	struct msg_info		*old;		/* the view, copied: the store frees it */
 	size_t			 nold;
+	char			*ok;		/* the tagged OK's text; NULL: for IDLE, none */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
 	bool			 changed;	/* a new snapshot was taken */
@@ -36,6 +38,7 @@ job_free(struct imap_sync_job *job)
 {
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->old);
+	free(job->ok);
 	free(job);
 }
 
@@ -96,7 +99,7 @@ sync_done(void *arg)
 {
 	struct imap_sync_job	*job = arg;
 	struct imap_session	*s = job->s;
-	char			*tag;
+	char			*tag = NULL;
 
 	if (s == NULL) {
 		job_free(job);
@@ -104,7 +107,8 @@ sync_done(void *arg)
 	}
 	s->sync_job = NULL;
 	job->mb = NULL;			/* back to the session */
-	tag = imap_take_tag(s);
+	if (job->ok != NULL)
+		tag = imap_take_tag(s);
 	if (job->rc == -1) {
 		/* The store dropped the old snapshot: the view cannot be kept consistent. */
 		log_warnx("session=%s event=sync status=error action=close", s->peer->id);
@@ -113,26 +117,25 @@ sync_done(void *arg)
 	} else {
 		if (job->changed) {
 			tell(s, job);
-			s->msgs = job->msgs;
-			s->nmsgs = job->nmsgs;
+			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
-		imap_tagged(s, tag, "OK %s completed.", s->sync_noop ? "NOOP" : "CHECK");
+		if (job->ok != NULL)
+			imap_tagged(s, tag, "OK %s", job->ok);
+		else
+			imap_idle_synced(s);
 	}
 	free(tag);
 	job_free(job);
 	session_host_kick(s->host);
 }
 
-int
-imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+/* ok: the tagged OK's text, or NULL for IDLE (imap_idle_synced follows instead). */
+static void
+sync_start(struct imap_session *s, const char *ok)
 {
 	struct imap_sync_job	*job;
 
-	if (s->state != IMAP_STATE_SELECTED) {
-		imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
-		return 0;
-	}
 	job = xcalloc(1, sizeof(*job));
 	job->s = s;
 	job->mb = s->mb;		/* lent: the session is paused until sync_done */
@@ -140,11 +143,34 @@ imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
 	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
-	s->sync_noop = cmd->def->id == IMAP_CMD_NOOP;
-	free(s->tag);
-	s->tag = xstrdup(cmd->tag);
+	job->ok = ok != NULL ? xstrdup(ok) : NULL;
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
+}
+
+void
+imap_sync_reply(struct imap_session *s, const char *tag, const char *ok)
+{
+	free(s->tag);
+	s->tag = xstrdup(tag);
+	sync_start(s, ok);
+}
+
+void
+imap_sync_idle(struct imap_session *s)
+{
+	sync_start(s, NULL);
+}
+
+int
+imap_cmd_noop(struct imap_session *s, const struct imap_command *cmd)
+{
+	if (s->state != IMAP_STATE_SELECTED) {
+		imap_tagged(s, cmd->tag, "OK %s completed.", cmd->def->name);
+		return 0;
+	}
+	imap_sync_reply(s, cmd->tag, cmd->def->id == IMAP_CMD_NOOP ? "NOOP completed." :
+	    "CHECK completed.");
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * Strict RFC 4648 base64: the alphabet only, padding required, no
  * whitespace, and the unused bits of the last group must be zero, so that
- * every byte string has exactly one accepted encoding.
+ * every byte string has exactly one accepted encoding.  And the one hex
+ * digit decoder.
  */
 #include "lib/base64.h"
 
@@ -9,6 +10,18 @@
 
 static const char	 b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 int
 base64_value(unsigned char c)

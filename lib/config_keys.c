@@ -177,6 +177,10 @@ const struct config_key config_keys[] = {
 	  "inactivity before login before the session is closed; at most imapd.idle_timeout"),
 	DURATION("imapd.stress_timeout", imapd.stress_timeout_ms, "30s", 1 * SEC, DAY,
 	  "inactivity timeout while a listener is over stress_threshold"),
+	DURATION("imapd.idle_keepalive", imapd.idle_keepalive_ms, "2m", 1 * SEC, DAY,
+	  "interval of the \"* OK Still here\" an IDLE session is sent (keeps NAT and firewalls open)"),
+	DURATION("imapd.idle_check_interval", imapd.idle_check_interval_ms, "30s", 1 * SEC, DAY,
+	  "how often an IDLE session re-reads its mailbox when inotify is unavailable (fs.inotify limits reached)"),
 	UINT("imapd.max_errors", imapd.max_errors, "20", 1, 1000,
 	  "BAD or failed commands in a row before the connection is closed"),
 	UINT("imapd.max_commands_before_auth", imapd.max_commands_before_auth, "30", 1, 100000,
@@ -191,6 +195,12 @@ const struct config_key config_keys[] = {
 	  "depth of parenthesised lists, and of NOT/OR in SEARCH, in one command"),
 	UINT("imapd.max_arguments", imapd.max_arguments, "10000", 100, 1000000,
 	  "tokens in one command, and elements of one sequence set"),
+	UINT("imapd.max_mailbox_name", imapd.max_mailbox_name, "200", 16, 200,
+	  "longest mailbox name in bytes (modified UTF-7, as on disk); longer ones get NO [CANNOT]"),
+	SIZE("imapd.list_match_cells", imapd.list_match_cells, "32M", 64 * KB, 1024 * MB,
+	  "pattern x name characters one LIST may match (its CPU); over it LIST gets NO [LIMIT]"),
+	SIZE("imapd.max_list_reply", imapd.max_list_reply, "16M", 64 * KB, 1024 * MB,
+	  "bytes of one LIST, LSUB or STATUS reply held in memory; over it the command gets NO [LIMIT]"),
 
 	/* ---- store ---- */
 	BOOL("store.fsync", store.fsync, "yes",

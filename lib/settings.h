@@ -95,9 +95,14 @@ struct imapd_settings {
 	uint64_t	 idle_timeout_ms;
 	uint64_t	 preauth_timeout_ms;
 	uint64_t	 stress_timeout_ms;
+	uint64_t	 idle_keepalive_ms;
+	uint64_t	 idle_check_interval_ms;
 	unsigned	 max_errors;
 	unsigned	 max_commands_before_auth;
 	unsigned	 max_connections_per_user;
+	unsigned	 max_mailbox_name;
+	uint64_t	 list_match_cells;
+	uint64_t	 max_list_reply;
 };
 
 struct store_settings {

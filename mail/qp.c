@@ -5,21 +5,10 @@
  */
 #include "mail/mime.h"
 
+#include "lib/base64.h"
 #include "lib/buf.h"
 
 #include <string.h>
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* After "=" at s: the end of a soft line break (past its LF), or NULL. */
 static const char *
@@ -52,7 +41,8 @@ mime_qp_decode(const char *s, size_t len, struct buf *out)
 			return -1;
 		if ((next = soft_break(eq + 1, end)) != NULL) {
 			s = next;
-		} else if (end - eq >= 3 && (hi = hexval(eq[1])) >= 0 && (lo = hexval(eq[2])) >= 0) {
+		} else if (end - eq >= 3 && (hi = hex_value((unsigned char)eq[1])) >= 0 &&
+		    (lo = hex_value((unsigned char)eq[2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			if (buf_append(out, &c, 1) == -1)
 				return -1;

@@ -23,18 +23,6 @@ struct word {
 	const char	*text, *text_end;
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* An encoded word starting at s (which points at "=?"), or false. */
 static bool
 parse_word(const char *s, const char *end, struct word *w)
@@ -109,7 +97,8 @@ decode_q(const char *s, const char *end, struct buf *out)
 		if (*s == '_') {
 			buf_append(out, " ", 1);
 		} else if (*s == '=' && end - s >= 3 &&
-		    (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0) {
+		    (hi = hex_value((unsigned char)s[1])) >= 0 &&
+		    (lo = hex_value((unsigned char)s[2])) >= 0) {
 			c = (unsigned char)(hi << 4 | lo);
 			buf_append(out, &c, 1);
 			s += 2;

@@ -6,10 +6,9 @@
  */
 #include "pop3d/pop3_private.h"
 
-#include "lib/authfail.h"
-#include "lib/authq.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
+#include "lib/login.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
 #include "lib/xmalloc.h"
@@ -18,12 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t
-now_ms(const struct pop3_env *env)
+static struct login_env
+login_env(const struct pop3_env *env)
 {
-	if (env->now_ms != NULL)
-		return env->now_ms();
-	return authfail_now();	/* the clock the shared table is kept in */
+	return (struct login_env){ env->authq, env->authfail, env->now_ms };
 }
 
 void
@@ -113,126 +110,103 @@ login_ok_reply(void *arg)
 }
 
 /*
- * The outcome of a password check (u: NULL if it failed), answered no
- * sooner than login_answer_at, which was fixed before the check.  md is
- * taken (moved into the session while the answer waits) or left for the
- * caller to clear.
+ * A good password's maildrop, opened on the workq (a first sync can take
+ * seconds), then answered no sooner than the check's answer_at.
  */
-static void
-login_result(struct pop3_session *s, const char *user, const struct dir_user *u,
-    struct pop3_maildrop *md)
-{
-	struct pop3_env	*env = s->env;
-	uint64_t	 now, delay = 0;
-
-	if (env->authfail != NULL) {
-		now = now_ms(env);
-		authfail_record(env->authfail, s->peer->addr, u != NULL, now);
-		delay = s->login_answer_at > now ? s->login_answer_at - now : 0;
-	}
-	if (u == NULL) {
-		login_failed(s, user, delay);
-		return;
-	}
-	if (delay == 0) {
-		login_ok(s, u, md);
-		return;
-	}
-	s->login_user = u;
-	s->login_md = *md;
-	memset(md, 0, sizeof(*md));
-	s->delay_pending = true;
-	session_host_after(s->host, delay, login_ok_reply);
-}
-
-/*
- * A password check on a workq thread: crypt(3) costs tens of milliseconds
- * of CPU, which must not stall every other session on the loop.  It waits
- * its turn in env->authq (lib/authq.h: a few at once per process).
- */
-struct pop3_auth_job {
+struct pop3_open_job {
 	struct pop3_session	*s;		/* NULL once the session is gone */
-	const struct directory	*directory;
 	struct store		*store;
 	char			*mail_root;	/* a copy: a reload may replace env's */
-	char			*user;
-	char			*password;
-	const struct dir_user	*u;		/* the result */
-	struct pop3_maildrop	 md;		/* opened if u != NULL */
+	const struct dir_user	*u;
+	uint64_t		 answer_at;
+	struct pop3_maildrop	 md;
 };
 
 static void
-auth_work(void *arg)
+open_work(void *arg)
 {
-	struct pop3_auth_job	*job = arg;
+	struct pop3_open_job	*job = arg;
 
-	/* Touches only the job, the (immutable) directory and the store. */
-	job->u = directory_authenticate(job->directory, job->user, job->password);
-	if (job->u != NULL)
-		pop3_maildrop_open(job->store, job->mail_root, job->u, &job->md);
+	/* Touches only the job, the (immutable) directory entry and the store. */
+	pop3_maildrop_open(job->store, job->mail_root, job->u, &job->md);
 }
 
 static void
-job_free(struct pop3_auth_job *job)
+open_done(void *arg)
 {
-	explicit_bzero(job->password, strlen(job->password));
+	struct pop3_open_job	*job = arg;
+	struct pop3_session	*s = job->s;
+	struct login_env	 le;
+	uint64_t		 delay;
+
+	if (s != NULL) {
+		s->open_job = NULL;
+		le = login_env(s->env);
+		delay = login_delay(&le, job->answer_at);
+		if (delay == 0)
+			login_ok(s, job->u, &job->md);
+		else {
+			s->login_user = job->u;
+			s->login_md = job->md;
+			memset(&job->md, 0, sizeof(job->md));
+			s->delay_pending = true;
+			session_host_after(s->host, delay, login_ok_reply);
+		}
+		session_host_kick(s->host);
+	}
 	pop3_maildrop_clear(&job->md);		/* not taken, or the session went away */
 	free(job->mail_root);
-	free(job->user);
-	free(job->password);
 	free(job);
 }
 
+/* The password check's outcome: a failure answered after its delay, a success opens. */
 static void
-auth_done(void *arg)
+login_done(void *arg, const struct login_result *r)
 {
-	struct pop3_auth_job	*job = arg;
-	struct pop3_session	*s = job->s;
+	struct pop3_session	*s = arg;
+	struct login_env	 le = login_env(s->env);
+	struct pop3_open_job	*job;
 
-	if (s != NULL) {
-		s->auth_job = NULL;
-		login_result(s, job->user, job->u, &job->md);
+	s->login = NULL;
+	if (r->u == NULL) {
+		login_failed(s, r->user, login_delay(&le, r->answer_at));
 		session_host_kick(s->host);
+		return;
 	}
-	job_free(job);
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->store = s->env->store;
+	job->mail_root = xstrdup(s->env->mail_root);
+	job->u = r->u;
+	job->answer_at = r->answer_at;
+	s->open_job = job;	/* still paused until open_done */
+	session_host_submit(s->host, open_work, open_done, job);
 }
 
 static void
 login(struct pop3_session *s, const char *user, const char *password)
 {
-	struct pop3_env		*env = s->env;
-	struct pop3_auth_job	*job;
-	uint64_t		 delay = 0, now = now_ms(env);
+	struct login_env	 le = login_env(s->env);
+	uint64_t		 delay;
+	bool			 blocked = login_blocked(&le, s->peer->addr, &delay);
 
-	if (env->authfail != NULL)
-		delay = authfail_delay(env->authfail, s->peer->addr, now);
-	/* Refused unchecked and unrecorded: the block runs from the failure that set it. */
-	if (env->directory == NULL ||
-	    (env->authfail != NULL && authfail_blocked(env->authfail, s->peer->addr, now))) {
+	if (blocked || s->env->directory == NULL) {
 		login_failed(s, user, delay);
 		return;
 	}
-	s->login_answer_at = now + delay;	/* before the check: its outcome cannot change it */
-	job = xcalloc(1, sizeof(*job));
-	job->s = s;
-	job->directory = env->directory;
-	job->store = env->store;
-	job->mail_root = xstrdup(env->mail_root);
-	job->user = xstrdup(user);
-	job->password = xstrdup(password);
-	s->auth_job = job;	/* the session pauses until auth_done */
-	authq_submit(env->authq, s->host, auth_work, auth_done, job);
+	/* The session pauses until login_done. */
+	s->login = login_start(&le, s->host, s->peer->addr, s->env->directory, user, password,
+	    login_done, s);
 }
 
-/* The session goes away (the server stops) while its password is being checked. */
+/* The session goes away (the server stops) while its login is being checked. */
 void
 pop3_auth_orphan(struct pop3_session *s)
 {
-	if (s->auth_job != NULL && authq_cancel(s->env->authq, s->auth_job))
-		job_free(s->auth_job);		/* never ran */
-	else if (s->auth_job != NULL)
-		s->auth_job->s = NULL;		/* auth_done frees it */
-	s->auth_job = NULL;
+	login_cancel(&s->login);
+	if (s->open_job != NULL)
+		s->open_job->s = NULL;		/* open_done frees it */
+	s->open_job = NULL;
 	pop3_maildrop_clear(&s->login_md);	/* a good login whose answer was still waiting */
 }
 

@@ -20,7 +20,8 @@
 
 struct linebuf;
 struct mailbox;
-struct pop3_auth_job;
+struct login;
+struct pop3_open_job;
 struct pop3_update_job;
 struct dir_user;
 struct sasl;
@@ -94,9 +95,9 @@ struct pop3_session {
 	/* AUTHORIZATION */
 	char			*user;		/* from USER, until PASS */
 	struct sasl		*sasl;		/* AUTH in progress: lines are responses */
-	struct pop3_auth_job	*auth_job;	/* password check on the workq */
+	struct login		*login;		/* password check (lib/login) */
+	struct pop3_open_job	*open_job;	/* then the maildrop opening, on the workq */
 	bool			 delay_pending;	/* a login reply waits for its delay */
-	uint64_t		 login_answer_at; /* no login answer before (authfail clock) */
 	const struct dir_user	*login_user;	/* good login whose answer waits */
 	struct pop3_maildrop	 login_md;	/* and its maildrop, opened */
 

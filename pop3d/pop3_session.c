@@ -124,7 +124,8 @@ pop3_want(void *arg)
 
 	/* A password check, its delayed answer or QUIT's UPDATE is pending. */
 	if (s->want == SESSION_READ &&
-	    (s->auth_job != NULL || s->delay_pending || s->update_job != NULL))
+	    (s->login != NULL || s->open_job != NULL || s->delay_pending ||
+	    s->update_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }

@@ -16,7 +16,6 @@
 struct authfail;
 struct authq;
 struct conntab;
-struct pop3_auth_job;
 struct directory;
 struct settings;
 struct store;

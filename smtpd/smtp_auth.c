@@ -3,14 +3,12 @@
  * Refused outside TLS unless the peer is loopback and that is configured.
  * Once an address has recent failures (lib/authfail), every answer to it
  * waits, success or not, the wait fixed before the password is checked:
- * the timing tells a guesser nothing.  The session is paused meanwhile, so
- * pipelining gets no faster answers.  The check waits its turn in
- * env->authq (lib/authq.h: a few at once per process, as in pop3d).
+ * the timing tells a guesser nothing (lib/login).  The session is paused
+ * meanwhile, so pipelining gets no faster answers.
  */
 #include "smtpd/smtp_private.h"
-#include "lib/authfail.h"
-#include "lib/authq.h"
 #include "lib/directory.h"
+#include "lib/login.h"
 #include "lib/log.h"
 #include "lib/sasl.h"
 #include "lib/session.h"
@@ -45,70 +43,32 @@ auth_ok_reply(void *arg)
 	session_host_kick(s->host);
 }
 
-/* The table's clock, shared with every other daemon (not env->now_ms). */
-static uint64_t
-auth_now(const struct smtp_session *s)
+/* authfail's clock is the table's, shared with every other daemon (not env->now_ms). */
+static struct login_env
+login_env(const struct smtp_session *s)
 {
-	(void)s;
-	return authfail_now();
+	return (struct login_env){ s->env->authq, s->env->authfail, NULL };
 }
 
-/* The password check (crypt: tens of ms); off the loop, touches only req. */
+/* The check's answer, on the loop thread; either comes after the same delay. */
 static void
-auth_verify(void *arg)
+auth_done(void *arg, const struct login_result *r)
 {
-	struct smtp_auth_req	*req = arg;
-	const struct dir_user	*u = NULL;
-
-	if (req->dir != NULL)
-		u = directory_authenticate(req->dir, req->user, req->password);
-	if (u != NULL)
-		req->result = xstrdup(u->address);
-}
-
-static void
-auth_req_free(struct smtp_auth_req **reqp)
-{
-	struct smtp_auth_req	*req = *reqp;
-
-	explicit_bzero(req->password, strlen(req->password));
-	free(req->password);
-	free(req->user);
-	free(req->result);
-	free(req);
-	*reqp = NULL;
-}
-
-/* The check's answer, on the loop thread. */
-static void
-auth_done(void *arg)
-{
-	struct smtp_auth_req	*req = arg;
-	struct smtp_session	*s = req->session;
+	struct smtp_session	*s = arg;
+	struct login_env	 le = login_env(s);
+	uint64_t		 delay = login_delay(&le, r->answer_at);
 	char			 q[300];
-	uint64_t		 delay = 0, now;
 
-	if (s == NULL) {	/* the session is gone */
-		auth_req_free(&req);
-		return;
-	}
-	s->auth_req = NULL;
-	if (s->env->authfail != NULL) {
-		now = auth_now(s);
-		authfail_record(s->env->authfail, s->peer->addr, req->result != NULL, now);
-		delay = req->answer_at > now ? req->answer_at - now : 0;
-	}
-	/* Still paused (auth_waiting): either answer comes after the same delay. */
-	if (req->result != NULL) {
-		s->auth_user = xstrdup(req->result);
-		log_info("session=%s event=auth status=ok user=%s", s->peer->id, req->result);
-		auth_req_free(&req);
+	s->auth_login = NULL;
+	/* Still paused (auth_waiting) until the reply. */
+	if (r->u != NULL) {
+		s->auth_user = xstrdup(r->u->address);
+		log_info("session=%s event=auth status=ok user=%s", s->peer->id, s->auth_user);
 		session_host_after(s->host, delay, auth_ok_reply);
 		return;
 	}
 	log_info("session=%s event=auth status=failed addr=%s user=%s",
-	    s->peer->id, s->peer->addr, log_quote(req->user, q, sizeof(q)));
-	auth_req_free(&req);
+	    s->peer->id, s->peer->addr, log_quote(r->user, q, sizeof(q)));
 	session_host_after(s->host, delay, auth_failed_reply);
 }
 
@@ -116,30 +76,18 @@ auth_done(void *arg)
 static void
 auth_check(struct smtp_session *s)
 {
-	struct smtp_auth_req	*req = xcalloc(1, sizeof(*req));
+	struct login_env	 le = login_env(s);
 
-	req->dir = s->env->dir;
-	req->user = xstrdup(sasl_user(s->sasl));
-	req->password = xstrdup(sasl_password(s->sasl));
-	req->session = s;
-	/* Fixed now, before the check: the outcome cannot change it. */
-	if (s->env->authfail != NULL)
-		req->answer_at = auth_now(s) +
-		    authfail_delay(s->env->authfail, s->peer->addr, auth_now(s));
-	auth_end(s);
 	s->auth_waiting = true;
-	s->auth_req = req;
-	authq_submit(s->env->authq, s->host, auth_verify, auth_done, req);
+	s->auth_login = login_start(&le, s->host, s->peer->addr, s->env->dir,
+	    sasl_user(s->sasl), sasl_password(s->sasl), auth_done, s);
+	auth_end(s);
 }
 
 void
 smtp_auth_orphan(struct smtp_session *s)
 {
-	if (s->auth_req != NULL && authq_cancel(s->env->authq, s->auth_req))
-		auth_req_free(&s->auth_req);	/* never ran */
-	else if (s->auth_req != NULL)
-		s->auth_req->session = NULL;	/* auth_done frees it */
-	s->auth_req = NULL;
+	login_cancel(&s->auth_login);
 }
 
 static void
@@ -172,6 +120,7 @@ cmd_auth(struct smtp_session *s, char *args)
 {
 	const char	*challenge = NULL, *error = NULL;
 	enum sasl_status st;
+	struct login_env le;
 	char		*initial;
 
 	if (s->auth_user != NULL)
@@ -181,8 +130,8 @@ cmd_auth(struct smtp_session *s, char *args)
 		return smtp_error(s, "538 5.7.11 Encryption required for requested"
 		    " authentication mechanism");
 	}
-	if (s->env->authfail != NULL &&
-	    authfail_blocked(s->env->authfail, s->peer->addr, auth_now(s))) {
+	le = login_env(s);
+	if (login_blocked(&le, s->peer->addr, NULL)) {
 		smtp_log_reject(s, "AUTH", "too many failed logins");
 		return smtp_error(s, "454 4.7.0 Too many failed logins, try again later");
 	}

@@ -8,6 +8,7 @@
  * total functions.
  */
 #include "smtpd/smtp_private.h"
+#include "lib/base64.h"
 #include "lib/directory.h"
 #include "lib/log.h"
 #include "lib/session.h"
@@ -21,12 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-static int
-hexval(char c)
-{
-	return c <= '9' ? c - '0' : c - 'A' + 10;
-}
 
 /*
  * RFC 3461 4: xtext = *( xchar / "+" 2HEXCHAR ), xchar = 33..126 but "+"
@@ -43,7 +38,7 @@ xtext_valid(const char *s)
 			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
 			    islower((unsigned char)s[1]) || islower((unsigned char)s[2]))
 				return false;
-			c = hexval(s[1]) * 16 + hexval(s[2]);
+			c = hex_value((unsigned char)s[1]) * 16 + hex_value((unsigned char)s[2]);
 			if (c < 32 || c > 126)
 				return false;
 			s += 2;

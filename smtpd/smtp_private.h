@@ -16,18 +16,9 @@
 
 struct directory;
 struct linebuf;
+struct login;
 struct sasl;
 struct smtp_prep;
-
-/* A login to check off the loop (smtp_auth.c); the job touches only this. */
-struct smtp_auth_req {
-	struct directory	*dir;
-	char			*user;
-	char			*password;
-	char			*result;	/* canonical address if the login is good */
-	struct smtp_session	*session;	/* NULL once the session is gone */
-	uint64_t		 answer_at;	/* authfail_now(): no answer before (loop only) */
-};
 
 /* Command states, as bits so the table can list several. */
 enum smtp_state {
@@ -73,7 +64,7 @@ struct smtp_session {
 	char			*auth_user;
 	struct sasl		*sasl;
 	bool			 auth_waiting;	/* password check or failed-login delay */
-	struct smtp_auth_req	*auth_req;	/* password check in flight */
+	struct login		*auth_login;	/* password check in flight (lib/login) */
 	unsigned		 errors;
 	unsigned		 junk_commands;	/* since the last MAIL */
 

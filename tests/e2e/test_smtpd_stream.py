@@ -23,16 +23,12 @@ import threading
 import time
 import unittest
 
-from harness import build_dir, have_built, in_ci, needs, start_postroom
+from harness import (asan_reuse_freed, have_built, in_ci, needs, sanitized,
+                     start_postroom)
 from smtpclient_raw import RawSMTP, send_ok
 
 ALICE = 'alice@example.test'
 MB = 1024 * 1024
-
-
-def sanitized():
-    with open(os.path.join(build_dir(), 'smtpd'), 'rb') as f:
-        return b'__asan_' in f.read()
 
 
 def tree_pids(pid):
@@ -123,13 +119,7 @@ class Streamed(unittest.TestCase):
     LIMIT_KB = 8 * 1024     # RSS growth allowed while a 30 MB message is in flight
 
     def setUp(self):
-        if sanitized():
-            # ASan keeps freed blocks in quarantine (256 MB): RSS would count
-            # every buffer ever freed, not what is live.  Reuse them at once.
-            old = os.environ.get('ASAN_OPTIONS')
-            os.environ['ASAN_OPTIONS'] = (old + ':' if old else '') + 'quarantine_size_mb=0'
-            self.addCleanup(lambda: os.environ.__setitem__('ASAN_OPTIONS', old)
-                            if old is not None else os.environ.pop('ASAN_OPTIONS', None))
+        asan_reuse_freed(self)
         self.pr = start_postroom(self, daemons=('smtpd',), config={
             'smtpd.max_message_size': '40M',
             'smtpd.relay_networks': '127.0.0.0/8'})

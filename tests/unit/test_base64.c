@@ -6,6 +6,7 @@
 
 #include "lib/base64.h"
 
+#include <ctype.h>
 #include <string.h>
 
 static const struct {
@@ -91,6 +92,22 @@ test_output_bound(void **state)
 	assert_int_equal(len, 0);
 }
 
+static void
+test_hex_value(void **state)
+{
+	static const char	 digits[] = "0123456789abcdef";
+	int			 c, n = 0;
+
+	(void)state;
+	for (c = 0; c < 16; c++) {
+		assert_int_equal(hex_value((unsigned char)digits[c]), c);
+		assert_int_equal(hex_value((unsigned char)toupper(digits[c])), c);
+	}
+	for (c = 0; c < 256; c++)
+		n += hex_value((unsigned char)c) >= 0;
+	assert_int_equal(n, 22);	/* nothing else: 'g', '/', ':', '@', 0x80+ */
+}
+
 int
 main(void)
 {
@@ -99,6 +116,7 @@ main(void)
 		cmocka_unit_test(test_all_bytes_round_trip),
 		cmocka_unit_test(test_strict),
 		cmocka_unit_test(test_output_bound),
+		cmocka_unit_test(test_hex_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

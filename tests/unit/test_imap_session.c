@@ -199,7 +199,9 @@ take(struct fx *fx)
 	free(got_);						\
 } while (0)
 
-#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT"
+#define CAPS		"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UNSELECT IDLE UIDPLUS MOVE APPENDLIMIT=1048576" \
+			" ESEARCH SORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT" \
+			" CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE"
 #define GREETING	"* OK [CAPABILITY " CAPS " STARTTLS AUTH=PLAIN AUTH=LOGIN] Postroom ready.\r\n"
 #define LOGIN		"a LOGIN alice@example.test alice-pw\r\n"
 #define LOGGED_IN	"a OK [CAPABILITY " CAPS "] Logged in.\r\n"
@@ -427,6 +429,71 @@ test_fetch_abandoned(void **state)
 	host_double_free(&s);
 }
 
+/* SEARCH, ESEARCH, SORT and THREAD: evaluated a chunk per job, replies streamed under a 4 KB mark. */
+static void
+test_search_streams(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			 m[64], want[16], *got, *p;
+	int			 i;
+
+	for (i = 3; i <= 1500; i++) {
+		snprintf(m, sizeof(m), "Subject: m%d\n\nx\n", i);
+		deliver(fx, m);
+	}
+	fx->out_max = 16 * 1024;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "b EXAMINE INBOX\r\nc SEARCH ALL\r\n"
+	    "d UID SEARCH RETURN (MIN MAX COUNT) 2:* SUBJECT m149\r\n"
+	    "e SORT (REVERSE SIZE) UTF-8 SUBJECT m149\r\n"
+	    "f THREAD ORDEREDSUBJECT UTF-8 1:3\r\ng SEARCH CHARSET KOI8-R ALL\r\n"
+	    "h SEARCH MODSEQ 1\r\ni NOOP\r\n");
+	got = take(fx);
+	p = strstr(got, "b OK [READ-ONLY] Examine completed.\r\n* SEARCH 1 2 3 ");
+	assert_non_null(p);
+	for (i = 4; i <= 1500; i++) {
+		snprintf(want, sizeof(want), " %d", i);
+		p = strstr(p, want);
+		assert_non_null(p);
+	}
+	assert_non_null(strstr(p, " 1500\r\nc OK Search completed.\r\n"
+	    "* ESEARCH (TAG \"d\") UID MIN 149 MAX 1499 COUNT 11\r\nd OK Search completed.\r\n"
+	    "* SORT 1490 1491 1492 1493 1494 1495 1496 1497 1498 1499 149\r\n"
+	    "e OK Sort completed.\r\n"
+	    "* THREAD (1)(2)(3)\r\nf OK Thread completed.\r\n"
+	    "g NO [BADCHARSET (UTF-8 US-ASCII)] "));
+	assert_non_null(strstr(p, "\r\nh BAD MODSEQ is not supported yet.\r\n"
+	    "i OK NOOP completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+/* The session goes while a SEARCH chunk runs: the job frees the mailbox and the keys. */
+static void
+test_search_abandoned(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	static const char	 cmd[] = "c SEARCH OR BODY hello SUBJECT two\r\nd NOOP\r\n";
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	host_double_input(s, cmd, strlen(cmd));
+	assert_int_equal(host_double_jobs(s), 1);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	host_double_free(&s);		/* runs the job after the session is gone */
+	s = sopen(fx);
+	buf_reset(fx->got);
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, cmd);
+	got = take(fx);
+	assert_string_equal(got, "* SEARCH 1 2\r\nc OK Search completed.\r\nd OK NOOP completed.\r\n");
+	free(got);
+	host_double_free(&s);
+}
+
 /* NOOP tells what others changed: EXPUNGE (renumbered), FETCH FLAGS, EXISTS and RECENT. */
 static void
 test_noop_updates(void **state)
@@ -452,6 +519,108 @@ test_noop_updates(void **state)
 	    "* 3 RECENT\r\nd OK CHECK completed.\r\n"
 	    "* 1 FETCH (UID 2 FLAGS (\\Flagged \\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Recent))\r\n"
 	    "* 3 FETCH (UID 4 FLAGS (\\Recent))\r\ne OK Fetch completed.\r\n");
+	host_double_free(&s);
+}
+
+/*
+ * APPEND in any chunking: a synchronising literal (CRLF made LF, a bare CR
+ * kept, one at the literal's end too), EXISTS before its OK when selected,
+ * TRYCREATE with a non-synchronising literal skipped, a zero-byte message.
+ */
+static void
+test_append_any_chunk(void **state)
+{
+	static const char in[] = LOGIN "b SELECT INBOX\r\n"
+	    "c APPEND INBOX (\\Seen \\Draft) {12}\r\nab\r\ncd\r\nef\r\r\n"
+	    "d APPEND Nope {3+}\r\nxyz\r\ne APPEND INBOX {0}\r\n"
+	    "f FETCH * (FLAGS RFC822.SIZE)\r\ng LOGOUT\r\n";
+	static const size_t	 chunks[] = { SIZE_MAX, 1, 5 };
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	char			*got, want[128];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		s = sopen(fx);
+		buf_reset(fx->got);
+		drive_n(fx, s, in, sizeof(in) - 1, chunks[i]);
+		got = take(fx);
+		snprintf(want, sizeof(want), "+ Ready for literal data\r\n* %zu EXISTS\r\n", i + 3);
+		assert_non_null(strstr(got, want));
+		assert_non_null(strstr(got, "c OK [APPENDUID "));
+		snprintf(want, sizeof(want), " %zu] Append completed.\r\n", i + 3);
+		assert_non_null(strstr(got, want));
+		assert_non_null(strstr(got, "d NO [TRYCREATE] Mailbox doesn't exist.\r\n"
+		    "e NO Can't save a zero byte message.\r\n"));
+		snprintf(want, sizeof(want), "* %zu FETCH (FLAGS (\\Seen \\Draft) RFC822.SIZE 12)\r\n",
+		    i + 3);
+		assert_non_null(strstr(got, want));
+		free(got);
+		host_double_free(&s);
+	}
+}
+
+/* STORE, UID STORE .SILENT, COPY (COPYUID, TRYCREATE), EXPUNGE renumbered, MOVE. */
+static void
+test_store_expunge_copy_move(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "c STORE 1:2 +FLAGS (\\Seen $Work)\r\nd UID STORE 1 -FLAGS.SILENT ($Work)\r\n"
+	    "e STORE 1 +FLAGS (\\Recent)\r\nf STORE 3 +FLAGS (\\Seen)\r\n");
+	expect(fx, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n"
+	    "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] "
+	    "Flags permitted.\r\n"
+	    "* 1 FETCH (FLAGS (\\Seen \\Recent $Work))\r\n* 2 FETCH (FLAGS (\\Seen \\Recent $Work))\r\n"
+	    "c OK Store completed.\r\nd OK Store completed.\r\n"
+	    "e BAD Invalid system flag \\Recent.\r\nf BAD Invalid messageset.\r\n");
+	drive(fx, s, "g COPY 1 Trash\r\nh COPY 1:2 Nope\r\ni STORE 1 +FLAGS.SILENT (\\Deleted)\r\n"
+	    "j EXPUNGE\r\nk FETCH 1:* (UID FLAGS)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "g OK [COPYUID "));
+	assert_non_null(strstr(got, " 1 1] Copy completed.\r\nh NO [TRYCREATE] "));
+	assert_non_null(strstr(got, "i OK Store completed.\r\n* 1 EXPUNGE\r\nj OK Expunge "
+	    "completed.\r\n* 1 FETCH (UID 2 FLAGS (\\Seen \\Recent $Work))\r\nk OK Fetch "));
+	free(got);
+	drive(fx, s, "l UID MOVE 2 Trash\r\nm FETCH 1:* (UID)\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, " 2 2] Moved UIDs.\r\n* 1 EXPUNGE\r\nl OK Move completed.\r\n"
+	    "m OK Fetch completed.\r\n"));
+	free(got);
+	host_double_free(&s);
+}
+
+/* RFC 3501 7.4.1: STORE after another's expunge keeps the numbers; NOOP tells. */
+static void
+test_store_keeps_numbers(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	struct mailbox		*mb;
+	const char		*error;
+	char			*got;
+	uint32_t		 one = 1;
+
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc EXAMINE INBOX\r\n");
+	buf_reset(fx->got);
+	drive(fx, s, "d STORE 1 +FLAGS (\\Seen)\r\ne EXPUNGE\r\nf SELECT INBOX\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "d NO [READ-ONLY] Mailbox is read-only.\r\n"
+	    "e NO [READ-ONLY] Mailbox is read-only.\r\n"));
+	free(got);
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &one, 1, &error), 0);
+	mailbox_close(&mb);
+	drive(fx, s, "g STORE 2 +FLAGS (\\Flagged)\r\nh FETCH 1:* (UID)\r\ni NOOP\r\n"
+	    "j FETCH 1:* (UID)\r\n");
+	/* \\Recent went to b's SELECT: f's sees none. */
+	expect(fx, "* 2 FETCH (FLAGS (\\Flagged))\r\ng OK Store completed.\r\n"
+	    "* 1 FETCH (UID 1)\r\n* 2 FETCH (UID 2)\r\nh OK Fetch completed.\r\n"
+	    "* 1 EXPUNGE\r\ni OK NOOP completed.\r\n* 1 FETCH (UID 2)\r\nj OK Fetch completed.\r\n");
 	host_double_free(&s);
 }
 
@@ -513,7 +682,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_login_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_abandoned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_expunge_copy_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_keeps_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 

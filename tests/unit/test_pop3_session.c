@@ -520,10 +520,11 @@ test_login_pauses(void **state)
 	assert_int_equal(host_double_want(s), SESSION_PAUSE);
 	assert_int_equal(host_double_jobs(s), 1);
 	assert_int_equal(host_double_held(s), strlen("STAT\r\nNOOP\r\n"));
-	assert_non_null(fx->s->auth_job);
+	assert_non_null(fx->s->login);
 	pump(fx, s);
 	expect_prefix(fx, "+OK\r\n+OK Logged in.\r\n+OK 3 ");
-	assert_null(fx->s->auth_job);
+	assert_null(fx->s->login);
+	assert_null(fx->s->open_job);
 	assert_int_equal(host_double_held(s), 0);
 	sfree(&s);
 	/* A failed login, then STLS: the plaintext behind STLS is dropped by the host. */
