@@ -4,6 +4,7 @@
  * tombstone fields existed is shorter: it reads with none kept, and with
  * the floor at its HIGHESTMODSEQ, since the expunges before that left no
  * tombstone; one written before new/'s mtime was kept reads with none.
+ * A longer one (a later release) is refused.
  */
 #include "store/index_private.h"
 
@@ -27,6 +28,16 @@ idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_fold
 	ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, lock ? DB_RMW : 0);
 	if (ret == DB_NOTFOUND)
 		return 1;
+	/*
+	 * Longer than this release knows: a later release wrote it, and what
+	 * it added may change what the rest means (this release's own 88-byte
+	 * record stops the one before it the same way).  Refuse, change nothing.
+	 */
+	if (ret == DB_BUFFER_SMALL)
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "index folder record of %s (%u bytes) is from a later release (this one "
+		    "reads up to %zu): see \"Upgrade and downgrade\" in docs/ARCHITECTURE.md",
+		    folder, (unsigned)val.size, sizeof(*f));
 	if (ret != 0)
 		return db_fail(t->e, ret, "folder get", error_r);
 	if (val.size == FOLDER_REC0_SIZE)

@@ -5,7 +5,8 @@
  * Maildir restarts MODSEQs above the old ones; a record whose strings are
  * empty (not parsed yet) is parsed when FETCH asks; a 72-byte folder record
  * (before new/'s state was kept) reads as "scan new/", and a POP3 sync then
- * indexes new mail in new/ as on a new index.  The test writes these
+ * indexes new mail in new/ as on a new index; a longer folder record (a
+ * later release's) is refused and left alone.  The test writes these
  * records itself, with Berkeley DB.
  */
 #include "store/store.h"
@@ -32,6 +33,7 @@
 #define FOLDER0_SIZE	56
 #define FOLDER1_SIZE	72	/* with the tombstone fields */
 #define FOLDER2_SIZE	88	/* with new/'s mtime */
+#define FOLDER_LATER	8	/* what a later release might add */
 
 /* Rewrite every record of file with fn (which returns the new size, 0: keep). */
 static void
@@ -94,6 +96,27 @@ folder_to_72(const DBT *val, unsigned char *out)
 	memcpy(out, val->data, FOLDER1_SIZE);
 	memset(out + FOLDER1_SIZE - 4, 0, 4);
 	return FOLDER1_SIZE;
+}
+
+/* The folder record as a later release might write it: longer. */
+static size_t
+folder_to_later(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE)
+		return 0;
+	memcpy(out, val->data, FOLDER2_SIZE);
+	memset(out + FOLDER2_SIZE, 0xa5, FOLDER_LATER);
+	return FOLDER2_SIZE + FOLDER_LATER;
+}
+
+/* ... and back, as that release's own downgrade would leave it. */
+static size_t
+folder_from_later(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE + FOLDER_LATER)
+		return 0;
+	memcpy(out, val->data, FOLDER2_SIZE);
+	return FOLDER2_SIZE;
 }
 
 static DB_ENV *
@@ -417,6 +440,54 @@ test_folder_record_72_upgrade(void **state)
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
 
+/*
+ * Downgrade: a folder record longer than this release knows (a later
+ * release wrote it) is refused with a message saying so, for POP3 and the
+ * others alike, and nothing moves: mail the index keeps in new/ and mail it
+ * does not know yet stay there, and the record is not rewritten, so the
+ * index reads as before once the record is one this release knows.
+ */
+static void
+test_folder_record_of_later_release_refused(void **state)
+{
+	static const unsigned	 flags[] = { MAILBOX_POP3_LOCK, 0 };
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	DB_ENV			*env;
+	size_t			 n, i;
+
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);	/* indexed in new/ */
+	mailbox_close(&mb);
+	fx_deliver_n(fx, 2);				/* not indexed */
+	env = index_open(fx->maildir);
+	rewrite(env, "folders.db", folder_to_later);
+	index_close(env);
+	for (i = 0; i < 2; i++) {
+		error = NULL;
+		assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", flags[i], &mb,
+		    &error), -1);
+		assert_int_equal(store_error_code(), STORE_ERR_TEMPORARY);
+		assert_non_null(error);
+		assert_non_null(strstr(error, "is from a later release"));
+		assert_null(mb);
+	}
+	assert_int_equal(fx_count(fx_path(fx, "new")), 5);
+	assert_int_equal(fx_count(fx_path(fx, "cur")), 0);
+	env = index_open(fx->maildir);
+	rewrite(env, "folders.db", folder_from_later);
+	index_close(env);
+	mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mi[i].uid, i + 1);
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
 int
 main(void)
 {
@@ -425,6 +496,7 @@ main(void)
 		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
 		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
 		STORE_FX_TEST(test_folder_record_72_upgrade),
+		STORE_FX_TEST(test_folder_record_of_later_release_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
