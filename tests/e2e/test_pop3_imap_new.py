@@ -159,6 +159,10 @@ class Pop3ImapNew(unittest.TestCase):
         msgs = self.messages(c)
         self.assertEqual([m[0] for m in msgs], uids)
         self.assertEqual([m[1] for m in msgs], [True, True, True])
+        for i, uid in enumerate(uids):      # the bodies, from where the NOOP moved them
+            typ, data = c.uid('FETCH', str(uid), '(BODY.PEEK[])')
+            self.assertEqual(typ, 'OK')
+            self.assertTrue(data[0][1].endswith(b'body %d\r\n' % (i + 1)), data)
         c.logout()
         self.assertEqual(self.pop3_uids(), (validity, uids))
 
