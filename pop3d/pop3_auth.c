@@ -210,6 +210,20 @@ pop3_auth_orphan(struct pop3_session *s)
 	pop3_maildrop_clear(&s->login_md);	/* a good login whose answer was still waiting */
 }
 
+/*
+ * The client went away while its login is pending: nobody reads the
+ * answer, so its check is dropped (one still waiting for its turn never
+ * runs: twenty abandoned logins cost twenty yescrypts before a later login
+ * from the same process got its turn) and the maildrop is not opened.  A
+ * held answer keeps its timer, which will read login_md: left alone.
+ */
+void
+pop3_auth_peer_gone(struct pop3_session *s)
+{
+	if (!s->delay_pending)
+		pop3_auth_orphan(s);
+}
+
 int
 pop3_cmd_user(struct pop3_session *s, char *args)
 {
