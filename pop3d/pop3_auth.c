@@ -211,17 +211,16 @@ pop3_auth_orphan(struct pop3_session *s)
 }
 
 /*
- * The client went away while its login is pending: nobody reads the
- * answer, so its check is dropped (one still waiting for its turn never
- * runs: twenty abandoned logins cost twenty yescrypts before a later login
- * from the same process got its turn) and the maildrop is not opened.  A
- * held answer keeps its timer, which will read login_md: left alone.
+ * The client went away while its login is pending: a check still waiting
+ * for its turn is dropped unchecked (twenty abandoned logins cost twenty
+ * yescrypts before a later login in the same process got its turn).  One
+ * that runs already finishes and is recorded in the failed-login table as
+ * before, so hanging up does not dodge the block.
  */
 void
 pop3_auth_peer_gone(struct pop3_session *s)
 {
-	if (!s->delay_pending)
-		pop3_auth_orphan(s);
+	login_drop_waiting(&s->login);
 }
 
 int
