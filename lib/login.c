@@ -111,6 +111,18 @@ login_start(const struct login_env *env, struct session_host *host, const char *
 	return l;
 }
 
+bool
+login_drop_waiting(struct login **lp)
+{
+	struct login	*l = *lp;
+
+	if (l == NULL || !authq_cancel(l->env.authq, l))
+		return false;
+	login_free(l);
+	*lp = NULL;
+	return true;
+}
+
 void
 login_cancel(struct login **lp)
 {

@@ -57,5 +57,11 @@ struct login	*login_start(const struct login_env *env, struct session_host *host
 		    void *arg);
 /* The session goes away before done: done never runs.  *l is NULL after. */
 void		 login_cancel(struct login **l);
+/*
+ * The client went away: if the check is still waiting its turn, drop it
+ * unchecked (nothing recorded, *l NULL, done never runs) and return true;
+ * a check that runs already is left to finish and be recorded.
+ */
+bool		 login_drop_waiting(struct login **l);
 
 #endif

@@ -62,6 +62,14 @@ struct session_ops {
 	 * or at the hard stop (10 s).
 	 */
 	void		 (*shutdown)(void *s);
+	/*
+	 * Optional.  The peer went away while the session said SESSION_PAUSE:
+	 * drop the work nobody will read the answer of (a password check still
+	 * waiting its turn).  If want() then stops saying SESSION_PAUSE the
+	 * session is freed at once; else the host waits for the pause to end,
+	 * as it does without this (a commit must finish).
+	 */
+	void		 (*peer_gone)(void *s);
 	/* Sent, then the connection closed, when a connection limit refuses a client. */
 	const char	*busy_reply;		/* "421 4.7.0 Too many connections\r\n" */
 };

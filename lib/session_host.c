@@ -154,12 +154,16 @@ host_open(struct host *h)
 static void
 host_conn_closed(struct host *h)
 {
+	const struct session_ops	*ops = h->pool->ops;
+
 	/* Keep our own reason (timeout, shutdown) over the conn's "closed". */
 	if (h->reason[0] == '\0' || strcmp(conn_close_reason(h->conn), "closed") != 0)
 		snprintf(h->reason, sizeof(h->reason), "%s", conn_close_reason(h->conn));
 	h->bytes_in = conn_bytes_in(h->conn);
 	h->bytes_out = conn_bytes_out(h->conn);
-	if (h->dr.s != NULL && h->pool->ops->want(h->dr.s) == SESSION_PAUSE) {
+	if (h->dr.s != NULL && ops->peer_gone != NULL && ops->want(h->dr.s) == SESSION_PAUSE)
+		session_drive_call(&h->dr, ops->peer_gone);
+	if (h->dr.s != NULL && ops->want(h->dr.s) == SESSION_PAUSE) {
 		/*
 		 * The session's work (a commit) is still running and will append
 		 * its reply to the conn's output buffer: keep the conn, inert since

@@ -210,6 +210,19 @@ pop3_auth_orphan(struct pop3_session *s)
 	pop3_maildrop_clear(&s->login_md);	/* a good login whose answer was still waiting */
 }
 
+/*
+ * The client went away while its login is pending: a check still waiting
+ * for its turn is dropped unchecked (twenty abandoned logins cost twenty
+ * yescrypts before a later login in the same process got its turn).  One
+ * that runs already finishes and is recorded in the failed-login table as
+ * before, so hanging up does not dodge the block.
+ */
+void
+pop3_auth_peer_gone(struct pop3_session *s)
+{
+	login_drop_waiting(&s->login);
+}
+
 int
 pop3_cmd_user(struct pop3_session *s, char *args)
 {

@@ -146,6 +146,8 @@ int	pop3_cmd_auth(struct pop3_session *s, char *args);
 void	pop3_auth_line(struct pop3_session *s, char *line);
 void	pop3_auth_abort(struct pop3_session *s);
 void	pop3_auth_orphan(struct pop3_session *s);
+/* The client is gone while its login is pending: drop a check still waiting. */
+void	pop3_auth_peer_gone(struct pop3_session *s);
 void	pop3_logout_user(struct pop3_session *s);
 
 /* pop3_maildrop.c: what a login opens (on a workq thread: see there). */

@@ -247,6 +247,12 @@ pop3_free(void *arg)
 	free(s);
 }
 
+static void
+pop3_peer_gone(void *arg)
+{
+	pop3_auth_peer_gone(arg);
+}
+
 const struct session_ops pop3_session_ops = {
 	.open		= pop3_open,
 	.input		= pop3_input,
@@ -255,5 +261,6 @@ const struct session_ops pop3_session_ops = {
 	.want		= pop3_want,
 	.free		= pop3_free,
 	.shutdown	= pop3_shutdown,
+	.peer_gone	= pop3_peer_gone,
 	.busy_reply	= "-ERR [SYS/TEMP] Too many connections, try again later.\r\n",
 };

@@ -3,7 +3,8 @@
  * idx_folder, and the next folder id.  A record written before the
  * tombstone fields existed is shorter: it reads with none kept, and with
  * the floor at its HIGHESTMODSEQ, since the expunges before that left no
- * tombstone.
+ * tombstone; one written before new/'s mtime was kept reads with none.
+ * A longer one (a later release) is refused.
  */
 #include "store/index_private.h"
 
@@ -12,6 +13,7 @@
 
 #define NEXT_ID_KEY		"\001next-folder-id"
 #define FOLDER_REC0_SIZE	offsetof(struct idx_folder, vanished_floor)
+#define FOLDER_REC1_SIZE	offsetof(struct idx_folder, new_mtime_ns)
 
 int
 idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_folder *f,
@@ -26,11 +28,21 @@ idx_folder_get(struct idx_txn *t, const char *folder, bool lock, struct idx_fold
 	ret = t->e->folders->get(t->e->folders, t->txn, &key, &val, lock ? DB_RMW : 0);
 	if (ret == DB_NOTFOUND)
 		return 1;
+	/*
+	 * Longer than this release knows: a later release wrote it, and what
+	 * it added may change what the rest means (this release's own 88-byte
+	 * record stops the one before it the same way).  Refuse, change nothing.
+	 */
+	if (ret == DB_BUFFER_SMALL)
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "index folder record of %s (%u bytes) is from a later release (this one "
+		    "reads up to %zu): see \"Upgrade and downgrade\" in docs/ARCHITECTURE.md",
+		    folder, (unsigned)val.size, sizeof(*f));
 	if (ret != 0)
 		return db_fail(t->e, ret, "folder get", error_r);
 	if (val.size == FOLDER_REC0_SIZE)
 		f->vanished_floor = f->highestmodseq;
-	else if (val.size != sizeof(*f))
+	else if (val.size != FOLDER_REC1_SIZE && val.size != sizeof(*f))
 		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "index folder record of %s is damaged", folder);
 	return 0;

@@ -144,9 +144,15 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 		if (cur == MAILDIR_YOUNG && !maildir_cur_as_indexed(mb, txn, &f))
 			cur = MAILDIR_CHANGED;
 		idx_abort(&txn);
+		/*
+		 * new/ may hold what a POP3 sync indexed there: for POP3 its
+		 * mtime says if that is all; empty, it must have held nothing.
+		 */
 		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) &&
 		    cur != MAILDIR_CHANGED &&
-		    !dir_has_entries(mb->newfd) && maildir_side_ok(mb, &f)) {
+		    (((mb->flags & MAILBOX_POP3_LOCK) &&
+		    maildir_new_state(&f, maildir_dir_mtime(mb->newfd)) == MAILDIR_SETTLED) ||
+		    (f.new_kept == 0 && !dir_has_entries(mb->newfd))) && maildir_side_ok(mb, &f)) {
 			mb->folder_id = f.id;
 			mb->uidvalidity = f.uidvalidity;
 			return 0;

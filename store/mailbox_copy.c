@@ -58,7 +58,7 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	struct idx_msg		 m;
 	char			*kw, *p;
 	size_t			 len;
-	int			 rc;
+	int			 rc, src;
 
 	if ((rc = idx_msg_get(txn, f->id, uid, &m, error_r)) != 0)
 		return rc;
@@ -79,8 +79,9 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	}
 	if (maildir_name_format(&mn, c->name, sizeof(c->name)) == -1)
 		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
-	if ((move ? commit_txn_rename(st, mb->curfd, m.name, dm->curfd, c->name) :
-	    commit_txn_link(st, mb->curfd, m.name, dm->curfd, c->name)) == -1)
+	src = maildir_name_dirfd(mb, m.name);
+	if ((move ? commit_txn_rename(st, src, m.name, dm->curfd, c->name) :
+	    commit_txn_link(st, src, m.name, dm->curfd, c->name)) == -1)
 		return errno == ENOENT ? 1 :
 		    store_err(error_r, store_errno_code(errno), "%s", commit_txn_error(st));
 	/* Keep the cached strings: the index record is copied, not re-parsed. */

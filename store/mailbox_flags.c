@@ -133,7 +133,11 @@ again:
 		    new_flags(ctx->mode, m.kwmask, kw);
 		if (c[n].flags == m.flags && c[n].kwmask == m.kwmask)
 			continue;
+		/* A file still in new/ has no U= (nor perhaps sizes) in its name yet. */
 		maildir_name_parse(m.name, &mn);
+		mn.uid = m.uid;
+		mn.fsize = m.fsize;
+		mn.vsize = m.vsize;
 		mn.flags = c[n].flags;
 		mn.kwmask = c[n].kwmask;
 		mn.has_info = true;
@@ -141,7 +145,8 @@ again:
 			rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 			goto out;
 		}
-		if (commit_txn_rename(&st, mb->curfd, m.name, mb->curfd, c[n].name) == -1) {
+		if (commit_txn_rename(&st, maildir_name_dirfd(mb, m.name), m.name, mb->curfd,
+		    c[n].name) == -1) {
 			/* Another program renamed it: learn its name and try again. */
 			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
@@ -218,7 +223,7 @@ again:
 				continue;
 			goto out;
 		}
-		if (commit_txn_unlink(&st, mb->curfd, m.name) == -1) {
+		if (commit_txn_unlink(&st, maildir_name_dirfd(mb, m.name), m.name) == -1) {
 			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
 			goto again;

@@ -244,7 +244,8 @@ mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **e
 	else if ((rc = index_name(mb, uid, name, sizeof(name), error_r)) != 0)
 		return rc == 1 ? store_err(error_r, STORE_ERR_EXPUNGED, "no such message") : -1;
 	for (attempt = 0; attempt < 3; attempt++) {
-		if ((*fd_r = openat(mb->curfd, name, O_RDONLY | O_CLOEXEC)) != -1)
+		if ((*fd_r = openat(maildir_name_dirfd(mb, name), name,
+		    O_RDONLY | O_CLOEXEC)) != -1)
 			return 0;
 		if (errno != ENOENT)
 			return store_err(error_r, STORE_ERR_TEMPORARY,
@@ -337,7 +338,7 @@ fetch_parse(struct read_ctx *c, struct fetch_pending *p)
 	int		 attempt, rc;
 
 	for (attempt = 0; attempt < 3; attempt++) {
-		if (maildir_index_file(c->mb->curfd, p->name, &m, &cache, c->error_r) == 0)
+		if (maildir_index_file(maildir_name_dirfd(c->mb, p->name), p->name, &m, &cache, c->error_r) == 0)
 			break;
 		if (store_error_code() != STORE_ERR_EXPUNGED)
 			return -1;

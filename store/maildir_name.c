@@ -96,6 +96,12 @@ maildir_name_parse(const char *name, struct maildir_name *mn)
 }
 
 int
+maildir_name_dirfd(const struct mailbox *mb, const char *name)
+{
+	return strchr(name, ':') == NULL ? mb->newfd : mb->curfd;
+}
+
+int
 maildir_name_format(const struct maildir_name *mn, char *out, size_t outsize)
 {
 	char	 flags[40];

@@ -9,6 +9,9 @@
  * reserved in the folder's side file before any name carries them, so a
  * rebuilt index never hands one out twice.  A new file's record takes its
  * sizes from its name where they can be trusted, without reading it.
+ * A POP3 sync leaves new files in new/ under their own names and keeps
+ * their UIDs in a side file instead (maildir_newlist.c); any other sync
+ * moves them into cur/.
  */
 #include "store/store_private.h"
 #include "lib/commit.h"
@@ -41,6 +44,7 @@ struct scan_ent {
 	long			 match;		/* index into the record list, -1 */
 	uint32_t		 uid;		/* assigned to a new message */
 	bool			 dup;		/* base name taken: give it a new one */
+	bool			 kept;		/* indexed where it is, in new/ */
 };
 
 struct scan {
@@ -80,12 +84,24 @@ now_ns(void)
  * the last full scan proves that nothing changed since, as Dovecot
  * distrusts young mtimes.
  */
+static enum maildir_cur
+dir_state(int64_t recorded, int64_t scan_ns, int64_t mtime)
+{
+	if (recorded == 0 || recorded != mtime)
+		return MAILDIR_CHANGED;
+	return mtime <= scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
+}
+
 enum maildir_cur
 maildir_cur_state(const struct idx_folder *f, int64_t mtime)
 {
-	if (f->cur_mtime_ns == 0 || f->cur_mtime_ns != mtime)
-		return MAILDIR_CHANGED;
-	return mtime <= f->cur_scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
+	return dir_state(f->cur_mtime_ns, f->cur_scan_ns, mtime);
+}
+
+enum maildir_cur
+maildir_new_state(const struct idx_folder *f, int64_t mtime)
+{
+	return dir_state(f->new_mtime_ns, f->new_scan_ns, mtime);
 }
 
 static void
@@ -129,7 +145,7 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 		e->in_new = in_new;
 		e->match = -1;
 		e->uid = 0;
-		e->dup = false;
+		e->dup = e->kept = false;
 		s->n++;
 	}
 	closedir(dir);
@@ -183,19 +199,22 @@ maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx
 	struct idx_msglist	 l = { 0 };
 	struct scan		 s = { 0 };
 	const char		*error, **a = NULL, **b = NULL;
-	size_t			 i;
+	size_t			 i, n;
 	bool			 same = false;
 
 	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
 	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
-	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n != s.n)
+	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n < s.n)
 		goto out;
 	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
-	b = xreallocarray(NULL, s.n + 1, sizeof(*b));
-	for (i = 0; i < s.n; i++) {
+	b = xreallocarray(NULL, l.n + 1, sizeof(*b));
+	for (i = 0; i < s.n; i++)
 		a[i] = s.ents[i].name;
-		b[i] = l.msgs[i].name;
-	}
+	for (i = n = 0; i < l.n; i++)	/* the records of files in new/ aside */
+		if (maildir_name_dirfd(mb, l.msgs[i].name) == mb->curfd)
+			b[n++] = l.msgs[i].name;
+	if (n != s.n)
+		goto out;
 	qsort(a, s.n, sizeof(*a), name_cmp);
 	qsort(b, s.n, sizeof(*b), name_cmp);
 	for (i = 0; i < s.n && strcmp(a[i], b[i]) == 0; i++)
@@ -582,7 +601,37 @@ scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
 	return 0;
 }
 
-/* Rename a matched file to its canonical name and update its record. */
+/* POP3 indexes new mail where it lies (no rename): see maildir_newlist.c. */
+static bool
+keep_in_new(const struct mailbox *mb, const struct scan_ent *e)
+{
+	return (mb->flags & MAILBOX_POP3_LOCK) && e->in_new && !e->dup &&
+	    strchr(e->name, ':') == NULL;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* \Recent for this handle: it moved uid out of new/. */
+static void
+recent_add(struct mailbox *mb, uint32_t uid)
+{
+	if (mb->nrecent == mb->recentcap) {
+		mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
+		mb->recent = xreallocarray(mb->recent, mb->recentcap, sizeof(*mb->recent));
+	}
+	mb->recent[mb->nrecent++] = uid;
+}
+
+/*
+ * Rename a matched file to its canonical name and update its record; one
+ * a POP3 sync indexed in new/ stays there for POP3, moves for the others.
+ */
 static int
 sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
@@ -593,6 +642,11 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 rc;
 
+	if (keep_in_new(mb, e) && strcmp(e->name, old->name) == 0) {
+		e->uid = old->uid;
+		e->kept = true;
+		return 0;
+	}
 	mn.uid = old->uid;
 	mn.fsize = old->fsize;
 	mn.vsize = old->vsize;
@@ -614,6 +668,8 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 			return store_err(error_r, STORE_ERR_TEMPORARY, "%s", commit_txn_error(st));
 		}
 		*renamed_r = true;
+		if (e->in_new && maildir_name_dirfd(mb, old->name) == mb->newfd)
+			recent_add(mb, old->uid);	/* indexed by POP3, new to IMAP */
 	}
 	if (strcmp(name, old->name) == 0)
 		return 0;
@@ -647,9 +703,13 @@ sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	mn.fsize = m->fsize;
 	mn.vsize = m->vsize;
 	mn.has_info = true;
-	if (maildir_name_format(&mn, name, sizeof(name)) == -1)
+	if (keep_in_new(mb, e)) {
+		snprintf(name, sizeof(name), "%s", e->name);
+		mn.flags = mn.kwmask = 0;	/* no info part: none */
+		e->kept = true;
+	} else if (maildir_name_format(&mn, name, sizeof(name)) == -1)
 		return 0;	/* an absurd name: leave it alone */
-	if (strcmp(name, e->name) != 0 || e->in_new) {
+	else if (strcmp(name, e->name) != 0 || e->in_new) {
 		if (commit_txn_rename(st, dir, e->name, mb->curfd, name) == -1)
 			return errno == ENOENT ? 0 : store_err(error_r, STORE_ERR_TEMPORARY,
 			    "%s", commit_txn_error(st));
@@ -662,13 +722,8 @@ sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	if ((rc = idx_msg_put(txn, f->id, m, error_r)) != 0)
 		return rc;
 	folder_account(f, m, 1);
-	if (e->in_new) {
-		if (mb->nrecent == mb->recentcap) {
-			mb->recentcap = mb->recentcap == 0 ? 16 : size_mul(mb->recentcap, 2);
-			mb->recent = xreallocarray(mb->recent, mb->recentcap, sizeof(*mb->recent));
-		}
-		mb->recent[mb->nrecent++] = e->uid;
-	}
+	if (e->in_new && !e->kept)
+		recent_add(mb, e->uid);
 	return 0;
 }
 
@@ -692,6 +747,77 @@ base_cmp(const void *a, const void *b)
 {
 	return strcmp((*(struct scan_ent * const *)a)->mn.base,
 	    (*(struct scan_ent * const *)b)->mn.base);
+}
+
+/*
+ * Unknown files in new/ (a rebuild, or a crash before the index commit)
+ * take the UID a POP3 sync gave them, if it left them there; assign_uids
+ * then keeps it by the same rule as a U= in a name.
+ */
+static void
+newlist_apply(struct mailbox *mb, const struct idx_folder *f, struct scan *s)
+{
+	struct newlist	 nl;
+	size_t		 i;
+	bool		 loaded = false;
+
+	for (i = 0; i < s->n; i++) {
+		if (!s->ents[i].in_new || s->ents[i].match != -1 || s->ents[i].mn.uid != 0)
+			continue;
+		if (!loaded) {
+			newlist_load(mb->dirfd, f->uidvalidity, &nl);
+			loaded = true;
+		}
+		s->ents[i].mn.uid = newlist_uid(&nl, s->ents[i].mn.base);
+	}
+	if (loaded)
+		newlist_free(&nl);
+}
+
+/* The UIDs of what this sync left in new/, kept durable before the index commit. */
+static int
+newlist_write(struct mailbox *mb, const struct idx_folder *f, const struct scan *s,
+    struct commit_txn *st, const char **error_r)
+{
+	struct newlist_ent	*ents;
+	size_t			 i, n = 0;
+	int			 rc;
+
+	ents = xreallocarray(NULL, s->n + 1, sizeof(*ents));
+	for (i = 0; i < s->n; i++) {
+		if (!s->ents[i].kept)
+			continue;
+		ents[n].base = s->ents[i].mn.base;
+		ents[n].uid = s->ents[i].uid;
+		n++;
+	}
+	rc = newlist_store(st, mb->tmpfd, mb->dirfd, f->uidvalidity, ents, n, error_r);
+	free(ents);
+	return rc;
+}
+
+/* How many files this sync indexed (or found indexed) in new/. */
+static uint32_t
+new_kept(const struct scan *s)
+{
+	uint32_t	 n = 0;
+	size_t		 i;
+
+	for (i = 0; i < s->n; i++)
+		n += s->ents[i].kept;
+	return n;
+}
+
+/* This sync left every file it found in new/ where it was. */
+static bool
+new_untouched(const struct scan *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ents[i].in_new && !s->ents[i].kept)
+			return false;
+	return true;
 }
 
 /* Decide the UIDs of unknown files; returns how many there are. */
@@ -739,8 +865,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct byname		*names = NULL, key, *hit;
 	struct maildir_name	 mn;
 	struct commit_txn	 st;
-	size_t			 i, nnew;
-	int64_t			 pre, scan_ns;
+	size_t			 i, nnew, nkept = 0;
+	int64_t			 pre, pre_new, scan_ns;
 	bool			 full, stable, renamed = false, changed = false, side_ok = false;
 	int			 rc = -1;
 
@@ -755,15 +881,23 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		return -1;
 	scan_ns = now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
+	pre_new = maildir_dir_mtime(mb->newfd);
 	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
+	if (!exists)
+		newlist_apply(mb, f, &s);
 	if (!exists && side_ok)
 		side_stale_check(mb, f, &s);
 	if (full)
 		clean_tmp(mb->tmpfd);
-	/* An index error keeps its code: IDX_RETRY makes the caller run again. */
-	if (full && exists && (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
+	/*
+	 * An index error keeps its code: IDX_RETRY makes the caller run again.
+	 * Files in new/ may be known too (a POP3 sync left them there), and
+	 * those the index has there may be gone.
+	 */
+	if ((full || s.n > 0 || f->new_kept > 0) && exists &&
+	    (rc = idx_msg_list(txn, f->id, &l, error_r)) != 0)
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
@@ -784,6 +918,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		hit->seen = true;
 		s.ents[i].match = (long)hit->idx;
 	}
+	if (exists)
+		newlist_apply(mb, f, &s);
 	nnew = assign_uids(&s, f, !exists, &nw);
 	if ((rc = maildir_reserve_uids(mb, f, f->uidnext, error_r)) != 0)
 		goto out;
@@ -798,12 +934,24 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		if ((rc = sync_new(mb, txn, f, nw[i], &st, error_r)) != 0)
 			goto out;
 		renamed = changed = true;
+		nkept += nw[i]->kept;
 	}
+	if (nkept > 0 && (rc = newlist_write(mb, f, &s, &st, error_r)) != 0)
+		goto out;
+	/* Known files moved out of new/ came in scan order: recent[] is ascending. */
+	if (mb->nrecent > 1)
+		qsort(mb->recent, mb->nrecent, sizeof(*mb->recent), uid_cmp);
 	store_crash_point("sync-renamed");
 	rc = -1;
-	if (full && stable) {
+	/*
+	 * Gone: what a full scan did not find; without one, only records of
+	 * files in new/ (scanned whole every time) and only if cur/ did not
+	 * change meanwhile (another tool's new/ -> cur/ is not an expunge).
+	 */
+	if (full ? stable : l.n > 0 && maildir_dir_mtime(mb->curfd) == pre) {
 		for (i = 0; i < l.n; i++) {
-			if (names[i].seen)
+			if (names[i].seen || (!full &&
+			    maildir_name_dirfd(mb, l.msgs[names[i].idx].name) != mb->newfd))
 				continue;
 			if ((rc = idx_msg_del(txn, f, l.msgs[names[i].idx].uid,
 			    error_r)) != 0)
@@ -831,6 +979,14 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		f->cur_mtime_ns = maildir_dir_mtime(mb->curfd);
 	if (full)
 		f->cur_scan_ns = scan_ns;
+	/*
+	 * new/ as this sync found it (it moved nothing out): deliveries go
+	 * there without our lock, so only the mtime from before the scan says
+	 * that nothing came after it.
+	 */
+	f->new_mtime_ns = stable && new_untouched(&s) ? pre_new : 0;
+	f->new_scan_ns = scan_ns;
+	f->new_kept = new_kept(&s);
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);

@@ -73,6 +73,14 @@ struct maildir_name {
 int		 maildir_name_parse(const char *name, struct maildir_name *mn);
 /* "<base>,S=<fsize>,W=<vsize>[,U=<uid>][:2,<flags>]"; -1 if it does not fit. */
 int		 maildir_name_format(const struct maildir_name *mn, char *out, size_t outsize);
+/*
+ * The directory an indexed file is in: new/ for a name without an info
+ * part (":2,"), which only a POP3 sync gives a record (it indexes new mail
+ * where it lies, maildir_sync.c), else cur/, where every name we give
+ * carries ":2,".  mb's descriptor for it.
+ */
+struct mailbox;
+int		 maildir_name_dirfd(const struct mailbox *mb, const char *name);
 /* Folder name -> directory below the Maildir ("" for INBOX, ".Sent"); -1 if invalid. */
 int		 maildir_folder_dir(const char *folder, char *out, size_t outsize);
 bool		 maildir_folder_is_inbox(const char *folder);
@@ -111,7 +119,18 @@ struct idx_folder {
 	/* Tombstones at or below this MODSEQ were dropped (or never kept). */
 	uint64_t	 vanished_floor;
 	uint32_t	 tombstones;	/* kept in vanished.db */
-	uint32_t	 spare;		/* 0 */
+	/*
+	 * Files the last sync left indexed in new/ (a POP3 sync): a sync
+	 * without a full scan still checks that they are there (was spare, 0).
+	 */
+	uint32_t	 new_kept;
+	/*
+	 * new/ mtime when a sync that left new/ as it found it began (a
+	 * POP3 sync keeps its files there); 0: scan new/.  Absent (0) in a
+	 * record written before.
+	 */
+	int64_t		 new_mtime_ns;
+	int64_t		 new_scan_ns;	/* when that sync began */
 };
 
 struct idx_msg {
@@ -248,6 +267,28 @@ struct mailbox {
 };
 
 /*
+ * The UIDs of messages a POP3 sync indexed in new/ without renaming them
+ * (maildir_newlist.c): the side file that keeps them across an index loss.
+ */
+struct newlist_ent {
+	const char	*base;
+	uint32_t	 uid;
+};
+struct newlist {
+	char			*text;
+	struct newlist_ent	*ents;	/* sorted by base */
+	size_t			 n, cap;
+};
+/* The folder's list if it is of this UIDVALIDITY (else, or absent, empty). */
+void		 newlist_load(int dirfd, uint32_t uidvalidity, struct newlist *nl);
+/* The UID the list gives base, 0 if none. */
+uint32_t	 newlist_uid(const struct newlist *nl, const char *base);
+void		 newlist_free(struct newlist *nl);
+/* Replace the folder's list with ents (durable when t commits). */
+int		 newlist_store(struct commit_txn *t, int tmpfd, int dirfd, uint32_t uidvalidity,
+		    const struct newlist_ent *ents, size_t n, const char **error_r);
+
+/*
  * Run the Maildir scan with the folder locked in txn: new files get UIDs
  * and move to cur/, changed names update flags, vanished files leave the
  * index.  f is the folder record (absent: created, rebuilding the index
@@ -276,6 +317,8 @@ int64_t		 maildir_dir_mtime(int dirfd);
  */
 enum maildir_cur { MAILDIR_CHANGED, MAILDIR_YOUNG, MAILDIR_SETTLED };
 enum maildir_cur maildir_cur_state(const struct idx_folder *f, int64_t mtime);
+/* The same for new/: MAILDIR_SETTLED means it holds only what the index knows. */
+enum maildir_cur maildir_new_state(const struct idx_folder *f, int64_t mtime);
 /* A young cur/ without the lock: every file name is the one the index has. */
 bool		 maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn,
 		    const struct idx_folder *f);

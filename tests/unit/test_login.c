@@ -235,6 +235,33 @@ test_cancel(void **state)
 	login_cancel(&a);	/* twice: nothing */
 }
 
+static void
+test_drop_waiting(void **state)
+{
+	struct fx	*fx = *state;
+	struct login	*a, *b;
+
+	a = login_start(&fx->env, &host, ADDR, fx->dir, "alice@example.test", "wrong", done,
+	    &host);
+	b = login_start(&fx->env, &host, ADDR, fx->dir, "alice@example.test", "alice-pw", done,
+	    &host);
+	/* b waits its turn: dropped unchecked. */
+	assert_true(login_drop_waiting(&b));
+	assert_null(b);
+	assert_int_equal(authq_waiting(fx->q), 0);
+	/* a runs already: kept, its done comes and its failure is recorded. */
+	assert_false(login_drop_waiting(&a));
+	assert_non_null(a);
+	run_queued();
+	assert_int_equal(ndone, 1);
+	assert_null(got.u);
+	assert_int_equal(nqueued, 0);
+	assert_true(authfail_delay(fx->af, ADDR, clock_ms) > 0);
+	ndone = 0;
+	b = NULL;
+	assert_false(login_drop_waiting(&b));	/* none: nothing */
+}
+
 int
 main(void)
 {
@@ -243,6 +270,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_blocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drop_waiting, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,8 @@ struct echo {
 	bool				 close_after;	/* STREAMCLOSE: the last part says CLOSE */
 	unsigned			 more_calls;
 	unsigned			 ticks;		/* TIMER callbacks */
+	bool				 droppable;	/* WAITING: nothing the peer's going must wait for */
+	unsigned			 peer_gone_calls;
 	bool				 job_ran;	/* JOB: set on a pool thread */
 };
 
@@ -176,6 +178,10 @@ echo_input(void *arg, const char *data, size_t len)
 	if (n == 7 && memcmp(data, "PAUSE\r\n", 7) == 0) {
 		buf_puts(e->out, "paused\r\n");
 		e->want = SESSION_PAUSE;
+	} else if (n == 9 && memcmp(data, "WAITING\r\n", 9) == 0) {
+		buf_puts(e->out, "waiting\r\n");
+		e->want = SESSION_PAUSE;
+		e->droppable = true;
 	} else if (n == 6 && memcmp(data, "QUIT\r\n", 6) == 0) {
 		buf_puts(e->out, "bye\r\n");
 		e->want = SESSION_CLOSE;
@@ -225,6 +231,17 @@ echo_free(void *arg)
 	nfreed++;
 }
 
+/* Like a login still waiting its turn: dropped when the peer goes. */
+static void
+echo_peer_gone(void *arg)
+{
+	struct echo	*e = arg;
+
+	e->peer_gone_calls++;
+	if (e->droppable)
+		e->want = SESSION_READ;
+}
+
 static const struct session_ops echo_ops = {
 	.open		= echo_open,
 	.input		= echo_input,
@@ -232,6 +249,7 @@ static const struct session_ops echo_ops = {
 	.timeout	= echo_timeout,
 	.want		= echo_want,
 	.free		= echo_free,
+	.peer_gone	= echo_peer_gone,
 	.busy_reply	= "421 busy\r\n",
 };
 
@@ -794,6 +812,25 @@ test_close_linger(void **state)
 	t_teardown(&t);
 }
 
+/* A session that drops its work when told the peer is gone is freed at once. */
+static void
+test_peer_gone_drops_waiting_work(void **state)
+{
+	struct t	 t;
+	int		 fd;
+
+	(void)state;
+	t_setup(&t, NULL);
+	fd = t_connect(&t, SOCK_STREAM, false);
+	/* Gone before the reply: writing it fails, as for an abandoned login. */
+	assert_int_equal(write(fd, "WAITING\r\n", 9), 9);
+	close(fd);
+	t_run(&t, 30);
+	assert_int_equal(nfreed, 1);
+	assert_int_equal(session_pool_count(t.pool), 0);
+	t_teardown(&t);
+}
+
 static void
 test_peer_gone_while_paused(void **state)
 {
@@ -1112,6 +1149,7 @@ main(void)
 		cmocka_unit_test(test_watch_and_timer),
 		cmocka_unit_test(test_close_linger),
 		cmocka_unit_test(test_peer_gone_while_paused),
+		cmocka_unit_test(test_peer_gone_drops_waiting_work),
 		cmocka_unit_test(test_half_close_while_paused),
 		cmocka_unit_test(test_shutdown_closes_idle),
 		cmocka_unit_test(test_shutdown_waits_for_command),

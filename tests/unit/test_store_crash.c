@@ -1,7 +1,7 @@
 /*
  * Crash safety: a child process performs one store operation and is
  * killed (SIGKILL, via POSTROOM_CRASH_AT) at each named step of delivery,
- * new->cur sync, flag change, expunge, copy and append.  The parent then
+ * new->cur sync (and POP3's sync, which leaves new mail in new/), flag change, expunge, copy and append.  The parent then
  * reopens (Berkeley DB recovery through DB_REGISTER) and checks that
  * nothing acknowledged is lost, no partial file is visible, the index
  * matches the Maildir and UIDs are never reused.  Then the same with
@@ -29,7 +29,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-enum kind { OP_DELIVER, OP_FIRST_SYNC, OP_SYNC, OP_FLAGS, OP_EXPUNGE, OP_COPY, OP_MOVE, OP_APPEND };
+enum kind { OP_DELIVER, OP_FIRST_SYNC, OP_SYNC, OP_POP3_FIRST_SYNC, OP_POP3_SYNC, OP_FLAGS,
+	OP_EXPUNGE, OP_COPY, OP_MOVE, OP_APPEND };
 
 static const struct {
 	const char	*point;
@@ -43,6 +44,10 @@ static const struct {
 	{ "sync-renamed",	OP_FIRST_SYNC },
 	{ "sync-renamed",	OP_SYNC },
 	{ "sync-fsynced",	OP_SYNC },
+	{ "uids-reserved",	OP_POP3_FIRST_SYNC },
+	{ "sync-renamed",	OP_POP3_FIRST_SYNC },	/* UIDs listed, not yet durable */
+	{ "sync-renamed",	OP_POP3_SYNC },
+	{ "sync-fsynced",	OP_POP3_SYNC },
 	{ "flags-renamed",	OP_FLAGS },
 	{ "flags-fsynced",	OP_FLAGS },
 	{ "expunge-unlinked",	OP_EXPUNGE },
@@ -71,6 +76,9 @@ child_op(struct store *st, const char *maildir, enum kind kind)
 	case OP_FIRST_SYNC:
 	case OP_SYNC:
 		return mailbox_open(st, maildir, "INBOX", 0, &mb, &error);
+	case OP_POP3_FIRST_SYNC:
+	case OP_POP3_SYNC:
+		return mailbox_open(st, maildir, "INBOX", MAILBOX_POP3_LOCK, &mb, &error);
 	case OP_APPEND:
 		return mailbox_append(st, maildir, "Sent", "Subject: a\n\nx\n", 14, MSG_SEEN,
 		    0, &uid, &error);
@@ -120,17 +128,23 @@ assert_no_partial(const char *maildir, const char *sub)
 }
 
 static size_t
-folder_messages(struct store *st, const char *maildir, const char *folder)
+folder_messages_as(struct store *st, const char *maildir, const char *folder, unsigned flags)
 {
 	struct mailbox_status	 s;
 	struct mailbox		*mb;
 	const char		*error;
 
-	if (mailbox_open(st, maildir, folder, 0, &mb, &error) == -1)
+	if (mailbox_open(st, maildir, folder, flags, &mb, &error) == -1)
 		fail_msg("open %s: %s", folder, error);
 	assert_int_equal(mailbox_status(mb, &s), 0);
 	mailbox_close(&mb);
 	return s.messages;
+}
+
+static size_t
+folder_messages(struct store *st, const char *maildir, const char *folder)
+{
+	return folder_messages_as(st, maildir, folder, 0);
 }
 
 static void
@@ -146,6 +160,8 @@ crash_at(const char *point, enum kind kind)
 	pid_t			 pid;
 	int			 status;
 	bool			 acked;
+	bool			 first = kind == OP_FIRST_SYNC || kind == OP_POP3_FIRST_SYNC;
+	bool			 is_sync = kind == OP_SYNC || kind == OP_POP3_SYNC;
 
 	maildir = fx_user(st, root, "alice");
 	for (i = 1; i <= 3; i++) {
@@ -153,9 +169,12 @@ crash_at(const char *point, enum kind kind)
 		assert_int_equal(fx_deliver(st, maildir, m), 0);
 		free(m);
 	}
-	if (kind != OP_FIRST_SYNC)
+	/* After a POP3 sync the three stay in new/, listed in postroom-new-uids. */
+	if (kind == OP_POP3_SYNC)
+		assert_int_equal(folder_messages_as(st, maildir, "INBOX", MAILBOX_POP3_LOCK), 3);
+	else if (!first)
 		assert_int_equal(folder_messages(st, maildir, "INBOX"), 3);
-	if (kind == OP_SYNC) {
+	if (is_sync) {
 		m = fx_message(4);
 		assert_int_equal(fx_deliver(st, maildir, m), 0);
 		free(m);
@@ -201,15 +220,15 @@ crash_at(const char *point, enum kind kind)
 	 * A first sync killed after reserving UIDs: those UIDs were never
 	 * shown to anyone, but may not be handed out again either.
 	 */
-	if (kind != OP_FIRST_SYNC) {
+	if (!first) {
 		assert_int_equal(mi[0].uid, 1);
 		assert_int_equal(mi[1].uid, 2);
 	}
 	if (kind == OP_DELIVER)
 		assert_true(n == 3 || n == 4);
-	if (kind == OP_FIRST_SYNC)
+	if (first)
 		assert_int_equal(n, 3);	/* unacknowledged may or may not be there */
-	if (kind == OP_SYNC) {
+	if (is_sync) {
 		assert_int_equal(n, 4);		/* delivered before: never lost */
 		assert_int_equal(mi[3].uid, 4);	/* the UID a killed sync chose is kept */
 	}

@@ -3,7 +3,10 @@
  * tombstones (message record layout 0, 56-byte folder records, no
  * vanished.db) is read in place, MODSEQs kept; an index rebuilt from the
  * Maildir restarts MODSEQs above the old ones; a record whose strings are
- * empty (not parsed yet) is parsed when FETCH asks.  The test writes these
+ * empty (not parsed yet) is parsed when FETCH asks; a 72-byte folder record
+ * (before new/'s state was kept) reads as "scan new/", and a POP3 sync then
+ * indexes new mail in new/ as on a new index; a longer folder record (a
+ * later release's) is refused and left alone.  The test writes these
  * records itself, with Berkeley DB.
  */
 #include "store/store.h"
@@ -28,7 +31,9 @@
 #define REC_LAYOUT_AT	12
 #define REC_LEN_AT	48	/* uint32_t len[4]: name, envelope, body, bodystructure */
 #define FOLDER0_SIZE	56
-#define FOLDER1_SIZE	72
+#define FOLDER1_SIZE	72	/* with the tombstone fields */
+#define FOLDER2_SIZE	88	/* with new/'s mtime */
+#define FOLDER_LATER	8	/* what a later release might add */
 
 /* Rewrite every record of file with fn (which returns the new size, 0: keep). */
 static void
@@ -76,10 +81,42 @@ msg_to_layout0(const DBT *val, unsigned char *out)
 static size_t
 folder_to_old(const DBT *val, unsigned char *out)
 {
-	if (val->size != FOLDER1_SIZE)
+	if (val->size != FOLDER1_SIZE && val->size != FOLDER2_SIZE)
 		return 0;		/* the next-id and lock records */
 	memcpy(out, val->data, FOLDER0_SIZE);
 	return FOLDER0_SIZE;
+}
+
+/* The folder record as the release before new/'s state wrote it (spare 0). */
+static size_t
+folder_to_72(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE)
+		return 0;
+	memcpy(out, val->data, FOLDER1_SIZE);
+	memset(out + FOLDER1_SIZE - 4, 0, 4);
+	return FOLDER1_SIZE;
+}
+
+/* The folder record as a later release might write it: longer. */
+static size_t
+folder_to_later(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE)
+		return 0;
+	memcpy(out, val->data, FOLDER2_SIZE);
+	memset(out + FOLDER2_SIZE, 0xa5, FOLDER_LATER);
+	return FOLDER2_SIZE + FOLDER_LATER;
+}
+
+/* ... and back, as that release's own downgrade would leave it. */
+static size_t
+folder_from_later(const DBT *val, unsigned char *out)
+{
+	if (val->size != FOLDER2_SIZE + FOLDER_LATER)
+		return 0;
+	memcpy(out, val->data, FOLDER2_SIZE);
+	return FOLDER2_SIZE;
 }
 
 static DB_ENV *
@@ -394,6 +431,98 @@ test_unparsed_records_parsed_on_fetch(void **state)
 	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 }
 
+/*
+ * An index of the previous release (everything in cur/, 72-byte folder
+ * records): a POP3 login scans new/, keeps new mail there with UIDs that
+ * follow, and the next IMAP-like open moves it into cur/ as \Recent.
+ */
+static void
+test_folder_record_72_upgrade(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	DB_ENV			*env;
+	size_t			 n, i;
+	int			 round;
+
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", 0);	/* into cur/, as the previous release did */
+	mailbox_close(&mb);
+	for (round = 0; round < 2; round++) {	/* the second: with a settled new/ */
+		env = index_open(fx->maildir);
+		rewrite(env, "folders.db", folder_to_72);
+		index_close(env);
+		fx_deliver_n(fx, 2);
+		if (round == 1)
+			usleep(2100 * 1000);
+		mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);
+		assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+		assert_int_equal(n, 5 + 2 * (size_t)round);
+		for (i = 0; i < n; i++)
+			assert_int_equal(mi[i].uid, i + 1);
+		mailbox_close(&mb);
+		assert_int_equal(fx_count(fx_path(fx, "new")), 2 + 2 * (size_t)round);
+	}
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 7);
+	for (i = 0; i < n; i++)
+		assert_int_equal((mi[i].flags & MSG_RECENT) != 0, i >= 3);
+	mailbox_close(&mb);
+	assert_int_equal(fx_count(fx_path(fx, "new")), 0);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
+/*
+ * Downgrade: a folder record longer than this release knows (a later
+ * release wrote it) is refused with a message saying so, for POP3 and the
+ * others alike, and nothing moves: mail the index keeps in new/ and mail it
+ * does not know yet stay there, and the record is not rewritten, so the
+ * index reads as before once the record is one this release knows.
+ */
+static void
+test_folder_record_of_later_release_refused(void **state)
+{
+	static const unsigned	 flags[] = { MAILBOX_POP3_LOCK, 0 };
+	struct store_fx		*fx = *state;
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	DB_ENV			*env;
+	size_t			 n, i;
+
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);	/* indexed in new/ */
+	mailbox_close(&mb);
+	fx_deliver_n(fx, 2);				/* not indexed */
+	env = index_open(fx->maildir);
+	rewrite(env, "folders.db", folder_to_later);
+	index_close(env);
+	for (i = 0; i < 2; i++) {
+		error = NULL;
+		assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", flags[i], &mb,
+		    &error), -1);
+		assert_int_equal(store_error_code(), STORE_ERR_TEMPORARY);
+		assert_non_null(error);
+		assert_non_null(strstr(error, "is from a later release"));
+		assert_null(mb);
+	}
+	assert_int_equal(fx_count(fx_path(fx, "new")), 5);
+	assert_int_equal(fx_count(fx_path(fx, "cur")), 0);
+	env = index_open(fx->maildir);
+	rewrite(env, "folders.db", folder_from_later);
+	index_close(env);
+	mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++)
+		assert_int_equal(mi[i].uid, i + 1);
+	mailbox_close(&mb);
+	assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+}
+
 int
 main(void)
 {
@@ -402,6 +531,8 @@ main(void)
 		STORE_FX_TEST(test_fetch_keywords_parses_nothing),
 		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
 		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
+		STORE_FX_TEST(test_folder_record_72_upgrade),
+		STORE_FX_TEST(test_folder_record_of_later_release_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
