@@ -205,8 +205,6 @@ SCENARIOS = [
 STRICT = ('a syntax error (RFC 3501 9 grammar): BAD here; Dovecot lets it pass')
 NO_CODE = ('the same NO with an RFC 5530 response code ([NONEXISTENT], [CANNOT], '
            '[ALREADYEXISTS]); Dovecot sends none here')
-CLOSED = ('Dovecot says OK [CLOSED] when a SELECT/EXAMINE leaves a selected mailbox '
-          '(RFC 7162 3.2.11, for QRESYNC clients; l15/condstore adds it with QRESYNC)')
 LIST_ATTRS = ('CHILDREN and SPECIAL-USE attributes in every LIST reply, asked for or not '
               '(RFC 5258 4: the server MAY send child info unasked; RFC 6154 2 lets the '
               'attributes come without the return option); Dovecot sends them only when asked')
@@ -274,12 +272,7 @@ KNOWN = {
         'follows MOVE 1 cm2: message 1 is another one in Dovecot, which moved the first',
     ('sequence sets', 'STORE 500:* +FLAGS (x)'):
         READ_ONLY + '; Dovecot checks the set first (BAD): 500:* is 449:500, valid',
-    ('examine', 'EXAMINE nosuch'): CLOSED + '; and ' + NO_CODE,
-    ('examine', 'EXAMINE Trash'): CLOSED,
-    ('examine', 'SELECT Trash'): CLOSED,
-    ('sequence sets', 'EXAMINE Junk'): CLOSED,
-    ('store', 'EXAMINE st'): CLOSED,
-    ('copy move expunge', 'SELECT cm2'): CLOSED,
+    ('examine', 'EXAMINE nosuch'): NO_CODE,
     ('fetch items', 'FETCH 1:* FULL'):
         'Dovecot\'s FULL lowercases the BODY of 0289-header (Content-Type: TEXT/PLAIN; '
         'CHARSET=US-ASCII), its own FETCH BODY of the same message does not: imapd sends '
@@ -298,6 +291,9 @@ KNOWN = {
     ('create delete rename', 'LIST "" c2.%'): SUPERIORS,
     ('create delete rename', 'LIST "" c* RETURN (CHILDREN)'): SUPERIORS,
     ('create delete rename', 'SELECT c2'): SUPERIORS,
+    ('create delete rename', 'SELECT c2.x.y'):
+        SUPERIORS + ' (c2 was selected here, so this SELECT closes it: [CLOSED], RFC 7162 '
+        '3.2.11)',
     ('create delete rename', 'DELETE c2'): SUPERIORS,
     ('create delete rename', 'LIST "" c2*'): SUPERIORS,
     ('create delete rename', 'DELETE c2.x'): SUPERIORS,
