@@ -49,6 +49,10 @@ add_listeners() {
 		grep -q "^$key *=" "$conf/postroom.conf" ||
 			echo "$key = 127.0.0.1:$port" >>"$conf/postroom.conf"
 	done
+	# relayd's control socket (mailctl queue) lives in the data directory too.
+	if has relayd && ! grep -q "^relayd.control_listen *=" "$conf/postroom.conf"; then
+		echo "relayd.control_listen = $data/relayd.sock" >>"$conf/postroom.conf"
+	fi
 }
 
 first_start() {
@@ -140,6 +144,7 @@ fi
 cat <<EOF
   user   demo@example.test   password $password   (kept in $data/demo-password)
   add users: $mailctl --config $conf adduser NAME@example.test
+  the queue: $mailctl --config $conf queue list
 
 Try:
 EOF
