@@ -45,6 +45,7 @@ static const struct command {
 	{ "reload",	cmd_reload,	0 },
 	{ "config",	cmd_config,	0 },
 	{ "queue",	cmd_queue,	0 },
+	{ "setup",	cmd_setup,	0 },
 };
 
 static const char help_text[] =
@@ -150,6 +151,12 @@ static const char help_text[] =
 "     config [KEY...]\n"
 "             Print the settings the daemons would run with, as \"key = value\"\n"
 "             lines, defaults included: every key, or the ones named.\n"
+"\n"
+"     setup   Run as root after installing: create the unprivileged user and\n"
+"             group postroom.conf names (user; useradd --system), make\n"
+"             state_dir, queue_dir and mail_root owned by it, and give its group\n"
+"             read access to postroom.conf and the files below.  What is already\n"
+"             right is left alone: a second run changes nothing and exits 0.\n"
 "\n"
 "     help    This text.\n"
 "\n"
