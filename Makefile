@@ -148,7 +148,7 @@ sysconfdir	?= /etc
 systemdunitdir	?= $(PREFIX)/lib/systemd/system
 INSTALL_ENV	 = DESTDIR='$(DESTDIR)' sbindir='$(sbindir)' mandir='$(mandir)' \
 		   sysconfdir='$(sysconfdir)' systemdunitdir='$(systemdunitdir)'
-install: all
+install: $(PROGS)
 	@$(INSTALL_ENV) sh tools/install.sh install $(BUILD)
 uninstall:
 	@$(INSTALL_ENV) sh tools/install.sh uninstall $(BUILD)
