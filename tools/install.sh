@@ -20,7 +20,7 @@ progs="smtpd relayd pop3d imapd deliver mailctl"
 conf_files="postroom.conf domains passwd groups aliases senders"
 confdir=$sysconfdir/postroom
 
-units() { for u in "$root"/etc/systemd/*; do [ -f "$u" ] && echo "${u##*/}"; done; }
+units() { for u in "$root"/etc/systemd/*; do if [ -f "$u" ]; then echo "${u##*/}"; fi; done; }
 mans() { for m in "$root"/man/*.[58]; do echo "${m##*/}"; done; }
 
 # The shipped file, unless one is there: then NAME.dist if they differ.
