@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CONF_DIR	"/etc/postroom"
-
 enum {
 	NEEDS_DIR	= 1 << 0,	/* load the directory files first */
 	EDITS		= 1 << 1,	/* reload the daemons after success */
@@ -57,7 +55,7 @@ static const char help_text[] =
 "\n"
 "DESCRIPTION\n"
 "     mailctl edits the plain text files in the configuration directory DIR\n"
-"     (default " DEFAULT_CONF_DIR "): domains, passwd, groups and aliases, next to\n"
+"     (default " CONFIG_DIR_DEFAULT "): domains, passwd, groups and aliases, next to\n"
 "     postroom.conf.  Each change is made under an exclusive lock\n"
 "     (DIR/.mailctl.lock), checked by loading the result exactly as the daemons\n"
 "     do, and then written atomically (temporary file, fsync, rename).  A\n"
@@ -304,7 +302,7 @@ main(int argc, char *argv[])
 	/* Library problems reach the user as our one summary line, not as log lines. */
 	log_init("mailctl", LOG_LEVEL_ERROR, "stderr");
 	memset(&m, 0, sizeof(m));
-	m.conf_dir = DEFAULT_CONF_DIR;
+	m.conf_dir = CONFIG_DIR_DEFAULT;
 	m.lock_fd = -1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
