@@ -12,15 +12,17 @@
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define USERADD		"useradd"
+#define USERADD		"/usr/sbin/useradd"
 #define NOLOGIN		"/usr/sbin/nologin"
 
 extern char	**environ;
@@ -29,6 +31,24 @@ extern char	**environ;
 static const char *const conf_files[] = {
 	"postroom.conf", "domains", "passwd", "groups", "aliases", "senders",
 };
+
+/*
+ * The name reaches useradd's command line: Debian's NAME_REGEX for system
+ * users, so it can never read as an option.
+ */
+static bool
+user_name_valid(const char *name)
+{
+	size_t	 i, n = strlen(name);
+
+	if (n == 0 || n > 32 || !(islower((unsigned char)name[0]) || name[0] == '_'))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    name[i] != '_' && name[i] != '-')
+			return false;
+	return true;
+}
 
 static int
 create_user(const char *user, const char *home)
@@ -39,7 +59,10 @@ create_user(const char *user, const char *home)
 	pid_t	 pid;
 	int	 status, e;
 
-	if ((e = posix_spawnp(&pid, USERADD, NULL, NULL, argv, environ)) != 0)
+	if (!user_name_valid(user))
+		return ctl_error("user %s: not a system user name ([a-z_][a-z0-9_-]*, at most 32)",
+		    ctl_q(user));
+	if ((e = posix_spawn(&pid, USERADD, NULL, NULL, argv, environ)) != 0)
 		return ctl_error("%s: %s", USERADD, strerror(e));
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
