@@ -175,6 +175,19 @@ class Setup(unittest.TestCase):
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertEqual(second.stdout, 'user %s exists\n' % self.user)
 
+    def test_bad_user_name(self):
+        """The name goes on useradd's command line: one that reads as an option is refused."""
+        require(is_root(), 'needs root')
+        path = os.path.join(self.conf, 'postroom.conf')
+        with open(path) as f:
+            text = f.read().replace('user = %s\n' % self.user, 'user = --badname\n')
+        with open(path, 'w') as f:
+            f.write(text)
+        r = self.setup()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('not a system user name', r.stderr)
+        self.assertEqual([d for d in self.dirs if os.path.lexists(d)], [])
+
     def test_refused_unless_root(self):
         """Not root (as root: run as nobody), setup changes nothing and says why."""
         if is_root():
