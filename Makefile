@@ -5,7 +5,8 @@
 #   make run        install missing packages, build, run the suite on loopback
 #   make bench      throughput/latency figures, side by side with the reference servers
 #   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
-#   make install    DESTDIR=... PREFIX=/usr/local
+#   make install    DESTDIR=... PREFIX=/usr/local (also sbindir, sysconfdir, mandir,
+#                   systemdunitdir; see below); make uninstall
 #   make SAN=1      the same, built with ASan+UBSan into build-san/
 #
 # Source layout drives the rules.  The layers, bottom up, each a static
@@ -56,7 +57,7 @@ LAYER_LIBS  = $(foreach l,queue store mail,$(BUILD)/lib$(l).a) $(LIBPOSTROOM)
 DAEMON_LIBS = $(foreach d,$(DAEMONS) $(LIBONLY),$(BUILD)/lib$(d).a)
 TESTS	    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps check unit e2e run bench fuzz install clean layers logs
+.PHONY: all deps check unit e2e run bench fuzz install uninstall clean layers logs
 all: layers logs $(PROGS) $(DAEMON_LIBS)
 
 layers:
@@ -134,11 +135,23 @@ fuzz:
 	@POSTROOM_DEPS_FUZZ=1 sh tools/deps.sh
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/postroom $(DESTDIR)/etc/postroom
-	install -m 755 $(addprefix $(BUILD)/,$(DAEMONS) mailctl) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(BUILD)/deliver $(DESTDIR)$(PREFIX)/lib/postroom/deliver
-	install -m 644 etc/postroom.conf $(DESTDIR)/etc/postroom/postroom.conf.sample
+# make install: programs in $(sbindir), configuration in $(sysconfdir)/postroom
+# (an existing file is kept, the shipped one goes next to it as NAME.dist),
+# state, queue and mail directories, man pages, systemd units (@sbindir@ and
+# @sysconfdir@ substituted).  sysconfdir stays /etc under /usr/local too: the
+# programs read /etc/postroom unless given -c/--config.  /usr/local/lib/systemd/system
+# and /usr/lib/systemd/system are both on systemd's unit path.  Without DESTDIR,
+# as root, it runs `mailctl setup` (the system user).  Uninstall keeps config and mail.
+sbindir		?= $(PREFIX)/sbin
+mandir		?= $(PREFIX)/share/man
+sysconfdir	?= /etc
+systemdunitdir	?= $(PREFIX)/lib/systemd/system
+INSTALL_ENV	 = DESTDIR='$(DESTDIR)' sbindir='$(sbindir)' mandir='$(mandir)' \
+		   sysconfdir='$(sysconfdir)' systemdunitdir='$(systemdunitdir)'
+install: $(PROGS)
+	@$(INSTALL_ENV) sh tools/install.sh install $(BUILD)
+uninstall:
+	@$(INSTALL_ENV) sh tools/install.sh uninstall $(BUILD)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -32,7 +32,6 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#define DEFAULT_CONFIG	"/etc/postroom/postroom.conf"
 #define MAX_USERS	1000
 
 static void __attribute__((noreturn))
@@ -191,7 +190,7 @@ main(int argc, char *argv[])
 	struct config		 *cfg = NULL;
 	const struct settings	 *set;
 	struct store		 *st = NULL;
-	const char		 *config_path = DEFAULT_CONFIG, *sender = NULL, *error;
+	const char		 *config_path = CONFIG_PATH_DEFAULT, *sender = NULL, *error;
 	char			 *data = NULL;
 	size_t			  nusers = 0, i, len;
 	int			  ch, ex = 0, rc;

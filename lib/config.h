@@ -60,6 +60,13 @@ extern config_check_fn *const		 config_checks[];	/* terminated by NULL */
 struct config;
 
 /*
+ * Where every program looks without -c (mailctl: --config); make install
+ * puts the files there (sysconfdir=/etc whatever the PREFIX).
+ */
+#define CONFIG_DIR_DEFAULT	"/etc/postroom"
+#define CONFIG_PATH_DEFAULT	CONFIG_DIR_DEFAULT "/postroom.conf"
+
+/*
  * Load path and run the checks.  On error returns NULL, logs every
  * problem (file:line: key: why) and sets *error_r to a summary.  Keys not
  * in the file take their default.

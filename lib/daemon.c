@@ -29,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CONFIG		"/etc/postroom/postroom.conf"
 #define STOP_GRACE_MS		10000	/* live sessions get this long after SIGTERM */
 #define STOP_POLL_MS		100
 #define ACCEPT_BATCH		32
@@ -115,7 +114,7 @@ usage(const struct daemon_spec *spec)
 	    "  -o key=value  override a configuration key (repeatable)\n"
 	    "  -f            stay in the foreground (the only mode)\n"
 	    "  -h            this help\n"
-	    "listeners (key = default):\n", spec->name, DEFAULT_CONFIG);
+	    "listeners (key = default):\n", spec->name, CONFIG_PATH_DEFAULT);
 	for (l = spec->listeners; l->kind != NULL; l++)
 		if ((k = config_key_at(l->addrs)) != NULL)
 			fprintf(stderr, "  %-12s %s = %s%s\n", l->kind, k->name, k->def,
@@ -655,7 +654,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	spec_verify(spec);
 	memset(&d, 0, sizeof(d));
 	d.spec = spec;
-	d.config_path = DEFAULT_CONFIG;
+	d.config_path = CONFIG_PATH_DEFAULT;
 	d.notify = true;
 	d.af_fd = -1;
 	if ((rc = parse_args(&d, argc, argv)) != -1) {

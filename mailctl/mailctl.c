@@ -18,8 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CONF_DIR	"/etc/postroom"
-
 enum {
 	NEEDS_DIR	= 1 << 0,	/* load the directory files first */
 	EDITS		= 1 << 1,	/* reload the daemons after success */
@@ -45,6 +43,7 @@ static const struct command {
 	{ "reload",	cmd_reload,	0 },
 	{ "config",	cmd_config,	0 },
 	{ "queue",	cmd_queue,	0 },
+	{ "setup",	cmd_setup,	0 },
 };
 
 static const char help_text[] =
@@ -56,7 +55,7 @@ static const char help_text[] =
 "\n"
 "DESCRIPTION\n"
 "     mailctl edits the plain text files in the configuration directory DIR\n"
-"     (default " DEFAULT_CONF_DIR "): domains, passwd, groups and aliases, next to\n"
+"     (default " CONFIG_DIR_DEFAULT "): domains, passwd, groups and aliases, next to\n"
 "     postroom.conf.  Each change is made under an exclusive lock\n"
 "     (DIR/.mailctl.lock), checked by loading the result exactly as the daemons\n"
 "     do, and then written atomically (temporary file, fsync, rename).  A\n"
@@ -150,6 +149,12 @@ static const char help_text[] =
 "     config [KEY...]\n"
 "             Print the settings the daemons would run with, as \"key = value\"\n"
 "             lines, defaults included: every key, or the ones named.\n"
+"\n"
+"     setup   Run as root after installing: create the unprivileged user and\n"
+"             group postroom.conf names (user; useradd --system), make\n"
+"             state_dir, queue_dir and mail_root owned by it, and give its group\n"
+"             read access to postroom.conf and the files below.  What is already\n"
+"             right is left alone: a second run changes nothing and exits 0.\n"
 "\n"
 "     help    This text.\n"
 "\n"
@@ -297,7 +302,7 @@ main(int argc, char *argv[])
 	/* Library problems reach the user as our one summary line, not as log lines. */
 	log_init("mailctl", LOG_LEVEL_ERROR, "stderr");
 	memset(&m, 0, sizeof(m));
-	m.conf_dir = DEFAULT_CONF_DIR;
+	m.conf_dir = CONFIG_DIR_DEFAULT;
 	m.lock_fd = -1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)

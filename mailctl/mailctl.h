@@ -95,5 +95,7 @@ int		 cmd_reload(struct mailctl *m, int argc, char **argv);
 /* mailctl_config.c */
 int		 cmd_config(struct mailctl *m, int argc, char **argv);
 int		 cmd_queue(struct mailctl *m, int argc, char **argv);
+/* mailctl_setup.c */
+int		 cmd_setup(struct mailctl *m, int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "mailctl/mailctl.h"
 
+#include "lib/config.h"
 #include "lib/settings.h"
 #include "lib/xmalloc.h"
 
@@ -24,8 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DEFAULT_CONF	"/etc/postroom/postroom.conf"
 
 static const char *const daemon_names[] = { "smtpd", "pop3d", "imapd", "relayd" };
 
@@ -64,7 +63,7 @@ static bool
 proc_uses_config(pid_t pid, const char *conf)
 {
 	char		 path[64], cmdline[8192], real[PATH_MAX], *abs = NULL;
-	const char	*arg, *end, *file = DEFAULT_CONF;
+	const char	*arg, *end, *file = CONFIG_PATH_DEFAULT;
 	ssize_t		 n;
 	bool		 same;
 
