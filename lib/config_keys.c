@@ -55,6 +55,8 @@ const struct config_key config_keys[] = {
 	  "processes per daemon sharing the listening sockets (0: one per online CPU, at most 64)"),
 	UINT("worker_restart_burst", lib.worker_restart_burst, "5", 0, 1000,
 	  "deaths of a worker per minute restarted at once; past that restarts wait 1 s, doubling up to 60 s"),
+	DURATION("stop_grace", lib.stop_grace_ms, "10s", 0, 1 * HOUR,
+	  "after SIGTERM, how long sessions may finish their commands before they are closed"),
 	BOOL("seccomp", lib.seccomp, "yes",
 	  "after the privilege drop, refuse system calls no daemon makes (execve, ptrace, mount, bpf...)"),
 	UINT("io_threads", lib.io_threads, "16", 0, 256,

@@ -29,7 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STOP_GRACE_MS		10000	/* live sessions get this long after SIGTERM */
 #define STOP_POLL_MS		100
 #define ACCEPT_BATCH		32
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
@@ -398,7 +397,7 @@ daemon_stop(struct daemon *d)
 	daemon_listeners_close(d);
 	ev_timer_stop(d->accept_timer);
 	session_pool_shutdown(d->pool);
-	d->stop_deadline = ev_now(d->loop) + STOP_GRACE_MS;
+	d->stop_deadline = ev_now(d->loop) + daemon_settings(d)->lib.stop_grace_ms;
 	ev_timer_set(d->stop_timer, 0);
 }
 

@@ -31,6 +31,7 @@ struct lib_settings {
 	const char	*tls_key;
 	unsigned	 workers;
 	unsigned	 worker_restart_burst;
+	uint64_t	 stop_grace_ms;
 	unsigned	 io_threads;
 	bool		 seccomp;
 	bool		 plaintext_auth_loopback;

@@ -493,5 +493,30 @@ class ShutdownTest(HostileBase):
         self.assertEqual(self.count(b'in flight'), 1)
 
 
+
+class ShutdownGraceTest(HostileBase):
+    """stop_grace bounds the wait for a client that never finishes its message:
+    smtpd exits on its own (the harness would SIGKILL at 5 s; the default is 10 s)."""
+    config = {'stop_grace': '1s'}
+    stops_smtpd = True
+
+    def test_stalled_message_cut_after_the_grace(self):
+        stalled = self.raw()
+        stalled.ehlo()
+        self.assertRaw(stalled.cmd('MAIL FROM:<x@remote.test>'), MAIL_OK)
+        self.assertRaw(stalled.cmd('RCPT TO:<%s>' % ALICE), RCPT_OK)
+        self.assertReply(stalled.cmd('DATA'), 354)
+        stalled.send(b'Subject: never ends\r\n\r\n')
+        t0 = time.monotonic()
+        status = self.pr.stop('smtpd')
+        elapsed = time.monotonic() - t0
+        self.assertEqual(status, 0, self.pr.log('smtpd')[-2000:])
+        self.assertGreater(elapsed, 0.8)
+        self.assertLess(elapsed, 4.5)
+        self.assertNotIn(b'250', stalled.rest())
+        self.assertEqual(self.count(b'never ends'), 0)
+        self.assertIn('event=stop_timeout', self.pr.log('smtpd'))
+
+
 if __name__ == '__main__':
     unittest.main()
