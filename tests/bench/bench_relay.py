@@ -130,8 +130,11 @@ def relay_run(tools, server, sinks, ndomains, count):
     start it: msg/s until the sinks have them all, ms until the first is
     there, and msg/s queued."""
     rcpts = ','.join('bench@' + domain(i) for i in range(ndomains))
+    before = dict(sinks.counts)
     res = run_tool([os.path.join(tools, 'smtpload'), '-p', str(server.port), '-c', str(SESSIONS),
                     '-n', str(count), '-s', '4096', '-r', rcpts, '-t', '300'])
+    if sinks.counts != before:
+        raise RuntimeError('%s: mail left while its relay was stopped' % server.name)
     sinks.expect(count)
     start = time.monotonic()
     server.relay(True)
@@ -139,13 +142,17 @@ def relay_run(tools, server, sinks, ndomains, count):
     if end is None:
         raise RuntimeError('%s: the sinks took %d of %d messages in 300 s' % (
             server.name, count - (sinks.target - sum(sinks.counts.values())), count))
+    got = [sinks.counts[ip] - before[ip] for ip in SINK_IPS]
+    want = [len(range(i, count, ndomains)) for i in range(ndomains)]
+    if got != want + [0] * (len(SINK_IPS) - ndomains):
+        raise RuntimeError('%s: the sinks took %s, not %s' % (server.name, got, want))
     wait_drained(server)
     server.relay(False)
     return count / (end - start), (first - start) * 1e3, res['msgs_per_s']
 
 
-def bench_relay(args, tools):
-    count = 100 if args.quick else 2000
+def bench_relay(args, tools, count=None):
+    count = count or (100 if args.quick else 2000)
     cases = [('1 domain', 1), ('10 domains', 10)]
     s = Samples()
     print('\n== Relay to smtp-sink: Postroom smtpd+relayd vs Postfix smtpd+qmgr+smtp(8), '
