@@ -47,6 +47,18 @@ def descendants(pid):
     return out
 
 
+def process_names(pids):
+    """The command names (/proc/PID/comm) of those of pids still running."""
+    names = []
+    for p in pids:
+        try:
+            with open('/proc/%d/comm' % p) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass        # exited meanwhile
+    return names
+
+
 def pss_kb(pids):
     """Proportional set size summed over pids (shared pages split between their users)."""
     return smaps_kb(pids, 'Pss')

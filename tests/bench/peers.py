@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from benchlib import descendants
+from benchlib import descendants, process_names
 from harness import Postroom
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,17 +32,28 @@ def temp_root(path):
 
 
 class Postfix:
-    """The reference MTA: virtual(8) delivery into a Maildir for RCPT."""
+    """The reference MTA: virtual(8) delivery into a Maildir for RCPT and, with
+    transport ({domain: 'smtp:[ip]:port'}), smtp(8) relaying to those hosts."""
     name = 'Postfix'
 
-    def __init__(self):
+    def __init__(self, transport=None):
         self.dir = tempfile.mkdtemp(prefix='postroom-bench-postfix-')
         self.port = Postroom._free_port(set())
+        self.transport = transport
 
     def __enter__(self):
+        args = ['sh', os.path.join(HERE, 'postfix.sh'), 'start', self.dir, str(self.port)]
         try:
-            subprocess.run(['sh', os.path.join(HERE, 'postfix.sh'), 'start', self.dir,
-                            str(self.port)], check=True, stdout=subprocess.DEVNULL)
+            if self.transport:
+                fd, table = tempfile.mkstemp(prefix='postroom-bench-transport-')
+                with os.fdopen(fd, 'w') as f:
+                    f.writelines('%s %s\n' % kv for kv in sorted(self.transport.items()))
+                args.append(table)
+            try:
+                subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+            finally:
+                if self.transport:
+                    os.unlink(table)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 try:
@@ -67,6 +78,22 @@ class Postfix:
         with open(os.path.join(self.dir, 'queue', 'pid', 'master.pid')) as f:
             return descendants(int(f.read().strip()))
 
+    def relay(self, on):
+        """The queue manager started (mail leaves) or stopped (mail stays queued)."""
+        subprocess.run(['sh', os.path.join(HERE, 'postfix.sh'), 'qmgr', self.dir,
+                        'on' if on else 'off'], check=True)
+        deadline = time.monotonic() + 10
+        while not on and 'qmgr' in process_names(self.pids()):
+            if time.monotonic() > deadline:
+                raise RuntimeError('postfix: qmgr still running after reload')
+            time.sleep(0.05)
+
+    def queued(self):
+        """Messages in any of the queues (mail not yet delivered or given up)."""
+        q = os.path.join(self.dir, 'queue')
+        return sum(len(files) for d in ('maildrop', 'incoming', 'active', 'deferred', 'hold')
+                   for _, _, files in os.walk(os.path.join(q, d)))
+
 
 class PostroomSMTP:
     name = 'Postroom'
@@ -87,6 +114,27 @@ class PostroomSMTP:
 
     def pids(self):
         return descendants(self.pr.pid('smtpd'))
+
+
+class PostroomRelay(PostroomSMTP):
+    """smtpd relaying for 127.0.0.1; relayd, sending, asks its DNS at dns_servers."""
+
+    def __init__(self, build, dns_servers, port):
+        conf = dict(BENCH_CONFIG)
+        conf.update({'smtpd.relay_networks': '127.0.0.1/32', 'relayd.dns_servers': dns_servers,
+                     'relayd.port': str(port)})
+        self.pr = Postroom(build=build, daemons=('smtpd',), config=conf)
+
+    def relay(self, on):
+        """relayd started (mail leaves) or stopped (mail stays queued)."""
+        if on:
+            self.pr.start('relayd')
+        else:
+            self.pr.stop('relayd')
+
+    def queued(self):
+        q = self.pr.queue_dir
+        return sum(len(os.listdir(os.path.join(q, d))) for d in ('active', 'state'))
 
 
 def dovecot_pids(dc):

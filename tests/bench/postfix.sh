@@ -5,7 +5,15 @@
 # master.cf, dynamicmaps.cf, postfix-files, postfix-script), which is why
 # master(8) is started directly and the queue directories made here
 # (`postfix start` runs /etc/postfix/postfix-script and its integrity checks).
-#   tests/bench/postfix.sh start DIR PORT   |   tests/bench/postfix.sh stop DIR
+# With TRANSPORT (a transport(5) table: `domain smtp:[127.0.0.2]:PORT` lines),
+# mail for those domains is relayed by smtp(8) to the addresses given, no DNS
+# asked (the relay benchmark; the system resolver is never involved).  Its
+# smtpd does not wait for the queue manager's flow-control tokens
+# (in_flow_delay): the benchmark queues mail while qmgr is stopped.
+# `qmgr DIR off` takes the queue manager out of master.cf (mail stays queued in
+# incoming/), `qmgr DIR on` puts it back; master(8) rereads master.cf on SIGHUP.
+#   tests/bench/postfix.sh start DIR PORT [TRANSPORT]   |   tests/bench/postfix.sh stop DIR
+#   tests/bench/postfix.sh qmgr DIR on|off
 set -eu
 cmd=$1 dir=$2
 
@@ -71,6 +79,8 @@ virtual_mailbox_limit = 0
 maillog_file_prefixes = $dir
 maillog_file = $dir/maillog
 CF
+	[ -z "${transport:-}" ] || printf '%s\n' "transport_maps = texthash:$dir/etc/transport" \
+		"in_flow_delay = 0s"
 }
 
 # What post-install would create from postfix-files: owners and modes as packaged.
@@ -91,6 +101,8 @@ queue_dirs() {
 case "$cmd" in
 start)
 	rm -rf "$dir"; mkdir -p "$dir/etc" "$dir/data" "$dir/mail"
+	transport=${4:-}
+	[ -z "$transport" ] || cp "$transport" "$dir/etc/transport"
 	main_cf > "$dir/etc/main.cf"
 	master_cf "$3" > "$dir/etc/master.cf"
 	: > "$dir/etc/dynamicmaps.cf"
@@ -100,6 +112,14 @@ start)
 	mkdir -p "$m/new" "$m/cur" "$m/tmp"
 	chown -R postfix:postfix "$dir/mail"
 	"$(postconf -c "$dir/etc" -h daemon_directory)/master" -c "$dir/etc" -w
+	;;
+qmgr)
+	if [ "$3" = on ]; then
+		sed -i 's/^#qmgr /qmgr /' "$dir/etc/master.cf"
+	else
+		sed -i 's/^qmgr /#qmgr /' "$dir/etc/master.cf"
+	fi
+	kill -HUP "$(tr -d " \n" < "$dir/queue/pid/master.pid")"
 	;;
 stop)
 	pid=$(tr -d " \n" < "$dir/queue/pid/master.pid" 2>/dev/null) || exit 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench: Postroom side by side with Postfix (SMTP) and Dovecot (POP3, IMAP), in one run.
+"""make bench: Postroom side by side with Postfix (SMTP, relay) and Dovecot (POP3, IMAP), in one run.
 
 Figures only, never pass/fail: the machine may be busy.  Each figure is taken
 in --rounds interleaved rounds (Postroom, peer, Postroom, peer, ...) and
@@ -8,7 +8,7 @@ load is bounded in count and runs on 127.0.0.1.  Needs root: the reference
 servers run as their own users, the page cache is dropped, an ext4 is
 loop-mounted.
 
-    python3 tests/bench/run.py --build build [--quick] [--rounds N] [--only smtp|pop3|imap|index]
+    python3 tests/bench/run.py --build build [--quick] [--rounds N] [--only smtp|relay|pop3|imap|index]
 """
 
 import argparse
@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'e2e'))
 from bench_imap import bench_imap  # noqa: E402
 from bench_index import bench_index_disk  # noqa: E402
 from bench_pop3 import bench_pop3  # noqa: E402
+from bench_relay import bench_relay  # noqa: E402
 from bench_smtp import bench_smtp  # noqa: E402
 
 
@@ -30,7 +31,7 @@ def main():
     ap.add_argument('--build', default='build')
     ap.add_argument('--quick', action='store_true', help='smaller counts (a smoke run)')
     ap.add_argument('--rounds', type=int, default=3, help='interleaved rounds per figure')
-    ap.add_argument('--only', choices=('smtp', 'pop3', 'imap', 'index'))
+    ap.add_argument('--only', choices=('smtp', 'relay', 'pop3', 'imap', 'index'))
     args = ap.parse_args()
     if args.rounds < 1 or args.rounds > 20:
         sys.exit('bench: --rounds is 1 to 20')
@@ -42,6 +43,8 @@ def main():
     pop3d = os.path.exists(os.path.join(args.build, 'pop3d'))
     if args.only in (None, 'smtp'):
         bench_smtp(args, tools)
+    if args.only in (None, 'relay') and os.path.exists(os.path.join(args.build, 'relayd')):
+        bench_relay(args, tools)
     if args.only in (None, 'pop3') and pop3d:
         bench_pop3(args, tools)
     if args.only in (None, 'imap') and os.path.exists(os.path.join(args.build, 'imapd')):

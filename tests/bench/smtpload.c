@@ -2,8 +2,10 @@
  * smtpload: a bounded SMTP load generator for `make bench`.
  *
  *   smtpload -p PORT [-H 127.0.0.1] [-c CONCURRENCY] [-n MESSAGES] [-s SIZE]
- *            [-r rcpt@domain] [-w MAILDIR_NEW_DIR] [-t TIMEOUT_S]
+ *            [-r rcpt@domain[,rcpt@domain...]] [-w MAILDIR_NEW_DIR] [-t TIMEOUT_S]
  *
+ * With several recipients, message i goes to the (i mod count)th alone: the
+ * relay benchmark spreads its load over that many destination domains.
  * CONCURRENCY threads each open one connection and send their share of
  * MESSAGES (MAIL/RCPT/DATA per message, PIPELINING not used so that every
  * server is measured the same way).  With -w, a watcher thread follows the
@@ -39,12 +41,14 @@ struct options {
 	int		 concurrency;
 	int		 messages;
 	size_t		 size;
-	const char	*rcpt;
+	char		**rcpts;
+	int		 nrcpts;
 	const char	*watch_dir;
 	int		 timeout_s;
 };
 
-static struct options	 opt = { "127.0.0.1", 0, 1, 100, 4096, "alice@example.test", NULL, 120 };
+static char		*default_rcpt[] = { "alice@example.test" };
+static struct options	 opt = { "127.0.0.1", 0, 1, 100, 4096, default_rcpt, 1, NULL, 120 };
 static double		*sent_at;	/* end of DATA sent, per message id */
 static double		*acked_at;	/* 250 received */
 static double		*landed_at;	/* file seen in new/ */
@@ -151,18 +155,19 @@ connect_server(void)
 static int
 send_message(int fd, int id)
 {
-	char	 head[512];
-	int	 n;
+	const char	*rcpt = opt.rcpts[id % opt.nrcpts];
+	char		 head[512];
+	int		 n;
 
 	if (command(fd, "MAIL FROM:<bench@client.test>\r\n", 250) == -1)
 		return -1;
-	snprintf(head, sizeof(head), "RCPT TO:<%s>\r\n", opt.rcpt);
+	snprintf(head, sizeof(head), "RCPT TO:<%s>\r\n", rcpt);
 	if (command(fd, head, 250) == -1 || command(fd, "DATA\r\n", 354) == -1)
 		return -1;
 	n = snprintf(head, sizeof(head),
 	    "X-Bench-Id: %d\r\nFrom: bench@client.test\r\nTo: %s\r\n"
 	    "Subject: bench %d\r\nMessage-ID: <bench.%d@client.test>\r\n\r\n",
-	    id, opt.rcpt, id, id);
+	    id, rcpt, id, id);
 	if (send_all(fd, head, (size_t)n) == -1 || send_all(fd, body, strlen(body)) == -1)
 		return -1;
 	if (send_all(fd, ".\r\n", 3) == -1)
@@ -267,6 +272,21 @@ percentile(double *v, int n, double p)
 	return v[(int)(p * (n - 1))];
 }
 
+/* "a@x,b@y" -> opt.rcpts; the list is cut in place. */
+static void
+parse_rcpts(char *list)
+{
+	char	*p;
+
+	opt.nrcpts = 1;
+	for (p = list; *p != '\0'; p++)
+		opt.nrcpts += *p == ',';
+	if ((opt.rcpts = calloc((size_t)opt.nrcpts, sizeof(*opt.rcpts))) == NULL)
+		die("out of memory");
+	for (int i = 0; i < opt.nrcpts; i++)
+		opt.rcpts[i] = strsep(&list, ",");
+}
+
 static void
 make_body(void)
 {
@@ -307,7 +327,7 @@ main(int argc, char *argv[])
 		case 'c': opt.concurrency = atoi(optarg); break;
 		case 'n': opt.messages = atoi(optarg); break;
 		case 's': opt.size = strtoul(optarg, NULL, 10); break;
-		case 'r': opt.rcpt = optarg; break;
+		case 'r': parse_rcpts(optarg); break;
 		case 'w': opt.watch_dir = optarg; break;
 		case 't': opt.timeout_s = atoi(optarg); break;
 		default: die("usage: smtpload -p port [-c conc] [-n msgs] [-s size] [-r rcpt] [-w newdir]");

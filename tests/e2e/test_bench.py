@@ -20,6 +20,7 @@ from harness import ROOT, Postroom, build_dir, sanitized
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'bench'))
 
 import bench_imap  # noqa: E402
+import bench_relay  # noqa: E402
 from benchlib import Samples, describe_fs  # noqa: E402
 from loopfs import loop_ext4  # noqa: E402
 
@@ -130,6 +131,33 @@ class ImapBenchTest(unittest.TestCase):
             self.assertNotIn('-', cells, line)      # a figure missing on one side
         body = [line for line in rows if 'BODY.PEEK' in line]
         self.assertEqual(len(body), 2, text)
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which('smtp-sink') and shutil.which('cc') and
+                     os.path.exists(os.path.join(build_dir(), 'relayd')),
+                     'needs root, smtp-sink (postfix), a C compiler and relayd built')
+class RelayBenchTest(unittest.TestCase):
+    """The relay part of `make bench` on 20 messages: both servers hold the
+    mail while their relay is stopped, then each sink gets its share."""
+
+    def test_every_figure_for_both_servers(self):
+        if sanitized():
+            self.skipTest('a measurement: relayd runs under the sanitizers in test_relayd')
+        tools = tempfile.mkdtemp(prefix='postroom-bench-tools-')
+        self.addCleanup(shutil.rmtree, tools, True)
+        subprocess.run(['cc', '-O2', '-std=c11', '-D_GNU_SOURCE', '-Wall', '-Wextra', '-Werror',
+                        '-pthread', '-o', os.path.join(tools, 'smtpload'),
+                        os.path.join(ROOT, 'tests', 'bench', 'smtpload.c')], check=True)
+        args = argparse.Namespace(build=build_dir(), quick=True, rounds=1)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            bench_relay.bench_relay(args, tools, count=20)
+        text = out.getvalue()
+        rows = [line for line in text.splitlines() if line.startswith(('1 domain', '10 domains'))]
+        self.assertEqual(len(rows), 6, text)
+        for line in rows:
+            self.assertNotIn('-', line.split(), line)    # a figure missing on one side
+        self.assertEqual(text.count('goal (issue 16)'), 2, text)
 
 
 if __name__ == '__main__':
