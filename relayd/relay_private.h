@@ -59,6 +59,8 @@ struct rdest {
 	struct rdest		*next;
 	char			*domain;	/* lower case */
 	unsigned		 conns;
+	unsigned		 due;		/* messages due here, at the last count */
+	const struct rmsg	*counted;	/* the last message counted in due */
 };
 
 /* One connection's work for a destination. */

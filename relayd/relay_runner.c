@@ -249,40 +249,54 @@ runner_forget(struct relay_runner *r, struct rmsg *m)
 	free(m);
 }
 
-/* Messages with a due recipient for d, each counted once. */
-static unsigned
-due_messages(struct relay_runner *r, const struct rdest *d, time_t now)
+/*
+ * Count each destination's messages with a due recipient, in one pass: this
+ * runs after every outcome, so a pass per destination (or per recipient)
+ * made draining a queue of n messages to one domain cost n^2 per outcome.
+ */
+static void
+count_due(struct relay_runner *r, time_t now)
 {
-	unsigned	n = 0;
-
+	for (struct rdest *d = r->dests; d != NULL; d = d->next) {
+		d->due = 0;
+		d->counted = NULL;
+	}
 	for (struct rmsg *m = r->msgs; m != NULL; m = m->next)
-		for (size_t i = 0; i < m->nrcpts; i++)
-			if (rcpt_due(r, m, i, now) &&
-			    strcasecmp(rcpt_domain(m->rcpts[i].address), d->domain) == 0) {
-				n++;
-				break;
+		for (size_t i = 0; i < m->nrcpts; i++) {
+			const char	*domain = rcpt_domain(m->rcpts[i].address);
+			struct rdest	*d;
+
+			if (!rcpt_due(r, m, i, now) || local_domain(r, domain))
+				continue;
+			d = runner_dest(r, domain);
+			if (d->counted != m) {		/* each message once */
+				d->counted = m;
+				d->due++;
 			}
-	return n;
+		}
 }
 
+/* Connections up to the limits, destinations in queue order. */
 static void
 start_due(struct relay_runner *r, time_t now)
 {
+	count_due(r, now);
 	for (struct rmsg *m = r->msgs; m != NULL; m = m->next)
 		for (size_t i = 0; i < m->nrcpts && r->conns < r->cfg.max_connections; i++) {
+			const char	*domain;
 			struct rdest	*d;
 			unsigned	 want;
 
 			if (!rcpt_due(r, m, i, now))
 				continue;
-			if (local_domain(r, rcpt_domain(m->rcpts[i].address))) {
+			domain = rcpt_domain(m->rcpts[i].address);
+			if (local_domain(r, domain)) {
 				local_start(r, m, now);		/* all of m's local ones */
 				continue;
 			}
-			d = runner_dest(r, rcpt_domain(m->rcpts[i].address));
-			want = due_messages(r, d, now);
-			if (want > r->cfg.max_per_destination)
-				want = r->cfg.max_per_destination;
+			d = runner_dest(r, domain);
+			want = d->due < r->cfg.max_per_destination ? d->due :
+			    r->cfg.max_per_destination;
 			while (d->conns < want && r->conns < r->cfg.max_connections)
 				attempt_start(r, d);
 		}
