@@ -1,11 +1,13 @@
 /*
- * The two places the daemon talks to the operating system about itself:
- * the privilege drop (and its verification) and sd_notify.
+ * The places the daemon talks to the operating system about itself: the
+ * file limit, the privilege drop (and its verification) and sd_notify.
  */
 #include "lib/daemon_private.h"
 
 #include "lib/error.h"
+#include "lib/log.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -46,6 +48,39 @@ daemon_drop_privileges(const char *user, const char **error_r)
 	if (setuid(0) != -1)
 		return err_set(error_r, "dropping to %s: setuid(0) still succeeds", user);
 	return 0;
+}
+
+/*
+ * Each connection holds descriptors (an IMAP IDLE session about 6: its
+ * socket, the folder's directories, the change eventfd), and distributions
+ * start services with a soft limit of 1,024 under a far higher hard one.
+ */
+void
+daemon_raise_files(unsigned want)
+{
+	struct rlimit	 old, rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &old) == -1) {
+		log_warn("event=start stage=files");
+		return;
+	}
+	rl = old;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_max = want;	/* root only (CAP_SYS_RESOURCE) */
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		rl.rlim_max = old.rlim_max;
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+		    rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("event=start stage=files wanted=%u", want);
+			return;
+		}
+	}
+	log_info("event=start stage=files limit=%llu was=%llu wanted=%u",
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)old.rlim_cur, want);
 }
 
 void

@@ -101,6 +101,12 @@ int	daemon_supervise(struct daemon *d, unsigned workers, unsigned burst,
  */
 int	daemon_sandbox(bool seccomp, const char **error_r);
 
+/*
+ * Before the privilege drop: RLIMIT_NOFILE's soft limit raised to want,
+ * the hard one too if we may (root); never lowered.  Logs the outcome.
+ */
+void	daemon_raise_files(unsigned want);
+
 /* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
 void	daemon_notify(const char *state);
 
