@@ -123,7 +123,8 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	DIR		*dir;
 	int		 dfd;
 
-	if ((dfd = dup(fd)) == -1 || lseek(dfd, 0, SEEK_SET) == -1 ||
+	/* Not dup(): the descriptor's offset is shared with other handles. */
+	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (dir = fdopendir(dfd)) == NULL) {
 		if (dfd != -1)
 			close(dfd);
