@@ -710,7 +710,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	load_tls(&d);
 	open_authfail(&d);
 	/* While root may still raise the hard limit. */
-	daemon_raise_files(set->lib.max_open_files);
+	daemon_raise_files(set->lib.max_open_files, set->lib.max_connections);
 	/* Before the first byte from the network is read. */
 	if (daemon_drop_privileges(set->lib.user, &err) == -1) {
 		log_warnx("event=start status=failed stage=privileges reason=\"%s\"", err);

@@ -157,6 +157,21 @@ class ManyIdlersCase(unittest.TestCase):
         log = self.pr.log('imapd')
         self.assertNotIn('status=no_inotify', log)
         self.assertNotIn('event=inotify', log)
+        if IDLERS < 9000:       # 2 x max_connections + 100 fits 20,000
+            self.assertNotIn('stage=files status=low', log)
+
+
+class FileLimitCase(unittest.TestCase):
+    """A file limit short of max_connections is said at start, so that the
+    configured limit, not EMFILE, is what refuses clients."""
+
+    def test_low_limit_warned(self):
+        require(have_built('imapd'), 'imapd not built')
+        config = {'max_connections': '100000', 'max_open_files': '1024'}
+        with Postroom(daemons=('imapd',), config=config) as pr:
+            log = pr.log('imapd')
+        self.assertIn('event=start stage=files status=low', log)
+        self.assertIn('max_connections=100000 need=200100', log)
 
 
 if __name__ == '__main__':
