@@ -168,7 +168,8 @@ clean_tmp(int tmpfd)
 	time_t		 old = time(NULL) - TMP_MAX_AGE;
 	int		 dfd;
 
-	if ((dfd = dup(tmpfd)) == -1)
+	/* Not dup(): the descriptor's offset is shared with other handles. */
+	if ((dfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return;
 	if ((dir = fdopendir(dfd)) == NULL) {
 		close(dfd);
