@@ -94,6 +94,10 @@ const struct config_key config_keys[] = {
 	  " full a new client gets a temporary error"),
 	UINT("max_connections", lib.max_connections, "2000", 1, 1000000,
 	  "simultaneous connections per daemon process"),
+	UINT("max_open_files", lib.max_open_files, "131072", 1024, 1048576,
+	  "descriptors per daemon process: at start the soft limit is raised to this (and the hard"
+	  " limit too when started as root), never lowered; an IMAP IDLE session holds 2; a limit under"
+	  " 2 x max_connections + 100 is warned about at start"),
 	UINT("stress_threshold", lib.stress_threshold, "80", 0, 100,
 	  "percent of a listener's connection limit (or of max_connections) at which idle timeouts drop to the daemon's stress_timeout (0: never)"),
 

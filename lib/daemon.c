@@ -221,6 +221,7 @@ static const size_t	restart_fields[] = {
 	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
 	SETTINGS_FIELD(unsigned, lib.connection_table_size),
 	SETTINGS_FIELD(bool, lib.seccomp),
+	SETTINGS_FIELD(unsigned, lib.max_open_files),
 };
 
 /*
@@ -706,6 +707,8 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	d.conns = conntab_new(set->lib.connection_table_size, workers);
 	load_tls(&d);
 	open_authfail(&d);
+	/* While root may still raise the hard limit. */
+	daemon_raise_files(set->lib.max_open_files, set->lib.max_connections);
 	/* Before the first byte from the network is read. */
 	if (daemon_drop_privileges(set->lib.user, &err) == -1) {
 		log_warnx("event=start status=failed stage=privileges reason=\"%s\"", err);

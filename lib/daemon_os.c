@@ -1,11 +1,13 @@
 /*
- * The two places the daemon talks to the operating system about itself:
- * the privilege drop (and its verification) and sd_notify.
+ * The places the daemon talks to the operating system about itself: the
+ * file limit, the privilege drop (and its verification) and sd_notify.
  */
 #include "lib/daemon_private.h"
 
 #include "lib/error.h"
+#include "lib/log.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <errno.h>
@@ -16,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Descriptors a process holds besides its connections (logs, listeners, index). */
+#define FILES_RESERVE	100
 
 int
 daemon_drop_privileges(const char *user, const char **error_r)
@@ -46,6 +51,46 @@ daemon_drop_privileges(const char *user, const char **error_r)
 	if (setuid(0) != -1)
 		return err_set(error_r, "dropping to %s: setuid(0) still succeeds", user);
 	return 0;
+}
+
+/*
+ * Each connection holds descriptors (an IMAP IDLE session 2: its socket
+ * and the change eventfd), and distributions start services with a soft
+ * limit of 1,024 under a far higher hard one.  A limit too low for
+ * max_connections is said at start: past it a client gets NO [UNAVAILABLE]
+ * from a failed open instead of the BYE the configured limit gives.
+ */
+void
+daemon_raise_files(unsigned want, unsigned max_connections)
+{
+	struct rlimit		 old, rl;
+	unsigned long long	 need = 2ULL * max_connections + FILES_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &old) == -1) {
+		log_warn("event=start stage=files");
+		return;
+	}
+	rl = old;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		rl.rlim_max = want;	/* root only (CAP_SYS_RESOURCE) */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			rl.rlim_max = old.rlim_max;
+			rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+			    rl.rlim_max : want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+				log_warn("event=start stage=files wanted=%u", want);
+				rl = old;
+			}
+		}
+		log_info("event=start stage=files limit=%llu was=%llu wanted=%u",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)old.rlim_cur, want);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warnx("event=start stage=files status=low limit=%llu max_connections=%u "
+		    "need=%llu reason=\"2 descriptors per connection (IMAP IDLE)\"",
+		    (unsigned long long)rl.rlim_cur, max_connections, need);
 }
 
 void

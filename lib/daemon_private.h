@@ -101,6 +101,13 @@ int	daemon_supervise(struct daemon *d, unsigned workers, unsigned burst,
  */
 int	daemon_sandbox(bool seccomp, const char **error_r);
 
+/*
+ * Before the privilege drop: RLIMIT_NOFILE's soft limit raised to want,
+ * the hard one too if we may (root); never lowered.  Logs the outcome,
+ * and warns if the limit is short of max_connections.
+ */
+void	daemon_raise_files(unsigned want, unsigned max_connections);
+
 /* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
 void	daemon_notify(const char *state);
 

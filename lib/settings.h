@@ -45,6 +45,7 @@ struct lib_settings {
 	unsigned	 connection_table_size;
 	unsigned	 max_connections;
 	unsigned	 stress_threshold;	/* percent */
+	unsigned	 max_open_files;
 };
 
 struct smtpd_settings {

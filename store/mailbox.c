@@ -6,7 +6,6 @@
  * is changed (durably) before the index is updated and committed.
  */
 #include "store/store_private.h"
-#include "lib/safedir.h"
 #include "lib/xmalloc.h"
 
 #include <sys/file.h>
@@ -96,7 +95,8 @@ dir_has_entries(int fd)
 	int		 dfd;
 	bool		 found = false;
 
-	if ((dfd = dup(fd)) == -1)
+	/* Not dup(): the descriptor's offset is shared with other handles. */
+	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return true;
 	if ((dir = fdopendir(dfd)) == NULL) {
 		close(dfd);
@@ -173,20 +173,6 @@ mailbox_sync(struct mailbox *mb, const char **error_r)
 	return maildir_sync(mb, false, error_r);
 }
 
-/* Never through a symlink: a mailbox directory pointing elsewhere is refused (4xx). */
-static int
-open_dir(int at, const char *path, const char **error_r)
-{
-	const char	*err;
-	int		 fd;
-
-	if ((fd = safedir_open(at, path, path, SAFEDIR_ANY_OWNER, &err)) == -1)
-		return store_err(error_r,
-		    errno == ENOENT || errno == ENOTDIR ? STORE_ERR_NOT_FOUND : STORE_ERR_TEMPORARY,
-		    errno == ENOENT ? "no such folder" : "%s", err);
-	return fd;
-}
-
 int
 maildir_handle_open(struct store *st, const char *maildir, const char *folder,
     struct mailbox **mb_r, const char **error_r)
@@ -203,10 +189,7 @@ maildir_handle_open(struct store *st, const char *maildir, const char *folder,
 	mb->folder = xstrdup(sub[0] == '\0' ? "INBOX" : folder);
 	mb->dirfd = mb->tmpfd = mb->newfd = mb->curfd = -1;
 	mb->lockfd = -1;
-	if ((mb->dirfd = open_dir(AT_FDCWD, path, error_r)) == -1 ||
-	    (mb->tmpfd = open_dir(mb->dirfd, "tmp", error_r)) == -1 ||
-	    (mb->newfd = open_dir(mb->dirfd, "new", error_r)) == -1 ||
-	    (mb->curfd = open_dir(mb->dirfd, "cur", error_r)) == -1)
+	if (maildir_dirs_open(mb, path, error_r) == -1)
 		goto fail;
 	if (idx_env_get(maildir, &mb->env, error_r) == -1)
 		goto fail;
@@ -257,15 +240,13 @@ void
 mailbox_close(struct mailbox **mbp)
 {
 	struct mailbox	*mb = *mbp;
-	size_t		 i;
 
 	if (mb == NULL)
 		return;
 	mailbox_notify_close(mb);
-	int *fds[] = { &mb->dirfd, &mb->tmpfd, &mb->newfd, &mb->curfd, &mb->lockfd };
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (*fds[i] != -1)
-			close(*fds[i]);
+	maildir_dirs_close(mb);
+	if (mb->lockfd != -1)
+		close(mb->lockfd);
 	mailbox_read_free(mb);
 	maildir_keywords_clear(&mb->kw);
 	idx_env_put(&mb->env);

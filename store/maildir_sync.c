@@ -123,7 +123,8 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 	DIR		*dir;
 	int		 dfd;
 
-	if ((dfd = dup(fd)) == -1 || lseek(dfd, 0, SEEK_SET) == -1 ||
+	/* Not dup(): the descriptor's offset is shared with other handles. */
+	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (dir = fdopendir(dfd)) == NULL) {
 		if (dfd != -1)
 			close(dfd);
@@ -167,7 +168,8 @@ clean_tmp(int tmpfd)
 	time_t		 old = time(NULL) - TMP_MAX_AGE;
 	int		 dfd;
 
-	if ((dfd = dup(tmpfd)) == -1)
+	/* Not dup(): the descriptor's offset is shared with other handles. */
+	if ((dfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return;
 	if ((dir = fdopendir(dfd)) == NULL) {
 		close(dfd);
@@ -230,24 +232,36 @@ out:
 
 /* ---- the side file: "<uidvalidity> <uid high-water>" ---- */
 
+/*
+ * 0: read; 1: missing or damaged; -1: could not tell (EMFILE, EIO...),
+ * which must never pass for missing: a folder new to the index would get
+ * a new UIDVALIDITY.
+ */
 static int
-side_read(struct mailbox *mb, uint32_t *uidvalidity_r, uint32_t *hw_r)
+side_read(struct mailbox *mb, uint32_t *uidvalidity_r, uint32_t *hw_r, const char **error_r)
 {
 	char		 text[64];
 	ssize_t		 n;
 	int		 fd;
 	unsigned long	 v, hw;
 
-	if ((fd = openat(mb->dirfd, SIDE_FILE, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
+	if ((fd = openat(mb->dirfd, SIDE_FILE, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 1;
+		return store_err(error_r, STORE_ERR_TEMPORARY, "open %s: %s", SIDE_FILE,
+		    strerror(errno));
+	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
-	if (n <= 0)
-		return -1;
+	if (n == -1)
+		return store_err(error_r, STORE_ERR_TEMPORARY, "read %s: %s", SIDE_FILE,
+		    strerror(errno));
+	if (n == 0)
+		return 1;
 	text[n] = '\0';
 	if (sscanf(text, "%lu %lu", &v, &hw) != 2 || v == 0 || v > UINT32_MAX ||
 	    hw == 0 || hw > UINT32_MAX)
-		return -1;
+		return 1;
 	*uidvalidity_r = (uint32_t)v;
 	*hw_r = (uint32_t)hw;
 	return 0;
@@ -311,13 +325,16 @@ modseq_restart(void)
  * or anew: without the side file nothing tells which UIDs were handed out
  * under the old UIDVALIDITY, so only a new one is safe.
  */
-static void
-folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r)
+static int
+folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r, const char **error_r)
 {
 	uint32_t	 v, hw;
+	int		 rc;
 
 	memset(f, 0, sizeof(*f));
-	*read_r = side_read(mb, &v, &hw) == 0;
+	if ((rc = side_read(mb, &v, &hw, error_r)) == -1)
+		return -1;
+	*read_r = rc == 0;
 	if (*read_r) {
 		f->uidvalidity = v;
 		f->uidnext = hw;
@@ -330,6 +347,7 @@ folder_init(struct mailbox *mb, struct idx_folder *f, bool *read_r)
 	/* A new UIDVALIDITY has had no expunges; an old one's are unknown. */
 	f->highestmodseq = *read_r ? modseq_restart() : 1;
 	f->vanished_floor = *read_r ? f->highestmodseq : 0;
+	return 0;
 }
 
 /*
@@ -349,13 +367,21 @@ maildir_side_ok(struct mailbox *mb, const struct idx_folder *f)
 {
 	uint32_t	 v, hw;
 
-	return side_read(mb, &v, &hw) == 0 && v == f->uidvalidity && hw >= side_want(f);
+	const char	*error;
+
+	return side_read(mb, &v, &hw, &error) == 0 && v == f->uidvalidity &&
+	    hw >= side_want(f);
 }
 
 static int
 side_check(struct mailbox *mb, const struct idx_folder *f, const char **error_r)
 {
-	if (maildir_side_ok(mb, f))
+	uint32_t	 v, hw;
+	int		 rc;
+
+	if ((rc = side_read(mb, &v, &hw, error_r)) == -1)
+		return -1;
+	if (rc == 0 && v == f->uidvalidity && hw >= side_want(f))
 		return 0;
 	log_warnx("event=uid_file status=rewritten path=%s/%s reason=\"damaged or behind the "
 	    "index\"", mb->maildir, SIDE_FILE);
@@ -873,7 +899,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	commit_txn_init(&st);
 	/* A new folder record first: its id is the key prefix of its messages. */
 	if (!exists) {
-		folder_init(mb, f, &side_ok);
+		if (folder_init(mb, f, &side_ok, error_r) == -1)
+			return -1;
 		if ((rc = idx_folder_put(txn, mb->folder, f, error_r)) != 0)
 			return rc;
 	}

@@ -252,7 +252,8 @@ struct mailbox {
 	struct idx_env		*env;
 	char			*maildir;
 	char			*folder;	/* as the index knows it ("INBOX", "Sent") */
-	int			 dirfd, tmpfd, newfd, curfd;
+	int			 dirfd, tmpfd, newfd, curfd;	/* dirs' own */
+	struct maildir_dirs	*dirs;		/* shared per folder (maildir_dirs.c) */
 	unsigned		 flags;		/* MAILBOX_* */
 	int			 lockfd;	/* POP3 lock, -1 */
 	struct notify_sub	*notify;	/* mailbox_notify_fd(), NULL until asked for */
@@ -360,6 +361,14 @@ void		 mailbox_read_free(struct mailbox *mb);
  * the shared thread never touches mb once this returns.
  */
 void		 mailbox_notify_close(struct mailbox *mb);
+
+/*
+ * mb's folder directories at path, shared by every handle on the folder
+ * in this process (maildir_dirs.c): fills mb->dirfd, tmpfd, newfd, curfd.
+ * Close gives them back (the last handle closes them); NULL-safe.
+ */
+int		 maildir_dirs_open(struct mailbox *mb, const char *path, const char **error_r);
+void		 maildir_dirs_close(struct mailbox *mb);
 
 /* The blocking half of store_append_commit (mailbox_append.c). */
 int		 append_commit(struct store_append *a, const char **error_r);

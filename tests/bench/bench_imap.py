@@ -17,7 +17,8 @@ import subprocess
 import time
 import warnings
 
-from benchlib import Samples, descendants, drop_caches, print_table, progress, run_tool, smaps_kb
+from benchlib import (Samples, descendants, drop_caches, kv, print_table, progress, run_tool,
+                      smaps_kb)
 from dovecot import Dovecot
 from harness import Postroom
 from peers import BENCH_CONFIG, dovecot_pids
@@ -161,8 +162,10 @@ def measure_mixed(sides, r, s, seconds):
 
 
 def idle_memory(side, n, users):
-    """n connections LOGIN, SELECT, IDLE; the server's memory while they idle:
-    (PSS MiB, RSS MiB, PSS KiB per connection over the baseline)."""
+    """n connections LOGIN, SELECT, IDLE; the server's memory while they idle
+    and the seconds from one delivery to each user until every connection
+    is told EXISTS: (PSS MiB, RSS MiB, PSS KiB per connection over the
+    baseline, seconds)."""
     base_pss, _ = side.memory()
     p = subprocess.Popen([side.imapload, '-p', str(side.port), '-w', PW, '-u', IDLE_PATTERN,
                           '-U', str(len(users)), '-m', 'idle', '-c', str(n)],
@@ -176,10 +179,20 @@ def idle_memory(side, n, users):
             raise RuntimeError('imapload idle failed: %s' % p.stderr.read().strip())
         time.sleep(2.0)         # the last processes settle
         pss, rss = side.memory()
+        p.stdin.write('exists\n')
+        p.stdin.flush()
+        stamp = '%d.M%dP1.exists' % (time.time(), n)
+        for user in users:
+            side.fill(user, [(stamp, message(n, 1024))])
+        if not select.select([p.stdout], [], [], 120)[0]:
+            raise RuntimeError('imapload idle: no EXISTS in 120 s')
+        told = kv(p.stdout.readline())
+        if 'seconds' not in told:
+            raise RuntimeError('imapload idle failed: %s' % p.stderr.read().strip())
     finally:
         p.stdin.close()
         p.wait(300)
-    return pss, rss, (pss - base_pss) * 1024 / n
+    return pss, rss, (pss - base_pss) * 1024 / n, float(told['seconds'])
 
 
 def measure_memory(sides, plan, s):
@@ -189,13 +202,14 @@ def measure_memory(sides, plan, s):
         for side in sides:
             progress('IMAP: %s, %d IDLE connections' % (side.name, n))
             try:
-                pss, rss, per = idle_memory(side, n, plan.idle_users)
+                pss, rss, per, told = idle_memory(side, n, plan.idle_users)
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                 print('%d IDLE on %s failed: %s' % (n, side.name, e))
                 continue
             s.add((side.name, n, 'pss'), pss)
             s.add((side.name, n, 'rss'), rss)
             s.add((side.name, n, 'per'), per)
+            s.add((side.name, n, 'exists'), told)
             time.sleep(2.0)     # Dovecot's processes exit
 
 
@@ -228,6 +242,8 @@ def print_imap(s, boxes, levels, cold):
         rows.append(row(s, (n, 'rss'), '%s IDLE: RSS total, MiB' % c, '%.1f', None))
         rows.append(row(s, (n, 'per'), '%s IDLE: PSS per connection, KiB' % c, '%.1f',
                         ('<= 1/10 of DC', lambda p, d: p <= d / 10)))
+        rows.append(row(s, (n, 'exists'), '%s IDLE: one delivery to the last EXISTS, s' % c,
+                        '%.2f', None))
     print_table(['figure', 'Postroom', 'Dovecot', 'PR/DC', 'goal', ''], rows)
 
 

@@ -18,6 +18,9 @@
  * idle:   CLIENTS connections, each LOGIN, SELECT INBOX, IDLE; prints
  *         "ready ..." once all are idling, then holds them until stdin
  *         closes (the caller measures the server's memory meanwhile).
+ *         A line "exists" on stdin (written just before the caller
+ *         delivers one message to every user) prints the seconds until
+ *         every connection has been told a larger EXISTS than SELECT's.
  * USER may hold a %d: client i logs in as USER with i % USERS (-U) in it.
  */
 #include <arpa/inet.h>
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -374,6 +378,44 @@ idle_setup(void *arg)
 	return NULL;
 }
 
+static void *
+idle_exists(void *arg)
+{
+	struct timeval	 tv = { 60, 0 };	/* a server that never tells fails the run */
+	struct conn	*c;
+	char		*l;
+	int		 i;
+
+	for (i = (int)(long)arg; i < clients; i += SETUP_THREADS) {
+		c = &conns[i];
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		for (;;) {
+			l = line(c);
+			if (strncmp(l, "* ", 2) == 0 && strstr(l, " EXISTS") != NULL &&
+			    strtoul(l + 2, NULL, 10) > c->exists)
+				break;
+		}
+		c->exists = (unsigned)strtoul(l + 2, NULL, 10);
+	}
+	return NULL;
+}
+
+/* The seconds from now until every connection has been told a new EXISTS. */
+static void
+wait_exists(void)
+{
+	pthread_t	 th[SETUP_THREADS];
+	double		 t0 = now();
+	long		 i;
+
+	for (i = 0; i < SETUP_THREADS; i++)
+		pthread_create(&th[i], NULL, idle_exists, (void *)i);
+	for (i = 0; i < SETUP_THREADS; i++)
+		pthread_join(th[i], NULL);
+	printf("exists conns=%d seconds=%.3f\n", clients, now() - t0);
+	fflush(stdout);
+}
+
 static int
 run_idle(void)
 {
@@ -390,8 +432,9 @@ run_idle(void)
 		pthread_join(th[i], NULL);
 	printf("ready conns=%d seconds=%.1f\n", clients, now() - t0);
 	fflush(stdout);
-	while (read(0, b, sizeof(b)) > 0)
-		;
+	while (fgets(b, sizeof(b), stdin) != NULL)
+		if (strcmp(b, "exists\n") == 0)
+			wait_exists();
 	for (i = 0; i < clients; i++)
 		close(conns[i].fd);
 	return 0;

@@ -7,6 +7,9 @@
 #include "tests/unit/store_fixture.h"
 #include "lib/xmalloc.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -285,6 +288,46 @@ test_stale_side_file_and_no_index(void **state)
 	assert_true(v2 != v || uid > FEW);
 }
 
+/*
+ * A side file that cannot be read (here a socket: open fails with ENXIO;
+ * in life EMFILE, EIO) is no missing one: with the index gone, the open
+ * fails for now instead of starting the folder under a new UIDVALIDITY.
+ */
+static void
+test_unreadable_side_file_keeps_uidvalidity(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct mailbox_status	 ms;
+	struct mailbox		*mb;
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	const char		*error;
+	char			*path, text[64];
+	uint32_t		 v;
+	FILE			*f;
+	int			 sock;
+
+	v = few_then_expunge(fx->st, fx->maildir);
+	path = xasprintf("%s/postroom-uidvalidity", fx->maildir);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	fx_index_delete(fx->maildir);
+	assert_int_equal(unlink(path), 0);
+	assert_true(strlen(path) < sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	assert_true((sock = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(sock, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), -1);
+	close(sock);
+	assert_int_equal(unlink(path), 0);
+	side_file_set(fx->maildir, text);
+	assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_status(mb, &ms), 0);
+	assert_int_equal(ms.uidvalidity, v);
+	mailbox_close(&mb);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -293,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_rolled_back_side_file_repaired),
 		cmocka_unit_test(test_garbage_side_file_repaired),
 		STORE_FX_TEST(test_stale_side_file_and_no_index),
+		STORE_FX_TEST(test_unreadable_side_file_keeps_uidvalidity),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
