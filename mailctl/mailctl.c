@@ -45,6 +45,8 @@ static const struct command {
 	{ "reload",	cmd_reload,	0 },
 	{ "config",	cmd_config,	0 },
 	{ "queue",	cmd_queue,	0 },
+	{ "import-dovecot", cmd_import_dovecot, NEEDS_DIR | EDITS | LOCKS },
+	{ "export-dovecot", cmd_export_dovecot, 0 },
 };
 
 static const char help_text[] =
@@ -150,6 +152,17 @@ static const char help_text[] =
 "     config [KEY...]\n"
 "             Print the settings the daemons would run with, as \"key = value\"\n"
 "             lines, defaults included: every key, or the ones named.\n"
+"\n"
+"     import-dovecot PASSWD-FILE\n"
+"             Add the users of a Dovecot passwd-file (crypt(3) hashes:\n"
+"             {CRYPT} {SHA512-CRYPT} {SHA256-CRYPT} {BLF-CRYPT}) with the same\n"
+"             passwords.  Copy their Maildirs into mail_root/DOMAIN/LOCAL/Maildir\n"
+"             first (owned by user): each folder's dovecot-uidlist becomes our\n"
+"             UIDs, so IMAP clients keep their caches.  All or nothing.\n"
+"\n"
+"     export-dovecot MAILDIR...\n"
+"             On a copy of a Maildir for Dovecot: write each folder's\n"
+"             dovecot-uidlist from our UIDs (Dovecot keeps them).\n"
 "\n"
 "     help    This text.\n"
 "\n"
