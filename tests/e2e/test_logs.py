@@ -19,6 +19,7 @@ from harness import Postroom, have_built, require
 USER = 'alice@example.test'
 GOOD = 'alice-pw'
 BAD = 'Wrong-Secret-4711'
+LINE = r'^[a-z0-9]+\[\d+\]: [a-z]+: (session=[0-9a-f]{16} )?event=[a-z_]+'
 
 
 def plain(password):
@@ -71,8 +72,7 @@ class NoPasswords(unittest.TestCase):
                 for secret in (GOOD, BAD, plain(GOOD), plain(BAD)):
                     self.assertNotIn(secret, text, '%s logged a password' % name)
                 for line in text.splitlines():
-                    self.assertRegex(line, r'^[a-z0-9]+\[\d+\]: [a-z]+: (session=[0-9a-f]{16} )?event=[a-z_]+',
-                                     '%s: %r' % (name, line))
+                    self.assertRegex(line, LINE, '%s: %r' % (name, line))
 
 
 if __name__ == '__main__':
