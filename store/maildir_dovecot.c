@@ -272,20 +272,26 @@ import_folder(struct folder *f, unsigned *kept, const char **error_r)
 		for (i = 0; i < l.n; i++)
 			if (l.e[i].uid >= hw)
 				hw = l.e[i].uid + 1;
-		/* The high-water mark first: a U= above it would mean "stale". */
-		buf_init(&b, 64);
-		buf_printf(&b, "%u %u\n", l.uidvalidity, hw);
-		rc = replace_file(f, MAILDIR_UID_FILE, &b, error_r);
-		buf_release(&b);
+		/*
+		 * The side file last: it marks the folder done, so a run cut
+		 * short is finished by the next (no server opens the folder
+		 * before mailctl adds its user).
+		 */
 		commit_txn_init(&t);
-		if (rc == 0 && (add_uids(f, &t, f->curfd, &l, kept, error_r) == -1 ||
-		    add_uids(f, &t, f->newfd, &l, kept, error_r) == -1))
+		if (add_uids(f, &t, f->curfd, &l, kept, error_r) == -1 ||
+		    add_uids(f, &t, f->newfd, &l, kept, error_r) == -1)
 			rc = -1;
-		if (rc == 0 && commit_txn_commit(&t) == -1)
+		else if (commit_txn_commit(&t) == -1)
 			rc = store_err(error_r, STORE_ERR_TEMPORARY, "%s: %s", f->path,
 			    commit_txn_error(&t));
 		if (rc == -1)
 			commit_txn_abort(&t);
+		else {
+			buf_init(&b, 64);
+			buf_printf(&b, "%u %u\n", l.uidvalidity, hw);
+			rc = replace_file(f, MAILDIR_UID_FILE, &b, error_r);
+			buf_release(&b);
+		}
 	}
 	free(path);
 	uidlist_free(&l);

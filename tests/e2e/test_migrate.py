@@ -134,7 +134,8 @@ class Migrate(unittest.TestCase):
 
     def test_dovecot_to_postroom(self):
         stored = {CAROL[0]: doveadm_hash('SHA512-CRYPT', CAROL[1]),
-                  DAVE[0]: doveadm_hash('BLF-CRYPT', DAVE[1])}
+                  DAVE[0]: doveadm_hash('BLF-CRYPT', DAVE[1]) +    # a typical line
+                  ':5000:5000::/var/vmail/example.test/dave::userdb_quota_rule=*:storage=1G'}
         with Dovecot(users=dict((CAROL, DAVE)), stored=stored, sections=NAMESPACE) as dc:
             imap = imaplib.IMAP4('127.0.0.1', dc.port('imap'))
             ok(imap.login(*CAROL))

@@ -105,6 +105,28 @@ test_import_keeps_uids(void **state)
 	mailbox_close(&mb);
 }
 
+/* A run cut short (a file renamed, no side file yet) is finished by the next. */
+static void
+test_import_resumes(void **state)
+{
+	struct store_fx	*fx = *state;
+	const char	*err;
+	unsigned	 kept;
+	char		*side, *from;
+
+	dovecot_inbox(fx);
+	from = xstrdup(fx_path(fx, "cur/100.M1P1.h,S=17,W=20:2,S"));	/* one static buffer */
+	assert_int_equal(rename(from, fx_path(fx, "cur/100.M1P1.h,S=17,W=20,U=5:2,S")), 0);
+	free(from);
+	assert_int_equal(store_dovecot_import(fx->maildir, &kept, &err), 0);
+	assert_int_equal(kept, 1);
+	assert_true(exists(fx, "cur/100.M1P1.h,S=17,W=20,U=5:2,S"));
+	assert_true(exists(fx, "cur/200.M2P1.h,S=17,W=20,U=7:2,"));
+	side = get(fx, "postroom-uidvalidity");
+	assert_string_equal(side, "4242 9\n");
+	free(side);
+}
+
 static void
 test_export_writes_uidlist(void **state)
 {
@@ -181,6 +203,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_import_keeps_uids),
+		STORE_FX_TEST(test_import_resumes),
 		STORE_FX_TEST(test_export_writes_uidlist),
 		STORE_FX_TEST(test_bad_uidlist_refused),
 		STORE_FX_TEST(test_subscriptions_v2),
