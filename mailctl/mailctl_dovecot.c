@@ -29,11 +29,23 @@ struct import {
 	int		  rc;
 };
 
+/* "{ARGON2ID}" of "{ARGON2ID}$argon2id$...", for a message (buf of size). */
+static const char *
+scheme(const char *hash, char *buf, size_t size)
+{
+	size_t	 len = strcspn(hash, "}:");
+
+	if (hash[0] != '{' || hash[len] != '}' || len + 2 > size)
+		return "DES or unmarked";
+	snprintf(buf, size, "%.*s", (int)len + 1, hash);
+	return buf;
+}
+
 static void
 import_line(void *ctx, unsigned lineno, char *line, const char *why)
 {
 	struct import	*im = ctx;
-	char		*colon, *addr, *hash;
+	char		*colon, *addr, *hash, sch[32];
 	const char	*kind;
 
 	if (line == NULL) {
@@ -57,11 +69,9 @@ import_line(void *ctx, unsigned lineno, char *line, const char *why)
 	else if (ctl_file_find(&im->f, addr) != -1)
 		im->rc = ctl_error("%s: listed twice", addr);
 	else if (!password_checkable(hash))
-		im->rc = ctl_error("%s: a %.*s hash, which crypt(3) cannot check (it can "
+		im->rc = ctl_error("%s: a %s hash, which crypt(3) cannot check (it can "
 		    "{CRYPT} {SHA512-CRYPT} {SHA256-CRYPT} {BLF-CRYPT}): leave the line out "
-		    "and use mailctl adduser", addr,
-		    hash[0] == '{' ? (int)strcspn(hash, "}:") + 1 : 11,
-		    hash[0] == '{' ? hash : "{PLAIN} or DES");
+		    "and use mailctl adduser", addr, scheme(hash, sch, sizeof(sch)));
 	if (im->rc != CTL_OK) {
 		free(addr);
 		return;
