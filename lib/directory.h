@@ -101,5 +101,7 @@ char		*directory_maildir(const char *mail_root, const struct dir_user *u);
 /* crypt(3) helpers: a new hash "{CRYPT}$y$..." (yescrypt) and a verify. */
 char		*password_hash(const char *plain);
 bool		 password_verify(const char *stored, const char *plain);
+/* A scheme password_verify can check ({ARGON2ID}, {SSHA}, {PLAIN}... cannot). */
+bool		 password_checkable(const char *stored);
 
 #endif

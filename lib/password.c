@@ -66,23 +66,36 @@ password_hash(const char *plain)
 	return out;
 }
 
+/* The crypt(3) hash in stored, or NULL: unknown schemes ({PLAIN}...) and DES crypt. */
+static const char *
+crypt_part(const char *stored)
+{
+	size_t	 i, len;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		len = strlen(schemes[i].scheme);
+		if (strncmp(stored, schemes[i].scheme, len) == 0)
+			return strncmp(stored + len, schemes[i].prefix,
+			    strlen(schemes[i].prefix)) == 0 ? stored + len : NULL;
+	}
+	return NULL;
+}
+
+bool
+password_checkable(const char *stored)
+{
+	return crypt_part(stored) != NULL;
+}
+
 bool
 password_verify(const char *stored, const char *plain)
 {
 	struct crypt_data	*cd;
-	const char		*hash = NULL, *h;
-	size_t			 i, len;
+	const char		*hash, *h;
+	size_t			 len;
 	bool			 ok;
 
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		len = strlen(schemes[i].scheme);
-		if (strncmp(stored, schemes[i].scheme, len) == 0) {
-			hash = stored + len;
-			break;
-		}
-	}
-	/* Unknown schemes ({PLAIN}...) and DES crypt never match. */
-	if (hash == NULL || strncmp(hash, schemes[i].prefix, strlen(schemes[i].prefix)) != 0)
+	if ((hash = crypt_part(stored)) == NULL)
 		return false;
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(plain, hash, cd);

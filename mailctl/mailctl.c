@@ -44,6 +44,8 @@ static const struct command {
 	{ "config",	cmd_config,	0 },
 	{ "queue",	cmd_queue,	0 },
 	{ "setup",	cmd_setup,	0 },
+	{ "import-dovecot", cmd_import_dovecot, NEEDS_DIR | EDITS | LOCKS },
+	{ "export-dovecot", cmd_export_dovecot, 0 },
 };
 
 static const char help_text[] =
@@ -155,6 +157,18 @@ static const char help_text[] =
 "             state_dir, queue_dir and mail_root owned by it, and give its group\n"
 "             read access to postroom.conf and the files below.  What is already\n"
 "             right is left alone: a second run changes nothing and exits 0.\n"
+"\n"
+"     import-dovecot PASSWD-FILE\n"
+"             Add the users of a Dovecot passwd-file (crypt(3) hashes:\n"
+"             {CRYPT} {SHA512-CRYPT} {SHA256-CRYPT} {BLF-CRYPT}) with the same\n"
+"             passwords.  Copy their Maildirs into mail_root/DOMAIN/LOCAL/Maildir\n"
+"             first (owned by user): each folder's dovecot-uidlist becomes our\n"
+"             UIDs, so IMAP clients keep their caches.  All or nothing:\n"
+"             every refused line is named, one error line each.\n"
+"\n"
+"     export-dovecot MAILDIR...\n"
+"             On a copy of a Maildir for Dovecot: write each folder's\n"
+"             dovecot-uidlist from our UIDs (Dovecot keeps them).\n"
 "\n"
 "     help    This text.\n"
 "\n"

@@ -76,6 +76,12 @@ ssize_t		 ctl_file_find(const struct ctl_file *f, const char *key);
 int		 ctl_file_commit(struct mailctl *m, const struct ctl_file *f, ctl_commit_hook *hook,
 		    void *arg);
 
+/* mailctl_user.c: fn(m, arg) as the mail user (a child dropped to it when root). */
+int		 ctl_as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *),
+		    const void *arg, const char *what);
+/* Create the Maildir++ of arg, a struct dir_user. */
+int		 ctl_make_maildir(struct mailctl *m, const void *arg);
+
 /* mailctl_reload.c: SIGHUP the daemons using this config; how many got it. */
 int		 ctl_reload(struct mailctl *m, bool verbose);
 
@@ -97,5 +103,8 @@ int		 cmd_config(struct mailctl *m, int argc, char **argv);
 int		 cmd_queue(struct mailctl *m, int argc, char **argv);
 /* mailctl_setup.c */
 int		 cmd_setup(struct mailctl *m, int argc, char **argv);
+/* mailctl_dovecot.c */
+int		 cmd_import_dovecot(struct mailctl *m, int argc, char **argv);
+int		 cmd_export_dovecot(struct mailctl *m, int argc, char **argv);
 
 #endif

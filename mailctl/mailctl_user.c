@@ -180,8 +180,8 @@ store_create(const char *mail_root, const char *maildir)
  * what it deletes is only what the mail user could delete anyway, whatever
  * that user planted in its tree.
  */
-static int
-as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const void *arg,
+int
+ctl_as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const void *arg,
     const char *what)
 {
 	const char	*err;
@@ -209,8 +209,8 @@ as_mail_user(struct mailctl *m, int (*fn)(struct mailctl *, const void *), const
 	return ctl_error("%s: child killed by signal %d", what, WTERMSIG(status));
 }
 
-static int
-make_maildir(struct mailctl *m, const void *arg)
+int
+ctl_make_maildir(struct mailctl *m, const void *arg)
 {
 	const char	*mail_root = m->set->lib.mail_root;
 	char		*maildir;
@@ -229,7 +229,7 @@ create_maildir(struct mailctl *m, const struct directory *next, void *arg)
 
 	if (u == NULL)
 		return ctl_error("%s: not found after adding it", ctl_q(arg));
-	return as_mail_user(m, make_maildir, u, "creating the Maildir");
+	return ctl_as_mail_user(m, ctl_make_maildir, u, "creating the Maildir");
 }
 
 /* adduser's checks: run before asking for the password and again under the lock. */
@@ -363,7 +363,7 @@ cmd_deluser(struct mailctl *m, int argc, char **argv)
 	}
 	ctl_file_free(&f);
 	if (rc == CTL_OK && !o.keep_mail)
-		rc = as_mail_user(m, remove_mail, u, "deleting the Maildir");
+		rc = ctl_as_mail_user(m, remove_mail, u, "deleting the Maildir");
 out:
 	free(addr);
 	return rc;

@@ -253,11 +253,16 @@ run(struct control *c, char *verb, char *arg)
 			return finish(c, "being delivered now: try again in a moment");
 		return start_job(c, m, true);
 	}
-	if (strcmp(verb, "RETRY") == 0)
+	if (strcmp(verb, "RETRY") == 0) {
 		retry(c->r, m, now);
-	else
-		outcome_hold(c->r, m, strcmp(verb, "HOLD") == 0);
-	log_info("event=queue_%s id=%s by=mailctl", verb, m->id);
+		log_info("event=queue_retry id=%s by=mailctl", m->id);
+	} else if (strcmp(verb, "HOLD") == 0) {
+		outcome_hold(c->r, m, true);
+		log_info("event=queue_hold id=%s by=mailctl", m->id);
+	} else {
+		outcome_hold(c->r, m, false);
+		log_info("event=queue_release id=%s by=mailctl", m->id);
+	}
 	runner_schedule(c->r);
 	finish(c, NULL);
 }

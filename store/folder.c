@@ -28,11 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SUBSCRIPTIONS		"subscriptions"
 #define SUBSCRIPTIONS_LOCK	"postroom-subscriptions.lock"
-/* Far above any real list; a bigger file is refused, never cut and rewritten. */
-#define SUBSCRIPTIONS_MAX	(4 * 1024 * 1024)
-#define SUBSCRIPTION_LINE_MAX	1024
 #define DELETED_PREFIX		"postroom-deleted."
 
 int

@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SIDE_FILE	"postroom-uidvalidity"
 #define UID_RESERVE	128	/* UIDs reserved per side-file write */
 #define SCAN_PASSES	5
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
@@ -245,16 +244,16 @@ side_read(struct mailbox *mb, uint32_t *uidvalidity_r, uint32_t *hw_r, const cha
 	int		 fd;
 	unsigned long	 v, hw;
 
-	if ((fd = openat(mb->dirfd, SIDE_FILE, O_RDONLY | O_CLOEXEC)) == -1) {
+	if ((fd = openat(mb->dirfd, MAILDIR_UID_FILE, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return 1;
-		return store_err(error_r, STORE_ERR_TEMPORARY, "open %s: %s", SIDE_FILE,
+		return store_err(error_r, STORE_ERR_TEMPORARY, "open %s: %s", MAILDIR_UID_FILE,
 		    strerror(errno));
 	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n == -1)
-		return store_err(error_r, STORE_ERR_TEMPORARY, "read %s: %s", SIDE_FILE,
+		return store_err(error_r, STORE_ERR_TEMPORARY, "read %s: %s", MAILDIR_UID_FILE,
 		    strerror(errno));
 	if (n == 0)
 		return 1;
@@ -278,11 +277,11 @@ side_write(struct mailbox *mb, uint32_t uidvalidity, uint32_t hw, const char **e
 	iov.iov_base = text;
 	iov.iov_len = strlen(text);
 	commit_txn_init(&t);
-	if (commit_txn_replace(&t, mb->tmpfd, mb->dirfd, SIDE_FILE, &iov, 1) == -1 ||
+	if (commit_txn_replace(&t, mb->tmpfd, mb->dirfd, MAILDIR_UID_FILE, &iov, 1) == -1 ||
 	    commit_txn_commit(&t) == -1) {
 		commit_txn_abort(&t);
 		return store_err(error_r, STORE_ERR_TEMPORARY,
-		    "%s: %s", SIDE_FILE, commit_txn_error(&t));
+		    "%s: %s", MAILDIR_UID_FILE, commit_txn_error(&t));
 	}
 	return 0;
 }
@@ -366,7 +365,6 @@ bool
 maildir_side_ok(struct mailbox *mb, const struct idx_folder *f)
 {
 	uint32_t	 v, hw;
-
 	const char	*error;
 
 	return side_read(mb, &v, &hw, &error) == 0 && v == f->uidvalidity &&
@@ -384,7 +382,7 @@ side_check(struct mailbox *mb, const struct idx_folder *f, const char **error_r)
 	if (rc == 0 && v == f->uidvalidity && hw >= side_want(f))
 		return 0;
 	log_warnx("event=uid_file status=rewritten path=%s/%s reason=\"damaged or behind the "
-	    "index\"", mb->maildir, SIDE_FILE);
+	    "index\"", mb->maildir, MAILDIR_UID_FILE);
 	return side_write(mb, f->uidvalidity, side_want(f), error_r);
 }
 
@@ -406,7 +404,7 @@ side_stale_check(struct mailbox *mb, struct idx_folder *f, const struct scan *s)
 	if (maxuid < f->uid_reserved)
 		return;
 	log_warnx("event=uidvalidity status=new path=%s/%s mark=%u uid=%u reason=\"mark below "
-	    "a UID in a file name\"", mb->maildir, SIDE_FILE, f->uid_reserved, maxuid);
+	    "a UID in a file name\"", mb->maildir, MAILDIR_UID_FILE, f->uid_reserved, maxuid);
 	f->uidvalidity = (uint32_t)time(NULL);
 	if (f->uidvalidity == old || f->uidvalidity == 0)
 		f->uidvalidity = old + 1 != 0 ? old + 1 : 1;

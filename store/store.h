@@ -62,6 +62,16 @@ bool		 store_error_temporary(void);
 
 /* Create a user's Maildir++ with INBOX, Sent, Drafts, Trash, Junk (mailctl adduser). */
 int		 store_create_user(struct store *st, const char *maildir, const char **error_r);
+/*
+ * A Maildir moved between Dovecot and Postroom keeps its UIDVALIDITYs and
+ * UIDs (maildir_dovecot.c): import turns each folder's dovecot-uidlist
+ * into U= names and postroom-uidvalidity (a folder with the latter is
+ * left alone) and Dovecot 2.3's subscriptions into ours; export writes dovecot-uidlist from them and drops
+ * Dovecot's stale dovecot.index*.  *kept_r: messages whose UID was kept.
+ * No server may be using the Maildir meanwhile.
+ */
+int		 store_dovecot_import(const char *maildir, unsigned *kept_r, const char **error_r);
+int		 store_dovecot_export(const char *maildir, unsigned *kept_r, const char **error_r);
 
 /* ---- Delivery: one write, hard links for further recipients ---- */
 

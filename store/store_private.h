@@ -58,6 +58,13 @@ int		 delivery_publish(struct store_delivery *d, struct commit_txn *t, int dstdi
 /* ---- Maildir names (maildir_name.c) ---- */
 
 #define MAILDIR_NAME_MAX	255
+/* One folder name per line, '.' between levels, in the Maildir (folder.c) */
+#define SUBSCRIPTIONS		"subscriptions"
+/* Far above any real list; a bigger file is refused, never cut and rewritten. */
+#define SUBSCRIPTIONS_MAX	(4 * 1024 * 1024)
+#define SUBSCRIPTION_LINE_MAX	1024
+/* "<uidvalidity> <uid high-water>" per folder (maildir_sync.c) */
+#define MAILDIR_UID_FILE	"postroom-uidvalidity"
 #define MAILDIR_KEYWORDS_MAX	STORE_KEYWORDS_MAX	/* a..z, as in dovecot-keywords */
 
 struct maildir_name {

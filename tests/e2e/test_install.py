@@ -235,11 +235,12 @@ class ManPages(unittest.TestCase):
         text = subprocess.run([os.path.join(build_dir(), 'mailctl'), 'help'], check=True,
                               capture_output=True, text=True, timeout=30).stdout
         section = text.split('\nCOMMANDS\n')[1].split('\nFILES\n')[0]
-        commands = set(re.findall(r'^     ([a-z]+)', section, re.M))
+        commands = set(re.findall(r'^     ([a-z][a-z-]*)', section, re.M))
         self.assertIn('setup', commands)
         with open(os.path.join(MAN, 'mailctl.8')) as f:
             page = f.read()
-        missing = [c for c in sorted(commands) if '\n\\fB%s\\fR' % c not in page]
+        missing = [c for c in sorted(commands)
+                   if '\n\\fB%s\\fR' % c.replace('-', '\\-') not in page]
         self.assertEqual(missing, [])
 
 

@@ -385,6 +385,15 @@ test_password(void **state)
 	assert_false(password_verify("abJnggxhB/yWI", "pw"));
 	assert_false(password_verify("", ""));
 	assert_false(password_verify("{CRYPT}", ""));
+	/* What mailctl import-dovecot takes: the schemes password_verify can check. */
+	assert_true(password_checkable(hash_pw1));
+	assert_true(password_checkable("{BLF-CRYPT}$2y$05$abc"));
+	assert_true(password_checkable("$6$salt$x"));
+	assert_false(password_checkable("{SHA512-CRYPT}$y$j9T$x$y"));
+	assert_false(password_checkable("{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$x$y"));
+	assert_false(password_checkable("{SSHA}abc"));
+	assert_false(password_checkable("{PLAIN}pw"));
+	assert_false(password_checkable("abJnggxhB/yWI"));
 	h = password_hash("");
 	assert_true(password_verify(h, ""));
 	assert_false(password_verify(h, " "));
