@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
+#include "relayd/smarthost.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,17 @@ rcpt_domain(const char *address)
 	const char	*at = strrchr(address, '@');
 
 	return at != NULL ? at + 1 : "";
+}
+
+const char *
+rcpt_nexthop(const struct relay_runner *r, const char *address)
+{
+	const char	*domain = rcpt_domain(address);
+
+	/* Our own domains never get an rdest: their mail stays here. */
+	if (r->cfg.smarthost == NULL || local_domain(r, domain))
+		return domain;
+	return r->cfg.smarthost->name;
 }
 
 struct rdest *
@@ -258,7 +270,7 @@ due_messages(struct relay_runner *r, const struct rdest *d, time_t now)
 	for (struct rmsg *m = r->msgs; m != NULL; m = m->next)
 		for (size_t i = 0; i < m->nrcpts; i++)
 			if (rcpt_due(r, m, i, now) &&
-			    strcasecmp(rcpt_domain(m->rcpts[i].address), d->domain) == 0) {
+			    strcasecmp(rcpt_nexthop(r, m->rcpts[i].address), d->domain) == 0) {
 				n++;
 				break;
 			}
@@ -279,7 +291,7 @@ start_due(struct relay_runner *r, time_t now)
 				local_start(r, m, now);		/* all of m's local ones */
 				continue;
 			}
-			d = runner_dest(r, rcpt_domain(m->rcpts[i].address));
+			d = runner_dest(r, rcpt_nexthop(r, m->rcpts[i].address));
 			want = due_messages(r, d, now);
 			if (want > r->cfg.max_per_destination)
 				want = r->cfg.max_per_destination;
