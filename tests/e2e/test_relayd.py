@@ -16,7 +16,7 @@ from dnsd import Dnsd
 from harness import Postroom, sanitized
 from smtpsink import Sinks, free_port, make_pki
 
-SINK_IPS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+SINK_IPS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']
 
 ZONE = {
     # where the senders' bounces go
@@ -33,6 +33,15 @@ ZONE = {
     'plain.test': [('A', '127.0.0.4')],
     'nullmx.test': [('MX', 0, '')],
     'broken.test': 'SERVFAIL',
+    # TLS: a certificate for its name, for another name, from another CA; no STARTTLS
+    'good.test': [('MX', 10, 'mx.good.test')],
+    'mx.good.test': [('A', '127.0.0.2')],
+    'wrongname.test': [('MX', 10, 'mx.wrongname.test')],
+    'mx.wrongname.test': [('A', '127.0.0.3')],
+    'notls.test': [('MX', 10, 'mx.notls.test')],
+    'mx.notls.test': [('A', '127.0.0.4')],
+    'untrusted.test': [('MX', 10, 'mx.untrusted.test')],
+    'mx.untrusted.test': [('A', '127.0.0.6')],
 }
 
 SENDER = 'carol@sender.test'
@@ -444,6 +453,77 @@ class Smarthost(RelaydCase):
             pass
         self.pr.wait_for(lambda: not self.pr.running('relayd'))
         self.assertIn('readable by others (mode 644, 0600 wanted)', self.pr.log('relayd'))
+
+
+class TlsVerify(RelaydCase):
+    """relayd.tls = verify (the certificate checked against relayd.tls_ca_file
+    and the MX host name), and per-domain levels from relayd.tls_policy."""
+
+    def setUp(self):
+        super().setUp()
+        pki = tempfile.mkdtemp(prefix='postroom-pki-')
+        self.addCleanup(lambda: __import__('shutil').rmtree(pki, True))
+        other = os.path.join(pki, 'other')
+        os.mkdir(other)
+        with open(make_pki(pki, {'good': 'mx.good.test', 'wrong': 'mx.elsewhere.test'})) as f:
+            self.ca = f.read()
+        make_pki(other, {'untrusted': 'mx.untrusted.test'})
+        pair = lambda d, stem: (os.path.join(d, stem + '.pem'), os.path.join(d, stem + '.key'))
+        self.tls = {'127.0.0.2': pair(pki, 'good'), '127.0.0.3': pair(pki, 'wrong'),
+                    '127.0.0.6': pair(other, 'untrusted')}
+
+    def start_tls(self, policy=None, **config):
+        files = {'ca.pem': self.ca}
+        if policy is not None:
+            files['tls_policy'] = policy
+            config['relayd.tls_policy'] = 'tls_policy'
+        config.setdefault('relayd.tls', 'verify')
+        self.start({ip: 'accept' for ip in ('127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.6')},
+                   sink_options={'tls': self.tls}, files=files,
+                   **{'relayd.tls_ca_file': 'ca.pem'}, **config)
+
+    def deferred(self, rcpt):
+        """The reply of rcpt's first deferral, from the log."""
+        m = self.pr.wait_for(lambda: re.search(r'rcpt=<%s> status=deferred .*reply="([^"]*)"'
+                                               % re.escape(rcpt), self.pr.log('relayd')))
+        return m.group(1)
+
+    def test_verify_delivers_to_the_right_name_and_defers_the_rest(self):
+        self.start_tls()
+        for rcpt in ('bob@good.test', 'bob@wrongname.test', 'bob@untrusted.test',
+                     'bob@notls.test'):
+            self.send([rcpt])
+        (ip, _, rcpts, _), = self.sinks.wait(1)
+        self.assertEqual((ip, rcpts), ('127.0.0.2', ['bob@good.test']))
+        self.assertIn(('starttls', '127.0.0.2'), self.sinks.events)
+        self.assertIn('certificate not verified: hostname mismatch',
+                      self.deferred('bob@wrongname.test'))
+        self.assertIn('certificate not verified: unable to get local issuer certificate',
+                      self.deferred('bob@untrusted.test'))
+        self.assertIn('TLS required, the server does not offer STARTTLS',
+                      self.deferred('bob@notls.test'))
+        time.sleep(1)
+        self.assertEqual(len(self.sinks.messages), 1)     # nothing else, no bounce
+
+    def test_policy_file_per_domain_and_reread_on_sighup(self):
+        self.start_tls(policy='# partners\ngood.test verify\nnotls.test encrypt\n',
+                       **{'relayd.tls': 'may'})
+        self.send(['bob@good.test'])
+        self.send(['bob@wrongname.test'])        # not listed: may, so any certificate
+        self.send(['bob@notls.test'])
+        got = sorted((m[0], m[2][0]) for m in self.sinks.wait(2))
+        self.assertEqual(got, [('127.0.0.2', 'bob@good.test'), ('127.0.0.3', 'bob@wrongname.test')])
+        self.assertIn(('starttls', '127.0.0.3'), self.sinks.events)
+        self.assertIn('TLS required', self.deferred('bob@notls.test'))
+        self.write_conf('tls_policy', 'good.test verify\nnotls.test none\n')
+        self.pr.reload()
+        self.assertEqual(self.sinks.wait(3)[2][:3:2], ('127.0.0.4', ['bob@notls.test']))
+        self.wait_queue_empty()
+        # a bad file on SIGHUP: logged, the one in use kept
+        self.write_conf('tls_policy', 'good.test sometimes\n')
+        self.pr.reload()
+        self.pr.wait_for(lambda: 'line 1: level not one of' in self.pr.log('relayd'))
+        self.assertTrue(self.pr.running('relayd'))
 
 
 if __name__ == '__main__':
