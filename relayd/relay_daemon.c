@@ -71,6 +71,7 @@ read_outbound(const struct relayd_settings *s, struct tls_policy **old_r, const 
 		relayd.smarthost = sh;
 	relayd.smarthost_tls = level;
 	relayd.has_auth = s->smarthost_auth[0] != '\0';
+	explicit_bzero(relayd.auth_password, sizeof(relayd.auth_password));
 	if (relayd.has_auth) {
 		memcpy(relayd.auth_user, user, sizeof(user));
 		memcpy(relayd.auth_password, pass, sizeof(pass));
