@@ -15,6 +15,8 @@
 #include "lib/xmalloc.h"
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -333,6 +335,10 @@ conn_handshake(struct conn *c)
 	else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
 		conn_fail(c, "TLS handshake: %s",
 		    errno != 0 ? strerror(errno) : "connection closed");
+	} else if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
+		ERR_clear_error();
+		conn_fail(c, "TLS handshake: certificate not verified: %s",
+		    X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
 	} else
 		conn_fail(c, "TLS handshake: %s", tls_error_string());
 }
@@ -565,12 +571,28 @@ conn_start_tls(struct conn *c, SSL_CTX *ctx)
 	return 0;
 }
 
+/* The name the server's certificate must hold: a host name, or an address. */
+static int
+tls_expect_name(SSL *ssl, const char *name)
+{
+	X509_VERIFY_PARAM	*param = SSL_get0_param(ssl);
+	unsigned char		 addr[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+		return X509_VERIFY_PARAM_set1_ip_asc(param, name);
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return SSL_set1_host(ssl, name);
+}
+
 int
 conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *servername)
 {
+	bool	verify = (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) != 0;
+
 	if (conn_tls_setup(c, ctx) == -1)
 		return -1;
-	if (servername != NULL && SSL_set_tlsext_host_name(c->ssl, servername) != 1) {
+	if (servername != NULL && (SSL_set_tlsext_host_name(c->ssl, servername) != 1 ||
+	    (verify && tls_expect_name(c->ssl, servername) != 1))) {
 		conn_fail(c, "TLS setup: %s", tls_error_string());
 		conn_kick(c);
 		return -1;

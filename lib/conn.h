@@ -74,7 +74,9 @@ int		 conn_start_tls(struct conn *c, SSL_CTX *ctx);
  * Client-side TLS (the relay): after the server's "go ahead" to STARTTLS,
  * or right after connecting for implicit TLS.  Buffered input is
  * discarded; servername (may be NULL) is sent as SNI.  CONN_TLS_DONE as
- * above.  The ctx decides about verification (tls_client_ctx_new: none).
+ * above.  The ctx decides about verification (tls_client_ctx_new: none);
+ * when it verifies (tls_client_verify_ctx_new), servername is also the
+ * name (or address) the certificate must be for.
  */
 int		 conn_start_tls_client(struct conn *c, SSL_CTX *ctx, const char *servername);
 bool		 conn_is_tls(const struct conn *c);

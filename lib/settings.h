@@ -121,7 +121,12 @@ struct relayd_settings {
 	uint64_t	 reply_timeout_ms;
 	uint64_t	 bounce_size_limit;
 	unsigned	 port;
-	const char	*tls;			/* "none" or "may" */
+	const char	*tls;			/* none, may, encrypt, verify */
+	const char	*tls_ca_file;		/* "" = the system's store */
+	const char	*tls_policy;		/* "" = none */
+	const char	*smarthost;		/* "" = MX lookups */
+	const char	*smarthost_auth;
+	const char	*smarthost_tls;
 	const char	*dns_servers;		/* "" = resolv.conf */
 };
 

@@ -19,6 +19,12 @@ SSL_CTX		*tls_server_ctx(struct tls_server *t);
 
 /* Client context for the relay (opportunistic: no verification). */
 SSL_CTX		*tls_client_ctx_new(const char **error_r);
+/*
+ * Client context that verifies the server's chain against ca_file (NULL
+ * or "": the system's CA store); the name is checked per connection by
+ * conn_start_tls_client().
+ */
+SSL_CTX		*tls_client_verify_ctx_new(const char *ca_file, const char **error_r);
 
 /* Human-readable last OpenSSL error, for *error_r strings (lifetime: lib/error.h). */
 const char	*tls_error_string(void);

@@ -8,6 +8,8 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "relayd/route.h"
+#include "relayd/smarthost.h"
+#include "relayd/tls_policy.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -28,7 +30,7 @@ static void	next_transaction(struct attempt *a);
 static bool
 for_dest(const struct attempt *a, const struct rmsg *m, size_t i)
 {
-	return strcasecmp(rcpt_domain(m->rcpts[i].address), a->dest->domain) == 0;
+	return strcasecmp(rcpt_nexthop(a->r, m->rcpts[i].address), a->dest->domain) == 0;
 }
 
 /* Every due recipient of this destination gets reply (no host answered). */
@@ -232,16 +234,22 @@ routed(void *arg, enum route_result result, const struct route_hop *hops, size_t
 	struct attempt			*a = arg;
 	struct relay_runner		*r = a->r;
 	struct smtp_reply		 reply;
+	bool				 smart = r->cfg.smarthost != NULL;
 	struct relay_conn_config	 cfg = {
-		.smtp = { .helo_name = r->cfg.hostname, .tls = r->cfg.tls },
-		.tls_ctx = r->cfg.tls_ctx,
+		.smtp = { .helo_name = r->cfg.hostname,
+		    .tls = smart ? r->cfg.smarthost_tls :
+		    tls_policy_get(r->cfg.tls_policy, a->dest->domain, r->cfg.tls),
+		    .auth_user = smart ? r->cfg.auth_user : NULL,
+		    .auth_password = smart ? r->cfg.auth_password : NULL },
 		.connect_timeout_ms = (unsigned)r->cfg.connect_timeout_ms,
 		.reply_timeout_max_ms = (unsigned)r->cfg.reply_timeout_ms,
 	};
 
+	cfg.tls_ctx = cfg.smtp.tls == SMTP_TLS_VERIFY ? r->cfg.tls_verify_ctx : r->cfg.tls_ctx;
 	a->route = NULL;
 	if (result != ROUTE_OK) {
-		if (result == ROUTE_PERMFAIL)
+		/* A smarthost that does not resolve is our setup's fault, not the mail's. */
+		if (result == ROUTE_PERMFAIL && !smart)
 			smtp_reply_local(&reply, 550, "5.1.2", "%s", why);
 		else
 			smtp_reply_local(&reply, 451, "4.4.3", "%s", why);
@@ -255,7 +263,9 @@ routed(void *arg, enum route_result result, const struct route_hop *hops, size_t
 void
 attempt_start(struct relay_runner *r, struct rdest *dest)
 {
-	struct attempt	*a = xcalloc(1, sizeof(*a));
+	struct attempt		*a = xcalloc(1, sizeof(*a));
+	const struct smarthost	*sh = r->cfg.smarthost;
+	uint16_t		 port = sh != NULL && sh->port != 0 ? sh->port : r->cfg.port;
 
 	a->r = r;
 	a->dest = dest;
@@ -263,7 +273,12 @@ attempt_start(struct relay_runner *r, struct rdest *dest)
 	r->conns++;
 	a->next = r->attempts;
 	r->attempts = a;
-	a->route = route_mx(r->dns, dest->domain, r->cfg.port, routed, a);
+	if (sh == NULL)
+		a->route = route_mx(r->dns, dest->domain, r->cfg.port, routed, a);
+	else if (sh->mx)
+		a->route = route_mx(r->dns, sh->host, port, routed, a);
+	else
+		a->route = route_host(r->dns, sh->host, port, routed, a);
 }
 
 /*

@@ -54,10 +54,10 @@ struct outcome {
 	char			*why;
 };
 
-/* Where mail goes: a domain, and the connections open to it. */
+/* Where mail goes: a domain or the smarthost, and the connections open to it. */
 struct rdest {
 	struct rdest		*next;
-	char			*domain;	/* lower case */
+	char			*domain;	/* lower case; the smarthost as configured */
 	unsigned		 conns;
 	unsigned		 due;		/* messages due here, at the last count */
 	const struct rmsg	*counted;	/* the last message counted in due */
@@ -112,6 +112,8 @@ struct rmsg	*runner_find(struct relay_runner *r, const char *id);
 void		 runner_forget(struct relay_runner *r, struct rmsg *m);
 struct rdest	*runner_dest(struct relay_runner *r, const char *domain);
 const char	*rcpt_domain(const char *address);
+/* Where address's mail goes: its domain, or the smarthost (a struct rdest's name). */
+const char	*rcpt_nexthop(const struct relay_runner *r, const char *address);
 bool		 rcpt_due(const struct relay_runner *r, const struct rmsg *m, size_t i, time_t now);
 
 /* relay_attempt.c */

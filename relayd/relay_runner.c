@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/workq.h"
 #include "lib/xmalloc.h"
+#include "relayd/smarthost.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -36,6 +37,17 @@ rcpt_domain(const char *address)
 	const char	*at = strrchr(address, '@');
 
 	return at != NULL ? at + 1 : "";
+}
+
+const char *
+rcpt_nexthop(const struct relay_runner *r, const char *address)
+{
+	const char	*domain = rcpt_domain(address);
+
+	/* Our own domains never get an rdest: their mail stays here. */
+	if (r->cfg.smarthost == NULL || local_domain(r, domain))
+		return domain;
+	return r->cfg.smarthost->name;
 }
 
 struct rdest *
@@ -268,7 +280,7 @@ count_due(struct relay_runner *r, time_t now)
 
 			if (!rcpt_due(r, m, i, now) || local_domain(r, domain))
 				continue;
-			d = runner_dest(r, domain);
+			d = runner_dest(r, rcpt_nexthop(r, m->rcpts[i].address));
 			if (d->counted != m) {		/* each message once */
 				d->counted = m;
 				d->due++;
@@ -294,7 +306,7 @@ start_due(struct relay_runner *r, time_t now)
 				local_start(r, m, now);		/* all of m's local ones */
 				continue;
 			}
-			d = runner_dest(r, domain);
+			d = runner_dest(r, rcpt_nexthop(r, m->rcpts[i].address));
 			want = d->due < r->cfg.max_per_destination ? d->due :
 			    r->cfg.max_per_destination;
 			while (d->conns < want && r->conns < r->cfg.max_connections)

@@ -22,6 +22,8 @@ struct ev_loop;
 struct store;
 struct queue;
 struct relay_runner;
+struct smarthost;
+struct tls_policy;
 struct workq;
 
 struct relay_runner_config {
@@ -39,8 +41,15 @@ struct relay_runner_config {
 	uint64_t		 reply_timeout_ms;	/* caps RFC 5321's */
 	uint64_t		 bounce_size_limit;
 	uint16_t		 port;
-	enum smtp_tls_policy	 tls;
+	enum smtp_tls_policy	 tls;		/* for domains tls_policy does not name */
+	const struct tls_policy	*tls_policy;	/* NULL: none */
 	SSL_CTX			*tls_ctx;
+	SSL_CTX			*tls_verify_ctx;	/* for SMTP_TLS_VERIFY */
+	/* NULL: mail goes by MX; else all of it to the smarthost. */
+	const struct smarthost	*smarthost;
+	enum smtp_tls_policy	 smarthost_tls;
+	const char		*auth_user;	/* NULL: no AUTH */
+	const char		*auth_password;
 	/* Our own domains' mail (bounces to local senders) goes into the store. */
 	struct directory	*directory;	/* the current one: configure() on reload */
 	struct store		*store;

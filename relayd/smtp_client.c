@@ -154,7 +154,7 @@ start_auth(struct smtp_client *c)
 	char		 plain[1024];
 	size_t		 ulen = strlen(user), plen = strlen(pass);
 
-	if (!c->tls) {
+	if (!c->tls && c->cfg->tls != SMTP_TLS_NONE) {
 		close_local(c, 454, "4.7.0", "not sending a password without TLS");
 	} else if (c->ext.auth & SMTP_AUTH_PLAIN && ulen + plen + 2 <= sizeof(plain)) {
 		plain[0] = '\0';	/* RFC 4616: no authorization identity */
@@ -178,7 +178,7 @@ after_hello(struct smtp_client *c)
 	if (!c->tls && c->cfg->tls != SMTP_TLS_NONE && c->ext.starttls) {
 		c->st = ST_STARTTLS;
 		sendf(c, "STARTTLS");
-	} else if (!c->tls && c->cfg->tls == SMTP_TLS_VERIFY) {
+	} else if (!c->tls && c->cfg->tls >= SMTP_TLS_ENCRYPT) {
 		close_local(c, 454, "4.7.4", "TLS required, the server does not offer STARTTLS");
 	} else if (c->cfg->auth_user != NULL) {
 		start_auth(c);
@@ -208,7 +208,7 @@ starttls_reply(struct smtp_client *c)
 	if (smtp_reply_class(&c->reply) == 2) {
 		c->st = ST_TLS;
 		c->ops->start_tls(c->ctx);
-	} else if (c->cfg->tls == SMTP_TLS_VERIFY) {
+	} else if (c->cfg->tls >= SMTP_TLS_ENCRYPT) {
 		closed(c, &c->reply);
 	} else {
 		c->ext.starttls = false;	/* refused: go on in plaintext */
@@ -219,7 +219,8 @@ starttls_reply(struct smtp_client *c)
 static void
 auth_reply(struct smtp_client *c)
 {
-	const char	*user = c->cfg->auth_user, *pass = c->cfg->auth_password;
+	const char		*user = c->cfg->auth_user, *pass = c->cfg->auth_password;
+	struct smtp_reply	 failed;
 
 	if (c->st == ST_AUTH && smtp_reply_class(&c->reply) == 2) {
 		become_ready(c);
@@ -228,7 +229,9 @@ auth_reply(struct smtp_client *c)
 		send_base64(c, "", c->st == ST_AUTH_PASS ? user : pass,
 		    strlen(c->st == ST_AUTH_PASS ? user : pass));
 	} else {
-		closed(c, &c->reply);
+		smtp_reply_local(&failed, 454, "4.7.0", "AUTH failed, the server said: %d %s",
+		    c->reply.code, c->reply.text);
+		closed(c, &failed);
 	}
 }
 

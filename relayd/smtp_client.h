@@ -4,7 +4,9 @@
  * asks through ops (send bytes, start TLS, stream the message).
  *
  * Greeting, EHLO (HELO when EHLO is refused), STARTTLS as the policy says,
- * AUTH PLAIN or LOGIN when credentials are given (a smarthost), then any
+ * AUTH PLAIN or LOGIN when credentials are given (a smarthost: over TLS
+ * only, unless the policy is none; a refused AUTH is a 4yz, as Postfix's
+ * smtp_sasl_auth_soft_bounce: a wrong password is fixed, not bounced), then any
  * number of messages on the one connection: MAIL, RCPT..., DATA, sent as
  * one group when the server offers PIPELINING (RFC 2920), SIZE, BODY=
  * 8BITMIME, SMTPUTF8 and the DSN parameters when offered, and QUIT.
@@ -29,6 +31,7 @@ struct smtp_client;
 enum smtp_tls_policy {
 	SMTP_TLS_NONE,		/* never: plaintext even if offered */
 	SMTP_TLS_MAY,		/* when offered; plaintext if not, or if it fails */
+	SMTP_TLS_ENCRYPT,	/* required, the certificate not checked */
 	SMTP_TLS_VERIFY,	/* required, the certificate checked by the caller */
 };
 

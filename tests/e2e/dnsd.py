@@ -92,10 +92,18 @@ class Dnsd:
                     reply = dns.answer(data)
                     self.request.sendall(struct.pack('!H', len(reply)) + reply)
 
-        udp = socketserver.ThreadingUDPServer(('127.0.0.1', 0), Udp)
-        port = udp.server_address[1]
         socketserver.ThreadingTCPServer.allow_reuse_address = True
-        tcp = socketserver.ThreadingTCPServer(('127.0.0.1', port), Tcp)
+        for attempt in range(20):
+            # The UDP port the kernel picks may be taken in TCP (other tests' listeners).
+            udp = socketserver.ThreadingUDPServer(('127.0.0.1', 0), Udp)
+            port = udp.server_address[1]
+            try:
+                tcp = socketserver.ThreadingTCPServer(('127.0.0.1', port), Tcp)
+                break
+            except OSError:
+                udp.server_close()
+                if attempt == 19:
+                    raise
         for server in (udp, tcp):
             server.daemon_threads = True
             threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -14,9 +14,22 @@ each does to a transaction (sinks.modes[ip], may change while running):
   stall       greet, then say nothing
   slowdot     take the data, then wait 3 s before the final 250
 It records what it took and the most connections it had open at once.
+
+    Sinks(port, modes, tls={ip: (cert, key)}, auth={'user': 'password'},
+          auth_mechs=('PLAIN', 'LOGIN'))
+
+tls: those servers offer STARTTLS with that certificate; auth: every server
+offers AUTH (over plaintext too: the client must not use it there), checks
+the password and answers 535 to a wrong one; sinks.events records
+('starttls', ip) and ('auth', ip, mech, user, ok, over_tls).
+make_pki() makes a test CA and certificates signed by it.
 """
+import base64
+import os
 import socket
 import socketserver
+import ssl
+import subprocess
 import threading
 import time
 
@@ -27,9 +40,17 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class Sinks:
-    def __init__(self, port, modes):
+    def __init__(self, port, modes, tls=None, auth=None, auth_mechs=('PLAIN', 'LOGIN')):
         self.port = port
         self.modes = dict(modes)
+        self.tls = {}
+        for ip, (cert, key) in (tls or {}).items():
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(cert, key)
+            self.tls[ip] = ctx
+        self.auth = auth
+        self.auth_mechs = auth_mechs
+        self.events = []
         self.messages = []
         self.transactions = {}
         self.open = {}
@@ -71,6 +92,42 @@ class Sinks:
                     return 'defer' if n < int(mode[6:]) else 'accept'
                 return mode
 
+            def starttls(self, ip):
+                self.reply('220 2.0.0 go ahead')
+                try:
+                    self.request = sinks.tls[ip].wrap_socket(self.request, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return False        # the client gave up: a failed verification
+                self.rfile = self.request.makefile('rb')
+                self.wfile = socketserver._SocketWriter(self.request)
+                with sinks.lock:
+                    sinks.events.append(('starttls', ip))
+                return True
+
+            def authenticate(self, ip, line):
+                words = line.split()
+                mech = words[1].upper() if len(words) > 1 else ''
+                if mech not in sinks.auth_mechs:
+                    return self.reply('504 5.5.4 unknown mechanism')
+                try:
+                    if mech == 'PLAIN':
+                        if len(words) < 3:
+                            self.reply('334 ')
+                            words.append(self.rfile.readline().strip().decode())
+                        _, user, pw = base64.b64decode(words[2]).decode().split('\0')
+                    else:
+                        self.reply('334 VXNlcm5hbWU6')
+                        user = base64.b64decode(self.rfile.readline().strip()).decode()
+                        self.reply('334 UGFzc3dvcmQ6')
+                        pw = base64.b64decode(self.rfile.readline().strip()).decode()
+                except ValueError:
+                    return self.reply('501 5.5.2 bad encoding')
+                ok = sinks.auth.get(user) == pw
+                with sinks.lock:
+                    sinks.events.append(('auth', ip, mech, user, ok,
+                                         isinstance(self.request, ssl.SSLSocket)))
+                self.reply('235 2.7.0 ok' if ok else '535 5.7.8 bad credentials')
+
             def handle(self):
                 ip = self.server.server_address[0]
                 self.reply('220 sink.%s ESMTP' % ip)
@@ -78,12 +135,24 @@ class Sinks:
                     time.sleep(30)
                     return
                 mail_from, rcpts = None, []
-                for raw in self.rfile:
+                while True:
+                    raw = self.rfile.readline()
+                    if not raw:
+                        return
                     line = raw.decode('utf-8', 'replace').rstrip('\r\n')
                     verb = line[:4].upper()
                     if verb in ('EHLO', 'HELO'):
+                        tls = isinstance(self.request, ssl.SSLSocket)
                         self.reply('250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n'
-                                   '250-DSN\r\n250 SIZE 10000000')
+                                   + ('250-STARTTLS\r\n' if ip in sinks.tls and not tls else '')
+                                   + ('250-AUTH %s\r\n' % ' '.join(sinks.auth_mechs)
+                                      if sinks.auth is not None else '')
+                                   + '250-DSN\r\n250 SIZE 10000000')
+                    elif line.upper() == 'STARTTLS' and ip in sinks.tls:
+                        if not self.starttls(ip):
+                            return
+                    elif verb == 'AUTH' and sinks.auth is not None:
+                        self.authenticate(ip, line)
                     elif verb == 'MAIL':
                         mail_from, rcpts = line[10:].split('>')[0].lstrip('<'), []
                         self.reply('250 2.1.0 ok')
@@ -105,8 +174,9 @@ class Sinks:
                             continue
                         self.reply('354 go ahead')
                         data = b''
-                        for raw in self.rfile:
-                            if raw == b'.\r\n':
+                        while True:
+                            raw = self.rfile.readline()
+                            if raw in (b'.\r\n', b''):
                                 break
                             if self.mode() == 'drop' and len(data) > 50:
                                 return
@@ -168,3 +238,24 @@ def free_port(ips):
                     ok = False
         if ok:
             return port
+
+
+def make_pki(directory, names):
+    """A CA and, for each of names ({file stem: DNS name}), a certificate
+    signed by it (EC keys: fast).  Returns the CA's certificate file; the
+    others are <stem>.pem and <stem>.key in directory."""
+    def openssl(*args):
+        subprocess.run(('openssl',) + args, check=True, cwd=directory,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ec = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes')
+    openssl('req', '-x509', *ec, '-days', '2', '-subj', '/CN=Postroom test CA',
+            '-keyout', 'ca.key', '-out', 'ca.pem')
+    for stem, name in names.items():
+        openssl('req', *ec, '-subj', '/CN=' + name, '-keyout', stem + '.key',
+                '-out', stem + '.csr')
+        with open(os.path.join(directory, stem + '.ext'), 'w') as f:
+            f.write('subjectAltName=DNS:%s\n' % name)
+        openssl('x509', '-req', '-in', stem + '.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key',
+                '-CAcreateserial', '-days', '2', '-extfile', stem + '.ext',
+                '-out', stem + '.pem')
+    return os.path.join(directory, 'ca.pem')

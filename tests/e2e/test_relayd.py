@@ -5,16 +5,18 @@ sender as one RFC 3464 report after a 5yz, an unknown domain, a null MX or
 the end of its lifetime; never to <>."""
 import email
 import os
+import pwd
 import re
 import smtplib
+import tempfile
 import time
 import unittest
 
 from dnsd import Dnsd
 from harness import Postroom, sanitized
-from smtpsink import Sinks, free_port
+from smtpsink import Sinks, free_port, make_pki
 
-SINK_IPS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']
+SINK_IPS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']
 
 ZONE = {
     # where the senders' bounces go
@@ -31,6 +33,15 @@ ZONE = {
     'plain.test': [('A', '127.0.0.4')],
     'nullmx.test': [('MX', 0, '')],
     'broken.test': 'SERVFAIL',
+    # TLS: a certificate for its name, for another name, from another CA; no STARTTLS
+    'good.test': [('MX', 10, 'mx.good.test')],
+    'mx.good.test': [('A', '127.0.0.2')],
+    'wrongname.test': [('MX', 10, 'mx.wrongname.test')],
+    'mx.wrongname.test': [('A', '127.0.0.3')],
+    'notls.test': [('MX', 10, 'mx.notls.test')],
+    'mx.notls.test': [('A', '127.0.0.4')],
+    'untrusted.test': [('MX', 10, 'mx.untrusted.test')],
+    'mx.untrusted.test': [('A', '127.0.0.6')],
 }
 
 SENDER = 'carol@sender.test'
@@ -43,11 +54,12 @@ class RelaydCase(unittest.TestCase):
         self.addCleanup(self.dns.__exit__)
         self.sinks = None
 
-    def start(self, modes, **config):
-        """Sinks with modes ({ip: mode}, the bounce sink always accepting), then
-        smtpd and relayd with fast retries."""
+    def start(self, modes, sink_options=None, files=None, **config):
+        """Sinks with modes ({ip: mode}, the bounce sink always accepting) and
+        sink_options (Sinks' keywords), files ({name: text}) written into the
+        config directory (mode 0600), then smtpd and relayd with fast retries."""
         modes.setdefault('127.0.0.5', 'accept')
-        self.sinks = Sinks(self.port, modes).__enter__()
+        self.sinks = Sinks(self.port, modes, **(sink_options or {})).__enter__()
         self.addCleanup(self.sinks.__exit__)
         conf = {
             'relayd.dns_servers': self.dns.servers,
@@ -61,8 +73,22 @@ class RelaydCase(unittest.TestCase):
             'smtpd.relay_networks': '127.0.0.1/32',
         }
         conf.update(config)
-        self.pr = Postroom(daemons=('smtpd', 'relayd'), config=conf).__enter__()
+        self.pr = Postroom(daemons=(), config=conf).__enter__()
         self.addCleanup(self.pr.__exit__, None, None, None)
+        for name, text in (files or {}).items():
+            self.write_conf(name, text)
+        self.pr.start('smtpd')
+        self.pr.start('relayd')
+
+    def write_conf(self, name, text):
+        """A file of the config directory, mode 0600, the daemons' own."""
+        path = os.path.join(self.pr.conf_dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        if self.pr.as_root:
+            pw = pwd.getpwnam(self.pr.user)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
 
     def send(self, rcpts, sender=SENDER, subject='hello', **kw):
         body = ('From: <%s>\r\nSubject: %s\r\n\r\nbody of %s\r\n.dot line\r\n'
@@ -342,6 +368,162 @@ class Queue(RelaydCase):
         r = self.pr.mailctl('queue', 'list', check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn('relayd is not running', r.stderr)
+
+
+class Smarthost(RelaydCase):
+    """relayd.smarthost: all mail to one relay, STARTTLS, then AUTH PLAIN or
+    LOGIN; a refused password defers (as Postfix's smtp_sasl_auth_soft_bounce);
+    no password over plaintext."""
+
+    AUTH = {'relay-user': 's3cret pass'}
+
+    def setUp(self):
+        super().setUp()
+        self.pki = tempfile.mkdtemp(prefix='postroom-pki-')
+        self.addCleanup(lambda: __import__('shutil').rmtree(self.pki, True))
+        make_pki(self.pki, {'smart': 'smart.relay.test'})
+        self.cert = (os.path.join(self.pki, 'smart.pem'), os.path.join(self.pki, 'smart.key'))
+
+    def start_smart(self, password='s3cret pass', tls=True, mechs=('PLAIN', 'LOGIN'), **config):
+        conf = {'relayd.smarthost': '[127.0.0.3]:%d' % self.port,
+                'relayd.smarthost_auth': 'smarthost_auth'}
+        conf.update(config)
+        self.start({'127.0.0.3': 'accept'},
+                   sink_options={'tls': {'127.0.0.3': self.cert} if tls else {},
+                                 'auth': self.AUTH, 'auth_mechs': mechs},
+                   files={'smarthost_auth': 'relay-user %s\n' % password}, **conf)
+
+    def auths(self):
+        return [e[2:] for e in self.sinks.events if e[0] == 'auth']
+
+    def test_all_mail_to_the_smarthost_with_auth_plain_over_starttls(self):
+        self.start_smart()
+        # relay.test's MX (127.0.0.2) is not listening, nowhere.test has no DNS: no matter
+        self.send(['bob@relay.test', 'ann@nowhere.test'])
+        (ip, mail_from, rcpts, data), = self.sinks.wait(1)
+        self.assertEqual((ip, mail_from), ('127.0.0.3', SENDER))
+        self.assertEqual(sorted(rcpts), ['ann@nowhere.test', 'bob@relay.test'])
+        self.assertEqual(self.auths(), [('PLAIN', 'relay-user', True, True)])
+        self.wait_queue_empty()
+        self.assertNotIn('s3cret', self.pr.log('relayd'))
+
+    def test_auth_login_when_the_only_one_offered(self):
+        self.start_smart(mechs=('LOGIN',))
+        self.send(['bob@relay.test'])
+        self.sinks.wait(1)
+        self.assertEqual(self.auths(), [('LOGIN', 'relay-user', True, True)])
+
+    def test_wrong_password_defers_then_the_fixed_file_is_read_on_sighup(self):
+        self.start_smart(password='wrong')
+        self.send(['bob@relay.test'])
+        log = self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd') and
+                               self.pr.log('relayd'))
+        self.assertRegex(log, r'status=deferred .*reply="454 4.7.0 AUTH failed, '
+                              r'the server said: 535 5.7.8 bad credentials"')
+        self.assertNotIn('wrong', log)
+        self.assertEqual(self.sinks.messages, [])        # no bounce either
+        self.write_conf('smarthost_auth', 'relay-user s3cret pass\n')
+        self.pr.reload()
+        self.assertEqual(self.sinks.wait(1)[0][2], ['bob@relay.test'])
+        self.assertEqual(self.auths()[-1], ('PLAIN', 'relay-user', True, True))
+        self.wait_queue_empty()
+
+    def test_no_password_over_plaintext(self):
+        self.start_smart(tls=False)          # AUTH offered, STARTTLS not
+        self.send(['bob@relay.test'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        self.assertIn('TLS required, the server does not offer STARTTLS', self.pr.log('relayd'))
+        self.assertEqual(self.auths(), [])
+
+    def test_plaintext_auth_only_when_said_and_mx_lookup_of_a_bare_host(self):
+        self.start_smart(tls=False, **{'relayd.smarthost': 'smart.test:%d' % self.port,
+                                       'relayd.smarthost_tls': 'none'})
+        self.dns.zone['smart.test'] = [('MX', 10, 'mx2.relay.test')]     # 127.0.0.3
+        self.send(['bob@plain.test'])
+        self.assertEqual(self.sinks.wait(1)[0][0], '127.0.0.3')
+        self.assertEqual(self.auths(), [('PLAIN', 'relay-user', True, False)])
+
+    def test_a_readable_credentials_file_stops_the_start(self):
+        self.start_smart()
+        os.chmod(os.path.join(self.pr.conf_dir, 'smarthost_auth'), 0o644)
+        self.pr.stop('relayd')
+        try:
+            self.pr.start('relayd')     # (its control socket may answer before init)
+        except AssertionError:
+            pass
+        self.pr.wait_for(lambda: not self.pr.running('relayd'))
+        self.assertIn('readable by others (mode 644, 0600 wanted)', self.pr.log('relayd'))
+
+
+class TlsVerify(RelaydCase):
+    """relayd.tls = verify (the certificate checked against relayd.tls_ca_file
+    and the MX host name), and per-domain levels from relayd.tls_policy."""
+
+    def setUp(self):
+        super().setUp()
+        pki = tempfile.mkdtemp(prefix='postroom-pki-')
+        self.addCleanup(lambda: __import__('shutil').rmtree(pki, True))
+        other = os.path.join(pki, 'other')
+        os.mkdir(other)
+        with open(make_pki(pki, {'good': 'mx.good.test', 'wrong': 'mx.elsewhere.test'})) as f:
+            self.ca = f.read()
+        make_pki(other, {'untrusted': 'mx.untrusted.test'})
+        pair = lambda d, stem: (os.path.join(d, stem + '.pem'), os.path.join(d, stem + '.key'))
+        self.tls = {'127.0.0.2': pair(pki, 'good'), '127.0.0.3': pair(pki, 'wrong'),
+                    '127.0.0.6': pair(other, 'untrusted')}
+
+    def start_tls(self, policy=None, **config):
+        files = {'ca.pem': self.ca}
+        if policy is not None:
+            files['tls_policy'] = policy
+            config['relayd.tls_policy'] = 'tls_policy'
+        config.setdefault('relayd.tls', 'verify')
+        self.start({ip: 'accept' for ip in ('127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.6')},
+                   sink_options={'tls': self.tls}, files=files,
+                   **{'relayd.tls_ca_file': 'ca.pem'}, **config)
+
+    def deferred(self, rcpt):
+        """The reply of rcpt's first deferral, from the log."""
+        m = self.pr.wait_for(lambda: re.search(r'rcpt=<%s> status=deferred .*reply="([^"]*)"'
+                                               % re.escape(rcpt), self.pr.log('relayd')))
+        return m.group(1)
+
+    def test_verify_delivers_to_the_right_name_and_defers_the_rest(self):
+        self.start_tls()
+        for rcpt in ('bob@good.test', 'bob@wrongname.test', 'bob@untrusted.test',
+                     'bob@notls.test'):
+            self.send([rcpt])
+        (ip, _, rcpts, _), = self.sinks.wait(1)
+        self.assertEqual((ip, rcpts), ('127.0.0.2', ['bob@good.test']))
+        self.assertIn(('starttls', '127.0.0.2'), self.sinks.events)
+        self.assertIn('certificate not verified: hostname mismatch',
+                      self.deferred('bob@wrongname.test'))
+        self.assertIn('certificate not verified: unable to get local issuer certificate',
+                      self.deferred('bob@untrusted.test'))
+        self.assertIn('TLS required, the server does not offer STARTTLS',
+                      self.deferred('bob@notls.test'))
+        time.sleep(1)
+        self.assertEqual(len(self.sinks.messages), 1)     # nothing else, no bounce
+
+    def test_policy_file_per_domain_and_reread_on_sighup(self):
+        self.start_tls(policy='# partners\ngood.test verify\nnotls.test encrypt\n',
+                       **{'relayd.tls': 'may'})
+        self.send(['bob@good.test'])
+        self.send(['bob@wrongname.test'])        # not listed: may, so any certificate
+        self.send(['bob@notls.test'])
+        got = sorted((m[0], m[2][0]) for m in self.sinks.wait(2))
+        self.assertEqual(got, [('127.0.0.2', 'bob@good.test'), ('127.0.0.3', 'bob@wrongname.test')])
+        self.assertIn(('starttls', '127.0.0.3'), self.sinks.events)
+        self.assertIn('TLS required', self.deferred('bob@notls.test'))
+        self.write_conf('tls_policy', 'good.test verify\nnotls.test none\n')
+        self.pr.reload()
+        self.assertEqual(self.sinks.wait(3)[2][:3:2], ('127.0.0.4', ['bob@notls.test']))
+        self.wait_queue_empty()
+        # a bad file on SIGHUP: logged, the one in use kept
+        self.write_conf('tls_policy', 'good.test sometimes\n')
+        self.pr.reload()
+        self.pr.wait_for(lambda: 'line 1: level not one of' in self.pr.log('relayd'))
+        self.assertTrue(self.pr.running('relayd'))
 
 
 if __name__ == '__main__':

@@ -398,14 +398,24 @@ test_auth(void **state)
 	t.sent[0] = t.events[0] = '\0';
 	server(&t, "250-smart\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n");
 	expect(&t, "AUTH LOGIN\r\naG9tZUBleGFtcGxlLm5ldA==\r\nczNjcmV0\r\n", "");
+	/* a wrong password is fixed by the admin: a 4yz, the server's reply in it */
 	server(&t, "535 5.7.8 bad credentials\r\n");
-	expect(&t, "", "closed=535 5.7.8");
+	expect(&t, "", "closed=454 4.7.0");
 	smtp_client_free(&t.c);
 
-	/* never in plaintext */
+	/* never in plaintext, unless TLS is said to be none */
 	cfg.tls = SMTP_TLS_MAY;
 	start(&t, "220 smart\r\n250-smart\r\n250 AUTH PLAIN\r\n");
 	expect(&t, "EHLO relay.example.net\r\n", "closed=454 4.7.0");
+	smtp_client_free(&t.c);
+	cfg.tls = SMTP_TLS_ENCRYPT;
+	start(&t, "220 smart\r\n250-smart\r\n250 AUTH PLAIN\r\n");
+	expect(&t, "EHLO relay.example.net\r\n", "closed=454 4.7.4");
+	smtp_client_free(&t.c);
+	cfg.tls = SMTP_TLS_NONE;
+	start(&t, "220 smart\r\n250-smart\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n235 ok\r\n");
+	expect(&t, "EHLO relay.example.net\r\nAUTH PLAIN AGhvbWVAZXhhbXBsZS5uZXQAczNjcmV0\r\n",
+	    "ready");
 	smtp_client_free(&t.c);
 }
 
