@@ -325,8 +325,6 @@ daemon_reload(struct daemon *d)
 	struct directory		*dir;
 	const char			*err;
 
-	if (d->notify)
-		daemon_notify("RELOADING=1");
 	if ((cfg = load_config(d, &err)) == NULL) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
 		goto done;
@@ -358,8 +356,7 @@ daemon_reload(struct daemon *d)
 	log_info("event=reload status=ok config=%s", config_path(cfg));
 	gc_retired(d);
 done:
-	if (d->notify)
-		daemon_notify("READY=1");
+	daemon_worker_ready(d);
 }
 
 static void
@@ -389,8 +386,6 @@ daemon_stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	if (d->notify)
-		daemon_notify("STOPPING=1");
 	log_info("event=stopping sessions=%zu", session_pool_count(d->pool));
 	if (d->spec->stop != NULL)
 		d->spec->stop(d);
@@ -572,8 +567,7 @@ daemon_worker(struct daemon *d)
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	if (d->notify)
-		daemon_notify("READY=1");
+	daemon_worker_ready(d);
 	log_info("event=ready pid=%ld", (long)getpid());
 	if (ev_loop_run(d->loop) == -1) {
 		log_warn("event=loop status=failed");
@@ -656,7 +650,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	memset(&d, 0, sizeof(d));
 	d.spec = spec;
 	d.config_path = DEFAULT_CONFIG;
-	d.notify = true;
+	d.ready_fd = -1;
 	d.af_fd = -1;
 	if ((rc = parse_args(&d, argc, argv)) != -1) {
 		free(d.overrides);
