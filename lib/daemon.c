@@ -567,8 +567,9 @@ daemon_worker(struct daemon *d)
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	daemon_worker_ready(d);
+	/* Logged first: when systemd hears READY=1, the log says who is ready. */
 	log_info("event=ready pid=%ld", (long)getpid());
+	daemon_worker_ready(d);
 	if (ev_loop_run(d->loop) == -1) {
 		log_warn("event=loop status=failed");
 		rc = 1;
