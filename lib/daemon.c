@@ -316,6 +316,43 @@ warn_restart_keys(const struct daemon *d, const struct config *cfg)
 			    daemon_listener_key(l));
 }
 
+/* The config and the directory from the files, for a reload; -1 and why on error. */
+static int
+load_files(struct daemon *d, struct config **cfg_r, struct directory **dir_r,
+    const char **error_r)
+{
+	if ((*cfg_r = load_config(d, error_r)) == NULL)
+		return -1;
+	*dir_r = directory_load(config_dir(*cfg_r), d->spec->directory_syntax, error_r);
+	if (*dir_r == NULL) {
+		config_free(cfg_r);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * In the supervisor, on SIGHUP: a worker forked from now on (after a
+ * crash) starts with what its siblings reload, not with the files read at
+ * start-up.  The workers log the outcome; a broken config keeps the old.
+ */
+void
+daemon_supervisor_reload(struct daemon *d)
+{
+	struct config		*cfg;
+	struct directory	*dir;
+	const char		*err;
+
+	if (load_files(d, &cfg, &dir, &err) == -1)
+		return;
+	config_free(&d->cfg);
+	directory_free(&d->dir);
+	d->cfg = cfg;
+	d->dir = dir;
+	apply_log_level(config_settings(cfg));
+	load_tls(d);
+}
+
 static void
 daemon_reload(struct daemon *d)
 {
@@ -325,13 +362,8 @@ daemon_reload(struct daemon *d)
 	struct directory		*dir;
 	const char			*err;
 
-	if ((cfg = load_config(d, &err)) == NULL) {
+	if (load_files(d, &cfg, &dir, &err) == -1) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
-		goto done;
-	}
-	if ((dir = directory_load(config_dir(cfg), d->spec->directory_syntax, &err)) == NULL) {
-		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
-		config_free(&cfg);
 		goto done;
 	}
 	warn_restart_keys(d, cfg);

@@ -101,6 +101,9 @@ int	daemon_supervise(struct daemon *d, unsigned workers, unsigned burst,
  */
 int	daemon_sandbox(bool seccomp, const char **error_r);
 
+/* In the supervisor: reread config, directory, certificate for workers forked later. */
+void	daemon_supervisor_reload(struct daemon *d);
+
 /* In a worker: tell the supervisor it accepts, or finished a reload. */
 void	daemon_worker_ready(struct daemon *d);
 

@@ -255,6 +255,7 @@ on_signal(struct daemon *d, int signo)
 			sup.ws[i].pending = sup.ws[i].pid > 0;
 		sup.announcing = true;
 		signal_all(SIGHUP);
+		daemon_supervisor_reload(d);
 		break;
 	default:
 		stop_all();
