@@ -315,6 +315,43 @@ warn_restart_keys(const struct daemon *d, const struct config *cfg)
 			    daemon_listener_key(l));
 }
 
+/* The config and the directory from the files, for a reload; -1 and why on error. */
+static int
+load_files(struct daemon *d, struct config **cfg_r, struct directory **dir_r,
+    const char **error_r)
+{
+	if ((*cfg_r = load_config(d, error_r)) == NULL)
+		return -1;
+	*dir_r = directory_load(config_dir(*cfg_r), d->spec->directory_syntax, error_r);
+	if (*dir_r == NULL) {
+		config_free(cfg_r);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * In the supervisor, on SIGHUP: a worker forked from now on (after a
+ * crash) starts with what its siblings reload, not with the files read at
+ * start-up.  The workers log the outcome; a broken config keeps the old.
+ */
+void
+daemon_supervisor_reload(struct daemon *d)
+{
+	struct config		*cfg;
+	struct directory	*dir;
+	const char		*err;
+
+	if (load_files(d, &cfg, &dir, &err) == -1)
+		return;
+	config_free(&d->cfg);
+	directory_free(&d->dir);
+	d->cfg = cfg;
+	d->dir = dir;
+	apply_log_level(config_settings(cfg));
+	load_tls(d);
+}
+
 static void
 daemon_reload(struct daemon *d)
 {
@@ -324,15 +361,8 @@ daemon_reload(struct daemon *d)
 	struct directory		*dir;
 	const char			*err;
 
-	if (d->notify)
-		daemon_notify("RELOADING=1");
-	if ((cfg = load_config(d, &err)) == NULL) {
+	if (load_files(d, &cfg, &dir, &err) == -1) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
-		goto done;
-	}
-	if ((dir = directory_load(config_dir(cfg), d->spec->directory_syntax, &err)) == NULL) {
-		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
-		config_free(&cfg);
 		goto done;
 	}
 	warn_restart_keys(d, cfg);
@@ -357,8 +387,7 @@ daemon_reload(struct daemon *d)
 	log_info("event=reload status=ok config=%s", config_path(cfg));
 	gc_retired(d);
 done:
-	if (d->notify)
-		daemon_notify("READY=1");
+	daemon_worker_ready(d);
 }
 
 static void
@@ -388,8 +417,6 @@ daemon_stop(struct daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	if (d->notify)
-		daemon_notify("STOPPING=1");
 	log_info("event=stopping sessions=%zu", session_pool_count(d->pool));
 	if (d->spec->stop != NULL)
 		d->spec->stop(d);
@@ -571,9 +598,9 @@ daemon_worker(struct daemon *d)
 		rc = DAEMON_EXIT_INIT;
 		goto out;
 	}
-	if (d->notify)
-		daemon_notify("READY=1");
+	/* Logged first: when systemd hears READY=1, the log says who is ready. */
 	log_info("event=ready pid=%ld", (long)getpid());
+	daemon_worker_ready(d);
 	if (ev_loop_run(d->loop) == -1) {
 		log_warn("event=loop status=failed");
 		rc = 1;
@@ -655,7 +682,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	memset(&d, 0, sizeof(d));
 	d.spec = spec;
 	d.config_path = CONFIG_PATH_DEFAULT;
-	d.notify = true;
+	d.ready_fd = -1;
 	d.af_fd = -1;
 	if ((rc = parse_args(&d, argc, argv)) != -1) {
 		free(d.overrides);

@@ -45,7 +45,7 @@ struct daemon {
 	struct tls_server		*tls;		/* NULL: no certificate loaded */
 	struct daemon_sock		*socks;
 	size_t				 nsocks;
-	bool				 notify;	/* this process talks to systemd */
+	int				 ready_fd;	/* a worker's pipe to its supervisor */
 	int				 af_fd;		/* shared authfail table, -1: none */
 	struct conntab			*conns;		/* connection counts, shared by the workers */
 	unsigned			 worker_index;	/* this worker's column in conns */
@@ -107,6 +107,12 @@ int	daemon_sandbox(bool seccomp, const char **error_r);
  * and warns if the limit is short of max_connections.
  */
 void	daemon_raise_files(unsigned want, unsigned max_connections);
+
+/* In the supervisor: reread config, directory, certificate for workers forked later. */
+void	daemon_supervisor_reload(struct daemon *d);
+
+/* In a worker: tell the supervisor it accepts, or finished a reload. */
+void	daemon_worker_ready(struct daemon *d);
 
 /* sd_notify(3) without libsystemd: "READY=1" to $NOTIFY_SOCKET, if set. */
 void	daemon_notify(const char *state);

@@ -4,8 +4,14 @@
  * takes only its own sessions, and a fresh one takes over its listeners.
  * It holds no event loop (an epoll instance is shared across fork, so a
  * child could not safely tear down an inherited one) and reads nothing
- * from the network: it waits for signals with sigtimedwait, restarts a
- * worker that dies, and forwards SIGHUP and SIGTERM.
+ * from the network: it polls a signalfd and the workers' ready pipe,
+ * restarts a worker that dies, and forwards SIGHUP and SIGTERM.
+ *
+ * systemd hears READY=1 only once every worker said, through the ready
+ * pipe, that it accepts (at start) or finished its reload (after
+ * RELOADING=1): a forked worker has not yet run its init nor its loop,
+ * and a READY=1 sent at fork time would let systemd start what depends on
+ * a service that may still fail, or report a reload done that is not.
  *
  * Restarts: the first `restart_burst` deaths of a worker within a minute
  * are restarted at once (a crash costs its sessions, not the service);
@@ -21,8 +27,11 @@
 #include "lib/xmalloc.h"
 
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +52,7 @@ struct worker {
 	uint64_t	 window_start;
 	unsigned	 window_deaths;
 	unsigned	 starts;
+	bool		 pending;	/* READY=1 waits for its ready byte */
 };
 
 struct supervisor {
@@ -51,6 +61,9 @@ struct supervisor {
 	unsigned	 burst;
 	bool		 stopping;
 	bool		 failed;	/* a first start failed in init: stop, exit 1 */
+	bool		 announcing;	/* READY=1 is due once no worker is pending */
+	int		 sigfd;
+	int		 ready_rd;	/* the workers write their index here */
 };
 
 static struct supervisor	sup;
@@ -83,13 +96,15 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 		 */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 			_exit(1);
+		close(sup.sigfd);
+		close(sup.ready_rd);
 		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		d->notify = false;	/* only the main process talks to systemd */
 		d->worker_index = idx;
 		/* exit, not _exit: the worker released everything, leak checks run. */
 		exit(worker(d));
 	}
 	w->pid = pid;
+	w->pending = true;
 	w->started = mono_ms();
 	w->starts++;
 	log_info("event=worker_start index=%u pid=%ld start=%u", idx, (long)pid, w->starts);
@@ -134,6 +149,7 @@ reap(struct daemon *d)
 			continue;
 		w = &sup.ws[i];
 		w->pid = 0;
+		w->pending = false;
 		/* Its sessions are gone with it: so are their counts. */
 		if ((dropped = conntab_reclaim(d->conns, i)) > 0)
 			log_warnx("event=worker_reclaim index=%u pid=%ld connections=%u", i,
@@ -158,6 +174,44 @@ reap(struct daemon *d)
 	}
 }
 
+/* READY=1 once every worker runs and has answered since the last start or reload. */
+static void
+announce_if_ready(void)
+{
+	unsigned	i;
+
+	if (!sup.announcing || sup.stopping)
+		return;
+	for (i = 0; i < sup.n; i++)
+		if (sup.ws[i].pid == 0 || sup.ws[i].pending)
+			return;
+	sup.announcing = false;
+	daemon_notify("READY=1");
+}
+
+static void
+read_ready(void)
+{
+	unsigned char	buf[64];
+	ssize_t		n, i;
+
+	while ((n = read(sup.ready_rd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			if (buf[i] < sup.n)
+				sup.ws[buf[i]].pending = false;
+	announce_if_ready();
+}
+
+void
+daemon_worker_ready(struct daemon *d)
+{
+	unsigned char	idx = (unsigned char)d->worker_index;
+
+	/* One byte: atomic on a pipe; non-blocking, a full pipe only delays READY. */
+	if (d->ready_fd != -1 && write(d->ready_fd, &idx, 1) == -1)
+		log_warn("event=worker_ready index=%u", d->worker_index);
+}
+
 static void
 signal_all(int signo)
 {
@@ -179,14 +233,45 @@ stop_all(void)
 	signal_all(SIGTERM);
 }
 
+static void
+on_signal(struct daemon *d, int signo)
+{
+	unsigned	i;
+
+	switch (signo) {
+	case SIGCHLD:
+		reap(d);
+		if (sup.failed)
+			stop_all();
+		announce_if_ready();
+		break;
+	case SIGHUP:
+		if (sup.stopping)
+			break;
+		/* A reload, not a crash: the workers reload in place. */
+		daemon_notify("RELOADING=1");
+		log_info("event=reload workers=%u", sup.n);
+		for (i = 0; i < sup.n; i++)
+			sup.ws[i].pending = sup.ws[i].pid > 0;
+		sup.announcing = true;
+		signal_all(SIGHUP);
+		daemon_supervisor_reload(d);
+		break;
+	default:
+		stop_all();
+		break;
+	}
+}
+
 int
 daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(struct daemon *))
 {
-	sigset_t	 set, oldmask;
-	struct timespec	 ts;
-	uint64_t	 now, wait_ms;
-	unsigned	 i, alive;
-	int		 signo;
+	struct signalfd_siginfo	 si;
+	struct pollfd		 pfd[2];
+	sigset_t		 set, oldmask;
+	uint64_t		 now, wait_ms;
+	unsigned		 i, alive;
+	int			 ready[2];
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -196,12 +281,22 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 	/* Blocked before the first fork: no signal slips between fork and wait. */
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 	memset(&sup, 0, sizeof(sup));
+	if ((sup.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+	    pipe2(ready, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warn("event=start status=failed stage=supervisor");
+		if (sup.sigfd != -1)
+			close(sup.sigfd);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		return 1;
+	}
+	sup.ready_rd = ready[0];
+	d->ready_fd = ready[1];
 	sup.ws = xcalloc(n, sizeof(*sup.ws));
 	sup.n = n;
 	sup.burst = burst;
+	sup.announcing = true;
 	for (i = 0; i < n; i++)
 		spawn(d, &sup.ws[i], i, &oldmask, worker);
-	daemon_notify("READY=1");
 	for (;;) {
 		now = mono_ms();
 		alive = 0;
@@ -221,28 +316,19 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 		}
 		if (sup.stopping && alive == 0)
 			break;
-		ts.tv_sec = (time_t)(wait_ms / 1000);
-		ts.tv_nsec = (long)(wait_ms % 1000) * 1000000;
-		if ((signo = sigtimedwait(&set, NULL, &ts)) == -1)
-			continue;	/* EAGAIN: a restart may be due; EINTR */
-		switch (signo) {
-		case SIGCHLD:
-			reap(d);
-			if (sup.failed)
-				stop_all();
-			break;
-		case SIGHUP:
-			/* A reload, not a crash: the workers reload in place. */
-			daemon_notify("RELOADING=1");
-			log_info("event=reload workers=%u", n);
-			signal_all(SIGHUP);
-			daemon_notify("READY=1");
-			break;
-		default:
-			stop_all();
-			break;
-		}
+		pfd[0] = (struct pollfd){ .fd = sup.sigfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = sup.ready_rd, .events = POLLIN };
+		if (poll(pfd, 2, (int)wait_ms) <= 0)
+			continue;	/* a restart may be due; EINTR */
+		if (pfd[1].revents != 0)
+			read_ready();
+		while (read(sup.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			on_signal(d, (int)si.ssi_signo);
 	}
+	close(sup.sigfd);
+	close(sup.ready_rd);
+	close(d->ready_fd);
+	d->ready_fd = -1;
 	xfree(&sup.ws);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	log_info("event=stopped");

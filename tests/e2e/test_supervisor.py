@@ -95,6 +95,21 @@ class SupervisorCase:
         self.assertFalse(alive(new))
         self.assertIn('event=stopped', pr.log(self.name))
 
+    def test_worker_restarted_after_a_reload_keeps_what_was_reloaded(self):
+        pr = self.start(workers=1)
+        sup = pr.pid(self.name)
+        [old] = self.workers(pr, 1)
+        pr.add_user('dave@example.test', 'dave-pw')     # mailctl sends SIGHUP
+        self.assertTrue(pr.wait_for(
+            lambda: pr.knows_user(self.name, 'dave@example.test', 'dave-pw'), timeout=10))
+        os.kill(old, signal.SIGKILL)
+        pr.wait_for(lambda: [p for p in children(sup) if p != old], timeout=8)
+        pr.wait_for(lambda: self.answers(pr.port(self.key)), timeout=8)
+        # The new worker is forked from the supervisor: it must hold the reloaded
+        # directory, not the one read at start-up.
+        self.assertTrue(pr.knows_user(self.name, 'dave@example.test', 'dave-pw'),
+                        pr.log(self.name)[-2000:])
+
     def test_other_worker_session_unaffected(self):
         pr = self.start(workers=2)
         port = pr.port(self.key)
