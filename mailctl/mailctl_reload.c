@@ -44,8 +44,8 @@ read_small(const char *path, char *buf, size_t size)
 	return len;
 }
 
-static bool
-proc_named(pid_t pid, const char *name)
+bool
+ctl_proc_named(pid_t pid, const char *name)
 {
 	char	 path[64], comm[64];
 	ssize_t	 n;
@@ -115,7 +115,7 @@ pid_from_file(struct mailctl *m, const char *name)
 	pid = strtol(buf, &end, 10);
 	if (pid <= 1 || errno != 0 || (*end != '\0' && *end != '\n'))
 		return -1;
-	return proc_named((pid_t)pid, name) ? (pid_t)pid : -1;
+	return ctl_proc_named((pid_t)pid, name) ? (pid_t)pid : -1;
 }
 
 static int
@@ -145,10 +145,10 @@ signal_by_scan(const char *name, const char *conf, bool verbose)
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid = (pid_t)atol(de->d_name);
-		if (pid == getpid() || !proc_named(pid, name) || !proc_uses_config(pid, conf))
+		if (pid == getpid() || !ctl_proc_named(pid, name) || !proc_uses_config(pid, conf))
 			continue;
 		parent = proc_parent(pid);
-		if (parent > 0 && proc_named(parent, name) && proc_uses_config(parent, conf))
+		if (parent > 0 && ctl_proc_named(parent, name) && proc_uses_config(parent, conf))
 			continue;	/* a worker: its parent passes the signal on */
 		n += signal_one(pid, name, verbose);
 	}
