@@ -115,13 +115,17 @@ check_tls(struct check *c, const struct settings *set)
 	struct tls_server	*t;
 	const char		*err;
 	time_t			 expires;
+	size_t			 n;
 
 	if (set->lib.tls_cert[0] == '\0' && set->lib.tls_key[0] == '\0')
 		return;		/* no TLS: the daemons say so at start */
 	check_readable(c, "tls_cert", set->lib.tls_cert);
 	check_readable(c, "tls_key", set->lib.tls_key);
 	if ((t = tls_server_new(set->lib.tls_cert, set->lib.tls_key, &err)) == NULL) {
-		key_error(c, "tls_cert", "%s", err);
+		/* The certificate's own errors start with its path; the rest is the key's. */
+		n = strlen(set->lib.tls_cert);
+		key_error(c, strncmp(err, set->lib.tls_cert, n) == 0 && err[n] == ':' ?
+		    "tls_cert" : "tls_key", "%s", err);
 		return;
 	}
 	tls_server_free(&t);
