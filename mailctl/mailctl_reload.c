@@ -1,6 +1,7 @@
 /*
  * mailctl reload: SIGHUP to the daemons that run with this configuration.
- * A daemon writes <queue_dir>/<name>.pid; the pid is trusted only if that
+ * A daemon names its pid in <state_dir>/run/<name>.status
+ * (lib/daemon_status.h); the pid is trusted only if that
  * process is still called <name> (a stale file must not make us signal
  * whatever reused the pid).  Without a pid file, the daemons are found in
  * /proc: same name and started with this configuration file (-c PATH), so
@@ -102,17 +103,17 @@ proc_parent(pid_t pid)
 static pid_t
 pid_from_file(struct mailctl *m, const char *name)
 {
-	char	*path, buf[32], *end;
+	char	*path, buf[128], *p, *end;
 	long	 pid;
 
-	path = xasprintf("%s/%s.pid", m->set->lib.queue_dir, name);
-	if (read_small(path, buf, sizeof(buf)) <= 0) {
+	path = xasprintf("%s/run/%s.status", m->set->lib.state_dir, name);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || (p = strstr(buf, "\npid=")) == NULL) {
 		free(path);
 		return -1;
 	}
 	free(path);
 	errno = 0;
-	pid = strtol(buf, &end, 10);
+	pid = strtol(p + 5, &end, 10);
 	if (pid <= 1 || errno != 0 || (*end != '\0' && *end != '\n'))
 		return -1;
 	return ctl_proc_named((pid_t)pid, name) ? (pid_t)pid : -1;
