@@ -133,7 +133,8 @@ class MailctlStatus(RelaydCase):
     def test_status_of_running_daemons(self):
         self.start({'127.0.0.2': 'defer'}, **{'relayd.min_backoff': '1h', 'workers': 2})
         pr = self.pr
-        out = self.status()
+        # Published just after the listeners, which the harness waited for.
+        out = self.wait_status(r'^smtpd: running(.|\n)*^relayd: running')
         self.assertRegex(out, r'(?m)^smtpd: running pid=%d since=\S+Z workers=2$'
                          % pr.pid('smtpd'))
         self.assertRegex(out, r'(?m)^relayd: running pid=%d ' % pr.pid('relayd'))
@@ -170,12 +171,12 @@ class MailctlStatus(RelaydCase):
 
         # Reloads: a good one, then one refused.
         pr.reload()
-        out = self.wait_status(r'^smtpd: last reload \S+Z ok$')
-        self.assertRegex(out, r'(?m)^relayd: last reload \S+Z ok$')
+        self.wait_status(r'^smtpd: last reload \S+Z ok$(.|\n)*^relayd: last reload \S+Z ok$')
         line, _ = append(pr.conf_file, 'smtpd.max_recipients = lots')
         pr.reload()
         # mailctl reads the config too: the good one back once the daemons tried.
-        pr.wait_for(lambda: 'event=reload status=failed' in pr.log('smtpd'))
+        # (both workers: the slower one must not read the good one)
+        pr.wait_for(lambda: pr.log('smtpd').count('event=reload status=failed') == 2)
         pr._write_config_file()
         self.wait_status(r'^smtpd: last reload \S+Z failed \(.*postroom.conf:%d: '
                          r'smtpd.max_recipients: lots: expected an integer\)$' % line)
