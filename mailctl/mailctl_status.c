@@ -19,12 +19,11 @@
 #include <string.h>
 #include <time.h>
 
-#define STATUS_LINE_MAX	8192
+#define STATUS_LINE_MAX		8192
+#define STATUS_KINDS_MAX	8	/* lib/daemon_status.c's */
+#define STATUS_TEXT_MAX		256	/* longer addresses or reasons are cut */
 
 static const char *const daemon_names[] = { "smtpd", "pop3d", "imapd", "relayd" };
-
-#define STATUS_KINDS_MAX	8
-#define STATUS_TEXT_MAX		256
 
 /* A status file, as read. */
 struct daemon_state {
