@@ -45,6 +45,17 @@ read_small(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/* A zombie keeps its name until reaped, but runs no more. */
+static bool
+proc_zombie(pid_t pid)
+{
+	char	 path[64], stat[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	return read_small(path, stat, sizeof(stat)) > 0 && (p = strrchr(stat, ')')) != NULL &&
+	    p[1] == ' ' && p[2] == 'Z';
+}
+
 bool
 ctl_proc_named(pid_t pid, const char *name)
 {
@@ -56,7 +67,7 @@ ctl_proc_named(pid_t pid, const char *name)
 		return false;
 	if (comm[n - 1] == '\n')
 		comm[n - 1] = '\0';
-	return strcmp(comm, name) == 0;
+	return strcmp(comm, name) == 0 && !proc_zombie(pid);
 }
 
 /* Was pid started with the configuration file conf (a realpath)? */

@@ -7,9 +7,11 @@ the records of one of our domains and refuses another."""
 import datetime
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import unittest
 
 from harness import Postroom, start_postroom
@@ -97,6 +99,31 @@ class MailctlCheck(unittest.TestCase):
         self.assertIn('%s:%d: user: no-such-user-postroom: no such user'
                       % (conf, key_line(conf, 'user')), p.stderr)
         self.assertIn('3 errors', p.stderr)
+
+    def test_directory_the_mail_user_cannot_write(self):
+        os.chmod(self.pr.queue_dir, 0o555)          # the user owns it (the harness chowns)
+        self.addCleanup(os.chmod, self.pr.queue_dir, 0o755)
+        p = self.check()
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('%s:%d: queue_dir: %s: not writable by user %s\n'
+                      % (self.pr.conf_file, key_line(self.pr.conf_file, 'queue_dir'),
+                         self.pr.queue_dir, self.pr.user), p.stderr)
+        self.assertIn('1 error\n', p.stderr)
+
+    def test_status_file_of_a_zombie_reads_not_running(self):
+        # An "smtpd" that exited and was not reaped yet: its pid and name stay.
+        exe = os.path.join(self.pr.dir, 'smtpd')
+        os.symlink(shutil.which('true'), exe)
+        p = subprocess.Popen([exe])
+        self.addCleanup(p.wait)
+        self.pr.wait_for(lambda: open('/proc/%d/stat' % p.pid).read().split(') ')[1][0] == 'Z')
+        os.makedirs(os.path.join(self.pr.state_dir, 'run'), exist_ok=True)
+        with open(os.path.join(self.pr.state_dir, 'run', 'smtpd.status'), 'w') as f:
+            f.write('daemon=smtpd\npid=%d\nstarted=1\nworkers=1\n' % p.pid)
+        self.addCleanup(os.unlink, f.name)
+        out = self.pr.mailctl('status').stdout
+        self.assertIn('smtpd: not running (its status file names pid %d, which is gone)\n'
+                      % p.pid, out)
 
     def test_dns_records_of_our_domain(self):
         p = self.pr.mailctl('dns', 'Example.TEST')
