@@ -733,3 +733,13 @@ config_dir(const struct config *cfg)
 {
 	return cfg->dir;
 }
+
+unsigned
+config_key_line(const struct config *cfg, const char *key)
+{
+	size_t	i = config_key_index(key);
+
+	if (i == SIZE_MAX || cfg->lines[i] == LINE_OVERRIDE)
+		return 0;
+	return cfg->lines[i];
+}

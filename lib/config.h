@@ -95,6 +95,8 @@ const char	*config_format(const struct config *cfg, const char *key, char *buf, 
 
 const char	*config_path(const struct config *cfg);	/* the file it came from */
 const char	*config_dir(const struct config *cfg);	/* its directory */
+/* The line of the file that set key; 0: its default or an override. */
+unsigned	 config_key_line(const struct config *cfg, const char *key);
 const struct config_key *config_key_find(const char *name);
 /* The key that fills field (a SETTINGS_FIELD()); NULL if none does. */
 const struct config_key *config_key_at(size_t field);

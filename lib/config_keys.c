@@ -85,7 +85,7 @@ const struct config_key config_keys[] = {
 	UINT("auth_table_size", lib.auth_table_size, "10000", 16, 1000000,
 	  "client addresses the failed-login table holds (oldest evicted); a shared table keeps the size it was created with"),
 	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
-	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"); empty: per process"),
+	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"; run/<daemon>.status for mailctl status); empty: per process"),
 	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,
 	  "simultaneous connections from one client address to one daemon (its workers together)"),
 	UINT("connection_table_size", lib.connection_table_size, "16384", 16, 1000000,

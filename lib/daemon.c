@@ -10,6 +10,7 @@
 #include "lib/authq.h"
 #include "lib/config.h"
 #include "lib/conntab.h"
+#include "lib/daemon_status.h"
 #include "lib/directory.h"
 #include "lib/ev.h"
 #include "lib/log.h"
@@ -363,6 +364,7 @@ daemon_reload(struct daemon *d)
 
 	if (load_files(d, &cfg, &dir, &err) == -1) {
 		log_warnx("event=reload status=failed reason=\"%s\" keeping the running config", err);
+		daemon_status_reloaded(d, false, err);
 		goto done;
 	}
 	warn_restart_keys(d, cfg);
@@ -385,6 +387,7 @@ daemon_reload(struct daemon *d)
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
 	log_info("event=reload status=ok config=%s", config_path(cfg));
+	daemon_status_reloaded(d, true, NULL);
 	gc_retired(d);
 done:
 	daemon_worker_ready(d);
@@ -479,6 +482,7 @@ accept_cb(int fd, unsigned events, void *arg)
 			return;
 		}
 		session_pool_accept(d->pool, cfd, ds->l->kind, ds->l->implicit_tls);
+		daemon_status_count(d);
 	}
 }
 
@@ -500,6 +504,7 @@ worker_cleanup(struct daemon *d)
 	ev_timer_free(&d->stop_timer);
 	ev_timer_free(&d->accept_timer);
 	ev_timer_free(&d->gc_timer);
+	daemon_status_worker_fini(d);
 	d->pool = NULL;
 	gc_retired(d);
 	ev_loop_free(&d->loop);
@@ -656,6 +661,7 @@ daemon_release(struct daemon *d)
 	if (d->af_fd != -1)
 		close(d->af_fd);
 	conntab_free(&d->conns);
+	daemon_status_free(&d->status);
 }
 
 /* The whole life of a forked worker: serve, then free what it inherited. */
@@ -732,6 +738,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	workers = spec->single_worker ? 1 : daemon_per_cpu(set->lib.workers);
 	/* Before the fork: every worker maps the same counts. */
 	d.conns = conntab_new(set->lib.connection_table_size, workers);
+	d.status = daemon_status_new(&d, workers);
 	load_tls(&d);
 	open_authfail(&d);
 	/* While root may still raise the hard limit. */

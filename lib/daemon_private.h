@@ -15,6 +15,7 @@
 
 struct conntab;
 struct daemon;
+struct daemon_status;
 struct ev_io;
 struct ev_timer;
 struct session_pool;
@@ -49,6 +50,7 @@ struct daemon {
 	int				 af_fd;		/* shared authfail table, -1: none */
 	struct conntab			*conns;		/* connection counts, shared by the workers */
 	unsigned			 worker_index;	/* this worker's column in conns */
+	struct daemon_status		*status;	/* for mailctl status; NULL: none */
 
 	/* Per worker. */
 	struct ev_loop			*loop;

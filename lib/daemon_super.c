@@ -23,6 +23,7 @@
 #include "lib/daemon_private.h"
 
 #include "lib/conntab.h"
+#include "lib/daemon_status.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -151,6 +152,7 @@ reap(struct daemon *d)
 		w->pid = 0;
 		w->pending = false;
 		/* Its sessions are gone with it: so are their counts. */
+		daemon_status_reclaim(d, i);
 		if ((dropped = conntab_reclaim(d->conns, i)) > 0)
 			log_warnx("event=worker_reclaim index=%u pid=%ld connections=%u", i,
 			    (long)pid, dropped);
@@ -297,7 +299,9 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 	sup.announcing = true;
 	for (i = 0; i < n; i++)
 		spawn(d, &sup.ws[i], i, &oldmask, worker);
+	daemon_status_publish(d, true);
 	for (;;) {
+		daemon_status_publish(d, false);
 		now = mono_ms();
 		alive = 0;
 		wait_ms = 1000;
@@ -330,6 +334,7 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 	close(d->ready_fd);
 	d->ready_fd = -1;
 	xfree(&sup.ws);
+	daemon_status_remove(d);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	log_info("event=stopped");
 	return sup.failed ? 1 : 0;

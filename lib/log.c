@@ -20,6 +20,7 @@
 static const char	*log_progname = "postroom";
 static enum log_level	 log_max_level = LOG_LEVEL_INFO;
 static int		 log_to_syslog;
+static void		(*log_sink)(enum log_level, const char *);
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -56,6 +57,12 @@ log_set_level(enum log_level level)
 	log_max_level = level;
 }
 
+void
+log_set_sink(void (*fn)(enum log_level, const char *))
+{
+	log_sink = fn;
+}
+
 int
 log_level_parse(const char *name)
 {
@@ -89,7 +96,9 @@ log_vemit(enum log_level level, const char *errstr, const char *fmt, va_list ap)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
 
-	if (log_to_syslog)
+	if (log_sink != NULL)
+		log_sink(level, line);
+	else if (log_to_syslog)
 		syslog(syslog_prio[level], "%s: %s", level_names[level], line);
 	else
 		fprintf(stderr, "%s[%ld]: %s: %s\n", log_progname, (long)getpid(),

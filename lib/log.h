@@ -17,6 +17,12 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBU
 /* target: "stderr" or "syslog".  Before log_init: stderr at info. */
 void	log_init(const char *progname, enum log_level level, const char *target);
 void	log_set_level(enum log_level level);
+/*
+ * A tool that reports what the library logs in its own words (mailctl
+ * check): each line goes to fn, message only, instead of the target.
+ * NULL: back to the target.
+ */
+void	log_set_sink(void (*fn)(enum log_level level, const char *message));
 /* "error", "warn", "info", "debug"; -1 if unknown. */
 int	log_level_parse(const char *name);
 

@@ -217,6 +217,8 @@ int		 session_pool_accept(struct session_pool *pool, int fd, const char *listene
 /* Stopping: ops->shutdown on each session (or close the idle ones). */
 void		 session_pool_shutdown(struct session_pool *pool);
 size_t		 session_pool_count(const struct session_pool *pool);
+/* Sessions open on one listener kind (0 for a kind never seen). */
+unsigned	 session_pool_listener_count(const struct session_pool *pool, const char *listener);
 
 /*
  * Reload bookkeeping: sessions remember the generation current when they

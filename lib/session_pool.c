@@ -405,6 +405,17 @@ session_pool_count(const struct session_pool *p)
 	return p->count;
 }
 
+unsigned
+session_pool_listener_count(const struct session_pool *p, const char *listener)
+{
+	size_t	i;
+
+	for (i = 0; i < SESSION_LISTENERS_MAX && p->kinds[i].kind != NULL; i++)
+		if (strcmp(p->kinds[i].kind, listener) == 0)
+			return p->kinds[i].count;
+	return 0;
+}
+
 void
 session_pool_set_generation(struct session_pool *p, unsigned gen)
 {

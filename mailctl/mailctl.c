@@ -22,6 +22,7 @@ enum {
 	NEEDS_DIR	= 1 << 0,	/* load the directory files first */
 	EDITS		= 1 << 1,	/* reload the daemons after success */
 	LOCKS		= 1 << 2,	/* run under the lock (others lock after the prompt) */
+	OWN_CONFIG	= 1 << 3,	/* loads the config itself (check reports its errors) */
 };
 
 static const struct command {
@@ -46,6 +47,9 @@ static const struct command {
 	{ "setup",	cmd_setup,	0 },
 	{ "import-dovecot", cmd_import_dovecot, NEEDS_DIR | EDITS | LOCKS },
 	{ "export-dovecot", cmd_export_dovecot, 0 },
+	{ "check",	cmd_check,	OWN_CONFIG },
+	{ "status",	cmd_status,	0 },
+	{ "dns",	cmd_dns,	NEEDS_DIR },
 };
 
 static const char help_text[] =
@@ -127,9 +131,9 @@ static const char help_text[] =
 "             while the user has an entry.\n"
 "\n"
 "     reload  Signal the running daemons (SIGHUP) to reload configuration,\n"
-"             users and certificates.  They are found through the pid files\n"
-"             <queue_dir>/<daemon>.pid, else as processes started with this\n"
-"             configuration file.\n"
+"             users and certificates.  They are found through their status\n"
+"             files <state_dir>/run/<daemon>.status, else as processes started\n"
+"             with this configuration file.\n"
 "\n"
 "     queue list\n"
 "     queue show ID\n"
@@ -147,6 +151,28 @@ static const char help_text[] =
 "             the same as retry all.  hold keeps a message from being tried\n"
 "             until release.  delete removes it without a bounce (refused while\n"
 "             it is being sent: try again).  An unknown id exits with 1.\n"
+"\n"
+"     check   Check that the daemons would start on this configuration: load\n"
+"             postroom.conf and the directory files as they do, then check\n"
+"             that the mail user exists, the certificate and key load, match\n"
+"             and are readable by that user, and mail_root, queue_dir and\n"
+"             state_dir exist and are writable by it.  Every problem is\n"
+"             printed as FILE:LINE: message (FILE: message for a default);\n"
+"             exit status 1 if there was any, else one summary line.\n"
+"\n"
+"     status  What runs: each daemon (pid, since when, workers), its\n"
+"             listeners with their open connections (summed over workers),\n"
+"             its last reload (time, ok or failed and why), the certificate's\n"
+"             expiry and the queue (messages, deferred, held; asked of\n"
+"             relayd).  The daemons publish this in\n"
+"             <state_dir>/run/<daemon>.status, updated within a second; a\n"
+"             daemon killed without a clean stop shows as not running.\n"
+"\n"
+"     dns DOMAIN\n"
+"             Print the DNS records to create for one of our domains, in\n"
+"             zone-file form: MX to hostname, SPF (v=spf1 mx -all) and a\n"
+"             starting DMARC record (p=none, reports to postmaster@DOMAIN).\n"
+"             DKIM records come once Postroom signs mail.\n"
 "\n"
 "     config [KEY...]\n"
 "             Print the settings the daemons would run with, as \"key = value\"\n"
@@ -284,6 +310,8 @@ run(struct mailctl *m, const struct command *cmd, int argc, char **argv)
 	const char	*err;
 	int		 rc;
 
+	if (cmd->flags & OWN_CONFIG)
+		return cmd->run(m, argc, argv);
 	if ((m->cfg = config_load(m->conf_path, &err)) == NULL)
 		return ctl_error("%s", err);
 	m->set = config_settings(m->cfg);

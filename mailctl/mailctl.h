@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define CTL_OK		0
 #define CTL_ERR		1
@@ -84,6 +85,18 @@ int		 ctl_make_maildir(struct mailctl *m, const void *arg);
 
 /* mailctl_reload.c: SIGHUP the daemons using this config; how many got it. */
 int		 ctl_reload(struct mailctl *m, bool verbose);
+/* Is pid alive and called name (/proc/pid/comm)?  A stale pid file must not fool us. */
+bool		 ctl_proc_named(pid_t pid, const char *name);
+
+/*
+ * mailctl_queue.c: one request to relayd's control socket; each "* " data
+ * line goes to data (without the "* "), the OK/ERR ends it.
+ */
+int		 ctl_queue_ask(struct mailctl *m, const char *request,
+		    void (*data)(void *arg, const char *line), void *arg);
+
+/* mailctl_status.c: notAfter of the first certificate in a PEM file; -1 if unreadable. */
+int		 ctl_cert_expiry(const char *path, time_t *expires_r);
 
 /* Commands: argv[0] is the command name. */
 int		 cmd_adduser(struct mailctl *m, int argc, char **argv);
@@ -106,5 +119,9 @@ int		 cmd_setup(struct mailctl *m, int argc, char **argv);
 /* mailctl_dovecot.c */
 int		 cmd_import_dovecot(struct mailctl *m, int argc, char **argv);
 int		 cmd_export_dovecot(struct mailctl *m, int argc, char **argv);
+/* mailctl_check.c, mailctl_status.c, mailctl_dns.c */
+int		 cmd_check(struct mailctl *m, int argc, char **argv);
+int		 cmd_status(struct mailctl *m, int argc, char **argv);
+int		 cmd_dns(struct mailctl *m, int argc, char **argv);
 
 #endif

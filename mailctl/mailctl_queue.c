@@ -29,9 +29,18 @@ static const struct {
 	{ "delete", "DELETE", true },
 };
 
-static int
-ask(const char *path, const char *request)
+static void
+print_data(void *arg, const char *line)
 {
+	(void)arg;
+	printf("%s\n", line);
+}
+
+int
+ctl_queue_ask(struct mailctl *m, const char *request, void (*data)(void *, const char *),
+    void *arg)
+{
+	const char		*path = m->set->relayd.control_listen;
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	char			 reply[8192], *line, *end;
 	size_t			 have = 0;
@@ -65,7 +74,7 @@ ask(const char *path, const char *request)
 		for (line = reply; (end = strchr(line, '\n')) != NULL; line = end + 1) {
 			*end = '\0';
 			if (strncmp(line, "* ", 2) == 0 || strcmp(line, "*") == 0)
-				printf("%s\n", line + (line[1] == ' ' ? 2 : 1));
+				data(arg, line + (line[1] == ' ' ? 2 : 1));
 			else if (strcmp(line, "OK") == 0)
 				answered = true, rc = CTL_OK;
 			else if (strncmp(line, "ERR ", 4) == 0)
@@ -99,7 +108,7 @@ cmd_queue(struct mailctl *m, int argc, char **argv)
 			return ctl_error("%s: not a queue id", ctl_q(argv[2]));
 		snprintf(request, sizeof(request), "%s%s%s\n", verbs[i].wire,
 		    verbs[i].id ? " " : "", verbs[i].id ? argv[2] : "");
-		return ask(m->set->relayd.control_listen, request);
+		return ctl_queue_ask(m, request, print_data, NULL);
 	}
 	return ctl_usage(synopsis);
 }

@@ -1,6 +1,7 @@
 /*
  * mailctl reload: SIGHUP to the daemons that run with this configuration.
- * A daemon writes <queue_dir>/<name>.pid; the pid is trusted only if that
+ * A daemon names its pid in <state_dir>/run/<name>.status
+ * (lib/daemon_status.h); the pid is trusted only if that
  * process is still called <name> (a stale file must not make us signal
  * whatever reused the pid).  Without a pid file, the daemons are found in
  * /proc: same name and started with this configuration file (-c PATH), so
@@ -44,8 +45,19 @@ read_small(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/* A zombie keeps its name until reaped, but runs no more. */
 static bool
-proc_named(pid_t pid, const char *name)
+proc_zombie(pid_t pid)
+{
+	char	 path[64], stat[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	return read_small(path, stat, sizeof(stat)) > 0 && (p = strrchr(stat, ')')) != NULL &&
+	    p[1] == ' ' && p[2] == 'Z';
+}
+
+bool
+ctl_proc_named(pid_t pid, const char *name)
 {
 	char	 path[64], comm[64];
 	ssize_t	 n;
@@ -55,7 +67,7 @@ proc_named(pid_t pid, const char *name)
 		return false;
 	if (comm[n - 1] == '\n')
 		comm[n - 1] = '\0';
-	return strcmp(comm, name) == 0;
+	return strcmp(comm, name) == 0 && !proc_zombie(pid);
 }
 
 /* Was pid started with the configuration file conf (a realpath)? */
@@ -102,20 +114,20 @@ proc_parent(pid_t pid)
 static pid_t
 pid_from_file(struct mailctl *m, const char *name)
 {
-	char	*path, buf[32], *end;
+	char	*path, buf[128], *p, *end;
 	long	 pid;
 
-	path = xasprintf("%s/%s.pid", m->set->lib.queue_dir, name);
-	if (read_small(path, buf, sizeof(buf)) <= 0) {
+	path = xasprintf("%s/run/%s.status", m->set->lib.state_dir, name);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || (p = strstr(buf, "\npid=")) == NULL) {
 		free(path);
 		return -1;
 	}
 	free(path);
 	errno = 0;
-	pid = strtol(buf, &end, 10);
+	pid = strtol(p + 5, &end, 10);
 	if (pid <= 1 || errno != 0 || (*end != '\0' && *end != '\n'))
 		return -1;
-	return proc_named((pid_t)pid, name) ? (pid_t)pid : -1;
+	return ctl_proc_named((pid_t)pid, name) ? (pid_t)pid : -1;
 }
 
 static int
@@ -145,10 +157,10 @@ signal_by_scan(const char *name, const char *conf, bool verbose)
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid = (pid_t)atol(de->d_name);
-		if (pid == getpid() || !proc_named(pid, name) || !proc_uses_config(pid, conf))
+		if (pid == getpid() || !ctl_proc_named(pid, name) || !proc_uses_config(pid, conf))
 			continue;
 		parent = proc_parent(pid);
-		if (parent > 0 && proc_named(parent, name) && proc_uses_config(parent, conf))
+		if (parent > 0 && ctl_proc_named(parent, name) && proc_uses_config(parent, conf))
 			continue;	/* a worker: its parent passes the signal on */
 		n += signal_one(pid, name, verbose);
 	}

@@ -314,7 +314,7 @@ class TestLockAndReload(MailctlCase):
         self.assertEqual([n for n in os.listdir(self.pr.conf_dir) if n.startswith('.mailctl.')],
                          ['.mailctl.lock'])
 
-    def fake_daemon(self, name, conf, pidfile=None):
+    def fake_daemon(self, name, conf, status_file=None):
         """A process called `name` (a python3 symlink) that records SIGHUPs."""
         d = os.path.join(self.pr.dir, 'fake-%s-%d' % (name, len(os.listdir(self.pr.dir))))
         os.mkdir(d)
@@ -337,9 +337,9 @@ class TestLockAndReload(MailctlCase):
         self.addCleanup(p.wait)
         self.addCleanup(p.kill)
         self.assertEqual(p.stdout.readline().strip(), 'ready')
-        if pidfile:
-            with open(pidfile, 'w') as f:
-                f.write('%d\n' % p.pid)
+        if status_file:     # as lib/daemon_status.c writes it
+            with open(status_file, 'w') as f:
+                f.write('daemon=%s\npid=%d\n' % (name, p.pid))
         return p, hups
 
     def hups(self, path):
@@ -363,16 +363,19 @@ class TestLockAndReload(MailctlCase):
         time.sleep(0.2)
         self.assertEqual(self.hups(theirs_hups), 0)
 
-    def test_reload_by_pid_file(self):
-        pidfile = os.path.join(self.pr.queue_dir, 'pop3d.pid')
-        p, hups = self.fake_daemon('pop3d', '/nonexistent.conf', pidfile=pidfile)
+    def status_file(self, name):
+        os.makedirs(os.path.join(self.pr.state_dir, 'run'), exist_ok=True)
+        return os.path.join(self.pr.state_dir, 'run', name + '.status')
+
+    def test_reload_by_status_file(self):
+        p, hups = self.fake_daemon('pop3d', '/nonexistent.conf',
+                                   status_file=self.status_file('pop3d'))
         self.assertIn('pop3d (pid %d)' % p.pid, self.pr.mailctl('reload').stdout)
         self.pr.wait_for(lambda: self.hups(hups) == 1)
 
-    def test_stale_pid_file_is_ignored(self):
-        pidfile = os.path.join(self.pr.queue_dir, 'smtpd.pid')
-        with open(pidfile, 'w') as f:
-            f.write('%d\n' % os.getpid())    # alive, but not an smtpd
+    def test_stale_status_file_is_ignored(self):
+        with open(self.status_file('smtpd'), 'w') as f:
+            f.write('daemon=smtpd\npid=%d\n' % os.getpid())    # alive, but not an smtpd
         p = self.pr.mailctl('reload')
         self.assertEqual(p.stdout, '')
         self.assertIn('no running daemon', p.stderr)

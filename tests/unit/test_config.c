@@ -316,6 +316,29 @@ test_config_set(void **state)
 	config_free(&cfg);
 }
 
+/* mailctl check blames a key's own line; a default or an override has none. */
+static void
+test_key_line(void **state)
+{
+	static const char	 text[] = "# comment\n\nhostname = a.b\ntls_key = k.pem\n";
+	struct config		*cfg;
+	const char		*err = NULL;
+	char			*dir = tu_mkdtemp(), *log;
+
+	(void)state;
+	cfg = load_text(dir, text, sizeof(text) - 1, &err, &log);
+	assert_non_null(cfg);
+	assert_int_equal(config_key_line(cfg, "hostname"), 3);
+	assert_int_equal(config_key_line(cfg, "tls_key"), 4);
+	assert_int_equal(config_key_line(cfg, "mail_root"), 0);
+	assert_int_equal(config_key_line(cfg, "no.such.key"), 0);
+	assert_int_equal(config_set(cfg, "hostname", "c.d", &err), 0);
+	assert_int_equal(config_key_line(cfg, "hostname"), 0);
+	config_free(&cfg);
+	free(log);
+	tu_rmdir(&dir);
+}
+
 /* A key with a fixed set of words takes exactly those, whole. */
 static void
 test_choices(void **state)
@@ -630,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_config_set),
 		cmocka_unit_test(test_choices),
+		cmocka_unit_test(test_key_line),
 		cmocka_unit_test(test_check_failure),
 		cmocka_unit_test(test_check_after_set),
 		cmocka_unit_test(test_deprecated_alias),

@@ -101,6 +101,38 @@ test_fatal_exits(void **state)
 	assert_int_equal(WEXITSTATUS(status), 1);
 }
 
+static char		 sunk[256];
+static enum log_level	 sunk_level;
+
+static void
+sink(enum log_level level, const char *message)
+{
+	sunk_level = level;
+	snprintf(sunk, sizeof(sunk), "%s", message);
+}
+
+/* A sink takes the message alone, no prefix, flattened; NULL gives the target back. */
+static void
+test_sink(void **state)
+{
+	char	*out;
+
+	(void)state;
+	log_init("testd", LOG_LEVEL_WARN, "stderr");
+	log_set_sink(sink);
+	tu_capture_start();
+	log_warnx("conf:3: key: %s", "bad\nline");
+	log_info("below the level");
+	log_set_sink(NULL);
+	log_warnx("back");
+	out = tu_capture_end();
+	assert_string_equal(sunk, "conf:3: key: bad?line");
+	assert_int_equal(sunk_level, LOG_LEVEL_WARN);
+	assert_non_null(strstr(out, "warn: back\n"));
+	assert_null(strstr(out, "conf:3"));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -109,6 +141,7 @@ main(void)
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_fatal_exits),
+		cmocka_unit_test(test_sink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
