@@ -114,6 +114,8 @@ env_close_handles(struct idx_env *e)
 	 * the index is derived anyway.  A checkpoint only once the log has
 	 * grown, so the log files can be removed.
 	 */
+	bool	opened = e->folders != NULL;	/* else a checkpoint only errs */
+
 	if (e->vanished != NULL)
 		e->vanished->close(e->vanished, DB_NOSYNC);
 	if (e->msgs != NULL)
@@ -121,7 +123,8 @@ env_close_handles(struct idx_env *e)
 	if (e->folders != NULL)
 		e->folders->close(e->folders, DB_NOSYNC);
 	if (e->env != NULL) {
-		e->env->txn_checkpoint(e->env, 1024, 0, 0);
+		if (opened)
+			e->env->txn_checkpoint(e->env, 1024, 0, 0);
 		e->env->close(e->env, 0);
 	}
 	e->msgs = e->folders = e->vanished = NULL;
@@ -240,6 +243,30 @@ remove_env_files(const char *dir)
 	closedir(d);
 }
 
+#define OPEN_TRIES	20
+
+/*
+ * DB_REGISTER locks its registry file with fcntl(F_SETLKW), and the
+ * kernel's deadlock detection sees processes, not threads: two processes
+ * whose threads open one environment at once can get EDEADLK where there
+ * is no deadlock (seen with 2,000 sessions selecting INBOX on 2 workers).
+ * That is contention, not damage: wait a little and open again.
+ */
+static int
+env_open_contended(struct idx_env *e, const char *dir)
+{
+	int	 ret, i;
+
+	for (i = 1; ; i++) {
+		if ((ret = env_open_handles(e, dir)) == 0)
+			return 0;
+		env_close_handles(e);
+		if ((ret != EDEADLK && ret != EAGAIN) || i == OPEN_TRIES)
+			return ret;
+		usleep((useconds_t)i * 5000);	/* on a workq thread: 1 s in all */
+	}
+}
+
 static struct idx_env *
 env_open(const char *maildir, const char **error_r)
 {
@@ -264,13 +291,12 @@ env_open(const char *maildir, const char **error_r)
 		goto fail;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		if ((ret = env_open_handles(e, dir)) == 0)
+		if ((ret = env_open_contended(e, dir)) == 0)
 			return e;
-		env_close_handles(e);
-		log_warnx("event=index status=rebuilding dir=%s reason=\"%s\"", dir, db_strerror(ret));
 		/* Derived data: start afresh, but only if nobody else uses it. */
 		if (flock(e->lockfd, LOCK_EX | LOCK_NB) == -1)
 			break;
+		log_warnx("event=index status=rebuilding dir=%s reason=\"%s\"", dir, db_strerror(ret));
 		remove_env_files(dir);
 		flock(e->lockfd, LOCK_SH);
 	}
