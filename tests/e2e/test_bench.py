@@ -125,7 +125,7 @@ class ImapBenchTest(unittest.TestCase):
         rows = [line for line in text.splitlines() if ' x 4 KB: ' in line or ' x 1 KB: ' in line
                 or line.startswith(('mixed', '20 IDLE'))]
         self.assertEqual(len(rows), 2 * (len(bench_imap.BOX_FIGURES) - 2 * (os.geteuid() != 0))
-                         + 3 + 3, text)
+                         + 3 + 4, text)      # mixed: 3 rows; IDLE: PSS, RSS, per, EXISTS
         for line in rows:
             cells = line.split()
             self.assertNotIn('-', cells, line)      # a figure missing on one side
