@@ -234,7 +234,13 @@ routed(void *arg, enum route_result result, const struct route_hop *hops, size_t
 	struct attempt			*a = arg;
 	struct relay_runner		*r = a->r;
 	struct smtp_reply		 reply;
-	bool				 smart = r->cfg.smarthost != NULL;
+	/*
+	 * Decided again now, from the destination: a reload that added a
+	 * smarthost while this lookup ran must not hand its password (and its
+	 * TLS level) to the MX of the recipient's domain.
+	 */
+	bool				 smart = r->cfg.smarthost != NULL &&
+	    strcasecmp(a->dest->domain, r->cfg.smarthost->name) == 0;
 	struct relay_conn_config	 cfg = {
 		.smtp = { .helo_name = r->cfg.hostname,
 		    .tls = smart ? r->cfg.smarthost_tls :

@@ -385,9 +385,11 @@ class Smarthost(RelaydCase):
         self.cert = (os.path.join(self.pki, 'smart.pem'), os.path.join(self.pki, 'smart.key'))
 
     def start_smart(self, password='s3cret pass', tls=True, mechs=('PLAIN', 'LOGIN'), **config):
+        # encrypt: the test CA is not relayd's (verify, the default, has its own test)
         conf = {'relayd.smarthost': '[127.0.0.3]:%d' % self.port,
-                'relayd.smarthost_auth': 'smarthost_auth'}
+                'relayd.smarthost_auth': 'smarthost_auth', 'relayd.smarthost_tls': 'encrypt'}
         conf.update(config)
+        conf = {k: v for k, v in conf.items() if v is not None}    # None: the default
         self.start({'127.0.0.3': 'accept'},
                    sink_options={'tls': {'127.0.0.3': self.cert} if tls else {},
                                  'auth': self.AUTH, 'auth_mechs': mechs},
@@ -434,6 +436,14 @@ class Smarthost(RelaydCase):
         self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
         self.assertIn('TLS required, the server does not offer STARTTLS', self.pr.log('relayd'))
         self.assertEqual(self.auths(), [])
+
+    def test_by_default_no_password_to_a_certificate_that_does_not_verify(self):
+        self.start_smart(**{'relayd.smarthost_tls': None})     # verify; the test CA unknown
+        self.send(['bob@relay.test'])
+        self.pr.wait_for(lambda: 'status=deferred' in self.pr.log('relayd'))
+        self.assertIn('certificate not verified', self.pr.log('relayd'))
+        self.assertEqual(self.auths(), [])
+        self.assertEqual(self.sinks.messages, [])
 
     def test_plaintext_auth_only_when_said_and_mx_lookup_of_a_bare_host(self):
         self.start_smart(tls=False, **{'relayd.smarthost': 'smart.test:%d' % self.port,
