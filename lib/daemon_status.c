@@ -72,6 +72,7 @@ static int
 run_dir(const struct settings *set, char **path_r)
 {
 	struct passwd	*pw;
+	struct stat	 st;
 	char		*dir;
 
 	if (set->lib.state_dir[0] == '\0')
@@ -83,10 +84,22 @@ run_dir(const struct settings *set, char **path_r)
 		free(dir);
 		goto fail;
 	}
-	if (geteuid() == 0 && (pw = getpwnam(set->lib.user)) != NULL &&
-	    chown(dir, pw->pw_uid, pw->pw_gid) == -1) {
-		free(dir);
-		goto fail;
+	/*
+	 * mailctl setup made it the user's (under the units root may not
+	 * chown).  Never through a symbolic link: the user could point one at
+	 * /etc before a restart as root.
+	 */
+	if (geteuid() == 0 && (pw = getpwnam(set->lib.user)) != NULL) {
+		int	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd == -1 || fstat(fd, &st) == -1 || (st.st_uid != pw->pw_uid &&
+		    fchown(fd, pw->pw_uid, pw->pw_gid) == -1)) {
+			if (fd != -1)
+				close(fd);
+			free(dir);
+			goto fail;
+		}
+		close(fd);
 	}
 	*path_r = dir;
 	return 0;

@@ -1,7 +1,8 @@
 /*
  * mailctl setup: what an installation needs besides its files.  The
  * unprivileged user and group postroom.conf names (useradd --system, only
- * if missing), state_dir, queue_dir and mail_root owned by that user, and
+ * if missing), queue_dir, mail_root and state_dir/run owned by that user
+ * (state_dir itself root's, in its group: see state_dirs), and
  * the configuration files readable by its group (the daemons re-read them
  * on SIGHUP after dropping privileges).  Every step leaves what is already
  * right alone, so a second run changes nothing and exits 0.
@@ -73,9 +74,9 @@ create_user(const char *user, const char *home)
 	return CTL_OK;
 }
 
-/* path (a missing parent 0755, itself 0750), owned by pw; a symlink is refused. */
+/* path (a missing parent 0755, itself 0750), owned by uid:gid; a symlink is refused. */
 static int
-own_dir(const char *path, const struct passwd *pw)
+own_dir(const char *path, uid_t uid, gid_t gid, const char *owner)
 {
 	char		 parent[4096];
 	char		*slash;
@@ -100,17 +101,45 @@ own_dir(const char *path, const struct passwd *pw)
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return ctl_error("%s: %s", path, errno == ELOOP ? "a symbolic link, left alone" :
 		    strerror(errno));
-	if (fstat(fd, &st) == 0 && st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid) {
+	if (fstat(fd, &st) == 0 && st.st_uid == uid && st.st_gid == gid) {
 		close(fd);
 		return CTL_OK;
 	}
-	if (fchown(fd, pw->pw_uid, pw->pw_gid) == -1) {
+	if (fchown(fd, uid, gid) == -1) {
 		rc = errno;
 		close(fd);
 		return ctl_error("%s: chown: %s", path, strerror(rc));
 	}
 	close(fd);
-	printf("%s owned by %s\n", path, pw->pw_name);
+	printf("%s owned by %s\n", path, owner);
+	return CTL_OK;
+}
+
+/*
+ * The mail and the queue belong to the mail user.  state_dir stays root's
+ * (group pw's): under the systemd units root has no CAP_DAC_OVERRIDE or
+ * CAP_CHOWN, and it creates authfail.table and relayd's socket there at
+ * start; only its run/ (the status files, written after the drop) is pw's.
+ */
+static int
+state_dirs(const struct settings *s, const struct passwd *pw)
+{
+	char	 run[4096];
+	int	 rc;
+
+	if (s->lib.state_dir[0] != '\0') {
+		if ((rc = own_dir(s->lib.state_dir, 0, pw->pw_gid, "root")) != CTL_OK)
+			return rc;
+		snprintf(run, sizeof(run), "%s/run", s->lib.state_dir);
+		if ((rc = own_dir(run, pw->pw_uid, pw->pw_gid, pw->pw_name)) != CTL_OK)
+			return rc;
+	}
+	if (s->lib.queue_dir[0] != '\0' &&
+	    (rc = own_dir(s->lib.queue_dir, pw->pw_uid, pw->pw_gid, pw->pw_name)) != CTL_OK)
+		return rc;
+	if (s->lib.mail_root[0] != '\0' &&
+	    (rc = own_dir(s->lib.mail_root, pw->pw_uid, pw->pw_gid, pw->pw_name)) != CTL_OK)
+		return rc;
 	return CTL_OK;
 }
 
@@ -143,7 +172,6 @@ int
 cmd_setup(struct mailctl *m, int argc, char **argv)
 {
 	const struct settings	*s = m->set;
-	const char		*dirs[] = { s->lib.state_dir, s->lib.queue_dir, s->lib.mail_root };
 	struct passwd		*pw;
 	char			 path[4096];
 	size_t			 i;
@@ -166,9 +194,8 @@ cmd_setup(struct mailctl *m, int argc, char **argv)
 	if (pw->pw_uid == 0)
 		return ctl_error("user %s is root: the daemons refuse to run as root",
 		    ctl_q(s->lib.user));
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (dirs[i][0] != '\0' && (rc = own_dir(dirs[i], pw)) != CTL_OK)
-			return rc;
+	if ((rc = state_dirs(s, pw)) != CTL_OK)
+		return rc;
 	for (i = 0; i < sizeof(conf_files) / sizeof(conf_files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", m->conf_dir, conf_files[i]);
 		if ((rc = share_file(path, pw)) != CTL_OK)

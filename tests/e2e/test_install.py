@@ -165,9 +165,12 @@ class Setup(unittest.TestCase):
         pw = pwd.getpwnam(self.user)
         self.assertEqual(pw.pw_shell, '/usr/sbin/nologin')
         self.assertLess(pw.pw_uid, 1000)
-        for d in self.dirs:
+        # state_dir stays root's (the units give root no CAP_DAC_OVERRIDE): its run/ is the user's
+        owners = {self.dirs[0]: 0, os.path.join(self.dirs[0], 'run'): pw.pw_uid}
+        for d in self.dirs + [os.path.join(self.dirs[0], 'run')]:
             st = os.lstat(d)
-            self.assertEqual((st.st_uid, st.st_gid, mode(d)), (pw.pw_uid, pw.pw_gid, 0o750), d)
+            self.assertEqual((st.st_uid, st.st_gid, mode(d)),
+                             (owners.get(d, pw.pw_uid), pw.pw_gid, 0o750), d)
         st = os.lstat(os.path.join(self.conf, 'passwd'))
         self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
                          (0, pw.pw_gid, 0o640))
