@@ -122,6 +122,8 @@ uidlist_line(void *ctx, unsigned lineno, char *line, const char *why)
 		return;
 	else if ((uid = parse_u32(line, &end)) == 0 || (name = strstr(end, " :")) == NULL)
 		why = "not \"<uid> [fields] :<file name>\"";
+	else if (uid == UINT32_MAX)	/* no next UID after it */
+		why = "UID 4294967295 leaves no next UID";
 	else {
 		name += 2;
 		uidlist_add(l, uid, name, strcspn(name, ":"));
