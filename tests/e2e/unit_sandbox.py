@@ -10,7 +10,8 @@ reads the unit's own lines and applies those it can, as systemd would:
 - ProtectSystem=strict: every mount read-only but /proc, /sys, /dev;
   ReadWritePaths= becomes RWDIR (the test's data directory stands in for
   /var/lib/postroom, /var/spool/postroom, /var/mail/postroom);
-- PrivateTmp=: fresh /tmp and /var/tmp (RWDIR is bound back if under them);
+- PrivateTmp=: fresh /tmp and /var/tmp (RWDIR, and the program's directory
+  read-only, are bound back if under them);
 - ProtectHome=yes: empty read-only /home, /root, /run/user;
 - SystemCallFilter= (groups expanded by `systemd-analyze syscall-filter`),
   SystemCallErrorNumber=, MemoryDenyWriteExecute=, RestrictAddressFamilies=,
@@ -84,8 +85,12 @@ def under(path, top):
     return path == top or path.startswith(top.rstrip('/') + '/')
 
 
-def file_system(keys, rw):
-    held = [os.open(d, os.O_PATH | os.O_DIRECTORY) for d in rw]
+def file_system(keys, rw, program):
+    # The program's directory stays visible (read-only below) when a private
+    # /tmp would hide it: installed, it lives in /usr/sbin, but a build or a
+    # CI checkout may be under /tmp.
+    rw_keep = rw + [os.path.dirname(os.path.realpath(program))]
+    held = [os.open(d, os.O_PATH | os.O_DIRECTORY) for d in rw_keep]
     private = []
     if keys.get('PrivateTmp') == ['yes']:
         for t in ('/tmp', '/var/tmp'):
@@ -96,7 +101,7 @@ def file_system(keys, rw):
             if os.path.isdir(h):
                 mount('-t', 'tmpfs', '-o', 'ro,mode=755', 'tmpfs', h)
                 private.append(h)
-    for d, fd in zip(rw, held):
+    for d, fd in zip(rw_keep, held):
         os.makedirs(d, exist_ok=True)
         # -c: the link itself, not its name resolved again under the new /tmp.
         mount('-c', '--bind', '/proc/%d/fd/%d' % (os.getpid(), fd), d)
@@ -145,7 +150,7 @@ def main():
     unit, rw = sys.argv[1], [d for d in sys.argv[2].split(':') if d]
     argv = sys.argv[sys.argv.index('--') + 1:]
     keys = unit_keys(unit)
-    file_system(keys, rw)
+    file_system(keys, rw, argv[0])
     caps = ['-all'] + ['+' + c[4:].lower()
                        for c in (keys.get('CapabilityBoundingSet') or [''])[0].split()]
     setpriv = ['setpriv', '--bounding-set=' + ','.join(caps), '--inh-caps=-all']
