@@ -95,7 +95,8 @@ tls_policy_read(const char *path, const char **error_r)
 		tls_policy_free(&p);
 		return NULL;
 	}
-	qsort(p->v, p->n, sizeof(*p->v), by_domain);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(*p->v), by_domain);
 	for (size_t i = 1; i < p->n; i++)
 		if (strcasecmp(p->v[i - 1].domain, p->v[i].domain) == 0) {
 			err_set(error_r, "%s: %s is listed twice", path, p->v[i].domain);

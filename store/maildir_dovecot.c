@@ -269,7 +269,8 @@ import_folder(struct folder *f, unsigned *kept, const char **error_r)
 		rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "%s:%u: %s", path, l.bad_line,
 		    l.bad);
 	else {
-		qsort(l.e, l.n, sizeof(*l.e), ent_by_name);
+		if (l.n > 1)
+			qsort(l.e, l.n, sizeof(*l.e), ent_by_name);
 		hw = l.next;
 		for (i = 0; i < l.n; i++)
 			if (l.e[i].uid >= hw)
@@ -336,7 +337,8 @@ export_folder(struct folder *f, unsigned *kept, const char **error_r)
 		    mn.uid != 0)
 			uidlist_add(&l, mn.uid, de->d_name, strcspn(de->d_name, ":"));
 	closedir(d);
-	qsort(l.e, l.n, sizeof(*l.e), ent_by_uid);
+	if (l.n > 1)
+		qsort(l.e, l.n, sizeof(*l.e), ent_by_uid);
 	if (l.n > 0 && l.e[l.n - 1].uid >= hw)
 		hw = l.e[l.n - 1].uid + 1;
 	buf_init(&b, UIDLIST_MAX);
