@@ -89,7 +89,7 @@ def file_system(keys, rw, program):
     # The program's directory stays visible (read-only below) when a private
     # /tmp would hide it: installed, it lives in /usr/sbin, but a build or a
     # CI checkout may be under /tmp.
-    rw_keep = rw + [os.path.dirname(os.path.realpath(program))]
+    rw_keep = rw + [os.path.dirname(program)]
     held = [os.open(d, os.O_PATH | os.O_DIRECTORY) for d in rw_keep]
     private = []
     if keys.get('PrivateTmp') == ['yes']:
@@ -149,6 +149,7 @@ def syscall_filter(keys):
 def main():
     unit, rw = sys.argv[1], [d for d in sys.argv[2].split(':') if d]
     argv = sys.argv[sys.argv.index('--') + 1:]
+    argv[0] = os.path.realpath(argv[0])     # a link under /tmp would vanish with it
     keys = unit_keys(unit)
     file_system(keys, rw, argv[0])
     caps = ['-all'] + ['+' + c[4:].lower()
