@@ -27,6 +27,7 @@ import time
 import unittest
 
 from harness import (ROOT, build_dir, have_built, have_tool, needs, start_postroom)
+from unit_sandbox import unit_keys
 
 UNIT_DIR = os.path.join(ROOT, 'etc', 'systemd')
 SERVICES = ('smtpd', 'pop3d', 'imapd', 'relayd')
@@ -56,18 +57,6 @@ def substituted_units(tmp):
         with open(os.path.join(out, name), 'w') as f:
             f.write(text)
     return out
-
-
-def unit_keys(path):
-    """key -> [values] of a unit file (sections merged; ours repeat no key across them)."""
-    keys = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and line[0] not in '#;[' and '=' in line:
-                k, v = line.split('=', 1)
-                keys.setdefault(k, []).append(v)
-    return keys
 
 
 def listener_defaults(daemon):
