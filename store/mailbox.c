@@ -132,24 +132,20 @@ maildir_sync(struct mailbox *mb, bool force, const char **error_r)
 {
 	struct idx_folder	 f;
 	struct idx_txn		*txn;
-	enum maildir_cur	 cur;
+	bool			 trusted;
 	int			 rc;
 
 	/* Nothing new and cur/ as we left it: no write lock needed. */
 	if (!force && mailbox_env_refresh(mb, error_r) == 0 &&
 	    idx_begin(mb->env, true, &txn, error_r) == 0) {
 		rc = idx_folder_get(txn, mb->folder, false, &f, error_r);
-		cur = rc == 0 ? maildir_cur_state(&f, maildir_dir_mtime(mb->curfd)) :
-		    MAILDIR_CHANGED;
-		if (cur == MAILDIR_YOUNG && !maildir_cur_as_indexed(mb, txn, &f))
-			cur = MAILDIR_CHANGED;
+		trusted = rc == 0 && maildir_cur_trusted(&f, maildir_dir_mtime(mb->curfd));
 		idx_abort(&txn);
 		/*
 		 * new/ may hold what a POP3 sync indexed there: for POP3 its
 		 * mtime says if that is all; empty, it must have held nothing.
 		 */
-		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) &&
-		    cur != MAILDIR_CHANGED &&
+		if (rc == 0 && (mb->folder_id == 0 || f.id == mb->folder_id) && trusted &&
 		    (((mb->flags & MAILBOX_POP3_LOCK) &&
 		    maildir_new_state(&f, maildir_dir_mtime(mb->newfd)) == MAILDIR_SETTLED) ||
 		    (f.new_kept == 0 && !dir_has_entries(mb->newfd))) && maildir_side_ok(mb, &f)) {

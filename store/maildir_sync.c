@@ -34,7 +34,7 @@
 #define UID_RESERVE	128	/* UIDs reserved per side-file write */
 #define SCAN_PASSES	5
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
-#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see maildir_cur_state() */
+#define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see dir_state() */
 
 struct scan_ent {
 	char			*name;
@@ -78,10 +78,10 @@ now_ns(void)
 
 /*
  * Directory mtimes are coarse (a clock tick, a second on some file
- * systems): another tool's rename in the same tick as our scan leaves the
- * mtime as it was.  Only an mtime MTIME_SETTLE_NS older than the start of
- * the last full scan proves that nothing changed since, as Dovecot
- * distrusts young mtimes.
+ * systems): another tool's rename in the same tick as our scan or our own
+ * rename leaves the mtime as we recorded it.  Only a full scan that began
+ * MTIME_SETTLE_NS after the mtime proves that nothing changed since, as
+ * Dovecot distrusts young mtimes.
  */
 static enum maildir_cur
 dir_state(int64_t recorded, int64_t scan_ns, int64_t mtime)
@@ -91,10 +91,25 @@ dir_state(int64_t recorded, int64_t scan_ns, int64_t mtime)
 	return mtime <= scan_ns - MTIME_SETTLE_NS ? MAILDIR_SETTLED : MAILDIR_YOUNG;
 }
 
-enum maildir_cur
-maildir_cur_state(const struct idx_folder *f, int64_t mtime)
+/*
+ * A young cur/ is taken as recorded until MTIME_SETTLE_NS after the last
+ * full scan, then scanned again: a folder whose flags change all the time
+ * (every STORE renames a file) costs one full scan per MTIME_SETTLE_NS, not
+ * one per session per command, and another tool's rename hidden in one of
+ * our ticks is seen within that time (Dovecot: a second).
+ */
+bool
+maildir_cur_trusted(const struct idx_folder *f, int64_t mtime)
 {
-	return dir_state(f->cur_mtime_ns, f->cur_scan_ns, mtime);
+	switch (dir_state(f->cur_mtime_ns, f->cur_scan_ns, mtime)) {
+	case MAILDIR_SETTLED:
+		return true;
+	case MAILDIR_YOUNG:
+		return now_ns() - f->cur_scan_ns < MTIME_SETTLE_NS;
+	case MAILDIR_CHANGED:
+		break;
+	}
+	return false;
 }
 
 enum maildir_cur
@@ -181,52 +196,6 @@ clean_tmp(int tmpfd)
 			unlinkat(tmpfd, de->d_name, 0);
 	}
 	closedir(dir);
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char * const *)a, *(char * const *)b);
-}
-
-/*
- * Until it settles, a young cur/ is compared name by name with the index
- * (read-only, no lock): the check costs a readdir, a rescan the lock.
- * Once it has settled the next locked sync makes its mtime trusted.
- */
-bool
-maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn, const struct idx_folder *f)
-{
-	struct idx_msglist	 l = { 0 };
-	struct scan		 s = { 0 };
-	const char		*error, **a = NULL, **b = NULL;
-	size_t			 i, n;
-	bool			 same = false;
-
-	if (now_ns() - f->cur_mtime_ns >= MTIME_SETTLE_NS ||
-	    scan_dir(mb->curfd, false, &s, &error) == -1 ||
-	    idx_msg_list(txn, f->id, &l, &error) != 0 || l.n < s.n)
-		goto out;
-	a = xreallocarray(NULL, s.n + 1, sizeof(*a));
-	b = xreallocarray(NULL, l.n + 1, sizeof(*b));
-	for (i = 0; i < s.n; i++)
-		a[i] = s.ents[i].name;
-	for (i = n = 0; i < l.n; i++)	/* the records of files in new/ aside */
-		if (maildir_name_dirfd(mb, l.msgs[i].name) == mb->curfd)
-			b[n++] = l.msgs[i].name;
-	if (n != s.n)
-		goto out;
-	qsort(a, s.n, sizeof(*a), name_cmp);
-	qsort(b, s.n, sizeof(*b), name_cmp);
-	for (i = 0; i < s.n && strcmp(a[i], b[i]) == 0; i++)
-		;
-	same = i == s.n;
-out:
-	free(a);
-	free(b);
-	scan_free(&s);
-	idx_msglist_free(&l);
-	return same;
 }
 
 /* ---- the side file: "<uidvalidity> <uid high-water>" ---- */
@@ -907,7 +876,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	scan_ns = now_ns();
 	pre = maildir_dir_mtime(mb->curfd);
 	pre_new = maildir_dir_mtime(mb->newfd);
-	full = !exists || maildir_cur_state(f, pre) != MAILDIR_SETTLED;
+	full = !exists || !maildir_cur_trusted(f, pre);
 	if (scan_folder(mb, full, &s, &stable, error_r) == -1)
 		goto out;
 	if (!exists)

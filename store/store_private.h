@@ -319,17 +319,15 @@ void		 folder_account(struct idx_folder *f, const struct idx_msg *m, int sign);
 /* cur/ mtime in ns (0 on error). */
 int64_t		 maildir_dir_mtime(int dirfd);
 /*
- * cur/ is as f records it (mtime, the value maildir_dir_mtime gives now):
- * MAILDIR_SETTLED for certain, MAILDIR_YOUNG if the mtime is too close to
- * the last scan to prove it, MAILDIR_CHANGED otherwise.
+ * A directory as f records it (mtime, the value maildir_dir_mtime gives
+ * now): MAILDIR_SETTLED for certain, MAILDIR_YOUNG if the mtime is too
+ * close to the last scan to prove it, MAILDIR_CHANGED otherwise.
  */
 enum maildir_cur { MAILDIR_CHANGED, MAILDIR_YOUNG, MAILDIR_SETTLED };
-enum maildir_cur maildir_cur_state(const struct idx_folder *f, int64_t mtime);
-/* The same for new/: MAILDIR_SETTLED means it holds only what the index knows. */
+/* cur/ can be taken as the index has it, without a full scan. */
+bool		 maildir_cur_trusted(const struct idx_folder *f, int64_t mtime);
+/* new/: MAILDIR_SETTLED means it holds only what the index knows. */
 enum maildir_cur maildir_new_state(const struct idx_folder *f, int64_t mtime);
-/* A young cur/ without the lock: every file name is the one the index has. */
-bool		 maildir_cur_as_indexed(struct mailbox *mb, struct idx_txn *txn,
-		    const struct idx_folder *f);
 /*
  * Parse a message file once for the index (sizes, date, cached strings):
  * APPEND's new message.  A sync for POP3 does not parse (maildir_sync.c).
