@@ -86,6 +86,7 @@ idx_folder_del(struct idx_txn *t, const char *folder, const char **error_r)
 	if ((rc = idx_folder_get(t, folder, true, &f, error_r)) != 0)
 		return rc == 1 ? 0 : rc;
 	if ((rc = idx_del_prefix(t, t->e->msgs, f.id, error_r)) != 0 ||
+	    (rc = idx_del_prefix(t, t->e->cache, f.id, error_r)) != 0 ||
 	    (rc = idx_del_prefix(t, t->e->vanished, f.id, error_r)) != 0)
 		return rc;
 	dbt_set(&key, folder, strlen(folder));

@@ -21,6 +21,7 @@ struct idx_env {
 	DB_ENV		*env;
 	DB		*folders;
 	DB		*msgs;
+	DB		*cache;		/* the records' cached strings (index.c) */
 	DB		*vanished;	/* expunge tombstones (index_vanished.c) */
 	int		 refs;
 	int		 lockfd;	/* LOCK_SH while open; LOCK_EX to destroy */
@@ -33,6 +34,7 @@ struct idx_txn {
 	struct idx_env	*e;
 	DB_TXN		*txn;
 	DBT		 val;		/* DB_DBT_REALLOC buffer for idx_msg_get */
+	DBT		 cval;		/* the same for its cached strings */
 };
 
 /* Map a BDB error to ours (IDX_RETRY or -1); marks the environment for reopening if needed. */

@@ -60,7 +60,7 @@ copy_one(struct mailbox *mb, struct mailbox *dm, struct idx_txn *txn, struct idx
 	size_t			 len;
 	int			 rc, src;
 
-	if ((rc = idx_msg_get(txn, f->id, uid, &m, error_r)) != 0)
+	if ((rc = idx_msg_get(txn, f->id, uid, true, &m, error_r)) != 0)
 		return rc;
 	memset(&mn, 0, sizeof(mn));
 	commit_unique_name(mn.base, sizeof(mn.base));
@@ -269,7 +269,7 @@ mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n, const char
 	/* Quota is checked before the lock: an estimate, as at delivery. */
 	if (!move && idx_begin(mb->env, true, &txn, error_r) == 0) {
 		for (i = 0; i < n; i++)
-			if (idx_msg_get(txn, mb->folder_id, uids[i], &m, error_r) == 0)
+			if (idx_msg_get(txn, mb->folder_id, uids[i], false, &m, error_r) == 0)
 				bytes += m.fsize;
 		idx_abort(&txn);
 	}

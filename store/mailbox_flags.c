@@ -61,7 +61,7 @@ apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c,
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
-		if ((rc = idx_msg_get(txn, f->id, c[i].uid, &m, error_r)) != 0) {
+		if ((rc = idx_msg_get(txn, f->id, c[i].uid, false, &m, error_r)) != 0) {
 			if (rc == 1)
 				continue;
 			return rc;
@@ -118,7 +118,7 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 	ctx->nmodified = 0;	/* a retry decides afresh */
 	for (i = 0; i < ctx->n; i++) {
 again:
-		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
+		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], false, &m, error_r)) != 0) {
 			if (rc == 1)
 				continue;	/* expunged meanwhile */
 			goto out;
@@ -218,7 +218,7 @@ expunge_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *
 	commit_txn_init(&st);
 	for (i = 0; i < ctx->n; i++) {
 again:
-		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], &m, error_r)) != 0) {
+		if ((rc = idx_msg_get(txn, f->id, ctx->uids[i], false, &m, error_r)) != 0) {
 			if (rc == 1)
 				continue;
 			goto out;

@@ -204,7 +204,7 @@ index_name(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char
 			return -1;
 		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
 			continue;
-		rc = idx_msg_get(txn, mb->folder_id, uid, &m, error_r);
+		rc = idx_msg_get(txn, mb->folder_id, uid, false, &m, error_r);
 		if (rc == 0)
 			snprintf(name, size, "%s", m.name);
 		idx_abort(&txn);
@@ -379,7 +379,8 @@ fetch_store_back(struct read_ctx *c)
 	for (i = 0; i < c->npending && rc == 0; i++) {
 		if (c->pending[i].gone)
 			continue;
-		if ((rc = idx_msg_get(txn, mb->folder_id, c->pending[i].uid, &m, &error)) != 0 ||
+		if ((rc = idx_msg_get(txn, mb->folder_id, c->pending[i].uid, true, &m,
+		    &error)) != 0 ||
 		    m.envelope[0] != '\0') {
 			rc = rc == 1 ? 0 : rc;
 			continue;

@@ -666,7 +666,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	}
 	if (strcmp(name, old->name) == 0)
 		return 0;
-	if ((rc = idx_msg_get(txn, f->id, old->uid, &m, error_r)) != 0)
+	if ((rc = idx_msg_get(txn, f->id, old->uid, false, &m, error_r)) != 0)
 		return rc == 1 ? 0 : rc;
 	folder_account(f, &m, -1);
 	m.flags = mn.flags;

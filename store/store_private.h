@@ -188,14 +188,22 @@ int		 idx_folder_put(struct idx_txn *txn, const char *folder, struct idx_folder 
 /* Remove the folder record and all its messages. */
 int		 idx_folder_del(struct idx_txn *txn, const char *folder, const char **error_r);
 
+/*
+ * Write a record.  Its cached strings (envelope, body, bodystructure) are
+ * written too, or, all three NULL, left as the index has them: a flag
+ * change need not read them.
+ */
 int		 idx_msg_put(struct idx_txn *txn, uint32_t folder_id, const struct idx_msg *m,
 		    const char **error_r);
 /* Remove it and leave a tombstone at f's next MODSEQ (the caller then bumps it). */
 int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
 		    const char **error_r);
-/* 0 found (strings valid until the next idx call on txn), 1 absent. */
+/*
+ * 0 found (strings valid until the next idx call on txn), 1 absent.  The
+ * cached strings are read only with_cache (else NULL).
+ */
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
-		    struct idx_msg *m, const char **error_r);
+		    bool with_cache, struct idx_msg *m, const char **error_r);
 
 /*
  * All messages of a folder in UID order, without the cached strings (NULL):

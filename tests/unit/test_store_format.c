@@ -1,7 +1,8 @@
 /*
  * Index format changes: an index written before MODSEQ creation stamps and
  * tombstones (message record layout 0, 56-byte folder records, no
- * vanished.db) is read in place, MODSEQs kept; an index rebuilt from the
+ * vanished.db, no cache.db) is read in place, MODSEQs kept, and a record
+ * changed moves its strings to cache.db; an index rebuilt from the
  * Maildir restarts MODSEQs above the old ones; a record whose strings are
  * empty (not parsed yet) is parsed when FETCH asks; a 72-byte folder record
  * (before new/'s state was kept) reads as "scan new/", and a POP3 sync then
@@ -25,9 +26,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-/* The old layouts: the message header ended before `created`, without a layout number. */
+/*
+ * The old layouts: the message header ended before `created`, without a
+ * layout number (0); the strings followed the name (0 and 1); layout 2 keeps
+ * them in cache.db (a header of three lengths, then the strings).
+ */
 #define REC0_HEADER	64
 #define REC1_HEADER	72
+#define CACHE_HEADER	12
 #define REC_LAYOUT_AT	12
 #define REC_LEN_AT	48	/* uint32_t len[4]: name, envelope, body, bodystructure */
 #define FOLDER0_SIZE	56
@@ -139,65 +145,131 @@ index_close(DB_ENV *env)
 	assert_int_equal(env->close(env, 0), 0);
 }
 
-/* Make the (closed) index look like one the previous release wrote. */
+/* Open one of the index's files in env. */
+static DB *
+db_open(DB_ENV *env, const char *file)
+{
+	DB	*db;
+
+	assert_int_equal(db_create(&db, env, 0), 0);
+	assert_int_equal(db->open(db, NULL, file, NULL, DB_BTREE, DB_AUTO_COMMIT | DB_CREATE, 0600), 0);
+	return db;
+}
+
+/* The strings of a layout-2 record (its key) from cache.db into out; their size. */
+static size_t
+cached_strings(DB *cache, DB_TXN *txn, const DBT *key, uint32_t len[3], unsigned char *out)
+{
+	DBT	 k = *key, cv;
+
+	memset(&cv, 0, sizeof(cv));
+	if (cache->get(cache, txn, &k, &cv, 0) != 0) {
+		memset(out, 0, 3);
+		len[0] = len[1] = len[2] = 1;
+		return 3;
+	}
+	assert_true(cv.size > CACHE_HEADER && cv.size <= 32768);
+	memcpy(len, cv.data, CACHE_HEADER);
+	memcpy(out, (char *)cv.data + CACHE_HEADER, cv.size - CACHE_HEADER);
+	return cv.size - CACHE_HEADER;
+}
+
+/* Layout 2 -> 1: every record's strings back after its name; cache.db removed. */
+static void
+strings_inline(DB_ENV *env)
+{
+	unsigned char	 out[65536];
+	uint32_t	 len[4];
+	DB_TXN		*txn;
+	DBC		*c;
+	DB		*msgs = db_open(env, "msgs.db"), *cache = db_open(env, "cache.db");
+	DBT		 key, val, nv;
+	size_t		 size;
+	int		 ret;
+
+	assert_int_equal(env->txn_begin(env, NULL, &txn, 0), 0);
+	assert_int_equal(msgs->cursor(msgs, txn, &c, 0), 0);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((ret = c->get(c, &key, &val, DB_NEXT)) == 0) {
+		if (key.size != 8)
+			continue;	/* the user lock */
+		assert_int_equal(((unsigned char *)val.data)[REC_LAYOUT_AT], 2);
+		memcpy(len, (char *)val.data + REC_LEN_AT, sizeof(len));
+		assert_true(REC1_HEADER + len[0] <= val.size && val.size <= 32768);
+		memcpy(out, val.data, REC1_HEADER + len[0]);
+		out[REC_LAYOUT_AT] = 1;
+		size = REC1_HEADER + len[0];
+		size += cached_strings(cache, txn, &key, len + 1, out + size);
+		memcpy(out + REC_LEN_AT, len, sizeof(len));
+		memset(&nv, 0, sizeof(nv));
+		nv.data = out;
+		nv.size = (u_int32_t)size;
+		assert_int_equal(c->put(c, &key, &nv, DB_CURRENT), 0);
+	}
+	assert_int_equal(ret, DB_NOTFOUND);
+	c->close(c);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	cache->close(cache, 0);
+	msgs->close(msgs, 0);
+	assert_int_equal(env->dbremove(env, NULL, "cache.db", NULL, DB_AUTO_COMMIT), 0);
+}
+
+/*
+ * Make the (closed) index look like one the release before MODSEQ stamps
+ * wrote: message layout 0 (strings inline), 56-byte folder records, no
+ * vanished.db, no cache.db.
+ */
 static void
 downgrade(const char *maildir)
 {
 	DB_ENV	*env = index_open(maildir);
 
+	strings_inline(env);
 	rewrite(env, "msgs.db", msg_to_layout0);
 	rewrite(env, "folders.db", folder_to_old);
 	assert_int_equal(env->dbremove(env, NULL, "vanished.db", NULL, DB_AUTO_COMMIT), 0);
 	index_close(env);
 }
 
-/* A record as a first sync that does not parse MIME writes it: the name, empty strings. */
-static size_t
-msg_unparsed(const DBT *val, unsigned char *out)
-{
-	uint32_t	 len[4];
-
-	assert_true(val->size > REC1_HEADER);
-	memcpy(len, (char *)val->data + REC_LEN_AT, sizeof(len));
-	assert_true(REC1_HEADER + len[0] + 3 <= val->size);
-	memcpy(out, val->data, REC1_HEADER + len[0]);
-	memset(out + REC1_HEADER + len[0], 0, 3);
-	len[1] = len[2] = len[3] = 1;
-	memcpy(out + REC_LEN_AT, len, sizeof(len));
-	return REC1_HEADER + len[0] + 3;
-}
-
+/* Every record as a first sync that does not parse MIME leaves it: no strings. */
 static void
 blank_strings(const char *maildir)
 {
 	DB_ENV	*env = index_open(maildir);
 
-	rewrite(env, "msgs.db", msg_unparsed);
+	assert_int_equal(env->dbremove(env, NULL, "cache.db", NULL, DB_AUTO_COMMIT), 0);
 	index_close(env);
-}
-
-static unsigned	 unparsed;
-
-static size_t
-msg_count_unparsed(const DBT *val, unsigned char *out)
-{
-	uint32_t	 len[4];
-
-	(void)out;
-	memcpy(len, (char *)val->data + REC_LEN_AT, sizeof(len));
-	if (len[1] == 1)
-		unparsed++;
-	return 0;
 }
 
 /* Records of the (closed) index whose envelope is empty. */
 static unsigned
 count_unparsed(const char *maildir)
 {
-	DB_ENV	*env = index_open(maildir);
+	unsigned char	 out[32768];
+	uint32_t	 len[3];
+	DB_ENV		*env = index_open(maildir);
+	DB_TXN		*txn;
+	DBC		*c;
+	DB		*msgs = db_open(env, "msgs.db"), *cache = db_open(env, "cache.db");
+	DBT		 key, val;
+	unsigned	 unparsed = 0;
 
-	unparsed = 0;
-	rewrite(env, "msgs.db", msg_count_unparsed);
+	assert_int_equal(env->txn_begin(env, NULL, &txn, 0), 0);
+	assert_int_equal(msgs->cursor(msgs, txn, &c, 0), 0);
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while (c->get(c, &key, &val, DB_NEXT) == 0) {
+		if (key.size != 8)
+			continue;
+		assert_int_equal(((unsigned char *)val.data)[REC_LAYOUT_AT], 2);
+		cached_strings(cache, txn, &key, len, out);
+		unparsed += len[0] == 1;
+	}
+	c->close(c);
+	assert_int_equal(txn->commit(txn, 0), 0);
+	cache->close(cache, 0);
+	msgs->close(msgs, 0);
 	index_close(env);
 	return unparsed;
 }
@@ -282,7 +354,6 @@ test_old_index_read_in_place(void **state)
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(mi[i].modseq, b.modseq[i]);
 		assert_string_equal(fx_fetch(mb, mi[i].uid)->envelope, b.envelope[i]);
-		free(b.envelope[i]);
 	}
 	/* expunges before the upgrade left no tombstones: older MODSEQs resync */
 	assert_int_equal(mailbox_changes_since(mb, b.hms - 1, &ch, &error), 0);
@@ -290,6 +361,10 @@ test_old_index_read_in_place(void **state)
 	mailbox_changes_free(&ch);
 	/* an old record changed is "changed", not "added"; new tombstones are kept */
 	assert_int_equal(mailbox_store_flags(mb, &one, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	/* rewritten as layout 2: its strings moved to cache.db, not lost */
+	assert_string_equal(fx_fetch(mb, 1)->envelope, b.envelope[0]);
+	for (i = 0; i < 3; i++)
+		free(b.envelope[i]);
 	assert_int_equal(mailbox_expunge(mb, &three, 1, &error), 0);
 	assert_int_equal(mailbox_changes_since(mb, b.hms, &ch, &error), 0);
 	assert_true(ch.complete);
