@@ -46,6 +46,7 @@ static bool
 nstring(struct cursor *c, struct buf *out, bool *nil_r)
 {
 	unsigned long	 n = 0;
+	size_t		 run;
 
 	*nil_r = false;
 	if (c->end - c->p >= 3 && memcmp(c->p, "NIL", 3) == 0) {
@@ -54,11 +55,16 @@ nstring(struct cursor *c, struct buf *out, bool *nil_r)
 		return true;
 	}
 	if (expect(c, '"')) {
-		for (; c->p < c->end && *c->p != '"'; c->p++) {
+		/* Runs up to the next quote or backslash appended whole: every SEARCH's loop. */
+		while (c->p < c->end && *c->p != '"') {
 			if (*c->p == '\\' && c->p + 1 < c->end)
-				c->p++;
-			if (buf_append(out, c->p, 1) == -1)
+				c->p++;		/* the escaped character, as it is */
+			run = 1 + strcspn(c->p + 1, "\"\\");	/* the string ends in NUL */
+			if (run > (size_t)(c->end - c->p))
+				run = (size_t)(c->end - c->p);
+			if (buf_append(out, c->p, run) == -1)
 				return false;
+			c->p += run;
 		}
 		return expect(c, '"');
 	}

@@ -185,6 +185,7 @@ COMMANDS = [
     'SEARCH DRAFT', 'SEARCH UNDRAFT', 'SEARCH OLD', 'SEARCH NEW', 'SEARCH RECENT',
     'SEARCH KEYWORD $Junk', 'SEARCH UNKEYWORD $Junk',
     'SEARCH SUBJECT test', 'SEARCH SUBJECT "re:"', 'SEARCH FROM example', 'SEARCH FROM "@"',
+    'SEARCH FROM CJ', 'SEARCH FROM Jones',    # From: "Carol \"CJ\" Jones": escaped quotes
     'SEARCH TO example', 'SEARCH CC a', 'SEARCH BCC b',
     'SEARCH HEADER Content-Type multipart', 'SEARCH HEADER Message-ID ""',
     'SEARCH HEADER X-Not-There ""', 'SEARCH HEADER subject ""',
