@@ -192,6 +192,13 @@ env_open_handles(struct idx_env *e, const char *dir)
 	    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD | DB_READ_UNCOMMITTED, 0600);
 	if (ret != 0)
 		return ret;
+	/*
+	 * A FETCH or SEARCH over a big folder walks all of cache.db: its pages
+	 * go first, so that it does not push msgs.db (every SELECT's and
+	 * sync's walk) out of the cache.
+	 */
+	if ((ret = e->cache->set_priority(e->cache, DB_PRIORITY_VERY_LOW)) != 0)
+		return ret;
 	if ((ret = db_create(&e->vanished, e->env, 0)) != 0)
 		return ret;
 	return e->vanished->open(e->vanished, NULL, "vanished.db", NULL, DB_BTREE,
