@@ -273,6 +273,7 @@ search_msg_reset(struct search_msg *m)
 	buf_reset(&m->header);
 	buf_reset(&m->body);
 	buf_reset(&m->env);
+	buf_reset(&m->env_raw);
 	buf_reset(&m->env_date);
 	m->nfields = 0;
 	m->env_done = m->env_ok = m->env_has_date = false;
@@ -284,6 +285,7 @@ search_msg_free(struct search_msg *m)
 	search_msg_reset(m);
 	buf_release(&m->file);
 	buf_release(&m->env);
+	buf_release(&m->env_raw);
 	buf_release(&m->env_date);
 	buf_release(&m->header);
 	buf_release(&m->body);

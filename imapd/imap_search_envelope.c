@@ -6,7 +6,9 @@
  * mail/mime_envelope.c writes it: NIL, quoted strings, literals (8-bit),
  * address lists of (name adl mailbox host).  Each address is searched as
  * "name <mailbox@host>" with the name RFC 2047-decoded, the way Dovecot
- * searches address headers; a subject is decoded the same way.
+ * searches address headers; a subject is decoded the same way.  A field
+ * is decoded only when a key asks for it: SEARCH SUBJECT over a folder
+ * splits each ENVELOPE and decodes its subject alone.
  */
 #include "imapd/imap_search_private.h"
 
@@ -41,7 +43,7 @@ expect(struct cursor *c, char ch)
 	return false;
 }
 
-/* NIL (*nil_r), "quoted" or {n}CRLF literal, unescaped into out. */
+/* NIL (*nil_r), "quoted" or {n}CRLF literal, unescaped into out (NULL: skipped). */
 static bool
 nstring(struct cursor *c, struct buf *out, bool *nil_r)
 {
@@ -62,7 +64,7 @@ nstring(struct cursor *c, struct buf *out, bool *nil_r)
 			run = 1 + strcspn(c->p + 1, "\"\\");	/* the string ends in NUL */
 			if (run > (size_t)(c->end - c->p))
 				run = (size_t)(c->end - c->p);
-			if (buf_append(out, c->p, run) == -1)
+			if (out != NULL && buf_append(out, c->p, run) == -1)
 				return false;
 			c->p += run;
 		}
@@ -75,9 +77,27 @@ nstring(struct cursor *c, struct buf *out, bool *nil_r)
 	if (!expect(c, '}') || !expect(c, '\r') || !expect(c, '\n') ||
 	    (size_t)(c->end - c->p) < n)
 		return false;
-	if (buf_append(out, c->p, n) == -1)
+	if (out != NULL && buf_append(out, c->p, n) == -1)
 		return false;
 	c->p += n;
+	return true;
+}
+
+/* Past one item: NIL, a string, or a list of items (an address list nests two deep). */
+static bool
+skip_item(struct cursor *c, int depth)
+{
+	bool	 nil;
+
+	if (!expect(c, '('))
+		return nstring(c, NULL, &nil);
+	if (depth == 2)
+		return false;
+	while (!expect(c, ')')) {
+		if (!skip_item(c, depth + 1))
+			return false;
+		sp(c);
+	}
 	return true;
 }
 
@@ -139,55 +159,43 @@ address_list(struct cursor *c, struct buf *out, struct buf *tmp, bool *nil_r)
 	return expect(c, ')');
 }
 
-/* Section k of m->env: [start, end), or absent (NIL). */
-static void
-mark(struct search_msg *m, enum env_field k, size_t start, bool nil)
-{
-	m->env_field[k].start = start;
-	m->env_field[k].len = buf_len(&m->env) - start;
-	m->env_field[k].present = !nil;
-}
-
+/*
+ * Split the ENVELOPE (copied into m->env_raw): the date as it is, and
+ * where each searched field starts.
+ */
 static bool
-parse(struct search_msg *m, const char *s)
+split(struct search_msg *m, const char *s)
 {
-	static const enum env_field	 addrs[] = {
-		ENV_FROM, ENV_COUNT, ENV_COUNT, ENV_TO, ENV_CC, ENV_BCC,	/* sender, reply-to skipped */
-	};
-	struct cursor			 c = { s, s + strlen(s) };
-	struct buf			 tmp, skip;
-	size_t				 i, start;
-	bool				 nil, ok;
+	static const enum env_field	 fields[] = {
+		ENV_SUBJECT, ENV_FROM, ENV_COUNT, ENV_COUNT, ENV_TO, ENV_CC, ENV_BCC,
+	};				/* sender and reply-to are not searched */
+	struct cursor			 c;
+	size_t				 i, len = strlen(s);
+	bool				 nil;
 
-	buf_init(&tmp, size_add(strlen(s), 16));
-	buf_init(&skip, size_add(strlen(s), 16));
-	ok = expect(&c, '(') && nstring(&c, &m->env_date, &nil) && sp(&c);
-	m->env_has_date = ok && !nil;
-	start = buf_len(&m->env);
-	ok = ok && decoded(&c, &m->env, &tmp, &nil);
-	if (ok)
-		mark(m, ENV_SUBJECT, start, nil);
-	for (i = 0; ok && i < sizeof(addrs) / sizeof(addrs[0]); i++) {
-		ok = sp(&c);
-		if (ok && addrs[i] == ENV_COUNT) {
-			buf_reset(&skip);
-			ok = address_list(&c, &skip, &tmp, &nil);
-		} else if (ok) {
-			start = buf_len(&m->env);
-			ok = address_list(&c, &m->env, &tmp, &nil);
-			if (ok)
-				mark(m, addrs[i], start, nil);
-		}
+	if (buf_append(&m->env_raw, s, len + 1) == -1)
+		return false;
+	c.p = buf_head(&m->env_raw);
+	c.end = c.p + len;
+	if (!expect(&c, '(') || !nstring(&c, &m->env_date, &nil))
+		return false;
+	m->env_has_date = !nil;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (!sp(&c))
+			return false;
+		if (fields[i] != ENV_COUNT)
+			m->env_field[fields[i]].raw = (size_t)(c.p - buf_head(&m->env_raw));
+		if (!skip_item(&c, 0))
+			return false;
 	}
-	buf_release(&tmp);
-	buf_release(&skip);
-	return ok;
+	return true;
 }
 
 bool
 search_msg_envelope(struct imap_search_run *run, struct search_msg *m)
 {
 	const char	*s;
+	size_t		 k;
 
 	if (m->env_done)
 		return m->env_ok;
@@ -195,9 +203,39 @@ search_msg_envelope(struct imap_search_run *run, struct search_msg *m)
 	s = run->view.envelope(run->view.ctx, m->i);
 	if (s == NULL || *s == '\0')
 		return false;	/* not parsed yet: the caller reads the header */
-	/* decoding and folding grow it at most 6 times (see the header's bound) */
+	/* decoding and folding grow a field at most 6 times (see the header's bound) */
 	m->env.max = size_add(size_mul(strlen(s), 6), 64);
+	m->env_raw.max = size_add(strlen(s), 1);
 	m->env_date.max = size_add(strlen(s), 1);
-	m->env_ok = parse(m, s);
+	for (k = 0; k < ENV_COUNT; k++)
+		m->env_field[k].done = false;
+	m->env_ok = split(m, s);
 	return m->env_ok;
+}
+
+const struct env_section *
+search_msg_env_field(struct search_msg *m, enum env_field k)
+{
+	struct env_section	*e = &m->env_field[k];
+	struct cursor		 c;
+	struct buf		 tmp;
+	bool			 ok, nil;
+
+	if (e->done)
+		return e->start == SIZE_MAX ? NULL : e;
+	e->done = true;
+	c.p = buf_head(&m->env_raw) + e->raw;
+	c.end = buf_head(&m->env_raw) + buf_len(&m->env_raw) - 1;
+	buf_init(&tmp, size_add(buf_len(&m->env_raw), 16));
+	e->start = buf_len(&m->env);
+	ok = k == ENV_SUBJECT ? decoded(&c, &m->env, &tmp, &nil) :
+	    address_list(&c, &m->env, &tmp, &nil);
+	buf_release(&tmp);
+	if (!ok) {
+		e->start = SIZE_MAX;
+		return NULL;
+	}
+	e->len = buf_len(&m->env) - e->start;
+	e->present = !nil;
+	return e;
 }

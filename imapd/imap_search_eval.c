@@ -155,6 +155,7 @@ imap_search_begin(const struct imap_search *search, const struct imap_search_vie
 	buf_init(&run->msg.file, 256 * 1024);
 	buf_init(&run->msg.header, 0);
 	buf_init(&run->msg.env, 0);
+	buf_init(&run->msg.env_raw, 0);
 	buf_init(&run->msg.env_date, 0);
 	buf_init(&run->msg.body, 0);
 	*run_r = run;
@@ -205,10 +206,9 @@ header_match(struct imap_search_run *run, const struct search_node *n)
 	const struct env_section *e;
 	size_t			 i, flen = strlen(n->field);
 
-	if (n->cost == COST_ENVELOPE && search_msg_envelope(run, m)) {
-		e = &m->env_field[env_field_of(n->type)];
+	if (n->cost == COST_ENVELOPE && search_msg_envelope(run, m) &&
+	    (e = search_msg_env_field(m, env_field_of(n->type))) != NULL)
 		return e->present && contains(&m->env, e->start, e->len, n);
-	}
 	if (!search_msg_header(run, m))
 		return false;
 	for (i = 0; i < m->nfields; i++) {

@@ -17,7 +17,9 @@ enum search_cost { COST_INFO, COST_KEYWORDS, COST_ENVELOPE, COST_HEADER, COST_BO
 enum env_field { ENV_SUBJECT, ENV_FROM, ENV_TO, ENV_CC, ENV_BCC, ENV_COUNT };
 
 struct env_section {
-	size_t	 start, len;	/* in search_msg.env */
+	size_t	 raw;		/* where the field starts in search_msg.env_raw */
+	bool	 done;		/* decoded (or found undecodable: start SIZE_MAX) */
+	size_t	 start, len;	/* decoded, in search_msg.env */
 	bool	 present;	/* not NIL */
 };
 
@@ -60,7 +62,8 @@ struct search_msg {
 	bool			 sent_done;
 	long			 sent_day;
 	bool			 env_done, env_ok;
-	struct buf		 env;		/* subject, then "name <mailbox@host>\n" per address, folded */
+	struct buf		 env_raw;	/* the ENVELOPE string, split */
+	struct buf		 env;		/* decoded fields: subject, "name <mailbox@host>\n" per address, folded */
 	struct env_section	 env_field[ENV_COUNT];
 	struct buf		 env_date;	/* the Date: as the envelope has it */
 	bool			 env_has_date;
@@ -90,6 +93,8 @@ bool	 search_msg_body(struct imap_search_run *run, struct search_msg *m);
  * false if there is none (not parsed yet, or unreadable): read the header.
  */
 bool	 search_msg_envelope(struct imap_search_run *run, struct search_msg *m);
+/* After search_msg_envelope: field k decoded and folded (once); NULL if it cannot be. */
+const struct env_section *search_msg_env_field(struct search_msg *m, enum env_field k);
 /* SENT*: the day of the Date: header in its own zone (internal date if none). */
 long	 search_msg_sent_day(struct imap_search_run *run, struct search_msg *m);
 /* Forget the message (unmap, empty the buffers, keep their storage). */

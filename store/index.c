@@ -667,18 +667,31 @@ strings_decode(char *p, size_t left, const uint32_t *len, size_t n, const char *
 	return 0;
 }
 
-/*
- * The cached strings of a layout-2 record into m, read into buf: empty if
- * it has none (not parsed yet) or if they are damaged (parsed again).
- */
+/* Point m's strings into a cache.db record; left empty if it is damaged (parsed again). */
+static void
+cache_decode(const DBT *val, struct idx_msg *m)
+{
+	struct cache_rec	 r;
+	const char		*s[MSG_STRINGS];
+
+	if (val->size < sizeof(r))
+		return;
+	memcpy(&r, val->data, sizeof(r));
+	if (strings_decode((char *)val->data + sizeof(r), val->size - sizeof(r), r.len,
+	    MSG_STRINGS, s) == 0) {
+		m->envelope = s[0];
+		m->body = s[1];
+		m->bodystructure = s[2];
+	}
+}
+
+/* The cached strings of a layout-2 record into m, read into buf: empty if it has none. */
 static int
 cache_get(struct idx_txn *t, unsigned char k[8], DBT *buf, struct idx_msg *m,
     const char **error_r)
 {
-	struct cache_rec	 r;
-	const char		*s[MSG_STRINGS];
-	DBT			 key;
-	int			 ret;
+	DBT	 key;
+	int	 ret;
 
 	m->envelope = m->body = m->bodystructure = "";
 	dbt_set(&key, k, 8);
@@ -687,15 +700,36 @@ cache_get(struct idx_txn *t, unsigned char k[8], DBT *buf, struct idx_msg *m,
 		return 0;
 	if (ret != 0)
 		return db_fail(t->e, ret, "cache get", error_r);
-	if (buf->size < sizeof(r))
-		return 0;
-	memcpy(&r, buf->data, sizeof(r));
-	if (strings_decode((char *)buf->data + sizeof(r), buf->size - sizeof(r), r.len,
-	    MSG_STRINGS, s) == 0) {
-		m->envelope = s[0];
-		m->body = s[1];
-		m->bodystructure = s[2];
+	cache_decode(buf, m);
+	return 0;
+}
+
+/*
+ * A walk's strings: a cursor on cache.db that steps along with the walk
+ * (one DB_NEXT a record instead of a search from the root).
+ */
+struct cache_walk {
+	DBC		*c;
+	unsigned char	 k[8];
+	DBT		 key, val;
+	int		 ret;		/* of the last step; -1: not started */
+};
+
+static int
+cache_walk_next(struct idx_txn *t, struct cache_walk *w, const unsigned char k[8],
+    struct idx_msg *m, const char **error_r)
+{
+	m->envelope = m->body = m->bodystructure = "";
+	if (w->ret == -1) {
+		memcpy(w->k, k, 8);
+		w->ret = w->c->get(w->c, &w->key, &w->val, DB_SET_RANGE);
 	}
+	while (w->ret == 0 && memcmp(w->k, k, 8) < 0)
+		w->ret = w->c->get(w->c, &w->key, &w->val, DB_NEXT);
+	if (w->ret != 0 && w->ret != DB_NOTFOUND)
+		return db_fail(t->e, w->ret, "cache walk", error_r);
+	if (w->ret == 0 && memcmp(w->k, k, 8) == 0)
+		cache_decode(&w->val, m);
 	return 0;
 }
 
@@ -884,9 +918,10 @@ idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t las
 {
 	unsigned char	 k[8], want[4];
 	unsigned char	 head[sizeof(struct msg_rec) + MAILDIR_NAME_MAX + 1];
+	struct cache_walk cw = { .ret = -1 };
 	struct idx_msg	 m;
 	DBC		*c;
-	DBT		 key, val, cval;
+	DBT		 key, val;
 	int		 ret, layout, rc = 0;
 
 	if (store_retry_point("idx_msg_walk"))
@@ -899,9 +934,15 @@ idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t las
 	key.data = k;
 	key.size = key.ulen = sizeof(k);
 	key.flags = DB_DBT_USERMEM;
-	memset(&cval, 0, sizeof(cval));
-	cval.flags = DB_DBT_REALLOC;
 	if (with_cache) {
+		if ((ret = t->e->cache->cursor(t->e->cache, t->txn, &cw.c, 0)) != 0) {
+			c->close(c);
+			return db_fail(t->e, ret, "cursor", error_r);
+		}
+		cw.key.data = cw.k;
+		cw.key.size = cw.key.ulen = sizeof(cw.k);
+		cw.key.flags = DB_DBT_USERMEM;
+		cw.val.flags = DB_DBT_REALLOC;
 		memset(&val, 0, sizeof(val));
 		val.flags = DB_DBT_REALLOC;
 	} else {
@@ -918,14 +959,16 @@ idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t las
 			continue;	/* damaged: the next sync rewrites it */
 		if (m.uid > last)
 			break;
-		if (with_cache && layout >= 2 && (rc = cache_get(t, k, &cval, &m, error_r)) != 0)
+		if (with_cache && layout >= 2 && (rc = cache_walk_next(t, &cw, k, &m, error_r)) != 0)
 			break;
 		if ((rc = fn(&m, ctx)) != 0)
 			break;
 	}
-	if (with_cache)
+	if (with_cache) {
 		free(val.data);
-	free(cval.data);
+		free(cw.val.data);
+		cw.c->close(cw.c);
+	}
 	c->close(c);
 	if (ret != 0 && ret != DB_NOTFOUND)
 		return db_fail(t->e, ret, "message list", error_r);
