@@ -5,7 +5,13 @@
  * EXPUNGE for each message gone (numbered as the client counts after the
  * ones before), FETCH FLAGS for each flag change, then EXISTS and RECENT
  * for the new ones.  The sync runs on the workq; when the folder's
- * HIGHESTMODSEQ has not moved the snapshot is not even re-read.  IDLE
+ * HIGHESTMODSEQ has not moved nothing more is read.  When it moved, the
+ * store's change feed (mailbox_changes_since) says which UIDs were added,
+ * changed and expunged, and only those records are read: the view is
+ * patched, not re-read, so a NOOP after one flag change by another
+ * session costs no snapshot of the whole folder.  A feed that does not
+ * reach back to the view (an index rebuilt) or that changed more than a
+ * share of the view takes the snapshot instead.  IDLE
  * (imap_session_idle.c) runs the same sync, with no tagged reply.
  */
 #include "imapd/imap_private.h"
@@ -17,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* More changes than 1/FEED_SHARE of the view: one snapshot read costs less than the lookups. */
+#define FEED_SHARE	4
+
 struct imap_sync_job {
 	struct imap_session	*s;		/* NULL once the session is gone */
 	struct mailbox		*mb;		/* the session's, lent (or left to the job) */
@@ -27,10 +36,11 @@ struct imap_sync_job {
 	bool			 keywords;	/* the folder has some: read the changed ones' */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
-	bool			 changed;	/* a new snapshot was taken */
+	bool			 changed;	/* a new view: msgs */
 	struct mailbox_status	 status;
-	const struct msg_info	*msgs;
+	const struct msg_info	*msgs;		/* the store's snapshot, or view */
 	size_t			 nmsgs;
+	struct msg_info		*view;		/* the old one patched from the feed */
 	struct imap_kwset	 kw;		/* of the messages whose MODSEQ moved */
 };
 
@@ -39,6 +49,7 @@ job_free(struct imap_sync_job *job)
 {
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->old);
+	free(job->view);
 	free(job->ok);
 	imap_kwset_free(&job->kw);
 	free(job);
@@ -69,6 +80,85 @@ read_keywords(struct imap_sync_job *job)
 	free(uids);
 }
 
+/* a and b ascending and disjoint, merged into one ascending list. */
+static uint32_t *
+uids_merge(const struct uid_list *a, const struct uid_list *b)
+{
+	uint32_t	*out = xreallocarray(NULL, a->n + b->n + 1, sizeof(*out));
+	size_t		 i = 0, j = 0, k = 0;
+
+	while (i < a->n || j < b->n)
+		out[k++] = j == b->n || (i < a->n && a->uids[i] < b->uids[j]) ?
+		    a->uids[i++] : b->uids[j++];
+	return out;
+}
+
+/*
+ * The new view: the old one without the expunged (ascending, in gone),
+ * with the records read anew (got, ascending) in place of their old
+ * selves or, new, in UID order.  A changed UID the read no longer found
+ * stays as it was: the next feed has its tombstone.
+ */
+static void
+view_patch(struct imap_sync_job *job, const struct uid_list *gone, const struct msg_info *got,
+    size_t ngot)
+{
+	struct msg_info	*v = xreallocarray(NULL, job->nold + ngot + 1, sizeof(*v));
+	size_t		 i = 0, g = 0, x = 0, n = 0;
+
+	while (i < job->nold || g < ngot) {
+		if (g < ngot && (i == job->nold || got[g].uid <= job->old[i].uid)) {
+			if (i < job->nold && got[g].uid == job->old[i].uid)
+				i++;
+			v[n++] = got[g++];
+			continue;
+		}
+		while (x < gone->n && gone->uids[x] < job->old[i].uid)
+			x++;
+		if (x == gone->n || gone->uids[x] != job->old[i].uid)
+			v[n++] = job->old[i];
+		i++;
+	}
+	job->view = v;
+	job->msgs = v;
+	job->nmsgs = n;
+}
+
+/*
+ * Move the view on by the change feed since its MODSEQ; -1 if the feed
+ * cannot (it does not reach back that far, or a read failed) or should
+ * not (too many changes): the caller reads the snapshot.
+ */
+static int
+sync_feed(struct imap_sync_job *job)
+{
+	struct mailbox_changes	 ch;
+	struct msg_info		*got = NULL;
+	uint32_t		*uids = NULL;
+	const char		*error;
+	size_t			 n, ngot;
+	int			 rc = -1;
+
+	if (mailbox_changes_since(job->mb, job->modseq, &ch, &error) == -1)
+		return -1;
+	n = ch.added.n + ch.changed.n;
+	if (!ch.complete || n + ch.expunged.n > job->nold / FEED_SHARE)
+		goto out;
+	uids = uids_merge(&ch.changed, &ch.added);
+	got = xreallocarray(NULL, n + 1, sizeof(*got));
+	if (mailbox_messages_get(job->mb, uids, n, got, &ngot, &error) == -1)
+		goto out;
+	view_patch(job, &ch.expunged, got, ngot);
+	/* What the feed covers; a record read since may be newer: told again, harmlessly. */
+	job->status.highestmodseq = ch.highestmodseq;
+	rc = 0;
+out:
+	free(uids);
+	free(got);
+	mailbox_changes_free(&ch);
+	return rc;
+}
+
 /* On a workq thread: touches only the job and the mailbox lent to it. */
 static void
 sync_work(void *arg)
@@ -81,13 +171,14 @@ sync_work(void *arg)
 	if (job->status.highestmodseq == job->modseq)
 		return;
 	job->changed = true;
-	job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	if (sync_feed(job) == -1)
+		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0 && job->keywords)
 		read_keywords(job);
 }
 
 /*
- * What changed between the view the client has and the new snapshot, as
+ * What changed between the view the client has and the new one, as
  * untagged replies; true if expunges were told.
  */
 static bool
@@ -134,7 +225,8 @@ sync_done(void *arg)
 	} else {
 		if (job->changed) {
 			vanished = tell(s, job);
-			imap_view_set(s, job->msgs, job->nmsgs, NULL);
+			imap_view_set(s, job->msgs, job->nmsgs, job->view);
+			job->view = NULL;	/* the session's now */
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		if (job->ok != NULL)
@@ -162,7 +254,6 @@ sync_start(struct imap_session *s, const char *ok)
 	job->nold = s->nmsgs;
 	job->keywords = s->keywords;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
-	job->keywords = s->keywords;
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
 }

@@ -809,6 +809,41 @@ idx_msg_get(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg 
 	return 0;
 }
 
+int
+idx_msg_head(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg *m,
+    const char **error_r)
+{
+	unsigned char	 k[8], hdr[sizeof(struct msg_rec)];
+	struct msg_rec	 r;
+	DBT		 key, val;
+	int		 ret;
+
+	msg_key(k, folder_id, uid);
+	dbt_set(&key, k, sizeof(k));
+	/* The header alone, as idx_msg_changes reads it: the strings stay unread. */
+	dbt_out(&val, hdr, sizeof(hdr));
+	val.flags |= DB_DBT_PARTIAL;
+	val.dlen = sizeof(hdr);
+	ret = t->e->msgs->get(t->e->msgs, t->txn, &key, &val, 0);
+	if (ret == DB_NOTFOUND)
+		return 1;
+	if (ret != 0)
+		return db_fail(t->e, ret, "message get", error_r);
+	if (msg_header(hdr, val.size, &r) == 0)
+		return store_err(error_r, STORE_ERR_TEMPORARY,
+		    "index record of uid %u is damaged", uid);
+	memset(m, 0, sizeof(*m));
+	m->uid = r.uid;
+	m->flags = r.flags;
+	m->kwmask = r.kwmask;
+	m->modseq = r.modseq;
+	m->created = r.created;
+	m->vsize = r.vsize;
+	m->fsize = r.fsize;
+	m->idate = r.idate;
+	return 0;
+}
+
 static int
 list_add(const struct idx_msg *m, void *ctx)
 {

@@ -169,6 +169,49 @@ mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r
 	return 0;
 }
 
+/* uids' records that the index has, into out; the count, or an idx error. */
+static int
+heads_read(struct mailbox *mb, struct idx_txn *txn, const uint32_t *uids, size_t n,
+    struct msg_info *out, size_t *n_r, const char **error_r)
+{
+	struct idx_msg	 m;
+	size_t		 i;
+	int		 rc;
+
+	*n_r = 0;
+	for (i = 0; i < n; i++) {
+		if ((rc = idx_msg_head(txn, mb->folder_id, uids[i], &m, error_r)) == 1)
+			continue;	/* expunged meanwhile: the next change feed says so */
+		if (rc != 0)
+			return rc;
+		out[*n_r].uid = m.uid;
+		out[*n_r].flags = m.flags | (is_recent(mb, m.uid) ? MSG_RECENT : 0);
+		out[*n_r].modseq = m.modseq;
+		out[*n_r].size = m.vsize;
+		out[(*n_r)++].internal_date = m.idate;
+	}
+	return 0;
+}
+
+int
+mailbox_messages_get(struct mailbox *mb, const uint32_t *uids, size_t n, struct msg_info *out,
+    size_t *n_r, const char **error_r)
+{
+	struct idx_retry	 r = { 0 };
+	struct idx_txn		*txn;
+	int			 rc;
+
+	do {
+		if (mailbox_env_refresh(mb, error_r) == -1)
+			return -1;
+		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
+			continue;
+		rc = heads_read(mb, txn, uids, n, out, n_r, error_r);
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	return rc == 0 ? 0 : -1;
+}
+
 /* uid's file name in the snapshot; NULL if the snapshot has no such message. */
 static const char *
 snap_name(const struct mailbox *mb, uint32_t uid)

@@ -169,6 +169,14 @@ int		 mailbox_status(struct mailbox *mb, struct mailbox_status *st);
  */
 int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
 		    const char **error_r);
+/*
+ * The same fixed part of the messages with these UIDs that the index has
+ * (out has room for n; *n_r found, in the order asked), in one read
+ * transaction and without touching the snapshot: what a view patched
+ * from the change feed (mailbox_changes_since) needs.
+ */
+int		 mailbox_messages_get(struct mailbox *mb, const uint32_t *uids, size_t n,
+		    struct msg_info *out, size_t *n_r, const char **error_r);
 
 /*
  * Keywords, ENVELOPE, BODY and BODYSTRUCTURE of the messages with a UID in

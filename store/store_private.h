@@ -196,6 +196,9 @@ int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
 /* 0 found (strings valid until the next idx call on txn), 1 absent. */
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    struct idx_msg *m, const char **error_r);
+/* As idx_msg_get, the fixed header only: name and strings NULL. */
+int		 idx_msg_head(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
+		    struct idx_msg *m, const char **error_r);
 
 /*
  * All messages of a folder in UID order, without the cached strings (NULL):
