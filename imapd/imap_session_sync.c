@@ -7,9 +7,9 @@
  * for the new ones.  The sync runs on the workq; when the folder's
  * HIGHESTMODSEQ has not moved nothing more is read.  When it moved, the
  * store's change feed (mailbox_changes_since) says which UIDs were added,
- * changed and expunged, and only those records are read: the view is
- * patched, not re-read, so a NOOP after one flag change by another
- * session costs no snapshot of the whole folder.  A feed that does not
+ * changed and expunged, and only those records are read into the
+ * snapshot (mailbox_messages_patch), so a NOOP after one flag change by
+ * another session reads no snapshot of the whole folder.  A feed that does not
  * reach back to the view (an index rebuilt) or that changed more than a
  * share of the view takes the snapshot instead.  IDLE
  * (imap_session_idle.c) runs the same sync, with no tagged reply.
@@ -36,11 +36,10 @@ struct imap_sync_job {
 	bool			 keywords;	/* the folder has some: read the changed ones' */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
-	bool			 changed;	/* a new view: msgs */
+	bool			 changed;	/* a new snapshot: msgs */
 	struct mailbox_status	 status;
-	const struct msg_info	*msgs;		/* the store's snapshot, or view */
+	const struct msg_info	*msgs;
 	size_t			 nmsgs;
-	struct msg_info		*view;		/* the old one patched from the feed */
 	struct imap_kwset	 kw;		/* of the messages whose MODSEQ moved */
 };
 
@@ -49,7 +48,6 @@ job_free(struct imap_sync_job *job)
 {
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->old);
-	free(job->view);
 	free(job->ok);
 	imap_kwset_free(&job->kw);
 	free(job);
@@ -80,81 +78,26 @@ read_keywords(struct imap_sync_job *job)
 	free(uids);
 }
 
-/* a and b ascending and disjoint, merged into one ascending list. */
-static uint32_t *
-uids_merge(const struct uid_list *a, const struct uid_list *b)
-{
-	uint32_t	*out = xreallocarray(NULL, a->n + b->n + 1, sizeof(*out));
-	size_t		 i = 0, j = 0, k = 0;
-
-	while (i < a->n || j < b->n)
-		out[k++] = j == b->n || (i < a->n && a->uids[i] < b->uids[j]) ?
-		    a->uids[i++] : b->uids[j++];
-	return out;
-}
-
 /*
- * The new view: the old one without the expunged (ascending, in gone),
- * with the records read anew (got, ascending) in place of their old
- * selves or, new, in UID order.  A changed UID the read no longer found
- * stays as it was: the next feed has its tombstone.
- */
-static void
-view_patch(struct imap_sync_job *job, const struct uid_list *gone, const struct msg_info *got,
-    size_t ngot)
-{
-	struct msg_info	*v = xreallocarray(NULL, job->nold + ngot + 1, sizeof(*v));
-	size_t		 i = 0, g = 0, x = 0, n = 0;
-
-	while (i < job->nold || g < ngot) {
-		if (g < ngot && (i == job->nold || got[g].uid <= job->old[i].uid)) {
-			if (i < job->nold && got[g].uid == job->old[i].uid)
-				i++;
-			v[n++] = got[g++];
-			continue;
-		}
-		while (x < gone->n && gone->uids[x] < job->old[i].uid)
-			x++;
-		if (x == gone->n || gone->uids[x] != job->old[i].uid)
-			v[n++] = job->old[i];
-		i++;
-	}
-	job->view = v;
-	job->msgs = v;
-	job->nmsgs = n;
-}
-
-/*
- * Move the view on by the change feed since its MODSEQ; -1 if the feed
- * cannot (it does not reach back that far, or a read failed) or should
- * not (too many changes): the caller reads the snapshot.
+ * Move the snapshot on by the change feed since the view's MODSEQ; -1 if
+ * the feed cannot (it does not reach back that far, or a read failed) or
+ * should not (too many changes): the caller reads the whole snapshot.
  */
 static int
 sync_feed(struct imap_sync_job *job)
 {
 	struct mailbox_changes	 ch;
-	struct msg_info		*got = NULL;
-	uint32_t		*uids = NULL;
 	const char		*error;
-	size_t			 n, ngot;
 	int			 rc = -1;
 
 	if (mailbox_changes_since(job->mb, job->modseq, &ch, &error) == -1)
 		return -1;
-	n = ch.added.n + ch.changed.n;
-	if (!ch.complete || n + ch.expunged.n > job->nold / FEED_SHARE)
-		goto out;
-	uids = uids_merge(&ch.changed, &ch.added);
-	got = xreallocarray(NULL, n + 1, sizeof(*got));
-	if (mailbox_messages_get(job->mb, uids, n, got, &ngot, &error) == -1)
-		goto out;
-	view_patch(job, &ch.expunged, got, ngot);
-	/* What the feed covers; a record read since may be newer: told again, harmlessly. */
-	job->status.highestmodseq = ch.highestmodseq;
-	rc = 0;
-out:
-	free(uids);
-	free(got);
+	if (ch.complete && ch.added.n + ch.changed.n + ch.expunged.n <= job->nold / FEED_SHARE &&
+	    mailbox_messages_patch(job->mb, &ch, &job->msgs, &job->nmsgs, &error) == 0) {
+		/* What the feed covers; a record read since may be newer: told again, harmlessly. */
+		job->status.highestmodseq = ch.highestmodseq;
+		rc = 0;
+	}
 	mailbox_changes_free(&ch);
 	return rc;
 }
@@ -178,7 +121,7 @@ sync_work(void *arg)
 }
 
 /*
- * What changed between the view the client has and the new one, as
+ * What changed between the view the client has and the new snapshot, as
  * untagged replies; true if expunges were told.
  */
 static bool
@@ -225,8 +168,7 @@ sync_done(void *arg)
 	} else {
 		if (job->changed) {
 			vanished = tell(s, job);
-			imap_view_set(s, job->msgs, job->nmsgs, job->view);
-			job->view = NULL;	/* the session's now */
+			imap_view_set(s, job->msgs, job->nmsgs, NULL);
 			s->highestmodseq = job->status.highestmodseq;
 		}
 		if (job->ok != NULL)

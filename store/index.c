@@ -811,36 +811,28 @@ idx_msg_get(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg 
 
 int
 idx_msg_head(struct idx_txn *t, uint32_t folder_id, uint32_t uid, struct idx_msg *m,
-    const char **error_r)
+    char name[MAILDIR_NAME_MAX + 1], const char **error_r)
 {
-	unsigned char	 k[8], hdr[sizeof(struct msg_rec)];
-	struct msg_rec	 r;
+	unsigned char	 k[8], head[sizeof(struct msg_rec) + MAILDIR_NAME_MAX + 1];
 	DBT		 key, val;
 	int		 ret;
 
 	msg_key(k, folder_id, uid);
 	dbt_set(&key, k, sizeof(k));
-	/* The header alone, as idx_msg_changes reads it: the strings stay unread. */
-	dbt_out(&val, hdr, sizeof(hdr));
+	/* The header and the name, as idx_msg_walk reads them: the strings stay unread. */
+	dbt_out(&val, head, sizeof(head));
 	val.flags |= DB_DBT_PARTIAL;
-	val.dlen = sizeof(hdr);
+	val.dlen = sizeof(head);
 	ret = t->e->msgs->get(t->e->msgs, t->txn, &key, &val, 0);
 	if (ret == DB_NOTFOUND)
 		return 1;
 	if (ret != 0)
 		return db_fail(t->e, ret, "message get", error_r);
-	if (msg_header(hdr, val.size, &r) == 0)
+	if (msg_decode(head, val.size, m, false) == -1)
 		return store_err(error_r, STORE_ERR_TEMPORARY,
 		    "index record of uid %u is damaged", uid);
-	memset(m, 0, sizeof(*m));
-	m->uid = r.uid;
-	m->flags = r.flags;
-	m->kwmask = r.kwmask;
-	m->modseq = r.modseq;
-	m->created = r.created;
-	m->vsize = r.vsize;
-	m->fsize = r.fsize;
-	m->idate = r.idate;
+	snprintf(name, MAILDIR_NAME_MAX + 1, "%s", m->name);
+	m->name = name;
 	return 0;
 }
 

@@ -196,9 +196,9 @@ int		 idx_msg_del(struct idx_txn *txn, struct idx_folder *f, uint32_t uid,
 /* 0 found (strings valid until the next idx call on txn), 1 absent. */
 int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    struct idx_msg *m, const char **error_r);
-/* As idx_msg_get, the fixed header only: name and strings NULL. */
+/* As idx_msg_get, the header and the name (copied to name) only: the strings NULL. */
 int		 idx_msg_head(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
-		    struct idx_msg *m, const char **error_r);
+		    struct idx_msg *m, char name[MAILDIR_NAME_MAX + 1], const char **error_r);
 
 /*
  * All messages of a folder in UID order, without the cached strings (NULL):
@@ -247,6 +247,7 @@ struct mailbox_snap {
 	struct msg_info	*msgs;		/* UID order */
 	uint32_t	*name_at;	/* msgs[i]'s file name at names + name_at[i] */
 	struct buf	 names;		/* NUL-terminated names, one after the other */
+	size_t		 names_read;	/* their bytes when read whole: patches add more */
 	size_t		 n, cap;
 };
 
