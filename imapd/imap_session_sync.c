@@ -5,7 +5,13 @@
  * EXPUNGE for each message gone (numbered as the client counts after the
  * ones before), FETCH FLAGS for each flag change, then EXISTS and RECENT
  * for the new ones.  The sync runs on the workq; when the folder's
- * HIGHESTMODSEQ has not moved the snapshot is not even re-read.  IDLE
+ * HIGHESTMODSEQ has not moved nothing more is read.  When it moved, the
+ * store's change feed (mailbox_changes_since) says which UIDs were added,
+ * changed and expunged, and only those records are read into the
+ * snapshot (mailbox_messages_patch), so a NOOP after one flag change by
+ * another session reads no snapshot of the whole folder.  A feed that does not
+ * reach back to the view (an index rebuilt) or that changed more than a
+ * share of the view takes the snapshot instead.  IDLE
  * (imap_session_idle.c) runs the same sync, with no tagged reply.
  */
 #include "imapd/imap_private.h"
@@ -17,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* More changes than 1/FEED_SHARE of the view: one snapshot read costs less than the lookups. */
+#define FEED_SHARE	4
+
 struct imap_sync_job {
 	struct imap_session	*s;		/* NULL once the session is gone */
 	struct mailbox		*mb;		/* the session's, lent (or left to the job) */
@@ -27,7 +36,7 @@ struct imap_sync_job {
 	bool			 keywords;	/* the folder has some: read the changed ones' */
 	/* The outcome. */
 	int			 rc;		/* -1: the view is lost */
-	bool			 changed;	/* a new snapshot was taken */
+	bool			 changed;	/* a new snapshot: msgs */
 	struct mailbox_status	 status;
 	const struct msg_info	*msgs;
 	size_t			 nmsgs;
@@ -69,6 +78,30 @@ read_keywords(struct imap_sync_job *job)
 	free(uids);
 }
 
+/*
+ * Move the snapshot on by the change feed since the view's MODSEQ; -1 if
+ * the feed cannot (it does not reach back that far, or a read failed) or
+ * should not (too many changes): the caller reads the whole snapshot.
+ */
+static int
+sync_feed(struct imap_sync_job *job)
+{
+	struct mailbox_changes	 ch;
+	const char		*error;
+	int			 rc = -1;
+
+	if (mailbox_changes_since(job->mb, job->modseq, &ch, &error) == -1)
+		return -1;
+	if (ch.complete && ch.added.n + ch.changed.n + ch.expunged.n <= job->nold / FEED_SHARE &&
+	    mailbox_messages_patch(job->mb, &ch, &job->msgs, &job->nmsgs, &error) == 0) {
+		/* What the feed covers; a record read since may be newer: told again, harmlessly. */
+		job->status.highestmodseq = ch.highestmodseq;
+		rc = 0;
+	}
+	mailbox_changes_free(&ch);
+	return rc;
+}
+
 /* On a workq thread: touches only the job and the mailbox lent to it. */
 static void
 sync_work(void *arg)
@@ -81,7 +114,8 @@ sync_work(void *arg)
 	if (job->status.highestmodseq == job->modseq)
 		return;
 	job->changed = true;
-	job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	if (sync_feed(job) == -1)
+		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
 	if (job->rc == 0 && job->keywords)
 		read_keywords(job);
 }
@@ -162,7 +196,6 @@ sync_start(struct imap_session *s, const char *ok)
 	job->nold = s->nmsgs;
 	job->keywords = s->keywords;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
-	job->keywords = s->keywords;
 	s->sync_job = job;
 	session_host_submit(s->host, sync_work, sync_done, job);
 }

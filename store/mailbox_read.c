@@ -129,13 +129,23 @@ snap_reset(struct read_ctx *c, uint32_t n)
 	buf_reserve(&s->names, size_mul(s->cap, NAME_GUESS));
 }
 
+/* What a session holds of the record m. */
+static void
+info_set(const struct mailbox *mb, const struct idx_msg *m, struct msg_info *mi)
+{
+	mi->uid = m->uid;
+	mi->flags = m->flags | (is_recent(mb, m->uid) ? MSG_RECENT : 0);
+	mi->modseq = m->modseq;
+	mi->size = m->vsize;
+	mi->internal_date = m->idate;
+}
+
 static int
 snap_add(const struct idx_msg *m, void *ctx)
 {
 	struct read_ctx		*c = ctx;
 	struct mailbox		*mb = c->mb;
 	struct mailbox_snap	*s = &mb->snap;
-	struct msg_info		*mi;
 
 	if (s->n == s->cap) {	/* more than the folder record counted */
 		s->cap = size_mul(s->cap, 2);
@@ -145,12 +155,7 @@ snap_add(const struct idx_msg *m, void *ctx)
 	s->name_at[s->n] = (uint32_t)buf_len(&s->names);
 	if (buf_append(&s->names, m->name, strlen(m->name) + 1) == -1)
 		return store_err(c->error_r, STORE_ERR_NOT_POSSIBLE, "too many messages");
-	mi = &s->msgs[s->n++];
-	mi->uid = m->uid;
-	mi->flags = m->flags | (is_recent(mb, m->uid) ? MSG_RECENT : 0);
-	mi->modseq = m->modseq;
-	mi->size = m->vsize;
-	mi->internal_date = m->idate;
+	info_set(mb, m, &s->msgs[s->n++]);
 	return 0;
 }
 
@@ -164,8 +169,130 @@ mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r
 		mb->snap.n = 0;
 		return -1;
 	}
+	mb->snap.names_read = buf_len(&mb->snap.names);
 	*msgs_r = mb->snap.msgs;
 	*n_r = mb->snap.n;
+	return 0;
+}
+
+/* ---- the snapshot moved on by the change feed ---- */
+
+/* The records read anew, with where their names went in the snapshot's buffer. */
+struct patch_read {
+	struct msg_info	*got;
+	uint32_t	*name_at;
+	size_t		 n;
+};
+
+/* Of uids, the records the index still has; an idx error. */
+static int
+patch_read(struct mailbox *mb, struct idx_txn *txn, const uint32_t *uids, size_t n,
+    struct patch_read *p, const char **error_r)
+{
+	struct mailbox_snap	*s = &mb->snap;
+	struct idx_msg		 m;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		if ((rc = idx_msg_get(txn, mb->folder_id, uids[i], false, &m, error_r)) == 1)
+			continue;	/* expunged meanwhile: the next change feed says so */
+		if (rc != 0)
+			return rc;
+		p->name_at[p->n] = (uint32_t)buf_len(&s->names);
+		if (buf_append(&s->names, m.name, strlen(m.name) + 1) == -1)
+			return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "too many messages");
+		info_set(mb, &m, &p->got[p->n++]);
+	}
+	return 0;
+}
+
+/* The snapshot without gone (ascending), with p's records in place of their old selves or new. */
+static void
+patch_merge(struct mailbox_snap *s, const struct uid_list *gone, const struct patch_read *p)
+{
+	size_t		 cap = s->n + p->n + 16, i = 0, g = 0, x = 0, n = 0;
+	struct msg_info	*msgs = xreallocarray(NULL, cap, sizeof(*msgs));
+	uint32_t	*name_at = xreallocarray(NULL, cap, sizeof(*name_at));
+
+	while (i < s->n || g < p->n) {
+		if (g < p->n && (i == s->n || p->got[g].uid <= s->msgs[i].uid)) {
+			if (i < s->n && p->got[g].uid == s->msgs[i].uid)
+				i++;
+			msgs[n] = p->got[g];
+			name_at[n++] = p->name_at[g++];
+			continue;
+		}
+		while (x < gone->n && gone->uids[x] < s->msgs[i].uid)
+			x++;
+		if (x == gone->n || gone->uids[x] != s->msgs[i].uid) {
+			msgs[n] = s->msgs[i];
+			name_at[n++] = s->name_at[i];
+		}
+		i++;
+	}
+	free(s->msgs);
+	free(s->name_at);
+	s->msgs = msgs;
+	s->name_at = name_at;
+	s->n = n;
+	s->cap = cap;
+}
+
+/* a and b ascending and disjoint, merged into one ascending array. */
+static uint32_t *
+uids_merge(const struct uid_list *a, const struct uid_list *b)
+{
+	uint32_t	*out = xreallocarray(NULL, a->n + b->n + 1, sizeof(*out));
+	size_t		 i = 0, j = 0, k = 0;
+
+	while (i < a->n || j < b->n)
+		out[k++] = j == b->n || (i < a->n && a->uids[i] < b->uids[j]) ?
+		    a->uids[i++] : b->uids[j++];
+	return out;
+}
+
+int
+mailbox_messages_patch(struct mailbox *mb, const struct mailbox_changes *ch,
+    const struct msg_info **msgs_r, size_t *n_r, const char **error_r)
+{
+	struct mailbox_snap	*s = &mb->snap;
+	struct patch_read	 p = { 0 };
+	struct idx_retry	 r = { 0 };
+	struct idx_txn		*txn;
+	uint32_t		*uids;
+	size_t			 n = ch->changed.n + ch->added.n, at = buf_len(&s->names);
+	int			 rc;
+
+	/* A changed message's old name stays in the buffer: bounded by a whole read. */
+	if (s->msgs == NULL || at - s->names_read > s->names_read + 4096)
+		return mailbox_messages(mb, msgs_r, n_r, error_r);
+	uids = uids_merge(&ch->changed, &ch->added);
+	p.got = xreallocarray(NULL, n + 1, sizeof(*p.got));
+	p.name_at = xreallocarray(NULL, n + 1, sizeof(*p.name_at));
+	do {
+		buf_truncate(&s->names, at);	/* a retry reads the names again */
+		p.n = 0;
+		if (mailbox_env_refresh(mb, error_r) == -1) {
+			rc = -1;
+			break;
+		}
+		if ((rc = idx_begin(mb->env, true, &txn, error_r)) != 0)
+			continue;
+		rc = patch_read(mb, txn, uids, n, &p, error_r);
+		idx_abort(&txn);
+	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
+	if (rc == 0)
+		patch_merge(s, &ch->expunged, &p);
+	else
+		buf_truncate(&s->names, at);
+	free(uids);
+	free(p.got);
+	free(p.name_at);
+	if (rc != 0)
+		return -1;
+	*msgs_r = s->msgs;
+	*n_r = s->n;
 	return 0;
 }
 

@@ -169,7 +169,6 @@ int		 mailbox_status(struct mailbox *mb, struct mailbox_status *st);
  */
 int		 mailbox_messages(struct mailbox *mb, const struct msg_info **msgs_r, size_t *n_r,
 		    const char **error_r);
-
 /*
  * Keywords, ENVELOPE, BODY and BODYSTRUCTURE of the messages with a UID in
  * first..last (those the index has, ascending), read from the index now.
@@ -265,6 +264,15 @@ struct mailbox_changes {
 int		 mailbox_changes_since(struct mailbox *mb, uint64_t modseq,
 		    struct mailbox_changes *ch, const char **error_r);
 void		 mailbox_changes_free(struct mailbox_changes *ch);
+/*
+ * The snapshot (mailbox_messages) moved on by ch, a feed since a MODSEQ it
+ * has seen: the expunged leave it, the changed and added are read anew
+ * (their records alone, one read transaction).  What a session's NOOP
+ * needs after a few changes to a large folder.  The same validity as
+ * mailbox_messages(); it may read the whole snapshot again instead.
+ */
+int		 mailbox_messages_patch(struct mailbox *mb, const struct mailbox_changes *ch,
+		    const struct msg_info **msgs_r, size_t *n_r, const char **error_r);
 
 /*
  * CONDSTORE's STORE ... (UNCHANGEDSINCE n): as mailbox_store_flags, but a

@@ -252,6 +252,7 @@ struct mailbox_snap {
 	struct msg_info	*msgs;		/* UID order */
 	uint32_t	*name_at;	/* msgs[i]'s file name at names + name_at[i] */
 	struct buf	 names;		/* NUL-terminated names, one after the other */
+	size_t		 names_read;	/* their bytes when read whole: patches add more */
 	size_t		 n, cap;
 };
 

@@ -8,8 +8,10 @@ same on both: its commands are sent as written (synchronising literals
 wait for the continuation) and every reply is compared after
 normalising only what must differ: the tags (the same on both), the free
 text after a status and its response code, UIDVALIDITY values (in
-SELECT, STATUS, APPENDUID and COPYUID), HIGHESTMODSEQ (CONDSTORE is
-another branch's: Dovecot announces it in SELECT even when not enabled),
+SELECT, STATUS, APPENDUID and COPYUID), HIGHESTMODSEQ (imapd says it
+in every SELECT, as RFC 7162 3.1.2.1 asks of a server whose MODSEQs
+persist; Dovecot only in a mailbox where CONDSTORE was once used, and
+none of these scenarios uses it; test_imapd_condstore.py compares it),
 the CAPABILITY lists (test_imapd.py checks ours) and ID's values, and
 \Recent: imapd's is the store's flag, which none of the messages APPEND,
 COPY and MOVE make carry, where Dovecot gives them \Recent in the first

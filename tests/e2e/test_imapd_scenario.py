@@ -127,6 +127,42 @@ class Scenario(IdleCase):
         self.assertEqual(b.uids, a.uids)
         self.assertEqual(len(a.uids), 6)
 
+    def test_idler_follows_a_mix_by_the_change_feed(self):
+        """40 messages: a few changes at once are under a quarter of the view, so the
+        idler's sync patches its snapshot from the change feed (imap_session_sync.c)."""
+        self.deliver(40)
+        self.pr.wait_for(lambda: len(self.pr.messages(ALICE[0])) == 40)
+        a_s, a_f, a = self.session()
+        b_s, b_f, b = self.session()
+        self.idle(a_s, a_f)
+        flagged, seen, gone = b.uids[4], b.uids[9], (b.uids[1], b.uids[6])
+        start = time.monotonic()
+        self.run_cmd(b_s, b_f, b, b'd', b'UID STORE %d,%d +FLAGS.SILENT (\\Flagged)'
+                     % (flagged, gone[1]))
+        self.run_cmd(b_s, b_f, b, b'e', b'UID STORE %d +FLAGS.SILENT (\\Seen)' % seen)
+        self.run_cmd(b_s, b_f, b, b'f', b'UID STORE %d,%d +FLAGS.SILENT (\\Deleted)' % gone)
+        self.run_cmd(b_s, b_f, b, b'g', b'UID EXPUNGE %d,%d' % gone)
+        self.deliver(1, 40)
+        told = []
+        while len(a.uids) != 39 or not any(b'Flagged' in l for l in told) or \
+                not any(b'Seen' in l for l in told):
+            told += self.until(a_s, a_f, lambda l: True, BOUND)
+            for line in told[-1:]:
+                a.take(line)
+        print('idler told a mix of changes to 40 messages in %.3f s'
+              % (time.monotonic() - start))
+        self.done(a_s, a_f)
+        lines = self.run_cmd(a_s, a_f, a, b'h', b'UID FETCH 1:* (UID FLAGS)')
+        self.assertEqual(a.uids, self.server_uids(a_s, a_f))
+        for uid in gone:
+            self.assertNotIn(uid, a.uids)
+        flags = {int(m.group(1)): m.group(2) for m in
+                 (re.search(rb'UID (\d+) FLAGS \(([^)]*)\)', l) for l in lines) if m}
+        self.assertIn(b'\\Flagged', flags[flagged])
+        self.assertIn(b'\\Seen', flags[seen])
+        self.assertTrue(any(re.match(rb'\* \d+ FETCH \(FLAGS \([^)]*\\Flagged', l)
+                            for l in told), told)
+
     def test_uids_survive_restarts_and_a_lost_index(self):
         self.deliver(4)
         self.pr.wait_for(lambda: len(self.pr.messages(ALICE[0])) == 4)

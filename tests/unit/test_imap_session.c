@@ -526,6 +526,76 @@ test_noop_updates(void **state)
 	host_double_free(&s);
 }
 
+/* Messages 3..n more, so a few changes stay under a quarter of the view. */
+static void
+deliver_more(struct fx *fx, unsigned n)
+{
+	unsigned	 i;
+
+	for (i = 3; i <= n; i++)
+		deliver(fx, msg1);
+}
+
+/*
+ * A few changes by another handle between two NOOPs reach the view by the
+ * change feed (mailbox_messages_patch): two expunges (one of a message
+ * flagged first), two flag changes and a delivery are told as a whole
+ * snapshot's diff tells them, and the view is what FETCH then sees.  Many
+ * changes at once read the whole snapshot again.
+ */
+static void
+test_noop_feed(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = host_double_new(fx->out_max);
+	struct imap_session	*is = host_double_open(s, &imap_session_ops, &fx->peer, &fx->env);
+	struct mailbox		*mb;
+	const char		*error;
+	char			*got, *want;
+	uint32_t		 three = 3, five = 5, seven = 7, gone[] = { 2, 5 }, many[8];
+	unsigned		 i;
+
+	deliver_more(fx, 30);
+	drive(fx, s, LOGIN "b SELECT INBOX\r\nc NOOP\r\n");
+	buf_reset(fx->got);
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &three, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &five, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, &seven, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, gone, 2, &error), 0);
+	mailbox_close(&mb);
+	deliver(fx, msg2);
+	drive(fx, s, "d NOOP\r\n");
+	expect(fx, "* 2 EXPUNGE\r\n* 4 EXPUNGE\r\n* 2 FETCH (FLAGS (\\Flagged \\Recent))\r\n"
+	    "* 5 FETCH (FLAGS (\\Seen \\Recent))\r\n* 29 EXISTS\r\n* 29 RECENT\r\n"
+	    "d OK NOOP completed.\r\n");
+	assert_int_equal(is->nmsgs, 29);
+	drive(fx, s, "e NOOP\r\nf FETCH 1:6,28:* (UID FLAGS)\r\n");
+	expect(fx, "e OK NOOP completed.\r\n"
+	    "* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n* 2 FETCH (UID 3 FLAGS (\\Flagged \\Recent))\r\n"
+	    "* 3 FETCH (UID 4 FLAGS (\\Recent))\r\n* 4 FETCH (UID 6 FLAGS (\\Recent))\r\n"
+	    "* 5 FETCH (UID 7 FLAGS (\\Seen \\Recent))\r\n* 6 FETCH (UID 8 FLAGS (\\Recent))\r\n"
+	    "* 28 FETCH (UID 30 FLAGS (\\Recent))\r\n* 29 FETCH (UID 31 FLAGS (\\Recent))\r\n"
+	    "f OK Fetch completed.\r\n");
+
+	/* A quarter of the view and more: the snapshot. */
+	for (i = 0; i < 8; i++)
+		many[i] = 10 + i;
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_store_flags(mb, many, 8, FLAGS_ADD, MSG_ANSWERED, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &three, 1, &error), 0);
+	mailbox_close(&mb);
+	drive(fx, s, "g NOOP\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "* 2 EXPUNGE\r\n* 7 FETCH (FLAGS (\\Answered \\Recent))\r\n"));
+	want = xasprintf("* 14 FETCH (FLAGS (\\Answered \\Recent))\r\ng OK NOOP completed.\r\n");
+	assert_non_null(strstr(got, want));
+	free(want);
+	free(got);
+	assert_int_equal(is->nmsgs, 28);
+	host_double_free(&s);
+}
+
 /*
  * APPEND in any chunking: a synchronising literal (CRLF made LF, a bare CR
  * kept, one at the literal's end too), EXISTS before its OK when selected,
@@ -690,6 +760,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_search_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_abandoned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noop_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_noop_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_expunge_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_keeps_numbers, setup, teardown),

@@ -4,7 +4,9 @@
  * attributes.
  */
 #include "store/store.h"
+#include "store/store_private.h"
 #include "tests/unit/store_fixture.h"
+#include "lib/buf.h"
 #include "lib/xmalloc.h"
 
 #include <setjmp.h>
@@ -144,6 +146,70 @@ test_changes_since(void **state)
 	assert_false(ch.complete);
 	mailbox_changes_free(&ch);
 	mailbox_close(&mb);
+}
+
+/* msgs[i]'s file name in mb's snapshot. */
+static const char *
+snap_name_at(const struct mailbox *mb, size_t i)
+{
+	return buf_head(&mb->snap.names) + mb->snap.name_at[i];
+}
+
+/*
+ * The snapshot moved on by the change feed (a flag change, an expunge of a
+ * message flagged first, a delivery) is what a whole read gives: flags,
+ * MODSEQs, sizes and file names; only the records read anew added names.
+ */
+static void
+test_messages_patch(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct mailbox_changes	 ch;
+	struct mailbox		*a, *b;
+	const struct msg_info	*am, *bm;
+	const char		*error;
+	uint32_t		 three = 3, five = 5, seven = 7;
+	uint64_t		 h0;
+	size_t			 an, bn, i;
+
+	fx_deliver_n(fx, 8);
+	a = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(a, &am, &an, &error), 0);
+	h0 = hms(a);
+	b = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_store_flags(b, &three, 1, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_store_flags(b, &five, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
+	assert_int_equal(mailbox_store_flags(b, &seven, 1, FLAGS_ADD, MSG_SEEN, "$Junk", &error), 0);
+	assert_int_equal(mailbox_expunge(b, &five, 1, &error), 0);
+	mailbox_close(&b);
+	fx_deliver_n(fx, 1);			/* UID 9, moved out of new/ by a: \Recent there */
+	assert_int_equal(mailbox_sync(a, &error), 0);
+	changes(a, h0, &ch);
+	assert_string_equal(uids(&ch.changed), "3,7");
+	assert_string_equal(uids(&ch.added), "9");
+	assert_string_equal(uids(&ch.expunged), "5");
+	assert_int_equal(mailbox_messages_patch(a, &ch, &am, &an, &error), 0);
+	mailbox_changes_free(&ch);
+	assert_true(buf_len(&a->snap.names) > a->snap.names_read);	/* patched, not read */
+
+	b = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(b, &bm, &bn, &error), 0);
+	assert_int_equal(an, 8);
+	assert_int_equal(bn, an);
+	for (i = 0; i < an; i++) {
+		assert_int_equal(am[i].uid, bm[i].uid);
+		assert_int_equal(am[i].flags & ~MSG_RECENT, bm[i].flags);
+		assert_int_equal(am[i].modseq, bm[i].modseq);
+		assert_int_equal(am[i].size, bm[i].size);
+		assert_int_equal(am[i].internal_date, bm[i].internal_date);
+		assert_string_equal(snap_name_at(a, i), snap_name_at(b, i));
+	}
+	assert_int_equal(am[an - 1].uid, 9);
+	assert_true(am[an - 1].flags & MSG_RECENT);
+	assert_int_equal(am[2].uid, 3);
+	assert_int_equal(am[2].flags & ~MSG_RECENT, MSG_FLAGGED);
+	mailbox_close(&b);
+	mailbox_close(&a);
 }
 
 /* Another program flags a message by renaming it: a change like ours. */
@@ -461,6 +527,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_modseq_bumped_by_every_change),
 		STORE_FX_TEST(test_changes_since),
+		STORE_FX_TEST(test_messages_patch),
 		STORE_FX_TEST(test_external_flag_change_takes_a_modseq),
 		STORE_FX_TEST(test_tombstones_from_sync_and_move),
 		STORE_FX_TEST(test_aborted_modseq_not_reused),
