@@ -68,7 +68,9 @@ class ManyIdlersCase(unittest.TestCase):
         path = os.path.join(self.pr.conf_dir, 'passwd')
         with open(path) as f:
             lines = f.read().splitlines(keepends=True)
-        with open(path, 'w') as f:
+        # Written aside and renamed in: smtpd may be rereading the file after add_user's
+        # SIGHUP, and a half-written passwd made every recipient unknown to it.
+        with open(path + '.new', 'w') as f:
             for line in lines:
                 fields = line.split(':')
                 if fields[0] in users:
@@ -78,6 +80,8 @@ class ManyIdlersCase(unittest.TestCase):
                     fields[1] = '{SHA512-CRYPT}' + hashed
                     line = ':'.join(fields)
                 f.write(line)
+        os.chmod(path + '.new', os.stat(path).st_mode)
+        os.replace(path + '.new', path)
 
     def open_idlers(self):
         """IDLERS sessions, each logged in, INBOX selected, idling; pipelined.
