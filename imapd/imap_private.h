@@ -188,6 +188,14 @@ void	imap_sync_orphan(struct imap_session *s);
 void	imap_sync_reply(struct imap_session *s, const char *tag, const char *ok);
 /* IDLE's sync: the same untagged updates, then imap_idle_synced() instead of a tag. */
 void	imap_sync_idle(struct imap_session *s);
+/*
+ * On a workq thread: the snapshot moved on from a view of nview messages at
+ * modseq, by the store's change feed when it reaches back and changed at
+ * most a share of the view, else read whole; *highestmodseq_r becomes what
+ * a patch covers (a whole read leaves it: the caller's mailbox_status).
+ */
+int	imap_snapshot_since(struct mailbox *mb, uint64_t modseq, size_t nview,
+	    const struct msg_info **msgs_r, size_t *n_r, uint64_t *highestmodseq_r);
 
 /* imap_session_idle.c */
 int	imap_cmd_idle(struct imap_session *s, const struct imap_command *cmd);

@@ -3,8 +3,9 @@
  * MOVE and their UID forms (RFC 3501 6.4.3, 6.4.6-7, RFC 4315 UIDPLUS,
  * RFC 6851 MOVE).  Each becomes one store_op: begun here on the loop,
  * committed on the workq (renames and fsyncs), its result back on the
- * loop.  The same job then reads a fresh snapshot, and the view moves to
- * it with the untagged replies that say so, as NOOP's sync does, except
+ * loop.  The same job then moves the snapshot on (by the change feed:
+ * imap_snapshot_since), and the view moves to it with the untagged
+ * replies that say so, as NOOP's sync does, except
  * that a command during which no EXPUNGE may be sent (STORE; RFC
  * 3501 7.4.1) keeps every message the client knows: when another session
  * expunged one meanwhile, the view stays the old one, its flags brought up
@@ -33,6 +34,7 @@ struct imap_store_job {
 	size_t			 n;
 	struct msg_info		*old;		/* the view, copied: the new snapshot frees it */
 	size_t			 nold;
+	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
 	/* The outcome, read on the workq after the commit. */
 	int			 rc;		/* -1: the view is lost */
 	struct mailbox_status	 status;
@@ -102,7 +104,8 @@ store_work(void *arg)
 	job->modified = store_op_modified(job->op, &job->nmodified);
 	job->rc = mailbox_status(job->mb, &job->status);
 	if (job->rc == 0)
-		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+		job->rc = imap_snapshot_since(job->mb, job->modseq, job->nold, &job->msgs,
+		    &job->nmsgs, &job->status.highestmodseq);
 	if (job->rc == 0 && mailbox_keywords(job->mb, &job->keywords, &job->nkeywords, &error) == -1)
 		job->nkeywords = 0;	/* FLAGS not updated now: the next SELECT says */
 	if (job->rc == 0 && job->nkeywords > 0) {
@@ -384,6 +387,7 @@ submit(struct imap_session *s, const struct imap_command *cmd, struct store_op *
 	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
 	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
 	job->nold = s->nmsgs;
+	job->modseq = s->highestmodseq;
 	free(s->tag);
 	s->tag = xstrdup(cmd->tag);
 	s->store_job = job;

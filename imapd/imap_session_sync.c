@@ -78,28 +78,24 @@ read_keywords(struct imap_sync_job *job)
 	free(uids);
 }
 
-/*
- * Move the snapshot on by the change feed since the view's MODSEQ; -1 if
- * the feed cannot (it does not reach back that far, or a read failed) or
- * should not (too many changes): the caller reads the whole snapshot.
- */
-static int
-sync_feed(struct imap_sync_job *job)
+int
+imap_snapshot_since(struct mailbox *mb, uint64_t modseq, size_t nview,
+    const struct msg_info **msgs_r, size_t *n_r, uint64_t *highestmodseq_r)
 {
 	struct mailbox_changes	 ch;
 	const char		*error;
-	int			 rc = -1;
+	bool			 patched = false;
 
-	if (mailbox_changes_since(job->mb, job->modseq, &ch, &error) == -1)
-		return -1;
-	if (ch.complete && ch.added.n + ch.changed.n + ch.expunged.n <= job->nold / FEED_SHARE &&
-	    mailbox_messages_patch(job->mb, &ch, &job->msgs, &job->nmsgs, &error) == 0) {
-		/* What the feed covers; a record read since may be newer: told again, harmlessly. */
-		job->status.highestmodseq = ch.highestmodseq;
-		rc = 0;
+	if (mailbox_changes_since(mb, modseq, &ch, &error) == 0) {
+		if (ch.complete && ch.added.n + ch.changed.n + ch.expunged.n <= nview / FEED_SHARE &&
+		    mailbox_messages_patch(mb, &ch, msgs_r, n_r, &error) == 0) {
+			/* What the feed covers; a record read since may be newer: told again, harmlessly. */
+			*highestmodseq_r = ch.highestmodseq;
+			patched = true;
+		}
+		mailbox_changes_free(&ch);
 	}
-	mailbox_changes_free(&ch);
-	return rc;
+	return patched ? 0 : mailbox_messages(mb, msgs_r, n_r, &error);
 }
 
 /* On a workq thread: touches only the job and the mailbox lent to it. */
@@ -114,8 +110,8 @@ sync_work(void *arg)
 	if (job->status.highestmodseq == job->modseq)
 		return;
 	job->changed = true;
-	if (sync_feed(job) == -1)
-		job->rc = mailbox_messages(job->mb, &job->msgs, &job->nmsgs, &error);
+	job->rc = imap_snapshot_since(job->mb, job->modseq, job->nold, &job->msgs, &job->nmsgs,
+	    &job->status.highestmodseq);
 	if (job->rc == 0 && job->keywords)
 		read_keywords(job);
 }
