@@ -704,35 +704,6 @@ cache_get(struct idx_txn *t, unsigned char k[8], DBT *buf, struct idx_msg *m,
 	return 0;
 }
 
-/*
- * A walk's strings: a cursor on cache.db that steps along with the walk
- * (one DB_NEXT a record instead of a search from the root).
- */
-struct cache_walk {
-	DBC		*c;
-	unsigned char	 k[8];
-	DBT		 key, val;
-	int		 ret;		/* of the last step; -1: not started */
-};
-
-static int
-cache_walk_next(struct idx_txn *t, struct cache_walk *w, const unsigned char k[8],
-    struct idx_msg *m, const char **error_r)
-{
-	m->envelope = m->body = m->bodystructure = "";
-	if (w->ret == -1) {
-		memcpy(w->k, k, 8);
-		w->ret = w->c->get(w->c, &w->key, &w->val, DB_SET_RANGE);
-	}
-	while (w->ret == 0 && memcmp(w->k, k, 8) < 0)
-		w->ret = w->c->get(w->c, &w->key, &w->val, DB_NEXT);
-	if (w->ret != 0 && w->ret != DB_NOTFOUND)
-		return db_fail(t->e, w->ret, "cache walk", error_r);
-	if (w->ret == 0 && memcmp(w->k, k, 8) == 0)
-		cache_decode(&w->val, m);
-	return 0;
-}
-
 /* Write m's strings to cache.db: none (all empty) deletes the entry. */
 static int
 cache_put(struct idx_txn *t, unsigned char k[8], const struct idx_msg *m, const char **error_r)
@@ -912,50 +883,134 @@ idx_msg_del(struct idx_txn *t, struct idx_folder *f, uint32_t uid, const char **
 	return idx_vanished_add(t, f, uid, error_r);
 }
 
+/*
+ * A folder's records (of msgs.db or cache.db) read in bulk (DB_MULTIPLE_KEY): one cursor call
+ * fills a buffer with as many as fit, where a call per record cost more
+ * than the records themselves (a cursor call is most of a 10,000-record
+ * walk).  Layout-2 records are ~130 bytes; a bigger one (older layouts
+ * carry their strings) grows the buffer.
+ */
+#define BULK_INIT	(64 * 1024)
+
+struct bulk {
+	DBC		*c;
+	unsigned char	 want[4];	/* the folder id: the walk ends past it */
+	unsigned char	 k[8];		/* where it starts */
+	DBT		 key, data;
+	void		*p;		/* in data; NULL: the next batch */
+	bool		 started;
+};
+
+static int
+bulk_open(struct idx_txn *t, DB *db, struct bulk *b, uint32_t folder_id, uint32_t first,
+    const char **error_r)
+{
+	int	 ret;
+
+	memset(b, 0, sizeof(*b));
+	if ((ret = db->cursor(db, t->txn, &b->c, 0)) != 0)
+		return db_fail(t->e, ret, "cursor", error_r);
+	msg_key(b->k, folder_id, first);
+	memcpy(b->want, b->k, 4);
+	b->key.data = b->k;
+	b->key.size = b->key.ulen = sizeof(b->k);
+	b->key.flags = DB_DBT_USERMEM;
+	b->data.data = xmalloc(BULK_INIT);
+	b->data.ulen = BULK_INIT;
+	b->data.flags = DB_DBT_USERMEM;
+	return 0;
+}
+
+static void
+bulk_close(struct bulk *b)
+{
+	b->c->close(b->c);
+	free(b->data.data);
+}
+
+/* The next record of the folder (key 8 bytes): 0, DB_NOTFOUND at its end, or an error. */
+static int
+bulk_next(struct bulk *b, unsigned char **key_r, void **rec_r, size_t *size_r)
+{
+	void		*kp, *dp;
+	u_int32_t	 klen, dlen;
+	int		 ret;
+
+	for (;;) {
+		if (b->p != NULL) {
+			DB_MULTIPLE_KEY_NEXT(b->p, &b->data, kp, klen, dp, dlen);
+			if (b->p != NULL) {
+				if (klen != 8 || memcmp(kp, b->want, 4) != 0)
+					return DB_NOTFOUND;
+				*key_r = kp;
+				*rec_r = dp;
+				*size_r = dlen;
+				return 0;
+			}
+		}
+		ret = b->c->get(b->c, &b->key, &b->data,
+		    (b->started ? DB_NEXT : DB_SET_RANGE) | DB_MULTIPLE_KEY);
+		if (ret == DB_BUFFER_SMALL) {
+			b->data.ulen = (b->data.size + 1023) / 1024 * 1024 * 2;
+			b->data.data = xreallocarray(b->data.data, 1, b->data.ulen);
+			continue;
+		}
+		if (ret != 0)
+			return ret;
+		b->started = true;
+		DB_MULTIPLE_INIT(b->p, &b->data);
+	}
+}
+
+/* A walk's strings: cache.db read in bulk beside msgs.db, in the same key order. */
+struct cache_walk {
+	struct bulk	 b;
+	unsigned char	*k;		/* the entry read last (ret 0) */
+	void		*rec;
+	size_t		 size;
+	int		 ret;		/* of the last bulk_next; -1: none yet */
+};
+
+static int
+cache_walk_next(struct idx_txn *t, struct cache_walk *w, const unsigned char k[8],
+    struct idx_msg *m, const char **error_r)
+{
+	DBT	 val;
+
+	m->envelope = m->body = m->bodystructure = "";
+	while (w->ret == -1 || (w->ret == 0 && memcmp(w->k, k, 8) < 0))
+		w->ret = bulk_next(&w->b, &w->k, &w->rec, &w->size);
+	if (w->ret != 0 && w->ret != DB_NOTFOUND)
+		return db_fail(t->e, w->ret, "cache walk", error_r);
+	if (w->ret == 0 && memcmp(w->k, k, 8) == 0) {
+		dbt_set(&val, w->rec, w->size);
+		cache_decode(&val, m);
+	}
+	return 0;
+}
+
 int
 idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t last,
     bool with_cache, idx_msg_fn *fn, void *ctx, const char **error_r)
 {
-	unsigned char	 k[8], want[4];
-	unsigned char	 head[sizeof(struct msg_rec) + MAILDIR_NAME_MAX + 1];
 	struct cache_walk cw = { .ret = -1 };
+	struct bulk	 b;
 	struct idx_msg	 m;
-	DBC		*c;
-	DBT		 key, val;
+	unsigned char	*k;
+	void		*rec;
+	size_t		 size;
 	int		 ret, layout, rc = 0;
 
 	if (store_retry_point("idx_msg_walk"))
 		return db_fail(t->e, DB_LOCK_DEADLOCK, "cursor", error_r);
-	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
-		return db_fail(t->e, ret, "cursor", error_r);
-	msg_key(k, folder_id, first);
-	memcpy(want, k, 4);
-	memset(&key, 0, sizeof(key));
-	key.data = k;
-	key.size = key.ulen = sizeof(k);
-	key.flags = DB_DBT_USERMEM;
-	if (with_cache) {
-		if ((ret = t->e->cache->cursor(t->e->cache, t->txn, &cw.c, 0)) != 0) {
-			c->close(c);
-			return db_fail(t->e, ret, "cursor", error_r);
-		}
-		cw.key.data = cw.k;
-		cw.key.size = cw.key.ulen = sizeof(cw.k);
-		cw.key.flags = DB_DBT_USERMEM;
-		cw.val.flags = DB_DBT_REALLOC;
-		memset(&val, 0, sizeof(val));
-		val.flags = DB_DBT_REALLOC;
-	} else {
-		/* The header and the name: the strings (most of a record) stay unread. */
-		dbt_out(&val, head, sizeof(head));
-		val.flags |= DB_DBT_PARTIAL;
-		val.dlen = sizeof(head);
+	if ((rc = bulk_open(t, t->e->msgs, &b, folder_id, first, error_r)) != 0)
+		return rc;
+	if (with_cache && (rc = bulk_open(t, t->e->cache, &cw.b, folder_id, first, error_r)) != 0) {
+		bulk_close(&b);
+		return rc;
 	}
-	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
-	    ret = c->get(c, &key, &val, DB_NEXT)) {
-		if (key.size != 8 || memcmp(k, want, 4) != 0)
-			break;
-		if ((layout = msg_decode(val.data, val.size, &m, with_cache)) == -1)
+	while ((ret = bulk_next(&b, &k, &rec, &size)) == 0) {
+		if ((layout = msg_decode(rec, size, &m, with_cache)) == -1)
 			continue;	/* damaged: the next sync rewrites it */
 		if (m.uid > last)
 			break;
@@ -964,12 +1019,9 @@ idx_msg_walk(struct idx_txn *t, uint32_t folder_id, uint32_t first, uint32_t las
 		if ((rc = fn(&m, ctx)) != 0)
 			break;
 	}
-	if (with_cache) {
-		free(val.data);
-		free(cw.val.data);
-		cw.c->close(cw.c);
-	}
-	c->close(c);
+	if (with_cache)
+		bulk_close(&cw.b);
+	bulk_close(&b);
 	if (ret != 0 && ret != DB_NOTFOUND)
 		return db_fail(t->e, ret, "message list", error_r);
 	return rc;
@@ -1045,34 +1097,22 @@ int
 idx_msg_changes(struct idx_txn *t, uint32_t folder_id, uint64_t since, struct uid_list *added,
     struct uid_list *changed, const char **error_r)
 {
-	unsigned char	 k[8], want[4], hdr[sizeof(struct msg_rec)];
 	struct msg_rec	 r;
-	DBC		*c;
-	DBT		 key, val;
-	int		 ret;
+	struct bulk	 b;
+	unsigned char	*k;
+	void		*rec;
+	size_t		 size;
+	int		 ret, rc;
 
-	if ((ret = t->e->msgs->cursor(t->e->msgs, t->txn, &c, 0)) != 0)
-		return db_fail(t->e, ret, "cursor", error_r);
-	msg_key(k, folder_id, 0);
-	memcpy(want, k, 4);
-	memset(&key, 0, sizeof(key));
-	key.data = k;
-	key.size = key.ulen = sizeof(k);
-	key.flags = DB_DBT_USERMEM;
-	/* The header alone: the strings (most of a record) stay unread. */
-	dbt_out(&val, hdr, sizeof(hdr));
-	val.flags |= DB_DBT_PARTIAL;
-	val.dlen = sizeof(hdr);
-	for (ret = c->get(c, &key, &val, DB_SET_RANGE); ret == 0;
-	    ret = c->get(c, &key, &val, DB_NEXT)) {
-		if (key.size != 8 || memcmp(k, want, 4) != 0)
-			break;
-		if (msg_header(hdr, val.size, &r) == 0 || r.modseq <= since)
+	if ((rc = bulk_open(t, t->e->msgs, &b, folder_id, 0, error_r)) != 0)
+		return rc;
+	while ((ret = bulk_next(&b, &k, &rec, &size)) == 0) {
+		if (msg_header(rec, size, &r) == 0 || r.modseq <= since)
 			continue;
 		uid_list_push(r.created > since ? added : changed, r.uid);
 	}
-	c->close(c);
-	if (ret != 0 && ret != DB_NOTFOUND)
+	bulk_close(&b);
+	if (ret != DB_NOTFOUND)
 		return db_fail(t->e, ret, "message changes", error_r);
 	return 0;
 }
