@@ -111,6 +111,9 @@ struct pop3_session {
 	struct pop3_stream	 stream;
 	struct pop3_ahead	 ahead[POP3_AHEAD_MAX];	/* ascending idx */
 	size_t			 nahead;
+	size_t			 ahead_from;	/* the last RETR: the window starts after it */
+	bool			 ahead_due;	/* fill the window once the reply is out */
+	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
 	/* For the summary line. */
@@ -135,8 +138,12 @@ int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
 /* pop3_ahead.c */
 /* The stream of message idx if it was opened ahead (then the caller's); drops those before it. */
 bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r);
-/* Open the messages after idx up to pop3d.read_ahead, advising their files. */
-void	pop3_ahead_fill(struct pop3_session *s, size_t idx);
+/*
+ * The session_host_after() callback RETR and TOP arm: close the file just
+ * sent and, after a RETR, open the messages after ahead_from up to
+ * pop3d.read_ahead, advising their files.
+ */
+void	pop3_ahead_after(void *s);
 void	pop3_ahead_drop(struct pop3_session *s);
 
 /* pop3_auth.c */

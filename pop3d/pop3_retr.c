@@ -62,6 +62,14 @@ static void
 stream_finish(struct pop3_session *s)
 {
 	pop3_reply(s, ".");
+	if (s->stream.msg.fd != -1) {
+		/* Closed by pop3_ahead_after(), once the reply is out. */
+		if (s->sent_fd != -1)
+			close(s->sent_fd);
+		s->sent_fd = s->stream.msg.fd;
+		s->stream.msg.fd = -1;
+		session_host_after(s->host, 0, pop3_ahead_after);
+	}
 	pop3_stream_abort(s);
 }
 
@@ -183,8 +191,11 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	s->stream.lines_left = lines;
 	s->stream.line_empty = true;
 	session_host_stream(s->host, stream_message);
-	if (lines < 0)
-		pop3_ahead_fill(s, idx);
+	if (lines < 0) {
+		s->ahead_from = idx;
+		s->ahead_due = true;
+		session_host_after(s->host, 0, pop3_ahead_after);
+	}
 	return 0;
 }
 

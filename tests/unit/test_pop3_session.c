@@ -20,6 +20,7 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1046,6 +1047,43 @@ test_read_ahead(void **state)
 	sfree(&s);
 }
 
+static int
+open_fds(void)
+{
+	int	 fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/*
+ * A sent file is closed after the round's replies (pop3_ahead_after):
+ * RETRs and TOPs pipelined in one packet, each sent before the next
+ * starts, leave no descriptor behind, nor does a QUIT among them.
+ */
+static void
+test_read_ahead_closes(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	int			 before = open_fds();
+	char			*got;
+
+	fx->env.limits.read_ahead = 2;
+	fx->env.limits.mark_seen = false;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\nRETR 2\r\nTOP 3 0\r\nRETR 3\r\nRETR 1\r\n");
+	assert_int_equal(fx->s->sent_fd, -1);
+	assert_int_equal(fx->s->nahead, 2);
+	drive(fx, s, "RETR 2\r\nQUIT\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "+OK Logging out."));
+	free(got);
+	sfree(&s);
+	assert_int_equal(open_fds(), before);
+}
+
 /* The reference conversion, byte by byte: LF -> CRLF (CRLF kept), dot-stuffing. */
 static char *
 reference_retr(const char *m)
@@ -1172,6 +1210,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
