@@ -11,9 +11,11 @@
 static _Thread_local char	wire_block[WIRE_BLOCK];
 
 void
-wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff)
+wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff)
 {
 	ws->fd = fd;
+	ws->fsize = fsize;
+	ws->nread = 0;
 	crlf_encoder_init(&ws->crlf, dot_stuff);
 	/* Advice only: a file system without read-ahead still reads on demand. */
 	(void)posix_fadvise(fd, 0, WIRE_ADVISE, POSIX_FADV_WILLNEED);
@@ -33,7 +35,7 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 {
 	ssize_t	 r;
 	size_t	 n, o;
-	bool	 done = false;
+	bool	 done = false, end;
 	char	*dst;
 
 	*written_r = 0;
@@ -45,13 +47,16 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 	if (r == -1)
 		return -1;
 	n = (size_t)r;
+	ws->nread += n;
+	/* Short of what was asked and at the named size: a file's end. */
+	end = r == 0 || (ws->fsize != 0 && ws->nread == ws->fsize && n < max);
 	if (take != NULL && n > 0)
 		n = take(arg, wire_block, n, &done);
 	dst = buf_reserve(out, 2 * n + 2);
 	o = crlf_encode(&ws->crlf, wire_block, n, dst);
-	if (r == 0 || done)
+	if (end || done)
 		o += crlf_encode_end(&ws->crlf, dst + o);
 	buf_commit(out, o);
 	*written_r = o;
-	return r == 0 || done;
+	return end || done;
 }

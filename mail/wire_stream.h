@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf;
 
@@ -22,6 +23,8 @@ struct buf;
 struct wire_stream {
 	int			 fd;	/* -1: none */
 	struct crlf_encoder	 crlf;
+	uint64_t		 fsize;	/* the file's size as its name says (0: unknown) */
+	uint64_t		 nread;	/* stored bytes read so far */
 };
 
 /*
@@ -29,9 +32,13 @@ struct wire_stream {
  * WIRE_ADVISE bytes ahead (POSIX_FADV_WILLNEED; the kernel's sequential
  * read-ahead follows): a stream opened before its turn (pop3d's next
  * messages) is read from the disk while the current one is sent, and a
- * window of large messages does not flood the page cache.
+ * window of large messages does not flood the page cache.  fsize: the
+ * file's size if its name tells (Maildir S=), else 0; a read that stops
+ * short exactly there is taken as the end, which saves reading the end of
+ * file (a system call per small message).  Only a hint: a file of another
+ * size is still sent whole, as read.
  */
-void	 wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff);
+void	 wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff);
 void	 wire_stream_close(struct wire_stream *ws);	/* closes fd; no-op when none */
 
 /*

@@ -58,7 +58,7 @@ ahead_fill(struct pop3_session *s, size_t idx)
 			continue;
 		a = &s->ahead[s->nahead++];
 		a->idx = j;
-		wire_stream_open(&a->ws, fd, true);
+		wire_stream_open(&a->ws, fd, mailbox_message_fsize(s->mb, s->msgs[j].uid), true);
 	}
 }
 

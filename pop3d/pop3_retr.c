@@ -179,7 +179,7 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 			pop3_reply(s, "-ERR Message is no longer available.");
 			return -1;
 		}
-		wire_stream_open(&ws, fd, true);
+		wire_stream_open(&ws, fd, mailbox_message_fsize(s->mb, m->uid), true);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);

@@ -8,6 +8,7 @@
 
 #include "lib/buf.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +42,7 @@ send_all(const char *data, size_t len, size_t max, bool dots, wire_take_fn take,
 	size_t			 calls = 0, n, total = 0;
 	int			 r;
 
-	wire_stream_open(&ws, file_of(data, len), dots);
+	wire_stream_open(&ws, file_of(data, len), 0, dots);
 	do {
 		r = wire_stream_fill(&ws, out, max, take, arg, &n);
 		assert_true(r != -1);
@@ -143,13 +144,69 @@ test_read_error(void **state)
 	close(fds[1]);
 	buf_init(&out, 4096);
 	/* A descriptor that is not open (reads fail with EBADF). */
-	wire_stream_open(&ws, fds[0], true);
+	wire_stream_open(&ws, fds[0], 0, true);
 	ws.fd = fds[0] + 1000;
 	assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), -1);
 	assert_int_equal(n, 0);
 	ws.fd = fds[0];
 	wire_stream_close(&ws);
 	buf_release(&out);
+}
+
+/*
+ * The named size: a read short of the block that ends there is the end,
+ * with no read of the end of file (a pipe kept open and non-blocking would
+ * fail it with EAGAIN).  A block that ends there exactly is not short: the
+ * stream reads on.  A name that is wrong changes nothing that is sent.
+ */
+static void
+test_named_size(void **state)
+{
+	static const char	 in[] = "a\n.b\nlast";
+	struct wire_stream	 ws;
+	struct buf		 out, ref;
+	size_t			 n, len = sizeof(in) - 1;
+	uint64_t		 named[] = { 1, len - 1, len + 1, 1000 };
+	int			 fds[2], r;
+	unsigned		 i;
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	assert_int_equal(write(fds[1], in, len), (ssize_t)len);
+	buf_init(&out, 4096);
+	wire_stream_open(&ws, fds[0], len, true);
+	assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), 1);
+	assert_int_equal(n, 14);
+	assert_memory_equal(buf_head(&out), "a\r\n..b\r\nlast\r\n", 14);
+	wire_stream_close(&ws);
+	buf_release(&out);
+
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	assert_int_equal(write(fds[1], in, len), (ssize_t)len);
+	buf_init(&out, 4096);
+	wire_stream_open(&ws, fds[0], len, true);
+	assert_int_equal(wire_stream_fill(&ws, &out, len, NULL, NULL, &n), 0);
+	close(fds[1]);
+	assert_int_equal(wire_stream_fill(&ws, &out, len, NULL, NULL, &n), 1);
+	assert_int_equal(buf_len(&out), 14);
+	wire_stream_close(&ws);
+	buf_release(&out);
+
+	buf_init(&ref, 4096);
+	send_all(in, len, 64, true, NULL, NULL, &ref);
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		buf_init(&out, 4096);
+		wire_stream_open(&ws, file_of(in, len), named[i], true);
+		do
+			r = wire_stream_fill(&ws, &out, 64, NULL, NULL, &n);
+		while (r == 0);
+		assert_int_equal(r, 1);
+		assert_int_equal(buf_len(&out), buf_len(&ref));
+		assert_memory_equal(buf_head(&out), buf_head(&ref), buf_len(&ref));
+		wire_stream_close(&ws);
+		buf_release(&out);
+	}
+	buf_release(&ref);
 }
 
 int
@@ -160,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_large_blocks),
 		cmocka_unit_test(test_take_stops),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_named_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
