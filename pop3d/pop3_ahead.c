@@ -1,10 +1,12 @@
 /*
  * Read-ahead of the messages after the one RETR sends.  Clients fetch in
  * order (RETR 1, RETR 2, ...): once RETR n's first block is flushed, the
- * next pop3d.read_ahead messages not deleted are opened and their files
- * advised (wire_stream_open: POSIX_FADV_WILLNEED), so with a cold page
- * cache their disk reads are in flight while the client reads n, instead
- * of one synchronous read per RETR.  A RETR or TOP of a message opened ahead
+ * next pop3d.read_ahead messages not deleted are opened and, once a
+ * message read had to wait for the disk (s->cold, for the rest of the
+ * session), their files advised (wire_stream_advise: POSIX_FADV_WILLNEED),
+ * so with a cold page cache their disk reads are in flight while the
+ * client reads n, instead of one synchronous read per RETR; with a warm
+ * one the advice, a system call per message, is not given.  A RETR or TOP of a message opened ahead
  * takes its stream; the window only ever holds numbers after the last one
  * asked for.  An open that fails here is left to the RETR to report.
  */
@@ -59,6 +61,8 @@ ahead_fill(struct pop3_session *s, size_t idx)
 		a = &s->ahead[s->nahead++];
 		a->idx = j;
 		wire_stream_open(&a->ws, fd, mailbox_message_fsize(s->mb, s->msgs[j].uid), true);
+		if (s->cold)
+			wire_stream_advise(&a->ws);
 	}
 }
 

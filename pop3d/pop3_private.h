@@ -113,6 +113,7 @@ struct pop3_session {
 	size_t			 nahead;
 	size_t			 ahead_from;	/* the last RETR: the window starts after it */
 	bool			 ahead_due;	/* fill the window once the reply is out */
+	bool			 cold;		/* a message read waited for the disk: advise */
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 

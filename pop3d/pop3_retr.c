@@ -95,6 +95,7 @@ stream_message(void *arg)
 		r = wire_stream_fill(&st->msg, s->out, want, st->lines_left < 0 ? NULL : top_take,
 		    st, &n);
 		s->bytes_sent += n;
+		s->cold |= st->msg.cold;
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
 			log_warn("session=%s event=retr status=failed", s->peer->id);
@@ -180,6 +181,8 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 			return -1;
 		}
 		wire_stream_open(&ws, fd, mailbox_message_fsize(s->mb, m->uid), true);
+		if (s->cold)
+			wire_stream_advise(&ws);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);

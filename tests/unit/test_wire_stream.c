@@ -2,11 +2,15 @@
  * mail/wire_stream: a message file sent in blocks of every size from one
  * byte to more than the file gives the whole file's crlf_encode output
  * (the block edges are where the encoder's carried state matters); a
- * take that stops early ends the last line; a read error is reported.
+ * take that stops early ends the last line; a read error is reported; the
+ * size a name gives ends a stream without reading the end of file; a
+ * first block not in the page cache is told (cold).
  */
 #include "mail/wire_stream.h"
 
 #include "lib/buf.h"
+
+#include <sys/mman.h>
 
 #include <fcntl.h>
 #include <setjmp.h>
@@ -209,6 +213,83 @@ test_named_size(void **state)
 	buf_release(&ref);
 }
 
+/* Is the file's first page in the page cache? */
+static bool
+page_cached(int fd)
+{
+	unsigned char	 vec = 0;
+	void		*p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mincore(p, 4096, &vec), 0);
+	munmap(p, 4096);
+	return vec & 1;
+}
+
+/* Stream a file in 4 KB blocks; whether its first block was cold. */
+static bool
+first_block_cold(int fd, bool advise, const char *want, size_t wantlen)
+{
+	struct wire_stream	 ws;
+	struct buf		 out;
+	size_t			 n;
+	bool			 cold;
+	int			 r;
+
+	buf_init(&out, 64 * 1024);
+	wire_stream_open(&ws, fd, 0, false);
+	if (advise)
+		wire_stream_advise(&ws);
+	do
+		r = wire_stream_fill(&ws, &out, 4096, NULL, NULL, &n);
+	while (r == 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(buf_len(&out), wantlen);
+	assert_memory_equal(buf_head(&out), want, wantlen);
+	cold = ws.cold;
+	wire_stream_close(&ws);
+	buf_release(&out);
+	return cold;
+}
+
+/*
+ * A stream not advised tells whether its first block had to come from
+ * the disk (the cue to advise the next files); one advised never probes.
+ * Either way the bytes sent are the file's.
+ */
+static void
+test_cold_probe(void **state)
+{
+	char	*in = malloc(20000), *want = malloc(40000);
+	size_t	 i, o = 0;
+	int	 fd;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		in[i] = i % 50 == 49 ? '\n' : 'a';
+		if (in[i] == '\n')
+			want[o++] = '\r';
+		want[o++] = in[i];
+	}
+	assert_false(first_block_cold(file_of(in, 20000), false, want, o));
+	fd = file_of(in, 20000);
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	assert_false(first_block_cold(dup(fd), true, want, o));
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	if (page_cached(fd)) {
+		/* tmpfs: the file is the cache. */
+		close(fd);
+		free(in);
+		free(want);
+		skip();
+	}
+	assert_true(first_block_cold(fd, false, want, o));
+	free(in);
+	free(want);
+}
+
 int
 main(void)
 {
@@ -218,6 +299,7 @@ main(void)
 		cmocka_unit_test(test_take_stops),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_named_size),
+		cmocka_unit_test(test_cold_probe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
