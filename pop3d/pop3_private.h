@@ -64,6 +64,7 @@ struct pop3_ahead {
 	struct wire_stream	 ws;
 };
 #define POP3_AHEAD_MAX	16			/* pop3d.read_ahead's upper bound */
+#define POP3_COLD_ADVISE 64			/* opens advised after a cold read */
 
 enum pop3_maildrop_result {
 	MAILDROP_OK,
@@ -113,7 +114,7 @@ struct pop3_session {
 	size_t			 nahead;
 	size_t			 ahead_from;	/* the last RETR: the window starts after it */
 	bool			 ahead_due;	/* fill the window once the reply is out */
-	bool			 cold;		/* a message read waited for the disk: advise */
+	unsigned		 advise_left;	/* opens still to advise after a cold read */
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
@@ -145,6 +146,11 @@ bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_
  * pop3d.read_ahead, advising their files.
  */
 void	pop3_ahead_after(void *s);
+/* Open message idx's file for a stream, advised while reads are cold: 0, or -1 and why. */
+int	pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws,
+	    const char **error_r);
+/* A message read had to wait for the disk: advise the window and the next opens. */
+void	pop3_ahead_cold(struct pop3_session *s);
 void	pop3_ahead_drop(struct pop3_session *s);
 
 /* pop3_auth.c */

@@ -95,7 +95,10 @@ stream_message(void *arg)
 		r = wire_stream_fill(&st->msg, s->out, want, st->lines_left < 0 ? NULL : top_take,
 		    st, &n);
 		s->bytes_sent += n;
-		s->cold |= st->msg.cold;
+		if (st->msg.cold) {
+			st->msg.cold = false;
+			pop3_ahead_cold(s);
+		}
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
 			log_warn("session=%s event=retr status=failed", s->peer->id);
@@ -170,19 +173,15 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	struct pop3_msg		*m = &s->msgs[idx];
 	struct wire_stream	 ws;
 	const char		*error;
-	int			 fd;
 
 	if (!pop3_ahead_take(s, idx, &ws)) {
-		if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
+		if (pop3_ahead_open(s, idx, &ws, &error) == -1) {
 			/* Expunged by another client (IMAP) since the snapshot. */
 			log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
 			    s->peer->id, m->uid, error);
 			pop3_reply(s, "-ERR Message is no longer available.");
 			return -1;
 		}
-		wire_stream_open(&ws, fd, mailbox_message_fsize(s->mb, m->uid), true);
-		if (s->cold)
-			wire_stream_advise(&ws);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);

@@ -1047,6 +1047,36 @@ test_read_ahead(void **state)
 	sfree(&s);
 }
 
+/*
+ * Warm files are not advised; a cold read advises the window at once and
+ * the next POP3_COLD_ADVISE opens, then reads are probed again.
+ */
+static void
+test_read_ahead_cold(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+
+	fx->env.limits.read_ahead = 2;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\n");
+	assert_int_equal(fx->s->nahead, 2);
+	assert_false(fx->s->ahead[0].ws.advised);
+	assert_false(fx->s->ahead[1].ws.advised);
+	assert_int_equal(fx->s->advise_left, 0);
+	pop3_ahead_cold(fx->s);
+	assert_true(fx->s->ahead[0].ws.advised);
+	assert_true(fx->s->ahead[1].ws.advised);
+	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE);
+	drive(fx, s, "TOP 1 0\r\n");	/* not in the window: opened, advised */
+	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE - 1);
+	fx->s->advise_left = 1;
+	drive(fx, s, "TOP 1 0\r\nTOP 1 0\r\n");
+	assert_int_equal(fx->s->advise_left, 0);
+	free(take(fx));
+	sfree(&s);
+}
+
 static int
 open_fds(void)
 {
@@ -1211,6 +1241,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_cold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
