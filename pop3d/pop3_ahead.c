@@ -7,11 +7,11 @@
  * flight while the client reads n, instead of one synchronous read per
  * RETR; with a warm one the advice, a system call per message, is not
  * given.  A read is cold when a stream not advised had to wait for its
- * first block: the window is advised then, and the next POP3_COLD_ADVISE
- * opens, after which a stream not advised probes again (the kernel also
- * says "would block" now and then for a cached file: about 1 read in
- * 10,000 under 10 sessions, so one such answer must not cost a session
- * the advice's saving for good).  A RETR or TOP of a message opened ahead
+ * first block: the window is advised then and, after a second cold probe
+ * in a row, the next POP3_COLD_ADVISE opens, after which a stream not
+ * advised probes again.  The kernel also says "would block" now and then
+ * for a cached file (1 to 30 reads in 10,000 with 10 sessions): such a
+ * lone answer costs the window's advice, not the saving for good.  A RETR or TOP of a message opened ahead
  * takes its stream; the window only ever holds numbers after the last one
  * asked for.  An open that fails here is left to the RETR to report.
  */
@@ -85,14 +85,21 @@ pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws, cons
 }
 
 void
-pop3_ahead_cold(struct pop3_session *s)
+pop3_ahead_read(struct pop3_session *s, const struct wire_stream *ws)
 {
 	size_t	 i;
 
-	s->advise_left = POP3_COLD_ADVISE;
+	if (ws->advised)
+		return;
+	if (!ws->cold) {
+		s->cold_reads = 0;
+		return;
+	}
 	for (i = 0; i < s->nahead; i++)
 		if (!s->ahead[i].ws.advised)
 			wire_stream_advise(&s->ahead[i].ws);
+	if (++s->cold_reads >= 2)
+		s->advise_left = POP3_COLD_ADVISE;
 }
 
 /*

@@ -56,6 +56,7 @@ struct pop3_stream {
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
 	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
 	bool			 in_body;	/* past the header/body blank line */
+	bool			 probed;	/* its first read is counted (pop3_ahead_read) */
 };
 
 /* A message opened ahead of its RETR (pop3_ahead.c). */
@@ -114,7 +115,8 @@ struct pop3_session {
 	size_t			 nahead;
 	size_t			 ahead_from;	/* the last RETR: the window starts after it */
 	bool			 ahead_due;	/* fill the window once the reply is out */
-	unsigned		 advise_left;	/* opens still to advise after a cold read */
+	unsigned		 advise_left;	/* opens still to advise after cold reads */
+	unsigned		 cold_reads;	/* probes in a row that waited for the disk */
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
@@ -149,8 +151,11 @@ void	pop3_ahead_after(void *s);
 /* Open message idx's file for a stream, advised while reads are cold: 0, or -1 and why. */
 int	pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws,
 	    const char **error_r);
-/* A message read had to wait for the disk: advise the window and the next opens. */
-void	pop3_ahead_cold(struct pop3_session *s);
+/*
+ * After a stream's first read: a probe (not advised) that had to wait for
+ * the disk advises the window, and a second in a row the next opens too.
+ */
+void	pop3_ahead_read(struct pop3_session *s, const struct wire_stream *ws);
 void	pop3_ahead_drop(struct pop3_session *s);
 
 /* pop3_auth.c */

@@ -95,9 +95,9 @@ stream_message(void *arg)
 		r = wire_stream_fill(&st->msg, s->out, want, st->lines_left < 0 ? NULL : top_take,
 		    st, &n);
 		s->bytes_sent += n;
-		if (st->msg.cold) {
-			st->msg.cold = false;
-			pop3_ahead_cold(s);
+		if (!st->probed && r != -1) {
+			st->probed = true;
+			pop3_ahead_read(s, &st->msg);
 		}
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */

@@ -1048,14 +1048,16 @@ test_read_ahead(void **state)
 }
 
 /*
- * Warm files are not advised; a cold read advises the window at once and
- * the next POP3_COLD_ADVISE opens, then reads are probed again.
+ * Warm files are not advised; a cold read advises the window at once, a
+ * second in a row the next POP3_COLD_ADVISE opens too, then reads are
+ * probed again; a warm probe in between starts the count again.
  */
 static void
 test_read_ahead_cold(void **state)
 {
 	struct fx		*fx = *state;
 	struct host_double	*s;
+	struct wire_stream	 cold = { .fd = -1 }, warm = { .fd = -1 };
 
 	fx->env.limits.read_ahead = 2;
 	s = sopen(fx);
@@ -1064,9 +1066,16 @@ test_read_ahead_cold(void **state)
 	assert_false(fx->s->ahead[0].ws.advised);
 	assert_false(fx->s->ahead[1].ws.advised);
 	assert_int_equal(fx->s->advise_left, 0);
-	pop3_ahead_cold(fx->s);
+	cold.cold = true;
+	pop3_ahead_read(fx->s, &cold);
 	assert_true(fx->s->ahead[0].ws.advised);
 	assert_true(fx->s->ahead[1].ws.advised);
+	assert_int_equal(fx->s->advise_left, 0);
+	warm.cold = false;
+	pop3_ahead_read(fx->s, &warm);
+	pop3_ahead_read(fx->s, &cold);
+	assert_int_equal(fx->s->advise_left, 0);
+	pop3_ahead_read(fx->s, &cold);
 	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE);
 	drive(fx, s, "TOP 1 0\r\n");	/* not in the window: opened, advised */
 	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE - 1);
