@@ -9,9 +9,9 @@
  * given.  A read is cold when a stream not advised had to wait for its
  * first block: the window is advised then and, after a second cold probe
  * in a row, the next POP3_COLD_ADVISE opens, after which a stream not
- * advised probes again.  The kernel also says "would block" now and then
- * for a cached file (1 to 30 reads in 10,000 with 10 sessions): such a
- * lone answer costs the window's advice, not the saving for good.  A RETR or TOP of a message opened ahead
+ * advised probes again.  A maildrop's files go cold and warm again during
+ * a session (the page cache trimmed or dropped, another reader): a lone
+ * cold file costs the window's advice, not the saving for good.  A RETR or TOP of a message opened ahead
  * takes its stream; the window only ever holds numbers after the last one
  * asked for.  An open that fails here is left to the RETR to report.
  */
