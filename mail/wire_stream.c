@@ -5,18 +5,51 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* One block in flight per thread: filled and converted within one call. */
 static _Thread_local char	wire_block[WIRE_BLOCK];
 
 void
-wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff)
+wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff)
 {
 	ws->fd = fd;
+	ws->fsize = fsize;
+	ws->nread = 0;
+	ws->advised = false;
+	ws->cold = false;
 	crlf_encoder_init(&ws->crlf, dot_stuff);
+}
+
+void
+wire_stream_advise(struct wire_stream *ws)
+{
 	/* Advice only: a file system without read-ahead still reads on demand. */
-	(void)posix_fadvise(fd, 0, WIRE_ADVISE, POSIX_FADV_WILLNEED);
+	(void)posix_fadvise(ws->fd, 0, WIRE_ADVISE, POSIX_FADV_WILLNEED);
+	ws->advised = true;
+}
+
+/*
+ * The first block of a stream not advised: from the page cache only, or
+ * cold (EAGAIN; any other refusal, e.g. a file system without
+ * RWF_NOWAIT, counts as cold too: advising is the safe side).
+ */
+static ssize_t
+read_block(struct wire_stream *ws, size_t max)
+{
+	struct iovec	 iov = { wire_block, max };
+	ssize_t		 r;
+
+	if (!ws->advised && !ws->cold && ws->nread == 0) {
+		if ((r = preadv2(ws->fd, &iov, 1, -1, RWF_NOWAIT)) >= 0)
+			return r;
+		ws->cold = true;
+	}
+	do {
+		r = read(ws->fd, wire_block, max);
+	} while (r == -1 && errno == EINTR);
+	return r;
 }
 
 void
@@ -33,25 +66,25 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 {
 	ssize_t	 r;
 	size_t	 n, o;
-	bool	 done = false;
+	bool	 done = false, end;
 	char	*dst;
 
 	*written_r = 0;
 	if (max > sizeof(wire_block))
 		max = sizeof(wire_block);
-	do {
-		r = read(ws->fd, wire_block, max);
-	} while (r == -1 && errno == EINTR);
-	if (r == -1)
+	if ((r = read_block(ws, max)) == -1)
 		return -1;
 	n = (size_t)r;
+	ws->nread += n;
+	/* Short of what was asked and at the named size: a file's end. */
+	end = r == 0 || (ws->fsize != 0 && ws->nread == ws->fsize && n < max);
 	if (take != NULL && n > 0)
 		n = take(arg, wire_block, n, &done);
 	dst = buf_reserve(out, 2 * n + 2);
 	o = crlf_encode(&ws->crlf, wire_block, n, dst);
-	if (r == 0 || done)
+	if (end || done)
 		o += crlf_encode_end(&ws->crlf, dst + o);
 	buf_commit(out, o);
 	*written_r = o;
-	return r == 0 || done;
+	return end || done;
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf;
 
@@ -22,16 +23,30 @@ struct buf;
 struct wire_stream {
 	int			 fd;	/* -1: none */
 	struct crlf_encoder	 crlf;
+	uint64_t		 fsize;	/* the file's size as its name says (0: unknown) */
+	uint64_t		 nread;	/* stored bytes read so far */
+	bool			 advised;	/* wire_stream_advise() was called */
+	bool			 cold;	/* its first block was not in the page cache */
 };
 
 /*
- * Takes ownership of fd and asks the kernel to read the file's first
- * WIRE_ADVISE bytes ahead (POSIX_FADV_WILLNEED; the kernel's sequential
- * read-ahead follows): a stream opened before its turn (pop3d's next
- * messages) is read from the disk while the current one is sent, and a
- * window of large messages does not flood the page cache.
+ * Takes ownership of fd.  fsize: the file's size if its name tells
+ * (Maildir S=), else 0; a read that stops short exactly there is taken as
+ * the end, which saves reading the end of file (a system call per small
+ * message).  Only a hint: a file of another size is still sent whole, as
+ * read.  A stream not advised reads its first block without waiting for
+ * the disk first (RWF_NOWAIT) and, if it has to wait, sets cold: the
+ * caller's cue to advise the files it opens next.
  */
-void	 wire_stream_open(struct wire_stream *ws, int fd, bool dot_stuff);
+void	 wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff);
+/*
+ * Ask the kernel to read the file's first WIRE_ADVISE bytes ahead
+ * (POSIX_FADV_WILLNEED; its sequential read-ahead follows): a stream
+ * opened before its turn (pop3d's next messages) is read from the disk
+ * while the current one is sent, and a window of large messages does not
+ * flood the page cache.  A system call, wasted on a file in the cache.
+ */
+void	 wire_stream_advise(struct wire_stream *ws);
 void	 wire_stream_close(struct wire_stream *ws);	/* closes fd; no-op when none */
 
 /*

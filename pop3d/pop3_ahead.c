@@ -1,16 +1,24 @@
 /*
  * Read-ahead of the messages after the one RETR sends.  Clients fetch in
- * order (RETR 1, RETR 2, ...): when RETR n starts, the next
- * pop3d.read_ahead messages not deleted are opened and their files
- * advised (wire_stream_open: POSIX_FADV_WILLNEED), so with a cold page
- * cache their disk reads are in flight while n is sent, instead of one
- * synchronous read per RETR.  A RETR or TOP of a message opened ahead
+ * order (RETR 1, RETR 2, ...): once RETR n's first block is flushed, the
+ * next pop3d.read_ahead messages not deleted are opened and, while message
+ * reads are cold, their files advised (wire_stream_advise:
+ * POSIX_FADV_WILLNEED), so with a cold page cache their disk reads are in
+ * flight while the client reads n, instead of one synchronous read per
+ * RETR; with a warm one the advice, a system call per message, is not
+ * given.  A read is cold when a stream not advised had to wait for its
+ * first block: the window is advised then and, after a second cold probe
+ * in a row, the next POP3_COLD_ADVISE opens, after which a stream not
+ * advised probes again.  A maildrop's files go cold and warm again during
+ * a session (the page cache trimmed or dropped, another reader): a lone
+ * cold file costs the window's advice, not the saving for good.  A RETR or TOP of a message opened ahead
  * takes its stream; the window only ever holds numbers after the last one
  * asked for.  An open that fails here is left to the RETR to report.
  */
 #include "pop3d/pop3_private.h"
 
 #include <string.h>
+#include <unistd.h>
 
 /* Close the first k streams of the window and move the rest to the front. */
 static void
@@ -40,24 +48,77 @@ pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r)
 	return true;
 }
 
-void
-pop3_ahead_fill(struct pop3_session *s, size_t idx)
+/* Open the messages after idx (the window's last, if any) up to pop3d.read_ahead. */
+static void
+ahead_fill(struct pop3_session *s, size_t idx)
 {
 	struct pop3_ahead	*a;
 	size_t			 j = s->nahead > 0 ? s->ahead[s->nahead - 1].idx : idx;
 	const char		*error;
-	int			 fd;
 
 	while (s->nahead < s->env->limits.read_ahead && s->nahead < POP3_AHEAD_MAX &&
 	    ++j < s->nmsgs) {
 		if (s->msgs[j].flags & POP3_MSG_DELETED)
 			continue;
-		if (mailbox_open_message(s->mb, s->msgs[j].uid, &fd, &error) == -1)
+		a = &s->ahead[s->nahead];
+		if (pop3_ahead_open(s, j, &a->ws, &error) == -1)
 			continue;
-		a = &s->ahead[s->nahead++];
 		a->idx = j;
-		wire_stream_open(&a->ws, fd, true);
+		s->nahead++;
 	}
+}
+
+int
+pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws, const char **error_r)
+{
+	uint32_t	 uid = s->msgs[idx].uid;
+	int		 fd;
+
+	if (mailbox_open_message(s->mb, uid, &fd, error_r) == -1)
+		return -1;
+	wire_stream_open(ws, fd, mailbox_message_fsize(s->mb, uid), true);
+	if (s->advise_left > 0) {
+		s->advise_left--;
+		wire_stream_advise(ws);
+	}
+	return 0;
+}
+
+void
+pop3_ahead_read(struct pop3_session *s, const struct wire_stream *ws)
+{
+	size_t	 i;
+
+	if (ws->advised)
+		return;
+	if (!ws->cold) {
+		s->cold_reads = 0;
+		return;
+	}
+	for (i = 0; i < s->nahead; i++)
+		if (!s->ahead[i].ws.advised)
+			wire_stream_advise(&s->ahead[i].ws);
+	if (++s->cold_reads >= 2)
+		s->advise_left = POP3_COLD_ADVISE;
+}
+
+/*
+ * session_host_after(0): the host runs it once the round's replies are
+ * flushed, so a client waiting for RETR n gets it without also waiting
+ * for these opens and closes (with one client: 3 of a RETR's 8 system
+ * calls).  QUIT may have handed the mailbox to its UPDATE meanwhile.
+ */
+void
+pop3_ahead_after(void *arg)
+{
+	struct pop3_session	*s = arg;
+
+	if (s->sent_fd != -1)
+		close(s->sent_fd);
+	s->sent_fd = -1;
+	if (s->ahead_due && s->state == POP3_TRANSACTION && s->mb != NULL)
+		ahead_fill(s, s->ahead_from);
+	s->ahead_due = false;
 }
 
 void

@@ -56,6 +56,7 @@ struct pop3_stream {
 	long long		 lines_left;	/* TOP: body lines still wanted; -1: all */
 	bool			 line_empty;	/* the line so far is empty (or a lone CR) */
 	bool			 in_body;	/* past the header/body blank line */
+	bool			 probed;	/* its first read is counted (pop3_ahead_read) */
 };
 
 /* A message opened ahead of its RETR (pop3_ahead.c). */
@@ -64,6 +65,7 @@ struct pop3_ahead {
 	struct wire_stream	 ws;
 };
 #define POP3_AHEAD_MAX	16			/* pop3d.read_ahead's upper bound */
+#define POP3_COLD_ADVISE 64			/* opens advised after a cold read */
 
 enum pop3_maildrop_result {
 	MAILDROP_OK,
@@ -111,6 +113,11 @@ struct pop3_session {
 	struct pop3_stream	 stream;
 	struct pop3_ahead	 ahead[POP3_AHEAD_MAX];	/* ascending idx */
 	size_t			 nahead;
+	size_t			 ahead_from;	/* the last RETR: the window starts after it */
+	bool			 ahead_due;	/* fill the window once the reply is out */
+	unsigned		 advise_left;	/* opens still to advise after cold reads */
+	unsigned		 cold_reads;	/* probes in a row that waited for the disk */
+	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 
 	/* For the summary line. */
@@ -135,8 +142,20 @@ int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
 /* pop3_ahead.c */
 /* The stream of message idx if it was opened ahead (then the caller's); drops those before it. */
 bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r);
-/* Open the messages after idx up to pop3d.read_ahead, advising their files. */
-void	pop3_ahead_fill(struct pop3_session *s, size_t idx);
+/*
+ * The session_host_after() callback RETR and TOP arm: close the file just
+ * sent and, after a RETR, open the messages after ahead_from up to
+ * pop3d.read_ahead, advising their files.
+ */
+void	pop3_ahead_after(void *s);
+/* Open message idx's file for a stream, advised while reads are cold: 0, or -1 and why. */
+int	pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws,
+	    const char **error_r);
+/*
+ * After a stream's first read: a probe (not advised) that had to wait for
+ * the disk advises the window, and a second in a row the next opens too.
+ */
+void	pop3_ahead_read(struct pop3_session *s, const struct wire_stream *ws);
 void	pop3_ahead_drop(struct pop3_session *s);
 
 /* pop3_auth.c */

@@ -62,6 +62,14 @@ static void
 stream_finish(struct pop3_session *s)
 {
 	pop3_reply(s, ".");
+	if (s->stream.msg.fd != -1) {
+		/* Closed by pop3_ahead_after(), once the reply is out. */
+		if (s->sent_fd != -1)
+			close(s->sent_fd);
+		s->sent_fd = s->stream.msg.fd;
+		s->stream.msg.fd = -1;
+		session_host_after(s->host, 0, pop3_ahead_after);
+	}
 	pop3_stream_abort(s);
 }
 
@@ -87,6 +95,10 @@ stream_message(void *arg)
 		r = wire_stream_fill(&st->msg, s->out, want, st->lines_left < 0 ? NULL : top_take,
 		    st, &n);
 		s->bytes_sent += n;
+		if (!st->probed && r != -1) {
+			st->probed = true;
+			pop3_ahead_read(s, &st->msg);
+		}
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
 			log_warn("session=%s event=retr status=failed", s->peer->id);
@@ -161,17 +173,15 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	struct pop3_msg		*m = &s->msgs[idx];
 	struct wire_stream	 ws;
 	const char		*error;
-	int			 fd;
 
 	if (!pop3_ahead_take(s, idx, &ws)) {
-		if (mailbox_open_message(s->mb, m->uid, &fd, &error) == -1) {
+		if (pop3_ahead_open(s, idx, &ws, &error) == -1) {
 			/* Expunged by another client (IMAP) since the snapshot. */
 			log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
 			    s->peer->id, m->uid, error);
 			pop3_reply(s, "-ERR Message is no longer available.");
 			return -1;
 		}
-		wire_stream_open(&ws, fd, true);
 	}
 	if (lines < 0)
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
@@ -183,8 +193,11 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	s->stream.lines_left = lines;
 	s->stream.line_empty = true;
 	session_host_stream(s->host, stream_message);
-	if (lines < 0)
-		pop3_ahead_fill(s, idx);
+	if (lines < 0) {
+		s->ahead_from = idx;
+		s->ahead_due = true;
+		session_host_after(s->host, 0, pop3_ahead_after);
+	}
 	return 0;
 }
 

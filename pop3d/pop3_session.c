@@ -176,6 +176,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->state = POP3_AUTHORIZATION;
 	s->want = SESSION_READ;
 	s->stream.msg.fd = -1;
+	s->sent_fd = -1;
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
 	pop3_arm_timeout(s);
@@ -238,6 +239,8 @@ pop3_free(void *arg)
 	    s->ntop, s->ndele, (unsigned long long)s->bytes_sent);
 	pop3_stream_abort(s);
 	pop3_ahead_drop(s);
+	if (s->sent_fd != -1)
+		close(s->sent_fd);
 	pop3_auth_abort(s);
 	pop3_auth_orphan(s);
 	pop3_update_orphan(s);

@@ -383,6 +383,17 @@ mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **e
 	return rc == -1 ? -1 : store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");
 }
 
+uint64_t
+mailbox_message_fsize(const struct mailbox *mb, uint32_t uid)
+{
+	const char		*name = snap_name(mb, uid);
+	struct maildir_name	 mn;
+
+	if (name == NULL || maildir_name_parse(name, &mn) == -1)
+		return 0;
+	return mn.fsize;
+}
+
 /* ---- the strings FETCH asks for ---- */
 
 static void

@@ -202,6 +202,11 @@ int		 mailbox_notify_fd(struct mailbox *mb);
  * a file renamed since (flags changed) is looked up in the index again.
  */
 int		 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
+/*
+ * The size of uid's file as its name in the snapshot says (S=), 0 if it
+ * does not: a hint (wire_stream_open), found without a system call.
+ */
+uint64_t	 mailbox_message_fsize(const struct mailbox *mb, uint32_t uid);
 
 enum flag_mode { FLAGS_ADD, FLAGS_REMOVE, FLAGS_REPLACE };
 /* keywords: space-separated or NULL.  Durable (Maildir rename) before return. */

@@ -42,7 +42,7 @@ send_blocks(const uint8_t *data, size_t size, size_t seed, size_t lines, struct 
 	int			 fd = memfd_create("fuzz_wire_stream", 0), r;
 
 	CHECK(fd != -1 && write(fd, data, size) == (ssize_t)size && lseek(fd, 0, SEEK_SET) == 0);
-	wire_stream_open(&ws, fd, true);
+	wire_stream_open(&ws, fd, 0, true);
 	do {
 		r = wire_stream_fill(&ws, out, fuzz_chunk_len_(&s, 64), lines > 0 ? upto_lines : NULL,
 		    &lines, &n);

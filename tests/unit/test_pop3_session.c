@@ -20,6 +20,7 @@
 
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1046,6 +1047,82 @@ test_read_ahead(void **state)
 	sfree(&s);
 }
 
+/*
+ * Warm files are not advised; a cold read advises the window at once, a
+ * second in a row the next POP3_COLD_ADVISE opens too, then reads are
+ * probed again; a warm probe in between starts the count again.
+ */
+static void
+test_read_ahead_cold(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	struct wire_stream	 cold = { .fd = -1 }, warm = { .fd = -1 };
+
+	fx->env.limits.read_ahead = 2;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\n");
+	assert_int_equal(fx->s->nahead, 2);
+	assert_false(fx->s->ahead[0].ws.advised);
+	assert_false(fx->s->ahead[1].ws.advised);
+	assert_int_equal(fx->s->advise_left, 0);
+	cold.cold = true;
+	pop3_ahead_read(fx->s, &cold);
+	assert_true(fx->s->ahead[0].ws.advised);
+	assert_true(fx->s->ahead[1].ws.advised);
+	assert_int_equal(fx->s->advise_left, 0);
+	warm.cold = false;
+	pop3_ahead_read(fx->s, &warm);
+	pop3_ahead_read(fx->s, &cold);
+	assert_int_equal(fx->s->advise_left, 0);
+	pop3_ahead_read(fx->s, &cold);
+	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE);
+	drive(fx, s, "TOP 1 0\r\n");	/* not in the window: opened, advised */
+	assert_int_equal(fx->s->advise_left, POP3_COLD_ADVISE - 1);
+	fx->s->advise_left = 1;
+	drive(fx, s, "TOP 1 0\r\nTOP 1 0\r\n");
+	assert_int_equal(fx->s->advise_left, 0);
+	free(take(fx));
+	sfree(&s);
+}
+
+static int
+open_fds(void)
+{
+	int	 fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++)
+		n += fcntl(fd, F_GETFD) != -1;
+	return n;
+}
+
+/*
+ * A sent file is closed after the round's replies (pop3_ahead_after):
+ * RETRs and TOPs pipelined in one packet, each sent before the next
+ * starts, leave no descriptor behind, nor does a QUIT among them.
+ */
+static void
+test_read_ahead_closes(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	int			 before = open_fds();
+	char			*got;
+
+	fx->env.limits.read_ahead = 2;
+	fx->env.limits.mark_seen = false;
+	s = sopen(fx);
+	drive(fx, s, LOGIN "RETR 1\r\nRETR 2\r\nTOP 3 0\r\nRETR 3\r\nRETR 1\r\n");
+	assert_int_equal(fx->s->sent_fd, -1);
+	assert_int_equal(fx->s->nahead, 2);
+	drive(fx, s, "RETR 2\r\nQUIT\r\n");
+	got = take(fx);
+	assert_non_null(strstr(got, "+OK Logging out."));
+	free(got);
+	sfree(&s);
+	assert_int_equal(open_fds(), before);
+}
+
 /* The reference conversion, byte by byte: LF -> CRLF (CRLF kept), dot-stuffing. */
 static char *
 reference_retr(const char *m)
@@ -1172,6 +1249,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_cold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

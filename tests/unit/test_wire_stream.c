@@ -2,12 +2,17 @@
  * mail/wire_stream: a message file sent in blocks of every size from one
  * byte to more than the file gives the whole file's crlf_encode output
  * (the block edges are where the encoder's carried state matters); a
- * take that stops early ends the last line; a read error is reported.
+ * take that stops early ends the last line; a read error is reported; the
+ * size a name gives ends a stream without reading the end of file; a
+ * first block not in the page cache is told (cold).
  */
 #include "mail/wire_stream.h"
 
 #include "lib/buf.h"
 
+#include <sys/mman.h>
+
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +46,7 @@ send_all(const char *data, size_t len, size_t max, bool dots, wire_take_fn take,
 	size_t			 calls = 0, n, total = 0;
 	int			 r;
 
-	wire_stream_open(&ws, file_of(data, len), dots);
+	wire_stream_open(&ws, file_of(data, len), 0, dots);
 	do {
 		r = wire_stream_fill(&ws, out, max, take, arg, &n);
 		assert_true(r != -1);
@@ -143,13 +148,146 @@ test_read_error(void **state)
 	close(fds[1]);
 	buf_init(&out, 4096);
 	/* A descriptor that is not open (reads fail with EBADF). */
-	wire_stream_open(&ws, fds[0], true);
+	wire_stream_open(&ws, fds[0], 0, true);
 	ws.fd = fds[0] + 1000;
 	assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), -1);
 	assert_int_equal(n, 0);
 	ws.fd = fds[0];
 	wire_stream_close(&ws);
 	buf_release(&out);
+}
+
+/*
+ * The named size: a read short of the block that ends there is the end,
+ * with no read of the end of file (a pipe kept open and non-blocking would
+ * fail it with EAGAIN).  A block that ends there exactly is not short: the
+ * stream reads on.  A name that is wrong changes nothing that is sent.
+ */
+static void
+test_named_size(void **state)
+{
+	static const char	 in[] = "a\n.b\nlast";
+	struct wire_stream	 ws;
+	struct buf		 out, ref;
+	size_t			 n, len = sizeof(in) - 1;
+	uint64_t		 named[] = { 1, len - 1, len + 1, 1000 };
+	int			 fds[2], r;
+	unsigned		 i;
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	assert_int_equal(write(fds[1], in, len), (ssize_t)len);
+	buf_init(&out, 4096);
+	wire_stream_open(&ws, fds[0], len, true);
+	assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), 1);
+	assert_int_equal(n, 14);
+	assert_memory_equal(buf_head(&out), "a\r\n..b\r\nlast\r\n", 14);
+	wire_stream_close(&ws);
+	buf_release(&out);
+
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	assert_int_equal(write(fds[1], in, len), (ssize_t)len);
+	buf_init(&out, 4096);
+	wire_stream_open(&ws, fds[0], len, true);
+	assert_int_equal(wire_stream_fill(&ws, &out, len, NULL, NULL, &n), 0);
+	close(fds[1]);
+	assert_int_equal(wire_stream_fill(&ws, &out, len, NULL, NULL, &n), 1);
+	assert_int_equal(buf_len(&out), 14);
+	wire_stream_close(&ws);
+	buf_release(&out);
+
+	buf_init(&ref, 4096);
+	send_all(in, len, 64, true, NULL, NULL, &ref);
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		buf_init(&out, 4096);
+		wire_stream_open(&ws, file_of(in, len), named[i], true);
+		do
+			r = wire_stream_fill(&ws, &out, 64, NULL, NULL, &n);
+		while (r == 0);
+		assert_int_equal(r, 1);
+		assert_int_equal(buf_len(&out), buf_len(&ref));
+		assert_memory_equal(buf_head(&out), buf_head(&ref), buf_len(&ref));
+		wire_stream_close(&ws);
+		buf_release(&out);
+	}
+	buf_release(&ref);
+}
+
+/* Is the file's first page in the page cache? */
+static bool
+page_cached(int fd)
+{
+	unsigned char	 vec = 0;
+	void		*p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mincore(p, 4096, &vec), 0);
+	munmap(p, 4096);
+	return vec & 1;
+}
+
+/* Stream a file in 4 KB blocks; whether its first block was cold. */
+static bool
+first_block_cold(int fd, bool advise, const char *want, size_t wantlen)
+{
+	struct wire_stream	 ws;
+	struct buf		 out;
+	size_t			 n;
+	bool			 cold;
+	int			 r;
+
+	buf_init(&out, 64 * 1024);
+	wire_stream_open(&ws, fd, 0, false);
+	if (advise)
+		wire_stream_advise(&ws);
+	do
+		r = wire_stream_fill(&ws, &out, 4096, NULL, NULL, &n);
+	while (r == 0);
+	assert_int_equal(r, 1);
+	assert_int_equal(buf_len(&out), wantlen);
+	assert_memory_equal(buf_head(&out), want, wantlen);
+	cold = ws.cold;
+	wire_stream_close(&ws);
+	buf_release(&out);
+	return cold;
+}
+
+/*
+ * A stream not advised tells whether its first block had to come from
+ * the disk (the cue to advise the next files); one advised never probes.
+ * Either way the bytes sent are the file's.
+ */
+static void
+test_cold_probe(void **state)
+{
+	char	*in = malloc(20000), *want = malloc(40000);
+	size_t	 i, o = 0;
+	int	 fd;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		in[i] = i % 50 == 49 ? '\n' : 'a';
+		if (in[i] == '\n')
+			want[o++] = '\r';
+		want[o++] = in[i];
+	}
+	assert_false(first_block_cold(file_of(in, 20000), false, want, o));
+	fd = file_of(in, 20000);
+	assert_int_equal(fdatasync(fd), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	assert_false(first_block_cold(dup(fd), true, want, o));
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	if (page_cached(fd)) {
+		/* tmpfs: the file is the cache. */
+		close(fd);
+		free(in);
+		free(want);
+		skip();
+	}
+	assert_true(first_block_cold(fd, false, want, o));
+	free(in);
+	free(want);
 }
 
 int
@@ -160,6 +298,8 @@ main(void)
 		cmocka_unit_test(test_large_blocks),
 		cmocka_unit_test(test_take_stops),
 		cmocka_unit_test(test_read_error),
+		cmocka_unit_test(test_named_size),
+		cmocka_unit_test(test_cold_probe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
