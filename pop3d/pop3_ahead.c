@@ -11,9 +11,9 @@
  * in a row, the next POP3_COLD_ADVISE opens, after which a stream not
  * advised probes again.  A maildrop's files go cold and warm again during
  * a session (the page cache trimmed or dropped, another reader): a lone
- * cold file costs the window's advice, not the saving for good.  A RETR or TOP of a message opened ahead
- * takes its stream; the window only ever holds numbers after the last one
- * asked for.  An open that fails here is left to the RETR to report.
+ * cold file costs the window's advice, not the saving for good.  A RETR or
+ * TOP of a message opened ahead takes its stream; the window only ever
+ * holds numbers after the last one asked for.  An open that fails here is left to the RETR to report.
  */
 #include "pop3d/pop3_private.h"
 
