@@ -34,7 +34,7 @@
 
 /* Messages evaluated per workq job, and read per mailbox_fetch(). */
 #define CHUNK_MSGS	256
-#define FETCH_SPAN	128
+#define FETCH_SPAN	64
 
 struct imap_search_cmd {
 	struct imap_session	*s;		/* NULL once the session gave it up */
