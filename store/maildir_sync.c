@@ -36,9 +36,17 @@
 #define TMP_MAX_AGE	(36 * 3600)	/* Maildir spec: tmp/ leftovers older than this go */
 #define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see dir_state() */
 
+/*
+ * One file a scan found: tens of bytes, its name in the scan's one buffer
+ * (a struct maildir_name is 300 bytes, 3 MB for 10,000 files, and a
+ * string of its own each was 10,000 small blocks left scattered over a
+ * thread's heap after every full scan).  The full name is parsed again
+ * where a rename needs it.
+ */
 struct scan_ent {
-	char			*name;
-	struct maildir_name	 mn;
+	const char		*name;		/* in scan.names */
+	uint32_t		 base_len;	/* its unique part: the first base_len bytes */
+	uint32_t		 name_uid;	/* U= in the name, or the POP3 list's (0: none) */
 	bool			 in_new;
 	long			 match;		/* index into the record list, -1 */
 	uint32_t		 uid;		/* assigned to a new message */
@@ -49,13 +57,30 @@ struct scan_ent {
 struct scan {
 	struct scan_ent	*ents;
 	size_t		 n, cap;
+	struct buf	 names;		/* the names, NUL-terminated, in ents' order */
 };
 
 struct byname {
-	const char	*base;
+	const char	*base;		/* a record's name */
+	uint32_t	 base_len;	/* its unique part */
 	size_t		 idx;
 	bool		 seen;
 };
+
+/* Unique parts compared as strcmp compares them once NUL-terminated. */
+static int
+base_cmp_n(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int	 c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+static int
+ent_base_cmp(const struct scan_ent *x, const struct scan_ent *y)
+{
+	return base_cmp_n(x->name, x->base_len, y->name, y->base_len);
+}
 
 int64_t
 maildir_dir_mtime(int dirfd)
@@ -121,21 +146,30 @@ maildir_new_state(const struct idx_folder *f, int64_t mtime)
 static void
 scan_free(struct scan *s)
 {
-	size_t	 i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->ents[i].name);
 	xfree(&s->ents);
+	buf_release(&s->names);
 	s->n = s->cap = 0;
+}
+
+/* Point each entry at its name, once the buffer stops moving. */
+static void
+scan_names_fix(struct scan *s)
+{
+	const char	*p = buf_head(&s->names);
+	size_t		 i;
+
+	for (i = 0; i < s->n; i++, p += strlen(p) + 1)
+		s->ents[i].name = p;
 }
 
 static int
 scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 {
-	struct scan_ent	*e;
-	struct dirent	*de;
-	DIR		*dir;
-	int		 dfd;
+	struct maildir_name	 mn;
+	struct scan_ent		*e;
+	struct dirent		*de;
+	DIR			*dir;
+	int			 dfd;
 
 	/* Not dup(): the descriptor's offset is shared with other handles. */
 	if ((dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
@@ -153,10 +187,16 @@ scan_dir(int fd, bool in_new, struct scan *s, const char **error_r)
 			s->cap = s->cap == 0 ? 64 : size_mul(s->cap, 2);
 			s->ents = xreallocarray(s->ents, s->cap, sizeof(*s->ents));
 		}
-		e = &s->ents[s->n];
-		if (maildir_name_parse(de->d_name, &e->mn) == -1)
+		if (maildir_name_parse(de->d_name, &mn) == -1)
 			continue;
-		e->name = xstrdup(de->d_name);
+		if (buf_append(&s->names, de->d_name, strlen(de->d_name) + 1) == -1) {
+			closedir(dir);
+			return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "scan: too many files");
+		}
+		e = &s->ents[s->n];
+		e->name = NULL;		/* scan_names_fix */
+		e->base_len = (uint32_t)strlen(mn.base);
+		e->name_uid = mn.uid;
 		e->in_new = in_new;
 		e->match = -1;
 		e->uid = 0;
@@ -368,8 +408,8 @@ side_stale_check(struct mailbox *mb, struct idx_folder *f, const struct scan *s)
 	size_t		 i;
 
 	for (i = 0; i < s->n; i++)
-		if (s->ents[i].mn.uid > maxuid)
-			maxuid = s->ents[i].mn.uid;
+		if (s->ents[i].name_uid > maxuid)
+			maxuid = s->ents[i].name_uid;
 	if (maxuid < f->uid_reserved)
 		return;
 	log_warnx("event=uidvalidity status=new path=%s/%s mark=%u uid=%u reason=\"mark below "
@@ -532,7 +572,9 @@ index_record(int dirfd, const char *name, const struct maildir_name *mn, struct 
 static int
 byname_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct byname *)a)->base, ((const struct byname *)b)->base);
+	const struct byname	*x = a, *y = b;
+
+	return base_cmp_n(x->base, x->base_len, y->base, y->base_len);
 }
 
 /*
@@ -545,9 +587,9 @@ match_unseen(struct byname *names, size_t n, struct byname *hit,
 {
 	struct byname	*p, *first, *best = NULL;
 
-	for (first = hit; first > names && strcmp(first[-1].base, hit->base) == 0; first--)
+	for (first = hit; first > names && byname_cmp(&first[-1], hit) == 0; first--)
 		;
-	for (p = first; p < names + n && strcmp(p->base, hit->base) == 0; p++) {
+	for (p = first; p < names + n && byname_cmp(p, hit) == 0; p++) {
 		if (p->seen)
 			continue;
 		if (best == NULL || l->msgs[p->idx].uid == uid)
@@ -565,7 +607,7 @@ newent_cmp(const void *a, const void *b)
 
 	if (x->uid != y->uid)
 		return x->uid == 0 ? 1 : y->uid == 0 ? -1 : x->uid < y->uid ? -1 : 1;
-	return strcmp(x->mn.base, y->mn.base);
+	return ent_base_cmp(x, y);
 }
 
 static int
@@ -578,19 +620,22 @@ scan_folder(struct mailbox *mb, bool full, struct scan *s, bool *stable_r,
 	*stable_r = true;
 	for (pass = 0; pass < SCAN_PASSES; pass++) {
 		scan_free(s);
+		buf_init(&s->names, SIZE_MAX);
 		pre = maildir_dir_mtime(mb->curfd);
 		if (scan_dir(mb->newfd, true, s, error_r) == -1)
 			return -1;
 		if (!full)
-			return 0;
+			break;
 		if (scan_dir(mb->curfd, false, s, error_r) == -1)
 			return -1;
 		post = maildir_dir_mtime(mb->curfd);
 		if (pre == post)
-			return 0;
+			break;
 	}
 	/* cur/ kept changing under us: do not take absence for expunge. */
-	*stable_r = false;
+	if (pass == SCAN_PASSES)
+		*stable_r = false;
+	scan_names_fix(s);
 	return 0;
 }
 
@@ -630,7 +675,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
     bool *renamed_r, bool *changed_r, bool *stable_r, const char **error_r)
 {
-	struct maildir_name	 mn = e->mn;
+	struct maildir_name	 mn;
 	struct idx_msg		 m;
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 rc;
@@ -640,6 +685,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		e->kept = true;
 		return 0;
 	}
+	maildir_name_parse(e->name, &mn);	/* parsed whole at the scan */
 	mn.uid = old->uid;
 	mn.fsize = old->fsize;
 	mn.vsize = old->vsize;
@@ -686,10 +732,11 @@ static int
 sync_new_put(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, struct idx_msg *m, struct commit_txn *st, const char **error_r)
 {
-	struct maildir_name	 mn = e->mn;
+	struct maildir_name	 mn;
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 dir = e->in_new ? mb->newfd : mb->curfd, rc;
 
+	maildir_name_parse(e->name, &mn);
 	if (e->dup)
 		commit_unique_name(mn.base, sizeof(mn.base));
 	mn.uid = e->uid;
@@ -725,12 +772,14 @@ static int
 sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     struct scan_ent *e, struct commit_txn *st, const char **error_r)
 {
-	struct idx_msg	 m;
-	int		 dir = e->in_new ? mb->newfd : mb->curfd;
+	struct maildir_name	 mn;
+	struct idx_msg		 m;
+	int			 dir = e->in_new ? mb->newfd : mb->curfd;
 
 	memset(&m, 0, sizeof(m));
+	maildir_name_parse(e->name, &mn);
 	/* Sizes only: ENVELOPE/BODYSTRUCTURE are parsed when first asked for (mailbox_fetch). */
-	if (index_record(dir, e->name, &e->mn, &m, error_r) == -1)
+	if (index_record(dir, e->name, &mn, &m, error_r) == -1)
 		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
 	return sync_new_put(mb, txn, f, e, &m, st, error_r);
 }
@@ -738,8 +787,7 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 static int
 base_cmp(const void *a, const void *b)
 {
-	return strcmp((*(struct scan_ent * const *)a)->mn.base,
-	    (*(struct scan_ent * const *)b)->mn.base);
+	return ent_base_cmp(*(struct scan_ent * const *)a, *(struct scan_ent * const *)b);
 }
 
 /*
@@ -751,17 +799,19 @@ static void
 newlist_apply(struct mailbox *mb, const struct idx_folder *f, struct scan *s)
 {
 	struct newlist	 nl;
+	char		 base[MAILDIR_NAME_MAX + 1];
 	size_t		 i;
 	bool		 loaded = false;
 
 	for (i = 0; i < s->n; i++) {
-		if (!s->ents[i].in_new || s->ents[i].match != -1 || s->ents[i].mn.uid != 0)
+		if (!s->ents[i].in_new || s->ents[i].match != -1 || s->ents[i].name_uid != 0)
 			continue;
 		if (!loaded) {
 			newlist_load(mb->dirfd, f->uidvalidity, &nl);
 			loaded = true;
 		}
-		s->ents[i].mn.uid = newlist_uid(&nl, s->ents[i].mn.base);
+		snprintf(base, sizeof(base), "%.*s", (int)s->ents[i].base_len, s->ents[i].name);
+		s->ents[i].name_uid = newlist_uid(&nl, base);
 	}
 	if (loaded)
 		newlist_free(&nl);
@@ -773,18 +823,28 @@ newlist_write(struct mailbox *mb, const struct idx_folder *f, const struct scan 
     struct commit_txn *st, const char **error_r)
 {
 	struct newlist_ent	*ents;
+	struct buf		 bases;
+	const char		*p;
 	size_t			 i, n = 0;
 	int			 rc;
 
 	ents = xreallocarray(NULL, s->n + 1, sizeof(*ents));
+	buf_init(&bases, SIZE_MAX);
 	for (i = 0; i < s->n; i++) {
 		if (!s->ents[i].kept)
 			continue;
-		ents[n].base = s->ents[i].mn.base;
-		ents[n].uid = s->ents[i].uid;
-		n++;
+		if (buf_append(&bases, s->ents[i].name, s->ents[i].base_len) == -1 ||
+		    buf_append(&bases, "", 1) == -1) {
+			rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "too many files in new/");
+			goto out;
+		}
+		ents[n++].uid = s->ents[i].uid;
 	}
+	for (i = 0, p = buf_head(&bases); i < n; i++, p += strlen(p) + 1)
+		ents[i].base = p;
 	rc = newlist_store(st, mb->tmpfd, mb->dirfd, f->uidvalidity, ents, n, error_r);
+out:
+	buf_release(&bases);
 	free(ents);
 	return rc;
 }
@@ -826,14 +886,14 @@ assign_uids(struct scan *s, struct idx_folder *f, bool rebuild, struct scan_ent 
 		if (s->ents[i].match != -1)
 			continue;
 		/* Keep U= only if that UID cannot have been handed out since. */
-		if (s->ents[i].mn.uid != 0 && (rebuild || s->ents[i].mn.uid >= f->uidnext))
-			s->ents[i].uid = s->ents[i].mn.uid;
+		if (s->ents[i].name_uid != 0 && (rebuild || s->ents[i].name_uid >= f->uidnext))
+			s->ents[i].uid = s->ents[i].name_uid;
 		nw[n++] = &s->ents[i];
 	}
 	/* Two unknown files with one base name: the later ones get new names. */
 	qsort(nw, n, sizeof(*nw), base_cmp);
 	for (i = 1; i < n; i++)
-		if (strcmp(nw[i]->mn.base, nw[i - 1]->mn.base) == 0)
+		if (ent_base_cmp(nw[i], nw[i - 1]) == 0)
 			nw[i]->dup = true;
 	qsort(nw, n, sizeof(*nw), newent_cmp);
 	for (i = 0; i < n; i++) {
@@ -895,17 +955,19 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 		goto out;
 	names = xreallocarray(NULL, l.n + 1, sizeof(*names));
 	for (i = 0; i < l.n; i++) {
-		maildir_name_parse(l.msgs[i].name, &mn);
-		names[i].base = xstrdup(mn.base);
+		names[i].base = l.msgs[i].name;
+		names[i].base_len = maildir_name_parse(l.msgs[i].name, &mn) == 0 ?
+		    (uint32_t)strlen(mn.base) : 0;
 		names[i].idx = i;
 		names[i].seen = false;
 	}
 	qsort(names, l.n, sizeof(*names), byname_cmp);
 	for (i = 0; i < s.n; i++) {
-		key.base = s.ents[i].mn.base;
+		key.base = s.ents[i].name;
+		key.base_len = s.ents[i].base_len;
 		if ((hit = bsearch(&key, names, l.n, sizeof(*names), byname_cmp)) == NULL)
 			continue;
-		if ((hit = match_unseen(names, l.n, hit, &l, s.ents[i].mn.uid)) == NULL) {
+		if ((hit = match_unseen(names, l.n, hit, &l, s.ents[i].name_uid)) == NULL) {
 			s.ents[i].dup = true;	/* a copy of a known file */
 			continue;
 		}
@@ -984,8 +1046,6 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);
-	for (i = 0; i < l.n; i++)
-		free((char *)names[i].base);
 	free(names);
 	free(nw);
 	scan_free(&s);
