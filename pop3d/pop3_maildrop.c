@@ -66,6 +66,8 @@ pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_use
 		xfree(&md->msgs);
 		return -1;
 	}
+	/* RETR, LIST, UIDL answer from the snapshot: the index is needed again at QUIT. */
+	mailbox_release_index(md->mb);
 	md->result = MAILDROP_OK;
 	return 0;
 }

@@ -23,7 +23,7 @@
 int
 mailbox_env_refresh(struct mailbox *mb, const char **error_r)
 {
-	if (!idx_env_stale(mb->env))
+	if (mb->env != NULL && !idx_env_stale(mb->env))
 		return 0;
 	idx_env_put(&mb->env);
 	return idx_env_get(mb->maildir, &mb->env, error_r);
@@ -250,6 +250,12 @@ mailbox_close(struct mailbox **mbp)
 	free(mb->maildir);
 	free(mb->folder);
 	xfree(mbp);
+}
+
+void
+mailbox_release_index(struct mailbox *mb)
+{
+	idx_env_put(&mb->env);
 }
 
 int

@@ -267,7 +267,8 @@ mailbox_copy_uids(struct mailbox *mb, const uint32_t *uids, size_t n, const char
 	if (move && (mb->flags & MAILBOX_READONLY))
 		return store_err(error_r, STORE_ERR_PERMISSION, "mailbox is read-only");
 	/* Quota is checked before the lock: an estimate, as at delivery. */
-	if (!move && idx_begin(mb->env, true, &txn, error_r) == 0) {
+	if (!move && mailbox_env_refresh(mb, error_r) == 0 &&
+	    idx_begin(mb->env, true, &txn, error_r) == 0) {
 		for (i = 0; i < n; i++)
 			if (idx_msg_get(txn, mb->folder_id, uids[i], false, &m, error_r) == 0)
 				bytes += m.fsize;

@@ -354,7 +354,10 @@ int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **
 typedef int	 locked_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		    void *ctx, bool retry, const char **error_r);
 int		 mailbox_locked(struct mailbox *mb, locked_fn *fn, void *ctx, const char **error_r);
-/* Reopen mb's index environment if it needs recovery (before each attempt). */
+/*
+ * Open mb's index environment if it was released, reopen it if it needs
+ * recovery: before each attempt at a transaction.
+ */
 int		 mailbox_env_refresh(struct mailbox *mb, const char **error_r);
 /* A handle without sync or locks. */
 int		 maildir_handle_open(struct store *st, const char *maildir, const char *folder,

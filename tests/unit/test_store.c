@@ -6,6 +6,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,6 +612,55 @@ test_pop3_lock(void **state)
 	mailbox_close(&b);
 }
 
+/* The process maps a region file of maildir's index (its environment is open). */
+static bool
+index_mapped(const char *maildir)
+{
+	char	 line[4096], want[4096];
+	FILE	*f = fopen("/proc/self/maps", "r");
+	bool	 found = false;
+
+	assert_non_null(f);
+	snprintf(want, sizeof(want), "%s/postroom-index/__db.", maildir);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* POP3 lets the index go after its snapshot; RETR and QUIT's update still work. */
+static void
+test_release_index(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_info	*msgs;
+	struct mailbox		*mb, *other;
+	const char		*error;
+	uint32_t		 uid = 2;
+	size_t			 n;
+	int			 fd;
+
+	fx_deliver_n(fx, 3);
+	mb = fx_open(fx, "INBOX", MAILBOX_POP3_LOCK);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	assert_int_equal(n, 3);
+	assert_true(index_mapped(fx->maildir));
+	mailbox_release_index(mb);
+	assert_false(index_mapped(fx->maildir));
+	assert_int_equal(mailbox_open_message(mb, 1, &fd, &error), 0);
+	close(fd);
+	assert_false(index_mapped(fx->maildir));
+	assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &uid, 1, &error), 0);
+	mailbox_close(&mb);
+	assert_false(index_mapped(fx->maildir));
+	other = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(other, &msgs, &n, &error), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(msgs[1].uid, 3);
+	mailbox_close(&other);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -787,6 +837,7 @@ main(void)
 		STORE_FX_TEST_FSYNC(test_copy_and_append),
 		STORE_FX_TEST_FSYNC(test_folders),
 		STORE_FX_TEST_FSYNC(test_pop3_lock),
+		STORE_FX_TEST_FSYNC(test_release_index),
 		STORE_FX_TEST_FSYNC(test_readonly),
 		STORE_FX_TEST_FSYNC(test_notify_fd),
 		STORE_FX_TEST_FSYNC(test_quota),
