@@ -11,6 +11,7 @@
 
 #include "imapd/imap_command.h"
 #include "lib/buf.h"
+#include "lib/scratch.h"
 #include "mail/mime.h"
 
 #include <assert.h>
@@ -25,18 +26,21 @@
 #define BODY_BLOCK	(64 * 1024)	/* stored bytes read per pread at most */
 
 /* One block in flight per thread: read and converted within one call. */
-static _Thread_local char	body_block[BODY_BLOCK];
+static struct scratch	body_block = SCRATCH_INIT(BODY_BLOCK);
 
+/* Up to BODY_BLOCK bytes at pos, into this thread's block (*block_r). */
 static ssize_t
-read_at(int fd, uint64_t pos, size_t len)
+read_at(int fd, uint64_t pos, size_t len, const char **block_r)
 {
+	char	*block = scratch_get(&body_block);
 	ssize_t	 r;
 
-	if (len > sizeof(body_block))
-		len = sizeof(body_block);
+	if (len > BODY_BLOCK)
+		len = BODY_BLOCK;
 	do {
-		r = pread(fd, body_block, len, (off_t)pos);
+		r = pread(fd, block, len, (off_t)pos);
 	} while (r == -1 && errno == EINTR);
+	*block_r = block;
 	return r;
 }
 
@@ -184,14 +188,15 @@ static int
 count_filtered(struct imap_fetch_body *fb, bool prev_cr)
 {
 	uint64_t	 pos = fb->pos;
+	const char	*block;
 	ssize_t		 r;
 
 	filter_reset(fb, prev_cr);
 	fb->size = 0;
 	while (pos < fb->end && !fb->eoh) {
-		if ((r = read_at(fb->fd, pos, fb->end - pos)) <= 0)
+		if ((r = read_at(fb->fd, pos, fb->end - pos, &block)) <= 0)
 			return -1;
-		filter(fb, NULL, body_block, (size_t)r);
+		filter(fb, NULL, block, (size_t)r);
 		pos += (uint64_t)r;
 	}
 	filter_end(fb, NULL);
@@ -208,36 +213,36 @@ static int
 header_scan(int fd, uint64_t fsize, uint64_t *hend_r, uint64_t *hvsize_r)
 {
 	uint64_t	 pos = 0, bare = 0;
-	const char	*lf;
+	const char	*block, *lf;
 	bool		 at_start = true, cr_start = false;
 	char		 prev = '\0';
 	ssize_t		 r;
 	size_t		 i;
 
 	while (pos < fsize) {
-		if ((r = read_at(fd, pos, fsize - pos)) <= 0)
+		if ((r = read_at(fd, pos, fsize - pos, &block)) <= 0)
 			return -1;
 		for (i = 0; i < (size_t)r;) {
-			if (at_start && body_block[i] == '\n') {
+			if (at_start && block[i] == '\n') {
 				bare += !cr_start;
 				*hend_r = pos + i + 1;
 				*hvsize_r = *hend_r + bare;
 				return 0;
 			}
-			if (at_start && !cr_start && body_block[i] == '\r') {
+			if (at_start && !cr_start && block[i] == '\r') {
 				cr_start = true;	/* "\r\n" is the empty line too */
-				prev = body_block[i++];
+				prev = block[i++];
 				continue;
 			}
 			at_start = cr_start = false;
-			if ((lf = memchr(body_block + i, '\n', (size_t)r - i)) == NULL) {
-				prev = body_block[r - 1];
+			if ((lf = memchr(block + i, '\n', (size_t)r - i)) == NULL) {
+				prev = block[r - 1];
 				break;
 			}
-			if ((lf > body_block + i ? lf[-1] : prev) != '\r')
+			if ((lf > block + i ? lf[-1] : prev) != '\r')
 				bare++;
 			prev = '\n';
-			i = (size_t)(lf - body_block) + 1;
+			i = (size_t)(lf - block) + 1;
 			at_start = true;
 		}
 		pos += (uint64_t)r;
@@ -301,7 +306,7 @@ static int
 skip_wire(struct imap_fetch_body *fb, struct imap_body_resume *res, const struct stat *sb)
 {
 	uint64_t	 start = fb->pos, wire = 0;
-	const char	*lf;
+	const char	*block, *lf;
 	ssize_t		 r;
 	size_t		 i, run;
 
@@ -312,15 +317,15 @@ skip_wire(struct imap_fetch_body *fb, struct imap_body_resume *res, const struct
 		wire = res->wire;
 	}
 	while (wire < fb->skip && fb->pos < fb->end) {
-		if ((r = read_at(fb->fd, fb->pos, fb->end - fb->pos)) <= 0)
+		if ((r = read_at(fb->fd, fb->pos, fb->end - fb->pos, &block)) <= 0)
 			return -1;
 		for (i = 0; i < (size_t)r && wire < fb->skip;) {
-			lf = memchr(body_block + i, '\n', (size_t)r - i);
-			run = lf != NULL ? (size_t)(lf - body_block) - i : (size_t)r - i;
+			lf = memchr(block + i, '\n', (size_t)r - i);
+			run = lf != NULL ? (size_t)(lf - block) - i : (size_t)r - i;
 			if (run > fb->skip - wire)
 				run = (size_t)(fb->skip - wire);
 			if (run > 0) {
-				fb->crlf.prev_cr = body_block[i + run - 1] == '\r';
+				fb->crlf.prev_cr = block[i + run - 1] == '\r';
 				wire += run;
 				i += run;
 			}
@@ -505,8 +510,9 @@ imap_fetch_body_head(const struct imap_fetch_body *fb, struct buf *out)
 int
 imap_fetch_body_fill(struct imap_fetch_body *fb, struct buf *out, size_t max)
 {
-	size_t	 want;
-	ssize_t	 r;
+	const char	*block;
+	size_t		 want;
+	ssize_t		 r;
 
 	assert(max >= IMAP_FETCH_BODY_MIN_FILL);
 	if (fb->left == 0)
@@ -516,16 +522,16 @@ imap_fetch_body_fill(struct imap_fetch_body *fb, struct buf *out, size_t max)
 	if (want > fb->end - fb->pos)
 		want = (size_t)(fb->end - fb->pos);
 	if (want > 0) {
-		if ((r = read_at(fb->fd, fb->pos, want)) <= 0) {
+		if ((r = read_at(fb->fd, fb->pos, want, &block)) <= 0) {
 			if (r == 0)
 				errno = EIO;
 			return -1;
 		}
 		fb->pos += (uint64_t)r;
 		if (fb->fields)
-			filter(fb, out, body_block, (size_t)r);
+			filter(fb, out, block, (size_t)r);
 		else
-			emit(fb, out, body_block, (size_t)r);
+			emit(fb, out, block, (size_t)r);
 	}
 	if (fb->fields && fb->pos == fb->end)
 		filter_end(fb, out);

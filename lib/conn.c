@@ -11,6 +11,7 @@
 
 #include "lib/buf.h"
 #include "lib/ev.h"
+#include "lib/scratch.h"
 #include "lib/tls.h"
 #include "lib/xmalloc.h"
 
@@ -177,12 +178,12 @@ conn_want_read(const struct conn *c)
  * An idle connection should cost little memory: read through one shared
  * chunk and keep only what arrived, and give big buffers back once empty.
  */
-static _Thread_local char	conn_chunk[CONN_READ_CHUNK];
+static struct scratch	conn_chunk = SCRATCH_INIT(CONN_READ_CHUNK);
 
 static void
-conn_got(struct conn *c, size_t n)
+conn_got(struct conn *c, const char *chunk, size_t n)
 {
-	if (buf_append(&c->in, conn_chunk, n) == -1)
+	if (buf_append(&c->in, chunk, n) == -1)
 		abort();	/* n was bounded by buf_room() */
 	c->bytes_in += n;
 	c->input_new = true;
@@ -202,7 +203,7 @@ conn_trim(struct buf *b, size_t keep)
 static void
 conn_read(struct conn *c)
 {
-	char	*p = conn_chunk;
+	char	*p = scratch_get(&conn_chunk);
 	size_t	 n, got;
 	ssize_t	 r;
 	int	 err;
@@ -213,7 +214,7 @@ conn_read(struct conn *c)
 		if (c->tls == CT_ON) {
 			ERR_clear_error();
 			if (SSL_read_ex(c->ssl, p, n, &got) == 1) {
-				conn_got(c, got);
+				conn_got(c, p, got);
 				continue;
 			}
 			err = SSL_get_error(c->ssl, 0);
@@ -234,7 +235,7 @@ conn_read(struct conn *c)
 		}
 		r = read(c->fd, p, n);
 		if (r > 0) {
-			conn_got(c, (size_t)r);
+			conn_got(c, p, (size_t)r);
 			if ((size_t)r < n)
 				return;
 			continue;

@@ -2,6 +2,7 @@
 #include "mail/wire_stream.h"
 
 #include "lib/buf.h"
+#include "lib/scratch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 /* One block in flight per thread: filled and converted within one call. */
-static _Thread_local char	wire_block[WIRE_BLOCK];
+static struct scratch	wire_block = SCRATCH_INIT(WIRE_BLOCK);
 
 void
 wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff)
@@ -36,9 +37,9 @@ wire_stream_advise(struct wire_stream *ws)
  * RWF_NOWAIT, counts as cold too: advising is the safe side).
  */
 static ssize_t
-read_block(struct wire_stream *ws, size_t max)
+read_block(struct wire_stream *ws, char *block, size_t max)
 {
-	struct iovec	 iov = { wire_block, max };
+	struct iovec	 iov = { block, max };
 	ssize_t		 r;
 
 	if (!ws->advised && !ws->cold && ws->nread == 0) {
@@ -47,7 +48,7 @@ read_block(struct wire_stream *ws, size_t max)
 		ws->cold = true;
 	}
 	do {
-		r = read(ws->fd, wire_block, max);
+		r = read(ws->fd, block, max);
 	} while (r == -1 && errno == EINTR);
 	return r;
 }
@@ -64,24 +65,24 @@ int
 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
     void *arg, size_t *written_r)
 {
+	char	*block = scratch_get(&wire_block), *dst;
 	ssize_t	 r;
 	size_t	 n, o;
 	bool	 done = false, end;
-	char	*dst;
 
 	*written_r = 0;
-	if (max > sizeof(wire_block))
-		max = sizeof(wire_block);
-	if ((r = read_block(ws, max)) == -1)
+	if (max > WIRE_BLOCK)
+		max = WIRE_BLOCK;
+	if ((r = read_block(ws, block, max)) == -1)
 		return -1;
 	n = (size_t)r;
 	ws->nread += n;
 	/* Short of what was asked and at the named size: a file's end. */
 	end = r == 0 || (ws->fsize != 0 && ws->nread == ws->fsize && n < max);
 	if (take != NULL && n > 0)
-		n = take(arg, wire_block, n, &done);
+		n = take(arg, block, n, &done);
 	dst = buf_reserve(out, 2 * n + 2);
-	o = crlf_encode(&ws->crlf, wire_block, n, dst);
+	o = crlf_encode(&ws->crlf, block, n, dst);
 	if (end || done)
 		o += crlf_encode_end(&ws->crlf, dst + o);
 	buf_commit(out, o);
