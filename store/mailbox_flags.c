@@ -16,11 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A message's new flags; its new name is in the call's names buffer (16 bytes, not 268). */
 struct change {
 	uint32_t	 uid;
 	uint32_t	 flags;
 	uint32_t	 kwmask;
-	char		 name[MAILDIR_NAME_MAX + 1];
+	uint32_t	 name;		/* offset in names */
 };
 
 struct flags_ctx {
@@ -54,7 +55,7 @@ resync_if_gone(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 /* Apply the recorded changes to the index records. */
 static int
 apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c, size_t n,
-    const char **error_r)
+    const char *names, const char **error_r)
 {
 	struct idx_msg	 m;
 	size_t		 i;
@@ -69,7 +70,7 @@ apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c,
 		folder_account(f, &m, -1);
 		m.flags = c[i].flags;
 		m.kwmask = c[i].kwmask;
-		m.name = c[i].name;
+		m.name = names + c[i].name;
 		m.modseq = f->highestmodseq + 1;
 		folder_account(f, &m, 1);
 		if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
@@ -102,6 +103,8 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 	struct commit_txn	 st;
 	struct maildir_name	 mn;
 	struct idx_msg		 m;
+	struct buf		 names;
+	char			 name[MAILDIR_NAME_MAX + 1];
 	size_t			 i, n = 0;
 	uint32_t		 kw = 0, set = ctx->flags & ~MSG_RECENT;
 	bool			 clean, synced = false;
@@ -114,6 +117,7 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 		return -1;
 	clean = f->cur_mtime_ns != 0 && f->cur_mtime_ns == maildir_dir_mtime(mb->curfd);
 	c = xreallocarray(NULL, ctx->n + 1, sizeof(*c));
+	buf_init(&names, UINT32_MAX);
 	commit_txn_init(&st);
 	ctx->nmodified = 0;	/* a retry decides afresh */
 	for (i = 0; i < ctx->n; i++) {
@@ -141,12 +145,18 @@ again:
 		mn.flags = c[n].flags;
 		mn.kwmask = c[n].kwmask;
 		mn.has_info = true;
-		if (maildir_name_format(&mn, c[n].name, sizeof(c[n].name)) == -1) {
+		if (maildir_name_format(&mn, name, sizeof(name)) == -1) {
 			rc = store_err(error_r, STORE_ERR_NOT_POSSIBLE, "file name too long");
 			goto out;
 		}
+		c[n].name = (uint32_t)buf_len(&names);
+		if (buf_append(&names, name, strlen(name) + 1) == -1) {
+			rc = store_err(error_r, STORE_ERR_PARAMS, "too many messages");
+			goto out;
+		}
 		if (commit_txn_rename(&st, maildir_name_dirfd(mb, m.name), m.name, mb->curfd,
-		    c[n].name) == -1) {
+		    name) == -1) {
+			buf_truncate(&names, c[n].name);
 			/* Another program renamed it: learn its name and try again. */
 			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
@@ -160,7 +170,7 @@ again:
 		goto out;
 	}
 	store_crash_point("flags-fsynced");
-	if ((rc = apply_changes(txn, f, c, n, error_r)) != 0)
+	if ((rc = apply_changes(txn, f, c, n, buf_head(&names), error_r)) != 0)
 		goto out;
 	if (n > 0)
 		f->highestmodseq++;
@@ -168,6 +178,7 @@ again:
 	rc = idx_folder_put(txn, mb->folder, f, error_r);
 out:
 	commit_txn_abort(&st);
+	buf_release(&names);
 	free(c);
 	return rc;
 }
