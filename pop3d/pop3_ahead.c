@@ -58,7 +58,7 @@ ahead_fill(struct pop3_session *s, size_t idx)
 
 	while (s->nahead < s->env->limits.read_ahead && s->nahead < POP3_AHEAD_MAX &&
 	    ++j < s->nmsgs) {
-		if (s->msgs[j].flags & POP3_MSG_DELETED)
+		if (s->marks[j] & POP3_MSG_DELETED)
 			continue;
 		a = &s->ahead[s->nahead];
 		if (pop3_ahead_open(s, j, &a->ws, &error) == -1)

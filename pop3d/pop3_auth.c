@@ -30,7 +30,8 @@ pop3_logout_user(struct pop3_session *s)
 		return;
 	conntab_release(s->env->conntab, s->user_slot);
 	mailbox_close(&s->mb);
-	xfree(&s->msgs);
+	s->msgs = NULL;		/* was mb's */
+	xfree(&s->marks);
 	s->nmsgs = 0;
 	xfree(&s->address);
 }

@@ -59,7 +59,7 @@ pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r)
 		pop3_reply(s, "-ERR There's no message %.20s.", arg);
 		return -1;
 	}
-	if (s->msgs[n - 1].flags & POP3_MSG_DELETED) {
+	if (s->marks[n - 1] & POP3_MSG_DELETED) {
 		pop3_reply(s, "-ERR Message is deleted.");
 		return -1;
 	}
@@ -127,7 +127,7 @@ cmd_stat(struct pop3_session *s, char *args)
 	size_t		 i, n = 0;
 
 	for (i = 0; i < s->nmsgs; i++) {
-		if (s->msgs[i].flags & POP3_MSG_DELETED)
+		if (s->marks[i] & POP3_MSG_DELETED)
 			continue;
 		n++;
 		size += s->msgs[i].size;
@@ -189,7 +189,7 @@ cmd_dele(struct pop3_session *s, char *args)
 	}
 	if (pop3_msgnum(s, argv[0], &idx) == -1)
 		return -1;
-	s->msgs[idx].flags |= POP3_MSG_DELETED;
+	s->marks[idx] |= POP3_MSG_DELETED;
 	s->ndele++;
 	pop3_reply(s, "+OK Marked to be deleted.");
 	return 0;
@@ -201,7 +201,7 @@ cmd_rset(struct pop3_session *s, char *args)
 	size_t	 i;
 
 	for (i = 0; i < s->nmsgs; i++)
-		s->msgs[i].flags &= ~POP3_MSG_DELETED;
+		s->marks[i] &= ~POP3_MSG_DELETED;
 	s->ndele = 0;
 	pop3_reply(s, "+OK %zu messages.", s->nmsgs);
 	return 0;

@@ -21,7 +21,7 @@ load_snapshot(struct pop3_maildrop *md, const char **error_r)
 {
 	const struct msg_info	*msgs;
 	struct mailbox_status	 st;
-	size_t			 i, n;
+	size_t			 n;
 
 	if (mailbox_status(md->mb, &st) == -1) {
 		*error_r = "mailbox status failed";
@@ -30,13 +30,9 @@ load_snapshot(struct pop3_maildrop *md, const char **error_r)
 	if (mailbox_messages(md->mb, &msgs, &n, error_r) == -1)
 		return -1;
 	md->uidvalidity = st.uidvalidity;
-	md->msgs = xreallocarray(NULL, n + 1, sizeof(*md->msgs));
-	for (i = 0; i < n; i++) {
-		/* Messages another client marked \Deleted are still listed (as Dovecot does). */
-		md->msgs[i].uid = msgs[i].uid;
-		md->msgs[i].size = msgs[i].size;
-		md->msgs[i].flags = (msgs[i].flags & MSG_SEEN) ? POP3_MSG_SEEN : 0;
-	}
+	/* Messages another client marked \Deleted are still listed (as Dovecot does). */
+	md->msgs = msgs;
+	md->marks = xcalloc(n + 1, sizeof(*md->marks));
 	md->nmsgs = n;
 	return 0;
 }
@@ -63,7 +59,6 @@ pop3_maildrop_open(struct store *st, const char *mail_root, const struct dir_use
 		md->result = MAILDROP_UNREADABLE;
 		md->error = xstrdup(error);
 		mailbox_close(&md->mb);
-		xfree(&md->msgs);
 		return -1;
 	}
 	/* RETR, LIST, UIDL answer from the snapshot: the index is needed again at QUIT. */
@@ -79,10 +74,12 @@ pop3_maildrop_take(struct pop3_session *s, const char *address, struct pop3_mail
 	case MAILDROP_OK:
 		s->mb = md->mb;
 		s->msgs = md->msgs;
+		s->marks = md->marks;
 		s->nmsgs = md->nmsgs;
 		s->uidvalidity = md->uidvalidity;
 		md->mb = NULL;
 		md->msgs = NULL;
+		md->marks = NULL;
 		return 0;
 	case MAILDROP_CANNOT_OPEN:
 		if (md->code == STORE_ERR_IN_USE) {
@@ -122,7 +119,8 @@ void
 pop3_maildrop_clear(struct pop3_maildrop *md)
 {
 	mailbox_close(&md->mb);
-	xfree(&md->msgs);
+	md->msgs = NULL;
+	xfree(&md->marks);
 	xfree(&md->error);
 	md->nmsgs = 0;
 }

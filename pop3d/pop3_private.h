@@ -31,17 +31,10 @@ enum pop3_state {
 	POP3_TRANSACTION	= 1 << 1,
 };
 
-/* Per-message flags of the maildrop snapshot (session-local). */
+/* What this session did to a message of its snapshot: a byte each (marks[]). */
 enum {
 	POP3_MSG_DELETED	= 1 << 0,	/* DELE'd; expunged at QUIT */
 	POP3_MSG_RETRIEVED	= 1 << 1,	/* RETR'd; \Seen at QUIT */
-	POP3_MSG_SEEN		= 1 << 2,	/* already \Seen in the store at login */
-};
-
-struct pop3_msg {
-	uint64_t	size;		/* CRLF size, from the index */
-	uint32_t	uid;
-	uint8_t		flags;		/* POP3_MSG_* */
 };
 
 /*
@@ -78,7 +71,8 @@ struct pop3_maildrop {
 	enum store_error		 code;		/* if MAILDROP_CANNOT_OPEN */
 	char				*error;		/* why, if not MAILDROP_OK */
 	struct mailbox			*mb;
-	struct pop3_msg			*msgs;
+	const struct msg_info		*msgs;		/* mb's snapshot */
+	uint8_t				*marks;
 	size_t				 nmsgs;
 	uint32_t			 uidvalidity;
 };
@@ -107,7 +101,12 @@ struct pop3_session {
 	char			*address;	/* logged-in user, canonical */
 	unsigned		 user_slot;	/* its count in env->conntab while address is set */
 	struct mailbox		*mb;
-	struct pop3_msg		*msgs;
+	/*
+	 * mb's snapshot (UID, size, \Seen), taken at login and never again,
+	 * so it stays valid until mb is closed or handed to QUIT's update.
+	 */
+	const struct msg_info	*msgs;
+	uint8_t			*marks;		/* POP3_MSG_* of msgs[i] */
 	size_t			 nmsgs;
 	uint32_t		 uidvalidity;
 	struct pop3_stream	 stream;

@@ -120,7 +120,7 @@ stream_listing(void *arg)
 {
 	struct pop3_session	*s = arg;
 	struct pop3_stream	*st = &s->stream;
-	const struct pop3_msg	*m;
+	const struct msg_info	*m;
 	char			 uidl[24];
 
 	pop3_arm_timeout(s);
@@ -131,9 +131,11 @@ stream_listing(void *arg)
 		}
 		if (session_host_output_full(s->host))
 			return false;
-		m = &s->msgs[st->next++];
-		if (m->flags & POP3_MSG_DELETED)
+		if (s->marks[st->next] & POP3_MSG_DELETED) {
+			st->next++;
 			continue;
+		}
+		m = &s->msgs[st->next++];
 		if (!st->uidl) {
 			pop3_reply(s, "%zu %llu", st->next, (unsigned long long)m->size);
 		} else {
@@ -151,7 +153,7 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 	size_t	 i, n = 0;
 
 	for (i = 0; i < s->nmsgs; i++)
-		if (!(s->msgs[i].flags & POP3_MSG_DELETED))
+		if (!(s->marks[i] & POP3_MSG_DELETED))
 			n++;
 	if (!uidl)
 		pop3_reply(s, "+OK %zu messages:", n);
@@ -170,7 +172,7 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 static int
 start_message(struct pop3_session *s, size_t idx, long long lines)
 {
-	struct pop3_msg		*m = &s->msgs[idx];
+	const struct msg_info	*m = &s->msgs[idx];
 	struct wire_stream	 ws;
 	const char		*error;
 
@@ -214,7 +216,7 @@ pop3_cmd_retr(struct pop3_session *s, char *args)
 		return -1;
 	if (start_message(s, idx, -1) == -1)
 		return -1;
-	s->msgs[idx].flags |= POP3_MSG_RETRIEVED;
+	s->marks[idx] |= POP3_MSG_RETRIEVED;
 	s->nretr++;
 	return 0;
 }

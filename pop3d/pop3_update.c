@@ -87,16 +87,16 @@ pop3_update_start(struct pop3_session *s)
 	job->seen = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->seen));
 	job->gone = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->gone));
 	for (i = 0; i < s->nmsgs; i++) {
-		const struct pop3_msg *m = &s->msgs[i];
-
-		if (m->flags & POP3_MSG_DELETED)
-			job->gone[job->ngone++] = m->uid;
-		else if (s->env->limits.mark_seen &&
-		    (m->flags & (POP3_MSG_RETRIEVED | POP3_MSG_SEEN)) == POP3_MSG_RETRIEVED)
-			job->seen[job->nseen++] = m->uid;
+		if (s->marks[i] & POP3_MSG_DELETED)
+			job->gone[job->ngone++] = s->msgs[i].uid;
+		else if (s->env->limits.mark_seen && (s->marks[i] & POP3_MSG_RETRIEVED) &&
+		    !(s->msgs[i].flags & MSG_SEEN))
+			job->seen[job->nseen++] = s->msgs[i].uid;
 	}
-	job->mb = s->mb;
+	job->mb = s->mb;	/* and its snapshot, which msgs was */
 	s->mb = NULL;
+	s->msgs = NULL;
+	s->nmsgs = 0;
 	job->address = xstrdup(s->address);
 	snprintf(job->id, sizeof(job->id), "%s", s->peer->id);
 	s->update_job = job;	/* pop3_want() says PAUSE until update_done */
