@@ -255,6 +255,7 @@ mailbox_close(struct mailbox **mbp)
 void
 mailbox_release_index(struct mailbox *mb)
 {
+	mb->index_released = true;
 	idx_env_put(&mb->env);
 }
 

@@ -377,7 +377,11 @@ mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **e
 		if (errno != ENOENT)
 			return store_err(error_r, STORE_ERR_TEMPORARY,
 			    "open %s: %s", name, strerror(errno));
-		if ((rc = renamed(mb, uid, name, sizeof(name), error_r)) != 0)
+		rc = renamed(mb, uid, name, sizeof(name), error_r);
+		/* The lookup reopened a released index: let it go again. */
+		if (mb->index_released)
+			idx_env_put(&mb->env);
+		if (rc != 0)
 			break;
 	}
 	return rc == -1 ? -1 : store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");

@@ -266,6 +266,7 @@ struct mailbox_fetched {
 struct mailbox {
 	struct store		*st;
 	struct idx_env		*env;
+	bool			 index_released;	/* mailbox_release_index(): keep it so */
 	char			*maildir;
 	char			*folder;	/* as the index knows it ("INBOX", "Sent") */
 	int			 dirfd, tmpfd, newfd, curfd;	/* dirs' own */
