@@ -13,6 +13,7 @@ import smtplib
 import unittest
 
 from harness import Postroom, have_built, require
+from test_daemon import descendants
 
 ALICE = ('alice@example.test', 'alice-pw')
 
@@ -165,6 +166,48 @@ class Pop3ImapNew(unittest.TestCase):
             self.assertTrue(data[0][1].endswith(b'body %d\r\n' % (i + 1)), data)
         c.logout()
         self.assertEqual(self.pop3_uids(), (validity, uids))
+
+    def index_mapped(self, name):
+        """Whether a process of daemon name maps a region of alice's index."""
+        want = os.path.join(self.pr.maildir(ALICE[0]), 'postroom-index', '__db.')
+        for pid in descendants(self.pr.pid(name)):
+            try:
+                with open('/proc/%d/maps' % pid) as f:
+                    if want in f.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    def test_imap_renames_under_pop3(self):
+        """A POP3 session works from its snapshot with the index let go; an IMAP
+        flag change renames a file under it: RETR still finds it, the index is
+        let go again, and QUIT's \\Seen joins the IMAP session's \\Flagged."""
+        self.deliver(3)
+        p = poplib.POP3('127.0.0.1', self.pr.port('pop3d.listen'), timeout=10)
+        self.addCleanup(p.close)
+        p.user(ALICE[0])
+        p.pass_(ALICE[1])
+        self.assertEqual(p.stat()[0], 3)
+        self.assertFalse(self.index_mapped('pop3d'))
+        c = self.imap()
+        self.select(c)
+        for seq in ('2', '3'):      # one renamed, one moved out of new/
+            typ, _ = c.store(seq, '+FLAGS', '(\\Flagged)')
+            self.assertEqual(typ, 'OK')
+        for i in (1, 2, 3):
+            _, text, _ = p.retr(i)
+            self.assertEqual(text[-1], b'body %d' % i)
+        self.assertFalse(self.index_mapped('pop3d'))
+        self.assertTrue(p.quit().startswith(b'+OK'))
+        self.assertEqual(c.noop()[0], 'OK')
+        c.untagged_responses.pop('FETCH', None)     # the NOOP's flag news
+        typ, data = c.fetch('1:*', '(FLAGS)')
+        flags = [set(re.search(rb'FLAGS \(([^)]*)\)', d).group(1).split()) - {b'\\Recent'}
+                 for d in data]
+        self.assertEqual(flags, [{b'\\Seen'}, {b'\\Seen', b'\\Flagged'},
+                                 {b'\\Seen', b'\\Flagged'}])
+        c.logout()
 
 
 if __name__ == '__main__':
