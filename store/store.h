@@ -151,16 +151,19 @@ struct msg_fetch {
 	const char	*bodystructure;	/* IMAP BODYSTRUCTURE (extended) string */
 };
 
-/* Open a folder ("INBOX", "Sent", "Archive.2024") of the Maildir; synced on open. */
+/*
+ * Open a folder ("INBOX", "Sent", "Archive.2024") of the Maildir; synced on
+ * open.  -1 with STORE_ERR_IN_USE when MAILBOX_POP3_LOCK is held elsewhere.
+ */
 int		 mailbox_open(struct store *st, const char *maildir, const char *folder,
 		    unsigned flags, struct mailbox **mb_r, const char **error_r);
 void		 mailbox_close(struct mailbox **mb);
-/* -1 with STORE_ERR_IN_USE when MAILBOX_POP3_LOCK is held elsewhere. */
 /*
  * Let go of the folder's index until a call needs it again (it is then
  * reopened): for a session that works from its snapshot for a while, as
  * POP3 does between login and QUIT.  A user's index held by no session
  * costs its process nothing; held, its cache (up to 2 MB) stays mapped.
+ * mailbox_open_message() lets it go again after looking up a renamed file.
  */
 void		 mailbox_release_index(struct mailbox *mb);
 
