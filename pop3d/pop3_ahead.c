@@ -61,8 +61,8 @@ ahead_fill(struct pop3_session *s, size_t idx)
 		if (s->marks[j] & POP3_MSG_DELETED)
 			continue;
 		a = &s->ahead[s->nahead];
-		if (pop3_ahead_open(s, j, &a->ws, &error) == -1)
-			continue;
+		if (pop3_ahead_open(s, j, &a->ws, &error) != 0)
+			continue;	/* not there by its snapshot name: RETR looks */
 		a->idx = j;
 		s->nahead++;
 	}
@@ -71,17 +71,22 @@ ahead_fill(struct pop3_session *s, size_t idx)
 int
 pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws, const char **error_r)
 {
-	uint32_t	 uid = s->msgs[idx].uid;
-	int		 fd;
+	int	 fd, rc;
 
-	if (mailbox_open_message(s->mb, uid, &fd, error_r) == -1)
-		return -1;
-	wire_stream_open(ws, fd, mailbox_message_fsize(s->mb, uid), true);
+	if ((rc = mailbox_open_known(s->mb, s->msgs[idx].uid, &fd, error_r)) != 0)
+		return rc;
+	pop3_ahead_stream(s, idx, fd, ws);
+	return 0;
+}
+
+void
+pop3_ahead_stream(struct pop3_session *s, size_t idx, int fd, struct wire_stream *ws)
+{
+	wire_stream_open(ws, fd, mailbox_message_fsize(s->mb, s->msgs[idx].uid), true);
 	if (s->advise_left > 0) {
 		s->advise_left--;
 		wire_stream_advise(ws);
 	}
-	return 0;
 }
 
 void
@@ -116,7 +121,8 @@ pop3_ahead_after(void *arg)
 	if (s->sent_fd != -1)
 		close(s->sent_fd);
 	s->sent_fd = -1;
-	if (s->ahead_due && s->state == POP3_TRANSACTION && s->mb != NULL)
+	/* A lookup on the workq (pop3_retr.c) has the mailbox meanwhile. */
+	if (s->ahead_due && s->state == POP3_TRANSACTION && s->mb != NULL && s->find_job == NULL)
 		ahead_fill(s, s->ahead_from);
 	s->ahead_due = false;
 }

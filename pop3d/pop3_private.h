@@ -23,6 +23,7 @@ struct mailbox;
 struct login;
 struct pop3_open_job;
 struct pop3_update_job;
+struct pop3_find_job;
 struct dir_user;
 struct sasl;
 
@@ -118,6 +119,7 @@ struct pop3_session {
 	unsigned		 cold_reads;	/* probes in a row that waited for the disk */
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
+	struct pop3_find_job	*find_job;	/* RETR/TOP's lookup of a renamed file */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nretr, ntop, ndele;
@@ -147,9 +149,15 @@ bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_
  * pop3d.read_ahead, advising their files.
  */
 void	pop3_ahead_after(void *s);
-/* Open message idx's file for a stream, advised while reads are cold: 0, or -1 and why. */
+/*
+ * Open message idx's file for a stream by its snapshot name, advised while
+ * reads are cold: 0; 1 if it is not there by that name (pop3_retr.c looks
+ * it up on the workq); -1 and why.
+ */
 int	pop3_ahead_open(struct pop3_session *s, size_t idx, struct wire_stream *ws,
 	    const char **error_r);
+/* A stream of message idx from its open file fd, advised while reads are cold. */
+void	pop3_ahead_stream(struct pop3_session *s, size_t idx, int fd, struct wire_stream *ws);
 /*
  * After a stream's first read: a probe (not advised) that had to wait for
  * the disk advises the window, and a second in a row the next opens too.
@@ -192,6 +200,8 @@ int	pop3_cmd_top(struct pop3_session *s, char *args);
 void	pop3_stream_list(struct pop3_session *s, bool uidl);
 /* Forget the stream (timeout, free): nothing more of it is sent. */
 void	pop3_stream_abort(struct pop3_session *s);
+/* The session goes away while a RETR/TOP lookup runs: the job closes the mailbox. */
+void	pop3_find_orphan(struct pop3_session *s);
 
 /* pop3_update.c */
 /* QUIT in TRANSACTION: UPDATE on the workq, paused until +OK or -ERR. */

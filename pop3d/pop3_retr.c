@@ -9,11 +9,13 @@
 
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/xmalloc.h"
 #include "mail/wire_stream.h"
 #include "store/store.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -165,42 +167,136 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 	session_host_stream(s->host, stream_listing);
 }
 
-/*
- * Start streaming message idx (opened ahead, or now); lines < 0: the whole
- * message (RETR, which also reads the next ones ahead).
- */
-static int
-start_message(struct pop3_session *s, size_t idx, long long lines)
+/* Stream message idx from ws; lines < 0: the whole message (RETR). */
+static void
+stream_start(struct pop3_session *s, size_t idx, long long lines, struct wire_stream *ws)
 {
-	const struct msg_info	*m = &s->msgs[idx];
-	struct wire_stream	 ws;
-	const char		*error;
-
-	if (!pop3_ahead_take(s, idx, &ws)) {
-		if (pop3_ahead_open(s, idx, &ws, &error) == -1) {
-			/* Expunged by another client (IMAP) since the snapshot. */
-			log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
-			    s->peer->id, m->uid, error);
-			pop3_reply(s, "-ERR Message is no longer available.");
-			return -1;
-		}
-	}
-	if (lines < 0)
-		pop3_reply(s, "+OK %llu octets", (unsigned long long)m->size);
-	else
+	if (lines < 0) {
+		pop3_reply(s, "+OK %llu octets", (unsigned long long)s->msgs[idx].size);
+		s->marks[idx] |= POP3_MSG_RETRIEVED;
+		s->nretr++;
+	} else {
 		pop3_reply(s, "+OK");
+		s->ntop++;
+	}
 	pop3_stream_abort(s);
 	s->stream.active = true;
-	s->stream.msg = ws;
+	s->stream.msg = *ws;
 	s->stream.lines_left = lines;
 	s->stream.line_empty = true;
 	session_host_stream(s->host, stream_message);
 	if (lines < 0) {
+		/* RETR also reads the next messages ahead. */
 		s->ahead_from = idx;
 		s->ahead_due = true;
 		session_host_after(s->host, 0, pop3_ahead_after);
 	}
+}
+
+static void
+stream_gone(struct pop3_session *s, size_t idx, const char *error)
+{
+	/* Expunged by another client (IMAP) since the snapshot. */
+	log_info("session=%s event=retr status=expunged uid=%u reason=\"%s\"",
+	    s->peer->id, s->msgs[idx].uid, error);
+	pop3_reply(s, "-ERR Message is no longer available.");
+}
+
+/*
+ * A message no longer there by its snapshot name (another session changed
+ * its flags, or expunged it) is looked up in the index, which may mean
+ * reopening it and rescanning the Maildir: on the workq, the session
+ * paused meanwhile and its mailbox the job's to use.
+ */
+struct pop3_find_job {
+	struct pop3_session	*s;	/* NULL once the session is gone: then mb is ours */
+	struct mailbox		*mb;
+	uint32_t		 uid;
+	size_t			 idx;
+	long long		 lines;
+	int			 fd;
+	char			 error[256];
+};
+
+static void
+find_work(void *arg)
+{
+	struct pop3_find_job	*job = arg;
+	const char		*error;
+
+	if (mailbox_open_message(job->mb, job->uid, &job->fd, &error) == -1) {
+		job->fd = -1;
+		snprintf(job->error, sizeof(job->error), "%s", error);
+	}
+}
+
+static void
+find_done(void *arg)
+{
+	struct pop3_find_job	*job = arg;
+	struct pop3_session	*s = job->s;
+	struct wire_stream	 ws;
+
+	if (s == NULL) {
+		if (job->fd != -1)
+			close(job->fd);
+		mailbox_close(&job->mb);
+		free(job);
+		return;
+	}
+	s->find_job = NULL;
+	if (s->want != SESSION_READ) {
+		if (job->fd != -1)
+			close(job->fd);		/* timed out meanwhile */
+	} else if (job->fd == -1) {
+		stream_gone(s, job->idx, job->error);
+		pop3_bad_command(s);
+	} else {
+		pop3_ahead_stream(s, job->idx, job->fd, &ws);
+		stream_start(s, job->idx, job->lines, &ws);
+	}
+	session_host_kick(s->host);
+	free(job);
+}
+
+/* Start streaming message idx (opened ahead, by its name now, or after a lookup). */
+static int
+start_message(struct pop3_session *s, size_t idx, long long lines)
+{
+	struct pop3_find_job	*job;
+	struct wire_stream	 ws;
+	const char		*error;
+	int			 rc = 0;
+
+	if (!pop3_ahead_take(s, idx, &ws))
+		rc = pop3_ahead_open(s, idx, &ws, &error);
+	if (rc == -1) {
+		stream_gone(s, idx, error);
+		return -1;
+	}
+	if (rc == 0) {
+		stream_start(s, idx, lines, &ws);
+		return 0;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->mb = s->mb;
+	job->uid = s->msgs[idx].uid;
+	job->idx = idx;
+	job->lines = lines;
+	s->find_job = job;	/* pop3_want() says PAUSE until find_done */
+	session_host_submit(s->host, find_work, find_done, job);
 	return 0;
+}
+
+void
+pop3_find_orphan(struct pop3_session *s)
+{
+	if (s->find_job == NULL)
+		return;
+	s->find_job->s = NULL;
+	s->mb = NULL;		/* the job's now: find_done closes it */
+	s->find_job = NULL;
 }
 
 int
@@ -214,11 +310,7 @@ pop3_cmd_retr(struct pop3_session *s, char *args)
 	}
 	if (pop3_msgnum(s, args, &idx) == -1)
 		return -1;
-	if (start_message(s, idx, -1) == -1)
-		return -1;
-	s->marks[idx] |= POP3_MSG_RETRIEVED;
-	s->nretr++;
-	return 0;
+	return start_message(s, idx, -1);
 }
 
 int
@@ -245,8 +337,5 @@ pop3_cmd_top(struct pop3_session *s, char *args)
 	/* More lines than any message has means "all of them". */
 	if (errno == ERANGE || n > (unsigned long long)LLONG_MAX)
 		n = (unsigned long long)LLONG_MAX;
-	if (start_message(s, idx, (long long)n) == -1)
-		return -1;
-	s->ntop++;
-	return 0;
+	return start_message(s, idx, (long long)n);
 }

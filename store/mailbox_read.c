@@ -360,29 +360,43 @@ renamed(struct mailbox *mb, uint32_t uid, char *name, size_t size, const char **
 }
 
 int
+mailbox_open_known(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r)
+{
+	const char	*name = snap_name(mb, uid);
+
+	if (name == NULL)
+		return 1;
+	if ((*fd_r = openat(maildir_name_dirfd(mb, name), name, O_RDONLY | O_CLOEXEC)) != -1)
+		return 0;
+	if (errno != ENOENT)
+		return store_err(error_r, STORE_ERR_TEMPORARY, "open %s: %s", name, strerror(errno));
+	return 1;
+}
+
+int
 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r)
 {
 	const char	*known = snap_name(mb, uid);
 	char		 name[MAILDIR_NAME_MAX + 1];
-	int		 attempt, rc = 0;
+	int		 attempt, rc;
 
-	if (known != NULL)
-		snprintf(name, sizeof(name), "%s", known);
-	else if ((rc = index_name(mb, uid, name, sizeof(name), error_r)) != 0)
-		return rc == 1 ? store_err(error_r, STORE_ERR_EXPUNGED, "no such message") : -1;
+	if ((rc = mailbox_open_known(mb, uid, fd_r, error_r)) != 1)
+		return rc;
+	/* Not in the snapshot (""), or no longer by that name: look it up. */
+	snprintf(name, sizeof(name), "%s", known != NULL ? known : "");
 	for (attempt = 0; attempt < 3; attempt++) {
-		if ((*fd_r = openat(maildir_name_dirfd(mb, name), name,
-		    O_RDONLY | O_CLOEXEC)) != -1)
-			return 0;
-		if (errno != ENOENT)
-			return store_err(error_r, STORE_ERR_TEMPORARY,
-			    "open %s: %s", name, strerror(errno));
 		rc = renamed(mb, uid, name, sizeof(name), error_r);
 		/* The lookup reopened a released index: let it go again. */
 		if (mb->index_released)
 			idx_env_put(&mb->env);
 		if (rc != 0)
 			break;
+		if ((*fd_r = openat(maildir_name_dirfd(mb, name), name,
+		    O_RDONLY | O_CLOEXEC)) != -1)
+			return 0;
+		if (errno != ENOENT)
+			return store_err(error_r, STORE_ERR_TEMPORARY,
+			    "open %s: %s", name, strerror(errno));
 	}
 	return rc == -1 ? -1 : store_err(error_r, STORE_ERR_EXPUNGED, "message expunged");
 }

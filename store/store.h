@@ -209,9 +209,17 @@ int		 mailbox_notify_fd(struct mailbox *mb);
 /*
  * The message file, opened read-only (LF line ends); -1 if expunged
  * meanwhile.  Found by the snapshot's name without an index transaction;
- * a file renamed since (flags changed) is looked up in the index again.
+ * a file renamed since (flags changed) is looked up in the index again,
+ * and if the index has no newer name, after a rescan of the Maildir: work
+ * for a workq thread.
  */
 int		 mailbox_open_message(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
+/*
+ * The same by the snapshot's name alone, one openat (cheap enough for an
+ * event loop): 0; 1 if no file has that name now (another session changed
+ * its flags or expunged it: mailbox_open_message finds out); -1.
+ */
+int		 mailbox_open_known(struct mailbox *mb, uint32_t uid, int *fd_r, const char **error_r);
 /*
  * The size of uid's file as its name in the snapshot says (S=), 0 if it
  * does not: a hint (wire_stream_open), found without a system call.

@@ -903,6 +903,68 @@ inbox_count(struct fx *fx)
 	return n;
 }
 
+/* Add flag to alice's first message from another handle: its file is renamed. */
+static void
+flag_first(struct fx *fx, uint32_t flag)
+{
+	struct mailbox		*mb;
+	const struct msg_info	*msgs;
+	const char		*error;
+	uint32_t		 uid;
+	size_t			 n;
+
+	assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb, &error), 0);
+	assert_int_equal(mailbox_messages(mb, &msgs, &n, &error), 0);
+	uid = msgs[0].uid;
+	assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, flag, NULL, &error), 0);
+	mailbox_close(&mb);
+}
+
+/*
+ * A message renamed since the snapshot is looked up off the loop: RETR
+ * pauses on a job, the next command waits for it, and the message comes
+ * once it ran.  A session freed while the lookup is queued leaves the
+ * mailbox to the job, which closes it: the maildrop is free after.
+ */
+static void
+test_renamed_lookup_is_a_job(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s = sopen(fx);
+	char			*got;
+
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	flag_first(fx, MSG_FLAGGED);
+	host_double_input(s, "RETR 1\r\nNOOP\r\n", 14);
+	assert_int_equal(buf_len(host_double_output(s)), 0);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(s), 1);
+	pump(fx, s);
+	got = take(fx);
+	assert_memory_equal(got, "+OK ", 4);
+	assert_non_null(strstr(got, " octets\r\nSubject: one\r\n"));
+	assert_non_null(strstr(got, "hello\r\n.\r\n+OK\r\n"));
+	free(got);
+	drive(fx, s, "QUIT\r\n");
+	expect(fx, "+OK Logging out.\r\n");
+	sfree(&s);
+	/* Freed with the lookup queued. */
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	flag_first(fx, MSG_ANSWERED);
+	host_double_input(s, "RETR 1\r\n", 8);
+	assert_int_equal(host_double_jobs(s), 1);
+	sfree(&s);
+	s = sopen(fx);
+	free(take(fx));
+	drive(fx, s, LOGIN "STAT\r\n");
+	got = take(fx);
+	assert_memory_equal(got, LOGGED_IN "+OK 3 ", strlen(LOGGED_IN "+OK 3 "));
+	free(got);
+	sfree(&s);
+}
+
 /*
  * QUIT's UPDATE is a job: no answer and no expunge before it runs, the
  * session pauses meanwhile, and +OK comes once the deletions are done.
@@ -1248,6 +1310,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renamed_lookup_is_a_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_cold, setup, teardown),
