@@ -20,6 +20,8 @@ wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff)
 	ws->nread = 0;
 	ws->advised = false;
 	ws->cold = false;
+	ws->warming = false;
+	ws->no_nowait = false;
 	crlf_encoder_init(&ws->crlf, dot_stuff);
 }
 
@@ -32,9 +34,11 @@ wire_stream_advise(struct wire_stream *ws)
 }
 
 /*
- * The first block of a stream not advised: from the page cache only, or
- * cold (EAGAIN; any other refusal, e.g. a file system without
- * RWF_NOWAIT, counts as cold too: advising is the safe side).
+ * The next block (at the file position, which is nread) from the page
+ * cache only (RWF_NOWAIT): -2 if it is not there (the caller warms it off the loop and calls again, when a
+ * block still missing is read, waiting).  A file system that refuses
+ * RWF_NOWAIT is read waiting, as before there was a choice.  The first
+ * block of a stream not advised that is not cached sets cold.
  */
 static ssize_t
 read_block(struct wire_stream *ws, char *block, size_t max)
@@ -42,15 +46,34 @@ read_block(struct wire_stream *ws, char *block, size_t max)
 	struct iovec	 iov = { block, max };
 	ssize_t		 r;
 
-	if (!ws->advised && !ws->cold && ws->nread == 0) {
-		if ((r = preadv2(ws->fd, &iov, 1, -1, RWF_NOWAIT)) >= 0)
+	if (!ws->no_nowait) {
+		if ((r = preadv2(ws->fd, &iov, 1, -1, RWF_NOWAIT)) >= 0) {
+			ws->warming = false;
 			return r;
-		ws->cold = true;
+		}
+		if (errno == EAGAIN && !ws->warming) {
+			if (!ws->advised && ws->nread == 0)
+				ws->cold = true;
+			ws->warming = true;
+			return -2;
+		}
+		if (errno != EAGAIN)
+			ws->no_nowait = true;
 	}
+	ws->warming = false;
 	do {
 		r = read(ws->fd, block, max);
 	} while (r == -1 && errno == EINTR);
 	return r;
+}
+
+void
+wire_stream_warm(int fd, uint64_t offset)
+{
+	char	*block = scratch_get(&wire_block);
+
+	/* Only to have it cached: an error shows again at the stream's own read. */
+	(void)pread(fd, block, WIRE_BLOCK, (off_t)offset);
 }
 
 void
@@ -73,7 +96,9 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 	*written_r = 0;
 	if (max > WIRE_BLOCK)
 		max = WIRE_BLOCK;
-	if ((r = read_block(ws, block, max)) == -1)
+	if ((r = read_block(ws, block, max)) == -2)
+		return WIRE_COLD;
+	if (r == -1)
 		return -1;
 	n = (size_t)r;
 	ws->nread += n;

@@ -1,7 +1,7 @@
 /*
  * A stored message (LF line ends) sent in its wire form (CRLF, dot-stuffed
  * for POP3, not for an IMAP literal) straight from its file into an output
- * buf, a large block at a time: POP3 RETR/TOP today, FETCH BODY[] later.
+ * buf, a large block at a time: POP3 RETR/TOP.
  * The block is read into a per-thread scratch and converted once into the
  * output (mail/crlf.c), so a stream holds no buffer of its own whatever the
  * message size, and the connection sends each block with one write.
@@ -19,6 +19,7 @@ struct buf;
 
 #define WIRE_BLOCK	(64 * 1024)	/* stored bytes read per call at most */
 #define WIRE_ADVISE	(4 * WIRE_BLOCK)	/* read ahead at open; the kernel's own after that */
+#define WIRE_COLD	2	/* wire_stream_fill: the block is not in the page cache */
 
 struct wire_stream {
 	int			 fd;	/* -1: none */
@@ -27,6 +28,8 @@ struct wire_stream {
 	uint64_t		 nread;	/* stored bytes read so far */
 	bool			 advised;	/* wire_stream_advise() was called */
 	bool			 cold;	/* its first block was not in the page cache */
+	bool			 warming;	/* WIRE_COLD said: the next read may wait */
+	bool			 no_nowait;	/* the file system refuses RWF_NOWAIT */
 };
 
 /*
@@ -34,9 +37,10 @@ struct wire_stream {
  * (Maildir S=), else 0; a read that stops short exactly there is taken as
  * the end, which saves reading the end of file (a system call per small
  * message).  Only a hint: a file of another size is still sent whole, as
- * read.  A stream not advised reads its first block without waiting for
- * the disk first (RWF_NOWAIT) and, if it has to wait, sets cold: the
- * caller's cue to advise the files it opens next.
+ * read.  Every block is read without waiting for the disk (RWF_NOWAIT):
+ * one that is not in the page cache is the caller's to warm off its event
+ * loop (WIRE_COLD).  A stream not advised whose first block was not cached
+ * sets cold: the caller's cue to advise the files it opens next.
  */
 void	 wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_stuff);
 /*
@@ -61,9 +65,20 @@ typedef size_t	(*wire_take_fn)(void *arg, const char *src, size_t len, bool *don
  * form to out, which must have room for 2 * max + 2.  take may be NULL
  * (everything).  At the end (end of file, or take said done) a last line
  * without LF gets its CRLF.  Returns 1 at the end, 0 when more remains,
- * -1 on a read error (errno set); *written_r: the bytes appended.
+ * WIRE_COLD when the block is not in the page cache (nothing appended:
+ * wire_stream_warm() it on a thread that may wait, then call again; this
+ * call then reads it whatever it costs, so a page cache too small to keep
+ * it still makes progress), -1 on a read error (errno set); *written_r:
+ * the bytes appended.
  */
 int	 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
 	    void *arg, size_t *written_r);
+/*
+ * On a thread that may wait for the disk: read the block at offset (the
+ * stream's nread when it said WIRE_COLD) of the stream's file, given as a
+ * descriptor of its own (dup) so that the stream may be closed meanwhile,
+ * into the page cache.
+ */
+void	 wire_stream_warm(int fd, uint64_t offset);
 
 #endif

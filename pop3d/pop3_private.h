@@ -24,6 +24,7 @@ struct login;
 struct pop3_open_job;
 struct pop3_update_job;
 struct pop3_find_job;
+struct pop3_warm_job;
 struct dir_user;
 struct sasl;
 
@@ -120,6 +121,7 @@ struct pop3_session {
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
 	struct pop3_update_job	*update_job;	/* QUIT's UPDATE on the workq */
 	struct pop3_find_job	*find_job;	/* RETR/TOP's lookup of a renamed file */
+	struct pop3_warm_job	*warm_job;	/* a block of it read into the page cache */
 
 	/* For the summary line. */
 	unsigned		 ncommands, nretr, ntop, ndele;
@@ -202,6 +204,8 @@ void	pop3_stream_list(struct pop3_session *s, bool uidl);
 void	pop3_stream_abort(struct pop3_session *s);
 /* The session goes away while a RETR/TOP lookup runs: the job closes the mailbox. */
 void	pop3_find_orphan(struct pop3_session *s);
+/* The session goes away while a block of its message is read: the job ends alone. */
+void	pop3_warm_orphan(struct pop3_session *s);
 
 /* pop3_update.c */
 /* QUIT in TRANSACTION: UPDATE on the workq, paused until +OK or -ERR. */

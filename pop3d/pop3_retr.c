@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,64 @@ stream_finish(struct pop3_session *s)
 }
 
 /*
+ * A block of the message that is not in the page cache is read on the
+ * workq, the stream paused meanwhile: the disk holds up this session, not
+ * every session of the process.  The job reads through a descriptor of its
+ * own, so the session may close its stream (timeout, free) meanwhile.
+ */
+struct pop3_warm_job {
+	struct pop3_session	*s;	/* NULL once the session is gone */
+	int			 fd;
+	uint64_t		 offset;
+};
+
+static void
+warm_work(void *arg)
+{
+	struct pop3_warm_job	*job = arg;
+
+	wire_stream_warm(job->fd, job->offset);
+}
+
+static void
+warm_done(void *arg)
+{
+	struct pop3_warm_job	*job = arg;
+
+	close(job->fd);
+	if (job->s != NULL) {
+		job->s->warm_job = NULL;
+		session_host_kick(job->s->host);
+	}
+	free(job);
+}
+
+static int
+warm_start(struct pop3_session *s)
+{
+	struct pop3_warm_job	*job;
+	int			 fd;
+
+	if ((fd = fcntl(s->stream.msg.fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	job = xcalloc(1, sizeof(*job));
+	job->s = s;
+	job->fd = fd;
+	job->offset = s->stream.msg.nread;
+	s->warm_job = job;	/* pop3_want() says PAUSE until warm_done */
+	session_host_submit(s->host, warm_work, warm_done, job);
+	return 0;
+}
+
+void
+pop3_warm_orphan(struct pop3_session *s)
+{
+	if (s->warm_job != NULL)
+		s->warm_job->s = NULL;
+	s->warm_job = NULL;
+}
+
+/*
  * The host's more() for RETR/TOP: true when the message has been sent
  * completely.  A block at a time, up to the host's high-water mark, so
  * the connection writes large sends.
@@ -101,6 +160,11 @@ stream_message(void *arg)
 			st->probed = true;
 			pop3_ahead_read(s, &st->msg);
 		}
+		/* Else (no descriptor to spare) the next fill reads it waiting. */
+		if (r == WIRE_COLD && warm_start(s) == 0)
+			return false;
+		if (r == WIRE_COLD)
+			continue;
 		if (r == -1) {
 			/* The +OK is out: all we can do is cut the connection. */
 			log_warn("session=%s event=retr status=failed", s->peer->id);

@@ -122,10 +122,13 @@ pop3_want(void *arg)
 {
 	struct pop3_session	*s = arg;
 
-	/* A password check, its delayed answer, a RETR's lookup or QUIT's UPDATE is pending. */
+	/*
+	 * A password check, its delayed answer, a RETR's lookup or disk read,
+	 * or QUIT's UPDATE is pending.
+	 */
 	if (s->want == SESSION_READ &&
 	    (s->login != NULL || s->open_job != NULL || s->delay_pending ||
-	    s->update_job != NULL || s->find_job != NULL))
+	    s->update_job != NULL || s->find_job != NULL || s->warm_job != NULL))
 		return SESSION_PAUSE;
 	return s->want;
 }
@@ -245,6 +248,7 @@ pop3_free(void *arg)
 	pop3_auth_orphan(s);
 	pop3_update_orphan(s);
 	pop3_find_orphan(s);
+	pop3_warm_orphan(s);
 	pop3_logout_user(s);
 	xfree(&s->user);
 	linebuf_free(&s->lb);

@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "tests/unit/host_double.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -1148,6 +1149,71 @@ test_read_ahead_cold(void **state)
 	sfree(&s);
 }
 
+/* nftw: drop a message file from the page cache; *evicted stays true while it went. */
+static bool	evicted;
+
+static int
+evict_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	unsigned char	 vec = 0;
+	void		*p;
+	int		 fd;
+
+	(void)ftw;
+	if (type != FTW_F || strstr(path, "/new/") == NULL || sb->st_size == 0)
+		return 0;
+	assert_true((fd = open(path, O_RDONLY)) != -1);
+	assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mincore(p, 4096, &vec), 0);
+	munmap(p, 4096);
+	close(fd);
+	evicted = evicted && !(vec & 1);
+	return 0;
+}
+
+/*
+ * A block of a message that is not in the page cache is read on the workq
+ * first: after the +OK the stream pauses on a job, the next command waits,
+ * and the message goes out once the job ran.  A session freed meanwhile
+ * leaves the job to end alone.
+ */
+static void
+test_cold_block_is_a_job(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*s;
+	struct buf		*out;
+	char			*got;
+
+	fx->env.limits.read_ahead = 0;
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	sync();
+	evicted = true;
+	assert_int_equal(nftw(fx->alice_maildir, evict_one, 8, FTW_PHYS), 0);
+	if (!evicted) {
+		sfree(&s);
+		skip();		/* tmpfs: the file is the cache */
+	}
+	host_double_input(s, "RETR 3\r\nNOOP\r\n", 14);
+	assert_int_equal(host_double_want(s), SESSION_PAUSE);
+	assert_int_equal(host_double_jobs(s), 1);
+	out = host_double_output(s);
+	assert_memory_equal(buf_head(out), "+OK ", 4);
+	assert_null(memmem(buf_head(out), buf_len(out), "Subject", 7));
+	pump(fx, s);
+	got = take(fx);
+	assert_non_null(strstr(got, " octets\r\nSubject: three\r\nX: y\r\n\r\nb1\r\nb2\r\nb3\r\n.\r\n+OK\r\n"));
+	free(got);
+	assert_int_equal(nftw(fx->alice_maildir, evict_one, 8, FTW_PHYS), 0);
+	host_double_input(s, "RETR 1\r\n", 8);
+	assert_int_equal(host_double_jobs(s), 1);
+	sfree(&s);
+}
+
 static int
 open_fds(void)
 {
@@ -1311,6 +1377,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chunk_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_message_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renamed_lookup_is_a_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cold_block_is_a_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_cold, setup, teardown),
