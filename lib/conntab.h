@@ -57,8 +57,20 @@ unsigned		 conntab_count(struct conntab *t, enum conntab_kind kind, const char *
 
 /*
  * Owner died (the supervisor, before it starts another in its place):
- * drop its counts.  Returns how many connections were dropped.
+ * drop its counts.  Returns how many connections were dropped.  Its load
+ * no longer counts until its successor's conntab_set_owner.
  */
 unsigned		 conntab_reclaim(struct conntab *t, unsigned owner);
+
+/*
+ * Each owner's live connections, published for the others (conntab_set_owner
+ * starts it at 0).  A worker whose listener has a connection waiting takes
+ * it only while conntab_fewest() (no live owner holds fewer): a burst of
+ * connections is spread over the workers instead of going to whichever
+ * woke first (10 POP3 clients connecting at once landed 10 to 0 about one
+ * time in two, and ran on one core).
+ */
+void			 conntab_set_load(struct conntab *t, unsigned n);
+bool			 conntab_fewest(const struct conntab *t);
 
 #endif

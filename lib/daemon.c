@@ -33,6 +33,7 @@
 #define STOP_POLL_MS		100
 #define ACCEPT_BATCH		32
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
+#define ACCEPT_YIELD_MS		10	/* another worker holds fewer connections */
 #define GC_MS			5000
 #define MMAP_THRESHOLD		(128 * 1024)	/* glibc's initial value, kept */
 #define AUTHFAIL_FILE		"authfail.table"
@@ -444,6 +445,41 @@ signal_cb(int signo, void *arg)
 		daemon_stop(d);
 }
 
+/* Stop listening for ms (the listeners are level-triggered). */
+static void
+accept_pause(struct daemon *d, unsigned long long ms)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nsocks; i++)
+		if (d->socks[i].io != NULL)
+			ev_io_set(d->socks[i].io, 0);
+	ev_timer_set(d->accept_timer, ms);
+}
+
+/* One connection from ds: 1, 0 if none is waiting (another worker was quicker), -1. */
+static int
+accept_one(struct daemon_sock *ds)
+{
+	struct daemon	*d = ds->d;
+	int		 cfd;
+
+	do {
+		cfd = accept4(ds->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	} while (cfd == -1 && (errno == EINTR || errno == ECONNABORTED));
+	if (cfd == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		log_warn("event=accept listener=%s", ds->l->kind);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_pause(d, ACCEPT_PAUSE_MS);	/* else it would spin */
+		return -1;
+	}
+	session_pool_accept(d->pool, cfd, ds->l->kind, ds->l->implicit_tls);
+	daemon_status_count(d);
+	return 1;
+}
+
 static void
 accept_resume_cb(void *arg)
 {
@@ -453,6 +489,13 @@ accept_resume_cb(void *arg)
 	for (i = 0; i < d->nsocks; i++)
 		if (d->socks[i].io != NULL)
 			ev_io_set(d->socks[i].io, EV_READ);
+	if (!d->yielded)
+		return;
+	/* Still waiting after a yield: the worker it was left to is not taking it. */
+	d->yielded = false;
+	for (i = 0; i < d->nsocks; i++)
+		if (d->socks[i].io != NULL && accept_one(&d->socks[i]) == -1)
+			return;
 }
 
 static void
@@ -461,28 +504,18 @@ accept_cb(int fd, unsigned events, void *arg)
 	struct daemon_sock	*ds = arg;
 	struct daemon		*d = ds->d;
 	size_t			 i;
-	int			 cfd;
 
+	(void)fd;
 	(void)events;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;	/* another worker was quicker */
-			log_warn("event=accept listener=%s", ds->l->kind);
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				/* Level-triggered: without a pause we would spin. */
-				for (i = 0; i < d->nsocks; i++)
-					if (d->socks[i].io != NULL)
-						ev_io_set(d->socks[i].io, 0);
-				ev_timer_set(d->accept_timer, ACCEPT_PAUSE_MS);
-			}
+		/* Another worker holds fewer connections: it takes this one (lib/conntab.h). */
+		if (!conntab_fewest(d->conns)) {
+			d->yielded = true;
+			accept_pause(d, ACCEPT_YIELD_MS);
 			return;
 		}
-		session_pool_accept(d->pool, cfd, ds->l->kind, ds->l->implicit_tls);
-		daemon_status_count(d);
+		if (accept_one(ds) <= 0)
+			return;
 	}
 }
 

@@ -222,6 +222,7 @@ pool_forget(struct host *h)
 	if (h->next != NULL)
 		h->next->prev = h->prev;
 	p->count--;
+	conntab_set_load(p->conns, (unsigned)p->count);
 	pool_update_stress(p);
 }
 
@@ -348,6 +349,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 		p->hosts->prev = h;
 	p->hosts = h;
 	p->count++;
+	conntab_set_load(p->conns, (unsigned)p->count);
 	pool_update_stress(p);
 	log_info("session=%s event=connect addr=%s port=%d local=%s%s%s:%d listener=%s",
 	    h->peer.id, h->peer.addr, h->peer.port, strchr(h->peer.local_addr, ':') ? "[" : "",

@@ -10,6 +10,7 @@ so each limit is filled with connections held by both workers.
   (event=worker_reclaim), so its clients' slots are free again at once.
 - pop3d, pop3d.max_connections_per_user = 1: a login on one worker refuses
   the same user's login on the other.
+- a burst of 10 pop3d connections, three times: both workers take about half.
 
 Bounded: at most 6 connections, every wait under 10 s, loopback only.
 """
@@ -148,6 +149,33 @@ class TestPerUser(SharedCase):
         Postroom.wait_for(lambda: 'event=close' in self.pr.log(self.name))
         third, reply = self.login(b, port)
         self.assertEqual(reply, b'+OK Logged in.\r\n')
+
+
+class TestSpread(SharedCase):
+    """A burst of connections is spread over the workers (lib/conntab.h conntab_fewest):
+    each takes one only while no other holds fewer.  Before, the first worker to wake
+    took the whole burst about one time in two, and ran it on one core."""
+    name = 'pop3d'
+
+    def test_burst_spread_over_workers(self):
+        port = self.pr.port('pop3d.listen')
+        for _ in range(3):
+            since = len(self.pr.log(self.name))
+            closed = self.pr.log(self.name).count('event=close')
+            socks = [socket.create_connection(('127.0.0.1', port), timeout=10) for _ in range(10)]
+            try:
+                for sock in socks:
+                    self.assertTrue(sock.makefile('rb').readline().startswith(b'+OK'))
+                pids = re.findall(r'\[(\d+)\]:[^\n]*event=connect ', self.pr.log(self.name)[since:])
+                per_worker = sorted(pids.count(w) for w in set(pids))
+                self.assertEqual(len(pids), 10)
+                self.assertEqual(len(per_worker), 2, per_worker)
+                self.assertLessEqual(per_worker[1] - per_worker[0], 2, per_worker)
+            finally:
+                for sock in socks:
+                    sock.close()
+            # Closed on both: the next burst starts from 0 and 0.
+            self.pr.wait_for(lambda: self.pr.log(self.name).count('event=close') >= closed + 10)
 
 
 if __name__ == '__main__':

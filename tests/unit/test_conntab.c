@@ -238,6 +238,40 @@ test_killed_while_locked(void **state)
 	conntab_free(&t);
 }
 
+/*
+ * Loads: an owner is the fewest while no live owner holds fewer (ties
+ * count as fewest, so some worker always is); a dead owner does not count
+ * until its successor starts at 0.
+ */
+static void
+test_load_fewest(void **state)
+{
+	struct conntab	*t = conntab_new(64, 3);
+
+	(void)state;
+	assert_true(conntab_fewest(t));
+	conntab_set_load(t, 5);
+	assert_false(conntab_fewest(t));
+	conntab_set_owner(t, 1);
+	conntab_set_load(t, 3);
+	conntab_set_owner(t, 2);
+	conntab_set_load(t, 4);
+	assert_false(conntab_fewest(t));
+	conntab_set_owner(t, 0);	/* starts it at 0 again */
+	assert_true(conntab_fewest(t));
+	conntab_set_load(t, 3);
+	assert_true(conntab_fewest(t));
+	conntab_set_load(t, 4);
+	assert_false(conntab_fewest(t));
+	conntab_reclaim(t, 1);		/* died holding 3 */
+	assert_true(conntab_fewest(t));
+	conntab_set_owner(t, 1);	/* its successor */
+	conntab_set_owner(t, 0);
+	conntab_set_load(t, 4);
+	assert_false(conntab_fewest(t));
+	conntab_free(&t);
+}
+
 int
 main(void)
 {
@@ -249,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_shared_across_fork),
 		cmocka_unit_test(test_dead_owner_reclaimed),
 		cmocka_unit_test(test_killed_while_locked),
+		cmocka_unit_test(test_load_fewest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
