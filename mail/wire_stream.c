@@ -67,13 +67,19 @@ read_block(struct wire_stream *ws, char *block, size_t max)
 	return r;
 }
 
+/*
+ * One page, waited for: the kernel's read-ahead brings the pages after it
+ * meanwhile, and a read without waiting takes what is there (a short
+ * block, the rest at the next fill).  No block of the thread's own: the
+ * workq threads that run this would each keep 64 KB for good.
+ */
 void
 wire_stream_warm(int fd, uint64_t offset)
 {
-	char	*block = scratch_get(&wire_block);
+	char	 page[4096];
 
 	/* Only to have it cached: an error shows again at the stream's own read. */
-	(void)pread(fd, block, WIRE_BLOCK, (off_t)offset);
+	(void)pread(fd, page, sizeof(page), (off_t)offset);
 }
 
 void

@@ -74,10 +74,10 @@ typedef size_t	(*wire_take_fn)(void *arg, const char *src, size_t len, bool *don
 int	 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
 	    void *arg, size_t *written_r);
 /*
- * On a thread that may wait for the disk: read the block at offset (the
- * stream's nread when it said WIRE_COLD) of the stream's file, given as a
- * descriptor of its own (dup) so that the stream may be closed meanwhile,
- * into the page cache.
+ * On a thread that may wait for the disk: bring the stream's next bytes
+ * (offset: its nread when it said WIRE_COLD) into the page cache, at least
+ * their first page.  fd: the stream's file, a descriptor of its own (dup)
+ * so that the stream may be closed meanwhile.
  */
 void	 wire_stream_warm(int fd, uint64_t offset);
 
