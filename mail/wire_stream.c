@@ -57,8 +57,11 @@ read_block(struct wire_stream *ws, char *block, size_t max)
 			ws->warming = true;
 			return -2;
 		}
-		if (errno != EAGAIN)
+		if (errno != EAGAIN) {
 			ws->no_nowait = true;
+			if (!ws->advised && ws->nread == 0)
+				ws->cold = true;	/* unknown: advising is the safe side */
+		}
 	}
 	ws->warming = false;
 	do {
@@ -108,8 +111,13 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 		return -1;
 	n = (size_t)r;
 	ws->nread += n;
-	/* Short of what was asked and at the named size: a file's end. */
-	end = r == 0 || (ws->fsize != 0 && ws->nread == ws->fsize && n < max);
+	/*
+	 * Short of what was asked and at the named size: a file's end.  Not
+	 * on a page boundary, where a read that did not wait may have stopped
+	 * at pages not yet cached (and a wrong S= would cut the message).
+	 */
+	end = r == 0 || (ws->fsize != 0 && ws->nread == ws->fsize && n < max &&
+	    ws->nread % 4096 != 0);
 	if (take != NULL && n > 0)
 		n = take(arg, block, n, &done);
 	dst = buf_reserve(out, 2 * n + 2);

@@ -34,9 +34,9 @@ struct wire_stream {
 
 /*
  * Takes ownership of fd.  fsize: the file's size if its name tells
- * (Maildir S=), else 0; a read that stops short exactly there is taken as
- * the end, which saves reading the end of file (a system call per small
- * message).  Only a hint: a file of another size is still sent whole, as
+ * (Maildir S=), else 0; a read that stops short exactly there (not on a
+ * 4 KB boundary) is taken as the end, which saves reading the end of file
+ * (a system call per small message).  Only a hint: a file of another size is still sent whole, as
  * read.  Every block is read without waiting for the disk (RWF_NOWAIT):
  * one that is not in the page cache is the caller's to warm off its event
  * loop (WIRE_COLD).  A stream not advised whose first block was not cached

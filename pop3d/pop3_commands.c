@@ -22,7 +22,10 @@ struct pop3_command {
 	const char	*name;
 	unsigned	 states;	/* POP3_* where it is allowed */
 	unsigned	 flags;		/* CMD_* */
-	/* 0: success; -1: the client got an -ERR (counts as a bad command). */
+	/*
+	 * 0: success; -1: the client got an -ERR (counts as a bad command);
+	 * 1: answered by a job later, which counts it then (pop3_retr.c).
+	 */
 	int		(*run)(struct pop3_session *, char *args);
 };
 
@@ -252,6 +255,7 @@ pop3_dispatch(struct pop3_session *s, char *line)
 {
 	const struct pop3_command	*cmd;
 	char				*args;
+	int				 r;
 
 	args = line + strcspn(line, " ");
 	if (*args != '\0')
@@ -266,8 +270,9 @@ pop3_dispatch(struct pop3_session *s, char *line)
 	else if ((cmd->flags & CMD_PLAINTEXT_AUTH) && !pop3_plaintext_allowed(s))
 		pop3_reply(s, "-ERR [AUTH] Plaintext authentication disallowed on "
 		    "non-secure (SSL/TLS) connections.");
-	else if (cmd->run(s, args) == 0) {
-		s->bad_commands = 0;
+	else if ((r = cmd->run(s, args)) >= 0) {
+		if (r == 0)
+			s->bad_commands = 0;
 		return;
 	}
 	pop3_bad_command(s);

@@ -316,6 +316,7 @@ find_done(void *arg)
 		stream_gone(s, job->idx, job->error);
 		pop3_bad_command(s);
 	} else {
+		s->bad_commands = 0;
 		pop3_ahead_stream(s, job->idx, job->fd, &ws);
 		stream_start(s, job->idx, job->lines, &ws);
 	}
@@ -323,7 +324,10 @@ find_done(void *arg)
 	free(job);
 }
 
-/* Start streaming message idx (opened ahead, by its name now, or after a lookup). */
+/*
+ * Start streaming message idx (opened ahead, or by its name now): 0; or
+ * after a lookup: 1, answered (and counted) by find_done; -1 after -ERR.
+ */
 static int
 start_message(struct pop3_session *s, size_t idx, long long lines)
 {
@@ -350,7 +354,7 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 	job->lines = lines;
 	s->find_job = job;	/* pop3_want() says PAUSE until find_done */
 	session_host_submit(s->host, find_work, find_done, job);
-	return 0;
+	return 1;
 }
 
 void
