@@ -41,11 +41,10 @@
 struct ct_header {
 	pthread_mutex_t	 lock;
 	uint32_t	 seed;		/* of the hash: addresses cannot be picked to collide */
-	/* Each owner's live connections (conntab_set_load), LOAD_GONE: none running. */
-	uint32_t	 load[CONNTAB_OWNERS_MAX];
+	/* Per owner, written by it alone (the supervisor once it is dead), read unlocked. */
+	uint32_t	 load[CONNTAB_OWNERS_MAX];	/* conntab_set_load */
+	uint32_t	 listening[CONNTAB_OWNERS_MAX];	/* conntab_set_listening */
 };
-
-#define LOAD_GONE	UINT32_MAX
 
 struct ct_slot {
 	uint16_t	 len;
@@ -170,35 +169,37 @@ conntab_set_owner(struct conntab *t, unsigned owner)
 	if (owner >= t->nowners)
 		abort();
 	t->owner = owner;
-	conntab_set_load(t, 0);
-}
-
-/*
- * One word each, written only by its owner (and the supervisor once the
- * owner is dead): read without the lock, a moment old at worst.
- */
-void
-conntab_set_load(struct conntab *t, unsigned n)
-{
-	__atomic_store_n(&t->hdr->load[t->owner], (uint32_t)n, __ATOMIC_RELAXED);
-}
-
-bool
-conntab_fewest(const struct conntab *t)
-{
-	uint32_t	 mine = __atomic_load_n(&t->hdr->load[t->owner], __ATOMIC_RELAXED);
-	unsigned	 i;
-
-	for (i = 0; i < t->nowners; i++)
-		if (__atomic_load_n(&t->hdr->load[i], __ATOMIC_RELAXED) < mine)
-			return false;
-	return true;
 }
 
 unsigned
 conntab_nowners(const struct conntab *t)
 {
 	return t->nowners;
+}
+
+void
+conntab_set_load(struct conntab *t, unsigned n)
+{
+	__atomic_store_n(&t->hdr->load[t->owner], (uint32_t)n, __ATOMIC_RELAXED);
+}
+
+void
+conntab_set_listening(struct conntab *t, bool on)
+{
+	__atomic_store_n(&t->hdr->listening[t->owner], (uint32_t)on, __ATOMIC_RELAXED);
+}
+
+bool
+conntab_fewer_elsewhere(const struct conntab *t, unsigned slack)
+{
+	uint32_t	 mine = __atomic_load_n(&t->hdr->load[t->owner], __ATOMIC_RELAXED);
+	unsigned	 i;
+
+	for (i = 0; i < t->nowners; i++)
+		if (i != t->owner && __atomic_load_n(&t->hdr->listening[i], __ATOMIC_RELAXED) &&
+		    (uint64_t)__atomic_load_n(&t->hdr->load[i], __ATOMIC_RELAXED) + slack < mine)
+			return true;
+	return false;
 }
 
 static unsigned
@@ -320,7 +321,9 @@ conntab_reclaim(struct conntab *t, unsigned owner)
 
 	if (owner >= t->nowners)
 		abort();
-	__atomic_store_n(&t->hdr->load[owner], LOAD_GONE, __ATOMIC_RELAXED);
+	/* Its listening flag stayed up: nothing must be left to it. */
+	__atomic_store_n(&t->hdr->listening[owner], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->hdr->load[owner], 0, __ATOMIC_RELAXED);
 	ct_lock(t);
 	for (i = 0; i < t->nslots; i++) {
 		if (t->tags[i] == 0)

@@ -57,20 +57,19 @@ unsigned		 conntab_count(struct conntab *t, enum conntab_kind kind, const char *
 
 /*
  * Owner died (the supervisor, before it starts another in its place):
- * drop its counts.  Returns how many connections were dropped.  Its load
- * no longer counts until its successor's conntab_set_owner.
+ * drop its counts.  Returns how many connections were dropped.
  */
 unsigned		 conntab_reclaim(struct conntab *t, unsigned owner);
 
 /*
- * Each owner's live connections, published for the others (conntab_set_owner
- * starts it at 0).  A worker whose listener has a connection waiting takes
- * it only while conntab_fewest() (no live owner holds fewer): a burst of
- * connections is spread over the workers instead of going to whichever
- * woke first (10 POP3 clients connecting at once landed 10 to 0 about one
- * time in two, and ran on one core).
+ * Spreading connections over the workers (lib/daemon.c accept_cb): each
+ * publishes its live connections and whether its listeners are watched
+ * (not while starting, out of descriptors, stopping, or dead: the
+ * supervisor's conntab_reclaim clears both).  conntab_fewer_elsewhere():
+ * another worker that listens holds more than slack fewer connections.
  */
 void			 conntab_set_load(struct conntab *t, unsigned n);
-bool			 conntab_fewest(const struct conntab *t);
+void			 conntab_set_listening(struct conntab *t, bool on);
+bool			 conntab_fewer_elsewhere(const struct conntab *t, unsigned slack);
 
 #endif

@@ -28,12 +28,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STOP_POLL_MS		100
-#define ACCEPT_BATCH		32
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
-#define ACCEPT_YIELD_MS		10	/* another worker holds fewer connections */
+#define ACCEPT_SLACK		1	/* connections more than another worker's, taken anyway */
+#define ACCEPT_LEAVE_US		300	/* a connection left to a worker with fewer, at most */
 #define GC_MS			5000
 #define MMAP_THRESHOLD		(128 * 1024)	/* glibc's initial value, kept */
 #define AUTHFAIL_FILE		"authfail.table"
@@ -428,6 +429,7 @@ daemon_stop(struct daemon *d)
 		ev_io_del(&d->socks[i].io);
 	daemon_listeners_close(d);
 	ev_timer_stop(d->accept_timer);
+	conntab_set_listening(d->conns, false);
 	session_pool_shutdown(d->pool);
 	d->stop_deadline = ev_now(d->loop) + daemon_settings(d)->lib.stop_grace_ms;
 	ev_timer_set(d->stop_timer, 0);
@@ -445,78 +447,80 @@ signal_cb(int signo, void *arg)
 		daemon_stop(d);
 }
 
-/* Stop listening for ms (the listeners are level-triggered). */
 static void
-accept_pause(struct daemon *d, unsigned long long ms)
+accept_listen(struct daemon *d, bool on)
 {
 	size_t	 i;
 
 	for (i = 0; i < d->nsocks; i++)
 		if (d->socks[i].io != NULL)
-			ev_io_set(d->socks[i].io, 0);
-	ev_timer_set(d->accept_timer, ms);
-}
-
-/* One connection from ds: 1, 0 if none is waiting (another worker was quicker), -1. */
-static int
-accept_one(struct daemon_sock *ds)
-{
-	struct daemon	*d = ds->d;
-	int		 cfd;
-
-	do {
-		cfd = accept4(ds->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	} while (cfd == -1 && (errno == EINTR || errno == ECONNABORTED));
-	if (cfd == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
-		log_warn("event=accept listener=%s", ds->l->kind);
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-			accept_pause(d, ACCEPT_PAUSE_MS);	/* else it would spin */
-		return -1;
-	}
-	session_pool_accept(d->pool, cfd, ds->l->kind, ds->l->implicit_tls);
-	daemon_status_count(d);
-	return 1;
+			ev_io_set(d->socks[i].io, on ? EV_READ : 0);
+	conntab_set_listening(d->conns, on);	/* off: nothing is left to it */
 }
 
 static void
 accept_resume_cb(void *arg)
 {
-	struct daemon	*d = arg;
-	size_t		 i;
-
-	for (i = 0; i < d->nsocks; i++)
-		if (d->socks[i].io != NULL)
-			ev_io_set(d->socks[i].io, EV_READ);
-	if (!d->yielded)
-		return;
-	/* Still waiting after a yield: the worker it was left to is not taking it. */
-	d->yielded = false;
-	for (i = 0; i < d->nsocks; i++)
-		if (d->socks[i].io != NULL && accept_one(&d->socks[i]) == -1)
-			return;
+	accept_listen(arg, true);
 }
 
+/* Microseconds on CLOCK_MONOTONIC (the loop's clock counts milliseconds). */
+static uint64_t
+clock_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Leave this connection to another worker?  Every worker watching the
+ * listener was woken by it; one that holds at least ACCEPT_SLACK + 1 fewer
+ * connections takes it, while this one looks again at its next turns
+ * (level-triggered, the listener stays ready until somebody accepts) for
+ * up to ACCEPT_LEAVE_US, then takes it (that worker is busy).  So long
+ * sessions arriving in a burst are spread, and short ones, whose counts
+ * stay within the slack, are taken at once.
+ */
+static bool
+accept_leave(struct daemon *d)
+{
+	uint64_t	 now;
+
+	if (!conntab_fewer_elsewhere(d->conns, ACCEPT_SLACK))
+		return false;
+	now = clock_us();
+	if (now - d->left_last > ACCEPT_LEAVE_US)
+		d->left_since = now;	/* a new connection, not the same one again */
+	d->left_last = now;
+	return now - d->left_since < ACCEPT_LEAVE_US;
+}
+
+/* One connection per wake-up, each one weighed (32 at a time took whole bursts). */
 static void
 accept_cb(int fd, unsigned events, void *arg)
 {
 	struct daemon_sock	*ds = arg;
 	struct daemon		*d = ds->d;
-	size_t			 i;
+	int			 cfd;
 
-	(void)fd;
 	(void)events;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		/* Another worker holds fewer connections: it takes this one (lib/conntab.h). */
-		if (!conntab_fewest(d->conns)) {
-			d->yielded = true;
-			accept_pause(d, ACCEPT_YIELD_MS);
-			return;
+	if (accept_leave(d))
+		return;
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+		    errno == ECONNABORTED)
+			return;	/* another worker was quicker, or the next turn */
+		log_warn("event=accept listener=%s", ds->l->kind);
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			accept_listen(d, false);	/* level-triggered: it would spin */
+			ev_timer_set(d->accept_timer, ACCEPT_PAUSE_MS);
 		}
-		if (accept_one(ds) <= 0)
-			return;
+		return;
 	}
+	session_pool_accept(d->pool, cfd, ds->l->kind, ds->l->implicit_tls);
+	daemon_status_count(d);
 }
 
 static void
@@ -629,6 +633,7 @@ daemon_worker(struct daemon *d)
 	session_pool_set_workq(d->pool, d->wq);
 	for (i = 0; i < d->nsocks; i++)
 		d->socks[i].io = ev_io_add(d->loop, d->socks[i].fd, EV_READ, accept_cb, &d->socks[i]);
+	conntab_set_listening(d->conns, true);
 	if (ev_signal_add(d->loop, SIGHUP, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGTERM, signal_cb, d) == -1 ||
 	    ev_signal_add(d->loop, SIGINT, signal_cb, d) == -1) {

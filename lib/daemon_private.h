@@ -62,8 +62,8 @@ struct daemon {
 	unsigned			 gen;
 	struct daemon_retired		*retired;
 	struct ev_timer			*stop_timer;
-	struct ev_timer			*accept_timer;	/* re-enable accept after EMFILE, a yield */
-	bool				 yielded;	/* a connection was left to a worker with fewer */
+	struct ev_timer			*accept_timer;	/* re-enable accept after EMFILE */
+	uint64_t			 left_since, left_last;	/* accept_leave(), in us */
 	struct ev_timer			*gc_timer;
 	unsigned long long		 stop_deadline;
 	bool				 stopping;

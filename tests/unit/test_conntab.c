@@ -239,36 +239,42 @@ test_killed_while_locked(void **state)
 }
 
 /*
- * Loads: an owner is the fewest while no live owner holds fewer (ties
- * count as fewest, so some worker always is); a dead owner does not count
- * until its successor starts at 0.
+ * Spreading: a worker leaves a connection to another only when that one
+ * listens and holds more than slack fewer; one that stopped listening, or
+ * died (the supervisor's reclaim), is never left any.
  */
 static void
-test_load_fewest(void **state)
+test_fewer_elsewhere(void **state)
 {
 	struct conntab	*t = conntab_new(64, 3);
 
 	(void)state;
-	assert_true(conntab_fewest(t));
-	conntab_set_load(t, 5);
-	assert_false(conntab_fewest(t));
 	conntab_set_owner(t, 1);
-	conntab_set_load(t, 3);
+	conntab_set_listening(t, true);
+	conntab_set_load(t, 2);
 	conntab_set_owner(t, 2);
-	conntab_set_load(t, 4);
-	assert_false(conntab_fewest(t));
-	conntab_set_owner(t, 0);	/* starts it at 0 again */
-	assert_true(conntab_fewest(t));
-	conntab_set_load(t, 3);
-	assert_true(conntab_fewest(t));
-	conntab_set_load(t, 4);
-	assert_false(conntab_fewest(t));
-	conntab_reclaim(t, 1);		/* died holding 3 */
-	assert_true(conntab_fewest(t));
-	conntab_set_owner(t, 1);	/* its successor */
+	conntab_set_listening(t, true);
+	conntab_set_load(t, 5);
 	conntab_set_owner(t, 0);
+	conntab_set_listening(t, true);
+	conntab_set_load(t, 3);
+	assert_false(conntab_fewer_elsewhere(t, 1));	/* 2 is within the slack */
+	assert_true(conntab_fewer_elsewhere(t, 0));
 	conntab_set_load(t, 4);
-	assert_false(conntab_fewest(t));
+	assert_true(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 1);
+	conntab_set_listening(t, false);		/* out of descriptors, stopping */
+	conntab_set_owner(t, 0);
+	assert_false(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 1);
+	conntab_set_listening(t, true);
+	conntab_set_owner(t, 0);
+	assert_true(conntab_fewer_elsewhere(t, 1));
+	conntab_reclaim(t, 1);				/* died listening */
+	assert_false(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 2);			/* 5: owner 0 holds 4 */
+	assert_false(conntab_fewer_elsewhere(t, 1));
+	assert_true(conntab_fewer_elsewhere(t, 0));
 	conntab_free(&t);
 }
 
@@ -283,7 +289,7 @@ main(void)
 		cmocka_unit_test(test_shared_across_fork),
 		cmocka_unit_test(test_dead_owner_reclaimed),
 		cmocka_unit_test(test_killed_while_locked),
-		cmocka_unit_test(test_load_fewest),
+		cmocka_unit_test(test_fewer_elsewhere),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
