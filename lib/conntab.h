@@ -11,6 +11,7 @@
 #ifndef LIB_CONNTAB_H
 #define LIB_CONNTAB_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 struct conntab;
@@ -69,6 +70,8 @@ unsigned		 conntab_reclaim(struct conntab *t, unsigned owner);
  * another worker that listens holds more than slack fewer connections.
  */
 void			 conntab_set_load(struct conntab *t, unsigned n);
+/* The load of a worker whose own limits would refuse the next connection. */
+#define CONNTAB_LOAD_FULL	UINT_MAX
 void			 conntab_set_listening(struct conntab *t, bool on);
 bool			 conntab_fewer_elsewhere(const struct conntab *t, unsigned slack);
 

@@ -97,6 +97,32 @@ kind_stressed(const struct session_pool *p, const struct pool_kind *k)
 	    over_percent(k->count, kind_max(p, k->kind), pct);
 }
 
+/* Would a limit of this process refuse the next connection (on some listener)? */
+static bool
+pool_full(const struct session_pool *p)
+{
+	unsigned	kmax;
+	size_t		i;
+
+	if (p->count >= p->limits.max_connections)
+		return true;
+	for (i = 0; i < SESSION_LISTENERS_MAX && p->kinds[i].kind != NULL; i++)
+		if ((kmax = kind_max(p, p->kinds[i].kind)) > 0 && p->kinds[i].count >= kmax)
+			return true;
+	return false;
+}
+
+/*
+ * This worker's load for the others (lib/daemon.c accept_cb): its
+ * connections, or CONNTAB_LOAD_FULL while a limit of its own would refuse
+ * the next one, so that they keep connections a worker with room can serve.
+ */
+static void
+pool_publish(struct session_pool *p)
+{
+	conntab_set_load(p->conns, pool_full(p) ? CONNTAB_LOAD_FULL : (unsigned)p->count);
+}
+
 unsigned long long
 pool_deadline(const struct host *h, unsigned long long ms)
 {
@@ -222,7 +248,7 @@ pool_forget(struct host *h)
 	if (h->next != NULL)
 		h->next->prev = h->prev;
 	p->count--;
-	conntab_set_load(p->conns, (unsigned)p->count);
+	pool_publish(p);
 	pool_update_stress(p);
 }
 
@@ -262,6 +288,7 @@ void
 session_pool_set_limits(struct session_pool *p, const struct session_pool_limits *l)
 {
 	p->limits = *l;
+	pool_publish(p);
 }
 
 void
@@ -349,7 +376,7 @@ session_pool_accept(struct session_pool *p, int fd, const char *listener, bool i
 		p->hosts->prev = h;
 	p->hosts = h;
 	p->count++;
-	conntab_set_load(p->conns, (unsigned)p->count);
+	pool_publish(p);
 	pool_update_stress(p);
 	log_info("session=%s event=connect addr=%s port=%d local=%s%s%s:%d listener=%s",
 	    h->peer.id, h->peer.addr, h->peer.port, strchr(h->peer.local_addr, ':') ? "[" : "",

@@ -240,8 +240,9 @@ test_killed_while_locked(void **state)
 
 /*
  * Spreading: a worker leaves a connection to another only when that one
- * listens and holds more than slack fewer; one that stopped listening, or
- * died (the supervisor's reclaim), is never left any.
+ * listens and holds more than slack fewer; one that stopped listening, is
+ * full (its own limits), or died (the supervisor's reclaim), is never left
+ * any.
  */
 static void
 test_fewer_elsewhere(void **state)
@@ -270,6 +271,14 @@ test_fewer_elsewhere(void **state)
 	conntab_set_listening(t, true);
 	conntab_set_owner(t, 0);
 	assert_true(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 1);
+	conntab_set_load(t, CONNTAB_LOAD_FULL);		/* its own limits refuse the next */
+	assert_true(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 0);
+	assert_false(conntab_fewer_elsewhere(t, 1));
+	conntab_set_owner(t, 1);
+	conntab_set_load(t, 2);
+	conntab_set_owner(t, 0);
 	conntab_reclaim(t, 1);				/* died listening */
 	assert_false(conntab_fewer_elsewhere(t, 1));
 	conntab_set_owner(t, 2);			/* 5: owner 0 holds 4 */
