@@ -21,7 +21,7 @@ import signal
 import socket
 import unittest
 
-from harness import Postroom, children, have_built, require, start_postroom
+from harness import Postroom, children, have_built, require, sanitized, start_postroom
 
 PER_IP = 4
 
@@ -159,6 +159,10 @@ class TestSpread(SharedCase):
     name = 'pop3d'
 
     def test_burst_spread_over_workers(self):
+        if sanitized():
+            # A worker leaves a connection to the other for at most 300 us: under ASan the
+            # other one takes longer to wake and accept, and the first takes the burst.
+            self.skipTest('timing: the sanitized build wakes slower than the 300 us a worker waits')
         port = self.pr.port('pop3d.listen')
         for _ in range(5):
             since = len(self.pr.log(self.name))
