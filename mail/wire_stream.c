@@ -35,10 +35,10 @@ wire_stream_advise(struct wire_stream *ws)
 
 /*
  * The next block (at the file position, which is nread) from the page
- * cache only (RWF_NOWAIT): -2 if it is not there (the caller warms it off the loop and calls again, when a
- * block still missing is read, waiting).  A file system that refuses
- * RWF_NOWAIT is read waiting, as before there was a choice.  The first
- * block of a stream not advised that is not cached sets cold.
+ * cache only (RWF_NOWAIT): -2 if it is not there.  The caller warms it
+ * off its loop and calls again; a block still missing then is read
+ * waiting, as is every block on a file system that refuses RWF_NOWAIT.
+ * The first block of a stream not advised that is not cached sets cold.
  */
 static ssize_t
 read_block(struct wire_stream *ws, char *block, size_t max)
