@@ -126,7 +126,7 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -pthread -o $@ $<
 
 bench:
-	@POSTROOM_DEPS_BENCH=1 sh tools/deps.sh
+	@sh tools/deps.sh
 	@$(MAKE) --no-print-directory all $(BENCH_TOOLS)
 	@python3 tests/bench/run.py --build $(BUILD) $(BENCH_ARGS)
 

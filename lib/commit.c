@@ -1,8 +1,10 @@
 /*
  * The one durable-commit path.  A file becomes visible only by rename or
- * link after its data was fsynced; every directory whose entries changed
- * is fsynced once, at commit, and concurrent commits into one directory
- * share that fsync (lib/dirsync: group commit).
+ * link after its data was written to the disk (fsynced, or on a journaled
+ * file system written and waited for: see journal_orders); every
+ * directory whose entries changed is fsynced once, at commit, and
+ * concurrent commits into one directory share that fsync (lib/dirsync:
+ * group commit).
  */
 #include "lib/commit.h"
 
@@ -12,9 +14,12 @@
 #include "lib/xmalloc.h"
 
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +31,9 @@
 
 /* What a commit_file buffers before it writes. */
 #define COMMIT_FILE_BUF	(64 * 1024)
+
+#define EXT4_MAGIC	0xEF53		/* ext2, ext3 and ext4 alike */
+#define FS_CACHE	16		/* file systems remembered */
 
 static _Atomic uint64_t	fsync_count;
 static atomic_int	fsync_on = 1;
@@ -69,6 +77,87 @@ sync_fd(int fd, unsigned flags)
 		return 0;
 	atomic_fetch_add(&fsync_count, 1);
 	return fsync(fd);
+}
+
+/* Has the ext3/ext4 on dev a journal?  Its journal_task is "<none>" without one. */
+static bool
+ext4_journaled(dev_t dev)
+{
+	char		 path[PATH_MAX], link[PATH_MAX], task[32];
+	const char	*name;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+		return false;
+	link[n] = '\0';
+	name = strrchr(link, '/') != NULL ? strrchr(link, '/') + 1 : link;
+	if ((size_t)snprintf(path, sizeof(path), "/sys/fs/ext4/%s/journal_task", name) >=
+	    sizeof(path) || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	n = read(fd, task, sizeof(task) - 1);
+	close(fd);
+	return n > 0 && strncmp(task, "<none>", 6) != 0;
+}
+
+/*
+ * Does a directory fsync on fd's file system also make durable every file
+ * whose data was written and waited for before it?  On ext3/ext4 with a
+ * journal, yes: all metadata goes through one journal committed in order
+ * (an fsync commits every transaction up to the one that changed the
+ * directory, and a fast commit writes every inode changed since the last
+ * full one), and a commit record is written after a cache flush, so data
+ * written before it is stable by then.  There a file's fsync would be a
+ * journal commit of its own before the rename's: commit_file_finish
+ * writes the data and waits for it (sync_file_range) instead, and the
+ * directory's fsync is the one commit.  Everywhere else (ext2, ext4
+ * without a journal, btrfs, XFS, which would qualify but is not tested
+ * here, NFS, tmpfs) the file is fsynced, and wherever /sys does not say.
+ * Remembered per file system id, not device (a loop device is reused),
+ * under a lock: commits run on many threads.
+ */
+static bool
+journal_orders(int fd)
+{
+	static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { fsid_t id; bool orders; } seen[FS_CACHE];
+	static unsigned		 nseen;
+	struct statfs		 sfs;
+	struct stat		 sb;
+	bool			 orders;
+	unsigned		 i;
+
+	if (fstatfs(fd, &sfs) == -1 || sfs.f_type != EXT4_MAGIC)
+		return false;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nseen && i < FS_CACHE; i++)
+		if (memcmp(&seen[i].id, &sfs.f_fsid, sizeof(sfs.f_fsid)) == 0) {
+			orders = seen[i].orders;
+			pthread_mutex_unlock(&lock);
+			return orders;
+		}
+	pthread_mutex_unlock(&lock);
+	orders = fstat(fd, &sb) == 0 && ext4_journaled(sb.st_dev);
+	pthread_mutex_lock(&lock);
+	i = nseen++ % FS_CACHE;
+	seen[i].id = sfs.f_fsid;
+	seen[i].orders = orders;
+	pthread_mutex_unlock(&lock);
+	return orders;
+}
+
+/* The file's data on the disk before it is renamed: see journal_orders. */
+static int
+sync_data(int fd, unsigned flags, bool ordered)
+{
+	if ((flags & COMMIT_SYNC_ALWAYS) == 0 && !atomic_load(&fsync_on))
+		return 0;
+	if (!ordered)
+		return sync_fd(fd, flags);
+	atomic_fetch_add(&fsync_count, 1);
+	return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	    SYNC_FILE_RANGE_WAIT_AFTER);
 }
 
 int
@@ -148,7 +237,8 @@ struct commit_file {
 	int		 dir;		/* borrowed */
 	int		 fd;		/* -1 once closed */
 	unsigned	 flags;		/* COMMIT_SYNC_ALWAYS */
-	bool		 durable;	/* fsynced and closed */
+	bool		 ordered;	/* journal_orders(dir) */
+	bool		 durable;	/* synced and closed */
 	int		 write_errno;	/* the first failure; sticks */
 	struct buf	 out;		/* not yet written */
 	char		 name[256];
@@ -176,6 +266,7 @@ commit_file_open(int dir, const char *name, unsigned flags, const char **error_r
 		free(f);
 		return NULL;
 	}
+	f->ordered = journal_orders(dir);
 	return f;
 }
 
@@ -255,7 +346,7 @@ commit_file_fd(struct commit_file *f, const char **error_r)
 int
 commit_file_finish(struct commit_file *f, const char **error_r)
 {
-	const char	*what = "fsync";
+	const char	*what = "sync";
 	int		 fd;
 
 	if (f->durable)
@@ -263,7 +354,7 @@ commit_file_finish(struct commit_file *f, const char **error_r)
 	if (!file_ok(f) || file_flush(f) == -1)
 		return file_error(f, error_r);
 	fd = f->fd;
-	if (sync_fd(fd, f->flags) == 0) {
+	if (sync_data(fd, f->flags, f->ordered) == 0) {
 		what = "close";
 		f->fd = -1;
 		if (close(fd) == 0) {		/* NFS and quotas report here */

@@ -2,8 +2,9 @@
  * The one durable-commit path (STYLE.md sketch C), used for Maildir
  * delivery, the queue, side files and mailctl's config files.  Nobody
  * else calls fsync or rename on mail.  Files are written under a unique
- * name in a tmp directory (struct commit_file, streamed), fsynced, closed
- * (checked) and renamed/linked into place; each touched destination
+ * name in a tmp directory (struct commit_file, streamed), synced (see
+ * commit_file_finish), closed (checked) and renamed/linked into place;
+ * each touched destination
  * directory is fsynced ONCE at commit.  Only after commit_txn_commit()
  * returns 0 may a protocol say 250, OK or +OK.
  */
@@ -87,7 +88,13 @@ int	commit_file_write(struct commit_file *f, const void *data, size_t len,
 int	commit_file_fd(struct commit_file *f, const char **error_r);
 /* Its name in dir. */
 const char *commit_file_name(const struct commit_file *f);
-/* Flush, fsync, close (checked): the data is durable, still under its tmp name. */
+/*
+ * Flush, sync, close (checked): the data is on the disk, still under its
+ * tmp name.  fsynced; or, on ext3/ext4 with a journal, written and waited
+ * for (sync_file_range), and durable with the rename once the directory's
+ * fsync at commit has committed the journal: one journal commit a message,
+ * not two.  Either way durable once published and committed.
+ */
 int	commit_file_finish(struct commit_file *f, const char **error_r);
 /* Finish if not yet, then hard-link it as dstdir/dst too; dstdir noted in t first. */
 int	commit_file_link(struct commit_file *f, struct commit_txn *t, int dstdir,
@@ -105,7 +112,8 @@ void	commit_file_abort(struct commit_file **f);
 /* fsync that counts (commit_fsync_count()); honours store.fsync = no. */
 int	commit_fsync(int fd);
 void	commit_fsync_enable(int on);
-/* fsyncs issued by this process since start (tests). */
+/* Syncs issued by this process since start (tests): fsyncs, and the sync_file_range
+ * that stands for a file's fsync on a journaled file system. */
 uint64_t	commit_fsync_count(void);
 
 /* A unique file name: "<sec>.M<usec>P<pid>Q<counter>.<host>" (Maildir spec). */

@@ -9,7 +9,7 @@
  * only.  commit (off
  * the loop), in an order such that a failure anywhere leaves nothing
  * acknowledged and nothing visible that the client will send again:
- *   1. queue file written and fsynced into incoming/ (not yet published)
+ *   1. queue file written and synced into incoming/ (not yet published)
  *   2. the local delivery committed into every recipient's new/
  *   3. the queue file renamed into active/, both directories fsynced
  * If 2 fails, 1 is removed; only a failure in 3 after 2 succeeded can leave

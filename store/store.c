@@ -210,7 +210,7 @@ struct store_delivery {
 	char			 name[128];	/* its name in tmp/ */
 	uint64_t		 size;		/* bytes written (LF) */
 	uint64_t		 lfs;		/* line feeds: CRLF size = size + lfs */
-	bool			 synced;	/* data durable in tmp/ (delivery_sync) */
+	bool			 synced;	/* data on the disk in tmp/ (delivery_sync) */
 };
 
 /*

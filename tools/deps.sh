@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config libc6-dev libssl-dev libdb-dev libc-ares-dev libcmocka-dev
 libcrypt-dev python3 openssl swaks libnet-ssleay-perl curl fetchmail dovecot-pop3d dovecot-imapd
 dovecot-core postfix libasan8 libubsan1 isync mutt groff-base man-db systemd
-python3-seccomp"
+python3-seccomp strace e2fsprogs"
 # The e2e differential tests run Dovecot and Postfix with their own config on
 # loopback (tests/e2e/dovecot.py, test_smtp_postfix_diff.py); under CI a missing
 # one fails its test instead of skipping it.  isync (mbsync), mutt, curl and
@@ -14,10 +14,10 @@ python3-seccomp"
 # groff-base and man-db check the man pages (tests/e2e/test_install.py).
 # systemd: systemd-analyze and systemd-socket-activate for tests/e2e/test_systemd.py;
 # python3-seccomp: tests/e2e/unit_sandbox.py applies a unit's syscall filter without systemd.
+# strace and e2fsprogs (mkfs.ext4): tests/e2e/test_commit_journal.py counts a delivery's syncs
+# on loop-mounted ext4 with and without a journal (and make bench's syscall counts).
 # For make fuzz.
 [ "${POSTROOM_DEPS_FUZZ:-0}" = 1 ] && PKGS="$PKGS clang libclang-rt-14-dev"
-# For make bench (the reference servers are in the list above).
-[ "${POSTROOM_DEPS_BENCH:-0}" = 1 ] && PKGS="$PKGS strace"
 
 missing=""
 for p in $PKGS; do
