@@ -34,6 +34,7 @@
 
 #define EXT4_MAGIC	0xEF53		/* ext2, ext3 and ext4 alike */
 #define FS_CACHE	16		/* file systems remembered */
+#define FS_RECHECK_S	60		/* ... for this long */
 
 static _Atomic uint64_t	fsync_count;
 static atomic_int	fsync_on = 1;
@@ -79,70 +80,106 @@ sync_fd(int fd, unsigned flags)
 	return fsync(fd);
 }
 
-/* Has the ext3/ext4 on dev a journal?  Its journal_task is "<none>" without one. */
+/* The block device name of dev ("vda1", "loop0", "dm-2"), from /sys; false if unknown. */
 static bool
-ext4_journaled(dev_t dev)
+block_name(dev_t dev, char *name, size_t size)
 {
-	char		 path[PATH_MAX], link[PATH_MAX], task[32];
-	const char	*name;
-	ssize_t		 n;
-	int		 fd;
+	char	 path[64], link[PATH_MAX];
+	char	*slash;
+	ssize_t	 n;
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
 	if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
 		return false;
 	link[n] = '\0';
-	name = strrchr(link, '/') != NULL ? strrchr(link, '/') + 1 : link;
-	if ((size_t)snprintf(path, sizeof(path), "/sys/fs/ext4/%s/journal_task", name) >=
-	    sizeof(path) || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	slash = strrchr(link, '/');
+	return (size_t)snprintf(name, size, "%s", slash != NULL ? slash + 1 : link) < size;
+}
+
+/*
+ * Is the ext3/ext4 on dev journaled in itself, its commit records written
+ * after a flush of its disk?  jbd2 lists an internal journal as DEV-8 (a
+ * journal on another device goes by that device's name, and its commits
+ * need not flush this disk's cache); journal_async_commit writes the
+ * commit record without waiting for a flush.
+ */
+static bool
+ext4_journal_inside(dev_t dev)
+{
+	char		 name[64], path[128], opts[4096];
+	ssize_t		 n;
+	int		 fd;
+
+	if (!block_name(dev, name, sizeof(name)))
 		return false;
-	n = read(fd, task, sizeof(task) - 1);
+	snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8", name);
+	if (access(path, F_OK) == -1)
+		return false;
+	snprintf(path, sizeof(path), "/proc/fs/ext4/%s/options", name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	n = read(fd, opts, sizeof(opts) - 1);
 	close(fd);
-	return n > 0 && strncmp(task, "<none>", 6) != 0;
+	if (n <= 0)
+		return false;
+	opts[n] = '\0';
+	return strstr(opts, "journal_async_commit") == NULL;
 }
 
 /*
  * Does a directory fsync on fd's file system also make durable every file
- * whose data was written and waited for before it?  On ext3/ext4 with a
- * journal, yes: all metadata goes through one journal committed in order
- * (an fsync commits every transaction up to the one that changed the
- * directory, and a fast commit writes every inode changed since the last
- * full one), and a commit record is written after a cache flush, so data
- * written before it is stable by then.  There a file's fsync would be a
- * journal commit of its own before the rename's: commit_file_finish
- * writes the data and waits for it (sync_file_range) instead, and the
- * directory's fsync is the one commit.  Everywhere else (ext2, ext4
- * without a journal, btrfs, XFS, which would qualify but is not tested
- * here, NFS, tmpfs) the file is fsynced, and wherever /sys does not say.
- * Remembered per file system id, not device (a loop device is reused),
- * under a lock: commits run on many threads.
+ * whose data was written and waited for before it?  On ext3/ext4 with its
+ * journal inside, yes: all metadata goes through one journal committed in
+ * order (an fsync commits every transaction up to the one that changed
+ * the directory, which follows the file's block allocation and extent
+ * conversion), and a commit record is written after a flush of the disk,
+ * so data written before it is stable by then.  There a file's fsync
+ * would be a journal commit of its own before the rename's:
+ * commit_file_finish writes the data and waits for it (sync_file_range)
+ * instead, and the directory's fsync is the one commit.  Everywhere else
+ * (ext2, ext4 without a journal or with it on another device, btrfs, XFS,
+ * which would qualify but is not tested here, NFS, tmpfs) and wherever
+ * /sys and /proc do not say, the file is fsynced.  Remembered per file
+ * system id and device for a minute (a journal can be removed between two
+ * mounts), under a lock: commits run on many threads.
  */
 static bool
 journal_orders(int fd)
 {
 	static pthread_mutex_t	 lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct { fsid_t id; bool orders; } seen[FS_CACHE];
+	static struct fs_seen {
+		fsid_t		 id;
+		dev_t		 dev;
+		time_t		 checked;
+		bool		 orders;
+	}			 seen[FS_CACHE];
 	static unsigned		 nseen;
+	struct timespec		 now;
 	struct statfs		 sfs;
 	struct stat		 sb;
+	struct fs_seen		*e = NULL;
 	bool			 orders;
 	unsigned		 i;
 
-	if (fstatfs(fd, &sfs) == -1 || sfs.f_type != EXT4_MAGIC)
+	if (fstatfs(fd, &sfs) == -1 || sfs.f_type != EXT4_MAGIC || fstat(fd, &sb) == -1)
 		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&lock);
-	for (i = 0; i < nseen && i < FS_CACHE; i++)
-		if (memcmp(&seen[i].id, &sfs.f_fsid, sizeof(sfs.f_fsid)) == 0) {
-			orders = seen[i].orders;
-			pthread_mutex_unlock(&lock);
-			return orders;
-		}
+	for (i = 0; i < nseen && i < FS_CACHE && e == NULL; i++)
+		if (memcmp(&seen[i].id, &sfs.f_fsid, sizeof(sfs.f_fsid)) == 0 &&
+		    seen[i].dev == sb.st_dev && now.tv_sec - seen[i].checked < FS_RECHECK_S)
+			e = &seen[i];
+	orders = e != NULL && e->orders;
 	pthread_mutex_unlock(&lock);
-	orders = fstat(fd, &sb) == 0 && ext4_journaled(sb.st_dev);
+	if (e != NULL)
+		return orders;
+	orders = ext4_journal_inside(sb.st_dev);
 	pthread_mutex_lock(&lock);
-	i = nseen++ % FS_CACHE;
-	seen[i].id = sfs.f_fsid;
-	seen[i].orders = orders;
+	e = &seen[nseen++ % FS_CACHE];
+	e->id = sfs.f_fsid;
+	e->dev = sb.st_dev;
+	e->checked = now.tv_sec;
+	e->orders = orders;
 	pthread_mutex_unlock(&lock);
 	return orders;
 }

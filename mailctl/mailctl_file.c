@@ -254,7 +254,7 @@ set_owner(struct mailctl *m, int fd, const char *target)
 	return 0;
 }
 
-/* The file in the staging directory, durable but not yet in place; NULL if not. */
+/* The file in the staging directory, synced but not yet in place; NULL if not. */
 static struct commit_file *
 write_lines(struct mailctl *m, const struct ctl_file *f, int stagefd, const char *target)
 {
