@@ -15,6 +15,7 @@ descriptors), and checks that the message landed whole.  Needs root
 import os
 import pwd
 import re
+import select
 import shutil
 import smtplib
 import subprocess
@@ -75,25 +76,42 @@ class CommitJournalTest(unittest.TestCase):
 
     def deliver_traced(self, pr, body):
         """Send one message to alice: the syncs smtpd made meanwhile, as (call, path, args)."""
-        out = os.path.join(tempfile.mkdtemp(prefix='postroom-strace-'), 'trace')
-        self.addCleanup(shutil.rmtree, os.path.dirname(out), True)
+        top = tempfile.mkdtemp(prefix='postroom-strace-')
+        self.addCleanup(shutil.rmtree, top, True)
         smtpd = pr.pid('smtpd')
-        args = ['strace', '-f', '-qq', '-y', '-e', 'trace=fsync,fdatasync,sync_file_range',
-                '-o', out]
-        for p in [smtpd] + children(smtpd):
+        pids = [smtpd] + pr.wait_for(lambda: children(smtpd))     # its worker forked
+        # -ff: a file per thread, so no call is split by another thread's.
+        args = ['strace', '-ff', '-ttt', '-y', '-e', 'trace=fsync,fdatasync,sync_file_range',
+                '-o', os.path.join(top, 'trace')]
+        for p in pids:
             args += ['-p', str(p)]
-        tracer = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+        tracer = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)         # attached to every thread
+            self.wait_attached(tracer, len(pids))
             with smtplib.SMTP('127.0.0.1', pr.port('smtpd.mx_listen'), timeout=10) as s:
                 s.sendmail('bob@remote.test', [ALICE], body)
-            time.sleep(0.3)
         finally:
             tracer.terminate()
             tracer.wait(10)
-        with open(out) as f:
-            return [(m.group(1), m.group(2), m.group(3)) for m in
-                    (re.search(r'(\w+)\(\d+<([^>]*)>(.*)\) = 0$', line) for line in f) if m]
+        calls = []
+        for name in os.listdir(top):
+            with open(os.path.join(top, name)) as f:
+                calls += [(float(m.group(1)), m.group(2), m.group(3), m.group(4)) for m in
+                          (re.search(r'^([\d.]+) (\w+)\(\d+<([^>]*)>(.*)\) = 0$', line)
+                           for line in f) if m]
+        return [c[1:] for c in sorted(calls)]     # in time order, over all threads
+
+    def wait_attached(self, tracer, n):
+        """Until strace says it holds every thread of the n processes (a sleep was too
+        short under ASan): one "Process P attached [with T threads]" line each."""
+        deadline = time.monotonic() + 30
+        said = []
+        while sum(' attached' in line for line in said) < n:
+            self.assertLess(time.monotonic(), deadline, 'strace did not attach: %r' % said)
+            if select.select([tracer.stderr], [], [], 1.0)[0]:
+                line = tracer.stderr.readline()
+                self.assertTrue(line, 'strace exited: %r' % said)
+                said.append(line)
 
     def delivered(self, md):
         names = os.listdir(os.path.join(md, 'new'))
@@ -103,7 +121,8 @@ class CommitJournalTest(unittest.TestCase):
 
     def syncs(self, **fs):
         body = b'Subject: %r\r\n\r\n' % sorted(fs.items()) + b'line of the message\r\n' * 200
-        with Postroom(daemons=('smtpd',)) as pr:
+        # One worker, so that every process is traced once it is there.
+        with Postroom(daemons=('smtpd',), config={'workers': 1}) as pr:
             md = self.mount_ext4(pr, ALICE, **fs)
             calls = self.deliver_traced(pr, body)
             self.assertTrue(self.delivered(md).endswith(body.replace(b'\r\n', b'\n')))
