@@ -128,3 +128,13 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 	*written_r = o;
 	return end || done;
 }
+
+int
+wire_stream_prefill(struct wire_stream *ws, struct buf *out, size_t max, size_t *written_r)
+{
+	int	 r;
+
+	if ((r = wire_stream_fill(ws, out, max, NULL, NULL, written_r)) == WIRE_COLD)
+		ws->warming = false;	/* not warmed yet: its fill must not wait either */
+	return r;
+}

@@ -74,6 +74,13 @@ typedef size_t	(*wire_take_fn)(void *arg, const char *src, size_t len, bool *don
 int	 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
 	    void *arg, size_t *written_r);
 /*
+ * wire_stream_fill() of a whole block (no take) ahead of the command that
+ * will send it, that never waits: a block not in the page cache appends
+ * nothing and leaves the stream as it was, for its next fill to report.
+ */
+int	 wire_stream_prefill(struct wire_stream *ws, struct buf *out, size_t max,
+	    size_t *written_r);
+/*
  * On a thread that may wait for the disk: bring the stream's next bytes
  * (offset: its nread when it said WIRE_COLD) into the page cache, at least
  * their first page.  fd: the stream's file, a descriptor of its own (dup)

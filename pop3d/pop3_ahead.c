@@ -14,8 +14,14 @@
  * cold file costs the window's advice, not the saving for good.  A RETR or
  * TOP of a message opened ahead takes its stream; the window only ever
  * holds numbers after the last one asked for.  An open that fails here is left to the RETR to report.
+ * The window's first message, if smaller than POP3_STAGE_MAX and in the
+ * page cache, is also staged: read and converted into the session's
+ * staged buf, so its RETR (with one client, the next command) is answered
+ * with one write and no read of the file in between.
  */
 #include "pop3d/pop3_private.h"
+
+#include "lib/buf.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -26,14 +32,18 @@ ahead_shift(struct pop3_session *s, size_t k)
 {
 	size_t	 i;
 
-	for (i = 0; i < k; i++)
+	for (i = 0; i < k; i++) {
+		if (s->ahead[i].staged != POP3_STAGED_NONE)
+			buf_reset(&s->staged);
 		wire_stream_close(&s->ahead[i].ws);
+	}
 	memmove(s->ahead, s->ahead + k, (s->nahead - k) * sizeof(s->ahead[0]));
 	s->nahead -= k;
 }
 
 bool
-pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r)
+pop3_ahead_take(struct pop3_session *s, size_t idx, bool whole, struct wire_stream *ws_r,
+    enum pop3_staged *staged_r)
 {
 	size_t	 k = 0;
 
@@ -42,10 +52,37 @@ pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r)
 	ahead_shift(s, k);
 	if (s->nahead == 0 || s->ahead[0].idx != idx)
 		return false;
+	if (!whole && s->ahead[0].staged != POP3_STAGED_NONE) {
+		ahead_shift(s, 1);
+		return false;
+	}
 	*ws_r = s->ahead[0].ws;
-	s->ahead[0].ws.fd = -1;		/* the caller owns it now */
+	*staged_r = s->ahead[0].staged;
+	s->ahead[0].ws.fd = -1;		/* the caller owns it now, and s->staged */
+	s->ahead[0].staged = POP3_STAGED_NONE;
 	ahead_shift(s, 1);
 	return true;
+}
+
+/*
+ * The window's first message, if small, read from the page cache and
+ * converted into s->staged now, while the client is busy with the last.
+ */
+static void
+ahead_stage(struct pop3_session *s)
+{
+	struct pop3_ahead	*a = &s->ahead[0];
+	size_t			 n;
+	int			 r;
+
+	/* Advised: its pages are on their way, not there. */
+	if (s->nahead == 0 || a->staged != POP3_STAGED_NONE || a->ws.advised ||
+	    a->ws.fsize == 0 || a->ws.fsize >= POP3_STAGE_MAX)
+		return;
+	r = wire_stream_prefill(&a->ws, &s->staged, POP3_STAGE_MAX, &n);
+	if (r == 0 || r == 1)
+		a->staged = r == 1 ? POP3_STAGED_ALL : POP3_STAGED_PART;
+	/* Else nothing staged: the RETR's own fill reports the error or warms the block. */
 }
 
 /* Open the messages after idx (the window's last, if any) up to pop3d.read_ahead. */
@@ -64,6 +101,7 @@ ahead_fill(struct pop3_session *s, size_t idx)
 		if (pop3_ahead_open(s, j, &a->ws, &error) != 0)
 			continue;	/* not there by its snapshot name: RETR looks */
 		a->idx = j;
+		a->staged = POP3_STAGED_NONE;
 		s->nahead++;
 	}
 }
@@ -122,8 +160,10 @@ pop3_ahead_after(void *arg)
 		close(s->sent_fd);
 	s->sent_fd = -1;
 	/* A lookup on the workq (pop3_retr.c) has the mailbox meanwhile. */
-	if (s->ahead_due && s->state == POP3_TRANSACTION && s->mb != NULL && s->find_job == NULL)
+	if (s->ahead_due && s->state == POP3_TRANSACTION && s->mb != NULL && s->find_job == NULL) {
 		ahead_fill(s, s->ahead_from);
+		ahead_stage(s);
+	}
 	s->ahead_due = false;
 }
 

@@ -54,12 +54,21 @@ struct pop3_stream {
 	bool			 probed;	/* its first read is counted (pop3_ahead_read) */
 };
 
+/* How much of a message opened ahead is already in the session's staged buf. */
+enum pop3_staged {
+	POP3_STAGED_NONE,
+	POP3_STAGED_PART,	/* its first block: the stream goes on from there */
+	POP3_STAGED_ALL,	/* all of it, its last line ended */
+};
+
 /* A message opened ahead of its RETR (pop3_ahead.c). */
 struct pop3_ahead {
 	size_t			 idx;		/* snapshot index */
 	struct wire_stream	 ws;
+	enum pop3_staged	 staged;	/* only the window's first */
 };
 #define POP3_AHEAD_MAX	16			/* pop3d.read_ahead's upper bound */
+#define POP3_STAGE_MAX	(16 * 1024)		/* messages smaller than this are staged */
 #define POP3_COLD_ADVISE 64			/* opens advised after a cold read */
 
 enum pop3_maildrop_result {
@@ -116,6 +125,7 @@ struct pop3_session {
 	size_t			 nahead;
 	size_t			 ahead_from;	/* the last RETR: the window starts after it */
 	bool			 ahead_due;	/* fill the window once the reply is out */
+	struct buf		 staged;	/* the window's first message in wire form */
 	unsigned		 advise_left;	/* opens still to advise after cold reads */
 	unsigned		 cold_reads;	/* probes in a row that waited for the disk */
 	int			 sent_fd;	/* the file RETR/TOP just sent, closed then too */
@@ -143,12 +153,20 @@ void	pop3_bad_command(struct pop3_session *s);
 int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
 
 /* pop3_ahead.c */
-/* The stream of message idx if it was opened ahead (then the caller's); drops those before it. */
-bool	pop3_ahead_take(struct pop3_session *s, size_t idx, struct wire_stream *ws_r);
+/*
+ * The stream of message idx if it was opened ahead (then the caller's);
+ * drops those before it.  *staged_r: how much of it is in s->staged, the
+ * caller's to send before the stream's next fill (RETR: whole); a TOP
+ * (!whole) never takes a staged stream, which has read past its lines.
+ */
+bool	pop3_ahead_take(struct pop3_session *s, size_t idx, bool whole, struct wire_stream *ws_r,
+	    enum pop3_staged *staged_r);
 /*
  * The session_host_after() callback RETR and TOP arm: close the file just
  * sent and, after a RETR, open the messages after ahead_from up to
- * pop3d.read_ahead, advising their files.
+ * pop3d.read_ahead, advising their files, and stage the next one: a small
+ * message from the page cache is read and converted while the client
+ * reads the last, so its RETR is answered with one write.
  */
 void	pop3_ahead_after(void *s);
 /*

@@ -231,9 +231,36 @@ pop3_stream_list(struct pop3_session *s, bool uidl)
 	session_host_stream(s->host, stream_listing);
 }
 
-/* Stream message idx from ws; lines < 0: the whole message (RETR). */
+/*
+ * What of the message was staged ahead (pop3_ahead.c), after its +OK: true
+ * if that was all of it, the reply then finished.
+ */
+static bool
+send_staged(struct pop3_session *s, enum pop3_staged staged)
+{
+	size_t	 n = buf_len(&s->staged);
+
+	if (buf_append(s->out, buf_head(&s->staged), n) == -1) {
+		/* Cannot be: the host reads no command above output_high. */
+		log_warn("session=%s event=retr status=failed reason=\"output full\"", s->peer->id);
+		pop3_stream_abort(s);
+		pop3_close(s);
+		return true;
+	}
+	buf_reset(&s->staged);
+	s->bytes_sent += n;
+	s->stream.probed = true;
+	pop3_ahead_read(s, &s->stream.msg);	/* it was in the page cache */
+	if (staged != POP3_STAGED_ALL)
+		return false;
+	stream_finish(s);
+	return true;
+}
+
+/* Stream message idx from ws, staged that far; lines < 0: the whole message (RETR). */
 static void
-stream_start(struct pop3_session *s, size_t idx, long long lines, struct wire_stream *ws)
+stream_start(struct pop3_session *s, size_t idx, long long lines, struct wire_stream *ws,
+    enum pop3_staged staged)
 {
 	if (lines < 0) {
 		pop3_reply(s, "+OK %llu octets", (unsigned long long)s->msgs[idx].size);
@@ -248,7 +275,8 @@ stream_start(struct pop3_session *s, size_t idx, long long lines, struct wire_st
 	s->stream.msg = *ws;
 	s->stream.lines_left = lines;
 	s->stream.line_empty = true;
-	session_host_stream(s->host, stream_message);
+	if (staged == POP3_STAGED_NONE || !send_staged(s, staged))
+		session_host_stream(s->host, stream_message);
 	if (lines < 0) {
 		/* RETR also reads the next messages ahead. */
 		s->ahead_from = idx;
@@ -318,7 +346,7 @@ find_done(void *arg)
 	} else {
 		s->bad_commands = 0;
 		pop3_ahead_stream(s, job->idx, job->fd, &ws);
-		stream_start(s, job->idx, job->lines, &ws);
+		stream_start(s, job->idx, job->lines, &ws, POP3_STAGED_NONE);
 	}
 	session_host_kick(s->host);
 	free(job);
@@ -333,17 +361,18 @@ start_message(struct pop3_session *s, size_t idx, long long lines)
 {
 	struct pop3_find_job	*job;
 	struct wire_stream	 ws;
+	enum pop3_staged	 staged = POP3_STAGED_NONE;
 	const char		*error;
 	int			 rc = 0;
 
-	if (!pop3_ahead_take(s, idx, &ws))
+	if (!pop3_ahead_take(s, idx, lines < 0, &ws, &staged))
 		rc = pop3_ahead_open(s, idx, &ws, &error);
 	if (rc == -1) {
 		stream_gone(s, idx, error);
 		return -1;
 	}
 	if (rc == 0) {
-		stream_start(s, idx, lines, &ws);
+		stream_start(s, idx, lines, &ws, staged);
 		return 0;
 	}
 	job = xcalloc(1, sizeof(*job));

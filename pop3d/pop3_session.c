@@ -180,6 +180,7 @@ pop3_open(const struct session_peer *peer, struct buf *out, struct session_host 
 	s->want = SESSION_READ;
 	s->stream.msg.fd = -1;
 	s->sent_fd = -1;
+	buf_init(&s->staged, 2 * POP3_STAGE_MAX + 2);
 	/* No APOP timestamp: we keep no plaintext-equivalent secrets. */
 	pop3_reply(s, "+OK Postroom ready.");
 	pop3_arm_timeout(s);
@@ -252,6 +253,7 @@ pop3_free(void *arg)
 	pop3_logout_user(s);
 	xfree(&s->user);
 	linebuf_free(&s->lb);
+	buf_release(&s->staged);
 	free(s);
 }
 

@@ -1119,6 +1119,79 @@ test_read_ahead(void **state)
 	sfree(&s);
 }
 
+/* The replies to cmds sent one at a time, each after the last reply (malloc'd). */
+static char *
+run_one_at_a_time(struct fx *fx, unsigned read_ahead, const char *const *cmds,
+    const enum pop3_staged *staged)
+{
+	struct host_double	*s;
+	size_t			 i;
+
+	fx->env.limits.read_ahead = read_ahead;
+	s = sopen(fx);
+	drive(fx, s, LOGIN);
+	free(take(fx));
+	for (i = 0; cmds[i] != NULL; i++) {
+		drive(fx, s, cmds[i]);
+		if (staged == NULL)
+			continue;
+		assert_int_equal(fx->s->nahead > 0 ? fx->s->ahead[0].staged : POP3_STAGED_NONE,
+		    staged[i]);
+		if (staged[i] == POP3_STAGED_NONE)
+			assert_int_equal(buf_len(&fx->s->staged), 0);
+		else
+			assert_true(buf_len(&fx->s->staged) > 0);
+	}
+	sfree(&s);
+	return take(fx);
+}
+
+/*
+ * Once a RETR's reply is out the next message, if small, is staged: read
+ * and converted before its RETR comes.  Replies are those of a session
+ * without read-ahead: a staged message sent whole; one ending on a 4 KB
+ * page staged in part (its end is only known at the next read); one of
+ * 16 KB or more not staged; a TOP of a staged message reading it again; a
+ * RETR after it dropping its staging, one before it keeping it.
+ */
+static void
+test_read_ahead_staged(void **state)
+{
+	static const char *const cmds[] = { "RETR 1\r\n", "RETR 2\r\n", "TOP 3 1\r\n",
+	    "RETR 3\r\n", "RETR 4\r\n", "RETR 5\r\n", "RETR 1\r\n", "DELE 2\r\n",
+	    "RETR 3\r\n", "RETR 3\r\n", "RETR 4\r\n", "RETR 1\r\n", "RETR 5\r\n",
+	    "RSET\r\n", "QUIT\r\n", NULL };
+	static const enum pop3_staged staged[] = { POP3_STAGED_ALL, POP3_STAGED_ALL,
+	    POP3_STAGED_NONE, POP3_STAGED_PART, POP3_STAGED_NONE, POP3_STAGED_NONE,
+	    POP3_STAGED_ALL, POP3_STAGED_ALL, POP3_STAGED_PART, POP3_STAGED_PART,
+	    POP3_STAGED_NONE, POP3_STAGED_NONE, POP3_STAGED_NONE, POP3_STAGED_NONE,
+	    POP3_STAGED_NONE };
+	struct fx		*fx = *state;
+	char			*page, *large, *base, *got;
+	size_t			 i;
+
+	page = xcalloc(1, 4097);
+	memset(page, 'p', 4096);
+	memcpy(page, "Subject: page\n\n", 15);
+	for (i = 79; i < 4096; i += 80)
+		page[i] = '\n';
+	page[4095] = '\n';
+	deliver(fx, fx->alice_maildir, page);
+	large = xcalloc(1, 20001);
+	memset(large, 'l', 20000);
+	memcpy(large, "Subject: large\n\n.", 17);
+	deliver(fx, fx->alice_maildir, large);
+	fx->env.limits.mark_seen = false;
+	base = run_one_at_a_time(fx, 0, cmds, NULL);
+	assert_non_null(strstr(base, "\r\n..lll"));
+	got = run_one_at_a_time(fx, 4, cmds, staged);
+	assert_string_equal(got, base);
+	free(got);
+	free(base);
+	free(page);
+	free(large);
+}
+
 /*
  * Warm files are not advised; a cold read advises the window at once, a
  * second in a row the next POP3_COLD_ADVISE opens too, then reads are
@@ -1389,6 +1462,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cold_block_is_a_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead_cold, setup, teardown),
 	};
 
