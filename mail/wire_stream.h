@@ -75,8 +75,10 @@ int	 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_
 	    void *arg, size_t *written_r);
 /*
  * wire_stream_fill() of a whole block (no take) ahead of the command that
- * will send it, that never waits: a block not in the page cache appends
- * nothing and leaves the stream as it was, for its next fill to report.
+ * will send it, that does not wait for the disk where the file system
+ * reads without waiting (RWF_NOWAIT; elsewhere it reads as the stream's
+ * own fill would): a block not in the page cache appends nothing and
+ * leaves the stream as it was, for its next fill to report.
  */
 int	 wire_stream_prefill(struct wire_stream *ws, struct buf *out, size_t max,
 	    size_t *written_r);

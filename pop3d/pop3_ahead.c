@@ -165,6 +165,9 @@ pop3_ahead_after(void *arg)
 		ahead_stage(s);
 	}
 	s->ahead_due = false;
+	/* Kept while RETRs come in order; a session that stopped keeps no block. */
+	if (s->nahead == 0 || s->ahead[0].staged == POP3_STAGED_NONE)
+		buf_release(&s->staged);
 }
 
 void

@@ -243,6 +243,7 @@ send_staged(struct pop3_session *s, enum pop3_staged staged)
 	if (buf_append(s->out, buf_head(&s->staged), n) == -1) {
 		/* Cannot be: the host reads no command above output_high. */
 		log_warn("session=%s event=retr status=failed reason=\"output full\"", s->peer->id);
+		buf_reset(&s->staged);
 		pop3_stream_abort(s);
 		pop3_close(s);
 		return true;

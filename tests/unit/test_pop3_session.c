@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1146,28 +1147,53 @@ run_one_at_a_time(struct fx *fx, unsigned read_ahead, const char *const *cmds,
 	return take(fx);
 }
 
+/* nftw: the file in new/ holding text, renamed with S=20000 said as S=4000. */
+static const char	*misnamed_text;
+
+static int
+misname_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	char	 head[64] = "", to[PATH_MAX], *sz;
+	FILE	*f;
+
+	(void)sb;
+	(void)ftw;
+	if (type != FTW_F || strstr(path, "/new/") == NULL || (sz = strstr(path, ",S=20000")) == NULL)
+		return 0;
+	assert_non_null(f = fopen(path, "r"));
+	(void)fread(head, 1, strlen(misnamed_text), f);
+	fclose(f);
+	if (strncmp(head, misnamed_text, strlen(misnamed_text)) != 0)
+		return 0;
+	snprintf(to, sizeof(to), "%.*s,S=4000%s", (int)(sz - path), path, sz + 8);
+	assert_int_equal(rename(path, to), 0);
+	return 1;
+}
+
 /*
  * Once a RETR's reply is out the next message, if small, is staged: read
  * and converted before its RETR comes.  Replies are those of a session
  * without read-ahead: a staged message sent whole; one ending on a 4 KB
- * page staged in part (its end is only known at the next read); one of
- * 16 KB or more not staged; a TOP of a staged message reading it again; a
- * RETR after it dropping its staging, one before it keeping it.
+ * page staged in part (its end is only known at the next read); one whose
+ * name says 4,000 bytes of its 20,000 staged in part, the rest streamed
+ * after it; one of 16 KB or more not staged; a TOP of a staged message
+ * reading it again; a RETR after it dropping its staging, one before it
+ * keeping it.
  */
 static void
 test_read_ahead_staged(void **state)
 {
 	static const char *const cmds[] = { "RETR 1\r\n", "RETR 2\r\n", "TOP 3 1\r\n",
-	    "RETR 3\r\n", "RETR 4\r\n", "RETR 5\r\n", "RETR 1\r\n", "DELE 2\r\n",
-	    "RETR 3\r\n", "RETR 3\r\n", "RETR 4\r\n", "RETR 1\r\n", "RETR 5\r\n",
-	    "RSET\r\n", "QUIT\r\n", NULL };
+	    "RETR 3\r\n", "RETR 4\r\n", "RETR 5\r\n", "RETR 6\r\n", "RETR 1\r\n",
+	    "DELE 2\r\n", "RETR 3\r\n", "RETR 3\r\n", "RETR 4\r\n", "RETR 1\r\n",
+	    "RETR 6\r\n", "RSET\r\n", "QUIT\r\n", NULL };
 	static const enum pop3_staged staged[] = { POP3_STAGED_ALL, POP3_STAGED_ALL,
-	    POP3_STAGED_NONE, POP3_STAGED_PART, POP3_STAGED_NONE, POP3_STAGED_NONE,
-	    POP3_STAGED_ALL, POP3_STAGED_ALL, POP3_STAGED_PART, POP3_STAGED_PART,
-	    POP3_STAGED_NONE, POP3_STAGED_NONE, POP3_STAGED_NONE, POP3_STAGED_NONE,
-	    POP3_STAGED_NONE };
+	    POP3_STAGED_NONE, POP3_STAGED_PART, POP3_STAGED_PART, POP3_STAGED_NONE,
+	    POP3_STAGED_NONE, POP3_STAGED_ALL, POP3_STAGED_ALL, POP3_STAGED_PART,
+	    POP3_STAGED_PART, POP3_STAGED_PART, POP3_STAGED_PART, POP3_STAGED_NONE,
+	    POP3_STAGED_NONE, POP3_STAGED_NONE };
 	struct fx		*fx = *state;
-	char			*page, *large, *base, *got;
+	char			*page, *misnamed, *large, *base, *got;
 	size_t			 i;
 
 	page = xcalloc(1, 4097);
@@ -1177,6 +1203,15 @@ test_read_ahead_staged(void **state)
 		page[i] = '\n';
 	page[4095] = '\n';
 	deliver(fx, fx->alice_maildir, page);
+	misnamed = xcalloc(1, 20001);
+	memset(misnamed, 'm', 20000);
+	memcpy(misnamed, "Subject: misnamed\n\n", 19);
+	for (i = 99; i < 20000; i += 100)
+		misnamed[i] = '\n';
+	memcpy(misnamed + 20000 - 6, "\nTAIL\n", 6);
+	deliver(fx, fx->alice_maildir, misnamed);
+	misnamed_text = "Subject: misnamed";
+	assert_int_equal(nftw(fx->alice_maildir, misname_one, 8, FTW_PHYS), 1);
 	large = xcalloc(1, 20001);
 	memset(large, 'l', 20000);
 	memcpy(large, "Subject: large\n\n.", 17);
@@ -1184,11 +1219,13 @@ test_read_ahead_staged(void **state)
 	fx->env.limits.mark_seen = false;
 	base = run_one_at_a_time(fx, 0, cmds, NULL);
 	assert_non_null(strstr(base, "\r\n..lll"));
+	assert_non_null(strstr(base, "mmm\r\nTAIL\r\n.\r\n"));
 	got = run_one_at_a_time(fx, 4, cmds, staged);
 	assert_string_equal(got, base);
 	free(got);
 	free(base);
 	free(page);
+	free(misnamed);
 	free(large);
 }
 
