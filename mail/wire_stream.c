@@ -94,6 +94,17 @@ wire_stream_close(struct wire_stream *ws)
 }
 
 int
+wire_stream_rewind(struct wire_stream *ws)
+{
+	if (lseek(ws->fd, 0, SEEK_SET) == -1)
+		return -1;
+	ws->nread = 0;
+	ws->warming = false;
+	crlf_encoder_init(&ws->crlf, ws->crlf.dot_stuff);
+	return 0;
+}
+
+int
 wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_fn take,
     void *arg, size_t *written_r)
 {

@@ -52,6 +52,12 @@ void	 wire_stream_open(struct wire_stream *ws, int fd, uint64_t fsize, bool dot_
  */
 void	 wire_stream_advise(struct wire_stream *ws);
 void	 wire_stream_close(struct wire_stream *ws);	/* closes fd; no-op when none */
+/*
+ * Back to the start of the file, as just opened, for a stream read ahead
+ * that its command wants from the start after all (pop3d's TOP of a
+ * message it staged for a RETR): 0, or -1 (errno set).
+ */
+int	 wire_stream_rewind(struct wire_stream *ws);
 
 /*
  * How many of the len stored bytes at src to send: all but for a caller

@@ -53,8 +53,13 @@ pop3_ahead_take(struct pop3_session *s, size_t idx, bool whole, struct wire_stre
 	if (s->nahead == 0 || s->ahead[0].idx != idx)
 		return false;
 	if (!whole && s->ahead[0].staged != POP3_STAGED_NONE) {
-		ahead_shift(s, 1);
-		return false;
+		/* A TOP: its lines from the start, where the stage has read past them. */
+		buf_reset(&s->staged);
+		s->ahead[0].staged = POP3_STAGED_NONE;
+		if (wire_stream_rewind(&s->ahead[0].ws) == -1) {
+			ahead_shift(s, 1);
+			return false;
+		}
 	}
 	*ws_r = s->ahead[0].ws;
 	*staged_r = s->ahead[0].staged;

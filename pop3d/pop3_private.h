@@ -157,7 +157,8 @@ int	pop3_msgnum(struct pop3_session *s, const char *arg, size_t *idx_r);
  * The stream of message idx if it was opened ahead (then the caller's);
  * drops those before it.  *staged_r: how much of it is in s->staged, the
  * caller's to send before the stream's next fill (RETR: whole); a TOP
- * (!whole) never takes a staged stream, which has read past its lines.
+ * (!whole) takes a staged stream rewound, the stage dropped: it has read
+ * past the lines TOP wants.
  */
 bool	pop3_ahead_take(struct pop3_session *s, size_t idx, bool whole, struct wire_stream *ws_r,
 	    enum pop3_staged *staged_r);

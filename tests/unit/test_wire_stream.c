@@ -87,6 +87,38 @@ test_every_block_size(void **state)
 	buf_release(&out);
 }
 
+/*
+ * A stream rewound after a first block of any size (the encoder left
+ * mid-line, after a CR, at a dot) sends the whole message as a new one.
+ */
+static void
+test_rewind(void **state)
+{
+	static const char	 in[] = ".a\r\n.\n\r.\rb\n\r\nline\n..x\r";
+	struct crlf_encoder	 e;
+	struct wire_stream	 ws;
+	char			 want[2 * sizeof(in) + 2];
+	size_t			 w, len = sizeof(in) - 1, max, n;
+	struct buf		 out;
+
+	(void)state;
+	crlf_encoder_init(&e, true);
+	w = crlf_encode(&e, in, len, want);
+	w += crlf_encode_end(&e, want + w);
+	for (max = 1; max <= len; max++) {
+		buf_init(&out, 4096);
+		wire_stream_open(&ws, file_of(in, len), len, true);
+		assert_true(wire_stream_prefill(&ws, &out, max, &n) != -1);
+		buf_reset(&out);
+		assert_int_equal(wire_stream_rewind(&ws), 0);
+		assert_int_equal(wire_stream_fill(&ws, &out, 64, NULL, NULL, &n), 1);
+		assert_int_equal(buf_len(&out), w);
+		assert_memory_equal(buf_head(&out), want, w);
+		wire_stream_close(&ws);
+		buf_release(&out);
+	}
+}
+
 /* A large file goes out in WIRE_BLOCK blocks: few calls, whatever max asks. */
 static void
 test_large_blocks(void **state)
@@ -327,6 +359,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_block_size),
+		cmocka_unit_test(test_rewind),
 		cmocka_unit_test(test_large_blocks),
 		cmocka_unit_test(test_take_stops),
 		cmocka_unit_test(test_read_error),
