@@ -207,36 +207,58 @@ patch_read(struct mailbox *mb, struct idx_txn *txn, const uint32_t *uids, size_t
 	return 0;
 }
 
-/* The snapshot without gone (ascending), with p's records in place of their old selves or new. */
-static void
-patch_merge(struct mailbox_snap *s, const struct uid_list *gone, const struct patch_read *p)
+/*
+ * Whether each of uids (ascending) is in the snapshot or above its last:
+ * new messages take UIDs above all others, so only an index read anew
+ * breaks this (and the whole read follows).
+ */
+static bool
+patch_fits(const struct mailbox_snap *s, const uint32_t *uids, size_t n)
 {
-	size_t		 cap = s->n + p->n + 16, i = 0, g = 0, x = 0, n = 0;
-	struct msg_info	*msgs = xreallocarray(NULL, cap, sizeof(*msgs));
-	uint32_t	*name_at = xreallocarray(NULL, cap, sizeof(*name_at));
+	size_t	 i = 0, u;
 
-	while (i < s->n || g < p->n) {
-		if (g < p->n && (i == s->n || p->got[g].uid <= s->msgs[i].uid)) {
-			if (i < s->n && p->got[g].uid == s->msgs[i].uid)
-				i++;
-			msgs[n] = p->got[g];
-			name_at[n++] = p->name_at[g++];
+	for (u = 0; u < n && s->n > 0 && uids[u] <= s->msgs[s->n - 1].uid; u++) {
+		while (s->msgs[i].uid < uids[u])
+			i++;
+		if (s->msgs[i].uid != uids[u])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * In place, so that a sync costs no copy of the snapshot: p's records over
+ * their old selves, gone (ascending) left out, the rest of p (new, above
+ * every UID) appended.
+ */
+static void
+patch_apply(struct mailbox_snap *s, const struct uid_list *gone, const struct patch_read *p)
+{
+	size_t		 i, g = 0, x = 0, n = 0, want;
+
+	for (i = 0; i < s->n; i++) {
+		if (g < p->n && p->got[g].uid == s->msgs[i].uid) {
+			s->msgs[n] = p->got[g];
+			s->name_at[n++] = p->name_at[g++];
 			continue;
 		}
 		while (x < gone->n && gone->uids[x] < s->msgs[i].uid)
 			x++;
-		if (x == gone->n || gone->uids[x] != s->msgs[i].uid) {
-			msgs[n] = s->msgs[i];
-			name_at[n++] = s->name_at[i];
-		}
-		i++;
+		if (x < gone->n && gone->uids[x] == s->msgs[i].uid)
+			continue;
+		s->msgs[n] = s->msgs[i];
+		s->name_at[n++] = s->name_at[i];
 	}
-	free(s->msgs);
-	free(s->name_at);
-	s->msgs = msgs;
-	s->name_at = name_at;
+	if ((want = n + p->n - g) > s->cap) {
+		s->cap = want + want / 16 + 16;
+		s->msgs = xreallocarray(s->msgs, s->cap, sizeof(*s->msgs));
+		s->name_at = xreallocarray(s->name_at, s->cap, sizeof(*s->name_at));
+	}
+	for (; g < p->n; g++) {
+		s->msgs[n] = p->got[g];
+		s->name_at[n++] = p->name_at[g];
+	}
 	s->n = n;
-	s->cap = cap;
 }
 
 /* a and b ascending and disjoint, merged into one ascending array. */
@@ -268,6 +290,10 @@ mailbox_messages_patch(struct mailbox *mb, const struct mailbox_changes *ch,
 	if (s->msgs == NULL || at - s->names_read > s->names_read + 4096)
 		return mailbox_messages(mb, msgs_r, n_r, error_r);
 	uids = uids_merge(&ch->changed, &ch->added);
+	if (!patch_fits(s, uids, n)) {
+		free(uids);
+		return mailbox_messages(mb, msgs_r, n_r, error_r);
+	}
 	p.got = xreallocarray(NULL, n + 1, sizeof(*p.got));
 	p.name_at = xreallocarray(NULL, n + 1, sizeof(*p.name_at));
 	do {
@@ -283,7 +309,7 @@ mailbox_messages_patch(struct mailbox *mb, const struct mailbox_changes *ch,
 		idx_abort(&txn);
 	} while (rc == IDX_RETRY && idx_retry_wait(mb->env, &r));
 	if (rc == 0)
-		patch_merge(s, &ch->expunged, &p);
+		patch_apply(s, &ch->expunged, &p);
 	else
 		buf_truncate(&s->names, at);
 	free(uids);

@@ -291,8 +291,10 @@ void		 mailbox_changes_free(struct mailbox_changes *ch);
  * The snapshot (mailbox_messages) moved on by ch, a feed since a MODSEQ it
  * has seen: the expunged leave it, the changed and added are read anew
  * (their records alone, one read transaction).  What a session's NOOP
- * needs after a few changes to a large folder.  The same validity as
- * mailbox_messages(); it may read the whole snapshot again instead.
+ * needs after a few changes to a large folder.  In place: the array an
+ * earlier call returned now holds the new snapshot (copy what is to be
+ * compared first).  The same validity as mailbox_messages(); it may read
+ * the whole snapshot again instead.
  */
 int		 mailbox_messages_patch(struct mailbox *mb, const struct mailbox_changes *ch,
 		    const struct msg_info **msgs_r, size_t *n_r, const char **error_r);

@@ -155,6 +155,29 @@ snap_name_at(const struct mailbox *mb, size_t i)
 	return buf_head(&mb->snap.names) + mb->snap.name_at[i];
 }
 
+/* a's snapshot (msgs, n) holds what a whole read by another handle gives. */
+static void
+assert_same_as_whole_read(struct store_fx *fx, struct mailbox *a, const struct msg_info *am,
+    size_t an)
+{
+	struct mailbox		*b = fx_open(fx, "INBOX", 0);
+	const struct msg_info	*bm;
+	const char		*error;
+	size_t			 bn, i;
+
+	assert_int_equal(mailbox_messages(b, &bm, &bn, &error), 0);
+	assert_int_equal(bn, an);
+	for (i = 0; i < an; i++) {
+		assert_int_equal(am[i].uid, bm[i].uid);
+		assert_int_equal(am[i].flags & ~MSG_RECENT, bm[i].flags);
+		assert_int_equal(am[i].modseq, bm[i].modseq);
+		assert_int_equal(am[i].size, bm[i].size);
+		assert_int_equal(am[i].internal_date, bm[i].internal_date);
+		assert_string_equal(snap_name_at(a, i), snap_name_at(b, i));
+	}
+	mailbox_close(&b);
+}
+
 /*
  * The snapshot moved on by the change feed (a flag change, an expunge of a
  * message flagged first, a delivery) is what a whole read gives: flags,
@@ -166,11 +189,11 @@ test_messages_patch(void **state)
 	struct store_fx		*fx = *state;
 	struct mailbox_changes	 ch;
 	struct mailbox		*a, *b;
-	const struct msg_info	*am, *bm;
+	const struct msg_info	*am, *before;
 	const char		*error;
 	uint32_t		 three = 3, five = 5, seven = 7;
 	uint64_t		 h0;
-	size_t			 an, bn, i;
+	size_t			 an;
 
 	fx_deliver_n(fx, 8);
 	a = fx_open(fx, "INBOX", 0);
@@ -188,27 +211,80 @@ test_messages_patch(void **state)
 	assert_string_equal(uids(&ch.changed), "3,7");
 	assert_string_equal(uids(&ch.added), "9");
 	assert_string_equal(uids(&ch.expunged), "5");
+	before = am;
 	assert_int_equal(mailbox_messages_patch(a, &ch, &am, &an, &error), 0);
 	mailbox_changes_free(&ch);
 	assert_true(buf_len(&a->snap.names) > a->snap.names_read);	/* patched, not read */
-
-	b = fx_open(fx, "INBOX", 0);
-	assert_int_equal(mailbox_messages(b, &bm, &bn, &error), 0);
+	assert_ptr_equal(am, before);		/* moved on in place */
+	assert_same_as_whole_read(fx, a, am, an);
 	assert_int_equal(an, 8);
-	assert_int_equal(bn, an);
-	for (i = 0; i < an; i++) {
-		assert_int_equal(am[i].uid, bm[i].uid);
-		assert_int_equal(am[i].flags & ~MSG_RECENT, bm[i].flags);
-		assert_int_equal(am[i].modseq, bm[i].modseq);
-		assert_int_equal(am[i].size, bm[i].size);
-		assert_int_equal(am[i].internal_date, bm[i].internal_date);
-		assert_string_equal(snap_name_at(a, i), snap_name_at(b, i));
-	}
 	assert_int_equal(am[an - 1].uid, 9);
 	assert_true(am[an - 1].flags & MSG_RECENT);
 	assert_int_equal(am[2].uid, 3);
 	assert_int_equal(am[2].flags & ~MSG_RECENT, MSG_FLAGGED);
-	mailbox_close(&b);
+	mailbox_close(&a);
+}
+
+/* More new messages than the snapshot has room for: it grows, then holds them all. */
+static void
+test_messages_patch_grows(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct mailbox_changes	 ch;
+	struct mailbox		*a;
+	const struct msg_info	*am;
+	const char		*error;
+	uint64_t		 h0;
+	size_t			 an, cap;
+
+	fx_deliver_n(fx, 3);
+	a = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(a, &am, &an, &error), 0);
+	h0 = hms(a);
+	cap = a->snap.cap;
+	fx_deliver_n(fx, (int)(cap - an + 5));
+	assert_int_equal(mailbox_sync(a, &error), 0);
+	changes(a, h0, &ch);
+	assert_int_equal(ch.added.n, cap - an + 5);
+	assert_int_equal(mailbox_messages_patch(a, &ch, &am, &an, &error), 0);
+	mailbox_changes_free(&ch);
+	assert_true(buf_len(&a->snap.names) > a->snap.names_read);	/* patched, not read */
+	assert_int_equal(an, cap + 5);
+	assert_true(a->snap.cap >= an);
+	assert_same_as_whole_read(fx, a, am, an);
+	mailbox_close(&a);
+}
+
+/*
+ * A changed UID below the snapshot's last that the snapshot lacks (only
+ * an index read anew makes one): the whole snapshot is read instead.
+ */
+static void
+test_messages_patch_reads_whole_when_it_cannot_fit(void **state)
+{
+	struct store_fx		*fx = *state;
+	struct mailbox_changes	 ch = { 0 };
+	struct mailbox		*a;
+	const struct msg_info	*am;
+	const char		*error;
+	uint32_t		 two = 2;
+	size_t			 an;
+
+	fx_deliver_n(fx, 4);
+	a = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_messages(a, &am, &an, &error), 0);
+	assert_int_equal(an, 4);
+	/* The snapshot without UID 2, as if read before it was indexed. */
+	memmove(&a->snap.msgs[1], &a->snap.msgs[2], 2 * sizeof(*a->snap.msgs));
+	memmove(&a->snap.name_at[1], &a->snap.name_at[2], 2 * sizeof(*a->snap.name_at));
+	a->snap.n = 3;
+	ch.changed.uids = &two;
+	ch.changed.n = 1;
+	ch.complete = true;
+	assert_int_equal(mailbox_messages_patch(a, &ch, &am, &an, &error), 0);
+	assert_int_equal(buf_len(&a->snap.names), a->snap.names_read);	/* read whole */
+	assert_int_equal(an, 4);
+	assert_same_as_whole_read(fx, a, am, an);
 	mailbox_close(&a);
 }
 
@@ -528,6 +604,8 @@ main(void)
 		STORE_FX_TEST(test_modseq_bumped_by_every_change),
 		STORE_FX_TEST(test_changes_since),
 		STORE_FX_TEST(test_messages_patch),
+		STORE_FX_TEST(test_messages_patch_grows),
+		STORE_FX_TEST(test_messages_patch_reads_whole_when_it_cannot_fit),
 		STORE_FX_TEST(test_external_flag_change_takes_a_modseq),
 		STORE_FX_TEST(test_tombstones_from_sync_and_move),
 		STORE_FX_TEST(test_aborted_modseq_not_reused),
