@@ -178,6 +178,11 @@ long	imap_view_find(const struct imap_session *s, uint32_t uid);
 /* The view is now msgs (owned: the session's copy, freed when the view moves on). */
 void	imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
 	    struct msg_info *owned);
+/*
+ * A copy of the n-message view msgs, for a job (sync, STORE) to compare with
+ * once the store's snapshot, which may be the view itself, moves on.
+ */
+struct msg_info *imap_view_copy(const struct msg_info *msgs, size_t n);
 /* The system flags and keywords for FLAGS, and "\*" too when any (PERMANENTFLAGS). */
 void	imap_put_flag_names(struct buf *b, const char *const *keywords, size_t n, bool any);
 

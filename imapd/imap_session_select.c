@@ -70,6 +70,16 @@ imap_count_recent(const struct msg_info *msgs, size_t n)
 	return r;
 }
 
+struct msg_info *
+imap_view_copy(const struct msg_info *msgs, size_t n)
+{
+	struct msg_info	*copy = xreallocarray(NULL, n + 1, sizeof(*copy));
+
+	if (n > 0)
+		memcpy(copy, msgs, n * sizeof(*copy));
+	return copy;
+}
+
 void
 imap_view_set(struct imap_session *s, const struct msg_info *msgs, size_t n,
     struct msg_info *owned)

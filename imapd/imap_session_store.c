@@ -32,7 +32,9 @@ struct imap_store_job {
 	bool			 uid, silent, no_expunge;
 	uint32_t		*uids;		/* the op's UIDs, ascending */
 	size_t			 n;
-	struct msg_info		*old;		/* the view, copied: the new snapshot frees it */
+	const struct msg_info	*view;		/* the session's, lent */
+	struct msg_info		*view_copy;	/* owned once orphaned: view, if the session's copy */
+	struct msg_info		*old;		/* view, copied on the workq */
 	size_t			 nold;
 	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
 	/* The outcome, read on the workq after the commit. */
@@ -53,6 +55,7 @@ job_free(struct imap_store_job *job)
 	store_op_free(&job->op);
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
 	free(job->uids);
+	free(job->view_copy);
 	free(job->old);
 	imap_kwset_free(&job->kw);
 	free(job);
@@ -100,6 +103,7 @@ store_work(void *arg)
 	struct imap_store_job	*job = arg;
 	const char		*error;
 
+	job->old = imap_view_copy(job->view, job->nold);	/* the snapshot moves on below */
 	store_op_commit(job->op);
 	job->modified = store_op_modified(job->op, &job->nmodified);
 	job->rc = mailbox_status(job->mb, &job->status);
@@ -384,8 +388,7 @@ submit(struct imap_session *s, const struct imap_command *cmd, struct store_op *
 	job->silent = job->id == IMAP_CMD_STORE && cmd->u.store.silent;
 	job->uids = uids;
 	job->n = n;
-	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
-	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
+	job->view = s->msgs;		/* copied on the workq, off the loop */
 	job->nold = s->nmsgs;
 	job->modseq = s->highestmodseq;
 	free(s->tag);
@@ -563,6 +566,8 @@ imap_store_orphan(struct imap_session *s)
 	if (job == NULL)
 		return;
 	job->s = NULL;
+	job->view_copy = s->view_copy;		/* the job may still read it */
+	s->view_copy = NULL;
 	s->mb = NULL;
 	imap_view_set(s, NULL, 0, NULL);
 	s->store_job = NULL;

@@ -30,7 +30,9 @@ struct imap_sync_job {
 	struct imap_session	*s;		/* NULL once the session is gone */
 	struct mailbox		*mb;		/* the session's, lent (or left to the job) */
 	uint64_t		 modseq;	/* the view's HIGHESTMODSEQ */
-	struct msg_info		*old;		/* the view, copied: the store frees it */
+	const struct msg_info	*view;		/* the session's, lent */
+	struct msg_info		*view_copy;	/* owned once orphaned: view, if the session's copy */
+	struct msg_info		*old;		/* view, copied on the workq once it will change */
 	size_t			 nold;
 	char			*ok;		/* the tagged OK's text; NULL: for IDLE, none */
 	bool			 keywords;	/* the folder has some: read the changed ones' */
@@ -47,6 +49,7 @@ static void
 job_free(struct imap_sync_job *job)
 {
 	mailbox_close(&job->mb);	/* only an orphaned job still holds one */
+	free(job->view_copy);
 	free(job->old);
 	free(job->ok);
 	imap_kwset_free(&job->kw);
@@ -110,6 +113,7 @@ sync_work(void *arg)
 	if (job->status.highestmodseq == job->modseq)
 		return;
 	job->changed = true;
+	job->old = imap_view_copy(job->view, job->nold);
 	job->rc = imap_snapshot_since(job->mb, job->modseq, job->nold, &job->msgs, &job->nmsgs,
 	    &job->status.highestmodseq);
 	if (job->rc == 0 && job->keywords)
@@ -187,8 +191,7 @@ sync_start(struct imap_session *s, const char *ok)
 	job->s = s;
 	job->mb = s->mb;		/* lent: the session is paused until sync_done */
 	job->modseq = s->highestmodseq;
-	job->old = xreallocarray(NULL, s->nmsgs + 1, sizeof(*job->old));
-	memcpy(job->old, s->msgs, s->nmsgs * sizeof(*job->old));
+	job->view = s->msgs;		/* copied only if the sync finds changes */
 	job->nold = s->nmsgs;
 	job->keywords = s->keywords;
 	job->ok = ok != NULL ? xstrdup(ok) : NULL;
@@ -229,6 +232,8 @@ imap_sync_orphan(struct imap_session *s)
 	if (s->sync_job == NULL)
 		return;
 	s->sync_job->s = NULL;
+	s->sync_job->view_copy = s->view_copy;	/* the job may still read it */
+	s->view_copy = NULL;
 	s->mb = NULL;
 	s->msgs = NULL;
 	s->nmsgs = 0;

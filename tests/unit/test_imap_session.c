@@ -699,6 +699,46 @@ test_store_keeps_numbers(void **state)
 	host_double_free(&s);
 }
 
+/*
+ * The session goes while a NOOP's sync or a STORE runs on the workq, its
+ * view its own copy (a STORE after another's expunge): the job reads that
+ * copy (the sanitizers see a read after free) and frees it.
+ */
+static void
+test_sync_and_store_abandoned_with_own_view(void **state)
+{
+	struct fx		*fx = *state;
+	static const char	*const cmds[] = { "i NOOP\r\n", "i STORE 2 +FLAGS (\\Seen)\r\n" };
+	struct host_double	*s;
+	struct mailbox		*mb;
+	const char		*error;
+	char			*got;
+	uint32_t		 uid;
+	size_t			 i;
+
+	deliver(fx, msg1);
+	deliver(fx, msg2);
+	for (i = 0; i < 2; i++) {
+		s = sopen(fx);
+		drive(fx, s, LOGIN "b SELECT INBOX\r\n");
+		buf_reset(fx->got);
+		assert_int_equal(mailbox_open(fx->store, fx->alice_maildir, "INBOX", 0, &mb,
+		    &error), 0);
+		uid = (uint32_t)i + 1;
+		assert_int_equal(mailbox_expunge(mb, &uid, 1, &error), 0);
+		mailbox_close(&mb);
+		drive(fx, s, "g STORE 2 +FLAGS (\\Flagged)\r\n");	/* the view kept: a copy */
+		got = take(fx);
+		assert_non_null(strstr(got, "g OK Store completed.\r\n"));
+		assert_null(strstr(got, "EXPUNGE"));
+		free(got);
+		host_double_input(s, cmds[i], strlen(cmds[i]));
+		assert_int_equal(host_double_jobs(s), 1);
+		assert_int_equal(host_double_want(s), SESSION_PAUSE);
+		host_double_free(&s);		/* runs the job after the session is gone */
+	}
+}
+
 static void
 test_timeout(void **state)
 {
@@ -764,6 +804,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_append_any_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_expunge_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_keeps_numbers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_and_store_abandoned_with_own_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	};
 
