@@ -250,10 +250,6 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	struct stat	 sb;
 	int		 i, fd;
 
-	for (i = 0; i < t->ndirs; i++) {
-		if (t->noted[i] == dirfd)
-			return 0;
-	}
 	if (fstat(dirfd, &sb) == -1)
 		return txn_fail(t, "fstat", "directory");
 	for (i = 0; i < t->ndirs; i++) {
@@ -266,7 +262,6 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	}
 	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return txn_fail(t, "dup", "directory");
-	t->noted[t->ndirs] = dirfd;
 	t->devs[t->ndirs] = sb.st_dev;
 	t->inos[t->ndirs] = sb.st_ino;
 	t->dirfds[t->ndirs++] = fd;
@@ -535,6 +530,7 @@ int
 commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
     const char *dst)
 {
+	/* One fstat for a rename within a directory (a flag change in cur/). */
 	if (commit_txn_note_dir(t, srcdir) == -1 ||
 	    (dstdir != srcdir && commit_txn_note_dir(t, dstdir) == -1))
 		return -1;

@@ -35,7 +35,6 @@ enum {
  */
 struct commit_txn {
 	int		dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
-	int		noted[COMMIT_MAX_DIRS];		/* the caller's descriptor for each */
 	dev_t		devs[COMMIT_MAX_DIRS];		/* which directory each is */
 	ino_t		inos[COMMIT_MAX_DIRS];
 	int		ndirs;
@@ -62,13 +61,7 @@ int	commit_txn_link(struct commit_txn *t, int srcdir, const char *src, int dstdi
 int	commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
 /* unlink; the directory gets fsynced. */
 int	commit_txn_unlink(struct commit_txn *t, int dir, const char *name);
-/*
- * Note a directory to fsync at commit (deduplicated by inode).  Every
- * dirfd given to a txn (here, rename, unlink, link) stays open until its
- * commit or abort: a descriptor noted before is taken as the same
- * directory without an fstat (one per renamed file was 7 % of a STORE
- * over a whole folder).
- */
+/* Note a directory to fsync at commit (deduplicated by inode). */
 int	commit_txn_note_dir(struct commit_txn *t, int dirfd);
 /* fsync every noted directory once; 0 only if all succeeded. */
 int	commit_txn_commit(struct commit_txn *t);
