@@ -10,7 +10,7 @@ so each limit is filled with connections held by both workers.
   (event=worker_reclaim), so its clients' slots are free again at once.
 - pop3d, pop3d.max_connections_per_user = 1: a login on one worker refuses
   the same user's login on the other.
-- a burst of 10 pop3d connections, five times: neither worker takes more than 8.
+- a burst of 10 pop3d connections, five times: neither worker takes more than 7.
 
 Bounded: at most 6 connections, every wait under 10 s, loopback only.
 """
@@ -152,16 +152,19 @@ class TestPerUser(SharedCase):
 
 
 class TestSpread(SharedCase):
-    """A burst of connections is spread over the workers: each wake-up takes one
-    connection and wakes one waiting worker (EV_EXCLUSIVE), so a worker busy with
-    the last one leaves the next to the other.  Before, the first worker to wake
-    accepted up to 32 at once and took the whole burst about one time in two."""
+    """A burst of connections is spread over the workers: every worker is woken by
+    each one, and one holding 2 more than another leaves it, yielding the CPU while
+    it looks again for up to 300 us, so the other takes it.  Before, the first worker
+    to wake accepted up to 32 at once and took the whole burst about one time in
+    two; then the one leaving looked again without yielding, kept the other from
+    the CPU on this 2-core box, and still took a burst about one time in thirty
+    (one in three with two busy loops beside it: CI failed on it)."""
     name = 'pop3d'
 
     def test_burst_spread_over_workers(self):
         if sanitized():
-            # A worker leaves a connection to the other for at most 300 us: under ASan the
-            # other one takes longer to wake and accept, and the first takes the burst.
+            # Under ASan the other worker still wakes later than the 300 us now and then
+            # (1 burst in 30 went 10 to 0 with two busy loops beside it).
             self.skipTest('timing: the sanitized build wakes slower than the 300 us a worker waits')
         port = self.pr.port('pop3d.listen')
         for _ in range(5):
@@ -175,7 +178,7 @@ class TestSpread(SharedCase):
                 per_worker = sorted(pids.count(w) for w in set(pids))
                 self.assertEqual(len(pids), 10)
                 self.assertEqual(len(per_worker), 2, per_worker)
-                self.assertGreaterEqual(per_worker[0], 2, per_worker)
+                self.assertGreaterEqual(per_worker[0], 3, per_worker)
             finally:
                 for sock in socks:
                     sock.close()
