@@ -262,6 +262,7 @@ commit_txn_note_dir(struct commit_txn *t, int dirfd)
 	}
 	if ((fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return txn_fail(t, "dup", "directory");
+	t->noted[t->ndirs] = dirfd;
 	t->devs[t->ndirs] = sb.st_dev;
 	t->inos[t->ndirs] = sb.st_ino;
 	t->dirfds[t->ndirs++] = fd;
@@ -534,6 +535,31 @@ commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir,
 	if (commit_txn_note_dir(t, srcdir) == -1 ||
 	    (dstdir != srcdir && commit_txn_note_dir(t, dstdir) == -1))
 		return -1;
+	if (renameat(srcdir, src, dstdir, dst) == -1)
+		return txn_fail(t, "rename", src);
+	return 0;
+}
+
+static bool
+noted(const struct commit_txn *t, int dirfd)
+{
+	int	 i;
+
+	for (i = 0; i < t->ndirs; i++) {
+		if (t->noted[i] == dirfd)
+			return true;
+	}
+	return false;
+}
+
+int
+commit_txn_rename_noted(struct commit_txn *t, int srcdir, const char *src, int dstdir,
+    const char *dst)
+{
+	if (!noted(t, srcdir) || !noted(t, dstdir)) {
+		errno = EINVAL;
+		return txn_fail(t, "rename", "directory not noted");
+	}
 	if (renameat(srcdir, src, dstdir, dst) == -1)
 		return txn_fail(t, "rename", src);
 	return 0;

@@ -35,6 +35,7 @@ enum {
  */
 struct commit_txn {
 	int		dirfds[COMMIT_MAX_DIRS];	/* dup'd, closed at commit/abort */
+	int		noted[COMMIT_MAX_DIRS];		/* the caller's descriptor for each */
 	dev_t		devs[COMMIT_MAX_DIRS];		/* which directory each is */
 	ino_t		inos[COMMIT_MAX_DIRS];
 	int		ndirs;
@@ -59,6 +60,14 @@ int	commit_txn_add_mtime(struct commit_txn *t, int tmpdir, int dstdir, const cha
 int	commit_txn_link(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
 /* rename() within or across directories of one file system; both directories get fsynced. */
 int	commit_txn_rename(struct commit_txn *t, int srcdir, const char *src, int dstdir, const char *dst);
+/*
+ * commit_txn_rename between directories noted with commit_txn_note_dir,
+ * by the same descriptors, still open: a loop over one folder's files
+ * (a flag change renames each) pays no fstat a file.  A descriptor not
+ * noted is an error.
+ */
+int	commit_txn_rename_noted(struct commit_txn *t, int srcdir, const char *src, int dstdir,
+	    const char *dst);
 /* unlink; the directory gets fsynced. */
 int	commit_txn_unlink(struct commit_txn *t, int dir, const char *name);
 /* Note a directory to fsync at commit (deduplicated by inode). */

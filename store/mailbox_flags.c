@@ -107,8 +107,8 @@ flags_fn(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f, void *vc
 	char			 name[MAILDIR_NAME_MAX + 1];
 	size_t			 i, n = 0;
 	uint32_t		 kw = 0, set = ctx->flags & ~MSG_RECENT;
-	bool			 clean, synced = false;
-	int			 rc;
+	bool			 clean, synced = false, cur_noted = false;
+	int			 rc, src;
 
 	if (maildir_keywords_load(mb->dirfd, &mb->kw, error_r) == -1)
 		return -1;
@@ -154,14 +154,18 @@ again:
 			rc = store_err(error_r, STORE_ERR_PARAMS, "too many messages");
 			goto out;
 		}
-		if (commit_txn_rename(&st, maildir_name_dirfd(mb, m.name), m.name, mb->curfd,
-		    name) == -1) {
+		/* After the first rename cur/ is noted: no fstat a file for the rest. */
+		src = maildir_name_dirfd(mb, m.name);
+		if ((cur_noted && src == mb->curfd ?
+		    commit_txn_rename_noted(&st, src, m.name, mb->curfd, name) :
+		    commit_txn_rename(&st, src, m.name, mb->curfd, name)) == -1) {
 			buf_truncate(&names, c[n].name);
 			/* Another program renamed it: learn its name and try again. */
 			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
 				goto out;
 			goto again;
 		}
+		cur_noted = true;
 		n++;
 	}
 	store_crash_point("flags-renamed");

@@ -132,6 +132,51 @@ test_link_rename_unlink_replace(void **state)
 	free(root);
 }
 
+/*
+ * A rename between noted directories: the same fsyncs at commit, and a
+ * descriptor not noted is refused.  A directory opened on the number of
+ * one noted and closed is noted anew (the number says nothing).
+ */
+static void
+test_rename_noted(void **state)
+{
+	struct commit_txn	 t;
+	struct iovec		 iov = { "data", 4 };
+	char			*root = fx_tmpdir("commit"), path[4096];
+	uint64_t		 before;
+	int			 tmp, a, b, reused;
+
+	(void)state;
+	commit_fsync_enable(1);
+	tmp = open_dir(root, "tmp");
+	a = open_dir(root, "a");
+	b = open_dir(root, "b");
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_add(&t, tmp, a, "m", &iov, 1), 0);
+	assert_int_equal(commit_txn_rename_noted(&t, a, "m", b, "m"), -1);	/* b/ not noted */
+	assert_non_null(strstr(commit_txn_error(&t), "not noted"));
+	assert_int_equal(commit_txn_rename_noted(&t, a, "m", a, "m2"), 0);
+	before = commit_fsync_count();
+	assert_int_equal(commit_txn_commit(&t), 0);
+	assert_int_equal(commit_fsync_count() - before, 1);	/* a/ */
+	snprintf(path, sizeof(path), "%s/a/m2", root);
+	assert_int_equal(access(path, F_OK), 0);
+
+	commit_txn_init(&t);
+	assert_int_equal(commit_txn_note_dir(&t, a), 0);
+	close(a);
+	reused = open_dir(root, "c");
+	assert_int_equal(reused, a);
+	assert_int_equal(commit_txn_note_dir(&t, reused), 0);
+	assert_int_equal(t.ndirs, 2);
+	commit_txn_abort(&t);
+	close(tmp);
+	close(reused);
+	close(b);
+	fx_rmtree(root);
+	free(root);
+}
+
 static void
 test_fsync_disabled_is_not_counted(void **state)
 {
@@ -422,6 +467,7 @@ main(void)
 		cmocka_unit_test(test_add_commit_counts_fsyncs),
 		cmocka_unit_test(test_add_existing_name_fails_cleanly),
 		cmocka_unit_test(test_link_rename_unlink_replace),
+		cmocka_unit_test(test_rename_noted),
 		cmocka_unit_test(test_fsync_disabled_is_not_counted),
 		cmocka_unit_test(test_unique_names_differ),
 		cmocka_unit_test(test_streamed_write_commit),
