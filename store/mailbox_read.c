@@ -24,6 +24,8 @@
 #define NAME_GUESS	64		/* bytes per file name, to size the buffer once */
 /* The strings of one mailbox_fetch(): ~1.5 KB a message; ask for a smaller range. */
 #define FETCH_STRINGS_MAX	(256 * 1024 * 1024)
+/* An answer's storage kept for the next call up to this (a SEARCH reads ~100 KB at a time). */
+#define FETCH_KEEP		(256 * 1024)
 
 void
 mailbox_read_free(struct mailbox *mb)
@@ -627,6 +629,27 @@ fetch_drop_gone(struct read_ctx *c)
 	fe->n = j;
 }
 
+/*
+ * The previous answer goes.  Its storage stays for the next when small:
+ * a SEARCH or a batched FETCH reads span after span, and freeing each
+ * gave the pages back to the kernel (a heap trim) to fault them in again.
+ * A large FETCH's is not held until the next.
+ */
+static void
+fetch_clear(struct mailbox_fetched *fe)
+{
+	if (fe->strings.max != 0 && fe->strings.cap <= FETCH_KEEP &&
+	    fe->cap <= FETCH_KEEP / sizeof(*fe->msgs)) {
+		fe->n = 0;
+		buf_reset(&fe->strings);
+		return;
+	}
+	xfree(&fe->msgs);
+	fe->n = fe->cap = 0;
+	buf_release(&fe->strings);
+	buf_init(&fe->strings, FETCH_STRINGS_MAX);
+}
+
 static int
 fetch_range(struct mailbox *mb, uint32_t first, uint32_t last, bool keywords_only,
     const struct msg_fetch **msgs_r, size_t *n_r, const char **error_r)
@@ -635,11 +658,7 @@ fetch_range(struct mailbox *mb, uint32_t first, uint32_t last, bool keywords_onl
 	size_t		 i;
 	int		 rc;
 
-	/* The previous answer goes: a large FETCH is not held until the next. */
-	xfree(&mb->fetched.msgs);
-	mb->fetched.cap = 0;
-	buf_release(&mb->fetched.strings);
-	buf_init(&mb->fetched.strings, FETCH_STRINGS_MAX);
+	fetch_clear(&mb->fetched);
 	rc = read_walk(&c, first, last, !keywords_only, fetch_add, fetch_reset);
 	for (i = 0; rc == 0 && i < c.npending; i++)
 		rc = fetch_parse(&c, &c.pending[i]);

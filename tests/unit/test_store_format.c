@@ -452,6 +452,40 @@ test_fetch_keywords_parses_nothing(void **state)
 }
 
 /*
+ * Span after span (a SEARCH reads 64 messages at a time): each answer
+ * replaces the last in the storage it had, small as it is, and is right.
+ */
+static void
+test_fetch_spans_reuse_storage(void **state)
+{
+	struct store_fx		*fx = *state;
+	const struct msg_fetch	*mf, *first;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+	unsigned		 i;
+	char			*m, want[32];
+
+	for (i = 1; i <= 4; i++) {
+		m = fx_message(i);
+		assert_int_equal(fx_deliver(fx->st, fx->maildir, m), 0);
+		free(m);
+	}
+	mb = fx_open(fx, "INBOX", 0);
+	assert_int_equal(mailbox_fetch(mb, 1, 2, &first, &n, &error), 0);
+	assert_int_equal(n, 2);
+	for (i = 3; i <= 4; i++) {
+		assert_int_equal(mailbox_fetch(mb, i, i, &mf, &n, &error), 0);
+		assert_int_equal(n, 1);
+		assert_ptr_equal(mf, first);
+		assert_int_equal(mf[0].uid, i);
+		snprintf(want, sizeof(want), "\"message %u\"", i);
+		assert_non_null(strstr(mf[0].envelope, want));
+	}
+	mailbox_close(&mb);
+}
+
+/*
  * Records a first sync left unparsed (empty strings): the snapshot needs
  * none of it, mailbox_fetch() parses the files, answers and stores the
  * strings back; a file renamed meanwhile by another program is found
@@ -604,6 +638,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_old_index_read_in_place),
 		STORE_FX_TEST(test_fetch_keywords_parses_nothing),
+		STORE_FX_TEST(test_fetch_spans_reuse_storage),
 		STORE_FX_TEST(test_unparsed_records_parsed_on_fetch),
 		STORE_FX_TEST(test_rebuilt_index_restarts_modseqs_above),
 		STORE_FX_TEST(test_folder_record_72_upgrade),
