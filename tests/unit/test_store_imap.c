@@ -101,6 +101,74 @@ test_modseq_bumped_by_every_change(void **state)
 	mailbox_close(&mb);
 }
 
+/*
+ * The feed against the records: for every MODSEQ a client may hold, the
+ * UIDs added and changed since are those whose MODSEQ is above it, through
+ * flag changes, expunges, appends, copies and moves, and none of another
+ * folder's.  Whatever the feed reads (today the folder's record headers),
+ * it must agree with them.
+ */
+static void
+assert_feed_matches(struct mailbox *mb)
+{
+	struct mailbox_changes	 ch;
+	const struct msg_info	*mi;
+	const char		*error;
+	struct uid_list		 want;
+	uint64_t		 since, top = hms(mb);
+	size_t			 n, i, a, c;
+
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	for (since = 1; since <= top; since++) {
+		memset(&want, 0, sizeof(want));
+		for (i = 0; i < n; i++)
+			if (mi[i].modseq > since)
+				uid_list_push(&want, mi[i].uid);
+		changes(mb, since, &ch);
+		assert_int_equal(ch.added.n + ch.changed.n, want.n);
+		for (i = a = c = 0; i < want.n; i++) {
+			if (a < ch.added.n && ch.added.uids[a] == want.uids[i])
+				a++;
+			else
+				assert_int_equal(ch.changed.uids[c++], want.uids[i]);
+		}
+		mailbox_changes_free(&ch);
+		free(want.uids);
+	}
+}
+
+static void
+test_feed_matches_records(void **state)
+{
+	struct store_fx	*fx = *state;
+	struct mailbox	*mb, *work;
+	const char	*error;
+	uint32_t	 two_five[] = { 2, 5 }, three = 3, all[] = { 1, 2, 4, 5, 6 }, uid;
+	uint32_t	 dst[2];
+
+	fx_deliver_n(fx, 6);
+	assert_int_equal(folder_create(fx->st, fx->maildir, "Work", &error), 0);
+	mb = fx_open(fx, "INBOX", 0);
+	work = fx_open(fx, "Work", 0);
+	assert_feed_matches(mb);
+	assert_int_equal(mailbox_store_flags(mb, two_five, 2, FLAGS_ADD, MSG_SEEN, NULL, &error), 0);
+	assert_feed_matches(mb);
+	assert_int_equal(mailbox_copy(mb, two_five, 2, "Work", dst, &error), 0);
+	assert_int_equal(mailbox_store_flags(work, dst, 2, FLAGS_ADD, MSG_FLAGGED, NULL, &error), 0);
+	assert_int_equal(mailbox_expunge(mb, &three, 1, &error), 0);
+	assert_feed_matches(mb);
+	assert_int_equal(mailbox_append(fx->st, fx->maildir, "INBOX", "Subject: a\n\nx\n", 14, 0,
+	    0, &uid, &error), 0);
+	assert_int_equal(mailbox_sync(mb, &error), 0);
+	assert_feed_matches(mb);
+	assert_int_equal(mailbox_store_flags(mb, all, 5, FLAGS_REPLACE, MSG_ANSWERED, NULL, &error), 0);
+	assert_int_equal(mailbox_move(mb, &all[0], 1, "Work", dst, &error), 0);
+	assert_feed_matches(mb);
+	assert_feed_matches(work);
+	mailbox_close(&work);
+	mailbox_close(&mb);
+}
+
 static void
 test_changes_since(void **state)
 {
@@ -603,6 +671,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_modseq_bumped_by_every_change),
 		STORE_FX_TEST(test_changes_since),
+		STORE_FX_TEST(test_feed_matches_records),
 		STORE_FX_TEST(test_messages_patch),
 		STORE_FX_TEST(test_messages_patch_grows),
 		STORE_FX_TEST(test_messages_patch_reads_whole_when_it_cannot_fit),
