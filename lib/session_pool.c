@@ -309,11 +309,12 @@ pool_refuse(struct session_pool *p, int fd, const char *addr, const char *listen
 {
 	const char	*reply = p->ops->busy_reply;
 
+	/* Logged first: once the client hears the refusal, the log says why. */
+	log_warnx("event=refuse addr=%s listener=%s reason=%s", addr, listener, why);
 	/* A fresh socket has an empty send buffer: one non-blocking send suffices. */
 	if (!implicit_tls && reply != NULL)
 		(void)send(fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-	log_warnx("event=refuse addr=%s listener=%s reason=%s", addr, listener, why);
 }
 
 int
