@@ -189,6 +189,18 @@ conntab_set_listening(struct conntab *t, bool on)
 	__atomic_store_n(&t->hdr->listening[t->owner], (uint32_t)on, __ATOMIC_RELAXED);
 }
 
+uint64_t
+conntab_load_elsewhere(const struct conntab *t)
+{
+	uint64_t	 sum = 0;
+	unsigned	 i;
+
+	for (i = 0; i < t->nowners; i++)
+		if (i != t->owner)
+			sum += __atomic_load_n(&t->hdr->load[i], __ATOMIC_RELAXED);
+	return sum;
+}
+
 bool
 conntab_fewer_elsewhere(const struct conntab *t, unsigned slack)
 {

@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct conntab;
 
@@ -68,11 +69,14 @@ unsigned		 conntab_reclaim(struct conntab *t, unsigned owner);
  * (not while starting, out of descriptors, stopping, or dead: the
  * supervisor's conntab_reclaim clears both).  conntab_fewer_elsewhere():
  * another worker that listens holds more than slack fewer connections.
+ * conntab_load_elsewhere(): the other workers' loads summed, which moves
+ * when one of them accepts or closes.
  */
 void			 conntab_set_load(struct conntab *t, unsigned n);
 /* The load of a worker whose own limits would refuse the next connection. */
 #define CONNTAB_LOAD_FULL	UINT_MAX
 void			 conntab_set_listening(struct conntab *t, bool on);
 bool			 conntab_fewer_elsewhere(const struct conntab *t, unsigned slack);
+uint64_t		 conntab_load_elsewhere(const struct conntab *t);
 
 #endif

@@ -64,6 +64,7 @@ struct daemon {
 	struct ev_timer			*stop_timer;
 	struct ev_timer			*accept_timer;	/* re-enable accept after EMFILE */
 	uint64_t			 left_since, left_last;	/* accept_leave(), in us */
+	uint64_t			 left_others;	/* conntab_load_elsewhere() then */
 	struct ev_timer			*gc_timer;
 	unsigned long long		 stop_deadline;
 	bool				 stopping;

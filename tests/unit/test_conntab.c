@@ -287,6 +287,32 @@ test_fewer_elsewhere(void **state)
 	conntab_free(&t);
 }
 
+/* The others' loads summed: it moves when another accepts, closes, or dies. */
+static void
+test_load_elsewhere(void **state)
+{
+	struct conntab	*t = conntab_new(64, 3);
+
+	(void)state;
+	conntab_set_owner(t, 1);
+	conntab_set_load(t, 2);
+	conntab_set_owner(t, 2);
+	conntab_set_load(t, 5);
+	conntab_set_owner(t, 0);
+	conntab_set_load(t, 3);
+	assert_int_equal(conntab_load_elsewhere(t), 7);	/* its own 3 not counted */
+	conntab_set_load(t, 9);
+	assert_int_equal(conntab_load_elsewhere(t), 7);
+	conntab_set_owner(t, 1);
+	assert_int_equal(conntab_load_elsewhere(t), 14);
+	conntab_set_load(t, 3);				/* accepted one */
+	conntab_set_owner(t, 0);
+	assert_int_equal(conntab_load_elsewhere(t), 8);
+	conntab_reclaim(t, 2);
+	assert_int_equal(conntab_load_elsewhere(t), 3);
+	conntab_free(&t);
+}
+
 int
 main(void)
 {
@@ -299,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_dead_owner_reclaimed),
 		cmocka_unit_test(test_killed_while_locked),
 		cmocka_unit_test(test_fewer_elsewhere),
+		cmocka_unit_test(test_load_elsewhere),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
