@@ -22,6 +22,8 @@ struct change {
 	uint32_t	 flags;
 	uint32_t	 kwmask;
 	uint32_t	 name;		/* offset in names */
+	int64_t		 idate;		/* read from a file leaving new/ */
+	uint64_t	 fsize, vsize;
 };
 
 struct flags_ctx {
@@ -71,6 +73,9 @@ apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c,
 		m.flags = c[i].flags;
 		m.kwmask = c[i].kwmask;
 		m.name = names + c[i].name;
+		m.idate = c[i].idate;
+		m.fsize = c[i].fsize;
+		m.vsize = c[i].vsize;
 		m.modseq = f->highestmodseq + 1;
 		folder_account(f, &m, 1);
 		if ((rc = idx_msg_put(txn, f->id, &m, error_r)) != 0)
@@ -137,6 +142,20 @@ again:
 		    new_flags(ctx->mode, m.kwmask, kw);
 		if (c[n].flags == m.flags && c[n].kwmask == m.kwmask)
 			continue;
+		src = maildir_name_dirfd(mb, m.name);
+		if (maildir_record_check(src, m.name, &m, error_r) == -1) {
+			if (store_error_code() != STORE_ERR_EXPUNGED) {
+				rc = -1;
+				goto out;
+			}
+			errno = ENOENT;
+			if ((rc = resync_if_gone(mb, txn, f, &st, &synced, error_r)) != 0)
+				goto out;
+			goto again;
+		}
+		c[n].idate = m.idate;
+		c[n].fsize = m.fsize;
+		c[n].vsize = m.vsize;
 		/* A file still in new/ has no U= (nor perhaps sizes) in its name yet. */
 		maildir_name_parse(m.name, &mn);
 		mn.uid = m.uid;
@@ -155,7 +174,6 @@ again:
 			goto out;
 		}
 		/* After the first rename cur/ is noted: no fstat a file for the rest. */
-		src = maildir_name_dirfd(mb, m.name);
 		if ((cur_noted && src == mb->curfd ?
 		    commit_txn_rename_noted(&st, src, m.name, mb->curfd, name) :
 		    commit_txn_rename(&st, src, m.name, mb->curfd, name)) == -1) {

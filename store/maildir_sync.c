@@ -538,16 +538,22 @@ count_sizes(int dirfd, const char *name, struct idx_msg *m, const char **error_r
 	return 0;
 }
 
+/* S= and W= that could be a file's: each LF at most doubles, so W= is within S..2*S. */
+static bool
+name_sizes_plausible(const struct maildir_name *mn)
+{
+	return mn->fsize != 0 && mn->vsize >= mn->fsize && mn->vsize - mn->fsize <= mn->fsize;
+}
+
 /*
- * A record for a file found by a sync: sizes and date, no MIME parse (the
- * cached strings stay empty, "not parsed yet": the first FETCH that needs
- * them parses).  S= and W= in the name are taken when S= is the size the
- * file has (our deliveries', Dovecot's, ours after a rename): a stat, the
- * file is not opened.  A name without them, or whose S= is wrong (another
- * tool's, damaged), costs a read of the file: what is on disk wins.
+ * A file's date and sizes.  S= and W= in the name are taken when S= is
+ * the size the file has (our deliveries', Dovecot's, ours after a
+ * rename): a stat, the file is not opened.  A name without them, or whose
+ * S= is wrong (another tool's, damaged), costs a read of the file: what
+ * is on disk wins.
  */
 static int
-index_record(int dirfd, const char *name, const struct maildir_name *mn, struct idx_msg *m,
+stat_record(int dirfd, const char *name, const struct maildir_name *mn, struct idx_msg *m,
     const char **error_r)
 {
 	struct stat	 sb;
@@ -558,15 +564,50 @@ index_record(int dirfd, const char *name, const struct maildir_name *mn, struct 
 	if (!S_ISREG(sb.st_mode))
 		return store_err(error_r, STORE_ERR_NOT_POSSIBLE, "%s: not a file", name);
 	m->idate = sb.st_mtim.tv_sec;
-	m->envelope = m->body = m->bodystructure = "";
 	m->fsize = (uint64_t)sb.st_size;
-	/* Each LF at most doubles: a W= outside S=..2*S is not this file's. */
-	if (mn->fsize != 0 && mn->fsize == m->fsize && mn->vsize >= mn->fsize &&
-	    mn->vsize - mn->fsize <= mn->fsize) {
+	if (name_sizes_plausible(mn) && mn->fsize == m->fsize) {
 		m->vsize = mn->vsize;
 		return 0;
 	}
 	return count_sizes(dirfd, name, m, error_r);
+}
+
+/*
+ * A record for a file found by a sync: sizes and date, no MIME parse (the
+ * cached strings stay empty, "not parsed yet": the first FETCH that needs
+ * them parses).  A file POP3 leaves in new/ whose name has sizes is
+ * recorded from its name alone, as Dovecot does: the stat was a fifth of a
+ * first login's time on 10,000 files.  Its date stays MAILDIR_IDATE_UNREAD
+ * until the file leaves new/ (maildir_record_check): only imapd reads
+ * dates, and its handles move such files into cur/ first.
+ */
+static int
+index_record(int dirfd, const char *name, const struct maildir_name *mn, bool from_name,
+    struct idx_msg *m, const char **error_r)
+{
+	m->envelope = m->body = m->bodystructure = "";
+	if (from_name && name_sizes_plausible(mn)) {
+		m->idate = MAILDIR_IDATE_UNREAD;
+		m->fsize = mn->fsize;
+		m->vsize = mn->vsize;
+		return 0;
+	}
+	return stat_record(dirfd, name, mn, m, error_r);
+}
+
+/*
+ * A record made from its name alone, before its file leaves new/ (a move
+ * into cur/, a flag change): the file's date, and the sizes it has.
+ */
+int
+maildir_record_check(int dirfd, const char *name, struct idx_msg *m, const char **error_r)
+{
+	struct maildir_name	 mn;
+
+	if (m->idate != MAILDIR_IDATE_UNREAD)
+		return 0;
+	maildir_name_parse(name, &mn);
+	return stat_record(dirfd, name, &mn, m, error_r);
 }
 
 static int
@@ -676,7 +717,7 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
     bool *renamed_r, bool *changed_r, bool *stable_r, const char **error_r)
 {
 	struct maildir_name	 mn;
-	struct idx_msg		 m;
+	struct idx_msg		 m, checked = *old;
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 rc;
 
@@ -685,10 +726,17 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 		e->kept = true;
 		return 0;
 	}
+	if (maildir_record_check(e->in_new ? mb->newfd : mb->curfd, e->name, &checked,
+	    error_r) == -1) {
+		if (store_error_code() != STORE_ERR_EXPUNGED)
+			return -1;
+		*stable_r = false;	/* gone meanwhile: the next scan */
+		return 0;
+	}
 	maildir_name_parse(e->name, &mn);	/* parsed whole at the scan */
 	mn.uid = old->uid;
-	mn.fsize = old->fsize;
-	mn.vsize = old->vsize;
+	mn.fsize = checked.fsize;
+	mn.vsize = checked.vsize;
 	if (e->in_new) {		/* our rename was lost: keep the flags */
 		mn.flags = old->flags;
 		mn.kwmask = old->kwmask;
@@ -718,6 +766,9 @@ sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	m.flags = mn.flags;
 	m.kwmask = mn.kwmask;
 	m.name = name;
+	m.idate = checked.idate;
+	m.fsize = checked.fsize;
+	m.vsize = checked.vsize;
 	/* Flags another program changed: a change of ours as far as MODSEQs go. */
 	if (m.flags != old->flags || m.kwmask != old->kwmask) {
 		m.modseq = f->highestmodseq + 1;
@@ -779,7 +830,7 @@ sync_new(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	memset(&m, 0, sizeof(m));
 	maildir_name_parse(e->name, &mn);
 	/* Sizes only: ENVELOPE/BODYSTRUCTURE are parsed when first asked for (mailbox_fetch). */
-	if (index_record(dir, e->name, &mn, &m, error_r) == -1)
+	if (index_record(dir, e->name, &mn, keep_in_new(mb, e), &m, error_r) == -1)
 		return store_error_temporary() ? -1 : 0;	/* gone meanwhile */
 	return sync_new_put(mb, txn, f, e, &m, st, error_r);
 }

@@ -342,6 +342,10 @@ enum maildir_cur maildir_new_state(const struct idx_folder *f, int64_t mtime);
  * Parse a message file once for the index (sizes, date, cached strings):
  * APPEND's new message.  A sync for POP3 does not parse (maildir_sync.c).
  */
+/* A record's date not read from its file yet (maildir_sync.c index_record). */
+#define MAILDIR_IDATE_UNREAD	0
+int		 maildir_record_check(int dirfd, const char *name, struct idx_msg *m,
+		    const char **error_r);
 int		 maildir_index_data(const char *data, size_t len, struct idx_msg *m, char **cache_r);
 int		 maildir_index_file(int dirfd, const char *name, struct idx_msg *m, char **cache_r,
 		    const char **error_r);

@@ -1,10 +1,10 @@
 /*
- * The first sync for POP3 (issue 18 item 4): a new file's record comes from
- * S= and W= in its name and a stat, without reading it, when S= is the
- * file's size; a name without sizes, or with ones that cannot be this
- * file's, is read and counted.  POP3 leaves the file in new/ under its
- * name (its UID in postroom-new-uids); the first other handle moves it into
- * cur/ with the right sizes in its name, and a rebuild, or a handle that
+ * The first sync for POP3 (issue 18 item 4): POP3 leaves a new file in new/
+ * under its name (its UID in postroom-new-uids), and records it from S= and
+ * W= in its name alone when they are plausible; a name without sizes, or
+ * with ones that cannot be a file's, is read and counted.  The first other
+ * handle, or a flag change, moves the file into cur/: its date is read
+ * then, and the sizes it has go into its name; a rebuild, or a handle that
  * parses, agrees.
  */
 #include "store/store.h"
@@ -12,6 +12,7 @@
 #include "lib/xmalloc.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -122,27 +125,120 @@ test_foreign_name(void **state)
 	store_fx_free(&fx);
 }
 
-/* Sizes that cannot be the file's: the file wins, and its new name says so. */
+/*
+ * Sizes that cannot be the file's.  Plausible ones (W= within S..2*S) are
+ * POP3's without a look at the file, as Dovecot takes them; the others
+ * cost a stat and a read.  The file wins once it leaves new/: its name in
+ * cur/ has the sizes it has.
+ */
 static void
 test_damaged_sizes(void **state)
 {
-	static const char	*names[][2] = {
-		{ "2.M2P2Q2.host,S=999,W=1200", "2.M2P2Q2.host,S=7,W=9,U=1:2," },
-		{ "3.M3P3Q3.host,S=7,W=6", "3.M3P3Q3.host,S=7,W=9,U=1:2," },	/* W < S */
-		{ "4.M4P4Q4.host,S=7,W=15", "4.M4P4Q4.host,S=7,W=9,U=1:2," },	/* W > 2*S */
-		{ "5.M5P5Q5.host,W=9", "5.M5P5Q5.host,S=7,W=9,U=1:2," },	/* no S= */
+	static const struct {
+		const char	*name, *cur;
+		uint64_t	 pop3;
+	} cases[] = {
+		{ "2.M2P2Q2.host,S=999,W=1200", "2.M2P2Q2.host,S=7,W=9,U=1:2,", 1200 },
+		{ "3.M3P3Q3.host,S=7,W=6", "3.M3P3Q3.host,S=7,W=9,U=1:2,", TEXT_VSIZE }, /* W < S */
+		{ "4.M4P4Q4.host,S=7,W=15", "4.M4P4Q4.host,S=7,W=9,U=1:2,", TEXT_VSIZE }, /* W > 2*S */
+		{ "5.M5P5Q5.host,W=9", "5.M5P5Q5.host,S=7,W=9,U=1:2,", TEXT_VSIZE },	/* no S= */
 	};
 	struct store_fx	*fx;
+	const char	*error;
 	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx = setup();
+		put_file(fx->maildir, cases[i].name, TEXT);
+		assert_int_equal(pop3_size(fx, NULL), cases[i].pop3);
+		open_other(fx);
+		assert_true(file_exists(fx->maildir, "cur", cases[i].cur));
+		assert_false(file_exists(fx->maildir, "new", cases[i].name));
+		assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
+		store_fx_free(&fx);
+	}
+}
+
+/* A file in new/ dated d (its mtime, INTERNALDATE). */
+static void
+put_dated(const char *maildir, const char *name, time_t d)
+{
+	struct timespec	 ts[2] = { { d, 0 }, { d, 0 } };
+	char		*path = xasprintf("%s/new/%s", maildir, name);
+
+	put_file(maildir, name, TEXT);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+	free(path);
+}
+
+/* The one message's INTERNALDATE and RFC822.SIZE as imapd would see them. */
+static void
+assert_other_sees(struct store_fx *fx, time_t date, uint64_t size)
+{
+	const struct msg_info	*mi;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 n;
+
+	if (mailbox_open(fx->st, fx->maildir, "INBOX", 0, &mb, &error) == -1)
+		fail_msg("open: %s", error);
+	assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(mi[0].internal_date, date);
+	assert_int_equal(mi[0].size, size);
+	mailbox_close(&mb);
+}
+
+/*
+ * POP3 records a file it leaves in new/ from its name, not its date: the
+ * date is read when another handle moves the file into cur/.
+ */
+static void
+test_date_read_when_moved(void **state)
+{
+	struct store_fx	*fx = setup();
+
+	(void)state;
+	put_dated(fx->maildir, "6.M6P6Q6.host,S=7,W=9", 1600000000);
+	assert_int_equal(pop3_size(fx, NULL), TEXT_VSIZE);
+	assert_other_sees(fx, 1600000000, TEXT_VSIZE);
+	store_fx_free(&fx);
+}
+
+/*
+ * POP3's own flag change (\Seen at QUIT) moves the file into cur/: the date
+ * is read then, and damaged sizes put right, before imapd ever looks.
+ */
+static void
+test_date_read_at_flag_change(void **state)
+{
+	static const char	*names[][2] = {
+		{ "7.M7P7Q7.host,S=7,W=9", "7.M7P7Q7.host,S=7,W=9,U=1:2,S" },
+		{ "8.M8P8Q8.host,S=999,W=1200", "8.M8P8Q8.host,S=7,W=9,U=1:2,S" },
+	};
+	const struct msg_info	*mi;
+	struct store_fx		*fx;
+	struct mailbox		*mb;
+	const char		*error;
+	size_t			 i, n;
+	uint32_t		 uid;
 
 	(void)state;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		fx = setup();
-		put_file(fx->maildir, names[i][0], TEXT);
-		assert_int_equal(pop3_size(fx, NULL), TEXT_VSIZE);
-		open_other(fx);
+		put_dated(fx->maildir, names[i][0], 1500000000);
+		assert_int_equal(mailbox_open(fx->st, fx->maildir, "INBOX", MAILBOX_POP3_LOCK,
+		    &mb, &error), 0);
+		assert_int_equal(mailbox_messages(mb, &mi, &n, &error), 0);
+		assert_int_equal(n, 1);
+		uid = mi[0].uid;
+		assert_int_equal(mailbox_store_flags(mb, &uid, 1, FLAGS_ADD, MSG_SEEN, NULL,
+		    &error), 0);
+		mailbox_close(&mb);
 		assert_true(file_exists(fx->maildir, "cur", names[i][1]));
-		assert_false(file_exists(fx->maildir, "new", names[i][0]));
+		assert_other_sees(fx, 1500000000, TEXT_VSIZE);
+		assert_int_equal(fx_consistent(fx->st, fx->maildir, "INBOX", &error), 0);
 		store_fx_free(&fx);
 	}
 }
@@ -427,6 +523,8 @@ main(void)
 		cmocka_unit_test(test_sizes_from_name),
 		cmocka_unit_test(test_foreign_name),
 		cmocka_unit_test(test_damaged_sizes),
+		cmocka_unit_test(test_date_read_when_moved),
+		cmocka_unit_test(test_date_read_at_flag_change),
 		cmocka_unit_test(test_agrees_with_parse_and_rebuild),
 		cmocka_unit_test(test_pop3_keeps_new),
 		cmocka_unit_test(test_pop3_new_changes),
