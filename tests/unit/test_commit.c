@@ -32,6 +32,31 @@ open_dir(const char *root, const char *sub)
 	return fd;
 }
 
+/* A scratch root with tmp/, a/ and b/ open. */
+struct dirs {
+	char	*root;
+	int	 tmp, a, b;
+};
+
+static void
+dirs_open(struct dirs *d)
+{
+	d->root = fx_tmpdir("commit");
+	d->tmp = open_dir(d->root, "tmp");
+	d->a = open_dir(d->root, "a");
+	d->b = open_dir(d->root, "b");
+}
+
+static void
+dirs_close(struct dirs *d)
+{
+	close(d->tmp);
+	close(d->a);
+	close(d->b);
+	fx_rmtree(d->root);
+	free(d->root);
+}
+
 static void
 test_add_commit_counts_fsyncs(void **state)
 {
@@ -99,37 +124,31 @@ test_link_rename_unlink_replace(void **state)
 {
 	struct commit_txn	 t;
 	struct iovec		 iov = { "data", 4 };
-	char			*root = fx_tmpdir("commit"), path[4096];
+	struct dirs		 d;
+	char			 path[4096];
 	uint64_t		 before;
-	int			 tmp, a, b;
 
 	(void)state;
 	commit_fsync_enable(1);
-	tmp = open_dir(root, "tmp");
-	a = open_dir(root, "a");
-	b = open_dir(root, "b");
+	dirs_open(&d);
 	commit_txn_init(&t);
-	assert_int_equal(commit_txn_add(&t, tmp, a, "m", &iov, 1), 0);
-	assert_int_equal(commit_txn_link(&t, a, "m", b, "m2"), 0);
-	assert_int_equal(commit_txn_rename(&t, a, "m", a, "m3"), 0);
+	assert_int_equal(commit_txn_add(&t, d.tmp, d.a, "m", &iov, 1), 0);
+	assert_int_equal(commit_txn_link(&t, d.a, "m", d.b, "m2"), 0);
+	assert_int_equal(commit_txn_rename(&t, d.a, "m", d.a, "m3"), 0);
 	before = commit_fsync_count();
 	assert_int_equal(commit_txn_commit(&t), 0);
 	assert_int_equal(commit_fsync_count() - before, 2);	/* a/ and b/ once each */
 	commit_txn_init(&t);
-	assert_int_equal(commit_txn_unlink(&t, b, "m2"), 0);
-	assert_int_equal(commit_txn_unlink(&t, b, "m2"), -1);	/* gone already */
-	assert_int_equal(commit_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
-	assert_int_equal(commit_txn_replace(&t, tmp, a, "side", &iov, 1), 0);
+	assert_int_equal(commit_txn_unlink(&t, d.b, "m2"), 0);
+	assert_int_equal(commit_txn_unlink(&t, d.b, "m2"), -1);	/* gone already */
+	assert_int_equal(commit_txn_replace(&t, d.tmp, d.a, "side", &iov, 1), 0);
+	assert_int_equal(commit_txn_replace(&t, d.tmp, d.a, "side", &iov, 1), 0);
 	assert_int_equal(commit_txn_commit(&t), 0);
-	snprintf(path, sizeof(path), "%s/a", root);
+	snprintf(path, sizeof(path), "%s/a", d.root);
 	assert_int_equal(fx_count(path), 2);	/* m3 and side */
-	snprintf(path, sizeof(path), "%s/tmp", root);
+	snprintf(path, sizeof(path), "%s/tmp", d.root);
 	assert_int_equal(fx_count(path), 0);
-	close(tmp);
-	close(a);
-	close(b);
-	fx_rmtree(root);
-	free(root);
+	dirs_close(&d);
 }
 
 /*
@@ -142,39 +161,34 @@ test_rename_noted(void **state)
 {
 	struct commit_txn	 t;
 	struct iovec		 iov = { "data", 4 };
-	char			*root = fx_tmpdir("commit"), path[4096];
+	struct dirs		 d;
+	char			 path[4096];
 	uint64_t		 before;
-	int			 tmp, a, b, reused;
+	int			 reused;
 
 	(void)state;
 	commit_fsync_enable(1);
-	tmp = open_dir(root, "tmp");
-	a = open_dir(root, "a");
-	b = open_dir(root, "b");
+	dirs_open(&d);
 	commit_txn_init(&t);
-	assert_int_equal(commit_txn_add(&t, tmp, a, "m", &iov, 1), 0);
-	assert_int_equal(commit_txn_rename_noted(&t, a, "m", b, "m"), -1);	/* b/ not noted */
+	assert_int_equal(commit_txn_add(&t, d.tmp, d.a, "m", &iov, 1), 0);
+	assert_int_equal(commit_txn_rename_noted(&t, d.a, "m", d.b, "m"), -1);	/* b/ not noted */
 	assert_non_null(strstr(commit_txn_error(&t), "not noted"));
-	assert_int_equal(commit_txn_rename_noted(&t, a, "m", a, "m2"), 0);
+	assert_int_equal(commit_txn_rename_noted(&t, d.a, "m", d.a, "m2"), 0);
 	before = commit_fsync_count();
 	assert_int_equal(commit_txn_commit(&t), 0);
 	assert_int_equal(commit_fsync_count() - before, 1);	/* a/ */
-	snprintf(path, sizeof(path), "%s/a/m2", root);
+	snprintf(path, sizeof(path), "%s/a/m2", d.root);
 	assert_int_equal(access(path, F_OK), 0);
 
 	commit_txn_init(&t);
-	assert_int_equal(commit_txn_note_dir(&t, a), 0);
-	close(a);
-	reused = open_dir(root, "c");
-	assert_int_equal(reused, a);
+	assert_int_equal(commit_txn_note_dir(&t, d.a), 0);
+	close(d.a);
+	reused = open_dir(d.root, "c");
+	assert_int_equal(reused, d.a);
 	assert_int_equal(commit_txn_note_dir(&t, reused), 0);
 	assert_int_equal(t.ndirs, 2);
 	commit_txn_abort(&t);
-	close(tmp);
-	close(reused);
-	close(b);
-	fx_rmtree(root);
-	free(root);
+	dirs_close(&d);
 }
 
 static void
@@ -233,43 +247,37 @@ test_streamed_write_commit(void **state)
 	struct commit_file	*f;
 	struct commit_txn	 t;
 	const char		*error;
-	char			*root = fx_tmpdir("commit"), path[4096];
+	struct dirs		 d;
+	char			 path[4096];
 	uint64_t		 before;
 	size_t			 i, off;
-	int			 tmp, a, b;
 
 	(void)state;
 	commit_fsync_enable(1);
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (char)('a' + i % 26);
-	tmp = open_dir(root, "tmp");
-	a = open_dir(root, "a");
-	b = open_dir(root, "b");
-	assert_non_null(f = commit_file_open(tmp, NULL, 0, &error));
+	dirs_open(&d);
+	assert_non_null(f = commit_file_open(d.tmp, NULL, 0, &error));
 	assert_non_null(strstr(commit_file_name(f), ".M"));	/* a unique name */
 	for (off = 0, i = 1; off < sizeof(big); off += i, i = i * 3 + 1)
 		assert_int_equal(commit_file_write(f, big + off,
 		    i < sizeof(big) - off ? i : sizeof(big) - off, &error), 0);
-	snprintf(path, sizeof(path), "%s/a", root);
+	snprintf(path, sizeof(path), "%s/a", d.root);
 	assert_int_equal(fx_count(path), 0);		/* nothing visible yet */
 	before = commit_fsync_count();
 	commit_txn_init(&t);
-	assert_int_equal(commit_file_link(f, &t, b, "m", &error), 0);
-	assert_int_equal(commit_file_commit(&f, &t, a, "m", &error), 0);
+	assert_int_equal(commit_file_link(f, &t, d.b, "m", &error), 0);
+	assert_int_equal(commit_file_commit(&f, &t, d.a, "m", &error), 0);
 	assert_null(f);
 	assert_int_equal(commit_fsync_count() - before, 1);	/* the file, once */
 	assert_int_equal(commit_txn_commit(&t), 0);
 	assert_int_equal(commit_fsync_count() - before, 3);	/* and a/, b/ */
-	assert_int_equal(read_file(root, "a/m", back, sizeof(back)), sizeof(big));
+	assert_int_equal(read_file(d.root, "a/m", back, sizeof(back)), sizeof(big));
 	assert_memory_equal(back, big, sizeof(big));
-	assert_int_equal(read_file(root, "b/m", back, sizeof(back)), sizeof(big));
-	snprintf(path, sizeof(path), "%s/tmp", root);
+	assert_int_equal(read_file(d.root, "b/m", back, sizeof(back)), sizeof(big));
+	snprintf(path, sizeof(path), "%s/tmp", d.root);
 	assert_int_equal(fx_count(path), 0);
-	close(tmp);
-	close(a);
-	close(b);
-	fx_rmtree(root);
-	free(root);
+	dirs_close(&d);
 }
 
 /* Abort before or after finish, or a commit that fails: nothing is left. */
