@@ -784,6 +784,7 @@ msg_decode(void *blob, size_t size, struct idx_msg *m, bool with_cache)
 	m->envelope = s[1];
 	m->body = s[2];
 	m->bodystructure = s[3];
+	m->strings_apart = r.layout >= 2;
 	return (int)r.layout;
 }
 
@@ -834,8 +835,11 @@ idx_msg_put(struct idx_txn *t, uint32_t folder_id, const struct idx_msg *m,
 	if (store_retry_point("idx_msg_put"))
 		return db_fail(t->e, DB_LOCK_DEADLOCK, "message put", error_r);
 	msg_key(k, folder_id, m->uid);
-	rc = m->envelope == NULL && m->body == NULL && m->bodystructure == NULL ?
-	    cache_keep_inline(t, k, error_r) : cache_put(t, k, m, error_r);
+	/* Strings left as they are: a record read as apart has none inline to move. */
+	if (m->envelope == NULL && m->body == NULL && m->bodystructure == NULL)
+		rc = m->strings_apart ? 0 : cache_keep_inline(t, k, error_r);
+	else
+		rc = cache_put(t, k, m, error_r);
 	if (rc != 0)
 		return rc;
 	memset(&r, 0, sizeof(r));

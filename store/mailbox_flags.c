@@ -16,9 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A message's new flags; its new name is in the call's names buffer (16 bytes, not 268). */
+/*
+ * A message's new flags; its new name is in the call's names buffer (a
+ * record's fixed part, not its 268-byte name).
+ */
 struct change {
-	uint32_t	 uid;
+	struct idx_msg	 was;		/* as read, without name */
 	uint32_t	 flags;
 	uint32_t	 kwmask;
 	uint32_t	 name;		/* offset in names */
@@ -54,17 +57,23 @@ resync_if_gone(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
 	return maildir_sync_locked(mb, txn, f, true, error_r);
 }
 
-/* Apply the recorded changes to the index records. */
+/*
+ * Apply the recorded changes to the index records.  Each is as it was read,
+ * in this transaction, unless a resync ran since (reread) or its strings
+ * are inline (an older layout: the put moves them, so it needs them).
+ */
 static int
 apply_changes(struct idx_txn *txn, struct idx_folder *f, const struct change *c, size_t n,
-    const char *names, const char **error_r)
+    const char *names, bool reread, const char **error_r)
 {
 	struct idx_msg	 m;
 	size_t		 i;
 	int		 rc;
 
 	for (i = 0; i < n; i++) {
-		if ((rc = idx_msg_get(txn, f->id, c[i].uid, false, &m, error_r)) != 0) {
+		if (!reread && c[i].was.strings_apart)
+			m = c[i].was;
+		else if ((rc = idx_msg_get(txn, f->id, c[i].was.uid, false, &m, error_r)) != 0) {
 			if (rc == 1)
 				continue;
 			return rc;
@@ -136,7 +145,8 @@ again:
 			ctx->modified[ctx->nmodified++] = m.uid;
 			continue;
 		}
-		c[n].uid = m.uid;
+		c[n].was = m;
+		c[n].was.name = NULL;	/* in the txn's buffer: the next get overwrites it */
 		c[n].flags = new_flags(ctx->mode, m.flags, set);
 		c[n].kwmask = ctx->keywords == NULL && ctx->mode != FLAGS_REPLACE ? m.kwmask :
 		    new_flags(ctx->mode, m.kwmask, kw);
@@ -192,7 +202,7 @@ again:
 		goto out;
 	}
 	store_crash_point("flags-fsynced");
-	if ((rc = apply_changes(txn, f, c, n, buf_head(&names), error_r)) != 0)
+	if ((rc = apply_changes(txn, f, c, n, buf_head(&names), synced, error_r)) != 0)
 		goto out;
 	if (n > 0)
 		f->highestmodseq++;

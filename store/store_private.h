@@ -153,6 +153,7 @@ struct idx_msg {
 	const char	*envelope;
 	const char	*body;
 	const char	*bodystructure;
+	bool		 strings_apart;	/* read from a record whose strings are in cache.db */
 };
 
 /* Index errors: IDX_RETRY means "deadlock or recovery: abort and run again". */
