@@ -222,6 +222,21 @@ def children(pid):
     return sorted(out)
 
 
+def stop_process(pid, timeout=5.0):
+    """SIGSTOP pid and wait until it is stopped: the signal is delivered
+    asynchronously, and a worker still running could accept the very
+    connection the caller makes next, then stop holding it."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open('/proc/%d/stat' % pid) as f:
+            if f.read().rsplit(')', 1)[1].split()[0] in ('T', 't'):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError('process %d not stopped after %.0f s' % (pid, timeout))
+        time.sleep(0.001)
+
+
 def _become_subreaper():
     """Orphans of a killed daemon become our children, so _reaped_or_gone()
     reaps them at once instead of waiting for PID 1 to (which, on some

@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Postroom, is_root, require, start_postroom
+from harness import Postroom, is_root, require, start_postroom, stop_process
 
 ALICE = ('alice@example.test', 'alice-pw')
 DELAY = 0.6          # auth_fail_delay below
@@ -110,7 +110,7 @@ class TestBlockShared(AuthfailCase):
         reply, _ = pop3_login(self.pop3, bad, ALICE[1])
         self.assertEqual(reply, b'-ERR [AUTH] Authentication failed.\r\n')
         (first,) = self.worker_pids('pop3d', 'event=auth status=failed', since)
-        os.kill(first, signal.SIGSTOP)
+        stop_process(first)
         try:
             reply, _ = pop3_login(self.pop3, bad, ALICE[1])
         finally:

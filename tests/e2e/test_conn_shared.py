@@ -21,7 +21,8 @@ import signal
 import socket
 import unittest
 
-from harness import Postroom, children, have_built, require, sanitized, start_postroom
+from harness import (Postroom, children, have_built, require, sanitized, start_postroom,
+                     stop_process)
 
 PER_IP = 4
 
@@ -74,7 +75,7 @@ class SharedCase(unittest.TestCase):
         """fn() while only `worker` accepts (the other is stopped)."""
         others = [w for w in children(self.pr.pid(self.name)) if w != worker]
         for w in others:
-            os.kill(w, signal.SIGSTOP)
+            stop_process(w)
         try:
             return fn()
         finally:
