@@ -154,7 +154,8 @@ again:
 			continue;
 		src = maildir_name_dirfd(mb, m.name);
 		if (maildir_record_check(src, m.name, &m, error_r) == -1) {
-			if (store_error_code() != STORE_ERR_EXPUNGED) {
+			/* Gone before its stat: as for a rename, one rescan, else its own error. */
+			if (store_error_code() != STORE_ERR_EXPUNGED || synced) {
 				rc = -1;
 				goto out;
 			}
