@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sys/mman.h>
+
+#define PREFAULT_MIN	(256 * 1024)
 
 static void __attribute__((noreturn))
 xmalloc_die(const char *what, size_t a, size_t b)
@@ -114,4 +119,15 @@ xasprintf(const char *fmt, ...)
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	return s;
+}
+
+void
+xprefault(void *p, size_t len)
+{
+	uintptr_t	 page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t	 start = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t	 end = ((uintptr_t)p + len) & ~(page - 1);
+
+	if (len >= PREFAULT_MIN && end > start)
+		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }

@@ -21,6 +21,14 @@ char	*xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0
 size_t	 size_add(size_t a, size_t b);
 size_t	 size_mul(size_t a, size_t b);
 
+/*
+ * Fault in the pages of a large block the caller is about to fill: one
+ * system call instead of a fault per page (a block above malloc's mmap
+ * threshold is fresh memory each time).  Best effort; small blocks are
+ * left as they are.
+ */
+void	 xprefault(void *p, size_t len);
+
 /* free(*p) and set *p to NULL: the destructor convention. */
 #define	 xfree(p) do { free(*(p)); *(p) = NULL; } while (0)
 

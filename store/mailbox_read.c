@@ -128,7 +128,9 @@ snap_reset(struct read_ctx *c, uint32_t n)
 	s->msgs = xreallocarray(NULL, s->cap, sizeof(*s->msgs));
 	s->name_at = xreallocarray(NULL, s->cap, sizeof(*s->name_at));
 	buf_init(&s->names, NAMES_MAX);
-	buf_reserve(&s->names, size_mul(s->cap, NAME_GUESS));
+	xprefault(s->msgs, s->cap * sizeof(*s->msgs));
+	xprefault(s->name_at, s->cap * sizeof(*s->name_at));
+	xprefault(buf_reserve(&s->names, size_mul(s->cap, NAME_GUESS)), s->cap * NAME_GUESS);
 }
 
 /* What a session holds of the record m. */
