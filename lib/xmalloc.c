@@ -128,6 +128,6 @@ xprefault(void *p, size_t len)
 	uintptr_t	 start = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t	 end = ((uintptr_t)p + len) & ~(page - 1);
 
-	if (len >= PREFAULT_MIN && end > start)
+	if (p != NULL && len >= PREFAULT_MIN && end > start)
 		(void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
 }
