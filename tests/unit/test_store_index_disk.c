@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <db.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #define SMALL_INDEX_MAX	(2 * 1024 * 1024)	/* bytes allocated, a small mailbox */
+#define WALKED_PAGE	32768	/* store/index.c WALKED_PAGE_BYTES */
 
 /* Bytes allocated to the files of maildir/postroom-index. */
 static uint64_t
@@ -79,11 +81,41 @@ test_small_mailbox_small_index(void **state)
 	assert_true(small < SMALL_INDEX_MAX);
 }
 
+/* The page size a file of maildir's index was made with, read outside its environment. */
+static uint32_t
+file_pagesize(const char *maildir, const char *file)
+{
+	uint32_t	 size = 0;
+	char		*path;
+	DB		*db;
+
+	path = xasprintf("%s/postroom-index/%s", maildir, file);
+	assert_int_equal(db_create(&db, NULL, 0), 0);
+	assert_int_equal(db->open(db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0), 0);
+	assert_int_equal(db->get_pagesize(db, &size), 0);
+	db->close(db, 0);
+	free(path);
+	return size;
+}
+
+/* The files every SELECT, SEARCH and FETCH walks whole are made with large pages. */
+static void
+test_walked_files_large_pages(void **state)
+{
+	struct store_fx	*fx = *state;
+
+	fx_deliver_n(fx, 3);
+	open_close(fx->st, fx->maildir);
+	assert_int_equal(file_pagesize(fx->maildir, "msgs.db"), WALKED_PAGE);
+	assert_int_equal(file_pagesize(fx->maildir, "cache.db"), WALKED_PAGE);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		STORE_FX_TEST(test_small_mailbox_small_index),
+		STORE_FX_TEST(test_walked_files_large_pages),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
