@@ -35,7 +35,9 @@
 #define STOP_POLL_MS		100
 #define ACCEPT_PAUSE_MS		1000	/* out of fds: stop accepting this long */
 #define ACCEPT_SLACK		1	/* connections more than another worker's, taken anyway */
-#define ACCEPT_LEAVE_US		2000	/* a connection left to a worker with fewer, at most */
+#define ACCEPT_SPIN_US		2000	/* a connection left to another: looked at again at once */
+#define ACCEPT_LOOKS		8	/* then this many times, ACCEPT_LOOK_MS apart */
+#define ACCEPT_LOOK_MS		1
 #define GC_MS			5000
 #define MMAP_THRESHOLD		(128 * 1024)	/* glibc's initial value, kept */
 #define AUTHFAIL_FILE		"authfail.table"
@@ -449,13 +451,19 @@ signal_cb(int signo, void *arg)
 }
 
 static void
-accept_listen(struct daemon *d, bool on)
+accept_watch(struct daemon *d, bool on)
 {
 	size_t	 i;
 
 	for (i = 0; i < d->nsocks; i++)
 		if (d->socks[i].io != NULL)
 			ev_io_set(d->socks[i].io, on ? EV_READ : 0);
+}
+
+static void
+accept_listen(struct daemon *d, bool on)
+{
+	accept_watch(d, on);
 	conntab_set_listening(d->conns, on);	/* off: nothing is left to it */
 }
 
@@ -479,36 +487,55 @@ clock_us(void)
  * Leave this connection to another worker?  Every worker watching the
  * listener was woken by it; one that holds at least ACCEPT_SLACK + 1 fewer
  * connections takes it, while this one looks again at its next turns
- * (level-triggered, the listener stays ready until somebody accepts) for
- * up to ACCEPT_LEAVE_US, then takes it (that worker is busy).  The wait
- * starts again when another worker's load moves (it took one), so each
- * connection of a burst gets its own; once one was taken here after the
- * whole wait, the next ones are too until the other shows life.  It yields
- * the CPU at each look: on a box with few cores the other worker may be
- * waiting for this very core.  Waking an idle worker on a virtual machine
- * took 286 us at the median and up to 511 (an idle vCPU is halted), and
- * with 300 us TestSpread failed 13 runs in 20: ACCEPT_LEAVE_US is 4 times
- * the worst seen.  Long sessions arriving in a burst are spread, and short
- * ones, whose counts stay within the slack, are taken at once.
+ * (level-triggered, the listener stays ready until somebody accepts),
+ * yielding the CPU at each look: on a box with few cores the other worker
+ * may be waiting for this very core.  Waking an idle worker on a virtual
+ * machine took 286 us at the median and up to 511 (an idle vCPU is
+ * halted), so after ACCEPT_SPIN_US the other is late, not slow to wake: this
+ * one then stops watching the listener and looks ACCEPT_LOOKS more times,
+ * ACCEPT_LOOK_MS apart, leaving the cores to the rest, then takes the
+ * connection (that worker is busy).  Counted in looks, not in time: on a
+ * box so loaded that this worker's own turns come late, the other's do too.
+ *
+ * The wait starts again when another worker's load moves (it took one), so
+ * each connection of a burst gets its own; once one was taken here after
+ * the whole wait, the next ones are too until the other shows life.  Long
+ * sessions arriving in a burst are spread, and short ones, whose counts
+ * stay within the slack, are taken at once.
  */
 static bool
 accept_leave(struct daemon *d)
 {
 	uint64_t	 now, others;
+	bool		 looked_again = d->left_paused;
 
+	d->left_paused = false;
 	if (!conntab_fewer_elsewhere(d->conns, ACCEPT_SLACK))
 		return false;
 	now = clock_us();
 	others = conntab_load_elsewhere(d->conns);
-	if (now - d->left_last > ACCEPT_LEAVE_US || others != d->left_others) {
+	if (others != d->left_others ||
+	    (!looked_again && now - d->left_last > ACCEPT_SPIN_US)) {
 		/* A new connection, not the same one again: another worker took one. */
 		d->left_since = now;
 		d->left_others = others;
+		d->left_looks = 0;
 	}
 	d->left_last = now;
-	if (now - d->left_since >= ACCEPT_LEAVE_US)
+	if (now - d->left_since < ACCEPT_SPIN_US) {
+		sched_yield();
+		return true;
+	}
+	if (d->left_looks == ACCEPT_LOOKS)
 		return false;
-	sched_yield();
+	d->left_looks++;
+	/*
+	 * Still marked listening: marked off, the other would leave nothing to
+	 * this one and could take the whole rest of a burst meanwhile.
+	 */
+	accept_watch(d, false);
+	ev_timer_set(d->accept_timer, ACCEPT_LOOK_MS);
+	d->left_paused = true;
 	return true;
 }
 

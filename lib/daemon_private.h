@@ -62,9 +62,11 @@ struct daemon {
 	unsigned			 gen;
 	struct daemon_retired		*retired;
 	struct ev_timer			*stop_timer;
-	struct ev_timer			*accept_timer;	/* re-enable accept after EMFILE */
+	struct ev_timer			*accept_timer;	/* listening again: after EMFILE, after accept_leave() */
 	uint64_t			 left_since, left_last;	/* accept_leave(), in us */
 	uint64_t			 left_others;	/* conntab_load_elsewhere() then */
+	unsigned			 left_looks;	/* listener unwatched, looked at again */
+	bool				 left_paused;	/* this turn is such a look */
 	struct ev_timer			*gc_timer;
 	unsigned long long		 stop_deadline;
 	bool				 stopping;
