@@ -40,6 +40,7 @@
 #define ACCEPT_LOOK_MS		1
 #define GC_MS			5000
 #define MMAP_THRESHOLD		(128 * 1024)	/* glibc's initial value, kept */
+#define MALLOC_ARENAS		2	/* the loop's and the threads' (glibc: 8 per core) */
 #define AUTHFAIL_FILE		"authfail.table"
 
 const struct settings *
@@ -785,6 +786,12 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	 * the threshold fixed (issue 18).
 	 */
 	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+	/*
+	 * Each workq and authq thread got an arena of its own, and each kept
+	 * 160-220 KB resident after the sessions closed: 12.9 MB PSS for pop3d
+	 * 1 s after 10 sessions, 10.0 MB with two arenas, RETR no slower.
+	 */
+	mallopt(M_ARENA_MAX, MALLOC_ARENAS);
 	/*
 	 * Held until the loop's signalfd takes them: a SIGHUP during start-up
 	 * must not kill us with the default action.
