@@ -220,7 +220,10 @@ class TestSpread(SharedCase):
                 bursts.append(per_worker)
             if len(bursts) == 4:
                 break
-        self.assertEqual(len(bursts), 4, 'this process was too slow to hold a worker 3 ms')
+        if len(bursts) < 4:
+            # Seen under ASan beside 4 busy loops on 2 cores (1 run in 10): nothing measured.
+            self.skipTest('this process was too slow to hold a worker 3 ms (%d bursts of 4)'
+                          % len(bursts))
         for per_worker in bursts:
             self.assertEqual(len(per_worker), 2, bursts)
             self.assertGreaterEqual(per_worker[0], 3, bursts)
