@@ -362,25 +362,45 @@ conn_do_io(struct conn *c, unsigned events)
 	}
 }
 
-static void
-conn_update_io(struct conn *c)
+static unsigned
+conn_io_wanted(const struct conn *c)
 {
 	unsigned	 ev = 0;
 
 	if (c->closed_reported)
-		ev = 0;
-	else if (c->tls == CT_HANDSHAKE)
-		ev = c->hs_want;
-	else {
-		if (buf_len(&c->out) > 0 && !c->error)
-			ev |= c->write_wants_read ? EV_READ : EV_WRITE;
-		if (conn_want_read(c))
-			ev |= c->read_wants_write ? EV_WRITE : EV_READ;
-	}
+		return 0;
+	if (c->tls == CT_HANDSHAKE)
+		return c->hs_want;
+	if (buf_len(&c->out) > 0 && !c->error)
+		ev |= c->write_wants_read ? EV_READ : EV_WRITE;
+	if (conn_want_read(c))
+		ev |= c->read_wants_write ? EV_WRITE : EV_READ;
+	return ev;
+}
+
+static void
+conn_set_io(struct conn *c, unsigned ev)
+{
 	if (ev != c->io_events) {
 		ev_io_set(c->io, ev);
 		c->io_events = ev;
 	}
+}
+
+/*
+ * A session pauses for every workq job, and the reply that ends the pause
+ * leaves it reading again: so a pause leaves the socket watched as it was
+ * (two epoll_ctl calls a job saved), until an event comes meanwhile
+ * (conn_process() then stops watching it).
+ */
+static void
+conn_update_io(struct conn *c)
+{
+	unsigned	 ev = conn_io_wanted(c);
+
+	if (ev == 0 && c->paused && !c->closed_reported)
+		return;
+	conn_set_io(c, ev);
 }
 
 /* Report one event; false if the callback freed the conn. */
@@ -412,6 +432,7 @@ static void
 conn_process(struct conn *c, unsigned events)
 {
 	enum conn_event	 ev;
+	bool		 woken_paused = c->paused;
 
 	if (c->closed_reported)
 		return;
@@ -464,7 +485,10 @@ conn_process(struct conn *c, unsigned events)
 		return;
 	}
 	conn_trim(&c->in, CONN_KEEP_IN);
-	conn_update_io(c);
+	if (events != 0 && woken_paused)
+		conn_set_io(c, conn_io_wanted(c));	/* stop watching till it resumes */
+	else
+		conn_update_io(c);
 }
 
 struct buf *
@@ -507,13 +531,20 @@ conn_pause(struct conn *c, bool paused)
 	if (c->paused == paused)
 		return;
 	c->paused = paused;
-	if (c->busy == 0) {
+	if (c->busy > 0)
+		return;
+	/*
+	 * The reply that ends a pause goes out now, unless input waits whose
+	 * replies should go with it: the socket then stays watched as before.
+	 */
+	if (!paused && buf_len(&c->in) == 0)
+		conn_flush(c);
+	else
 		conn_update_io(c);
-		/* Decrypted bytes epoll cannot see, or a half-close waiting for us. */
-		if (!paused && (c->eof ||
-		    (c->ssl != NULL && c->tls == CT_ON && SSL_has_pending(c->ssl))))
-			conn_kick(c);
-	}
+	/* Decrypted bytes epoll cannot see, or a half-close waiting for us. */
+	if (!paused && (c->eof ||
+	    (c->ssl != NULL && c->tls == CT_ON && SSL_has_pending(c->ssl))))
+		conn_kick(c);
 }
 
 void

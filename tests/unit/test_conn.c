@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -342,6 +343,58 @@ test_timeout_and_pause(void **state)
 	/* Disarmed: no second timeout. */
 	conn_set_timeout(t.c, 0);
 	assert_false(tc_run(&t, CONN_TIMEOUT, 60));
+	tc_teardown(&t);
+}
+
+static double
+thread_cpu_ms(void)
+{
+	struct rusage	 ru;
+
+	assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* A pause leaves the socket watched; input arriving then must not wake the loop again and again. */
+static void
+test_paused_input_does_not_spin(void **state)
+{
+	struct tc	t;
+	double		 cpu;
+
+	(void)state;
+	tc_setup(&t, SOCK_STREAM, NULL);
+	assert_false(tc_run(&t, CONN_INPUT, 10));	/* registered, as a session's socket is */
+	conn_pause(t.c, true);
+	peer_write(&t, "data\r\n");
+	cpu = thread_cpu_ms();
+	assert_false(tc_run(&t, CONN_INPUT, 200));
+	/* Spinning costs a core (a third of one beside 4 busy loops); sleeping, next to nothing. */
+	assert_true(thread_cpu_ms() - cpu < 20);
+	conn_pause(t.c, false);
+	assert_true(tc_run(&t, CONN_INPUT, 2000));
+	assert_int_equal(t.gotlen, 6);
+	tc_teardown(&t);
+}
+
+/* The reply that ends a pause is on the socket when conn_pause() returns. */
+static void
+test_resume_sends_the_reply_at_once(void **state)
+{
+	struct tc	t;
+	char		buf[64];
+
+	(void)state;
+	tc_setup(&t, SOCK_STREAM, NULL);
+	conn_pause(t.c, true);
+	buf_puts(conn_output(t.c), "250 ok\r\n");
+	conn_pause(t.c, false);
+	assert_int_equal(recv(t.peer, buf, sizeof(buf), MSG_DONTWAIT), 8);
+	assert_memory_equal(buf, "250 ok\r\n", 8);
+	peer_write(&t, "next\r\n");
+	assert_true(tc_run(&t, CONN_INPUT, 2000));
+	assert_int_equal(t.gotlen, 6);
 	tc_teardown(&t);
 }
 
@@ -766,6 +819,8 @@ main(void)
 		cmocka_unit_test(test_keep_output),
 		cmocka_unit_test(test_input_limit),
 		cmocka_unit_test(test_timeout_and_pause),
+		cmocka_unit_test(test_paused_input_does_not_spin),
+		cmocka_unit_test(test_resume_sends_the_reply_at_once),
 		cmocka_unit_test(test_free_inside_callback),
 		cmocka_unit_test(test_close_after_flush),
 		cmocka_unit_test(test_tls_contexts),
