@@ -164,7 +164,11 @@ echo
 while :; do
 	for p in $pids; do
 		if ! kill -0 "$p" 2>/dev/null; then
-			echo "run: a daemon (pid $p) exited; stopping the others" >&2
+			status=0
+			wait "$p" || status=$?
+			# Only a stop ends a daemon well: Ctrl-C reached it before our trap ran.
+			if [ "$status" = 0 ]; then stop; fi
+			echo "run: a daemon (pid $p) exited, status $status; stopping the others" >&2
 			for q in $pids; do kill -TERM "$q" 2>/dev/null || true; done
 			for q in $pids; do wait "$q" 2>/dev/null || true; done
 			exit 1
