@@ -23,12 +23,11 @@
  */
 #include "lib/conntab.h"
 
-#include "lib/log.h"
+#include "lib/shm.h"
 #include "lib/xmalloc.h"
 
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,18 +94,8 @@ buckets(const struct conntab *t, uint32_t h, unsigned b_r[2])
 static void
 ct_lock(struct conntab *t)
 {
-	int	rc = pthread_mutex_lock(&t->hdr->lock);
-
-	if (rc == EOWNERDEAD) {
-		/* A worker died in here: every change is one store (see above). */
-		log_warnx("event=conntab_lock owner_died=yes");
-		rc = pthread_mutex_consistent(&t->hdr->lock);
-	}
-	if (rc != 0) {
-		errno = rc;
-		log_warn("event=conntab_lock status=failed");
-		abort();	/* a bug: nobody leaves it unrecoverable */
-	}
+	/* A worker that died in here left it consistent: every change is one store (see above). */
+	shm_mutex_lock(&t->hdr->lock, "conntab_lock");
 }
 
 static void
@@ -119,7 +108,6 @@ struct conntab *
 conntab_new(unsigned nslots, unsigned nowners)
 {
 	struct conntab		*t = xcalloc(1, sizeof(*t));
-	pthread_mutexattr_t	 attr;
 	size_t			 tags_len;
 	char			*map;
 
@@ -135,19 +123,13 @@ conntab_new(unsigned nslots, unsigned nowners)
 	t->map_len = size_add(size_add((sizeof(struct ct_header) + 63) & ~(size_t)63, tags_len),
 	    size_mul(t->nslots, t->stride));
 	/* Untouched pages cost nothing: only the slots in use become resident. */
-	map = mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
-		fatal("event=conntab bytes=%zu", t->map_len);
+	map = shm_map(t->map_len, "conntab");
 	t->hdr = (struct ct_header *)map;
 	t->tags = (uint32_t *)(map + ((sizeof(struct ct_header) + 63) & ~(size_t)63));
 	t->slots = (char *)t->tags + tags_len;
 	if (getrandom(&t->hdr->seed, sizeof(t->hdr->seed), 0) != (ssize_t)sizeof(t->hdr->seed))
 		t->hdr->seed = 2166136261u ^ (uint32_t)getpid();
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&t->hdr->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	shm_mutex_init(&t->hdr->lock);
 	return t;
 }
 
