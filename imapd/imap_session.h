@@ -18,6 +18,7 @@
 
 struct authfail;
 struct authq;
+struct passcache;
 struct conntab;
 struct directory;
 struct store;
@@ -46,6 +47,7 @@ struct imap_env {
 	bool			 tls_available;	/* STARTTLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail; NULL: its own */
 	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	/* Logged-in users, counted with imapd's other workers (lib/conntab.h). */
 	struct conntab		*conntab;
 };

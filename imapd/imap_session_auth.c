@@ -22,7 +22,7 @@
 static struct login_env
 login_env(const struct imap_env *env)
 {
-	return (struct login_env){ env->authq, env->authfail, env->now_ms };
+	return (struct login_env){ env->authq, env->authfail, env->now_ms, env->passcache };
 }
 
 void

@@ -14,6 +14,7 @@
 #include "lib/directory.h"
 #include "lib/ev.h"
 #include "lib/log.h"
+#include "lib/passcache.h"
 #include "lib/session.h"
 #include "lib/tls.h"
 #include "lib/workq.h"
@@ -77,6 +78,12 @@ struct authq *
 daemon_authq(struct daemon *d)
 {
 	return d->authq;
+}
+
+struct passcache *
+daemon_passcache(struct daemon *d)
+{
+	return d->passcache;
 }
 
 struct conntab *
@@ -227,6 +234,7 @@ static const size_t	restart_fields[] = {
 	SETTINGS_FIELD(unsigned, lib.io_threads),
 	SETTINGS_FIELD(unsigned, lib.worker_restart_burst),
 	SETTINGS_FIELD(unsigned, lib.connection_table_size),
+	SETTINGS_FIELD(unsigned, lib.auth_cache_size),
 	SETTINGS_FIELD(bool, lib.seccomp),
 	SETTINGS_FIELD(unsigned, lib.max_open_files),
 };
@@ -390,6 +398,7 @@ daemon_reload(struct daemon *d)
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
 	authq_set_max(d->authq, auth_hashes(d));
+	passcache_set_ttl(d->passcache, config_settings(cfg)->lib.auth_cache_ttl_ms);
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
 	log_info("event=reload status=ok config=%s", config_path(cfg));
@@ -662,6 +671,7 @@ daemon_worker(struct daemon *d)
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
 	d->authq = authq_new(auth_hashes(d));
+	passcache_set_ttl(d->passcache, daemon_settings(d)->lib.auth_cache_ttl_ms);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);
 	d->gc_timer = ev_timer_new(d->loop, gc_cb, d);
@@ -742,6 +752,7 @@ daemon_release(struct daemon *d)
 	if (d->af_fd != -1)
 		close(d->af_fd);
 	conntab_free(&d->conns);
+	passcache_free(&d->passcache);
 	daemon_status_free(&d->status);
 }
 
@@ -826,6 +837,7 @@ daemon_run(const struct daemon_spec *spec, int argc, char *argv[])
 	/* Before the fork: every worker maps the same counts. */
 	d.conns = conntab_new(set->lib.connection_table_size, workers);
 	d.status = daemon_status_new(&d, workers);
+	d.passcache = passcache_new(set->lib.auth_cache_size);
 	load_tls(&d);
 	open_authfail(&d);
 	/* While root may still raise the hard limit. */

@@ -23,6 +23,7 @@
 
 struct authfail;
 struct authq;
+struct passcache;
 struct conntab;
 struct daemon;
 struct directory;
@@ -80,6 +81,8 @@ struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
 /* Password checks taking turns in this worker (auth_max_hashes, lib/authq.h). */
 struct authq		*daemon_authq(struct daemon *d);
+/* Logins verified lately, remembered for all the daemon's workers (auth_cache_*, lib/passcache.h). */
+struct passcache	*daemon_passcache(struct daemon *d);
 /* Connection counts shared by the daemon's workers, this worker's column (lib/conntab.h). */
 struct conntab		*daemon_conntab(struct daemon *d);
 void			*daemon_arg(struct daemon *d);

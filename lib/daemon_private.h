@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 struct conntab;
+struct passcache;
 struct daemon;
 struct daemon_status;
 struct ev_io;
@@ -49,6 +50,7 @@ struct daemon {
 	int				 ready_fd;	/* a worker's pipe to its supervisor */
 	int				 af_fd;		/* shared authfail table, -1: none */
 	struct conntab			*conns;		/* connection counts, shared by the workers */
+	struct passcache		*passcache;	/* shared by the workers too */
 	unsigned			 worker_index;	/* this worker's column in conns */
 	struct daemon_status		*status;	/* for mailctl status; NULL: none */
 

@@ -20,6 +20,7 @@
 
 #include "lib/error.h"
 #include "lib/log.h"
+#include "lib/passcache.h"
 #include "lib/textfile.h"
 #include "lib/xmalloc.h"
 
@@ -674,14 +675,20 @@ directory_resolve(const struct directory *d, const char *address,
 }
 
 const struct dir_user *
-directory_authenticate(const struct directory *d, const char *address, const char *password)
+directory_authenticate(const struct directory *d, const char *address, const char *password,
+    struct passcache *pc)
 {
 	const struct dir_user	*u;
 	bool			 ok;
 
 	u = directory_user(d, address);
+	/* Only who gives the right password can be told apart by speed. */
+	if (u != NULL && passcache_hit(pc, u->password, password))
+		return u;
 	/* The same crypt work whether or not the user exists. */
 	ok = password_verify(u != NULL ? u->password : password_dummy_hash, password);
+	if (u != NULL && ok)
+		passcache_add(pc, u->password, password);
 	return u != NULL && ok ? u : NULL;
 }
 

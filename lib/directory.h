@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 struct directory;
+struct passcache;
 
 struct dir_user {
 	const char	*address;	/* canonical "alice@example.com" */
@@ -79,10 +80,11 @@ enum dir_resolve directory_resolve(const struct directory *d, const char *addres
 /*
  * Check a login (address as typed; case-insensitive).  Constant-time compare
  * of the crypt(3) result; runs crypt even for unknown users so timing does
- * not reveal which exist.  Returns the user or NULL.
+ * not reveal which exist.  A login verified lately is found in pc instead
+ * (NULL: none; lib/passcache.h).  Returns the user or NULL.
  */
 const struct dir_user *directory_authenticate(const struct directory *d, const char *address,
-		    const char *password);
+		    const char *password, struct passcache *pc);
 
 /*
  * May the authenticated user login use address as a sender (envelope or

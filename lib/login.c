@@ -71,7 +71,7 @@ check_work(void *arg)
 	struct login	*l = arg;
 
 	if (l->dir != NULL)
-		l->u = directory_authenticate(l->dir, l->user, l->password);
+		l->u = directory_authenticate(l->dir, l->user, l->password, l->env.passcache);
 }
 
 static void

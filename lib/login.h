@@ -20,6 +20,7 @@ struct authq;
 struct dir_user;
 struct directory;
 struct login;
+struct passcache;
 struct session_host;
 
 /* What a daemon checks logins with (copied by login_start). */
@@ -27,6 +28,7 @@ struct login_env {
 	struct authq		*authq;
 	struct authfail		*authfail;	/* NULL: no delays, nothing recorded */
 	uint64_t		 (*now_ms)(void);	/* authfail's clock; NULL: authfail_now */
+	struct passcache	*passcache;	/* logins verified lately; NULL: none */
 };
 
 struct login_result {

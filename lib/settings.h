@@ -41,6 +41,8 @@ struct lib_settings {
 	bool		 auth_exempt_loopback;
 	unsigned	 auth_table_size;
 	unsigned	 auth_max_hashes;
+	unsigned	 auth_cache_size;
+	uint64_t	 auth_cache_ttl_ms;
 	unsigned	 max_connections_per_ip;
 	unsigned	 connection_table_size;
 	unsigned	 max_connections;

@@ -426,7 +426,7 @@ cmd_verify(struct mailctl *m, int argc, char **argv)
 	if ((rc = ctl_read_password(o.password_stdin, pw, sizeof(pw))) != CTL_OK)
 		return rc;
 	addr = ctl_lower(o.address);
-	if (directory_authenticate(m->dir, addr, pw) == NULL)
+	if (directory_authenticate(m->dir, addr, pw, NULL) == NULL)
 		rc = ctl_error("%s: wrong password or no such user", ctl_q(addr));
 	explicit_bzero(pw, sizeof(pw));
 	free(addr);

@@ -20,7 +20,7 @@
 static struct login_env
 login_env(const struct pop3_env *env)
 {
-	return (struct login_env){ env->authq, env->authfail, env->now_ms };
+	return (struct login_env){ env->authq, env->authfail, env->now_ms, env->passcache };
 }
 
 void

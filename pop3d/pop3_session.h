@@ -15,6 +15,7 @@
 
 struct authfail;
 struct authq;
+struct passcache;
 struct conntab;
 struct directory;
 struct settings;
@@ -40,6 +41,7 @@ struct pop3_env {
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
 	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	/* Logged-in sessions per user (CONNTAB_USER), with pop3d's other workers. */
 	struct conntab		*conntab;
 };

@@ -47,7 +47,7 @@ auth_ok_reply(void *arg)
 static struct login_env
 login_env(const struct smtp_session *s)
 {
-	return (struct login_env){ s->env->authq, s->env->authfail, NULL };
+	return (struct login_env){ s->env->authq, s->env->authfail, NULL, s->env->passcache };
 }
 
 /* The check's answer, on the loop thread; either comes after the same delay. */

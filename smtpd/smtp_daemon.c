@@ -106,6 +106,7 @@ smtpd_configure(struct daemon *d, const char **error_r)
 	smtpd.env.dir = daemon_directory(d);
 	smtpd.env.authfail = daemon_authfail(d);
 	smtpd.env.authq = daemon_authq(d);
+	smtpd.env.passcache = daemon_passcache(d);
 	smtpd.env.tls_available = daemon_tls_available(d);
 	if ((r = relaynets_parse(set->smtpd.relay_networks, error_r)) == NULL)
 		return -1;

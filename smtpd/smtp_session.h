@@ -16,6 +16,7 @@
 
 struct authfail;
 struct authq;
+struct passcache;
 struct directory;
 struct relaynets;
 struct session_peer;
@@ -91,6 +92,7 @@ struct smtp_env {
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
 	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	const struct smtp_writer *writer;
 	void			*writer_ctx;
 	uint64_t		(*now_ms)(void);	/* wall clock, ms since the epoch */

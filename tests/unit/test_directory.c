@@ -216,11 +216,11 @@ test_users(void **state)
 	assert_string_equal(md, "/var/mail/example.com/alice/Maildir");
 	free(md);
 	/* authentication */
-	assert_ptr_equal(directory_authenticate(d, "ALICE@example.com", "secret1"), u);
-	assert_null(directory_authenticate(d, "alice@example.com", "secret2"));
-	assert_null(directory_authenticate(d, "alice@example.com", ""));
-	assert_null(directory_authenticate(d, "nobody@example.com", "secret1"));
-	assert_null(directory_authenticate(d, "bob@example.com", "x"));
+	assert_ptr_equal(directory_authenticate(d, "ALICE@example.com", "secret1", NULL), u);
+	assert_null(directory_authenticate(d, "alice@example.com", "secret2", NULL));
+	assert_null(directory_authenticate(d, "alice@example.com", "", NULL));
+	assert_null(directory_authenticate(d, "nobody@example.com", "secret1", NULL));
+	assert_null(directory_authenticate(d, "bob@example.com", "x", NULL));
 	directory_free(&d);
 	tu_rmdir(&dir);
 }
@@ -237,7 +237,7 @@ test_missing_files_are_empty(void **state)
 	d = directory_load(dir, &address_user_syntax, &err);
 	assert_non_null(d);
 	assert_int_equal(directory_resolve(d, "a@example.com", NULL, 0, &n), DIR_REMOTE);
-	assert_null(directory_authenticate(d, "a@example.com", "x"));
+	assert_null(directory_authenticate(d, "a@example.com", "x", NULL));
 	directory_free(&d);
 	tu_rmdir(&dir);
 }
