@@ -85,10 +85,10 @@ const struct config_key config_keys[] = {
 	UINT("auth_table_size", lib.auth_table_size, "10000", 16, 1000000,
 	  "client addresses the failed-login table holds (oldest evicted); a shared table keeps the size it was created with"),
 	UINT("auth_cache_size", lib.auth_cache_size, "10000", 0, 1000000,
-	  "logins a daemon remembers for all its workers (a MAC of the password in shared memory, 56 bytes each,"
-	  " never on disk), so that a client logging in again skips the password hash; 0: none"),
+	  "logins a daemon remembers for all its workers (a MAC of the password, 56 bytes each, in shared"
+	  " memory only, left out of core dumps), so that a client logging in again skips the password hash; 0: none"),
 	DURATION("auth_cache_ttl", lib.auth_cache_ttl_ms, "1h", 0, DAY,
-	  "how long a verified login is remembered; a changed password is never matched by an old entry; 0: not at all"),
+	  "how long a verified login is remembered; a changed password is never matched by an old entry; shortened on reload, older entries are forgotten; 0: not at all"),
 	PATH("state_dir", lib.state_dir, "/var/lib/postroom",
 	  "small state shared by every daemon and worker (the failed-login table \"authfail.table\"; run/<daemon>.status for mailctl status); empty: per process"),
 	UINT("max_connections_per_ip", lib.max_connections_per_ip, "20", 1, 100000,

@@ -389,9 +389,10 @@ conn_set_io(struct conn *c, unsigned ev)
 
 /*
  * A session pauses for every workq job, and the reply that ends the pause
- * leaves it reading again: so a pause leaves the socket watched as it was
- * (two epoll_ctl calls a job saved), until an event comes meanwhile
- * (conn_process() then stops watching it).
+ * leaves it reading again: so a pause leaves the socket watched as it was,
+ * until an event comes meanwhile (conn_process() then stops watching it).
+ * With conn_pause() writing that reply at once, a job costs no epoll_ctl
+ * call where it cost three (remove, add with EPOLLOUT, drop EPOLLOUT).
  */
 static void
 conn_update_io(struct conn *c)

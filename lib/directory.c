@@ -679,16 +679,21 @@ directory_authenticate(const struct directory *d, const char *address, const cha
     struct passcache *pc)
 {
 	const struct dir_user	*u;
+	const char		*stored;
 	bool			 ok;
 
+	/*
+	 * The same work whether or not the user exists: the dummy hash is
+	 * looked up too (it is never remembered), then hashed.  Only who gives
+	 * the right password can be told apart by speed.
+	 */
 	u = directory_user(d, address);
-	/* Only who gives the right password can be told apart by speed. */
-	if (u != NULL && passcache_hit(pc, u->password, password))
+	stored = u != NULL ? u->password : password_dummy_hash;
+	if (passcache_hit(pc, stored, password) && u != NULL)
 		return u;
-	/* The same crypt work whether or not the user exists. */
-	ok = password_verify(u != NULL ? u->password : password_dummy_hash, password);
+	ok = password_verify(stored, password);
 	if (u != NULL && ok)
-		passcache_add(pc, u->password, password);
+		passcache_add(pc, stored, password);
 	return u != NULL && ok ? u : NULL;
 }
 

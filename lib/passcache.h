@@ -6,10 +6,11 @@
  * and tens of ms of CPU per check.
  *
  * What is kept is a MAC of the password, keyed by the stored hash and a
- * key drawn at start, never the password and never on disk.  A new
+ * key drawn at start: never the password, in memory only, left out of
+ * core dumps.  A new
  * password is a new stored hash, so an entry cannot outlive a password
  * change; only a match is remembered, so a wrong guess always pays the
- * full check.  Thread-safe.
+ * full check; a shorter ttl on reload forgets what is older.  Thread-safe.
  */
 #ifndef LIB_PASSCACHE_H
 #define LIB_PASSCACHE_H

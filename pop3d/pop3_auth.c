@@ -20,7 +20,8 @@
 static struct login_env
 login_env(const struct pop3_env *env)
 {
-	return (struct login_env){ env->authq, env->authfail, env->now_ms, env->passcache };
+	return (struct login_env){ .authq = env->authq, .authfail = env->authfail,
+	    .now_ms = env->now_ms, .passcache = env->passcache };
 }
 
 void

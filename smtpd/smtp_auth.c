@@ -47,7 +47,8 @@ auth_ok_reply(void *arg)
 static struct login_env
 login_env(const struct smtp_session *s)
 {
-	return (struct login_env){ s->env->authq, s->env->authfail, NULL, s->env->passcache };
+	return (struct login_env){ .authq = s->env->authq, .authfail = s->env->authfail,
+	    .passcache = s->env->passcache };
 }
 
 /* The check's answer, on the loop thread; either comes after the same delay. */

@@ -72,14 +72,21 @@ test_ttl(void **state)
 	assert_false(passcache_hit(pc, hash1, "secret"));
 	passcache_add(pc, hash1, "secret");
 	assert_true(passcache_hit(pc, hash1, "secret"));
-	/* A reload shortening the ttl ages what is there already. */
+	passcache_add(pc, hash2, "other");
+	/* A reload shortening the ttl forgets what is older: a longer one later does not bring it back. */
 	sleep_ms(30);
+	passcache_add(pc, hash2, "other");
 	passcache_set_ttl(pc, 20);
 	assert_false(passcache_hit(pc, hash1, "secret"));
+	assert_true(passcache_hit(pc, hash2, "other"));
 	passcache_set_ttl(pc, 3600 * 1000);
-	assert_true(passcache_hit(pc, hash1, "secret"));
-	passcache_set_ttl(pc, 0);
 	assert_false(passcache_hit(pc, hash1, "secret"));
+	assert_true(passcache_hit(pc, hash2, "other"));
+	/* 0: nothing is remembered, and nothing comes back. */
+	passcache_set_ttl(pc, 0);
+	assert_false(passcache_hit(pc, hash2, "other"));
+	passcache_set_ttl(pc, 3600 * 1000);
+	assert_false(passcache_hit(pc, hash2, "other"));
 	passcache_free(&pc);
 }
 
@@ -152,6 +159,18 @@ test_directory_remembers_matches_only(void **state)
 	assert_ptr_equal(directory_authenticate(d, "alice@example.com", "secret1", pc), u);
 	assert_null(directory_authenticate(d, "alice@example.com", "wrong", pc));
 	assert_null(directory_authenticate(d, "nobody@example.com", "secret1", pc));
+	directory_free(&d);
+	/* mailctl passwd: a new hash, which the old password's entry does not answer for. */
+	free(line);
+	free(hash);
+	hash = password_hash("secret2");
+	line = xasprintf("alice@example.com:%s::::::\n", hash);
+	tu_write(dir, "passwd", line, strlen(line));
+	d = directory_load(dir, &address_user_syntax, &err);
+	assert_non_null(d);
+	assert_null(directory_authenticate(d, "alice@example.com", "secret1", pc));
+	assert_non_null(directory_authenticate(d, "alice@example.com", "secret2", pc));
+	assert_true(passcache_hit(pc, directory_user(d, "alice@example.com")->password, "secret2"));
 	directory_free(&d);
 	tu_rmdir(&dir);
 	free(line);
