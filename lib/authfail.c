@@ -31,7 +31,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define AUTHFAIL_DELAY_CAP_MS	15000
@@ -65,15 +64,6 @@ struct authfail {
 	void		*map;
 	size_t		 map_len;
 };
-
-uint64_t
-authfail_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static size_t
 file_size(unsigned nentries)

@@ -41,9 +41,7 @@ void		 authfail_free(struct authfail **af);
 /* True if the table is the shared file, false for the per-process fallback. */
 bool		 authfail_shared(const struct authfail *af);
 
-/* The clock of every "now" below (CLOCK_MONOTONIC, ms): the same in every process. */
-uint64_t	 authfail_now(void);
-
+/* Every "now" below is ev_clock_ms() (lib/ev.h): the same clock in every process. */
 /* Record the outcome of an attempt from addr at time now (ms). */
 void		 authfail_record(struct authfail *af, const char *addr, bool success, uint64_t now);
 /*

@@ -58,15 +58,6 @@ struct daemon_status {
 	struct ev_timer		*timer;		/* a worker's poll of its closes */
 };
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* <state_dir>/run, owned by the mail user: the supervisor writes there after the drop. */
 static int
 run_dir(const struct settings *set, char **path_r)
@@ -294,7 +285,7 @@ daemon_status_publish(struct daemon *d, bool force)
 {
 	struct daemon_status	*s = d->status;
 	unsigned		 seq;
-	uint64_t		 now = mono_ms();
+	uint64_t		 now = ev_clock_ms();
 
 	if (s == NULL)
 		return;

@@ -24,6 +24,7 @@
 
 #include "lib/conntab.h"
 #include "lib/daemon_status.h"
+#include "lib/ev.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 
@@ -37,7 +38,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BACKOFF_FIRST_MS	1000
@@ -69,15 +69,6 @@ struct supervisor {
 
 static struct supervisor	sup;
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
     int (*worker)(struct daemon *))
@@ -86,7 +77,7 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 
 	if ((pid = fork()) == -1) {
 		log_warn("event=worker_fork index=%u", idx);
-		w->restart_at = mono_ms() + BACKOFF_MAX_MS;
+		w->restart_at = ev_clock_ms() + BACKOFF_MAX_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -106,7 +97,7 @@ spawn(struct daemon *d, struct worker *w, unsigned idx, const sigset_t *oldmask,
 	}
 	w->pid = pid;
 	w->pending = true;
-	w->started = mono_ms();
+	w->started = ev_clock_ms();
 	w->starts++;
 	log_info("event=worker_start index=%u pid=%ld start=%u", idx, (long)pid, w->starts);
 }
@@ -172,7 +163,7 @@ reap(struct daemon *d)
 			sup.failed = true;
 			continue;
 		}
-		schedule_restart(w, i, mono_ms());
+		schedule_restart(w, i, ev_clock_ms());
 	}
 }
 
@@ -302,7 +293,7 @@ daemon_supervise(struct daemon *d, unsigned n, unsigned burst, int (*worker)(str
 	daemon_status_publish(d, true);
 	for (;;) {
 		daemon_status_publish(d, false);
-		now = mono_ms();
+		now = ev_clock_ms();
 		alive = 0;
 		wait_ms = 1000;
 		for (i = 0; i < n; i++) {

@@ -72,7 +72,7 @@ struct ev_loop {
 	struct ev_sig	  sigs[_NSIG];
 };
 
-static uint64_t
+uint64_t
 ev_clock_ms(void)
 {
 	struct timespec	 ts;

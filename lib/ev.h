@@ -37,6 +37,8 @@ int		 ev_loop_run(struct ev_loop *loop);
 void		 ev_loop_break(struct ev_loop *loop);
 /* Milliseconds on CLOCK_MONOTONIC, cached once per loop iteration. */
 uint64_t	 ev_now(struct ev_loop *loop);
+/* The same clock read now, in any thread or process (it is one clock for all). */
+uint64_t	 ev_clock_ms(void);
 
 /*
  * Watch fd for `events` (EV_READ|EV_WRITE); 0 events keeps it registered but

@@ -7,6 +7,7 @@
 #include "lib/authfail.h"
 #include "lib/authq.h"
 #include "lib/directory.h"
+#include "lib/ev.h"
 #include "lib/xmalloc.h"
 
 #include <stdlib.h>
@@ -28,7 +29,7 @@ struct login {
 static uint64_t
 now_ms(const struct login_env *env)
 {
-	return env->now_ms != NULL ? env->now_ms() : authfail_now();
+	return env->now_ms != NULL ? env->now_ms() : ev_clock_ms();
 }
 
 bool

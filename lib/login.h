@@ -27,7 +27,7 @@ struct session_host;
 struct login_env {
 	struct authq		*authq;
 	struct authfail		*authfail;	/* NULL: no delays, nothing recorded */
-	uint64_t		 (*now_ms)(void);	/* authfail's clock; NULL: authfail_now */
+	uint64_t		 (*now_ms)(void);	/* authfail's clock; NULL: ev_clock_ms */
 	struct passcache	*passcache;	/* logins verified lately; NULL: none */
 };
 

@@ -15,6 +15,7 @@
  */
 #include "lib/passcache.h"
 
+#include "lib/ev.h"
 #include "lib/log.h"
 #include "lib/shm.h"
 #include "lib/xmalloc.h"
@@ -28,7 +29,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define WAYS		4	/* entries a stored hash may take */
 #define TAG_LEN		16
@@ -55,15 +55,6 @@ struct passcache {
 	size_t			 map_len;
 	_Atomic uint64_t	 ttl_ms;	/* this process's: set on the loop, read on the workq */
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 ttl(const struct passcache *pc)
@@ -124,7 +115,7 @@ forget_stale(struct passcache *pc)
 	size_t		 i;
 
 	shm_mutex_lock(&pc->hdr->lock, "passcache_lock");
-	now = now_ms();
+	now = ev_clock_ms();
 	for (i = 0; i < pc->nentries; i++)
 		if (pc->entries[i].added != 0 && !fresh(&pc->entries[i], now, ttl_ms))
 			explicit_bzero(&pc->entries[i], sizeof(pc->entries[i]));
@@ -177,7 +168,7 @@ passcache_hit(struct passcache *pc, const char *stored, const char *plain)
 	b = bucket(pc, hk);
 	shm_mutex_lock(&pc->hdr->lock, "passcache_lock");
 	/* The clock read under the lock: no entry is from after it. */
-	now = now_ms();
+	now = ev_clock_ms();
 	for (i = 0; i < WAYS; i++)
 		if (fresh(&b[i], now, ttl_ms) && memcmp(b[i].tag, hk, TAG_LEN) == 0) {
 			hit = CRYPTO_memcmp(b[i].mac, mac, MAC_LEN) == 0;
@@ -214,7 +205,7 @@ passcache_add(struct passcache *pc, const char *stored, const char *plain)
 	memcpy(e->tag, hk, TAG_LEN);
 	memcpy(e->mac, mac, MAC_LEN);
 	atomic_signal_fence(memory_order_release);	/* dated last, even for a kill */
-	e->added = now_ms();
+	e->added = ev_clock_ms();
 	pthread_mutex_unlock(&pc->hdr->lock);
 	explicit_bzero(hk, sizeof(hk));
 	explicit_bzero(mac, sizeof(mac));

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "lib/authfail.h"
+#include "lib/ev.h"
 #include "tests/unit/config_testutil.h"
 
 #include <sys/wait.h>
@@ -226,7 +227,7 @@ child_fails(int fd, const char *addr, unsigned n, bool want_shared)
 	if ((pid = fork()) == 0) {
 		af = shared(fd, 3, 1000);
 		for (i = 0; i < n; i++)
-			authfail_record(af, addr, false, authfail_now());
+			authfail_record(af, addr, false, ev_clock_ms());
 		_exit(authfail_shared(af) == want_shared ? 0 : 1);
 	}
 	assert_true(pid > 0);
@@ -274,14 +275,14 @@ test_shared_between_processes(void **state)
 	af = shared(fd, 3, 1000);
 	assert_true(authfail_shared(af));
 	child_fails(fd, "192.0.2.1", 3, true);
-	assert_int_equal(authfail_delay(af, "192.0.2.1", authfail_now()), 3000);
-	assert_true(authfail_blocked(af, "192.0.2.1", authfail_now()));
-	assert_false(authfail_blocked(af, "192.0.2.2", authfail_now()));
+	assert_int_equal(authfail_delay(af, "192.0.2.1", ev_clock_ms()), 3000);
+	assert_true(authfail_blocked(af, "192.0.2.1", ev_clock_ms()));
+	assert_false(authfail_blocked(af, "192.0.2.2", ev_clock_ms()));
 	/* another daemon opens the file by name: same table, its size kept */
 	fd2 = authfail_file_open(path, 9999, &err);
 	assert_true(fd2 >= 0);
 	other = shared(fd2, 3, 1000);
-	assert_true(authfail_blocked(other, "::ffff:192.0.2.1", authfail_now()));
+	assert_true(authfail_blocked(other, "::ffff:192.0.2.1", ev_clock_ms()));
 	assert_int_equal(lseek(fd2, 0, SEEK_END), lseek(fd, 0, SEEK_END));
 	/* concurrent writers lose no update: the lock */
 	for (i = 0; i < 2; i++) {
@@ -290,7 +291,7 @@ test_shared_between_processes(void **state)
 
 			for (j = 0; j < 400; j++)
 				authfail_record(w, i == 0 ? "198.51.100.1" : "198.51.100.2",
-				    false, authfail_now());
+				    false, ev_clock_ms());
 			_exit(0);
 		}
 		assert_true(pids[i] > 0);
@@ -299,8 +300,8 @@ test_shared_between_processes(void **state)
 		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
 	authfail_free(&other);
 	other = shared(fd, 1000, 1);
-	assert_int_equal(authfail_delay(other, "198.51.100.1", authfail_now()), 400);
-	assert_int_equal(authfail_delay(other, "198.51.100.2", authfail_now()), 400);
+	assert_int_equal(authfail_delay(other, "198.51.100.1", ev_clock_ms()), 400);
+	assert_int_equal(authfail_delay(other, "198.51.100.2", ev_clock_ms()), 400);
 	authfail_free(&other);
 	authfail_free(&af);
 	close(fd2);
@@ -360,8 +361,8 @@ test_fallback_per_process(void **state)
 	assert_non_null(err);
 	af = shared(-1, 3, 1000);
 	assert_false(authfail_shared(af));
-	authfail_record(af, "192.0.2.1", false, authfail_now());
-	assert_int_equal(authfail_delay(af, "192.0.2.1", authfail_now()), 1000);
+	authfail_record(af, "192.0.2.1", false, ev_clock_ms());
+	assert_int_equal(authfail_delay(af, "192.0.2.1", ev_clock_ms()), 1000);
 	authfail_free(&af);
 	/* a descriptor that cannot be mapped as a table */
 	assert_true((fd = open("/dev/null", O_RDWR)) >= 0);
@@ -372,9 +373,9 @@ test_fallback_per_process(void **state)
 	free(log);
 	assert_false(authfail_shared(af));
 	child_fails(fd, "192.0.2.3", 3, false);	/* the child's table is its own */
-	assert_int_equal(authfail_delay(af, "192.0.2.3", authfail_now()), 0);
-	authfail_record(af, "192.0.2.3", false, authfail_now());
-	assert_int_equal(authfail_delay(af, "192.0.2.3", authfail_now()), 1000);
+	assert_int_equal(authfail_delay(af, "192.0.2.3", ev_clock_ms()), 0);
+	authfail_record(af, "192.0.2.3", false, ev_clock_ms());
+	assert_int_equal(authfail_delay(af, "192.0.2.3", ev_clock_ms()), 1000);
 	authfail_free(&af);
 	close(fd);
 }
