@@ -190,6 +190,19 @@ buf_compact(struct buf *b)
 	b->off = 0;
 }
 
+/* A large block shrinks in place (mremap): its tail pages go back to the system. */
+void
+buf_fit(struct buf *b)
+{
+	if (b->len == 0) {
+		buf_release(b);
+		return;
+	}
+	buf_compact(b);
+	b->data = xreallocarray(b->data, b->len, 1);
+	b->cap = b->len;
+}
+
 char *
 buf_strdup(const struct buf *b)
 {

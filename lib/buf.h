@@ -52,6 +52,8 @@ void	 buf_reset(struct buf *b);		/* empty, keep storage */
 /* Keep the first len bytes (len <= buf_len): take back what a failed reply appended. */
 void	 buf_truncate(struct buf *b, size_t len);
 void	 buf_compact(struct buf *b);		/* move data to the front */
+/* Give back the storage past the data: for a buffer filled once and then kept. */
+void	 buf_fit(struct buf *b);
 /* NUL-terminated copy of the contents (for tests and small strings). */
 char	*buf_strdup(const struct buf *b);
 

@@ -187,6 +187,30 @@ test_embedded_empty(void **state)
 	buf_release(&b);
 }
 
+/* buf_fit keeps the data (moved to the front) and gives back the rest; appends grow it again. */
+static void
+test_fit(void **state)
+{
+	struct buf	 b;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_non_null(buf_reserve(&b, 4096));
+	assert_int_equal(buf_append(&b, "..abc", 6), 0);
+	buf_consume(&b, 2);
+	buf_fit(&b);
+	assert_int_equal(b.cap, 4);
+	assert_int_equal(b.off, 0);
+	assert_string_equal(buf_head(&b), "abc");
+	assert_int_equal(buf_append(&b, "def", 4), 0);
+	assert_string_equal(buf_head(&b) + 4, "def");
+	buf_consume(&b, buf_len(&b));
+	buf_fit(&b);
+	assert_null(b.data);
+	assert_int_equal(b.cap, 0);
+	buf_release(&b);
+}
+
 static volatile size_t	sink;
 
 static void overflow_add(void) { sink = size_add(SIZE_MAX, 1); }
@@ -233,6 +257,7 @@ main(void)
 		cmocka_unit_test(test_lazy_compaction),
 		cmocka_unit_test(test_printf),
 		cmocka_unit_test(test_embedded_empty),
+		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_size_helpers),
 	};
 
