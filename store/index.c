@@ -1072,8 +1072,11 @@ list_add(const struct idx_msg *m, void *ctx)
 		l->cap = l->cap == 0 ? 64 : size_mul(l->cap, 2);
 		l->msgs = xreallocarray(l->msgs, l->cap, sizeof(*l->msgs));
 	}
-	l->msgs[l->n] = *m;
-	l->msgs[l->n++].name = NULL;	/* pointed into names once they stop moving */
+	l->msgs[l->n++] = (struct idx_listed){
+		.vsize = m->vsize, .fsize = m->fsize, .idate = m->idate,
+		.name = NULL,	/* pointed into names once they stop moving */
+		.uid = m->uid, .flags = m->flags, .kwmask = m->kwmask,
+	};
 	buf_append(&l->names, m->name, strlen(m->name) + 1);	/* no maximum: never fails */
 	return 0;
 }

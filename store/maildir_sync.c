@@ -43,13 +43,14 @@
  * thread's heap after every full scan).  The full name is parsed again
  * where a rename needs it.
  */
+/* One per file of a full scan: 32 bytes, in this order. */
 struct scan_ent {
 	const char		*name;		/* in scan.names */
+	long			 match;		/* index into the record list, -1 */
 	uint32_t		 base_len;	/* its unique part: the first base_len bytes */
 	uint32_t		 name_uid;	/* U= in the name, or the POP3 list's (0: none) */
-	bool			 in_new;
-	long			 match;		/* index into the record list, -1 */
 	uint32_t		 uid;		/* assigned to a new message */
+	bool			 in_new;
 	bool			 dup;		/* base name taken: give it a new one */
 	bool			 kept;		/* indexed where it is, in new/ */
 };
@@ -707,17 +708,27 @@ recent_add(struct mailbox *mb, uint32_t uid)
 	mb->recent[mb->nrecent++] = uid;
 }
 
+/* The fields of a listed record a full one is checked and accounted with. */
+static struct idx_msg
+listed_msg(const struct idx_listed *x)
+{
+	return (struct idx_msg){
+		.uid = x->uid, .flags = x->flags, .kwmask = x->kwmask,
+		.vsize = x->vsize, .fsize = x->fsize, .idate = x->idate, .name = x->name,
+	};
+}
+
 /*
  * Rename a matched file to its canonical name and update its record; one
  * a POP3 sync indexed in new/ stays there for POP3, moves for the others.
  */
 static int
 sync_known(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *f,
-    struct scan_ent *e, const struct idx_msg *old, struct commit_txn *st,
+    struct scan_ent *e, const struct idx_listed *old, struct commit_txn *st,
     bool *renamed_r, bool *changed_r, bool *stable_r, const char **error_r)
 {
 	struct maildir_name	 mn;
-	struct idx_msg		 m, checked = *old;
+	struct idx_msg		 m, checked = listed_msg(old);
 	char			 name[MAILDIR_NAME_MAX + 1];
 	int			 rc;
 
@@ -968,6 +979,7 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 	struct scan_ent		**nw = NULL;
 	struct byname		*names = NULL, key, *hit;
 	struct maildir_name	 mn;
+	struct idx_msg		 gone;
 	struct commit_txn	 st;
 	size_t			 i, nnew, nkept = 0;
 	int64_t			 pre, pre_new, scan_ns;
@@ -1063,7 +1075,8 @@ maildir_sync_locked(struct mailbox *mb, struct idx_txn *txn, struct idx_folder *
 			if ((rc = idx_msg_del(txn, f, l.msgs[names[i].idx].uid,
 			    error_r)) != 0)
 				goto out;
-			folder_account(f, &l.msgs[names[i].idx], -1);
+			gone = listed_msg(&l.msgs[names[i].idx]);
+			folder_account(f, &gone, -1);
 			changed = true;
 		}
 	}

@@ -207,11 +207,19 @@ int		 idx_msg_get(struct idx_txn *txn, uint32_t folder_id, uint32_t uid,
 		    bool with_cache, struct idx_msg *m, const char **error_r);
 
 /*
- * All messages of a folder in UID order, without the cached strings (NULL):
- * one array, the names in one buffer beside it.
+ * A record as a sync compares it with the file it finds: 48 bytes where an
+ * idx_msg is 104, a difference a sync of 10,000 messages holds 0.5 MB of.
  */
+struct idx_listed {
+	uint64_t	 vsize, fsize;
+	int64_t		 idate;
+	const char	*name;		/* in idx_msglist.names */
+	uint32_t	 uid, flags, kwmask;
+};
+
+/* All messages of a folder in UID order: one array, the names in one buffer beside it. */
 struct idx_msglist {
-	struct idx_msg	*msgs;
+	struct idx_listed *msgs;
 	struct buf	 names;
 	size_t		 n, cap;
 };
