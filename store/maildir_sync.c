@@ -37,13 +37,12 @@
 #define MTIME_SETTLE_NS	(2 * (int64_t)1000000000)	/* see dir_state() */
 
 /*
- * One file a scan found: tens of bytes, its name in the scan's one buffer
- * (a struct maildir_name is 300 bytes, 3 MB for 10,000 files, and a
- * string of its own each was 10,000 small blocks left scattered over a
- * thread's heap after every full scan).  The full name is parsed again
- * where a rename needs it.
+ * One file a scan found: 32 bytes (the fields in this order), its name in
+ * the scan's one buffer (a struct maildir_name is 300 bytes, 3 MB for
+ * 10,000 files, and a string of its own each was 10,000 small blocks left
+ * scattered over a thread's heap after every full scan).  The full name is
+ * parsed again where a rename needs it.
  */
-/* One per file of a full scan: 32 bytes, in this order. */
 struct scan_ent {
 	const char		*name;		/* in scan.names */
 	long			 match;		/* index into the record list, -1 */
