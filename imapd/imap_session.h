@@ -17,7 +17,7 @@
 #include "lib/settings.h"
 
 struct authfail;
-struct authq;
+struct turnq;
 struct passcache;
 struct conntab;
 struct directory;
@@ -46,7 +46,7 @@ struct imap_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STARTTLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail; NULL: its own */
-	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct turnq		*authq;		/* password checks take turns (lib/turnq.h) */
 	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	/* Logged-in users, counted with imapd's other workers (lib/conntab.h). */
 	struct conntab		*conntab;

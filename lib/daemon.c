@@ -7,7 +7,7 @@
 #include "lib/daemon_private.h"
 
 #include "lib/authfail.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/config.h"
 #include "lib/conntab.h"
 #include "lib/daemon_status.h"
@@ -74,7 +74,7 @@ daemon_authfail(struct daemon *d)
 	return d->af;
 }
 
-struct authq *
+struct turnq *
 daemon_authq(struct daemon *d)
 {
 	return d->authq;
@@ -397,7 +397,7 @@ daemon_reload(struct daemon *d)
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
-	authq_set_max(d->authq, auth_hashes(d));
+	turnq_set_max(d->authq, auth_hashes(d));
 	passcache_set_ttl(d->passcache, config_settings(cfg)->lib.auth_cache_ttl_ms);
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
@@ -581,12 +581,12 @@ worker_cleanup(struct daemon *d)
 	size_t	i;
 
 	/* Commits in flight finish first: their sessions are still there for `done`. */
-	authq_stop(d->authq);
+	turnq_stop(d->authq);
 	workq_free(&d->wq);
 	session_pool_free(&d->pool);	/* sessions cancel the checks still waiting */
 	if (d->spec->fini != NULL)
 		d->spec->fini(d);
-	authq_free(&d->authq);
+	turnq_free(&d->authq);
 	authfail_free(&d->af);
 	for (i = 0; i < d->nsocks; i++)
 		ev_io_del(&d->socks[i].io);
@@ -670,7 +670,7 @@ daemon_worker(struct daemon *d)
 	conntab_set_owner(d->conns, d->worker_index);
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
-	d->authq = authq_new(auth_hashes(d));
+	d->authq = turnq_new(auth_hashes(d));
 	passcache_set_ttl(d->passcache, daemon_settings(d)->lib.auth_cache_ttl_ms);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);

@@ -22,7 +22,7 @@
 #include <openssl/ssl.h>
 
 struct authfail;
-struct authq;
+struct turnq;
 struct passcache;
 struct conntab;
 struct daemon;
@@ -79,8 +79,8 @@ struct directory	*daemon_directory(struct daemon *d);
 struct ev_loop		*daemon_loop(struct daemon *d);
 struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
-/* Password checks taking turns in this worker (auth_max_hashes, lib/authq.h). */
-struct authq		*daemon_authq(struct daemon *d);
+/* Password checks taking turns in this worker (auth_max_hashes, lib/turnq.h). */
+struct turnq		*daemon_authq(struct daemon *d);
 /* Logins verified lately, remembered for all the daemon's workers (auth_cache_*, lib/passcache.h). */
 struct passcache	*daemon_passcache(struct daemon *d);
 /* Connection counts shared by the daemon's workers, this worker's column (lib/conntab.h). */

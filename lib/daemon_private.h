@@ -58,7 +58,7 @@ struct daemon {
 	struct ev_loop			*loop;
 	struct workq			*wq;
 	struct authfail			*af;
-	struct authq			*authq;
+	struct turnq			*authq;
 	struct session_pool		*pool;
 	void				*arg;
 	unsigned			 gen;

@@ -5,7 +5,7 @@
 #include "lib/login.h"
 
 #include "lib/authfail.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/directory.h"
 #include "lib/ev.h"
 #include "lib/xmalloc.h"
@@ -108,7 +108,7 @@ login_start(const struct login_env *env, struct session_host *host, const char *
 		l->answer_at += authfail_delay(env->authfail, addr, now);
 	l->done = done;
 	l->arg = arg;
-	authq_submit(env->authq, host, check_work, check_done, l);
+	turnq_submit(env->authq, host, check_work, check_done, l);
 	return l;
 }
 
@@ -117,7 +117,7 @@ login_drop_waiting(struct login **lp)
 {
 	struct login	*l = *lp;
 
-	if (l == NULL || !authq_cancel(l->env.authq, l))
+	if (l == NULL || !turnq_cancel(l->env.authq, l))
 		return false;
 	login_free(l);
 	*lp = NULL;
@@ -131,7 +131,7 @@ login_cancel(struct login **lp)
 
 	if (l == NULL)
 		return;
-	if (authq_cancel(l->env.authq, l))
+	if (turnq_cancel(l->env.authq, l))
 		login_free(l);		/* never ran */
 	else
 		l->cancelled = true;	/* check_done frees it */

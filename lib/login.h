@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 struct authfail;
-struct authq;
+struct turnq;
 struct dir_user;
 struct directory;
 struct login;
@@ -25,7 +25,7 @@ struct session_host;
 
 /* What a daemon checks logins with (copied by login_start). */
 struct login_env {
-	struct authq		*authq;
+	struct turnq		*authq;
 	struct authfail		*authfail;	/* NULL: no delays, nothing recorded */
 	uint64_t		 (*now_ms)(void);	/* authfail's clock; NULL: ev_clock_ms */
 	struct passcache	*passcache;	/* logins verified lately; NULL: none */

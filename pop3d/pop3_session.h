@@ -14,7 +14,7 @@
 #include "lib/session.h"
 
 struct authfail;
-struct authq;
+struct turnq;
 struct passcache;
 struct conntab;
 struct directory;
@@ -40,7 +40,7 @@ struct pop3_env {
 	struct authfail		*authfail;	/* NULL: failed logins are not delayed */
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
-	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct turnq		*authq;		/* password checks take turns (lib/turnq.h) */
 	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	/* Logged-in sessions per user (CONNTAB_USER), with pop3d's other workers. */
 	struct conntab		*conntab;

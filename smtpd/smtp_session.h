@@ -15,7 +15,7 @@
 #include "mail/dsn.h"
 
 struct authfail;
-struct authq;
+struct turnq;
 struct passcache;
 struct directory;
 struct relaynets;
@@ -91,7 +91,7 @@ struct smtp_env {
 	struct directory	*dir;		/* swapped on reload */
 	const struct relaynets	*relaynets;	/* NULL: none */
 	struct authfail		*authfail;	/* NULL: no delays */
-	struct authq		*authq;		/* password checks take turns (lib/authq.h) */
+	struct turnq		*authq;		/* password checks take turns (lib/turnq.h) */
 	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	const struct smtp_writer *writer;
 	void			*writer_ctx;

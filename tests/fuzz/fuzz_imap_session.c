@@ -12,7 +12,7 @@
 #include "tests/fuzz/fuzzer.h"
 #include "imapd/imap_private.h"
 #include "imapd/imap_session.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
@@ -104,7 +104,7 @@ init(void)
 		.preauth_timeout_ms = 60000, .plaintext_auth_loopback = true,
 	};
 	env.conntab = conntab_new(64, 1);
-	env.authq = authq_new(1);
+	env.authq = turnq_new(1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

@@ -9,7 +9,7 @@
  * at a line end, a streamed reply always finishes once the client reads.
  */
 #include "tests/fuzz/fuzzer.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
@@ -108,7 +108,7 @@ init(void)
 	env.limits = (struct pop3_limits){ 256, 20, 600000, 10, true, true };
 	env.limits.read_ahead = 2;	/* RETRs in any order meet the window */
 	env.conntab = conntab_new(64, 1);
-	env.authq = authq_new(1);
+	env.authq = turnq_new(1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

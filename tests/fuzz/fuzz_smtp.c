@@ -10,7 +10,7 @@
  * double aborts), a timeout always closes.
  */
 #include "tests/fuzz/fuzzer.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/directory.h"
 #include "lib/log.h"
@@ -129,7 +129,7 @@ init(void)
 	env.max_header_size = 1024;
 	env.min_data_rate = 500;
 	env.writer = &fuzz_writer;
-	env.authq = authq_new(1);
+	env.authq = turnq_new(1);
 	env.now_ms = fuzz_now;
 }
 

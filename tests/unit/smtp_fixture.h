@@ -11,7 +11,7 @@
 #define TESTS_SMTP_FIXTURE_H
 
 #include "smtpd/smtp_session.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/directory.h"
 #include "lib/session.h"
@@ -258,7 +258,7 @@ fx_new_peer(const char *addr, const char *listener)
 	f->env.max_header_size = 64 * 1024;
 	f->env.writer = &fx_writer;
 	f->env.writer_ctx = f;
-	f->env.authq = authq_new(2);
+	f->env.authq = turnq_new(2);
 	f->env.now_ms = fx_now;
 	snprintf(f->peer.id, sizeof(f->peer.id), "0123456789abcdef");
 	snprintf(f->peer.addr, sizeof(f->peer.addr), "%s", addr);
@@ -293,7 +293,7 @@ fx_free(struct fx **fp)
 	char		 cmd[128];
 
 	host_double_free(&f->d);	/* frees the session */
-	authq_free(&f->env.authq);
+	turnq_free(&f->env.authq);
 	directory_free(&f->env.dir);
 	buf_release(&f->out);
 	free(f->body);

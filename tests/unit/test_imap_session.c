@@ -9,7 +9,7 @@
 #include "imapd/imap_session.h"
 #include "imapd/imap_private.h"
 
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
@@ -113,7 +113,7 @@ setup(void **state)
 	};
 	fx->env.tls_available = true;
 	fx->env.conntab = conntab_new(64, 2);
-	fx->env.authq = authq_new(0);
+	fx->env.authq = turnq_new(0);
 	u = directory_user(fx->env.directory, "alice@example.test");
 	assert_non_null(u);
 	fx->alice_maildir = directory_maildir(fx->env.mail_root, u);
@@ -141,7 +141,7 @@ teardown(void **state)
 	store_close(&fx->store);
 	directory_free(&fx->env.directory);
 	conntab_free(&fx->env.conntab);
-	authq_free(&fx->env.authq);
+	turnq_free(&fx->env.authq);
 	imap_env_release(&fx->env);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);

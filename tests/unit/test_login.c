@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "lib/authfail.h"
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/directory.h"
 #include "lib/login.h"
 #include "lib/session.h"
@@ -70,7 +70,7 @@ done(void *arg, const struct login_result *r)
 struct fx {
 	char			 root[32];
 	struct directory	*dir;
-	struct authq		*q;
+	struct turnq		*q;
 	struct authfail		*af;
 	struct login_env	 env;
 };
@@ -100,7 +100,7 @@ setup(void **state)
 	free(path);
 	fx->dir = directory_load(fx->root, &address_user_syntax, &error);
 	assert_non_null(fx->dir);
-	fx->q = authq_new(1);
+	fx->q = turnq_new(1);
 	fx->af = authfail_new(&set, -1);
 	fx->env = (struct login_env){ fx->q, fx->af, fake_now };
 	nqueued = 0;
@@ -118,7 +118,7 @@ teardown(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	directory_free(&fx->dir);
-	authq_free(&fx->q);
+	turnq_free(&fx->q);
 	authfail_free(&fx->af);
 	free(fx);
 	return 0;
@@ -220,17 +220,17 @@ test_cancel(void **state)
 	    &host);
 	b = login_start(&fx->env, &host, ADDR, fx->dir, "alice@example.test", "alice-pw", done,
 	    &host);
-	assert_int_equal(authq_waiting(fx->q), 1);
+	assert_int_equal(turnq_waiting(fx->q), 1);
 	login_cancel(&b);
 	assert_null(b);
-	assert_int_equal(authq_waiting(fx->q), 0);
+	assert_int_equal(turnq_waiting(fx->q), 0);
 	/* a is running: cancelled, its done never comes and nothing is recorded. */
 	login_cancel(&a);
 	assert_null(a);
 	run_queued();
 	assert_int_equal(ndone, 0);
 	assert_int_equal(nqueued, 0);
-	assert_int_equal(authq_running(fx->q), 0);
+	assert_int_equal(turnq_running(fx->q), 0);
 	assert_int_equal(authfail_delay(fx->af, ADDR, clock_ms), 0);
 	login_cancel(&a);	/* twice: nothing */
 }
@@ -248,7 +248,7 @@ test_drop_waiting(void **state)
 	/* b waits its turn: dropped unchecked. */
 	assert_true(login_drop_waiting(&b));
 	assert_null(b);
-	assert_int_equal(authq_waiting(fx->q), 0);
+	assert_int_equal(turnq_waiting(fx->q), 0);
 	/* a runs already: kept, its done comes and its failure is recorded. */
 	assert_false(login_drop_waiting(&a));
 	assert_non_null(a);

@@ -9,7 +9,7 @@
 #include "pop3d/pop3_session.h"
 #include "pop3d/pop3_private.h"
 
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/buf.h"
 #include "lib/conntab.h"
 #include "lib/directory.h"
@@ -121,7 +121,7 @@ setup(void **state)
 	fx->env.store = fx->store;
 	fx->env.limits = (struct pop3_limits){ 1024, 20, 600000, 10, true, true };
 	fx->env.conntab = conntab_new(64, 2);
-	fx->env.authq = authq_new(0);
+	fx->env.authq = turnq_new(0);
 	fx->env.tls_available = true;
 	fx->alice_maildir = user_maildir(fx, "alice@example.test");
 	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
@@ -153,7 +153,7 @@ teardown(void **state)
 	directory_free(&fx->env.directory);
 	pop3_env_release(&fx->env);
 	conntab_free(&fx->env.conntab);
-	authq_free(&fx->env.authq);
+	turnq_free(&fx->env.authq);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -559,7 +559,7 @@ hashing(struct fx *fx, struct host_double **d, size_t n)
 
 	for (i = 0; i < n; i++)
 		jobs += d[i] != NULL ? host_double_jobs(d[i]) : 0;
-	assert_int_equal(jobs, authq_running(fx->env.authq));
+	assert_int_equal(jobs, turnq_running(fx->env.authq));
 	assert_true(jobs <= 2);
 	return jobs;
 }
@@ -582,7 +582,7 @@ test_hashes_bounded(void **state)
 	size_t			 i, n = 6;
 	bool			 ran;
 
-	authq_set_max(fx->env.authq, 2);
+	turnq_set_max(fx->env.authq, 2);
 	for (i = 0; i < n; i++) {
 		d[i] = sopen(fx);
 		host_double_input(d[i], in[i], strlen(in[i]));
@@ -604,8 +604,8 @@ test_hashes_bounded(void **state)
 			expect(fx, want[i]);
 		}
 	} while (ran);
-	assert_int_equal(authq_running(fx->env.authq), 0);
-	assert_int_equal(authq_waiting(fx->env.authq), 0);
+	assert_int_equal(turnq_running(fx->env.authq), 0);
+	assert_int_equal(turnq_waiting(fx->env.authq), 0);
 	for (i = 0; i < n; i++)
 		sfree(&d[i]);
 }

@@ -647,12 +647,12 @@ test_auth_checks_bounded(void **state)
 	}
 	assert_int_equal(host_double_jobs(d[0]) + host_double_jobs(d[1]), 2);
 	assert_int_equal(host_double_jobs(d[2]) + host_double_jobs(d[3]), 0);
-	assert_int_equal(authq_waiting(f->env.authq), 2);
+	assert_int_equal(turnq_waiting(f->env.authq), 2);
 	host_double_free(&d[2]);		/* gone before its turn */
-	assert_int_equal(authq_waiting(f->env.authq), 1);
+	assert_int_equal(turnq_waiting(f->env.authq), 1);
 	host_double_run(d[0]);			/* its answer, and d[3]'s turn */
 	assert_int_equal(host_double_jobs(d[3]), 1);
-	assert_int_equal(authq_running(f->env.authq), 2);
+	assert_int_equal(turnq_running(f->env.authq), 2);
 	for (i = 0; i < 4; i++) {
 		if (d[i] == NULL)
 			continue;
@@ -660,8 +660,8 @@ test_auth_checks_bounded(void **state)
 		assert_int_equal(host_double_want(d[i]), SESSION_READ);
 		host_double_free(&d[i]);
 	}
-	assert_int_equal(authq_running(f->env.authq), 0);
-	assert_int_equal(authq_waiting(f->env.authq), 0);
+	assert_int_equal(turnq_running(f->env.authq), 0);
+	assert_int_equal(turnq_waiting(f->env.authq), 0);
 	{
 		char	*r = buf_strdup(&got), *p = r;
 

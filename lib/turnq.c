@@ -1,38 +1,38 @@
 /*
- * The FIFO of password checks (lib/authq.h).  Each check is a small job
+ * The FIFO of jobs taking turns (lib/turnq.h).  Each turn is a small job
  * wrapping the caller's work/done; the job is what the workq carries, so
- * the count of running checks is kept here whatever done does.
+ * the count of running turns is kept here whatever done does.
  */
-#include "lib/authq.h"
+#include "lib/turnq.h"
 
 #include "lib/session.h"
 #include "lib/xmalloc.h"
 
 #include <stdlib.h>
 
-struct authq_job {
-	struct authq_job	*next;
-	struct authq		*q;
+struct turnq_job {
+	struct turnq_job	*next;
+	struct turnq		*q;
 	struct session_host	*host;
 	void			(*work)(void *arg);
 	void			(*done)(void *arg);
 	void			*arg;
 };
 
-struct authq {
+struct turnq {
 	unsigned		 max;		/* 0: no bound */
 	unsigned		 running;	/* submitted, done not yet run */
 	size_t			 nwaiting;
-	struct authq_job	*head;
-	struct authq_job	**tail;
+	struct turnq_job	*head;
+	struct turnq_job	**tail;
 	bool			 draining;	/* in run_waiting: no recursion */
 	bool			 stopped;
 };
 
-struct authq *
-authq_new(unsigned max)
+struct turnq *
+turnq_new(unsigned max)
 {
-	struct authq	*q = xcalloc(1, sizeof(*q));
+	struct turnq	*q = xcalloc(1, sizeof(*q));
 
 	q->max = max;
 	q->tail = &q->head;
@@ -40,14 +40,14 @@ authq_new(unsigned max)
 }
 
 void
-authq_free(struct authq **qp)
+turnq_free(struct turnq **qp)
 {
-	struct authq	*q = *qp;
+	struct turnq	*q = *qp;
 
 	if (q == NULL)
 		return;
 	if (q->head != NULL || q->running > 0)
-		abort();	/* a session freed without authq_cancel, or a job lost */
+		abort();	/* a session freed without turnq_cancel, or a job lost */
 	free(q);
 	*qp = NULL;
 }
@@ -55,11 +55,11 @@ authq_free(struct authq **qp)
 static void	job_work(void *arg);
 static void	job_done(void *arg);
 
-/* Submit waiting checks while there is room. */
+/* Submit waiting jobs while there is room. */
 static void
-run_waiting(struct authq *q)
+run_waiting(struct turnq *q)
 {
-	struct authq_job	*job;
+	struct turnq_job	*job;
 
 	if (q->draining || q->stopped)
 		return;		/* done ran inside submit (io_threads = 0): the outer loop goes on */
@@ -77,7 +77,7 @@ run_waiting(struct authq *q)
 static void
 job_work(void *arg)
 {
-	struct authq_job	*job = arg;
+	struct turnq_job	*job = arg;
 
 	job->work(job->arg);
 }
@@ -85,8 +85,8 @@ job_work(void *arg)
 static void
 job_done(void *arg)
 {
-	struct authq_job	*job = arg;
-	struct authq		*q = job->q;
+	struct turnq_job	*job = arg;
+	struct turnq		*q = job->q;
 
 	q->running--;
 	job->done(job->arg);
@@ -95,10 +95,10 @@ job_done(void *arg)
 }
 
 void
-authq_submit(struct authq *q, struct session_host *host, void (*work)(void *arg),
+turnq_submit(struct turnq *q, struct session_host *host, void (*work)(void *arg),
     void (*done)(void *arg), void *arg)
 {
-	struct authq_job	*job = xcalloc(1, sizeof(*job));
+	struct turnq_job	*job = xcalloc(1, sizeof(*job));
 
 	job->q = q;
 	job->host = host;
@@ -112,9 +112,9 @@ authq_submit(struct authq *q, struct session_host *host, void (*work)(void *arg)
 }
 
 bool
-authq_cancel(struct authq *q, void *arg)
+turnq_cancel(struct turnq *q, void *arg)
 {
-	struct authq_job	**jp, *job;
+	struct turnq_job	**jp, *job;
 
 	for (jp = &q->head; (job = *jp) != NULL; jp = &job->next) {
 		if (job->arg != arg)
@@ -129,26 +129,26 @@ authq_cancel(struct authq *q, void *arg)
 }
 
 void
-authq_stop(struct authq *q)
+turnq_stop(struct turnq *q)
 {
 	q->stopped = true;
 }
 
 void
-authq_set_max(struct authq *q, unsigned max)
+turnq_set_max(struct turnq *q, unsigned max)
 {
 	q->max = max;
 	run_waiting(q);
 }
 
 unsigned
-authq_running(const struct authq *q)
+turnq_running(const struct turnq *q)
 {
 	return q->running;
 }
 
 size_t
-authq_waiting(const struct authq *q)
+turnq_waiting(const struct turnq *q)
 {
 	return q->nwaiting;
 }

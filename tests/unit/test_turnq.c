@@ -1,10 +1,10 @@
-/* lib/authq.c: the bound, FIFO order, cancel (waiting or running), a new bound, stop, inline runs. */
+/* lib/turnq.c: the bound, FIFO order, cancel (waiting or running), a new bound, stop, inline runs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "lib/authq.h"
+#include "lib/turnq.h"
 #include "lib/session.h"
 
 #include <stdbool.h>
@@ -79,24 +79,24 @@ reset(void)
 static void
 test_bound_and_order(void **state)
 {
-	struct authq	*q = authq_new(2);
+	struct turnq	*q = turnq_new(2);
 	struct check	 c[5] = { { 0 }, { 1 }, { 2 }, { 3 }, { 4 } };
 	int		 i;
 
 	(void)state;
 	reset();
 	for (i = 0; i < 5; i++)
-		authq_submit(q, &host, check_work, check_done, &c[i]);
+		turnq_submit(q, &host, check_work, check_done, &c[i]);
 	assert_int_equal(nsubmitted, 2);
-	assert_int_equal(authq_running(q), 2);
-	assert_int_equal(authq_waiting(q), 3);
+	assert_int_equal(turnq_running(q), 2);
+	assert_int_equal(turnq_waiting(q), 3);
 	/* A session gone before its turn: dropped, never run. */
-	assert_true(authq_cancel(q, &c[2]));
+	assert_true(turnq_cancel(q, &c[2]));
 	/* A session gone while its check runs: done still comes. */
-	assert_false(authq_cancel(q, &c[0]));
+	assert_false(turnq_cancel(q, &c[0]));
 	while (nsubmitted > 0) {
 		run_first();
-		assert_true(authq_running(q) <= 2);
+		assert_true(turnq_running(q) <= 2);
 	}
 	assert_int_equal(norder, 4);
 	assert_int_equal(order[0], 0);
@@ -104,39 +104,39 @@ test_bound_and_order(void **state)
 	assert_int_equal(order[2], 3);		/* first come, first served */
 	assert_int_equal(order[3], 4);
 	assert_false(c[2].worked);
-	assert_int_equal(authq_running(q), 0);
-	assert_int_equal(authq_waiting(q), 0);
-	authq_free(&q);
+	assert_int_equal(turnq_running(q), 0);
+	assert_int_equal(turnq_waiting(q), 0);
+	turnq_free(&q);
 	assert_null(q);
-	authq_free(&q);
+	turnq_free(&q);
 }
 
 static void
 test_set_max_and_unbounded(void **state)
 {
-	struct authq	*q = authq_new(1);
+	struct turnq	*q = turnq_new(1);
 	struct check	 c[4] = { { 0 }, { 1 }, { 2 }, { 3 } };
 	int		 i;
 
 	(void)state;
 	reset();
 	for (i = 0; i < 4; i++)
-		authq_submit(q, &host, check_work, check_done, &c[i]);
+		turnq_submit(q, &host, check_work, check_done, &c[i]);
 	assert_int_equal(nsubmitted, 1);
-	authq_set_max(q, 3);		/* a reload: the waiting start at once */
+	turnq_set_max(q, 3);		/* a reload: the waiting start at once */
 	assert_int_equal(nsubmitted, 3);
-	authq_set_max(q, 0);		/* no bound */
+	turnq_set_max(q, 0);		/* no bound */
 	assert_int_equal(nsubmitted, 4);
 	while (nsubmitted > 0)
 		run_first();
-	authq_free(&q);
+	turnq_free(&q);
 }
 
 /* With io_threads = 0 done runs inside submit: the count stays right, nothing recurses. */
 static void
 test_inline_done(void **state)
 {
-	struct authq	*q = authq_new(1);
+	struct turnq	*q = turnq_new(1);
 	struct check	 c[3] = { { 0 }, { 1 }, { 2 } };
 	int		 i;
 
@@ -144,30 +144,30 @@ test_inline_done(void **state)
 	reset();
 	inline_run = true;
 	for (i = 0; i < 3; i++) {
-		authq_submit(q, &host, check_work, check_done, &c[i]);
-		assert_int_equal(authq_running(q), 0);
+		turnq_submit(q, &host, check_work, check_done, &c[i]);
+		assert_int_equal(turnq_running(q), 0);
 	}
 	assert_int_equal(norder, 3);
-	authq_free(&q);
+	turnq_free(&q);
 }
 
 /* Stopping: nothing more starts; the waiting ones are cancelled by their sessions. */
 static void
 test_stop(void **state)
 {
-	struct authq	*q = authq_new(1);
+	struct turnq	*q = turnq_new(1);
 	struct check	 c[2] = { { 0 }, { 1 } };
 
 	(void)state;
 	reset();
-	authq_submit(q, &host, check_work, check_done, &c[0]);
-	authq_submit(q, &host, check_work, check_done, &c[1]);
-	authq_stop(q);
+	turnq_submit(q, &host, check_work, check_done, &c[0]);
+	turnq_submit(q, &host, check_work, check_done, &c[1]);
+	turnq_stop(q);
 	run_first();
 	assert_int_equal(nsubmitted, 0);	/* c[1] was not started */
-	assert_true(authq_cancel(q, &c[1]));
-	assert_false(authq_cancel(q, &c[1]));
-	authq_free(&q);
+	assert_true(turnq_cancel(q, &c[1]));
+	assert_false(turnq_cancel(q, &c[1]));
+	turnq_free(&q);
 }
 
 int
