@@ -263,6 +263,9 @@ const struct config_key config_keys[] = {
 	  "fsync messages and directories before acknowledging (turn off only for throw-away tests)"),
 	UINT("store.vanished_max", store.vanished_max, "10000", 1, 10000000,
 	  "expunged UIDs remembered per folder for IMAP QRESYNC; a client further behind resyncs fully"),
+	UINT("store.max_opens", store.max_opens, "0", 0, 256,
+	  "mailbox opens at once per process at login (POP3's sync and snapshot), the others wait their"
+	  " turn (0: the online CPUs shared among the workers, at least one each)"),
 
 	{ NULL, 0, NULL, 0, 0, NULL, NULL, 0 },
 };

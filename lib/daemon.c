@@ -80,6 +80,12 @@ daemon_authq(struct daemon *d)
 	return d->authq;
 }
 
+struct turnq *
+daemon_openq(struct daemon *d)
+{
+	return d->openq;
+}
+
 struct passcache *
 daemon_passcache(struct daemon *d)
 {
@@ -213,15 +219,16 @@ pool_limits(const struct daemon_spec *spec, const struct settings *set,
 }
 
 /*
- * Password checks at once in this worker.  auth_max_hashes = 0: the CPUs
- * shared among the workers (at least one each), so the daemon as a whole
- * hashes about one per core: more at once only adds memory (yescrypt
- * takes ~16 MB each), not speed.
+ * Turns at once in this worker for work that only the CPU speeds up: a
+ * setting of 0 shares the CPUs among the workers (at least one each), so
+ * the daemon as a whole runs about one per core.  More at once only adds
+ * memory: a password check (yescrypt, auth_max_hashes) holds ~16 MB while
+ * it runs, a mailbox open at login (store.max_opens) its index's cache
+ * pages and its sync's lists.
  */
 static unsigned
-auth_hashes(struct daemon *d)
+turns(struct daemon *d, unsigned configured)
 {
-	unsigned	configured = daemon_settings(d)->lib.auth_max_hashes;
 	unsigned	cpus = daemon_per_cpu(0), workers = conntab_nowners(d->conns);
 
 	return configured != 0 ? configured : (cpus + workers - 1) / workers;
@@ -397,7 +404,8 @@ daemon_reload(struct daemon *d)
 	session_pool_set_limits(d->pool, &l);
 	session_pool_set_tls(d->pool, daemon_tls_ctx(d));
 	session_pool_set_generation(d->pool, d->gen);
-	turnq_set_max(d->authq, auth_hashes(d));
+	turnq_set_max(d->authq, turns(d, daemon_settings(d)->lib.auth_max_hashes));
+	turnq_set_max(d->openq, turns(d, daemon_settings(d)->store.max_opens));
 	passcache_set_ttl(d->passcache, config_settings(cfg)->lib.auth_cache_ttl_ms);
 	if (d->spec->reload != NULL)
 		d->spec->reload(d);
@@ -582,11 +590,13 @@ worker_cleanup(struct daemon *d)
 
 	/* Commits in flight finish first: their sessions are still there for `done`. */
 	turnq_stop(d->authq);
+	turnq_stop(d->openq);
 	workq_free(&d->wq);
 	session_pool_free(&d->pool);	/* sessions cancel the checks still waiting */
 	if (d->spec->fini != NULL)
 		d->spec->fini(d);
 	turnq_free(&d->authq);
+	turnq_free(&d->openq);
 	authfail_free(&d->af);
 	for (i = 0; i < d->nsocks; i++)
 		ev_io_del(&d->socks[i].io);
@@ -670,7 +680,8 @@ daemon_worker(struct daemon *d)
 	conntab_set_owner(d->conns, d->worker_index);
 	d->wq = workq_new(d->loop, daemon_settings(d)->lib.io_threads);
 	d->af = new_authfail(d);
-	d->authq = turnq_new(auth_hashes(d));
+	d->authq = turnq_new(turns(d, daemon_settings(d)->lib.auth_max_hashes));
+	d->openq = turnq_new(turns(d, daemon_settings(d)->store.max_opens));
 	passcache_set_ttl(d->passcache, daemon_settings(d)->lib.auth_cache_ttl_ms);
 	d->stop_timer = ev_timer_new(d->loop, stop_cb, d);
 	d->accept_timer = ev_timer_new(d->loop, accept_resume_cb, d);

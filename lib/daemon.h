@@ -81,6 +81,8 @@ struct workq		*daemon_workq(struct daemon *d);
 struct authfail		*daemon_authfail(struct daemon *d);	/* per process, from auth_* keys */
 /* Password checks taking turns in this worker (auth_max_hashes, lib/turnq.h). */
 struct turnq		*daemon_authq(struct daemon *d);
+/* Mailbox opens at login taking turns in this worker (store.max_opens, lib/turnq.h). */
+struct turnq		*daemon_openq(struct daemon *d);
 /* Logins verified lately, remembered for all the daemon's workers (auth_cache_*, lib/passcache.h). */
 struct passcache	*daemon_passcache(struct daemon *d);
 /* Connection counts shared by the daemon's workers, this worker's column (lib/conntab.h). */

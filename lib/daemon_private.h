@@ -59,6 +59,7 @@ struct daemon {
 	struct workq			*wq;
 	struct authfail			*af;
 	struct turnq			*authq;
+	struct turnq			*openq;
 	struct session_pool		*pool;
 	void				*arg;
 	unsigned			 gen;

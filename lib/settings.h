@@ -135,6 +135,7 @@ struct relayd_settings {
 struct store_settings {
 	bool		 fsync;
 	unsigned	 vanished_max;
+	unsigned	 max_opens;
 };
 
 struct settings {

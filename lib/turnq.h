@@ -5,7 +5,9 @@
  * memory while it runs: more at once than cores adds memory, not speed.
  * Password checks take turns in one queue per process, used by every
  * daemon's logins (pop3d USER/PASS and AUTH, smtpd AUTH, imapd): yescrypt
- * holds ~16 MB per check while it runs.  Loop thread only.
+ * holds ~16 MB per check while it runs.  pop3d's maildrop opens take turns
+ * in another: each holds its index's cache pages while it walks it.  Loop
+ * thread only.
  */
 #ifndef LIB_TURNQ_H
 #define LIB_TURNQ_H

@@ -17,6 +17,7 @@ pop3d_configure(struct daemon *d)
 	env.authfail = daemon_authfail(d);
 	env.conntab = daemon_conntab(d);
 	env.authq = daemon_authq(d);
+	env.openq = daemon_openq(d);
 	env.passcache = daemon_passcache(d);
 	env.tls_available = daemon_tls_available(d);
 }

@@ -41,6 +41,7 @@ struct pop3_env {
 	bool			 tls_available;	/* STLS offered (a certificate is loaded) */
 	uint64_t		 (*now_ms)(void);	/* monotonic clock for authfail */
 	struct turnq		*authq;		/* password checks take turns (lib/turnq.h) */
+	struct turnq		*openq;		/* and so do maildrop opens */
 	struct passcache	*passcache;	/* logins verified lately (lib/passcache.h) */
 	/* Logged-in sessions per user (CONNTAB_USER), with pop3d's other workers. */
 	struct conntab		*conntab;
@@ -50,7 +51,7 @@ extern const struct session_ops	pop3_session_ops;
 
 /* Limits and flags from the settings (pop3d.* and the shared keys). */
 void	pop3_env_configure(struct pop3_env *env, const struct settings *set);
-/* Frees what pop3_env owns (mail_root); not the store, directory, authq or conntab. */
+/* Frees what pop3_env owns (mail_root); not the store, directory, queues or conntab. */
 void	pop3_env_release(struct pop3_env *env);
 
 #endif

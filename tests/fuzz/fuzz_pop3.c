@@ -109,6 +109,7 @@ init(void)
 	env.limits.read_ahead = 2;	/* RETRs in any order meet the window */
 	env.conntab = conntab_new(64, 1);
 	env.authq = turnq_new(1);
+	env.openq = turnq_new(1);
 	maildir = directory_maildir(env.mail_root,
 	    directory_user(env.directory, "alice@example.test"));
 	CHECK(store_create_user(env.store, maildir, &error) == 0);

@@ -263,6 +263,15 @@ host_double_run(struct host_double *d)
 		;
 }
 
+bool
+host_double_run_job(struct host_double *d)
+{
+	if (d->dr.s == NULL || !run_one_job(d))
+		return false;
+	settle(d);
+	return true;
+}
+
 void
 host_double_read(struct host_double *d, struct buf *got)
 {

@@ -45,6 +45,8 @@ size_t		 host_double_input(struct host_double *d, const void *data, size_t len);
  * settle (stream, pending shutdown, held input) until nothing changes.
  */
 void		 host_double_run(struct host_double *d);
+/* Run the oldest queued job alone (work, then done) and settle; false if none. */
+bool		 host_double_run_job(struct host_double *d);
 /* The client reads everything said so far into got (NULL: discards it), then run. */
 void		 host_double_read(struct host_double *d, struct buf *got);
 /* Read and run until the session says nothing more. */

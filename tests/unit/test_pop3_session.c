@@ -122,6 +122,7 @@ setup(void **state)
 	fx->env.limits = (struct pop3_limits){ 1024, 20, 600000, 10, true, true };
 	fx->env.conntab = conntab_new(64, 2);
 	fx->env.authq = turnq_new(0);
+	fx->env.openq = turnq_new(0);
 	fx->env.tls_available = true;
 	fx->alice_maildir = user_maildir(fx, "alice@example.test");
 	assert_int_equal(store_create_user(fx->store, fx->alice_maildir, &error), 0);
@@ -154,6 +155,7 @@ teardown(void **state)
 	pop3_env_release(&fx->env);
 	conntab_free(&fx->env.conntab);
 	turnq_free(&fx->env.authq);
+	turnq_free(&fx->env.openq);
 	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -608,6 +610,47 @@ test_hashes_bounded(void **state)
 	assert_int_equal(turnq_waiting(fx->env.authq), 0);
 	for (i = 0; i < n; i++)
 		sfree(&d[i]);
+}
+
+/*
+ * Maildrop opens take turns: a good login's open waits while another
+ * runs, and one whose session goes away before its turn never runs.
+ */
+static void
+test_opens_bounded(void **state)
+{
+	struct fx		*fx = *state;
+	struct host_double	*a, *b, *gone;
+
+	turnq_set_max(fx->env.openq, 1);
+	a = sopen(fx);
+	host_double_input(a, LOGIN, strlen(LOGIN));
+	assert_true(host_double_run_job(a));		/* the check; its open is queued */
+	assert_int_equal(host_double_jobs(a), 1);
+	b = sopen(fx);
+	host_double_input(b, "USER bob@example.test\r\nPASS alice-pw\r\n", 38);
+	assert_true(host_double_run_job(b));
+	gone = sopen(fx);
+	host_double_input(gone, LOGIN, strlen(LOGIN));
+	assert_true(host_double_run_job(gone));
+	assert_int_equal(turnq_running(fx->env.openq), 1);
+	assert_int_equal(turnq_waiting(fx->env.openq), 2);
+	assert_int_equal(host_double_jobs(b), 0);
+	assert_int_equal(host_double_want(b), SESSION_PAUSE);
+	sfree(&gone);					/* never opens */
+	assert_int_equal(turnq_waiting(fx->env.openq), 1);
+	free(take(fx));
+	pump(fx, a);					/* a opens; then b's turn */
+	expect(fx, LOGGED_IN);
+	assert_int_equal(host_double_jobs(b), 1);
+	assert_int_equal(turnq_waiting(fx->env.openq), 0);
+	pump(fx, b);
+	expect(fx, LOGGED_IN);
+	drive(fx, b, "STAT\r\n");
+	expect(fx, "+OK 0 0\r\n");
+	assert_int_equal(turnq_running(fx->env.openq), 0);
+	sfree(&a);
+	sfree(&b);
 }
 
 static void
@@ -1483,6 +1526,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_login_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_login_pauses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hashes_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opens_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_use_and_user_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlong_line_and_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ten_thousand_pipelined, setup, teardown),
