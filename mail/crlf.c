@@ -45,6 +45,19 @@ crlf_encode(struct crlf_encoder *e, const char *src, size_t len, char *dst)
 }
 
 size_t
+crlf_encode_room(const struct crlf_encoder *e, const char *src, size_t len)
+{
+	const char	*p = src, *end = src + len;
+	size_t		 lfs = 0;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		lfs++;
+		p++;
+	}
+	return e->dot_stuff ? len + 2 * lfs + 1 : len + lfs;
+}
+
+size_t
 crlf_encode_end(struct crlf_encoder *e, char *dst)
 {
 	size_t	 o = 0;

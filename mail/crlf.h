@@ -31,6 +31,12 @@ void	 crlf_encoder_init(struct crlf_encoder *e, bool dot_stuff);
  * if dot_stuff.  Returns the bytes written.
  */
 size_t	 crlf_encode(struct crlf_encoder *e, const char *src, size_t len, char *dst);
+/*
+ * Room enough for crlf_encode() of these len bytes, counted: the length
+ * plus a CR (and a dot, if dot_stuff) per LF.  For text, a few percent
+ * over len where 2 * len would double what a buffer grows to and touches.
+ */
+size_t	 crlf_encode_room(const struct crlf_encoder *e, const char *src, size_t len);
 
 /*
  * At the end of the input, complete a last line that has no LF, so a

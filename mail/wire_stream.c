@@ -131,7 +131,7 @@ wire_stream_fill(struct wire_stream *ws, struct buf *out, size_t max, wire_take_
 	    ws->nread % 4096 != 0);
 	if (take != NULL && n > 0)
 		n = take(arg, block, n, &done);
-	dst = buf_reserve(out, 2 * n + 2);
+	dst = buf_reserve(out, crlf_encode_room(&ws->crlf, block, n) + 2);
 	o = crlf_encode(&ws->crlf, block, n, dst);
 	if (end || done)
 		o += crlf_encode_end(&ws->crlf, dst + o);

@@ -181,14 +181,15 @@ reference_encode(const char *in, size_t len, bool dots, char *out)
 /*
  * Longer inputs (16 to 75 bytes, lines of every length, CRs and dots
  * anywhere), split at every pair of positions, against the reference
- * rather than against the encoder itself.
+ * rather than against the encoder itself; no chunk past its
+ * crlf_encode_room().
  */
 static void
 test_encode_blocks(void **state)
 {
 	char		 in[80], want[2 * sizeof(in) + 2], out[2 * sizeof(in) + 2];
 	struct crlf_encoder e;
-	size_t		 len, a, b, w, o, k, t, edges[4];
+	size_t		 len, a, b, w, o, k, t, n, room, edges[4];
 	unsigned	 seed = 1;
 	int		 dots;
 
@@ -205,9 +206,16 @@ test_encode_blocks(void **state)
 				for (b = a; b <= len; b += 3) {
 					edges[0] = 0, edges[1] = a, edges[2] = b, edges[3] = len;
 					crlf_encoder_init(&e, dots);
-					for (k = 0, o = 0; k < 3; k++)
-						o += crlf_encode(&e, in + edges[k], edges[k + 1] - edges[k],
+					for (k = 0, o = 0; k < 3; k++) {
+						room = crlf_encode_room(&e, in + edges[k],
+						    edges[k + 1] - edges[k]);
+						n = crlf_encode(&e, in + edges[k], edges[k + 1] - edges[k],
 						    out + o);
+						if (n > room)
+							fail_msg("input %zu split at %zu,%zu: past its room",
+							    t, a, b);
+						o += n;
+					}
 					o += crlf_encode_end(&e, out + o);
 					if (o != w || memcmp(out, want, w) != 0)
 						fail_msg("input %zu split at %zu,%zu: wrong output", t, a, b);
