@@ -188,7 +188,7 @@ struct session_pool_limits {
 	unsigned long long stress_timeout_ms;
 };
 #define SESSION_POOL_LIMITS_DEFAULT \
-	{ 2000, 20, 64 * 1024, 256 * 1024, 4 * 1024 * 1024, 10 * 1000, { { NULL, 0 } }, 0, 0 }
+	{ 2000, 20, 64 * 1024, 64 * 1024, 4 * 1024 * 1024, 10 * 1000, { { NULL, 0 } }, 0, 0 }
 
 /*
  * arg is passed to ops->open.  conns counts the connections per client
