@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from email.header import decode_header, make_header
@@ -245,6 +246,61 @@ class TestLimits(unittest.TestCase):
                 r.close()
                 deprecated = 'key max_bad_commands is deprecated, use pop3d.max_errors'
                 self.assertEqual(deprecated in pr.log('pop3d'), key == 'max_bad_commands')
+
+
+class TestOpensTakeTurns(unittest.TestCase):
+    def fill(self, pr, user, n, body):
+        new = os.path.join(pr.maildir(user), 'new')
+        os.makedirs(new, exist_ok=True)
+        for j in range(n):
+            with open(os.path.join(new, '1700000000.M%dP1.test' % j), 'wb') as f:
+                f.write(body)
+        if pr.as_root:
+            subprocess.run(['chown', '-R', pr.user, os.path.dirname(new)], check=True)
+
+    def test_logins_at_once_open_in_turn(self):
+        """store.max_opens = 1 in one worker: four logins at once to fresh
+        2,000-message maildrops each open in its turn and count right, and
+        clients that hang up while theirs waits change nothing for the others."""
+        body = b'From: a@remote.test\nSubject: s\n\nbody\n'
+        users = [ALICE[0], 'bob@example.test', 'carol@example.test', 'dave@example.test']
+        with Postroom(daemons=(), config={'workers': 1, 'store.max_opens': 1}) as pr:
+            for u in users[2:] + ['erin@example.test']:
+                pr.add_user(u, 'pw')
+            for u in users + ['erin@example.test']:
+                self.fill(pr, u, 2000, body)
+            pr.start('pop3d')
+            port = pr.port('pop3d.listen')
+            pw = {ALICE[0]: ALICE[1], 'bob@example.test': 'bob-pw'}
+            stats, errors = {}, []
+
+            def session(user):
+                try:
+                    p = poplib.POP3('127.0.0.1', port, timeout=30)
+                    p.user(user)
+                    p.pass_(pw.get(user, 'pw'))
+                    stats[user] = p.stat()
+                    p.quit()
+                except Exception as e:  # reported below, with the user
+                    errors.append((user, e))
+            gone = []       # erin's, so that no lock they may take is one the others need
+            for _ in range(2):
+                r = Raw(port)
+                r.line()
+                r.s.sendall(b'USER erin@example.test\r\nPASS pw\r\n')
+                gone.append(r)
+            threads = [threading.Thread(target=session, args=(u,)) for u in users]
+            for t in threads:
+                t.start()
+            for r in gone:
+                r.close()
+            for t in threads:
+                t.join(60)
+            self.assertEqual(errors, [])
+            self.assertEqual(stats, {u: (2000, 2000 * (len(body) + body.count(b'\n')))
+                                     for u in users})
+            self.assertTrue(pr.running('pop3d'))
+            self.assertEqual(pr.stop('pop3d'), 0)
 
 
 class TestClients(Pop3Case):
